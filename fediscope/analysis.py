@@ -20,11 +20,12 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import MetricStore, Row
 from fediscope.timestamps import rfc3339_rows
 
@@ -798,6 +799,10 @@ class AnalysisRun:
     #: an erasure that kept writing the store): the results may be of different writes; empty when they were all
     #: read from one state of the store, or when the run was read once, without that check
     written_while_read: list[str] = field(default_factory=list)
+    #: the metrics a write had begun changing and not finished when the reads of :func:`read_one_state` were done (a
+    #: ``fediscope process`` going on, or one that stopped part-way: run it again if none is running): their results
+    #: may mix rows of before and after that write; empty otherwise
+    partly_written: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> AnalysisResult | None:
         return next((r for r in self.results if r.name == name), None)
@@ -1009,17 +1014,41 @@ ONE_STATE_READS = 3
 _Read = TypeVar("_Read")
 
 
+class OneState(NamedTuple, Generic[_Read]):
+    """What :func:`read_one_state` read, and what of it may not be of one state of the store."""
+
+    value: _Read
+    #: the metrics written again during each of the reads (their generation changed every time)
+    written_while_read: list[str]
+    #: the metrics under a provisional generation at the end of the last read, unchanged during it: a write has begun
+    #: changing their rows and not recorded its end, so the rows read may be of before it, of after it, or both
+    partly_written: list[str]
+
+
+def provisional(generation: str | None) -> bool:
+    """Whether ``generation`` is the one a write gives a metric before its rows change, until it records its final
+    one (:meth:`fediscope.store.base.BaseStore._begin_change`): the write is going on, or stopped part-way (failed,
+    killed) and the next ``fediscope process`` (or the erasure run again) replaces it."""
+    return generation is not None and generation.startswith(PROVISIONAL)
+
+
 def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
-                   logger: logging.Logger = log) -> tuple[_Read, list[str]]:
+                   logger: logging.Logger = log) -> OneState[_Read]:
     """``read()`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
-    state of the store, and the metrics written during each of its reads (empty when it read one state).
+    state of the store, with the metrics written during each of its reads and those left partly written.
 
     Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
     a dashboard reads it) could leave results of two writes. Every metric's generation
     (:meth:`MetricStore.generations`, which a write changes before its rows change and again once they have) is read
     before and after ``read()``: the same, and no write came between them; else ``read()`` is made again, up to
     :data:`ONE_STATE_READS` times, and the metrics still written during the last one are returned. Each read that
-    saw a write is logged at INFO on ``logger``, naming ``reader`` (``the report``)."""
+    saw a write is logged at INFO on ``logger``, naming ``reader`` (``the report``).
+
+    A write's first generation is provisional (:func:`provisional`) and stays while its rows change, so a write
+    begun before the first read of the generations and ended after the second passes that check: a metric still
+    under a provisional generation when the reads are done is returned as partly written. Its generation unchanged
+    is no reason to read again: it may be a write that stopped part-way, which no wait ends (the next ``fediscope
+    process`` does)."""
     for attempt in range(ONE_STATE_READS):
         before = store.generations()
         value = read()
@@ -1029,4 +1058,9 @@ def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
             break
         logger.info("metrics=%s written while %s read them (read %d of %d)", ",".join(changed), reader, attempt + 1,
                     ONE_STATE_READS)
-    return value, changed
+    # a metric written during the last read is named as such alone: a write was seen going on
+    partly = sorted(name for name, generation in after.items() if provisional(generation) and name not in changed)
+    if partly:
+        logger.info("metrics=%s partly written while %s read them (a write going on, or one that stopped part-way)",
+                    ",".join(partly), reader)
+    return OneState(value, changed, partly)

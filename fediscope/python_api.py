@@ -153,11 +153,14 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     while they are read makes every analysis read again, up to 3 times
     (:func:`~fediscope.analysis.read_one_state`); ``written_while_read`` names the metrics still written during
     each of them (the results may then be of different writes: call again once the run is done), ``[]`` when they
-    are of one state."""
+    are of one state. ``partly_written`` names the metrics a write had begun changing and not finished when they were
+    read (being written now, or left part-way by a write that stopped: if no ``fediscope process`` is running, run it
+    again), whose results may mix rows of before and after that write; ``[]`` otherwise."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
-        run, changed = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
-        run.written_while_read = changed
+        state = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
+        run = state.value
+        run.written_while_read, run.partly_written = state.written_while_read, state.partly_written
         return run
 
 

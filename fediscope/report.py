@@ -375,6 +375,8 @@ class Report:
     #: the metrics written again while every read of the report was made (:func:`build_report`): its sections may be
     #: of different writes, and its provenance need not say which; empty for a report read from one state of the store
     written_while_read: list[str] = field(default_factory=list)
+    #: the metrics a write had begun changing and not finished when the report's reads were done (:func:`build_report`)
+    partly_written: list[str] = field(default_factory=list)
 
     def section(self, result: AnalysisResult) -> str:
         rows = result.rows
@@ -431,6 +433,10 @@ class Report:
             head += (f"\nWritten while read: {', '.join(self.written_while_read)} (by `fediscope process` or an "
                      f"erasure, during each of the report's {REPORT_READS} reads): its sections may be of different "
                      "runs, and the lines above need not say which; make the report again once the run is done")
+        if self.partly_written:
+            head += (f"\nPartly written: {', '.join(self.partly_written)} (being written now, or left part-way by a "
+                     "write that stopped: if no `fediscope process` is running, run it again): their sections may mix "
+                     "rows of before and after that write")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {printable(reason)}")
@@ -447,7 +453,7 @@ class Report:
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],
                 "other_metrics": {o.name: o.to_dict() for o in self.others}, "provenance": self.provenance,
-                "written_while_read": self.written_while_read}
+                "written_while_read": self.written_while_read, "partly_written": self.partly_written}
 
 
 #: whole reads :func:`build_report` makes while the store is written during them (:func:`read_one_state`'s)
@@ -463,20 +469,22 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
     a dashboard makes its report) could leave sections of two writes, with a provenance read after both: all the
     report's reads are made again when a write landed meanwhile, up to :data:`REPORT_READS` times
     (:func:`~fediscope.analysis.read_one_state`), and the metrics still written during each of them are named
-    (:attr:`Report.written_while_read`, also the run's). Else every section is of what the store held then and the
-    provenance says what computed each. A report read wholly between two of a run's writes holds the metrics it
-    wrote and those of the run before it: the provenance's runs say which (a run over the same inputs computes the
-    same rows, and records the same provenance)."""
+    (:attr:`Report.written_while_read`, also the run's), and so are those a write had begun and not finished when
+    the reads were done (:attr:`Report.partly_written`: a write going on, or one that stopped part-way). Else every
+    section is of what the store held then and the provenance says what computed each. A report read wholly between
+    two of a run's writes holds the metrics it wrote and those of the run before it: the provenance's runs say which
+    (a run over the same inputs computes the same rows, and records the same provenance)."""
 
     def read() -> tuple[AnalysisRun, list[MetricRows], dict[str, Any]]:
         run = run_analyses(store, n)
         others = other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir)
         return run, others, report_provenance(store.provenances(), n)
 
-    (run, others, provenance), changed = read_one_state(store, read, "the report", log)
-    run.written_while_read = changed
+    state = read_one_state(store, read, "the report", log)
+    run, others, provenance = state.value
+    run.written_while_read, run.partly_written = state.written_while_read, state.partly_written
     report = Report(store_url=redact_url(store.url), run=run, others=others, provenance=provenance,
-                    written_while_read=changed)
+                    written_while_read=state.written_while_read, partly_written=state.partly_written)
     if charts and out_dir is not None:
         from fediscope.charts import write_charts
 

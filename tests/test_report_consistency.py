@@ -11,7 +11,9 @@ import pytest
 
 from fediscope import analysis
 from fediscope import python_api as fs
+from fediscope.errors import StoreError
 from fediscope.report import REPORT_READS, build_report
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import open_store
 
 
@@ -139,3 +141,121 @@ def test_the_report_run_names_what_the_report_names(metric_store, writer, monkey
     _write_when_languages_is_read(monkeypatch, metric_store, writer, times=REPORT_READS)
     report = build_report(metric_store, charts=False)
     assert report.run.written_while_read == report.written_while_read == ["top_accounts_by_followers"]
+
+
+# A write gives its metric a provisional generation before its rows change and its final one once they have
+# (fediscope.store.base.BaseStore._begin_change): a write begun before the first read of the generations and ended
+# after the second passes their check with the same provisional generation twice; one that stopped part-way leaves it.
+
+
+def _write_spanning_the_read(monkeypatch, store, writer, read):
+    """``writer`` writes top accounts and, once the metric has its provisional generation, ``read()`` runs: the rows
+    change while ``read`` reads languages (after top accounts) and the write records its end once ``read`` is done.
+    What ``read`` returned."""
+    pending, results = [], []
+    upsert, top = writer._upsert, type(store).top
+
+    def hooked(self, metric, n, after=None):
+        if self is not writer and metric.name == "languages" and pending:
+            pending.pop()()
+        return top(self, metric, n, after=after)
+
+    def upsert_during_the_read(*args, **kwargs):
+        pending.append(lambda: upsert(*args, **kwargs))
+        results.append(read())
+        assert not pending, "the rows were not changed during the read"
+
+    monkeypatch.setattr(type(store), "top", hooked)
+    writer._upsert = upsert_during_the_read
+    writer.write(analysis.metric("top_accounts_by_followers"), _accounts("after"))
+    return results[0]
+
+
+def _stop_a_write(writer) -> None:
+    """``writer`` writes top accounts and stops after its rows changed, before recording the write's end (killed)."""
+    def killed(*_args, **_kwargs):
+        raise StoreError("killed")
+
+    writer._commit = killed
+    with pytest.raises(StoreError, match="killed"):
+        writer.write(analysis.metric("top_accounts_by_followers"), _accounts("stopped"))
+    assert writer.generation("top_accounts_by_followers").startswith(PROVISIONAL)
+
+
+def _count_generation_reads(monkeypatch, store) -> list[int]:
+    reads: list[int] = []
+    generations = type(store).generations
+    monkeypatch.setattr(type(store), "generations", lambda self: reads.append(1) or generations(self))
+    return reads
+
+
+def test_a_write_begun_before_the_report_and_ended_after_it_is_named_partly_written(metric_store, writer,
+                                                                                    monkeypatch):
+    """Was: both reads of the generations saw the same provisional one, the rows changed in between, and the report
+    said nothing (``written_while_read: []``)."""
+    _fill(metric_store)
+    reads = _count_generation_reads(monkeypatch, metric_store)
+    report = _write_spanning_the_read(monkeypatch, metric_store, writer,
+                                      lambda: build_report(metric_store, charts=False))
+    assert len(reads) == 2  # read once: a provisional generation unchanged is no reason to read again
+    assert report.written_while_read == [] and report.run.written_while_read == []
+    assert report.partly_written == report.run.partly_written == ["top_accounts_by_followers"]
+    head = report.text().split("\n\n")[0]
+    assert ("Partly written: top_accounts_by_followers (being written now, or left part-way by a write that stopped: "
+            "if no `fediscope process` is running, run it again)") in head
+    assert json.loads(json.dumps(report.to_dict()))["partly_written"] == ["top_accounts_by_followers"]
+    # the write has ended: a report made now is of one state
+    assert build_report(metric_store, charts=False).to_dict()["partly_written"] == []
+
+
+def test_python_api_analyses_name_a_write_begun_before_them_and_ended_after(metric_store, writer, monkeypatch):
+    _fill(metric_store)
+    run = _write_spanning_the_read(monkeypatch, metric_store, writer, lambda: fs.analyses(_settings_of(metric_store)))
+    assert run.written_while_read == [] and run.partly_written == ["top_accounts_by_followers"]
+    assert fs.analyses(_settings_of(metric_store)).partly_written == []
+
+
+def test_a_write_that_stopped_part_way_is_named_partly_written_and_read_once(metric_store, writer, monkeypatch):
+    """A provisional generation a failed write left stays until the next ``fediscope process``: named, not read again
+    (it would never change)."""
+    _fill(metric_store)
+    _stop_a_write(writer)
+    reads = _count_generation_reads(monkeypatch, metric_store)
+    report = build_report(metric_store, charts=False)
+    assert len(reads) == 2
+    assert report.written_while_read == [] and report.to_dict()["partly_written"] == ["top_accounts_by_followers"]
+    assert "Partly written: top_accounts_by_followers (" in report.text().split("\n\n")[0]
+    run = fs.analyses(_settings_of(metric_store))
+    assert len(reads) == 4 and run.written_while_read == [] and run.partly_written == ["top_accounts_by_followers"]
+
+
+def test_a_write_that_stops_during_the_first_read_makes_one_read_again_then_is_named(metric_store, writer,
+                                                                                    monkeypatch, caplog):
+    """The first read saw the generation change (to the stopped write's provisional one): read again, once; the
+    second read sees it unchanged and names it partly written, not written during each read."""
+    _fill(metric_store)
+    stopped: list[bool] = []
+    top = type(metric_store).top
+
+    def hooked(self, metric, n, after=None):
+        if self is not writer and metric.name == "languages" and not stopped:
+            stopped.append(True)
+            _stop_a_write(writer)
+        return top(self, metric, n, after=after)
+
+    monkeypatch.setattr(type(metric_store), "top", hooked)
+    reads = _count_generation_reads(monkeypatch, metric_store)
+    with caplog.at_level("INFO", logger="fediscope.report"):
+        report = build_report(metric_store, charts=False)
+    assert stopped and len(reads) == 4
+    assert "metrics=top_accounts_by_followers written while the report read them (read 1 of 3)" in caplog.text
+    assert report.written_while_read == [] and report.partly_written == ["top_accounts_by_followers"]
+    assert [r["account_key"] for r in report.run.get("top_accounts").rows] == ["stopped@mastodon.social"]
+
+
+def test_a_store_no_one_writes_has_nothing_partly_written(metric_store):
+    _fill(metric_store)
+    report = build_report(metric_store, charts=False)
+    assert report.partly_written == report.run.partly_written == [] and report.to_dict()["partly_written"] == []
+    assert "Partly written" not in report.text()
+    assert fs.analyses(_settings_of(metric_store)).partly_written == []
