@@ -64,13 +64,20 @@ from werkzeug.urls import iri_to_uri
 
 from api.errors import ApiError, bad_parameter
 from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_results_query
-from fediscope.analysis import ANALYSES, PERIOD_METRIC, Analysis, Period, analysis_question, posted_period
+from fediscope.analysis import (
+    ANALYSES,
+    PERIOD_METRIC,
+    Analysis,
+    Period,
+    analysis_question,
+    posted_period,
+    provisional,
+)
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import FediscopeError, MetricFileError, MissingTableError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.report import report_provenance
-from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
 from fediscope.timestamps import rfc3339_rows
@@ -388,16 +395,10 @@ def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], genera
         raise _bad_cursor("it was given by a page of another metric: page on with the metric of that page")
     if state["prefix"] != query.prefix or len(state["after"]) != len(columns):
         raise _bad_cursor("it was given by a page of another query: page on with the same prefix as that page")
-    if state["generation"] != generation or _provisional(state["generation"]):
+    # rows read under a provisional generation may be the old ones or the new: pages would mix the two
+    if state["generation"] != generation or provisional(state["generation"]):
         raise _stale_cursor(metric.name)
     return dict(zip(columns, state["after"], strict=True))
-
-
-def _provisional(generation: str | None) -> bool:
-    """Whether a generation is the one a write gives the metric before its rows change (until it records the final
-    one: :meth:`fediscope.store.base.BaseStore._begin_change`). Rows read under it may be the old ones or the new
-    ones, so pages read under it would pass a check of the generation alone while mixing the two."""
-    return generation is not None and generation.startswith(PROVISIONAL)
 
 
 def _stale_cursor(metric: str) -> ApiError:
