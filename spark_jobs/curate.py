@@ -77,19 +77,26 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.spark_engine import SparkEngine, submitted_session
     from fediscope.errors import FediscopeError
+    from fediscope.interrupts import keyboard_interrupts
     from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
-        settings = settings_from_context(lake=args.lake, engine="spark",
-                                         program="fediscope curate")  # and logging: level, secrets masked
-        # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
-        with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):
-            if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
-                spark = submitted_session("fediscope-curate")
-            with SparkEngine(settings, spark=spark) as engine:
-                summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
-                                        allow_missing=args.force)
+        # Ctrl-C: the running Spark jobs are cancelled (SparkEngine's relay), the lock released, and any error
+        # the interruption causes on the way out is the interruption
+        with keyboard_interrupts():
+            settings = settings_from_context(lake=args.lake, engine="spark",
+                                             program="fediscope curate")  # and logging: level, secrets masked
+            # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
+            with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED):
+                if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
+                    spark = submitted_session("fediscope-curate")
+                with SparkEngine(settings, spark=spark) as engine:
+                    summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
+                                            allow_missing=args.force)
+    except KeyboardInterrupt:
+        print("fediscope curate: interrupted", file=sys.stderr)
+        return 130
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
         return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures

@@ -71,34 +71,41 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import ConfigError, FediscopeError
+    from fediscope.interrupts import keyboard_interrupts
     from fediscope.store.port import require_persistent
     from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
-        # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
-        settings = settings_from_context(lake=args.lake, store=args.store, engine="spark",
-                                         program="fediscope metrics")
-        metrics = load_metrics(own_dir=settings.metrics_dir)
-        unknown = sorted(set(args.metric) - set(metrics))
-        if unknown:
-            raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
-        chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
-        if not args.no_store:
-            # results written to an in-memory SQLite store would be lost
-            require_persistent(settings.store, settings.origin("store"))
-        # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
-        # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
-        # with nothing curated is refused (curated=True): its metrics would all be empty.
-        with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True):
-            # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
-            # unreachable host fails in a second, not after every metric was computed
-            store = None if args.no_store else _open_store(settings)
-            try:
-                summary = _compute_and_store(settings, chosen, args, spark, store)
-            finally:
-                if store is not None:
-                    store.close()
+        # Ctrl-C: the running Spark jobs are cancelled (SparkEngine's relay), the store closed, the lock
+        # released, and any error the interruption causes on the way out is the interruption
+        with keyboard_interrupts():
+            # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
+            settings = settings_from_context(lake=args.lake, store=args.store, engine="spark",
+                                             program="fediscope metrics")
+            metrics = load_metrics(own_dir=settings.metrics_dir)
+            unknown = sorted(set(args.metric) - set(metrics))
+            if unknown:
+                raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
+            chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
+            if not args.no_store:
+                # results written to an in-memory SQLite store would be lost
+                require_persistent(settings.store, settings.origin("store"))
+            # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
+            # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
+            # with nothing curated is refused (curated=True): its metrics would all be empty.
+            with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True):
+                # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
+                # unreachable host fails in a second, not after every metric was computed
+                store = None if args.no_store else _open_store(settings)
+                try:
+                    summary = _compute_and_store(settings, chosen, args, spark, store)
+                finally:
+                    if store is not None:
+                        store.close()
+    except KeyboardInterrupt:
+        print("fediscope metrics: interrupted", file=sys.stderr)
+        return 130
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
         return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures

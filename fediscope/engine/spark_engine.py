@@ -379,11 +379,18 @@ def submitted_session(app_name: str) -> Any:
         if master:
             _require_master_form(master)
             require_reachable_master(master, origin=SUBMITTED_MASTER)
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
-        return SparkSession.builder.appName(app_name).getOrCreate()
+        session = SparkSession.builder.appName(app_name).getOrCreate()
     except Exception as exc:  # the SparkContext did not start: py4j and pyspark raise plain exceptions
         raise EngineStartError(f"cannot start Spark: {_context_failure(exc)} (check spark-submit's --master and "
                                "--conf)") from None
+    if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+        # as in build_session: the SparkContext's own SIGINT handler is taken out again (it made Ctrl-C end the job
+        # in a KeyboardInterrupt traceback); the job's (fediscope.interrupts.keyboard_interrupts) cancels the jobs
+        # from its relay's thread and says "interrupted"
+        signal.signal(signal.SIGINT, handler)
+    return session
 
 
 def _require_master_form(master: str) -> None:
