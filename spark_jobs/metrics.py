@@ -24,14 +24,17 @@ Command::
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results). A
 ``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
-Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
+Prints a JSON summary (rows and seconds per metric) on stdout (under spark-submit, the job's own lines come on its
+stdout too: see ``spark_jobs/curate.py``); exits 1 with one line ("fediscope metrics: error: …") on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
 nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), when the store cannot be
 opened (checked before Spark starts: nothing is computed), or when the master spark-submit was given takes no
 connection (probed before the SparkContext connects to it, as in ``spark_jobs/curate.py``); exits 2 with a usage
 line when ``--out`` names a directory or a folder that is not there, and with one line, as ``fediscope process``
-does, for a bad setting (``spark-submit --master spark://host`` too), an in-memory SQLite store, an
-unknown ``--metric`` or a metric file that is wrong (its header, its SQL or its result).
+does, for a bad setting (``spark-submit --master spark://host`` or ``local[x]`` too), an in-memory SQLite store, an
+unknown ``--metric``, a metric file that is wrong (its header, its SQL or its result) or an ``--out`` that could not
+be written once every metric ran (the store is then not written). Ctrl-C cancels the running Spark jobs, releases
+the lake lock and exits 130 with "fediscope metrics: interrupted".
 """
 
 from __future__ import annotations
@@ -145,7 +148,7 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
         rows = {name: table.to_pylist() for name, table in results.items()}
         try:
             args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str), encoding="utf-8")
-        except OSError as exc:  # removed or made read-only since the start: one line, exit 1
+        except OSError as exc:  # removed or made read-only since the start: one line, exit 2
             raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
     if store is not None:
         provenance = _provenance(settings, engine.lake, chosen, starts)
