@@ -283,11 +283,6 @@ def _metrics_dir_usable(path: Path | None) -> str | None:
     return None if path is None else metrics_dir_problem(path)
 
 
-#: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
-_SPARK_MASTER_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
-                              r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|k8s)://\S+)$")
-
-
 _HADOOP_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*/[^\s]*$")
 
 
@@ -363,15 +358,14 @@ def _spark_master(value: str) -> str:
     store or lake URL is, not when the engine starts. Whitespace around it is refused as the lake's and the
     store's is (:func:`location_text_problem`; was: trimmed silently), and so is ``mesos://`` (was: accepted,
     and ``doctor`` said OK), which Spark 4 no longer runs."""
-    from fediscope.engine.spark_master import master_problem, shown_master
+    from fediscope.engine.spark_master import MASTER_FORM_RE, MASTER_FORMS, master_problem, shown_master
 
     if problem := location_text_problem(value):
         raise HintedValueError(f"{shown_master(value)!r} {problem}")
     if value.partition("://")[0].lower() == "mesos":
         raise HintedValueError(f"{shown_master(value)!r}: {MESOS_REMOVED}")
-    if not _SPARK_MASTER_RE.fullmatch(value):
-        raise HintedValueError(f"expected a Spark master URL: local[N], local[*], spark://host:7077, yarn or "
-                               f"k8s://…, got {shown_master(value)!r}")
+    if not MASTER_FORM_RE.fullmatch(value):
+        raise HintedValueError(f"expected a Spark master URL: {MASTER_FORMS}, got {shown_master(value)!r}")
     if problem := master_problem(value):
         raise HintedValueError(f"{shown_master(value)!r}: {problem}")
     return value

@@ -18,14 +18,20 @@ fediscope.engine.workspace)::
         --conf spark.sql.session.timeZone=UTC \\
         spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23] [--recurate [--force]]
 
-Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``. Prints the curation
-summary as JSON on stdout; exits 1 with one line on stderr when curation fails, when another run (``fediscope
-process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist or
-holds no data, or when the master given to ``spark-submit --master`` takes no connection (probed before the
+Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``, with fediscope's virtualenv
+active (``. .venv/bin/activate``): pyspark's own ``spark-submit`` finds its Spark through ``python3`` on the ``PATH``,
+and run by its path without it, stops at ``Could not find valid SPARK_HOME``. Prints the curation summary as JSON
+on stdout. Spark runs the Python driver with its stderr merged into its stdout, so under spark-submit the job's
+own lines (its warnings and errors) come on spark-submit's stdout too, before the summary; the JVM's log is on
+spark-submit's stderr. Exits 1 with one line ("fediscope curate: error: …") when curation fails, when another
+run (``fediscope process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not
+exist or holds no data, or when the master given to ``spark-submit --master`` takes no connection (probed before the
 SparkContext connects to it, :func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a usage line
 for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after ``--until``, ``--recurate`` with either,
 ``--force`` without it) and with one line for a bad setting (a ``FEDISCOPE_*`` value, ``fediscope.toml``, a
-``spark-submit --master spark://host`` without its port). ``--recurate`` rebuilds every curated table
+``spark-submit --master spark://host`` without its port, or a master Spark cannot read, ``local[x]``). Ctrl-C
+cancels the running Spark jobs, releases the lake lock and exits 130 with "fediscope curate: interrupted"; the
+next run curates again what it did not publish. ``--recurate`` rebuilds every curated table
 from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
 (:mod:`fediscope.engine.curation`).
 """
@@ -78,20 +84,27 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.config import option_origin
     from fediscope.engine.spark_engine import SparkEngine, submitted_session
     from fediscope.errors import FediscopeError
+    from fediscope.interrupts import keyboard_interrupts
     from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
-        settings = settings_from_context(lake=args.lake, engine="spark",
-                                         program="fediscope curate")  # and logging: level, secrets masked
-        # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
-        with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED,
-                      chosen_by=option_origin(settings, "lake")):
-            if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
-                spark = submitted_session("fediscope-curate")
-            with SparkEngine(settings, spark=spark) as engine:
-                summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
-                                        allow_missing=args.force)
+        # Ctrl-C: the running Spark jobs are cancelled (SparkEngine's relay), the lock released, and any error
+        # the interruption causes on the way out is the interruption
+        with keyboard_interrupts():
+            settings = settings_from_context(lake=args.lake, engine="spark",
+                                             program="fediscope curate")  # and logging: level, secrets masked
+            # The lake lock of fediscope.lake.lock, taken before Spark starts: a lake being curated fails at once.
+            with job_lock(settings.lake, "spark_jobs/curate.py", untouched=NOTHING_CURATED,
+                          chosen_by=option_origin(settings, "lake")):
+                if spark is None:  # its master probed first, as `fediscope process --engine spark` probes its own
+                    spark = submitted_session("fediscope-curate")
+                with SparkEngine(settings, spark=spark) as engine:
+                    summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
+                                            allow_missing=args.force)
+    except KeyboardInterrupt:
+        print("fediscope curate: interrupted", file=sys.stderr)
+        return 130
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
         return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures

@@ -24,14 +24,17 @@ Command::
 
 ``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results). A
 ``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
-Prints a JSON summary (rows and seconds per metric) on stdout; exits 1 with one line on stderr on failure, when
+Prints a JSON summary (rows and seconds per metric) on stdout (under spark-submit, the job's own lines come on its
+stdout too: see ``spark_jobs/curate.py``); exits 1 with one line ("fediscope metrics: error: …") on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
 nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), when the store cannot be
 opened (checked before Spark starts: nothing is computed), or when the master spark-submit was given takes no
 connection (probed before the SparkContext connects to it, as in ``spark_jobs/curate.py``); exits 2 with a usage
 line when ``--out`` names a directory or a folder that is not there, and with one line, as ``fediscope process``
-does, for a bad setting (``spark-submit --master spark://host`` too), an in-memory SQLite store, an
-unknown ``--metric`` or a metric file that is wrong (its header, its SQL or its result).
+does, for a bad setting (``spark-submit --master spark://host`` or ``local[x]`` too), an in-memory SQLite store, an
+unknown ``--metric``, a metric file that is wrong (its header, its SQL or its result) or an ``--out`` that could not
+be written once every metric ran (the store is then not written). Ctrl-C cancels the running Spark jobs, releases
+the lake lock and exits 130 with "fediscope metrics: interrupted".
 """
 
 from __future__ import annotations
@@ -72,35 +75,42 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.config import option_origin
     from fediscope.engine.metrics import load_metrics
     from fediscope.errors import ConfigError, FediscopeError
+    from fediscope.interrupts import keyboard_interrupts
     from fediscope.store.port import require_persistent
     from spark_jobs.job_lock import job_lock
 
     args = parse_args(argv)
     try:
-        # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
-        settings = settings_from_context(lake=args.lake, store=args.store, engine="spark",
-                                         program="fediscope metrics")
-        metrics = load_metrics(own_dir=settings.metrics_dir)
-        unknown = sorted(set(args.metric) - set(metrics))
-        if unknown:
-            raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
-        chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
-        if not args.no_store:
-            # results written to an in-memory SQLite store would be lost
-            require_persistent(settings.store, settings.origin("store"))
-        # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
-        # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
-        # with nothing curated is refused (curated=True): its metrics would all be empty.
-        with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True,
-                      chosen_by=option_origin(settings, "lake")):
-            # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
-            # unreachable host fails in a second, not after every metric was computed
-            store = None if args.no_store else _open_store(settings)
-            try:
-                summary = _compute_and_store(settings, chosen, args, spark, store)
-            finally:
-                if store is not None:
-                    store.close()
+        # Ctrl-C: the running Spark jobs are cancelled (SparkEngine's relay), the store closed, the lock
+        # released, and any error the interruption causes on the way out is the interruption
+        with keyboard_interrupts():
+            # settings_from_context also sets up logging: FEDISCOPE_LOG_LEVEL, secrets masked
+            settings = settings_from_context(lake=args.lake, store=args.store, engine="spark",
+                                             program="fediscope metrics")
+            metrics = load_metrics(own_dir=settings.metrics_dir)
+            unknown = sorted(set(args.metric) - set(metrics))
+            if unknown:
+                raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
+            chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
+            if not args.no_store:
+                # results written to an in-memory SQLite store would be lost
+                require_persistent(settings.store, settings.origin("store"))
+            # the lake lock, as spark_jobs/curate.py: no curation or erasure may change the tables being read or the
+            # store being written while this job runs (under the batch DAG, the lock it holds across both jobs). A lake
+            # with nothing curated is refused (curated=True): its metrics would all be empty.
+            with job_lock(settings.lake, "spark_jobs/metrics.py", curated=True,
+                          chosen_by=option_origin(settings, "lake")):
+                # the store is opened before Spark starts, as `fediscope process` does: a wrong URL, password or an
+                # unreachable host fails in a second, not after every metric was computed
+                store = None if args.no_store else _open_store(settings)
+                try:
+                    summary = _compute_and_store(settings, chosen, args, spark, store)
+                finally:
+                    if store is not None:
+                        store.close()
+    except KeyboardInterrupt:
+        print("fediscope metrics: interrupted", file=sys.stderr)
+        return 130
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
         return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures
@@ -140,7 +150,7 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
         rows = {name: table.to_pylist() for name, table in results.items()}
         try:
             args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str), encoding="utf-8")
-        except OSError as exc:  # removed or made read-only since the start: one line, exit 1
+        except OSError as exc:  # removed or made read-only since the start: one line, exit 2
             raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
     if store is not None:
         provenance = _provenance(settings, engine.lake, chosen, starts)

@@ -377,8 +377,42 @@ def submitted_session(app_name: str) -> Any:
             raise EngineStartError(f"cannot start Spark: {_start_failure(exc, '', SUBMITTED_MASTER)}") from None
         master = SparkConf().get("spark.master", None)
         if master:
+            _require_master_form(master)
             require_reachable_master(master, origin=SUBMITTED_MASTER)
-    return SparkSession.builder.appName(app_name).getOrCreate()
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    try:
+        session = SparkSession.builder.appName(app_name).getOrCreate()
+    except Exception as exc:  # the SparkContext did not start: py4j and pyspark raise plain exceptions
+        raise EngineStartError(f"cannot start Spark: {_context_failure(exc)} (check spark-submit's --master and "
+                               "--conf)") from None
+    if handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+        # as in build_session: the SparkContext's own SIGINT handler is taken out again (it made Ctrl-C end the job
+        # in a KeyboardInterrupt traceback); the job's (fediscope.interrupts.keyboard_interrupts) cancels the jobs
+        # from its relay's thread and says "interrupted"
+        signal.signal(signal.SIGINT, handler)
+    return session
+
+
+def _require_master_form(master: str) -> None:
+    """A :class:`ConfigError` (exit 2, as for FEDISCOPE_SPARK_MASTER) for a ``spark.master`` of no form Spark takes:
+    spark-submit refuses a master that does not start with ``local``, ``spark``, ``k8s`` or ``yarn`` itself, but
+    passes ``local[x]`` on, and the SparkContext then failed with a Python traceback ("Could not parse Master
+    URL") on stdout."""
+    from fediscope.engine.spark_master import MASTER_FORM_RE, MASTER_FORMS, shown_master
+
+    if not MASTER_FORM_RE.fullmatch(master):
+        raise ConfigError(f"{SUBMITTED_MASTER}={shown_master(master)}: not a Spark master URL; give spark-submit's "
+                          f"--master one of {MASTER_FORMS}")
+
+
+def _context_failure(exc: Exception) -> str:
+    """The first line of why the SparkContext did not start: the Java exception's own message for py4j's error,
+    whose text is only "An error occurred while calling …" followed by the JVM's stack trace."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        failure, cause = _java_messages(java)
+        return failure + (f" ({cause})" if cause and cause != failure else "")
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _start_failure(exc: Exception, master: str, setting: str = SETTING) -> str:

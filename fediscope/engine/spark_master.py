@@ -40,6 +40,14 @@ def shown_master(master: str) -> str:
     return re.sub(r"[^/,@]*@", "***@", master)
 
 
+#: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
+MASTER_FORM_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
+                            r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|k8s)://\S+)$")
+
+#: What a master of no form Spark accepts is told: the forms it may take.
+MASTER_FORMS = "local[N], local[*], spark://host:7077, yarn or k8s://…"
+
+
 def master_problem(master: str) -> str | None:
     """What makes the addresses of ``master`` unusable (:func:`master_addresses`'s refusal, without where it came
     from), or None: for the settings, which name the variable, TOML key or option themselves."""

@@ -343,6 +343,11 @@ def _lake_files(lake_dir: Path) -> list[str]:
     ("metrics", "spark://127.0.0.1",
      2, "fediscope metrics: error: spark.master=spark://127.0.0.1: '127.0.0.1' is not host:port; Spark needs each "
         "master's port, e.g. spark://host:7077 (spark://h1:7077,h2:7077 with standby masters)"),
+    # spark-submit passes on a master that starts with "local": was the SparkContext's "Could not parse Master URL"
+    # as a Python traceback
+    ("curate", "local[x]",
+     2, "fediscope curate: error: spark.master=local[x]: not a Spark master URL; give spark-submit's --master one of "
+        "local[N], local[*], spark://host:7077, yarn or k8s://…"),
 ])
 def test_a_spark_job_probes_the_master_spark_submit_gave_it(tmp_path: Path, job: str, master: str, exit_code: int,
                                                             line: str) -> None:
