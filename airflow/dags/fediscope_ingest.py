@@ -57,8 +57,8 @@ def fediscope_ingest() -> None:
         with orch.failing_at_once():
             overrides = orch.variable_overrides()
             settings = orch.task_settings(overrides)
-            # the task's name in the UI and its failure line: an account's source by its digest, never the handle
-            # (without settings, as when they fail, the UI shows the map index)
+            # the task's name in the UI and its failure line: an account's source by its digest while privacy is on,
+            # as the collector's lines name it (without settings, as when they fail, the UI shows the map index)
             label = orch.target_label(target, settings)
             context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
             result = orch.collect_target(settings, target, orch.max_pages(overrides))
