@@ -274,6 +274,15 @@ def collection_targets(settings: Settings) -> list[dict[str, str]]:
     return list(targets.values())
 
 
+def ingest_targets(overrides: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The ingest DAG's first task: :func:`collection_targets` of the task's settings, the Variable's ``max_pages``
+    checked too (:func:`max_pages`). Each ``collect`` task reads it again (the Variable may change in between), but
+    a bad value fails here, once, before any collection: it failed every mapped task, N failures of one line."""
+    settings = task_settings(overrides)
+    max_pages(overrides)
+    return collection_targets(settings)
+
+
 #: The longest label Airflow keeps for a mapped task (``map_index_template``): its metadata database holds it in
 #: ``task_instance.rendered_map_index``, a VARCHAR(250), which PostgreSQL and MySQL refuse to overflow.
 MAX_TASK_LABEL = 250

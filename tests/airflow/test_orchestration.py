@@ -204,6 +204,19 @@ def test_bad_max_pages(value: object) -> None:
                                f"1,000,000,000 (got {shown})")
 
 
+def test_the_targets_task_checks_max_pages_once_for_every_collect_task() -> None:
+    """The ingest DAG's ``targets`` (:func:`orch.ingest_targets`) refuses a bad ``max_pages`` with the line each
+    ``collect`` task gives, so it fails once rather than every mapped task (tests/airflow/test_ingest_retries.py runs
+    the DAG); a good one leaves the targets as they were."""
+    sources = [{"instance": "https://mastodon.social", "timelines": ["public", "local"]}]
+    with pytest.raises(ConfigError) as info:
+        orch.ingest_targets({"sources": sources, "max_pages": "1.5"})
+    assert str(info.value) == ("Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
+                               "1,000,000,000 (got '1.5')")
+    settings = orch.settings_from_overrides({"sources": sources, "max_pages": 3})
+    assert orch.ingest_targets({"sources": sources, "max_pages": 3}) == orch.collection_targets(settings)
+
+
 # -- ingest -----------------------------------------------------------------------------------------------------
 def test_targets_one_per_instance_and_timeline() -> None:
     settings = orch.settings_from_overrides({"sources": [
