@@ -405,8 +405,8 @@ SETTINGS: tuple[Setting, ...] = (
             "proxy's https and host); unset, those headers are dropped.", _proxy_address),
     Setting("pseudonym_key", None, "Secret key for the keyed pseudonyms (HMAC-SHA256) applied at landing.",
             secret=True),
-    Setting("privacy", True, "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs). "
-            "Turning it off requires an explicit FEDISCOPE_PRIVACY=off.", _bool),
+    # an error about its value adds how to turn it off where it was set (_help_for)
+    Setting("privacy", True, "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs).", _bool),
     Setting("instances", (), "Comma-separated allowlist of instances the scraping API may fetch "
             "(the configured sources are always allowed).", _csv),
     Setting("allow_private_addresses", False, "Let the API fetch instances that resolve to loopback or "
@@ -825,8 +825,9 @@ def _quoted_in_toml(setting: Setting, raw: str, origin: str) -> str:
     why = ""
     try:
         parsed = setting.parse(raw)
-    except ValueError as exc:
-        parsed, why = None, f" ({exc})"  # what is wrong besides the quotes: ``page_limit = "99"`` is out of range
+    except ValueError as exc:  # what is wrong besides the quotes: ``page_limit = "99"`` is out of range; not a
+        # boolean's (its "also on/off, yes/no, 1/0" are the variable's spellings, which the file does not take)
+        parsed, why = None, "" if setting.kind == "boolean" else f" ({exc})"
     if not raw.strip():  # an empty string is how a variable unsets a setting; a file leaves the key out
         hint = f"leave {key} out to use its default, or write {_ARTICLE[setting.kind]} without quotes"
     elif parsed is None or setting.secret:
@@ -890,14 +891,34 @@ def _parse_value(setting: Setting, raw: Any, origin: str) -> Any:
         if not isinstance(raw, allowed) or (isinstance(raw, bool) and bool not in allowed):
             shown = "" if setting.secret or isinstance(raw, (list, dict)) else f" ({_toml_text(raw)})"
             raise ConfigError(f"{origin} is invalid: expected {_ARTICLE[kind]}, got {_toml_type(raw)}{shown}. "
-                              f"{setting.help}")
+                              f"{_help_for(setting, origin)}")
         raw = _toml_text(raw)
     try:
         return setting.parse(raw)
     except ValueError as exc:
         detail = "the value cannot be parsed" if setting.secret else str(exc)
-        help_text = "" if isinstance(exc, HintedValueError) else f" {setting.help}"
+        help_text = "" if isinstance(exc, HintedValueError) else f" {_help_for(setting, origin)}"
         raise ConfigError(f"{origin} is invalid: {detail}.{help_text}") from None
+
+
+def _help_for(setting: Setting, origin: str) -> str:
+    """The setting's help as an error about its value set at ``origin`` ends with it; the privacy setting's adds
+    how to turn it off there, in the values that place takes (was always "requires an explicit
+    FEDISCOPE_PRIVACY=off", also for the Airflow Variable's key or the config file's, which take ``false``)."""
+    if setting.name != "privacy":
+        return setting.help
+    if origin == setting.env:
+        off = f"{setting.env}=off (or false, no, 0)"
+    elif origin.startswith("Airflow Variable ") and origin.endswith(f": {setting.name}"):
+        variable = origin.removesuffix(f": {setting.name}")
+        off = f'"{setting.name}": false in the {variable} (or a string: "off", "false", "no", "0")'
+    elif origin.endswith(f": [fediscope] {setting.name}"):  # the config file's key (_file_origin): a TOML boolean
+        off = f"{setting.name} = false under [fediscope] of {origin.removesuffix(f': [fediscope] {setting.name}')}"
+    elif origin == f"the {setting.name!r} argument":  # fediscope.python_api.settings(privacy=…)
+        off = f'{setting.name}=False (or "off", "no", "0")'
+    else:  # anything else is parsed as the variable's text
+        off = f"false value at {origin} (false, off, no or 0)"
+    return f"{setting.help} Turning it off requires an explicit {off}."
 
 
 #: What :func:`load_settings` is given to hear of a setting whose value names something that cannot be used now
@@ -916,7 +937,7 @@ def _check_usable(wanted: Iterable[Setting], values: Mapping[str, Any], origin_o
             continue
         if problem := setting.usable(values.get(setting.name)):
             if unusable is None:
-                raise ConfigError(f"{origin} is invalid: {problem}. {setting.help}")
+                raise ConfigError(f"{origin} is invalid: {problem}. {_help_for(setting, origin)}")
             unusable(origin, problem)
 
 

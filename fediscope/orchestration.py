@@ -274,33 +274,57 @@ def collection_targets(settings: Settings) -> list[dict[str, str]]:
     return list(targets.values())
 
 
+def ingest_targets(overrides: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The ingest DAG's first task: :func:`collection_targets` of the task's settings, the Variable's ``max_pages``
+    checked too (:func:`max_pages`). Each ``collect`` task reads it again (the Variable may change in between), but
+    a bad value fails here, once, before any collection: it failed every mapped task, N failures of one line."""
+    settings = task_settings(overrides)
+    max_pages(overrides)
+    return collection_targets(settings)
+
+
+#: The longest label Airflow keeps for a mapped task (``map_index_template``): its metadata database holds it in
+#: ``task_instance.rendered_map_index``, a VARCHAR(250), which PostgreSQL and MySQL refuse to overflow.
+MAX_TASK_LABEL = 250
+
+
 def target_label(target: Mapping[str, str], settings: Settings) -> str:
     """How a mapped ingest task is named in the Airflow UI, its log lines and its failure messages:
-    ``mastodon.social tag:python``; an ``account:`` source by the digest the collector's log lines name it by
-    (:func:`logged_source`), never the handle."""
+    ``mastodon.social tag:python``; an ``account:`` source as the collector's log lines name it
+    (:func:`logged_source`: by its keyed digest while privacy is on, never the handle then).
+
+    At most :data:`MAX_TASK_LABEL` characters: a longer one (a 253-character host with a long hashtag, or a remote
+    handle with a long domain) keeps its start and end around ``…``, so the domain and the source's end stay."""
     from fediscope.config import instance_domain
 
-    return f"{instance_domain(target['instance'])} {logged_source(target['source'], settings)}"
+    label = f"{instance_domain(target['instance'])} {logged_source(target['source'], settings)}"
+    if len(label) <= MAX_TASK_LABEL:
+        return label
+    head = (MAX_TASK_LABEL - 1) // 2
+    return f"{label[:head]}…{label[-(MAX_TASK_LABEL - 1 - head):]}"
 
 
 def logged_source(source: str, settings: Settings) -> str:
-    """A source as the collector's log lines name it (:func:`fediscope.lake.state.source_for_logs`): one naming an
-    account by its checkpoint's name, a keyed digest, while privacy is on (an unkeyed digest with it off), so the
-    handle reaches neither Airflow's task logs nor its UI; any other source as it is written. The privacy policy
-    (which needs the pseudonym key) is built only for a source naming an account."""
+    """A source as the collector's log lines name it (``named`` of the collector's run context): one
+    naming an account by its checkpoint's name, a keyed digest (:func:`fediscope.lake.state.source_for_logs`),
+    while privacy is on, so the handle reaches neither Airflow's task logs nor its UI; with privacy off, and any
+    other source, as it is written (was: an unkeyed digest with privacy off, while the collector's lines, the
+    task's returned summary and its error named the handle). The privacy policy (which needs the pseudonym key)
+    is built only for a source naming an account."""
     from fediscope.lake.state import PERSONAL_SOURCES, source_for_logs
     from fediscope.privacy import policy_from_settings
 
-    personal = source.partition(":")[0] in PERSONAL_SOURCES and settings.privacy
-    return source_for_logs(source, policy_from_settings(settings) if personal else None)
+    if not settings.privacy or source.partition(":")[0] not in PERSONAL_SOURCES:
+        return source
+    return source_for_logs(source, policy_from_settings(settings))
 
 
 def announced_source(source: str, settings: Settings) -> str:
     """How what a ``collect`` task keeps in Airflow's metadata database (its returned summary, the raw-lake Asset
-    event's ``extra.source``) names its source: while privacy is on, one naming an account by its digest
-    (:func:`logged_source`), as its label and log lines do; nothing downstream reads the handle there (the
-    ``targets`` list, which the tasks collect from, keeps it). With privacy off, as it is written."""
-    return logged_source(source, settings) if settings.privacy else source
+    event's ``extra.source``) names its source: as its label and log lines do (:func:`logged_source`), so one
+    naming an account by its digest while privacy is on; nothing downstream reads the handle there (the ``targets``
+    list, which the tasks collect from, keeps it). With privacy off, as it is written."""
+    return logged_source(source, settings)
 
 
 def _as_dict(summary: Any) -> dict[str, Any]:

@@ -1229,3 +1229,55 @@ def test_settings_record_the_config_file_and_the_file_values_that_lost(tmp_path:
         ["environment", "option", "file", "default"]
     assert load_settings(env={}, toml_path=False).config_file is None
     assert settings.replace(backfill_pages=1).overridden.keys() == {"engine"}
+
+
+# -- how an error about the privacy setting says to turn it off ---------------------------------------------------
+def test_a_bad_privacy_value_says_how_to_turn_it_off_where_it_was_set(tmp_path: Path) -> None:
+    """Was "Turning it off requires an explicit FEDISCOPE_PRIVACY=off" whatever set it: the config file's key and
+    the Airflow Variable's take ``false`` (a TOML boolean; a JSON one, or a string as the variable's)."""
+    from fediscope.orchestration import settings_from_overrides
+    from fediscope.python_api import settings as python_settings
+
+    help_text = "Apply the privacy policy at landing (pseudonyms, minimisation, opt-outs)."
+    path = write_toml(tmp_path, "[fediscope]\nprivacy = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert str(info.value) == (f"{path}: [fediscope] privacy is invalid: expected true or false, got a number (3). "
+                               f"{help_text} Turning it off requires an explicit privacy = false under [fediscope] "
+                               f"of {path}.")
+    with pytest.raises(ConfigError) as info:
+        settings_from_overrides({"privacy": "maybe"}, env={})
+    assert str(info.value) == ("Airflow Variable fediscope_settings: privacy is invalid: expected true/false (also "
+                               f"on/off, yes/no, 1/0), got 'maybe'. {help_text} Turning it off requires an explicit "
+                               '"privacy": false in the Airflow Variable fediscope_settings (or a string: "off", '
+                               '"false", "no", "0").')
+    with pytest.raises(ConfigError) as info:
+        settings_from_overrides({"privacy": 0}, env={})
+    assert str(info.value).endswith('"privacy": false in the Airflow Variable fediscope_settings (or a string: '
+                                    '"off", "false", "no", "0").')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"FEDISCOPE_PRIVACY": "maybe"}, toml_path=False)
+    assert str(info.value) == ("FEDISCOPE_PRIVACY is invalid: expected true/false (also on/off, yes/no, 1/0), got "
+                               f"'maybe'. {help_text} Turning it off requires an explicit FEDISCOPE_PRIVACY=off "
+                               "(or false, no, 0).")
+    with pytest.raises(ConfigError) as info:
+        python_settings(privacy="maybe")
+    assert str(info.value).endswith(' Turning it off requires an explicit privacy=False (or "off", "no", "0").')
+    # each spelling named is taken there
+    off = write_toml(tmp_path, "[fediscope]\nprivacy = false\n")
+    assert load_settings(env={}, toml_path=off).privacy is False
+    for value in (False, "off", "false", "no", "0"):
+        assert settings_from_overrides({"privacy": value}, env={}).privacy is False
+        assert python_settings(privacy=value).privacy is False
+    for value in ("off", "false", "no", "0"):
+        assert load_settings(env={"FEDISCOPE_PRIVACY": value}, toml_path=False).privacy is False
+
+
+def test_a_quoted_toml_boolean_is_not_told_the_variables_spellings(tmp_path: Path) -> None:
+    """``privacy = "maybe"`` said "(expected true/false (also on/off, yes/no, 1/0) …)": the file takes none of
+    those quoted."""
+    path = write_toml(tmp_path, '[fediscope]\nprivacy = "maybe"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, toml_path=path)
+    assert str(info.value) == (f'{path}: [fediscope] privacy is invalid: expected true or false, got a string '
+                               '("maybe"); write true or false without quotes, e.g. privacy = true')

@@ -46,9 +46,9 @@ RAW_LAKE = Asset(name=orch.RAW_ASSET_NAME, uri=orch.RAW_ASSET_URI)
 def fediscope_ingest() -> None:
     @task(retries=0)
     def targets() -> list[dict[str, str]]:
-        """The (instance, source) pairs to collect, from the configuration."""
+        """The (instance, source) pairs to collect, from the configuration (a bad max_pages fails here, once)."""
         with orch.failing_at_once():  # also masks the secrets of an exception's text (every task does)
-            return orch.collection_targets(orch.task_settings())
+            return orch.ingest_targets(orch.variable_overrides())
 
     @task(outlets=[RAW_LAKE], map_index_template="{{ fediscope_target }}", max_active_tis_per_dagrun=4)
     def collect(target: dict[str, str]) -> dict[str, Any]:
@@ -57,8 +57,8 @@ def fediscope_ingest() -> None:
         with orch.failing_at_once():
             overrides = orch.variable_overrides()
             settings = orch.task_settings(overrides)
-            # the task's name in the UI and its failure line: an account's source by its digest, never the handle
-            # (without settings, as when they fail, the UI shows the map index)
+            # the task's name in the UI and its failure line: an account's source by its digest while privacy is on,
+            # as the collector's lines name it (without settings, as when they fail, the UI shows the map index)
             label = orch.target_label(target, settings)
             context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
             result = orch.collect_target(settings, target, orch.max_pages(overrides))

@@ -82,3 +82,21 @@ def test_the_next_run_announces_what_failed_tries_landed(airflow_env: AirflowEnv
     assert ingest.records() == PAGE and not ingest.unannounced_files()
     again = airflow_env.run("test", "fediscope_ingest", "--no-retries", extra_env=ingest.env)
     assert _collect(again)["state"] == "skipped" and not again["asset_events"], "announced once, not again"
+
+
+def test_a_bad_max_pages_fails_the_targets_task_once(airflow_env: AirflowEnv, tmp_path: Path) -> None:
+    """Was checked by each ``collect`` task only: a bad ``max_pages`` failed every mapped task, one failure line per
+    source. Now ``targets`` fails, once and not retried (as every setting error), before any collection."""
+    variable = {"lake": str(tmp_path / "lake"), "engine": "duckdb", "max_pages": 0,
+                "sources": [{"instance": "https://a.example", "timelines": ["public", "local", "tag:python"]}]}
+    env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM_KEY}
+    result = airflow_env.run("test", "fediscope_ingest", extra_env=env)  # the DAG's own retries
+    states = {(t["task_id"], t["map_index"]): t["state"] for t in result["tasks"]}
+    assert result["state"] == "failed" and states[("targets", -1)] == "failed", states
+    assert not [s for (task, _), s in states.items() if task == "collect" and s != "upstream_failed"], states
+    lines = [line for line in result["_output"].splitlines() if "fediscope task fediscope_ingest." in line
+             and " failed (run " in line]
+    assert len(lines) == 1 and "fediscope_ingest.targets failed" in lines[0] and "try 1)" in lines[0], lines
+    assert ("ConfigError: Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
+            "1,000,000,000 (got 0) (not retried: no retry mends this)") in lines[0], lines
+    assert not (tmp_path / "lake").exists(), "nothing collected"

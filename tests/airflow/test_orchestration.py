@@ -204,6 +204,19 @@ def test_bad_max_pages(value: object) -> None:
                                f"1,000,000,000 (got {shown})")
 
 
+def test_the_targets_task_checks_max_pages_once_for_every_collect_task() -> None:
+    """The ingest DAG's ``targets`` (:func:`orch.ingest_targets`) refuses a bad ``max_pages`` with the line each
+    ``collect`` task gives, so it fails once rather than every mapped task (tests/airflow/test_ingest_retries.py runs
+    the DAG); a good one leaves the targets as they were."""
+    sources = [{"instance": "https://mastodon.social", "timelines": ["public", "local"]}]
+    with pytest.raises(ConfigError) as info:
+        orch.ingest_targets({"sources": sources, "max_pages": "1.5"})
+    assert str(info.value) == ("Airflow Variable fediscope_settings: max_pages must be a whole number from 1 to "
+                               "1,000,000,000 (got '1.5')")
+    settings = orch.settings_from_overrides({"sources": sources, "max_pages": 3})
+    assert orch.ingest_targets({"sources": sources, "max_pages": 3}) == orch.collection_targets(settings)
+
+
 # -- ingest -----------------------------------------------------------------------------------------------------
 def test_targets_one_per_instance_and_timeline() -> None:
     settings = orch.settings_from_overrides({"sources": [
@@ -229,18 +242,40 @@ def _logged(source: str, settings: object) -> str:
     return named
 
 
-@pytest.mark.parametrize("privacy", [True, False])
-def test_an_accounts_source_is_named_by_its_digest_never_its_handle(privacy: bool) -> None:
-    """In the Airflow UI (the mapped task's label), the task's log lines and its failure line, as the collector's
-    own warning names it: the handle is personal data, and Airflow keeps its logs."""
+def test_an_accounts_source_is_named_by_its_digest_never_its_handle() -> None:
+    """While privacy is on, in the Airflow UI (the mapped task's label), the task's log lines and its failure line,
+    as the collector's own warning names it: the handle is personal data, and Airflow keeps its logs."""
     from fediscope.lake.state import source_for_logs
     from fediscope.privacy import policy_from_settings
 
-    settings = orch.settings_from_overrides({"privacy": privacy}, env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
+    settings = orch.settings_from_overrides({"privacy": True}, env={"FEDISCOPE_PSEUDONYM_KEY": PSEUDONYM})
     for source in ("account:Alice@example.org", "account_lookup:alice"):
         label = orch.target_label({"instance": "https://example.org", "source": source}, settings)
         assert label == f"example.org {source_for_logs(source, policy_from_settings(settings))}"
         assert "alice" not in label.lower()
+
+
+def test_with_privacy_off_an_accounts_source_is_named_as_written_as_the_collector_names_it() -> None:
+    """Was: an unkeyed digest (``account_lookup:ff53be4237ed``) in the label, the failure line's source and the
+    task's "collected …" line, while the collector's lines, the returned summary, the Asset event and the error
+    they quote named the handle: ``collecting host account_lookup:ff53be4237ed: account nobody_x was not found``."""
+    off = orch.settings_from_overrides({"privacy": False}, env={})
+    for source in ("account:Alice@example.org", "account_lookup:alice"):
+        assert orch.logged_source(source, off) == orch.announced_source(source, off) == source
+        assert orch.target_label({"instance": "https://example.org", "source": source}, off) == f"example.org {source}"
+
+
+def test_a_task_label_fits_what_airflow_keeps() -> None:
+    """Airflow keeps a mapped task's label in ``task_instance.rendered_map_index``, a VARCHAR(250): PostgreSQL and
+    MySQL refuse a longer one. A 253-character host with a 100-character hashtag (both valid) made 358."""
+    host = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    settings = orch.settings_from_overrides({}, env={})
+    tag = "t" * 99 + "z"
+    label = orch.target_label({"instance": f"https://{host}", "source": f"tag:{tag}"}, settings)
+    assert len(label) == orch.MAX_TASK_LABEL == 250
+    assert label.startswith("a" * 63 + ".") and label.endswith(f"tag:{tag}") and "…" in label
+    short = orch.target_label({"instance": "https://example.org", "source": f"tag:{tag}"}, settings)
+    assert short == f"example.org tag:{tag}"
 
 
 def test_a_source_named_twice_is_one_target() -> None:
@@ -992,3 +1027,22 @@ def test_an_ingest_tasks_summary_failure_and_logs_name_an_accounts_source_by_its
     assert "mastodonpy_test" not in said.lower() and "nosuchuser" not in said.lower(), said
     off = orch.settings_from_overrides({"privacy": False}, env={})
     assert orch.announced_source("account:mastodonpy_test_2", off) == "account:mastodonpy_test_2"  # as before
+
+
+def test_with_privacy_off_an_ingest_tasks_failure_and_own_lines_name_an_accounts_source_as_written(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """As the collector's lines and the returned summary name it: was an unkeyed digest in the failure line's
+    source (``collecting host account:1c2f…: account NoSuchUser was not found``) and the "collected …" line."""
+    from doubles.mastodon_server import MastodonDouble
+
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake"), "max_retries": 0, "privacy": False},
+                                            env={})
+    with MastodonDouble(statuses=100) as server, caplog.at_level(logging.INFO, logger="fediscope"):
+        result = orch.collect_target(settings, {"instance": server.url, "source": "account:mastodonpy_test_2"}, 1)
+        with pytest.raises(UpstreamError) as failed:
+            orch.collect_target(settings, {"instance": server.url, "source": "account:NoSuchUser"}, 1)
+        domain = server.domain
+    assert [s["source"] for s in result["sources"]] == ["account:mastodonpy_test_2"], result
+    assert f"collected {domain} account:mastodonpy_test_2: landed {result['landed']} records" in caplog.messages
+    assert str(failed.value) == (f"collecting {domain} account:NoSuchUser: account NoSuchUser was not found "
+                                 f"on {domain}")
