@@ -646,6 +646,26 @@ def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env
     assert lines[2].startswith(f"metric b_no_key ({no_key}): missing '-- key: …' header line")
 
 
+def test_an_own_file_named_as_a_built_in_metric_is_one_broken_file_among_the_others(clean_env: Path) -> None:
+    """Was: the clash alone was named, hiding every other broken file until it was renamed (the FAIL names every
+    broken file, so that all are fixed in one go); and the store check FAILed with the clash too, with the fix
+    "set FEDISCOPE_STORE to …": the store was fine, only the metric files could not be listed."""
+    own = clean_env / "own"
+    clash = _own_metric(own, "languages", "SELECT instance, count(*) AS toots FROM statuses GROUP BY instance")
+    syntax = _own_metric(own, "a_syntax", BROKEN_SQL["syntax"][0])
+    import sqlite3
+
+    with sqlite3.connect(clean_env / "fediscope.db") as db:  # a store that exists, holding no metric
+        db.execute("CREATE TABLE unrelated (n INTEGER)")
+    checks = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own)))))
+    lines = checks["metrics"].detail.splitlines()
+    assert checks["metrics"].status == FAIL and lines[0].startswith("2 of "), lines
+    assert lines[1].startswith(f"metric a_syntax ({syntax}): DuckDB failed: Parser Error"), lines
+    assert lines[2] == (f"metric file {clash} has the name of the built-in metric {SQL_DIR / 'languages.sql'}; "
+                        "rename yours (a metric's name is its table in the store, so one cannot replace the other)")
+    assert checks["store"].status == OK, checks["store"]
+
+
 @pytest.mark.parametrize("name", sorted(path.stem for path in SQL_DIR.glob("*.sql")))
 def test_every_built_in_metric_binds_to_the_curated_schemas(clean_env: Path, name: str) -> None:
     metric = read_metric(SQL_DIR / f"{name}.sql")
