@@ -538,7 +538,11 @@ def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Pa
 #: own metric files whose header is fine but whose SQL `process` stops at, and the error doctor names each with
 BROKEN_SQL = {
     "syntax": ("SELEC instance, count(*) AS toots FROM statuses GROUP BY instance",
-               'DuckDB failed: Parser Error: syntax error at or near "SELEC"'),
+               'DuckDB failed: Parser Error: syntax error at or near "SELEC" (line 4)'),
+    # the line of the file (was: "syntax error at or near "AND"" alone, in a file of several)
+    "syntax_later_line": ("WITH per AS (\n  -- toots only\n  SELECT instance, count(*) AS toots FROM statuses\n"
+                          "  WHERE NOT is_reblog AND AND language = 'en'\n  GROUP BY instance\n)\nSELECT * FROM per",
+                          'DuckDB failed: Parser Error: syntax error at or near "AND" (line 7)'),
     "unknown_column": ("SELECT instance, count(*) AS toots FROM statuses WHERE langauge = 'en' GROUP BY instance",
                        'DuckDB failed: Binder Error: Referenced column "langauge" not found in FROM clause! '
                        '(did you mean "language"?)'),
