@@ -433,17 +433,20 @@ def check_metrics(settings: Settings) -> Check:
     """The metric files of both directories (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``), each read afresh
     as :func:`~fediscope.engine.metrics.load_metrics` reads it (not its cached registry), then its SQL bound
     (:func:`_broken_metric_files`): a FAIL names every broken file with its error, one per line, so that all are
-    fixed in one go (``process`` and ``serve-api`` stop at the first). A name clash between the directories, or an
-    own directory gone, raises its :class:`~fediscope.errors.MetricFileError`: :func:`run_checks` makes it the
-    FAIL's detail, with :data:`METRICS_FIX`."""
+    fixed in one go (``process`` and ``serve-api`` stop at the first); an own file named as a built-in metric is one
+    of them. An own directory gone raises its :class:`~fediscope.errors.MetricFileError`: :func:`run_checks` makes
+    it the FAIL's detail, with :data:`METRICS_FIX`."""
     from fediscope.engine import metrics as registry
 
-    files = registry.metric_files(own_dir=settings.metrics_dir)
-    broken = _broken_metric_files(settings, files.values())
+    files, clashes = registry.listed_metric_files(own_dir=settings.metrics_dir)
+    # an own file named as a built-in metric is one broken file among the others, all in the order of their names
+    named = [*_broken_metric_files(settings, files.values()), *((path, str(exc)) for path, exc in clashes.items())]
+    broken = [error for _, error in sorted(named, key=lambda item: (item[0].stem, str(item[0])))]
     if len(broken) == 1:
         return Check("metrics", FAIL, broken[0], METRICS_FIX)
     if broken:
-        return Check("metrics", FAIL, "\n".join([f"{len(broken)} of {len(files)} metric files are broken:", *broken]),
+        total = len(files) + len(clashes)
+        return Check("metrics", FAIL, "\n".join([f"{len(broken)} of {total} metric files are broken:", *broken]),
                      METRICS_FIX)
     directories = registry.metric_dirs(own_dir=settings.metrics_dir)
     detail = f"{len(files)} metric(s) in {' and '.join(map(str, directories))}"
@@ -454,14 +457,14 @@ def check_metrics(settings: Settings) -> Check:
     return Check("metrics", OK, detail)
 
 
-def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[str]:
-    """What is wrong with each metric file that is broken, in ``paths``' order: its header (as ``process`` reads
-    it), then its SQL, bound by DuckDB to empty curated tables of the real schemas (the SQL is written in DuckDB's
-    dialect whichever engine runs it): a syntax error, an unknown table, column or function, or a result lacking
-    a column the header names, as ``process`` would find them running it. Nothing is read from the lake, which
-    need not exist yet; binding takes a few milliseconds a metric. With ``FEDISCOPE_ENGINE=spark``, a construct
-    Spark would run differently (:func:`~fediscope.engine.dialect.check_portable`, pure Python: no Java started)
-    too, as ``process`` refuses it there."""
+def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """Each broken metric file of ``paths`` with what is wrong with it, in ``paths``' order: its header (as
+    ``process`` reads it), then its SQL, bound by DuckDB to empty curated tables of the real schemas (the SQL is
+    written in DuckDB's dialect whichever engine runs it): a syntax error, an unknown table, column or function, or
+    a result lacking a column the header names, as ``process`` would find them running it. Nothing is read from
+    the lake, which need not exist yet; binding takes a few milliseconds a metric. With ``FEDISCOPE_ENGINE=spark``,
+    a construct Spark would run differently (:func:`~fediscope.engine.dialect.check_portable`, pure Python: no Java
+    started) too, as ``process`` refuses it there."""
     from fediscope.engine.dialect import NotPortableError, to_spark
     from fediscope.engine.duckdb_engine import DuckDBEngine
     from fediscope.engine.metrics import read_metric
@@ -476,9 +479,9 @@ def _broken_metric_files(settings: Settings, paths: Iterable[Path]) -> list[str]
                 if settings.engine == "spark":
                     to_spark(metric.sql)
             except NotPortableError as exc:
-                broken.append(f"{metric.where}: {exc}")
+                broken.append((path, f"{metric.where}: {exc}"))
             except FediscopeError as exc:
-                broken.append(str(exc))
+                broken.append((path, str(exc)))
     return broken
 
 

@@ -538,7 +538,11 @@ def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Pa
 #: own metric files whose header is fine but whose SQL `process` stops at, and the error doctor names each with
 BROKEN_SQL = {
     "syntax": ("SELEC instance, count(*) AS toots FROM statuses GROUP BY instance",
-               'DuckDB failed: Parser Error: syntax error at or near "SELEC"'),
+               'DuckDB failed: Parser Error: syntax error at or near "SELEC" (line 4)'),
+    # the line of the file (was: "syntax error at or near "AND"" alone, in a file of several)
+    "syntax_later_line": ("WITH per AS (\n  -- toots only\n  SELECT instance, count(*) AS toots FROM statuses\n"
+                          "  WHERE NOT is_reblog AND AND language = 'en'\n  GROUP BY instance\n)\nSELECT * FROM per",
+                          'DuckDB failed: Parser Error: syntax error at or near "AND" (line 7)'),
     "unknown_column": ("SELECT instance, count(*) AS toots FROM statuses WHERE langauge = 'en' GROUP BY instance",
                        'DuckDB failed: Binder Error: Referenced column "langauge" not found in FROM clause! '
                        '(did you mean "language"?)'),
@@ -644,6 +648,26 @@ def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env
     assert check.status == FAIL and lines[0] == f"2 of {len(list(metrics_dir.glob('*.sql')))} metric files are broken:"
     assert lines[1].startswith(f"metric a_syntax ({syntax}): DuckDB failed: Parser Error")
     assert lines[2].startswith(f"metric b_no_key ({no_key}): missing '-- key: …' header line")
+
+
+def test_an_own_file_named_as_a_built_in_metric_is_one_broken_file_among_the_others(clean_env: Path) -> None:
+    """Was: the clash alone was named, hiding every other broken file until it was renamed (the FAIL names every
+    broken file, so that all are fixed in one go); and the store check FAILed with the clash too, with the fix
+    "set FEDISCOPE_STORE to …": the store was fine, only the metric files could not be listed."""
+    own = clean_env / "own"
+    clash = _own_metric(own, "languages", "SELECT instance, count(*) AS toots FROM statuses GROUP BY instance")
+    syntax = _own_metric(own, "a_syntax", BROKEN_SQL["syntax"][0])
+    import sqlite3
+
+    with sqlite3.connect(clean_env / "fediscope.db") as db:  # a store that exists, holding no metric
+        db.execute("CREATE TABLE unrelated (n INTEGER)")
+    checks = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own)))))
+    lines = checks["metrics"].detail.splitlines()
+    assert checks["metrics"].status == FAIL and lines[0].startswith("2 of "), lines
+    assert lines[1].startswith(f"metric a_syntax ({syntax}): DuckDB failed: Parser Error"), lines
+    assert lines[2] == (f"metric file {clash} has the name of the built-in metric {SQL_DIR / 'languages.sql'}; "
+                        "rename yours (a metric's name is its table in the store, so one cannot replace the other)")
+    assert checks["store"].status == OK, checks["store"]
 
 
 @pytest.mark.parametrize("name", sorted(path.stem for path in SQL_DIR.glob("*.sql")))

@@ -14,7 +14,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   must be ``'day'`` and both arguments DATEs (a ``CAST(… AS DATE)``, a DATE literal, a DATE column of a curated
   table, or a column computed from those: the types are inferred from :mod:`fediscope.engine.schema`).
 * ``regexp_replace`` without the ``'g'`` flag replaces only the first match in DuckDB, every match in Spark.
-* ``len``/``length`` on a list becomes Spark's string ``LENGTH``; use ``array_length`` (Spark ``SIZE``).
+* ``len``/``length`` on a list (a list column such as ``hashtags``, or a list function's result) becomes Spark's
+  string ``LENGTH``, which refuses it; use ``array_length`` (Spark ``SIZE``).
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
@@ -148,6 +149,10 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():
+        if (isinstance(node, exp.Length) and node.this.type is not None
+                and node.this.type.is_type(exp.DataType.Type.ARRAY)):  # a list column (hashtags), or one of a CTE's
+            raise NotPortableError(f"{name}: length() of a list ({_text(node)}) becomes a string LENGTH in Spark, "
+                                   "which refuses a list; use array_length()")
         if isinstance(node, exp.Sub) and _is_date(node.this) and _is_date(node.expression):
             raise NotPortableError(
                 f"{name}: DATE - DATE ({_text(node)}) is a number of days in DuckDB, an interval in Spark; write "
@@ -255,7 +260,8 @@ def _parse_error(exc: sqlglot.errors.ParseError) -> str:
 
 
 def _is_list_expression(node: exp.Expression) -> bool:
-    return isinstance(node, exp.ArrayFilter | exp.Transform | exp.RegexpExtractAll | exp.Array)
+    return isinstance(node, exp.ArrayFilter | exp.Transform | exp.RegexpExtractAll | exp.Array | exp.ArrayDistinct
+                      | exp.ArraySort | exp.ArrayConcat | exp.ArrayAgg | exp.Split | exp.StringToArray)
 
 
 @lru_cache(maxsize=256)

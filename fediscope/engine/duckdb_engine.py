@@ -17,6 +17,7 @@ This module must not import pyspark: demo runs and the default engine need no Ja
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,7 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
     with what to do; about the statement's text, a :class:`SqlError`."""
     error = str(exc).splitlines()[0].rstrip()
     if isinstance(exc, _SQL_TEXT_ERRORS):
-        return SqlError(f"DuckDB failed: {error}{_suggestion(str(exc))}")
+        return SqlError(f"DuckDB failed: {error}{_line(str(exc))}{_suggestion(str(exc))}")
     hint = ""
     # "JSON transform error": a field of a type the raw schema's cannot be made of ("tags": {}, "bot": "y",
     # "followers_count": "12.5"), which a raw file not landed by fediscope may hold (landing quarantines it)
@@ -58,6 +59,17 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
     elif ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
         hint = CURATED_DAMAGE_HINT
     return FediscopeError(f"DuckDB failed: {error}{hint}")
+
+
+_LINE_RE = re.compile(r"^LINE (\d+):", re.MULTILINE)
+
+
+def _line(message: str) -> str:
+    """Where in the statement DuckDB found the error, which it gives on a line of its own (``LINE 5: <the line>``,
+    then a caret under the place), as `` (line 5)``; nothing when it gives none. A metric's SQL is its file's whole
+    text, so the line is the file's (was: "syntax error at or near "AND"" alone, in a file of many ANDs)."""
+    match = _LINE_RE.search(message)
+    return f" (line {match.group(1)})" if match else ""
 
 
 def _suggestion(message: str) -> str:

@@ -318,22 +318,36 @@ def metric_files(sql_dir: Path | None = None, own_dir: Path | None = None) -> di
     that is gone or cannot be listed (:func:`metrics_dir_problem`; the settings check it when they load), and a
     built-in directory that is not there: an installation that lacks it would otherwise compute no metric and say
     nothing (``spark_jobs/sql/`` is package data of the wheel, beside the ``fediscope`` package)."""
+    files, clashes = listed_metric_files(sql_dir, own_dir)
+    if clashes:
+        raise next(iter(clashes.values()))
+    return files
+
+
+def listed_metric_files(sql_dir: Path | None = None,
+                        own_dir: Path | None = None) -> tuple[dict[str, Path], dict[Path, MetricFileError]]:
+    """:func:`metric_files`' listing, with each own file named as a built-in metric given apart (its path → its error)
+    rather than raised: ``fediscope doctor`` names it among the other broken files, and a question that only needs
+    to know which metrics have a file (:func:`without_metric_file`) is not stopped by it. A missing directory
+    raises as in :func:`metric_files`."""
     built_in, *own = metric_dirs(sql_dir, own_dir)
     if not built_in.is_dir():
         raise MetricFileError(f"the built-in metric files are missing: {built_in} is not a directory, so this "
                               "fediscope installation is incomplete; reinstall fediscope (its wheel holds "
                               "spark_jobs/sql/)")
     files = {path.stem: path for path in sorted(built_in.glob("*.sql"))}
+    clashes: dict[Path, MetricFileError] = {}
     for directory in own:
         if problem := metrics_dir_problem(directory):
             raise MetricFileError(f"the directory of your own metric files (FEDISCOPE_METRICS_DIR): {problem}")
         for path in sorted(directory.glob("*.sql")):
             if path.stem in files:
-                raise MetricFileError(f"metric file {path} has the name of the built-in metric {files[path.stem]}; "
-                                      "rename yours (a metric's name is its table in the store, so one cannot "
-                                      "replace the other)")
+                clashes[path] = MetricFileError(
+                    f"metric file {path} has the name of the built-in metric {files[path.stem]}; rename yours (a "
+                    "metric's name is its table in the store, so one cannot replace the other)")
+                continue
             files[path.stem] = path
-    return dict(sorted(files.items()))
+    return dict(sorted(files.items())), clashes
 
 
 def load_metrics(sql_dir: Path | None = None, own_dir: Path | None = None) -> dict[str, Metric]:
@@ -375,8 +389,9 @@ def without_metric_file(names: Iterable[str], sql_dir: Path | None = None, own_d
     """Of ``names`` (metrics a store holds), those whose SQL file is gone from both directories
     (:func:`metric_files`), in name order. Deleting a metric's file leaves its table in the store, which
     ``fediscope process`` then names and ``fediscope store drop`` removes. Only the file's presence counts (it is
-    not read): a broken file still is the metric's."""
-    files = metric_files(sql_dir, own_dir)
+    not read): a broken file still is the metric's, and so is an own file named as a built-in metric (the built-in
+    one's is the metric's file)."""
+    files, _ = listed_metric_files(sql_dir, own_dir)
     return sorted(name for name in names if name not in files)
 
 

@@ -119,10 +119,23 @@ def _job_failures() -> Iterator[None]:
         elif "FAILED_READ_FILE" in failure and ".parquet" in failure:
             message += CURATED_DAMAGE_HINT
         raise FediscopeError(message) from exc
-    except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect)
+    except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect, toArrow)
         _raise_if_to_convert(str(exc), "", exc)
         _raise_if_not_a_record(str(exc), "", exc)
-        raise
+        text = str(exc).strip()
+        failure = re.sub(r"\s+SQLSTATE: \w+\s*$", "", text.splitlines()[0]).strip() if text else type(exc).__name__
+        if "cancelled" in failure.lower():
+            raise
+        if failure.startswith("[DIVIDE_BY_ZERO]"):  # its advice (try_divide, spark.sql.ansi.enabled) is no DuckDB SQL
+            failure = "[DIVIDE_BY_ZERO] Division by zero" + _DIVIDE_BY_ZERO_HINT
+        # was: raised as it came, a traceback for a metric's value Spark refuses while its rows are read (a division
+        # by zero, a cast of 'many' to INTEGER), where DuckDB's engine says it in one line
+        raise FediscopeError(f"Spark failed: {failure}") from exc
+
+
+#: DuckDB divides by zero to ±inf or NaN, which a store keeps as NULL; Spark (ANSI mode) stops the job instead
+_DIVIDE_BY_ZERO_HINT = (" (DuckDB gives NULL there, Spark stops: divide by nullif(divisor, 0) in the metric's SQL, "
+                        "which both engines run alike)")
 
 
 _TO_CONVERT_RE = re.compile(re.escape(TO_CONVERT) + r"(\w+) (\S+)")

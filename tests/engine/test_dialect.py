@@ -49,6 +49,12 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("SELECT dayofweek(created_at) FROM statuses", "isodow/dayofweek"),
     ("SELECT regexp_replace(content, '<[^>]*>', '') FROM statuses", "'g' flag"),
     ("SELECT len(list_filter(hashtags, lambda t: t = 'x')) FROM statuses", "array_length"),
+    # a list column, or a list computed from one: was passed, and Spark refused LENGTH of an ARRAY when run
+    ("SELECT len(hashtags) FROM statuses", "length() of a list"),
+    ("SELECT uri FROM statuses WHERE length(mentions) > 1", "length() of a list"),
+    ("WITH t AS (SELECT hashtags AS h FROM statuses) SELECT len(h) FROM t", "length() of a list"),
+    ("SELECT len(list_distinct(hashtags)) FROM statuses", "length() of a list"),
+    ("SELECT len(string_split(language, '-')) FROM statuses", "length() of a list"),
     ("SELECT strftime(created_at, '%Y-%m-%dT%H') FROM statuses", "literal letters"),
     ("SELECT FROM WHERE", "not valid DuckDB SQL"),
     # Spark numbers these otherwise (DuckDB dow: Sunday = 0, Spark: Sunday = 1; second: Spark keeps the fraction)
@@ -113,6 +119,7 @@ def test_portable_equivalents_pass() -> None:
                    "100 * favourites_count / 7, favourites_count / 2, round(avg(favourites_count)), "
                    "round(avg(favourites_count) * 100) / 100, round(2.675, 2), CAST(round(avg(replies_count)) AS "
                    "BIGINT), CAST(count(*) AS INTEGER), concat(language, '!') FROM statuses GROUP BY ALL")
+    check_portable("SELECT length(language), len(uri), array_length(hashtags) FROM statuses")  # text; a list's size
 
 
 def test_date_diff_in_days_between_dates_passes() -> None:
