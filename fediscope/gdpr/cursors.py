@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,14 +170,6 @@ def moved_up(status_id: str, above: str | None, erased: Collection[str]) -> str 
     return min(found, key=id_key, default=None)
 
 
-@dataclass
-class _Moved:
-    """What one state file became: rewritten (``checkpoint``), deleted (None), or left alone (``changed`` False)."""
-
-    checkpoint: Checkpoint | None
-    changed: bool = True
-
-
 def _erased(value: Any, erased: set[str]) -> bool:
     return isinstance(value, str) and value in erased
 
@@ -196,33 +188,34 @@ def _move_walk(walk: dict[str, Any], erased: set[str], landed: Callable[[], Kept
     return moved
 
 
-def _held_ids(checkpoint: Checkpoint, settle: bool) -> set[str]:
-    """The ids a checkpoint (or settle mark, ``settle``) holds where :func:`_move_checkpoint` looks: its
-    ``newest_id`` and its walk's."""
+def held_fields(checkpoint: Checkpoint, settle: bool) -> dict[str, str]:
+    """The ids a checkpoint (or settle mark, ``settle``) holds where the erasure moves them, by field: its
+    ``newest_id`` and, but in a settle mark, its walk's (``extra.walk.lower``, ``…upper``, ``…cursor``)."""
     extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
     walk = extra.get("walk") if extra is not None and not settle else None
-    values = [checkpoint.newest_id, *(walk.values() if isinstance(walk, dict) else ())]
-    return {value for value in values if isinstance(value, str)}
+    fields = {"newest_id": checkpoint.newest_id,
+              **{f"extra.walk.{name}": value for name, value in (walk.items() if isinstance(walk, dict) else ())}}
+    return {name: value for name, value in fields.items() if isinstance(value, str)}
 
 
-def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str], landed: Callable[[], KeptIds]) -> _Moved:
-    """One checkpoint (or settle mark, ``settle``) with its erased ids moved (module docstring)."""
+def _move_checkpoint(checkpoint: Checkpoint, settle: bool, erased: set[str],
+                     landed: Callable[[], KeptIds]) -> Checkpoint | None:
+    """One checkpoint (or settle mark, ``settle``) holding some of ``erased`` with them moved (module docstring);
+    None when it has no id to move to (it is deleted)."""
     extra = checkpoint.extra if isinstance(checkpoint.extra, dict) else None
     walk = extra.get("walk") if extra is not None and not settle else None
     walk = walk if isinstance(walk, dict) else None
-    if not _held_ids(checkpoint, settle) & erased:
-        return _Moved(checkpoint, changed=False)
     newest = checkpoint.newest_id
     if _erased(newest, erased):
         newest = moved_down(newest, landed().below(newest), erased)
         if newest is None:
-            return _Moved(None)
+            return None
     if walk is not None:
         walk = _move_walk(walk, erased, landed)
         if walk is None:
-            return _Moved(None)
+            return None
         extra = {**(extra or {}), "walk": walk}
-    return _Moved(Checkpoint(newest, checkpoint.updated_at, extra))
+    return Checkpoint(newest, checkpoint.updated_at, extra)
 
 
 def _state_file(path: str) -> tuple[str, bool] | None:
@@ -238,12 +231,51 @@ def _state_file(path: str) -> tuple[str, bool] | None:
     return None
 
 
+@dataclass(frozen=True)
+class HoldingFile:
+    """A checkpoint or settle mark that holds some of the status ids searched for (:func:`state_holding`)."""
+
+    path: str
+    domain: str  # lower case
+    settle: bool
+    checkpoint: Checkpoint
+
+    @property
+    def source(self) -> str:
+        """The source the file is named after, as its name tells it (``tag__python.json``: ``tag:python``)."""
+        return self.path.rsplit("/", 1)[-1].removesuffix(".json").replace("__", ":", 1)
+
+    def fields(self, ids: Collection[str]) -> dict[str, str]:
+        """Field → id (:func:`held_fields`), of those of ``ids`` alone."""
+        return {name: value for name, value in held_fields(self.checkpoint, self.settle).items() if value in ids}
+
+
+def state_holding(lake: LakeBackend, ids: Mapping[str, set[str]]) -> Iterator[HoldingFile]:
+    """Every checkpoint and settle mark that holds, where the erasure moves them (:func:`held_fields`), one of the
+    status ids of its instance in ``ids`` (instance, lower case → ids, as :func:`erased_status_ids` gives them):
+    the files :func:`move_checkpoints` moves and the access export lists. A file that is not a checkpoint is
+    skipped (the collector names it when it reads it). Lazily, in the order of the lake's walk: a file may be
+    rewritten once it is yielded."""
+    for entry in lake.walk(STATE_ROOT):
+        place = _state_file(entry.path)
+        if place is None or not ids.get(place[0]):
+            continue
+        domain, settle = place
+        try:
+            checkpoint = read_state(lake, entry.path)
+        except UnreadableCheckpoint:
+            continue
+        if set(held_fields(checkpoint, settle).values()) & ids[domain]:
+            yield HoldingFile(entry.path, domain, settle, checkpoint)
+
+
 def move_checkpoints(lake: LakeBackend, found: Sequence[Traces], *,
                      by_key: dict[str, Counter[str]] | None = None) -> tuple[Counter[str], list[str]]:
     """Move every checkpoint and settle mark id that is one of the account's statuses (every key in ``found``) or a
-    boost of one (module docstring). Returns the counts (``checkpoints_moved``: files rewritten;
-    ``checkpoints_deleted``: files that had no id to move to) and a warning for each file deleted. A file that is
-    not a checkpoint is left to the collector, which names it when it reads it.
+    boost of one (module docstring; the files :func:`state_holding` finds). Returns the counts
+    (``checkpoints_moved``: files rewritten; ``checkpoints_deleted``: files that had no id to move to) and a warning
+    for each file deleted. A file that is not a checkpoint is left to the collector, which names it when it reads
+    it.
 
     ``found`` may hold the keys of several accounts erased together (:mod:`fediscope.gdpr.opt_outs`): each id then
     moves off the statuses of all of them at once, never onto one of another's. ``by_key`` is given each file's
@@ -254,29 +286,19 @@ def move_checkpoints(lake: LakeBackend, found: Sequence[Traces], *,
     counts: Counter[str] = Counter()
     warnings: list[str] = []
     cache: dict[str, KeptIds] = {}
-    for entry in lake.walk(STATE_ROOT):
-        place = _state_file(entry.path)
-        if place is None or not erased.get(place[0]):
-            continue
-        domain, settle = place
-        try:
-            checkpoint = read_state(lake, entry.path)
-        except UnreadableCheckpoint:
-            continue
-        moved = _move_checkpoint(checkpoint, settle, erased[domain], functools.partial(
+    for held in state_holding(lake, erased):
+        domain = held.domain
+        moved = _move_checkpoint(held.checkpoint, held.settle, erased[domain], functools.partial(
             _landed_once, cache, lake, domain, erased[domain]))
-        if not moved.changed:
-            continue
-        outcome = "checkpoints_moved" if moved.checkpoint is not None else "checkpoints_deleted"
-        if moved.checkpoint is not None:
-            write_state(lake, entry.path, moved.checkpoint)
+        outcome = "checkpoints_moved" if moved is not None else "checkpoints_deleted"
+        if moved is not None:
+            write_state(lake, held.path, moved)
         else:
-            lake.delete(entry.path)
-            warnings.append(_deleted_warning(entry.path, domain, settle))
+            lake.delete(held.path)
+            warnings.append(_deleted_warning(held.path, domain, held.settle))
         counts[outcome] += 1
         if by_key is not None:
-            held = _held_ids(checkpoint, settle)
-            owner = next(key for key, ids in owners if held & ids.get(domain, set()))
+            owner = next(key for key, ids in owners if held.fields(ids.get(domain, set())))
             by_key.setdefault(owner, Counter())[outcome] += 1
     return counts, warnings
 

@@ -35,6 +35,7 @@ from fediscope.engine.metric_state import kept_rows
 from fediscope.engine.metrics import Metric
 from fediscope.errors import LakeError
 from fediscope.gdpr.curated import curated_rows_about
+from fediscope.gdpr.cursors import HoldingFile, erased_status_ids, state_holding
 from fediscope.gdpr.erase import (
     AccountStateFile,
     account_state_files,
@@ -66,7 +67,7 @@ from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import unfinished_raw_batches
 from fediscope.lake.key_check import require_lake_key
 from fediscope.lake.lock import lake_lock
-from fediscope.lake.state import UnreadableCheckpoint, read_state
+from fediscope.lake.state import PERSONAL_SOURCES, UnreadableCheckpoint, read_state
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.handle_domains import load_handle_domains
 from fediscope.store.port import MetricStore, open_existing
@@ -108,7 +109,12 @@ ABOUT: dict[str, str] = {
              "collected again once their counts settled; unannounced: how many records a failed collection landed "
              "that the next one announces (extra.records); walk_lock: the file a collection of your posts locks "
              "while it runs (it holds only that collection's process number); updated_at: when it was last "
-             "written; an entry with unreadable: true could not be read",
+             "written; an entry with unreadable: true could not be read. Besides, kind "
+             "checkpoint_of_another_source (or settle_of_another_source, a settle pass's mark): the file of a "
+             "collection of something else (a timeline, a hashtag, another account's posts) that is at one of your "
+             "posts (or at somebody's boost of one): its source (only its kind when it is another account's: its "
+             "name would name that person) and which of its fields holds which of your posts' ids (holds); the "
+             "erasure moves it to an id that is none of them",
     "metric_snapshots": "the copies of your rows in the computed results that we keep beside them to compute only "
                         "what changed at the next run: per file (one per metric and results database) the metric "
                         "and your rows, as in store",
@@ -256,6 +262,26 @@ def state_about(lake: LakeBackend, held: Sequence[AccountStateFile]) -> list[dic
     return listed
 
 
+def other_state_about(holding: Sequence[HoldingFile], traces: Traces) -> list[dict[str, Any]]:
+    """The checkpoints and settle marks of other sources that hold one of the account's status ids (or of a boost
+    of one), ``holding`` as :func:`~fediscope.gdpr.cursors.state_holding` finds them for the erasure, which moves
+    them: per file its path, source and the fields holding those ids, nothing else of it (its other ids are other
+    people's statuses). Another account's source is named by its kind alone, and its path left out: both name
+    that account (or its keyed digest)."""
+    ids = erased_status_ids([traces])
+    listed = []
+    for each in holding:
+        fields = each.fields(ids.get(each.domain, set()))
+        if not fields:
+            continue
+        kind, _, _name = each.source.partition(":")
+        where: dict[str, Any] = ({"source": kind} if kind in PERSONAL_SOURCES
+                                 else {"path": each.path, "source": each.source})
+        listed.append({**where, "kind": "settle_of_another_source" if each.settle else "checkpoint_of_another_source",
+                       "holds": fields})
+    return listed
+
+
 def export_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
                    store: MetricStore | None = None) -> dict[str, Any]:
     """The access export of ``account`` (``user@instance``) as a JSON-compatible dict.
@@ -309,7 +335,12 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
         state: dict[str, list[AccountStateFile]] = {}
         for each in account_state_files(lake, subjects, policy):
             state.setdefault(subjects[each.key].key, []).append(each)
-        held = _Held(tables, suppressed, notes, erasing, unfinished, state, list(kept_rows(lake)))
+        # the other sources' checkpoints at one of the statuses of any key, found as the erasure finds them to
+        # move them (but those of the account's own sources, listed above: the erasure deletes them)
+        own = {each.path for files in state.values() for each in files}
+        holding = [each for each in state_holding(lake, erased_status_ids([traces for _, traces in found]))
+                   if each.path not in own]
+        held = _Held(tables, suppressed, notes, erasing, unfinished, state, list(kept_rows(lake)), holding)
         document = {"about": ABOUT, **_export_one(lake, store, subject, traces, held),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         document["also"] = [_export_one(lake, store, other, other_traces, held) for other, other_traces in others]
@@ -341,6 +372,9 @@ class _Held:
     state: Mapping[str, list[AccountStateFile]] = field(default_factory=dict)
     #: the kept metric results, as :func:`~fediscope.engine.metric_state.kept_rows` read them
     snapshots: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
+    #: the other sources' checkpoints and settle marks holding one of the statuses of any key
+    #: (:func:`~fediscope.gdpr.cursors.state_holding`)
+    holding: list[HoldingFile] = field(default_factory=list)
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, traces: Traces,
@@ -357,6 +391,6 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, 
         "raw": raw_about(lake, subject, traces, held.unfinished),
         "curated": curated_rows_about(lake, traces),
         "store": store_rows_about(store, traces, held.metrics) if store is not None else {},
-        "state": state_about(lake, held.state.get(subject.key, [])),
+        "state": state_about(lake, held.state.get(subject.key, [])) + other_state_about(held.holding, traces),
         "metric_snapshots": snapshot_rows_about(held.snapshots, traces),
     }

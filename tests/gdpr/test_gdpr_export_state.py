@@ -13,6 +13,7 @@ metric into the SQLite store.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,15 @@ from fediscope.gdpr.export import export_account, holds_nothing
 from fediscope.gdpr.subject import subject_from_settings
 from fediscope.lake.backend import open_lake
 from fediscope.lake.layout import state_path
-from fediscope.lake.state import WALK_START, checkpoint_source, load_checkpoint, load_walk_start, read_state
+from fediscope.lake.state import (
+    WALK_START,
+    Checkpoint,
+    checkpoint_source,
+    load_checkpoint,
+    load_walk_start,
+    read_state,
+    save_checkpoint,
+)
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.spec import parse_source
 
@@ -96,3 +105,44 @@ def test_the_export_lists_the_accounts_checkpoint_walk_start_lock_and_kept_metri
     assert not list((lake_dir / "_state" / "metrics").rglob("*.parquet"))
     assert not any((lake_dir / path).exists() for path in state)
     assert holds_nothing({**after, "suppressed": False})  # only the suppression list keeps the account
+
+
+def test_the_export_lists_another_sources_checkpoint_at_the_accounts_status_until_the_erasure_moves_it(
+        mastodon_server, tmp_path: Path) -> None:
+    """The ``local`` timeline's checkpoint is at the account's newest status: its id, with the instance, names the
+    account, and ``gdpr erase`` moves it (:func:`~fediscope.gdpr.cursors.move_checkpoints`). Was: the export listed
+    only the files of the account's own sources, so the right of access left that id out."""
+    settings = Settings(lake=str(tmp_path / "lake"), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        backfill_pages=50)
+    domain = mastodon_server.domain
+    summary = collector.run_collection(settings, [(mastodon_server.url, parse_source("local"))], progress=False)
+    assert summary.ok and summary.sources[0].landed > 0, summary
+    newest = next(s for s in mastodon_server.public_statuses() if "@" not in s["account"]["acct"])
+    acct = newest["account"]["acct"]
+    lake = open_lake(settings.lake)
+    assert load_checkpoint(lake, domain, "local").newest_id == newest["id"]  # really held
+    theirs = {s["id"] for s in mastodon_server.public_statuses() if acct in
+              (s["account"]["acct"], ((s.get("reblog") or {}).get("account") or {}).get("acct"))}
+    account = f"{acct}@{domain}"
+    # another person's source at the same status (as when that person boosted it): named by its kind alone
+    other = next(s["account"]["acct"] for s in mastodon_server.public_statuses() if s["account"]["acct"] != acct)
+    save_checkpoint(lake, domain, f"account:{other}", Checkpoint(newest["id"]))
+
+    exported = export_account(settings, account)
+
+    others = [entry for entry in exported["state"] if entry["kind"].endswith("_of_another_source")]
+    listed = {entry.get("path"): entry for entry in others}
+    assert listed[state_path(domain, "local")] == {"path": state_path(domain, "local"), "source": "local",
+                                                   "kind": "checkpoint_of_another_source",
+                                                   "holds": {"newest_id": newest["id"]}}
+    assert all(set(entry["holds"].values()) <= theirs for entry in others)  # no id of anybody else's status
+    assert {"source": "account", "kind": "checkpoint_of_another_source", "holds": {"newest_id": newest["id"]}} in others
+    assert other not in json.dumps(exported["state"])
+    assert not holds_nothing(exported)
+
+    erase_account(settings, account)
+
+    moved = load_checkpoint(lake, domain, "local").newest_id
+    assert moved is not None and moved not in theirs
+    after = export_account(settings, account)
+    assert [entry for entry in after["state"] if entry["kind"].endswith("_of_another_source")] == []
