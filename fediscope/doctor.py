@@ -34,8 +34,9 @@ The checks and what they do:
   needed, no row read, a few milliseconds a metric): FAIL naming every file that does not define a metric (a
   missing header line, two SQL statements, …) or whose SQL ``process`` would stop at (a syntax error, an unknown
   table, column or function, a statement that is no query, a ``-- key:``/``-- rank:`` column the result lacks),
-  one per line with the error, or an own file named as a built-in metric; WARN naming a file that is not read
-  (``.SQL`` in capitals); OK with the number of metrics and the directories read;
+  one per line with the error, or an own file named as a built-in metric (and, on a line of its own, a file not
+  read, as the WARN names it), or a result wider than the configured store's table holds; WARN naming a file that
+  is not read (``.SQL`` in capitals); OK with the number of metrics and the directories read;
 * ``api_key`` / ``pseudonym_key`` — set or not; a common default value FAILs, a short or simple one WARNs
   (the rules of ``fediscope config check``, which lists every secret finding); a pseudonym key that is not the
   one the lake was landed with (its key check in ``_state/``, :mod:`fediscope.lake.key_check`) FAILs;
@@ -442,18 +443,22 @@ def check_metrics(settings: Settings) -> Check:
     # an own file named as a built-in metric is one broken file among the others, all in the order of their names
     named = [*_broken_metric_files(settings, files.values()), *((path, str(exc)) for path, exc in clashes.items())]
     broken = [error for _, error in sorted(named, key=lambda item: (item[0].stem, str(item[0])))]
+    directories = registry.metric_dirs(own_dir=settings.metrics_dir)
+    unread = [path for directory in directories for path in registry.unread_metric_files(directory)]
+    # said with the broken files too (was: only when none was broken, so fixing them revealed one more problem)
+    not_read = (f"not read: {', '.join(p.name for p in unread)} (metric files end in '.sql', lower case)"
+                if unread else "")
+    rename = "; rename a file not read to end in '.sql' to have it read, or move it away" if unread else ""
     if len(broken) == 1:
-        return Check("metrics", FAIL, broken[0], METRICS_FIX)
+        return Check("metrics", FAIL, "\n".join([broken[0], *([not_read] if unread else [])]), METRICS_FIX + rename)
     if broken:
         total = len(files) + len(clashes)
-        return Check("metrics", FAIL, "\n".join([f"{len(broken)} of {total} metric files are broken:", *broken]),
-                     METRICS_FIX)
-    directories = registry.metric_dirs(own_dir=settings.metrics_dir)
+        return Check("metrics", FAIL, "\n".join([f"{len(broken)} of {total} metric files are broken:", *broken,
+                                                  *([not_read] if unread else [])]), METRICS_FIX + rename)
     detail = f"{len(files)} metric(s) in {' and '.join(map(str, directories))}"
-    unread = [path for directory in directories for path in registry.unread_metric_files(directory)]
     if unread:
-        return Check("metrics", WARN, f"{detail}; not read: {', '.join(p.name for p in unread)} (metric files end in "
-                     "'.sql', lower case)", "rename the file to end in '.sql' to have it read, or move it away")
+        return Check("metrics", WARN, f"{detail}; {not_read}",
+                     "rename the file to end in '.sql' to have it read, or move it away")
     return Check("metrics", OK, detail)
 
 

@@ -22,11 +22,13 @@ from fediscope.cli import cli
 from fediscope.config import load_settings
 from fediscope.doctor import (
     FAIL,
+    METRICS_FIX,
     OK,
     WARN,
     Check,
     check_engine,
     check_instance,
+    check_metrics,
     check_pseudonym_key,
     exit_code,
     run_checks,
@@ -533,6 +535,56 @@ def test_a_metric_file_ending_in_capitals_warns(clean_env: Path, metrics_dir: Pa
     check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
     assert check.status == WARN and "not read: per_day.SQL (metric files end in '.sql'" in check.detail, check
     assert "rename the file" in check.fix
+
+
+def test_a_file_not_read_is_named_also_when_another_metric_file_is_broken(clean_env: Path, metrics_dir: Path) -> None:
+    """Was: the WARN about ``per_day.SQL`` was left out of the FAIL about a broken file, so it appeared only once
+    that file was fixed: both are said in one run, with both fixes."""
+    (metrics_dir / "per_day.SQL").write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n\n")
+    broken = metrics_dir / "twice.sql"
+    broken.write_text("-- question: How many?\n-- key: n\nSELECT 1 AS n; SELECT 2 AS n\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    assert check.status == FAIL and check.detail.splitlines() == [
+        f"metric twice ({broken}): holds 2 SQL statements; a metric file holds one SELECT (after its '-- ' header "
+        "lines)", "not read: per_day.SQL (metric files end in '.sql', lower case)"], check.detail
+    assert "fix the file as the error says" in check.fix and "rename a file not read to end in '.sql'" in check.fix
+    (metrics_dir / "a_no_key.sql").write_text("-- question: Which?\nSELECT 1 AS n\n")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env))))["metrics"]
+    lines = check.detail.splitlines()
+    assert check.status == FAIL and lines[0].startswith("2 of ") and len(lines) == 4, check.detail
+    assert lines[-1] == "not read: per_day.SQL (metric files end in '.sql', lower case)"
+
+
+def _columns_metric(directory: Path, count: int) -> Path:
+    directory.mkdir(exist_ok=True)
+    path = directory / "wide.sql"
+    columns = ", ".join(f"{i} AS c{i}" for i in range(1, count))
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    return path
+
+
+@pytest.mark.parametrize(("store", "count", "limit"), [
+    ("sqlite:///{tmp}/fediscope.db", 2001, "2,000 a SQLite"),
+    ("sqlite:///{tmp}/fediscope.db", 2000, None),
+    ("mysql+pymysql://u@127.0.0.1:1/db", 1018, "1,017 a MariaDB"),
+    ("mariadb+pymysql://u@127.0.0.1:1/db", 1017, None),
+    ("hbase://127.0.0.1:1", 2100, None),
+])
+def test_a_result_wider_than_the_stores_table_fails(clean_env: Path, store: str, count: int,
+                                                      limit: str | None) -> None:
+    """Was: doctor said OK, and `process` stopped at SQLite's CREATE TABLE (``too many columns``, exit 1) after
+    computing every metric. The limit is the configured store's (HBase has none)."""
+    own = clean_env / "own"
+    path = _columns_metric(own, count)
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
+                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
+    check = check_metrics(settings)
+    if limit is None:
+        assert check.status == OK, check
+    else:
+        assert check == Check("metrics", FAIL, f"metric wide ({path}): the result has {count} columns, more than "
+                              f"the {limit} store's table holds; select fewer columns, or split it into several "
+                              "metrics", METRICS_FIX)
 
 
 #: own metric files whose header is fine but whose SQL `process` stops at, and the error doctor names each with

@@ -22,7 +22,7 @@ from typing import Any
 
 from fediscope.config import ENGINES, Settings
 from fediscope.engine.curate_sql import VISIBLE_STATUSES
-from fediscope.engine.metrics import Metric, check_column_names, check_result_columns
+from fediscope.engine.metrics import Metric, check_column_count, check_column_names, check_result_columns
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
@@ -182,6 +182,8 @@ class Engine(ABC):
                 self.register_curated_views()
             with _naming(metric):
                 table = normalize_table(self.storable_arrow(metric.sql))
+            # before any store write: the store's CREATE TABLE refused it only after every metric was computed
+            check_column_count(metric, table.num_columns, self.settings.store)
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
             check_result(metric, table)
@@ -197,7 +199,8 @@ class Engine(ABC):
     def check_metric(self, metric: Metric) -> None:
         """Refuse, with a :class:`MetricFileError` naming the metric's file, a metric whose SQL the engine does not
         accept over the curated views (a syntax error, an unknown table, column or function), or whose result lacks
-        a column its header names, has a column name or a column type no store can hold: what :meth:`metric_table`
+        a column its header names, has a column name or a column type no store can hold, or more columns than the
+        configured store's table holds (:func:`~fediscope.engine.metrics.check_column_count`): what :meth:`metric_table`
         (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`) and the store's write
         refuse, found by binding the SQL (:meth:`result_schema`) without reading a row. ``fediscope doctor`` runs it
         on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake."""
@@ -209,6 +212,7 @@ class Engine(ABC):
             columns = list(schema.names)
             check_result_columns(metric, columns)
             check_column_names(metric.name, columns, metric.source)
+            check_column_count(metric, len(columns), self.settings.store)
 
     def result_columns(self, sql: str) -> list[str]:
         """The names of ``sql``'s result columns, from binding it alone (:meth:`result_schema`)."""

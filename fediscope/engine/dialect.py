@@ -16,6 +16,9 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``regexp_replace`` without the ``'g'`` flag replaces only the first match in DuckDB, every match in Spark.
 * ``len``/``length`` on a list (a list column such as ``hashtags``, or a list function's result) becomes Spark's
   string ``LENGTH``, which refuses it; use ``array_length`` (Spark ``SIZE``).
+* ``list_distinct``/``array_distinct``: its items in no fixed order in DuckDB, in first-seen order in Spark (so
+  ``array_to_string(list_distinct(list(x)), ',')`` differs), unless only counted (``array_length``), unnested or
+  sorted: ``list_sort(list_distinct(…))``.
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
@@ -141,6 +144,11 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.Length) and _is_list_expression(node.this):
             raise NotPortableError(f"{name}: length() of a list becomes a string LENGTH in Spark; "
                                    "use array_length()")
+        if isinstance(node, exp.ArrayDistinct) and not _order_free(node):
+            raise NotPortableError(
+                f"{name}: list_distinct() ({node.sql('duckdb')}) gives its items in no fixed order in DuckDB, in "
+                f"first-seen order in Spark; write list_sort({node.sql('duckdb')}), or only count it "
+                "(array_length) or unnest it")
     _check_typed(tree, name)
 
 
@@ -257,6 +265,19 @@ def _parse_error(exc: sqlglot.errors.ParseError) -> str:
     error = exc.errors[0]
     near = f" near {error['highlight']!r}" if error.get("highlight") else ""
     return f"{error['description']} at line {error['line']}{near}"
+
+
+#: what may take a ``list_distinct`` result without its items' order showing: counted, sorted, unnested into rows
+#: (``len``/``length`` of a list is refused on its own, with ``array_length`` as the advice)
+_ORDER_FREE = (exp.ArraySize, exp.ArraySort, exp.Explode, exp.Unnest, exp.Length)
+
+
+def _order_free(node: exp.Expression) -> bool:
+    """Whether ``node``'s list reaches only something its items' order does not change (:data:`_ORDER_FREE`)."""
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    return isinstance(parent, _ORDER_FREE)
 
 
 def _is_list_expression(node: exp.Expression) -> bool:

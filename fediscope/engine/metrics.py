@@ -33,6 +33,9 @@ them), but :func:`check_column_names` refuses, for every store alike, what one o
 names, names over 64 characters or ending in a space, control characters, characters outside Unicode's basic
 plane (emoji) — all MariaDB limits —, and two names that differ only in case (one column to SQLite and MariaDB).
 The header's columns are checked when the file is read, the result's when its rows are stored.
+:func:`check_column_count` refuses a result with more columns than the configured store's table holds
+(:data:`MAX_COLUMNS`), when ``fediscope doctor`` binds the SQL and when ``process`` computes it, before any store
+write.
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
 _HEADER_RE = re.compile(r"^--\s*(\w+)\s*:(.*)$")
 MAX_COLUMN_NAME = 64  # characters: MariaDB's limit for identifiers
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: The most columns a metric's table holds, by store kind (:func:`store_kind`); the stores add no column of their
+#: own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default SQLITE_MAX_COLUMN (``too many
+#: columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too many columns`` from 1,018, checked on
+#: MariaDB 10.11), whose row-size limit (8,126 bytes) can refuse fewer: about 380 text columns, 996 numbers.
+MAX_COLUMNS = {"sqlite": 2000, "mariadb": 1017}
+_STORE_NAMES = {"sqlite": "SQLite", "mariadb": "MariaDB"}
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,25 @@ def check_column_names(metric: str, columns: Iterable[str], source: str | None =
         if other != column:
             raise MetricFileError(f"{where}: columns {other!r} and {column!r} differ only in case, which SQLite "
                                   "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
+
+
+def store_kind(url: str) -> str:
+    """``sqlite``, ``mariadb`` (``mysql…``/``mariadb…`` URLs) or ``hbase``: the kind of store a store URL names."""
+    scheme = url.partition(":")[0].lower()
+    return "mariadb" if scheme.startswith(("mysql", "mariadb")) else scheme
+
+
+def check_column_count(metric: Metric, count: int, store_url: str) -> None:
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a result of ``count`` columns, more than the
+    table of the store ``store_url`` names holds (:data:`MAX_COLUMNS`). Was: found by the store's CREATE TABLE,
+    after every metric was computed and the ones before it written (SQLite's ``too many columns``, exit 1), and
+    not by ``fediscope doctor``."""
+    kind = store_kind(store_url)
+    limit = MAX_COLUMNS.get(kind)
+    if limit is not None and count > limit:
+        raise MetricFileError(f"{metric.where}: the result has {count} columns, more than the {limit:,} a "
+                              f"{_STORE_NAMES[kind]} store's table holds; select fewer columns, or split it into "
+                              "several metrics")
 
 
 def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:

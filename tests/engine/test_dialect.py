@@ -94,6 +94,13 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("SELECT CAST(avg(favourites_count) AS BIGINT) FROM statuses", "rounds in DuckDB, truncates in Spark"),  # 4, 3
     ("SELECT TRY_CAST(3.7 AS INTEGER)", "CAST of a fractional number to INT"),
     ("SELECT round(avg(favourites_count), 2) FROM statuses", "write round(x * 100) / 100"),  # 1.005: 1.0, 1.01
+    # DuckDB: its items in no fixed order ('31,43,17,…' for a list of 0…49), Spark: in first-seen order
+    ("SELECT array_to_string(list_distinct(list(language)), ',') FROM statuses",
+     "list_distinct() (LIST_DISTINCT(ARRAY_AGG(language))) gives its items in no fixed order in DuckDB, in first-seen "
+     "order in Spark; write list_sort(LIST_DISTINCT(ARRAY_AGG(language))), or only count it (array_length) or "
+     "unnest it"),
+    ("SELECT array_distinct(hashtags) FROM statuses", "write list_sort(LIST_DISTINCT(hashtags))"),
+    ("SELECT list_distinct(hashtags)[1] FROM statuses", "no fixed order"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -120,6 +127,11 @@ def test_portable_equivalents_pass() -> None:
                    "round(avg(favourites_count) * 100) / 100, round(2.675, 2), CAST(round(avg(replies_count)) AS "
                    "BIGINT), CAST(count(*) AS INTEGER), concat(language, '!') FROM statuses GROUP BY ALL")
     check_portable("SELECT length(language), len(uri), array_length(hashtags) FROM statuses")  # text; a list's size
+    # list_distinct counted, sorted or unnested: its items' order does not show
+    check_portable("SELECT array_to_string(list_sort(list_distinct(list(language))), ','), "
+                   "array_length((list_distinct(hashtags))), list_reverse_sort(list_distinct(hashtags)), "
+                   "unnest(list_distinct(hashtags)) FROM statuses GROUP BY ALL")
+    check_portable("SELECT t FROM statuses, unnest(list_distinct(hashtags)) AS u(t)")
 
 
 def test_date_diff_in_days_between_dates_passes() -> None:
@@ -166,13 +178,17 @@ _REWRITES = [
     ("SELECT CAST(favourites_count / 7 AS BIGINT) FROM statuses",
      "SELECT CAST(round(favourites_count / 7) AS BIGINT), CAST(floor(favourites_count / 7) AS BIGINT)"),
     ("SELECT round(favourites_count / 200, 2) FROM statuses", "SELECT round(favourites_count / 200 * 100) / 100"),
+    ("SELECT array_to_string(list_distinct(list(favourites_count % 50)), ',') FROM statuses",
+     "SELECT (SELECT array_to_string(list_sort(list_distinct(list(favourites_count % 50))), ',') FROM dialect_probe), "
+     "array_to_string(list_sort(list_distinct([strftime(dt, '%m'), strftime(dt, '%Y'), strftime(dt, '%m'), "
+     "strftime(dt, '%d')])), ','), array_length(list_distinct([hour(created_at), 1, hour(created_at), 2]))"),
 ]
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("trap, rewrite", _REWRITES, ids=[
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
-    "decimal-division", "cast-to-integer", "round-to-places"])
+    "decimal-division", "cast-to-integer", "round-to-places", "list_distinct"])
 def test_a_refused_construct_has_a_rewrite_both_engines_run_alike(spark, trap: str, rewrite: str) -> None:  # noqa: ANN001
     import datetime as dt
 

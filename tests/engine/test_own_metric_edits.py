@@ -292,3 +292,21 @@ def test_a_union_column_is_refused_naming_the_file_and_column(
     assert _process(capsys)["metrics"]["typed"]["rows"] >= 2
     types, rows, _ = _stored(f"sqlite:///{cli_env / 'a.db'}", "typed")
     assert types["seen"] == "str", types
+
+
+def test_a_result_wider_than_the_stores_table_is_refused_before_anything_is_stored(
+        cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: every metric computed, then SQLite's CREATE TABLE refused the metric's (``too many columns``, exit 1),
+    naming no file. Refused as the file's mistake (exit 2) in one line naming the count and SQLite's limit, before
+    the store is written."""
+    columns = ", ".join(f"{i} AS c{i}" for i in range(1, 2100))
+    path = _write_metric(cli_env, "wide", f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == (f"fediscope: error: metric wide ({path}): the result has 2100 columns, more than the "
+                           "2,000 a SQLite store's table holds; select fewer columns, or split it into several "
+                           "metrics"), err
+    store = cli_env / "a.db"
+    if store.exists():  # nothing written: was the built-in languages, before the failing write
+        with closing(sqlite3.connect(store)) as db:
+            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
