@@ -154,8 +154,9 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     (:func:`~fediscope.analysis.read_one_state`); ``written_while_read`` names the metrics still written during
     each of them (the results may then be of different writes: call again once the run is done), ``[]`` when they
     are of one state. ``partly_written`` names the metrics a write had begun changing and not finished when they were
-    read (being written now, or left part-way by a write that stopped: if no ``fediscope process`` is running, run it
-    again), whose results may mix rows of before and after that write; ``[]`` otherwise."""
+    read (:data:`~fediscope.analysis.PARTLY_WRITTEN_ADVICE`: being written now, or left part-way by a write that
+    stopped: if no ``fediscope process`` is running, run it again, or the erasure if one stopped), whose results may
+    mix rows of before and after that write; ``[]`` otherwise."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
         state = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
