@@ -948,7 +948,10 @@ def pages_of_prefix(store: MetricStore, stored: Metric, value: Any) -> Iterator[
 def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
     """The pages ``read(after)`` gives, each after the last row of the one before, until one is not full; no empty
     page. The metric's generation is noted before the first page and compared after each: a write in between
-    raises :class:`MetricChangedError` before the page that may mix the two is given."""
+    raises :class:`MetricChangedError` before the page that may mix the two is given. Generations alone are
+    compared: one provisional (:func:`provisional`) the same before and after, a write going on or stopped
+    part-way, passes, and it is the caller's to name (:func:`read_one_state`'s ``partly_written`` for the report
+    and ``fs.analyses``; ``fs.metric_rows`` and ``fs.analysis`` warn)."""
     generation = store.generation(name)
     after: Row | None = None
     while True:

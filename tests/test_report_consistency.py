@@ -288,6 +288,32 @@ def test_an_erasure_that_stopped_part_way_is_named_partly_written_and_its_run_ag
     assert [row["n"] for row in metric_store.all(posts)] == [1, 3]
 
 
+def test_one_metrics_rows_or_one_analysis_read_under_a_stopped_write_are_warned_of(metric_store, writer, caplog):
+    """Was: ``fs.metric_rows`` and ``fs.analysis`` compared the metric's generation alone, which a write left
+    provisional passes unchanged: rows that may mix before and after that write came with no sign, where the report
+    and ``fs.analyses`` name the metric partly written. They warn now, with the same advice."""
+    _fill(metric_store)
+    settings = _settings_of(metric_store)
+    with caplog.at_level("WARNING", logger="fediscope"):
+        fs.metric_rows(settings, "top_accounts_by_followers")
+        fs.analysis(settings, "top_accounts")
+    assert "partly" not in caplog.text and "had begun" not in caplog.text
+    _stop_a_write(writer)
+    for read in (lambda: fs.metric_rows(settings, "top_accounts_by_followers"),
+                 lambda: fs.metric_rows(settings, "top_accounts_by_followers", limit=1),
+                 lambda: fs.analysis(settings, "top_accounts")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="fediscope"):
+            read()
+        assert [r.getMessage() for r in caplog.records] == [
+            f"metric top_accounts_by_followers: a write had begun and not finished when it was read "
+            f"({analysis.PARTLY_WRITTEN_ADVICE}): its rows may mix rows of before and after that write"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fediscope"):
+        fs.metric_rows(settings, "languages")  # another metric: nothing to say
+    assert caplog.records == []
+
+
 def test_a_store_no_one_writes_has_nothing_partly_written(metric_store):
     _fill(metric_store)
     report = build_report(metric_store, charts=False)
