@@ -67,6 +67,7 @@ from api.params import AFTER_MAX_LENGTH, NAME_PATTERN, ResultsQuery, parse_resul
 from fediscope.analysis import (
     ANALYSES,
     PERIOD_METRIC,
+    PLAIN_PARTLY_WRITTEN_ADVICE,
     Analysis,
     Period,
     analysis_question,
@@ -402,11 +403,11 @@ def _read_cursor(query: ResultsQuery, metric: Metric, columns: list[str], genera
 
 
 def _stale_cursor(metric: str) -> ApiError:
-    return ApiError(409, "stale_cursor", f"metric {metric} was written again (fediscope process) since the page "
-                                         "that gave this cursor, or was being written when it was read (if no "
-                                         "fediscope process is running, its last write stopped part-way: run it "
-                                         "again), so its rows may have moved between pages: start again from the "
-                                         "first page (without after)", parameter="after")
+    return ApiError(409, "stale_cursor", f"metric {metric} was written again (fediscope process or an erasure) "
+                                         "since the page that gave this cursor, or was being written when that page "
+                                         f"was read ({PLAIN_PARTLY_WRITTEN_ADVICE}), so its rows may have moved "
+                                         "between pages: start again from the first page (without after)",
+                    parameter="after")
 
 
 def _no_constant(name: str) -> None:

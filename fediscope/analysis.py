@@ -799,9 +799,8 @@ class AnalysisRun:
     #: an erasure that kept writing the store): the results may be of different writes; empty when they were all
     #: read from one state of the store, or when the run was read once, without that check
     written_while_read: list[str] = field(default_factory=list)
-    #: the metrics a write had begun changing and not finished when the reads of :func:`read_one_state` were done (a
-    #: ``fediscope process`` going on, or one that stopped part-way: run it again if none is running): their results
-    #: may mix rows of before and after that write; empty otherwise
+    #: the metrics a write had begun changing and not finished when the reads of :func:`read_one_state` were done
+    #: (:data:`PARTLY_WRITTEN_ADVICE`): their results may mix rows of before and after that write; empty otherwise
     partly_written: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> AnalysisResult | None:
@@ -949,7 +948,10 @@ def pages_of_prefix(store: MetricStore, stored: Metric, value: Any) -> Iterator[
 def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
     """The pages ``read(after)`` gives, each after the last row of the one before, until one is not full; no empty
     page. The metric's generation is noted before the first page and compared after each: a write in between
-    raises :class:`MetricChangedError` before the page that may mix the two is given."""
+    raises :class:`MetricChangedError` before the page that may mix the two is given. Generations alone are
+    compared: one provisional (:func:`provisional`) the same before and after, a write going on or stopped
+    part-way, passes, and it is the caller's to name (:func:`read_one_state`'s ``partly_written`` for the report
+    and ``fs.analyses``; ``fs.metric_rows`` and ``fs.analysis`` warn)."""
     generation = store.generation(name)
     after: Row | None = None
     while True:
@@ -1025,6 +1027,17 @@ class OneState(NamedTuple, Generic[_Read]):
     partly_written: list[str]
 
 
+#: What a metric read under a provisional generation (:func:`provisional`) may be, and what to do: the one wording of
+#: the report's "Partly written" line, ``partly_written`` of ``fs.analyses`` and the results API's 409
+#: ``stale_cursor`` (the API's text and the OpenAPI description without the backticks). A write that stopped never
+#: ends by itself: ``fediscope process`` run again writes the metric anew, and so does a stopped ``fediscope gdpr
+#: erase`` run again (:func:`fediscope.gdpr.erase.erase_store` settles every metric it passes).
+PARTLY_WRITTEN_ADVICE = ("being written now, or left part-way by a write that stopped: if no `fediscope process` is "
+                         "running, run it again, or the erasure if one stopped")
+#: :data:`PARTLY_WRITTEN_ADVICE` as the results API writes its messages, which quote no command in backticks
+PLAIN_PARTLY_WRITTEN_ADVICE = PARTLY_WRITTEN_ADVICE.replace("`", "")
+
+
 def provisional(generation: str | None) -> bool:
     """Whether ``generation`` is the one a write gives a metric before its rows change, until it records its final
     one (:meth:`fediscope.store.base.BaseStore._begin_change`): the write is going on, or stopped part-way (failed,
@@ -1048,7 +1061,7 @@ def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
     begun before the first read of the generations and ended after the second passes that check: a metric still
     under a provisional generation when the reads are done is returned as partly written. Its generation unchanged
     is no reason to read again: it may be a write that stopped part-way, which no wait ends (the next ``fediscope
-    process`` does)."""
+    process`` does, or the stopped erasure run again: :data:`PARTLY_WRITTEN_ADVICE`)."""
     for attempt in range(ONE_STATE_READS):
         before = store.generations()
         value = read()

@@ -36,7 +36,15 @@ from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from fediscope.analysis import ANALYSES, AnalysisResult, AnalysisRun, read_one_state, run_analyses
+from fediscope.analysis import (
+    ANALYSES,
+    PARTLY_WRITTEN_ADVICE,
+    AnalysisResult,
+    AnalysisRun,
+    provisional,
+    read_one_state,
+    run_analyses,
+)
 from fediscope.config import SETTINGS, Settings, load_settings
 from fediscope.engine.process import PYTHON_ARGUMENTS, ProcessSummary, run_process
 from fediscope.errors import ConfigError, StoreError
@@ -154,8 +162,9 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     (:func:`~fediscope.analysis.read_one_state`); ``written_while_read`` names the metrics still written during
     each of them (the results may then be of different writes: call again once the run is done), ``[]`` when they
     are of one state. ``partly_written`` names the metrics a write had begun changing and not finished when they were
-    read (being written now, or left part-way by a write that stopped: if no ``fediscope process`` is running, run it
-    again), whose results may mix rows of before and after that write; ``[]`` otherwise."""
+    read (:data:`~fediscope.analysis.PARTLY_WRITTEN_ADVICE`: being written now, or left part-way by a write that
+    stopped: if no ``fediscope process`` is running, run it again, or the erasure if one stopped), whose results may
+    mix rows of before and after that write; ``[]`` otherwise."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
         state = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
@@ -171,7 +180,8 @@ def analysis_names() -> list[str]:
 
 def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
     """One analysis by name (:func:`analysis_names`), as :func:`analyses` gives it; StoreError when the store does
-    not hold the metric it reads."""
+    not hold the metric it reads. A metric a write had begun and not finished when it was read is warned of
+    (:func:`_warn_if_partly_written`), as :func:`analyses` lists it under ``partly_written``."""
     table = {function.__name__: (function, metric) for function, metric in ANALYSES}
     if name not in table:
         raise ConfigError(f"no analysis named {name!r}; the analyses are: {', '.join(table)}")
@@ -181,7 +191,20 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
         if metric not in store.stored_metrics():
             raise StoreError(f"the store holds no metric {metric} (read by analysis {name}): run `fediscope "
                              "process` (fediscope.python_api.process) first")
-        return function(store, n)
+        result = function(store, n)
+        _warn_if_partly_written(store, metric)
+        return result
+
+
+def _warn_if_partly_written(store: MetricStore, name: str) -> None:
+    """Warn when ``name`` is still under a provisional generation once read. A whole read compares the metric's
+    generation before and after (:func:`~fediscope.analysis.every_row_in_top_order`), and a write gives it a
+    provisional one before its rows change: a read made while that write went on, or after it stopped part-way,
+    passes the check with rows that may mix the two. The report and :func:`analyses` name it (``partly_written``,
+    :func:`~fediscope.analysis.read_one_state`); a read of one metric, which returns rows alone, says it here."""
+    if provisional(store.generation(name)):
+        log.warning("metric %s: a write had begun and not finished when it was read (%s): its rows may mix rows of "
+                    "before and after that write", name, PARTLY_WRITTEN_ADVICE)
 
 
 def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -189,7 +212,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
     order without a rank): for a metric no analysis shows, such as one of your own (the ``metrics_dir`` setting).
     ``limit`` is from 1 up (ConfigError otherwise). Every row is read a page at a time, all from one write of the
     metric: a ``fediscope process`` writing it meanwhile makes the read start again
-    (:func:`~fediscope.analysis.every_row_in_top_order`). StoreError when the store does not hold it.
+    (:func:`~fediscope.analysis.every_row_in_top_order`); a write begun before the read and not finished after it
+    is warned of (:func:`_warn_if_partly_written`). StoreError when the store does not hold it.
 
     The values are those ``fediscope store export --format jsonl`` writes, but for the columns its SQL file's
     ``-- timestamps:`` line names: those come as RFC 3339 in UTC (``2026-11-01T12:00:00Z``), as an analysis'
@@ -213,6 +237,7 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
         # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
         rows = store.top(stored, limit) if limit is not None else every_row_in_top_order(store, stored)
+        _warn_if_partly_written(store, name)
     return _timestamps_as_rfc3339(rows, stored)
 
 

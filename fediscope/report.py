@@ -19,6 +19,7 @@ from typing import Any
 from fediscope import __version__
 from fediscope.analysis import (
     ONE_STATE_READS,
+    PARTLY_WRITTEN_ADVICE,
     AnalysisResult,
     AnalysisRun,
     MetricRows,
@@ -434,9 +435,8 @@ class Report:
                      f"erasure, during each of the report's {REPORT_READS} reads): its sections may be of different "
                      "runs, and the lines above need not say which; make the report again once the run is done")
         if self.partly_written:
-            head += (f"\nPartly written: {', '.join(self.partly_written)} (being written now, or left part-way by a "
-                     "write that stopped: if no `fediscope process` is running, run it again): their sections may mix "
-                     "rows of before and after that write")
+            head += (f"\nPartly written: {', '.join(self.partly_written)} ({PARTLY_WRITTEN_ADVICE}): their sections "
+                     "may mix rows of before and after that write")
         blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {printable(reason)}")

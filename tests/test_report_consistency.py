@@ -171,12 +171,14 @@ def _write_spanning_the_read(monkeypatch, store, writer, read):
     return results[0]
 
 
+def _killed(*_args, **_kwargs):
+    """A catalog update that never happens: the process died after changing the rows."""
+    raise StoreError("killed")
+
+
 def _stop_a_write(writer) -> None:
     """``writer`` writes top accounts and stops after its rows changed, before recording the write's end (killed)."""
-    def killed(*_args, **_kwargs):
-        raise StoreError("killed")
-
-    writer._commit = killed
+    writer._commit = _killed
     with pytest.raises(StoreError, match="killed"):
         writer.write(analysis.metric("top_accounts_by_followers"), _accounts("stopped"))
     assert writer.generation("top_accounts_by_followers").startswith(PROVISIONAL)
@@ -202,7 +204,8 @@ def test_a_write_begun_before_the_report_and_ended_after_it_is_named_partly_writ
     assert report.partly_written == report.run.partly_written == ["top_accounts_by_followers"]
     head = report.text().split("\n\n")[0]
     assert ("Partly written: top_accounts_by_followers (being written now, or left part-way by a write that stopped: "
-            "if no `fediscope process` is running, run it again)") in head
+            "if no `fediscope process` is running, run it again, or the erasure if one stopped): their sections may "
+            "mix rows of before and after that write") in head
     assert json.loads(json.dumps(report.to_dict()))["partly_written"] == ["top_accounts_by_followers"]
     # the write has ended: a report made now is of one state
     assert build_report(metric_store, charts=False).to_dict()["partly_written"] == []
@@ -251,6 +254,64 @@ def test_a_write_that_stops_during_the_first_read_makes_one_read_again_then_is_n
     assert "metrics=top_accounts_by_followers written while the report read them (read 1 of 3)" in caplog.text
     assert report.written_while_read == [] and report.partly_written == ["top_accounts_by_followers"]
     assert [r["account_key"] for r in report.run.get("top_accounts").rows] == ["stopped@mastodon.social"]
+
+
+def test_an_erasure_that_stopped_part_way_is_named_partly_written_and_its_run_again_ends_it(metric_store,
+                                                                                           monkeypatch):
+    """Was: the "Partly written" advice named ``fediscope process`` alone, though a ``fediscope gdpr erase`` killed
+    while deleting the account's rows by their key leaves the metric's generation provisional too, and the erasure
+    run again settles it (:func:`fediscope.gdpr.erase.erase_store`). The advice names it; so do ``fs.analyses``'
+    docstring and the results API's 409 ``stale_cursor`` (tests/api/test_api_results_paging_during_write.py)."""
+    from fediscope.engine.metrics import parse_metric
+    from fediscope.gdpr.erase import erase_store, stored_metrics
+    from fediscope.gdpr.subject import Traces
+
+    posts = parse_metric("posts", "-- question: test metric posts\n-- key: instance, status_id\nSELECT 1\n")
+    _fill(metric_store)
+    metric_store.write(posts, [{"instance": "i1", "status_id": str(n), "n": n} for n in range(1, 4)])
+    traces = Traces(key="a" + "1" * 24)
+    traces.status_ids.add(("i1", "2"))  # one of the account's statuses: its row goes by its key (write_changes)
+    with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_commit", _killed)
+        with pytest.raises(StoreError, match="killed"):
+            erase_store(metric_store, traces, stored_metrics(metric_store))
+    assert metric_store.generation("posts").startswith(PROVISIONAL)
+    report = build_report(metric_store, charts=False)
+    assert report.partly_written == ["posts"]
+    assert (f"Partly written: posts ({analysis.PARTLY_WRITTEN_ADVICE}): their sections may mix rows of before and "
+            "after that write") in report.text()
+    assert "run it again, or the erasure if one stopped" in analysis.PARTLY_WRITTEN_ADVICE
+    assert analysis.PLAIN_PARTLY_WRITTEN_ADVICE in " ".join(fs.analyses.__doc__.replace("``", "").split())
+
+    erase_store(metric_store, traces, stored_metrics(metric_store))  # the erasure run again
+    assert build_report(metric_store, charts=False).partly_written == []
+    assert [row["n"] for row in metric_store.all(posts)] == [1, 3]
+
+
+def test_one_metrics_rows_or_one_analysis_read_under_a_stopped_write_are_warned_of(metric_store, writer, caplog):
+    """Was: ``fs.metric_rows`` and ``fs.analysis`` compared the metric's generation alone, which a write left
+    provisional passes unchanged: rows that may mix before and after that write came with no sign, where the report
+    and ``fs.analyses`` name the metric partly written. They warn now, with the same advice."""
+    _fill(metric_store)
+    settings = _settings_of(metric_store)
+    with caplog.at_level("WARNING", logger="fediscope"):
+        fs.metric_rows(settings, "top_accounts_by_followers")
+        fs.analysis(settings, "top_accounts")
+    assert "partly" not in caplog.text and "had begun" not in caplog.text
+    _stop_a_write(writer)
+    for read in (lambda: fs.metric_rows(settings, "top_accounts_by_followers"),
+                 lambda: fs.metric_rows(settings, "top_accounts_by_followers", limit=1),
+                 lambda: fs.analysis(settings, "top_accounts")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="fediscope"):
+            read()
+        assert [r.getMessage() for r in caplog.records] == [
+            f"metric top_accounts_by_followers: a write had begun and not finished when it was read "
+            f"({analysis.PARTLY_WRITTEN_ADVICE}): its rows may mix rows of before and after that write"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fediscope"):
+        fs.metric_rows(settings, "languages")  # another metric: nothing to say
+    assert caplog.records == []
 
 
 def test_a_store_no_one_writes_has_nothing_partly_written(metric_store):

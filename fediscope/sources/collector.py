@@ -274,8 +274,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 shown_as[source.name] = named
             if names_an_erased_account(ctx.policy, source, domain):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
-                # Named by a digest, not the handle: logs end up in Airflow's (the sources list still has it)
-                named = source_for_logs(source.name, ctx.policy)
+                # Named as the run's other lines name it (``named`` above): by its keyed digest while privacy is on,
+                # as logs end up in Airflow's; with privacy off as written, as the task's label and the sources list
                 log.warning("source %s %s names an erased account (on the suppression list): not collected; "
                             "remove it from the sources", domain, named)
                 result.status, result.reason = "skipped", ERASED_SOURCE_REASON

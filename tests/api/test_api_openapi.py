@@ -138,3 +138,15 @@ def test_the_document_names_the_package_version() -> None:
     import fediscope
 
     assert build_document()["info"]["version"] == fediscope.__version__
+
+
+def test_the_stale_cursor_answer_says_what_to_do_as_the_api_and_the_report_do(checked: LiveApi) -> None:
+    """Was: the 409 description said to start again from the first page, not that a write that stopped part-way
+    (``fediscope process``, or an erasure) keeps every later page stale until it is run again."""
+    from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE
+
+    paths = checked.get("/openapi.json", key=None).json()["paths"]
+    for path in ("/v1/metrics/{name}", "/v1/analyses/{name}"):
+        conflict = paths[path]["get"]["responses"]["409"]["description"]
+        assert "stale_cursor) the metric" in conflict and f"({PLAIN_PARTLY_WRITTEN_ADVICE})" in conflict, path
+        assert "or the erasure if one stopped" in conflict, path

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from api_testing import LiveApi, assert_error, make_settings
 
-from fediscope.analysis import metric
+from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, metric
 from fediscope.store.port import open_store
 from fediscope.store.sqlite import SQLiteStore
 
@@ -98,3 +98,6 @@ def test_a_walk_begun_while_the_metric_is_written_is_a_stale_cursor(
     assert len(pages) == 2 and pages[0].status_code == 200
     error = assert_error(pages[1], 409, "stale_cursor", "after")
     assert "first page" in error["message"]
+    # what to do when no write is going on, as the report's "Partly written" says it: a stopped erasure too
+    assert "(fediscope process or an erasure)" in error["message"] and PLAIN_PARTLY_WRITTEN_ADVICE in error["message"]
+    assert "if no fediscope process is running, run it again, or the erasure if one stopped" in error["message"]

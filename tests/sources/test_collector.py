@@ -381,6 +381,36 @@ def test_erasure_suppression_list_is_applied(mastodon_server, make_settings, lak
     assert key not in {r["data"]["account"]["acct"] for _p, r in lake.records()}
 
 
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy-on", "privacy-off"])
+def test_the_warning_for_a_source_naming_an_erased_account_names_it_as_the_other_lines_do(
+        mastodon_server, make_settings, lake_dir, caplog, capsys, privacy: bool) -> None:
+    """Was, with privacy off: the warning (and the progress line) named the source by an unkeyed digest of its
+    handle (``account:3f9a…``) while every other line of the run (its summary's list of cut walks, the Airflow
+    task's label) names it as written. Named as :meth:`_Context.named` names it now: by its keyed digest, the
+    checkpoint's name, while privacy is on; as written with privacy off (the erasure lists the digest of the clear
+    key then: the source is skipped all the same)."""
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import clear_key_digest, policy_from_settings
+
+    settings = make_settings(**({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    policy = policy_from_settings(settings)
+    victim, domain = "mastodonpy_test_2", mastodon_server.domain
+    key = policy.account_key(victim, domain)
+    add_suppressed(open_lake(settings.lake), key if privacy else clear_key_digest(key))  # as `gdpr erase` lists it
+    source = f"account:{victim}"
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(settings, [(mastodon_server.url, parse_source(source))], progress=True)
+    assert summary.sources[0].status == "skipped" and summary.fetched == 0
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    named = source_for_logs(source, policy) if privacy else source
+    assert warning.startswith(f"source {domain} {named} names an erased account"), warning
+    assert f"{domain} {named}: not collected: an erased account" in capsys.readouterr().err
+    if privacy:
+        assert victim not in warning
+    else:
+        assert warning.split()[2] == source  # no digest of it: with privacy off, not a keyed one, but a guessable one
+
+
 def test_several_instances_each_with_its_own_token(make_settings, lake, tmp_path, monkeypatch) -> None:
     from fediscope.config import load_settings, token_env_name
 
