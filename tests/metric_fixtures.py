@@ -33,3 +33,26 @@ def shipped_metrics_dir(directory: Path, names: Iterable[str], monkeypatch: pyte
     monkeypatch.setattr(registry, "SQL_DIR", directory)
     registry.load_metrics.cache_clear()
     return directory
+
+
+def own_metric_settings(lake: Path, store: Path, key: str):  # noqa: ANN201 — fediscope.config.Settings
+    """The settings of a run over ``lake`` into the SQLite store ``store``, with pseudonym key ``key``, read from
+    nothing else (no environment, no fediscope.toml)."""
+    from fediscope.config import load_settings
+
+    return load_settings(env={}, toml_path=False, lake=str(lake), pseudonym_key=key, store=f"sqlite:///{store}")
+
+
+def curated_generated_lake(root: Path, key: str, statuses: int = 40) -> Path:
+    """A lake at ``root`` holding a small generated corpus (seed 7), curated once by DuckDB (in a second: the curated
+    tables are the same for both engines), so that the Spark cases' runs have nothing to curate."""
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import policy_from_settings
+    from fediscope.sample.landing import write_raw_lake
+
+    settings = own_metric_settings(root, root.parent / "unused.db", key)
+    write_raw_lake(open_lake(settings.lake), statuses, seed=7, policy=policy_from_settings(settings))
+    with DuckDBEngine(settings) as engine:
+        assert engine.curate().raw_files
+    return root

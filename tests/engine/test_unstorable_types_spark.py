@@ -12,8 +12,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from metric_fixtures import curated_generated_lake, own_metric_settings
 
-from fediscope.config import Settings, load_settings
+from fediscope.config import Settings
 from fediscope.engine.metrics import SQL_DIR, read_metric
 from fediscope.engine.process import run_process
 from fediscope.errors import MetricFileError
@@ -32,21 +33,11 @@ INTERVALS = ("intervals", "give it as a number in the metric's SQL; for b - a be
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A lake holding a small generated corpus, curated once (by DuckDB, in a second: the curated tables are the
     same for both engines), so that the cases' runs have nothing to curate."""
-    from fediscope.engine.duckdb_engine import DuckDBEngine
-    from fediscope.lake.backend import open_lake
-    from fediscope.privacy import policy_from_settings
-    from fediscope.sample.landing import write_raw_lake
-
-    root = tmp_path_factory.mktemp("unstorable") / "lake"
-    settings = _settings(root, root.parent / "unused.db")
-    write_raw_lake(open_lake(settings.lake), 40, seed=7, policy=policy_from_settings(settings))
-    with DuckDBEngine(settings) as engine:
-        assert engine.curate().raw_files
-    yield root
+    yield curated_generated_lake(tmp_path_factory.mktemp("unstorable") / "lake", KEY)
 
 
 def _settings(lake: Path, store: Path) -> Settings:
-    return load_settings(env={}, toml_path=False, lake=str(lake), pseudonym_key=KEY, store=f"sqlite:///{store}")
+    return own_metric_settings(lake, store, KEY)
 
 
 @pytest.mark.spark
