@@ -21,12 +21,15 @@ fediscope.engine.workspace)::
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``, with fediscope's virtualenv
 active (``. .venv/bin/activate``): pyspark's own ``spark-submit`` finds its Spark through ``python3`` on the ``PATH``,
 and run by its path without it, stops at ``Could not find valid SPARK_HOME``. Prints the curation summary as JSON
-on stdout. Spark runs the Python driver with its stderr merged into its stdout, so under spark-submit the job's
-own lines (its warnings and errors) come on spark-submit's stdout too, before the summary; the JVM's log is on
-spark-submit's stderr. Exits 1 with one line ("fediscope curate: error: …") when curation fails, when another
-run (``fediscope process``, an erasure) holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not
-exist or holds no data, or when the master given to ``spark-submit --master`` takes no connection (probed before the
-SparkContext connects to it, :func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a usage line
+on stdout. Spark runs the Python driver with its stderr merged into its stdout, so under spark-submit the job's own
+lines (its warnings and errors) come on spark-submit's stdout too, before the summary; the JVM's log is on
+spark-submit's stderr: its errors only (its warnings on a cluster) once the SparkContext has started, unless a
+log4j2 configuration of the user's or ``FEDISCOPE_LOG_LEVEL=DEBUG`` keeps Spark's INFO
+(:func:`fediscope.engine.spark_engine.submitted_session`). Exits 1 with one line ("fediscope curate: error: …") when
+curation fails, when another run (``fediscope process``, an erasure) holds the lake lock
+(:mod:`fediscope.lake.lock`), when the lake does not exist or holds no data, or when the master given to
+``spark-submit --master`` takes no connection (probed before the SparkContext connects to it,
+:func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a usage line
 for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after ``--until``, ``--recurate`` with either,
 ``--force`` without it) and with one line for a bad setting (a ``FEDISCOPE_*`` value, ``fediscope.toml``, a
 ``spark-submit --master spark://host`` without its port, or a master Spark cannot read, ``local[x]``). Ctrl-C

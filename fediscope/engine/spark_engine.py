@@ -283,16 +283,22 @@ def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS,
     raise EngineStartError(f"cannot start Spark: {what} ({failures}): is {kind} running, and is {check}")
 
 
-def _users_log_configuration() -> bool:
-    """Whether the user chose the JVM's log configuration: log4j2's variable, or a ``log4j2*`` file in Spark's
-    configuration directory (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf`` as pyspark's launcher finds it)."""
-    if "LOG4J_CONFIGURATION_FILE" in os.environ:
+#: The endings of the configuration files log4j2 reads (``log4j2.properties``, ``log4j2-test.xml``, …): not Spark's
+#: ``log4j2.properties.template``, which every Spark distribution has in its ``conf`` directory and log4j2 ignores.
+_LOG4J2_FILE_RE = re.compile(r"log4j2.*\.(?:properties|xml|json|jsn|yaml|yml)")
+
+
+def _users_log_configuration(java_options: str = "") -> bool:
+    """Whether the user chose the JVM's log configuration: log4j2's variable, a log4j2 configuration file in Spark's
+    configuration directory (``SPARK_CONF_DIR``, else ``SPARK_HOME/conf`` as pyspark's launcher finds it), or a
+    ``-Dlog4j…`` system property in the driver's ``java_options`` (``spark.driver.extraJavaOptions``)."""
+    if "LOG4J_CONFIGURATION_FILE" in os.environ or "-Dlog4j" in java_options:
         return True
     import pyspark
 
     spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
-    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(spark_home, "conf")
-    return any(Path(conf_dir).glob("log4j2*"))
+    conf_dir = Path(os.environ.get("SPARK_CONF_DIR") or os.path.join(spark_home, "conf"))
+    return conf_dir.is_dir() and any(_LOG4J2_FILE_RE.fullmatch(path.name) for path in conf_dir.iterdir())
 
 
 @contextmanager
@@ -376,12 +382,14 @@ def submitted_session(app_name: str) -> Any:
     Only the SparkContext connects to the master, not the driver's JVM: spark-submit started that one already
     (pyspark finds it by ``PYSPARK_GATEWAY_PORT``); run by hand, it is started here as ``getOrCreate`` would start
     it. The master is read from that JVM's configuration, so what is probed is what the SparkContext will use; a
-    master it does not hold (or a session already running) is not probed. Nothing else of :func:`build_session`
-    applies: the job runs with the configuration it was submitted with."""
+    master it does not hold (or a session already running) is not probed. The job runs with the configuration it
+    was submitted with; only the JVM's log is quieted once its SparkContext has started, when the user chose no log
+    configuration of their own (:func:`_quiet_submitted_jvm`)."""
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
-    if SparkContext._active_spark_context is None:
+    started_here = SparkContext._active_spark_context is None
+    if started_here:
         if "PYSPARK_GATEWAY_PORT" not in os.environ:  # run by hand: the JVM is started here, with this Java
             require_java("cannot start Spark: ", "; or run the job with spark-submit on a machine that has it")
         try:
@@ -403,7 +411,25 @@ def submitted_session(app_name: str) -> Any:
         # in a KeyboardInterrupt traceback); the job's (fediscope.interrupts.keyboard_interrupts) cancels the jobs
         # from its relay's thread and says "interrupted"
         signal.signal(signal.SIGINT, handler)
+    if started_here:
+        _quiet_submitted_jvm(session)
     return session
+
+
+def _quiet_submitted_jvm(session: Any) -> None:  # noqa: ANN401 - a SparkSession
+    """A job of ``spark_jobs/`` logs the JVM's warnings (on a cluster) or errors (local mode) only, not Spark's
+    default INFO: 27,000 lines on spark-submit's stderr for a curation of 2,000 statuses, each query's plans among
+    them; and pyspark's Python loggers are quieted as :func:`build_session` quiets them. Not when fediscope logs at
+    DEBUG, nor over a log configuration the user chose (:func:`_users_log_configuration`, with the driver's
+    ``spark.driver.extraJavaOptions``). Only from here on: the JVM's lines while its SparkContext started are
+    logged as its configuration says."""
+    if log.isEnabledFor(logging.DEBUG):
+        return
+    context = session.sparkContext
+    if _users_log_configuration(context.getConf().get("spark.driver.extraJavaOptions", "") or ""):
+        return
+    context.setLogLevel("ERROR" if is_local_master(context.master) else "WARN")
+    _quiet_query_context_loggers()
 
 
 def _require_master_form(master: str) -> None:
@@ -447,7 +473,8 @@ def _start_failure(exc: Exception, master: str, setting: str = SETTING) -> str:
 def _quiet_query_context_loggers() -> None:
     """pyspark's own Python loggers print a failed query's error again, as a JSON line holding the JVM's stack
     trace (a metric's SQL naming an unknown function, say), before the job's FediscopeError says it in one line:
-    on a quiet local driver only a CRITICAL one is shown, as the JVM's own log is left at FATAL."""
+    on a quiet local driver (and a quiet job of ``spark_jobs/``, :func:`_quiet_submitted_jvm`) only a CRITICAL one is
+    shown."""
     try:
         from pyspark.logger import PySparkLogger
     except ImportError:  # pragma: no cover - pyspark < 4 has neither those loggers nor the module

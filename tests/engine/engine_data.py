@@ -276,3 +276,22 @@ def with_quote_fallback(status: dict[str, Any], form: str, suffix: str = "") -> 
     tag = f"{form}{len(suffix)}"
     return dict(copy.deepcopy(status), id=f"{status['id']}{len(tag)}{sum(map(ord, tag))}", uri=f"{status['uri']}-{tag}",
                 content=content)
+
+
+#: A user's own log4j2 configuration for Spark's JVM: every INFO line on stderr, in Spark's own pattern.
+INFO_LOG4J2 = """rootLogger.level = info
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def info_spark_conf_dir(directory: Path) -> Path:
+    """``directory`` made a ``SPARK_CONF_DIR`` whose ``log4j2.properties`` logs at INFO: a job of ``spark_jobs/``
+    keeps the user's log configuration (else it logs the JVM's errors only, once its SparkContext has started)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "log4j2.properties").write_text(INFO_LOG4J2)
+    return directory

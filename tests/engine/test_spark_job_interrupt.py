@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-#: What spark-submit's JVM logs (Spark's default log profile, INFO) as the SparkContext runs a job.
+#: What spark-submit's JVM logs at INFO as the SparkContext runs a job: the job keeps INFO only when the user chose a
+#: log configuration of their own (else it logs errors only once its SparkContext started), so the test gives one.
 JOB_STARTED = " INFO DAGScheduler: Got job "
 
 
@@ -30,7 +31,7 @@ JOB_STARTED = " INFO DAGScheduler: Got job "
 def test_ctrl_c_stops_a_submitted_curation_with_one_line(tmp_path: Path, when: str) -> None:
     """Pressed once the job holds the lake lock (Spark starting, or already at work), or while a Spark job runs."""
     import pyspark
-    from engine_data import KEY, at, land, policy, statuses
+    from engine_data import KEY, at, info_spark_conf_dir, land, policy, statuses
 
     from fediscope.lake.local import LocalLake
 
@@ -41,7 +42,7 @@ def test_ctrl_c_stops_a_submitted_curation_with_one_line(tmp_path: Path, when: s
     lock = lake_dir / "_state" / "process.lock"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
     env.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable, PYTHONPATH=str(ROOT),
-               FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+               FEDISCOPE_PSEUDONYM_KEY=KEY.decode(), SPARK_CONF_DIR=str(info_spark_conf_dir(tmp_path / "conf")))
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
 
     # its own process group, as a terminal's foreground job: Ctrl-C reaches spark-submit's JVM and the driver alike
