@@ -79,6 +79,7 @@ otherwise hold the run as long as it likes); that fails the source, not retried,
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import re
 import sys
@@ -352,6 +353,12 @@ class _TracebackSaid(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and not record.exc_text:
             record.exc_text = self.said(logging.Formatter().formatException(record.exc_info))
+            kind, exc, tb = record.exc_info
+            if exc is not None:  # formatters that read the exception itself (pyspark's JSON lines) see it said too
+                with contextlib.suppress(Exception):
+                    shown = copy.copy(exc)
+                    shown.args = (self.said(str(exc)),)
+                    record.exc_info = (kind, shown, tb)
         return True
 
 
