@@ -57,10 +57,11 @@ SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
 _HEADER_RE = re.compile(r"^--\s*(\w+)\s*:(.*)$")
 MAX_COLUMN_NAME = 64  # characters: MariaDB's limit for identifiers
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-#: The most columns a metric's table holds, by store kind (:func:`store_kind`); the stores add no column of their
-#: own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default SQLITE_MAX_COLUMN (``too many
-#: columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too many columns`` from 1,018, checked on
-#: MariaDB 10.11), whose row-size limit (8,126 bytes) can refuse fewer: about 380 text columns, 996 numbers.
+#: The most columns a metric's table holds, by store kind (:func:`fediscope.store.port.store_kind`); the stores add
+#: no column of their own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default
+#: SQLITE_MAX_COLUMN (``too many columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too
+#: many columns`` from 1,018, checked on MariaDB 10.11), whose row-size limit (8,126 bytes) can refuse fewer:
+#: about 380 text columns, 996 numbers.
 MAX_COLUMNS = {"sqlite": 2000, "mariadb": 1017}
 _STORE_NAMES = {"sqlite": "SQLite", "mariadb": "MariaDB"}
 
@@ -124,17 +125,13 @@ def check_column_names(metric: str, columns: Iterable[str], source: str | None =
                                   "and MariaDB take as one column; rename one of them in the SQL (… AS new_name)")
 
 
-def store_kind(url: str) -> str:
-    """``sqlite``, ``mariadb`` (``mysql…``/``mariadb…`` URLs) or ``hbase``: the kind of store a store URL names."""
-    scheme = url.partition(":")[0].lower()
-    return "mariadb" if scheme.startswith(("mysql", "mariadb")) else scheme
-
-
 def check_column_count(metric: Metric, count: int, store_url: str) -> None:
     """Refuse, with a :class:`MetricFileError` naming the metric's file, a result of ``count`` columns, more than the
     table of the store ``store_url`` names holds (:data:`MAX_COLUMNS`). Was: found by the store's CREATE TABLE,
     after every metric was computed and the ones before it written (SQLite's ``too many columns``, exit 1), and
     not by ``fediscope doctor``."""
+    from fediscope.store.port import store_kind  # port imports this module
+
     kind = store_kind(store_url)
     limit = MAX_COLUMNS.get(kind)
     if limit is not None and count > limit:

@@ -20,7 +20,7 @@ from fediscope.privacy import PrivacyPolicy, describe_policy
 TO_FILL = "_(to fill in)_"
 
 
-def store_kind(url: str) -> str:
+def store_description(url: str) -> str:
     """``mysql+pymysql://u:pw@db.example/x`` → ``MySQL/MariaDB at db.example``; never the credentials."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+")[0]
@@ -30,7 +30,7 @@ def store_kind(url: str) -> str:
     return f"{name} at {parts.hostname or '?'}"
 
 
-def lake_kind(url: str) -> str:
+def lake_description(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme in {"webhdfs", "hdfs"}:
         return f"HDFS (WebHDFS) at {parts.hostname or '?'}"
@@ -127,8 +127,8 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         "- Applied daily by the maintenance DAG (`fediscope gdpr retention`).",
         "",
         "## Recipients and storage",
-        f"- Lake: {lake_kind(settings.lake)}.",
-        f"- Metrics store: {store_kind(settings.store)}.",
+        f"- Lake: {lake_description(settings.lake)}.",
+        f"- Metrics store: {store_description(settings.store)}.",
         f"- Processing engine: {settings.engine}" + (f" (Spark master `{settings.spark_master}`)"
                                                     if settings.engine == "spark" else "") + ".",
         f"- Other recipients, transfers outside the EEA: {TO_FILL}",

@@ -211,7 +211,7 @@ def store_from_settings(settings: Settings, read_only: bool = False) -> MetricSt
     """The configured store (``FEDISCOPE_STORE``), with the HBase table prefix from the settings;
     ``read_only`` as in :func:`open_store`."""
     options: dict[str, Any] = {}
-    if settings.store.startswith("hbase://"):
+    if store_kind(settings.store) == "hbase":
         options["table_prefix"] = settings.hbase_table_prefix
     return open_store(settings.store, read_only=read_only, **options)
 
@@ -271,6 +271,18 @@ def open_existing(settings: Settings, read_only: bool = False) -> MetricStore | 
 #: Store URL forms, as :func:`open_store` dispatches them. The password is the placeholder no redaction masks
 #: (:data:`~fediscope.redact.PASSWORD_PLACEHOLDER`), so a hint reads the same in every output.
 STORE_PREFIXES = ("sqlite:", "mysql", "mariadb", "hbase://")
+
+
+def store_kind(url: str) -> str:
+    """``sqlite``, ``mariadb`` (``mysql…`` and ``mariadb…`` URLs) or ``hbase``: the adapter :func:`open_store`
+    opens for a store URL (``""`` for none of :data:`STORE_PREFIXES`). The one place the scheme rule lives: the
+    settings check, the dispatch and the column-count check (:func:`fediscope.engine.metrics.check_column_count`)
+    read it."""
+    if url.startswith("sqlite:"):
+        return "sqlite"
+    if url.startswith(("mysql", "mariadb")):
+        return "mariadb"
+    return "hbase" if url.startswith("hbase://") else ""
 #: A store URL whose scheme lost its colon (``sqlite//x.db``, ``hbase//host:9090``): read as a bare path, it was
 #: answered with ``sqlite:///sqlite//x.db``.
 _MISSING_COLON_RE = re.compile(r"(sqlite|(?:mysql|mariadb)(?:\+\w+)?|hbase)//", re.IGNORECASE)
@@ -548,7 +560,7 @@ def store_url_problem(url: str) -> str | None:
                     "the path: sqlite:////absolute/path.db has four)")
         return f"is not a supported store URL (unsupported scheme {scheme!r}); {STORE_FORMS}"
     try:
-        if url.startswith("sqlite:"):
+        if (kind := store_kind(url)) == "sqlite":
             if not url.startswith("sqlite://"):
                 return f"is not a valid URL (a SQLite URL starts with sqlite:///); {SQLITE_FORMS}"
             # the masked URL: urlsplit ends the host at a password's unencoded / ? #, and would take a piece of it
@@ -559,7 +571,7 @@ def store_url_problem(url: str) -> str | None:
                 return f"names a user (before an @), but a SQLite URL names a file, not a user; {SQLITE_FORMS}"
             if problem := _sqlite_query_problem(url):
                 return problem
-        elif url.startswith(("mysql", "mariadb")):
+        elif kind == "mariadb":
             mysql_url(url, files=False)  # the TLS files: when the store is opened (see mysql_url)
         else:
             hbase_url(url)
@@ -646,11 +658,12 @@ def open_store(url: str, read_only: bool = False, **options: Any) -> MetricStore
     """
     if problem := store_url_problem(url):
         raise url_error(url, problem)
-    if url.startswith("sqlite:"):
+    kind = store_kind(url)
+    if kind == "sqlite":
         from fediscope.store.sqlite import SQLiteStore
 
         return SQLiteStore(url, read_only=read_only, **options)
-    if url.startswith(("mysql", "mariadb")):
+    if kind == "mariadb":
         from fediscope.store.mysql import MySQLStore
 
         return MySQLStore(url, read_only=read_only, **options)
