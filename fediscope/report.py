@@ -86,7 +86,9 @@ NOTES: dict[str, str] = {
         "in its original's reblogs); per_toot = engagement_total / toots; with media = at least one attachment; "
         "per_toot_with_media / per_toot_without_media: - when the tag has no such toot; media_lift = "
         "per_toot_with_media / per_toot_without_media; the per-use figures above count a toot once per tag it has",
-    "languages": "share = of all toots (share events excluded); language as the author's client declared it",
+    "languages":
+        "share = of all toots (boosts excluded: a boost is no toot of its own); language as the author's client "
+        "declared it",
     "instances": "instance = the author's home server; accounts = distinct authors of its toots; share = of all toots",
     "media_engagement":
         "means per toot; any = toots with at least one attachment, image/video/gifv/audio = with at least one of "

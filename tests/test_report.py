@@ -460,6 +460,8 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     tags = definitions("== Hashtags by engagement ==")
     assert "media_lift = per_toot_with_media / per_toot_without_media" in tags
     assert "a boost is no use" in tags and "- when the tag has no such toot" in tags
+    # was "(share events excluded)": read beside a column named share, it said nothing of boosts
+    assert "share = of all toots (boosts excluded" in definitions("== Languages ==")
 
 
 def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path, monkeypatch):

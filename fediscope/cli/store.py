@@ -18,6 +18,7 @@ removal stopped half-way, or made beforehand on HBase) is dropped the same way: 
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,8 +47,9 @@ def store() -> None:
               show_default=True, help="CSV with a header row, or JSON Lines (one object per row).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Write here, whole or not at all (default: stdout).")
-@click.option("--prefix", default=None, metavar="VALUE", help="Only the rows whose prefix column (GET /v1/metrics "
-              "names it) holds VALUE, in key order.")
+@click.option("--prefix", default=None, metavar="VALUE", help="Only the rows whose prefix column holds VALUE, in key "
+              "order: the column of the metric's -- prefix: line, else its first key column (GET /v1/metrics names "
+              "it; hashtags_daily's is day). A value no row holds exports the header alone, with a warning.")
 @click.option("--spreadsheet-safe", is_flag=True, help="CSV for a spreadsheet: text starting with = + - @, a tab "
               "or a CR gets a ' before it, so that it is not run as a formula (numbers are left alone; the text no "
               "longer reads back as stored).")
@@ -90,10 +92,26 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, spreadshee
         on_terminal = out is None and sys.stdout.isatty()  # the rows themselves printed there: shown, not obeyed
         written = _export_to(out, lambda write: _export(held, name, fmt.lower(), write, prefix, progress,
                                                          on_terminal, spreadsheet_safe))
+        if prefix is not None and not written:
+            _say_no_row_has(metric_store, name, prefix)
     finally:
         metric_store.close()
     if out is not None:
         say(f"exported {count(written, 'row')} of {name} to {out}")
+
+
+def _say_no_row_has(metric_store: MetricStore, name: str, prefix: str) -> None:
+    """A warning that ``--prefix`` matched no row, naming the column it was matched against: the prefix column is
+    often not the one the value was meant for (a tag given to ``hashtags_daily``, whose prefix is ``day``), and an
+    export of the header alone says nothing of it."""
+    from fediscope.analysis import stored_definition
+
+    definition = stored_definition(metric_store, name)
+    others = [column for column in definition.key if column != definition.prefix]
+    by_other = f"; to select by {' or '.join(others)}, export every row and filter them" if others else ""
+    say(f"no row of {name} has {definition.prefix} = {prefix!r} (--prefix selects by the metric's prefix column, "
+        f"{definition.prefix}{by_other})", level=logging.WARNING, prefix="fediscope: warning: ", metric=name,
+        prefix_column=definition.prefix)
 
 
 def _holding(metric_store: MetricStore, name: str, shown: str) -> MetricStore:

@@ -192,7 +192,26 @@ def test_every_store_exports_one_prefix_value_in_key_order(exporting, capsys):
     assert _csv_rows(out) == (["hour", "tag", "toots"], [{"hour": "3", "tag": "a", "toots": "3"},
                                                          {"hour": "3", "tag": "x", "toots": "1"}])
     code, out, err = run(capsys, "store", "export", "day_uses", "--prefix", "1999-01-01")
-    assert (code, out, err) == (0, "tag,day,uses,mean,bot\r\n", "")  # no row: the header alone
+    assert (code, out) == (0, "tag,day,uses,mean,bot\r\n")  # no row: the header alone, and a warning (below)
+    assert err.startswith("fediscope: warning: no row of day_uses has day = '1999-01-01'")
+
+
+def test_a_prefix_matching_no_row_names_the_column_it_was_matched_against(exporting, capsys, tmp_path):
+    """A tag given to a metric whose prefix column is its day (as ``hashtags_daily``'s is) exports the header alone:
+    the warning says which column --prefix selects by, and how to select by the other key column."""
+    code, out, err = run(capsys, "store", "export", "day_uses", "--prefix", "a")
+    assert (code, out) == (0, "tag,day,uses,mean,bot\r\n")
+    assert err == ("fediscope: warning: no row of day_uses has day = 'a' (--prefix selects by the metric's prefix "
+                   "column, day; to select by tag, export every row and filter them)\n")
+    out_file = tmp_path / "hour.jsonl"
+    code, out, err = run(capsys, "store", "export", "by_hour", "--prefix", "7", "--format", "jsonl", "--out",
+                         str(out_file))
+    assert (code, out, out_file.read_text()) == (0, "", "")
+    assert err == ("fediscope: warning: no row of by_hour has hour = '7' (--prefix selects by the metric's prefix "
+                   f"column, hour; to select by tag, export every row and filter them)\nexported 0 rows of by_hour "
+                   f"to {out_file}\n")
+    code, out, err = run(capsys, "store", "export", "day_uses", "--prefix", "2024-01-03")  # a row: no warning
+    assert (code, err) == (0, "")
 
 
 def test_every_store_exports_a_metric_computed_with_no_rows_as_its_header_alone(exporting, capsys, tmp_path):
