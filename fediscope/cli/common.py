@@ -19,7 +19,7 @@ import click
 
 from fediscope.config import Settings, Unusable, load_settings, load_settings_only
 from fediscope.console import PrintableValues, printable
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.step_progress import break_open_line
 
@@ -311,6 +311,20 @@ def emit_json(data: Any) -> None:
 
 def is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def confirm_or_refuse(question: str, yes: bool, *, refused: str, to_go_on: str) -> None:
+    """Ask ``question`` on stderr (stdout stays the report or the ``--json`` document alone) before what cannot be
+    undone, unless ``yes`` (``--yes``). Without a terminal on stdin (a script, a scheduled task) only ``--yes`` goes
+    on: refused with ``<refused>: there is no terminal to confirm on; add --yes to <to_go_on>``, a usage error
+    (exit 2) that a retry does not mend; declined, ``<refused>: declined`` (exit 1). The one rule of ``store drop``,
+    ``lake unlock`` and ``gdpr erase`` (was written in each, and only ``gdpr erase`` refused with exit 2)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{refused}: there is no terminal to confirm on; add --yes to {to_go_on}")
+    if not click.confirm(question, default=False, err=True):
+        raise FediscopeError(f"{refused}: declined")
 
 
 def out_error(out: Path, exc: OSError) -> ConfigError:

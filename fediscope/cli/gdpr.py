@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, json_option, out_error, say, settings_from_context
+from fediscope.cli.common import (
+    confirm_or_refuse,
+    emit_json,
+    is_terminal,
+    json_option,
+    out_error,
+    say,
+    settings_from_context,
+)
 from fediscope.console import readable_json
-from fediscope.errors import ConfigError, FediscopeError
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -74,7 +80,11 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
     ignored: list[str] = []
     settings = _request_settings(ignored)
     lake = check_erasable(settings, account)  # so is a missing lake or another pseudonym key than the lake's
-    _confirm(f"{user}@{domain}", yes)
+    # asked on stderr, naming the account as it will be erased (was "this account": a profile link or a typo was
+    # confirmed unseen); without a terminal only --yes goes on (was: erased unasked, so a script or a scheduled
+    # task that meant another account, or a dry look, could not be stopped)
+    confirm_or_refuse(f"Erase {user}@{domain} from the lake and the store? This cannot be undone", yes,
+                      refused="not erased", to_go_on="erase the account")
     show = LineProgress(is_terminal() if progress is None else progress)
     report = erase_account(settings, account, lake=lake, progress=show)
     report.warnings[:0] = ignored  # in --json too, and on stderr once, with the others
@@ -89,20 +99,6 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
             click.echo("added to the suppression list: later collections skip this account")
     for warning in report.warnings:
         say(warning, level=logging.WARNING, prefix="fediscope: warning: ")
-
-
-def _confirm(account: str, yes: bool) -> None:
-    """Ask before erasing, as `store drop` and `lake unlock` do: on stderr, so that stdout stays the report (--json)
-    alone, naming the account as it will be erased (was "this account": a profile link or a typo was confirmed
-    unseen). Without a terminal only --yes goes on (was: erased unasked, so a script or a scheduled task that meant
-    another account, or a dry look, could not be stopped); a usage error (exit 2), which a retry does not mend."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise ConfigError("not erased: there is no terminal to confirm on; add --yes to erase the account")
-    if not click.confirm(f"Erase {account} from the lake and the store? This cannot be undone", default=False,
-                         err=True):
-        raise FediscopeError("not erased: declined")
 
 
 #: What every erasure changes, found of the account or not (:func:`_removed_nothing`).

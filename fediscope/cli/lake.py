@@ -17,14 +17,13 @@ from __future__ import annotations
 import logging
 import posixpath
 import socket
-import sys
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 
-from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
+from fediscope.cli.common import confirm_or_refuse, emit_json, is_terminal, json_option, say, settings_from_context
 from fediscope.config import option_origin
 from fediscope.console import printable
 from fediscope.errors import FediscopeError, LakeError
@@ -306,7 +305,7 @@ def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
 
     A lock left by a process that died on this host is taken over by the next run anyway; a lock from another host
     never is: remove it here once that process is known to be gone. The lock is removed only after confirmation
-    (--yes skips the question; without a terminal --yes is required), and never while its process (or a job
+    (--yes skips the question; without a terminal --yes is required: exit 2), and never while its process (or a job
     running under it) still runs on this host, unless --force. Exits 0 when the lake is not locked.
 
     \b
@@ -343,14 +342,13 @@ def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
         running = "; ".join(f"{who.command or 'a run'} (pid {who.pid})" for who in status.running)
         raise LakeError(f"not removed: {running} still runs on this host; let it finish or stop it, or add --force "
                         "if you are sure it no longer writes the lake")
-    if not yes:
-        if not sys.stdin.isatty():
-            finish(False)
-            raise FediscopeError("not removed: there is no terminal to confirm on; add --yes to remove the lock")
-        unchecked = " (its process cannot be checked from here: make sure it is gone)" if status.unchecked else ""
-        if not click.confirm(f"Remove the lake lock {where}{unchecked}?", default=False, err=True):
-            finish(False)
-            raise FediscopeError("not removed: declined")
+    unchecked = " (its process cannot be checked from here: make sure it is gone)" if status.unchecked else ""
+    try:
+        confirm_or_refuse(f"Remove the lake lock {where}{unchecked}?", yes, refused="not removed",
+                          to_go_on="remove the lock")
+    except FediscopeError:
+        finish(False)
+        raise
     if not remove_lock(backend, status):
         finish(False)
         now_held = lock_status(backend)

@@ -26,9 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fediscope.cli.common import atomic_out, emit_json, is_terminal, json_option, say, settings_from_context
+from fediscope.cli.common import (
+    atomic_out,
+    confirm_or_refuse,
+    emit_json,
+    is_terminal,
+    json_option,
+    say,
+    settings_from_context,
+)
 from fediscope.config import Settings
-from fediscope.errors import ConfigError, FediscopeError
+from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
 from fediscope.wording import count
 
@@ -180,7 +188,7 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     the same way. Refused (exit 2) while NAME.sql exists in spark_jobs/sql/ or FEDISCOPE_METRICS_DIR (delete the
     file first, or `fediscope process` stores it again) and for a name the store holds neither way (the error
     lists the ones it does). Asks for confirmation on a terminal; --yes skips the question and is required
-    without one.
+    without one (exit 2).
 
     \b
     Examples:
@@ -207,7 +215,8 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
         what = f"the leftover table(s) {', '.join(leftover)} of metric {name}, which no catalog entry lists"
         if name in stored:
             what = f"metric {name} ({count(stored[name], 'row')})" + (f" and {what}" if leftover else "")
-        _confirm(what, shown, yes)
+        confirm_or_refuse(f"Drop {what} from {shown}? This cannot be undone", yes, refused="not dropped",
+                          to_go_on="drop the metric")
         kept = _drop_everywhere(settings, metric_store, name)
     finally:
         if metric_store is not None:
@@ -217,16 +226,6 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
                    "leftover_tables": leftover, "kept_results_deleted": kept})
         return
     click.echo(f"dropped {what} from {shown}" + ("; deleted its kept results from the lake" if kept else ""))
-
-
-def _confirm(what: str, shown: str, yes: bool) -> None:
-    """Ask on stderr before dropping, as `lake unlock` does; without a terminal only --yes goes on."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise FediscopeError("not dropped: there is no terminal to confirm on; add --yes to drop the metric")
-    if not click.confirm(f"Drop {what} from {shown}? This cannot be undone", default=False, err=True):
-        raise FediscopeError("not dropped: declined")
 
 
 def _drop_everywhere(settings: Settings, metric_store: MetricStore, name: str) -> bool:

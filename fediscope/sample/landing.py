@@ -32,11 +32,12 @@ from fediscope.sample.corpus import (
     bulk_allocation,
     on_public_timeline,
 )
+from fediscope.sources.endpoints import account_statuses_path
 from fediscope.timestamps import from_ms, snowflake_ms, to_ms
 
 EDIT_MARK = " (edit: fixed a typo)"
 LOCAL_ENDPOINT = "/api/v1/timelines/public?local=true"  # each instance's local timeline
-ACCOUNT_ENDPOINT = "/api/v1/accounts/:id/statuses"
+ACCOUNT_ENDPOINT = account_statuses_path()  # the template the collector's envelope records
 
 
 @dataclass

@@ -53,6 +53,7 @@ from fediscope.privacy import (
     proper_parent_domain,
 )
 from fediscope.sources.client import MalformedResponse, MastodonClient, RawResponse, UpstreamNotFound
+from fediscope.sources.endpoints import account_statuses_path
 from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,7 @@ def _request(client: MastodonClient, source: SourceRef, paging: dict[str, Any],
         return path, client.get(path, timeline_params)
     if kind == "account":
         account_id = _account_id(client, str(source.arg))
-        return ("/api/v1/accounts/:id/statuses",
-                client.get(f"/api/v1/accounts/{quote(account_id, safe='')}/statuses", timeline_params))
+        return account_statuses_path(), client.get(account_statuses_path(account_id), timeline_params)
     if kind == "account_lookup":
         return "/api/v1/accounts/lookup", client.get("/api/v1/accounts/lookup", {"acct": source.arg})
     if kind == "instance":

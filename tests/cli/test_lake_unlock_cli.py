@@ -63,7 +63,7 @@ def test_an_unlocked_lake_says_so(lake: LakeBackend, capsys) -> None:
 def test_a_lock_of_another_host_is_shown_and_removed_only_with_yes(lake: LakeBackend, capsys) -> None:
     lake.write_atomic(LOCK, lock_document(4242, host="worker-7.example"))
     code, out, err = run(capsys, "lake", "unlock")  # no terminal here
-    assert code == 1
+    assert code == 2  # was 1, where `gdpr erase` refused with 2: a usage error, as the README says of it
     assert err == "fediscope: error: not removed: there is no terminal to confirm on; add --yes to remove the lock\n"
     assert "holder:   fediscope process (pid 4242 on host worker-7.example, since 2026-11-23T19:05:01Z)" in out
     assert "host:     worker-7.example" in out and "pid:      4242" in out and "command:  fediscope process" in out
@@ -164,7 +164,7 @@ def test_a_malformed_lock_file_is_described_once(local_lake: LakeBackend, capsys
     """Was: the holder text printed a second time as ``command:`` (and given as the command in --json)."""
     local_lake.write_atomic(LOCK, b"{not json")
     code, out, _err = run(capsys, "lake", "unlock")
-    assert code == 1
+    assert code == 2  # no terminal here: --yes is required
     assert out.count("not readable JSON") == 1, out
     assert "holder:   a run whose lock file is not readable JSON" in out and "command:  not recorded" in out
     code, out, _err = run(capsys, "lake", "unlock", "--json")

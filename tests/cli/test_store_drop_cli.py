@@ -131,7 +131,7 @@ def test_store_drop_refuses_a_name_the_store_does_not_hold_listing_those_it_does
 def test_store_drop_without_a_terminal_needs_yes_and_drops_nothing(cli_env, capsys):
     _process_then_delete_the_file(cli_env, capsys)
     code, out, err = run(capsys, "store", "drop", "my_old_metric")
-    assert code == 1
+    assert code == 2  # was 1, where `gdpr erase` refused with 2: a usage error, as the README says of it
     assert err.strip() == ("fediscope: error: not dropped: there is no terminal to confirm on; add --yes to drop "
                            "the metric")
     assert "metric_my_old_metric" in _tables(cli_env)
@@ -172,7 +172,7 @@ def test_store_drop_removes_a_leftover_table_no_catalog_entry_lists(cli_env, cap
     _leftover(cli_env, "half_written")
     before = _tables(cli_env)
     code, out, err = run(capsys, "store", "drop", "half_written")  # no terminal here: the question is not skipped
-    assert code == 1 and "add --yes" in err and _tables(cli_env) == before
+    assert code == 2 and "add --yes" in err and _tables(cli_env) == before
     code, out, err = run(capsys, "store", "drop", "half_written", "--yes", "--json")
     assert code == 0, err
     assert json.loads(out) == {"metric": "half_written", "store": f"sqlite:///{cli_env / 'store.db'}", "rows": None,

@@ -42,6 +42,23 @@ def _write_metric(tmp_path: Path, name: str, sql: str) -> Path:
     return path
 
 
+def _assert_refused(cli_env: Path, capsys: pytest.CaptureFixture[str], name: str, sql: str, reason: str) -> None:
+    """The metric ``name`` written as ``sql``, ``fediscope process`` is refused as the file's mistake: exit 2 and
+    one line on stderr, no traceback, naming the metric and its file, then ``reason``."""
+    path = _write_metric(cli_env, name, sql)
+    code, out, err = run(capsys, "process")
+    assert code == 2, err
+    assert err.strip() == f"fediscope: error: metric {name} ({path}): {reason}", err
+
+
+def _assert_no_metric_stored(cli_env: Path) -> None:
+    """Nothing written to the store ``a.db`` (was: the built-in languages, before the failing write)."""
+    store = cli_env / "a.db"
+    if store.exists():
+        with closing(sqlite3.connect(store)) as db:
+            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
+
+
 def _process(capsys: pytest.CaptureFixture[str]) -> dict:
     code, out, err = run(capsys, "process", "--json")
     assert code == 0, err
@@ -126,11 +143,9 @@ def test_an_integer_wider_than_64_bits_is_refused_naming_the_file_and_column(
     """The README: integers must fit 64 bits; a metric returning a larger one is refused (CAST it to DOUBLE). An
     integer that fits keeps its type, also from a HUGEINT (DuckDB's ``sum`` of a BIGINT)."""
     sql = "-- question: How big?\n-- key: k\nSELECT 'a' AS k, sum(x) AS fits, {value} AS big FROM range(4) t(x)\n"
-    path = _write_metric(cli_env, "wide", sql.format(value=value))
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric wide ({path}): column 'big' has the integer {shown}, "
-                           "wider than the 64 bits every store holds; CAST it to DOUBLE in the metric's SQL"), err
+    _assert_refused(cli_env, capsys, "wide", sql.format(value=value),
+                    f"column 'big' has the integer {shown}, wider than the 64 bits every store holds; CAST it to "
+                    "DOUBLE in the metric's SQL")
     code, out, err = run(capsys, "process", "--json")
     error = json.loads(out)["error"]
     assert code == 2 and (error["type"], error["exit_code"]) == ("MetricFileError", 2), out
@@ -155,17 +170,11 @@ def test_a_list_column_is_refused_naming_the_file_and_column_before_anything_is_
     its file nor the column. A list is the file's mistake, as a wider integer is: refused before the store is
     written, naming both, with the fix (exit 2)."""
     sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses WHERE {where} GROUP BY 1\n"
-    path = _write_metric(cli_env, "listed", sql)
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric listed ({path}): column 'seen' holds lists, which no store "
-                           "holds (a value is a number, text, a boolean or NULL); join them into text in the "
-                           "metric's SQL (array_to_string(seen, ', '), or string_agg instead of list), or unnest "
-                           "them into rows"), err
-    store = cli_env / "a.db"
-    if store.exists():  # nothing written: was the built-in languages, before the failing write
-        with closing(sqlite3.connect(store)) as db:
-            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
+    _assert_refused(cli_env, capsys, "listed", sql,
+                    "column 'seen' holds lists, which no store holds (a value is a number, text, a boolean or "
+                    "NULL); join them into text in the metric's SQL (array_to_string(seen, ', '), or string_agg "
+                    "instead of list), or unnest them into rows")
+    _assert_no_metric_stored(cli_env)
 
     _write_metric(cli_env, "listed", sql.replace(f"{value} AS seen", "'x' AS seen"))
     assert _process(capsys)["metrics"]["listed"]["rows"] == (1 if where == "true" else 0)
@@ -201,15 +210,12 @@ def test_an_interval_column_is_refused_naming_the_file_and_column(
     INTERVAL reaches the store as months, days and nanoseconds."""
     sql = ("-- question: How long?\n-- key: k\n"
            "SELECT 'a' AS k, max(created_at) - min(created_at) AS span FROM statuses\n")
-    path = _write_metric(cli_env, "spans", sql)
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric spans ({path}): column 'span' holds intervals, which no store "
-                           "holds (a value is a number, text, a boolean or NULL); give it as a number in the "
-                           "metric's SQL; for b - a between two timestamps, e.g. date_diff('day', CAST(a AS DATE), "
-                           "CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 + (minute(b) - minute(a)) * 60 "
-                           "+ second(b) - second(a) for seconds (between their whole seconds) or date_diff('day', "
-                           "CAST(a AS DATE), CAST(b AS DATE)) for days (midnights crossed)"), err
+    _assert_refused(cli_env, capsys, "spans", sql,
+                    "column 'span' holds intervals, which no store holds (a value is a number, text, a boolean or "
+                    "NULL); give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
+                    "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 + "
+                    "(minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole seconds) "
+                    "or date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) for days (midnights crossed)")
     # as it says (portable: the same number on Spark, tests/engine/test_dialect.py)
     seconds = ("date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
                "+ (minute(b) - minute(a)) * 60 + second(b) - second(a)")
@@ -233,11 +239,9 @@ def test_a_blob_or_struct_column_is_refused_naming_the_file_and_column(
     ``{'n': 40}`` for a STRUCT, which no SQL reading the store can take apart. Refused as a list is, with the
     conversion to text (exit 2); converted so, it is stored."""
     sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses GROUP BY 1\n"
-    path = _write_metric(cli_env, "typed", sql)
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds {holds}, which no store "
-                           f"holds (a value is a number, text, a boolean or NULL); {fix}"), err
+    _assert_refused(cli_env, capsys, "typed", sql,
+                    f"column 'seen' holds {holds}, which no store holds (a value is a number, text, a boolean or "
+                    f"NULL); {fix}")
 
     _write_metric(cli_env, "typed", sql.replace(f"{value} AS seen", f"{converted} AS seen"))
     assert _process(capsys)["metrics"]["typed"]["rows"] == 1
@@ -253,13 +257,10 @@ def test_a_timetz_column_is_refused_naming_the_file_and_column(
     conversions; a TIME is stored as before, and so is the TIMETZ converted as advised."""
     sql = ("-- question: When?\n-- key: k\n"
            "SELECT 'a' AS k, '12:00:01+02'::TIMETZ AS seen, '12:00:01'::TIME AS plain FROM statuses LIMIT 1\n")
-    path = _write_metric(cli_env, "typed", sql)
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds times with a time zone "
-                           "(TIMETZ), which no store holds (a value is a number, text, a boolean or NULL); give it "
-                           "as a time in UTC in the metric's SQL: CAST(timezone('UTC', seen) AS TIME), or as text, "
-                           "which keeps its offset: CAST(seen AS VARCHAR)"), err
+    _assert_refused(cli_env, capsys, "typed", sql,
+                    "column 'seen' holds times with a time zone (TIMETZ), which no store holds (a value is a "
+                    "number, text, a boolean or NULL); give it as a time in UTC in the metric's SQL: "
+                    "CAST(timezone('UTC', seen) AS TIME), or as text, which keeps its offset: CAST(seen AS VARCHAR)")
 
     _write_metric(cli_env, "typed", sql.replace("'12:00:01+02'::TIMETZ AS seen",
                                                 "CAST(timezone('UTC', '12:00:01+02'::TIMETZ) AS TIME) AS seen, "
@@ -281,12 +282,10 @@ def test_a_union_column_is_refused_naming_the_file_and_column(
     sql = ("-- question: Which?\n-- key: k\n"
            f"SELECT coalesce(language, '?') AS k, {value} AS seen FROM statuses GROUP BY language\n"
            "UNION ALL SELECT 'zz' AS k, union_value(s := 'x')::" + union + " AS seen\n")
-    path = _write_metric(cli_env, "typed", sql)
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric typed ({path}): column 'seen' holds values of a union type, "
-                           "which no store holds (a value is a number, text, a boolean or NULL); give it as one "
-                           "type in the metric's SQL: CAST(seen AS VARCHAR), or a CASE on union_tag(seen)"), err
+    _assert_refused(cli_env, capsys, "typed", sql,
+                    "column 'seen' holds values of a union type, which no store holds (a value is a number, text, "
+                    "a boolean or NULL); give it as one type in the metric's SQL: CAST(seen AS VARCHAR), or a CASE "
+                    "on union_tag(seen)")
 
     _write_metric(cli_env, "typed", sql.replace(" AS seen", "::VARCHAR AS seen"))
     assert _process(capsys)["metrics"]["typed"]["rows"] >= 2
@@ -300,13 +299,7 @@ def test_a_result_wider_than_the_stores_table_is_refused_before_anything_is_stor
     naming no file. Refused as the file's mistake (exit 2) in one line naming the count and SQLite's limit, before
     the store is written."""
     columns = ", ".join(f"{i} AS c{i}" for i in range(1, 2100))
-    path = _write_metric(cli_env, "wide", f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
-    code, out, err = run(capsys, "process")
-    assert code == 2, err
-    assert err.strip() == (f"fediscope: error: metric wide ({path}): the result has 2100 columns, more than the "
-                           "2,000 a SQLite store's table holds; select fewer columns, or split it into several "
-                           "metrics"), err
-    store = cli_env / "a.db"
-    if store.exists():  # nothing written: was the built-in languages, before the failing write
-        with closing(sqlite3.connect(store)) as db:
-            assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'metric_%'").fetchall() == []
+    _assert_refused(cli_env, capsys, "wide", f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n",
+                    "the result has 2100 columns, more than the 2,000 a SQLite store's table holds; select fewer "
+                    "columns, or split it into several metrics")
+    _assert_no_metric_stored(cli_env)
