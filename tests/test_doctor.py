@@ -555,10 +555,10 @@ def test_a_file_not_read_is_named_also_when_another_metric_file_is_broken(clean_
     assert lines[-1] == "not read: per_day.SQL (metric files end in '.sql', lower case)"
 
 
-def _columns_metric(directory: Path, count: int) -> Path:
+def _columns_metric(directory: Path, count: int, value: str = "{i}") -> Path:
     directory.mkdir(exist_ok=True)
     path = directory / "wide.sql"
-    columns = ", ".join(f"{i} AS c{i}" for i in range(1, count))
+    columns = ", ".join(f"{value.format(i=i)} AS c{i}" for i in range(1, count))
     path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
     return path
 
@@ -573,9 +573,10 @@ def _columns_metric(directory: Path, count: int) -> Path:
 def test_a_result_wider_than_the_stores_table_fails(clean_env: Path, store: str, count: int,
                                                       limit: str | None) -> None:
     """Was: doctor said OK, and `process` stopped at SQLite's CREATE TABLE (``too many columns``, exit 1) after
-    computing every metric. The limit is the configured store's (HBase has none)."""
+    computing every metric. The limit is the configured store's (HBase has none). The columns are booleans: 1,016
+    numbers (8 bytes each) are over InnoDB's row-size limit (the test after this one)."""
     own = clean_env / "own"
-    path = _columns_metric(own, count)
+    path = _columns_metric(own, count, "true")
     settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
                                       FEDISCOPE_STORE=store.format(tmp=clean_env)))
     check = check_metrics(settings)
@@ -1076,3 +1077,30 @@ def test_a_failure_spanning_lines_is_one_line_as_the_demo_prints_it() -> None:
     assert _failure("lake", OSError("cannot list\n  the lake:\tdenied"), "fix it").detail == (
         "OSError: cannot list the lake: denied")
     assert _failure("store", ConfigError("bad store URL"), "fix it").detail == "bad store URL"
+
+
+@pytest.mark.parametrize(("store", "texts", "size"), [
+    ("mysql+pymysql://u@127.0.0.1:1/db", 383, "8,130"),
+    ("mysql+pymysql://u@127.0.0.1:1/db", 380, None),
+    ("sqlite:///{tmp}/fediscope.db", 383, None),
+])
+def test_a_result_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, store: str, texts: int,
+                                                          size: str | None) -> None:
+    """Was: doctor said OK to a result far below MariaDB's 1,017 columns whose table InnoDB refuses (errno 1118,
+    ``Row size too large``: 21 bytes a text column); `process` failed at the store's CREATE TABLE. SQLite has no
+    such limit. The server's threshold is tested in tests/engine/test_mariadb_row_size.py."""
+    own = clean_env / "own"
+    own.mkdir()
+    path = own / "wide.sql"
+    columns = ", ".join(f"'x' AS t{i}" for i in range(texts))
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
+                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
+    check = check_metrics(settings)
+    if size is None:
+        assert check.status == OK, check
+    else:
+        assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {texts + 1} columns "
+                              f"({texts + 1} of them text) has rows of up to {size} bytes as InnoDB counts them (21 a "
+                              "text column, 8 a number), and InnoDB refuses a table whose rows reach 8,126; select "
+                              "fewer columns, or split it into several metrics", METRICS_FIX)

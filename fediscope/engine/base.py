@@ -22,7 +22,13 @@ from typing import Any
 
 from fediscope.config import ENGINES, Settings
 from fediscope.engine.curate_sql import VISIBLE_STATUSES
-from fediscope.engine.metrics import Metric, check_column_count, check_column_names, check_result_columns
+from fediscope.engine.metrics import (
+    Metric,
+    check_column_count,
+    check_column_names,
+    check_result_columns,
+    check_row_size,
+)
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, Table
 from fediscope.engine.workspace import Workspace
 from fediscope.errors import ConfigError, FediscopeError, MetricFileError, SqlError
@@ -175,7 +181,7 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import check_result, normalize_table, without_unstorable_keys
+        from fediscope.engine.metric_state import arrow_types, check_result, normalize_table, without_unstorable_keys
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
@@ -187,6 +193,7 @@ class Engine(ABC):
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
             check_result(metric, table)
+            check_row_size(metric, arrow_types(table), self.settings.store, table)
             return table
 
     @contextmanager
@@ -203,7 +210,11 @@ class Engine(ABC):
         configured store's table holds (:func:`~fediscope.engine.metrics.check_column_count`): what :meth:`metric_table`
         (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`) and the store's write
         refuse, found by binding the SQL (:meth:`result_schema`) without reading a row. ``fediscope doctor`` runs it
-        on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake."""
+        on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake. Rows too large for a MariaDB
+        table (:func:`~fediscope.engine.metrics.check_row_size`) are found by the columns' types alone, each column
+        taken to hold values (a text column all NULL in a run is stored as a number)."""
+        from fediscope.engine.metric_state import schema_types
+
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
@@ -213,6 +224,7 @@ class Engine(ABC):
             check_result_columns(metric, columns)
             check_column_names(metric.name, columns, metric.source)
             check_column_count(metric, len(columns), self.settings.store)
+            check_row_size(metric, schema_types(schema), self.settings.store)
 
     def result_columns(self, sql: str) -> list[str]:
         """The names of ``sql``'s result columns, from binding it alone (:meth:`result_schema`)."""

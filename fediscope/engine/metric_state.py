@@ -311,6 +311,29 @@ def arrow_types(table: pa.Table) -> dict[str, str]:
             for field, column in zip(table.schema, table.columns, strict=True)}
 
 
+def schema_types(schema: pa.Schema) -> dict[str, str]:
+    """The store types (as :func:`arrow_types` names them) of a result of this Arrow schema once normalised
+    (:func:`normalize_table`), each column taken to hold values: for ``fediscope doctor``, which binds a metric's
+    SQL without reading a row (:meth:`~fediscope.engine.base.Engine.check_metric`). A date, time or timestamp is
+    text; a type no store holds (refused before this) is named as Arrow names it."""
+    types = {}
+    for field in schema:
+        kind = field.type
+        if pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale == 0):
+            types[field.name] = "int"
+        elif pa.types.is_decimal(kind) or pa.types.is_floating(kind):
+            types[field.name] = "float"
+        elif pa.types.is_boolean(kind):
+            types[field.name] = "bool"
+        elif pa.types.is_null(kind):
+            types[field.name] = "null"
+        elif pa.types.is_nested(kind):
+            types[field.name] = str(kind)
+        else:
+            types[field.name] = "str"
+    return types
+
+
 @dataclass(frozen=True)
 class Delta:
     """What a write must change: new or changed rows, and the keys of rows no longer in the result."""

@@ -34,8 +34,8 @@ names, names over 64 characters or ending in a space, control characters, charac
 plane (emoji) — all MariaDB limits —, and two names that differ only in case (one column to SQLite and MariaDB).
 The header's columns are checked when the file is read, the result's when its rows are stored.
 :func:`check_column_count` refuses a result with more columns than the configured store's table holds
-(:data:`MAX_COLUMNS`), when ``fediscope doctor`` binds the SQL and when ``process`` computes it, before any store
-write.
+(:data:`MAX_COLUMNS`), and :func:`check_row_size` one whose rows a MariaDB table cannot hold (InnoDB's row-size
+limit), when ``fediscope doctor`` binds the SQL and when ``process`` computes it, before any store write.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ import difflib
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fediscope.errors import MetricFileError
 
@@ -61,7 +62,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: no column of their own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default
 #: SQLITE_MAX_COLUMN (``too many columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too
 #: many columns`` from 1,018, checked on MariaDB 10.11), whose row-size limit (8,126 bytes) can refuse fewer:
-#: about 380 text columns, 996 numbers.
+#: about 380 text columns, 996 numbers, or fewer text columns holding short values (:func:`check_row_size`).
 MAX_COLUMNS = {"sqlite": 2000, "mariadb": 1017}
 _STORE_NAMES = {"sqlite": "SQLite", "mariadb": "MariaDB"}
 
@@ -138,6 +139,37 @@ def check_column_count(metric: Metric, count: int, store_url: str) -> None:
         raise MetricFileError(f"{metric.where}: the result has {count} columns, more than the {limit:,} a "
                               f"{_STORE_NAMES[kind]} store's table holds; select fewer columns, or split it into "
                               "several metrics")
+
+
+def check_row_size(metric: Metric, types: Mapping[str, str], store_url: str, table: Any = None) -> None:
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a result whose rows a MariaDB store's table
+    cannot hold by InnoDB's row-size limit (:mod:`fediscope.store.innodb_rows`): its columns (``types``: their
+    store types by name) make a table InnoDB refuses to create, or a row of ``table`` (the result as an Arrow table,
+    when there is one) is one it refuses to store. Only what the server is sure to refuse: was refused by its
+    CREATE TABLE or INSERT (errno 1118, ``Row size too large``), after every metric was computed and the ones
+    before it written, naming no file. Other stores have no such limit."""
+    from fediscope.store import innodb_rows
+    from fediscope.store.port import store_kind  # port imports this module
+
+    if store_kind(store_url) != "mariadb" or any(column not in types for column in metric.key):
+        return
+    fix = "select fewer columns, or split it into several metrics"
+    size = innodb_rows.declared_row_bytes(metric.key, metric.rank_column, types)
+    if size >= innodb_rows.ROW_LIMIT:
+        texts = sum(1 for type_ in types.values() if type_ == "str")
+        raise MetricFileError(f"{metric.where}: a MariaDB table of its {len(types)} columns ({texts} of them text) "
+                              f"has rows of up to {size:,} bytes as InnoDB counts them (21 a text column, 8 a "
+                              f"number), and InnoDB refuses a table whose rows reach {innodb_rows.ROW_LIMIT:,}; {fix}")
+    if table is None:
+        return
+    size, index = innodb_rows.least_row_bytes(metric.key, metric.rank_column, types, table)
+    if size >= innodb_rows.ROW_LIMIT:
+        row = table.slice(index, 1).select(list(metric.key)).to_pylist()[0]
+        shown = ", ".join(f"{column}={value!r}" for column, value in row.items())
+        raise MetricFileError(f"{metric.where}: the row {shown} takes at least {size:,} bytes in a MariaDB table "
+                              f"(a text value its length up to {innodb_rows.INLINE_TEXT} bytes, "
+                              f"{innodb_rows.OFF_PAGE_VALUE} when longer; a number 8), and InnoDB refuses a row of "
+                              f"{innodb_rows.ROW_LIMIT:,} bytes or more; {fix}, or shorten its text values")
 
 
 def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:

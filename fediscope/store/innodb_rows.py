@@ -1,0 +1,105 @@
+"""The bytes a metric's row takes in a MariaDB table, as InnoDB counts them against its row-size limit.
+
+InnoDB (16 KiB pages, the ``DYNAMIC`` row format MariaDB 10.11 defaults to) refuses a row of :data:`ROW_LIMIT`
+bytes or more with errno 1118 ``Row size too large (> 8126)``, twice over:
+
+* at ``CREATE TABLE`` / ``ALTER TABLE`` (``innodb_strict_mode``, on by default), by the most a row of the declared
+  columns could take, where a column that can be stored off-page (``LONGTEXT``, a ``VARCHAR`` of over 40 bytes)
+  counts 21 bytes (its 20-byte reference and a length byte): :func:`declared_row_bytes`;
+* at ``INSERT``, by the row's own values, after moving text values of over 40 bytes off-page: those take 22 bytes
+  in the row (reference and two length bytes), shorter ones their length and a length byte, a NULL none:
+  :func:`least_row_bytes`.
+
+Both also count 5 header bytes, a bit a nullable column (every column outside the key), and InnoDB's hidden
+``DB_TRX_ID`` and ``DB_ROLL_PTR`` (6 and 7 bytes). The counts were checked against MariaDB 10.11 byte for byte (its
+error log names the size of the refused row), and each is at most what MariaDB counts for any table of the
+metric's columns: a column with no value yet (``null``) counts as ``BOOL`` (1 byte), the narrowest type a kept
+table may hold it in, and a bool value counts 1 byte though a widened column holds it in 8. So a result these
+refuse is refused by the server too, never one it accepts: on a server of MariaDB's defaults (16 KiB pages,
+``innodb_strict_mode`` on; with it off, CREATE TABLE only warns, and a larger ``innodb_page_size`` holds larger rows).
+MySQL has not been run here (:mod:`fediscope.store.mysql`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fediscope.store.schema import key_text_limit
+
+#: a row of this many bytes or more is refused (InnoDB's page_get_free_space_of_empty() / 2 for 16 KiB pages)
+ROW_LIMIT = 8126
+#: the record header (REC_N_NEW_EXTRA_BYTES) and the hidden DB_TRX_ID and DB_ROLL_PTR columns
+_HEADER = 5 + 6 + 7
+#: text of up to this many bytes stays in the row (BTR_EXTERN_LOCAL_STORED_MAX_SIZE)
+INLINE_TEXT = 40
+#: a column that can be stored off-page, as CREATE TABLE counts it: its reference and a length byte
+DECLARED_OFF_PAGE = 21
+#: a text value stored off-page, as INSERT counts it: its reference and two length bytes
+OFF_PAGE_VALUE = 22
+#: bytes of a number or boolean (BIGINT, DOUBLE, TINYINT(1)); a column with no value yet counts as the narrowest
+FIXED = {"bool": 1, "int": 8, "float": 8, "null": 1}
+
+
+def _base(key: Sequence[str], types: Mapping[str, str]) -> int:
+    nullable = sum(1 for name in types if name not in key)
+    return _HEADER + (nullable + 7) // 8
+
+
+def _key_text_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str]) -> int:
+    """The bytes of a text key column (``VARCHAR(n)``, utf8mb4: 4 a character)."""
+    rank_type = types.get(rank) if rank and rank not in key else None
+    return 4 * key_text_limit([types[k] for k in key], rank_type)
+
+
+def declared_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str]) -> int:
+    """The bytes InnoDB's ``CREATE TABLE`` counts for a row of a metric table with these columns (store types
+    by name, :data:`~fediscope.store.schema.TYPES`; another type name counts nothing: such a column is refused
+    elsewhere)."""
+    size = _base(key, types)
+    key_text = _key_text_bytes(key, rank, types) if any(types.get(k) == "str" for k in key) else 0
+    for name, type_ in types.items():
+        if type_ == "str":
+            if name in key and key_text <= INLINE_TEXT:
+                size += key_text + 1
+            else:
+                size += DECLARED_OFF_PAGE
+        else:
+            size += FIXED.get(type_, 0)
+    return size
+
+
+def least_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str],
+                    table: Any) -> tuple[int, int]:
+    """The largest of the bytes each row of ``table`` (an Arrow table of these columns and store types) takes at
+    least in a MariaDB table, and that row's index; ``(0, -1)`` without rows."""
+    import pyarrow.compute as pc
+
+    if not table.num_rows:
+        return 0, -1
+    ceiling = _base(key, types)  # the most a row can take here: no row needs counting when below the limit
+    for name, type_ in types.items():
+        if type_ == "str":
+            ceiling += 4 * 255 + 2 if name in key else INLINE_TEXT + 1
+        else:
+            ceiling += FIXED.get(type_, 0)
+    if ceiling < ROW_LIMIT:
+        return 0, -1
+    total = None
+    for name, type_ in types.items():
+        column = table.column(name)
+        if type_ == "str":
+            length = pc.binary_length(column)
+            if name not in key:
+                length = pc.if_else(pc.less_equal(length, INLINE_TEXT), length, OFF_PAGE_VALUE - 1)
+            part = pc.add(length, 1)
+        elif type_ in FIXED:
+            part = pc.multiply(pc.cast(pc.is_valid(column), "int64"), FIXED[type_])
+        else:
+            continue
+        part = pc.fill_null(pc.cast(part, "int64"), 0)
+        total = part if total is None else pc.add(total, part)
+    if total is None:
+        return 0, -1
+    index = pc.index(total, pc.max(total)).as_py()
+    return _base(key, types) + total[index].as_py(), index
