@@ -428,8 +428,8 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
 
         # and may hold control characters: Airflow prints this message in the task's traceback itself, through no
         # filter of fediscope's (a newline in it would forge a log line of ``dag.test()``'s text output)
-        raise UpstreamError(printable(redact_text("collecting " + "; ".join(_failed_sources(result, settings)),
-                                                  secret_values(settings))))
+        lines = _failed_sources(result, settings, getattr(summary, "handle_domains", None))
+        raise UpstreamError(printable(redact_text("collecting " + "; ".join(lines), secret_values(settings))))
     # returned (kept in the XCom), an account's source by its digest while privacy is on (announced_source)
     from fediscope.sources.summary import CollectSummary
 
@@ -443,11 +443,14 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     return returned
 
 
-def _failed_sources(result: Mapping[str, Any], settings: Settings) -> list[str]:
+def _failed_sources(result: Mapping[str, Any], settings: Settings,
+                    handle_domains: Mapping[str, str] | None = None) -> list[str]:
     """``<instance> <source>: <error>`` of each failed source of a collection's summary (its ``failed`` list, which
     names an account's source by the handle), the source named as a log line names it (:func:`logged_source`); so
     is the source, and its handle, in the error while privacy is on (an error, or an instance's answer it quotes,
-    may hold the handle: :func:`~fediscope.lake.state.text_for_logs`)."""
+    may hold the handle, also written with the instance's domain or its handle domain, ``handle_domains``: the
+    collector summary's :attr:`~fediscope.sources.summary.CollectSummary.handle_domains`;
+    :func:`~fediscope.lake.state.text_for_logs`)."""
     from fediscope.lake.state import text_for_logs
 
     failed = [s for s in result.get("sources") or [] if isinstance(s, Mapping) and s.get("status") == "failed"]
@@ -457,8 +460,12 @@ def _failed_sources(result: Mapping[str, Any], settings: Settings) -> list[str]:
     for s in failed:
         source, error = str(s.get("source")), str(s.get("error"))
         named = logged_source(source, settings)
-        said = text_for_logs(error, source, named) if settings.privacy else error
-        lines.append(f"{s.get('instance')} {named}: {said}")
+        instance = s.get("instance")  # its domain: there the handle may also be written with it
+        domains = [instance] if isinstance(instance, str) else []
+        if domains and (handle_domain := (handle_domains or {}).get(domains[0])):
+            domains.append(handle_domain)
+        said = text_for_logs(error, source, named, domains) if settings.privacy else error
+        lines.append(f"{instance} {named}: {said}")
     return lines
 
 

@@ -96,5 +96,6 @@ def _print_summary(summary: CollectSummary, as_json: bool) -> None:
     click.echo(summary.line())
     for failed in summary.failed:  # an account's source by its digest while privacy is on, as the line names it
         named = summary.shown(failed.source)
-        say(f"failed: {failed.instance} {named}: {summary.said(failed.error, failed.source)}", level=logging.ERROR,
+        said = summary.said(failed.error, failed.source, failed.instance)
+        say(f"failed: {failed.instance} {named}: {said}", level=logging.ERROR,
             prefix="  ", instance=failed.instance, source=named)

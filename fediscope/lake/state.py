@@ -16,6 +16,7 @@ import json
 import logging
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,7 @@ def source_for_logs(source: str, policy: PrivacyPolicy | None) -> str:
     return f"{kind}:{hashlib.sha256(source.lower().encode()).hexdigest()[:12]}"
 
 
-def text_for_logs(text: str, source: str, named: str) -> str:
+def text_for_logs(text: str, source: str, named: str, instance: str | Iterable[str] | None = None) -> str:
     """``text``, a message about ``source`` (an error, a wait), naming the source as ``named`` does
     (:func:`source_for_logs`'s name of it): for a source naming an account, the source (``account:alice``, in any
     case) becomes ``named`` and its handle written alone (``account alice was not found on …``, ``acct=alice``,
@@ -98,20 +99,49 @@ def text_for_logs(text: str, source: str, named: str) -> str:
     :data:`MIN_LOCAL_PART` characters on (as a status's plain text hides a bare name: a shorter one is too often a
     word of the message, ``on``, ``id``, and names little); not followed by ``@`` and a domain, which is another
     account's handle. A handle (or local part) that is also a word of the message (``account:not``) is replaced
-    there too: more is hidden rather than less. Any other text as it is."""
+    there too: more is hidden rather than less. Any other text as it is.
+
+    ``instance``: the domain of the instance the source is collected from (or its domains: the instance's own and
+    the handle domain its accounts are named by, when it has one). There a handle without a domain
+    (``account:alice``) is also written with the instance's domain (``alice@mastodon.social``, ``@alice@…``,
+    ``alice%40…``): that form is the same account and is hidden too (``alice@other.org`` is another one); and a
+    handle with that domain (``account:id@mastodon.social``) is mentioned as ``@id`` (or ``%40id``), hidden
+    whatever its length (``id`` alone, a word, still from :data:`MIN_LOCAL_PART` characters on)."""
     kind, sep, handle = source.partition(":")
     if kind not in PERSONAL_SOURCES or not sep or not handle or named == source:
         return text
     digest = named.partition(":")[2]
+    domains = [instance] if isinstance(instance, str) else list(instance or ())
     text = re.sub(re.escape(source), lambda _m: named, text, flags=re.IGNORECASE)
-    local, at, _domain = handle.lstrip("@").partition("@")
+    local, at, domain = handle.lstrip("@").partition("@")
+    local_here = not at or domain.lower() in {d.lower() for d in domains}  # an account of the instance
+    written = (f"{local}@{d}" for d in domains if d) if local_here else ()
     local_forms = (local, quote(local, safe="")) if at and len(local) >= MIN_LOCAL_PART else ()
-    # the whole handle first: its local part is then no longer written in it
-    for form in dict.fromkeys((handle, quote(handle, safe=""), *local_forms)):
-        # alone: not inside a longer name, word or domain (``alice`` in ``alice_b``, ``malice`` or ``alice.org``)
-        text = re.sub(rf"(?<![\w.%-]){re.escape(form)}(?![\w%-]|[.@]\w)", lambda _m: digest, text,
-                      flags=re.IGNORECASE)
+    # the longest forms first: the whole handle as written with the instance's domain, the handle, then its local
+    # part (no longer written in them)
+    for form in dict.fromkeys(f for h in (*written, handle) for f in _encoded(h)):
+        text = _hide(form, digest, text)
+    for form in local_forms:
+        text = _hide(form, digest, text)
+    if at and local_here:  # the local part mentioned (``@id``) on its own instance, a short one too
+        for mark in ("@", "%40"):
+            text = _hide(mark + local, mark + digest, text)
     return text
+
+
+def _encoded(handle: str) -> tuple[str, ...]:
+    """``handle`` as a message may write it: as it is, percent-encoded, or its ``@`` only (a domain with a port,
+    ``alice%40example.org:8443``, as a URL's query may keep the ``:``)."""
+    local, at, domain = handle.partition("@")
+    return (handle, quote(handle, safe=""), *((f"{quote(local, safe='')}%40{domain}",) if at else ()))
+
+
+def _hide(form: str, replacement: str, text: str) -> str:
+    """``text`` with ``form`` written alone replaced (any case): not inside a longer name, word or domain (``alice``
+    in ``alice_b``, ``malice`` or ``alice.org``), nor followed by ``@`` and a domain (another account's handle);
+    after an ``@`` percent-encoded (``acct=%40alice``) as after one written as it is."""
+    return re.sub(rf"(?:(?<=%40)|(?<![\w.%-])){re.escape(form)}(?![\w%-]|[.@]\w)", lambda _m: replacement, text,
+                  flags=re.IGNORECASE)
 
 
 def load_checkpoint(lake: LakeBackend, instance: str, source: str,

@@ -202,10 +202,14 @@ class _Context:
         no log; any other source, and every source with privacy off, as it is written."""
         return source_for_logs(source.name, self.policy) if self.policy.enabled else source.name
 
-    def said(self, text: object, source: SourceRef) -> str:
-        """``text`` (an error about ``source``) with the source and its handle named as :meth:`named` names them
-        (:func:`~fediscope.lake.state.text_for_logs`): an error, or an instance's answer, may quote the handle."""
-        return text_for_logs(str(text), source.name, self.named(source))
+    def said(self, text: object, source: SourceRef, domain: str) -> str:
+        """``text`` (an error about ``source``, collected from the instance ``domain``) with the source and its
+        handle named as :meth:`named` names them (:func:`~fediscope.lake.state.text_for_logs`): an error, or an
+        instance's answer, may quote the handle, also as written with the instance's domain (or its handle
+        domain, once learned) when the source's has none (``alice@mastodon.social`` of ``account:alice``)."""
+        handle_domain = self.handle_domains.get(domain)
+        return text_for_logs(str(text), source.name, self.named(source),
+                             (domain, handle_domain) if handle_domain else domain)
 
 
 #: why an ``account:`` source naming an erased account is skipped, in the summary (never naming the account)
@@ -300,7 +304,8 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                              retries=stats["retries"], requests=stats["requests"],
                              interrupted=interrupted is not None, planned=len(targets),
                              max_pages_named=max_pages_named, settings_named=advised_settings(settings),
-                             shown_as=shown_as)
+                             shown_as=shown_as,
+                             handle_domains={d: h for d, h in ctx.handle_domains.items() if h})
     log.info("%s", summary.line())
     if interrupted is not None:
         interrupted.collect_summary = summary  # type: ignore[attr-defined]
@@ -323,19 +328,19 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
         # on a terminal the progress line below says it already (and the summary lists it again)
         # and so does the caller's own line, when it prints one (fediscope collect's `failed:` lines)
         log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
-                "source %s %s failed: %s", domain, named, ctx.said(exc, source))
+                "source %s %s failed: %s", domain, named, ctx.said(exc, source, domain))
     except Exception as exc:  # a bug or surprise in one source must not stop the others
         # the summary is printed, not logged: masked and on one line here (the log handler masks the traceback)
         result.status, result.error = "failed", internal_error_text(exc, ctx.settings)
-        with _traceback_said(lambda text: ctx.said(text, source)):
+        with _traceback_said(lambda text: ctx.said(text, source, domain)):
             log.exception("source %s %s failed unexpectedly", domain, named)
     # the opted-out accounts met, so the next curation erases what was landed of them before (gdpr.opt_outs)
     ctx.opt_outs.note(ctx.lake, ctx.policy.opted_out)
-    ctx.progress.done(f"{domain} {named}", "failed: " + ctx.said(result.error, source) if result.error else
+    ctx.progress.done(f"{domain} {named}", "failed: " + ctx.said(result.error, source, domain) if result.error else
                       f"{count(result.pages, 'page')}, {result.landed} landed"
                       + (f", {result.refreshed} refreshed" if result.refreshed else "")
                       + (f", {result.settled} settled" if result.settled else "")
-                      + (f", refresh failed: {ctx.said(result.refresh_error, source)}" if result.refresh_error
+                      + (f", refresh failed: {ctx.said(result.refresh_error, source, domain)}" if result.refresh_error
                          else "")
                       + _more_note(ctx, source, result))
 
@@ -420,7 +425,7 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
             result.quarantined += 1
             quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled)
             log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, ctx.named(source),
-                        exc.endpoint, ctx.said(exc, source))
+                        exc.endpoint, ctx.said(exc, source, client.domain))
             if attempt + 1 == MALFORMED_ATTEMPTS:
                 raise
             client._wait(client.backoff_delay(attempt), f"{client.domain}{exc.endpoint} after a malformed answer",
@@ -443,7 +448,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
                          keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at)
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, ctx.named(page.source),
-                        page.endpoint, ctx.said(q.reason, page.source))
+                        page.endpoint, ctx.said(q.reason, page.source, client.domain))
     setattr(result, count_as, getattr(result, count_as) + len(landed.records))
     result.skipped += landed.skipped
     result.opted_out += landed.opted_out
@@ -629,7 +634,7 @@ def _extra_pass(ctx: _Context, client: MastodonClient, source: SourceRef, result
         error = str(exc) if name == "refresh" else f"{name} pass: {exc}"  # the refresh pass's, as it always was
         result.refresh_error = f"{result.refresh_error}; {error}" if result.refresh_error else error
         log.warning("%s %s: the %s pass failed (new statuses are landed; the next run tries again): %s",
-                    client.domain, ctx.named(source), name, ctx.said(exc, source))
+                    client.domain, ctx.named(source), name, ctx.said(exc, source, client.domain))
     return None if budget is None else budget - (result.pages - before)
 
 

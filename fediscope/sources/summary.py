@@ -94,16 +94,24 @@ class CollectSummary:
     #: not the handle; a source not in it as it is written. ``--json`` keeps the sources as written
     #: (:meth:`to_dict`), unless asked for the names shown (an Airflow task's returned summary)
     shown_as: dict[str, str] = field(default_factory=dict)
+    #: instance domain → the handle domain its accounts are named by (``example.test`` of an instance served from
+    #: ``social.example.test``), as learned this run while privacy is on: :meth:`said` hides a handle without a
+    #: domain written with it too. Not part of the document
+    handle_domains: dict[str, str] = field(default_factory=dict)
 
     def shown(self, source: str) -> str:
         """``source`` (a :attr:`SourceResult.source`) as the line names it (:attr:`shown_as`)."""
         return self.shown_as.get(source, source)
 
-    def said(self, text: str | None, source: str) -> str | None:
-        """``text`` (an error about ``source``) naming the source, and its handle, as the line names it: an
-        error, or an instance's answer it quotes, may hold the handle
-        (:func:`~fediscope.lake.state.text_for_logs`)."""
-        return text if text is None else text_for_logs(text, source, self.shown(source))
+    def said(self, text: str | None, source: str, instance: str | None = None) -> str | None:
+        """``text`` (an error about ``source``, collected from ``instance``: a :attr:`SourceResult.instance`) naming
+        the source, and its handle, as the line names it: an error, or an instance's answer it quotes, may hold the
+        handle, also as written with the instance's domain or its handle domain (:attr:`handle_domains`;
+        :func:`~fediscope.lake.state.text_for_logs`)."""
+        if text is None:
+            return None
+        handle_domain = self.handle_domains.get(instance) if instance is not None else None
+        return text_for_logs(text, source, self.shown(source), (instance, handle_domain) if handle_domain else instance)
 
     def _total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -196,20 +204,21 @@ class CollectSummary:
         def shown_name(source: str) -> str:
             return self.shown(source) if shown else source
 
-        def shown_text(text: str | None, source: str) -> str | None:
-            return self.said(text, source) if shown else text
+        def shown_text(text: str | None, source: str, instance: str) -> str | None:
+            return self.said(text, source, instance) if shown else text
 
         refresh: dict[str, Any] = {"refreshed": self.refreshed} if self.refreshed else {}
         if self.settled:
             refresh["settled"] = self.settled
         if self.refresh_failed:
-            refresh["refresh_failed"] = [f"{s.instance} {shown_name(s.source)}: {shown_text(s.refresh_error, s.source)}"
-                                         for s in self.refresh_failed]
+            refresh["refresh_failed"] = [
+                f"{s.instance} {shown_name(s.source)}: {shown_text(s.refresh_error, s.source, s.instance)}"
+                for s in self.refresh_failed]
         sources = [asdict(s) for s in self.sources]
         for source in sources:
             written = source["source"]
-            source.update(source=shown_name(written), error=shown_text(source["error"], written),
-                          refresh_error=shown_text(source["refresh_error"], written))
+            source.update(source=shown_name(written), error=shown_text(source["error"], written, source["instance"]),
+                          refresh_error=shown_text(source["refresh_error"], written, source["instance"]))
             for name in ("refreshed", "settled", "refresh_error", "settle_behind_hours", "backfill_cut", "reason"):
                 if not source[name]:
                     del source[name]
@@ -221,7 +230,8 @@ class CollectSummary:
             "out_of_range": self.out_of_range, "pages": self.pages,
             "requests": self.requests, "retries": self.retries, "rate_limit_waits": self.rate_limit_waits,
             "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
-            "failed": [f"{s.instance} {shown_name(s.source)}: {shown_text(s.error, s.source)}" for s in self.failed],
+            "failed": [f"{s.instance} {shown_name(s.source)}: {shown_text(s.error, s.source, s.instance)}"
+                       for s in self.failed],
             "skipped_sources": [f"{s.instance} {shown_name(s.source)}: {s.reason}" for s in self.skipped_sources],
             "sources": sources,
         }

@@ -226,6 +226,26 @@ def test_an_account_the_instance_does_not_have_is_named_with_the_instance(cli_en
     assert f"failed: account {digest} was not found on {mastodon_server.domain}" in err and "Traceback" not in err
 
 
+def test_stderr_names_a_bare_handle_quoted_with_the_instances_domain_by_its_digest(
+        cli_env, capsys, mastodon_server, monkeypatch) -> None:
+    """Was: for ``account:mastodonpy_test_2`` (no domain), an instance's error quoting it as
+    ``mastodonpy_test_2@<the instance>``, the same account, reached the log line, the progress line and the
+    ``failed:`` line as it was; only the handle written alone was said by its digest."""
+    from fediscope.config import Settings
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    monkeypatch.setenv("FEDISCOPE_LOG_LEVEL", "INFO")
+    domain, source = mastodon_server.domain, "account:mastodonpy_test_2"
+    mastodon_server.fail(422, path="/api/v1/accounts/lookup", error=f"mastodonpy_test_2@{domain} is not listed")
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", source, "--progress")
+    assert code == 1 and "Traceback" not in err, err
+    named = source_for_logs(source, policy_from_settings(Settings(pseudonym_key=KEY)))
+    said = f"{domain}/api/v1/accounts/lookup: HTTP 422: {named.partition(':')[2]} is not listed"
+    assert f"{domain} {named}: failed: {said}" in err, err  # the progress line
+    assert f"  failed: {domain} {named}: {said}" in err, err
+    assert "mastodonpy_test" not in err, err
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
 def test_stderr_and_the_summary_line_name_an_accounts_source_by_its_digest_while_privacy_is_on(
         cli_env, capsys, mastodon_server, monkeypatch, as_json) -> None:

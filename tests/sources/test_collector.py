@@ -582,6 +582,68 @@ def test_the_collectors_log_lines_name_an_accounts_source_by_its_digest_while_pr
     assert f"({domain} account:mastodonpy_test_2), more statuses to fetch" in summary.line() and not summary.shown_as
 
 
+
+def test_an_instances_answer_quoting_a_bare_handle_with_its_domain_names_it_by_its_digest(
+        mastodon_server, make_settings, caplog) -> None:
+    """Was: for ``account:mastodonpy_test_2`` (a handle without a domain), an instance's error quoting it as
+    ``mastodonpy_test_2@<the instance>`` reached the warning, the summary kept with the logs (an Airflow task's
+    XCom) and the Airflow task's error as it was, though that is the same account: only the handle written alone
+    was named by the digest. Another instance's account of that name stays as it is."""
+    from fediscope import orchestration
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    domain, source = mastodon_server.domain, "account:mastodonpy_test_2"
+    mastodon_server.fail(422, path="/api/v1/accounts/lookup", error=(
+        f"@mastodonpy_test_2@{domain} cannot be listed (acct=mastodonpy_test_2%40{domain.upper()}); "
+        "mastodonpy_test_2@other.example can"))
+    settings = make_settings(max_retries=0)
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(settings, [(mastodon_server.url, parse_source(source))], progress=False)
+    (failed,) = summary.failed
+    assert f"mastodonpy_test_2@{domain} cannot be listed" in failed.error  # --json keeps what the instance said
+    named = source_for_logs(source, policy_from_settings(settings))
+    digest = named.partition(":")[2]
+    said = (f"@{digest} cannot be listed (acct={digest}); mastodonpy_test_2@other.example can")
+    logged = caplog.text
+    assert f"source {domain} {named} failed: {domain}/api/v1/accounts/lookup: HTTP 422: {said}" in logged, logged
+    assert f"mastodonpy_test_2@{domain}".lower() not in logged.lower(), logged
+    (shown,) = summary.to_dict(shown=True)["failed"]
+    assert shown == f"{domain} {named}: {domain}/api/v1/accounts/lookup: HTTP 422: {said}"
+    (task_error,) = orchestration._failed_sources(summary.to_dict(), settings)
+    assert task_error == shown
+
+
+def test_an_answer_quoting_a_bare_handle_with_its_instances_handle_domain_names_it_by_its_digest(
+        home, make_settings, caplog) -> None:
+    """The instance served from social.example.test names its accounts ``@user@example.test``: a page's error
+    quoting the handle with that domain (learned from the instance document when the first page landed) is the
+    same account."""
+    from split_domain import HANDLE_DOMAIN
+
+    from fediscope import orchestration
+    from fediscope.lake.state import source_for_logs
+    from fediscope.privacy import policy_from_settings
+
+    source = "account:mastodonpy_test_2"
+    home.fail(422, path="/api/v1/accounts/", after=2,  # the lookup and the first page answered
+              error=f"statuses of mastodonpy_test_2@{HANDLE_DOMAIN} below this one are not listed")
+    settings = make_settings(max_retries=0)
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        summary = run_collection(settings, [(home.url, parse_source(source))], progress=False)
+    (failed,) = summary.failed
+    assert summary.landed == 10 and f"mastodonpy_test_2@{HANDLE_DOMAIN} below" in failed.error
+    named = source_for_logs(source, policy_from_settings(settings))
+    logged = caplog.text
+    assert f"{named} failed: " in logged and f"HTTP 422: statuses of {named.partition(':')[2]} below" in logged, logged
+    assert "mastodonpy_test_2" not in logged, logged
+    # the summary kept with the logs (an Airflow task's XCom) and the Airflow task's error, too
+    (shown,) = summary.to_dict(shown=True)["failed"]
+    assert f"HTTP 422: statuses of {named.partition(':')[2]} below" in shown and "mastodonpy_test_2" not in shown
+    assert "handle_domains" not in summary.to_dict()
+    (task_error,) = orchestration._failed_sources(summary.to_dict(), settings, summary.handle_domains)
+    assert task_error == shown
+
 def test_an_unexpected_failures_traceback_names_an_accounts_source_by_its_digest_while_privacy_is_on(
         mastodon_server, make_settings, caplog, monkeypatch, tmp_path) -> None:
     """Was: the warning named the source by its digest, but the traceback ``log.exception`` wrote with it quoted the
