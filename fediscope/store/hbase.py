@@ -386,7 +386,8 @@ class HBaseStore(BaseStore):
                 if not self._check_and_put(conn, metric, lease.value, b""):
                     log.warning("metric=%s its write lease was no longer this writer's at release", metric)
         except StoreError as exc:
-            log.warning("metric=%s %s (it frees itself within %g s)", metric, exc, self.lease_seconds)
+            log.warning("metric=%s %s (the next writer on this host takes it over once this process has ended; "
+                        "from another host it frees itself within %g s)", metric, exc, self.lease_seconds)
 
     def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> str:
         """As :meth:`BaseStore._begin_change`, after checking that the catalog entry is still the one the write read
