@@ -1076,6 +1076,10 @@ def _hint(exc: BaseException, answered: bool = False) -> str:
                 f"{HBASE_DEFAULTS['timeout']} ms by default): an overloaded Thrift server, or another service on that "
                 "port; point the URL at the Thrift server's port (9090 by default)")
     if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__:
+        if "read 0 bytes" in str(exc) and answered:  # it spoke this URL's transport and protocol before
+            return ("; the server closed the connection (it had answered this run's calls before, so it speaks this "
+                    "URL's transport and protocol: it stopped or restarted, or something between cut the connection); "
+                    "is the HBase Thrift server running (hbase thrift start -p 9090)? Run the command again once it is")
         if "read 0 bytes" in str(exc):  # the server closed the connection: also what a mismatch looks like
             return f"; is the HBase Thrift server running (hbase thrift start -p 9090)? Or {_MISMATCH}"
         return "; is the HBase Thrift server running (hbase thrift start -p 9090)?"
