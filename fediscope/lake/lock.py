@@ -174,6 +174,14 @@ def _proc_state(pid: int) -> str | None:
     return fields[0] if fields else None
 
 
+def process_gone(host: object, pid: object) -> bool:
+    """Whether ``host`` and ``pid`` name a process of this host that no longer runs; False when that cannot be told
+    (another host, no pid recorded) and for this very process (another of its threads may hold what they name)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31 or host != socket.gethostname():
+        return False
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
 def is_stale(holder: LockHolder) -> bool:
     """A lock whose holder is known to be gone: a process of this host that no longer runs.
 

@@ -393,8 +393,16 @@ class WebHDFSLake:
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
         if not isinstance(exc, requests.Timeout) and not _never_connected(exc):
-            return (f"cannot {action} {where}: the connection to the {node} broke off ({_cause(exc)}). The node "
+            text = (f"cannot {action} {where}: the connection to the {node} broke off ({_cause(exc)}). The node "
                     "may have failed or restarted: try again, or check its log")
+            if node.startswith("namenode") and _cause(exc) == "RemoteDisconnected":
+                # closed without a byte of answer, after retries: also what a port of another service does (an
+                # HBase Thrift or Hadoop RPC port, a TLS-only one), where trying again never helps
+                text += ("; if it happens every time, the service at that address did not answer like a WebHDFS "
+                         "namenode (it closed each connection without answering: a Thrift, RPC or TLS-only port?): "
+                         "check that host and port are the namenode HTTP address (dfs.namenode.http-address, 9870 "
+                         "by default)")
+            return text
         if failed and failed_at != self.http_url:
             return (f"cannot {action} {where}: the namenode redirected the data to datanode {failed_at}, which "
                     f"is unreachable from here ({reason}). Make the datanode host names resolvable and reachable "

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from fediscope.engine.metrics import Metric
 from fediscope.errors import PrefixClashError, StoreError
+from fediscope.lake.lock import process_gone
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import BaseStore
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
@@ -231,7 +232,9 @@ class HBaseStore(BaseStore):
         ``checkAndPut`` expecting it free (or expecting the very lease it found expired: the holder died, SIGKILL
         or a lost host, and cannot release it), renews it every third of ``lease_seconds`` while the change runs (a
         thread), and empties it when done, failed or not. A writer finding it held polls until it is free or
-        expired, for ``lock_timeout`` seconds at most, then fails naming the metric and the holder.
+        expired, for ``lock_timeout`` seconds at most (saying once that it waits), then fails naming the metric and
+        the holder. A lease whose holder is a process of this host that no longer runs is taken over at once, as
+        the lake lock is: a writer that failed because the Thrift server went down could not release it either.
 
         The expiry is the holder's clock, compared with the waiter's: the hosts' clocks must agree to well within
         ``lease_seconds`` (120 s by default). A holder that stalled past its lease (not renewed) and went on anyway
@@ -278,6 +281,7 @@ class HBaseStore(BaseStore):
         delay = 0.05
         doing = f"lock metric {metric} for writing"
         raced = False  # the last turn found the lease free or expired, but lost it to another writer
+        told = False  # whether the wait was said
         while True:
             now = _wall_clock()
             value = _lease_value(owner, now, now + self.lease_seconds)
@@ -290,10 +294,18 @@ class HBaseStore(BaseStore):
                 holder = None  # what this turn found: the message at the deadline says what the last turn saw
                 if found:
                     holder = _read_lease(found)
-                    raced = holder is None or float(holder["expires"]) < now  # expired: taken over
+                    # a holder of this host that no longer runs (killed, or it could not release the lease because
+                    # the Thrift server was down as it failed) cannot renew it: taken over at once, as the lake lock is
+                    gone = holder is not None and process_gone(holder.get("host"), holder.get("pid"))
+                    raced = holder is None or gone or float(holder["expires"]) < now  # expired: taken over
                     if raced and self._check_and_put(conn, metric, found, value):  # nobody took it over in between
-                        log.warning("metric=%s took over the write lease of %s, which expired %s ago (a writer "
-                                    "killed mid-write?)", metric, _holder_text(holder), _age(holder, now, "expires"))
+                        if gone:
+                            log.warning("metric=%s took over the write lease of %s, which no longer runs on this "
+                                        "host", metric, _holder_text(holder))
+                        else:
+                            log.warning("metric=%s took over the write lease of %s, which expired %s ago (a writer "
+                                        "killed mid-write?)", metric, _holder_text(holder),
+                                        _age(holder, now, "expires"))
                         return self._start_lease(metric, owner, now, value)
             # the deadline is checked on every turn: a check and a read that keep disagreeing (a Thrift server whose
             # checkAndPut does not take an empty cell for a free one) must not spin past lock_timeout
@@ -314,6 +326,12 @@ class HBaseStore(BaseStore):
                     f"{_age(holder, now, 'since')} and still held it after {self.lock_timeout:g} s of waiting; "
                     f"run again once it is done (a writer that was killed frees it within "
                     f"{self.lease_seconds:g} s)")
+            if not told and holder is not None:  # a wait of up to lock_timeout must not look like a hang
+                told = True
+                log.warning("metric=%s waiting for its write lease, held by %s for %s (it expires in %s unless "
+                            "renewed; a writer on another host that was killed frees it then); waiting up to %g s",
+                            metric, _holder_text(holder), _age(holder, now, "since"),
+                            f"{max(float(holder['expires']) - now, 0):.0f} s", self.lock_timeout)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)
 
@@ -368,7 +386,8 @@ class HBaseStore(BaseStore):
                 if not self._check_and_put(conn, metric, lease.value, b""):
                     log.warning("metric=%s its write lease was no longer this writer's at release", metric)
         except StoreError as exc:
-            log.warning("metric=%s %s (it frees itself within %g s)", metric, exc, self.lease_seconds)
+            log.warning("metric=%s %s (the next writer on this host takes it over once this process has ended; "
+                        "from another host it frees itself within %g s)", metric, exc, self.lease_seconds)
 
     def _begin_change(self, existing: TableSchema, question: str, row_count: int) -> str:
         """As :meth:`BaseStore._begin_change`, after checking that the catalog entry is still the one the write read
@@ -1057,6 +1076,10 @@ def _hint(exc: BaseException, answered: bool = False) -> str:
                 f"{HBASE_DEFAULTS['timeout']} ms by default): an overloaded Thrift server, or another service on that "
                 "port; point the URL at the Thrift server's port (9090 by default)")
     if isinstance(exc, (OSError, socket.timeout)) or "TTransport" in type(exc).__name__:
+        if "read 0 bytes" in str(exc) and answered:  # it spoke this URL's transport and protocol before
+            return ("; the server closed the connection (it had answered this run's calls before, so it speaks this "
+                    "URL's transport and protocol: it stopped or restarted, or something between cut the connection); "
+                    "is the HBase Thrift server running (hbase thrift start -p 9090)? Run the command again once it is")
         if "read 0 bytes" in str(exc):  # the server closed the connection: also what a mismatch looks like
             return f"; is the HBase Thrift server running (hbase thrift start -p 9090)? Or {_MISMATCH}"
         return "; is the HBase Thrift server running (hbase thrift start -p 9090)?"

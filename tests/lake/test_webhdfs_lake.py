@@ -406,3 +406,33 @@ def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server:
         lake.write_atomic("raw/b.jsonl", b"0123456789" * 100)
     assert "resolvable" not in str(info.value) and "unreachable" not in str(info.value)
     assert lake.walk("") == []
+
+
+def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_service(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: only "the node may have failed or restarted: try again" for a lake URL pointed at a port whose service
+    takes each connection and closes it without a byte of answer (an HBase Thrift port, an RPC port, a TLS-only
+    port), where trying again never helps: the message also names that cause, as for other non-WebHDFS answers."""
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+
+        def close_each() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # the listener was closed: the test is over
+                    return
+                connection.recv(65536)  # read the request, answer nothing
+                connection.close()
+
+        threading.Thread(target=close_each, daemon=True).start()
+        lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
+        with pytest.raises(LakeError) as info:
+            lake.exists("raw")
+    message = str(info.value)
+    assert f"the connection to the namenode http://127.0.0.1:{port} broke off (RemoteDisconnected)" in message
+    assert "did not answer like a WebHDFS namenode" in message and "9870" in message, message
+    assert "\n" not in message

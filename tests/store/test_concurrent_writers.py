@@ -333,33 +333,74 @@ def test_hbase_two_writers_of_one_metric_at_once_leave_one_whole_write(hbase_dou
 
 
 KILLED_MID_WRITE = textwrap.dedent("""
-    import os, signal, sys
+    import os, signal, socket, sys
     from fediscope.store.hbase import HBaseStore
     from metric_header import metric
 
     def killed(self, *args):
         os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind runs
 
+    if len(sys.argv) > 3:  # the writer runs on another host: whether it still runs cannot be told from here
+        socket.gethostname = lambda: sys.argv[3]
     HBaseStore._upsert = killed
     store = HBaseStore(sys.argv[1], table_prefix=sys.argv[2])
     store.write(metric("cc", "k", rank="v DESC"), [{"k": "x", "v": 1, "w": "K"}])
 """)
 
 
+def _killed_mid_write(hbase_double, prefix: str, *host: str) -> subprocess.Popen[str]:  # noqa: ANN001
+    """A writer of metric cc killed (SIGKILL) while it holds the lease; ``host``: the host name it runs under."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path])}
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, hbase_double.url, prefix, *host], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, stderr = killed.communicate(timeout=120)
+    assert killed.returncode == -signal.SIGKILL, stderr
+    return killed
+
+
+def test_hbase_a_writer_of_this_host_that_no_longer_runs_frees_the_metric_at_once(hbase_double, caplog):
+    """A writer of this host killed mid-write (or one that failed as the Thrift server went down, so that it could
+    not release its lease either) holds nothing: the next writer takes its lease over at once, saying so, instead
+    of waiting, silent, up to two minutes for it to expire."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
+    store.write(CC, _rows("A", 1))
+    killed = _killed_mid_write(hbase_double, prefix)
+    with caplog.at_level("WARNING", logger="fediscope.store.hbase"):
+        store.write(CC, _rows("B", 2))
+    assert store.all(CC) == sorted(_rows("B", 2), key=lambda r: r["k"])
+    _assert_rank_index_consistent(hbase_double, prefix, _rows("B", 2))
+    assert f"process {killed.pid}, which no longer runs on this host" in caplog.text, caplog.text
+
+
+def test_hbase_a_writer_waiting_for_a_held_lease_says_so(hbase_double, caplog):
+    """A wait for another writer's lease (up to an hour by default) is said once, naming the holder, so that it
+    does not look like a hang."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0.2)
+    store.write(CC, _rows("A", 1))
+    other = json.dumps({"owner": "other", "host": "elsewhere", "pid": 1, "since": time.time(),
+                        "expires": time.time() + 3600}).encode()
+    connection = happybase.Connection("127.0.0.1", hbase_double.port)
+    connection.table(f"{prefix}-catalog").put(b"lease:cc", {b"c:lease": other})
+    connection.close()
+    with caplog.at_level("WARNING", logger="fediscope.store.hbase"), pytest.raises(StoreError, match="still held"):
+        store.write(CC, _rows("B", 2))
+    waits = [r.getMessage() for r in caplog.records if "waiting for its write lease" in r.getMessage()]
+    assert len(waits) == 1 and "held by host elsewhere, process 1" in waits[0], caplog.text
+
+
 def test_hbase_a_writer_killed_mid_write_holds_the_metric_until_its_lease_expires(hbase_double, monkeypatch):
-    """A writer killed outright (SIGKILL, OOM, a lost host) cannot release its lease: the next writer waits for it
-    (here 0 s: it fails at once, naming the metric, the killed process and how long it has held it), and once the
-    lease has expired takes it over and writes its rows whole."""
+    """A writer of another host killed outright (SIGKILL, OOM, a lost host) cannot release its lease, and whether it
+    still runs cannot be told: the next writer waits for it (here 0 s: it fails at once, naming the metric, the
+    killed process and how long it has held it), and once the lease has expired takes it over and writes its rows
+    whole."""
     from fediscope.store import hbase
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     store = open_store(hbase_double.url, table_prefix=prefix, lock_timeout=0)
     store.write(CC, _rows("A", 1))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path])}
-    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, hbase_double.url, prefix], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, stderr = killed.communicate(timeout=120)
-    assert killed.returncode == -signal.SIGKILL, stderr
+    killed = _killed_mid_write(hbase_double, prefix, "another-host")
     with pytest.raises(StoreError) as caught:
         store.write(CC, _rows("B", 2))
     message = str(caught.value)

@@ -582,6 +582,30 @@ def test_a_reply_out_of_step_after_working_calls_is_not_called_another_transport
     assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}  # as said: opened again
 
 
+def test_a_server_that_closes_the_connection_after_working_calls_is_not_called_another_transport(hbase_double,
+                                                                                                  prefix):
+    """Was: a Thrift server that went down mid-run (it had answered every call of the run before) was said to
+    perhaps speak another transport or protocol, and to need the URL pointed at its socket port."""
+    store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=5000", table_prefix=prefix)
+    store.write(TOP, [{"account": "a", "followers": 1}])
+
+    def gone(*args):  # noqa: ANN002, ANN202  # not a Thrift error: the server drops the connection
+        raise ConnectionAbortedError("the server went down")
+
+    hbase_double.handler.getRowWithColumns = gone
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.get(TOP, ["a"])
+    finally:
+        del hbase_double.handler.getRowWithColumns
+    message = str(caught.value)
+    assert message.startswith(f"HBase at 127.0.0.1:{hbase_double.port}: could not read the catalog entry of top: "
+                              "TSocket read 0 bytes; the server closed the connection"), message
+    assert "another transport" not in message and "\n" not in message, message
+    assert "is the HBase Thrift server running" in message, message
+    assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}  # a new connection, once it answers again
+
+
 def test_a_first_reply_that_is_not_thrift_still_names_another_transport_or_protocol(hbase_double, prefix):
     """The first call of a new pool: nothing says yet that the server speaks this URL's transport and protocol."""
     hbase_double.garble("getTableNames")  # the first call a store makes (it creates its catalog table)
