@@ -909,14 +909,39 @@ def every_row_in_top_order(store: MetricStore, stored: Metric) -> list[Row]:
     """Every row of ``stored`` in the order of :meth:`MetricStore.top`, read a page at a time
     (:func:`pages_in_top_order`) and all from one write of the metric: a read that ``fediscope process`` overtook
     (:class:`MetricChangedError`) is made again, up to :data:`READ_ATTEMPTS` times, then raised."""
+    return _every_row(stored.name, lambda: pages_in_top_order(store, stored))
+
+
+def every_row_of_prefix(store: MetricStore, stored: Metric, value: Any) -> list[Row]:
+    """Every row of ``stored`` whose prefix column equals ``value`` (already of the column's type:
+    :func:`~fediscope.store.port.prefix_value`), in key order, read a page at a time (:func:`pages_of_prefix`, as
+    ``fediscope store export --prefix`` reads them) and all from one write of the metric, read again as
+    :func:`every_row_in_top_order` reads."""
+    return _every_row(stored.name, lambda: pages_of_prefix(store, stored, value))
+
+
+def _every_row(name: str, pages: Callable[[], Iterator[list[Row]]]) -> list[Row]:
+    """The rows of the pages ``pages()`` gives, read whole again when a write overtook the read
+    (:class:`MetricChangedError`), up to :data:`READ_ATTEMPTS` times, then raised."""
     for attempt in range(READ_ATTEMPTS):
         try:
-            return [row for page in pages_in_top_order(store, stored) for row in page]
+            return [row for page in pages() for row in page]
         except MetricChangedError:
             if attempt == READ_ATTEMPTS - 1:
                 raise
-            log.info("metric=%s written again while its rows were read: reading them again", stored.name)
+            log.info("metric=%s written again while its rows were read: reading them again", name)
     raise AssertionError("unreachable")
+
+
+def no_row_has(stored: Metric, raw: str, selected_by: str, read_all: str) -> str:
+    """What a prefix read that matched no row is warned with (``fediscope store export --prefix``,
+    ``fediscope.python_api.metric_rows(prefix=…)``): the column it was matched against, which is often not the one
+    the value was meant for (a tag given to ``hashtags_daily``, whose prefix is ``day``), and how to select by the
+    other key columns. ``selected_by`` names the option or argument, ``read_all`` how to read every row."""
+    others = [column for column in stored.key if column != stored.prefix]
+    by_other = f"; to select by {' or '.join(others)}, {read_all} and filter them" if others else ""
+    return (f"no row of {stored.name} has {stored.prefix} = {raw!r} ({selected_by} selects by the metric's prefix "
+            f"column, {stored.prefix}{by_other})")
 
 
 class MetricChangedError(StoreError):

@@ -29,11 +29,12 @@ Example (after ``make demo``, in the directory holding ``demo-lake``)::
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fediscope.analysis import (
@@ -207,13 +208,23 @@ def _warn_if_partly_written(store: MetricStore, name: str) -> None:
                     "before and after that write", name, PARTLY_WRITTEN_ADVICE)
 
 
-def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
+                prefix: str | int | float | bool | date | None = None) -> list[dict[str, Any]]:
     """A stored metric's rows (every row, or the first ``limit``), in the order of its rank column (ties by key; key
     order without a rank): for a metric no analysis shows, such as one of your own (the ``metrics_dir`` setting).
     ``limit`` is from 1 up (ConfigError otherwise). Every row is read a page at a time, all from one write of the
     metric: a ``fediscope process`` writing it meanwhile makes the read start again
     (:func:`~fediscope.analysis.every_row_in_top_order`); a write begun before the read and not finished after it
     is warned of (:func:`_warn_if_partly_written`). StoreError when the store does not hold it.
+
+    ``prefix`` gives only the rows whose prefix column (its SQL file's ``-- prefix:`` line, else its first key
+    column: ``day`` for ``hashtags_daily``, ``instance`` for ``signups_by_month``) holds that value, in key order,
+    as ``fediscope store export --prefix`` and the results API's ``?prefix=`` read them
+    (:func:`~fediscope.analysis.every_row_of_prefix`), and with ``limit`` the first of those. The value is taken as
+    ``--prefix``'s text (:func:`~fediscope.store.port.prefix_value`): a string as it is, a number or boolean as
+    JSON writes it, a :class:`~datetime.date` as ``YYYY-MM-DD``; one the column's type cannot hold (``"03"`` for an
+    integer column) is a ConfigError. A value no row holds gives ``[]`` and a warning naming the prefix column, as
+    the export warns.
 
     The values are those ``fediscope store export --format jsonl`` writes, but for the columns its SQL file's
     ``-- timestamps:`` line names: those come as RFC 3339 in UTC (``2026-11-01T12:00:00Z``), as an analysis'
@@ -227,6 +238,7 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
 
     if limit is not None:
         _check_count(limit, "limit")
+    raw = None if prefix is None else _prefix_text(prefix)
     with keyboard_interrupts(), _reading(settings) as store:
         held = store.stored_metrics()
         if name not in held:
@@ -236,9 +248,48 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None) -> list
                              "process) first, or see fediscope.python_api.analyses(settings).stored for those it holds")
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
         # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
-        rows = store.top(stored, limit) if limit is not None else every_row_in_top_order(store, stored)
+        if raw is not None:
+            rows = _rows_of_prefix(store, stored, raw, limit)
+        else:
+            rows = store.top(stored, limit) if limit is not None else every_row_in_top_order(store, stored)
         _warn_if_partly_written(store, name)
     return _timestamps_as_rfc3339(rows, stored)
+
+
+def _prefix_text(value: Any) -> str:
+    """A ``prefix`` argument as ``store export --prefix``'s text, which :func:`~fediscope.store.port.prefix_value`
+    then reads as the column's type: a number or boolean as JSON writes it (``3``, ``1e+20``, ``true``), a date as
+    ``YYYY-MM-DD`` (a day column's text); ConfigError for anything else (a datetime: no metric's prefix holds
+    one)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        try:
+            return json.dumps(value, allow_nan=False)
+        except ValueError:  # NaN, inf: no column holds them
+            raise ConfigError(f"prefix must be a finite number (got {value!r})") from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    raise ConfigError(f"prefix must be text, a number, true or false, or a date (got {type(value).__name__} "
+                      f"{value!r})")
+
+
+def _rows_of_prefix(store: MetricStore, stored: Metric, raw: str, limit: int | None) -> list[dict[str, Any]]:
+    """The rows whose prefix column holds ``raw`` (as the column's type), in key order: every one of them, a page at
+    a time from one write (:func:`~fediscope.analysis.every_row_of_prefix`), or the first ``limit``; none is warned
+    of as ``store export --prefix`` warns (:func:`~fediscope.analysis.no_row_has`)."""
+    from fediscope.analysis import every_row_of_prefix, no_row_has
+    from fediscope.store.port import PrefixValueError, prefix_value
+
+    try:
+        value = prefix_value(raw, store.column_types(stored.name).get(stored.prefix))
+    except PrefixValueError as exc:
+        raise ConfigError(exc.refusal("prefix", stored.name, stored.prefix, raw)) from None
+    rows = store.scan_prefix(stored, value, limit) if limit is not None else every_row_of_prefix(store, stored, value)
+    if not rows:
+        log.warning("%s", no_row_has(stored, raw, _argument("prefix"), "read every row (without prefix)"),
+                    extra={"metric": stored.name, "prefix_column": stored.prefix})
+    return rows
 
 
 def _timestamps_as_rfc3339(rows: list[dict[str, Any]], stored: Metric) -> list[dict[str, Any]]:

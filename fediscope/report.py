@@ -102,6 +102,16 @@ NOTES: dict[str, str] = {
         "marked sensitive) / toots; interactions_mean_with_cw / _without_cw = favourites + reblogs + replies per "
         "toot with / without a warning (- when the language has none); cw_length_mean = mean characters of a "
         "warning, as written; the numbers above are over every language",
+    "server_trending_tags":
+        "uses_7d, uses_latest_day = the instance's own count (Mastodon's history of the tag) of the toots with the "
+        "tag it knows of: its accounts' and those that reached it from other servers, public ones only (Mastodon "
+        "counts no unlisted toot, no boost, no toot of an account it limits), over the 7 days ending on latest_day "
+        "(its latest reported day) and on latest_day alone; collected_toots_7d = the toots with the tag that "
+        "fediscope collected, from every source and whichever server they were posted on, public and unlisted "
+        "(boosts excluded), by the UTC day they were posted: the same figure beside every instance listing the tag "
+        "(- when none of the 7 days was collected); they count different toots, so either can be the larger: more "
+        "collected (toots that never reached the instance, unlisted ones), or fewer (toots it knows of that were "
+        "not collected)",
     "bots_share": "bot_share = bots / accounts (every account collected, with or without toots; - with no "
                   "account: an instance known only from toots whose authors have no account row); bot_toot_share = "
                   "toots by bots / toots (a toot whose author has no account row, e.g. left out by the curated "

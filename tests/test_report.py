@@ -464,6 +464,36 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     assert "share = of all toots (boosts excluded" in definitions("== Languages ==")
 
 
+def test_the_instances_trending_tags_say_what_their_own_count_and_the_collected_toots_each_count(
+        capsys, cli_env, monkeypatch):
+    """Was: no definition under "Trending on the instances": a reader saw #mastodon with collected_toots_7d 254 beside
+    the instance's own uses_7d 252 and took it for an error, the collected toots being, as they thought, a part of
+    the instance's. They are not: the instance counts the public toots it knows of, the collection every public or
+    unlisted toot it collected, from whichever instance, so either can be the larger."""
+    url = f"sqlite:///{cli_env / 'metrics.db'}"
+    monkeypatch.setenv("FEDISCOPE_STORE", url)
+    store = open_store(url)
+    store.write(analysis.metric("server_trending_tags"), [
+        {"instance": "mastodon.social", "tag": "mastodon", "day": f"2026-11-0{day}", "uses": uses, "accounts": 9,
+         "collected_toots": collected} for day, uses, collected in [(1, 40, 41), (2, 200, 203), (3, 12, 10)]])
+    store.close()
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    section = next(block for block in out.split("\n\n")
+                   if block.startswith("== Trending on the instances (their own counts, last 7 days) =="))
+    row = next(line for line in section.splitlines() if line.startswith("mastodon.social"))
+    assert row.split()[2:5] == ["252", "12", "254"]  # uses_7d, uses_latest_day, collected_toots_7d
+    definitions = next(line for line in section.splitlines() if line.startswith("Definitions: "))
+    assert ("uses_7d, uses_latest_day = the instance's own count (Mastodon's history of the tag) of the toots with "
+            "the tag it knows of: its accounts' and those that reached it from other servers, public ones only "
+            "(Mastodon counts no unlisted toot, no boost, no toot of an account it limits)") in definitions
+    assert ("collected_toots_7d = the toots with the tag that fediscope collected, from every source and whichever "
+            "server they were posted on, public and unlisted (boosts excluded), by the UTC day they were posted: the "
+            "same figure beside every instance listing the tag") in definitions
+    assert ("they count different toots, so either can be the larger: more collected (toots that never reached "
+            "the instance, unlisted ones), or fewer (toots it knows of that were not collected)") in definitions
+
+
 def test_the_engagement_chart_rounds_the_median_rate_as_the_text_report(tmp_path, monkeypatch):
     """Was: the chart said "median engagement rate 2.97%" where the text report said 3.0%, and not that the median
     is over the accounts with followers only."""

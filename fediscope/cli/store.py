@@ -112,14 +112,11 @@ def _say_no_row_has(metric_store: MetricStore, name: str, prefix: str) -> None:
     """A warning that ``--prefix`` matched no row, naming the column it was matched against: the prefix column is
     often not the one the value was meant for (a tag given to ``hashtags_daily``, whose prefix is ``day``), and an
     export of the header alone says nothing of it."""
-    from fediscope.analysis import stored_definition
+    from fediscope.analysis import no_row_has, stored_definition
 
     definition = stored_definition(metric_store, name)
-    others = [column for column in definition.key if column != definition.prefix]
-    by_other = f"; to select by {' or '.join(others)}, export every row and filter them" if others else ""
-    say(f"no row of {name} has {definition.prefix} = {prefix!r} (--prefix selects by the metric's prefix column, "
-        f"{definition.prefix}{by_other})", level=logging.WARNING, prefix="fediscope: warning: ", metric=name,
-        prefix_column=definition.prefix)
+    say(no_row_has(definition, prefix, "--prefix", "export every row"), level=logging.WARNING,
+        prefix="fediscope: warning: ", metric=name, prefix_column=definition.prefix)
 
 
 def _holding(metric_store: MetricStore, name: str, shown: str) -> MetricStore:
@@ -148,9 +145,7 @@ def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[byt
                            for_terminal=on_terminal, spreadsheet_safe=spreadsheet_safe)
     except PrefixValueError as exc:
         column = stored_definition(metric_store, name).prefix
-        raise ConfigError(f"--prefix must be {exc.wanted} for metric {name} (its prefix column {column} holds "
-                          f"{exc.holds}, written as JSON writes them, without spaces or leading zeros; got "
-                          f"{prefix!r})") from None
+        raise ConfigError(exc.refusal("--prefix", name, column, str(prefix))) from None
 
 
 def _export_to(out: Path | None, run: Callable[[Callable[[bytes], Any]], int]) -> int:

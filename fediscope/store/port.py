@@ -40,6 +40,12 @@ class PrefixValueError(ValueError):
         super().__init__(f"must be {wanted}")
         self.wanted, self.holds = wanted, holds
 
+    def refusal(self, selected_by: str, metric: str, column: str, raw: str) -> str:
+        """The one line a command (``--prefix``) or the Python API (``prefix``) refuses the value with; the results
+        API says "as the API answers them" where this says "as JSON writes them"."""
+        return (f"{selected_by} must be {self.wanted} for metric {metric} (its prefix column {column} holds "
+                f"{self.holds}, written as JSON writes them, without spaces or leading zeros; got {raw!r})")
+
 
 #: the text forms of the numbers a prefix may be: what JSON (and so the results API's answers and a JSON Lines
 #: export) writes
