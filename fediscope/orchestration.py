@@ -257,16 +257,19 @@ def collection_targets(settings: Settings) -> list[dict[str, str]]:
     Sources are parsed here so a typo fails this one task with a clear message before any collection starts. A
     source named twice (``mastodon.social`` and ``https://mastodon.social/``, ``tag:Python`` and ``tag:python``) is
     one target, the first spelling's, as in ``fediscope collect`` (:func:`fediscope.sources.collector.resolve_targets`):
-    two mapped tasks would walk it at once, racing on its checkpoint.
+    two mapped tasks would walk it at once, racing on its checkpoint. An account source is named as the collector
+    collects it (:func:`fediscope.sources.spellings.on_instance`: ``account:alice@mastodon.social`` of
+    mastodon.social is ``account:alice``), so the task's label and its log lines name it alike.
     """
     from fediscope.config import instance_base_url, instance_domain
     from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
 
     targets: dict[tuple[str, str], dict[str, str]] = {}
     for spec in settings.sources:
         instance_base_url(spec.instance)
         for timeline in spec.timelines:
-            source = parse_source(timeline).name
+            source = on_instance(parse_source(timeline), instance_domain(spec.instance)).name
             targets.setdefault((instance_domain(spec.instance), source), {"instance": spec.instance, "source": source})
     if not targets:
         raise ConfigError("nothing to collect: configure [[sources]] in fediscope.toml (FEDISCOPE_CONFIG) or "
@@ -355,8 +358,9 @@ def _unannounced_path(settings: Settings, target: Mapping[str, str]) -> str:
     from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
 
-    source = parse_source(target["source"]).name
+    source = on_instance(parse_source(target["source"]), instance_domain(target["instance"])).name
     # only a source naming an account needs the key (the collector refused it without one already)
     policy = policy_from_settings(settings) if source.partition(":")[0] in PERSONAL_SOURCES else None
     return state_path(instance_domain(target["instance"]), checkpoint_source(source, policy), UNANNOUNCED_PASS)

@@ -159,6 +159,37 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str,
     return read_state(lake, path)
 
 
+#: The passes whose files are named like a source's checkpoint (``_state/<domain>/<pass>/<source>.json``): the
+#: settle mark, the walk start and the Airflow task's unannounced records (``fediscope.orchestration``).
+SOURCE_PASSES = ("settle", "start", "unannounced")
+
+
+def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
+                   policy: PrivacyPolicy | None = None) -> str | None:
+    """Give ``source`` the state kept under ``spelling``, another way of writing it
+    (:mod:`fediscope.sources.spellings`): while ``source`` has no checkpoint, the spelling's checkpoint and the
+    files of its passes (:data:`SOURCE_PASSES`) are moved to the source's names (``"moved"``), so its collection
+    goes on where it was; once it has one, they are deleted (``"merged"``: they tracked the same timeline, which
+    the source's own checkpoint covers, and would be left behind for nothing). None when the spelling has none.
+    Looks for both the names a spelling's files may have: its keyed digest, and the handle of an older fediscope."""
+    target = checkpoint_source(source, policy)
+    olds = [name for name in dict.fromkeys((checkpoint_source(spelling, policy), spelling)) if name != target]
+    had_checkpoint = lake.exists(state_path(instance, target))
+    done = None
+    for name in olds:
+        for collection_pass in (None, *SOURCE_PASSES):
+            old = state_path(instance, name, collection_pass)
+            if not lake.exists(old):
+                continue
+            new = state_path(instance, target, collection_pass)
+            if not had_checkpoint and not lake.exists(new):
+                lake.write_atomic(new, lake.read(old))
+                done = "moved"
+            done = done or "merged"
+            lake.delete(old)
+    return done
+
+
 def read_state(lake: LakeBackend, path: str) -> Checkpoint:
     """The checkpoint (or pass mark, or walk start) in ``path``, a lake path; :class:`UnreadableCheckpoint` when the
     file is not one."""

@@ -103,6 +103,7 @@ from fediscope.lake.state import (
     SETTLE_PASS,
     Checkpoint,
     UnreadableCheckpoint,
+    adopt_spelling,
     load_checkpoint,
     load_pass_mark,
     save_checkpoint,
@@ -133,6 +134,7 @@ from fediscope.sources.pages import (
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
+from fediscope.sources.spellings import on_instance, other_spelling
 from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult, advised_settings
 from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
 from fediscope.sources.withheld import Withheld
@@ -200,13 +202,15 @@ class _Context:
         account by its digest while privacy is on (:func:`~fediscope.lake.state.source_for_logs`, the name the
         Airflow task is labelled by: :func:`fediscope.orchestration.logged_source`), so that the handle reaches
         no log; any other source, and every source with privacy off, as it is written."""
-        return source_for_logs(source.name, self.policy) if self.policy.enabled else source.name
+        return source_for_logs(source.name, self.policy) if self.policy.enabled else written(source)
 
     def said(self, text: object, source: SourceRef, domain: str) -> str:
         """``text`` (an error about ``source``, collected from the instance ``domain``) with the source and its
         handle named as :meth:`named` names them (:func:`~fediscope.lake.state.text_for_logs`): an error, or an
         instance's answer, may quote the handle, also as written with the instance's domain (or its handle
         domain, once learned) when the source's has none (``alice@mastodon.social`` of ``account:alice``)."""
+        if not self.policy.enabled:  # named as written, handle and all
+            return str(text)
         handle_domain = self.handle_domains.get(domain)
         return text_for_logs(str(text), source.name, self.named(source),
                              (domain, handle_domain) if handle_domain else domain)
@@ -217,8 +221,10 @@ ERASED_SOURCE_REASON = "names an erased account (on the suppression list): remov
 
 
 def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | None) -> list[tuple[str, SourceRef]]:
-    """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``; ConfigError for a bad
-    address or an access token that cannot be sent (:meth:`~fediscope.config.Settings.token_for`)."""
+    """The explicit targets, or every (instance, timeline) of the configured ``[[sources]]``, each account source as
+    collected from its instance (:func:`~fediscope.sources.spellings.on_instance`), a source given twice (also in two
+    spellings) once, as first written; ConfigError for a bad address or an access token that cannot be sent
+    (:meth:`~fediscope.config.Settings.token_for`)."""
     if targets is None:
         targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
         if not targets:
@@ -228,8 +234,15 @@ def resolve_targets(settings: Settings, targets: list[tuple[str, SourceRef]] | N
     for instance, source in targets:
         instance_base_url(instance)  # ConfigError for a bad address
         settings.token_for(instance)  # and for a token that cannot be sent: before any request
+        source = on_instance(source, instance_domain(instance))
         unique.setdefault((instance_domain(instance), source.name), (instance, source))
     return list(unique.values())
+
+
+def written(source: SourceRef) -> str:
+    """``source`` as it was written (what ``--json`` names it by), also where it was collected under another
+    spelling (:func:`~fediscope.sources.spellings.on_instance`)."""
+    return source.written or source.name
 
 
 def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | None = None, *,
@@ -273,10 +286,10 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
                 clients[domain] = MastodonClient.from_settings(
                     settings, instance, on_wait=reporter.wait,
                     attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
-            result = current = SourceResult(domain, source.name)
+            result = current = SourceResult(domain, written(source))
             results.append(result)
-            if (named := ctx.named(source)) != source.name:
-                shown_as[source.name] = named
+            if (named := ctx.named(source)) != result.source:
+                shown_as[result.source] = named
             if names_an_erased_account(ctx.policy, source, domain):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
                 # Named as the run's other lines name it (``named`` above): by its keyed digest while privacy is on,
@@ -319,6 +332,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     domain, named = client.domain, ctx.named(source)
     try:
         with source_walk_lock(ctx.lake, domain, source.name, walk_lock_tag(ctx.policy, source)):
+            _adopt_spelling(ctx, domain, source)
             if source.paged:
                 _collect_walk(ctx, client, source, result)
             else:
@@ -343,6 +357,22 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", refresh failed: {ctx.said(result.refresh_error, source, domain)}" if result.refresh_error
                          else "")
                       + _more_note(ctx, source, result))
+
+
+def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
+    """Carry the state an earlier run kept under the source's spelling with the instance's domain over to it
+    (:func:`~fediscope.lake.state.adopt_spelling`), so that a lake collected under that spelling goes on where it
+    was rather than walking the timeline from the start again."""
+    spelling = other_spelling(source, domain)
+    if spelling is None:
+        return
+    done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy)
+    if done == "moved":
+        log.info("%s %s: the checkpoint kept under its spelling with the instance's domain is its own from now on",
+                 domain, ctx.named(source))
+    elif done == "merged":
+        log.info("%s %s: the checkpoint kept under its spelling with the instance's domain is deleted: the source's "
+                 "own checkpoint covers the same timeline", domain, ctx.named(source))
 
 
 class _TracebackSaid(logging.Filter):
@@ -653,16 +683,21 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
 
 def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult,
               checkpoint: Checkpoint, walk: Walk, budget: int | None) -> tuple[bool, int | None]:
-    """Walk pages of one gap until it is closed (True) or the page budget is spent (False)."""
+    """Walk pages of one gap until it is closed (True) or the page budget is spent (False). Spent, the source is
+    said not caught up (``--max-pages`` cut it: "more statuses to fetch") only when the last page it fetched was
+    full and named one below: a walk whose last page was short, or that had no page left to fetch at all (the
+    fresh walk after a resumed one that ended on the budget's last page), is resumed by the next run all the same,
+    but nothing says more statuses wait there."""
     settings, domain, name = ctx.settings, client.domain, source.name
     first_run = walk.lower is None
     full_page = page_size(settings.page_limit, "statuses")
     since = date.fromisoformat(settings.backfill_since) if first_run and settings.backfill_since else None
     oldest: tuple[str | None, str | None] = (None, None)  # the oldest status this run landed of a first walk
     saved_cursor = walk.cursor  # the cursor saved with the walk: never a withheld status's id (Withheld.saved_up)
+    more_below = False  # the last page fetched was full and named the page below it
     while True:
         if budget is not None and budget <= 0:
-            result.caught_up, result.checkpoint = False, checkpoint.newest_id
+            result.caught_up, result.checkpoint = not more_below, checkpoint.newest_id
             return False, budget
         batch_id = page_batch_id(ctx, source, walk)
         page = _fetch(ctx, client, source, result, batch_id, since_id=walk.lower, max_id=walk.cursor)
@@ -708,6 +743,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
             raise _stalled(domain, name, walk.cursor, page, full_page, "the statuses below it are not landed yet; "
                            "the walk is kept and the next run resumes there")
         walk.cursor = next_cursor
+        more_below = len(page.items) >= full_page
         saved_cursor = _lower_cursor(saved_cursor, withheld.saved_up(next_cursor))
         save_checkpoint(ctx.lake, domain, name, Checkpoint(
             checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}), ctx.policy)

@@ -14,7 +14,7 @@ import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
@@ -90,6 +90,9 @@ class SourceRef:
 
     kind: str
     arg: str | None = None
+    #: how the source was written when that is another spelling of it (``account:alice@mastodon.social`` on
+    #: mastodon.social, :func:`fediscope.sources.spellings.on_instance`): what the summary's ``--json`` names it by
+    written: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def entity(self) -> str:

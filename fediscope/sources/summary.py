@@ -64,7 +64,9 @@ class SourceResult:
     quarantined: int = 0  # malformed items and bodies written to <lake>/quarantine/
     out_of_range: int = 0  # outside the walk (before backfill_since, at/below the checkpoint) or refresh window,
     #                        or not yet old enough for the settle pass
-    caught_up: bool = False  # the run reached the checkpoint (or the backfill depth)
+    #: the run reached the checkpoint (or the backfill depth), or at least its page budget cut no walk short: False
+    #: only when the budget left a full page's next page unfetched (a short last page is resumed next run, unsaid)
+    caught_up: bool = False
     #: a first run stopped at ``backfill_pages`` with older statuses below it, which no later run collects
     #: (later runs walk down to the checkpoint, the newest status)
     backfill_cut: bool = False
