@@ -18,7 +18,10 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   string ``LENGTH``, which refuses it; use ``array_length`` (Spark ``SIZE``).
 * ``list_distinct``/``array_distinct``: its items in no fixed order in DuckDB, in first-seen order in Spark (so
   ``array_to_string(list_distinct(list(x)), ',')`` differs), unless only counted (``array_length``), unnested or
-  sorted: ``list_sort(list_distinct(…))``.
+  sorted: ``list_sort(list_distinct(…))``. (Its NULLs, dropped by DuckDB and kept once by Spark's ``ARRAY_DISTINCT``,
+  are dropped on Spark too: see below.)
+* ``list``/``array_agg`` with ``ORDER BY``: sqlglot writes Spark's ``COLLECT_LIST`` without it, so the items come in
+  no fixed order; ``string_agg(x, ',' ORDER BY …)`` joins them in order on both.
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
@@ -37,6 +40,11 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
   Spark; write ``100 * x / y`` (integers divide to a DOUBLE in both).
+
+Beyond sqlglot's translation, :func:`to_spark` writes three constructs otherwise, so that Spark gives DuckDB's answer:
+``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
+NULLs); and ``string_agg(DISTINCT x, sep ORDER BY x)`` as the sorted set of its values joined (sqlglot's ``LISTAGG
+… WITHIN GROUP``, which Spark fails beside another DISTINCT aggregate).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -149,6 +157,12 @@ def check_portable(sql: str, name: str = "query") -> None:
                 f"{name}: list_distinct() ({node.sql('duckdb')}) gives its items in no fixed order in DuckDB, in "
                 f"first-seen order in Spark; write list_sort({node.sql('duckdb')}), or only count it "
                 "(array_length) or unnest it")
+        if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+            keys = ", ".join(key.sql("duckdb") for key in node.this.expressions)
+            joined = f"string_agg({node.this.this.sql('duckdb')}, ',' ORDER BY {keys})"
+            raise NotPortableError(
+                f"{name}: {node.sql('duckdb')} loses its ORDER BY in Spark (collect_list, its items in no fixed "
+                f"order); to join the items in that order write {joined}")
     _check_typed(tree, name)
 
 
@@ -289,7 +303,9 @@ def _is_list_expression(node: exp.Expression) -> bool:
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
-    statements = [s.transform(_spark_log10).sql("spark") for s in sqlglot.parse(sql, read="duckdb") if s]
+    statements = [s.transform(_spark_log10).transform(_spark_distinct_without_nulls)
+                  .transform(_spark_distinct_string_agg).sql("spark")
+                  for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
@@ -302,3 +318,52 @@ def _spark_log10(node: exp.Expression) -> exp.Expression:
             and not node.this.is_string and node.this.this == "10"):
         return exp.Anonymous(this="LOG10", expressions=[node.expression])
     return node
+
+
+def _spark_distinct_without_nulls(node: exp.Expression) -> exp.Expression:
+    """``list_distinct(x)`` as Spark's ``ARRAY_COMPACT(ARRAY_DISTINCT(x))``: DuckDB drops the NULLs of the list,
+    Spark's ``ARRAY_DISTINCT`` keeps one (``list_distinct([1, NULL, NULL])`` is ``[1]`` in DuckDB, ``[1, NULL]`` in
+    Spark: ``array_length`` 1 and 2, ``unnest`` one row and two)."""
+    if isinstance(node, exp.ArrayDistinct) and not isinstance(node.parent, exp.ArrayCompact):
+        return exp.ArrayCompact(this=node)
+    return node
+
+
+def _spark_distinct_string_agg(node: exp.Expression) -> exp.Expression:
+    """``string_agg(DISTINCT x, sep ORDER BY x)`` as Spark SQL that runs: sqlglot writes ``LISTAGG(DISTINCT x, sep)
+    WITHIN GROUP (ORDER BY x)``, which Spark 4 fails with a ClassCastException (AttributeReference cannot be cast to
+    SortOrder) once the query has another DISTINCT aggregate (``count(DISTINCT …)``, a second ``string_agg``).
+    Written instead as the sorted set of the values joined, NULL when there is none, as DuckDB's ``string_agg``:
+    ``IF(SIZE(COLLECT_SET(x)) = 0, NULL, ARRAY_JOIN(TRANSFORM(SORT_ARRAY(COLLECT_SET(x), asc), v -> CAST(v AS
+    STRING)), sep))``. The values are sorted as they are (numbers as numbers) and cast to text afterwards, as DuckDB
+    orders them before it joins them; a ``FILTER (WHERE …)`` goes to each ``COLLECT_SET``."""
+    where = None
+    aggregate = node
+    if isinstance(node, exp.Filter):
+        where, aggregate = node.expression, node.this
+    elif isinstance(node.parent, exp.Filter):
+        return node  # rewritten with its filter, from the Filter node
+    if not isinstance(aggregate, exp.GroupConcat) or isinstance(node.parent, exp.Window):
+        return node  # Spark has no DISTINCT window aggregate: left for Spark to refuse
+    order = aggregate.this
+    if not (isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct)
+            and len(order.this.expressions) == 1 and len(order.expressions) == 1):
+        return node
+    value = order.this.expressions[0]
+    ordered = order.expressions[0]
+    if ordered.this != value:  # DuckDB refuses it (an ORDER BY of a DISTINCT aggregate must be its argument)
+        return node
+    separator = aggregate.args.get("separator") or exp.Literal.string(",")
+
+    def distinct_values() -> exp.Expression:
+        values = exp.Anonymous(this="COLLECT_SET", expressions=[value.copy()])
+        return exp.Filter(this=values, expression=where.copy()) if where is not None else values
+
+    item = exp.to_identifier("fediscope_item")
+    sorted_values = exp.Anonymous(this="SORT_ARRAY", expressions=[
+        distinct_values(), exp.false() if ordered.args.get("desc") else exp.true()])
+    as_text = exp.Transform(this=sorted_values, expression=exp.Lambda(
+        this=exp.Cast(this=exp.column(item), to=exp.DataType.build("STRING")), expressions=[item]))
+    joined = exp.Anonymous(this="ARRAY_JOIN", expressions=[as_text, separator.copy()])
+    empty = exp.EQ(this=exp.Anonymous(this="SIZE", expressions=[distinct_values()]), expression=exp.Literal.number(0))
+    return exp.If(this=empty, true=exp.null(), false=joined)

@@ -101,6 +101,12 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "unnest it"),
     ("SELECT array_distinct(hashtags) FROM statuses", "write list_sort(LIST_DISTINCT(hashtags))"),
     ("SELECT list_distinct(hashtags)[1] FROM statuses", "no fixed order"),
+    # sqlglot writes Spark's COLLECT_LIST without the ORDER BY: DuckDB 'a,b,b,c', Spark 'b,a,b,c'
+    ("SELECT array_to_string(list(language ORDER BY created_at DESC), ',') FROM statuses",
+     "ARRAY_AGG(language ORDER BY created_at DESC) loses its ORDER BY in Spark (collect_list, its items in no fixed "
+     "order); to join the items in that order write string_agg(language, ',' ORDER BY created_at DESC)"),
+    ("SELECT array_to_string(array_agg(DISTINCT language ORDER BY language), ',') FROM statuses",
+     "write string_agg(DISTINCT language, ',' ORDER BY language)"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -144,6 +150,26 @@ def test_date_diff_in_days_between_dates_passes() -> None:
                    "SELECT date_diff('day', h.dt, b.last_day) FROM hashtags AS h CROSS JOIN b")
 
 
+def test_list_distinct_drops_nulls_on_spark_too() -> None:
+    """DuckDB's list_distinct drops the list's NULLs; Spark's ARRAY_DISTINCT keeps one (run on both engines in
+    test_own_metric_distinct_spark.py)."""
+    assert to_spark("SELECT array_length(list_distinct(hashtags)), list_sort(array_distinct(mentions)) "
+                    "FROM statuses") == ("SELECT SIZE(ARRAY_COMPACT(ARRAY_DISTINCT(hashtags))), "
+                                         "ARRAY_SORT(ARRAY_COMPACT(ARRAY_DISTINCT(mentions))) FROM statuses")
+
+
+def test_string_agg_distinct_ordered_is_a_sorted_set_joined_on_spark() -> None:
+    """sqlglot's LISTAGG(DISTINCT x) WITHIN GROUP (ORDER BY x) fails inside Spark (a ClassCastException) beside
+    another DISTINCT aggregate; without DISTINCT or ORDER BY it is left as LISTAGG, which runs."""
+    assert to_spark("SELECT string_agg(DISTINCT language, '; ' ORDER BY language DESC) FILTER (WHERE is_reply), "
+                    "count(DISTINCT account_key), string_agg(language, ',' ORDER BY language), "
+                    "string_agg(DISTINCT language) FROM statuses") == (
+        "SELECT IF(SIZE(COLLECT_SET(language) FILTER(WHERE is_reply)) = 0, NULL, ARRAY_JOIN(TRANSFORM(SORT_ARRAY("
+        "COLLECT_SET(language) FILTER(WHERE is_reply), FALSE), fediscope_item -> CAST(fediscope_item AS STRING)), "
+        "'; ')), COUNT(DISTINCT account_key), LISTAGG(language, ',') WITHIN GROUP (ORDER BY language NULLS LAST), "
+        "LISTAGG(DISTINCT language, ',') FROM statuses")
+
+
 def test_log10_is_spark_log10() -> None:
     """Spark's LOG(10, x), sqlglot's translation, is ln(x) / ln(10): 2.9999999999999996 for 1000."""
     assert to_spark("SELECT log10(favourites_count), log(10, replies_count) FROM statuses") == (
@@ -182,13 +208,17 @@ _REWRITES = [
      "SELECT (SELECT array_to_string(list_sort(list_distinct(list(favourites_count % 50))), ',') FROM dialect_probe), "
      "array_to_string(list_sort(list_distinct([strftime(dt, '%m'), strftime(dt, '%Y'), strftime(dt, '%m'), "
      "strftime(dt, '%d')])), ','), array_length(list_distinct([hour(created_at), 1, hour(created_at), 2]))"),
+    ("SELECT array_to_string(list(favourites_count ORDER BY dt DESC), ',') FROM statuses",
+     "SELECT (SELECT string_agg(favourites_count, ',' ORDER BY dt DESC) FROM dialect_probe), "
+     "(SELECT string_agg(DISTINCT favourites_count, ',' ORDER BY favourites_count) FROM dialect_probe), "
+     "(SELECT count(DISTINCT dt) FROM dialect_probe)"),
 ]
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("trap, rewrite", _REWRITES, ids=[
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
-    "decimal-division", "cast-to-integer", "round-to-places", "list_distinct"])
+    "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by"])
 def test_a_refused_construct_has_a_rewrite_both_engines_run_alike(spark, trap: str, rewrite: str) -> None:  # noqa: ANN001
     import datetime as dt
 
