@@ -75,7 +75,10 @@ def export(name: str, fmt: str, out: Path | None, prefix: str | None, spreadshee
     the cost of a ' before such text: leave it out for pandas, R or DuckDB. --out writes a temporary file beside
     FILE and renames it at the end: a run that fails leaves FILE as it was. A name the store does not hold is
     refused (exit 2), listing the ones it does; a SQLite store not created yet is an error, as for `fediscope
-    report`. On a terminal, the rows written so far show on stderr (not when the rows themselves are printed there).
+    report`. A metric being written, or left part-way by a write that stopped (what `fediscope report` calls
+    "Partly written"), is refused (exit 1) saying what to run, and so is one written again during the export:
+    its rows could mix two writes. On a terminal, the rows written so far show on stderr (not when the rows
+    themselves are printed there).
 
     \b
     Examples:

@@ -107,8 +107,9 @@ own curated rows stay until the erasure is run again), but it undoes none of it:
 again, and their versions of other people's statuses, which tie with the curated rows on the fetch and the counts,
 win the merge (:data:`~fediscope.engine.curate_sql.STATUS_ORDER`: a reply id ``[erased]``, fewer mentions, no quoted
 author). Killed outright in the store pass (SIGKILL, the OOM killer: no clean-up runs), between a metric's deletion
-and its record in the store's catalog, it leaves the rows gone but the catalog's row count and generation of before
-(or a provisional one); the run again, which finds none of the account's rows left, records every metric it passes
+and its record in the store's catalog, it leaves the rows gone but the catalog's row count of before and a
+provisional generation (the metric is "Partly written" in ``fediscope report``, its API cursors stale, and ``store
+export`` refuses it); the run again, which finds none of the account's rows left, records every metric it passes
 anew when its catalog entry disagrees with the rows (:func:`erase_store`), so the store ends as an uninterrupted
 erasure leaves it, not at the next ``fediscope process``.
 
@@ -973,8 +974,8 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
                 statuses.append(row)
         if statuses:
             named += _delete_rows(store, metric, statuses, len(rows) - named)
-        # a run killed after deleting rows, before the catalog recorded it (rows gone, count and generation of
-        # before): this run finds none left and deletes nothing, so the catalog is recorded anew here
+        # a run killed after deleting rows, before the catalog recorded it (rows gone, the count of before, a
+        # provisional generation): this run finds none left and deletes nothing, so the catalog is recorded anew here
         store.settle(metric, len(rows) - named)
         count += named
         if count:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace as with_fields
 from typing import Any
@@ -126,8 +126,11 @@ class BaseStore(ABC):
     def _all(self, schema: TableSchema) -> list[Row]: ...
 
     @abstractmethod
-    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
-        """Delete matching rows; returns (deleted, remaining row count)."""
+    def _delete_where(self, schema: TableSchema, column: str, value: Any,
+                      begin: Callable[[int], None]) -> tuple[int, int]:
+        """Delete matching rows; returns (deleted, remaining row count). Once rows matching are found, and before the
+        first of them is deleted, ``begin(rows)`` is called with the metric's row count before the deletion
+        (:meth:`_delete_rows_where`); not when none match."""
 
     @abstractmethod
     def stored_metrics(self) -> dict[str, int]:
@@ -300,9 +303,20 @@ class BaseStore(ABC):
         ok, value = coerce_query(value, schema.types[column])
         if not ok:
             return 0
+        begun: list[int] = []
+
+        def begin(rows: int) -> None:
+            # as a write does: a provisional generation before the rows change, so that a reader paging through the
+            # metric (the results API's cursor, a whole read) is told of a deletion landing between its generation
+            # and its rows, and a deletion stopped before its record (killed) leaves the metric partly written. The
+            # count of before is kept meanwhile (a write records the one after): HBase counts what a deletion
+            # leaves from the catalog's count, which a deletion stopped before its rows went must not have lowered
+            self._begin_change(schema, metric.question, rows)
+            begun.append(rows)
+
         with self._reading(schema):
-            deleted, remaining = self._delete_where(schema, column, value)
-        if deleted:
+            deleted, remaining = self._delete_where(schema, column, value, begin)
+        if deleted or begun:  # begun and nothing deleted after all: the provisional generation is ended all the same
             self._commit(schema, metric.question, remaining)
         return deleted
 

@@ -5,7 +5,9 @@ prefix the store recorded at the metric's last write (:func:`fediscope.analysis.
 MariaDB and HBase give the same file, also for a metric whose SQL file is gone. The order is the store's top-N
 order (:func:`fediscope.analysis.pages_in_top_order`: rank column, ties by key; key order without a rank), or with
 a prefix value that value's rows in key order (:func:`fediscope.analysis.pages_of_prefix`), as the results API
-pages them.
+pages them. They are all of one write of the metric: a metric a write has begun and not finished (a provisional
+generation, which the report names "Partly written") is refused before a row is written (:class:`PartlyWrittenError`),
+and one written again during the export fails it (:class:`~fediscope.analysis.MetricChangedError`).
 
 CSV: a header of the stored columns (:meth:`~fediscope.store.port.MetricStore.column_types`' order), then the
 values as RFC 4180 has them (quoted where needed, ``\\r\\n`` line ends), booleans as ``true``/``false``, floats with
@@ -37,8 +39,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from fediscope.analysis import pages_in_top_order, pages_of_prefix, stored_definition
+from fediscope.analysis import (
+    PARTLY_WRITTEN_ADVICE,
+    MetricChangedError,
+    pages_in_top_order,
+    pages_of_prefix,
+    provisional,
+    stored_definition,
+)
 from fediscope.console import printable
+from fediscope.errors import StoreError
 from fediscope.step_progress import StatusLine
 from fediscope.store.port import MetricStore, Row, prefix_value
 from fediscope.wording import count
@@ -137,6 +147,18 @@ class Progress:
             self.line.clear()
 
 
+class PartlyWrittenError(StoreError):
+    """A metric a write has begun changing and not finished (its generation is provisional:
+    :func:`~fediscope.analysis.provisional`), refused by :func:`export_rows`: the report names such a metric
+    ("Partly written") and the results API answers its cursors 409 ``stale_cursor``, but a file has no place to say
+    it, and its rows may mix rows of before and after that write."""
+
+    def __init__(self, metric: str) -> None:
+        super().__init__(f"metric {metric} is partly written ({PARTLY_WRITTEN_ADVICE}): its rows may mix rows of "
+                         "before and after that write, so none was exported; export it again once that is done")
+        self.metric = metric
+
+
 def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes], Any], prefix: str | None = None,
                 progress: Progress | None = None, for_terminal: bool = False, spreadsheet_safe: bool = False) -> int:
     """Write every row of the stored metric ``name`` (or, with ``prefix``, those whose prefix column holds that
@@ -144,12 +166,23 @@ def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes]
     :class:`~fediscope.store.port.PrefixValueError`) in format ``fmt`` (:data:`FORMATS`) through ``write``, a page
     at a time; returns how many rows were written. The caller checks that the store holds ``name``. ``for_terminal``:
     the rows are printed on a terminal; ``spreadsheet_safe``: CSV text that a spreadsheet would run as a formula is
-    written as text (see the module's text)."""
+    written as text (see the module's text).
+
+    A metric under a provisional generation (a write going on, or one that stopped part-way) is refused before a row
+    is written (:class:`PartlyWrittenError`); one written again during the export raises
+    :class:`~fediscope.analysis.MetricChangedError`, also when its rows were one page (which the page walk does not
+    compare)."""
+    generation = store.generation(name)
+    if provisional(generation):
+        raise PartlyWrittenError(name)
     definition = stored_definition(store, name)
     types = store.column_types(name)
     pages = (pages_in_top_order(store, definition) if prefix is None else
              pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix))))
-    return _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
+    written = _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
+    if store.generation(name) != generation:
+        raise MetricChangedError(name)
+    return written
 
 
 def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],

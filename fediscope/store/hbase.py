@@ -775,9 +775,11 @@ class HBaseStore(BaseStore):
             if marked:
                 self._mark_rank_pending(conn, schema.metric, False)
 
-    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+    def _delete_where(self, schema: TableSchema, column: str, value: Any,
+                      begin: Callable[[int], None]) -> tuple[int, int]:
         """The data rows first, then their rank entries (a stop in between leaves entries ``top`` skips), with the
-        catalog marked meanwhile so that the next write or erasure removes those (:meth:`_finish_interrupted`)."""
+        catalog marked meanwhile so that the next write or erasure removes those (:meth:`_finish_interrupted`);
+        ``begin`` once the matching rows are found, before the first is deleted."""
         self._finish_interrupted(schema.metric)
         type_ = schema.types[column]
         qualifier = f"m:{column}".encode()
@@ -791,10 +793,17 @@ class HBaseStore(BaseStore):
                 # does, and one its column's type cannot hold matches nothing, as in SQL's WHERE
                 if scan or _stored_equals(cells.get(qualifier), type_, value):
                     matches.append((key, cells.get(b"i:rank", b"")))
-            rank_keys = [rank_key for _, rank_key in matches if rank_key] if schema.rank_column else []
+        rows = self._row_count(schema.metric)
+        remaining = max(rows - len(matches), 0)
+        if not matches:
+            return 0, remaining
+        begin(rows)
+        rank_keys = [rank_key for _, rank_key in matches if rank_key] if schema.rank_column else []
+        with self._connection(f"delete from {schema.metric}") as conn:
             if rank_keys:
                 self._mark_rank_pending(conn, schema.metric, True)
-            with data.batch(batch_size=self._batch_size) as batch:
+            with conn.table(layout.data_table(self.prefix, schema.metric)).batch(
+                    batch_size=self._batch_size) as batch:
                 for key, _ in matches:
                     batch.delete(key, columns=[b"m", b"i"])
             if rank_keys:
@@ -803,7 +812,7 @@ class HBaseStore(BaseStore):
                     for rank_key in rank_keys:
                         batch.delete(rank_key, columns=[b"r"])
                 self._mark_rank_pending(conn, schema.metric, False)
-        return len(matches), max(self._row_count(schema.metric) - len(matches), 0)
+        return len(matches), remaining
 
     # -- reads --------------------------------------------------------------------------------------------
 

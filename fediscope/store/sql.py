@@ -421,10 +421,20 @@ class SQLStore(BaseStore):
             columns.append(values if process is None else map(process, values))
         return list(zip(*columns, strict=True))
 
-    def _delete_where(self, schema: TableSchema, column: str, value: Any) -> tuple[int, int]:
+    def _delete_where(self, schema: TableSchema, column: str, value: Any,
+                      begin: Callable[[int], None]) -> tuple[int, int]:
+        """The matching rows counted first, in a read of their own (``begin`` writes the catalog, which the
+        deletion's transaction must not hold up), then deleted in one transaction."""
         table = self.table(schema)
+        matching = table.c[column] == value
+        with self._errors(f"count the rows to delete from {table.name}"), self._engine.connect() as conn:
+            found = conn.execute(select(func.count()).select_from(table).where(matching)).scalar_one()
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one() if found else 0
+        if not found:
+            return 0, total
+        begin(total)
         with self._errors(f"delete from {table.name}"), self._engine.begin() as conn:
-            deleted = conn.execute(delete(table).where(table.c[column] == value)).rowcount
+            deleted = conn.execute(delete(table).where(matching)).rowcount
             remaining = conn.execute(select(func.count()).select_from(table)).scalar_one()
         return deleted, remaining
 

@@ -101,3 +101,33 @@ def test_a_walk_begun_while_the_metric_is_written_is_a_stale_cursor(
     # what to do when no write is going on, as the report's "Partly written" says it: a stopped erasure too
     assert "(fediscope process or an erasure)" in error["message"] and PLAIN_PARTLY_WRITTEN_ADVICE in error["message"]
     assert "if no fediscope process is running, run it again, or the erasure if one stopped" in error["message"]
+
+
+def test_a_last_page_read_while_an_erasure_deletes_rows_is_a_stale_cursor(api: LiveApi, store_url: str) -> None:
+    """Was: ``delete_where`` (``fediscope gdpr erase`` deleting an account's rows) gave the metric a new generation
+    only once it recorded the deletion, after the rows had gone: a page read in between kept the generation of the
+    walk's first page, and ended the walk (``next: null``) without the deleted rows of that page after a first page
+    that had those of its own, a walk of neither state of the metric. It marks the generation provisional before
+    the rows go, as a write does."""
+    first = api.get(TOP, params={"limit": "1000"}).json()
+    assert first["count"] == 1000 and first["next"] is not None
+    instance = first["rows"][0]["instance"]  # rows on either page: the deletion straddles the walk's position
+    on_first = sum(row["instance"] == instance for row in first["rows"])
+    assert 0 < on_first < 1000
+    pages: list[Any] = []
+    eraser = open_store(store_url)
+    commit = eraser._commit  # type: ignore[attr-defined]
+
+    def page_before_the_record(*args: Any, **kwargs: Any) -> Any:
+        # the rows are gone, the catalog does not say so yet: the next page is read now
+        pages.append(api.get(TOP, params={"limit": "1000", "after": first["next"]["after"]}))
+        return commit(*args, **kwargs)
+
+    eraser._commit = page_before_the_record  # type: ignore[attr-defined]
+    try:
+        deleted = eraser.delete_where(metric("top_accounts_by_followers"), "instance", instance)
+    finally:
+        eraser.close()
+    assert deleted > on_first and len(pages) == 1
+    error = assert_error(pages[0], 409, "stale_cursor", "after")
+    assert "(fediscope process or an erasure)" in error["message"] and PLAIN_PARTLY_WRITTEN_ADVICE in error["message"]

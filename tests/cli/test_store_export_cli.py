@@ -260,6 +260,67 @@ def test_every_store_refuses_a_name_it_does_not_hold(exporting, capsys):
     assert err.endswith("holds no metric 'nothing_here'; the metrics it holds: by_hour, day_uses\n")
 
 
+
+def _stop_a_write(store, metric, rows) -> None:
+    """``store`` writes ``rows`` to ``metric`` and stops after its rows changed, before recording the write's end
+    (killed): the metric is left under a provisional generation."""
+    from fediscope.errors import StoreError
+
+    def killed(*_args, **_kwargs):
+        raise StoreError("killed")
+
+    store._commit = killed
+    try:
+        with pytest.raises(StoreError, match="killed"):
+            store.write(metric, rows)
+    finally:
+        del store._commit
+
+
+def test_every_store_refuses_a_metric_a_stopped_write_left_partly_written(exporting, capsys, tmp_path):
+    """Was: exported with exit 0 and no word, though its rows may mix two writes, where the report names it "Partly
+    written" and the results API answers its cursors 409 ``stale_cursor``. Refused now with the same advice, before
+    a row is written; the other metrics export as before, and a write of it that ends lets it export again."""
+    _stop_a_write(exporting, DAY_USES, [dict(row, uses=1) for row in ROWS[:4]])
+    kept = tmp_path / "day_uses.csv"
+    kept.write_text("an earlier export\n")
+    for out in ([], ["--out", str(kept)]):
+        code, printed, err = run(capsys, "store", "export", "day_uses", *out)
+        assert (code, printed) == (1, "")
+        assert err == (f"fediscope: error: metric day_uses is partly written ({analysis.PARTLY_WRITTEN_ADVICE}): its "
+                       "rows may mix rows of before and after that write, so none was exported; export it again "
+                       "once that is done\n")
+    assert kept.read_text() == "an earlier export\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if "day_uses" in p.name) == ["day_uses.csv"]
+    assert run(capsys, "store", "export", "by_hour")[0] == 0
+    exporting.write(DAY_USES, ROWS)  # `fediscope process` run again
+    code, out, err = run(capsys, "store", "export", "day_uses", "--format", "jsonl")
+    assert (code, err) == (0, "") and len(out.splitlines()) == len(ROWS)
+
+
+def test_a_write_that_stops_while_a_one_page_export_reads_fails_it(exporting, capsys, tmp_path, monkeypatch):
+    """The page walk compares the metric's generation after each page but the first (:func:`analysis._pages`): a
+    metric of one page that a write began changing while it was read was exported with exit 0. It fails as an
+    export overtaken by a write does, leaving ``--out`` as it was."""
+    monkeypatch.setattr(analysis, "PAGE_ROWS", 1000)  # every row on one page
+    store_type, stopped = type(exporting), []
+    top = store_type.top
+
+    def stopping_a_write(self, metric, n, after=None):
+        if self is not exporting and metric.name == "day_uses" and not stopped:
+            stopped.append(True)
+            _stop_a_write(exporting, DAY_USES, [dict(row, uses=1) for row in ROWS[:4]])
+        return top(self, metric, n, after=after)
+
+    monkeypatch.setattr(store_type, "top", stopping_a_write)
+    kept = tmp_path / "day_uses.csv"
+    kept.write_text("an earlier export\n")
+    code, out, err = run(capsys, "store", "export", "day_uses", "--out", str(kept))
+    assert stopped and (code, out) == (1, "")
+    assert err.startswith("fediscope: error: metric day_uses was written again (fediscope process) while its rows "
+                          "were read, so they would mix two writes")
+    assert kept.read_text() == "an earlier export\n"
+
 # -- NULL and empty text; formulas ---------------------------------------------------------------------------------
 
 #: text a spreadsheet runs as a formula (OWASP's CSV injection payloads), beside NULL, empty text and numbers

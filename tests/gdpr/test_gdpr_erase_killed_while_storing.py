@@ -2,9 +2,10 @@
 erased, then run again, leaves the store as an uninterrupted erasure does.
 
 The store removes a metric's rows in one transaction and records the metric's row count and a new generation in its
-catalog (``fediscope_catalog``) in the next (:meth:`~fediscope.store.base.BaseStore.delete_where`; a deletion by key,
-:meth:`~fediscope.store.base.BaseStore.write_changes`, marks the generation provisional first). Killed in between,
-the rows are gone but the catalog keeps the count of before and the generation of before (or a provisional one).
+catalog (``fediscope_catalog``) in the next (:meth:`~fediscope.store.base.BaseStore.delete_where`, and a deletion by
+key, :meth:`~fediscope.store.base.BaseStore.write_changes`, mark the generation provisional first). Killed in between,
+the rows are gone but the catalog keeps the count of before and a provisional generation (the generation of before,
+when an older fediscope deleted them).
 Was: the run again found none of the account's rows left — no row of it stayed — so it wrote nothing, and the
 catalog, ``fediscope report`` and the results API's cursors kept the stale count and generation until the next
 ``fediscope process``.

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 from metric_header import metric
 
+from fediscope.analysis import provisional
 from fediscope.engine.metric_state import without_unstorable_keys
 from fediscope.engine.metrics import Metric
 from fediscope.errors import StoreError
@@ -817,13 +818,55 @@ def _killed(*_args, **_kwargs):
     raise StoreError("killed")
 
 
+def test_a_deletion_marks_the_generation_provisional_before_its_rows_go(metric_store, monkeypatch):
+    """Was: ``delete_where`` (the erasure's deletion by account) changed the generation only once it recorded the
+    deletion, after the rows had gone, so a reader paging through the metric in between, or after an erasure killed
+    in between, went on under the generation of before over rows that had changed (no ``stale_cursor``, no
+    "Partly written"). It marks the generation provisional first, as a write does; a deletion that finds nothing
+    keeps the generation, and one stopped after its rows went leaves it provisional until ``settle`` (the erasure
+    run again: fediscope.gdpr.erase.erase_store) ends it."""
+    metric_store.write(ACCOUNTS, ROWS)
+    before = metric_store.generation("accounts")
+    assert metric_store.delete_where(ACCOUNTS, "account", "nobody") == 0
+    assert metric_store.delete_where(ACCOUNTS, "followers", 123456) == 0
+    assert metric_store.generation("accounts") == before  # nothing deleted: open cursors go on
+
+    with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_commit", _killed)
+        with pytest.raises(StoreError, match="killed"):
+            metric_store.delete_where(ACCOUNTS, "account", "bob")
+    assert metric_store.get(ACCOUNTS, ["bob"]) is None  # the rows went ...
+    during = metric_store.generation("accounts")
+    assert during is not None and during != before and provisional(during)  # ... under a provisional generation
+    assert metric_store.stored_metrics() == {"accounts": 5}  # the count of before, until the deletion is recorded
+    assert metric_store.delete_where(ACCOUNTS, "account", "bob") == 0  # the run again: nothing left to delete
+    assert metric_store.generation("accounts") == during
+    assert metric_store.settle(ACCOUNTS, len(metric_store.all(ACCOUNTS))) is True
+    settled = metric_store.generation("accounts")
+    assert settled not in (None, before, during) and not provisional(settled)
+
+    # a deletion stopped after its generation was marked, before its rows went: the run again deletes and ends it
+    delete = metric_store._delete_where
+    with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_delete_where",
+                        lambda schema, column, value, begin: delete(schema, column, value,
+                                                                    lambda rows: (begin(rows), _killed())))
+        with pytest.raises(StoreError, match="killed"):
+            metric_store.delete_where(ACCOUNTS, "account", "carol")
+    assert provisional(metric_store.generation("accounts")) and metric_store.get(ACCOUNTS, ["carol"]) is not None
+    assert metric_store.delete_where(ACCOUNTS, "account", "carol") == 1
+    assert not provisional(metric_store.generation("accounts")) and metric_store.stored_metrics() == {"accounts": 3}
+
+
 def test_settle_records_a_deletion_the_catalog_missed_and_leaves_an_agreeing_entry_alone(metric_store, monkeypatch):
-    """An erasure killed between deleting rows and recording them in the catalog left the count and the generation of
-    before; the run again deletes nothing (no row is left to delete), so nothing recorded the change until
-    ``settle``, given the rows it counted (fediscope.gdpr.erase.erase_store)."""
+    """An erasure by an older fediscope (which did not mark the generation provisional first) killed between deleting
+    rows and recording them in the catalog left the count and the generation of before; the run again deletes
+    nothing (no row is left to delete), so nothing recorded the change until ``settle``, given the rows it counted
+    (fediscope.gdpr.erase.erase_store)."""
     metric_store.write(ACCOUNTS, ROWS)
     before = metric_store.generation("accounts")
     with monkeypatch.context() as stopped:
+        stopped.setattr(metric_store, "_begin_change", lambda *_args: None)  # as an older fediscope deleted
         stopped.setattr(metric_store, "_commit", _killed)
         with pytest.raises(StoreError, match="killed"):
             metric_store.delete_where(ACCOUNTS, "account", "bob")
