@@ -199,6 +199,8 @@ def _websocket_url(base_url: str) -> str:
 #: streaming path → stream name (Mastodon's channel names)
 STREAMS = {"/api/v1/streaming/public": "public", "/api/v1/streaming/public/local": "public:local",
            "/api/v1/streaming/hashtag": "hashtag", "/api/v1/streaming/hashtag/local": "hashtag:local"}
+#: A ``Host`` the Link URLs may name: a name or IPv4 address, or a bracketed IPv6 one, with an optional port.
+HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9.])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 HEARTBEAT_SECONDS = 15.0  # Mastodon's streaming server sends ":thump" this often
 
 
@@ -228,11 +230,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/v1/streaming"):
             self._stream(path, query)
             return
+        header = self.headers.get("Host")
+        host = header or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        if header and not HOST.fullmatch(header):
+            # the Link URLs are built from it: a folded header keeps its line break, which would end the Link header
+            # and start one of the client's
+            self._send(error(400, "Invalid Host header"), {})
+            return
         verdict = self.server.limiter.hit(self._client_key())
         if not verdict.allowed:
             reply = error(429, "Too many requests")
         else:
-            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
             reply = self.server.routes.dispatch(path, query, f"http://{host}")
         self._send(reply, verdict.headers())
 
