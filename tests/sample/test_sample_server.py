@@ -355,3 +355,23 @@ def test_a_host_header_that_names_no_host_is_refused_not_written_into_the_link_h
         answer = _raw(sample_server, b"GET /api/v1/timelines/public?limit=1 HTTP/1.1\r\nHost: " + host
                       + b"\r\nConnection: close\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 200") and b"Link: <http://" + host + b"/api/v1/" in answer, host
+
+
+def test_a_status_id_too_long_for_a_number_is_not_found(sample_server: SampleServer) -> None:
+    """Was: int() refused the id (over 4300 digits) and the connection closed without an answer, a traceback on
+    the server's stderr."""
+    answer = _raw(sample_server, b"GET /api/v1/statuses/" + b"9" * 5000
+                  + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404") and answer.endswith(b'{"error":"Record not found"}'), answer[:300]
+
+
+@pytest.mark.parametrize(("length", "status"), [(b"abc", 400), (b"-1", 400), (b"1e3", 400),
+                                                (b"99999999999", 413)])
+def test_a_write_with_a_bad_or_huge_content_length_is_answered(sample_server: SampleServer, length: bytes,
+                                                               status: int) -> None:
+    """Was: a Content-Length that is not a number was a traceback and no answer; a negative one read until the
+    client went away, and a huge one was read whole into memory."""
+    answer = _raw(sample_server, b"POST /api/v1/statuses HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                  b"Content-Length: " + length + b"\r\n\r\nstatus=hi")
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:300]
+    assert "error" in json.loads(answer.partition(b"\r\n\r\n")[2])
