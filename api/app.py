@@ -18,6 +18,7 @@ address guard) and ``FEDISCOPE_CLOCK`` (a monotonic clock for the rate limiter).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -384,17 +385,21 @@ def _forwarded(app: Any, trusted_proxy: str) -> Any:
 
     def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
         untrusted = PROXY_HEADERS
-        if environ.get("REMOTE_ADDR") == trusted_proxy:
+        peer = environ.get("REMOTE_ADDR")
+        if peer == trusted_proxy:
             try:
                 untrusted = parse_proxy_headers(environ, trusted_proxy_count=1,
                                                 trusted_proxy_headers=FORWARDED_HEADERS, logger=log)
+                _check_forwarded_for(environ)
             except MalformedProxyHeader as exc:
+                environ["REMOTE_ADDR"] = peer  # the refusal's access line names the proxy, not what it forwarded
                 log.warning("malformed %s from the trusted proxy %s: %s (%r)", exc.header, trusted_proxy,
                             exc.reason, str(exc.value)[:100])
                 error = ApiError(400, "invalid_forwarded_header",
                                  f"the reverse proxy in front of this API sent {exc.header} in a form that cannot be "
-                                 "read (one value of each forwarded header is expected, a scheme of http or https); "
-                                 "its operator must fix the proxy's configuration",
+                                 "read (one value of each forwarded header is expected, a scheme of http or https, "
+                                 "an IP address last in X-Forwarded-For); its operator must fix the proxy's "
+                                 "configuration",
                                  setting="FEDISCOPE_API_TRUSTED_PROXY")
                 body = json.dumps(envelope(error)).encode()
                 log_access(environ.get("REQUEST_METHOD"), "(refused: malformed forwarded header)", 400,
@@ -406,3 +411,21 @@ def _forwarded(app: Any, trusted_proxy: str) -> Any:
         return app(environ, start_response)
 
     return wsgi
+
+
+def _check_forwarded_for(environ: dict[str, Any]) -> None:
+    """The client address waitress took from the trusted proxy's X-Forwarded-For (its last value) must be an IP
+    address: waitress takes any text (``unknown``, ``1.2.3.4 key=key#1 client=5.6.7.8``), which the access line then
+    gave as the client, so a client whose own X-Forwarded-For the proxy passes on (nginx does unless told to set it)
+    wrote fields of its choosing into the access log."""
+    if "HTTP_X_FORWARDED_FOR" not in environ:
+        return
+    address = environ.get("REMOTE_ADDR", "")
+    bracketed, _, port = address.removeprefix("[").partition("]:")
+    if address.startswith("[") and port.isdigit():  # [v6]:port, which waitress leaves whole (it splits v4:port)
+        address = environ["REMOTE_ADDR"] = environ["REMOTE_HOST"] = bracketed
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise MalformedProxyHeader("X-Forwarded-For", "its last value is not an IP address",
+                                   environ["HTTP_X_FORWARDED_FOR"]) from None

@@ -78,7 +78,7 @@ class Routes:
         (re.compile(r"^/api/v1/accounts/lookup$"), "lookup"),
         (re.compile(r"^/api/v1/accounts/(?P<id>\d+)/statuses$"), "account_statuses"),
         (re.compile(r"^/api/v1/accounts/(?P<id>\d+)$"), "account"),
-        (re.compile(r"^/api/v1/statuses/(?P<id>\d+)$"), "status"),
+        (re.compile(r"^/api/v1/statuses/(?P<id>[0-9]{1,20})$"), "status"),  # longer: no route, 404 as Mastodon
         (re.compile(r"^/api/v2/instance$"), "instance_v2"),
         (re.compile(r"^/api/v1/instance$"), "instance_v1"),
         (re.compile(r"^/api/v1/instance/activity$"), "activity"),
@@ -199,6 +199,10 @@ def _websocket_url(base_url: str) -> str:
 #: streaming path → stream name (Mastodon's channel names)
 STREAMS = {"/api/v1/streaming/public": "public", "/api/v1/streaming/public/local": "public:local",
            "/api/v1/streaming/hashtag": "hashtag", "/api/v1/streaming/hashtag/local": "hashtag:local"}
+#: A ``Host`` the Link URLs may name: a name or IPv4 address, or a bracketed IPv6 one, with an optional port.
+HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9.])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+#: The largest request body read (and dropped) before the 405 of a write: larger is 413 and the connection closed.
+MAX_BODY_BYTES = 64 * 1024
 HEARTBEAT_SECONDS = 15.0  # Mastodon's streaming server sends ":thump" this often
 
 
@@ -228,11 +232,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/api/v1/streaming"):
             self._stream(path, query)
             return
+        header = self.headers.get("Host")
+        host = header or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        if header and not HOST.fullmatch(header):
+            # the Link URLs are built from it: a folded header keeps its line break, which would end the Link header
+            # and start one of the client's
+            self._send(error(400, "Invalid Host header"), {})
+            return
         verdict = self.server.limiter.hit(self._client_key())
         if not verdict.allowed:
             reply = error(429, "Too many requests")
         else:
-            host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
             reply = self.server.routes.dispatch(path, query, f"http://{host}")
         self._send(reply, verdict.headers())
 
@@ -240,10 +250,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error(405, "Method not allowed"), {}, allow="GET")
 
     def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self._send(error(405, "This sample instance is read-only"), {}, allow="GET")
+        """405: the instance is read-only. The body is read (and dropped) so that the connection can serve the next
+        request, unless its length is not a number (400) or over :data:`MAX_BODY_BYTES` (413): then the connection
+        is closed instead."""
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if not (length.isascii() and length.isdigit()):
+            self.close_connection = True
+            self._send(error(400, "Content-Length must be a number of bytes"), {})
+        elif int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(error(413, "Request body too large"), {})
+        else:
+            self.rfile.read(int(length))
+            self._send(error(405, "This sample instance is read-only"), {}, allow="GET")
 
     do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
 

@@ -91,6 +91,29 @@ def test_a_malformed_header_of_the_trusted_proxy_is_the_json_error(tmp_path: Pat
         assert requests.get(f"{base}/health", headers=FORWARDED, timeout=10).status_code == 200
 
 
+@pytest.mark.parametrize("forwarded_for", ["203.0.113.9 key=key#1 client=198.51.100.7", "unknown", "_hidden",
+                                           "203.0.113.9, evil key=key#1"])
+def test_a_forwarded_for_of_the_trusted_proxy_that_is_no_address_is_refused(tmp_path: Path, mastodon_server: Any,
+                                                                           forwarded_for: str) -> None:
+    """Was: taken as the client's address as sent, so the access line read ``client=203.0.113.9 key=key#1
+    client=198.51.100.7``: a client whose X-Forwarded-For a proxy passes on (nginx does unless told to set it) wrote
+    fields of its choosing into the access log. Its last value (the one the proxy adds) must be an IP address."""
+    log: list[str] = []
+    with serve(tmp_path, mastodon_server, log=log, FEDISCOPE_API_TRUSTED_PROXY="127.0.0.1",
+               FEDISCOPE_LOG_LEVEL="INFO") as base:
+        response = requests.get(f"{base}/health", headers={"X-Forwarded-For": forwarded_for}, timeout=10)
+        _json_error(response, 400, "invalid_forwarded_header")
+        assert "X-Forwarded-For" in response.json()["error"]["message"]
+        for address in ("203.0.113.9", "2001:db8::1", "[2001:db8::1]:4711", "evil, 203.0.113.9"):
+            assert requests.get(f"{base}/health", headers={"X-Forwarded-For": address},
+                                timeout=10).status_code == 200, address
+    access = [line for line in log if "api.access" in line]
+    forged = [line for line in access if "key=key#1" in line or any(word in line for word in forwarded_for.split())
+              and not line.endswith(("client=127.0.0.1", "client=203.0.113.9"))]
+    assert len(access) == 5 and not forged, access
+    assert access[0].endswith("key=- client=127.0.0.1"), access  # the refusal names the peer: the proxy
+
+
 def test_forwarded_headers_from_anyone_else_are_dropped(served: str, mastodon_server: Any) -> None:
     assert _next_link(served, mastodon_server).startswith(f"{served}/v1/timelines/public?")
 

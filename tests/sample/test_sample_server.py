@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -326,3 +328,50 @@ def test_grow_mode_adds_statuses_in_the_background() -> None:
         while len(server.instance.statuses) < before + 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(server.instance.statuses) >= before + 3
+
+
+def _raw(server: SampleServer, request: bytes) -> bytes:
+    """Send ``request`` as is on a new connection; the whole answer (the server closes the connection)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_host_header_that_names_no_host_is_refused_not_written_into_the_link_header(
+        sample_server: SampleServer) -> None:
+    """Was: the Host header went into the Link URLs as sent, and the standard library keeps a folded header's line
+    break, so ``Host: a`` continued by `` Set-Cookie: x=1`` wrote a header of the client's into the answer."""
+    for host in (b"a\r\n Set-Cookie: x=1", b"a b", b"a/b", b"evil>; rel=\"next\""):
+        answer = _raw(sample_server, b"GET /api/v1/timelines/public?limit=1 HTTP/1.1\r\nHost: " + host
+                      + b"\r\nConnection: close\r\n\r\n")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), head
+        assert b"Set-Cookie" not in head and b"Link" not in head
+        assert json.loads(body) == {"error": "Invalid Host header"}
+    for host in (b"127.0.0.1:8765", b"sample.social", b"[::1]:8080", b"Sample-1.example."):
+        answer = _raw(sample_server, b"GET /api/v1/timelines/public?limit=1 HTTP/1.1\r\nHost: " + host
+                      + b"\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200") and b"Link: <http://" + host + b"/api/v1/" in answer, host
+
+
+def test_a_status_id_too_long_for_a_number_is_not_found(sample_server: SampleServer) -> None:
+    """Was: int() refused the id (over 4300 digits) and the connection closed without an answer, a traceback on
+    the server's stderr."""
+    answer = _raw(sample_server, b"GET /api/v1/statuses/" + b"9" * 5000
+                  + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404") and answer.endswith(b'{"error":"Record not found"}'), answer[:300]
+
+
+@pytest.mark.parametrize(("length", "status"), [(b"abc", 400), (b"-1", 400), (b"1e3", 400),
+                                                (b"99999999999", 413)])
+def test_a_write_with_a_bad_or_huge_content_length_is_answered(sample_server: SampleServer, length: bytes,
+                                                               status: int) -> None:
+    """Was: a Content-Length that is not a number was a traceback and no answer; a negative one read until the
+    client went away, and a huge one was read whole into memory."""
+    answer = _raw(sample_server, b"POST /api/v1/statuses HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                  b"Content-Length: " + length + b"\r\n\r\nstatus=hi")
+    assert answer.startswith(b"HTTP/1.1 %d" % status), answer[:300]
+    assert "error" in json.loads(answer.partition(b"\r\n\r\n")[2])
