@@ -4,9 +4,10 @@ With privacy on, landing writes every mention and profile link of an account as 
 erased (suppressed) account's as :data:`ERASED`. With privacy off the texts are as collected: a mention is
 Mastodon's ``<a href="https://host/@name" class="u-url mention">@<span>name</span></a>``. Both ``gdpr erase``, on a
 lake that holds such texts (:mod:`fediscope.gdpr.mentions`), and landing with privacy off after the erasure
-(:meth:`fediscope.privacy.PrivacyPolicy.apply`, for an account on the suppression list that a status mentions or
-a link preview names as its author) rewrite them with :class:`ProfileLinks`, so a status landed before the erasure
-and the same status landed after it say the same.
+(:meth:`fediscope.privacy.PrivacyPolicy.apply`, for an account on the suppression list that a status mentions,
+quotes, names as a link preview's author, or names in its texts by a handle or a profile link of a known shape)
+rewrite them with :class:`ProfileLinks`, so a status landed before the erasure and the same status landed after it
+say the same.
 
 :class:`ProfileLinks` finds them: an anchor (``<a href>``) whose link is one of the account's profile links becomes
 what landing with privacy on makes of an erased account's (``<a href="[erased]" …>@<span>[erased]</span></a>``;
@@ -24,7 +25,11 @@ alone in a status that mentions it. The account's profile links are, matched in 
   servers': ``/u/name``, ``/profile/name``).
 
 A card's author (``author_name``/``author_url``, an entry of ``authors`` with the account or its profile link) is
-removed as a mention is (:func:`unlink_card_author`): the card stays, without the person.
+removed as a mention is (:func:`unlink_card_author`): the card stays, without the person. A card's texts and links
+(title, description, byline, …) are erased as a status's text is; a card that previews one of the account's own pages
+(its profile, one of its statuses: its title, description and image are the account's display name, bio, avatar or
+words, which no search of its handle finds) keeps only what privacy on keeps of any card, its type and provider
+(:func:`minimised_card`).
 
 Nothing here imports the rest of fediscope: the privacy policy (landing) and the erasure both use it.
 """
@@ -130,17 +135,27 @@ class ProfileLinks:
     def erase(self, data: Any, mentioned: list[bool] | None = None) -> Any:
         """A raw status record's ``data`` with the account's mentions and profile links erased from the texts of
         every status it carries (the status, a reblogged and a quoted one, :func:`nested_statuses`: ``content``,
-        ``spoiler_text``, ``text``, the poll's options), and its handle written alone in those that mention it
-        (``mentioned``, one flag per status carried, in that order): a copy when any changes, else ``data``
-        itself."""
+        ``spoiler_text``, ``text``, the poll's options, the link preview's texts and links: :func:`_texts`), and its
+        handle written alone in those that mention it (``mentioned``, one flag per status carried, in that order); a
+        link preview of one of the account's own pages keeps only what privacy on keeps of any card
+        (:func:`minimised_card`). A copy when any changes, else ``data`` itself."""
         flags = [*(mentioned or []), *[False] * len(list(nested_statuses(data)))]
-        if not any(_texts(status, self._visit(flag, apply=False)) for status, flag in zip(
+        if not any(self._previews(status) or _texts(status, self._visit(flag, apply=False)) for status, flag in zip(
                 nested_statuses(data), flags, strict=False)):
             return data
         out = copy.deepcopy(data)
         for status, flag in zip(nested_statuses(out), flags, strict=False):
+            if self._previews(status):
+                status["card"] = minimised_card(status["card"])
             _texts(status, self._visit(flag, apply=True))
         return out
+
+    def _previews(self, status: dict[str, Any]) -> bool:
+        """Is the link preview (``card``) of ``status`` one of the account's own pages (its profile, one of its
+        statuses: a link :meth:`is_link` finds)? Its title, description, image and embedded HTML then are the
+        account's display name, bio, avatar or words, which no search of its handle finds."""
+        card = status.get("card")
+        return isinstance(card, dict) and isinstance(card.get("url"), str) and self.is_link(card["url"].strip())
 
     def _visit(self, mentioned: bool, apply: bool) -> Callable[[str, bool], Any]:
         """What :func:`_texts` calls: the text erased (``apply``), or whether erasing changes it."""
@@ -150,14 +165,37 @@ class ProfileLinks:
         return visit
 
 
+#: What a link preview (``card``) keeps when it is a preview of an erased account's own page: what privacy on lands of
+#: any card.
+CARD_KEPT = ("type", "provider_name")
+#: The texts and links of a link preview written as plain text (its ``html``, an embed's, is HTML), where a page's
+#: title, description or byline may name an account as a status's text does; those of an ``authors`` entry too.
+_CARD_TEXTS = ("url", "title", "description", "author_name", "author_url", "provider_name", "provider_url",
+               "image_description", "embed_url")
+_CARD_AUTHOR_TEXTS = ("name", "url")
+
+
+def minimised_card(card: dict[str, Any]) -> dict[str, Any]:
+    """A link preview as privacy on lands it: its type and provider only (:data:`CARD_KEPT`)."""
+    return {name: card.get(name) for name in CARD_KEPT if name in card}
+
+
 def _texts(status: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
-    """Call ``visit(text, markup)`` on each text of ``status`` (``markup``: it is ``content``, HTML), replacing the
-    text with what it returns when that is a string; True when any ``visit`` returned something truthy."""
+    """Call ``visit(text, markup)`` on each text of ``status`` (``markup``: it is HTML, ``content`` or a link
+    preview's ``html``) — its content, content warning, source text, poll options, and its link preview's texts and
+    links (:data:`_CARD_TEXTS`) —, replacing the text with what it returns when that is a string; True when any
+    ``visit`` returned something truthy."""
     slots: list[tuple[dict[str, Any], str, bool]] = [
         (status, name, name == "content") for name in ("content", "spoiler_text", "text")]
     poll = status.get("poll")
     if isinstance(poll, dict) and isinstance(poll.get("options"), list):
         slots += [(option, "title", False) for option in poll["options"] if isinstance(option, dict)]
+    card = status.get("card")
+    if isinstance(card, dict):
+        slots += [(card, name, False) for name in _CARD_TEXTS] + [(card, "html", True)]
+        if isinstance(card.get("authors"), list):
+            slots += [(author, name, False) for author in card["authors"] if isinstance(author, dict)
+                      for name in _CARD_AUTHOR_TEXTS]
     found = False
     for holder, name, markup in slots:
         if isinstance(holder.get(name), str):
@@ -166,6 +204,13 @@ def _texts(status: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
                 holder[name] = result
             found = found or bool(result)
     return found
+
+
+def written_texts(status: dict[str, Any]) -> list[str]:
+    """The texts of ``status`` that :meth:`ProfileLinks.erase` erases (:func:`_texts`), as they are."""
+    texts: list[str] = []
+    _texts(status, lambda text, markup: texts.append(text))
+    return texts
 
 
 def unlink_card_author(status: dict[str, Any], is_account: Callable[[Any], bool], links: ProfileLinks | None) -> None:

@@ -29,8 +29,9 @@ and its handles and links become ``[erased]`` (the list also holds its id pseudo
 ``in_reply_to_account_id``, and their ``in_reply_to_id`` becomes ``[erased]``). With the policy off
 (``FEDISCOPE_PRIVACY=off``) records land as collected, but opted-out and erased accounts are skipped and noted all
 the same (:meth:`PrivacyPolicy._as_collected`), and the mentions and profile links of an erased account that a status
-mentions, quotes or names as a link preview's author become ``[erased]`` in its texts, as ``gdpr erase`` rewrote them
-in the statuses it found (:mod:`fediscope.erased_mentions`).
+mentions, quotes, names as a link preview's author or names in its texts (a handle, a profile link of a known shape)
+become ``[erased]`` in its texts and link preview, as ``gdpr erase`` rewrote them in the statuses it found
+(:mod:`fediscope.erased_mentions`).
 
 **Local accounts and the handle domain.** An instance answers ``acct`` without a domain for its own (local)
 accounts, so the policy completes it with a domain. A Mastodon server may hand out handles of one domain
@@ -88,7 +89,15 @@ from urllib.parse import quote, unquote
 
 from fediscope.config import PSEUDONYM_KEY_COMMAND, Settings
 from fediscope.engine.visible_text import authored_length
-from fediscope.erased_mentions import ERASED, LINK_ANCHOR_RE, ProfileLinks, nested_statuses, unlink_card_author
+from fediscope.erased_mentions import (
+    ERASED,
+    LINK_ANCHOR_RE,
+    ProfileLinks,
+    minimised_card,
+    nested_statuses,
+    unlink_card_author,
+    written_texts,
+)
 from fediscope.errors import ConfigError
 from fediscope.idn import landed_domain, landed_handle, unicode_domain
 
@@ -120,6 +129,9 @@ _TAG_RE = re.compile(r"<[^>]+>")
 _ACCOUNT_LINK_RE = re.compile(
     r"^https?://(?P<host>[^/?#\s]+)/(?:@(?P<user>[^/?#@\s]+)(?:@(?P<remote>[^/?#\s]+))?"
     r"|users/(?P<ap_user>[^/?#\s]+)|ap/users/(?P<ap_id>\d+))(?P<rest>/[^?#\s]*)?", re.IGNORECASE)
+
+#: The user name a profile link's path starts with (``bob`` of ``…/@bob’s``): user names are ASCII.
+_LINKED_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*")
 
 #: Account fields kept as they are (counts and flags the metrics use).
 ACCOUNT_KEPT = ("locked", "bot", "group", "discoverable", "indexable", "noindex", "created_at",
@@ -658,8 +670,9 @@ class PrivacyPolicy:
         noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go, as
         does the id of an erased account a status replies to.
         Handles and links inside the text stay as collected, but those of an erased account that the status (or one
-        it reblogs or quotes) mentions, quotes or names as a link preview's author become :data:`ERASED`, as
-        ``gdpr erase`` rewrites them in the statuses landed before (:meth:`_erase_names`)."""
+        it reblogs or quotes) mentions, quotes, names as a link preview's author or names in its texts
+        (:meth:`_note_written`) become :data:`ERASED`, as ``gdpr erase`` rewrites them in the statuses landed before
+        (:meth:`_erase_names`)."""
         if entity in {"accounts", "directory"} and isinstance(record, dict):
             return self._collected_account(record, instance)
         if entity == "statuses" and isinstance(record, dict):
@@ -745,6 +758,8 @@ class PrivacyPolicy:
                 out = {**out, "mentions": kept}
         if self.suppressed and isinstance(status.get("card"), dict):
             self._note_card_authors(status["card"], instance, erased)
+        if self.suppressed:
+            self._note_written(status, erased)
         # a reply to an erased account no longer says whose status, nor which (unreplied)
         if self.replies_to_suppressed(status.get("in_reply_to_account_id"), instance):
             out = unreplied(out)
@@ -774,6 +789,38 @@ class PrivacyPolicy:
                 key = self.account_key(f"{user}@{match.group('remote') or match.group('host')}")
                 if self._on_suppression_list(key):
                     erased.setdefault(key, _Erased()).links.add(url)
+
+    def _note_written(self, status: dict[str, Any], erased: dict[str, _Erased]) -> None:
+        """Note in ``erased`` the erased accounts that the texts of ``status`` (not those of a status it carries: its
+        own call notes them) name without a mention: a handle ``user@domain`` (with or without ``@``, in any case),
+        or a profile or status link of the shapes any server gives one (``https://host/@name``, ``/%40name``,
+        ``/users/name``, ``/@name@domain``, and what lies under them) — in the content, content warning, source text,
+        poll options or link preview (:func:`~fediscope.erased_mentions.written_texts`). The erasure rewrites them in
+        every status it finds; without this, a later fetch of a status that names the account only in its words
+        landed them as collected. A bare ``@name`` names nobody without a mention (whose it is depends on the server
+        it was written on), and a link by number (``/ap/users/<id>``) names no handle to look up: both stay."""
+        for text in written_texts(status):
+            if "@" not in text and "://" not in text:  # most texts: neither a handle nor a link
+                continue
+            for match in _TEXT_ACCOUNT_RE.finditer(text):
+                link = match.group("link")
+                if link is None:
+                    handle = f"{match.group('user')}@{match.group('domain')}"
+                else:
+                    found = _ACCOUNT_LINK_RE.match(_ENCODED_AT_RE.sub("/@", link))
+                    # user names are ASCII: text glued after one (``…/@bob’s``) is not part of it
+                    user = found and _LINKED_NAME_RE.match(found.group("user") or found.group("ap_user") or "")
+                    if not found or not user:
+                        continue
+                    handle = f"{user.group(0)}@{found.group('remote') or found.group('host')}"
+                try:
+                    key = self.account_key(handle)
+                except (ValueError, UnicodeError):  # not a handle after all (an empty name, a domain idna refuses)
+                    continue
+                if self._on_suppression_list(key):
+                    who = erased.setdefault(key, _Erased())
+                    if link is not None:
+                        who.links.add(link)
 
     def _erase_names(self, landed: dict[str, Any], instance: str, erased: dict[str, _Erased]) -> dict[str, Any]:
         """``landed`` (a status as collected, :meth:`_collected_status`) with the mentions and profile links of the
@@ -884,7 +931,7 @@ class PrivacyPolicy:
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
-            out["card"] = {k: status["card"].get(k) for k in ("type", "provider_name") if k in status["card"]}
+            out["card"] = minimised_card(status["card"])
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
             if not _is_public_status(status["reblog"]):

@@ -21,7 +21,9 @@ the account collectable again:
    loses ``quoted_status``, an instance whose contact it is loses ``contact.account``, a link preview whose author it
    is loses the author; whatever still names it (its handle inside the text of a status that mentioned it) is
    replaced by ``[erased]``, and with privacy off, where a text names it as collected, so are a mention of it
-   (``@<span>name</span>`` and its ``href``) and its profile links (:mod:`fediscope.gdpr.mentions`). Affected batch
+   (``@<span>name</span>`` and its ``href``) and its profile links, in the texts and the link preview of every
+   status, mentioning it or not; a link preview of one of its own pages keeps its type and provider alone
+   (:mod:`fediscope.gdpr.mentions`). Affected batch
    files are rewritten atomically under the same name (a file left empty is deleted). Mention entries are *removed*
    rather than blanked: a blank entry would still say "this status mentioned somebody who asked to be forgotten", and
    no metric needs it. The same pass, and

@@ -8,11 +8,13 @@ nor a link of one of the account's statuses, the traces the erasure replaces in 
 (:meth:`~fediscope.gdpr.subject.Traces.values`), so the name and the profile link stayed in other people's texts.
 
 :class:`ProfileLinks` finds them, as :mod:`fediscope.erased_mentions` describes (one implementation: landing with
-privacy off rewrites a status that mentions an account on the suppression list with it too, so the status landed
-after the erasure says what the erasure made of it landed before); here it is built from what the first pass found
+privacy off rewrites a status that names an account on the suppression list with it too — by a mention, a quote, a
+card's author, or a handle or profile link in its texts —, so the status landed after the erasure says what the
+erasure made of it landed before); here it is built from what the first pass found
 (:class:`~fediscope.gdpr.subject.Traces`: the key, the ids, the profile links of
 :attr:`~fediscope.gdpr.subject.Traces.profile_links`), and asks which statuses of a record mention the account.
-A card's author is removed as a mention is (:func:`unlink_card_author`).
+A card's author is removed as a mention is (:func:`unlink_card_author`); a card's texts are erased as a status's
+are, and a card previewing one of the account's own pages keeps its type and provider alone.
 """
 
 from __future__ import annotations
