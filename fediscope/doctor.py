@@ -8,11 +8,13 @@ one).
 
 The checks and what they do:
 
-* ``lake`` — writes, reads back and deletes a small probe file under ``_doctor/`` (proves write permission
-  and, on HDFS, that both the namenode and the datanodes are reachable); on a local lake it WARNs about
-  temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`; not on HDFS, where finding
-  them takes a request per directory); on HDFS it WARNs about a lake at the file system's root (a URL with no
-  directory: :func:`fediscope.lake.backend.hdfs_root_warning`), as ``config check`` does;
+* ``lake`` — FAILs a lake path that is a file, in the words of every other command's refusal
+  (:func:`fediscope.lake.backend.not_a_directory`); else writes, reads back and deletes a small probe file under
+  ``_doctor/`` (proves write permission and, on HDFS, that both the namenode and the datanodes are reachable); on
+  a local lake it WARNs about temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`;
+  not on HDFS, where finding them takes a request per directory); on HDFS it WARNs about a lake at the file
+  system's root (a URL with no directory: :func:`fediscope.lake.backend.hdfs_root_warning`), as ``config check``
+  does;
 * ``curation`` — (for a lake with curated tables only) reads the curated manifest alone: WARN when the curated
   tables were made by other curation rules than this fediscope's (an upgrade changed them; ``fediscope process``
   warns the same, ``rules_changed``), with the fix ``fediscope process --recurate``; FAIL when the manifest cannot be
@@ -116,10 +118,13 @@ class Check:
 
 
 def check_lake(settings: Settings) -> Check:
-    from fediscope.lake.backend import hdfs_root_warning, open_lake
+    from fediscope.lake.backend import hdfs_root_warning, not_a_directory, open_lake
 
     started = time.monotonic()
     lake = open_lake(settings.lake)
+    if not lake.is_dir("") and lake.exists(""):  # as every other command says it (was: the probe's write error,
+        # and on HDFS a fix about the namenode address, the datanodes and ownership)
+        return Check("lake", FAIL, *not_a_directory(redact_url(lake.url), settings.origin("lake", advice=True)))
     where = redact_url(lake.url) + _implicit_hdfs_user(lake, settings.origin("lake"))
     probe = f"{PROBE_DIR}/probe-{uuid.uuid4().hex[:12]}.txt"
     payload = f"fediscope doctor {uuid.uuid4().hex}\n".encode()

@@ -871,7 +871,7 @@ def _missing_lake(settings: Settings) -> str | None:
     """What is wrong when the lake does not exist or is not a directory, with its fix (None when it is there, or
     when the lake cannot answer, which the doctor's check reports with its own fix): checked before the doctor's
     probe file, whose write would create a missing lake."""
-    from fediscope.lake.backend import open_lake
+    from fediscope.lake.backend import not_a_directory, open_lake
 
     lake = open_lake(settings.lake)
     try:
@@ -882,7 +882,7 @@ def _missing_lake(settings: Settings) -> str | None:
         return None
     named = lake_named(settings)
     if there:
-        return f"the lake path {lake.url} is not a directory -> fix: point {named} at the lake's directory"
+        return " -> fix: ".join(not_a_directory(lake.url, named))
     return (f"no lake at {lake.url}: it does not exist -> fix: run the fediscope_ingest DAG first (it creates the "
             f"lake when it first lands data), or point {named} at the lake it collects into")
 

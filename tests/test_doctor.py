@@ -206,7 +206,8 @@ def test_lake_over_webhdfs(clean_env: Path, webhdfs_server: WebHDFSDouble) -> No
     lake = _by_name(run_checks(settings))["lake"]
     assert lake.status == OK and webhdfs_server.lake_url(user="etl") in lake.detail
     ops = [op for _server, _method, op, _path, _user in webhdfs_server.requests]
-    assert ops[:3] == ["CREATE", "CREATE", "RENAME"] and "OPEN" in ops and "DELETE" in ops
+    assert ops[:2] == ["GETFILESTATUS", "GETFILESTATUS"]  # the lake's root: not a directory, not there either
+    assert ops[2:5] == ["CREATE", "CREATE", "RENAME"] and "OPEN" in ops and "DELETE" in ops
     assert list(webhdfs_server.local("/lake").iterdir()) == []
 
 
@@ -265,7 +266,44 @@ def test_a_failed_lake_is_not_read_again_for_the_key_check(clean_env: Path, webh
     checks = _by_name(run_checks(settings))
     assert checks["lake"].status == FAIL and checks["pseudonym_key"].status == OK
     assert [path for _server, _method, _op, path, _user in webhdfs_server.requests
-            if "_doctor" not in path] == []  # nothing but the probe's requests
+            if "_doctor" not in path] == ["/lake"] * 2  # the lake check's alone: what the root is, then the probe
+
+
+@pytest.mark.parametrize("set_in", ["environment", "file"])
+def test_a_local_lake_path_that_is_a_file_is_refused_as_every_command_refuses_it(clean_env: Path,
+                                                                                 set_in: str) -> None:
+    """Was: the probe's write error (``cannot write …/_doctor/probe-….txt: Not a directory``) with the fix "set
+    FEDISCOPE_LAKE to a directory this user can write", while `process`, `report`, `gdpr …` say the lake path is not
+    a directory and to point the setting at the lake's directory: doctor says the same, naming where it was set."""
+    lake = clean_env / "a-file"
+    lake.write_text("not a directory")
+    env = _env(clean_env)
+    if set_in == "file":
+        del env["FEDISCOPE_LAKE"]
+        (clean_env / "fediscope.toml").write_text(f'[fediscope]\nlake = "{lake}"\n')
+    else:
+        env["FEDISCOPE_LAKE"] = str(lake)
+    named = {"environment": "FEDISCOPE_LAKE", "file": "fediscope.toml: [fediscope] lake"}[set_in]
+    code, output = _doctor(env)
+    assert code == 1
+    [line] = [line for line in output.splitlines() if line.startswith("FAIL  lake")]
+    assert line.endswith(f"the lake path {lake} is not a directory -> fix: point {named} at the lake's directory")
+    refused = CliRunner().invoke(cli, ["process"], env=env)  # another command's words, the same
+    assert refused.exit_code != 0
+    assert f"the lake path {lake} is not a directory; point {named} at the lake's directory" in str(refused.exception)
+    assert lake.read_text() == "not a directory"
+
+
+def test_a_webhdfs_lake_path_that_is_a_file_is_refused_as_every_command_refuses_it(
+        clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    """Was: ``cannot write …: ParentNotDirectoryException: /lake (is not a directory)`` with the fix about the
+    namenode address, the datanodes and the path's owner, none of which is wrong. No probe is written either."""
+    webhdfs_server.local("/lake").write_text("not a directory")
+    url = webhdfs_server.lake_url(user="etl")
+    lake = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))))["lake"]
+    assert (lake.status, lake.detail, lake.fix) == (
+        FAIL, f"the lake path {url} is not a directory", "point FEDISCOPE_LAKE at the lake's directory")
+    assert {op for _server, _method, op, _path, _user in webhdfs_server.requests} == {"GETFILESTATUS"}
 
 
 def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:
@@ -283,8 +321,8 @@ def test_a_lake_and_store_set_nowhere_are_named_by_their_variable_and_config_key
     (clean_env / "fediscope.db").mkdir()  # nor can the default store be opened
     env = {k: v for k, v in _env(clean_env).items() if k not in {"FEDISCOPE_LAKE", "FEDISCOPE_STORE"}}
     checks = _by_name(run_checks(load_settings(env=env)))
-    assert checks["lake"].status == FAIL and checks["lake"].fix.startswith(
-        "set FEDISCOPE_LAKE (or [fediscope] lake in fediscope.toml) to a directory this user can write"), checks
+    assert checks["lake"].status == FAIL and checks["lake"].fix == (
+        "point FEDISCOPE_LAKE (or [fediscope] lake in fediscope.toml) at the lake's directory"), checks
     assert checks["store"].status == FAIL
     assert "FEDISCOPE_STORE (or [fediscope] store in fediscope.toml)" in checks["store"].fix, checks["store"]
 

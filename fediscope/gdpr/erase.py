@@ -113,7 +113,10 @@ and its record in the store's catalog, it leaves the rows gone but the catalog's
 provisional generation (the metric is "Partly written" in ``fediscope report``, its API cursors stale, and ``store
 export`` refuses it); the run again, which finds none of the account's rows left, records every metric it passes
 anew when its catalog entry disagrees with the rows (:func:`erase_store`), so the store ends as an uninterrupted
-erasure leaves it, not at the next ``fediscope process``.
+erasure leaves it, not at the next ``fediscope process``. Stopped by the store itself (gone, a call refused, a table
+dropped by hand), the store's error says that the erasure is unfinished, what is done, and to run it again once the
+store is fixed (:func:`unfinished_in_store`); a store that cannot be opened stops it before anything is touched, and
+its error says that nothing was erased (:data:`NOTHING_ERASED`).
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
@@ -144,13 +147,13 @@ from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.engine.workspace import tidy_stopped_runs
-from fediscope.errors import MetricFileError
+from fediscope.errors import MetricFileError, StoreError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.mentions import ProfileLinks, unlink_card_author
 from fediscope.gdpr.old_replies import LINE_PATTERNS, OldReplies
 from fediscope.gdpr.opt_outs import forget_opt_outs, note_opt_outs
-from fediscope.gdpr.resume import forget_traces, resume_traces
+from fediscope.gdpr.resume import TRACES_PATH, forget_traces, resume_traces
 from fediscope.gdpr.subject import (
     ORIGIN_REF_COLUMN,
     STATUS_ID_COLUMN,
@@ -173,7 +176,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
-from fediscope.lake.backend import LakeBackend, open_lake, require_lake
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake, url_below
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
     TemporaryCleanup,
@@ -1027,6 +1030,33 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
     lake.write_atomic(AUDIT_PATH, old + line)
 
 
+#: How a store failure before the erasure began ends its message (the store is opened before anything is touched).
+NOTHING_ERASED = "nothing was erased: run the same command again once that is fixed"
+
+
+def unfinished_in_store(lake: LakeBackend) -> str:
+    """How a store failure in the erasure's store pass (the store gone, a deletion refused, a table dropped by hand)
+    ends its message. Was: the store's error alone (``could not delete from <table>: …``), which did not say that
+    the erasure stopped half-way, nor that running it again finishes it. True wherever in the pass the store
+    failed: the lake's part is done then, the traces the run found are kept (:mod:`fediscope.gdpr.resume`), and
+    the opt-out notes, the audit line and the kept traces' removal, which come after the store, are not done."""
+    return ("the erasure is unfinished: its lake part is done (the account is on the suppression list), but the "
+            "store may still hold the account's rows and no audit line was written; run the same command again "
+            "once that is fixed: it finishes the erasure, starting from what this run found (kept in "
+            f"{url_below(lake.url, TRACES_PATH)})")
+
+
+@contextlib.contextmanager
+def _noted(note: str) -> Iterator[None]:
+    """A :class:`~fediscope.errors.StoreError` raised inside ends with ``note`` (the same error: type, attributes,
+    traceback; the message changed)."""
+    try:
+        yield
+    except StoreError as exc:
+        exc.args = (f"{exc}; {note}",)
+        raise
+
+
 def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None) -> LakeBackend:
     """The lake ``account`` would be erased from, once the checks that need no change pass: the account, the
     pseudonym key, the lake and the key it was landed with. ``fediscope gdpr erase`` runs them before it asks for
@@ -1060,7 +1090,8 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
     with lake_lock(lake, command="fediscope gdpr erase"):
         own_store = store is None
         # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
-        store = store or open_existing(settings)
+        with _noted(NOTHING_ERASED):
+            store = store or open_existing(settings)
         # what a `fediscope process` killed outright left: its staged output holds the account's rows too
         tidy_stopped_runs(lake)
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -1112,17 +1143,18 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             snapshots = forget_metric_snapshots(lake)
             if snapshots:
                 report.other["metric_snapshots"] = snapshots
-            if store is not None:
-                # every metric the store lists, as it recorded them: also one whose SQL file is gone
-                tables = stored_metrics(store)
-                if progress is not None:
-                    progress(f"erase: the store's {count(len(tables), 'metric table')}")
-                deleted: Counter[str] = Counter()
-                for traces in found:
-                    deleted.update(erase_store(store, traces, tables))
-                report.store = dict(deleted)
-                if warning := unlisted_tables(store, settings.metrics_dir):
-                    report.warnings.append(warning)
+            if store is not None:  # a store failing here stops the erasure after its lake part: it says so
+                with _noted(unfinished_in_store(lake)):
+                    # every metric the store lists, as it recorded them: also one whose SQL file is gone
+                    tables = stored_metrics(store)
+                    if progress is not None:
+                        progress(f"erase: the store's {count(len(tables), 'metric table')}")
+                    deleted: Counter[str] = Counter()
+                    for traces in found:
+                        deleted.update(erase_store(store, traces, tables))
+                    report.store = dict(deleted)
+                    if warning := unlisted_tables(store, settings.metrics_dir):
+                        report.warnings.append(warning)
         finally:
             if own_store and store is not None:
                 store.close()

@@ -241,8 +241,15 @@ LAKE_SETTING = "FEDISCOPE_LAKE"
 STORE_UNTOUCHED = "the store was not touched"
 
 
+def not_a_directory(url: str, chosen_by: str) -> tuple[str, str]:
+    """(what is wrong, the fix) of a lake root that is a file: the one wording of every command's error
+    (:func:`require_lake`, :func:`prepare_lake`), ``fediscope doctor``'s FAIL line and the Airflow health task's.
+    ``chosen_by``: where the lake was set, as the caller's user changes it (see :data:`LAKE_SETTING`)."""
+    return f"the lake path {url} is not a directory", f"point {chosen_by} at the lake's directory"
+
+
 def _not_a_directory(lake: LakeBackend, chosen_by: str) -> LakeError:
-    return NoLakeError(f"the lake path {lake.url} is not a directory; point {chosen_by} at the lake's directory")
+    return NoLakeError("; ".join(not_a_directory(lake.url, chosen_by)))
 
 
 def _collect_hint(chosen_by: str) -> str:
