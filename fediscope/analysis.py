@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -945,10 +946,12 @@ def no_row_has(stored: Metric, raw: str, selected_by: str, read_all: str) -> str
 
 
 class MetricChangedError(StoreError):
-    """A metric read a page at a time was written again (``fediscope process``, an erasure) between two of its
-    pages: its rows may have moved between pages, so the pages read would mix two writes (rows missing, others
-    twice). Each page is one query, so the whole read is checked by the metric's generation
-    (:meth:`MetricStore.generation`), as the results API checks its cursors (``stale_cursor``)."""
+    """A metric read a page at a time was written again (``fediscope process``, an erasure) while it was read:
+    between two of its pages, its rows may have moved between pages, so the pages read would mix two writes (rows
+    missing, others twice); and on HBase within one page too, whose read is a scan (of the rank index, then the
+    rows it names) and no snapshot: a write landing during it gives some rows old and some new, or neither. So the
+    whole read is checked by the metric's generation (:meth:`MetricStore.generation`), after every page, the last
+    (or only) one included, as the results API checks its cursors (``stale_cursor``)."""
 
     def __init__(self, metric: str) -> None:
         super().__init__(f"metric {metric} was written again (fediscope process) while its rows were read, so they "
@@ -956,32 +959,47 @@ class MetricChangedError(StoreError):
         self.metric = metric
 
 
-def pages_in_top_order(store: MetricStore, stored: Metric) -> Iterator[list[Row]]:
+class _Unread(Enum):
+    """The generation argument of :func:`pages_in_top_order` left out: read when the walk begins."""
+
+    GENERATION = "unread"
+
+
+def pages_in_top_order(store: MetricStore, stored: Metric, *,
+                       generation: str | None | _Unread = _Unread.GENERATION) -> Iterator[list[Row]]:
     """Every row of ``stored`` in the order of :meth:`MetricStore.top` (its rank column, ties by key; key order
     without a rank), :data:`PAGE_ROWS` at a time: each read goes on from the last row of the one before, as the
     results API pages, so no read counts past the rows before it. A page is yielded only once the metric is known
-    not to have been written since the first page was read (else :class:`MetricChangedError`)."""
-    return _pages(store, stored.name, lambda after: store.top(stored, PAGE_ROWS, after=after))
+    not to have been written since ``generation`` was noted (else :class:`MetricChangedError`): the metric's
+    generation when the caller began reading it (what it read of it before its rows, its column types, is then of
+    the same write), else read before the first page."""
+    return _pages(store, stored.name, lambda after: store.top(stored, PAGE_ROWS, after=after), generation)
 
 
-def pages_of_prefix(store: MetricStore, stored: Metric, value: Any) -> Iterator[list[Row]]:
+def pages_of_prefix(store: MetricStore, stored: Metric, value: Any, *,
+                    generation: str | None | _Unread = _Unread.GENERATION) -> Iterator[list[Row]]:
     """The rows of ``stored`` whose prefix column equals ``value``, in key order (:meth:`MetricStore.scan_prefix`),
-    :data:`PAGE_ROWS` at a time, as :func:`pages_in_top_order` pages."""
-    return _pages(store, stored.name, lambda after: store.scan_prefix(stored, value, PAGE_ROWS, after=after))
+    :data:`PAGE_ROWS` at a time, as :func:`pages_in_top_order` pages and checks them."""
+    return _pages(store, stored.name, lambda after: store.scan_prefix(stored, value, PAGE_ROWS, after=after),
+                  generation)
 
 
-def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]]) -> Iterator[list[Row]]:
+def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]],
+           generation: str | None | _Unread) -> Iterator[list[Row]]:
     """The pages ``read(after)`` gives, each after the last row of the one before, until one is not full; no empty
-    page. The metric's generation is noted before the first page and compared after each: a write in between
-    raises :class:`MetricChangedError` before the page that may mix the two is given. Generations alone are
-    compared: one provisional (:func:`provisional`) the same before and after, a write going on or stopped
-    part-way, passes, and it is the caller's to name (:func:`read_one_state`'s ``partly_written`` for the report
-    and ``fs.analyses``; ``fs.metric_rows`` and ``fs.analysis`` warn)."""
-    generation = store.generation(name)
+    page. The metric's generation (noted before the first page, unless given) is compared after each page, the
+    first and the last included: a write in between raises :class:`MetricChangedError` before the page that may
+    mix the two is given. A page is one query on the SQL stores, but an HBase read is a scan and no snapshot, so a
+    read of one page is checked too: one catalog read per page, besides the one noting the generation. Generations
+    alone are compared: one provisional (:func:`provisional`) the same before and after, a write going on or
+    stopped part-way, passes, and it is the caller's to name (:func:`read_one_state`'s ``partly_written`` for the
+    report and ``fs.analyses``; ``fs.metric_rows`` and ``fs.analysis`` warn; ``fediscope store export`` refuses
+    it)."""
+    noted = store.generation(name) if isinstance(generation, _Unread) else generation
     after: Row | None = None
     while True:
         page = read(after)
-        if after is not None and store.generation(name) != generation:
+        if store.generation(name) != noted:
             raise MetricChangedError(name)
         if page:
             yield page

@@ -41,7 +41,6 @@ from typing import Any, TextIO
 
 from fediscope.analysis import (
     PARTLY_WRITTEN_ADVICE,
-    MetricChangedError,
     pages_in_top_order,
     pages_of_prefix,
     provisional,
@@ -170,19 +169,17 @@ def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes]
 
     A metric under a provisional generation (a write going on, or one that stopped part-way) is refused before a row
     is written (:class:`PartlyWrittenError`); one written again during the export raises
-    :class:`~fediscope.analysis.MetricChangedError`, also when its rows were one page (which the page walk does not
-    compare)."""
+    :class:`~fediscope.analysis.MetricChangedError`, also when its rows were one page: the page walk compares the
+    generation read here, before the definition and column types, after every page."""
     generation = store.generation(name)
     if provisional(generation):
         raise PartlyWrittenError(name)
     definition = stored_definition(store, name)
     types = store.column_types(name)
-    pages = (pages_in_top_order(store, definition) if prefix is None else
-             pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix))))
-    written = _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
-    if store.generation(name) != generation:
-        raise MetricChangedError(name)
-    return written
+    pages = (pages_in_top_order(store, definition, generation=generation) if prefix is None else
+             pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix)),
+                             generation=generation))
+    return _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
 
 
 def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],
