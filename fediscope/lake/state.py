@@ -171,7 +171,9 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
     files of its passes (:data:`SOURCE_PASSES`) are moved to the source's names (``"moved"``), so its collection
     goes on where it was; once it has one, they are deleted (``"merged"``: they tracked the same timeline, which
     the source's own checkpoint covers, and would be left behind for nothing). None when the spelling has none.
-    Looks for both the names a spelling's files may have: its keyed digest, and the handle of an older fediscope."""
+    Looks for both the names a spelling's files may have: its keyed digest, and the handle of an older fediscope.
+    A spelling differing from the source in case only is left alone where the lake's file system takes the two
+    names for one file (:func:`_two_files`)."""
     target = checkpoint_source(source, policy)
     olds = [name for name in dict.fromkeys((checkpoint_source(spelling, policy), spelling)) if name != target]
     had_checkpoint = lake.exists(state_path(instance, target))
@@ -185,9 +187,31 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
             if not had_checkpoint and not lake.exists(new):
                 lake.write_atomic(new, lake.read(old))
                 done = "moved"
-            done = done or "merged"
-            lake.delete(old)
+            if _two_files(lake, old, new):
+                done = done or "merged"
+                lake.delete(old)
     return done
+
+
+def _two_files(lake: LakeBackend, old: str, new: str) -> bool:
+    """Whether the lake paths ``old`` and ``new`` are two files. Only names differing in case can be one (on a
+    file system that ignores case, macOS's by default): then they are two only where a listing shows both names."""
+    if old.lower() != new.lower():
+        return True
+    names = {posixpath.basename(e.path) for e in lake.list(posixpath.dirname(old))}
+    return posixpath.basename(old) in names and posixpath.basename(new) in names
+
+
+def spellings_kept(lake: LakeBackend, instance: str, spellings: Iterable[str]) -> list[str]:
+    """The sources whose checkpoints ``_state/<instance>/`` keeps under the name of one of ``spellings`` in another
+    case (``account__Alice.json`` for ``account:alice``), as those checkpoints name them: an older fediscope named
+    an account source's checkpoint after the handle as written (with privacy off, or before keyed digests), and
+    Mastodon takes every case of a handle for one account. For :func:`adopt_spelling`."""
+    wanted = {state_path(instance, spelling) for spelling in spellings}
+    folded = {path.lower() for path in wanted}
+    entries = lake.list(posixpath.dirname(state_path(instance, "_"))) if wanted else []
+    return [posixpath.basename(e.path).removesuffix(".json").replace("__", ":", 1) for e in entries
+            if not e.is_dir and e.path.lower() in folded and e.path not in wanted]
 
 
 def read_state(lake: LakeBackend, path: str) -> Checkpoint:

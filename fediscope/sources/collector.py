@@ -111,9 +111,10 @@ from fediscope.lake.state import (
     save_walk_start,
     source_batch_tag,
     source_for_logs,
+    spellings_kept,
     text_for_logs,
 )
-from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, parent_handle_domain, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.internal_error import internal_error_text
@@ -134,7 +135,7 @@ from fediscope.sources.pages import (
 from fediscope.sources.progress import Progress
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
-from fediscope.sources.spellings import on_instance, other_spelling
+from fediscope.sources.spellings import on_instance, other_spellings
 from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult, advised_settings
 from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
 from fediscope.sources.withheld import Withheld
@@ -276,16 +277,23 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
     # each instance's client is closed after its last source: keeping a connection (and its watchdog's duplicate)
     # open per instance until the end would exhaust the file descriptors of a run over hundreds of instances
     targets = list(targets)
-    last_of = {instance_domain(instance): i for i, (instance, _source) in enumerate(targets)}
     interrupted: BaseException | None = None
     current: SourceResult | None = None  # the source being collected: a stop cuts it short (status "interrupted")
+
+    def client_for(instance: str) -> MastodonClient:
+        domain = instance_domain(instance)
+        if domain not in clients:
+            clients[domain] = MastodonClient.from_settings(
+                settings, instance, on_wait=reporter.wait,
+                attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
+        return clients[domain]
+
     try:
+        targets = _on_handle_domains(ctx, targets, client_for)
+        last_of = {instance_domain(instance): i for i, (instance, _source) in enumerate(targets)}
         for index, (instance, source) in enumerate(targets):
             domain = instance_domain(instance)
-            if domain not in clients:
-                clients[domain] = MastodonClient.from_settings(
-                    settings, instance, on_wait=reporter.wait,
-                    attempt_deadline=REQUEST_DEADLINE_FACTOR * settings.request_timeout)
+            client_for(instance)
             result = current = SourceResult(domain, written(source))
             results.append(result)
             if (named := ctx.named(source)) != result.source:
@@ -359,20 +367,67 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + _more_note(ctx, source, result))
 
 
+def _on_handle_domains(ctx: _Context, targets: list[tuple[str, SourceRef]],
+                       client_for: Callable[[str], MastodonClient]) -> list[tuple[str, SourceRef]]:
+    """``targets`` with each account source of a host that may have a handle domain taken as collected there once
+    that domain is known (:func:`~fediscope.sources.spellings.on_instance`: ``account:alice@example.com`` of
+    social.example.com is ``account:alice``), a source met twice so (also as written before) once. The handle
+    domain of such a host is learned first (:func:`_handle_domain`): its account sources' state kept under the
+    spelling with it is adopted too (:func:`_adopt_spelling`)."""
+    unique: dict[tuple[str, str], tuple[str, SourceRef]] = {}
+    for instance, source in targets:
+        domain = instance_domain(instance)
+        if source.names_an_account and may_have_handle_domain(domain):
+            source = on_instance(source, domain, _handle_domain(ctx, client_for(instance)))
+        unique.setdefault((domain, source.name), (instance, source))
+    return list(unique.values())
+
+
+def _handle_domain(ctx: _Context, client: MastodonClient) -> str | None:
+    """The handle domain of the instance ``client`` connects to (None: its own, or not known), learned once a run
+    (:func:`_learn_handle_domain`; with privacy off too, though no account is keyed by it then). A damaged memory
+    file leaves it unknown here: the instance's sources fail on it when they land (privacy on), as before."""
+    domain = client.domain
+    if domain not in ctx.handle_domains:
+        try:
+            if ctx.policy.enabled:
+                _learn_handle_domain(ctx, client, None)
+            else:
+                learned = handle_domain_for_run(ctx.lake, domain, fetch_handle_domain(client))
+                ctx.handle_domains[domain] = parent_handle_domain(domain, learned) if learned else None
+        except LakeError as exc:
+            log.warning("%s: the handle domain is not known (%s): account sources written with it are collected "
+                        "as written", domain, exc)
+            return None
+    return ctx.handle_domains.get(domain)
+
+
+#: how the log lines of :func:`_adopt_spelling` name the spellings whose state it adopts
+_SPELLING_WITH_DOMAIN = "with the instance's domain"
+_SPELLING_WITH_HANDLE_DOMAIN = "with the instance's handle domain"
+_SPELLING_IN_CASE = "in another case"
+
+
 def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
-    """Carry the state an earlier run kept under the source's spelling with the instance's domain over to it
-    (:func:`~fediscope.lake.state.adopt_spelling`), so that a lake collected under that spelling goes on where it
-    was rather than walking the timeline from the start again."""
-    spelling = other_spelling(source, domain)
-    if spelling is None:
+    """Carry the state an earlier run kept under another spelling of the source over to it
+    (:func:`~fediscope.lake.state.adopt_spelling`): with the instance's domain or its handle domain, or in another
+    case (:func:`~fediscope.lake.state.spellings_kept`), so that a lake collected under that spelling goes on where
+    it was rather than walking the timeline from the start again."""
+    if not source.names_an_account:
         return
-    done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy)
-    if done == "moved":
-        log.info("%s %s: the checkpoint kept under its spelling with the instance's domain is its own from now on",
-                 domain, ctx.named(source))
-    elif done == "merged":
-        log.info("%s %s: the checkpoint kept under its spelling with the instance's domain is deleted: the source's "
-                 "own checkpoint covers the same timeline", domain, ctx.named(source))
+    handle_domain = ctx.handle_domains.get(domain)
+    spellings = other_spellings(source, domain, handle_domain)
+    described = {s: _SPELLING_WITH_HANDLE_DOMAIN if handle_domain and s.endswith("@" + handle_domain)
+                 else _SPELLING_WITH_DOMAIN for s in spellings}
+    described |= {s: _SPELLING_IN_CASE for s in spellings_kept(ctx.lake, domain, [source.name, *spellings])}
+    for spelling, what in described.items():
+        done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy)
+        if done == "moved":
+            log.info("%s %s: the checkpoint kept under its spelling %s is its own from now on",
+                     domain, ctx.named(source), what)
+        elif done == "merged":
+            log.info("%s %s: the checkpoint kept under its spelling %s is deleted: the source's own checkpoint "
+                     "covers the same timeline", domain, ctx.named(source), what)
 
 
 class _TracebackSaid(logging.Filter):
@@ -485,7 +540,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
     result.quarantined += len(landed.quarantined)
 
 
-def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page) -> None:
+def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page | None) -> None:
     """Once per instance and run, before its first page is landed: register its handle domain with the policy
     (module docstring), from ``page`` when it is the instance document, else from one request for it; when the
     document cannot be read, the one remembered in the lake (:mod:`fediscope.sources.handle_domains`). A damaged

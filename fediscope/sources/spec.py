@@ -125,8 +125,10 @@ class SourceRef:
 
     def not_found_on(self, domain: str) -> str:
         """``account alice was not found on mastodon.social``: how the collector and the scraping API say that the
-        instance answered "not found" (HTTP 404/410) for a source naming an account (:attr:`names_an_account`)."""
-        what = f"account {self.arg}" if self.names_an_account else self.name
+        instance answered "not found" (HTTP 404/410) for a source naming an account (:attr:`names_an_account`), by
+        its handle as written (:attr:`written`: ``account Alice`` of ``account:Alice``, asked for as ``alice``)."""
+        handle = self.written.partition(":")[2] if self.written else self.arg
+        what = f"account {handle}" if self.names_an_account else self.name
         return f"{what} was not found on {domain}"
 
     def __str__(self) -> str:

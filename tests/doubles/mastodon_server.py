@@ -564,9 +564,11 @@ class MastodonDouble:
             return self._page(path, params, pool)
         if path == "/api/v1/accounts/lookup":
             acct = params.get("acct", "").lstrip("@").lower()
+            # a local account by its handle with the instance's domain too, or with its handle domain (LOCAL_DOMAIN)
+            homes = [self.domain, *([self.handle_domain] if self.handle_domain else [])]
             for account in self.accounts():
-                if "acct" in account and acct in {account["acct"].lower(), f"{account['acct'].lower()}@"
-                                                                           f"{self.domain}"}:
+                if "acct" in account and acct in {account["acct"].lower(), *(f"{account['acct'].lower()}@{home}"
+                                                                             for home in homes)}:
                     return 200, {}, self._recorded_account(account)
             return 404, {}, NOT_FOUND
         if path == "/api/v2/instance" and not self.instance_v2:

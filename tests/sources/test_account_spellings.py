@@ -111,3 +111,56 @@ def test_the_ingest_dag_maps_two_spellings_of_one_account_to_one_task(server, ma
         {"instance": server.url, "source": "public"},
         {"instance": server.url, "source": f"account:{ACCT}"},
         {"instance": server.url, "source": f"account:{ACCT}@other.example"}]
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_two_cases_of_one_account_are_one_source(server, make_settings, lake, lake_dir, privacy) -> None:
+    """Mastodon looks a handle up whatever its case. Was: with privacy off ``account:Ada_Raven`` and
+    ``account:ada_raven`` had a checkpoint each (the walk lock was already one), so the timeline was collected
+    twice; in one run (privacy on or off) they were two sources."""
+    settings = make_settings(**({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    first = run_collection(settings, [(server.url, parse_source(f"account:{ACCT.title()}"))], progress=False)
+    assert first.ok and first.landed == len(served_ids(server))
+    again = run_collection(settings, [(server.url, parse_source(f"account:{ACCT.upper()}")),
+                                      (server.url, parse_source(f"account:{ACCT}"))], progress=False)
+    assert again.ok and len(again.sources) == 1 and again.fetched == 0, again.line()
+    assert again.to_dict()["sources"][0]["source"] == f"account:{ACCT.upper()}"  # as first written
+    assert max(lake.ids().values()) == 1
+    policy = policy_from_settings(settings) if privacy else None
+    name = Path(state_path(domain_of(server), checkpoint_source(f"account:{ACCT}", policy))).name
+    assert state_files(lake_dir) == [f"{domain_of(server)}/{name}", f"{domain_of(server)}/start/{name}"]
+    if privacy:
+        assert ACCT not in " ".join(str(p) for p in lake_dir.rglob("*")).lower()
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+@pytest.mark.parametrize("bare_too", [False, True], ids=["moved", "merged"])
+def test_a_lake_checkpointed_under_another_case_goes_on_where_it_was(
+        server, make_settings, lake_dir, caplog, privacy: bool, bare_too: bool) -> None:
+    """A checkpoint named after the handle as written in another case — by a fediscope that kept the case (privacy
+    off), or one from before keyed digests (privacy on) — is the source's from now on, or deleted where the source
+    has its own; the log line names the source as the run's other lines do, without the handle while privacy is on."""
+    settings = make_settings(**({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    policy = policy_from_settings(settings) if privacy else None
+    domain = domain_of(server)
+    bare = lake_dir / state_path(domain, checkpoint_source(f"account:{ACCT}", policy))
+    old = lake_dir / state_path(domain, f"account:{ACCT.title()}")  # named after the handle as written
+    summary = run_collection(settings, [(server.url, parse_source(f"account:{ACCT}"))], progress=False)
+    assert summary.landed == len(served_ids(server))
+    for path in (bare, bare.parent / "start" / bare.name):
+        (path.parent / old.name).write_bytes(path.read_bytes())
+        if not bare_too:
+            path.unlink()
+    checkpoint = json.loads(old.read_text())
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        again = run_collection(settings, [(server.url, parse_source(f"account:{ACCT}"))], progress=False)
+    assert again.ok and again.landed == 0 and again.fetched == 0, again.line()
+    assert again.sources[0].checkpoint == checkpoint["newest_id"]
+    assert state_files(lake_dir) == [f"{domain}/{bare.name}", f"{domain}/start/{bare.name}"]
+    said = "is its own from now on" if not bare_too else "is deleted: the source's own checkpoint covers"
+    named = checkpoint_source(f"account:{ACCT}", policy) if privacy else f"account:{ACCT}"
+    assert [r.getMessage() for r in caplog.records if said in r.getMessage()] == [
+        f"{domain} {named}: the checkpoint kept under its spelling in another case {said}"
+        + (" the same timeline" if bare_too else "")]
+    if privacy:
+        assert ACCT not in caplog.text.lower()
