@@ -12,7 +12,7 @@ from api import params
 from api.routes import ROUTES, Route
 from api.upstream import MAX_EXTRA_PAGES, MAX_RETRY_AFTER
 from fediscope import __version__
-from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE
+from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, READ_ATTEMPTS
 
 ERROR_STATUSES = {
     "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
@@ -54,7 +54,9 @@ RESULTS_ERROR_STATUSES = {
            "it); re-run fediscope process. Or (missing_table) the store's catalog lists the metric but its table "
            "was dropped by hand: run fediscope process to write it again. Or (stale_cursor) the metric was "
            "written again since the page whose next.after was given, or was being written while a page was read "
-           f"({PLAIN_PARTLY_WRITTEN_ADVICE}): start again from the first page. Or "
+           f"({PLAIN_PARTLY_WRITTEN_ADVICE}): start again from the first page. Or (written_while_read) the "
+           "metric was written again while a first page (no after) or an analysis was read, each of the "
+           f"{READ_ATTEMPTS} times it was read (its rows would mix two writes): retry once the write is done. Or "
            "(cursor_too_long) the next page's cursor "
            "would be longer than after takes (a key of many long text columns): fediscope store export reads "
            "every row.",

@@ -27,7 +27,11 @@ from there, a scan from a start row on HBase: :meth:`fediscope.store.port.Metric
 with the prefix and the metric's generation (:meth:`~fediscope.store.port.MetricStore.generation`). Paging on
 after ``fediscope process`` wrote the metric again would mix two results, rows moving between pages: such a
 cursor is 409 ``stale_cursor`` (start again from the first page), so a walk that ends read every row once, in
-order, as one write left them.
+order, as one write left them. A first page has no cursor, and may be the last (``next: null``), but a write may
+land while it is read too (on HBase a page is a scan, not a snapshot: rows of neither write): the generation is
+compared after it as well, and it is read again, up to :data:`~fediscope.analysis.READ_ATTEMPTS` times as the
+store's whole reads are, then is 409 ``written_while_read`` (retry once the write is done). An analysis is read
+the same way, comparing the generations of the metrics it read.
 
 The store is opened at the first results request, not when the app starts: a scraping-only deployment needs
 no store. It is opened for reading (:func:`fediscope.store.port.open_store` with ``read_only``): a request
@@ -55,7 +59,8 @@ import json
 import logging
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
@@ -68,6 +73,7 @@ from fediscope.analysis import (
     ANALYSES,
     PERIOD_METRIC,
     PLAIN_PARTLY_WRITTEN_ADVICE,
+    READ_ATTEMPTS,
     Analysis,
     Period,
     analysis_question,
@@ -86,6 +92,7 @@ from fediscope.timestamps import rfc3339_rows
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(NAME_PATTERN)
+_Value = TypeVar("_Value")
 
 
 class ResultsStore:
@@ -273,9 +280,44 @@ class OneAnalysis(Resource):
         store, stored = _stored(results)
         if store is None or metric_name not in stored:
             raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
-        # to_dict inside: a stored timestamp that is none (its RFC 3339 form) is a stale metric too
-        result = _store_call(results.shown, lambda: function(store, query.n).to_dict(), metric_name, name)
-        return jsonify(result)
+
+        def read() -> tuple[dict[str, Any], list[str]]:
+            # every metric's generation before and after the analysis, compared for those it read: a write in
+            # between (on HBase also one landing during a read, a scan and no snapshot) may have given rows of
+            # neither write, or rows of two writes to an analysis that reads its metric twice (its top rows, then
+            # all of them)
+            before = _store_call(results.shown, store.generations)
+            reading = _ReadMetrics(store)
+            # to_dict inside: a stored timestamp that is none (its RFC 3339 form) is a stale metric too
+            result = _store_call(results.shown, lambda: function(reading, query.n).to_dict(), metric_name, name)
+            after = _store_call(results.shown, store.generations)
+            return result, sorted(m for m in reading.metrics if before.get(m) != after.get(m))
+
+        return jsonify(_read_unwritten(read, f"analysis {name}"))
+
+
+class _ReadMetrics:
+    """``store`` for an analysis, noting the metrics whose rows it reads (one besides its own: hashtags per day
+    reads the head of trending_hashtags), so that only theirs are compared (:meth:`OneAnalysis.get`): a
+    ``fediscope process`` writing other metrics meanwhile does not make it read again."""
+
+    def __init__(self, store: MetricStore) -> None:
+        self._store = store
+        self.metrics: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name not in _ROW_READS:
+            return attribute
+
+        def reading(metric: Metric, *args: Any, **kwargs: Any) -> Any:
+            self.metrics.add(metric.name)
+            return attribute(metric, *args, **kwargs)
+        return reading
+
+
+#: the :class:`~fediscope.store.port.MetricStore` calls that read a metric's rows (the metric first)
+_ROW_READS = frozenset({"get", "top", "all", "scan_prefix"})
 
 
 class Metrics(Resource):
@@ -310,6 +352,32 @@ class MetricRows(Resource):
         if store is None or name not in stored:
             raise _not_stored(f"no metric {name}")
         columns = _position_columns(metric, ranked=query.prefix is None)
+        rows, generation, prefix = _read_page(results, store, metric, query, columns)
+        rows, more = rows[:query.limit], len(rows) > query.limit
+        cursor = _cursor(metric, columns, rows[-1], generation, query.prefix) if more else None
+        order = "key" if prefix is not None or metric.rank_column is None else "rank"
+        shown = _store_call(results.shown, lambda: rfc3339_rows(rows, metric.timestamp_columns), name)
+        response = jsonify({"metric": name, "question": metric.question, "prefix": prefix, "order": order,
+                            "limit": query.limit, "count": len(rows), "rows": shown,
+                            "next": {"after": cursor} if cursor else None})
+        if cursor:
+            response.headers["Link"] = _next_link(query, cursor)
+        return response
+
+
+def _read_page(results: ResultsStore, store: MetricStore, metric: Metric, query: ResultsQuery,
+               columns: list[str]) -> tuple[list[Row], str | None, dict[str, Any] | None]:
+    """The page's rows (one more than ``limit``: whether a next page follows), the metric's generation they are of,
+    and the prefix read (None without one).
+
+    The generation is read before the rows and again after them: a write in between (on HBase also one landing
+    during the read, a scan and no snapshot) may have given rows of neither write. A page after a cursor is then
+    409 ``stale_cursor`` (the walk starts again); a first page has no cursor to call stale, and may be the last one
+    (``next: null``), so it is read again, up to :data:`~fediscope.analysis.READ_ATTEMPTS` times as the store's whole
+    reads are, then 409 ``written_while_read`` (:func:`_read_unwritten`)."""
+    name = metric.name
+
+    def read() -> tuple[tuple[list[Row], str | None, dict[str, Any] | None], list[str]]:
         # read before the rows: a write between the two makes the next page's cursor stale, never a mixed walk
         generation = _store_call(results.shown, lambda: store.generation(name))
         after = None if query.after is None else _read_cursor(query, metric, columns, generation)
@@ -322,20 +390,35 @@ class MetricRows(Resource):
             rows = _store_call(results.shown, _paged(lambda: store.scan_prefix(metric, value, wanted, after=after)),
                                name)
             prefix = {"column": metric.prefix, "value": value}
-        if after is not None and _store_call(results.shown, lambda: store.generation(name)) != generation:
-            # a write began while this page was read: its rows may be the new ones, after pages of the old ones,
-            # and a last page has no cursor whose staleness the next request would catch
-            raise _stale_cursor(metric.name)
-        rows, more = rows[:query.limit], len(rows) > query.limit
-        cursor = _cursor(metric, columns, rows[-1], generation, query.prefix) if more else None
-        order = "key" if prefix is not None or metric.rank_column is None else "rank"
-        shown = _store_call(results.shown, lambda: rfc3339_rows(rows, metric.timestamp_columns), name)
-        response = jsonify({"metric": name, "question": metric.question, "prefix": prefix, "order": order,
-                            "limit": query.limit, "count": len(rows), "rows": shown,
-                            "next": {"after": cursor} if cursor else None})
-        if cursor:
-            response.headers["Link"] = _next_link(query, cursor)
-        return response
+        if _store_call(results.shown, lambda: store.generation(name)) == generation:
+            return (rows, generation, prefix), []
+        if after is not None:
+            # its rows may be the new ones, after pages of the old ones, and a last page has no cursor whose
+            # staleness the next request would catch
+            raise _stale_cursor(name)
+        return (rows, generation, prefix), [name]
+
+    return _read_unwritten(read, f"metric {name}")
+
+
+def _read_unwritten(read: Callable[[], tuple[_Value, list[str]]], what: str) -> _Value:
+    """What ``read()`` gives (its value and the metrics written again while it read them), read again while a write
+    overtook it, up to :data:`~fediscope.analysis.READ_ATTEMPTS` times; 409 ``written_while_read`` when every read
+    was overtaken (a retry once the write is done is answered)."""
+    for attempt in range(READ_ATTEMPTS):
+        value, written = read()
+        if not written:
+            return value
+        log.info("results: metrics=%s written again while %s was read (read %d of %d)", ",".join(written), what,
+                 attempt + 1, READ_ATTEMPTS)
+    raise _written_while_read(written)
+
+
+def _written_while_read(metrics: list[str]) -> ApiError:
+    named = f"metric {metrics[0]} was" if len(metrics) == 1 else f"metrics {', '.join(metrics)} were"
+    return ApiError(409, "written_while_read", f"{named} written again (fediscope process or an erasure) while this "
+                                               f"request read it, each of the {READ_ATTEMPTS} times it was read, so "
+                                               "its rows would mix two writes: retry once the write is done")
 
 
 def _position_columns(metric: Metric, ranked: bool) -> list[str]:

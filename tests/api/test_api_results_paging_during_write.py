@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from api_testing import LiveApi, assert_error, make_settings
 
-from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, metric
+from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, languages, metric
 from fediscope.store.port import open_store
 from fediscope.store.sqlite import SQLiteStore
 
@@ -131,3 +131,41 @@ def test_a_last_page_read_while_an_erasure_deletes_rows_is_a_stale_cursor(api: L
     assert deleted > on_first and len(pages) == 1
     error = assert_error(pages[0], 409, "stale_cursor", "after")
     assert "(fediscope process or an erasure)" in error["message"] and PLAIN_PARTLY_WRITTEN_ADVICE in error["message"]
+
+
+def test_an_analysis_whose_metric_is_written_between_its_two_reads_is_read_again(
+        api: LiveApi, store_url: str, sample_metric_rows: dict[str, list[Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not HBase alone: ``languages`` reads its top rows, then every row (the total and the "other" row), two
+    queries on SQLite too. Was: the top rows of the old write, with the total and "other" of the new one, and no
+    check (the analyses' route compared no generation at all)."""
+    langs = metric("languages")
+    old = sample_metric_rows["languages"]
+    new = [dict(row, toots=(row["toots"] or 0) * 3 + len(old) - i) for i, row in enumerate(old)][::-1]
+    seeded = open_store(store_url)
+    try:
+        seeded.write(langs, old)
+    finally:
+        seeded.close()
+    read_all = SQLiteStore.all
+    fired: list[bool] = []
+
+    def all_after_a_write(self: SQLiteStore, read: Any) -> Any:
+        if read.name == "languages" and not fired:  # between the analysis' top rows and every row
+            fired.append(True)
+            writer = open_store(store_url)
+            try:
+                writer.write(langs, new)
+            finally:
+                writer.close()
+        return read_all(self, read)
+
+    monkeypatch.setattr(SQLiteStore, "all", all_after_a_write)
+    response = api.get("/v1/analyses/languages", params={"n": "3"})
+    assert fired and response.status_code == 200, response.text
+    monkeypatch.setattr(SQLiteStore, "all", read_all)
+    reader = open_store(store_url)
+    try:
+        assert response.json()["rows"] == languages(reader, 3).to_dict()["rows"]
+    finally:
+        reader.close()

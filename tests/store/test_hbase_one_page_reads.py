@@ -8,19 +8,19 @@ tables, by a second store (its own connections, as another process's ``fediscope
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_run import clean_env, run
+from doubles.hbase_scans import write_during_scans
 from doubles.hbase_thrift_server import HBaseThriftDouble
 from metric_header import metric
 
 from fediscope import analysis
 from fediscope import python_api as fs
 from fediscope.errors import StoreError
-from fediscope.store import hbase_schema as layout
 from fediscope.store.hbase import HBaseStore
 
 FOLLOWERS = metric("followers", "account", rank="followers DESC")
@@ -44,31 +44,6 @@ def writer(hbase_double: HBaseThriftDouble, prefix: str) -> Iterator[HBaseStore]
     store = HBaseStore(hbase_double.url, table_prefix=prefix)
     yield store
     store.close()
-
-
-def write_during_scans(hbase_double: HBaseThriftDouble, monkeypatch: pytest.MonkeyPatch, prefix: str,
-                       metric_name: str, writes: list[Callable[[], Any]]) -> list[int]:
-    """Each time a scanner is opened on ``metric_name``'s tables (its rows, its rank index) by anyone but the writer
-    itself, the next of ``writes`` runs before the scanner's first rows are read, until none is left; returns the
-    list the numbers of the writes made are appended to."""
-    handler = hbase_double.handler
-    tables = {layout.data_table(prefix, metric_name).encode(), layout.rank_table(prefix, metric_name).encode()}
-    opened, written, writing = handler._open, [], []
-
-    def hooked(name: bytes, *args: Any) -> int:
-        scanner = opened(name, *args)
-        # the writer's own scans (its sweep of the rank index) pass
-        if name in tables and not writing and len(written) < len(writes):
-            writing.append(True)
-            try:
-                writes[len(written)]()
-                written.append(len(written))
-            finally:
-                writing.clear()
-        return scanner
-
-    monkeypatch.setattr(handler, "_open", hooked)
-    return written
 
 
 @pytest.fixture
