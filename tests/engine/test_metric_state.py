@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -181,6 +182,74 @@ def test_diff_finds_new_changed_and_vanished_rows() -> None:
     assert delta.stale == []
     assert diff(old, new, ["k"]).stale == [("d",)]
     assert diff(pa.table({"k": ["a"], "w": [1]}), old, ["k"]) is None  # other columns: write everything
+
+
+class _NoConnection:
+    """A DuckDB connection that must not be used: any use fails the test."""
+
+    def __getattr__(self, name: str) -> None:
+        raise AssertionError(f"DuckDB used for a small comparison ({name})")
+
+
+def _canonical(delta) -> tuple:
+    """A delta as a value independent of the order DuckDB gives rows in (EXCEPT has none)."""
+    return (sorted(tuple(row.items()) for row in delta.changed), sorted(delta.stale), delta.types)
+
+
+DIFF_CASES = {
+    "changed, new and vanished": (
+        pa.table({"k": ["a", "b", "d", "c", "é"], "v": [1, 3, 4, None, 7], "f": [0.5, None, 2.0, 1.0, 0.0],
+                  "b": [True, False, None, True, False], "n": pa.nulls(5)}),
+        pa.table({"k": ["a", "b", "c", "x", "e"], "v": [1, 2, None, 9, 7], "f": [0.5, None, 1.0, 3.0, 0.0],
+                  "b": [True, False, True, None, False], "n": pa.nulls(5)})),
+    "a NULL value equals a NULL value": (pa.table({"k": [1, 2], "v": pa.array([None, 1.5], pa.float64())}),
+                                         pa.table({"k": [1, 2], "v": pa.array([None, 2.5], pa.float64())})),
+    "two-column key": (pa.table({"a": ["x", "x", "y"], "b": [1, 2, 1], "v": ["p", "q", "r"]}),
+                       pa.table({"a": ["x", "y", "y"], "b": [1, 1, 2], "v": ["p", "s", "t"]})),
+    "nothing kept": (pa.table({"k": ["a", "b"], "v": [1, 2]}), pa.table({"k": pa.array([], pa.string()),
+                                                                          "v": pa.array([], pa.int64())})),
+    "nothing new": (pa.table({"k": pa.array([], pa.string()), "v": pa.array([], pa.int64())}),
+                    pa.table({"k": ["a", "b"], "v": [1, 2]})),
+    "the same rows": (pa.table({"k": ["a", "b"], "v": [1, 2]}), pa.table({"k": ["b", "a"], "v": [2, 1]})),
+}
+
+
+@pytest.mark.parametrize("case", list(DIFF_CASES))
+def test_a_small_diff_is_made_in_python_and_is_the_one_duckdb_makes(case: str) -> None:
+    """Small results (most metrics) are compared without DuckDB, whose registrations and two EXCEPT queries cost
+    5-10 ms a metric whatever the size: the delta, and the store types of its rows, are those DuckDB gives."""
+    new, old = DIFF_CASES[case]
+    key = ["a", "b"] if case == "two-column key" else ["k"]
+    in_python = diff(new, old, key, _NoConnection())
+    assert _canonical(in_python) == _canonical(diff(new, old, key, python_rows=0))
+    assert [row for row in new.to_pylist() if row in in_python.changed] == in_python.changed  # in new's order
+
+
+def test_a_large_diff_is_made_in_duckdb() -> None:
+    new = pa.table({"k": [str(i) for i in range(3)], "v": [1, 2, 3]})
+    with pytest.raises(AssertionError, match="DuckDB used"):
+        diff(new, new, ["k"], _NoConnection(), python_rows=5)
+
+
+def test_day_by_day_changes_compared_in_python_or_duckdb_store_the_same_rows(
+        corpus_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The incremental runs leave the store row for row as they leave it when every result is compared in
+    DuckDB."""
+    from fediscope.engine import metric_state
+
+    days = raw_days(corpus_lake)
+    stores = {}
+    for name, limit in (("python", 10**9), ("duckdb", 0)):
+        monkeypatch.setattr(metric_state, "PYTHON_DIFF_ROWS", limit)
+        lake = tmp_path / f"lake-{name}"
+        shutil.copytree(corpus_lake, lake)
+        settings = settings_for(lake, store=f"sqlite:///{tmp_path / name}.db")
+        run_process(settings, until=days[-3], progress=False)
+        for day in days[-2:]:
+            summary = run_process(settings, since=day, until=day, progress=False)
+            assert not summary.metrics_skipped and any(m.stored for m in summary.metrics.values())
+        stores[name] = stored_rows(settings.store)
+    assert stores["python"] == stores["duckdb"]
 
 
 @pytest.mark.parametrize(("column", "values"), [("v", pa.array([1.0, 3.0, None])), ("v", pa.array([True, False, None])),
