@@ -22,6 +22,13 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   are dropped on Spark too: see below.)
 * ``list``/``array_agg`` with ``ORDER BY``: sqlglot writes Spark's ``COLLECT_LIST`` without it, so the items come in
   no fixed order; ``string_agg(x, ',' ORDER BY …)`` joins them in order on both.
+* ``list``/``array_agg`` without ``ORDER BY`` (``DISTINCT`` or not) and ``string_agg`` without ``ORDER BY``: the items
+  come in the order the rows do, which differs between the engines (``string_agg(DISTINCT x)`` ``c,b,a`` in DuckDB,
+  ``b,a,c`` in Spark). A list is refused unless its order cannot show: only counted, sorted, deduplicated
+  (``list_distinct``, checked on its own), searched (``list_contains``, ``list_max``/``list_min``) or unnested, also
+  through ``flatten``/``list_concat``/``list_transform``/``list_filter``, or aggregated over a window with an
+  ``ORDER BY`` (the frame's order), or a result column (refused for every engine). Write ``string_agg(x, ',' ORDER
+  BY x)`` (``string_agg(DISTINCT x, ',' ORDER BY x)``) or ``list_sort(list(x))``.
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
@@ -41,10 +48,13 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
   Spark; write ``100 * x / y`` (integers divide to a DOUBLE in both).
 
-Beyond sqlglot's translation, :func:`to_spark` writes three constructs otherwise, so that Spark gives DuckDB's answer:
+Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
-NULLs); and ``string_agg(DISTINCT x, sep ORDER BY x)`` as the sorted set of its values joined (sqlglot's ``LISTAGG
-… WITHIN GROUP``, which Spark fails beside another DISTINCT aggregate).
+NULLs); ``string_agg(DISTINCT x, sep ORDER BY x)`` as the sorted set of its values joined (sqlglot's ``LISTAGG
+… WITHIN GROUP``, which Spark fails beside another DISTINCT aggregate); and the list constructs that treat NULL items
+otherwise (:func:`_spark_null_items`): ``list(x)``/``array_agg(x)`` keeps the rows' NULLs as items (Spark's
+``COLLECT_LIST`` drops them) and is NULL with no row (Spark's ``[]``), ``flatten`` skips a NULL list,
+``array_to_string`` of NULLs only is NULL and ``list_contains`` is false, not NULL, for a list holding NULLs.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -163,6 +173,10 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(
                 f"{name}: {node.sql('duckdb')} loses its ORDER BY in Spark (collect_list, its items in no fixed "
                 f"order); to join the items in that order write {joined}")
+        if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order) and not _list_order_hidden(node):
+            raise NotPortableError(f"{name}: {_unordered_list_advice(node)}")
+        if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order) and not _window_ordered(node):
+            raise NotPortableError(f"{name}: {_unordered_join_advice(node)}")
     _check_typed(tree, name)
 
 
@@ -294,6 +308,77 @@ def _order_free(node: exp.Expression) -> bool:
     return isinstance(parent, _ORDER_FREE)
 
 
+#: what passes a list on with its items in the order they came (a list taken whole by one of these shows its order
+#: only where the list it gives does)
+_KEEPS_ORDER = (exp.Paren, exp.Filter, exp.Flatten, exp.ArrayConcat, exp.Transform, exp.ArrayFilter, exp.ArrayCompact)
+#: what takes a list without its items' order showing: besides :data:`_ORDER_FREE`, ``list_distinct`` (checked on its
+#: own), ``list_contains`` and a list's largest and smallest item
+_LIST_ORDER_FREE = (*_ORDER_FREE, exp.ArrayDistinct, exp.ArrayContains, exp.ArrayMax, exp.ArrayMin)
+
+
+def _list_order_hidden(node: exp.Expression) -> bool:
+    """Whether the items' order of ``node``, a ``list``/``array_agg`` without ``ORDER BY``, cannot show: it is
+    aggregated over a window with an ``ORDER BY`` (the frame's order, in both engines), reaches only something its
+    items' order does not change (:data:`_LIST_ORDER_FREE`, through :data:`_KEEPS_ORDER`), or is a result column
+    (a list there is refused for every engine, with its own advice)."""
+    child, parent = node, node.parent
+    while True:
+        if isinstance(parent, exp.Window):
+            if parent.args.get("order") is not None:
+                return True
+        elif isinstance(parent, _LIST_ORDER_FREE):
+            return True
+        elif not isinstance(parent, _KEEPS_ORDER):
+            return _is_result_column(child)
+        child, parent = parent, parent.parent
+
+
+def _is_result_column(node: exp.Expression) -> bool:
+    """Whether ``node`` is (the value of) a column of the statement's result: one of the outermost SELECT's."""
+    if isinstance(node.parent, exp.Alias):
+        node = node.parent
+    select = node.parent
+    if not isinstance(select, exp.Select) or node.arg_key != "expressions":
+        return False
+    while isinstance(select.parent, exp.SetOperation):
+        select = select.parent
+    return select.parent is None
+
+
+def _window_ordered(node: exp.Expression) -> bool:
+    """Whether ``node``, an aggregate, is computed over a window with an ``ORDER BY`` (its frame's order)."""
+    parent = node.parent
+    if isinstance(parent, exp.Filter):
+        parent = parent.parent
+    return isinstance(parent, exp.Window) and parent.args.get("order") is not None
+
+
+def _aggregated(node: exp.Expression) -> tuple[bool, exp.Expression]:
+    """Whether the aggregate ``node`` is DISTINCT, and the value it aggregates."""
+    if isinstance(node.this, exp.Distinct) and len(node.this.expressions) == 1:
+        return True, node.this.expressions[0]
+    return False, node.this
+
+
+def _unordered_list_advice(node: exp.Expression) -> str:
+    distinct, value = _aggregated(node)
+    text, listed = _text(value), node.sql("duckdb")
+    return (f"{listed} gives its items in no fixed order (in the order the rows come, which differs between DuckDB "
+            f"and Spark); to join them write string_agg({'DISTINCT ' if distinct else ''}{text}, ',' ORDER BY "
+            f"{text}), or sort it (list_sort({listed})), only count it (array_length) or unnest it")
+
+
+def _unordered_join_advice(node: exp.Expression) -> str:
+    distinct, value = _aggregated(node)
+    text = _text(value)
+    separator = node.args.get("separator")
+    separator_text = separator.sql("duckdb") if separator is not None else "','"
+    written = f"string_agg({'DISTINCT ' if distinct else ''}{text}{', ' + separator_text if separator else ''})"
+    return (f"{written} joins its items in no fixed order (in the order the rows come, which differs between "
+            f"DuckDB and Spark); write string_agg({'DISTINCT ' if distinct else ''}{text}, {separator_text} "
+            f"ORDER BY {text})")
+
+
 def _is_list_expression(node: exp.Expression) -> bool:
     return isinstance(node, exp.ArrayFilter | exp.Transform | exp.RegexpExtractAll | exp.Array | exp.ArrayDistinct
                       | exp.ArraySort | exp.ArrayConcat | exp.ArrayAgg | exp.Split | exp.StringToArray)
@@ -303,8 +388,8 @@ def _is_list_expression(node: exp.Expression) -> bool:
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
-    statements = [s.transform(_spark_log10).transform(_spark_distinct_without_nulls)
-                  .transform(_spark_distinct_string_agg).sql("spark")
+    statements = [_spark_null_items(s.transform(_spark_log10).transform(_spark_distinct_without_nulls)
+                                    .transform(_spark_distinct_string_agg)).sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
@@ -367,3 +452,80 @@ def _spark_distinct_string_agg(node: exp.Expression) -> exp.Expression:
     joined = exp.Anonymous(this="ARRAY_JOIN", expressions=[as_text, separator.copy()])
     empty = exp.EQ(this=exp.Anonymous(this="SIZE", expressions=[distinct_values()]), expression=exp.Literal.number(0))
     return exp.If(this=empty, true=exp.null(), false=joined)
+
+
+def _spark_null_items(tree: exp.Expression) -> exp.Expression:
+    """The list constructs that treat NULL items otherwise in Spark, written so that Spark gives DuckDB's answer
+    (each checked on both engines), innermost first:
+
+    * ``list(x)``/``array_agg(x)``: DuckDB keeps the rows' NULLs as items (``list(DISTINCT x)`` one NULL), Spark's
+      ``COLLECT_LIST``/``COLLECT_SET`` drops them, and gives ``[]`` where DuckDB gives NULL (no row, or none its
+      ``FILTER`` keeps). Written as ``IF(SIZE(c) = 0, NULL, TRANSFORM(c, i -> i.fediscope_value))`` with ``c`` the
+      ``COLLECT_LIST`` (``COLLECT_SET``) of ``NAMED_STRUCT('fediscope_value', x)``: a struct holding a NULL is kept
+      (one, by ``COLLECT_SET``). Its ``FILTER`` and window go with each ``c``.
+    * ``flatten(l)``: DuckDB skips a NULL list of ``l``, Spark's ``FLATTEN`` gives NULL for all of ``l``; written
+      ``FLATTEN(FILTER(l, i -> NOT i IS NULL))``.
+    * ``array_to_string(l, sep)``: NULL in DuckDB when ``l`` has items and every one is NULL, ``''`` in Spark's
+      ``ARRAY_JOIN``; written ``IF(SIZE(l) > 0 AND FORALL(l, i -> i IS NULL), NULL, ARRAY_JOIN(l, sep))``.
+    * ``list_contains(l, v)``: false in DuckDB when ``l`` holds NULLs and not ``v``, NULL in Spark's
+      ``ARRAY_CONTAINS``; written ``ARRAY_CONTAINS(FILTER(l, i -> NOT i IS NULL), v)``."""
+    kinds = (exp.ArrayAgg, exp.Flatten, exp.ArrayToString, exp.ArrayContains)
+    for node in reversed(list(tree.find_all(*kinds, bfs=False))):  # a node's descendants before it
+        if isinstance(node, exp.ArrayAgg):
+            _spark_list_keeping_nulls(node)
+        elif isinstance(node, exp.Flatten | exp.ArrayContains):
+            node.set("this", _without_nulls(node.this))
+        elif isinstance(node, exp.ArrayToString):
+            items = node.this
+            every_null = exp.Anonymous(this="FORALL", expressions=[items.copy(), _lambda(
+                lambda item: exp.Is(this=item, expression=exp.null()))])
+            has_items = exp.GT(this=exp.Anonymous(this="SIZE", expressions=[items.copy()]),
+                               expression=exp.Literal.number(0))
+            node.replace(exp.If(this=exp.and_(has_items, every_null), true=exp.null(), false=node.copy()))
+    return tree
+
+
+_ITEM = "fediscope_item"
+_VALUE = "fediscope_value"
+
+
+def _lambda(body: object) -> exp.Lambda:
+    """``fediscope_item -> body(fediscope_item)``."""
+    item = exp.to_identifier(_ITEM)
+    return exp.Lambda(this=body(exp.column(item)), expressions=[item])  # type: ignore[operator]
+
+
+def _without_nulls(items: exp.Expression) -> exp.Expression:
+    return exp.ArrayFilter(this=items, expression=_lambda(
+        lambda item: exp.Not(this=exp.Is(this=item, expression=exp.null()))))
+
+
+def _spark_list_keeping_nulls(node: exp.ArrayAgg) -> None:
+    """Replace ``node`` (with its ``FILTER`` and window) by the Spark SQL of :func:`_spark_null_items`."""
+    if isinstance(node.this, exp.Order):
+        return  # refused by check_portable
+    distinct, value = _aggregated(node)
+    whole: exp.Expression = node
+    if isinstance(whole.parent, exp.Filter):
+        whole = whole.parent
+    if isinstance(whole.parent, exp.Window):
+        whole = whole.parent
+
+    def collected() -> exp.Expression:
+        wrapped = exp.Anonymous(this="NAMED_STRUCT", expressions=[exp.Literal.string(_VALUE), value.copy()])
+        collect: exp.Expression = exp.Anonymous(this="COLLECT_SET" if distinct else "COLLECT_LIST",
+                                                expressions=[wrapped])
+        if whole is node:
+            return collect
+        copy = whole.copy()
+        aggregate = copy.this if isinstance(copy, exp.Window) else copy
+        if isinstance(aggregate, exp.Filter):
+            aggregate.set("this", collect)
+        else:
+            copy.set("this", collect)
+        return copy
+
+    values = exp.Transform(this=collected(), expression=_lambda(
+        lambda item: exp.Dot(this=item, expression=exp.to_identifier(_VALUE))))
+    empty = exp.EQ(this=exp.Anonymous(this="SIZE", expressions=[collected()]), expression=exp.Literal.number(0))
+    whole.replace(exp.If(this=empty, true=exp.null(), false=values))

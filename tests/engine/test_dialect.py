@@ -107,6 +107,24 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "order); to join the items in that order write string_agg(language, ',' ORDER BY created_at DESC)"),
     ("SELECT array_to_string(array_agg(DISTINCT language ORDER BY language), ',') FROM statuses",
      "write string_agg(DISTINCT language, ',' ORDER BY language)"),
+    # items joined in the order the rows come: DuckDB 'c,b,a', Spark 'b,a,c'
+    ("SELECT string_agg(DISTINCT language) FROM statuses",
+     "string_agg(DISTINCT language) joins its items in no fixed order (in the order the rows come, which differs "
+     "between DuckDB and Spark); write string_agg(DISTINCT language, ',' ORDER BY language)"),
+    ("SELECT string_agg(language, '; ') FROM statuses", "write string_agg(language, '; ' ORDER BY language)"),
+    ("SELECT group_concat(language) FILTER (WHERE is_reply) FROM statuses", "no fixed order"),
+    ("SELECT string_agg(language, ',') OVER (PARTITION BY instance) FROM statuses", "no fixed order"),
+    ("SELECT array_to_string(array_agg(DISTINCT language), ',') FROM statuses",
+     "ARRAY_AGG(DISTINCT language) gives its items in no fixed order (in the order the rows come, which differs "
+     "between DuckDB and Spark); to join them write string_agg(DISTINCT language, ',' ORDER BY language), or sort "
+     "it (list_sort(ARRAY_AGG(DISTINCT language))), only count it (array_length) or unnest it"),
+    ("SELECT list(language)[1] FROM statuses", "no fixed order"),
+    ("SELECT array_to_string(flatten(list(hashtags)), ',') FROM statuses", "no fixed order"),
+    ("SELECT array_to_string(list_transform(list(language), lambda l: upper(l)), ',') FROM statuses",
+     "no fixed order"),
+    ("WITH l AS (SELECT list(language) AS langs FROM statuses) SELECT array_to_string(langs, ',') FROM l",
+     "no fixed order"),  # a list column of a CTE: its use is not followed
+    ("SELECT array_to_string(list(language) OVER (PARTITION BY instance), ',') FROM statuses", "no fixed order"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -140,6 +158,41 @@ def test_portable_equivalents_pass() -> None:
     check_portable("SELECT t FROM statuses, unnest(list_distinct(hashtags)) AS u(t)")
 
 
+def test_a_list_or_join_without_order_by_is_refused_only_where_its_items_order_shows() -> None:
+    """Refused joined; passed counted, sorted, deduplicated, searched, unnested, over an ordered window, or as the
+    result column itself (which is refused for every engine, with its own advice)."""
+    for shows in ("array_to_string(list(language), ',')", "string_agg(language)"):
+        with pytest.raises(NotPortableError, match="no fixed order"):
+            check_portable(f"SELECT {shows} FROM statuses")
+    check_portable("SELECT array_length(list(language)), list_sort(array_agg(DISTINCT language)), "
+                   "list_reverse_sort(flatten(list(hashtags))), array_length(list_distinct(list(language))), "
+                   "list_contains(list(language), 'en'), list_max(list(favourites_count)), "
+                   "array_to_string(list_sort(list_concat(list(language), list(instance))), ','), "
+                   "array_length((list(language) FILTER (WHERE is_reply))), "
+                   "string_agg(language, ',' ORDER BY created_at), string_agg(DISTINCT language ORDER BY language) "
+                   "FROM statuses")
+    check_portable("SELECT unnest(list(language)) FROM statuses GROUP BY instance")
+    check_portable("SELECT array_to_string(list(language) OVER (PARTITION BY instance ORDER BY created_at), ','), "
+                   "string_agg(language, ',') OVER (ORDER BY created_at) FROM statuses")
+    check_portable("SELECT instance, list(language) AS langs FROM statuses GROUP BY instance "
+                   "UNION ALL SELECT 'all', list(language) FROM statuses")
+
+
+def test_lists_keep_their_null_items_on_spark() -> None:
+    """DuckDB's list keeps the rows' NULLs as items, and is NULL with no row; Spark's COLLECT_LIST drops them and
+    gives []; flatten, array_to_string and list_contains then treat NULL items as DuckDB does (run on both engines
+    in test_own_metric_list_nulls_spark.py)."""
+    collected = ("COLLECT_SET(NAMED_STRUCT('fediscope_value', language)) FILTER(WHERE is_reply)")
+    assert to_spark("SELECT array_length(list(DISTINCT language) FILTER (WHERE is_reply)) FROM statuses") == (
+        f"SELECT SIZE(IF(SIZE({collected}) = 0, NULL, TRANSFORM({collected}, fediscope_item -> "
+        "fediscope_item.fediscope_value))) FROM statuses")
+    assert to_spark("SELECT flatten(hashtags), list_contains(mentions, 'a'), array_to_string(hashtags, ';') "
+                    "FROM statuses") == (
+        "SELECT FLATTEN(FILTER(hashtags, fediscope_item -> NOT fediscope_item IS NULL)), ARRAY_CONTAINS(FILTER("
+        "mentions, fediscope_item -> NOT fediscope_item IS NULL), 'a'), IF(SIZE(hashtags) > 0 AND FORALL(hashtags, "
+        "fediscope_item -> fediscope_item IS NULL), NULL, ARRAY_JOIN(hashtags, ';')) FROM statuses")
+
+
 def test_date_diff_in_days_between_dates_passes() -> None:
     """DATEs: a cast, a literal, a DATE column of a curated table, or one computed from those (in a CTE)."""
     check_portable("SELECT date_diff('day', DATE '1970-01-05', CAST(s.created_at AS DATE)), date_diff('day', dt, "
@@ -160,14 +213,13 @@ def test_list_distinct_drops_nulls_on_spark_too() -> None:
 
 def test_string_agg_distinct_ordered_is_a_sorted_set_joined_on_spark() -> None:
     """sqlglot's LISTAGG(DISTINCT x) WITHIN GROUP (ORDER BY x) fails inside Spark (a ClassCastException) beside
-    another DISTINCT aggregate; without DISTINCT or ORDER BY it is left as LISTAGG, which runs."""
+    another DISTINCT aggregate; without DISTINCT it is left as LISTAGG, which runs."""
     assert to_spark("SELECT string_agg(DISTINCT language, '; ' ORDER BY language DESC) FILTER (WHERE is_reply), "
-                    "count(DISTINCT account_key), string_agg(language, ',' ORDER BY language), "
-                    "string_agg(DISTINCT language) FROM statuses") == (
+                    "count(DISTINCT account_key), string_agg(language, ',' ORDER BY language) FROM statuses") == (
         "SELECT IF(SIZE(COLLECT_SET(language) FILTER(WHERE is_reply)) = 0, NULL, ARRAY_JOIN(TRANSFORM(SORT_ARRAY("
         "COLLECT_SET(language) FILTER(WHERE is_reply), FALSE), fediscope_item -> CAST(fediscope_item AS STRING)), "
-        "'; ')), COUNT(DISTINCT account_key), LISTAGG(language, ',') WITHIN GROUP (ORDER BY language NULLS LAST), "
-        "LISTAGG(DISTINCT language, ',') FROM statuses")
+        "'; ')), COUNT(DISTINCT account_key), LISTAGG(language, ',') WITHIN GROUP (ORDER BY language NULLS LAST) "
+        "FROM statuses")
 
 
 def test_log10_is_spark_log10() -> None:
