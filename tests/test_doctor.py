@@ -646,12 +646,12 @@ BROKEN_SQL = {
     # a column type `process` refuses (was: doctor said OK, checking the result's column names only)
     "list_column": ("SELECT instance, list(language) AS toots FROM statuses GROUP BY instance",
                     "column 'toots' holds lists, which no store holds (a value is a number, text, a boolean or "
-                    "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or string_agg "
-                    "instead of list), or unnest them into rows"),
+                    "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or "
+                    "string_agg(x, ', ' ORDER BY x) instead of list(x)), or unnest them into rows"),
     "map_column": ("SELECT instance, map([instance], [count(*)]) AS toots FROM statuses GROUP BY instance",
                    "column 'toots' holds lists, which no store holds (a value is a number, text, a boolean or "
-                   "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or string_agg "
-                   "instead of list), or unnest them into rows"),
+                   "NULL); join them into text in the metric's SQL (array_to_string(toots, ', '), or "
+                   "string_agg(x, ', ' ORDER BY x) instead of list(x)), or unnest them into rows"),
     "interval_column": ("SELECT instance, max(created_at) - min(created_at) AS toots FROM statuses GROUP BY instance",
                         "column 'toots' holds intervals, which no store holds (a value is a number, text, a boolean "
                         "or NULL); give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "

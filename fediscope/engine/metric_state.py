@@ -147,7 +147,8 @@ def _unstorable(column: str, holds: str, fix: str) -> MetricFileError:
 def list_column_error(column: str) -> MetricFileError:
     """The error of a metric result's list or map column."""
     return _unstorable(column, "lists", f"join them into text in the metric's SQL (array_to_string({column}, ', '), "
-                                        "or string_agg instead of list), or unnest them into rows")
+                                        "or string_agg(x, ', ' ORDER BY x) instead of list(x)), or unnest them into "
+                                        "rows")
 
 
 #: What the error of an interval column advises: spellings :func:`~fediscope.engine.dialect.check_portable` lets

@@ -172,8 +172,8 @@ def test_a_list_column_is_refused_naming_the_file_and_column_before_anything_is_
     sql = f"-- question: Which?\n-- key: k\nSELECT 'a' AS k, {value} AS seen FROM statuses WHERE {where} GROUP BY 1\n"
     _assert_refused(cli_env, capsys, "listed", sql,
                     "column 'seen' holds lists, which no store holds (a value is a number, text, a boolean or "
-                    "NULL); join them into text in the metric's SQL (array_to_string(seen, ', '), or string_agg "
-                    "instead of list), or unnest them into rows")
+                    "NULL); join them into text in the metric's SQL (array_to_string(seen, ', '), or "
+                    "string_agg(x, ', ' ORDER BY x) instead of list(x)), or unnest them into rows")
     _assert_no_metric_stored(cli_env)
 
     _write_metric(cli_env, "listed", sql.replace(f"{value} AS seen", "'x' AS seen"))
