@@ -20,8 +20,8 @@ from fediscope.engine.process import run_process
 from fediscope.errors import MetricFileError
 
 KEY = "unstorable-types-spark-test-pseudonym-key"
-LISTS = ("lists", "join them into text in the metric's SQL (array_to_string(seen, ', '), or string_agg instead of "
-                  "list), or unnest them into rows")
+LISTS = ("lists", "join them into text in the metric's SQL (array_to_string(seen, ', '), or string_agg(x, ', ' "
+                  "ORDER BY x) instead of list(x)), or unnest them into rows")
 INTERVALS = ("intervals", "give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
                           "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
                           "+ (minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole "
