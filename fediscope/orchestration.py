@@ -66,6 +66,7 @@ from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError
 
 if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
+    from fediscope.sources.spec import SourceRef
 
 log = logging.getLogger(__name__)
 
@@ -259,22 +260,52 @@ def collection_targets(settings: Settings) -> list[dict[str, str]]:
     one target, the first spelling's, as in ``fediscope collect`` (:func:`fediscope.sources.collector.resolve_targets`):
     two mapped tasks would walk it at once, racing on its checkpoint. An account source is named as the collector
     collects it (:func:`fediscope.sources.spellings.on_instance`: ``account:alice@mastodon.social`` of
-    mastodon.social is ``account:alice``), so the task's label and its log lines name it alike.
+    mastodon.social is ``account:alice``), so the task's label and its log lines name it alike; so is one written
+    with its instance's handle domain (``account:alice@example.com`` of social.example.com), once the lake remembers
+    that handle domain (:func:`remembered_handle_domains`: this task asks no instance for it). Before that (a first
+    run), such a spelling stays a task of its own, and the one that finds the other walking the account is skipped
+    (:func:`collect_target`).
     """
     from fediscope.config import instance_base_url, instance_domain
+    from fediscope.privacy import may_have_handle_domain
+    from fediscope.sources.handle_domains import usable_handle_domain
     from fediscope.sources.spec import parse_source
     from fediscope.sources.spellings import on_instance
 
-    targets: dict[tuple[str, str], dict[str, str]] = {}
+    configured: list[tuple[str, str, SourceRef]] = []
     for spec in settings.sources:
         instance_base_url(spec.instance)
-        for timeline in spec.timelines:
-            source = on_instance(parse_source(timeline), instance_domain(spec.instance)).name
-            targets.setdefault((instance_domain(spec.instance), source), {"instance": spec.instance, "source": source})
-    if not targets:
+        domain = instance_domain(spec.instance)
+        configured.extend((spec.instance, domain, parse_source(timeline)) for timeline in spec.timelines)
+    if not configured:
         raise ConfigError("nothing to collect: configure [[sources]] in fediscope.toml (FEDISCOPE_CONFIG) or "
                           f"'sources' in the Airflow Variable {VARIABLE}")
+    may_fold = sorted({domain for _i, domain, source in configured
+                       if source.names_an_account and may_have_handle_domain(domain)})
+    remembered = remembered_handle_domains(settings, may_fold) if may_fold else {}
+    targets: dict[tuple[str, str], dict[str, str]] = {}
+    for instance, domain, source in configured:
+        handle_domain = usable_handle_domain(remembered, domain) if domain in may_fold else None
+        name = on_instance(source, domain, handle_domain).name
+        targets.setdefault((domain, name), {"instance": instance, "source": name})
     return list(targets.values())
+
+
+def remembered_handle_domains(settings: Settings, domains: Iterable[str]) -> Mapping[str, str | None]:
+    """The handle domains the lake remembers (:func:`fediscope.sources.handle_domains.load_handle_domains`, what the
+    collector keys and folds by when it cannot read an instance's document), read by the ``targets`` task, which
+    asks no instance. Empty when the lake, or the file, is not there yet (nothing is created); a lake that cannot be
+    read, or a damaged file, is a warning and empty too (the ``collect`` tasks report the lake's problem, as before,
+    and the collector leaves such spellings as written then too)."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.sources.handle_domains import load_handle_domains
+
+    try:
+        return load_handle_domains(open_lake(settings.lake))
+    except FediscopeError as exc:
+        log.warning("the handle domains remembered in the lake could not be read (%s): account sources written "
+                    "with the handle domain of %s stay tasks of their own", exc, ", ".join(domains))
+        return {}
 
 
 def ingest_targets(overrides: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -401,6 +432,12 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     ``unannounced``, so its event announces those records even when it lands nothing new, and removes the file.
     Emitting an event on every retry instead would trigger a batch run for each retry of a source that is down
     and landed nothing.
+
+    An account source configured in two spellings that the collector takes as one (``account:alice`` and
+    ``account:alice@example.com`` of social.example.com, whose handle domain is example.com) is two mapped tasks
+    until the lake remembers that handle domain (:func:`collection_targets`). The task that finds the other walking
+    the account (its walk lock held) is not failed, nor retried: it returns the reason it was skipped as
+    ``duplicate`` (:func:`skip_reason`), nothing landed, and the ingest DAG marks it skipped.
     """
     from fediscope.lake.backend import open_lake, prepare_lake
     from fediscope.lake.key_check import check_landing_key
@@ -416,6 +453,12 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
                              max_pages=pages, progress=False, max_pages_named=MAX_PAGES_NAMED)
     result = _as_dict(summary)
     failed = result.get("failed") or []
+    if failed and (duplicate := _walked_by_a_twin(settings, target, result, getattr(summary, "handle_domains", None))):
+        log.warning("%s: %s", target_label(target, settings), duplicate)
+        from fediscope.sources.summary import CollectSummary
+
+        shown = summary.to_dict(shown=True) if isinstance(summary, CollectSummary) else result
+        return {**shown, "duplicate": duplicate}
     pending_path = _unannounced_path(settings, target)
     earlier = _read_unannounced(lake, pending_path)
     if failed and (landed := new_records(result)):
@@ -445,6 +488,45 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
                  earlier)
     log.info("collected %s: landed %s records", target_label(target, settings), result.get("landed"))
     return returned
+
+
+def _walked_by_a_twin(settings: Settings, target: Mapping[str, str], result: Mapping[str, Any],
+                      handle_domains: Mapping[str, str] | None) -> str | None:
+    """Why ``target``'s task is skipped, when its only source failed on its walk lock and another configured
+    spelling of its instance's sources is the same account by the handle domain the collector learned
+    (``handle_domains``: the summary's); None otherwise (a lock held by anything else fails the task as before).
+    Both sources are named as the tasks' labels name them (:func:`logged_source`), never by the handle while privacy
+    is on."""
+    from fediscope.config import instance_domain
+    from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
+    from fediscope.sources.walk_lock import held_by_another
+
+    sources = [s for s in result.get("sources") or [] if isinstance(s, Mapping)]
+    if len(sources) != 1 or sources[0].get("status") != "failed" or not held_by_another(sources[0].get("error")):
+        return None
+    domain = instance_domain(target["instance"])
+    handle_domain = (handle_domains or {}).get(domain)
+    if not handle_domain:
+        return None
+    walked = on_instance(parse_source(target["source"]), domain, handle_domain).name
+    for spec in settings.sources:
+        if instance_domain(spec.instance) != domain:
+            continue
+        for timeline in spec.timelines:
+            other = on_instance(parse_source(timeline), domain)  # as the targets task named it
+            if other.name != target["source"] and on_instance(other, domain, handle_domain).name == walked:
+                return (f"skipped: the same account as the source "
+                        f"{logged_source(other.name, settings)} of {domain} ({domain}'s handle domain is "
+                        f"{handle_domain}), whose task is walking it; from the next run on, the two are one task "
+                        "(remove one spelling from the sources)")
+    return None
+
+
+def skip_reason(result: Mapping[str, Any]) -> str:
+    """Why a ``collect`` task that landed nothing (:func:`new_records`) is skipped: the ``duplicate`` reason of
+    :func:`collect_target`, else nothing new."""
+    return str(result.get("duplicate") or "nothing new")
 
 
 def _failed_sources(result: Mapping[str, Any], settings: Settings,

@@ -9,7 +9,10 @@ from the source's checkpoint and lands them as raw JSON Lines batches
 
 A task that landed records (new ones, or statuses re-landed by the refresh or settle pass:
 `FEDISCOPE_REFRESH_HOURS`, `FEDISCOPE_SETTLE_HOURS`) updates the Asset `fediscope://lake/raw`, which schedules
-`fediscope_batch`; a task with nothing new is marked *skipped* and emits no event. A try that fails after landing
+`fediscope_batch`; a task with nothing new is marked *skipped* and emits no event. So is, on a first run, the
+task of an account configured in two spellings of one split-domain instance (`account:alice` and
+`account:alice@example.com` of social.example.com) that finds the other walking it; once the lake remembers the
+instance's handle domain, the two are one task. A try that fails after landing
 records emits no event (a failed task never does): the next try of that source that succeeds (its retry, or the
 next run's task) emits it even with nothing new of its own (`unannounced` in the event's extra), so landed records
 never wait for the daily run.
@@ -62,8 +65,8 @@ def fediscope_ingest() -> None:
             label = orch.target_label(target, settings)
             context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
             result = orch.collect_target(settings, target, orch.max_pages(overrides))
-        if not orch.new_records(result):
-            raise AirflowSkipException(f"{label}: nothing new")
+        if not orch.new_records(result):  # nothing new, or the same account as another task's (orch.skip_reason)
+            raise AirflowSkipException(f"{label}: {orch.skip_reason(result)}")
         # an account's source by its digest while privacy is on, as in the task's label (its returned summary too)
         context["outlet_events"][RAW_LAKE].extra = {
             "instance": target["instance"], "source": orch.announced_source(target["source"], settings),

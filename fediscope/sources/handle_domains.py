@@ -162,7 +162,7 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
     """The handle domain the file remembers for ``instance`` (None when it remembers none or its own, or only a
     public suffix, which is refused: see the module docstring), logged at INFO when there is one: for a run that
     could not read the instance document."""
-    remembered = _usable(instance.lower(), load_handle_domains(lake).get(instance.lower()))
+    remembered = usable_handle_domain(load_handle_domains(lake), instance)
     if remembered is not None:
         log.info("%s: the instance document could not be read; its local accounts are keyed by %s, the handle "
                  "domain remembered from an earlier run (%s)", instance, remembered, HANDLE_DOMAINS_PATH)
@@ -170,6 +170,13 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
         log.info("%s: the instance document could not be read and no handle domain is remembered for it; its "
                  "local accounts are keyed by %s", instance, instance)
     return remembered
+
+
+def usable_handle_domain(handle_domains: Mapping[str, str | None], instance: str) -> str | None:
+    """The handle domain of ``instance`` (a served domain) by the map :func:`load_handle_domains` read, when its
+    local accounts may be keyed by it: None when the map has none, or the instance's own, or a refused public
+    suffix (see the module docstring)."""
+    return _usable(instance.lower(), handle_domains.get(instance.lower()))
 
 
 def served_domains(handle_domains: Mapping[str, str | None], domain: str) -> set[str]:

@@ -35,6 +35,16 @@ except ImportError:  # Windows: no flock
     fcntl = None  # type: ignore[assignment]
 
 
+#: How the error of a source whose walk lock another collect holds begins (:func:`source_walk_lock`)
+HELD_BY_ANOTHER = "another fediscope collect is walking"
+
+
+def held_by_another(error: str | None) -> bool:
+    """Whether ``error`` (a failed source's, as the collector's summary keeps it) is that of a walk lock another
+    collect holds."""
+    return bool(error) and str(error).startswith(HELD_BY_ANOTHER)
+
+
 def walk_lock_tag(policy: PrivacyPolicy | None, source: SourceRef) -> str:
     """What names the walk lock of ``source``: its batch tag (:func:`~fediscope.lake.state.source_batch_tag`, a digest
     where the source names an account), of the account in lower case, as handles are (``account:Alice`` and
@@ -66,7 +76,7 @@ def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> I
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise FediscopeError(f"another fediscope collect is walking {domain} {source} in this lake "
+            raise FediscopeError(f"{HELD_BY_ANOTHER} {domain} {source} in this lake "
                                  f"(pid {holder})") from None
         except OSError:  # a file system without locks (NFS without its lock daemon): go on unlocked
             locked = False
