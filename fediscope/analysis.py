@@ -1102,7 +1102,7 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
         after = page[-1]
 
 
-def _failure(exc: Exception, metric_name: str) -> str:
+def analysis_failure(exc: Exception, metric_name: str) -> str:
     """Why an analysis of ``metric_name`` could not be computed, worded for a report that names the store: a table
     dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it reads."""
     if isinstance(exc, MissingTableError):
@@ -1125,7 +1125,7 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     try:
         run.period = posted_period(store, stored)
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
-        run.failed["period"] = _failure(exc, PERIOD_METRIC)
+        run.failed["period"] = analysis_failure(exc, PERIOD_METRIC)
         log.warning("period not read: %s", run.failed["period"])
     if PERIOD_METRIC not in stored:
         run.missing.append(PERIOD_METRIC)
@@ -1140,7 +1140,7 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
             # answers 409 for that metric alone
-            run.failed[analysis.__name__] = _failure(exc, metric_name)
+            run.failed[analysis.__name__] = analysis_failure(exc, metric_name)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
 

@@ -40,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 from fediscope.analysis import (
     ANALYSES,
     PARTLY_WRITTEN_ADVICE,
+    UNREADABLE,
     AnalysisResult,
     AnalysisRun,
+    analysis_failure,
     provisional,
     read_of_one_write,
     read_one_state,
@@ -182,7 +184,8 @@ def analysis_names() -> list[str]:
 
 def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
     """One analysis by name (:func:`analysis_names`), as :func:`analyses` gives it; StoreError when the store does
-    not hold the metric it reads. Every metric it reads is of one write: a ``fediscope process`` writing one
+    not hold the metric it reads, or holds it as this version does not read it (what :func:`analyses` lists under
+    ``failed``). Every metric it reads is of one write: a ``fediscope process`` writing one
     meanwhile makes it read again, up to 3 times, then it is a StoreError saying to read it again
     (:func:`~fediscope.analysis.read_of_one_write`, as the results API reads an analysis). A metric a write had
     begun and not finished when it was read is warned of (:func:`_warn_if_partly_written`), as :func:`analyses`
@@ -196,7 +199,10 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
         if metric not in store.stored_metrics():
             raise StoreError(f"the store holds no metric {metric} (read by analysis {name}): run `fediscope "
                              "process` (fediscope.python_api.process) first")
-        result = read_of_one_write(store, lambda reading: function(reading, n), f"analysis {name}", log)
+        try:
+            result = read_of_one_write(store, lambda reading: function(reading, n), f"analysis {name}", log)
+        except UNREADABLE as exc:  # rows this version does not read: fs.analyses lists it under failed
+            raise StoreError(f"analysis {name}: {analysis_failure(exc, metric)}") from None
         _warn_if_partly_written(store, metric)
         return result
 
