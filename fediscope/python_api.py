@@ -226,8 +226,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     metric: a ``fediscope process`` writing it meanwhile makes the read start again
     (:func:`~fediscope.analysis.every_row_in_top_order`; the first ``limit`` rows, one read, likewise:
     :func:`~fediscope.analysis.read_of_one_write`), up to 3 times, then it is a StoreError saying to read it
-    again; a write begun before the read and not finished after it
-    is warned of (:func:`_warn_if_partly_written`). StoreError when the store does not hold it.
+    again; a write begun before the read and not finished after it is warned of (:func:`_warn_if_partly_written`).
+    StoreError when the store does not hold it.
 
     ``prefix`` gives only the rows whose prefix column (its SQL file's ``-- prefix:`` line, else its first key
     column: ``day`` for ``hashtags_daily``, ``instance`` for ``signups_by_month``) holds that value, in key order,
