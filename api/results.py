@@ -59,8 +59,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Response, current_app, jsonify, request
@@ -75,10 +74,14 @@ from fediscope.analysis import (
     PLAIN_PARTLY_WRITTEN_ADVICE,
     READ_ATTEMPTS,
     Analysis,
+    MetricChangedError,
     Period,
     analysis_question,
+    overtaken_as_such,
     posted_period,
     provisional,
+    read_again_if_written,
+    read_of_one_write,
 )
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
@@ -92,7 +95,6 @@ from fediscope.timestamps import rfc3339_rows
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(NAME_PATTERN)
-_Value = TypeVar("_Value")
 
 
 class ResultsStore:
@@ -157,6 +159,8 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
         return call()
     except MetricFileError:
         raise
+    except MetricChangedError as exc:  # written again during each read (:func:`_read_page`, an analysis)
+        raise _written_while_read(exc.metrics) from None
     except MissingTableError as exc:  # the store answers: a retry does not help, `fediscope process` does
         log.warning("results: %s", exc)
         raise ApiError(409, "missing_table", f"metric {exc.metric}: its table is missing from the metrics store "
@@ -281,43 +285,11 @@ class OneAnalysis(Resource):
         if store is None or metric_name not in stored:
             raise _not_stored(f"no metric {metric_name} (read by analysis {name})")
 
-        def read() -> tuple[dict[str, Any], list[str]]:
-            # every metric's generation before and after the analysis, compared for those it read: a write in
-            # between (on HBase also one landing during a read, a scan and no snapshot) may have given rows of
-            # neither write, or rows of two writes to an analysis that reads its metric twice (its top rows, then
-            # all of them)
-            before = _store_call(results.shown, store.generations)
-            reading = _ReadMetrics(store)
-            # to_dict inside: a stored timestamp that is none (its RFC 3339 form) is a stale metric too
-            result = _store_call(results.shown, lambda: function(reading, query.n).to_dict(), metric_name, name)
-            after = _store_call(results.shown, store.generations)
-            return result, sorted(m for m in reading.metrics if before.get(m) != after.get(m))
-
-        return jsonify(_read_unwritten(read, f"analysis {name}"))
-
-
-class _ReadMetrics:
-    """``store`` for an analysis, noting the metrics whose rows it reads (one besides its own: hashtags per day
-    reads the head of trending_hashtags), so that only theirs are compared (:meth:`OneAnalysis.get`): a
-    ``fediscope process`` writing other metrics meanwhile does not make it read again."""
-
-    def __init__(self, store: MetricStore) -> None:
-        self._store = store
-        self.metrics: set[str] = set()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if name not in _ROW_READS:
-            return attribute
-
-        def reading(metric: Metric, *args: Any, **kwargs: Any) -> Any:
-            self.metrics.add(metric.name)
-            return attribute(metric, *args, **kwargs)
-        return reading
-
-
-#: the :class:`~fediscope.store.port.MetricStore` calls that read a metric's rows (the metric first)
-_ROW_READS = frozenset({"get", "top", "all", "scan_prefix"})
+        # every metric it reads of one write, read again while one is written, then 409 written_while_read
+        # (fediscope.analysis.read_of_one_write, as fs.analysis reads it); to_dict inside: a stored timestamp that is
+        # none (its RFC 3339 form) is a stale metric too
+        return jsonify(_store_call(results.shown, lambda: read_of_one_write(
+            store, lambda reading: function(reading, query.n).to_dict(), f"analysis {name}", log), metric_name, name))
 
 
 class Metrics(Resource):
@@ -374,44 +346,40 @@ def _read_page(results: ResultsStore, store: MetricStore, metric: Metric, query:
     during the read, a scan and no snapshot) may have given rows of neither write. A page after a cursor is then
     409 ``stale_cursor`` (the walk starts again); a first page has no cursor to call stale, and may be the last one
     (``next: null``), so it is read again, up to :data:`~fediscope.analysis.READ_ATTEMPTS` times as the store's whole
-    reads are, then 409 ``written_while_read`` (:func:`_read_unwritten`)."""
+    reads are, then 409 ``written_while_read`` (:func:`~fediscope.analysis.read_again_if_written`). A read that
+    fails on rows this version does not read is 409 ``stale_metric`` only when the generation did not move: rows of
+    neither write may not decode (a column whose type the write changed), which is such an overtaken read
+    (:func:`~fediscope.analysis.overtaken_as_such`)."""
     name = metric.name
 
-    def read() -> tuple[tuple[list[Row], str | None, dict[str, Any] | None], list[str]]:
+    def read() -> tuple[list[Row], str | None, dict[str, Any] | None]:
         # read before the rows: a write between the two makes the next page's cursor stale, never a mixed walk
-        generation = _store_call(results.shown, lambda: store.generation(name))
+        generation = store.generation(name)
         after = None if query.after is None else _read_cursor(query, metric, columns, generation)
         prefix: dict[str, Any] | None = None
         wanted = query.limit + 1  # one more than the page: whether there is a next one
-        if query.prefix is None:
-            rows = _store_call(results.shown, _paged(lambda: store.top(metric, wanted, after=after)), name)
-        else:
-            value = _prefix_value(store, metric, query.prefix, results)
-            rows = _store_call(results.shown, _paged(lambda: store.scan_prefix(metric, value, wanted, after=after)),
-                               name)
-            prefix = {"column": metric.prefix, "value": value}
-        if _store_call(results.shown, lambda: store.generation(name)) == generation:
-            return (rows, generation, prefix), []
-        if after is not None:
-            # its rows may be the new ones, after pages of the old ones, and a last page has no cursor whose
-            # staleness the next request would catch
-            raise _stale_cursor(name)
-        return (rows, generation, prefix), [name]
+        try:
+            # rows of neither write may not decode: the write is then named, not the metric called stale
+            with overtaken_as_such(store, {name: generation}, [name]):
+                if query.prefix is None:
+                    rows = _paged(lambda: store.top(metric, wanted, after=after))()
+                else:
+                    value = _prefix_value(store, metric, query.prefix, results)
+                    rows = _paged(lambda: store.scan_prefix(metric, value, wanted, after=after))()
+                    prefix = {"column": metric.prefix, "value": value}
+            if store.generation(name) != generation:
+                raise MetricChangedError(name)
+        except MetricChangedError:
+            if after is not None:
+                # its rows may be the new ones, after pages of the old ones, and a last page has no cursor whose
+                # staleness the next request would catch
+                raise _stale_cursor(name) from None
+            raise
+        return rows, generation, prefix
 
-    return _read_unwritten(read, f"metric {name}")
-
-
-def _read_unwritten(read: Callable[[], tuple[_Value, list[str]]], what: str) -> _Value:
-    """What ``read()`` gives (its value and the metrics written again while it read them), read again while a write
-    overtook it, up to :data:`~fediscope.analysis.READ_ATTEMPTS` times; 409 ``written_while_read`` when every read
-    was overtaken (a retry once the write is done is answered)."""
-    for attempt in range(READ_ATTEMPTS):
-        value, written = read()
-        if not written:
-            return value
-        log.info("results: metrics=%s written again while %s was read (read %d of %d)", ",".join(written), what,
-                 attempt + 1, READ_ATTEMPTS)
-    raise _written_while_read(written)
+    # a store failure is 503, rows this version does not read 409 stale_metric, a first page written again during
+    # each read 409 written_while_read
+    return _store_call(results.shown, lambda: read_again_if_written(read, f"metric {name}", log), name)
 
 
 def _written_while_read(metrics: list[str]) -> ApiError:

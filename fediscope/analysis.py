@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
@@ -31,6 +32,8 @@ from fediscope.store.port import MetricStore, Row
 from fediscope.timestamps import rfc3339_rows
 
 log = logging.getLogger(__name__)
+
+_Value = TypeVar("_Value")
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MEDIA_ORDER = ("none", "any", "image", "video", "gifv", "audio")
@@ -923,15 +926,99 @@ def every_row_of_prefix(store: MetricStore, stored: Metric, value: Any) -> list[
 
 def _every_row(name: str, pages: Callable[[], Iterator[list[Row]]]) -> list[Row]:
     """The rows of the pages ``pages()`` gives, read whole again when a write overtook the read
-    (:class:`MetricChangedError`), up to :data:`READ_ATTEMPTS` times, then raised."""
+    (:func:`read_again_if_written`)."""
+    return read_again_if_written(lambda: [row for page in pages() for row in page], f"metric {name}")
+
+
+def read_again_if_written(read: Callable[[], _Value], what: str, logger: logging.Logger = log) -> _Value:
+    """What ``read()`` gives, read again while it raises :class:`MetricChangedError` (a write overtook it), up to
+    :data:`READ_ATTEMPTS` times in all, the last one's error then raised: the one retry of every whole read of a
+    metric (:func:`every_row_in_top_order`), of an analysis (:func:`read_of_one_write`: ``fs.analysis``, the results
+    API's ``/v1/analyses/<name>``) and of the results API's first page. Each read overtaken but the last is logged at
+    INFO on ``logger``, naming ``what`` was read."""
     for attempt in range(READ_ATTEMPTS):
         try:
-            return [row for page in pages() for row in page]
-        except MetricChangedError:
+            return read()
+        except MetricChangedError as exc:
             if attempt == READ_ATTEMPTS - 1:
                 raise
-            log.info("metric=%s written again while its rows were read: reading them again", name)
+            logger.info("metrics=%s written again while %s was read: reading it again (read %d of %d)",
+                        ",".join(exc.metrics), what, attempt + 1, READ_ATTEMPTS)
     raise AssertionError("unreachable")
+
+
+#: What a read raises when a metric's rows are not what this fediscope version reads (a column missing, a value its
+#: column's type cannot hold, a table dropped by hand): the analyses' failures (:func:`run_analyses`), the results
+#: API's 409 ``stale_metric`` and ``missing_table``. A read that a write overtook may raise them too, with rows of
+#: neither write (a column the one has and the other lacks, or whose type the write changed; a table an HBase write
+#: rebuilds): :func:`overtaken_as_such` tells the two apart.
+UNREADABLE: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, StoreSchemaError, MissingTableError)
+
+
+@contextmanager
+def overtaken_as_such(store: MetricStore, noted: Mapping[str, str | None], metrics: Iterable[str]) -> Iterator[None]:
+    """A read of ``metrics`` whose rows are not what this version reads (:data:`UNREADABLE`) is raised as
+    :class:`MetricChangedError` when one of them was written since its generation was ``noted``: what failed is then
+    a mix of two writes, read again (:func:`read_again_if_written`), not a metric stored by another version. Else
+    the error is raised as it is. ``metrics`` is looked at only then: a set the read fills in is taken as it is
+    then (:class:`ReadMetrics`)."""
+    try:
+        yield
+    except UNREADABLE:
+        written = sorted(name for name in set(metrics) if store.generation(name) != noted.get(name))
+        if written:
+            raise MetricChangedError(written) from None
+        raise
+
+
+class ReadMetrics:
+    """``store`` for an analysis, noting the metrics whose rows it reads (one besides its own: hashtags per day
+    reads the head of trending_hashtags), so that only theirs are compared (:func:`read_of_one_write`): a
+    ``fediscope process`` writing other metrics meanwhile does not make it read again."""
+
+    def __init__(self, store: MetricStore) -> None:
+        self._store = store
+        self.metrics: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name not in ROW_READS:
+            return attribute
+
+        def reading(metric: Metric, *args: Any, **kwargs: Any) -> Any:
+            self.metrics.add(metric.name)
+            return attribute(metric, *args, **kwargs)
+        return reading
+
+
+#: the :class:`~fediscope.store.port.MetricStore` calls that read a metric's rows (the metric first)
+ROW_READS = frozenset({"get", "top", "all", "scan_prefix"})
+
+
+def read_of_one_write(store: MetricStore, read: Callable[[MetricStore], _Value], what: str,
+                      logger: logging.Logger = log) -> _Value:
+    """``read(store)`` (an analysis, or one page of a metric's rows) with every metric it read of one write: each
+    metric's generation is read before and after it, and compared for those it read (:class:`ReadMetrics`). A write
+    in between (on HBase also one landing during a read, a scan and no snapshot) may have given rows of neither
+    write, or rows of two writes to an analysis that reads its metric twice (its top rows, then all of them): it is
+    read again, up to :data:`READ_ATTEMPTS` times (:func:`read_again_if_written`), then :class:`MetricChangedError`
+    is raised. A read that fails on rows this version does not read (:data:`UNREADABLE`) is such a read too when a
+    metric it read was written meanwhile (:func:`overtaken_as_such`); else its error is raised.
+
+    A metric under a provisional generation the same before and after passes: it is the caller's to name it
+    (``fs.analysis`` warns, the results API's pages refuse a cursor of it)."""
+    def once() -> _Value:
+        before = store.generations()
+        reading = ReadMetrics(store)
+        with overtaken_as_such(store, before, reading.metrics):
+            value = read(reading)  # type: ignore[arg-type]  # a MetricStore noting the metrics read
+        after = store.generations()
+        written = sorted(name for name in reading.metrics if before.get(name) != after.get(name))
+        if written:
+            raise MetricChangedError(written)
+        return value
+
+    return read_again_if_written(once, what, logger)
 
 
 def no_row_has(stored: Metric, raw: str, selected_by: str, read_all: str) -> str:
@@ -953,10 +1040,16 @@ class MetricChangedError(StoreError):
     whole read is checked by the metric's generation (:meth:`MetricStore.generation`), after every page, the last
     (or only) one included, as the results API checks its cursors (``stale_cursor``)."""
 
-    def __init__(self, metric: str) -> None:
-        super().__init__(f"metric {metric} was written again (fediscope process) while its rows were read, so they "
-                         "would mix two writes: read it again once the write is done")
-        self.metric = metric
+    def __init__(self, metrics: str | Iterable[str]) -> None:
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        one = len(names) == 1
+        named = f"metric {names[0]} was" if one else f"metrics {', '.join(names)} were"
+        super().__init__(f"{named} written again (fediscope process) while {'its' if one else 'their'} rows were "
+                         f"read, so they would mix two writes: read {'it' if one else 'them'} again once the write "
+                         "is done")
+        self.metric = names[0]
+        #: every metric written again (an analysis reads one or two)
+        self.metrics = names
 
 
 class _Unread(Enum):
@@ -998,7 +1091,8 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
     noted = store.generation(name) if isinstance(generation, _Unread) else generation
     after: Row | None = None
     while True:
-        page = read(after)
+        with overtaken_as_such(store, {name: noted}, [name]):  # rows of neither write may not decode
+            page = read(after)
         if store.generation(name) != noted:
             raise MetricChangedError(name)
         if page:
@@ -1008,7 +1102,7 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
         after = page[-1]
 
 
-def _failure(exc: Exception, metric_name: str) -> str:
+def analysis_failure(exc: Exception, metric_name: str) -> str:
     """Why an analysis of ``metric_name`` could not be computed, worded for a report that names the store: a table
     dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it reads."""
     if isinstance(exc, MissingTableError):
@@ -1031,7 +1125,7 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
     try:
         run.period = posted_period(store, stored)
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
-        run.failed["period"] = _failure(exc, PERIOD_METRIC)
+        run.failed["period"] = analysis_failure(exc, PERIOD_METRIC)
         log.warning("period not read: %s", run.failed["period"])
     if PERIOD_METRIC not in stored:
         run.missing.append(PERIOD_METRIC)
@@ -1042,11 +1136,11 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             continue
         try:
             run.results.append(analysis(store, n))
-        except (KeyError, TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # rows without the
+        except UNREADABLE as exc:  # rows without the
             # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
             # answers 409 for that metric alone
-            run.failed[analysis.__name__] = _failure(exc, metric_name)
+            run.failed[analysis.__name__] = analysis_failure(exc, metric_name)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
 

@@ -40,9 +40,12 @@ from typing import TYPE_CHECKING, Any
 from fediscope.analysis import (
     ANALYSES,
     PARTLY_WRITTEN_ADVICE,
+    UNREADABLE,
     AnalysisResult,
     AnalysisRun,
+    analysis_failure,
     provisional,
+    read_of_one_write,
     read_one_state,
     run_analyses,
 )
@@ -181,8 +184,12 @@ def analysis_names() -> list[str]:
 
 def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
     """One analysis by name (:func:`analysis_names`), as :func:`analyses` gives it; StoreError when the store does
-    not hold the metric it reads. A metric a write had begun and not finished when it was read is warned of
-    (:func:`_warn_if_partly_written`), as :func:`analyses` lists it under ``partly_written``."""
+    not hold the metric it reads, or holds it as this version does not read it (what :func:`analyses` lists under
+    ``failed``). Every metric it reads is of one write: a ``fediscope process`` writing one
+    meanwhile makes it read again, up to 3 times, then it is a StoreError saying to read it again
+    (:func:`~fediscope.analysis.read_of_one_write`, as the results API reads an analysis). A metric a write had
+    begun and not finished when it was read is warned of (:func:`_warn_if_partly_written`), as :func:`analyses`
+    lists it under ``partly_written``."""
     table = {function.__name__: (function, metric) for function, metric in ANALYSES}
     if name not in table:
         raise ConfigError(f"no analysis named {name!r}; the analyses are: {', '.join(table)}")
@@ -192,7 +199,10 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
         if metric not in store.stored_metrics():
             raise StoreError(f"the store holds no metric {metric} (read by analysis {name}): run `fediscope "
                              "process` (fediscope.python_api.process) first")
-        result = function(store, n)
+        try:
+            result = read_of_one_write(store, lambda reading: function(reading, n), f"analysis {name}", log)
+        except UNREADABLE as exc:  # rows this version does not read: fs.analyses lists it under failed
+            raise StoreError(f"analysis {name}: {analysis_failure(exc, metric)}") from None
         _warn_if_partly_written(store, metric)
         return result
 
@@ -214,8 +224,10 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     order without a rank): for a metric no analysis shows, such as one of your own (the ``metrics_dir`` setting).
     ``limit`` is from 1 up (ConfigError otherwise). Every row is read a page at a time, all from one write of the
     metric: a ``fediscope process`` writing it meanwhile makes the read start again
-    (:func:`~fediscope.analysis.every_row_in_top_order`); a write begun before the read and not finished after it
-    is warned of (:func:`_warn_if_partly_written`). StoreError when the store does not hold it.
+    (:func:`~fediscope.analysis.every_row_in_top_order`; the first ``limit`` rows, one read, likewise:
+    :func:`~fediscope.analysis.read_of_one_write`), up to 3 times, then it is a StoreError saying to read it
+    again; a write begun before the read and not finished after it is warned of (:func:`_warn_if_partly_written`).
+    StoreError when the store does not hold it.
 
     ``prefix`` gives only the rows whose prefix column (its SQL file's ``-- prefix:`` line, else its first key
     column: ``day`` for ``hashtags_daily``, ``instance`` for ``signups_by_month``) holds that value, in key order,
@@ -251,7 +263,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
         if raw is not None:
             rows = _rows_of_prefix(store, stored, raw, limit)
         else:
-            rows = store.top(stored, limit) if limit is not None else every_row_in_top_order(store, stored)
+            rows = (read_of_one_write(store, lambda reading: reading.top(stored, limit), f"metric {name}", log)
+                    if limit is not None else every_row_in_top_order(store, stored))
         _warn_if_partly_written(store, name)
     return _timestamps_as_rfc3339(rows, stored)
 
@@ -285,7 +298,11 @@ def _rows_of_prefix(store: MetricStore, stored: Metric, raw: str, limit: int | N
         value = prefix_value(raw, store.column_types(stored.name).get(stored.prefix))
     except PrefixValueError as exc:
         raise ConfigError(exc.refusal("prefix", stored.name, stored.prefix, raw)) from None
-    rows = store.scan_prefix(stored, value, limit) if limit is not None else every_row_of_prefix(store, stored, value)
+    if limit is not None:  # one page, of one write as a whole read's pages are
+        rows = read_of_one_write(store, lambda reading: reading.scan_prefix(stored, value, limit),
+                                 f"metric {stored.name}", log)
+    else:
+        rows = every_row_of_prefix(store, stored, value)
     if not rows:
         log.warning("%s", no_row_has(stored, raw, _argument("prefix"), "read every row (without prefix)"),
                     extra={"metric": stored.name, "prefix_column": stored.prefix})

@@ -234,6 +234,28 @@ def test_an_own_metric_file_edited_between_two_runs_is_run_as_it_is_now(no_outsi
         fs.analysis(settings, "nope")
 
 
+
+def test_an_analysis_of_a_metric_this_version_does_not_read_is_a_store_error(tmp_path: Path) -> None:
+    """A metric stored without a column its analysis reads (as another fediscope version stored it): was a bare
+    ``KeyError: 'following_count'``; it is the one-line error ``fs.analyses`` lists under ``failed``."""
+    from fediscope.analysis import metric
+    from fediscope.store.port import open_store
+
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    store = open_store(url)
+    try:
+        store.write(metric("top_accounts_by_followers"),
+                    [{"account_key": "a1", "instance": "one.example", "followers_count": 3}])
+    finally:
+        store.close()
+    settings = fs.settings(store=url)
+    failed = fs.analyses(settings).failed["top_accounts"]
+    with pytest.raises(StoreError) as raised:
+        fs.analysis(settings, "top_accounts")
+    assert str(raised.value) == f"analysis top_accounts: {failed}"
+    assert failed == ("metric top_accounts_by_followers: column 'following_count' missing; its SQL and "
+                      "fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)")
+
 #: A notebook's cell: fs.process over a lake with an own metric of one long DuckDB pipeline (about a minute), which
 #: Ctrl-C stops; then the same settings once the metric file is gone. Prints what it saw on stdout.
 NOTEBOOK = textwrap.dedent("""
