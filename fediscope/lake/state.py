@@ -173,13 +173,18 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
     the source's own checkpoint covers, and would be left behind for nothing). None when the spelling has none.
     Looks for both the names a spelling's files may have: its keyed digest, and the handle of an older fediscope.
     A spelling differing from the source in case only is left alone where the lake's file system takes the two
-    names for one file (:func:`_two_files`)."""
+    names for one file (:func:`_two_files`).
+
+    The checkpoint is moved last: once the source has one, the next run deletes what the spelling still keeps, so a
+    run stopped between the moves (killed, a lake error) must not have given it one before its walk start and pass
+    marks were moved (a walk start lost leaves where the source's first walk ended unknown, the report's
+    ``(partial?)``; a settle mark lost starts the settle pass again from the last ``FEDISCOPE_SETTLE_HOURS``)."""
     target = checkpoint_source(source, policy)
     olds = [name for name in dict.fromkeys((checkpoint_source(spelling, policy), spelling)) if name != target]
     had_checkpoint = lake.exists(state_path(instance, target))
     done = None
     for name in olds:
-        for collection_pass in (None, *SOURCE_PASSES):
+        for collection_pass in (*SOURCE_PASSES, None):
             old = state_path(instance, name, collection_pass)
             if not lake.exists(old):
                 continue
