@@ -162,6 +162,9 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str,
 #: The passes whose files are named like a source's checkpoint (``_state/<domain>/<pass>/<source>.json``): the
 #: settle mark, the walk start and the Airflow task's unannounced records (``fediscope.orchestration``).
 SOURCE_PASSES = ("settle", "start", "unannounced")
+#: Of :data:`SOURCE_PASSES`, those whose file counts work still to do (records a failed Airflow try landed, which the
+#: next event announces), no position in the timeline: never deleted as covered by the source's own state.
+PENDING_PASSES = ("unannounced",)
 
 
 def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
@@ -171,6 +174,8 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
     files of its passes (:data:`SOURCE_PASSES`) are moved to the source's names (``"moved"``), so its collection
     goes on where it was; once it has one, they are deleted (``"merged"``: they tracked the same timeline, which
     the source's own checkpoint covers, and would be left behind for nothing). None when the spelling has none.
+    A file of :data:`PENDING_PASSES` is no position in the timeline: it is moved whenever the source has none of
+    its own, and added to it (its ``records``) when it has (:func:`_add_pending`), never merely deleted.
     Looks for both the names a spelling's files may have: its keyed digest, and the handle of an older fediscope.
     A spelling differing from the source in case only is left alone where the lake's file system takes the two
     names for one file (:func:`_two_files`).
@@ -189,13 +194,31 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
             if not lake.exists(old):
                 continue
             new = state_path(instance, target, collection_pass)
-            if not had_checkpoint and not lake.exists(new):
+            pending = collection_pass in PENDING_PASSES
+            if (pending or not had_checkpoint) and not lake.exists(new):
                 lake.write_atomic(new, lake.read(old))
-                done = "moved"
+                done = "moved" if not had_checkpoint else done or "merged"  # the log line speaks of the checkpoint
+            elif pending and _two_files(lake, old, new):
+                _add_pending(lake, old, new)
             if _two_files(lake, old, new):
                 done = done or "merged"
                 lake.delete(old)
     return done
+
+
+def _add_pending(lake: LakeBackend, old: str, new: str) -> None:
+    """Add the ``records`` counted in the pending file ``old`` to those of ``new`` (both of
+    :data:`PENDING_PASSES`). A count that cannot be read leaves ``new`` as it is: its file is there, so the records
+    are announced all the same (a file that is there counts at least one)."""
+    try:
+        kept, extra = read_state(lake, new), read_state(lake, old).extra
+        records = kept.extra.get("records") if isinstance(kept.extra, dict) else None
+        added = extra.get("records") if isinstance(extra, dict) else None
+    except UnreadableCheckpoint:
+        return
+    if isinstance(records, int) and isinstance(added, int) and added > 0:
+        extra = {**(kept.extra or {}), "records": records + added}
+        write_state(lake, new, Checkpoint(kept.newest_id, kept.updated_at, extra))
 
 
 def _two_files(lake: LakeBackend, old: str, new: str) -> bool:
