@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.config import option_origin
-    from fediscope.engine.metrics import load_metrics
+    from fediscope.engine.metrics import check_spark_portable, load_metrics
     from fediscope.errors import ConfigError, FediscopeError
     from fediscope.interrupts import keyboard_interrupts
     from fediscope.store.port import require_persistent
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
             if unknown:
                 raise ConfigError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(metrics)}")
             chosen = {n: m for n, m in metrics.items() if not args.metric or n in args.metric}
+            check_spark_portable(chosen.values())  # before the lake is locked or Spark started
             if not args.no_store:
                 # results written to an in-memory SQLite store would be lost
                 require_persistent(settings.store, settings.origin("store"))

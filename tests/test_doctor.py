@@ -731,6 +731,17 @@ def test_a_metric_spark_would_run_differently_fails_when_spark_is_the_engine(cle
                                "isodow/dayofweek differ between DuckDB and Spark"), line
 
 
+def test_a_list_function_spark_has_not_fails_when_spark_is_the_engine(clean_env: Path) -> None:
+    """Was: OK (DuckDB binds it), and `process --engine spark` stopped at it after curating, in Spark's words."""
+    own = clean_env / "own"
+    path = _own_metric(own, "favourites", "SELECT instance, list_sum(list(favourites_count)) AS toots FROM statuses "
+                                          "GROUP BY instance")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own), FEDISCOPE_ENGINE="spark"))
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert line.startswith(f"FAIL  metrics        metric favourites ({path}): not portable to Spark SQL: "
+                           "list_sum() is not a Spark function"), line
+
+
 def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env: Path, metrics_dir: Path) -> None:
     no_key, syntax = metrics_dir / "b_no_key.sql", _own_metric(metrics_dir, "a_syntax", BROKEN_SQL["syntax"][0])
     no_key.write_text("-- question: Which?\nSELECT 1 AS n\n")

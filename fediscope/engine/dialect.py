@@ -47,6 +47,12 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
   Spark; write ``100 * x / y`` (integers divide to a DOUBLE in both).
+* DuckDB list functions Spark has not, which sqlglot leaves as they are (``list_sum``, ``list_avg``,
+  ``list_aggregate``, ``list_reduce``, ``list_apply``, … : any ``list_*``/``array_*`` function Spark does not know),
+  which Spark refused only when the metric ran, and ``fediscope doctor`` passed; ``list_sum`` and the like are not
+  translated (``AGGREGATE`` would add the items in another type: DuckDB sums integers to a HUGEINT).
+* ``list_sort`` of a list of lists or structs (typed so from the curated tables' schemas): a NULL inside an item
+  sorts last in DuckDB, first in Spark.
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -54,7 +60,9 @@ NULLs); ``string_agg(DISTINCT x, sep ORDER BY x)`` as the sorted set of its valu
 … WITHIN GROUP``, which Spark fails beside another DISTINCT aggregate); and the list constructs that treat NULL items
 otherwise (:func:`_spark_null_items`): ``list(x)``/``array_agg(x)`` keeps the rows' NULLs as items (Spark's
 ``COLLECT_LIST`` drops them) and is NULL with no row (Spark's ``[]``), ``flatten`` skips a NULL list,
-``array_to_string`` of NULLs only is NULL and ``list_contains`` is false, not NULL, for a list holding NULLs.
+``array_to_string`` of NULLs only is NULL and ``list_contains`` is false, not NULL, for a list holding NULLs; and
+the list functions Spark has not, or answers otherwise for NULL items or a missing one (:data:`_SPARK_LIST_FUNCTIONS`):
+``list_has_any``, ``list_has_all``, ``list_position``, ``list_count`` and ``list_unique``.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -88,7 +96,30 @@ _REFUSED_FUNCTIONS = {
            "or a - b between TIMESTAMPs (an interval in both)",
     "DATE_SUB": "date_sub() counts whole units elapsed in DuckDB and subtracts days from a date in Spark; write "
                 "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)), or d - n for a day n days before",
+    **dict.fromkeys(("LIST_SUM", "LIST_AVG", "LIST_PRODUCT"), (
+        "{function}() is not a Spark function; aggregate the items as rows instead: for {function}(list(x)) "
+        "aggregate x itself, or unnest the list in a subquery and aggregate that")),
+    **dict.fromkeys(("LIST_AGGREGATE", "LIST_AGGR", "ARRAY_AGGREGATE", "ARRAY_AGGR"), (
+        "{function}() is not a Spark function; write list_max, list_min, list_count (its non-NULL items), "
+        "list_unique (its distinct ones) or array_length, or aggregate the items as rows (sum(x) for "
+        "{function}(list(x), 'sum'), or unnest the list in a subquery and aggregate it there)")),
+    **dict.fromkeys(("LIST_APPLY", "ARRAY_APPLY", "ARRAY_TRANSFORM"),
+                    "{function}() is not a Spark function; write list_transform(l, lambda x: …)"),
+    "LIST_CAT": "{function}() is not a Spark function; write list_concat(a, b)",
+    **dict.fromkeys(("LIST_PACK", "ARRAY_VALUE"), "{function}() is not a Spark function; write [a, b, …]"),
+    # with its order given as quoted text, sqlglot parses a sort into its own node and translates it
+    **dict.fromkeys(("LIST_SORT", "ARRAY_SORT", "LIST_REVERSE_SORT", "ARRAY_REVERSE_SORT"), (
+        "{function}() is translated for Spark only with its order as quoted text: write list_sort(l, 'DESC', "
+        "'NULLS LAST') and the like")),
 }
+#: DuckDB's list functions Spark has not that sqlglot leaves as they are: refused when the name starts with one of
+#: these and Spark has no function of that name (Spark 4's own: ``SHOW FUNCTIONS``), with the advice of
+#: :data:`_REFUSED_FUNCTIONS` when it has one; :data:`_SPARK_LIST_FUNCTIONS` are translated instead
+_LIST_PREFIXES = ("LIST_", "ARRAY_")
+_SPARK_ARRAY_FUNCTIONS = {"ARRAY_AGG", "ARRAY_APPEND", "ARRAY_COMPACT", "ARRAY_CONTAINS", "ARRAY_DISTINCT",
+                          "ARRAY_EXCEPT", "ARRAY_INSERT", "ARRAY_INTERSECT", "ARRAY_JOIN", "ARRAY_MAX", "ARRAY_MIN",
+                          "ARRAY_POSITION", "ARRAY_PREPEND", "ARRAY_REMOVE", "ARRAY_REPEAT", "ARRAY_SIZE",
+                          "ARRAY_SORT", "ARRAY_UNION"}
 _INTEGER_TYPES = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
                   exp.DataType.Type.BIGINT, exp.DataType.Type.INT128, exp.DataType.Type.UTINYINT,
                   exp.DataType.Type.USMALLINT, exp.DataType.Type.UINT, exp.DataType.Type.UBIGINT}
@@ -112,7 +143,13 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
                                    "use date_diff('day', DATE '1970-01-05', d) % 7 + 1 (ISO weekday)")
         if isinstance(node, exp.Anonymous) and node.name.upper() in _REFUSED_FUNCTIONS:
-            raise NotPortableError(f"{name}: {_REFUSED_FUNCTIONS[node.name.upper()]}")
+            advice = _REFUSED_FUNCTIONS[node.name.upper()]
+            raise NotPortableError(f"{name}: {advice.format(function=node.name.lower())}")
+        if (isinstance(node, exp.Anonymous) and node.name.upper().startswith(_LIST_PREFIXES)
+                and node.name.upper() not in _SPARK_ARRAY_FUNCTIONS
+                and _LIST_FUNCTION_ALIASES.get(node.name.upper(), node.name.upper()) not in _SPARK_LIST_FUNCTIONS):
+            raise NotPortableError(f"{name}: {node.name.lower()}() is not a Spark function (Spark refuses it when "
+                                   "the metric runs); write it with the list functions both engines have")
         if isinstance(node, exp.Week):
             raise NotPortableError(f"{name}: week() is not a Spark function; write weekofyear(x) or "
                                    "extract(week FROM x) (the ISO week in both)")
@@ -185,6 +222,11 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():
+        if isinstance(node, exp.ArraySort) and _nested_items(node.this):
+            raise NotPortableError(
+                f"{name}: list_sort() of a list of lists or structs ({_text(node)}) sorts a NULL inside an item last "
+                "in DuckDB, first in Spark; sort plain values: list_sort(flatten(l)), or the items as text: "
+                "list_sort(list_transform(l, lambda x: array_to_string(x, ',')))")
         if (isinstance(node, exp.Length) and node.this.type is not None
                 and node.this.type.is_type(exp.DataType.Type.ARRAY)):  # a list column (hashtags), or one of a CTE's
             raise NotPortableError(f"{name}: length() of a list ({_text(node)}) becomes a string LENGTH in Spark, "
@@ -218,6 +260,31 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: round() of a DOUBLE to decimal places ({_text(node)}) rounds a tie such as 1.005 by its "
                 "binary value in DuckDB (1.0), by its decimal text in Spark (1.01); write round(x * 100) / 100")
+
+
+def _nested_items(node: exp.Expression) -> bool:
+    """Whether ``node`` (typed by :func:`_typed`) is a list whose items are lists, structs or maps: typed so, or
+    (sqlglot types no lambda's result) a ``list``/``array_agg``, ``[…]`` or ``list_transform`` of such items."""
+    if node.type is not None and node.type.is_type(exp.DataType.Type.ARRAY) and node.type.expressions:
+        return _is_nested(node.type.expressions[0])
+    while isinstance(node, exp.Paren | exp.Filter | exp.Window):
+        node = node.this
+    if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order):
+        return _is_nested_value(_aggregated(node)[1])
+    if isinstance(node, exp.Array):
+        return any(_is_nested_value(item) for item in node.expressions)
+    if isinstance(node, exp.Transform) and isinstance(node.expression, exp.Lambda):
+        return _is_nested_value(node.expression.this)
+    return False
+
+
+def _is_nested(kind: exp.DataType) -> bool:
+    return kind.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.STRUCT, exp.DataType.Type.MAP)
+
+
+def _is_nested_value(node: exp.Expression) -> bool:
+    return (_is_list_expression(node) or isinstance(node, exp.Struct)
+            or (node.type is not None and _is_nested(node.type)))
 
 
 def _is_date(node: exp.Expression) -> bool:
@@ -316,17 +383,21 @@ _KEEPS_ORDER = (exp.Paren, exp.Filter, exp.Flatten, exp.ArrayConcat, exp.Transfo
 _LIST_ORDER_FREE = (*_ORDER_FREE, exp.ArrayDistinct, exp.ArrayContains, exp.ArrayMax, exp.ArrayMin)
 
 
+#: the translated list functions (:data:`_SPARK_LIST_FUNCTIONS`) whose answer the items' order does not change
+_ORDER_FREE_CALLS = {"LIST_HAS_ANY", "LIST_HAS_ALL", "LIST_COUNT", "LIST_UNIQUE"}
+
+
 def _list_order_hidden(node: exp.Expression) -> bool:
     """Whether the items' order of ``node``, a ``list``/``array_agg`` without ``ORDER BY``, cannot show: it is
     aggregated over a window with an ``ORDER BY`` (the frame's order, in both engines), reaches only something its
-    items' order does not change (:data:`_LIST_ORDER_FREE`, through :data:`_KEEPS_ORDER`), or is a result column
-    (a list there is refused for every engine, with its own advice)."""
+    items' order does not change (:data:`_LIST_ORDER_FREE`, :data:`_ORDER_FREE_CALLS`, through :data:`_KEEPS_ORDER`),
+    or is a result column (a list there is refused for every engine, with its own advice)."""
     child, parent = node, node.parent
     while True:
         if isinstance(parent, exp.Window):
             if parent.args.get("order") is not None:
                 return True
-        elif isinstance(parent, _LIST_ORDER_FREE):
+        elif isinstance(parent, _LIST_ORDER_FREE) or (_list_call(parent) or ("", []))[0] in _ORDER_FREE_CALLS:
             return True
         elif not isinstance(parent, _KEEPS_ORDER):
             return _is_result_column(child)
@@ -388,8 +459,9 @@ def _is_list_expression(node: exp.Expression) -> bool:
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
-    statements = [_spark_null_items(s.transform(_spark_log10).transform(_spark_distinct_without_nulls)
-                                    .transform(_spark_distinct_string_agg)).sql("spark")
+    statements = [_spark_null_items(_spark_list_functions(
+        s.transform(_spark_log10).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)))
+        .sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
@@ -452,6 +524,70 @@ def _spark_distinct_string_agg(node: exp.Expression) -> exp.Expression:
     joined = exp.Anonymous(this="ARRAY_JOIN", expressions=[as_text, separator.copy()])
     empty = exp.EQ(this=exp.Anonymous(this="SIZE", expressions=[distinct_values()]), expression=exp.Literal.number(0))
     return exp.If(this=empty, true=exp.null(), false=joined)
+
+
+def _spark(function: str, *args: exp.Expression) -> exp.Expression:
+    """A call of Spark's ``function``, written as it is."""
+    return exp.Anonymous(this=function, expressions=list(args))
+
+
+def _size(items: exp.Expression) -> exp.Expression:
+    return exp.ArraySize(this=items)
+
+
+#: DuckDB list functions Spark has not (or has with another answer for NULL items, a missing item or an empty
+#: list) → their Spark SQL giving DuckDB's answer, each checked on both engines (NULL items, a NULL searched for,
+#: empty lists, a NULL list; ``tests/engine/test_own_metric_list_functions_spark.py``). DuckDB ignores the NULL
+#: items where Spark answers NULL:
+#:
+#: * ``list_has_any(a, b)`` (``a && b``): false when the lists share no item other than NULL (Spark's
+#:   ``ARRAYS_OVERLAP`` NULL when either holds one; sqlglot writes ``a && b``, which Spark does not parse);
+#: * ``list_has_all(a, b)`` (``array_has_all``, ``a @> b``; ``b <@ a``): whether ``a`` holds every item of ``b``
+#:   other than NULL (Spark has no such function);
+#: * ``list_position(l, x)`` (``list_indexof``, ``array_position``): NULL when ``x`` is not an item (Spark's
+#:   ``ARRAY_POSITION`` 0), the position of the first NULL item when ``x`` is NULL (Spark NULL);
+#: * ``list_count(l)``: the number of items other than NULL; ``list_unique(l)``: of distinct ones.
+_SPARK_LIST_FUNCTIONS = {
+    "LIST_HAS_ANY": (2, lambda a, b: _spark("ARRAYS_OVERLAP", _without_nulls(a), _without_nulls(b))),
+    "LIST_HAS_ALL": (2, lambda a, b: exp.EQ(this=_size(_spark("ARRAY_EXCEPT", _without_nulls(b), a)),
+                                            expression=exp.Literal.number(0))),
+    "LIST_POSITION": (2, lambda items, x: exp.Nullif(this=_spark("ARRAY_POSITION", exp.Transform(
+        this=items, expression=_lambda(lambda item: exp.NullSafeEQ(this=item, expression=x))), exp.true()),
+        expression=exp.Literal.number(0))),
+    "LIST_COUNT": (1, lambda items: _size(_without_nulls(items))),
+    "LIST_UNIQUE": (1, lambda items: _size(_spark("ARRAY_DISTINCT", _without_nulls(items)))),
+}
+#: the other names DuckDB has for them (sqlglot parses some into its own nodes: see :func:`_list_call`)
+_LIST_FUNCTION_ALIASES = {"ARRAY_HAS_ANY": "LIST_HAS_ANY", "ARRAY_HAS_ALL": "LIST_HAS_ALL",
+                          "LIST_INDEXOF": "LIST_POSITION", "ARRAY_INDEXOF": "LIST_POSITION",
+                          "ARRAY_POSITION": "LIST_POSITION", "ARRAY_UNIQUE": "LIST_UNIQUE"}
+
+
+def _list_call(node: exp.Expression) -> tuple[str, list[exp.Expression]] | None:
+    """``node`` as a call of one of :data:`_SPARK_LIST_FUNCTIONS` with its arguments, or None when it is none."""
+    if isinstance(node, exp.ArrayOverlaps):
+        return "LIST_HAS_ANY", [node.this, node.expression]
+    if isinstance(node, exp.ArrayContainsAll):
+        return "LIST_HAS_ALL", [node.this, node.expression]
+    if isinstance(node, exp.ArrayContainedBy):  # a <@ b: b holds every item of a
+        return "LIST_HAS_ALL", [node.expression, node.this]
+    if isinstance(node, exp.ArrayPosition):
+        return "LIST_POSITION", [node.this, node.expression]
+    if isinstance(node, exp.Anonymous):
+        function = _LIST_FUNCTION_ALIASES.get(node.name.upper(), node.name.upper())
+        if function in _SPARK_LIST_FUNCTIONS and len(node.expressions) == _SPARK_LIST_FUNCTIONS[function][0]:
+            return function, list(node.expressions)
+    return None
+
+
+def _spark_list_functions(tree: exp.Expression) -> exp.Expression:
+    """The calls of :data:`_SPARK_LIST_FUNCTIONS` written as their Spark SQL, innermost first."""
+    for node in reversed(list(tree.walk(bfs=False))):  # a node's descendants before it
+        call = _list_call(node)
+        if call is not None:
+            function, args = call
+            node.replace(_SPARK_LIST_FUNCTIONS[function][1](*(arg.copy() for arg in args)))
+    return tree
 
 
 def _spark_null_items(tree: exp.Expression) -> exp.Expression:

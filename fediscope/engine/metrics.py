@@ -184,6 +184,20 @@ def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:
                               "or fix the '-- key:'/'-- rank:'/'-- timestamps:' line")
 
 
+def check_spark_portable(metrics: Iterable[Metric]) -> None:
+    """Refuse, with a :class:`MetricFileError` naming its file, the first of ``metrics`` whose SQL uses a construct
+    Spark would run differently or not at all (:func:`~fediscope.engine.dialect.to_spark`), before anything is
+    computed: the Spark engine translates each metric only when it comes to run it, after curation and the metrics
+    before it. Pure Python (sqlglot), no Java started; ``fediscope doctor`` finds them alike."""
+    from fediscope.engine.dialect import NotPortableError, to_spark
+
+    for metric in metrics:
+        try:
+            to_spark(metric.sql)
+        except NotPortableError as exc:
+            raise MetricFileError(f"{metric.where}: {exc}") from None
+
+
 def _where(metric: str, source: str | None) -> str:
     return f"metric {metric} ({source or f'spark_jobs/sql/{metric}.sql'})"
 

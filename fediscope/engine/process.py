@@ -29,7 +29,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from fediscope.config import Settings
-from fediscope.engine.metrics import Metric, load_metrics, without_metric_file
+from fediscope.engine.metrics import Metric, check_spark_portable, load_metrics, without_metric_file
 from fediscope.errors import LakeError
 from fediscope.interrupts import Terminated
 from fediscope.redact import redact_url
@@ -300,6 +300,8 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     show = LineProgress(sys.stderr.isatty() if progress is None else progress)
     metrics = metrics if metrics is not None else load_metrics(own_dir=settings.metrics_dir)
     name = engine or settings.engine
+    if name == "spark":  # before the lake is locked, Spark started or anything curated or computed
+        check_spark_portable(metrics.values())
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until,
                              recurate=recurate, retention_named=_retention_named(settings))
 

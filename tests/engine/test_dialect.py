@@ -125,6 +125,25 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("WITH l AS (SELECT list(language) AS langs FROM statuses) SELECT array_to_string(langs, ',') FROM l",
      "no fixed order"),  # a list column of a CTE: its use is not followed
     ("SELECT array_to_string(list(language) OVER (PARTITION BY instance), ',') FROM statuses", "no fixed order"),
+    # DuckDB list functions Spark has not, left as they are by sqlglot: Spark refused them only when the metric ran
+    ("SELECT list_sum(list(favourites_count)) FROM statuses", "list_sum() is not a Spark function; aggregate the "
+     "items as rows instead: for list_sum(list(x)) aggregate x itself, or unnest the list in a subquery and "
+     "aggregate that"),
+    ("SELECT list_avg(list_transform(hashtags, lambda t: length(t))) FROM statuses", "list_avg() is not a Spark"),
+    ("SELECT list_aggregate(hashtags, 'count') FROM statuses", "write list_max, list_min, list_count"),
+    ("SELECT array_aggr(hashtags, 'max') FROM statuses", "array_aggr() is not a Spark function"),
+    ("SELECT list_reduce(hashtags, lambda a, b: a || b) FROM statuses", "list_reduce() is not a Spark function"),
+    ("SELECT list_apply(hashtags, lambda t: upper(t)) FROM statuses", "write list_transform(l, lambda x: …)"),
+    ("SELECT list_sort(hashtags, language) FROM statuses", "only with its order as quoted text"),
+    # a NULL inside an item sorts last in DuckDB, first in Spark ([[1], [NULL]] and [[NULL], [1]])
+    ("SELECT list_sort(list(hashtags))[1] FROM statuses", "list_sort() of a list of lists or structs "
+     "(LIST_SORT(ARRAY_AGG(hashtags))) sorts a NULL inside an item last in DuckDB, first in Spark; sort plain "
+     "values: list_sort(flatten(l)), or the items as text: list_sort(list_transform(l, lambda x: "
+     "array_to_string(x, ',')))"),
+    ("SELECT list_reverse_sort([hashtags, mentions]) FROM statuses", "list_sort() of a list of lists"),
+    ("SELECT list_sort(list(list_transform(hashtags, lambda t: CASE WHEN length(t) > 6 THEN t END))) "
+     "FROM statuses", "list_sort() of a list of lists"),
+    ("SELECT list_sort(list({'l': language})) FROM statuses", "list_sort() of a list of lists or structs"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -191,6 +210,38 @@ def test_lists_keep_their_null_items_on_spark() -> None:
         "SELECT FLATTEN(FILTER(hashtags, fediscope_item -> NOT fediscope_item IS NULL)), ARRAY_CONTAINS(FILTER("
         "mentions, fediscope_item -> NOT fediscope_item IS NULL), 'a'), IF(SIZE(hashtags) > 0 AND FORALL(hashtags, "
         "fediscope_item -> fediscope_item IS NULL), NULL, ARRAY_JOIN(hashtags, ';')) FROM statuses")
+
+
+def test_list_functions_spark_has_not_are_written_as_spark_sql_giving_duckdbs_answer() -> None:
+    """sqlglot wrote list_has_any as Spark's ``&&``, which Spark does not parse, and left list_has_all,
+    list_position, list_count and list_unique as they are, which Spark does not know; array_position was Spark's,
+    0 for a missing item where DuckDB gives NULL. NULL items are ignored as DuckDB ignores them (run on both engines
+    in test_own_metric_list_functions_spark.py)."""
+    def without(items: str) -> str:
+        return f"FILTER({items}, fediscope_item -> NOT fediscope_item IS NULL)"
+
+    tags, mentions, a = without("hashtags"), without("mentions"), without("ARRAY('a')")
+    has_all = f"SIZE(ARRAY_EXCEPT({mentions}, hashtags)) = 0"
+    assert to_spark("SELECT list_has_any(hashtags, mentions), hashtags && ['a'], list_has_all(hashtags, mentions), "
+                    "hashtags @> mentions, mentions <@ hashtags FROM statuses") == (
+        f"SELECT ARRAYS_OVERLAP({tags}, {mentions}), ARRAYS_OVERLAP({tags}, {a}), {has_all}, {has_all}, {has_all} "
+        "FROM statuses")
+    assert to_spark("SELECT list_position(hashtags, language), array_position(mentions, NULL), list_count(hashtags), "
+                    "list_unique(mentions) FROM statuses") == (
+        "SELECT NULLIF(ARRAY_POSITION(TRANSFORM(hashtags, fediscope_item -> fediscope_item IS NOT DISTINCT FROM "
+        "language), TRUE), 0), NULLIF(ARRAY_POSITION(TRANSFORM(mentions, fediscope_item -> fediscope_item IS NOT "
+        f"DISTINCT FROM NULL), TRUE), 0), SIZE({tags}), SIZE(ARRAY_DISTINCT({mentions})) FROM statuses")
+    # nested: the inner call too
+    inner = f"FILTER(hashtags, t -> ARRAYS_OVERLAP({without('ARRAY(t)')}, {mentions}))"
+    assert to_spark("SELECT list_count(list_filter(hashtags, lambda t: list_has_any([t], mentions))) "
+                    "FROM statuses") == f"SELECT SIZE({without(inner)}) FROM statuses"
+    # a list whose order does not show in them is not refused
+    check_portable("SELECT list_has_any(list(language), ['en']), list_has_all(['en'], list(language)), "
+                   "list_count(list(language)), list_unique(list(DISTINCT language)), list_sort(list(language)), "
+                   "list_sort(flatten(list(hashtags))), list_sort(list_transform(list(hashtags), "
+                   "lambda h: array_to_string(h, ','))) FROM statuses")
+    with pytest.raises(NotPortableError, match="no fixed order"):  # a position shows the order
+        check_portable("SELECT list_position(list(language), 'en') FROM statuses")
 
 
 def test_date_diff_in_days_between_dates_passes() -> None:

@@ -140,3 +140,25 @@ def test_an_empty_lake_or_store_argument_is_refused_not_replaced_by_the_setting(
     assert job.stdout.strip() == "2 False", job.stderr
     assert len(err) == 1 and err[0].startswith(f"fediscope {job_name}: error: {option} is invalid: "), err
     assert not configured.exists()
+
+
+def test_a_metric_spark_would_not_run_alike_exits_2_before_spark_starts(processed: Path, tmp_path: Path) -> None:
+    """Was: Spark started, and the job stopped at the metric when it came to run it (after the metrics before it),
+    in Spark's words ("Cannot resolve routine `list_sum`"); now the dialect check refuses it first, as `fediscope
+    process --engine spark` and `fediscope doctor` do."""
+    own = tmp_path / "own"
+    own.mkdir()
+    path = own / "favourites.sql"
+    path.write_text("-- question: How many favourites?\n-- key: instance\n"
+                    "SELECT instance, list_sum(list(favourites_count)) AS n FROM statuses GROUP BY instance\n")
+    code = (f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
+            f"os.environ['FEDISCOPE_METRICS_DIR'] = {str(own)!r}\n"
+            f"code = main(['--lake', {str(processed)!r}, '--no-store']); print(code, 'pyspark' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=120)
+    err = job.stderr.strip().splitlines()
+    assert job.stdout.strip() == "2 False", job.stderr
+    assert err == [f"fediscope metrics: error: metric favourites ({path}): not portable to Spark SQL: list_sum() is "
+                   "not a Spark function; aggregate the items as rows instead: for list_sum(list(x)) aggregate x "
+                   "itself, or unnest the list in a subquery and aggregate that"], err
