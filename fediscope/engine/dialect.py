@@ -21,14 +21,19 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   sorted: ``list_sort(list_distinct(…))``. (Its NULLs, dropped by DuckDB and kept once by Spark's ``ARRAY_DISTINCT``,
   are dropped on Spark too: see below.)
 * ``list``/``array_agg`` with ``ORDER BY``: sqlglot writes Spark's ``COLLECT_LIST`` without it, so the items come in
-  no fixed order; ``string_agg(x, ',' ORDER BY …)`` joins them in order on both.
+  no fixed order; ``string_agg(x, ',' ORDER BY …, x)`` joins them in order on both.
+* ``string_agg(x, ',' ORDER BY o)`` whose keys lack ``x``, and a list or ``string_agg`` over a window whose
+  ``ORDER BY`` lacks its value: rows tied on the keys (two statuses of one ``dt``; a window's peers) come in the
+  order the rows do (``b,a,c`` in DuckDB, ``c,a,b`` in Spark). With the value as a key, rows tied on every key hold
+  the same value, so their order cannot show: ``string_agg(x, ',' ORDER BY o, x)``.
 * ``list``/``array_agg`` without ``ORDER BY`` (``DISTINCT`` or not) and ``string_agg`` without ``ORDER BY``: the items
   come in the order the rows do, which differs between the engines (``string_agg(DISTINCT x)`` ``c,b,a`` in DuckDB,
   ``b,a,c`` in Spark). A list is refused unless its order cannot show: only counted, sorted, deduplicated
   (``list_distinct``, checked on its own), searched (``list_contains``, ``list_max``/``list_min``) or unnested, also
   through ``flatten``/``list_concat``/``list_transform``/``list_filter``, or aggregated over a window with an
-  ``ORDER BY`` (the frame's order), or a result column (refused for every engine). Write ``string_agg(x, ',' ORDER
-  BY x)`` (``string_agg(DISTINCT x, ',' ORDER BY x)``) or ``list_sort(list(x))``.
+  ``ORDER BY`` that has the list's value among its keys (the frame's order), or a result column (refused for every
+  engine). Write ``string_agg(x, ',' ORDER BY x)`` (``string_agg(DISTINCT x, ',' ORDER BY x)``)
+  or ``list_sort(list(x))``.
 * ``strftime`` formats with literal letters (``'%Y-%m-%dT%H'``): Spark reads the ``T`` as a pattern letter.
 * ``strftime`` codes sqlglot does not translate (``%w``, ``%u``, ``%V``, ``%e``, ``%%``, …), ``%j`` (zero-padded to
   3 digits in DuckDB, 2 in Spark) and the zone codes ``%z``/``%Z`` (the curated timestamps have no zone).
@@ -205,15 +210,20 @@ def check_portable(sql: str, name: str = "query") -> None:
                 f"first-seen order in Spark; write list_sort({node.sql('duckdb')}), or only count it "
                 "(array_length) or unnest it")
         if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
-            keys = ", ".join(key.sql("duckdb") for key in node.this.expressions)
-            joined = f"string_agg({node.this.this.sql('duckdb')}, ',' ORDER BY {keys})"
+            joined = f"string_agg({node.this.this.sql('duckdb')}, ',' ORDER BY {_keys_breaking_ties(node.this)})"
             raise NotPortableError(
                 f"{name}: {node.sql('duckdb')} loses its ORDER BY in Spark (collect_list, its items in no fixed "
                 f"order); to join the items in that order write {joined}")
         if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order) and not _list_order_hidden(node):
             raise NotPortableError(f"{name}: {_unordered_list_advice(node)}")
-        if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order) and not _window_ordered(node):
-            raise NotPortableError(f"{name}: {_unordered_join_advice(node)}")
+        if isinstance(node, exp.GroupConcat) and not isinstance(node.this, exp.Order):
+            window = _window(node)
+            if window is None or window.args.get("order") is None:
+                raise NotPortableError(f"{name}: {_unordered_join_advice(node)}")
+            if not _ordered_by_value(window.args["order"], node.this):
+                raise NotPortableError(f"{name}: {_tied_window_advice(node, window)}")
+        if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order) and not _ordered_by_value(node.this):
+            raise NotPortableError(f"{name}: {_tied_join_advice(node)}")
     _check_typed(tree, name)
 
 
@@ -395,7 +405,9 @@ def _list_order_hidden(node: exp.Expression) -> bool:
     child, parent = node, node.parent
     while True:
         if isinstance(parent, exp.Window):
-            if parent.args.get("order") is not None:
+            # rows tied on the window's ORDER BY are peers, listed in the order the rows come: hidden only with the
+            # value among its keys
+            if parent.args.get("order") is not None and _ordered_by_value(parent.args["order"], _aggregated(node)[1]):
                 return True
         elif isinstance(parent, _LIST_ORDER_FREE) or (_list_call(parent) or ("", []))[0] in _ORDER_FREE_CALLS:
             return True
@@ -416,12 +428,21 @@ def _is_result_column(node: exp.Expression) -> bool:
     return select.parent is None
 
 
-def _window_ordered(node: exp.Expression) -> bool:
-    """Whether ``node``, an aggregate, is computed over a window with an ``ORDER BY`` (its frame's order)."""
+def _window(node: exp.Expression) -> exp.Window | None:
+    """The window ``node``, an aggregate, is computed over (with its ``FILTER``, if any), or None."""
     parent = node.parent
     if isinstance(parent, exp.Filter):
         parent = parent.parent
-    return isinstance(parent, exp.Window) and parent.args.get("order") is not None
+    return parent if isinstance(parent, exp.Window) else None
+
+
+def _tied_window_advice(node: exp.Expression, window: exp.Window) -> str:
+    keys = ", ".join(key.sql("duckdb") for key in window.args["order"].expressions)
+    separator = node.args.get("separator")
+    written = f"string_agg({_text(node.this)}{', ' + separator.sql('duckdb') if separator is not None else ''})"
+    return (f"{written} over a window ordered by {keys} joins rows tied on {keys} (peers) in no fixed order (in the "
+            f"order the rows come, which differs between DuckDB and Spark); add the value as the window's last key "
+            f"(ORDER BY {keys}, {_text(node.this)}), which also makes rows tied on {keys} no longer peers")
 
 
 def _aggregated(node: exp.Expression) -> tuple[bool, exp.Expression]:
@@ -448,6 +469,37 @@ def _unordered_join_advice(node: exp.Expression) -> str:
     return (f"{written} joins its items in no fixed order (in the order the rows come, which differs between "
             f"DuckDB and Spark); write string_agg({'DISTINCT ' if distinct else ''}{text}, {separator_text} "
             f"ORDER BY {text})")
+
+
+def _ordered_by_value(order: exp.Order, value: exp.Expression | None = None) -> bool:
+    """Whether an aggregate's ``ORDER BY`` (``order``; or its window's, with the aggregated ``value``) has the
+    aggregated value among its keys: rows tied on every
+    key then hold the same value, so their order cannot show. Without it, rows tied on the keys (two statuses of
+    one ``dt`` or ``created_at``) come in the order the rows do, which differs between the engines
+    (``string_agg(x, ',' ORDER BY o)`` ``b,a,c`` in DuckDB, ``c,a,b`` in Spark)."""
+    if value is None:  # the aggregate's own ORDER BY: its value is what it orders
+        value = order.this.expressions[0] if isinstance(order.this, exp.Distinct) else order.this
+    text = _text(value)
+    return any(_text(key.this if isinstance(key, exp.Ordered) else key) == text for key in order.expressions)
+
+
+def _keys_breaking_ties(order: exp.Order) -> str:
+    """The ``ORDER BY`` keys of ``order`` (DuckDB SQL), the aggregated value added last when they lack it
+    (:func:`_ordered_by_value`)."""
+    keys = ", ".join(key.sql("duckdb") for key in order.expressions)
+    return keys if _ordered_by_value(order) else f"{keys}, {_text(order.this)}"
+
+
+def _tied_join_advice(node: exp.Expression) -> str:
+    order = node.this
+    separator = node.args.get("separator")
+    separator_text = separator.sql("duckdb") if separator is not None else "','"
+    keys = ", ".join(key.sql("duckdb") for key in order.expressions)
+    value = _text(order.this)
+    written = f"string_agg({value}{', ' + separator_text if separator is not None else ''} ORDER BY {keys})"
+    return (f"{written} joins rows tied on {keys} in no fixed order (in the order the rows come, which differs "
+            f"between DuckDB and Spark); add the value as the last key: string_agg({value}, {separator_text} "
+            f"ORDER BY {_keys_breaking_ties(order)})")
 
 
 def _is_list_expression(node: exp.Expression) -> bool:

@@ -104,7 +104,7 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     # sqlglot writes Spark's COLLECT_LIST without the ORDER BY: DuckDB 'a,b,b,c', Spark 'b,a,b,c'
     ("SELECT array_to_string(list(language ORDER BY created_at DESC), ',') FROM statuses",
      "ARRAY_AGG(language ORDER BY created_at DESC) loses its ORDER BY in Spark (collect_list, its items in no fixed "
-     "order); to join the items in that order write string_agg(language, ',' ORDER BY created_at DESC)"),
+     "order); to join the items in that order write string_agg(language, ',' ORDER BY created_at DESC, language)"),
     ("SELECT array_to_string(array_agg(DISTINCT language ORDER BY language), ',') FROM statuses",
      "write string_agg(DISTINCT language, ',' ORDER BY language)"),
     # items joined in the order the rows come: DuckDB 'c,b,a', Spark 'b,a,c'
@@ -112,6 +112,22 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "string_agg(DISTINCT language) joins its items in no fixed order (in the order the rows come, which differs "
      "between DuckDB and Spark); write string_agg(DISTINCT language, ',' ORDER BY language)"),
     ("SELECT string_agg(language, '; ') FROM statuses", "write string_agg(language, '; ' ORDER BY language)"),
+    # rows tied on the ORDER BY keys (two statuses of one dt) joined in the order the rows come: DuckDB 'b,a,c',
+    # Spark 'c,a,b'
+    ("SELECT string_agg(language, '; ' ORDER BY dt DESC) FROM statuses",
+     "string_agg(language, '; ' ORDER BY dt DESC) joins rows tied on dt DESC in no fixed order (in the order the rows "
+     "come, which differs between DuckDB and Spark); add the value as the last key: string_agg(language, '; ' "
+     "ORDER BY dt DESC, language)"),
+    # over a window ordered by dt, rows of one dt are peers, joined in the order the rows come (DuckDB 'z,y,x',
+    # Spark 'x,z,y')
+    ("SELECT string_agg(language, ';') FILTER (WHERE is_reply) OVER (PARTITION BY instance ORDER BY dt) FROM statuses",
+     "string_agg(language, ';') over a window ordered by dt joins rows tied on dt (peers) in no fixed order (in the "
+     "order the rows come, which differs between DuckDB and Spark); add the value as the window's last key (ORDER BY "
+     "dt, language), which also makes rows tied on dt no longer peers"),
+    ("SELECT array_to_string(list(language) OVER (ORDER BY dt), ',') FROM statuses", "no fixed order"),
+    ("SELECT string_agg(favourites_count % 7 ORDER BY created_at) FILTER (WHERE is_reply) FROM statuses",
+     "add the value as the last key: string_agg(favourites_count % 7, ',' ORDER BY created_at, "
+     "favourites_count % 7)"),
     ("SELECT group_concat(language) FILTER (WHERE is_reply) FROM statuses", "no fixed order"),
     ("SELECT string_agg(language, ',') OVER (PARTITION BY instance) FROM statuses", "no fixed order"),
     ("SELECT array_to_string(array_agg(DISTINCT language), ',') FROM statuses",
@@ -188,11 +204,13 @@ def test_a_list_or_join_without_order_by_is_refused_only_where_its_items_order_s
                    "list_contains(list(language), 'en'), list_max(list(favourites_count)), "
                    "array_to_string(list_sort(list_concat(list(language), list(instance))), ','), "
                    "array_length((list(language) FILTER (WHERE is_reply))), "
-                   "string_agg(language, ',' ORDER BY created_at), string_agg(DISTINCT language ORDER BY language) "
+                   "string_agg(language, ',' ORDER BY created_at, statuses.language), "
+                   "string_agg(DISTINCT language ORDER BY language) "
                    "FROM statuses")
     check_portable("SELECT unnest(list(language)) FROM statuses GROUP BY instance")
-    check_portable("SELECT array_to_string(list(language) OVER (PARTITION BY instance ORDER BY created_at), ','), "
-                   "string_agg(language, ',') OVER (ORDER BY created_at) FROM statuses")
+    check_portable("SELECT array_to_string(list(language) OVER (PARTITION BY instance ORDER BY created_at, language), "
+                   "','), string_agg(language, ',') OVER (ORDER BY created_at, language), "
+                   "array_length(list(language) OVER (ORDER BY created_at)) FROM statuses")
     check_portable("SELECT instance, list(language) AS langs FROM statuses GROUP BY instance "
                    "UNION ALL SELECT 'all', list(language) FROM statuses")
 
@@ -312,16 +330,21 @@ _REWRITES = [
      "array_to_string(list_sort(list_distinct([strftime(dt, '%m'), strftime(dt, '%Y'), strftime(dt, '%m'), "
      "strftime(dt, '%d')])), ','), array_length(list_distinct([hour(created_at), 1, hour(created_at), 2]))"),
     ("SELECT array_to_string(list(favourites_count ORDER BY dt DESC), ',') FROM statuses",
-     "SELECT (SELECT string_agg(favourites_count, ',' ORDER BY dt DESC) FROM dialect_probe), "
+     "SELECT (SELECT string_agg(favourites_count, ',' ORDER BY dt DESC, favourites_count) FROM dialect_probe), "
      "(SELECT string_agg(DISTINCT favourites_count, ',' ORDER BY favourites_count) FROM dialect_probe), "
      "(SELECT count(DISTINCT dt) FROM dialect_probe)"),
+    # rows tied on year(dt) joined in the order the rows come on each engine; with the value last, in one order
+    ("SELECT string_agg(favourites_count, ',' ORDER BY year(dt)) FROM statuses",
+     "SELECT (SELECT string_agg(favourites_count, ',' ORDER BY year(dt), favourites_count) FROM dialect_probe), "
+     "string_agg(favourites_count, ',') OVER (ORDER BY year(dt), favourites_count)"),
 ]
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("trap, rewrite", _REWRITES, ids=[
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
-    "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by"])
+    "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by",
+    "string_agg-ties"])
 def test_a_refused_construct_has_a_rewrite_both_engines_run_alike(spark, trap: str, rewrite: str) -> None:  # noqa: ANN001
     import datetime as dt
 

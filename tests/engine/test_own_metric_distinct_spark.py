@@ -101,10 +101,10 @@ def test_a_list_with_order_by_is_refused_on_spark_with_the_string_agg_that_runs_
     assert str(refused.value) == (
         f"metric ordered ({path}): not portable to Spark SQL: ARRAY_AGG(language ORDER BY created_at DESC) loses its "
         "ORDER BY in Spark (collect_list, its items in no fixed order); to join the items in that order write "
-        "string_agg(language, ',' ORDER BY created_at DESC)")
+        "string_agg(language, ',' ORDER BY created_at DESC, language)")
     rewritten = tmp_path / "mine" / "rewritten.sql"
     rewritten.write_text(path.read_text().replace("array_to_string(list(language ORDER BY created_at DESC), ',')",
-                                                  "string_agg(language, ',' ORDER BY created_at DESC)"))
+                                                  "string_agg(language, ',' ORDER BY created_at DESC, language)"))
     stored = {}
     for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
         store = tmp_path / f"{engine}-rewritten.db"
