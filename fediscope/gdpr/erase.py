@@ -8,7 +8,9 @@ the account collectable again:
    id pseudonyms (with privacy off: digests of ``instance/id``) join the suppression list too (later replies to
    the account lose the reference); what it finds, and what a stopped run of the same erasure had found, is kept
    in ``<lake>/_state/erasing_traces.json`` until step 7 is done (:mod:`fediscope.gdpr.resume`);
-3. **checkpoints**: those of an ``account:`` source for the account are deleted, and every other checkpoint or settle
+3. **checkpoints**: those of an ``account:`` source naming the account are deleted (``name@domain`` from any
+   instance, the bare ``name`` only from its own instance or one serving its handle domain: elsewhere that is
+   another person, :func:`account_state_files`), and every other checkpoint or settle
    mark holding the id of one of its statuses (or of a boost of one) on that instance — with the instance, the id
    names its author — is moved to an id that names none, down for the ids below which all is landed, up for a
    walk's cursor, so the next collection fetches some statuses again but skips none
@@ -195,7 +197,7 @@ from fediscope.privacy import (
     policy_from_settings,
     unreplied,
 )
-from fediscope.sources.handle_domains import load_handle_domains
+from fediscope.sources.handle_domains import load_handle_domains, usable_handle_domain
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.walk_lock import walk_lock_name, walk_lock_tag
 from fediscope.step_progress import in_steps
@@ -740,23 +742,53 @@ def _json_documents(data: bytes) -> list[Any]:
     return documents
 
 
-def _checkpoint_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
-    """The sources whose checkpoints are named after the account: ``account:<name>`` sources for its handle, and
-    their keyed digests when ``policy`` — the one that collected — is given."""
-    names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES for handle in _handles(subject)}
-    return names | {checkpoint_source(name, policy) for name in names}
+@dataclass(frozen=True)
+class _StateNames:
+    """The names of the state files of the ``account:``/``account_lookup:`` sources naming one key of the account:
+    its checkpoint's (and pass marks') source names and its walk locks' file names, for the handle written with its
+    domain (``name@domain``: the account wherever it is collected from) and for the bare name (``name``: the
+    account only where it is collected from its own instance, :meth:`home`)."""
+
+    subject: Subject
+    #: the served domains whose remembered handle domain is the subject's (:mod:`fediscope.sources.handle_domains`)
+    serving: frozenset[str]
+    anywhere: frozenset[str]
+    anywhere_locks: frozenset[str]
+    bare: frozenset[str]
+    bare_locks: frozenset[str]
+
+    def home(self, domain: str) -> bool:
+        """Does a bare ``account:<name>`` collected from ``domain`` name the subject? Only on its own instance, or on
+        one serving its handle domain (:func:`~fediscope.sources.spellings.on_instance` takes ``name@<either>``
+        there as ``name``): on any other instance it names that instance's own account of the name."""
+        return domain.lower() in self.serving or domain.lower() == self.subject.domain.lower()
+
+    def names(self, domain: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(source names, walk lock file names) naming the subject in ``_state/<domain>/``."""
+        if self.home(domain):
+            return self.anywhere | self.bare, self.anywhere_locks | self.bare_locks
+        return self.anywhere, self.anywhere_locks
 
 
-def _handles(subject: Subject) -> tuple[str, str]:
-    """How an ``account:`` source may name the account: ``name`` (a local account) or ``name@domain``."""
-    return subject.username, f"{subject.username}@{subject.domain}"
+def _state_names(subject: Subject, policy: PrivacyPolicy | None,
+                 handle_domains: Mapping[str, str | None]) -> _StateNames:
+    """The sources whose state files are named after the account (:class:`_StateNames`): ``account:<handle>`` and
+    ``account_lookup:<handle>``, as written and as their keyed digests when ``policy`` — the one that collected — is
+    given; and their walk locks' names (:func:`~fediscope.sources.walk_lock.walk_lock_tag`: a digest of the handle,
+    keyed when ``policy`` is given, else unkeyed)."""
 
+    def sources(handle: str) -> frozenset[str]:
+        names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES}
+        return frozenset(names | {checkpoint_source(name, policy) for name in names})
 
-def _walk_lock_names(subject: Subject, policy: PrivacyPolicy | None) -> set[str]:
-    """The file names of the walk locks of the ``account:<name>`` sources for the account (:func:`~fediscope.
-    sources.walk_lock.walk_lock_tag`: a digest of the handle, keyed when ``policy`` is given, else unkeyed)."""
-    return {walk_lock_name(walk_lock_tag(policy, SourceRef(kind, handle)))
-            for kind in PERSONAL_SOURCES for handle in _handles(subject)}
+    def locks(handle: str) -> frozenset[str]:
+        return frozenset(walk_lock_name(walk_lock_tag(policy, SourceRef(kind, handle))) for kind in PERSONAL_SOURCES)
+
+    serving = frozenset(served.lower() for served in handle_domains
+                        if (usable_handle_domain(handle_domains, served) or "").lower() == subject.domain.lower())
+    with_domain = f"{subject.username}@{subject.domain}"
+    return _StateNames(subject, serving, sources(with_domain), locks(with_domain), sources(subject.username),
+                       locks(subject.username))
 
 
 def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
@@ -776,22 +808,26 @@ def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
 
 
 def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
-                      policy: PrivacyPolicy | None = None) -> tuple[Counter[str], list[str]]:
-    """The checkpoints (and pass marks, walk starts) of an ``account:<name>`` source for the account (named after
-    the handle, or after its keyed digest when ``policy`` — the one that collected — is given) are deleted, for
-    every key in ``found``; then every other checkpoint holding one of its status ids is moved
+                      policy: PrivacyPolicy | None = None,
+                      handle_domains: Mapping[str, str | None] | None = None) -> tuple[Counter[str], list[str]]:
+    """The checkpoints (and pass marks, walk starts, walk locks) of the ``account:`` sources naming the account
+    (:func:`account_state_files`: ``name@domain`` anywhere, the bare ``name`` on its own instance or one serving its
+    handle domain by ``handle_domains``; named after the handle, or after its keyed digest when ``policy`` — the one
+    that collected — is given) are deleted, for every key in ``found``; then every other checkpoint holding one of
+    its status ids is moved
     (:func:`~fediscope.gdpr.cursors.move_checkpoints`). Returns the counts and the warnings of the move.
 
     Before the raw lake is rewritten: an interrupted erasure run again still finds the status ids."""
-    counts = _delete_account_checkpoints(lake, found, policy)
+    counts = _delete_account_checkpoints(lake, found, policy, handle_domains)
     moved, warnings = move_checkpoints(lake, [traces for _, traces in found])
     return counts + moved, warnings
 
 
 def _delete_account_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
-                                policy: PrivacyPolicy | None) -> Counter[str]:
+                                policy: PrivacyPolicy | None,
+                                handle_domains: Mapping[str, str | None] | None) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for held in account_state_files(lake, [subject for subject, _ in found], policy):
+    for held in account_state_files(lake, [subject for subject, _ in found], policy, handle_domains):
         lake.delete(held.path)
         counts["checkpoints_deleted"] += held.matched
     return counts
@@ -811,28 +847,35 @@ class AccountStateFile:
     matched: int
 
 
-def account_state_files(lake: LakeBackend, subjects: Sequence[Subject],
-                        policy: PrivacyPolicy | None) -> list[AccountStateFile]:
-    """The checkpoints, pass marks (``settle``, ``unannounced``), walk starts and walk locks of the ``account:<name>``
-    sources for any key in ``subjects`` (named after the handle, or after its keyed digest when ``policy`` — the one
-    that collected — is given): what the erasure deletes (:func:`erase_checkpoints`) and the export lists. A file is
-    given to the first key whose sources name it."""
-    names = [_checkpoint_names(subject, policy) for subject in subjects]
-    locks = [_walk_lock_names(subject, policy) for subject in subjects]
+def account_state_files(lake: LakeBackend, subjects: Sequence[Subject], policy: PrivacyPolicy | None,
+                        handle_domains: Mapping[str, str | None] | None = None) -> list[AccountStateFile]:
+    """The checkpoints, pass marks (``settle``, ``unannounced``), walk starts and walk locks of the ``account:`` and
+    ``account_lookup:`` sources naming any key in ``subjects`` (named after the handle, or after its keyed digest
+    when ``policy`` — the one that collected — is given): what the erasure deletes (:func:`erase_checkpoints`) and
+    the export lists. A file is given to the first key whose sources name it.
+
+    A source naming the key is ``<kind>:name@domain`` in any instance's ``_state/<instance>/``, and the bare
+    ``<kind>:name`` only in the key's own instance's or in that of an instance serving its handle domain by
+    ``handle_domains`` (:func:`~fediscope.sources.handle_domains.load_handle_domains`, read from the lake when not
+    given): elsewhere the bare name is that instance's own account of the name, another person."""
+    if handle_domains is None:
+        handle_domains = load_handle_domains(lake)
+    names = [_state_names(subject, policy, handle_domains) for subject in subjects]
     held: list[AccountStateFile] = []
     for entry in lake.walk(STATE_ROOT):
         parts = entry.path.split("/")  # _state/<domain>/<source>.json, or _state/<domain>/<pass>/<source>.json
-        if len(parts) == 3 and (owner := next((i for i, own in enumerate(locks) if parts[2] in own), None)) is not None:
+        if len(parts) not in (3, 4):
+            continue
+        if len(parts) == 3 and (owner := next((i for i, own in enumerate(names)
+                                               if parts[2] in own.names(parts[1])[1]), None)) is not None:
             # the walk lock of the account's source (_state/<domain>/collect-<digest>.lock): it names the account
             # as its checkpoint does, and holds nothing a collect needs (the next one creates it again)
             held.append(AccountStateFile(entry.path, "walk_lock", owner, 0))
             continue
-        if len(parts) not in (3, 4):
-            continue
         collection_pass = parts[2] if len(parts) == 4 else None
         for index, key_names in enumerate(names):
             matched = 0
-            for name in key_names:
+            for name in key_names.names(parts[1])[0]:
                 try:
                     candidate = state_path(parts[1], name, collection_pass)
                 except ValueError:
@@ -1083,7 +1126,8 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
     lake = check_erasable(settings, account, lake)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
-    subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
+    handle_domains = load_handle_domains(lake)
+    subjects = subjects_from_settings(settings, account, handle_domains)
     subject = subjects[0]
     # The lake lock (fediscope.lake.lock), before the store is opened: a curation running meanwhile could publish
     # the account's rows again from batches it read before they were rewritten.
@@ -1120,7 +1164,7 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
                     add_suppressed(lake, each.key, traces.ids)
                 elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
                     add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
-            checkpoints, warnings = erase_checkpoints(lake, keys, policy)
+            checkpoints, warnings = erase_checkpoints(lake, keys, policy, handle_domains)
             report.warnings.extend(warnings)
             # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
             # and the replies to an erased account's ids, listed now and by earlier erasures (as landing scrubs them)

@@ -305,13 +305,14 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
     require_lake(lake, f"set {set_in} to the lake the account was collected into", chosen_by=set_in)
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
-    subjects = subjects_from_settings(settings, account, load_handle_domains(lake))
+    handle_domains = load_handle_domains(lake)
+    subjects = subjects_from_settings(settings, account, handle_domains)
     with lake_lock(lake, command="fediscope gdpr export"):
-        return _export_locked(settings, lake, store, subjects)
+        return _export_locked(settings, lake, store, subjects, handle_domains)
 
 
-def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | None,
-                   subjects: list[Subject]) -> dict[str, Any]:
+def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | None, subjects: list[Subject],
+                   handle_domains: Mapping[str, str | None]) -> dict[str, Any]:
     """:func:`export_account` once the lake lock is held."""
     # the traces of every key as the erasure finds them (one pass; also in the unfinished writes the export lists),
     # with what a stopped erasure of it kept
@@ -333,7 +334,7 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
         # that collected them), each given to the first key naming it; and the kept metric results, read once
         policy = policy_from_settings(settings) if subject.pseudonymised else None
         state: dict[str, list[AccountStateFile]] = {}
-        for each in account_state_files(lake, subjects, policy):
+        for each in account_state_files(lake, subjects, policy, handle_domains):
             state.setdefault(subjects[each.key].key, []).append(each)
         # the other sources' checkpoints at one of the statuses of any key, found as the erasure finds them to
         # move them (but those of the account's own sources, listed above: the erasure deletes them)

@@ -167,8 +167,48 @@ SOURCE_PASSES = ("settle", "start", "unannounced")
 PENDING_PASSES = ("unannounced",)
 
 
+@dataclass(frozen=True)
+class StateListing:
+    """The files of one instance's ``_state/<instance>/`` and of its :data:`SOURCE_PASSES` folders, listed once
+    (:func:`list_state`): where :func:`adopt_spelling` and :func:`spellings_kept` look for the state files of a
+    source's other spellings, without asking the lake whether each one exists (on a WebHDFS lake every question is
+    an HTTP request, and a collection asks for every account source, at every run).
+
+    A spelling's files are hardly ever created: the collector names state files after the source as it collects
+    it (:mod:`fediscope.sources.spellings`), and only an older fediscope, or a run that did not know the instance's
+    handle domain, wrote other spellings' names. So a listing taken at the start of a run is trusted for the files it
+    does not show (one written by such a run meanwhile is adopted at the next run), while a file it shows may be gone
+    since (another run adopted it): :func:`adopt_spelling` asks the lake again, as before, for a spelling the
+    listing shows a file of."""
+
+    #: the directory listed, ``_state/<instance>``
+    directory: str
+    #: the files directly in it (checkpoints, walk locks, …), as the lake names them
+    files: frozenset[str]
+    #: every file listed, in it and in its pass folders, in lower case (a file system that ignores case takes
+    #: ``account__Alice.json`` for ``account__alice.json``, as the lake's ``exists`` would)
+    folded: frozenset[str]
+
+    def may_hold(self, path: str) -> bool:
+        """Whether ``path`` may be a file here: listed, in any case."""
+        return path.lower() in self.folded
+
+
+def list_state(lake: LakeBackend, instance: str) -> StateListing:
+    """:class:`StateListing` of ``instance``: one listing of ``_state/<instance>/``, and one of each of its
+    :data:`SOURCE_PASSES` folders that the first shows."""
+    directory = posixpath.dirname(state_path(instance, "_"))
+    entries = lake.list(directory)
+    files = {e.path for e in entries if not e.is_dir}
+    passes = {posixpath.basename(e.path) for e in entries if e.is_dir} & set(SOURCE_PASSES)
+    listed = set(files)
+    for collection_pass in sorted(passes):
+        listed |= {e.path for e in lake.list(posixpath.join(directory, collection_pass)) if not e.is_dir}
+    return StateListing(directory, frozenset(files), frozenset(path.lower() for path in listed))
+
+
 def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
-                   policy: PrivacyPolicy | None = None) -> str | None:
+                   policy: PrivacyPolicy | None = None, listing: StateListing | None = None) -> str | None:
     """Give ``source`` the state kept under ``spelling``, another way of writing it
     (:mod:`fediscope.sources.spellings`): while ``source`` has no checkpoint, the spelling's checkpoint and the
     files of its passes (:data:`SOURCE_PASSES`) are moved to the source's names (``"moved"``), so its collection
@@ -183,9 +223,15 @@ def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
     The checkpoint is moved last: once the source has one, the next run deletes what the spelling still keeps, so a
     run stopped between the moves (killed, a lake error) must not have given it one before its walk start and pass
     marks were moved (a walk start lost leaves where the source's first walk ended unknown, the report's
-    ``(partial?)``; a settle mark lost starts the settle pass again from the last ``FEDISCOPE_SETTLE_HOURS``)."""
+    ``(partial?)``; a settle mark lost starts the settle pass again from the last ``FEDISCOPE_SETTLE_HOURS``).
+
+    ``listing`` (:func:`list_state`, of ``instance``): a spelling it shows no file of has none, and the lake is not
+    asked (one listing per instance and run, rather than some ten questions per account source and run)."""
     target = checkpoint_source(source, policy)
     olds = [name for name in dict.fromkeys((checkpoint_source(spelling, policy), spelling)) if name != target]
+    if listing is not None and not any(listing.may_hold(state_path(instance, name, collection_pass))
+                                       for name in olds for collection_pass in (*SOURCE_PASSES, None)):
+        return None
     had_checkpoint = lake.exists(state_path(instance, target))
     done = None
     for name in olds:
@@ -230,16 +276,22 @@ def _two_files(lake: LakeBackend, old: str, new: str) -> bool:
     return posixpath.basename(old) in names and posixpath.basename(new) in names
 
 
-def spellings_kept(lake: LakeBackend, instance: str, spellings: Iterable[str]) -> list[str]:
+def spellings_kept(lake: LakeBackend, instance: str, spellings: Iterable[str],
+                   listing: StateListing | None = None) -> list[str]:
     """The sources whose checkpoints ``_state/<instance>/`` keeps under the name of one of ``spellings`` in another
     case (``account__Alice.json`` for ``account:alice``), as those checkpoints name them: an older fediscope named
     an account source's checkpoint after the handle as written (with privacy off, or before keyed digests), and
-    Mastodon takes every case of a handle for one account. For :func:`adopt_spelling`."""
+    Mastodon takes every case of a handle for one account. For :func:`adopt_spelling`. ``listing``
+    (:func:`list_state`, of ``instance``): its files, rather than a listing of the lake's."""
     wanted = {state_path(instance, spelling) for spelling in spellings}
     folded = {path.lower() for path in wanted}
-    entries = lake.list(posixpath.dirname(state_path(instance, "_"))) if wanted else []
-    return [posixpath.basename(e.path).removesuffix(".json").replace("__", ":", 1) for e in entries
-            if not e.is_dir and e.path.lower() in folded and e.path not in wanted]
+    if listing is not None:
+        files = sorted(listing.files)
+    else:
+        files = [e.path for e in lake.list(posixpath.dirname(state_path(instance, "_"))) if not e.is_dir] \
+            if wanted else []
+    return [posixpath.basename(path).removesuffix(".json").replace("__", ":", 1) for path in files
+            if path.lower() in folded and path not in wanted]
 
 
 def read_state(lake: LakeBackend, path: str) -> Checkpoint:

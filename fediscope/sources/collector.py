@@ -102,8 +102,10 @@ from fediscope.lake.lock import shown_path
 from fediscope.lake.state import (
     SETTLE_PASS,
     Checkpoint,
+    StateListing,
     UnreadableCheckpoint,
     adopt_spelling,
+    list_state,
     load_checkpoint,
     load_pass_mark,
     save_checkpoint,
@@ -197,6 +199,9 @@ class _Context:
     handle_domains: dict[str, str | None] = field(default_factory=dict)
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
+    #: domain → its ``_state/<domain>/`` as listed once this run, where account sources' other spellings are looked
+    #: for (:func:`_adopt_spelling`); listed again after a source adopted one (it changed the folder)
+    state_listings: dict[str, StateListing] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
         """How the run's messages (log lines, progress lines, the summary line) name ``source``: one naming an
@@ -426,16 +431,25 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     """Carry the state an earlier run kept under another spelling of the source over to it
     (:func:`~fediscope.lake.state.adopt_spelling`): with the instance's domain or its handle domain, or in another
     case (:func:`~fediscope.lake.state.spellings_kept`), so that a lake collected under that spelling goes on where
-    it was rather than walking the timeline from the start again."""
+    it was rather than walking the timeline from the start again.
+
+    The instance's state folder is listed once a run (:func:`~fediscope.lake.state.list_state`), not asked about
+    each spelling's files: a caught-up run asks the lake nothing more per account source (on a WebHDFS lake, some
+    ten requests each before)."""
     if not source.names_an_account:
         return
     handle_domain = ctx.handle_domains.get(domain)
     spellings = other_spellings(source, domain, handle_domain)
     described = {s: _SPELLING_WITH_HANDLE_DOMAIN if handle_domain and s.endswith("@" + handle_domain)
                  else _SPELLING_WITH_DOMAIN for s in spellings}
-    described |= {s: _SPELLING_IN_CASE for s in spellings_kept(ctx.lake, domain, [source.name, *spellings])}
+    listing = ctx.state_listings.get(domain)
+    if listing is None:
+        listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
+    described |= {s: _SPELLING_IN_CASE for s in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing)}
     for spelling, what in described.items():
-        done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy)
+        done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy, listing)
+        if done is not None:
+            ctx.state_listings.pop(domain, None)
         if done == "moved":
             log.info("%s %s: the checkpoint kept under its spelling %s is its own from now on",
                      domain, ctx.named(source), what)
