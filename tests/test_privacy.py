@@ -41,6 +41,7 @@ from fediscope.privacy import (
 )
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
+from fediscope.sources.spellings import on_instance
 
 RECORDINGS = Path(__file__).parent / "data" / "mastodon" / "recordings"
 LOCAL = "localhost:3000"  # the recorded server (see tests/data/README.md)
@@ -625,7 +626,8 @@ def test_where_a_walk_began_keeps_no_day_of_a_status_it_skipped(tmp_path: Path, 
     source = parse_source(f"account:{author}@{mastodon_server.domain}")
     summary = run_collection(settings, [(mastodon_server.url, source)], progress=False)
     assert summary.ok and summary.skipped > 0 and summary.landed == 0
-    start = load_walk_start(open_lake(settings.lake), mastodon_server.domain, source.name, PrivacyPolicy(key=KEY))
+    collected_as = on_instance(source, mastodon_server.domain).name  # the spelling with its domain is the bare source
+    start = load_walk_start(open_lake(settings.lake), mastodon_server.domain, collected_as, PrivacyPolicy(key=KEY))
     assert start is not None and start.extra == {"ended": "end", "oldest_day": None}
 
 
