@@ -58,6 +58,20 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   translated (``AGGREGATE`` would add the items in another type: DuckDB sums integers to a HUGEINT).
 * ``list_sort`` of a list of lists or structs (typed so from the curated tables' schemas): a NULL inside an item
   sorts last in DuckDB, first in Spark.
+* a DOUBLE (or FLOAT) written as text: ``CAST(x AS VARCHAR)``/``x::VARCHAR``, ``concat``/``||``/``concat_ws`` with
+  it, ``string_agg`` of it, ``array_to_string`` of a list of them, ``printf`` of it. DuckDB writes ``123456789.0``,
+  ``2e+20``, ``1e-05``, Spark ``1.23456789E8``, ``2.0E20``, ``1.0E-5`` (both ``0.1``, ``1.5``: only some magnitudes
+  differ); ``floor``/``ceil`` are DOUBLEs in DuckDB (``7.0``), BIGINTs in Spark (``7``); ``printf('%.2f', x)`` rounds
+  a tie such as 1.005 by its binary value in DuckDB (``1.00``), by its decimal text in Spark (``1.01``); ``-0.0`` and
+  ``0.0`` are two values in DuckDB's ``string_agg(DISTINCT …)``, one in Spark's, and the one a GROUP BY keeps is
+  written ``-0.0`` or ``0.0`` as the rows come in DuckDB, ``0.0`` in Spark. The text of a DECIMAL or an integer is
+  alike: ``CAST(round(x * 100) / 100 AS DECIMAL(18, 2))`` or ``CAST(round(x) AS BIGINT)``. The DOUBLE is known
+  from the types sqlglot infers (a column of a curated table or a CTE, ``avg``, ``/``, …), except that a number
+  literal with a decimal point is a DECIMAL in DuckDB (``x * 1.5``: alike), which sqlglot types DOUBLE.
+* a ``CAST`` of a DOUBLE to a DECIMAL with decimal places: a tie such as 1.005 (``201 / 200``) becomes 1.00 in
+  DuckDB (its binary value is below the tie), 1.01 in Spark (its decimal text), unless rounded to that many places
+  first: ``CAST(round(x * 100) / 100 AS DECIMAL(18, 2))``, ``CAST(round(x) AS DECIMAL(18, 2))`` (to no places both
+  agree).
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -67,7 +81,9 @@ otherwise (:func:`_spark_null_items`): ``list(x)``/``array_agg(x)`` keeps the ro
 ``COLLECT_LIST`` drops them) and is NULL with no row (Spark's ``[]``), ``flatten`` skips a NULL list,
 ``array_to_string`` of NULLs only is NULL and ``list_contains`` is false, not NULL, for a list holding NULLs; and
 the list functions Spark has not, or answers otherwise for NULL items or a missing one (:data:`_SPARK_LIST_FUNCTIONS`):
-``list_has_any``, ``list_has_all``, ``list_position``, ``list_count`` and ``list_unique``.
+``list_has_any``, ``list_has_all``, ``list_position``, ``list_count`` and ``list_unique``; and ``concat(a, b, …)``
+with each argument cast to text first (:func:`_spark_concat_text`: sqlglot's ``CONCAT(COALESCE(a, ''), …)`` wrote a
+DECIMAL as a DOUBLE on Spark, ``3.5`` for ``3.50``, and failed the run on a NULL number).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -264,12 +280,172 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
         if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
-                and not isinstance(node.this, exp.Literal)  # 2.675 is a DECIMAL in both (sqlglot says DOUBLE)
-                and node.this.type is not None and node.this.type.this in _FLOATING_TYPES
+                and _number_kind(node.this) is _DOUBLE  # 2.675, x * 1.5: a DECIMAL in both (sqlglot says DOUBLE)
                 and not (isinstance(node.args["decimals"], exp.Literal) and node.args["decimals"].this == "0")):
             raise NotPortableError(
                 f"{name}: round() of a DOUBLE to decimal places ({_text(node)}) rounds a tie such as 1.005 by its "
                 "binary value in DuckDB (1.0), by its decimal text in Spark (1.01); write round(x * 100) / 100")
+        floating = _floating_as_text(node)
+        if floating is not None:
+            raise NotPortableError(f"{name}: {_floating_text_advice(node, floating)}")
+        if (isinstance(node, exp.Cast | exp.TryCast) and node.to.is_type(exp.DataType.Type.DECIMAL)
+                and _number_kind(node.this) is _DOUBLE and not _rounded_to_scale(node.this, _scale(node.to))):
+            x = _text(node.this)
+            scale = _scale(node.to)
+            raise NotPortableError(
+                f"{name}: CAST of a DOUBLE to {node.to.sql('duckdb')} ({_text(node)}) rounds a tie such as 1.005 by "
+                f"its binary value in DuckDB (1.00), by its decimal text in Spark (1.01); round it to {scale} places "
+                f"first: CAST(round({_scaled(x, scale)}){_per_scale(scale)} AS {node.to.sql('duckdb')})")
+
+
+_DOUBLE = exp.DataType.Type.DOUBLE
+_DECIMAL = exp.DataType.Type.DECIMAL
+#: what DuckDB computes in the type of its number arguments (a DECIMAL with a DECIMAL, a DOUBLE once one is a DOUBLE)
+_KEEPS_NUMBER_TYPE = (exp.Paren, exp.Neg, exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.Abs, exp.Round, exp.Coalesce,
+                      exp.Greatest, exp.Least, exp.Case, exp.If, exp.Nullif, exp.Sum, exp.Min, exp.Max,
+                      exp.AnyValue, exp.First, exp.Last, exp.Filter, exp.Window)
+
+
+def _number_kind(node: exp.Expression) -> exp.DataType.Type | None:
+    """Whether ``node`` (typed by :func:`_typed`) is a DOUBLE (or FLOAT: :data:`_DOUBLE`) or a DECIMAL in DuckDB,
+    or None (neither, or not known). sqlglot's type, except that it types a number literal with a decimal point
+    (``1.5``, a DECIMAL in DuckDB) as a DOUBLE, and so what computes with one (``x * 1.5``, a DECIMAL in DuckDB),
+    and a DOUBLE with a DECIMAL as a DECIMAL (a DOUBLE in DuckDB)."""
+    if isinstance(node, exp.Literal):
+        if node.is_string or node.is_int:
+            return None
+        return _DOUBLE if "e" in node.this.lower() else _DECIMAL
+    if isinstance(node, exp.Floor | exp.Ceil) and _number_kind(node.this) is _DECIMAL:
+        return _DECIMAL  # of a BIGINT or DOUBLE, a DOUBLE (sqlglot's type)
+    if isinstance(node, _KEEPS_NUMBER_TYPE):
+        kinds = {_number_kind(value) for value in _number_values(node)}
+        return _DOUBLE if _DOUBLE in kinds else _DECIMAL if _DECIMAL in kinds else None
+    if node.type is None:
+        return None
+    if node.type.this in _FLOATING_TYPES:
+        return _DOUBLE
+    return _DECIMAL if node.type.this is _DECIMAL else None
+
+
+def _number_values(node: exp.Expression) -> list[exp.Expression]:
+    """The arguments of ``node`` (one of :data:`_KEEPS_NUMBER_TYPE`) whose type its value takes."""
+    if isinstance(node, exp.Case):
+        return [branch.args["true"] for branch in node.args.get("ifs") or []] + [
+            v for v in [node.args.get("default")] if v is not None]
+    if isinstance(node, exp.If):
+        return [v for v in (node.args.get("true"), node.args.get("false")) if v is not None]
+    if isinstance(node, exp.Round | exp.Nullif | exp.Filter | exp.Window | exp.Paren | exp.Neg | exp.Abs):
+        return [node.this]
+    values = [node.this, node.args.get("expression"), *node.expressions]
+    return [v for v in values if isinstance(v, exp.Expression)]
+
+
+def _floating_items(node: exp.Expression) -> bool:
+    """Whether ``node`` is a list of DOUBLEs (``list(x)``, ``[x, …]`` or a column typed so)."""
+    while isinstance(node, exp.Paren | exp.Filter | exp.Window):
+        node = node.this
+    if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order):
+        return _number_kind(_aggregated(node)[1]) is _DOUBLE
+    if isinstance(node, exp.Array):
+        return any(_number_kind(item) is _DOUBLE for item in node.expressions)
+    return (node.type is not None and node.type.is_type(exp.DataType.Type.ARRAY) and bool(node.type.expressions)
+            and node.type.expressions[0].this in _FLOATING_TYPES)
+
+
+def _floating_as_text(node: exp.Expression) -> exp.Expression | None:
+    """The DOUBLE (or list of DOUBLEs) that ``node`` writes as text, or None: a ``CAST`` to text, ``concat``/``||``
+    with it, ``string_agg`` of it, ``array_to_string`` of a list of them, ``printf`` of it. DuckDB writes
+    ``123456789.0``, ``2e+20``, ``1e-05``, Spark ``1.23456789E8``, ``2.0E20``, ``1.0E-5`` (both ``0.1``, ``1.5``);
+    ``floor``/``ceil`` are DOUBLEs in DuckDB (``3.0``), BIGINTs in Spark (``3``); ``printf('%.2f', x)`` rounds a tie
+    such as 1.005 by its binary value in DuckDB (``1.00``), by its decimal text in Spark (``1.01``); and
+    ``-0.0`` and ``0.0`` are one value in Spark's DISTINCT and GROUP BY (written ``0.0``), two in DuckDB's
+    ``string_agg(DISTINCT …)``, and the one a GROUP BY keeps is ``-0.0`` or ``0.0`` as the rows come in DuckDB."""
+    if isinstance(node, exp.Cast | exp.TryCast) and node.to.is_type(*exp.DataType.TEXT_TYPES):
+        if _number_kind(node.this) is _DOUBLE or _floating_items(node.this):
+            return node.this
+    elif isinstance(node, exp.Concat | exp.ConcatWs | exp.DPipe):
+        for value in (node.this, node.args.get("expression"), *node.expressions):
+            if isinstance(value, exp.Expression) and _number_kind(value) is _DOUBLE:
+                return value
+    elif isinstance(node, exp.GroupConcat):
+        value = node.this.this if isinstance(node.this, exp.Order) else node.this
+        value = value.expressions[0] if isinstance(value, exp.Distinct) and value.expressions else value
+        if _number_kind(value) is _DOUBLE:
+            return value
+    elif isinstance(node, exp.ArrayToString):
+        if _floating_items(node.this):
+            return node.this
+    elif isinstance(node, exp.Anonymous) and node.name.upper() in {"PRINTF", "FORMAT_STRING"}:
+        for value in node.expressions[1:]:
+            if _number_kind(value) is _DOUBLE:
+                return value
+    return None
+
+
+def _floating_text_advice(node: exp.Expression, value: exp.Expression) -> str:
+    """The refusal of :func:`_floating_as_text` for ``node`` writing ``value`` as text."""
+    how = ("DuckDB writes 123456789.0, 2e+20 and -0.0, Spark 1.23456789E8, 2.0E20 and 0.0, and a DISTINCT or GROUP "
+           "BY keeps -0.0 or 0.0 otherwise")
+    if isinstance(node, exp.Anonymous):
+        how = ("printf rounds a tie such as 1.005 by its binary value in DuckDB (1.00), by its decimal text in Spark "
+               "(1.01)")
+    if isinstance(node, exp.ArrayToString):
+        return (f"DOUBLEs joined as text ({_text(node)}) differ between DuckDB and Spark ({how}); join them as "
+                "DECIMALs or integers, whose text is alike: list_transform(l, lambda v: CAST(round(v * 100) / 100 AS "
+                "DECIMAL(18, 2))), or CAST(round(v) AS BIGINT)")
+    while isinstance(value, exp.Paren):
+        value = value.this
+    x = _text(value)
+    whole = f"CAST({x} AS BIGINT)" if _whole(value) else f"CAST(round({x}) AS BIGINT)"
+    return (f"the DOUBLE {x} written as text ({_text(node)}) differs between DuckDB and Spark ({how}); write it as a "
+            f"DECIMAL or an integer, whose text is alike: CAST(round({_scaled(x, 2)}) / 100 AS DECIMAL(18, 2)) for "
+            f"two places, or {whole}")
+
+
+def _scale(decimal: exp.DataType) -> int:
+    """The scale of a DECIMAL type (DuckDB's ``DECIMAL`` without one is ``DECIMAL(18, 3)``)."""
+    params = decimal.expressions
+    if not params:
+        return 3
+    return int(params[1].this.this) if len(params) > 1 else 0
+
+
+def _scaled(x: str, scale: int) -> str:
+    """``x`` multiplied by 10 to the ``scale`` (DuckDB SQL), bracketed when it has an operator."""
+    if scale == 0:
+        return x
+    bracketed = f"({x})" if re.search(r"[^\w.()]", x) else x
+    return f"{bracketed} * {10 ** scale}"
+
+
+def _per_scale(scale: int) -> str:
+    return f" / {10 ** scale}" if scale else ""
+
+
+def _rounded_to_scale(node: exp.Expression, scale: int) -> bool:
+    """Whether the DOUBLE ``node`` is rounded to at most ``scale`` decimal places, so that DuckDB and Spark make
+    the same DECIMAL of it: a whole number (``round(x)``, ``floor``, ``ceil``), or one divided by 10, 100, …
+    (``round(x * 100) / 100``), whose double is the nearest to that decimal, which both then keep. Other DOUBLEs
+    at a tie are rounded by their binary value in DuckDB, by their decimal text in Spark; to no places (whole
+    numbers) both agree (a DOUBLE is a tie at .5 exactly)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if scale == 0 or _whole(node):
+        return True
+    if isinstance(node, exp.Div) and _whole(node.this):
+        divisor = node.expression
+        return (isinstance(divisor, exp.Literal) and divisor.is_int
+                and re.fullmatch(r"10+", divisor.this) is not None and len(divisor.this) - 1 <= scale)
+    return False
+
+
+def _whole(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Round):
+        decimals = node.args.get("decimals")
+        return decimals is None or (isinstance(decimals, exp.Literal) and decimals.this == "0")
+    return isinstance(node, exp.Floor | exp.Ceil) and node.args.get("decimals") is None
 
 
 def _nested_items(node: exp.Expression) -> bool:
@@ -512,7 +688,8 @@ def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_null_items(_spark_list_functions(
-        s.transform(_spark_log10).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)))
+        s.transform(_spark_log10).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        .transform(_spark_concat_text)))
         .sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
@@ -526,6 +703,20 @@ def _spark_log10(node: exp.Expression) -> exp.Expression:
     if (isinstance(node, exp.Log) and node.expression is not None and isinstance(node.this, exp.Literal)
             and not node.this.is_string and node.this.this == "10"):
         return exp.Anonymous(this="LOG10", expressions=[node.expression])
+    return node
+
+
+def _spark_concat_text(node: exp.Expression) -> exp.Expression:
+    """``concat(a, b, …)`` with each argument but a quoted text cast to text first: sqlglot writes ``CONCAT(COALESCE(a,
+    ''), …)`` (DuckDB's concat skips a NULL), in which Spark makes a number and ``''`` one type, the number's: a
+    DECIMAL becomes a DOUBLE (``3.50`` written ``3.5``, ``13576923.08`` ``1.357692308E7``), and a NULL number fails
+    the run (``''`` is no BIGINT). Cast to text first, each is written as DuckDB writes it (``CAST(x AS VARCHAR)``)."""
+    if not isinstance(node, exp.Concat):
+        return node
+    for arg in node.expressions:
+        if not (isinstance(arg, exp.Literal) and arg.is_string) and not (
+                isinstance(arg, exp.Cast) and arg.to.is_type(*exp.DataType.TEXT_TYPES)):
+            arg.replace(exp.Cast(this=arg.copy(), to=exp.DataType.build("VARCHAR")))
     return node
 
 
@@ -545,7 +736,10 @@ def _spark_distinct_string_agg(node: exp.Expression) -> exp.Expression:
     Written instead as the sorted set of the values joined, NULL when there is none, as DuckDB's ``string_agg``:
     ``IF(SIZE(COLLECT_SET(x)) = 0, NULL, ARRAY_JOIN(TRANSFORM(SORT_ARRAY(COLLECT_SET(x), asc), v -> CAST(v AS
     STRING)), sep))``. The values are sorted as they are (numbers as numbers) and cast to text afterwards, as DuckDB
-    orders them before it joins them; a ``FILTER (WHERE …)`` goes to each ``COLLECT_SET``."""
+    orders them before it joins them; a ``FILTER (WHERE …)`` goes to each ``COLLECT_SET``. This gives DuckDB's text
+    for text, integers and DECIMALs, not for a DOUBLE: Spark writes another text of it (``2.0E20`` for ``2e+20``)
+    and its ``COLLECT_SET`` keeps one of ``-0.0`` and ``0.0``, DuckDB's ``DISTINCT`` here both, so a DOUBLE is
+    refused by :func:`check_portable` (a DOUBLE written as text) before it comes here."""
     where = None
     aggregate = node
     if isinstance(node, exp.Filter):
