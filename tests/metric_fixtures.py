@@ -56,3 +56,34 @@ def curated_generated_lake(root: Path, key: str, statuses: int = 40) -> Path:
     with DuckDBEngine(settings) as engine:
         assert engine.curate().raw_files
     return root
+
+
+def stored_rows(store: Path, metric: str, order_by: str = "instance") -> list[tuple]:
+    """The rows the SQLite store ``store`` holds of ``metric``, its own columns only (not the store's ``_``-led
+    ones), ordered by ``order_by``."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(store)) as db:
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info(metric_{metric})") if not r[1].startswith("_")]
+        return db.execute(f"SELECT {', '.join(columns)} FROM metric_{metric} ORDER BY {order_by}").fetchall()
+
+
+def rows_on_both_engines(lake: Path, spark, tmp_path: Path, metric: str, sql: str, key: str,  # noqa: ANN001
+                         order_by: str = "instance") -> dict[str, list[tuple]]:
+    """``sql`` written as the own metric ``metric`` (under ``tmp_path/mine``) and processed over ``lake`` by DuckDB
+    and by Spark (the session ``spark``), each into a SQLite store of its own: the rows each stored, by engine."""
+    from fediscope.engine.metrics import read_metric
+    from fediscope.engine.process import run_process
+
+    (tmp_path / "mine").mkdir(exist_ok=True)
+    path = tmp_path / "mine" / f"{metric}.sql"
+    path.write_text(sql)
+    metrics = {metric: read_metric(path)}
+    stored = {}
+    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
+        store = tmp_path / f"{engine}-{metric}.db"
+        run_process(own_metric_settings(lake, store, key), engine=engine, metrics=metrics, engine_options=options,
+                    progress=False)
+        stored[engine] = stored_rows(store, metric, order_by)
+    return stored

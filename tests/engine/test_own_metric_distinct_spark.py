@@ -8,13 +8,11 @@ in another order on Spark."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from metric_fixtures import curated_generated_lake, own_metric_settings
+from metric_fixtures import curated_generated_lake, own_metric_settings, rows_on_both_engines
 
 from fediscope.engine.metrics import read_metric
 from fediscope.engine.process import run_process
@@ -58,27 +56,13 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield curated_generated_lake(tmp_path_factory.mktemp("distinct") / "lake", KEY, statuses=120)
 
 
-def _stored(store: Path, metric: str) -> list[tuple]:
-    with closing(sqlite3.connect(store)) as db:
-        columns = [r[1] for r in db.execute(f"PRAGMA table_info(metric_{metric})")
-                   if not r[1].startswith("_")]
-        return db.execute(f"SELECT {', '.join(columns)} FROM metric_{metric} ORDER BY instance").fetchall()
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("metric, sql", [("distinct_joined", DISTINCT), ("unnested", UNNESTED)])
 def test_distinct_lists_and_joins_store_the_same_rows_on_spark_as_on_duckdb(
         lake: Path, spark, tmp_path: Path, metric: str, sql: str) -> None:  # noqa: ANN001 - lazy pyspark
-    (tmp_path / "mine").mkdir()
-    path = tmp_path / "mine" / f"{metric}.sql"
-    path.write_text(sql)
-    metrics = {metric: read_metric(path)}
-    stored = {}
-    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        store = tmp_path / f"{engine}.db"
-        run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics=metrics, engine_options=options,
-                    progress=False)
-        stored[engine] = _stored(store, metric)
+    stored = rows_on_both_engines(lake, spark, tmp_path, metric, sql, KEY)
     assert stored["duckdb"], "no rows: the corpus has no statuses"
     if metric == "distinct_joined":  # the corpus has what the metric is about: NULLs mapped, values to join
         assert any(row[1] for row in stored["duckdb"]) and all(row[3] for row in stored["duckdb"])
@@ -102,13 +86,7 @@ def test_a_list_with_order_by_is_refused_on_spark_with_the_string_agg_that_runs_
         f"metric ordered ({path}): not portable to Spark SQL: ARRAY_AGG(language ORDER BY created_at DESC) loses its "
         "ORDER BY in Spark (collect_list, its items in no fixed order); to join the items in that order write "
         "string_agg(language, ',' ORDER BY created_at DESC, language)")
-    rewritten = tmp_path / "mine" / "rewritten.sql"
-    rewritten.write_text(path.read_text().replace("array_to_string(list(language ORDER BY created_at DESC), ',')",
-                                                  "string_agg(language, ',' ORDER BY created_at DESC, language)"))
-    stored = {}
-    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        store = tmp_path / f"{engine}-rewritten.db"
-        run_process(own_metric_settings(lake, store, KEY), engine=engine,
-                    metrics={"rewritten": read_metric(rewritten)}, engine_options=options, progress=False)
-        stored[engine] = _stored(store, "rewritten")
+    rewritten = path.read_text().replace("array_to_string(list(language ORDER BY created_at DESC), ',')",
+                                         "string_agg(language, ',' ORDER BY created_at DESC, language)")
+    stored = rows_on_both_engines(lake, spark, tmp_path, "rewritten", rewritten, KEY)
     assert stored["duckdb"] and stored["spark"] == stored["duckdb"]

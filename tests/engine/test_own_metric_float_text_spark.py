@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from metric_fixtures import curated_generated_lake, own_metric_settings
+from metric_fixtures import curated_generated_lake, own_metric_settings, rows_on_both_engines
 
 from fediscope.engine.metrics import read_metric
 from fediscope.engine.process import run_process
@@ -51,10 +51,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield curated_generated_lake(tmp_path_factory.mktemp("floattext") / "lake", KEY, statuses=120)
 
 
-def _stored(store: Path, metric: str) -> list[tuple]:
-    with closing(sqlite3.connect(store)) as db:
-        columns = [r[1] for r in db.execute(f"PRAGMA table_info(metric_{metric})") if not r[1].startswith("_")]
-        return db.execute(f"SELECT {', '.join(columns)} FROM metric_{metric} ORDER BY instance").fetchall()
 
 
 @pytest.mark.spark
@@ -73,14 +69,7 @@ def test_a_double_as_text_is_refused_on_spark_and_its_rewrite_stores_the_same_ro
         "0.0 otherwise); write it as a DECIMAL or an integer, whose text is alike: CAST(round((AVG(favourites_count) "
         "* 1e6) * 100) / 100 AS DECIMAL(18, 2)) for two places, or CAST(round(AVG(favourites_count) * 1e6) AS BIGINT)")
     assert not (tmp_path / "spark.db").exists() or not _tables(tmp_path / "spark.db")
-    rewritten = tmp_path / "mine" / "rewritten.sql"
-    rewritten.write_text(REWRITTEN)
-    stored = {}
-    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        store = tmp_path / f"{engine}-rewritten.db"
-        run_process(own_metric_settings(lake, store, KEY), engine=engine,
-                    metrics={"rewritten": read_metric(rewritten)}, engine_options=options, progress=False)
-        stored[engine] = _stored(store, "rewritten")
+    stored = rows_on_both_engines(lake, spark, tmp_path, "rewritten", REWRITTEN, KEY)
     # the corpus has what the metric is about: means of seven or more digits (DuckDB's double text switches to an
     # exponent at 1e+16, Spark's at 1.0E7), fractions
     assert stored["duckdb"] and any(len(row[2]) >= 7 and "." in row[3] for row in stored["duckdb"])

@@ -8,13 +8,11 @@ lists sorted a NULL inside an item first on Spark, last on DuckDB, unrefused."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from metric_fixtures import curated_generated_lake, own_metric_settings
+from metric_fixtures import curated_generated_lake, own_metric_settings, rows_on_both_engines
 
 from fediscope.engine.metrics import read_metric
 from fediscope.engine.process import run_process
@@ -61,29 +59,13 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield curated_generated_lake(tmp_path_factory.mktemp("listfunctions") / "lake", KEY, statuses=120)
 
 
-def _stored(store: Path, metric: str, key: str) -> list[tuple]:
-    with closing(sqlite3.connect(store)) as db:
-        columns = [r[1] for r in db.execute(f"PRAGMA table_info(metric_{metric})") if not r[1].startswith("_")]
-        return db.execute(f"SELECT {', '.join(columns)} FROM metric_{metric} ORDER BY {key}").fetchall()
 
 
-def _run_both(lake: Path, spark, tmp_path: Path, metric: str, sql: str, key: str) -> dict[str, list[tuple]]:  # noqa: ANN001
-    (tmp_path / "mine").mkdir(exist_ok=True)
-    path = tmp_path / "mine" / f"{metric}.sql"
-    path.write_text(sql)
-    metrics = {metric: read_metric(path)}
-    stored = {}
-    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        store = tmp_path / f"{engine}-{metric}.db"
-        run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics=metrics, engine_options=options,
-                    progress=False)
-        stored[engine] = _stored(store, metric, key)
-    return stored
 
 
 @pytest.mark.spark
 def test_list_functions_store_the_same_rows_on_spark_as_on_duckdb(lake: Path, spark, tmp_path: Path) -> None:  # noqa: ANN001
-    stored = _run_both(lake, spark, tmp_path, "tag_lengths", PER_STATUS, "uri")
+    stored = rows_on_both_engines(lake, spark, tmp_path, "tag_lengths", PER_STATUS, KEY, "uri")
     rows = stored["duckdb"]
     # the corpus has what the metric is about: lists holding NULLs beside other items, sharing none but NULL
     # (booleans stored as 0 and 1)
@@ -93,7 +75,7 @@ def test_list_functions_store_the_same_rows_on_spark_as_on_duckdb(lake: Path, sp
     assert any(row[9] and row[9] > 1 for row in rows)
     assert stored["spark"] == rows
 
-    stored = _run_both(lake, spark, tmp_path, "languages_listed", PER_INSTANCE, "instance")
+    stored = rows_on_both_engines(lake, spark, tmp_path, "languages_listed", PER_INSTANCE, KEY, "instance")
     rows = stored["duckdb"]
     assert rows and all(row[1] == 0 and row[4] == row[2] + 1 for row in rows)  # NULLs listed, sorted last
     assert stored["spark"] == rows
@@ -144,6 +126,6 @@ def test_a_list_function_spark_runs_otherwise_is_refused_before_anything_is_comp
     assert not (tmp_path / "spark.db").exists()
     path.unlink()
     first.unlink()
-    stored = _run_both(lake, spark, tmp_path, "rewritten", sql.replace(refused, rewrite), "instance")
+    stored = rows_on_both_engines(lake, spark, tmp_path, "rewritten", sql.replace(refused, rewrite), KEY, "instance")
     assert stored["duckdb"] and any(row[1] for row in stored["duckdb"])
     assert stored["spark"] == stored["duckdb"]

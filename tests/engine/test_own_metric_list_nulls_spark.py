@@ -8,13 +8,11 @@ NULLs only (NULL in DuckDB) and ``list_contains`` NULL for a list holding NULLs 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from metric_fixtures import curated_generated_lake, own_metric_settings
+from metric_fixtures import curated_generated_lake, own_metric_settings, rows_on_both_engines
 
 from fediscope.engine.metrics import read_metric
 from fediscope.engine.process import run_process
@@ -63,32 +61,15 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield curated_generated_lake(tmp_path_factory.mktemp("listnulls") / "lake", KEY, statuses=120)
 
 
-def _stored(store: Path, metric: str) -> list[tuple]:
-    with closing(sqlite3.connect(store)) as db:
-        columns = [r[1] for r in db.execute(f"PRAGMA table_info(metric_{metric})")
-                   if not r[1].startswith("_")]
-        return db.execute(f"SELECT {', '.join(columns)} FROM metric_{metric} ORDER BY instance").fetchall()
 
 
-def _run_both(lake: Path, spark, tmp_path: Path, metric: str, sql: str) -> dict[str, list[tuple]]:  # noqa: ANN001
-    (tmp_path / "mine").mkdir(exist_ok=True)
-    path = tmp_path / "mine" / f"{metric}.sql"
-    path.write_text(sql)
-    metrics = {metric: read_metric(path)}
-    stored = {}
-    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        store = tmp_path / f"{engine}-{metric}.db"
-        run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics=metrics, engine_options=options,
-                    progress=False)
-        stored[engine] = _stored(store, metric)
-    return stored
 
 
 @pytest.mark.spark
 @pytest.mark.parametrize("metric, sql", [("listed_nulls", NULLS), ("unnested_nulls", UNNESTED)])
 def test_lists_holding_nulls_store_the_same_rows_on_spark_as_on_duckdb(
         lake: Path, spark, tmp_path: Path, metric: str, sql: str) -> None:  # noqa: ANN001 - lazy pyspark
-    stored = _run_both(lake, spark, tmp_path, metric, sql)
+    stored = rows_on_both_engines(lake, spark, tmp_path, metric, sql, KEY)
     assert stored["duckdb"], "no rows: the corpus has no statuses"
     if metric == "listed_nulls":  # the corpus has what the metric is about: NULLs listed, lists of NULLs only
         assert all(row[1] == row[8] for row in stored["duckdb"])  # every status listed, NULL or not
@@ -118,6 +99,6 @@ def test_items_joined_in_no_fixed_order_are_refused_on_spark_with_the_rewrite_th
     assert message.startswith(f"metric joined ({path}): not portable to Spark SQL: ") and "no fixed order" in message
     assert message.endswith(f"write {rewritten}") or f"write {rewritten}, or sort it" in message
     path.unlink()
-    stored = _run_both(lake, spark, tmp_path, "rewritten", sql.replace(joined, rewritten))
+    stored = rows_on_both_engines(lake, spark, tmp_path, "rewritten", sql.replace(joined, rewritten), KEY)
     assert any(separator in (row[1] or "") for row in stored["duckdb"] for separator in ",;")  # items joined
     assert stored["spark"] == stored["duckdb"]
