@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from doubles.hbase_scans import write_during_scans
+from doubles.hbase_scans import DAILY, DAY, FOLLOWERS, accounts, keys_by_rank, tags, write_during_scans
 from doubles.hbase_thrift_server import HBaseThriftDouble
 from metric_header import metric as own_metric
 
@@ -21,32 +21,6 @@ from fediscope import python_api as fs
 from fediscope.analysis import READ_ATTEMPTS, metric
 from fediscope.errors import StoreError
 from fediscope.store.hbase import HBaseStore
-
-FOLLOWERS = "top_accounts_by_followers"
-DAILY = "hashtags_daily"
-DAY = "2026-11-01"
-
-
-def accounts(sample: list[dict[str, Any]], moved: bool = False, more: int = 0) -> list[dict[str, Any]]:
-    """acct0 … acct6, followers 100 down to 94 (+ ``more``); ``moved``: acct3 goes to the top and acct7 comes in,
-    so a scan of the rank index that mixes the two writes misses both."""
-    rows = [dict(sample[i % len(sample)], account_key=f"acct{i}", followers_count=100 - i + more) for i in range(7)]
-    if moved:
-        rows[3]["followers_count"] = 1000 + more
-        rows.append(dict(sample[0], account_key="acct7", followers_count=50 + more))
-    return rows
-
-
-def keys_by_rank(rows: list[dict[str, Any]]) -> list[str]:
-    return [row["account_key"] for row in sorted(rows, key=lambda r: (-r["followers_count"], r["account_key"]))]
-
-
-def tags(sample: list[dict[str, Any]], moved: bool = False) -> list[dict[str, Any]]:
-    """t0 … t4 on DAY; ``moved``: each used 10 times more, and t9 comes in."""
-    rows = [dict(sample[i % len(sample)], day=DAY, tag=f"t{i}", toots=i + 1) for i in range(5)]
-    if moved:
-        rows = [dict(row, toots=row["toots"] + 10) for row in rows] + [dict(sample[0], day=DAY, tag="t9", toots=9)]
-    return rows
 
 
 @pytest.fixture
