@@ -62,11 +62,17 @@ def add_suppressed(lake: LakeBackend, account_key: str, ids: Iterable[str] = ())
     return new
 
 
-def names_an_erased_account(policy: PrivacyPolicy, source: SourceRef, domain: str) -> bool:
+def names_an_erased_account(policy: PrivacyPolicy, source: SourceRef, domain: str,
+                            handle_domain: str | None = None) -> bool:
     """Whether an ``account:`` / ``account_lookup:`` source of instance ``domain`` names an account ``gdpr erase``
     put on the suppression list of ``policy``: nothing of it may be landed or served, so ``fediscope collect`` does
     not collect it (its checkpoint, the account's newest status id, would be written again) and the scraping API
-    answers 410 ``erased_account``, both before any request to the instance."""
+    answers 410 ``erased_account``, both before any request to the instance. ``handle_domain``: the instance's
+    handle domain, when known: a source without a domain is also looked up as written with it
+    (``account:alice`` of social.example.com as ``alice@example.com``), since with privacy off the policy keys a
+    local account by the domain connected to (``alice@social.example.com``), not by the handle the erasure was
+    given."""
     if not source.names_an_account or not source.arg:
         return False
-    return policy.skip_reason({"acct": source.arg}, domain) == "suppressed"
+    handles = [source.arg, *([f"{source.arg}@{handle_domain}"] if handle_domain and "@" not in source.arg else [])]
+    return any(policy.skip_reason({"acct": handle}, domain) == "suppressed" for handle in handles)

@@ -303,7 +303,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
             results.append(result)
             if (named := ctx.named(source)) != result.source:
                 shown_as[result.source] = named
-            if _names_an_erased_account(ctx, source, domain):
+            if names_an_erased_account(ctx.policy, source, domain, ctx.handle_domains.get(domain)):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
                 # Named as the run's other lines name it (``named`` above): by its keyed digest while privacy is on,
                 # as logs end up in Airflow's; with privacy off as written, as the task's label and the sources list
@@ -405,20 +405,6 @@ def _handle_domain(ctx: _Context, client: MastodonClient) -> str | None:
                         "as written", domain, exc)
             return None
     return ctx.handle_domains.get(domain)
-
-
-def _names_an_erased_account(ctx: _Context, source: SourceRef, domain: str) -> bool:
-    """Whether ``source`` names an erased account of the instance ``domain``
-    (:func:`~fediscope.gdpr.suppression.names_an_erased_account`), also as written with the instance's handle domain
-    when known (:func:`_handle_domain`): ``account:alice@example.com`` of social.example.com is collected as
-    ``account:alice`` (:func:`_on_handle_domains`), and with privacy off the policy keys a local account by the
-    domain connected to (``alice@social.example.com``, the clear key), not by the handle the erasure was given."""
-    if names_an_erased_account(ctx.policy, source, domain):
-        return True
-    handle_domain = ctx.handle_domains.get(domain)
-    if not handle_domain or not source.names_an_account or not source.arg or "@" in source.arg:
-        return False
-    return names_an_erased_account(ctx.policy, SourceRef(source.kind, f"{source.arg}@{handle_domain}"), domain)
 
 
 #: how the log lines of :func:`_adopt_spelling` name the spellings whose state it adopts
