@@ -31,11 +31,14 @@ def _files(lake_dir: Path) -> dict[str, str]:
             for p in sorted(lake_dir.rglob("*")) if p.is_file()}
 
 
-def _job(lake_dir: Path, *argv: str) -> tuple[str, list[str]]:
-    """Run the job in a process of its own: (its exit code and whether pyspark was imported, its stderr lines)."""
+def _job(lake_dir: Path, *argv: str, metrics_dir: Path | None = None) -> tuple[str, list[str]]:
+    """Run the job in a process of its own (``metrics_dir``: its ``FEDISCOPE_METRICS_DIR``): (its exit code and
+    whether pyspark was imported, its stderr lines)."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
             f"code = main(['--lake', {str(lake_dir)!r}, *{list(argv)!r}]); print(code, 'pyspark' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    if metrics_dir is not None:
+        env["FEDISCOPE_METRICS_DIR"] = str(metrics_dir)
     job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=lake_dir.parent, env=env,
                          timeout=120)
     return job.stdout.strip(), job.stderr.strip().splitlines()
@@ -95,14 +98,8 @@ def test_a_bad_metric_file_or_name_exits_2_as_fediscope_process_does(processed: 
     own = tmp_path / "own"
     own.mkdir()
     (own / "broken.sql").write_text("-- question: q\n-- key: k\n-- key: k\nSELECT 1 AS k\n")
-    code = (f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
-            f"os.environ['FEDISCOPE_METRICS_DIR'] = {str(own)!r}\n"
-            f"code = main(['--lake', {str(processed)!r}, '--no-store']); print(code, 'pyspark' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
-    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=120)
-    err = job.stderr.strip().splitlines()
-    assert job.stdout.strip() == "2 False", job.stderr
+    status, err = _job(processed, "--no-store", metrics_dir=own)
+    assert status == "2 False", err
     assert len(err) == 1 and err[0].startswith("fediscope metrics: error: ") and "broken.sql" in err[0], err
 
     status, err = _job(processed, "--no-store", "--metric", "no_such_metric")
@@ -151,14 +148,8 @@ def test_a_metric_spark_would_not_run_alike_exits_2_before_spark_starts(processe
     path = own / "favourites.sql"
     path.write_text("-- question: How many favourites?\n-- key: instance\n"
                     "SELECT instance, list_sum(list(favourites_count)) AS n FROM statuses GROUP BY instance\n")
-    code = (f"import os, sys; sys.path.insert(0, {str(ROOT)!r}); from spark_jobs.metrics import main\n"
-            f"os.environ['FEDISCOPE_METRICS_DIR'] = {str(own)!r}\n"
-            f"code = main(['--lake', {str(processed)!r}, '--no-store']); print(code, 'pyspark' in sys.modules)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
-    job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=120)
-    err = job.stderr.strip().splitlines()
-    assert job.stdout.strip() == "2 False", job.stderr
+    status, err = _job(processed, "--no-store", metrics_dir=own)
+    assert status == "2 False", err
     assert err == [f"fediscope metrics: error: metric favourites ({path}): not portable to Spark SQL: list_sum() is "
                    "not a Spark function; aggregate the items as rows instead: for list_sum(list(x)) aggregate x "
                    "itself, or unnest the list in a subquery and aggregate that"], err
