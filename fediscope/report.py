@@ -459,8 +459,16 @@ class Report:
             blocks.append(f"Charts written to {self.chart_dir}: " + ", ".join(p.name for p in self.charts))
         return "\n\n".join(blocks) + "\n"
 
+    @property
+    def ok(self) -> bool:
+        """Whether every analysis was computed and every other metric read: the command exits 1 otherwise."""
+        return not self.run.failed and not self.unreadable
+
     def to_dict(self) -> dict[str, Any]:
-        return {"store": self.store_url, "period": self.run.period.to_dict(), "metrics": self.run.stored,
+        """``--format json``'s document. ``ok`` says what the exit code says (false: an analysis not computed or
+        another metric unreadable, exit 1), as the other commands' documents and the error document do: a script
+        that keeps the document without its exit code can tell a partial report from a whole one."""
+        return {"ok": self.ok, "store": self.store_url, "period": self.run.period.to_dict(), "metrics": self.run.stored,
                 "missing": self.run.missing,
                 "failed": self.run.failed,
                 "analyses": [r.to_dict() for r in self.run.results], "charts": [str(p) for p in self.charts],

@@ -72,6 +72,22 @@ def test_json_report_has_every_row_and_the_chart_paths(capsys, loaded_store, cli
     assert document["other_metrics"] == {}  # every stored metric has an analysis
 
 
+def test_the_json_document_says_ok_as_the_exit_code_does(capsys, loaded_store, cli_env):
+    """Was: the report's document had no "ok", where the error document printed in its place has "ok": false (and
+    process, collect, doctor their "ok"): a script keeping the document without the exit code could not tell a
+    report missing an analysis (exit 1) from a whole one but by reading "failed" and every other metric's "error"."""
+    import sqlite3
+
+    code, out, err = run(capsys, "report", "--format", "json", "--no-charts")
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True
+    with sqlite3.connect(loaded_store.removeprefix("sqlite:///")) as connection:
+        connection.execute("DROP TABLE metric_languages")
+    code, out, _ = run(capsys, "report", "--format", "json", "--no-charts")
+    document = json.loads(out)
+    assert code == 1 and document["ok"] is False and list(document["failed"]) == ["languages"]
+
+
 def test_the_format_is_case_insensitive_as_every_enumerated_option(capsys, loaded_store, cli_env):
     """Was: `--format JSON` was refused (exit 2) while `process --engine SPARK` worked, as the README promises."""
     code, out, err = run(capsys, "report", "--format", "JSON", "--no-charts")

@@ -132,6 +132,7 @@ def test_an_own_metric_whose_table_was_dropped_by_hand_is_named_with_the_fix(pro
     if fmt == "json":
         document = json.loads(out)
         assert document["other_metrics"]["language_mix"]["error"] == said
+        assert document["ok"] is False and document["failed"] == {}  # no analysis failed: the exit 1 is this
         assert [a["name"] for a in document["analyses"]] == ["languages"]
     else:
         assert f"Could not read language_mix: {said}" in out and "== Languages ==" in out

@@ -107,5 +107,5 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     if result.unreadable:
         say(f"{count(len(result.unreadable), 'other metric')} could not be read (see above): "
             f"{', '.join(result.unreadable)}", level=logging.ERROR, prefix="fediscope: error: ")
-    if result.run.failed or result.unreadable:
+    if not result.ok:
         sys.exit(1)
