@@ -82,11 +82,14 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         headers: dict[str, str] = {}
-        if status == 405 and getattr(exc, "valid_methods", None):
-            headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # type: ignore[attr-defined]
+        allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
+        if status == 405 and allowed:
+            headers["Allow"] = allowed
         message = {
             404: "no such route; see /openapi.json for the routes this API serves",
-            405: "method not allowed on this route; see /openapi.json",
+            # the body names them too: a client that logs the answer's body (NiFi) shows no headers
+            405: f"method not allowed on this route, which takes {allowed} (the Allow header); see /openapi.json"
+            if allowed else "method not allowed on this route; see /openapi.json",
         }.get(status, exc.description or exc.name)
         return ApiError(status, DEFAULT_CODES.get(status, "http_error"), message, headers=headers)
     if isinstance(exc, MetricFileError):

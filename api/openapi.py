@@ -14,6 +14,9 @@ from api.upstream import MAX_EXTRA_PAGES, MAX_RETRY_AFTER
 from fediscope import __version__
 from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, READ_ATTEMPTS
 
+#: A 405 of a route that takes HEAD: every route but the records routes.
+METHOD_NOT_ALLOWED = "Method not allowed on this route; the Allow header lists those it takes."
+
 ERROR_STATUSES = {
     "400": "A parameter is missing, malformed or out of bounds (the error names it), the request has a body, "
            "(invalid_host) an HTTP/1.1 request has no Host header, an empty one, several or one naming no host, "
@@ -22,7 +25,9 @@ ERROR_STATUSES = {
     "403": "The instance is not on the allowlist (FEDISCOPE_INSTANCES), resolves to a non-public address, "
            "or a read-only key called a write method.",
     "404": "No such route, or the account/tag does not exist on the instance.",
-    "405": "Method not allowed on this route.",
+    "405": "Method not allowed on this route; the Allow header lists those it takes (GET, OPTIONS). HEAD is "
+           "refused too, before the API key is checked: its status and headers would be the instance's answer, "
+           "a request to the instance for headers only.",
     "413": "Request body larger than the cap.",
     "414": "Request line (method, path and query string) longer than the server's cap (16 KiB).",
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
@@ -48,7 +53,7 @@ RESULTS_ERROR_STATUSES = {
     "403": "A read-only key called a write method.",
     "404": "No such route or analysis, no metric of that name (neither a SQL file nor stored), or the store does not "
            "hold the metric yet (run fediscope process).",
-    "405": "Method not allowed on this route.",
+    "405": METHOD_NOT_ALLOWED,
     "409": "The stored metric is not what this fediscope version reads: its table lacks a column, a value has "
            "another type, or the rows lack a column the analysis reads (as when another fediscope version stored "
            "it); re-run fediscope process. Or (missing_table) the store's catalog lists the metric but its table "
@@ -76,7 +81,10 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.
 _UPSTREAM_RETRY_AFTER = {"Retry-After": {**_RETRY_AFTER["Retry-After"], "required": False,
                                          "description": "Seconds the instance asked to wait (its 5xx answer's "
                                                         f"Retry-After, at most {MAX_RETRY_AFTER}), when it said."}}
-_ERROR_HEADERS = {"429": _RETRY_AFTER, "502": _UPSTREAM_RETRY_AFTER}
+#: RFC 9110 section 15.5.6: a 405 names the methods the route takes
+_ALLOW = {"Allow": {"description": "The methods the route takes, comma-separated (GET, HEAD, OPTIONS; a records "
+                                   "route: GET, OPTIONS).", "required": True, "schema": {"type": "string"}}}
+_ERROR_HEADERS = {"405": _ALLOW, "429": _RETRY_AFTER, "502": _UPSTREAM_RETRY_AFTER}
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -331,6 +339,7 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 
 #: What /health and /openapi.json may answer besides 200 (no key, parameter or instance is involved; a bug: 500).
 _PUBLIC_STATUSES = frozenset({"400", "404", "405", "413", "414", "431", "500"})
+_PUBLIC_ERRORS = {**{k: v for k, v in ERROR_STATUSES.items() if k in _PUBLIC_STATUSES}, "405": METHOD_NOT_ALLOWED}
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -353,11 +362,11 @@ def _operation(route: Route) -> dict[str, Any]:
     elif route.endpoint == "health":
         responses = {"200": {"description": "The server runs.", "content": {"application/json": {"schema": {
             "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in _PUBLIC_STATUSES}
+        wanted = _PUBLIC_ERRORS
     else:
         responses = {"200": {"description": "The OpenAPI document.",
                              "content": {"application/json": {"schema": {"type": "object"}}}}}
-        wanted = {k: v for k, v in ERROR_STATUSES.items() if k in _PUBLIC_STATUSES}
+        wanted = _PUBLIC_ERRORS
     if "acct" in route.path_params:
         wanted = {**wanted, "410": ERASED_ACCOUNT}
     for status, text in sorted(wanted.items()):

@@ -169,13 +169,6 @@ def test_read_only_key_reads_every_route(api: LiveApi, mastodon_server: Any) -> 
         assert response.status_code == 200, (path, response.text)
 
 
-def test_head_is_answered_like_get(api: LiveApi, mastodon_server: Any) -> None:
-    response = api.http.head(f"{api.url}/v1/instance", params={"instance": mastodon_server.domain},
-                             headers={"X-API-Key": KEY}, timeout=30)
-    assert response.status_code == 200
-    assert response.content == b""
-
-
 def test_trending_tags_page_by_offset_as_the_collector_walks_them(api: LiveApi, mastodon_server: Any) -> None:
     """Was: one page of at most 20 tags, and ``offset`` refused: the tags after the first page could not be had."""
     mastodon_server.add_trending_tags(25 - len(mastodon_server.tags))

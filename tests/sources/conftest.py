@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from collector_testing import TEST_KEY
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 from split_domain import HANDLE_DOMAIN, WEB_HOST
 
 from fediscope.config import Settings
-
-TEST_KEY = "test-pseudonym-key-not-secret"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_KEY
+from collector_testing import TEST_KEY
 
 from fediscope import orchestration, python_api
 from fediscope.config import SETTINGS, Settings, load_settings

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from cli_run import clean_env, run
-from conftest import TEST_KEY
+from collector_testing import TEST_KEY
 from doubles.fediverse_ids import TextIdDouble
 
 from fediscope.config import Settings
