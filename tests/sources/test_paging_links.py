@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cli_run import clean_env, run
+from collector_testing import TEST_KEY
 from doubles.mastodon_server import MastodonDouble
 
 from fediscope.sources.collector import run_collection
@@ -140,11 +141,8 @@ def test_paging_that_cannot_go_on_fails_the_source_and_the_next_run_resumes(serv
     assert lake.checkpoint(server.domain, "public")["newest_id"] == new[-1]["id"]
 
 
-def test_the_cli_exits_non_zero_on_stalled_paging(server, tmp_path, monkeypatch, capsys, make_settings) -> None:
-    # the key of the fixtures' settings (imported from conftest, it was another directory's conftest when pytest
-    # was given several test directories)
-    key = make_settings().pseudonym_key
-    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "cli-lake"), FEDISCOPE_PSEUDONYM_KEY=key,
+def test_the_cli_exits_non_zero_on_stalled_paging(server, tmp_path, monkeypatch, capsys) -> None:
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "cli-lake"), FEDISCOPE_PSEUDONYM_KEY=TEST_KEY,
               FEDISCOPE_PAGE_LIMIT="10", FEDISCOPE_RETRY_BACKOFF="0.01", FEDISCOPE_MAX_RETRIES="1")
     code, _out, err = run(capsys, "collect", "--instance", server.url)
     assert code == 0, err
