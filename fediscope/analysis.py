@@ -1112,8 +1112,15 @@ def analysis_failure(exc: Exception, metric_name: str) -> str:
             "process` after updating fediscope)")
 
 
-def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
-    """Every analysis whose metric the store holds; raises StoreError when the store holds nothing."""
+def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None) -> AnalysisRun:
+    """Every analysis whose metric the store holds; raises StoreError when the store holds nothing.
+
+    An analysis (or the period) that fails on rows this version does not read is in ``failed`` with why and the
+    fix. ``noted``: every metric's generation read before (:func:`read_one_state`'s): a failure while a metric it
+    read has been written since is one a write overtook, whose rows may be of neither write
+    (:func:`overtaken_as_such`), and it says to read again, not to re-run ``fediscope process``: the metric is then
+    among those :func:`read_one_state` names written while read, as the results API answers such a read 409
+    ``written_while_read``, not ``stale_metric``."""
     stored = store.stored_metrics()
     if not stored:
         raise StoreError(f"the store {redact_url(store.url)} holds no metrics yet: run `fediscope process` first "
@@ -1123,7 +1130,11 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
                          "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
     run = AnalysisRun(results=[], stored=stored, missing=[])
     try:
-        run.period = posted_period(store, stored)
+        with _overtaken_since(store, noted, [PERIOD_METRIC]):
+            run.period = posted_period(store, stored)
+    except MetricChangedError as exc:
+        run.failed["period"] = str(exc)
+        log.info("period not read: %s", run.failed["period"])
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
         run.failed["period"] = analysis_failure(exc, PERIOD_METRIC)
         log.warning("period not read: %s", run.failed["period"])
@@ -1134,8 +1145,13 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             if metric_name not in run.missing:
                 run.missing.append(metric_name)
             continue
+        reading = ReadMetrics(store)  # the metrics it reads, one besides its own for hashtags per day
         try:
-            run.results.append(analysis(store, n))
+            with _overtaken_since(store, noted, reading.metrics):
+                run.results.append(analysis(reading, n))  # type: ignore[arg-type]  # a MetricStore noting reads
+        except MetricChangedError as exc:  # overtaken: read_one_state reads again, or names the metric written
+            run.failed[analysis.__name__] = str(exc)
+            log.info("analysis=%s not computed: %s", analysis.__name__, run.failed[analysis.__name__])
         except UNREADABLE as exc:  # rows without the
             # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
@@ -1143,6 +1159,17 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             run.failed[analysis.__name__] = analysis_failure(exc, metric_name)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
+
+
+@contextmanager
+def _overtaken_since(store: MetricStore, noted: Mapping[str, str | None] | None,
+                     metrics: Iterable[str]) -> Iterator[None]:
+    """:func:`overtaken_as_such` against the generations ``noted``; nothing without them (a run read once)."""
+    if noted is None:
+        yield
+        return
+    with overtaken_as_such(store, noted, metrics):
+        yield
 
 
 
@@ -1182,15 +1209,16 @@ def provisional(generation: str | None) -> bool:
     return generation is not None and generation.startswith(PROVISIONAL)
 
 
-def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
+def read_one_state(store: MetricStore, read: Callable[[Mapping[str, str | None]], _Read], reader: str,
                    logger: logging.Logger = log) -> OneState[_Read]:
-    """``read()`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
+    """``read(noted)`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
     state of the store, with the metrics written during each of its reads and those left partly written.
 
     Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
     a dashboard reads it) could leave results of two writes. Every metric's generation
     (:meth:`MetricStore.generations`, which a write changes before its rows change and again once they have) is read
-    before and after ``read()``: the same, and no write came between them; else ``read()`` is made again, up to
+    before and after ``read()`` (given the generations read before, ``noted``, as :func:`run_analyses` takes them):
+    the same, and no write came between them; else ``read()`` is made again, up to
     :data:`ONE_STATE_READS` times, and the metrics still written during the last one are returned. Each read that
     saw a write is logged at INFO on ``logger``, naming ``reader`` (``the report``).
 
@@ -1201,7 +1229,7 @@ def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
     process`` does, or the stopped erasure run again: :data:`PARTLY_WRITTEN_ADVICE`)."""
     for attempt in range(ONE_STATE_READS):
         before = store.generations()
-        value = read()
+        value = read(before)
         after = store.generations()
         changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
         if not changed:

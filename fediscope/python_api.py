@@ -171,7 +171,7 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     mix rows of before and after that write; ``[]`` otherwise."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
-        state = read_one_state(store, lambda: run_analyses(store, n), "the analyses", log)
+        state = read_one_state(store, lambda noted: run_analyses(store, n, noted), "the analyses", log)
         run = state.value
         run.written_while_read, run.partly_written = state.written_while_read, state.partly_written
         return run
