@@ -864,6 +864,9 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
         columns = list(store.column_types(name))
         rows, total = _rows_and_count(store, recorded, limit)
         json_rows = rfc3339_rows(rows, recorded.timestamp_columns)  # the store does not record them: its file's
+    except MetricChangedError as exc:  # written again during each of its reads: to read again, not to store again
+        log.info("metric=%s not shown: %s", name, exc)
+        return MetricRows(name, question, [], [], count, error=str(exc), sql_file=sql_file)
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
         # version cannot read, or a table dropped by hand
         reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
@@ -886,23 +889,29 @@ def _rows_and_count(store: MetricStore, stored: Metric, limit: int | None) -> tu
     catalog's when the report began, and a ``fediscope process`` since (or, on HBase, a write whose catalog entry
     lagged its rows) made "the first 10 of 3 rows", or no such line over 10 rows of 25: so it is the rows read
     themselves when they are all of them (every row read, or fewer than ``limit``), else the catalog's count read
-    again with the rows, under the same generation (a write in between: read again, as
-    :func:`every_row_in_top_order` does), and never fewer than the rows read (a catalog an erasure stopped outright
-    left behind, until ``fediscope process`` or the erasure run again settles it)."""
+    again with the rows, under the same generation, and never fewer than the rows read (a catalog an erasure
+    stopped outright left behind, until ``fediscope process`` or the erasure run again settles it). The generation
+    is compared around the read whether the rows are all of them or not (on HBase a read is a scan, no snapshot: a
+    write landing during it gives rows of neither write): a write in between makes it read again, as
+    :func:`every_row_in_top_order` does (:func:`read_again_if_written`), and so does one whose rows of neither write
+    this version cannot read (:func:`overtaken_as_such`)."""
     if limit is None:
         rows = every_row_in_top_order(store, stored)
         return rows, len(rows)
-    for attempt in range(READ_ATTEMPTS):
-        generation = store.generation(stored.name)
-        rows = store.top(stored, limit)
-        if len(rows) < limit:
-            return rows, len(rows)
-        count = store.stored_metrics().get(stored.name, 0)
-        if store.generation(stored.name) == generation:
-            return rows, max(count, len(rows))
-        if attempt < READ_ATTEMPTS - 1:
-            log.info("metric=%s written again while its rows were read: reading them again", stored.name)
-    raise MetricChangedError(stored.name)
+    name = stored.name
+
+    def once() -> tuple[list[Row], int]:
+        generation = store.generation(name)
+        with overtaken_as_such(store, {name: generation}, [name]):  # rows of neither write may not decode
+            rows = store.top(stored, limit)
+        count = len(rows) if len(rows) < limit else max(store.stored_metrics().get(name, 0), len(rows))
+        # fewer than limit rows too: on HBase the read is a scan, no snapshot, which a write landing during it
+        # leaves with rows of neither write (was returned unchecked)
+        if store.generation(name) != generation:
+            raise MetricChangedError(name)
+        return rows, count
+
+    return read_again_if_written(once, f"metric {name}")
 
 
 #: whole reads :func:`every_row_in_top_order` makes of a metric that is written again while it reads it
