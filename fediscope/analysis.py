@@ -864,6 +864,9 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
         columns = list(store.column_types(name))
         rows, total = _rows_and_count(store, recorded, limit)
         json_rows = rfc3339_rows(rows, recorded.timestamp_columns)  # the store does not record them: its file's
+    except MetricChangedError as exc:  # written again during each of its reads: to read again, not to store again
+        log.info("metric=%s not shown: %s", name, exc)
+        return MetricRows(name, question, [], [], count, error=str(exc), sql_file=sql_file)
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
         # version cannot read, or a table dropped by hand
         reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
@@ -886,23 +889,29 @@ def _rows_and_count(store: MetricStore, stored: Metric, limit: int | None) -> tu
     catalog's when the report began, and a ``fediscope process`` since (or, on HBase, a write whose catalog entry
     lagged its rows) made "the first 10 of 3 rows", or no such line over 10 rows of 25: so it is the rows read
     themselves when they are all of them (every row read, or fewer than ``limit``), else the catalog's count read
-    again with the rows, under the same generation (a write in between: read again, as
-    :func:`every_row_in_top_order` does), and never fewer than the rows read (a catalog an erasure stopped outright
-    left behind, until ``fediscope process`` or the erasure run again settles it)."""
+    again with the rows, under the same generation, and never fewer than the rows read (a catalog an erasure
+    stopped outright left behind, until ``fediscope process`` or the erasure run again settles it). The generation
+    is compared around the read whether the rows are all of them or not (on HBase a read is a scan, no snapshot: a
+    write landing during it gives rows of neither write): a write in between makes it read again, as
+    :func:`every_row_in_top_order` does (:func:`read_again_if_written`), and so does one whose rows of neither write
+    this version cannot read (:func:`overtaken_as_such`)."""
     if limit is None:
         rows = every_row_in_top_order(store, stored)
         return rows, len(rows)
-    for attempt in range(READ_ATTEMPTS):
-        generation = store.generation(stored.name)
-        rows = store.top(stored, limit)
-        if len(rows) < limit:
-            return rows, len(rows)
-        count = store.stored_metrics().get(stored.name, 0)
-        if store.generation(stored.name) == generation:
-            return rows, max(count, len(rows))
-        if attempt < READ_ATTEMPTS - 1:
-            log.info("metric=%s written again while its rows were read: reading them again", stored.name)
-    raise MetricChangedError(stored.name)
+    name = stored.name
+
+    def once() -> tuple[list[Row], int]:
+        generation = store.generation(name)
+        with overtaken_as_such(store, {name: generation}, [name]):  # rows of neither write may not decode
+            rows = store.top(stored, limit)
+        count = len(rows) if len(rows) < limit else max(store.stored_metrics().get(name, 0), len(rows))
+        # fewer than limit rows too: on HBase the read is a scan, no snapshot, which a write landing during it
+        # leaves with rows of neither write (was returned unchecked)
+        if store.generation(name) != generation:
+            raise MetricChangedError(name)
+        return rows, count
+
+    return read_again_if_written(once, f"metric {name}")
 
 
 #: whole reads :func:`every_row_in_top_order` makes of a metric that is written again while it reads it
@@ -1112,8 +1121,15 @@ def analysis_failure(exc: Exception, metric_name: str) -> str:
             "process` after updating fediscope)")
 
 
-def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
-    """Every analysis whose metric the store holds; raises StoreError when the store holds nothing."""
+def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None) -> AnalysisRun:
+    """Every analysis whose metric the store holds; raises StoreError when the store holds nothing.
+
+    An analysis (or the period) that fails on rows this version does not read is in ``failed`` with why and the
+    fix. ``noted``: every metric's generation read before (:func:`read_one_state`'s): a failure while a metric it
+    read has been written since is one a write overtook, whose rows may be of neither write
+    (:func:`overtaken_as_such`), and it says to read again, not to re-run ``fediscope process``: the metric is then
+    among those :func:`read_one_state` names written while read, as the results API answers such a read 409
+    ``written_while_read``, not ``stale_metric``."""
     stored = store.stored_metrics()
     if not stored:
         raise StoreError(f"the store {redact_url(store.url)} holds no metrics yet: run `fediscope process` first "
@@ -1123,7 +1139,11 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
                          "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
     run = AnalysisRun(results=[], stored=stored, missing=[])
     try:
-        run.period = posted_period(store, stored)
+        with _overtaken_since(store, noted, [PERIOD_METRIC]):
+            run.period = posted_period(store, stored)
+    except MetricChangedError as exc:
+        run.failed["period"] = str(exc)
+        log.info("period not read: %s", run.failed["period"])
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
         run.failed["period"] = analysis_failure(exc, PERIOD_METRIC)
         log.warning("period not read: %s", run.failed["period"])
@@ -1134,8 +1154,13 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             if metric_name not in run.missing:
                 run.missing.append(metric_name)
             continue
+        reading = ReadMetrics(store)  # the metrics it reads, one besides its own for hashtags per day
         try:
-            run.results.append(analysis(store, n))
+            with _overtaken_since(store, noted, reading.metrics):
+                run.results.append(analysis(reading, n))  # type: ignore[arg-type]  # a MetricStore noting reads
+        except MetricChangedError as exc:  # overtaken: read_one_state reads again, or names the metric written
+            run.failed[analysis.__name__] = str(exc)
+            log.info("analysis=%s not computed: %s", analysis.__name__, run.failed[analysis.__name__])
         except UNREADABLE as exc:  # rows without the
             # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
@@ -1143,6 +1168,17 @@ def run_analyses(store: MetricStore, n: int = 10) -> AnalysisRun:
             run.failed[analysis.__name__] = analysis_failure(exc, metric_name)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
+
+
+@contextmanager
+def _overtaken_since(store: MetricStore, noted: Mapping[str, str | None] | None,
+                     metrics: Iterable[str]) -> Iterator[None]:
+    """:func:`overtaken_as_such` against the generations ``noted``; nothing without them (a run read once)."""
+    if noted is None:
+        yield
+        return
+    with overtaken_as_such(store, noted, metrics):
+        yield
 
 
 
@@ -1182,15 +1218,16 @@ def provisional(generation: str | None) -> bool:
     return generation is not None and generation.startswith(PROVISIONAL)
 
 
-def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
+def read_one_state(store: MetricStore, read: Callable[[Mapping[str, str | None]], _Read], reader: str,
                    logger: logging.Logger = log) -> OneState[_Read]:
-    """``read()`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
+    """``read(noted)`` (several reads of the store: every analysis, the report's other metrics and provenance) as of one
     state of the store, with the metrics written during each of its reads and those left partly written.
 
     Each analysis reads the store on its own, so a ``fediscope process`` run writing it meanwhile (the batch DAG while
     a dashboard reads it) could leave results of two writes. Every metric's generation
     (:meth:`MetricStore.generations`, which a write changes before its rows change and again once they have) is read
-    before and after ``read()``: the same, and no write came between them; else ``read()`` is made again, up to
+    before and after ``read()`` (given the generations read before, ``noted``, as :func:`run_analyses` takes them):
+    the same, and no write came between them; else ``read()`` is made again, up to
     :data:`ONE_STATE_READS` times, and the metrics still written during the last one are returned. Each read that
     saw a write is logged at INFO on ``logger``, naming ``reader`` (``the report``).
 
@@ -1201,7 +1238,7 @@ def read_one_state(store: MetricStore, read: Callable[[], _Read], reader: str,
     process`` does, or the stopped erasure run again: :data:`PARTLY_WRITTEN_ADVICE`)."""
     for attempt in range(ONE_STATE_READS):
         before = store.generations()
-        value = read()
+        value = read(before)
         after = store.generations()
         changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
         if not changed:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -495,8 +496,8 @@ def build_report(store: MetricStore, out_dir: Path | None = None, n: int = 10, c
     two of a run's writes holds the metrics it wrote and those of the run before it: the provenance's runs say which
     (a run over the same inputs computes the same rows, and records the same provenance)."""
 
-    def read() -> tuple[AnalysisRun, list[MetricRows], dict[str, Any]]:
-        run = run_analyses(store, n)
+    def read(noted: Mapping[str, str | None]) -> tuple[AnalysisRun, list[MetricRows], dict[str, Any]]:
+        run = run_analyses(store, n, noted)
         others = other_metrics(store, run.stored, None if every_row else n, own_dir=metrics_dir)
         return run, others, report_provenance(store.provenances(), n)
 

@@ -256,6 +256,48 @@ def test_an_analysis_of_a_metric_this_version_does_not_read_is_a_store_error(tmp
     assert failed == ("metric top_accounts_by_followers: column 'following_count' missing; its SQL and "
                       "fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)")
 
+
+#: how fs.metric_rows refuses rows this version does not read, the reason between the brackets
+STALE = re.compile(r"^metric languages in the store does not have what this fediscope version reads \((.+)\), as "
+                   r"when another fediscope version stored it; re-run `fediscope process` "
+                   r"\(fediscope\.python_api\.process\) with this version to store it again$")
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ("UPDATE metric_languages SET toots = 'lots' WHERE language = 'en'",
+     "invalid literal for int() with base 10: 'lots'"),
+    ("ALTER TABLE metric_languages DROP COLUMN share", "no such column: metric_languages.share"),
+], ids=["value-of-another-type", "column-missing"])
+def test_rows_this_version_does_not_read_are_a_store_error_saying_to_store_them_again(tmp_path: Path, change: str,
+                                                                                      reason: str) -> None:
+    """A metric stored as another fediscope version stored it, no write going on: was the store's decoding
+    ``ValueError: invalid literal for int()`` raised as it is (a column missing: the store's error, saying nothing
+    of what to do), where the results API answers 409 ``stale_metric``. Every way of reading the rows says so."""
+    import sqlite3
+
+    from fediscope.analysis import metric
+    from fediscope.store.port import open_store
+
+    path = tmp_path / "older.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        store.write(metric("languages"), [{"language": "en", "toots": 3, "share": 0.75},
+                                          {"language": "de", "toots": 1, "share": 0.25}])
+    finally:
+        store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(change)
+    settings = fs.settings(store=f"sqlite:///{path}")
+    for read in (lambda: fs.metric_rows(settings, "languages"), lambda: fs.metric_rows(settings, "languages", 1),
+                 lambda: fs.metric_rows(settings, "languages", prefix="en"),
+                 lambda: fs.metric_rows(settings, "languages", 1, prefix="en")):
+        with pytest.raises(StoreError) as raised:
+            read()
+        assert type(raised.value) is StoreError
+        found = STALE.match(str(raised.value))
+        assert found is not None, str(raised.value)
+        assert reason in found.group(1)
+
 #: A notebook's cell: fs.process over a lake with an own metric of one long DuckDB pipeline (about a minute), which
 #: Ctrl-C stops; then the same settings once the metric file is gone. Prints what it saw on stdout.
 NOTEBOOK = textwrap.dedent("""

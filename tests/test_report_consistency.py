@@ -320,3 +320,49 @@ def test_a_store_no_one_writes_has_nothing_partly_written(metric_store):
     assert report.partly_written == report.run.partly_written == [] and report.to_dict()["partly_written"] == []
     assert "Partly written" not in report.text()
     assert fs.analyses(_settings_of(metric_store)).partly_written == []
+
+
+def _retype_languages_during_each_read(monkeypatch, store, writer) -> list[str]:
+    """``writer`` writes languages again each time another store reads its top rows, after that store read its column
+    types and before its rows (as a write landing during an HBase scan): the share alternates between text and a
+    number, so the first and the last of :data:`REPORT_READS` reads decode the new rows as the old type and fail.
+    The values of ``share`` written."""
+    written: list[str] = []
+    read_rows = type(store)._top
+
+    def hooked(self, schema, n, after=None):
+        if self is not writer and schema.metric == "languages" and len(written) < REPORT_READS:
+            share = "n/a" if len(written) % 2 == 0 else 0.5
+            written.append(share)
+            writer.write(analysis.metric("languages"), [{"language": "en", "toots": 3, "share": share}])
+        return read_rows(self, schema, n, after)
+
+    monkeypatch.setattr(type(store), "_top", hooked)
+    return written
+
+
+OVERTAKEN = ("metric languages was written again (fediscope process) while its rows were read, so they would mix "
+             "two writes: read it again once the write is done")
+
+
+def test_an_analysis_a_write_overtook_during_every_read_is_failed_as_written_while_read(metric_store, writer,
+                                                                                        monkeypatch):
+    """Was: ``failed`` said the rows were not what this version reads, "re-run `fediscope process` after updating
+    fediscope", for a metric each write of which reads fine and ``written_while_read`` named: it is a read a write
+    overtook (as ``fs.analysis`` and the results API call it), read again."""
+    _fill(metric_store)
+    written = _retype_languages_during_each_read(monkeypatch, metric_store, writer)
+    run = fs.analyses(_settings_of(metric_store))
+    assert len(written) == REPORT_READS
+    assert run.written_while_read == ["languages"]
+    assert run.failed == {"languages": OVERTAKEN}
+    assert run.get("top_accounts") is not None  # the other analyses are computed
+
+    writer.write(analysis.metric("languages"), [{"language": "en", "toots": 3, "share": 1.0}])  # a number again
+    written.clear()
+    report = build_report(metric_store, charts=False)
+    assert len(written) == REPORT_READS
+    assert report.written_while_read == ["languages"] and report.run.failed == {"languages": OVERTAKEN}
+    assert f"Could not compute languages: {OVERTAKEN}" in report.text()
+    assert "re-run" not in report.text()
+

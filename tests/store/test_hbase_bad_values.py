@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from metric_header import metric
 
+from fediscope import python_api as fs
 from fediscope.engine.metrics import load_metrics
 from fediscope.errors import StoreError
 from fediscope.store.rowkeys import encode_key
@@ -47,6 +48,23 @@ def test_a_write_rewrites_a_value_its_column_type_cannot_hold(store, connection,
     expected = sorted(rows, key=lambda r: (-r["toots"], r["language"]))
     assert store.top(LANGUAGES, len(rows)) == expected
     assert store.stored_metrics()["languages"] == len(rows)
+
+
+def test_python_metric_rows_of_a_value_its_column_type_cannot_hold_say_to_store_it_again(
+        store, connection, hbase_double, prefix, sample_metric_rows):  # noqa: ANN001
+    """No write going on: was the store's decoding ``ValueError`` raised as it is by ``fs.metric_rows``, where the
+    results API answers 409 ``stale_metric``."""
+    rows = sample_metric_rows["languages"]
+    store.write(LANGUAGES, rows)
+    tampered = rows[0]["language"]
+    connection.table("_languages").put(language_key(tampered), {b"m:toots": b'"abc"'})
+    settings = fs.settings(store=hbase_double.url, hbase_table_prefix=prefix)
+    for read in (lambda: fs.metric_rows(settings, "languages"), lambda: fs.metric_rows(settings, "languages", 1),
+                 lambda: fs.metric_rows(settings, "languages", prefix=tampered)):
+        with pytest.raises(StoreError, match="^metric languages in the store does not have what this fediscope "
+                                             r"version reads \(.+\), as when another fediscope version stored it; "
+                                             "re-run `fediscope process` "):
+            read()
 
 
 def test_a_full_write_removes_a_row_with_a_bad_value_that_left_the_result(store, connection, sample_metric_rows):
