@@ -52,6 +52,12 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
   Spark; write ``100 * x / y`` (integers divide to a DOUBLE in both).
+* ``avg`` of a DECIMAL: a DOUBLE in DuckDB, a DECIMAL rounded to 4 more places in Spark; write ``sum(x) / count(x)``
+  (a DECIMAL divided is divided as DOUBLEs in both: see below).
+* ``//`` of a DOUBLE or DECIMAL: DuckDB divides without rounding (``7.5 // 2`` is 3.75), Spark's ``DIV`` to a whole
+  number (3), and fails for a DOUBLE; write ``floor(x / y)`` or ``x / y``.
+* ``array_intersect``: its items in no fixed order in DuckDB, in the first list's order in Spark, unless only counted,
+  sorted, searched or unnested (as ``list_distinct``; its NULLs are dropped on Spark too: see below).
 * DuckDB list functions Spark has not, which sqlglot leaves as they are (``list_sum``, ``list_avg``,
   ``list_aggregate``, ``list_reduce``, ``list_apply``, … : any ``list_*``/``array_*`` function Spark does not know),
   which Spark refused only when the metric ran, and ``fediscope doctor`` passed; ``list_sum`` and the like are not
@@ -83,7 +89,13 @@ otherwise (:func:`_spark_null_items`): ``list(x)``/``array_agg(x)`` keeps the ro
 the list functions Spark has not, or answers otherwise for NULL items or a missing one (:data:`_SPARK_LIST_FUNCTIONS`):
 ``list_has_any``, ``list_has_all``, ``list_position``, ``list_count`` and ``list_unique``; and ``concat(a, b, …)``
 with each argument cast to text first (:func:`_spark_concat_text`: sqlglot's ``CONCAT(COALESCE(a, ''), …)`` wrote a
-DECIMAL as a DOUBLE on Spark, ``3.5`` for ``3.50``, and failed the run on a NULL number).
+DECIMAL as a DOUBLE on Spark, ``3.5`` for ``3.50``, and failed the run on a NULL number). With the types of
+expressions (:func:`_spark_typed`): ``/`` with a DECIMAL with the DECIMAL cast to a DOUBLE (DuckDB divides to a DOUBLE,
+Spark to a DECIMAL rounded to 6 places); and a list's item ``l[i]`` as ``TRY_ELEMENT_AT`` (DuckDB gives NULL out of
+range and for 0, where Spark fails in ANSI mode; sqlglot wrote ``l[-1]`` as Spark's ``l[-2]`` and a computed index
+unshifted). ``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` for a NULL ``b``, as in DuckDB
+(:func:`_spark_intersect_without_nulls`). The types are sqlglot's, with DuckDB's for number literals and arithmetic
+(:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -225,6 +237,11 @@ def check_portable(sql: str, name: str = "query") -> None:
                 f"{name}: list_distinct() ({node.sql('duckdb')}) gives its items in no fixed order in DuckDB, in "
                 f"first-seen order in Spark; write list_sort({node.sql('duckdb')}), or only count it "
                 "(array_length) or unnest it")
+        if isinstance(node, exp.ArrayIntersect) and not _items_order_hidden(node):
+            raise NotPortableError(
+                f"{name}: array_intersect() ({node.sql('duckdb')}) gives its items in no fixed order in DuckDB, in "
+                f"the first list's order in Spark; write list_sort({node.sql('duckdb')}), or only count it "
+                "(array_length) or unnest it")
         if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
             joined = f"string_agg({node.this.this.sql('duckdb')}, ',' ORDER BY {_keys_breaking_ties(node.this)})"
             raise NotPortableError(
@@ -285,6 +302,16 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: round() of a DOUBLE to decimal places ({_text(node)}) rounds a tie such as 1.005 by its "
                 "binary value in DuckDB (1.0), by its decimal text in Spark (1.01); write round(x * 100) / 100")
+        if isinstance(node, exp.Avg) and _number_kind(node.this) is _DECIMAL:
+            x = _text(node.this)
+            raise NotPortableError(
+                f"{name}: avg() of a DECIMAL ({_text(node)}) is a DOUBLE in DuckDB, a DECIMAL rounded to 4 more "
+                f"places in Spark; write sum({x}) / count({x}) (divided as DOUBLEs in both)")
+        if isinstance(node, exp.IntDiv) and {_number_kind(node.this), _number_kind(node.expression)} - {None}:
+            raise NotPortableError(
+                f"{name}: // of a DOUBLE or DECIMAL ({_text(node)}) divides without rounding in DuckDB (7.5 // 2 is "
+                "3.75), to a whole number in Spark (DIV: 3; of a DOUBLE it fails); write floor(x / y) for the whole "
+                "number, or x / y")
         floating = _floating_as_text(node)
         if floating is not None:
             raise NotPortableError(f"{name}: {_floating_text_advice(node, floating)}")
@@ -308,9 +335,8 @@ _KEEPS_NUMBER_TYPE = (exp.Paren, exp.Neg, exp.Add, exp.Sub, exp.Mul, exp.Mod, ex
 
 def _number_kind(node: exp.Expression) -> exp.DataType.Type | None:
     """Whether ``node`` (typed by :func:`_typed`) is a DOUBLE (or FLOAT: :data:`_DOUBLE`) or a DECIMAL in DuckDB,
-    or None (neither, or not known). sqlglot's type, except that it types a number literal with a decimal point
-    (``1.5``, a DECIMAL in DuckDB) as a DOUBLE, and so what computes with one (``x * 1.5``, a DECIMAL in DuckDB),
-    and a DOUBLE with a DECIMAL as a DECIMAL (a DOUBLE in DuckDB)."""
+    or None (neither, or not known). The type :func:`_typed` gives it (DuckDB's for literals and arithmetic), and
+    what computes in the type of its arguments (:data:`_KEEPS_NUMBER_TYPE`) from theirs."""
     if isinstance(node, exp.Literal):
         if node.is_string or node.is_int:
             return None
@@ -525,13 +551,57 @@ def _check_date_diffs(tree: exp.Expression, typed_tree: exp.Expression, name: st
 
 
 def _typed(tree: exp.Expression) -> exp.Expression:
-    """A copy of ``tree`` with the types sqlglot infers from the curated tables' schemas. When its columns cannot
-    be resolved (an unknown column, which the engine reports itself), only casts and literals are typed."""
+    """A copy of ``tree`` with the types sqlglot infers from the curated tables' schemas, with DuckDB's types of
+    number literals and arithmetic (:data:`_DUCKDB_TYPING`). When its columns cannot be resolved (an unknown
+    column, which the engine reports itself), only casts and literals are typed."""
     try:
         return annotate_types(qualify(tree.copy(), schema=_SCHEMA, dialect="duckdb"), schema=_SCHEMA,
-                              dialect="duckdb")
+                              dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
     except sqlglot.errors.SqlglotError:
-        return annotate_types(tree.copy(), dialect="duckdb")
+        return annotate_types(tree.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+
+
+_NUMBER_TYPES = {*_INTEGER_TYPES, *_FRACTIONAL_TYPES}
+
+
+def _duckdb_arithmetic(annotate):  # noqa: ANN001, ANN202 - sqlglot's annotator functions are untyped
+    """sqlglot's annotator of ``+ - * / %`` (``annotate``), then DuckDB's type where sqlglot's differs: a DOUBLE (or
+    FLOAT) with an integer or a DECIMAL is a DOUBLE (sqlglot: the DECIMAL, as ``DECIMAL(18, 2)`` has parameters), and
+    ``/`` of two numbers is always a DOUBLE (sqlglot: a DECIMAL when one is). Typed so, a CTE's column computed so is
+    a DOUBLE too, and checked as one (written as text, rounded, cast to a DECIMAL)."""
+    def annotated(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN001
+        annotate(self, node)
+        kinds = [side.type.this if side.type else None for side in (node.this, node.expression)]
+        if all(kind in _NUMBER_TYPES for kind in kinds) and (
+                isinstance(node, exp.Div) or any(kind in _FLOATING_TYPES for kind in kinds)):
+            self._set_type(node, exp.DataType.Type.DOUBLE)
+        return node
+    return annotated
+
+
+def _duckdb_literal(annotate):  # noqa: ANN001, ANN202
+    """sqlglot's annotator of a literal (``annotate``), then DuckDB's type of a number written with a decimal point
+    and no exponent: ``DECIMAL(p, s)`` of its digits (sqlglot: a DOUBLE), so that ``x * 1.5`` is a DECIMAL as in
+    DuckDB, also as a CTE's column."""
+    def annotated(self, node: exp.Literal) -> exp.Literal:  # noqa: ANN001
+        annotate(self, node)
+        match = re.fullmatch(r"(\d*)\.(\d*)", "" if node.is_string else node.this)
+        if match and 0 < len(match.group(1) + match.group(2)) <= 38:
+            digits = len(match.group(1) + match.group(2))
+            self._set_type(node, exp.DataType.build(f"DECIMAL({digits}, {len(match.group(2))})"))
+        return node
+    return annotated
+
+
+_DUCKDB_METADATA = sqlglot.Dialect.get_or_raise("duckdb").EXPRESSION_METADATA
+#: sqlglot's DuckDB typing, with :func:`_duckdb_arithmetic` and :func:`_duckdb_literal`
+_DUCKDB_TYPING = {
+    **_DUCKDB_METADATA,
+    **{kind: {**_DUCKDB_METADATA[kind], "annotator": _duckdb_arithmetic(_DUCKDB_METADATA[kind]["annotator"])}
+       for kind in (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)},
+    exp.Literal: {**_DUCKDB_METADATA[exp.Literal],
+                  "annotator": _duckdb_literal(_DUCKDB_METADATA[exp.Literal]["annotator"])},
+}
 
 
 _SCHEMA = {t.name: {c: duckdb_type(ty) for c, ty in t.columns.items()}
@@ -563,7 +633,8 @@ def _order_free(node: exp.Expression) -> bool:
 
 #: what passes a list on with its items in the order they came (a list taken whole by one of these shows its order
 #: only where the list it gives does)
-_KEEPS_ORDER = (exp.Paren, exp.Filter, exp.Flatten, exp.ArrayConcat, exp.Transform, exp.ArrayFilter, exp.ArrayCompact)
+_KEEPS_ORDER = (exp.Paren, exp.Filter, exp.Flatten, exp.ArrayConcat, exp.Transform, exp.ArrayFilter, exp.ArrayCompact,
+                exp.ArrayIntersect)
 #: what takes a list without its items' order showing: besides :data:`_ORDER_FREE`, ``list_distinct`` (checked on its
 #: own), ``list_contains`` and a list's largest and smallest item
 _LIST_ORDER_FREE = (*_ORDER_FREE, exp.ArrayDistinct, exp.ArrayContains, exp.ArrayMax, exp.ArrayMin)
@@ -590,6 +661,15 @@ def _list_order_hidden(node: exp.Expression) -> bool:
         elif not isinstance(parent, _KEEPS_ORDER):
             return _is_result_column(child)
         child, parent = parent, parent.parent
+
+
+def _items_order_hidden(node: exp.Expression) -> bool:
+    """Whether the items' order of the list ``node`` reaches only something it does not change
+    (:data:`_LIST_ORDER_FREE`, :data:`_ORDER_FREE_CALLS`, through :data:`_KEEPS_ORDER`)."""
+    parent = node.parent
+    while isinstance(parent, _KEEPS_ORDER):
+        parent = parent.parent
+    return isinstance(parent, _LIST_ORDER_FREE) or (_list_call(parent) or ("", []))[0] in _ORDER_FREE_CALLS
 
 
 def _is_result_column(node: exp.Expression) -> bool:
@@ -688,13 +768,84 @@ def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_null_items(_spark_list_functions(
-        s.transform(_spark_log10).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        _spark_typed(s).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
         .transform(_spark_concat_text)))
         .sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
+
+
+_MARK = "fediscope_node"
+
+
+def _spark_typed(statement: exp.Expression) -> exp.Expression:
+    """``statement`` with the constructs whose Spark SQL depends on their types (:func:`_typed`) written so that
+    Spark gives DuckDB's answer:
+
+    * ``/`` with a DECIMAL: a DOUBLE in DuckDB, a DECIMAL rounded to 6 places in Spark (``CAST(7 AS DECIMAL(18, 2))
+      / 3`` is 2.3333333333333335 in DuckDB, 2.333333 in Spark); the DECIMAL is cast to a DOUBLE first, which both
+      then divide alike. (A decimal literal divided is refused by :func:`check_portable` first.)
+    * ``l[i]`` of a list: NULL in DuckDB when ``i`` is 0 or out of range, an error in Spark (ANSI mode, Spark 4's
+      default); and sqlglot shifts a literal index to Spark's 0-based one (a negative one wrongly: ``l[-1]``, the
+      last item in DuckDB, became ``l[-2]``), a computed one not at all (``l[i]`` the item after DuckDB's). Written
+      ``TRY_ELEMENT_AT(l, i)`` (1-based, from the end when negative, NULL out of range), with a computed index as
+      ``CAST(NULLIF(i, 0) AS INT)`` (Spark refuses 0, and an index other than an INT)."""
+    marked = [node for node in statement.walk() if isinstance(node, exp.Div | exp.Bracket)]
+    if not marked:
+        return statement
+    for number, node in enumerate(marked):
+        node.meta[_MARK] = number
+    typed = {node.meta[_MARK]: node for node in _typed(statement).walk() if _MARK in node.meta}
+    for number, node in enumerate(marked):
+        node.meta.pop(_MARK)
+        typed_node = typed.get(number)
+        if typed_node is None:
+            continue
+        if isinstance(node, exp.Div):
+            for side in ("this", "expression"):
+                if _number_kind(typed_node.args[side]) is _DECIMAL:
+                    node.set(side, exp.Cast(this=node.args[side], to=exp.DataType.build("DOUBLE")))
+        elif (len(node.expressions) == 1 and not isinstance(node.expressions[0], exp.Slice)
+              and _is_list_value(typed_node.this)):
+            index = _duckdb_index(node)
+            if not (index.is_int and index.to_py() != 0):  # a whole number, negative or not
+                index = exp.Cast(this=exp.Nullif(this=index, expression=exp.Literal.number(0)),
+                                 to=exp.DataType.build("INT"))
+            node.replace(_spark("TRY_ELEMENT_AT", node.this, index))
+    return statement
+
+
+def _duckdb_index(node: exp.Bracket) -> exp.Expression:
+    """The index of ``node`` as DuckDB numbers it (from 1): sqlglot's parser made one it types as an integer
+    (``l[1]``, ``l[-1]``, ``l[CAST(i AS INT)]``) 0-based (0, -2, ``CAST(i AS INT) + -1``), and left one it cannot
+    type (a column: ``l[i]``) as it is; its DuckDB generator undoes the one and not the other."""
+    return _DUCKDB_GENERATOR.bracket_offset_expressions(node)[0]
+
+
+_DUCKDB_GENERATOR = sqlglot.Dialect.get_or_raise("duckdb").generator()
+
+
+def _is_list_value(node: exp.Expression) -> bool:
+    """Whether ``node`` (typed by :func:`_typed`) is a list: typed so, or a list function's result."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return (node.type is not None and node.type.is_type(exp.DataType.Type.ARRAY)) or _is_list_expression(node)
+
+
+def _spark_intersect_without_nulls(node: exp.Expression) -> exp.Expression:
+    """``array_intersect(a, b)`` as ``ARRAY_COMPACT(ARRAY_INTERSECT(a, COALESCE(b, FILTER(a, i -> FALSE))))``:
+    DuckDB drops the NULLs both lists hold, Spark keeps one (``[1, NULL]`` and ``[NULL, 1]``: ``[1]`` in DuckDB,
+    ``[1, NULL]`` in Spark); and with ``b`` NULL DuckDB gives ``[]`` (with ``a`` NULL, NULL), Spark NULL. (Its items'
+    order, none fixed in DuckDB, ``a``'s in Spark, is refused by :func:`check_portable` where it shows.)"""
+    if not isinstance(node, exp.ArrayIntersect) or len(node.expressions) != 2:
+        return node
+    first, second = node.expressions
+    if not isinstance(second, exp.Array):  # [a, b]: never NULL
+        none = exp.ArrayFilter(this=first.copy(), expression=_lambda(lambda item: exp.false()))
+        second = exp.Coalesce(this=second, expressions=[none])
+    return exp.ArrayCompact(this=exp.ArrayIntersect(expressions=[first, second]))
 
 
 def _spark_log10(node: exp.Expression) -> exp.Expression:

@@ -194,6 +194,30 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("SELECT CAST(avg(favourites_count) AS DECIMAL) FROM statuses", "round it to 3 places first"),  # DECIMAL(18, 3)
     ("SELECT CAST(round(favourites_count / 200 * 1000) / 1000 AS DECIMAL(18, 2)) FROM statuses",
      "CAST of a DOUBLE to DECIMAL(18, 2)"),  # rounded to 3 places, then to 2: the tie again
+    # a DOUBLE with a DECIMAL, and a DECIMAL divided, are DOUBLEs in DuckDB (sqlglot typed both DECIMAL, so that a
+    # CTE's column computed so passed as a DECIMAL)
+    ("WITH m AS (SELECT avg(favourites_count) * CAST(2 AS DECIMAL(10, 1)) AS v FROM statuses) "
+     "SELECT CAST(v AS VARCHAR) FROM m", "the DOUBLE v written as text"),
+    ("WITH m AS (SELECT sum(CAST(favourites_count AS DECIMAL(18, 2))) / count(*) AS v FROM statuses) "
+     "SELECT round(v, 2) FROM m", "round() of a DOUBLE to decimal places (ROUND(v, 2))"),
+    ("SELECT concat(CAST(favourites_count AS DECIMAL(18, 2)) / 7, '') FROM statuses", "written as text"),
+    # DuckDB 3.3333333333333335 (a DOUBLE), Spark 3.333333 (a DECIMAL with 4 more places)
+    ("SELECT avg(CAST(favourites_count AS DECIMAL(18, 2))) FROM statuses",
+     "avg() of a DECIMAL (AVG(CAST(favourites_count AS DECIMAL(18, 2)))) is a DOUBLE in DuckDB, a DECIMAL rounded to "
+     "4 more places in Spark; write sum(CAST(favourites_count AS DECIMAL(18, 2))) / count(CAST(favourites_count AS "
+     "DECIMAL(18, 2))) (divided as DOUBLEs in both)"),
+    # DuckDB 7.5 // 2 is 3.75 (a DOUBLE); Spark's DIV 3, and fails for a DOUBLE
+    ("SELECT CAST(favourites_count AS DECIMAL(9, 1)) // 2 FROM statuses",
+     "// of a DOUBLE or DECIMAL (CAST(favourites_count AS DECIMAL(9, 1)) // 2) divides without rounding in DuckDB "
+     "(7.5 // 2 is 3.75), to a whole number in Spark (DIV: 3; of a DOUBLE it fails); write floor(x / y) for the whole "
+     "number, or x / y"),
+    ("SELECT avg(favourites_count) // 2 FROM statuses", "// of a DOUBLE or DECIMAL"),
+    # DuckDB [3, 1, 2] or [2, 1, 3] (no fixed order), Spark the first list's order
+    ("SELECT array_to_string(array_intersect(hashtags, mentions), ',') FROM statuses",
+     "array_intersect() (ARRAY_INTERSECT(hashtags, mentions)) gives its items in no fixed order in DuckDB, in the "
+     "first list's order in Spark; write list_sort(ARRAY_INTERSECT(hashtags, mentions)), or only count it "
+     "(array_length) or unnest it"),
+    ("SELECT array_intersect(hashtags, mentions)[1] FROM statuses", "array_intersect() (ARRAY_INTERSECT"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -346,6 +370,42 @@ def test_concat_casts_each_argument_to_text_on_spark() -> None:
                     "concat_ws(',', favourites_count, 'x') FROM statuses") == (
         "SELECT CONCAT(COALESCE(CAST(language AS STRING), ''), '/', COALESCE(CAST(favourites_count * 0.25 AS STRING), "
         "''), COALESCE(CAST(dt AS STRING), '')), CONCAT_WS(',', CAST(favourites_count AS STRING), 'x') FROM statuses")
+
+
+def test_a_decimal_divided_is_divided_as_doubles_on_spark() -> None:
+    """DuckDB divides a DECIMAL to a DOUBLE, Spark to a DECIMAL rounded to 6 places (2.3333333333333335, 2.333333):
+    the DECIMAL is cast to a DOUBLE on Spark, typed also through a CTE's column and an aggregate; other divisions are
+    left as they are (run on both engines in test_own_metric_typed_spark.py)."""
+    assert to_spark("SELECT CAST(favourites_count AS DECIMAL(18, 2)) / 3, 7 / CAST(reblogs_count AS DECIMAL(9, 1)), "
+                    "favourites_count / 7, avg(favourites_count) / 2 FROM statuses GROUP BY ALL") == (
+        "SELECT CAST(CAST(favourites_count AS DECIMAL(18, 2)) AS DOUBLE) / 3, 7 / CAST(CAST(reblogs_count AS "
+        "DECIMAL(9, 1)) AS DOUBLE), favourites_count / 7, AVG(favourites_count) / 2 FROM statuses GROUP BY ALL")
+    assert to_spark("WITH m AS (SELECT sum(CAST(favourites_count AS DECIMAL(18, 2))) AS s, count(*) AS n "
+                    "FROM statuses) SELECT s / n, sum(s) / n FROM m GROUP BY ALL") == (
+        "WITH m AS (SELECT SUM(CAST(favourites_count AS DECIMAL(18, 2))) AS s, COUNT(*) AS n FROM statuses) "
+        "SELECT CAST(s AS DOUBLE) / n, CAST(SUM(s) AS DOUBLE) / n FROM m GROUP BY ALL")
+
+
+def test_a_list_item_is_try_element_at_on_spark() -> None:
+    """DuckDB's l[i] (from 1, from the end when negative) is NULL out of range and for 0, where Spark (ANSI mode)
+    fails; sqlglot wrote l[-1] (the last item) as Spark's l[-2], and a computed index unshifted (the next item);
+    also a CTE's list column (run on both engines in test_own_metric_typed_spark.py)."""
+    assert to_spark("SELECT hashtags[1], hashtags[-1], hashtags[0], hashtags[favourites_count], "
+                    "(string_split(language, '-'))[2] FROM statuses") == (
+        "SELECT TRY_ELEMENT_AT(hashtags, 1), TRY_ELEMENT_AT(hashtags, -1), TRY_ELEMENT_AT(hashtags, "
+        "CAST(NULLIF(0, 0) AS INT)), TRY_ELEMENT_AT(hashtags, CAST(NULLIF(favourites_count, 0) AS INT)), "
+        r"TRY_ELEMENT_AT((SPLIT(language, CONCAT('\\Q', '-', '\\E'))), 2) FROM statuses")
+    assert to_spark("WITH t AS (SELECT mentions AS m FROM statuses) SELECT m[2] FROM t") == (
+        "WITH t AS (SELECT mentions AS m FROM statuses) SELECT TRY_ELEMENT_AT(m, 2) FROM t")
+
+
+def test_array_intersect_drops_nulls_on_spark_too() -> None:
+    """DuckDB's array_intersect drops the NULLs both lists hold and is [] when the second is NULL; Spark keeps one
+    NULL and is NULL (run on both engines in test_own_metric_typed_spark.py)."""
+    assert to_spark("SELECT array_length(array_intersect(hashtags, mentions)), "
+                    "list_sort(array_intersect(hashtags, ['a', NULL])) FROM statuses") == (
+        "SELECT SIZE(ARRAY_COMPACT(ARRAY_INTERSECT(hashtags, COALESCE(mentions, FILTER(hashtags, fediscope_item -> "
+        "FALSE))))), ARRAY_SORT(ARRAY_COMPACT(ARRAY_INTERSECT(hashtags, ARRAY('a', NULL)))) FROM statuses")
 
 
 def test_log10_is_spark_log10() -> None:
