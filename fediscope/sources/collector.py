@@ -200,7 +200,8 @@ class _Context:
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
     #: domain → its ``_state/<domain>/`` as listed once this run, where account sources' other spellings are looked
-    #: for (:func:`_adopt_spelling`); listed again after a source adopted one (it changed the folder)
+    #: for (:func:`_adopt_spelling`), and what spares a checkpoint's load and saves their questions to the lake
+    #: (:func:`~fediscope.lake.state.load_checkpoint`); listed again after a source adopted one (it changed the folder)
     state_listings: dict[str, StateListing] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
@@ -691,7 +692,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
     pass (``refresh_hours > 0``) re-lands the recent statuses below the checkpoint the run started with."""
     domain, name = client.domain, source.name
     try:
-        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy)
+        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy, ctx.state_listings.get(domain))
     except UnreadableCheckpoint as exc:
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete "
                         f"{shown_path(ctx.lake, exc.path)} to start this source over") from None
@@ -743,7 +744,7 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
     newest_id = _withheld(ctx, client, page).saved_down(page.newest_id)
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(newest_id), ctx.policy)
+    _save_checkpoint(ctx, client.domain, source.name, Checkpoint(newest_id))
     # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
     newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
     save_walk_start(ctx.lake, client.domain, source.name, "now", newest[1], ctx.policy)
@@ -799,7 +800,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk_ended = not page.items or reached or _nothing_below(page, walk.cursor, full_page)
         if walk_ended or deep_enough:
             newest = _newer(checkpoint.newest_id, walk.upper)
-            save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
+            _save_checkpoint(ctx, domain, name, Checkpoint(newest))
             result.caught_up, result.checkpoint = True, newest
             if first_run:  # only a first walk sets it: the fresh walk that follows a resumed one must not reset it
                 # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
@@ -814,8 +815,14 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk.cursor = next_cursor
         more_below = len(page.items) >= full_page
         saved_cursor = _lower_cursor(saved_cursor, withheld.saved_up(next_cursor))
-        save_checkpoint(ctx.lake, domain, name, Checkpoint(
-            checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}), ctx.policy)
+        _save_checkpoint(ctx, domain, name, Checkpoint(
+            checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}))
+
+
+def _save_checkpoint(ctx: _Context, domain: str, name: str, checkpoint: Checkpoint) -> None:
+    """:func:`~fediscope.lake.state.save_checkpoint`, given the instance's state folder as listed this run: the file
+    an older fediscope named after the handle is not looked for at every page where the listing does not show it."""
+    save_checkpoint(ctx.lake, domain, name, checkpoint, ctx.policy, ctx.state_listings.get(domain))
 
 
 def _oldest(items: list[Any]) -> tuple[str | None, str | None]:
@@ -1063,8 +1070,8 @@ def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, 
             break
         offset = page.next_offset
     if first_fetch is not None:
-        save_checkpoint(ctx.lake, client.domain, source.name,
-                        Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}), ctx.policy)
+        _save_checkpoint(ctx, client.domain, source.name,
+                         Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}))
 
 
 def _snapshot_pages(ctx: _Context, source: SourceRef) -> int:
