@@ -97,7 +97,7 @@ from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.interrupts import Terminated
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
-from fediscope.lake.layout import new_batch_id
+from fediscope.lake.layout import new_batch_id, state_path
 from fediscope.lake.lock import shown_path
 from fediscope.lake.state import (
     SETTLE_PASS,
@@ -414,6 +414,18 @@ _SPELLING_WITH_HANDLE_DOMAIN = "with the instance's handle domain"
 _SPELLING_IN_CASE = "in another case"
 
 
+def _in_another_case(domain: str, kept: str, source: str, with_domain: dict[str, str]) -> str:
+    """How the log lines of :func:`_adopt_spelling` name ``kept``, a spelling whose state file is named like the
+    source's, or like one of its spellings with a domain (``with_domain``, and how they are named), in another case
+    (:func:`~fediscope.lake.state.spellings_kept`): ``account:Alice@mastodon.social`` of ``account:alice`` differs
+    in case and by the instance's domain, and is named for both."""
+    path = state_path(domain, kept).lower()
+    for spelling, what in with_domain.items():
+        if spelling != source and state_path(domain, spelling).lower() == path:
+            return f"{_SPELLING_IN_CASE} and {what}"
+    return _SPELLING_IN_CASE
+
+
 def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     """Carry the state an earlier run kept under another spelling of the source over to it
     (:func:`~fediscope.lake.state.adopt_spelling`): with the instance's domain or its handle domain, or in another
@@ -432,7 +444,8 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     listing = ctx.state_listings.get(domain)
     if listing is None:
         listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
-    described |= {s: _SPELLING_IN_CASE for s in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing)}
+    for kept in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing):
+        described[kept] = _in_another_case(domain, kept, source.name, described)
     for spelling, what in described.items():
         done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy, listing)
         if done is not None:
