@@ -139,7 +139,7 @@ from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.spellings import on_instance, other_spellings
 from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult, advised_settings
-from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
+from fediscope.sources.walk_lock import remove_walk_lock, source_walk_lock, walk_lock_name, walk_lock_tag
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
@@ -456,6 +456,23 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
         elif done == "merged":
             log.info("%s %s: the checkpoint kept under its spelling %s is deleted: the source's own checkpoint "
                      "covers the same timeline", domain, ctx.named(source), what)
+    _remove_spelling_locks(ctx, domain, source, described, listing)
+
+
+def _remove_spelling_locks(ctx: _Context, domain: str, source: SourceRef, spellings: dict[str, str],
+                           listing: StateListing) -> None:
+    """Delete the walk locks of ``source``'s other ``spellings`` (→ how the log lines name them) that ``listing``
+    shows and no collect holds (:func:`~fediscope.sources.walk_lock.remove_walk_lock`): a run that walked such a
+    spelling as a source of its own (an older fediscope, or one that did not know the instance's handle domain) left
+    its lock, named after the account, which no collect takes once the spelling's state is the source's.
+    A spelling in another case only has the source's own lock (locks are named after the handle in lower case)."""
+    own = walk_lock_tag(ctx.policy, source)
+    for spelling, what in spellings.items():
+        kind, _sep, arg = spelling.partition(":")
+        tag = walk_lock_tag(ctx.policy, SourceRef(kind, arg))
+        if tag != own and listing.may_hold(f"{listing.directory}/{walk_lock_name(tag)}") \
+                and remove_walk_lock(ctx.lake, domain, tag):
+            log.info("%s %s: the walk lock of its spelling %s is deleted", domain, ctx.named(source), what)
 
 
 class _TracebackSaid(logging.Filter):
