@@ -43,6 +43,7 @@ the exception's text, and that of the exceptions it was raised from, before Airf
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
@@ -338,6 +339,38 @@ def target_label(target: Mapping[str, str], settings: Settings) -> str:
     return f"{label[:head]}…{label[-(MAX_TASK_LABEL - 1 - head):]}"
 
 
+def collected_label(target: Mapping[str, str], settings: Settings,
+                    handle_domains: Mapping[str, str | None] | None = None) -> str:
+    """:func:`target_label` of ``target`` as its collector took it: on a first run (before the ``targets`` task can
+    fold it, :func:`collection_targets`) a source written with its instance's handle domain
+    (``account:alice@example.com`` of social.example.com) is collected as the bare one once the collector learned
+    that domain, and its log lines name it so, by the bare one's digest while privacy is on; labelled alike after
+    the collection. ``handle_domains``: the collection summary's; without it, those the lake remembers (where the
+    collector keeps what it learned; a lake that cannot be read leaves the label as it was). With privacy off the
+    collector names a source as written: :func:`target_label` then."""
+    from fediscope.config import instance_domain
+    from fediscope.privacy import may_have_handle_domain
+    from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
+
+    domain = instance_domain(target["instance"])
+    source = parse_source(target["source"])
+    if not settings.privacy or not source.names_an_account or "@" not in (source.arg or "") \
+            or not may_have_handle_domain(domain):
+        return target_label(target, settings)
+    if handle_domains is None:
+        from fediscope.lake.backend import open_lake
+        from fediscope.sources.handle_domains import load_handle_domains, usable_handle_domain
+
+        try:
+            handle_domain = usable_handle_domain(load_handle_domains(open_lake(settings.lake)), domain)
+        except FediscopeError:
+            handle_domain = None
+    else:
+        handle_domain = handle_domains.get(domain)
+    return target_label({**target, "source": on_instance(source, domain, handle_domain).name}, settings)
+
+
 def logged_source(source: str, settings: Settings) -> str:
     """A source as the collector's log lines name it (``named`` of the collector's run context): one
     naming an account by its checkpoint's name, a keyed digest (:func:`fediscope.lake.state.source_for_logs`),
@@ -453,8 +486,10 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
                              max_pages=pages, progress=False, max_pages_named=MAX_PAGES_NAMED)
     result = _as_dict(summary)
     failed = result.get("failed") or []
+    # named as the collector named the source it walked (one written with the handle domain, folded on a first run)
+    label = collected_label(target, settings, getattr(summary, "handle_domains", None) or {})
     if failed and (duplicate := _walked_by_a_twin(settings, target, result, getattr(summary, "handle_domains", None))):
-        log.warning("%s: %s", target_label(target, settings), duplicate)
+        log.warning("%s: %s", label, duplicate)
         from fediscope.sources.summary import CollectSummary
 
         shown = summary.to_dict(shown=True) if isinstance(summary, CollectSummary) else result
@@ -484,9 +519,8 @@ def collect_target(settings: Settings, target: Mapping[str, str], pages: int | N
     if earlier:  # announced by this try's Asset event: the task succeeds right after returning
         returned["unannounced"] = earlier
         lake.delete(pending_path)
-        log.info("%s: %s records landed by earlier failed tries are announced now", target_label(target, settings),
-                 earlier)
-    log.info("collected %s: landed %s records", target_label(target, settings), result.get("landed"))
+        log.info("%s: %s records landed by earlier failed tries are announced now", label, earlier)
+    log.info("collected %s: landed %s records", label, result.get("landed"))
     return returned
 
 
@@ -542,6 +576,9 @@ def _failed_sources(result: Mapping[str, Any], settings: Settings,
     failed = [s for s in result.get("sources") or [] if isinstance(s, Mapping) and s.get("status") == "failed"]
     if not failed:  # a summary without its sources: its own list
         return [str(line) for line in result.get("failed") or []]
+    from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
+
     lines = []
     for s in failed:
         source, error = str(s.get("source")), str(s.get("error"))
@@ -550,6 +587,9 @@ def _failed_sources(result: Mapping[str, Any], settings: Settings,
         domains = [instance] if isinstance(instance, str) else []
         if domains and (handle_domain := (handle_domains or {}).get(domains[0])):
             domains.append(handle_domain)
+            if settings.privacy:  # as the collector named it: one written with the handle domain by the bare one's
+                with contextlib.suppress(FediscopeError):
+                    named = logged_source(on_instance(parse_source(source), domains[0], handle_domain).name, settings)
         said = text_for_logs(error, source, named, domains) if settings.privacy else error
         lines.append(f"{instance} {named}: {said}")
     return lines

@@ -64,7 +64,11 @@ def fediscope_ingest() -> None:
             # as the collector's lines name it (without settings, as when they fail, the UI shows the map index)
             label = orch.target_label(target, settings)
             context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
-            result = orch.collect_target(settings, target, orch.max_pages(overrides))
+            try:
+                result = orch.collect_target(settings, target, orch.max_pages(overrides))
+            finally:  # a first run's source written with the handle domain, as its collector named it once learned
+                label = orch.collected_label(target, settings)
+                context["fediscope_target"] = label  # type: ignore[typeddict-unknown-key]
         if not orch.new_records(result):  # nothing new, or the same account as another task's (orch.skip_reason)
             raise AirflowSkipException(f"{label}: {orch.skip_reason(result)}")
         # an account's source by its digest while privacy is on, as in the task's label (its returned summary too)

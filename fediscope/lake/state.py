@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from fediscope.errors import LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT, state_path
 from fediscope.sources.spec import KINDS, SourceRef
@@ -144,19 +145,35 @@ def _hide(form: str, replacement: str, text: str) -> str:
                   flags=re.IGNORECASE)
 
 
-def load_checkpoint(lake: LakeBackend, instance: str, source: str,
-                    policy: PrivacyPolicy | None = None) -> Checkpoint:
+def load_checkpoint(lake: LakeBackend, instance: str, source: str, policy: PrivacyPolicy | None = None,
+                    listing: StateListing | None = None) -> Checkpoint:
+    """The source's checkpoint (an empty one before its first run). ``listing`` (:func:`list_state`, of
+    ``instance``, taken earlier in the run): a checkpoint it shows is read without asking the lake whether it is there
+    first (one that is gone since, erased or deleted to start the source over, is none); one it does not show is
+    asked about all the same (another collect of the source may have written it since). The file an older fediscope
+    named after the handle is looked for only where the listing shows it (see :class:`StateListing`)."""
     name = checkpoint_source(source, policy)
     path = state_path(instance, name)
-    if not lake.exists(path):
-        legacy = state_path(instance, source)
-        if name == source or not lake.exists(legacy):
-            return Checkpoint()
-        checkpoint = read_state(lake, legacy)  # named after the handle by an older fediscope: move it
-        write_state(lake, path, checkpoint)
-        lake.delete(legacy)
-        return checkpoint
-    return read_state(lake, path)
+    listed = listing is not None and listing.may_hold(path)
+    if listed or lake.exists(path):
+        try:
+            return read_state(lake, path)
+        except LakeError:
+            if not listed or lake.exists(path):
+                raise
+    legacy = state_path(instance, source)
+    if name == source or not _may_exist(lake, legacy, listing):
+        return Checkpoint()
+    checkpoint = read_state(lake, legacy)  # named after the handle by an older fediscope: move it
+    write_state(lake, path, checkpoint)
+    lake.delete(legacy)
+    return checkpoint
+
+
+def _may_exist(lake: LakeBackend, path: str, listing: StateListing | None) -> bool:
+    """Whether the state file ``path``, one only an older fediscope (or a spelling's run) writes, is there: never
+    where ``listing`` does not show it (:class:`StateListing`), else as the lake says."""
+    return (listing is None or listing.may_hold(path)) and lake.exists(path)
 
 
 #: The passes whose files are named like a source's checkpoint (``_state/<domain>/<pass>/<source>.json``): the
@@ -307,14 +324,16 @@ def read_state(lake: LakeBackend, path: str) -> Checkpoint:
 
 
 def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: Checkpoint,
-                    policy: PrivacyPolicy | None = None) -> None:
+                    policy: PrivacyPolicy | None = None, listing: StateListing | None = None) -> None:
     """Write ``checkpoint`` under the source's name (:func:`checkpoint_source`). A checkpoint an older fediscope
     named after the handle is deleted then: a snapshot source (``account_lookup:``) never loads its checkpoint,
-    so :func:`load_checkpoint` would never move it, and the handle would stay in the lake in its name."""
+    so :func:`load_checkpoint` would never move it, and the handle would stay in the lake in its name. ``listing``
+    (:func:`list_state`): that file is looked for only where it shows it (a walk saves its checkpoint after every
+    page)."""
     checkpoint.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
     name = checkpoint_source(source, policy)
     write_state(lake, state_path(instance, name), checkpoint)
-    if name != source and lake.exists(legacy := state_path(instance, source)):
+    if name != source and _may_exist(lake, legacy := state_path(instance, source), listing):
         lake.delete(legacy)
 
 

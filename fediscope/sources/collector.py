@@ -97,7 +97,7 @@ from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.interrupts import Terminated
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
-from fediscope.lake.layout import new_batch_id
+from fediscope.lake.layout import new_batch_id, state_path
 from fediscope.lake.lock import shown_path
 from fediscope.lake.state import (
     SETTLE_PASS,
@@ -139,7 +139,7 @@ from fediscope.sources.quarantine import quarantine_body, quarantine_items
 from fediscope.sources.spec import SourceRef, parse_source
 from fediscope.sources.spellings import on_instance, other_spellings
 from fediscope.sources.summary import MAX_PAGES_OPTION, CollectSummary, SourceResult, advised_settings
-from fediscope.sources.walk_lock import source_walk_lock, walk_lock_tag
+from fediscope.sources.walk_lock import remove_walk_lock, source_walk_lock, walk_lock_name, walk_lock_tag
 from fediscope.sources.withheld import Withheld
 from fediscope.timestamps import is_snowflake, parse_iso, snowflake, to_ms
 from fediscope.wording import count
@@ -200,7 +200,8 @@ class _Context:
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
     #: domain → its ``_state/<domain>/`` as listed once this run, where account sources' other spellings are looked
-    #: for (:func:`_adopt_spelling`); listed again after a source adopted one (it changed the folder)
+    #: for (:func:`_adopt_spelling`), and what spares a checkpoint's load and saves their questions to the lake
+    #: (:func:`~fediscope.lake.state.load_checkpoint`); listed again after a source adopted one (it changed the folder)
     state_listings: dict[str, StateListing] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
@@ -413,6 +414,18 @@ _SPELLING_WITH_HANDLE_DOMAIN = "with the instance's handle domain"
 _SPELLING_IN_CASE = "in another case"
 
 
+def _in_another_case(domain: str, kept: str, source: str, with_domain: dict[str, str]) -> str:
+    """How the log lines of :func:`_adopt_spelling` name ``kept``, a spelling whose state file is named like the
+    source's, or like one of its spellings with a domain (``with_domain``, and how they are named), in another case
+    (:func:`~fediscope.lake.state.spellings_kept`): ``account:Alice@mastodon.social`` of ``account:alice`` differs
+    in case and by the instance's domain, and is named for both."""
+    path = state_path(domain, kept).lower()
+    for spelling, what in with_domain.items():
+        if spelling != source and state_path(domain, spelling).lower() == path:
+            return f"{_SPELLING_IN_CASE} and {what}"
+    return _SPELLING_IN_CASE
+
+
 def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     """Carry the state an earlier run kept under another spelling of the source over to it
     (:func:`~fediscope.lake.state.adopt_spelling`): with the instance's domain or its handle domain, or in another
@@ -431,7 +444,8 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     listing = ctx.state_listings.get(domain)
     if listing is None:
         listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
-    described |= {s: _SPELLING_IN_CASE for s in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing)}
+    for kept in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing):
+        described[kept] = _in_another_case(domain, kept, source.name, described)
     for spelling, what in described.items():
         done = adopt_spelling(ctx.lake, domain, source.name, spelling, ctx.policy, listing)
         if done is not None:
@@ -442,6 +456,23 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
         elif done == "merged":
             log.info("%s %s: the checkpoint kept under its spelling %s is deleted: the source's own checkpoint "
                      "covers the same timeline", domain, ctx.named(source), what)
+    _remove_spelling_locks(ctx, domain, source, described, listing)
+
+
+def _remove_spelling_locks(ctx: _Context, domain: str, source: SourceRef, spellings: dict[str, str],
+                           listing: StateListing) -> None:
+    """Delete the walk locks of ``source``'s other ``spellings`` (→ how the log lines name them) that ``listing``
+    shows and no collect holds (:func:`~fediscope.sources.walk_lock.remove_walk_lock`): a run that walked such a
+    spelling as a source of its own (an older fediscope, or one that did not know the instance's handle domain) left
+    its lock, named after the account, which no collect takes once the spelling's state is the source's.
+    A spelling in another case only has the source's own lock (locks are named after the handle in lower case)."""
+    own = walk_lock_tag(ctx.policy, source)
+    for spelling, what in spellings.items():
+        kind, _sep, arg = spelling.partition(":")
+        tag = walk_lock_tag(ctx.policy, SourceRef(kind, arg))
+        if tag != own and listing.may_hold(f"{listing.directory}/{walk_lock_name(tag)}") \
+                and remove_walk_lock(ctx.lake, domain, tag):
+            log.info("%s %s: the walk lock of its spelling %s is deleted", domain, ctx.named(source), what)
 
 
 class _TracebackSaid(logging.Filter):
@@ -691,7 +722,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
     pass (``refresh_hours > 0``) re-lands the recent statuses below the checkpoint the run started with."""
     domain, name = client.domain, source.name
     try:
-        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy)
+        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy, ctx.state_listings.get(domain))
     except UnreadableCheckpoint as exc:
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete "
                         f"{shown_path(ctx.lake, exc.path)} to start this source over") from None
@@ -743,7 +774,7 @@ def _start_from_now(ctx: _Context, client: MastodonClient, source: SourceRef, re
     page = _fetch(ctx, client, source, result, page_batch_id(ctx, source, walk), since_id=None, max_id=None)
     result.pages, result.fetched, result.out_of_range = 1, len(page.items), len(page.items)
     newest_id = _withheld(ctx, client, page).saved_down(page.newest_id)
-    save_checkpoint(ctx.lake, client.domain, source.name, Checkpoint(newest_id), ctx.policy)
+    _save_checkpoint(ctx, client.domain, source.name, Checkpoint(newest_id))
     # the collection begins above the newest status: its own time is where (nothing of its day before it is landed)
     newest = _oldest([i for i in page.items if isinstance(i, dict) and i.get("id") == page.newest_id])
     save_walk_start(ctx.lake, client.domain, source.name, "now", newest[1], ctx.policy)
@@ -799,7 +830,7 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk_ended = not page.items or reached or _nothing_below(page, walk.cursor, full_page)
         if walk_ended or deep_enough:
             newest = _newer(checkpoint.newest_id, walk.upper)
-            save_checkpoint(ctx.lake, domain, name, Checkpoint(newest), ctx.policy)
+            _save_checkpoint(ctx, domain, name, Checkpoint(newest))
             result.caught_up, result.checkpoint = True, newest
             if first_run:  # only a first walk sets it: the fresh walk that follows a resumed one must not reset it
                 # the depth, not the timeline's end (an empty or short page), stopped the walk: no later run goes
@@ -814,8 +845,14 @@ def _walk_gap(ctx: _Context, client: MastodonClient, source: SourceRef, result: 
         walk.cursor = next_cursor
         more_below = len(page.items) >= full_page
         saved_cursor = _lower_cursor(saved_cursor, withheld.saved_up(next_cursor))
-        save_checkpoint(ctx.lake, domain, name, Checkpoint(
-            checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}), ctx.policy)
+        _save_checkpoint(ctx, domain, name, Checkpoint(
+            checkpoint.newest_id, extra={"walk": {**asdict(walk), "cursor": saved_cursor}}))
+
+
+def _save_checkpoint(ctx: _Context, domain: str, name: str, checkpoint: Checkpoint) -> None:
+    """:func:`~fediscope.lake.state.save_checkpoint`, given the instance's state folder as listed this run: the file
+    an older fediscope named after the handle is not looked for at every page where the listing does not show it."""
+    save_checkpoint(ctx.lake, domain, name, checkpoint, ctx.policy, ctx.state_listings.get(domain))
 
 
 def _oldest(items: list[Any]) -> tuple[str | None, str | None]:
@@ -1063,8 +1100,8 @@ def _collect_snapshot(ctx: _Context, client: MastodonClient, source: SourceRef, 
             break
         offset = page.next_offset
     if first_fetch is not None:
-        save_checkpoint(ctx.lake, client.domain, source.name,
-                        Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}), ctx.policy)
+        _save_checkpoint(ctx, client.domain, source.name,
+                         Checkpoint(extra={"last_fetched_at": first_fetch.isoformat(timespec="seconds")}))
 
 
 def _snapshot_pages(ctx: _Context, source: SourceRef) -> int:

@@ -9,7 +9,10 @@ locks. A WebHDFS lake has no ``flock``: no lock is taken there.
 
 The lock file stays when the walk ends (it is where the next collect locks). A source naming an account names it by
 a digest of the account in lower case (:func:`walk_lock_tag`), so ``gdpr erase`` finds and deletes it with the
-account's checkpoints (:func:`walk_lock_name`).
+account's checkpoints (:func:`walk_lock_name`). The lock of another spelling of an account source, whose state the
+collector adopted (:mod:`fediscope.sources.spellings`), is deleted when no collect holds it
+(:func:`remove_walk_lock`): a collect that opened it just before then finds the file it locked gone, and locks the
+one at its name.
 """
 
 from __future__ import annotations
@@ -68,21 +71,67 @@ def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> I
     if path is None or fcntl is None:
         yield
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd, locked = _lock(path, domain, source)
     try:
-        locked = True
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise FediscopeError(f"{HELD_BY_ANOTHER} {domain} {source} in this lake "
-                                 f"(pid {holder})") from None
-        except OSError:  # a file system without locks (NFS without its lock daemon): go on unlocked
-            locked = False
         if locked:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
+    finally:
+        os.close(fd)
+
+
+def _lock(path: str, domain: str, source: str) -> tuple[int, bool]:
+    """Open and lock the walk lock file ``path``: (its descriptor, whether it is locked: not on a file system
+    without locks). FediscopeError naming the holder when held. A file deleted between its opening and its locking
+    (:func:`remove_walk_lock`) is not the lock any more: the one at its name is opened and locked then."""
+    while True:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise FediscopeError(f"{HELD_BY_ANOTHER} {domain} {source} in this lake "
+                                 f"(pid {holder})") from None
+        except OSError:  # a file system without locks (NFS without its lock daemon): go on unlocked
+            return fd, False
+        if _same_file(fd, path):
+            return fd, True
+        os.close(fd)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def remove_walk_lock(lake: LakeBackend, domain: str, tag: str) -> bool:
+    """Delete the walk lock file of ``domain``'s source tagged ``tag`` (:func:`walk_lock_tag`) unless a collect
+    holds it (or the file system cannot say: it has no locks): whether it was deleted. For the lock of a spelling
+    whose state another source adopted, left behind named after the account; nothing on a lake without walk
+    locks (WebHDFS)."""
+    path = lake.local_path(f"{STATE_ROOT}/{domain}/{walk_lock_name(tag)}")
+    if path is None or fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:  # not there (or not to be opened: left as it is)
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held (BlockingIOError), or no locks here: whether it is held is not known
+            return False
+        if not _same_file(fd, path):  # deleted, and maybe created again, meanwhile: that one is another's
+            return False
+        os.unlink(path)  # while it is locked: a collect that opened it meanwhile finds it gone once it locks it
+        return True
     finally:
         os.close(fd)

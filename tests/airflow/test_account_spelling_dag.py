@@ -73,6 +73,9 @@ def test_the_next_run_collects_the_two_spellings_as_one_task(airflow_env: Airflo
     # dag.test() runs them one after the other, in either order: the second walks the checkpoint the first left
     states = sorted((t["state"], (t["value"] or {}).get("landed")) for t in _collects(first))
     assert states == [("skipped", None), ("success", users.count(user))], states
+    # both labelled as their collectors named what they walked: the spelling with the handle domain too, once its
+    # collector learned it (was: by the digest of that spelling, which no collector line named)
+    assert [t["label"] for t in _collects(first)] == [f"{home.domain} {named}"] * 2, _collects(first)
     assert (tmp_path / "lake" / "_state" / "handle_domains.json").exists()
 
     second = airflow_env.run("test", "fediscope_ingest", "--no-retries", extra_env=env)

@@ -125,8 +125,11 @@ def test_the_task_that_finds_its_twin_walking_the_account_is_skipped_not_failed(
     # collect of a source configured once) fails the task, retried, as before
     alone = _settings(tmp_path / "lake", home.url, [written], privacy)
     with _walking(settings, home, f"account:{user}"):
-        with pytest.raises(UpstreamError, match="another fediscope collect is walking"):
+        with pytest.raises(UpstreamError, match="another fediscope collect is walking") as failed:
             orch.collect_target(alone, targets[1], 3)
+        # the failure line names the source as its collector did (folded by the handle domain it learned)
+        assert str(failed.value).startswith(
+            f"collecting {home.domain} {_named(f'account:{user}', settings) if privacy else written}: "), failed.value
         with caplog.at_level(logging.WARNING, logger="fediscope"):
             result = orch.collect_target(settings, targets[1], 3)
     assert orch.new_records(result) == 0
@@ -134,7 +137,10 @@ def test_the_task_that_finds_its_twin_walking_the_account_is_skipped_not_failed(
     assert reason == (f"skipped: the same account as the source {_named(f'account:{user}', settings)} of "
                       f"{home.domain} ({home.domain}'s handle domain is {HANDLE_DOMAIN}), whose task is walking it; "
                       "from the next run on, the two are one task (remove one spelling from the sources)")
-    assert f"{orch.target_label(targets[1], settings)}: {reason}" in caplog.text
+    # the task's line names it as its collector named what it walked: while privacy is on by the bare spelling's
+    # digest (its collector learned the handle domain; was: the digest of the spelling as written), else as written
+    label = f"{home.domain} {_named(f'account:{user}', settings) if privacy else written}"
+    assert f"{label}: {reason}" in caplog.text
     if privacy:
         assert user not in reason and user not in caplog.text and user not in str(result)
     # and the next run's targets task makes them one, as the collector names it

@@ -18,8 +18,8 @@ from lake_cases import LakeCase
 from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, LakeBackend
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
-from fediscope.lake.layout import envelope, partition_dir
-from fediscope.lake.state import Checkpoint, load_checkpoint, save_checkpoint
+from fediscope.lake.layout import envelope, partition_dir, state_path
+from fediscope.lake.state import Checkpoint, list_state, load_checkpoint, save_checkpoint
 
 PAYLOAD = "héllo wörld\n".encode() + bytes(range(256))  # not valid UTF-8 as a whole: bytes in, same bytes out
 
@@ -337,6 +337,19 @@ def test_checkpoints_round_trip_and_advance(lake: LakeBackend) -> None:
     assert load_checkpoint(lake, "mastodon.example", "tag:python").newest_id == "222"
     assert load_checkpoint(lake, "mastodon.example", "public").newest_id == "5"
     assert len(lake.walk("_state")) == 2
+
+
+def test_a_checkpoint_listed_earlier_in_the_run_and_gone_since_is_none(lake: LakeBackend) -> None:
+    """A collection reads a checkpoint its run's listing of the state folder shows without asking first whether it is
+    there (one request less per source); deleted since (an erasure, a user starting the source over), it is no
+    checkpoint, as before, not a lake error. One the listing does not show is asked about all the same."""
+    save_checkpoint(lake, "mastodon.example", "tag:python", Checkpoint(newest_id="111"))
+    listing = list_state(lake, "mastodon.example")
+    assert load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing).newest_id == "111"
+    lake.delete(state_path("mastodon.example", "tag:python"))
+    assert load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing) == Checkpoint()
+    save_checkpoint(lake, "mastodon.example", "public", Checkpoint(newest_id="5"))  # written since the listing
+    assert load_checkpoint(lake, "mastodon.example", "public", listing=listing).newest_id == "5"
 
 
 def test_local_path_only_for_local_backends(lake_case: LakeCase) -> None:

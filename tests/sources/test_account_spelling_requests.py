@@ -76,3 +76,38 @@ def test_a_caught_up_run_lists_each_instances_state_once_whatever_its_account_so
         assert listed[folder] == 1, listed
         assert sum(n for path, n in listed.items() if path.startswith(folder + "/")) <= len(SOURCE_PASSES)
     assert sum(listed.values()) <= len(instances) * (1 + len(SOURCE_PASSES))
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_a_checkpoint_is_read_and_saved_without_asking_the_lake_whether_its_files_are_there(
+        instances: list[SampleServer], webhdfs_server, privacy: bool) -> None:
+    """Per account source a caught-up run reads its checkpoint (one OPEN) and saves it; it does not ask first whether
+    the checkpoint is there (the state folder listed once a run shows it) nor, at the load and at every save, whether
+    the file an older fediscope named after the handle is (the listing shows none). Was: five requests to the
+    namenode per source and run (GETFILESTATUS, OPEN, CREATE, RENAME, GETFILESTATUS of the handle's file), and a
+    question about the handle's file at every page a first walk saved."""
+    settings = Settings(lake=webhdfs_server.lake_url(), pseudonym_key=KEY if privacy else None, privacy=privacy,
+                        retry_backoff=0.01, page_limit=5, backfill_pages=3)
+    policy = policy_from_settings(settings) if privacy else None
+    targets, checkpoints, handles = [], set(), set()
+    for server in instances:
+        for name in [a["acct"] for a in server.instance.directory(local=True)][:ACCOUNTS]:
+            source = f"account:{name}"
+            targets.append((server.url, parse_source(source)))
+            checkpoints.add(state_path(_domain(server), checkpoint_source(source, policy)))
+            handles.add(state_path(_domain(server), source))
+
+    def asked() -> list[tuple[str, str]]:
+        return [(op, unquote(path).removeprefix("/lake/")) for role, _method, op, path, _user
+                in webhdfs_server.requests if role == "namenode"]
+
+    first = run_collection(settings, targets, progress=False)
+    assert first.ok and first.landed > 0 and first.pages > len(targets), first.line()  # several pages saved
+    assert [each for each in asked() if each[1] in handles - checkpoints] == []
+    webhdfs_server.requests.clear()
+
+    again = run_collection(settings, targets, progress=False)
+
+    assert again.ok and again.landed == 0, again.line()
+    about = Counter(each for each in asked() if each[1] in checkpoints | handles)
+    assert about == Counter(("OPEN", path) for path in checkpoints), about

@@ -169,6 +169,34 @@ def test_a_lake_checkpointed_under_another_case_goes_on_where_it_was(
 
 
 @pytest.mark.parametrize("privacy", [True, False])
+def test_the_log_line_of_a_spelling_in_another_case_and_with_the_domain_names_both(
+        server, make_settings, lake_dir, caplog, privacy: bool) -> None:
+    """``account:Ada_Raven@<domain>`` of ``account:ada_raven``: a checkpoint named after that handle as written (an
+    older fediscope) is the source's from now on, and the log line says it differs in case and by the instance's
+    domain. Was: "its spelling in another case", as for ``account:Ada_Raven``."""
+    settings = make_settings(**({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    policy = policy_from_settings(settings) if privacy else None
+    domain = domain_of(server)
+    bare = lake_dir / state_path(domain, checkpoint_source(f"account:{ACCT}", policy))
+    old = lake_dir / state_path(domain, f"account:{ACCT.title()}@{domain}")  # named after the handle as written
+    summary = run_collection(settings, [(server.url, parse_source(f"account:{ACCT}"))], progress=False)
+    assert summary.landed == len(served_ids(server))
+    for path in (bare, bare.parent / "start" / bare.name):
+        path.rename(path.parent / old.name)
+    checkpoint = json.loads(old.read_text())
+    with caplog.at_level(logging.INFO, logger="fediscope"):
+        again = run_collection(settings, [(server.url, parse_source(f"account:{ACCT}"))], progress=False)
+    assert again.ok and again.fetched == 0 and again.sources[0].checkpoint == checkpoint["newest_id"], again.line()
+    assert state_files(lake_dir) == [f"{domain}/{bare.name}", f"{domain}/start/{bare.name}"]
+    named = checkpoint_source(f"account:{ACCT}", policy) if privacy else f"account:{ACCT}"
+    assert [r.getMessage() for r in caplog.records if "is its own from now on" in r.getMessage()] == [
+        f"{domain} {named}: the checkpoint kept under its spelling in another case and with the instance's domain "
+        "is its own from now on"]
+    if privacy:
+        assert ACCT not in caplog.text.lower()
+
+
+@pytest.mark.parametrize("privacy", [True, False])
 def test_a_run_stopped_while_it_moves_another_spellings_state_loses_none_of_it(
         server, make_settings, lake_dir, monkeypatch, privacy: bool) -> None:
     """The first run after an upgrade, stopped (here: the lake refuses a write) while it moves the state an earlier
