@@ -254,6 +254,9 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     raw = None if prefix is None else _prefix_text(prefix)
     with keyboard_interrupts(), _reading(settings) as store:
         held = store.stored_metrics()
+        if not held:  # was told to see analyses(settings).stored, which itself says the store holds no metrics yet
+            raise StoreError(f"the store holds no metrics yet, so no metric {name}: run `fediscope process` "
+                             "(fediscope.python_api.process) first")
         if name not in held:
             close = difflib.get_close_matches(name, sorted(held), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""

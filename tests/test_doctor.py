@@ -1153,3 +1153,32 @@ def test_a_result_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, store:
                               f"({texts + 1} of them text) has rows of up to {size} bytes as InnoDB counts them (21 a "
                               "text column, 8 a number), and InnoDB refuses a table whose rows reach 8,126; select "
                               "fewer columns, or split it into several metrics", METRICS_FIX)
+
+
+@pytest.mark.parametrize(("store", "last", "size"), [
+    ("mysql+pymysql://u@127.0.0.1:1/db", 19, "65,536"),
+    ("mysql+pymysql://u@127.0.0.1:1/db", 18, None),
+    ("sqlite:///{tmp}/fediscope.db", 19, None),
+])
+def test_a_result_over_mariadbs_table_definition_size_fails_on_mariadb(clean_env: Path, store: str, last: int,
+                                                                        size: str | None) -> None:
+    """Was: doctor said OK to a result of 797 columns, below MariaDB's 1,017, whose long names make a table
+    definition MariaDB refuses (errno 1117, ``Table definition is too large``: 18 bytes a column and its name's);
+    `process` failed at the store's CREATE TABLE. SQLite has no such limit. The server's threshold is tested in
+    tests/engine/test_mariadb_table_definition.py."""
+    own = clean_env / "own"
+    own.mkdir()
+    path = own / "wide.sql"
+    columns = ", ".join([*(f"true AS {'c' * 60}{i:04d}" for i in range(795)), f"true AS {'z' * last}"])
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
+                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
+    check = check_metrics(settings)
+    if size is None:
+        assert check.status == OK, check
+    else:
+        assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its 797 columns has a "
+                              f"definition of {size} bytes as MariaDB counts it (18 a column and its name's bytes; "
+                              "the names take 50,900), and MariaDB refuses one over 65,535 bytes; shorten the column "
+                              "names (… AS new_name), select fewer columns, or split it into several metrics",
+                              METRICS_FIX)

@@ -235,6 +235,23 @@ def test_an_own_metric_file_edited_between_two_runs_is_run_as_it_is_now(no_outsi
 
 
 
+def test_a_metric_read_from_an_empty_store_says_to_run_process(tmp_path: Path) -> None:
+    """Was: ``… run `fediscope process` (fediscope.python_api.process) first, or see
+    fediscope.python_api.analyses(settings).stored for those it holds``, and that call raised in turn (``holds no
+    metrics yet``): an empty store holds none to list."""
+    from fediscope.store.port import open_store
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_store(url).close()  # the store and its catalog, no metric yet
+    settings = fs.settings(store=url)
+    with pytest.raises(StoreError, match="holds no metrics yet"):
+        fs.analyses(settings)
+    with pytest.raises(StoreError) as raised:
+        fs.metric_rows(settings, "languages")
+    assert str(raised.value) == ("the store holds no metrics yet, so no metric languages: run `fediscope process` "
+                                 "(fediscope.python_api.process) first")
+
+
 def test_an_analysis_of_a_metric_this_version_does_not_read_is_a_store_error(tmp_path: Path) -> None:
     """A metric stored without a column its analysis reads (as another fediscope version stored it): was a bare
     ``KeyError: 'following_count'``; it is the one-line error ``fs.analyses`` lists under ``failed``."""

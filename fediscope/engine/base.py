@@ -26,6 +26,7 @@ from fediscope.engine.metrics import (
     Metric,
     check_column_count,
     check_column_names,
+    check_definition_size,
     check_result_columns,
     check_row_size,
 )
@@ -190,6 +191,7 @@ class Engine(ABC):
                 table = normalize_table(self.storable_arrow(metric.sql))
             # before any store write: the store's CREATE TABLE refused it only after every metric was computed
             check_column_count(metric, table.num_columns, self.settings.store)
+            check_definition_size(metric, table.column_names, self.settings.store)
             # the rows no store can hold are left out first: a key repeated only among them is no mistake
             table = without_unstorable_keys(metric.name, table, metric.key, metric.rank_column)
             check_result(metric, table)
@@ -207,12 +209,13 @@ class Engine(ABC):
         """Refuse, with a :class:`MetricFileError` naming the metric's file, a metric whose SQL the engine does not
         accept over the curated views (a syntax error, an unknown table, column or function), or whose result lacks
         a column its header names, has a column name or a column type no store can hold, or more columns than the
-        configured store's table holds (:func:`~fediscope.engine.metrics.check_column_count`): what :meth:`metric_table`
-        (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`) and the store's write
-        refuse, found by binding the SQL (:meth:`result_schema`) without reading a row. ``fediscope doctor`` runs it
-        on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake. Rows too large for a MariaDB
-        table (:func:`~fediscope.engine.metrics.check_row_size`) are found by the columns' types alone, each column
-        taken to hold values (a text column all NULL in a run is stored as a number)."""
+        configured store's table holds (:func:`~fediscope.engine.metrics.check_column_count`; for MariaDB, also by
+        the size of the table's definition, :func:`~fediscope.engine.metrics.check_definition_size`): what
+        :meth:`metric_table` (the types by the same :func:`~fediscope.engine.metric_state.refuse_unstorable_types`)
+        and the store's write refuse, found by binding the SQL (:meth:`result_schema`) without reading a row.
+        ``fediscope doctor`` runs it on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake. Rows too
+        large for a MariaDB table (:func:`~fediscope.engine.metrics.check_row_size`) are found by the columns' types
+        alone, each column taken to hold values (a text column all NULL in a run is stored as a number)."""
         from fediscope.engine.metric_state import schema_types
 
         with self._errors_in_lake_terms():
@@ -224,6 +227,7 @@ class Engine(ABC):
             check_result_columns(metric, columns)
             check_column_names(metric.name, columns, metric.source)
             check_column_count(metric, len(columns), self.settings.store)
+            check_definition_size(metric, columns, self.settings.store)
             check_row_size(metric, schema_types(schema), self.settings.store)
 
     def result_columns(self, sql: str) -> list[str]:

@@ -34,8 +34,9 @@ names, names over 64 characters or ending in a space, control characters, charac
 plane (emoji) — all MariaDB limits —, and two names that differ only in case (one column to SQLite and MariaDB).
 The header's columns are checked when the file is read, the result's when its rows are stored.
 :func:`check_column_count` refuses a result with more columns than the configured store's table holds
-(:data:`MAX_COLUMNS`), and :func:`check_row_size` one whose rows a MariaDB table cannot hold (InnoDB's row-size
-limit), when ``fediscope doctor`` binds the SQL and when ``process`` computes it, before any store write.
+(:data:`MAX_COLUMNS`), :func:`check_definition_size` one whose column names make a MariaDB table's definition too
+large, and :func:`check_row_size` one whose rows a MariaDB table cannot hold (InnoDB's row-size limit), when
+``fediscope doctor`` binds the SQL and when ``process`` computes it, before any store write.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: no column of their own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default
 #: SQLITE_MAX_COLUMN (``too many columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too
 #: many columns`` from 1,018, checked on MariaDB 10.11), whose row-size limit (8,126 bytes) can refuse fewer:
-#: about 380 text columns, 996 numbers, or fewer text columns holding short values (:func:`check_row_size`).
+#: about 380 text columns, 996 numbers, or fewer text columns holding short values (:func:`check_row_size`), and
+#: the 64 KiB of its table's definition fewer when the column names are long: 795 of 64 characters
+#: (:func:`check_definition_size`).
 MAX_COLUMNS = {"sqlite": 2000, "mariadb": 1017}
 _STORE_NAMES = {"sqlite": "SQLite", "mariadb": "MariaDB"}
 
@@ -139,6 +142,28 @@ def check_column_count(metric: Metric, count: int, store_url: str) -> None:
         raise MetricFileError(f"{metric.where}: the result has {count} columns, more than the {limit:,} a "
                               f"{_STORE_NAMES[kind]} store's table holds; select fewer columns, or split it into "
                               "several metrics")
+
+
+def check_definition_size(metric: Metric, columns: Sequence[str], store_url: str) -> None:
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a result whose columns make a MariaDB table
+    definition over the 64 KiB MariaDB allows (:mod:`fediscope.store.table_definition`: 18 bytes a column and its
+    name's bytes), which is the column names' length as much as their count: 800 columns of 64-character names are
+    over, far below the 1,017 columns :func:`check_column_count` allows. Was: found by the store's CREATE TABLE
+    (errno 1117, ``Table definition is too large``), after every metric was computed and the ones before it
+    written, naming no file. Other stores have no such limit."""
+    from fediscope.store import table_definition
+    from fediscope.store.port import store_kind  # port imports this module
+
+    if store_kind(store_url) != "mariadb":
+        return
+    size = table_definition.definition_bytes(columns)
+    if size > table_definition.DEFINITION_LIMIT:
+        names = table_definition.name_bytes(columns)
+        raise MetricFileError(f"{metric.where}: a MariaDB table of its {len(columns)} columns has a definition of "
+                              f"{size:,} bytes as MariaDB counts it ({table_definition.PER_COLUMN} a column and "
+                              f"its name's bytes; the names take {names:,}), and MariaDB refuses one over "
+                              f"{table_definition.DEFINITION_LIMIT:,} bytes; shorten the column names (… AS "
+                              "new_name), select fewer columns, or split it into several metrics")
 
 
 def check_row_size(metric: Metric, types: Mapping[str, str], store_url: str, table: Any = None) -> None:
