@@ -40,9 +40,12 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-#: Bundle version written into the files. NiFi resolves a processor to the installed version of its bundle when
-#: exactly one version is present, so the flows import into any NiFi 2.x.
-NIFI_VERSION = "2.0.0"
+#: Bundle version written into the files: the NiFi release whose processor definitions the property keys are checked
+#: against (``tests/data/nifi/processors.json``). NiFi resolves a processor to the installed version of its bundle when
+#: exactly one version is present, but the keys are that release's: NiFi renamed some within 2.x (PutHDFS's
+#: ``writing-strategy`` is ``Writing Strategy`` since October 2025, InvokeHTTP's ``Remote URL`` is ``HTTP URL``), and
+#: an older release shows such a key as an unknown property and the processor invalid.
+NIFI_VERSION = "2.12.0"
 PARAMETER_CONTEXT = "fediscope-mastodon"
 _NAMESPACE = uuid.UUID("6f1d3c4e-2b7a-4f0e-9a51-3c8e5d2b9f10")
 

@@ -24,6 +24,12 @@ def catalogue() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def catalogue_version() -> str:
+    """The NiFi release ``processors.json`` was derived from (``2.12.0`` of ``2.12.0-SNAPSHOT``)."""
+    return str(json.loads(CATALOGUE.read_text())["nifi_version"]).removesuffix("-SNAPSHOT")
+
+
+@pytest.fixture(scope="session")
 def build_flows() -> ModuleType:
     """``nifi_templates/build_flows.py`` imported by path (the folder is not a package)."""
     spec = importlib.util.spec_from_file_location("fediscope_nifi_build_flows", TEMPLATES / "build_flows.py")

@@ -135,6 +135,18 @@ def test_processor_types_and_bundles_are_real(flow: dict[str, Any], catalogue: d
         assert re.fullmatch(r"2\.\d+\.\d+", proc["bundle"]["version"]), "a NiFi 2.x bundle version"
 
 
+def test_the_flows_name_the_nifi_version_their_properties_are_checked_against(flow: dict[str, Any],
+                                                                             catalogue_version: str) -> None:
+    """The bundle version in the files is the NiFi release an operator reads as the one the flow is made for, and the
+    property keys are checked against ``processors.json`` (see its ``nifi_version``), not against any other 2.x:
+    NiFi renamed keys within 2.x (PutHDFS ``writing-strategy`` became ``Writing Strategy`` in October 2025,
+    NIFI-15020; InvokeHTTP ``Remote URL`` became ``HTTP URL``), and an older release shows such a key as an unknown
+    property and the processor invalid. The files said ``2.0.0``, a release none of those keys were checked for."""
+    versions = {proc["bundle"]["version"] for proc in flow["flowContents"]["processors"]}
+    assert versions == {catalogue_version}, \
+        f"bundle versions {versions}: the definitions checked are NiFi {catalogue_version}'s"
+
+
 def test_every_property_key_is_valid_for_its_processor(flow: dict[str, Any], catalogue: dict[str, Any]) -> None:
     for proc in flow["flowContents"]["processors"]:
         spec = catalogue[proc["type"]]
