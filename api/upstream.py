@@ -30,8 +30,11 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
   returning an erased account. A route naming an erased account (``/v1/accounts/<acct>/statuses``) is 410
-  ``erased_account`` before any request to the instance, as ``fediscope collect`` skips such a source
-  (:func:`~fediscope.gdpr.suppression.names_an_erased_account`). The opted-out accounts a page meets are noted
+  ``erased_account`` before the instance is asked for the account, as ``fediscope collect`` skips such a source
+  (:func:`~fediscope.gdpr.suppression.names_an_erased_account`), also when it is written without a domain and
+  was erased by its handle on a split-domain instance (``alice`` of social.example.com erased as
+  ``alice@example.com``): the instance's handle domain is found first, as below (at most the instance document is
+  asked for). The opted-out accounts a page meets are noted
   in the lake (each once per server while its note is pending, again once a curation applied it:
   :class:`~fediscope.gdpr.opt_outs.PendingNotes`), so the next curation erases what was landed of them before
   they opted out; a lake that cannot take the note is logged, as the answer itself is right;
@@ -83,7 +86,7 @@ from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.key_check import KeyMismatchError, check_landing_key, key_mismatch
-from fediscope.privacy import PrivacyPolicy, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import (
     MalformedResponse,
     MastodonClient,
@@ -237,7 +240,7 @@ class HandleDomains:
         self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
         self._lock = threading.Lock()
 
-    def lookup(self, client: MastodonClient, page: Page) -> str | None:
+    def lookup(self, client: MastodonClient, page: Page | None) -> str | None:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
         memory or one request for it, else the one remembered in the lake (never raises for what the instance
         does; ApiError 503 when the lake's memory is needed and cannot be read)."""
@@ -320,15 +323,16 @@ class Upstream:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
         policy = self.policy_factory()
-        if names_an_erased_account(policy, source, query.domain):
-            # as `fediscope collect` does not collect it: its page would be empty, but its cursors would be the
-            # erased account's status ids, and the instance would be asked for the account all the same
-            raise ApiError(410, "erased_account",
-                           f"this account of {query.domain} was erased on request (fediscope gdpr erase): nothing "
-                           "of it is served or landed; remove it from the sources (NiFi flow) that ask for it")
         client = self.client(base_url)
         throttled = _ThrottleWatch(client)
         try:
+            if names_an_erased_account(policy, source, query.domain, self._handle_domain_to_check(client, source,
+                                                                                                  policy)):
+                # as `fediscope collect` does not collect it: its page would be empty, but its cursors would be the
+                # erased account's status ids, and the instance would be asked for the account all the same
+                raise ApiError(410, "erased_account",
+                               f"this account of {query.domain} was erased on request (fediscope gdpr erase): nothing "
+                               "of it is served or landed; remove it from the sources (NiFi flow) that ask for it")
             page = self._fetch_page(client, throttled, source, query, policy)
             if policy.enabled:
                 policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
@@ -337,6 +341,21 @@ class Upstream:
         finally:
             client.close()
         return _fetched(pages, source, query, policy, stuck=stuck)
+
+    def _handle_domain_to_check(self, client: MastodonClient, source: SourceRef,
+                                policy: PrivacyPolicy) -> str | None:
+        """The handle domain an account source written without a domain is also checked with against the
+        suppression list (:func:`~fediscope.gdpr.suppression.names_an_erased_account`): ``alice`` of
+        social.example.com is erased as ``alice@example.com``, which neither privacy off (keyed by the domain
+        connected to) nor a policy not told the handle domain yet (it is told after the page) would match. Found as
+        the collector finds it before its account sources, by :meth:`HandleDomains.lookup` (remembered, else the
+        instance document, else the lake's memory; the answer is kept for the page's own lookup); asked only when
+        someone was erased and the host can have such a parent domain. Was: not passed, so such an erased account
+        was asked for and its cursors served (its records left out by the policy)."""
+        if not (policy.suppressed and source.names_an_account and source.arg and "@" not in source.arg
+                and may_have_handle_domain(client.domain)):
+            return None
+        return self.handle_domains.lookup(client, None)
 
     def _fetch_page(self, client: MastodonClient, throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
                     policy: PrivacyPolicy) -> Page:

@@ -19,6 +19,7 @@ from fediscope.cli.common import (
     settings_from_context,
 )
 from fediscope.console import readable_json
+from fediscope.errors import FediscopeError
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -86,7 +87,13 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
     confirm_or_refuse(f"Erase {user}@{domain} from the lake and the store? This cannot be undone", yes,
                       refused="not erased", to_go_on="erase the account")
     show = LineProgress(is_terminal() if progress is None else progress)
-    report = erase_account(settings, account, lake=lake, progress=show)
+    warnings: list[str] = []  # the report's, gathered here: an erasure stopped by an error says them too
+    try:
+        report = erase_account(settings, account, lake=lake, progress=show, warnings=warnings)
+    except FediscopeError:
+        # before the error line (it says the erasure is unfinished and how to finish it); was: lost with the report
+        _say_warnings([*ignored, *warnings])
+        raise
     report.warnings[:0] = ignored  # in --json too, and on stderr once, with the others
     hint = unknown_instance_hint(lake, account) if _removed_nothing(report) else None
     if hint:  # was silent: "raw: nothing; curated: nothing" about an account held under its instance's address
@@ -97,7 +104,11 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
         click.echo(report.summary())
         if report.newly_suppressed:
             click.echo("added to the suppression list: later collections skip this account")
-    for warning in report.warnings:
+    _say_warnings(report.warnings)
+
+
+def _say_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
         say(warning, level=logging.WARNING, prefix="fediscope: warning: ")
 
 

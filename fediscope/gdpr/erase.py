@@ -118,7 +118,11 @@ anew when its catalog entry disagrees with the rows (:func:`erase_store`), so th
 erasure leaves it, not at the next ``fediscope process``. Stopped by the store itself (gone, a call refused, a table
 dropped by hand), the store's error says that the erasure is unfinished, what is done, and to run it again once the
 store is fixed (:func:`unfinished_in_store`); a store that cannot be opened stops it before anything is touched, and
-its error says that nothing was erased (:data:`NOTHING_ERASED`).
+its error says that nothing was erased (:data:`NOTHING_ERASED`). Stopped by the lake (a write or deletion refused, a
+full disk), its error says the same kind of thing (:func:`unfinished`, one wording for both): nothing was erased
+before the account is on the suppression list; after, what may be left (:func:`unfinished_in_lake`,
+:func:`unfinished_at_the_end`) and to run it again. ``fediscope gdpr erase`` prints the warnings the erasure gathered
+before the error (``warnings`` of :func:`erase_account`).
 
 The pseudonym then remains only in the suppression list and the audit log, where it is needed. Run erasure
 when no collection is running (a collection that started before step 1 does not know the account is
@@ -149,7 +153,7 @@ from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.engine.workspace import tidy_stopped_runs
-from fediscope.errors import MetricFileError, StoreError
+from fediscope.errors import LakeError, MetricFileError, StoreError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
 from fediscope.gdpr.mentions import ProfileLinks, unlink_card_author
@@ -1077,16 +1081,43 @@ def append_audit(lake: LakeBackend, entry: Mapping[str, Any]) -> None:
 NOTHING_ERASED = "nothing was erased: run the same command again once that is fixed"
 
 
+def unfinished(done: str, again: str = "the same command", kept: str | None = None) -> str:
+    """How an error that stopped an erasure part-way ends, whatever stopped it (the lake, the store; ``fediscope
+    gdpr erase`` or the opt-out erasure of ``fediscope process``): that the erasure is unfinished, what is ``done``
+    (and what may not be), and that running ``again`` once that is fixed finishes it; ``kept``: where what the run
+    found is kept for that run (:mod:`fediscope.gdpr.resume`), when it was. One wording for every such error: was,
+    only the store's said so, and a lake's error (a write refused, a full disk) was the lake's line alone."""
+    return (f"the erasure is unfinished: {done}; run {again} again once that is fixed: it finishes the erasure"
+            + (f", starting from what this run found (kept in {kept})" if kept else ""))
+
+
 def unfinished_in_store(lake: LakeBackend) -> str:
     """How a store failure in the erasure's store pass (the store gone, a deletion refused, a table dropped by hand)
     ends its message. Was: the store's error alone (``could not delete from <table>: …``), which did not say that
     the erasure stopped half-way, nor that running it again finishes it. True wherever in the pass the store
     failed: the lake's part is done then, the traces the run found are kept (:mod:`fediscope.gdpr.resume`), and
     the opt-out notes, the audit line and the kept traces' removal, which come after the store, are not done."""
-    return ("the erasure is unfinished: its lake part is done (the account is on the suppression list), but the "
-            "store may still hold the account's rows and no audit line was written; run the same command again "
-            "once that is fixed: it finishes the erasure, starting from what this run found (kept in "
-            f"{url_below(lake.url, TRACES_PATH)})")
+    return unfinished("its lake part is done (the account is on the suppression list), but the store may still hold "
+                      "the account's rows and no audit line was written", kept=url_below(lake.url, TRACES_PATH))
+
+
+def unfinished_in_lake(lake: LakeBackend, traces_kept: bool) -> str:
+    """How a lake failure (a write or deletion refused, a full disk, the lake gone) ends its message once the
+    account is on the suppression list and before the store pass: the lake may still hold the account's records,
+    the store its rows, and no audit line was written; ``traces_kept``: what the run found is kept already
+    (:func:`~fediscope.gdpr.resume.resume_traces`). Before the account is on the list it ends with
+    :data:`NOTHING_ERASED`."""
+    return unfinished("the account is on the suppression list, but the lake may still hold some of its records and "
+                      "the store its rows, and no audit line was written",
+                      kept=url_below(lake.url, TRACES_PATH) if traces_kept else None)
+
+
+def unfinished_at_the_end(lake: LakeBackend) -> str:
+    """How a lake failure after the store pass ends its message: what remains is the erasure's bookkeeping (its
+    opt-out notes, the audit line, the removal of what the run found), which running it again does."""
+    return unfinished("the account is erased from the lake and the store (it is on the suppression list), but the "
+                      "audit line and the removal of the account's key from pending opt-out notes may not be done",
+                      kept=url_below(lake.url, TRACES_PATH))
 
 
 @contextlib.contextmanager
@@ -1098,6 +1129,22 @@ def _noted(note: str) -> Iterator[None]:
     except StoreError as exc:
         exc.args = (f"{exc}; {note}",)
         raise
+
+
+class _Stopped:
+    """What a lake or store error that stops :func:`erase_account` ends with (:func:`unfinished`): ``note``, set
+    as the erasure gets on. The same error (type, attributes, traceback); its message ends with the note."""
+
+    def __init__(self, note: str) -> None:
+        self.note = note
+
+    @contextlib.contextmanager
+    def noted(self) -> Iterator[None]:
+        try:
+            yield
+        except (LakeError, StoreError) as exc:
+            exc.args = (f"{exc}; {self.note}",)
+            raise
 
 
 def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = None) -> LakeBackend:
@@ -1120,9 +1167,15 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
 
 
 def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None = None,
-                  store: MetricStore | None = None, progress: Callable[[str], None] | None = None) -> ErasureReport:
+                  store: MetricStore | None = None, progress: Callable[[str], None] | None = None,
+                  warnings: list[str] | None = None) -> ErasureReport:
     """Erase ``account`` (``user@instance``) everywhere; see the module docstring for what that means. ``progress``
-    (``fediscope gdpr erase`` on a terminal) is told each pass, and how far each long one got."""
+    (``fediscope gdpr erase`` on a terminal) is told each pass, and how far each long one got. ``warnings``: the
+    list the report's warnings are gathered in (the caller's own, so that those said before a lake or store error
+    stopped the erasure are not lost with the report: ``fediscope gdpr erase`` prints them with the error).
+
+    A lake or store error that stops it part-way ends with what is done and that running it again finishes it
+    (:func:`unfinished`; before the account is on the suppression list, :data:`NOTHING_ERASED`)."""
     lake = check_erasable(settings, account, lake)
     # every key the account has (module docstring, "One account, several keys"); a damaged handle-domain file is a
     # LakeError naming it, before anything is touched
@@ -1136,69 +1189,13 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
         # fail before touching anything when the store is unreachable; a SQLite file not created yet holds nothing
         with _noted(NOTHING_ERASED):
             store = store or open_existing(settings)
-        # what a `fediscope process` killed outright left: its staged output holds the account's rows too
-        tidy_stopped_runs(lake)
         report = ErasureReport(account_key=subject.audit_id, at=datetime.now(UTC).isoformat(timespec="seconds"),
-                               also_keys=[other.audit_id for other in subjects[1:]])
+                               also_keys=[other.audit_id for other in subjects[1:]],
+                               warnings=warnings if warnings is not None else [])
+        stopped = _Stopped(NOTHING_ERASED)  # what a lake or store error ends with, as the erasure gets on
         try:
-            # with privacy off the list gets a digest of the clear key (Subject.audit_id), never the name
-            report.newly_suppressed = add_suppressed(lake, subject.audit_id)
-            for other in subjects[1:]:
-                add_suppressed(lake, other.audit_id)
-            if not subject.pseudonymised:
-                report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): other accounts' handles and links "
-                                       "stay in clear in the lake; of this one, other people's texts keep its display "
-                                       "name and a bare @name where they do not mention it")
-            policy = policy_from_settings(settings) if subject.pseudonymised else None
-            # the lake's temporary files, in one walk: those of raw batches' unfinished writes (any age) are searched
-            # for the traces too, and the day-old ones removed after the passes (fediscope.lake.debris)
-            temporary_files = list_temporary_files(lake)
-            unfinished = list(unfinished_raw_batches(lake, temporary_files.entries))
-            # every key in one pass of each kind (module docstring, "The keys share the passes")
-            found = find_all_traces(lake, subjects, progress, unfinished=unfinished)
-            keys = list(zip(subjects, found, strict=True))
-            # with what a stopped run of it found, kept for this run and any after (fediscope.gdpr.resume)
-            report.warnings.extend(resume_traces(lake, keys))
-            for each, traces in keys:  # before any file is rewritten
-                if each.pseudonymised:
-                    add_suppressed(lake, each.key, traces.ids)
-                elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
-                    add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
-            checkpoints, warnings = erase_checkpoints(lake, keys, policy, handle_domains)
-            report.warnings.extend(warnings)
-            # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
-            # and the replies to an erased account's ids, listed now and by earlier erasures (as landing scrubs them)
-            old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
-            # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
-            texts = RewrittenTexts()
-            report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
-            report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
-            report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
-                            | texts.counts())
-            # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
-            temporary = remove_stale_temporary_files(lake, listed=temporary_files)
-            if temporary.count:
-                report.other["temporary_files_removed"] = temporary.count
-            report.unfinished_writes = unfinished_holding(unfinished, temporary, keys)
-            report.warnings.extend(temporary_file_warnings(temporary, report.unfinished_writes,
-                                                           {path for path, _ in unfinished}))
-            # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
-            # so the next `fediscope process` recomputes every metric and compares it with the store in full.
-            snapshots = forget_metric_snapshots(lake)
-            if snapshots:
-                report.other["metric_snapshots"] = snapshots
-            if store is not None:  # a store failing here stops the erasure after its lake part: it says so
-                with _noted(unfinished_in_store(lake)):
-                    # every metric the store lists, as it recorded them: also one whose SQL file is gone
-                    tables = stored_metrics(store)
-                    if progress is not None:
-                        progress(f"erase: the store's {count(len(tables), 'metric table')}")
-                    deleted: Counter[str] = Counter()
-                    for traces in found:
-                        deleted.update(erase_store(store, traces, tables))
-                    report.store = dict(deleted)
-                    if warning := unlisted_tables(store, settings.metrics_dir):
-                        report.warnings.append(warning)
+            with stopped.noted():
+                _erase_everywhere(settings, lake, store, subjects, handle_domains, report, stopped, progress)
         finally:
             if own_store and store is not None:
                 store.close()
@@ -1206,17 +1203,91 @@ def erase_account(settings: Settings, account: str, *, lake: LakeBackend | None 
             warning = compact_sqlite(settings.store)
             if warning:
                 report.warnings.append(warning)
-        # last: until the erasure is done, a note left pending still has the next curation erase the account
-        notes = forget_opt_outs(lake, [each.key for each in subjects])
-        if notes:
-            report.other["opt_out_notes_removed"] = notes
-        if report.unfinished_writes:  # after: the next curation erases them once landed (fediscope.gdpr.opt_outs)
-            note_opt_outs(lake, [each.key for each in subjects], "gdpr erase", report.unfinished_writes)
-        append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
-                            **({"also_keys": report.also_keys} if report.also_keys else {}),
-                            **({"unfinished_writes": len(report.unfinished_writes)} if report.unfinished_writes
-                               else {}),
-                            "raw": report.raw, "curated": report.curated, "store": report.store, "other": report.other})
-        forget_traces(lake, subjects)  # done: a run again needs them no more
+        stopped.note = unfinished_at_the_end(lake)
+        with stopped.noted():
+            # last: until the erasure is done, a note left pending still has the next curation erase the account
+            notes = forget_opt_outs(lake, [each.key for each in subjects])
+            if notes:
+                report.other["opt_out_notes_removed"] = notes
+            if report.unfinished_writes:  # after: the next curation erases them once landed (fediscope.gdpr.opt_outs)
+                note_opt_outs(lake, [each.key for each in subjects], "gdpr erase", report.unfinished_writes)
+            append_audit(lake, {"time": report.at, "action": "erase", "account_key": report.account_key,
+                                **({"also_keys": report.also_keys} if report.also_keys else {}),
+                                **({"unfinished_writes": len(report.unfinished_writes)} if report.unfinished_writes
+                                   else {}),
+                                "raw": report.raw, "curated": report.curated, "store": report.store,
+                                "other": report.other})
+            forget_traces(lake, subjects)  # done: a run again needs them no more
     log.info("erasure done: %s", report.summary())
     return report
+
+
+def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore | None, subjects: list[Subject],
+                      handle_domains: Mapping[str, str | None], report: ErasureReport, stopped: _Stopped,
+                      progress: Callable[[str], None] | None) -> None:
+    """The passes of :func:`erase_account` from the suppression list to the store, their counts and warnings in
+    ``report``; ``stopped`` is told how far they got (what a lake or store error stopping them ends with)."""
+    subject = subjects[0]
+    # what a `fediscope process` killed outright left: its staged output holds the account's rows too
+    tidy_stopped_runs(lake)
+    # with privacy off the list gets a digest of the clear key (Subject.audit_id), never the name
+    report.newly_suppressed = add_suppressed(lake, subject.audit_id)
+    stopped.note = unfinished_in_lake(lake, traces_kept=False)
+    for other in subjects[1:]:
+        add_suppressed(lake, other.audit_id)
+    if not subject.pseudonymised:
+        report.warnings.append("privacy is off (FEDISCOPE_PRIVACY=off): other accounts' handles and links "
+                               "stay in clear in the lake; of this one, other people's texts keep its display "
+                               "name and a bare @name where they do not mention it")
+    policy = policy_from_settings(settings) if subject.pseudonymised else None
+    # the lake's temporary files, in one walk: those of raw batches' unfinished writes (any age) are searched
+    # for the traces too, and the day-old ones removed after the passes (fediscope.lake.debris)
+    temporary_files = list_temporary_files(lake)
+    unfinished = list(unfinished_raw_batches(lake, temporary_files.entries))
+    # every key in one pass of each kind (module docstring, "The keys share the passes")
+    found = find_all_traces(lake, subjects, progress, unfinished=unfinished)
+    keys = list(zip(subjects, found, strict=True))
+    # with what a stopped run of it found, kept for this run and any after (fediscope.gdpr.resume)
+    report.warnings.extend(resume_traces(lake, keys))
+    stopped.note = unfinished_in_lake(lake, traces_kept=True)
+    for each, traces in keys:  # before any file is rewritten
+        if each.pseudonymised:
+            add_suppressed(lake, each.key, traces.ids)
+        elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
+            add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
+    checkpoints, warnings = erase_checkpoints(lake, keys, policy, handle_domains)
+    report.warnings.extend(warnings)
+    # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
+    # and the replies to an erased account's ids, listed now and by earlier erasures (as landing scrubs them)
+    old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
+    # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
+    texts = RewrittenTexts()
+    report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
+    report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
+    report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
+                    | texts.counts())
+    # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
+    temporary = remove_stale_temporary_files(lake, listed=temporary_files)
+    if temporary.count:
+        report.other["temporary_files_removed"] = temporary.count
+    report.unfinished_writes = unfinished_holding(unfinished, temporary, keys)
+    report.warnings.extend(temporary_file_warnings(temporary, report.unfinished_writes,
+                                                   {path for path, _ in unfinished}))
+    # Kept metric results hold the account's rows and describe curated data that just changed: drop them,
+    # so the next `fediscope process` recomputes every metric and compares it with the store in full.
+    snapshots = forget_metric_snapshots(lake)
+    if snapshots:
+        report.other["metric_snapshots"] = snapshots
+    if store is None:
+        return
+    stopped.note = unfinished_in_store(lake)  # a store failing here stops the erasure after its lake part
+    # every metric the store lists, as it recorded them: also one whose SQL file is gone
+    tables = stored_metrics(store)
+    if progress is not None:
+        progress(f"erase: the store's {count(len(tables), 'metric table')}")
+    deleted: Counter[str] = Counter()
+    for traces in found:
+        deleted.update(erase_store(store, traces, tables))
+    report.store = dict(deleted)
+    if warning := unlisted_tables(store, settings.metrics_dir):
+        report.warnings.append(warning)

@@ -87,6 +87,7 @@ and the account's clear name, which a checkpoint name would need, is never writt
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -470,20 +471,42 @@ def apply_opt_outs(lake: LakeBackend,
                         "lookup cheap again", count(len(curated), "raw statuses file"),
                         count(len(keys - owners), "noted account"))
             owners |= _uncurated_owners(lake, keys - owners, {"statuses": curated})
-    if owners:
-        report.erased = sorted(owners)
-        _mark_erasing(lake, report.erased)
-        # each pass logs what it erased
-        report.raw, report.curated, report.other, report.finished = _erase(lake, report.erased)
-    for path in files:
-        if path in waiting:
-            _wait(lake, path, unfinished[path], waiting[path])
-        elif path != ERASING_PATH:
-            lake.delete(path)
-    if lake.exists(ERASING_PATH):  # last, the erasure done (listed above only when a stopped run wrote it)
-        lake.delete(ERASING_PATH)
+    with _unfinished_if_stopped(lake, len(owners)):
+        if owners:
+            report.erased = sorted(owners)
+            _mark_erasing(lake, report.erased)
+            # each pass logs what it erased
+            report.raw, report.curated, report.other, report.finished = _erase(lake, report.erased)
+        for path in files:
+            if path in waiting:
+                _wait(lake, path, unfinished[path], waiting[path])
+            elif path != ERASING_PATH:
+                lake.delete(path)
+        if lake.exists(ERASING_PATH):  # last, the erasure done (listed above only when a stopped run wrote it)
+            lake.delete(ERASING_PATH)
     log.info("opt-outs: %d noted account(s) checked, %d erased", len(keys), len(owners))
     return report
+
+
+@contextlib.contextmanager
+def _unfinished_if_stopped(lake: LakeBackend, erasing: int) -> Iterator[None]:
+    """A lake error (a write or deletion refused, a full disk) that stops the erasure of ``erasing`` accounts, or
+    the removal of the notes after it, ends as ``fediscope gdpr erase``'s does
+    (:func:`fediscope.gdpr.erase.unfinished`): the erasure is unfinished, and the next ``fediscope process`` finishes
+    it once that is fixed (the notes, and the marker of the erasure started, are still there: module docstring,
+    "Interrupted"). Was: the lake's error alone, which ``fediscope process`` printed as any failed run's."""
+    try:
+        yield
+    except LakeError as exc:
+        if erasing:
+            from fediscope.gdpr.erase import unfinished
+            from fediscope.lake.backend import url_below
+
+            exc.args = (f"{exc}; " + unfinished(
+                f"the lake may still hold records of {count(erasing, 'account')}, landed before their opt-out (or "
+                f"after their erasure by `fediscope gdpr erase`), as the notes in {url_below(lake.url, OPT_OUTS_ROOT)} "
+                "still say", again="`fediscope process`"),)
+        raise
 
 
 def _mark_erasing(lake: LakeBackend, keys: list[str]) -> None:

@@ -18,10 +18,11 @@ from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 
 from fediscope.config import Settings
+from fediscope.gdpr.erase import erase_account
 from fediscope.lake.backend import open_lake
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.collector import run_collection
-from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains
+from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains, remember_handle_domain
 from fediscope.sources.spec import parse_source
 
 WEB_HOST = "social.example.test"
@@ -151,3 +152,43 @@ def test_a_public_suffix_is_not_used_whether_declared_or_remembered(
         fail_instance_documents(pages)
         remembered = authors(live_api(settings), pages)  # a new process: nothing cached in memory
         assert remembered == declared
+
+
+def _local_user(double: MastodonDouble) -> str:
+    """A local account of the instance with public statuses (its acct has no domain)."""
+    return next(s["account"]["acct"] for s in double.public_statuses() if "@" not in s["account"]["acct"])
+
+
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy-on", "privacy-off"])
+@pytest.mark.parametrize("document", ["answers", "fails"])
+def test_an_account_erased_by_its_handle_is_410_when_asked_for_without_a_domain(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path, privacy: bool,
+        document: str) -> None:
+    """``gdpr erase --account user@example.test`` (the handle) and then ``/v1/accounts/user/statuses`` of
+    social.example.test: 410 erased_account, the instance not asked for the account, as ``fediscope collect`` skips
+    ``account:user`` there. The handle domain comes from the instance document, or, when that fails, from the lake's
+    memory. Was: the API checked ``user`` as keyed by the domain connected to (``user@social.example.test``), which
+    is not the erased key: it looked the account up and served its statuses' cursors."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}",
+                             **({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    assert run_collection(settings, [(home.url, parse_source("public"))], progress=False).landed
+    # erased before the lake learned that example.test is served from social.example.test (say, its records came
+    # from other instances): the suppression list holds the handle's key alone, not the served domain's too
+    (lake_dir / HANDLE_DOMAINS_PATH).unlink(missing_ok=True)
+    user = _local_user(home)
+    erase_account(settings, f"{user}@{HANDLE_DOMAIN}")
+    if document == "fails":  # learned since, by a collection or a request that read the document
+        remember_handle_domain(open_lake(str(lake_dir)), home.domain, HANDLE_DOMAIN)
+        fail_instance_documents(home)
+    asked = len(home.requests_to("/api/v1/accounts"))
+
+    live = live_api(settings)  # a new process: nothing of the instance known in memory
+    for spelling in (user, f"@{user}", f"{user}@{HANDLE_DOMAIN}"):
+        response = live.get(f"/v1/accounts/{spelling}/statuses", params={"instance": home.domain})
+        assert response.status_code == 410, (spelling, response.text)
+        assert response.json()["error"]["code"] == "erased_account"
+    assert len(home.requests_to("/api/v1/accounts")) == asked  # the instance was not asked for it
+    other = next(s["account"]["acct"] for s in home.public_statuses()
+                 if "@" not in s["account"]["acct"] and s["account"]["acct"] != user)
+    assert live.get(f"/v1/accounts/{other}/statuses", params={"instance": home.domain}).status_code == 200

@@ -18,15 +18,17 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from doubles.hbase_thrift_server import HBaseThriftDouble
-from gdpr_lake import SUBJECT
+from gdpr_lake import SUBJECT, files_holding
 
 from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import AUDIT_PATH, stored_metrics
 from fediscope.gdpr.resume import TRACES_PATH
 from fediscope.gdpr.suppression import SUPPRESSED_PATH
+from fediscope.lake.local import LocalLake
 from fediscope.store.hbase import close_pools
 from fediscope.store.port import store_from_settings
 
@@ -128,3 +130,27 @@ def test_a_sqlite_table_dropped_by_hand_says_the_erasure_is_unfinished_keeping_t
                                        "process` to write it again"), error
     assert error["message"].endswith(_unfinished(landed.lake_dir)), error
     assert _state(landed) == {"suppressed": True, "traces kept": True, "audit line": False}
+
+
+def test_the_warnings_said_before_the_store_stopped_the_erasure_are_printed_with_its_error(
+        landed, run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    """Warnings the erasure gathered before its store stopped it (here: a young temporary file of a raw batch's
+    write holding the account, left in place; a FEDISCOPE_METRICS_DIR that is gone, ignored) are printed before the
+    error line. Was: lost with the report, only the error was printed."""
+    run_process(landed.settings, progress=False)
+    batch = Path(sorted(files_holding([landed.lake_dir / "raw"], [landed.key(SUBJECT)]))[0])
+    young = Path(LocalLake._write_temporary(batch, batch.read_bytes()))  # a write killed before its rename
+    with sqlite3.connect(landed.db) as db:
+        db.execute("DROP TABLE metric_account_engagement")
+    db.close()
+    monkeypatch.setenv("FEDISCOPE_METRICS_DIR", str(tmp_path / "gone"))
+
+    result = run_cli(*ERASE)
+
+    assert result.code == 1 and result.out == "" and "Traceback" not in result.err
+    *warnings, error = result.err.splitlines()
+    assert error.startswith("fediscope: error: store sqlite:///") and error.endswith(_unfinished(landed.lake_dir))
+    assert len(warnings) == 2 and all(w.startswith("fediscope: warning: ") for w in warnings), warnings
+    assert "FEDISCOPE_METRICS_DIR" in warnings[0] and "is ignored" in warnings[0], warnings
+    relative = young.relative_to(landed.lake_dir).as_posix()
+    assert relative in warnings[1] and "holds the account's records" in warnings[1], warnings
