@@ -1,11 +1,10 @@
 """An opt-out erasure (fediscope.gdpr.opt_outs, run by the curation) stopped part-way through its curated pass.
 
-A known gap, kept as a strict xfail so that it is seen and flips once fixed: the notes stay pending (they are deleted
-only after the erasure), but the next curation erases only the noted accounts it still finds in the lake
-(``_curated_account_keys``: the curated accounts table, the statuses' ``quoted_account_key``; then raw files not
-curated yet). The stopped pass rewrote the curated accounts table first (tables are rewritten in path order), and the
-raw lake is rewritten already, so the account is found nowhere: the notes are deleted with its curated statuses, and
-the replies to them, left. A real local lake landed from the recorded Mastodon payloads, the real CLI in-process.
+The notes stay pending (they are deleted only after the erasure). The stopped pass rewrote the curated accounts table
+first (tables are rewritten in path order), and the raw lake is rewritten already, so the next curation would find the
+account nowhere in the lake and leave its curated statuses, and the replies to them: it finishes from what the stopped
+erasure found and kept (``fediscope.gdpr.resume``). Once a known gap, kept then as a strict xfail.
+A real local lake landed from the recorded Mastodon payloads, the real CLI in-process.
 """
 
 from __future__ import annotations
