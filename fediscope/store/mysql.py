@@ -64,7 +64,7 @@ from sqlalchemy.types import TypeEngine
 from fediscope.errors import StoreError
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
-from fediscope.store.sql import AlterColumn, SQLStore
+from fediscope.store.sql import CATALOG, AlterColumn, SQLStore
 from fediscope.store.url_options import mysql_connect_args
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
@@ -101,6 +101,10 @@ class MySQLStore(SQLStore):
     #: with the key, its whole length was over the 3072 bytes of an index; its values hold at most this many
     #: characters (:data:`~fediscope.store.schema.MAX_KEY_TEXT`), so the prefix is each whole value
     text_index_length = MAX_KEY_TEXT
+    #: the catalog's ``question`` and ``definition``: an older fediscope declared them ``TEXT`` (65,535 bytes), which
+    #: a wide metric's definition outgrows; such a catalog is widened when a value needs it (:meth:`_widen_catalog`)
+    catalog_text = LONGTEXT
+    catalog_text_limit = 65535
     #: seconds a change of a metric waits for another writer's change of it to finish (:meth:`_writing`); the
     #: ``lock_timeout`` option of :func:`~fediscope.store.port.open_store`
     lock_timeout = LOCK_TIMEOUT
@@ -214,6 +218,14 @@ class MySQLStore(SQLStore):
         found = dict(conn.execute(select(_COLUMNS.c.column_name, _COLUMNS.c.data_type).where(
             _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == table.name)).all())
         return [name for name in text_values if str(found.get(name, "")).lower() in NARROW_TEXT]
+
+
+    def outdated_catalog_columns(self, conn: Any) -> list[str]:
+        """The catalog's text columns that are ``TEXT`` (or ``TINYTEXT``/``MEDIUMTEXT``), from
+        ``information_schema.columns``."""
+        found = dict(conn.execute(select(_COLUMNS.c.column_name, _COLUMNS.c.data_type).where(
+            _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == CATALOG)).all())
+        return [name for name in ("question", "definition") if str(found.get(name, "")).lower() in NARROW_TEXT]
 
 
 class _BoundedHandshake(pymysql.connections.Connection):

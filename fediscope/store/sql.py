@@ -94,6 +94,11 @@ class SQLStore(BaseStore):
     connecting = "connect to the store"
     #: characters of a text value column a dialect's index may hold (None: whole values, as SQLite indexes them)
     text_index_length: int | None = None
+    #: the type of the catalog's text columns (``question``, ``definition``)
+    catalog_text: type[TypeEngine] = Text
+    #: bytes a catalog text column made by an older fediscope may hold (None: no limit, as in SQLite), over which
+    #: it is widened before it is written (:meth:`_widen_catalog`)
+    catalog_text_limit: int | None = None
 
     def __init__(self, url: str, engine: Engine, read_only: bool = False) -> None:
         self.url = url
@@ -101,16 +106,10 @@ class SQLStore(BaseStore):
         self._engine = engine
         event.listen(engine, "handle_error", _note_connect_failure)
         self._shown_url = redact_url(url)  # every secret masked: the password, also one in the query string
-        self._catalog = Table(
-            CATALOG, MetaData(),
-            Column("metric", String(64), primary_key=True),
-            Column("question", Text),
-            Column("definition", Text, nullable=False),
-            Column("row_count", BigInteger, nullable=False),
-            Column("updated_at", DateTime, nullable=False),
-            **self.table_options,
-        )
+        self._catalog = self.catalog_table()
         self._has_catalog = False
+        #: the catalog's text columns are known to hold any value (:meth:`_widen_catalog`)
+        self._catalog_wide = self.catalog_text_limit is None
         #: tables whose columns have today's types: created by this store, or checked (and widened) before its
         #: first write to them (:meth:`_bring_up_to_date`)
         self._current: set[str] = set()
@@ -134,6 +133,17 @@ class SQLStore(BaseStore):
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ConfigError(f"FEDISCOPE_STORE={self._shown_url!r}: the database driver refused an option of "
                               f"the URL ({type(exc).__name__}: {reason}); check its query parameters") from None
+
+    @classmethod
+    def catalog_table(cls) -> Table:
+        """The catalog table (:data:`CATALOG`) as this store declares it."""
+        return Table(CATALOG, MetaData(),
+                     Column("metric", String(64), primary_key=True),
+                     Column("question", cls.catalog_text),
+                     Column("definition", cls.catalog_text, nullable=False),
+                     Column("row_count", BigInteger, nullable=False),
+                     Column("updated_at", DateTime, nullable=False),
+                     **cls.table_options)
 
     # -- dialect hooks ------------------------------------------------------------------------------------
 
@@ -222,9 +232,32 @@ class SQLStore(BaseStore):
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         values = {"metric": schema.metric, "question": question, "definition": schema.to_json(),
                   "row_count": row_count, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+        if not self._catalog_wide and max(_utf8_bytes(question), _utf8_bytes(values["definition"])) > (
+                self.catalog_text_limit or 0):
+            self._widen_catalog()
         with self._errors(f"update the catalog entry of {schema.metric}"), self._engine.begin() as conn:
             conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
             conn.execute(self._catalog.insert().values(**values))
+
+    def _widen_catalog(self) -> None:
+        """Before writing a catalog value of more than :attr:`catalog_text_limit` bytes: change the catalog's text
+        columns that an older fediscope declared narrower than :attr:`catalog_text` to it (MariaDB's ``TEXT``,
+        65,535 bytes, which a metric's definition outgrows: its column names, JSON-escaped ``\\u00e9`` for an
+        ``é``, took up to 3 times the bytes they take in the table's own definition). Was: the write refused
+        (``Data too long for column 'definition'``) after the metric's table was loaded, leaving it with no
+        catalog entry. Once per store; only where a value needs it, so a store whose values fit alters nothing."""
+        with self._errors(f"widen the columns of {CATALOG}"), self._engine.begin() as conn:
+            for name in self.outdated_catalog_columns(conn):
+                column = self._catalog.c[name]
+                log.info("store %s: column %r of %s (made by an older fediscope) changed to %s", self._shown_url,
+                         name, CATALOG, column.type.compile(dialect=self._engine.dialect))
+                conn.execute(AlterColumn(column, "MODIFY"))
+        self._catalog_wide = True
+
+    def outdated_catalog_columns(self, conn: Any) -> list[str]:
+        """The catalog's text columns declared narrower than :attr:`catalog_text` (by an older fediscope); none
+        where :attr:`catalog_text_limit` is None."""
+        return []
 
     def stored_metrics(self) -> dict[str, int]:
         rows = self._read_catalog(
@@ -501,6 +534,11 @@ class SQLStore(BaseStore):
                 doing = self.connecting
                 reason += self._connect_hint(driver)
             raise kind(f"store {self._shown_url}: could not {doing}: {reason}") from exc
+
+
+def _utf8_bytes(text: str | None) -> int:
+    """The bytes of ``text`` in UTF-8 (utf8mb4), as a text column counts them."""
+    return len(text.encode("utf-8", "surrogatepass")) if text else 0
 
 
 #: the attribute :func:`_note_connect_failure` sets on an error raised while connecting
