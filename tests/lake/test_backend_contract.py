@@ -213,6 +213,7 @@ def test_list_gives_direct_children_with_kind_and_size(tree: LakeBackend) -> Non
 def test_list_of_a_missing_directory_or_a_file_is_empty(tree: LakeBackend) -> None:
     assert tree.list("nope") == []
     assert tree.list("raw/top.txt") == []
+    assert tree.list("raw/top.txt/below") == []  # below a file: no such directory either
 
 
 def test_walk_gives_every_file_below_sorted_by_path(tree: LakeBackend) -> None:
