@@ -463,7 +463,8 @@ def _state_listing(ctx: _Context, domain: str) -> StateListing:
     not yet. Listed for every kind of source, not only where an account source looks for its spellings: a listing
     is one request (LISTSTATUS on WebHDFS; a pass folder is listed only once a source asks about a file in it), and
     it spares each source of the instance a question whether its checkpoint is there (and its settle mark, with the
-    settle pass on), so it costs no more than it saves from the first source on."""
+    settle pass on), so it costs no more than it saves from the first source on. Only on an instance's first run,
+    its folder not there yet, it is one request more: every file is asked about then (a collect may write it)."""
     listing = ctx.state_listings.get(domain)
     if listing is None:
         listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
