@@ -17,7 +17,7 @@ import logging
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -154,13 +154,9 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str, policy: Priva
     named after the handle is looked for only where the listing shows it (see :class:`StateListing`)."""
     name = checkpoint_source(source, policy)
     path = state_path(instance, name)
-    listed = listing is not None and listing.may_hold(path)
-    if listed or lake.exists(path):
-        try:
-            return read_state(lake, path)
-        except LakeError:
-            if not listed or lake.exists(path):
-                raise
+    checkpoint = _read_if_there(lake, path, listing)
+    if checkpoint is not None:
+        return checkpoint
     legacy = state_path(instance, source)
     if name == source or not _may_exist(lake, legacy, listing):
         return Checkpoint()
@@ -168,6 +164,21 @@ def load_checkpoint(lake: LakeBackend, instance: str, source: str, policy: Priva
     write_state(lake, path, checkpoint)
     lake.delete(legacy)
     return checkpoint
+
+
+def _read_if_there(lake: LakeBackend, path: str, listing: StateListing | None) -> Checkpoint | None:
+    """The state file ``path`` read, None when it is not there. Where ``listing`` (:func:`list_state`, taken earlier
+    in the run) shows it, it is read without asking first whether it is there (one request less on WebHDFS); gone
+    since (erased, deleted to start the source over), it is none, not a lake error. One the listing does not show is
+    asked about all the same: another collect of the source may have written it since."""
+    listed = listing is not None and listing.may_hold(path)
+    if listed or lake.exists(path):
+        try:
+            return read_state(lake, path)
+        except LakeError:
+            if not listed or lake.exists(path):
+                raise
+    return None
 
 
 def _may_exist(lake: LakeBackend, path: str, listing: StateListing | None) -> bool:
@@ -188,40 +199,58 @@ PENDING_PASSES = ("unannounced",)
 class StateListing:
     """The files of one instance's ``_state/<instance>/`` and of its :data:`SOURCE_PASSES` folders, listed once
     (:func:`list_state`): where :func:`adopt_spelling` and :func:`spellings_kept` look for the state files of a
-    source's other spellings, without asking the lake whether each one exists (on a WebHDFS lake every question is
-    an HTTP request, and a collection asks for every account source, at every run).
+    source's other spellings, and what spares a source's checkpoint (:func:`load_checkpoint`) and pass mark
+    (:func:`load_pass_mark`) the question whether they are there, without asking the lake about each file (on a
+    WebHDFS lake every question is an HTTP request, and a collection asks for every source, at every run).
 
     A spelling's files are hardly ever created: the collector names state files after the source as it collects
     it (:mod:`fediscope.sources.spellings`), and only an older fediscope, or a run that did not know the instance's
     handle domain, wrote other spellings' names. So a listing taken at the start of a run is trusted for the files it
     does not show (one written by such a run meanwhile is adopted at the next run), while a file it shows may be gone
     since (another run adopted it): :func:`adopt_spelling` asks the lake again, as before, for a spelling the
-    listing shows a file of."""
+    listing shows a file of.
+
+    A pass folder is listed the first time a file in it is asked about (:meth:`may_hold`), once: a run whose sources
+    never ask about one (no account source, no settle pass) does not list it."""
 
     #: the directory listed, ``_state/<instance>``
     directory: str
     #: the files directly in it (checkpoints, walk locks, …), as the lake names them
     files: frozenset[str]
-    #: every file listed, in it and in its pass folders, in lower case (a file system that ignores case takes
-    #: ``account__Alice.json`` for ``account__alice.json``, as the lake's ``exists`` would)
+    #: the files directly in it, in lower case (a file system that ignores case takes ``account__Alice.json`` for
+    #: ``account__alice.json``, as the lake's ``exists`` would)
     folded: frozenset[str]
+    #: the lake, where a pass folder is listed when first asked about
+    lake: LakeBackend = field(repr=False, compare=False)
+    #: the :data:`SOURCE_PASSES` folders the directory holds
+    passes: frozenset[str] = frozenset()
+    #: pass → the files of its folder, in lower case, once listed
+    _listed: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def may_hold(self, path: str) -> bool:
-        """Whether ``path`` may be a file here: listed, in any case."""
-        return path.lower() in self.folded
+        """Whether ``path`` may be a file here, in the directory or in one of its pass folders: listed, in any
+        case."""
+        folder, folded = posixpath.dirname(path).lower(), path.lower()
+        if folder == self.directory.lower():
+            return folded in self.folded
+        parent, collection_pass = posixpath.split(folder)
+        if parent != self.directory.lower() or collection_pass not in self.passes:
+            return False
+        if collection_pass not in self._listed:
+            self._listed[collection_pass] = frozenset(
+                e.path.lower() for e in self.lake.list(posixpath.join(self.directory, collection_pass))
+                if not e.is_dir)
+        return folded in self._listed[collection_pass]
 
 
 def list_state(lake: LakeBackend, instance: str) -> StateListing:
-    """:class:`StateListing` of ``instance``: one listing of ``_state/<instance>/``, and one of each of its
-    :data:`SOURCE_PASSES` folders that the first shows."""
+    """:class:`StateListing` of ``instance``: one listing of ``_state/<instance>/`` (one LISTSTATUS on WebHDFS); each
+    of its :data:`SOURCE_PASSES` folders is listed when first asked about."""
     directory = posixpath.dirname(state_path(instance, "_"))
     entries = lake.list(directory)
-    files = {e.path for e in entries if not e.is_dir}
-    passes = {posixpath.basename(e.path) for e in entries if e.is_dir} & set(SOURCE_PASSES)
-    listed = set(files)
-    for collection_pass in sorted(passes):
-        listed |= {e.path for e in lake.list(posixpath.join(directory, collection_pass)) if not e.is_dir}
-    return StateListing(directory, frozenset(files), frozenset(path.lower() for path in listed))
+    files = frozenset(e.path for e in entries if not e.is_dir)
+    passes = frozenset({posixpath.basename(e.path) for e in entries if e.is_dir} & set(SOURCE_PASSES))
+    return StateListing(directory, files, frozenset(path.lower() for path in files), lake, passes)
 
 
 def adopt_spelling(lake: LakeBackend, instance: str, source: str, spelling: str,
@@ -338,18 +367,18 @@ def save_checkpoint(lake: LakeBackend, instance: str, source: str, checkpoint: C
 
 
 def load_pass_mark(lake: LakeBackend, instance: str, source: str, collection_pass: str,
-                   policy: PrivacyPolicy | None = None) -> str | None:
+                   policy: PrivacyPolicy | None = None, listing: StateListing | None = None) -> str | None:
     """The id up to which another pass over a source's timeline (``settle``) has gone, or None before its first
     run. Kept apart from the checkpoint, which the gap walk rewrites on every page; named like it. ValueError
-    (naming the file) when the file is not a mark."""
+    (naming the file) when the file is not a mark. ``listing`` (:func:`list_state`, of ``instance``): a mark it
+    shows is read without asking first whether it is there, as :func:`load_checkpoint` reads a checkpoint."""
     path = state_path(instance, checkpoint_source(source, policy), collection_pass)
-    if not lake.exists(path):
-        return None
     try:
-        mark = read_state(lake, path).newest_id
+        state = _read_if_there(lake, path, listing)
     except UnreadableCheckpoint as exc:
         raise ValueError(f"{path} is not a {collection_pass} mark ({str(exc).partition(':')[0]}); delete it to "
                          f"start the {collection_pass} pass over from the checkpoint") from None
+    mark = state.newest_id if state is not None else None
     return mark if isinstance(mark, str) and mark else None
 
 

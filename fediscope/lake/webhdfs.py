@@ -659,21 +659,22 @@ class WebHDFSLake:
             raise
 
     def _children(self, directory: str) -> list[tuple[str, dict[str, Any]]]:
-        """(name, FileStatus) of a directory's children: one LISTSTATUS (empty if it vanished meanwhile)."""
+        """(name, FileStatus) of a directory's children: one LISTSTATUS. None of a path that is not there (or
+        vanished meanwhile, or whose parent is a file: :data:`_ABSENT`), nor of a file (the namenode lists a file as
+        itself, with an empty ``pathSuffix``)."""
         try:
             statuses = self._read_only("LISTSTATUS", lambda: self._client._list_status(directory).json())[
                 "FileStatuses"]["FileStatus"]
         except HdfsError as exc:
-            if getattr(exc, "exception", None) == "FileNotFoundException":
+            if getattr(exc, "exception", None) in _ABSENT:
                 return []
             raise
         return [(s["pathSuffix"], s) for s in statuses if s.get("pathSuffix")]
 
     def list(self, path: str) -> list[Entry]:
+        """One LISTSTATUS, not a GETFILESTATUS first: a missing path or a file lists nothing either way (the
+        collector lists each instance's state folder every run: :func:`~fediscope.lake.state.list_state`)."""
         base = self._abs(path)
-        status = self._status(base, path)
-        if status is None or status.get("type") != "DIRECTORY":
-            return []
         with self._errors("list", path):
             children = self._children(base)
         entries = [self._entry(posixpath.join(base, name), info) for name, info in children if not hidden(name)]

@@ -199,9 +199,10 @@ class _Context:
     handle_domains: dict[str, str | None] = field(default_factory=dict)
     #: the opted-out accounts noted in the lake this run, while their notes are pending (see run_collection)
     opt_outs: PendingNotes = field(default_factory=lambda: PendingNotes("collect"))
-    #: domain → its ``_state/<domain>/`` as listed once this run, where account sources' other spellings are looked
-    #: for (:func:`_adopt_spelling`), and what spares a checkpoint's load and saves their questions to the lake
-    #: (:func:`~fediscope.lake.state.load_checkpoint`); listed again after a source adopted one (it changed the folder)
+    #: domain → its ``_state/<domain>/`` as listed once this run (:func:`_state_listing`), where account sources'
+    #: other spellings are looked for (:func:`_adopt_spelling`), and what spares every source's checkpoint load and
+    #: saves (:func:`~fediscope.lake.state.load_checkpoint`) and settle mark load their questions to the lake; listed
+    #: again after a source adopted one (it changed the folder)
     state_listings: dict[str, StateListing] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
@@ -441,9 +442,7 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
     spellings = other_spellings(source, domain, handle_domain)
     described = {s: _SPELLING_WITH_HANDLE_DOMAIN if handle_domain and s.endswith("@" + handle_domain)
                  else _SPELLING_WITH_DOMAIN for s in spellings}
-    listing = ctx.state_listings.get(domain)
-    if listing is None:
-        listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
+    listing = _state_listing(ctx, domain)
     for kept in spellings_kept(ctx.lake, domain, [source.name, *spellings], listing):
         described[kept] = _in_another_case(domain, kept, source.name, described)
     for spelling, what in described.items():
@@ -457,6 +456,19 @@ def _adopt_spelling(ctx: _Context, domain: str, source: SourceRef) -> None:
             log.info("%s %s: the checkpoint kept under its spelling %s is deleted: the source's own checkpoint "
                      "covers the same timeline", domain, ctx.named(source), what)
     _remove_spelling_locks(ctx, domain, source, described, listing)
+
+
+def _state_listing(ctx: _Context, domain: str) -> StateListing:
+    """``domain``'s state folder as listed this run (:func:`~fediscope.lake.state.list_state`), listed now if it was
+    not yet. Listed for every kind of source, not only where an account source looks for its spellings: a listing
+    is one request (LISTSTATUS on WebHDFS; a pass folder is listed only once a source asks about a file in it), and
+    it spares each source of the instance a question whether its checkpoint is there (and its settle mark, with the
+    settle pass on), so it costs no more than it saves from the first source on. Only on an instance's first run,
+    its folder not there yet, it is one request more: every file is asked about then (a collect may write it)."""
+    listing = ctx.state_listings.get(domain)
+    if listing is None:
+        listing = ctx.state_listings[domain] = list_state(ctx.lake, domain)
+    return listing
 
 
 def _remove_spelling_locks(ctx: _Context, domain: str, source: SourceRef, spellings: dict[str, str],
@@ -722,7 +734,7 @@ def _collect_walk(ctx: _Context, client: MastodonClient, source: SourceRef, resu
     pass (``refresh_hours > 0``) re-lands the recent statuses below the checkpoint the run started with."""
     domain, name = client.domain, source.name
     try:
-        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy, ctx.state_listings.get(domain))
+        checkpoint = load_checkpoint(ctx.lake, domain, name, ctx.policy, _state_listing(ctx, domain))
     except UnreadableCheckpoint as exc:
         raise LakeError(f"the checkpoint of {domain} {name} is unreadable ({exc}); delete "
                         f"{shown_path(ctx.lake, exc.path)} to start this source over") from None
@@ -989,7 +1001,7 @@ def _settle(ctx: _Context, client: MastodonClient, source: SourceRef, result: So
     """
     settings, domain, name = ctx.settings, client.domain, source.name
     try:
-        mark = load_pass_mark(ctx.lake, domain, name, SETTLE_PASS, ctx.policy)
+        mark = load_pass_mark(ctx.lake, domain, name, SETTLE_PASS, ctx.policy, _state_listing(ctx, domain))
     except ValueError as exc:
         raise LakeError(str(exc)) from None
     if mark is None:

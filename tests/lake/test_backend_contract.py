@@ -19,7 +19,15 @@ from fediscope.errors import LakeError
 from fediscope.lake.backend import Entry, LakeBackend
 from fediscope.lake.batches import raw_batch_files, read_batch, write_batch
 from fediscope.lake.layout import envelope, partition_dir, state_path
-from fediscope.lake.state import Checkpoint, list_state, load_checkpoint, save_checkpoint
+from fediscope.lake.state import (
+    SETTLE_PASS,
+    Checkpoint,
+    list_state,
+    load_checkpoint,
+    load_pass_mark,
+    save_checkpoint,
+    save_pass_mark,
+)
 
 PAYLOAD = "héllo wörld\n".encode() + bytes(range(256))  # not valid UTF-8 as a whole: bytes in, same bytes out
 
@@ -213,6 +221,7 @@ def test_list_gives_direct_children_with_kind_and_size(tree: LakeBackend) -> Non
 def test_list_of_a_missing_directory_or_a_file_is_empty(tree: LakeBackend) -> None:
     assert tree.list("nope") == []
     assert tree.list("raw/top.txt") == []
+    assert tree.list("raw/top.txt/below") == []  # below a file: no such directory either
 
 
 def test_walk_gives_every_file_below_sorted_by_path(tree: LakeBackend) -> None:
@@ -350,6 +359,25 @@ def test_a_checkpoint_listed_earlier_in_the_run_and_gone_since_is_none(lake: Lak
     assert load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing) == Checkpoint()
     save_checkpoint(lake, "mastodon.example", "public", Checkpoint(newest_id="5"))  # written since the listing
     assert load_checkpoint(lake, "mastodon.example", "public", listing=listing).newest_id == "5"
+
+
+def test_a_pass_mark_listed_earlier_in_the_run_and_gone_since_is_none(lake: LakeBackend) -> None:
+    """The settle mark, as the checkpoint: one the run's listing shows is read without asking first whether it is
+    there; deleted since, it is none (the pass starts over), not a lake error; one written since the listing (by
+    another collect) is read all the same. Its folder is listed only when first asked about."""
+    save_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, "111")
+    listing = list_state(lake, "mastodon.example")
+    save_pass_mark(lake, "mastodon.example", "public", SETTLE_PASS, "5")  # before the settle folder is listed
+    save_pass_mark(lake, "mastodon.example", "tag:rust", SETTLE_PASS, "7")
+    assert load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing) == "111"
+    lake.delete(state_path("mastodon.example", "tag:python", SETTLE_PASS))
+    assert load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing) is None
+    assert load_pass_mark(lake, "mastodon.example", "public", SETTLE_PASS, listing=listing) == "5"
+    lake.delete(state_path("mastodon.example", "tag:rust", SETTLE_PASS))
+    assert load_pass_mark(lake, "mastodon.example", "tag:rust", SETTLE_PASS, listing=listing) is None
+    save_pass_mark(lake, "mastodon.example", "tag:go", SETTLE_PASS, "9")  # after the settle folder was listed
+    assert load_pass_mark(lake, "mastodon.example", "tag:go", SETTLE_PASS, listing=listing) == "9"
+    assert load_pass_mark(lake, "mastodon.example", "tag:none", SETTLE_PASS, listing=listing) is None
 
 
 def test_local_path_only_for_local_backends(lake_case: LakeCase) -> None:

@@ -327,13 +327,15 @@ def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(
 
 @pytest.mark.parametrize("exception", ["RuntimeException", "AccessControlException", "SafeModeException"])
 def test_a_failing_status_call_is_an_error_not_a_missing_path(webhdfs_server: WebHDFSDouble, exception: str) -> None:
-    """GETFILESTATUS answered with 500 or 403 must not read as "absent": every caller would then start over from
-    nothing (an empty checkpoint, an empty listing, an erasure suppression list or audit log rewritten empty)."""
+    """GETFILESTATUS (or a list's LISTSTATUS, asked without one first) answered with 500 or 403 must not read as
+    "absent": every caller would then start over from nothing (an empty checkpoint, an empty listing, an erasure
+    suppression list or audit log rewritten empty)."""
     lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
     lake.write_atomic("_state/suppressed.json", b'{"accounts": ["k1"]}')
-    for call in (lambda: lake.exists("_state/suppressed.json"), lambda: lake.is_dir(""), lambda: lake.list(""),
-                 lambda: lake.walk("_state")):
-        webhdfs_server.fail_next("GETFILESTATUS", exception, "injected failure")
+    for op, call in (("GETFILESTATUS", lambda: lake.exists("_state/suppressed.json")),
+                     ("GETFILESTATUS", lambda: lake.is_dir("")), ("LISTSTATUS", lambda: lake.list("")),
+                     ("GETFILESTATUS", lambda: lake.walk("_state"))):
+        webhdfs_server.fail_next(op, exception, "injected failure")
         with pytest.raises(LakeError, match=f"{exception}: injected failure"):
             call()
     assert lake.exists("_state/suppressed.json") and not lake.exists("_state/other.json")
