@@ -983,9 +983,9 @@ def stale_metric_message(name: str, reason: str, *, reader: str | None = None,
     :func:`unreadable_reason`), read by analysis ``reader`` if any: as when another fediscope version stored it, and
     ``rerun`` (the command, or the Python API's call too) stores it again. :func:`stale_as_store_error` raises it;
     the results API answers it as 409 ``stale_metric``."""
-    what = f"what analysis {reader} reads" if reader else "what this fediscope version reads"
-    return (f"metric {name} in the store does not have {what} ({reason}), as when another fediscope version stored "
-            f"it; re-run {rerun} with this version to store it again")
+    reading = f"analysis {reader}" if reader else "this fediscope version"
+    return (f"metric {name} in the store does not have what {reading} reads ({reason}), as when another fediscope "
+            f"version stored it; re-run {rerun} with this version to store it again")
 
 
 @contextmanager
