@@ -82,6 +82,8 @@ from fediscope.analysis import (
     provisional,
     read_again_if_written,
     read_of_one_write,
+    stale_metric_message,
+    unreadable_reason,
 )
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, load_metrics
@@ -177,16 +179,15 @@ def _store_call(shown: str, call: Any, metric: str | None = None, reader: str | 
             raise
         # a stored value its column's type cannot hold (the store's decoding), or rows without a column the
         # analysis reads
-        reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)[:200]
+        reason = unreadable_reason(exc)
         log.warning("results: metric %s%s: %s", metric, f" (analysis {reader})" if reader else "", reason)
         raise _stale(metric, reader, reason) from None
 
 
 def _stale(metric: str, reader: str | None, reason: str) -> ApiError:
-    what = f"what analysis {reader} reads" if reader else "what this fediscope version reads"
-    return ApiError(409, "stale_metric", f"metric {metric} in the store does not have {what} ({reason}), as when "
-                                         "another fediscope version stored it; re-run `fediscope process` (with "
-                                         "this version) to store it again")
+    """409 ``stale_metric``, worded as ``fediscope store export`` and ``fs.metric_rows`` say it
+    (:func:`~fediscope.analysis.stale_metric_message`)."""
+    return ApiError(409, "stale_metric", stale_metric_message(metric, reason, reader=reader))
 
 
 def _results() -> ResultsStore:

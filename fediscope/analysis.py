@@ -962,6 +962,46 @@ def read_again_if_written(read: Callable[[], _Value], what: str, logger: logging
 #: neither write (a column the one has and the other lacks, or whose type the write changed; a table an HBase write
 #: rebuilds): :func:`overtaken_as_such` tells the two apart.
 UNREADABLE: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, StoreSchemaError, MissingTableError)
+#: the longest reason :func:`unreadable_reason` gives: a decoding error quotes the stored value, which may be long
+REASON_LENGTH = 200
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why a metric's rows are not what this version reads, from what their read raised (:data:`UNREADABLE`): the
+    column a row lacks (a ``KeyError`` names only the column), else the error's text on one line, cut to
+    :data:`REASON_LENGTH` characters. The analyses' failures, ``fs.metric_rows``, ``fediscope store export``, the
+    erasure and export of an account and the results API's 409 ``stale_metric`` all say it so."""
+    if isinstance(exc, KeyError):
+        return f"column {exc} missing"
+    text = " ".join(str(exc).split())
+    return text if len(text) <= REASON_LENGTH else text[:REASON_LENGTH - 1] + "…"
+
+
+def stale_metric_message(name: str, reason: str, *, reader: str | None = None,
+                         rerun: str = "`fediscope process`") -> str:
+    """The one wording of a stored metric whose rows this version does not read (``reason``:
+    :func:`unreadable_reason`), read by analysis ``reader`` if any: as when another fediscope version stored it, and
+    ``rerun`` (the command, or the Python API's call too) stores it again. :func:`stale_as_store_error` raises it;
+    the results API answers it as 409 ``stale_metric``."""
+    reading = f"analysis {reader}" if reader else "this fediscope version"
+    return (f"metric {name} in the store does not have what {reading} reads ({reason}), as when another fediscope "
+            f"version stored it; re-run {rerun} with this version to store it again")
+
+
+@contextmanager
+def stale_as_store_error(name: str, rerun: str = "`fediscope process`") -> Iterator[None]:
+    """Rows of metric ``name`` this version does not read (:data:`UNREADABLE`: a value its column's type cannot
+    hold, a column missing from its table) raised as a StoreError saying so and how to store it again
+    (:func:`stale_metric_message`): was the store's decoding ``ValueError`` itself, a traceback on the command line.
+    A table dropped by hand is no such metric (its own :class:`~fediscope.errors.MissingTableError` names the fix),
+    nor a read a write overtook (:func:`overtaken_as_such` raises that as :class:`MetricChangedError`, which says to
+    read it again). Wrap the reads alone: a ``ValueError`` of what is done with the rows is no stale metric."""
+    try:
+        yield
+    except MissingTableError:
+        raise
+    except UNREADABLE as exc:
+        raise StoreError(stale_metric_message(name, unreadable_reason(exc), rerun=rerun)) from None
 
 
 @contextmanager
@@ -1116,9 +1156,8 @@ def analysis_failure(exc: Exception, metric_name: str) -> str:
     dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it reads."""
     if isinstance(exc, MissingTableError):
         return f"metric {exc.metric}: {exc.problem}: {exc.fix}"
-    reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
-    return (f"metric {metric_name}: {reason}; its SQL and fediscope/analysis.py disagree (re-run `fediscope "
-            "process` after updating fediscope)")
+    return (f"metric {metric_name}: {unreadable_reason(exc)}; its SQL and fediscope/analysis.py disagree (re-run "
+            "`fediscope process` after updating fediscope)")
 
 
 def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None) -> AnalysisRun:

@@ -48,10 +48,11 @@ from fediscope.analysis import (
     read_of_one_write,
     read_one_state,
     run_analyses,
+    stale_as_store_error,
 )
 from fediscope.config import SETTINGS, Settings, load_settings
 from fediscope.engine.process import PYTHON_ARGUMENTS, ProcessSummary, run_process
-from fediscope.errors import ConfigError, MissingTableError, StoreError
+from fediscope.errors import ConfigError, StoreError
 from fediscope.interrupts import keyboard_interrupts
 from fediscope.timestamps import parse_day, rfc3339_rows
 
@@ -228,7 +229,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     :func:`~fediscope.analysis.read_of_one_write`), up to 3 times, then it is a StoreError saying to read it
     again; a write begun before the read and not finished after it is warned of (:func:`_warn_if_partly_written`).
     StoreError when the store does not hold it, or holds rows this version does not read (a value its column's type
-    cannot hold, a column missing: :func:`_stale_as_store_error`, the results API's 409 ``stale_metric``).
+    cannot hold, a column missing: :func:`~fediscope.analysis.stale_as_store_error`, the results API's 409
+    ``stale_metric``).
 
     ``prefix`` gives only the rows whose prefix column (its SQL file's ``-- prefix:`` line, else its first key
     column: ``day`` for ``hashtags_daily``, ``instance`` for ``signups_by_month``) holds that value, in key order,
@@ -264,7 +266,7 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
                              "process) first, or see fediscope.python_api.analyses(settings).stored for those it holds")
         stored = stored_definition(store, name, load_metrics(own_dir=settings.metrics_dir).get(name))
         # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
-        with _stale_as_store_error(name):
+        with stale_as_store_error(name, _STORE_AGAIN):
             if raw is not None:
                 rows = _rows_of_prefix(store, stored, raw, limit)
             else:
@@ -274,22 +276,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     return _timestamps_as_rfc3339(rows, stored)
 
 
-@contextmanager
-def _stale_as_store_error(name: str) -> Iterator[None]:
-    """Rows of ``name`` this version does not read (:data:`~fediscope.analysis.UNREADABLE`: a value its column's type
-    cannot hold, a column missing from its table, as when another fediscope version stored it) as a StoreError
-    saying so and how to store it again, as the results API answers 409 ``stale_metric``; was the store's decoding
-    ``ValueError`` itself. A read a write overtook is not one (:func:`~fediscope.analysis.overtaken_as_such`: its
-    StoreError says to read it again), nor a table dropped by hand (its own StoreError names the fix)."""
-    try:
-        yield
-    except MissingTableError:
-        raise
-    except UNREADABLE as exc:
-        reason = f"column {exc} missing" if isinstance(exc, KeyError) else str(exc)
-        raise StoreError(f"metric {name} in the store does not have what this fediscope version reads ({reason}), "
-                         "as when another fediscope version stored it; re-run `fediscope process` "
-                         "(fediscope.python_api.process) with this version to store it again") from None
+#: how the Python API says to store a metric again (:func:`~fediscope.analysis.stale_as_store_error`)
+_STORE_AGAIN = "`fediscope process` (fediscope.python_api.process)"
 
 
 def _prefix_text(value: Any) -> str:

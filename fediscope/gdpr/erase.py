@@ -147,6 +147,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from fediscope.analysis import stale_as_store_error
 from fediscope.config import Settings
 from fediscope.engine.manifest import forget_erased_files
 from fediscope.engine.metric_state import forget as forget_metric_snapshots
@@ -1015,7 +1016,8 @@ def erase_store(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric
     values = traces.values()
     for name, metric in metrics.items():
         count = store.delete_where(metric, "account_key", traces.key)
-        rows = store.all(metric)
+        with stale_as_store_error(name):  # a value another fediscope version stored: re-run `fediscope process`
+            rows = store.all(metric)
         named = 0
         statuses: list[Mapping[str, Any]] = []
         for row in rows:

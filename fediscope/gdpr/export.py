@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fediscope.analysis import stale_as_store_error
 from fediscope.config import Settings
 from fediscope.engine.metric_state import kept_rows
 from fediscope.engine.metrics import Metric
@@ -207,11 +208,15 @@ class _Found:
 
 def store_rows_about(store: MetricStore, traces: Traces, metrics: Mapping[str, Metric]) -> dict[str, list[Any]]:
     """The account's rows in each metric table of ``metrics`` (:func:`~fediscope.gdpr.erase.stored_metrics`), as
-    the erasure finds them: by ``account_key``, by a trace in any text column, by one of its statuses' ids."""
+    the erasure finds them: by ``account_key``, by a trace in any text column, by one of its statuses' ids. Rows
+    this version does not read are a StoreError saying to re-run ``fediscope process``
+    (:func:`~fediscope.analysis.stale_as_store_error`): was the store's decoding ``ValueError``, a traceback."""
     values = traces.values()
     found: dict[str, list[Any]] = {}
     for name, metric in metrics.items():
-        rows = [row for row in store.all(metric) if _row_about(row, traces, values)]
+        with stale_as_store_error(name):  # rows another fediscope version stored: re-run `fediscope process`
+            every = store.all(metric)
+        rows = [row for row in every if _row_about(row, traces, values)]
         if rows:
             found[name] = rows
     return found

@@ -44,6 +44,7 @@ from fediscope.analysis import (
     pages_in_top_order,
     pages_of_prefix,
     provisional,
+    stale_as_store_error,
     stored_definition,
 )
 from fediscope.console import printable
@@ -170,16 +171,30 @@ def export_rows(store: MetricStore, name: str, fmt: str, write: Callable[[bytes]
     A metric under a provisional generation (a write going on, or one that stopped part-way) is refused before a row
     is written (:class:`PartlyWrittenError`); one written again during the export raises
     :class:`~fediscope.analysis.MetricChangedError`, also when its rows were one page: the page walk compares the
-    generation read here, before the definition and column types, after every page."""
+    generation read here, before the definition and column types, after every page.
+
+    Rows this version does not read (a value its column's type cannot hold, a column missing from its table: as when
+    another fediscope version stored it) are a StoreError saying to re-run ``fediscope process``, worded as
+    ``fs.metric_rows`` and the results API's 409 ``stale_metric`` say it
+    (:func:`~fediscope.analysis.stale_as_store_error`); was the store's decoding ``ValueError``, a traceback."""
     generation = store.generation(name)
     if provisional(generation):
         raise PartlyWrittenError(name)
-    definition = stored_definition(store, name)
-    types = store.column_types(name)
+    with stale_as_store_error(name):
+        definition = stored_definition(store, name)
+        types = store.column_types(name)
     pages = (pages_in_top_order(store, definition, generation=generation) if prefix is None else
              pages_of_prefix(store, definition, prefix_value(prefix, types.get(definition.prefix)),
                              generation=generation))
-    return _write_pages(pages, list(types), fmt, write, progress, for_terminal, spreadsheet_safe)
+    return _write_pages(_read_as_stored(name, pages), list(types), fmt, write, progress, for_terminal,
+                        spreadsheet_safe)
+
+
+def _read_as_stored(name: str, pages: Iterator[list[Row]]) -> Iterator[list[Row]]:
+    """``pages``, rows this version does not read raised as :func:`~fediscope.analysis.stale_as_store_error` raises
+    them: the reads alone, not what is done with the rows (a ``ValueError`` of writing them is no stale metric)."""
+    with stale_as_store_error(name):
+        yield from pages
 
 
 def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write: Callable[[bytes], Any],

@@ -68,6 +68,18 @@ def test_a_value_of_another_type_is_409(sqlite_path: Path, live_api: Callable[..
     assert api.get("/v1/metrics/languages").status_code == 200
 
 
+def test_the_409_says_it_as_the_export_and_the_python_api_say_it(sqlite_path: Path,
+                                                                  live_api: Callable[..., LiveApi]) -> None:
+    """One wording of a stale metric (:func:`fediscope.analysis.stale_metric_message`): the API's said "(with this
+    version)" where ``fediscope store export`` and ``fs.metric_rows`` say "with this version"."""
+    _alter(sqlite_path, "UPDATE metric_activity_by_hour SET toots = 'lots' WHERE weekday = 1")
+    api = live_api(make_settings(store=f"sqlite:///{sqlite_path}"))
+    error = assert_error(api.get("/v1/metrics/activity_by_hour", params={"limit": "1000"}), 409, "stale_metric")
+    assert error["message"] == ("metric activity_by_hour in the store does not have what this fediscope version reads "
+                                "(invalid literal for int() with base 10: 'lots'), as when another fediscope version "
+                                "stored it; re-run `fediscope process` with this version to store it again")
+
+
 def test_a_metric_table_dropped_by_hand_is_409_missing_table(sqlite_path: Path,
                                                              live_api: Callable[..., LiveApi]) -> None:
     """Not a stale metric, nor a store that cannot be reached (was 503 ``store_unavailable``, which a client may
