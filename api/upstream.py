@@ -334,8 +334,9 @@ class Upstream:
                                f"this account of {query.domain} was erased on request (fediscope gdpr erase): nothing "
                                "of it is served or landed; remove it from the sources (NiFi flow) that ask for it")
             page = self._fetch_page(client, throttled, source, query, policy)
-            if policy.enabled:
-                policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
+            # with privacy off too: no record is keyed by it then, but an erased account is skipped under both its
+            # names (PrivacyPolicy.skip_reason), and the lake remembers it for `gdpr erase` (as the collector does)
+            policy.use_handle_domain(client.domain, self.handle_domains.lookup(client, page))
             pages = [(page, self._land(page, source, query, policy))]
             stuck = source.paged and self._continue_past_withheld(pages, client, throttled, source, query, policy)
         finally:

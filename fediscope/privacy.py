@@ -612,7 +612,9 @@ class PrivacyPolicy:
         that spelling (:meth:`spelled_key`), which records landed before the landing settled on ASCII carry."""
         key = self.account_key(acct, instance)
         handle = acct.lstrip("@").lower()
-        user, _, domain = handle.rpartition("@") if "@" in handle else (handle, "", self.local_domain(instance))
+        # with privacy off a local account is keyed by the domain connected to, whatever handle domain is registered
+        local = self.local_domain(instance) if self.enabled else instance.lower()
+        user, _, domain = handle.rpartition("@") if "@" in handle else (handle, "", local)
         spelled = unicode_domain(landed_domain(domain))
         return {key} if spelled is None else {key, self.spelled_key(f"{user}@{spelled}")}
 
@@ -646,13 +648,34 @@ class PrivacyPolicy:
         """``"opt_out"`` or ``"suppressed"`` when this account must not be landed, else None."""
         if _opted_out(account):
             return "opt_out"
-        if self._on_suppression_list(self.account_key(_acct_of(account), instance)):
+        if self._key_erased(self.account_key(_acct_of(account), instance)):
             return "suppressed"
         return None
 
     def _on_suppression_list(self, key: str) -> bool:
         """With privacy off the list holds digests of the clear keys (:func:`clear_key_digest`)."""
         return (key if self.enabled else clear_key_digest(key)) in self.suppressed
+
+    def _key_erased(self, key: str) -> bool:
+        """Is the account of ``key`` (an account key, :meth:`account_key`) on the suppression list, under this key or,
+        with privacy off, under its other name (:meth:`_other_names`)?"""
+        return self._on_suppression_list(key) or (
+            not self.enabled and bool(self.suppressed) and any(map(self._on_suppression_list, self._other_names(key))))
+
+    def _other_names(self, key: str) -> list[str]:
+        """The other clear keys of the account of ``key`` (privacy off), by the handle domains registered
+        (:meth:`use_handle_domain`): ``alice@example.com`` for ``alice@social.example.com`` (its own records, keyed by
+        the domain connected to) and ``alice@social.example.com`` for ``alice@example.com`` (other instances'
+        records). Privacy off keys each record as collected, so the account has both keys in the lake, and an
+        erasure may have listed either alone (made before the lake remembered the handle domain: ``gdpr erase``
+        lists both once it does); without this, its statuses on the routes that do not name it (a timeline, a
+        hashtag) landed under the other key."""
+        user, _, domain = key.rpartition("@")
+        if not user or not self.handle_domains:
+            return []
+        names = [f"{user}@{handle}" for handle in [self.handle_domains.get(domain)] if handle]
+        return names + [f"{user}@{served}" for served, handle in sorted(self.handle_domains.items())
+                        if handle == domain]
 
     def replies_to_suppressed(self, replied_to: Any, instance: str) -> bool:
         """Is ``replied_to``, a status's ``in_reply_to_account_id`` as landed from ``instance`` (an id pseudonym; with
@@ -710,7 +733,7 @@ class PrivacyPolicy:
         if not acct:  # no key to note or look up (a shape the landing checks report)
             return "opt_out" if _opted_out(account) else None
         reason = self.skip_reason(account, instance)
-        if reason == "opt_out" and not self._on_suppression_list(self.account_key(acct, instance)):
+        if reason == "opt_out" and not self._key_erased(self.account_key(acct, instance)):
             self.opted_out.update(self._spellings(acct, instance))
         return reason
 
@@ -772,7 +795,7 @@ class PrivacyPolicy:
         if not (self.suppressed and isinstance(account, dict) and (account.get("acct") or account.get("username"))):
             return None
         key = self.account_key(_acct_of(account), instance)
-        return key if self._on_suppression_list(key) else None
+        return key if self._key_erased(key) else None
 
     def _note_card_authors(self, card: dict[str, Any], instance: str, erased: dict[str, _Erased]) -> None:
         """Note in ``erased`` the erased accounts a link preview names as its author: an ``authors`` entry's
@@ -787,7 +810,7 @@ class PrivacyPolicy:
             if match and (user := match.group("user") or match.group("ap_user")) \
                     and not (match.group("rest") or "").strip("/"):
                 key = self.account_key(f"{user}@{match.group('remote') or match.group('host')}")
-                if self._on_suppression_list(key):
+                if self._key_erased(key):
                     erased.setdefault(key, _Erased()).links.add(url)
 
     def _note_written(self, status: dict[str, Any], erased: dict[str, _Erased]) -> None:
@@ -817,7 +840,7 @@ class PrivacyPolicy:
                     key = self.account_key(handle)
                 except (ValueError, UnicodeError):  # not a handle after all (an empty name, a domain idna refuses)
                     continue
-                if self._on_suppression_list(key):
+                if self._key_erased(key):
                     who = erased.setdefault(key, _Erased())
                     if link is not None:
                         who.links.add(link)

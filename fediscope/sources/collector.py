@@ -69,7 +69,10 @@ once per instance and run, before that instance's first page is landed, from the
 the ``instance`` source fetched when that comes first, else one extra request, made only for hosts that can have
 such a parent. A settled answer is remembered in ``<lake>/_state/handle_domains.json``; when the document
 cannot be had, the remembered handle domain is used (:mod:`fediscope.sources.handle_domains`), and without one
-the instance's local accounts are keyed by the domain connected to, as before.
+the instance's local accounts are keyed by the domain connected to, as before. With privacy off it is learned
+all the same: records are keyed as collected then, but an account erased under either of its names (the handle's
+or the served domain's) is skipped under both (:meth:`~fediscope.privacy.PrivacyPolicy.skip_reason`), and an
+erasure by the handle finds the records keyed by the served domain once the lake remembers it.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
@@ -116,7 +119,7 @@ from fediscope.lake.state import (
     spellings_kept,
     text_for_logs,
 )
-from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, parent_handle_domain, policy_from_settings
+from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
 from fediscope.sources.handle_domains import handle_domain_for_run
 from fediscope.sources.internal_error import internal_error_text
@@ -392,16 +395,12 @@ def _on_handle_domains(ctx: _Context, targets: list[tuple[str, SourceRef]],
 
 def _handle_domain(ctx: _Context, client: MastodonClient) -> str | None:
     """The handle domain of the instance ``client`` connects to (None: its own, or not known), learned once a run
-    (:func:`_learn_handle_domain`; with privacy off too, though no account is keyed by it then). A damaged memory
-    file leaves it unknown here: the instance's sources fail on it when they land (privacy on), as before."""
+    (:func:`_learn_handle_domain`; with privacy off too, though no record is keyed by it then). A damaged memory
+    file leaves it unknown here: the instance's sources fail on it when they land, as before."""
     domain = client.domain
     if domain not in ctx.handle_domains:
         try:
-            if ctx.policy.enabled:
-                _learn_handle_domain(ctx, client, None)
-            else:
-                learned = handle_domain_for_run(ctx.lake, domain, fetch_handle_domain(client))
-                ctx.handle_domains[domain] = parent_handle_domain(domain, learned) if learned else None
+            _learn_handle_domain(ctx, client, None)
         except LakeError as exc:
             log.warning("%s: the handle domain is not known (%s): account sources written with it are collected "
                         "as written", domain, exc)
@@ -601,13 +600,16 @@ def _learn_handle_domain(ctx: _Context, client: MastodonClient, page: Page | Non
     """Once per instance and run, before its first page is landed: register its handle domain with the policy
     (module docstring), from ``page`` when it is the instance document, else from one request for it; when the
     document cannot be read, the one remembered in the lake (:mod:`fediscope.sources.handle_domains`). A damaged
-    memory file fails the instance's sources (LakeError naming it) rather than key its accounts differently."""
+    memory file fails the instance's sources (LakeError naming it) rather than key its accounts differently.
+    With privacy off too: no record is keyed by it then, but an erased account is looked for under both its names
+    (:meth:`~fediscope.privacy.PrivacyPolicy.skip_reason`), and ``gdpr erase`` of its handle finds the records
+    keyed by the served domain once the lake remembers it."""
     domain = client.domain
-    if domain in ctx.handle_domains or not ctx.policy.enabled:
+    if domain in ctx.handle_domains:
         return
     learned = handle_domain_for_run(ctx.lake, domain, fetch_handle_domain(client, page))
     ctx.handle_domains[domain] = ctx.policy.use_handle_domain(domain, learned)
-    if learned:
+    if learned and ctx.policy.enabled:
         log.info("%s: local accounts are keyed by their handle domain %s", domain, learned)
 
 

@@ -449,7 +449,7 @@ class StreamRun:
         handle domain of its local accounts."""
         with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
             pin_streaming_server(self.client)  # refuses another host's before any connection to it
-        if self.buffer.handle_domain is None and self.settings.privacy:
+        if self.buffer.handle_domain is None:  # with privacy off too: an erased account's other name (collector)
             # once per run; never raises for what the instance does (LakeError for a damaged memory file)
             self.buffer.handle_domain = handle_domain_for_run(self.lake, self.client.domain,
                                                               fetch_handle_domain(self.client))

@@ -192,3 +192,29 @@ def test_an_account_erased_by_its_handle_is_410_when_asked_for_without_a_domain(
     other = next(s["account"]["acct"] for s in home.public_statuses()
                  if "@" not in s["account"]["acct"] and s["account"]["acct"] != user)
     assert live.get(f"/v1/accounts/{other}/statuses", params={"instance": home.domain}).status_code == 200
+
+
+def test_privacy_off_serves_no_status_of_an_account_erased_by_its_handle_on_a_timeline(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path) -> None:
+    """With ``FEDISCOPE_PRIVACY=off``, ``gdpr erase --account user@example.test`` made before the lake knew
+    social.example.test, then the home instance's public and hashtag timelines: none of the account's statuses is
+    served, nor its name. Was: privacy off keys the home instance's ``acct: "user"`` by the domain connected to
+    (``user@social.example.test``), not the erased handle, and the API never registered the handle domain with privacy
+    off: every status the account wrote was served."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}", privacy=False, pseudonym_key=None)
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:  # the account as others name it
+        assert run_collection(settings, [(remote.url, parse_source("public"))], progress=False).landed
+    author = "mastodonpy_test_2"  # most of the corpus's public statuses, all with one hashtag
+    erase_account(settings, f"{author}@{HANDLE_DOMAIN}")
+    assert not (lake_dir / HANDLE_DOMAINS_PATH).exists()  # the suppression list holds the handle's key alone
+    tag = next(t["name"] for s in home.public_statuses() if s["account"]["acct"] == author for t in s["tags"])
+
+    live = live_api(settings)
+    for path in ("/v1/timelines/public", f"/v1/timelines/tag/{tag}"):
+        response = live.get(path, params={"instance": home.domain, "limit": 40})
+        assert response.status_code == 200, response.text
+        assert response.json()["skipped"] >= 20, (path, response.json()["skipped"])
+        accts = {r["data"]["account"]["acct"] for r in response.json()["records"]}
+        assert author not in accts and author not in response.text, path
+    assert load_handle_domains(open_lake(str(lake_dir))) == {home.domain: HANDLE_DOMAIN}  # learned, remembered

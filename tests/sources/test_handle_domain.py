@@ -125,3 +125,21 @@ def test_the_stream_keys_local_accounts_by_the_handle_domain(
     _authors, _mentions, domains = landed_keys(lake, home.domain)
     assert domains == {HANDLE_DOMAIN}
     assert len(home.requests_to("/api/v2/instance")) >= 1
+
+
+def test_the_stream_with_privacy_off_skips_an_account_erased_by_its_handle(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    """``FEDISCOPE_PRIVACY=off``, the account erased as ``user@example.test`` when the lake knew only another
+    instance's records of it: the home instance's stream (``acct: "user"``, keyed ``user@social.example.test`` with
+    privacy off) lands none of its statuses. Was: the stream asked for the handle domain with privacy on only, and
+    privacy off looked the account up under the served domain's key alone: it landed them."""
+    from fediscope.gdpr.erase import erase_account
+
+    settings = make_settings(privacy=False, pseudonym_key=None, allow_private_addresses=True)
+    assert run_collection(settings, [(remote.url, PUBLIC)], progress=False).landed
+    author = "mastodonpy_test"  # the author of the recorded stream's public statuses
+    erase_account(settings, f"{author}@{HANDLE_DOMAIN}")
+    summary = StreamRun(settings, home.url, PUBLIC, max_events=12, flush_seconds=60).run()
+    assert summary.ok, summary.line()
+    assert summary.landed == 0 and summary.skipped >= 4, summary.line()  # its updates and edits (and direct ones)
+    assert [r for _p, r in lake.records("statuses") if r["meta"]["instance"] == home.domain] == []

@@ -1,0 +1,117 @@
+"""``FEDISCOPE_PRIVACY=off`` and a server served from social.example.test whose handles are ``@user@example.test``
+(``LOCAL_DOMAIN`` ≠ ``WEB_DOMAIN``): privacy off keys records as collected, so the home instance's records name a
+local account ``user@social.example.test`` and every other instance's ``user@example.test``. An erasure by either
+name must keep the account out of what is landed from both, on every route (a timeline, a hashtag), not only on the
+``account:`` source named after it; and ``gdpr erase user@example.test`` must find the home instance's records.
+(The scraping API: tests/api/test_api_handle_domain.py.)
+
+The instances are the recorded Mastodon double over real HTTP: the home one reached as social.example.test
+(resolved to 127.0.0.1 for the test) with its recorded instance document declaring example.test, the other one on
+127.0.0.1 serving the same corpus as another instance sees it (``acct: "user@example.test"``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from doubles.hostnames import resolve_to_loopback
+from doubles.mastodon_server import MastodonDouble
+
+from fediscope.config import Settings
+from fediscope.erased_mentions import ERASED
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.suppression import SUPPRESSED_PATH
+from fediscope.privacy import clear_key_digest
+from fediscope.sources.collector import run_collection
+from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH
+from fediscope.sources.spec import parse_source
+
+WEB_HOST = "social.example.test"
+HANDLE_DOMAIN = "example.test"
+AUTHOR = "mastodonpy_test_2"  # writes most public statuses of the corpus, all with one hashtag
+MENTIONED = "mastodonpy_test"  # mentioned by admin in one public status
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    return Settings(lake=str(tmp_path / "lake"), store=f"sqlite:///{tmp_path / 'store.db'}", privacy=False,
+                    pseudonym_key=None, allow_private_addresses=True)
+
+
+def landed_statuses(settings: Settings) -> list[dict[str, Any]]:
+    """Every raw status record of the lake (``meta`` and ``data``)."""
+    return [json.loads(line) for path in sorted(Path(settings.lake).glob("raw/mastodon/statuses/**/*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def is_subject(acct: str, user: str) -> bool:
+    """Whether ``acct`` (as landed with privacy off) names ``user``: local, or with any domain."""
+    return acct == user or acct.startswith(f"{user}@")
+
+
+def suppressed(settings: Settings) -> set[str]:
+    return set(json.loads((Path(settings.lake) / SUPPRESSED_PATH).read_text())["accounts"])
+
+
+def erase_by_handle_from_another_instance(settings: Settings) -> None:
+    """Land what another instance serves of the home instance's accounts (``user@example.test``), then erase
+    :data:`AUTHOR` and :data:`MENTIONED` by their handles: the lake has never heard of social.example.test, so
+    the suppression list holds the handles' keys alone."""
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
+        assert run_collection(settings, [(remote.url, parse_source("public"))], progress=False).landed
+    for user in (AUTHOR, MENTIONED):
+        erase_account(settings, f"{user}@{HANDLE_DOMAIN}")
+    assert not (Path(settings.lake) / HANDLE_DOMAINS_PATH).exists()
+    assert suppressed(settings) >= {clear_key_digest(f"{u}@{HANDLE_DOMAIN}") for u in (AUTHOR, MENTIONED)}
+
+
+def test_an_account_erased_by_its_handle_is_not_landed_from_its_home_timelines(settings: Settings) -> None:
+    """Was: the home instance's statuses name the account ``acct: "user"``, keyed ``user@social.example.test`` with
+    privacy off, which is not the erased key: the public and hashtag timelines landed every status the erased
+    account wrote, and admin's status kept its mention of the other erased account."""
+    erase_by_handle_from_another_instance(settings)
+    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home:
+        tag = next(t["name"] for s in home.public_statuses() if s["account"]["acct"] == AUTHOR for t in s["tags"])
+        summary = run_collection(settings, [(home.url, parse_source("public")), (home.url, parse_source(f"tag:{tag}"))],
+                                 progress=False)
+        served = home.domain
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    assert summary.skipped >= 2 * 22 + 1  # the author's statuses on both timelines, the mentioned one's own
+    from_home = [r["data"] for r in landed_statuses(settings) if r["meta"]["instance"] == served]
+    assert from_home  # admin's statuses landed
+    assert not [s for s in from_home if is_subject(s["account"]["acct"], AUTHOR)
+                or is_subject(s["account"]["acct"], MENTIONED)]
+    mentioning = [s for s in from_home if f"@<span>{MENTIONED}</span>" in s["content"] or s["mentions"]]
+    assert mentioning == []  # admin's mention of the erased account: gone from mentions and its content …
+    assert any(f"@<span>{ERASED}</span>" in s["content"] for s in from_home)  # … written as erased
+
+
+def test_erase_by_the_handle_finds_what_a_privacy_off_collection_keyed_by_the_served_domain(
+        settings: Settings) -> None:
+    """A collection with privacy off learns and remembers the handle domain as one with privacy on does, so one
+    erasure by the handle removes the home instance's records (``user`` of social.example.test) and the other
+    instance's (``user@example.test``), and suppresses both keys. Was: privacy off never asked for the instance
+    document on a timeline, the lake never remembered it, and the erasure left the home instance's records."""
+    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+          MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
+        public = parse_source("public")
+        run_collection(settings, [(home.url, public), (remote.url, public)], progress=False)
+        served = home.domain
+        by_instance = {r["meta"]["instance"] for r in landed_statuses(settings)
+                       if is_subject(r["data"]["account"]["acct"], AUTHOR)}
+        assert by_instance == {served, remote.domain}
+
+        report = erase_account(settings, f"{AUTHOR}@{HANDLE_DOMAIN}")
+        assert report.also_keys == [clear_key_digest(f"{AUTHOR}@{served}")]
+        assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]
+        assert {clear_key_digest(f"{AUTHOR}@{d}") for d in (HANDLE_DOMAIN, served)} <= suppressed(settings)
+
+        home.add_statuses(3, author=AUTHOR)
+        again = run_collection(settings, [(home.url, public)], progress=False)
+    assert again.skipped >= 3
+    assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]
+
