@@ -17,7 +17,8 @@ How the flow works (NiFi terms in brackets):
    walk is in flight: the poll is dropped), and for
    the next pages while the API returned a ``next`` cursor and ``#{max_pages}`` is not reached.
 4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter);
-   5xx, 429 (``Throttled?`` [RouteOnAttribute]) and connection failures are retried.
+   5xx, 429 (``Throttled?`` [RouteOnAttribute]) and connection failures are retried, but not a 5xx whose error
+   code says a retry cannot help (``PERMANENT_ERRORS``).
 5. ``Read cursor`` [EvaluateJsonPath] copies the API's cursors into attributes (``$.next.max_id``: the next,
    older page; ``$.prev.min_id``: the newest id of this page); the FlowFile is cloned: one copy goes back to
    ``Cursor``, the other is split into one FlowFile per record [SplitJson].
@@ -126,6 +127,26 @@ MERGE_MAX_AGE = "2 min"
 QUARANTINE_DIR = "quarantine/instance=" + INSTANCE_DOMAIN + "/dt=" + TODAY
 QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', ${quarantine.reason})}-"
                    + BATCH_ID + ".json")
+
+
+#: The scraping API's error codes (``{"error": {"status", "code", …}}``, api/README.md) of 5xx answers that a retry
+#: minutes later cannot turn into a page: the instance's TLS fails the same way (``upstream_tls_error``, which the API
+#: itself does not retry), it redirects elsewhere again (``upstream_redirect_refused``), refuses the request again
+#: (``upstream_rejected``: its 4xx other than 404 and 429, e.g. a token to set), or the API's pseudonym key is not the
+#: lake's until the operator restarts it (``key_mismatch``). Such an answer is quarantined at once instead of being
+#: retried 5 times a minute apart; the walk is walked again by a later poll, as after the retries.
+PERMANENT_ERRORS = ("upstream_tls_error", "upstream_redirect_refused", "upstream_rejected", "key_mismatch")
+#: Whether InvokeHTTP's ``invokehttp.response.body`` (the answer's first 256 bytes, where the API writes ``code``
+#: right after ``status``) names one of them. A regular expression, not a JSON path: the body is cut at 256 bytes
+#: (no longer JSON), and a proxy's HTML error page must be retried, not fail the expression. A ``"code"`` inside
+#: the message is escaped (``\"code\"``) and does not match.
+PERMANENT_ERROR = ("${invokehttp.response.body:matches('[\\s\\S]*\"code\" *: *\"(?:" + "|".join(PERMANENT_ERRORS)
+                   + ")\"[\\s\\S]*')}")
+#: ``Throttled?``: retried are 429 (the API's rate limit or the instance's) and the 5xx answers but those above.
+RETRIED = {
+    "throttled": "${invokehttp.status.code:equals('429')}",
+    "transient": "${invokehttp.status.code:ge(500):and(" + PERMANENT_ERROR[:-1] + ":not()})}",
+}
 
 
 def _userinfo_masked(attribute: str) -> str:
@@ -509,15 +530,18 @@ def build(kind: str) -> dict[str, Any]:
     flow.processor("Retry fetch", "standard.RetryFlowFile", STANDARD, col_b, 600.0, {
         "Retry Attribute": "fetch.retries", "Maximum Retries": "5", "Penalize Retries": "true",
     }, dynamic={"quarantine.reason": "fetch"}, penalty="1 min",
-        comments="5xx, 429 and connection errors: back to Fetch page after a penalty, then quarantine.")
+        comments="5xx (but those Throttled? quarantines at once), 429 and connection errors: back to Fetch "
+                 "page after a penalty, then quarantine.")
     flow.processor("Retry landing", "standard.RetryFlowFile", STANDARD, col_b, 2000.0, {
         "Retry Attribute": "landing.retries", "Maximum Retries": "10", "Penalize Retries": "true",
     }, dynamic={"quarantine.reason": "landing"}, penalty="1 min")
     flow.processor("Throttled?", "standard.RouteOnAttribute", STANDARD, col_b, 800.0, {
         "Routing Strategy": "Route to Property name",
-    }, dynamic={"throttled": "${invokehttp.status.code:equals('429')}"},
-        comments="InvokeHTTP sends only 5xx to Retry: a 429 (the API's rate limit or the instance's) is retried "
-                 "too; other 4xx (wrong key, unknown tag, instance not allowed) cannot be helped by a retry.")
+    }, dynamic=RETRIED,
+        comments="Which failed requests are retried: a 429 (the API's rate limit or the instance's), which InvokeHTTP "
+                 "does not send to Retry, and the 5xx answers but those a retry cannot help (" +
+                 ", ".join(PERMANENT_ERRORS) + "); these and the other 4xx (wrong key, unknown tag, instance not "
+                 "allowed) are quarantined at once.")
     flow.processor("Describe failed request", "standard.ReplaceText", STANDARD, col_c, 600.0, {
         "Replacement Strategy": "Always Replace", "Evaluation Mode": "Entire text",
         "Replacement Value": FAILED_REQUEST,
@@ -536,9 +560,9 @@ def build(kind: str) -> dict[str, Any]:
     flow.connect("Cursor", "Cursor", "set state fail")
     flow.connect("More pages?", "Fetch page", "fetch")
     flow.connect("Fetch page", "Read cursor", "Response")
-    flow.connect("Fetch page", "Retry fetch", "Retry", "Failure")
-    flow.connect("Fetch page", "Throttled?", "No Retry")
-    flow.connect("Throttled?", "Retry fetch", "throttled")
+    flow.connect("Fetch page", "Retry fetch", "Failure")
+    flow.connect("Fetch page", "Throttled?", "Retry", "No Retry")
+    flow.connect("Throttled?", "Retry fetch", "throttled", "transient")
     flow.connect("Throttled?", "Describe failed request", "unmatched")
     flow.connect("Retry fetch", "Fetch page", "retry")
     flow.connect("Retry fetch", "Describe failed request", "retries_exceeded", "failure")
