@@ -19,6 +19,15 @@ from fediscope.errors import ConfigError, LakeError
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.lake import webhdfs as webhdfs_module
 from fediscope.lake.backend import open_lake
+from fediscope.lake.state import (
+    SETTLE_PASS,
+    Checkpoint,
+    list_state,
+    load_checkpoint,
+    load_pass_mark,
+    save_checkpoint,
+    save_pass_mark,
+)
 from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
 from fediscope.redact import redact_url
 
@@ -339,6 +348,25 @@ def test_a_failing_status_call_is_an_error_not_a_missing_path(webhdfs_server: We
         with pytest.raises(LakeError, match=f"{exception}: injected failure"):
             call()
     assert lake.exists("_state/suppressed.json") and not lake.exists("_state/other.json")
+
+
+@pytest.mark.parametrize("exception", ["RuntimeException", "AccessControlException"])
+def test_a_listed_checkpoint_or_settle_mark_whose_read_fails_is_an_error_not_none(
+        webhdfs_server: WebHDFSDouble, exception: str) -> None:
+    """A state file the run's listing shows is read without a GETFILESTATUS first, and one deleted since the listing
+    is none. Its OPEN refused (403) or failing (500) while the file is there is that error: read as none, the source
+    would walk its timeline from the start again (its settle pass from the last FEDISCOPE_SETTLE_HOURS)."""
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    save_checkpoint(lake, "mastodon.example", "tag:python", Checkpoint(newest_id="111"))
+    save_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, "99")
+    listing = list_state(lake, "mastodon.example")
+    for call in (lambda: load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing),
+                 lambda: load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing)):
+        webhdfs_server.fail_next("OPEN", exception, "injected failure")
+        with pytest.raises(LakeError, match=f"{exception}: injected failure"):
+            call()
+    assert load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing).newest_id == "111"
+    assert load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing) == "99"
 
 
 def test_the_suppression_list_is_never_read_as_empty_when_the_namenode_fails(webhdfs_server: WebHDFSDouble) -> None:
