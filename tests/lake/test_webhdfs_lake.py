@@ -331,6 +331,22 @@ def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(
             call()
 
 
+def test_a_file_listed_by_a_gateway_that_names_it_by_its_own_name_lists_nothing(webhdfs_server: WebHDFSDouble) -> None:
+    """A list is one LISTSTATUS, without a GETFILESTATUS first. HttpFS of Hadoop 2 answers LISTSTATUS of a file with
+    the file's status named by its own name, as a directory holding one file of that name is listed: a file must
+    still list nothing (``lake ls <file>`` showed ``<file>/<name>``), and such a directory its file."""
+    webhdfs_server.list_file_by_name = True
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    lake.write_atomic("raw/top.txt", b"1")
+    lake.write_atomic("d/d", b"22")
+    assert lake.list("raw/top.txt") == []
+    assert [(e.path, e.is_dir, e.size) for e in lake.list("d")] == [("d/d", False, 2)]
+    assert [e.path for e in lake.list("raw")] == ["raw/top.txt"]
+    webhdfs_server.requests.clear()
+    lake.list("raw")  # a directory of another name: one LISTSTATUS, nothing more
+    assert [op for _s, _m, op, _p, _u in webhdfs_server.requests] == ["LISTSTATUS"]
+
+
 # -- an error answer is an error, never "no such file" --------------------------------------------------------
 
 
