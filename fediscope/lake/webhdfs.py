@@ -673,10 +673,18 @@ class WebHDFSLake:
 
     def list(self, path: str) -> list[Entry]:
         """One LISTSTATUS, not a GETFILESTATUS first: a missing path or a file lists nothing either way (the
-        collector lists each instance's state folder every run: :func:`~fediscope.lake.state.list_state`)."""
+        collector lists each instance's state folder every run: :func:`~fediscope.lake.state.list_state`). HttpFS of
+        Hadoop 2 lists a file as one child named like it, as a directory holding one file of its own name is
+        listed: only that answer is told apart with a GETFILESTATUS (as the ``hdfs`` package's ``Client.list``
+        does)."""
         base = self._abs(path)
         with self._errors("list", path):
             children = self._children(base)
+            if len(children) == 1 and children[0][0] == posixpath.basename(base) \
+                    and children[0][1].get("type") != "DIRECTORY":
+                status = self._stat(base)
+                if status is None or status.get("type") != "DIRECTORY":
+                    return []
         entries = [self._entry(posixpath.join(base, name), info) for name, info in children if not hidden(name)]
         return sorted(entries, key=lambda e: e.path.split("/"))
 

@@ -10,7 +10,8 @@ operations fediscope uses:
   datanode (a second server on its own port), and the bytes travel to or from the datanode; CREATE on the
   datanode answers ``201 Created``. ``noredirect=true`` gets ``200 {"Location": …}`` instead of the 307;
 * GETFILESTATUS / LISTSTATUS answer ``FileStatus`` / ``FileStatuses`` JSON; LISTSTATUS of a file is that one
-  file with an empty ``pathSuffix``; MKDIRS, DELETE and plain RENAME answer ``{"boolean": …}``;
+  file with an empty ``pathSuffix`` (its name with ``list_file_by_name``, as HttpFS of Hadoop 2 answers); MKDIRS,
+  DELETE and plain RENAME answer ``{"boolean": …}``;
 * RENAME with ``renameoptions=OVERWRITE`` (or ``NONE``) follows the namenode's rename2: it atomically replaces
   an existing destination, answers 200 with an empty body, and raises instead of answering false;
 * errors are ``{"RemoteException": {"exception", "javaClassName", "message"}}`` with the documented status
@@ -116,6 +117,9 @@ class WebHDFSDouble:
         self.deny_users: set[str] = set()
         self.datanode_address: str | None = None  # "host:port" the namenode redirects to (default: the datanode)
         self.rename_options_supported = True  # False: behave like a server that ignores renameoptions
+        # True: LISTSTATUS of a file names it by its own name in pathSuffix, as HttpFS of Hadoop 2 does (its
+        # FSListStatus answers listStatus(file) as a directory listing; the ``hdfs`` package's Client.list checks)
+        self.list_file_by_name = False
         self.redirect_params: dict[str, str] = {}  # added to the redirects' query (a secure cluster's delegation)
         # The cluster's clock: this many seconds ahead of the host's (behind when negative), in the modification
         # times it reports and in its answers' Date header; send_date=False leaves that header out.
@@ -284,7 +288,7 @@ class WebHDFSDouble:
         if not local.exists():
             raise RemoteError("FileNotFoundException", f"File {hdfs_path} does not exist.")
         if local.is_file():
-            statuses = [self.file_status(local, "")]
+            statuses = [self.file_status(local, local.name if self.list_file_by_name else "")]
         else:
             statuses = [self.file_status(child, child.name) for child in sorted(local.iterdir())]
         return {"FileStatuses": {"FileStatus": statuses}}

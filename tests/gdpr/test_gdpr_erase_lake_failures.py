@@ -81,6 +81,35 @@ def test_a_lake_that_refuses_a_write_says_the_erasure_is_unfinished_and_running_
     assert not files_holding([landed.lake_dir / "raw"], [key])
 
 
+def test_a_lake_that_refuses_the_audit_line_says_the_account_is_erased_but_the_erasure_unfinished(
+        landed, run_cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """Stopped after the store pass (the audit log's folder read-only), the message says what is done (the lake and
+    the store) and what may not be (the audit line, the opt-out notes), and the same command finishes it."""
+    key = landed.key(SUBJECT)
+    audit = landed.lake_dir / "_audit"
+    audit.mkdir(exist_ok=True)
+    audit.chmod(0o555)
+    try:
+        stopped = _run_in_child(landed, tmp_path, "gdpr", "erase", "--account", SUBJECT, "--yes")
+    finally:
+        audit.chmod(0o755)
+
+    assert stopped.returncode == 1 and stopped.stdout == "" and "Traceback" not in stopped.stderr, stopped.stderr
+    line = stopped.stderr.splitlines()[-1]
+    assert line.startswith(f"fediscope: error: cannot write {audit}/"), line
+    assert line.endswith(
+        "; the erasure is unfinished: the account is erased from the lake and the store (it is on the suppression "
+        "list), but the audit line and the removal of the account's key from pending opt-out notes may not be done; "
+        "run the same command again once that is fixed: it finishes the erasure, starting from what this run found "
+        f"(kept in {landed.lake_dir}/{TRACES_PATH})"), line
+    assert [landed.lake.exists(path) for path in (SUPPRESSED_PATH, TRACES_PATH, AUDIT_PATH)] == [True, True, False]
+    assert not files_holding([landed.lake_dir / "raw"], [key])  # as it says: erased from the lake
+
+    finished = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")  # the same command again: as it says
+    assert finished.code == 0, finished.err
+    assert [landed.lake.exists(path) for path in (SUPPRESSED_PATH, TRACES_PATH, AUDIT_PATH)] == [True, False, True]
+
+
 def test_an_opt_out_erasure_the_lake_stops_says_it_is_unfinished_and_the_next_process_finishes_it(
         landed, read_only_raw: list[Path], run_cli, tmp_path: Path) -> None:  # noqa: ANN001
     """The opt-out erasure that ``fediscope process`` runs before it curates (:mod:`fediscope.gdpr.opt_outs`), stopped

@@ -19,6 +19,15 @@ from fediscope.errors import ConfigError, LakeError
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.lake import webhdfs as webhdfs_module
 from fediscope.lake.backend import open_lake
+from fediscope.lake.state import (
+    SETTLE_PASS,
+    Checkpoint,
+    list_state,
+    load_checkpoint,
+    load_pass_mark,
+    save_checkpoint,
+    save_pass_mark,
+)
 from fediscope.lake.webhdfs import WebHDFSLake, parse_webhdfs_url
 from fediscope.redact import redact_url
 
@@ -322,6 +331,22 @@ def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(
             call()
 
 
+def test_a_file_listed_by_a_gateway_that_names_it_by_its_own_name_lists_nothing(webhdfs_server: WebHDFSDouble) -> None:
+    """A list is one LISTSTATUS, without a GETFILESTATUS first. HttpFS of Hadoop 2 answers LISTSTATUS of a file with
+    the file's status named by its own name, as a directory holding one file of that name is listed: a file must
+    still list nothing (``lake ls <file>`` showed ``<file>/<name>``), and such a directory its file."""
+    webhdfs_server.list_file_by_name = True
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    lake.write_atomic("raw/top.txt", b"1")
+    lake.write_atomic("d/d", b"22")
+    assert lake.list("raw/top.txt") == []
+    assert [(e.path, e.is_dir, e.size) for e in lake.list("d")] == [("d/d", False, 2)]
+    assert [e.path for e in lake.list("raw")] == ["raw/top.txt"]
+    webhdfs_server.requests.clear()
+    lake.list("raw")  # a directory of another name: one LISTSTATUS, nothing more
+    assert [op for _s, _m, op, _p, _u in webhdfs_server.requests] == ["LISTSTATUS"]
+
+
 # -- an error answer is an error, never "no such file" --------------------------------------------------------
 
 
@@ -339,6 +364,25 @@ def test_a_failing_status_call_is_an_error_not_a_missing_path(webhdfs_server: We
         with pytest.raises(LakeError, match=f"{exception}: injected failure"):
             call()
     assert lake.exists("_state/suppressed.json") and not lake.exists("_state/other.json")
+
+
+@pytest.mark.parametrize("exception", ["RuntimeException", "AccessControlException"])
+def test_a_listed_checkpoint_or_settle_mark_whose_read_fails_is_an_error_not_none(
+        webhdfs_server: WebHDFSDouble, exception: str) -> None:
+    """A state file the run's listing shows is read without a GETFILESTATUS first, and one deleted since the listing
+    is none. Its OPEN refused (403) or failing (500) while the file is there is that error: read as none, the source
+    would walk its timeline from the start again (its settle pass from the last FEDISCOPE_SETTLE_HOURS)."""
+    lake = WebHDFSLake(webhdfs_server.lake_url(user="etl"))
+    save_checkpoint(lake, "mastodon.example", "tag:python", Checkpoint(newest_id="111"))
+    save_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, "99")
+    listing = list_state(lake, "mastodon.example")
+    for call in (lambda: load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing),
+                 lambda: load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing)):
+        webhdfs_server.fail_next("OPEN", exception, "injected failure")
+        with pytest.raises(LakeError, match=f"{exception}: injected failure"):
+            call()
+    assert load_checkpoint(lake, "mastodon.example", "tag:python", listing=listing).newest_id == "111"
+    assert load_pass_mark(lake, "mastodon.example", "tag:python", SETTLE_PASS, listing=listing) == "99"
 
 
 def test_the_suppression_list_is_never_read_as_empty_when_the_namenode_fails(webhdfs_server: WebHDFSDouble) -> None:
