@@ -759,8 +759,11 @@ def _tied_join_advice(node: exp.Expression) -> str:
 
 
 def _is_list_expression(node: exp.Expression) -> bool:
+    """Whether ``node`` is a list by what it is (sqlglot types none of these but ``[…]``, ``list_sort`` and
+    ``list_concat``): a list function's result, or ``list``/``array_agg``."""
     return isinstance(node, exp.ArrayFilter | exp.Transform | exp.RegexpExtractAll | exp.Array | exp.ArrayDistinct
-                      | exp.ArraySort | exp.ArrayConcat | exp.ArrayAgg | exp.Split | exp.StringToArray)
+                      | exp.ArraySort | exp.ArrayConcat | exp.ArrayAgg | exp.Split | exp.StringToArray | exp.Flatten
+                      | exp.ArrayAppend | exp.ArrayPrepend | exp.RegexpSplit | exp.ArrayIntersect)
 
 
 @lru_cache(maxsize=256)

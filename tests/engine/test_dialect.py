@@ -399,6 +399,20 @@ def test_a_list_item_is_try_element_at_on_spark() -> None:
         "WITH t AS (SELECT mentions AS m FROM statuses) SELECT TRY_ELEMENT_AT(m, 2) FROM t")
 
 
+def test_an_item_of_a_list_sqlglot_does_not_type_is_try_element_at_on_spark() -> None:
+    """flatten, list_append, list_prepend and string_split_regex give lists sqlglot types as nothing: their l[i] was
+    sqlglot's, a computed index unshifted (FLATTEN(…)[favourites_count], Spark's item after DuckDB's), l[-1] Spark's
+    l[-2] and an index out of range a failed run (ANSI mode); and length() of one Spark's string LENGTH."""
+    assert to_spark("SELECT flatten([hashtags, mentions])[favourites_count], list_append(hashtags, 'x')[-1], "
+                    "list_prepend('x', hashtags)[2], string_split_regex(language, '-')[3] FROM statuses") == (
+        "SELECT TRY_ELEMENT_AT(FLATTEN(FILTER(ARRAY(hashtags, mentions), fediscope_item -> NOT fediscope_item IS "
+        "NULL)), CAST(NULLIF(favourites_count, 0) AS INT)), TRY_ELEMENT_AT(ARRAY_APPEND(COALESCE(hashtags, ARRAY()), "
+        "'x'), -1), TRY_ELEMENT_AT(ARRAY_PREPEND(COALESCE(hashtags, ARRAY()), 'x'), 2), TRY_ELEMENT_AT(SPLIT(language, "
+        "'-'), 3) FROM statuses")
+    with pytest.raises(NotPortableError, match=re.escape("length() of a list becomes a string LENGTH in Spark")):
+        check_portable("SELECT length(flatten([hashtags, mentions])) FROM statuses")
+
+
 def test_array_intersect_drops_nulls_on_spark_too() -> None:
     """DuckDB's array_intersect drops the NULLs both lists hold and is [] when the second is NULL; Spark keeps one
     NULL and is NULL (run on both engines in test_own_metric_typed_spark.py)."""

@@ -16,7 +16,8 @@ from metric_fixtures import curated_generated_lake, rows_on_both_engines
 KEY = "own-metric-typed-spark-test-pseudonym-key"
 
 #: per status: a DECIMAL divided (directly and as a CTE's column), hashtags by index (first, last, 0, out of range,
-#: computed from 0 to 4 and from -4 to 0), and hashtags intersected with lists holding a NULL, or NULL themselves
+#: computed from 0 to 4 and from -4 to 0), hashtags intersected with lists holding a NULL, or NULL themselves, and
+#: an item of a flattened list (a list sqlglot does not type) by a computed index
 PER_STATUS = """-- question: What do a status's favourites and hashtags give, divided, indexed and intersected?
 -- key: uri
 WITH d AS (SELECT uri, CAST(favourites_count AS DECIMAL(18, 2)) AS favourites, hashtags, is_reply FROM statuses)
@@ -32,7 +33,8 @@ SELECT uri,
   array_length(array_intersect(list_concat(hashtags, [CAST(NULL AS VARCHAR)]),
                                list_concat([CAST(NULL AS VARCHAR)], hashtags))) AS shared,
   array_length(array_intersect(hashtags, CASE WHEN is_reply THEN hashtags END)) AS shared_when_reply,
-  array_to_string(list_sort(array_intersect(hashtags, list_concat(['x'], hashtags))), ',') AS shared_sorted
+  array_to_string(list_sort(array_intersect(hashtags, list_concat(['x'], hashtags))), ',') AS shared_sorted,
+  flatten([hashtags, ['x']])[favourites_count % 5] AS flat_tag
 FROM d JOIN (SELECT uri, favourites_count, 3 + favourites_count % 4 AS count_of FROM statuses) USING (uri)
 ORDER BY uri
 """
@@ -55,4 +57,5 @@ def test_decimal_division_list_items_and_intersections_store_the_same_rows_on_bo
     assert any(row[3] is not None for row in duckdb_rows) and any(row[3] is None for row in duckdb_rows)
     assert any(row[7] is not None for row in duckdb_rows) and any(row[7] is None and row[3] for row in duckdb_rows)
     assert {row[10] for row in duckdb_rows} >= {0} and any(row[9] for row in duckdb_rows)
+    assert any(row[12] is not None for row in duckdb_rows) and any(row[12] is None for row in duckdb_rows)
     assert stored["spark"] == duckdb_rows
