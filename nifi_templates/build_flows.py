@@ -18,7 +18,8 @@ How the flow works (NiFi terms in brackets):
    the next pages while the API returned a ``next`` cursor and ``#{max_pages}`` is not reached.
 4. ``Fetch page`` [InvokeHTTP] calls the scraping API with the ``X-API-Key`` header (a sensitive parameter);
    5xx, 429 (``Throttled?`` [RouteOnAttribute]) and connection failures are retried, but not a 5xx whose error
-   code says a retry cannot help (``PERMANENT_ERRORS``).
+   code says a retry cannot help (``PERMANENT_ERRORS``). A failed request keeps the API's whole answer
+   (``RESPONSE_BODY_BYTES``); ``Page answered?`` [RouteOnAttribute] lets only 2xx pages on.
 5. ``Read cursor`` [EvaluateJsonPath] copies the API's cursors into attributes (``$.next.max_id``: the next,
    older page; ``$.prev.min_id``: the newest id of this page); the FlowFile is cloned: one copy goes back to
    ``Cursor``, the other is split into one FlowFile per record [SplitJson].
@@ -129,6 +130,28 @@ QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', $
                    + BATCH_ID + ".json")
 
 
+#: How much of a failed request's answer ``Fetch page`` keeps in ``invokehttp.response.body`` (``Throttled?`` reads
+#: its error code, ``Describe failed request`` quarantines it as ``answer``). InvokeHTTP keeps 256 bytes unless
+#: ``Response Body Attribute Name`` is set: its ``Response Body Attribute Size`` applies only then (NiFi 2.x
+#: ``InvokeHTTP.onTrigger``), and the API's answers are longer: a TLS error's is 271 bytes, a 5xx naming a
+#: 253-character domain and its ``FEDISCOPE_TOKEN_*`` variable (``upstream_rejected``) about 740. The API relays no
+#: upstream text; its longest answers to this request are 400s quoting an ``instance`` that is no address: at most
+#: ``INSTANCE_MAX_LENGTH`` (300) characters, each up to 12 bytes JSON-escaped (``\ud83d\ude00``), quoted twice
+#: when its port is unreadable (``a:`` and 298 emoji: 7481 bytes), so 8192 keeps every answer whole. It costs little:
+#: a 2xx page's copy goes with ``Original``, which is dropped, and a request retried carries a 5xx or 429 answer.
+RESPONSE_BODY_BYTES = 8192
+#: InvokeHTTP properties that keep the whole answer: with ``Response Body Attribute Name`` set, InvokeHTTP writes
+#: no ``Response`` for a 2xx unless ``Response Generation Required`` is true, which also sends a non-2xx answer to
+#: ``Response``; ``Page answered?`` lets only the 2xx pages on to ``Read cursor``.
+RESPONSE_BODY_PROPERTIES = {
+    "Response Body Attribute Name": "invokehttp.response.body",
+    "Response Body Attribute Size": str(RESPONSE_BODY_BYTES),
+    "Response Generation Required": "true",
+}
+#: ``Page answered?``: a 2xx page, not a copy of an error answer (its request FlowFile went to ``Throttled?``).
+ANSWERED = "${invokehttp.status.code:ge(200):and(${invokehttp.status.code:lt(300)})}"
+
+
 #: The scraping API's error codes (``{"error": {"status", "code", …}}``, api/README.md) of 5xx answers that a retry
 #: minutes later cannot turn into a page: the instance's TLS fails the same way (``upstream_tls_error``, which the API
 #: itself does not retry), it redirects elsewhere again (``upstream_redirect_refused``), refuses the request again
@@ -136,10 +159,10 @@ QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', $
 #: lake's until the operator restarts it (``key_mismatch``). Such an answer is quarantined at once instead of being
 #: retried 5 times a minute apart; the walk is walked again by a later poll, as after the retries.
 PERMANENT_ERRORS = ("upstream_tls_error", "upstream_redirect_refused", "upstream_rejected", "key_mismatch")
-#: Whether InvokeHTTP's ``invokehttp.response.body`` (the answer's first 256 bytes, where the API writes ``code``
-#: right after ``status``) names one of them. A regular expression, not a JSON path: the body is cut at 256 bytes
-#: (no longer JSON), and a proxy's HTML error page must be retried, not fail the expression. A ``"code"`` inside
-#: the message is escaped (``\"code\"``) and does not match.
+#: Whether InvokeHTTP's ``invokehttp.response.body`` (the answer's first ``RESPONSE_BODY_BYTES``, where the API
+#: writes ``code`` right after ``status``) names one of them. A regular expression, not a JSON path: a body longer
+#: than that is cut (no longer JSON), and a proxy's HTML error page must be retried, not fail the expression. A
+#: ``"code"`` inside the message is escaped (``\"code\"``) and does not match.
 PERMANENT_ERROR = ("${invokehttp.response.body:matches('[\\s\\S]*\"code\" *: *\"(?:" + "|".join(PERMANENT_ERRORS)
                    + ")\"[\\s\\S]*')}")
 #: ``Throttled?``: retried are 429 (the API's rate limit or the instance's) and the 5xx answers but those above.
@@ -486,8 +509,16 @@ def build(kind: str) -> dict[str, Any]:
         "Connection Timeout": "5 secs",
         "Socket Read Timeout": "60 secs",
         "Request User-Agent": "fediscope-nifi",
+        **RESPONSE_BODY_PROPERTIES,
     }, sensitive_dynamic={"X-API-Key": "#{api_key}"}, auto_terminate=("Original",),
-        comments="GET one page from the scraping API. Original = the request FlowFile, replaced by the response.")
+        comments="GET one page from the scraping API. Original = the request FlowFile, replaced by the response. "
+                 "A failed request keeps the API's whole answer (up to " + str(RESPONSE_BODY_BYTES) + " bytes) in "
+                 "invokehttp.response.body; its answer also goes to Response, where Page answered? drops it.")
+    flow.processor("Page answered?", "standard.RouteOnAttribute", STANDARD, col_a - 500.0, 700.0, {
+        "Routing Strategy": "Route to Property name",
+    }, dynamic={"page": ANSWERED}, auto_terminate=("unmatched",),
+        comments="page = a 2xx answer, on to Read cursor; unmatched = the copy of an error answer (Response "
+                 "Generation Required), whose request FlowFile goes to Throttled? with the answer.")
     flow.processor("Read cursor", "standard.EvaluateJsonPath", STANDARD, col_a, 800.0, {
         "Destination": "flowfile-attribute", "Return Type": "auto-detect",
         "Path Not Found Behavior": "ignore", "Null Value Representation": "empty string",
@@ -559,7 +590,8 @@ def build(kind: str) -> dict[str, Any]:
     flow.connect("Cursor", "More pages?", "success")
     flow.connect("Cursor", "Cursor", "set state fail")
     flow.connect("More pages?", "Fetch page", "fetch")
-    flow.connect("Fetch page", "Read cursor", "Response")
+    flow.connect("Fetch page", "Page answered?", "Response")
+    flow.connect("Page answered?", "Read cursor", "page")
     flow.connect("Fetch page", "Retry fetch", "Failure")
     flow.connect("Fetch page", "Throttled?", "Retry", "No Retry")
     flow.connect("Throttled?", "Retry fetch", "throttled", "transient")

@@ -91,6 +91,12 @@ def _representation(value: Any, null_value: str) -> str:
     return str(value)
 
 
+def _charset(content_type: str) -> str:
+    """The charset a ``Content-Type`` names, else UTF-8 (InvokeHTTP's ``getCharsetFromMediaType``)."""
+    found = re.search(r";\s*charset=\"?([^\s;\"]+)", content_type, re.IGNORECASE)
+    return found.group(1) if found else "utf-8"
+
+
 def _jackson(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -210,16 +216,31 @@ class FlowRunner:
         return [(k, flowfile) for k in matched] or [("unmatched", flowfile)]
 
     def _InvokeHTTP(self, proc: dict[str, Any], flowfile: FlowFile) -> list[tuple[str, FlowFile]]:  # noqa: N802
-        """GET the rendered URL with the dynamic properties as headers. 2xx: ``Response`` (a new FlowFile with the
-        body, the request's attributes, ``invokehttp.*`` and the response headers) and ``Original``; 5xx: ``Retry``,
-        other statuses ``No Retry``, the request FlowFile carrying the first ``Response Body Attribute Size``
-        (256) bytes of the body in ``invokehttp.response.body``; no answer: ``Failure``."""
+        """GET the rendered URL with the dynamic properties as headers, routed as NiFi 2.x's ``InvokeHTTP.onTrigger``
+        and ``route`` do. 2xx: ``Original`` (the request FlowFile) and ``Response`` (a new FlowFile with the body, the
+        request's attributes, ``invokehttp.*`` and the response headers); 5xx: ``Retry``, other statuses ``No Retry``
+        (the request FlowFile); no answer: ``Failure``.
+
+        The request FlowFile of a non-2xx answer carries the body's first bytes in ``invokehttp.response.body``: 256
+        bytes, whatever ``Response Body Attribute Size`` says, unless ``Response Body Attribute Name`` is set. Set,
+        the body goes into that attribute (up to the size) for every answer, 2xx too, and a 2xx writes no
+        ``Response`` unless ``Response Generation Required`` is true, which sends every answer, a non-2xx too, to
+        ``Response`` (created before the request FlowFile gets the body attribute)."""
         props = self._known(proc, {"HTTP Method": "GET", "HTTP URL": None, "Connection Timeout": None,
                                    "Socket Read Timeout": None, "Request User-Agent": None,
-                                   "Response Body Attribute Size": None})
+                                   "Response Body Attribute Name": None, "Response Body Attribute Size": None,
+                                   "Response Generation Required": None})
         url = self._render(props["HTTP URL"], flowfile.attributes)
         headers = {k: self._render(v, flowfile.attributes) for k, v in _dynamic(proc).items()}
         headers["User-Agent"] = self._render(props.get("Request User-Agent", ""), flowfile.attributes)
+        to_attribute = "Response Body Attribute Name" in props
+        size_text = props.get("Response Body Attribute Size", "256")
+        if not re.fullmatch(r"[1-9][0-9]*", size_text) or int(size_text) > 2**31 - 1:  # POSITIVE_INTEGER_VALIDATOR
+            raise FlowError(f"{proc['name']}: Response Body Attribute Size={size_text!r} is not a positive integer")
+        size = int(size_text) if to_attribute else 256
+        generation = props.get("Response Generation Required", "false")
+        if generation not in ("true", "false"):
+            raise FlowError(f"{proc['name']}: Response Generation Required={generation!r} is not true or false")
         try:
             response = self.http.get(url, headers=headers, timeout=30, allow_redirects=False)
         except requests.RequestException as exc:
@@ -230,14 +251,22 @@ class FlowRunner:
         self.exchanges.append(Exchange(url, response.status_code, response.content))
         status = {"invokehttp.status.code": str(response.status_code), "invokehttp.status.message": response.reason,
                   "invokehttp.request.url": url, "invokehttp.response.url": response.url}
-        if 200 <= response.status_code < 300:
-            answer = FlowFile({**flowfile.attributes, **dict(response.headers), **status,
-                               "uuid": str(uuid.uuid4())}, response.content)
-            return [("Original", flowfile.copy(**status)), ("Response", answer)]
-        size = int(props.get("Response Body Attribute Size", "256"))
-        body = response.content[:size].decode(response.encoding or "utf-8", "replace")
-        failed = flowfile.copy(**status, **{"invokehttp.response.body": body})
-        return [("Retry" if 500 <= response.status_code < 600 else "No Retry", failed)]
+        success = 200 <= response.status_code < 300
+        request = flowfile.copy(**status)
+        outputs: list[tuple[str, FlowFile]] = []
+        if (success and not to_attribute) or generation == "true":
+            outputs.append(("Response", FlowFile({**request.attributes, **dict(response.headers),
+                                                  "uuid": str(uuid.uuid4())}, response.content)))
+        if not success or to_attribute:
+            key = self._render(props["Response Body Attribute Name"], request.attributes) if to_attribute else ""
+            # new String(bytes, 0, size, charset): the content type's charset, else UTF-8
+            body = response.content[:size].decode(_charset(response.headers.get("Content-Type", "")), "replace")
+            request = request.copy(**{key or "invokehttp.response.body": body})
+        if success:
+            outputs.append(("Original", request))
+        else:
+            outputs.append(("Retry" if 500 <= response.status_code < 600 else "No Retry", request))
+        return outputs
 
     def _EvaluateJsonPath(self, proc: dict[str, Any], flowfile: FlowFile) -> list[tuple[str, FlowFile]]:  # noqa: N802
         props = self._known(proc, {"Destination": "flowfile-attribute", "Return Type": "auto-detect",

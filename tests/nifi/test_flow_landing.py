@@ -11,6 +11,7 @@ records served, in the partition fediscope reads them from (HDFS's ``%3A`` inclu
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import Counter
@@ -235,6 +236,8 @@ def test_an_answer_a_retry_cannot_help_is_quarantined_at_once(flow: dict[str, An
     root = next(iter(lake.parameters.values()))
     assert quarantined.directory == f"{root}/" + (directory.replace(":", "%3A") if lake.hdfs_root else directory)
     assert described["status"] == str(status) and f'"code":"{code}"' in described["answer"]
+    # the API's whole answer, its message to the end (InvokeHTTP kept 256 bytes: a TLS error's answer is 271)
+    assert json.loads(described["answer"]) == json.loads(runner.exchanges[0].body)
     assert batch_files(lake) == []
 
 
@@ -255,3 +258,62 @@ def test_every_code_the_flows_quarantine_at_once_is_provoked_above(build_flows: 
     """The codes ``Throttled?`` lets through to the quarantine are the ones the test above gets from the real API:
     a code the API renamed would be retried again, unnoticed."""
     assert set(build_flows.PERMANENT_ERRORS) == set(PERMANENT)
+
+
+#: The longest answer the API gives to the flow's request: a 400 quoting an ``instance`` that is no address (300
+#: characters, each 12 bytes JSON-escaped) twice, its unreadable port in the reason too.
+LONGEST_INSTANCE = "a:" + "\N{GRINNING FACE}" * 298
+
+
+def test_the_longest_answer_the_api_gives_is_quarantined_whole(flow: dict[str, Any], lake: Lake, api_url: str,
+                                                                build_flows: Any) -> None:
+    """``Describe failed request`` quarantines the API's answer from ``invokehttp.response.body``, which InvokeHTTP
+    cut at 256 bytes: the message, which says what to do, was lost. The flow keeps ``RESPONSE_BODY_BYTES``, more
+    than the API ever answers this request with."""
+    runner = runner_for(flow, lake, api_url, LONGEST_INSTANCE)
+    runner.poll()
+    (exchange,) = runner.exchanges
+    assert exchange.status == 400 and json.loads(exchange.body)["error"]["parameter"] == "instance"
+    assert 4096 < len(exchange.body) <= build_flows.RESPONSE_BODY_BYTES
+    (quarantined,) = runner.written
+    assert quarantined.processor == "Quarantine" and "/quarantine/instance=_invalid/" in quarantined.directory + "/"
+    assert json.loads(json.loads(quarantined.content)["answer"]) == json.loads(exchange.body)
+
+
+def _fetch_page_without(flow: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The flow with ``Fetch page``'s properties ``keys`` removed, as a user might leave them."""
+    changed = copy.deepcopy(flow)
+    (fetch,) = [p for p in changed["flowContents"]["processors"] if p["name"] == "Fetch page"]
+    for key in keys:
+        del fetch["properties"][key], fetch["propertyDescriptors"][key]
+    return changed
+
+
+def test_the_answer_size_applies_only_with_an_attribute_name(flow: dict[str, Any], lake: Lake,
+                                                             mastodon_server: Any,
+                                                             start_api: Callable[[str], str]) -> None:
+    """NiFi's InvokeHTTP reads ``Response Body Attribute Size`` only when ``Response Body Attribute Name`` is set
+    (the property depends on it); otherwise it keeps 256 bytes of a failed request's answer. Setting the size alone
+    changes nothing in NiFi, so it must change nothing here either."""
+    runner = runner_for(_fetch_page_without(flow, "Response Body Attribute Name"), lake,
+                        start_api(mastodon_server.url.replace("http://", "https://")), mastodon_server.domain)
+    runner.poll()
+    (exchange,) = runner.exchanges
+    assert json.loads(exchange.body)["error"]["code"] == "upstream_tls_error" and len(exchange.body) > 256
+    (quarantined,) = runner.written
+    assert json.loads(quarantined.content)["answer"] == exchange.body[:256].decode()
+
+
+def test_a_page_needs_response_generation_once_the_answer_goes_to_an_attribute(
+        flow: dict[str, Any], lake: Lake, api_url: str, mastodon_server: Any) -> None:
+    """With ``Response Body Attribute Name`` set, InvokeHTTP puts a 2xx answer into that attribute of the request
+    FlowFile (``Original``, dropped) instead of a ``Response``, unless ``Response Generation Required`` is true:
+    without it the flow would fetch a page and land nothing."""
+    runner = runner_for(_fetch_page_without(flow, "Response Generation Required"), lake, api_url,
+                        mastodon_server.domain)
+    runner.poll()
+    assert [e.status for e in runner.exchanges] == [200]
+    assert runner.written == []
+    runner = runner_for(flow, lake, api_url, mastodon_server.domain)
+    runner.poll()
+    assert [w.processor for w in runner.written] == [writer(flow)]

@@ -29,7 +29,8 @@ SAFE_TO_TERMINATE = {
     ("SplitJson", "original"): "the whole page, already emitted as one FlowFile per record",
     ("MergeContent", "original"): "the records, already inside the merged batch",
     ("RouteOnAttribute", "unmatched"): "the cursor copy of the last page of a walk (its records went to SplitJson), "
-                                       "or an empty poll while a walk is in flight",
+                                       "an empty poll while a walk is in flight, or the Response copy of an error "
+                                       "answer (its request FlowFile carries the answer to Throttled?)",
     ("PutHDFS", "success"): "written to HDFS",
     ("PutFile", "success"): "written to the lake directory",
 }
