@@ -43,6 +43,12 @@ Row = dict[str, Any]
 #: shape), or a curated Parquet file (which the raw batches can make again).
 RAW_DAMAGE_HINT = ("; a raw file holds a line that is not a record of the expected shape (cut short, edited or "
                    f"damaged since it was landed): {RESTORE_ADVICE}")
+#: What to do, appended to an engine's error about a divisor of 0: ``//`` and ``%`` (of whole numbers and DECIMALs)
+#: stop there on DuckDB, and on Spark (ANSI mode, where the Spark SQL gives ``/`` and ``%`` of a DOUBLE DuckDB's
+#: ±infinity and NaN, which a store keeps as NULL); DuckDB's own advice (``TRY(…)``, a setting) and Spark's
+#: (``try_divide``) are no SQL the other engine runs
+DIVISION_BY_ZERO_HINT = (" (// and % stop at a divisor of 0 on DuckDB and on Spark; write nullif(y, 0) as the divisor "
+                         "in the metric's SQL, which gives NULL there on both)")
 CURATED_DAMAGE_HINT = ("; a curated file is damaged: `fediscope process --recurate` makes the curated tables again "
                        "from the raw files")
 

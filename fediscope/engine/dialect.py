@@ -64,6 +64,11 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   translated (``AGGREGATE`` would add the items in another type: DuckDB sums integers to a HUGEINT).
 * ``list_sort`` of a list of lists or structs (typed so from the curated tables' schemas): a NULL inside an item
   sorts last in DuckDB, first in Spark.
+* a slice with a step (``l[a:b:s]``, ``list_slice(l, a, b, s)``), and a slice of text (``s[a:b]``, typed so):
+  ``substring(s, a, b - a + 1)`` is alike in both for a start of 1 or more. (A list's slice is translated: below.)
+* ``element_at``/``map_extract`` (of a map a list in DuckDB, ``[v]`` or ``[]``, the value in Spark: ``m[k]``),
+  ``map_concat`` (DuckDB keeps the last map's value of a key two maps hold, Spark fails the run) and the ``map_…``
+  functions Spark has not (``map_contains_value``, ``map_extract_value``, …).
 * a DOUBLE (or FLOAT) written as text: ``CAST(x AS VARCHAR)``/``x::VARCHAR``, ``concat``/``||``/``concat_ws`` with
   it, ``string_agg`` of it, ``array_to_string`` of a list of them, ``printf`` of it. DuckDB writes ``123456789.0``,
   ``2e+20``, ``1e-05``, Spark ``1.23456789E8``, ``2.0E20``, ``1.0E-5`` (both ``0.1``, ``1.5``: only some magnitudes
@@ -95,7 +100,15 @@ Spark to a DECIMAL rounded to 6 places); and a list's item ``l[i]`` as ``TRY_ELE
 range and for 0, where Spark fails in ANSI mode; sqlglot wrote ``l[-1]`` as Spark's ``l[-2]`` and a computed index
 unshifted). ``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` for a NULL ``b``, as in DuckDB
 (:func:`_spark_intersect_without_nulls`). The types are sqlglot's, with DuckDB's for number literals and arithmetic
-(:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE).
+(:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). A list's slice
+(``l[a:b]``, ``list_slice``, ``array_slice``) is Spark's ``SLICE`` with DuckDB's bounds (:func:`_spark_slices`;
+sqlglot left ``l[a:b]`` as it is, which Spark does not parse, and wrote ``array_slice(l, a, b)`` as ``SLICE(l, a, b)``,
+whose third argument is a length); a map literal ``MAP {k: v}`` Spark's ``MAP(k, v)`` (sqlglot: ``MAP STRUCT(v AS
+k)``), a map's value ``m[k]`` ``TRY_ELEMENT_AT(m, k)`` (sqlglot shifted a number key as a list's index) and
+``map_contains`` ``MAP_CONTAINS_KEY`` (:func:`_spark_maps`); ``list_concat`` skips a NULL list as in DuckDB
+(:func:`_spark_list_concat`; ``||`` is NULL with one in both); and ``x / y`` gives DuckDB's ±infinity (NaN for 0 / 0)
+for ``y`` 0, and ``%`` of a DOUBLE its NaN, where Spark (ANSI mode) stops the run (:func:`_by_zero`). ``//`` and
+``%`` of whole numbers and DECIMALs stop at 0 in both; the engines' errors then say to write ``nullif(y, 0)``.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -103,6 +116,7 @@ The parity test runs every metric on both engines, so anything this check misses
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import sqlglot
@@ -139,6 +153,17 @@ _REFUSED_FUNCTIONS = {
     **dict.fromkeys(("LIST_APPLY", "ARRAY_APPLY", "ARRAY_TRANSFORM"),
                     "{function}() is not a Spark function; write list_transform(l, lambda x: …)"),
     "LIST_CAT": "{function}() is not a Spark function; write list_concat(a, b)",
+    # a map's value: DuckDB's element_at/map_extract give a list of it ([v], [] for a missing key), Spark's
+    # element_at the value (and of a list, an error out of range in ANSI mode, where DuckDB gives NULL)
+    **dict.fromkeys(("ELEMENT_AT", "MAP_EXTRACT"), (
+        "{function}() of a map is a list ([v], or [] for a missing key) in DuckDB, the value in Spark; write m[k] "
+        "for a map's value (NULL for a missing key in both), l[i] for a list's item")),
+    "MAP_EXTRACT_VALUE": "{function}() is not a Spark function; write m[k] (NULL for a missing key in both)",
+    "MAP_CONCAT": ("{function}() keeps the last map's value of a key two maps hold in DuckDB, and fails the run in "
+                   "Spark; take the values by key instead: coalesce(b[k], a[k])"),
+    **dict.fromkeys(("MAP_CONTAINS_VALUE", "MAP_CONTAINS_ENTRY"), (
+        "{function}() is not a Spark function; write list_contains(map_values(m), v) for a value, or m[k] = v for "
+        "an entry")),
     **dict.fromkeys(("LIST_PACK", "ARRAY_VALUE"), "{function}() is not a Spark function; write [a, b, …]"),
     # with its order given as quoted text, sqlglot parses a sort into its own node and translates it
     **dict.fromkeys(("LIST_SORT", "ARRAY_SORT", "LIST_REVERSE_SORT", "ARRAY_REVERSE_SORT"), (
@@ -153,6 +178,10 @@ _SPARK_ARRAY_FUNCTIONS = {"ARRAY_AGG", "ARRAY_APPEND", "ARRAY_COMPACT", "ARRAY_C
                           "ARRAY_EXCEPT", "ARRAY_INSERT", "ARRAY_INTERSECT", "ARRAY_JOIN", "ARRAY_MAX", "ARRAY_MIN",
                           "ARRAY_POSITION", "ARRAY_PREPEND", "ARRAY_REMOVE", "ARRAY_REPEAT", "ARRAY_SIZE",
                           "ARRAY_SORT", "ARRAY_UNION"}
+#: the ``map_…`` functions Spark knows (Spark 4's ``SHOW FUNCTIONS``), or that :func:`_spark_maps` translates
+#: (``map_contains``); any other, and those of :data:`_REFUSED_FUNCTIONS`, are refused
+_SPARK_MAP_FUNCTIONS = {"MAP_CONTAINS", "MAP_CONTAINS_KEY", "MAP_ENTRIES", "MAP_FILTER", "MAP_FROM_ARRAYS",
+                        "MAP_FROM_ENTRIES", "MAP_KEYS", "MAP_VALUES", "MAP_ZIP_WITH"}
 _INTEGER_TYPES = {exp.DataType.Type.TINYINT, exp.DataType.Type.SMALLINT, exp.DataType.Type.INT,
                   exp.DataType.Type.BIGINT, exp.DataType.Type.INT128, exp.DataType.Type.UTINYINT,
                   exp.DataType.Type.USMALLINT, exp.DataType.Type.UINT, exp.DataType.Type.UBIGINT}
@@ -178,8 +207,19 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.Anonymous) and node.name.upper() in _REFUSED_FUNCTIONS:
             advice = _REFUSED_FUNCTIONS[node.name.upper()]
             raise NotPortableError(f"{name}: {advice.format(function=node.name.lower())}")
+        if (isinstance(node, exp.Anonymous) and node.name.upper().startswith("MAP_")
+                and node.name.upper() not in _SPARK_MAP_FUNCTIONS):
+            raise NotPortableError(f"{name}: {node.name.lower()}() is not a Spark function (Spark refuses it when "
+                                   "the metric runs); write it with m[k], map_keys, map_values or cardinality")
+        if isinstance(node, exp.ToMap) and not isinstance(node.this, exp.Struct | exp.Bracket):
+            raise NotPortableError(f"{name}: MAP {node.this.sql('duckdb')} is not translated to Spark SQL; write "
+                                   "MAP {'k': v, …} or MAP(['k', …], [v, …])")
+        step = _slice_step(node)
+        if step is not None:
+            raise NotPortableError(f"{name}: a slice with a step ({node.sql('duckdb')}) is not translated to Spark "
+                                   "SQL; write the slice without a step (l[a:b], list_slice(l, a, b))")
         if (isinstance(node, exp.Anonymous) and node.name.upper().startswith(_LIST_PREFIXES)
-                and node.name.upper() not in _SPARK_ARRAY_FUNCTIONS
+                and node.name.upper() not in _SPARK_ARRAY_FUNCTIONS and node.name.upper() != "LIST_SLICE"
                 and _LIST_FUNCTION_ALIASES.get(node.name.upper(), node.name.upper()) not in _SPARK_LIST_FUNCTIONS):
             raise NotPortableError(f"{name}: {node.name.lower()}() is not a Spark function (Spark refuses it when "
                                    "the metric runs); write it with the list functions both engines have")
@@ -265,6 +305,11 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():
+        sliced = _sliced(node)
+        if sliced is not None and sliced[0].type is not None and sliced[0].type.is_type(*exp.DataType.TEXT_TYPES):
+            raise NotPortableError(
+                f"{name}: a slice of text ({_text(node)}) is not translated to Spark SQL (only a list's); write "
+                f"{_substring_advice(*sliced)}, with a start of 1 or more (alike in both)")
         if isinstance(node, exp.ArraySort) and _nested_items(node.this):
             raise NotPortableError(
                 f"{name}: list_sort() of a list of lists or structs ({_text(node)}) sorts a NULL inside an item last "
@@ -772,7 +817,7 @@ def to_spark(sql: str) -> str:
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_null_items(_spark_list_functions(
         _spark_typed(s).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
-        .transform(_spark_concat_text)))
+        .transform(_spark_concat_text).transform(_spark_list_concat), _spark_slices, _spark_maps))
         .sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
@@ -795,22 +840,31 @@ def _spark_typed(statement: exp.Expression) -> exp.Expression:
       last item in DuckDB, became ``l[-2]``), a computed one not at all (``l[i]`` the item after DuckDB's). Written
       ``TRY_ELEMENT_AT(l, i)`` (1-based, from the end when negative, NULL out of range), with a computed index as
       ``CAST(NULLIF(i, 0) AS INT)`` (Spark refuses 0, and an index other than an INT)."""
-    marked = [node for node in statement.walk() if isinstance(node, exp.Div | exp.Bracket)]
+    marked = [node for node in statement.walk() if isinstance(node, exp.Div | exp.Mod | exp.Bracket)]
     if not marked:
         return statement
     for number, node in enumerate(marked):
         node.meta[_MARK] = number
     typed = {node.meta[_MARK]: node for node in _typed(statement).walk() if _MARK in node.meta}
-    for number, node in enumerate(marked):
+    # a node's descendants before it (the walk is breadth-first), so that what a node copies is already written
+    for number, node in reversed(list(enumerate(marked))):
         node.meta.pop(_MARK)
         typed_node = typed.get(number)
-        if typed_node is None:
-            continue
         if isinstance(node, exp.Div):
             for side in ("this", "expression"):
-                if _number_kind(typed_node.args[side]) is _DECIMAL:
+                if typed_node is not None and _number_kind(typed_node.args[side]) is _DECIMAL:
                     node.set(side, exp.Cast(this=node.args[side], to=exp.DataType.build("DOUBLE")))
-        elif (len(node.expressions) == 1 and not isinstance(node.expressions[0], exp.Slice)
+            divisor = typed_node.expression.type if typed_node is not None else None
+            _by_zero(node, "Infinity", signed=not (divisor is not None and divisor.this in _EXACT_TYPES))
+        elif isinstance(node, exp.Mod):
+            if typed_node is not None and _number_kind(typed_node) is _DOUBLE:
+                _by_zero(node, "NaN")
+        elif typed_node is None:
+            continue
+        elif (len(node.expressions) == 1 and _sliced(node) is None
+              and typed_node.this.type is not None and typed_node.this.type.is_type(exp.DataType.Type.MAP)):
+            node.replace(_spark("TRY_ELEMENT_AT", node.this, _duckdb_index(node)))  # NULL for a missing key
+        elif (len(node.expressions) == 1 and _sliced(node) is None and not isinstance(node.expressions[0], exp.Slice)
               and _is_list_value(typed_node.this)):
             index = _duckdb_index(node)
             if not (index.is_int and index.to_py() != 0):  # a whole number, negative or not
@@ -818,6 +872,179 @@ def _spark_typed(statement: exp.Expression) -> exp.Expression:
                                  to=exp.DataType.build("INT"))
             node.replace(_spark("TRY_ELEMENT_AT", node.this, index))
     return statement
+
+
+def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None] | None:
+    """``node`` as a slice without a step (``l[a:b]``, ``list_slice(l, a, b)``, ``array_slice(l, a, b)``): what is
+    sliced and its bounds (None for one left out, ``l[:b]``), or None when it is no such slice."""
+    if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice)
+            and node.expressions[0].args.get("step") is None):
+        return node.this, node.expressions[0].this, node.expressions[0].expression
+    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+        # l[:b] (l[:b % 4 - 1]), which sqlglot parses as the parameter :b (:b % 4 - 1); DuckDB names none so
+        end = node.expressions[0]
+        leftmost = end
+        while isinstance(leftmost, exp.Binary | exp.Placeholder) and not isinstance(leftmost, exp.Placeholder):
+            leftmost = leftmost.this
+        if isinstance(leftmost, exp.Placeholder) and isinstance(leftmost.this, str):
+            end = end.copy()
+            leftmost = end
+            while not isinstance(leftmost, exp.Placeholder):
+                leftmost = leftmost.this
+            column = exp.column(leftmost.this)
+            return node.this, None, column if leftmost is end else (leftmost.replace(column) and end)
+    if isinstance(node, exp.ArraySlice) and node.args.get("step") is None and not node.args.get("is_length"):
+        return node.this, node.args.get("start"), node.args.get("end")
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_SLICE" and len(node.expressions) == 3:
+        return node.expressions[0], node.expressions[1], node.expressions[2]
+    return None
+
+
+def _slice_step(node: exp.Expression) -> exp.Expression | None:
+    """The step of a slice written with one (``l[a:b:s]``, ``list_slice(l, a, b, s)``), or None."""
+    if isinstance(node, exp.Slice):
+        return node.args.get("step")
+    if isinstance(node, exp.ArraySlice):
+        return node.args.get("step")
+    if isinstance(node, exp.Anonymous) and node.name.upper() in {"LIST_SLICE", "ARRAY_SLICE"}:
+        return node.expressions[3] if len(node.expressions) > 3 else None
+    return None
+
+
+def _substring_advice(text: exp.Expression, start: exp.Expression | None, end: exp.Expression | None) -> str:
+    """The ``substring`` giving the slice ``text[start:end]`` (DuckDB SQL), for a start of 1 or more."""
+    first = _text(start) if start is not None else "1"
+    if end is None:
+        return f"substring({_text(text)}, {first})"
+    length = _text(end) if start is None else f"{_text(end)} - {first} + 1"
+    return f"substring({_text(text)}, {first}, {length})"
+
+
+def _spark_slices(node: exp.Expression) -> exp.Expression:
+    """A list's slice (``l[a:b]``, ``list_slice(l, a, b)``, ``array_slice(l, a, b)``) as Spark's ``SLICE(l, start,
+    length)`` with DuckDB's bounds: from 1, the end included, a negative bound counted from the end (-1 the last
+    item), a start of 0 or before the first item the first, [] when the end comes before the start, NULL with a NULL
+    bound. sqlglot wrote ``l[a:b]`` as it is, which Spark does not parse, and ``array_slice(l, a, b)`` as ``SLICE(l,
+    a, b)``, whose third argument is a length. Whole numbers written as such are worked out here (``l[2:3]``:
+    ``SLICE(l, 2, 2)``; Spark's ``SLICE`` stops at the end); others as ``CASE WHEN a IS NULL OR b IS NULL THEN NULL
+    ELSE SLICE(l, GREATEST(IF(a < 0, SIZE(l) + a + 1, a), 1), GREATEST(<end> - <start> + 1, 0)) END`` (GREATEST skips a
+    NULL, hence the guard). (A slice of text is refused by :func:`check_portable`, and so is a step.)"""
+    sliced = _sliced(node)
+    if sliced is None:
+        return node
+    items, start, end = sliced
+    size = exp.ArraySize(this=items.copy())
+    first = _slice_position(size, start, 1)
+    last = _slice_position(size, end, None)
+    if isinstance(first, exp.Literal) and isinstance(last, exp.Literal):  # l[2:3]: SLICE(l, 2, 2), [] past the end
+        return _spark("SLICE", items, first, exp.Literal.number(max(int(last.this) - int(first.this) + 1, 0)))
+    if isinstance(first, exp.Literal) and end is None:  # l[2:]: SLICE(l, 2, SIZE(l)), as long as l, or longer
+        return _spark("SLICE", items, first, size)
+    length = exp.Greatest(this=exp.Add(this=exp.Sub(this=last, expression=first.copy()),
+                                       expression=exp.Literal.number(1)), expressions=[exp.Literal.number(0)])
+    sliced_items = _spark("SLICE", items, _as_int(first), _as_int(length))
+    computed = [bound for bound in (start, end) if bound is not None and _int_literal(bound) is None]
+    if not computed:
+        return sliced_items
+    missing = exp.or_(*(exp.Is(this=bound.copy(), expression=exp.null()) for bound in computed))
+    return exp.Case(ifs=[exp.If(this=missing, true=exp.null())], default=sliced_items)
+
+
+def _as_int(value: exp.Expression) -> exp.Expression:
+    return value if isinstance(value, exp.Literal) else exp.Cast(this=value, to=exp.DataType.build("INT"))
+
+
+def _int_literal(node: exp.Expression | None) -> int | None:
+    """``node``'s value when it is a whole number written as it is (``2``, ``-2``), or None."""
+    if isinstance(node, exp.Neg):
+        value = _int_literal(node.this)
+        return -value if value is not None else None
+    if isinstance(node, exp.Literal) and node.is_int:
+        return int(node.this)
+    return None
+
+
+def _slice_position(size: exp.Expression, bound: exp.Expression | None, first: int | None) -> exp.Expression:
+    """DuckDB's position of a slice's bound in a list of ``size`` items, counted from the end when negative (-1:
+    ``size``); the start (``first`` 1) at least 1 (0, or before the first item: the first), and 1 when left out; the
+    end (``first`` None) ``size`` when left out (past the end, Spark's ``SLICE`` stops at it)."""
+    value = _int_literal(bound)
+    if bound is None:
+        return exp.Literal.number(first) if first is not None else size.copy()
+    if value is not None and value >= 0:
+        return exp.Literal.number(max(value, first or 0))
+    from_end = exp.Add(this=exp.Add(this=size.copy(), expression=exp.paren(bound.copy(), copy=False)),
+                       expression=exp.Literal.number(1))
+    position = from_end if value is not None else exp.If(
+        this=exp.LT(this=bound.copy(), expression=exp.Literal.number(0)), true=from_end, false=bound.copy())
+    return exp.Greatest(this=position, expressions=[exp.Literal.number(first)]) if first is not None else position
+
+
+def _spark_maps(node: exp.Expression) -> exp.Expression:
+    """DuckDB's map literal ``MAP {k: v, …}`` as Spark's ``MAP(k, v, …)`` (sqlglot wrote ``MAP STRUCT(v AS k)``,
+    which Spark does not parse), also with a value taken from it at once (``MAP {…}[k]``, which sqlglot parses as
+    the struct's field), and ``map_contains(m, k)`` as Spark's ``MAP_CONTAINS_KEY``. (A map's value ``m[k]`` is
+    ``TRY_ELEMENT_AT`` by :func:`_spark_typed`.)"""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "MAP_CONTAINS" and len(node.expressions) == 2:
+        return _spark("MAP_CONTAINS_KEY", *node.expressions)
+    if not isinstance(node, exp.ToMap):
+        return node
+    struct, key = node.this, None
+    if isinstance(struct, exp.Bracket) and len(struct.expressions) == 1:
+        struct, key = struct.this, _duckdb_index(struct)
+    if not isinstance(struct, exp.Struct):
+        return node  # refused by check_portable
+    pairs: list[exp.Expression] = []
+    for entry in struct.expressions:
+        if isinstance(entry, exp.PropertyEQ):
+            entry_key = entry.this
+            if isinstance(entry_key, exp.Identifier):  # MAP {a: 1}: DuckDB reads a bare name as a column
+                entry_key = exp.column(entry_key)
+            pairs += [entry_key, entry.expression]
+        else:
+            return node
+    literal = _spark("MAP", *pairs)
+    return literal if key is None else _spark("TRY_ELEMENT_AT", literal, key)
+
+
+#: the number types without a negative 0 (whose text starts with ``-``)
+_EXACT_TYPES = {*_INTEGER_TYPES, exp.DataType.Type.DECIMAL}
+
+
+def _by_zero(node: exp.Div | exp.Mod, value: str, signed: bool = False) -> None:
+    """Replace ``x / y`` (``x % y`` of a DOUBLE) by Spark SQL giving DuckDB's answer when ``y`` is 0, where Spark
+    (ANSI mode) stops the run: ``CASE WHEN y = 0 THEN CAST(x AS DOUBLE) * v ELSE x / y END``, ``v`` infinity for
+    ``/`` (DuckDB: ±inf, NaN for 0 / 0; -inf for 1 / -0.0, whose text starts with ``-``: checked when ``signed``,
+    a divisor not known to be a whole number or a DECIMAL) and NaN for ``%``. A
+    divisor that cannot be 0 (a number other than 0, ``nullif(y, 0)``) is left as it is. (``//``, and ``%`` of
+    integers and DECIMALs, DuckDB stops at too.)"""
+    divisor = node.expression
+    while isinstance(divisor, exp.Paren):
+        divisor = divisor.this
+    if (isinstance(divisor, exp.Literal) and not divisor.is_string and float(divisor.this) != 0) or (
+            isinstance(divisor, exp.Nullif) and isinstance(divisor.expression, exp.Literal)
+            and not divisor.expression.is_string and float(divisor.expression.this) == 0):
+        return
+    infinite: exp.Expression = exp.Cast(this=exp.Literal.string(value), to=exp.DataType.build("DOUBLE"))
+    if signed:
+        negative_zero = exp.Like(this=exp.Cast(this=node.expression.copy(), to=exp.DataType.build("STRING")),
+                                 expression=exp.Literal.string("-%"))
+        infinite = exp.If(this=negative_zero, true=exp.Neg(this=infinite.copy()), false=infinite)
+    special = exp.Mul(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("DOUBLE")), expression=infinite)
+    zero = exp.EQ(this=node.expression.copy(), expression=exp.Literal.number(0))
+    node.replace(exp.Paren(this=exp.Case(ifs=[exp.If(this=zero, true=special)], default=node.copy())))
+
+
+def _spark_list_concat(node: exp.Expression) -> exp.Expression:
+    """``list_concat(a, b, …)`` with each list but a ``[…]`` as ``COALESCE(a, ARRAY())``: DuckDB skips a NULL list
+    (``list_concat(NULL, NULL)`` is ``[]``), Spark's ``CONCAT`` is NULL with one. (``a || b`` is NULL with a NULL list
+    in both.)"""
+    if not isinstance(node, exp.ArrayConcat):
+        return node
+    for arg in [node.this, *node.expressions]:
+        if not isinstance(arg, exp.Array):
+            arg.replace(exp.Coalesce(this=arg.copy(), expressions=[exp.Array(expressions=[])]))
+    return node
 
 
 def _duckdb_index(node: exp.Bracket) -> exp.Expression:
@@ -980,13 +1207,24 @@ def _list_call(node: exp.Expression) -> tuple[str, list[exp.Expression]] | None:
     return None
 
 
-def _spark_list_functions(tree: exp.Expression) -> exp.Expression:
-    """The calls of :data:`_SPARK_LIST_FUNCTIONS` written as their Spark SQL, innermost first."""
+def _spark_list_functions(tree: exp.Expression, *rewrites: Callable[[exp.Expression], exp.Expression]
+                          ) -> exp.Expression:
+    """The calls of :data:`_SPARK_LIST_FUNCTIONS` written as their Spark SQL, and each node as ``rewrites`` write
+    it (:func:`_spark_slices`, :func:`_spark_maps`), innermost first: a rewrite keeps its node's arguments as they
+    are, already rewritten (a slice of a slice, a map literal's key looked up)."""
     for node in reversed(list(tree.walk(bfs=False))):  # a node's descendants before it
         call = _list_call(node)
         if call is not None:
             function, args = call
             node.replace(_SPARK_LIST_FUNCTIONS[function][1](*(arg.copy() for arg in args)))
+            continue
+        for rewrite in rewrites:
+            written = rewrite(node)
+            if written is not node:
+                if node is tree:
+                    tree = written
+                node.replace(written)
+                break
     return tree
 
 

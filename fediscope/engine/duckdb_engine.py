@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from fediscope.config import Settings
-from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row
+from fediscope.engine.base import CURATED_DAMAGE_HINT, DIVISION_BY_ZERO_HINT, RAW_DAMAGE_HINT, Engine, Row
 from fediscope.engine.duckdb_connection import open_connection
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
@@ -51,6 +51,8 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
     if isinstance(exc, _SQL_TEXT_ERRORS):
         return SqlError(f"DuckDB failed: {error}{_line(str(exc))}{_suggestion(str(exc))}")
     hint = ""
+    if "Division by zero in expression" in error:  # its advice (TRY(…), a setting) is DuckDB's only
+        error, hint = re.sub(r"\.? Use TRY\(.*$", "", error), DIVISION_BY_ZERO_HINT
     # "JSON transform error": a field of a type the raw schema's cannot be made of ("tags": {}, "bot": "y",
     # "followers_count": "12.5"), which a raw file not landed by fediscope may hold (landing quarantines it)
     if "in file" in error and ".json" in error and any(

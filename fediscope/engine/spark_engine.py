@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from fediscope.config import Settings
 from fediscope.engine import spark_raw
-from fediscope.engine.base import CURATED_DAMAGE_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
+from fediscope.engine.base import CURATED_DAMAGE_HINT, DIVISION_BY_ZERO_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import NotPortableError, to_spark
 from fediscope.engine.schema import Table, record_schema, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.spark_master import SETTING, master_addresses
@@ -113,6 +113,8 @@ def _job_failures() -> Iterator[None]:
             raise
         _raise_if_to_convert(failure, cause, exc)
         _raise_if_not_a_record(failure, cause, exc)
+        if _by_zero(failure) != failure:
+            failure, cause = _by_zero(failure), ""
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
         if "FAILED_READ_FILE" in failure and ".json" in failure:
             message += RAW_DAMAGE_HINT
@@ -126,16 +128,23 @@ def _job_failures() -> Iterator[None]:
         failure = re.sub(r"\s+SQLSTATE: \w+\s*$", "", text.splitlines()[0]).strip() if text else type(exc).__name__
         if "cancelled" in failure.lower():
             raise
-        if failure.startswith("[DIVIDE_BY_ZERO]"):  # its advice (try_divide, spark.sql.ansi.enabled) is no DuckDB SQL
-            failure = "[DIVIDE_BY_ZERO] Division by zero" + _DIVIDE_BY_ZERO_HINT
+        failure = _by_zero(failure)
         # was: raised as it came, a traceback for a metric's value Spark refuses while its rows are read (a division
         # by zero, a cast of 'many' to INTEGER), where DuckDB's engine says it in one line
         raise FediscopeError(f"Spark failed: {failure}") from exc
 
 
-#: DuckDB divides by zero to ±inf or NaN, which a store keeps as NULL; Spark (ANSI mode) stops the job instead
-_DIVIDE_BY_ZERO_HINT = (" (DuckDB gives NULL there, Spark stops: divide by nullif(divisor, 0) in the metric's SQL, "
-                        "which both engines run alike)")
+_BY_ZERO = {"[DIVIDE_BY_ZERO]": "Division by zero", "[REMAINDER_BY_ZERO]": "Remainder by zero"}
+
+
+def _by_zero(failure: str) -> str:
+    """Spark's failure at a divisor of 0 (``//``; ``%``) with :data:`DIVISION_BY_ZERO_HINT` for its advice
+    (``try_divide``, ``spark.sql.ansi.enabled``), which is no DuckDB SQL; another failure as it is. (``/``, and ``%``
+    of a DOUBLE, the Spark SQL gives DuckDB's ±infinity and NaN: :func:`fediscope.engine.dialect._by_zero`.)"""
+    for code, what in _BY_ZERO.items():
+        if failure.startswith(code):
+            return f"{code} {what}{DIVISION_BY_ZERO_HINT}"
+    return failure
 
 
 _TO_CONVERT_RE = re.compile(re.escape(TO_CONVERT) + r"(\w+) (\S+)")

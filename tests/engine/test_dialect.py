@@ -378,12 +378,16 @@ def test_a_decimal_divided_is_divided_as_doubles_on_spark() -> None:
     left as they are (run on both engines in test_own_metric_typed_spark.py)."""
     assert to_spark("SELECT CAST(favourites_count AS DECIMAL(18, 2)) / 3, 7 / CAST(reblogs_count AS DECIMAL(9, 1)), "
                     "favourites_count / 7, avg(favourites_count) / 2 FROM statuses GROUP BY ALL") == (
-        "SELECT CAST(CAST(favourites_count AS DECIMAL(18, 2)) AS DOUBLE) / 3, 7 / CAST(CAST(reblogs_count AS "
-        "DECIMAL(9, 1)) AS DOUBLE), favourites_count / 7, AVG(favourites_count) / 2 FROM statuses GROUP BY ALL")
+        "SELECT CAST(CAST(favourites_count AS DECIMAL(18, 2)) AS DOUBLE) / 3, (CASE WHEN CAST(CAST(reblogs_count AS "
+        "DECIMAL(9, 1)) AS DOUBLE) = 0 THEN CAST(7 AS DOUBLE) * CAST('Infinity' AS DOUBLE) ELSE 7 / CAST(CAST("
+        "reblogs_count AS DECIMAL(9, 1)) AS DOUBLE) END), favourites_count / 7, AVG(favourites_count) / 2 FROM "
+        "statuses GROUP BY ALL")
     assert to_spark("WITH m AS (SELECT sum(CAST(favourites_count AS DECIMAL(18, 2))) AS s, count(*) AS n "
                     "FROM statuses) SELECT s / n, sum(s) / n FROM m GROUP BY ALL") == (
         "WITH m AS (SELECT SUM(CAST(favourites_count AS DECIMAL(18, 2))) AS s, COUNT(*) AS n FROM statuses) "
-        "SELECT CAST(s AS DOUBLE) / n, CAST(SUM(s) AS DOUBLE) / n FROM m GROUP BY ALL")
+        "SELECT (CASE WHEN n = 0 THEN CAST(CAST(s AS DOUBLE) AS DOUBLE) * CAST('Infinity' AS DOUBLE) ELSE CAST(s AS "
+        "DOUBLE) / n END), (CASE WHEN n = 0 THEN CAST(CAST(SUM(s) AS DOUBLE) AS DOUBLE) * CAST('Infinity' AS DOUBLE) "
+        "ELSE CAST(SUM(s) AS DOUBLE) / n END) FROM m GROUP BY ALL")
 
 
 def test_a_list_item_is_try_element_at_on_spark() -> None:
@@ -411,6 +415,85 @@ def test_an_item_of_a_list_sqlglot_does_not_type_is_try_element_at_on_spark() ->
         "'-'), 3) FROM statuses")
     with pytest.raises(NotPortableError, match=re.escape("length() of a list becomes a string LENGTH in Spark")):
         check_portable("SELECT length(flatten([hashtags, mentions])) FROM statuses")
+
+
+def test_a_list_slice_is_spark_slice_with_duckdbs_bounds() -> None:
+    """DuckDB's l[a:b] (from 1, the end included, negative from the end, a start of 0 the first, NULL with a NULL
+    bound) was passed to Spark as it is, which does not parse it, and array_slice(l, a, b) written as Spark's SLICE(l,
+    a, b), whose third argument is a length (every bound from -7 to 7 and NULL, of lists of 0 to 5 items, run on both
+    engines in test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("SELECT hashtags[2:3], hashtags[:2], hashtags[2:], hashtags[0:9], hashtags[3:1], "
+                    "list_slice(hashtags, 2, 3), array_slice(hashtags, 2, 3) FROM statuses") == (
+        "SELECT SLICE(hashtags, 2, 2), SLICE(hashtags, 1, 2), SLICE(hashtags, 2, SIZE(hashtags)), SLICE(hashtags, 1, "
+        "9), SLICE(hashtags, 3, 0), SLICE(hashtags, 2, 2), SLICE(hashtags, 2, 2) FROM statuses")
+    assert to_spark("SELECT hashtags[-2:] FROM statuses") == (
+        "SELECT SLICE(hashtags, CAST(GREATEST(SIZE(hashtags) + (-2) + 1, 1) AS INT), CAST(GREATEST(SIZE(hashtags) - "
+        "GREATEST(SIZE(hashtags) + (-2) + 1, 1) + 1, 0) AS INT)) FROM statuses")
+    # a computed bound (also l[:b], which sqlglot parses as the parameter :b): NULL with a NULL bound
+    assert to_spark("SELECT hashtags[:replies_count] FROM statuses") == (
+        "SELECT CASE WHEN replies_count IS NULL THEN NULL ELSE SLICE(hashtags, 1, CAST(GREATEST(IF(replies_count < 0, "
+        "SIZE(hashtags) + (replies_count) + 1, replies_count) - 1 + 1, 0) AS INT)) END FROM statuses")
+
+
+@pytest.mark.parametrize("sql, refusal", [
+    ("SELECT hashtags[1:5:2] FROM statuses", "a slice with a step (1:5:2) is not translated to Spark SQL; write the "
+                                            "slice without a step"),
+    ("SELECT list_slice(hashtags, 1, 5, 2) FROM statuses", "a slice with a step"),
+    ("SELECT language[2:3] FROM statuses", "a slice of text (language[2:3]) is not translated to Spark SQL (only "
+                                          "a list's); write substring(language, 2, 3 - 2 + 1), with a start of 1"),
+    ("SELECT language[:2] FROM statuses", "write substring(language, 1, 2)"),
+    ("SELECT element_at(MAP {'a': 1}, 'a')", "element_at() of a map is a list ([v], or [] for a missing key) in "
+                                             "DuckDB, the value in Spark; write m[k]"),
+    ("SELECT map_extract(MAP {'a': 1}, 'a')", "map_extract() of a map is a list"),
+    ("SELECT map_concat(MAP {'a': 1}, MAP {'a': 2})['a']", "map_concat() keeps the last map's value"),
+    ("SELECT map_contains_value(MAP {'a': 1}, 1)", "write list_contains(map_values(m), v)"),
+    ("SELECT map_to_pg_oid(MAP {'a': 1})", "map_to_pg_oid() is not a Spark function"),
+])
+def test_slices_and_map_functions_spark_cannot_run_alike_are_refused(sql: str, refusal: str) -> None:
+    """Was: passed, and refused by Spark only when the metric ran (l[a:b], map_extract, …) or run to another answer
+    (element_at of a map: a list in DuckDB, the value in Spark; map_concat of a key both maps hold)."""
+    with pytest.raises(NotPortableError, match=re.escape(refusal)):
+        check_portable(sql)
+
+
+def test_a_map_literal_and_its_values_are_spark_map_and_try_element_at() -> None:
+    """sqlglot wrote DuckDB's MAP {'a': 1} as MAP STRUCT(1 AS a), which Spark does not parse (and failed on a number
+    key), and m[1] as Spark's m[0]; map_contains is Spark's map_contains_key (run on both engines in
+    test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("SELECT MAP {'a': favourites_count, 'b': 2}['b'], map_keys(MAP {1: 'x', 2: 'y'}), "
+                    "map_contains(MAP {'a': 1}, language) FROM statuses") == (
+        "SELECT TRY_ELEMENT_AT(MAP('a', favourites_count, 'b', 2), 'b'), MAP_KEYS(MAP(1, 'x', 2, 'y')), "
+        "MAP_CONTAINS_KEY(MAP('a', 1), language) FROM statuses")
+    assert to_spark("WITH t AS (SELECT MAP {1: 'x'} AS m, MAP(['a'], [favourites_count]) AS n FROM statuses) "
+                    "SELECT m[1], n['a'] FROM t") == (
+        "WITH t AS (SELECT MAP(1, 'x') AS m, MAP_FROM_ARRAYS(ARRAY('a'), ARRAY(favourites_count)) AS n FROM statuses) "
+        "SELECT TRY_ELEMENT_AT(m, 1), TRY_ELEMENT_AT(n, 'a') FROM t")
+
+
+def test_list_concat_skips_a_null_list_on_spark_too() -> None:
+    """DuckDB's list_concat skips a NULL list (list_concat(NULL, NULL) is []), Spark's CONCAT is NULL with one; || is
+    NULL with a NULL list on both (run on both engines in test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("SELECT list_concat(hashtags, mentions, ['x']), hashtags || mentions FROM statuses") == (
+        "SELECT CONCAT(COALESCE(hashtags, ARRAY()), COALESCE(mentions, ARRAY()), ARRAY('x')), hashtags || mentions "
+        "FROM statuses")
+
+
+def test_a_division_by_zero_gives_duckdbs_infinity_on_spark() -> None:
+    """DuckDB divides by 0 to ±inf (NaN for 0 / 0; % of a DOUBLE: NaN), where Spark (ANSI mode) stopped the run; a
+    divisor that cannot be 0 is left as it is (run on both engines in test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("SELECT favourites_count / replies_count, favourites_count / 7, "
+                    "favourites_count / nullif(replies_count, 0) FROM statuses") == (
+        "SELECT (CASE WHEN replies_count = 0 THEN CAST(favourites_count AS DOUBLE) * CAST('Infinity' AS DOUBLE) ELSE "
+        "favourites_count / replies_count END), favourites_count / 7, favourites_count / NULLIF(replies_count, 0) "
+        "FROM statuses")
+    # a DOUBLE divisor may be -0.0 (DuckDB: -inf); % of a DOUBLE by 0 is NaN
+    assert to_spark("WITH t AS (SELECT favourites_count / 2 AS d FROM statuses) SELECT 1 / d, d % d FROM t") == (
+        "WITH t AS (SELECT favourites_count / 2 AS d FROM statuses) SELECT (CASE WHEN d = 0 THEN CAST(1 AS DOUBLE) * "
+        "IF(CAST(d AS STRING) LIKE '-%', -CAST('Infinity' AS DOUBLE), CAST('Infinity' AS DOUBLE)) ELSE 1 / d END), "
+        "(CASE WHEN d = 0 THEN CAST(d AS DOUBLE) * CAST('NaN' AS DOUBLE) ELSE d % d END) FROM t")
+    # // and % of whole numbers: DuckDB stops at 0 too (the engines' errors say so)
+    assert to_spark("SELECT favourites_count // replies_count, favourites_count % replies_count FROM statuses") == (
+        "SELECT favourites_count DIV replies_count, favourites_count % replies_count FROM statuses")
 
 
 def test_array_intersect_drops_nulls_on_spark_too() -> None:

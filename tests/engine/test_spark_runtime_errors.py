@@ -1,7 +1,7 @@
-"""An own metric whose SQL Spark accepts but whose rows it cannot compute (a division by zero, which Spark's ANSI
-mode stops at; a cast a row's value refuses) stops ``fediscope process`` on Spark as on DuckDB: one line naming the
-metric's file and the failure, a :class:`FediscopeError` (exit 1: no mistake of the text, which the engine took),
-nothing stored. Was: pyspark's own exception, raised as it came (a traceback: ``InternalError``)."""
+"""An own metric whose SQL Spark accepts but whose rows it cannot compute (``//`` or ``%`` by zero, which Spark's
+ANSI mode stops at, and DuckDB too; a cast a row's value refuses) stops ``fediscope process`` on Spark as on DuckDB:
+one line naming the metric's file and the failure, a :class:`FediscopeError` (exit 1: no mistake of the text, which
+the engine took), nothing stored. Was: pyspark's own exception, raised as it came (a traceback: ``InternalError``)."""
 
 from __future__ import annotations
 
@@ -33,14 +33,18 @@ def _settings(lake: Path, store: Path) -> Settings:
 
 @pytest.mark.spark
 @pytest.mark.parametrize(("value", "spark_error"), [
-    # DuckDB divides by zero to inf (stored as NULL); Spark stops, and says what both engines run alike instead
-    ("CAST(sum(favourites_count) AS DOUBLE) / (count(*) - count(*))",
-     "Spark failed: [DIVIDE_BY_ZERO] Division by zero (DuckDB gives NULL there, Spark stops: divide by "
-     "nullif(divisor, 0) in the metric's SQL, which both engines run alike)"),
+    # // and % stop at a divisor of 0 on both engines (/ gives DuckDB's infinity on Spark too): Spark's advice
+    # (try_divide, a setting) replaced by what both engines run alike
+    ("sum(favourites_count) // (count(*) - count(*))",
+     "Spark failed: [DIVIDE_BY_ZERO] Division by zero (// and % stop at a divisor of 0 on DuckDB and on Spark; write "
+     "nullif(y, 0) as the divisor in the metric's SQL, which gives NULL there on both)"),
+    ("sum(favourites_count) % (count(*) - count(*))",
+     "Spark failed: [REMAINDER_BY_ZERO] Remainder by zero (// and % stop at a divisor of 0 on DuckDB and on Spark; "
+     "write nullif(y, 0) as the divisor in the metric's SQL, which gives NULL there on both)"),
     # both engines stop at a value the cast refuses
     ("max(CAST(CASE WHEN favourites_count >= 0 THEN 'many' ELSE '1' END AS INTEGER))",
      "Spark failed: [CAST_INVALID_INPUT]"),
-], ids=["division-by-zero", "cast"])
+], ids=["division-by-zero", "remainder-by-zero", "cast"])
 def test_a_value_spark_refuses_while_computing_stops_the_run_in_one_line_naming_the_file(
         lake: Path, spark, tmp_path: Path, value: str, spark_error: str) -> None:  # noqa: ANN001 - lazy pyspark
     (tmp_path / "mine").mkdir()

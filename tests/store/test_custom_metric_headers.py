@@ -376,6 +376,20 @@ def test_an_engine_error_in_the_sql_names_the_metric_and_its_file(compute, tmp_p
     assert not isinstance(raised.value, ConfigError)
 
 
+@pytest.mark.parametrize("value", ["id // (id - id)", "id % (id - id)"])
+def test_a_division_by_zero_duckdb_stops_at_says_what_both_engines_run(compute, tmp_path, value):
+    """// and % stop at a divisor of 0 on DuckDB (and on Spark). Was: DuckDB's advice, TRY(...) or a setting, which
+    a metric cannot set and Spark does not run."""
+    where = f"metric zero ({tmp_path / 'metrics' / 'zero.sql'}): DuckDB failed: "
+    with pytest.raises(FediscopeError) as raised:
+        compute("zero", "-- key: id", f"SELECT id, {value} AS n FROM range(3) AS t(id)\n")
+    assert str(raised.value) == (
+        f"{where}Invalid Input Error: Division by zero in expression ({value}) "
+        "(// and % stop at a divisor of 0 on DuckDB and on Spark; write nullif(y, 0) as the divisor in the metric's "
+        "SQL, which gives NULL there on both)")
+    assert not isinstance(raised.value, ConfigError)
+
+
 @pytest.mark.spark
 def test_a_metric_spark_cannot_run_alike_is_refused_on_spark_naming_the_file(tmp_path, spark, capfd):  # noqa: ANN001
     """Was: a NotPortableError (a ValueError) traceback for a construct Spark would run differently (weekday
