@@ -121,7 +121,7 @@ from fediscope.lake.state import (
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
-from fediscope.sources.handle_domains import handle_domain_for_run
+from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
     Page,
@@ -278,6 +278,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
+    preload_handle_domains(lake, policy)  # privacy off: an erased account's other name, whatever the order
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
