@@ -99,7 +99,7 @@ from fediscope.sources.client import (
     UpstreamUnavailable,
     refused_hint,
 )
-from fediscope.sources.handle_domains import remember_handle_domain, remembered_handle_domain
+from fediscope.sources.handle_domains import load_handle_domains, remember_handle_domain, remembered_handle_domain
 from fediscope.sources.pages import (
     HandleDomain,
     Landed,
@@ -238,7 +238,34 @@ class HandleDomains:
         self.ttl, self.retry, self.clock = ttl, retry, clock
         self.open_lake = open_lake
         self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
+        self._remembered: tuple[dict[str, str | None], float] | None = None  # the lake's memory, valid until
         self._lock = threading.Lock()
+
+    def preload(self, policy: PrivacyPolicy) -> None:
+        """With privacy off, register with ``policy`` every handle domain the lake remembers, and those this process
+        learned (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`), before a page is landed:
+        an account erased under one of its names is then left out under the other on every instance, not only once
+        a request to its home instance has taught this process its handle domain. The lake's memory is read at most
+        every :data:`SUPPRESSION_TTL` seconds; a memory that cannot be read is logged (WARNING, once per reason)
+        and the handle domains this process learned are used alone (the collector and the stream do the same)."""
+        if policy.enabled:
+            return
+        now = self.clock()
+        with self._lock:
+            remembered = self._remembered
+        if self.open_lake is not None and (remembered is None or now >= remembered[1]):
+            try:
+                read = load_handle_domains(self.open_lake())
+            except FediscopeError as exc:
+                _warn_once("the handle domains remembered in the lake could not be read (an account erased under one "
+                           f"of its names is matched under the other only on instances this API learned): {exc}")
+                read = {}
+            remembered = (read, now + SUPPRESSION_TTL)
+            with self._lock:
+                self._remembered = remembered
+        with self._lock:
+            learned = {domain: handle for domain, (handle, _until) in self._known.items()}
+        policy.use_remembered_handle_domains({**(remembered[0] if remembered else {}), **learned})
 
     def lookup(self, client: MastodonClient, page: Page | None) -> str | None:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
@@ -323,6 +350,7 @@ class Upstream:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
         policy = self.policy_factory()
+        self.handle_domains.preload(policy)  # privacy off: an erased account's other name, on every instance
         client = self.client(base_url)
         throttled = _ThrottleWatch(client)
         try:

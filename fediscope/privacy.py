@@ -80,7 +80,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import islice
@@ -581,7 +581,24 @@ class PrivacyPolicy:
         domain = parent_handle_domain(instance, handle_domain)
         if domain is not None:
             self.handle_domains[instance.lower()] = domain
+        else:  # this run's answer (its own domain) overrides one remembered (:meth:`use_remembered_handle_domains`)
+            self.handle_domains.pop(instance.lower(), None)
         return domain
+
+    def use_remembered_handle_domains(self, remembered: Mapping[str, str | None]) -> None:
+        """With privacy off, register every handle domain the lake remembers (served domain → handle domain, as
+        :func:`fediscope.sources.handle_domains.load_handle_domains` reads them; a refused public suffix or a
+        ``None`` is left out, as :meth:`use_handle_domain` leaves it), before anything is landed: an account is
+        looked up on the suppression list under its other name by these (:meth:`_other_names`), and with only the
+        instances met so far registered, ``alice@example.com`` on another instance was not matched with an erasure
+        of ``alice@social.example.com`` until the run had reached social.example.com (an order of the instances, or
+        what the API was asked for). Nothing with privacy on: it never looks an account up under another name, and
+        keys only the local accounts of the instance connected to by its handle domain, learned before they land."""
+        if self.enabled:
+            return
+        for served, handle in remembered.items():
+            if handle is not None and served.lower() not in self.handle_domains:
+                self.use_handle_domain(served, handle)
 
     def local_domain(self, instance: str) -> str:
         """The domain of the handles of ``instance``'s local accounts: its handle domain when one was registered
@@ -734,7 +751,10 @@ class PrivacyPolicy:
             return "opt_out" if _opted_out(account) else None
         reason = self.skip_reason(account, instance)
         if reason == "opt_out" and not self._key_erased(self.account_key(acct, instance)):
-            self.opted_out.update(self._spellings(acct, instance))
+            noted = self._spellings(acct, instance)
+            # and under its other name (a local account of a server whose handles have another domain): privacy off
+            # keys its home instance's records by the served domain and other instances' by the handle
+            self.opted_out.update(noted, *map(self._other_names, noted))
         return reason
 
     def _collected_status(self, status: dict[str, Any], instance: str,

@@ -82,7 +82,10 @@ the tag (or ``noindex``), and the account is then landed again like any other. Q
 checkpoints named after the account are left alone: with the privacy policy on, quarantine keeps no raw item,
 and the account's clear name, which a checkpoint name would need, is never written down. With
 ``FEDISCOPE_PRIVACY=off`` landing skips and notes opted-out accounts too: a note then holds the clear key
-(``user@domain``, as the lake's records do), and the audit line its digest, as for an erasure.
+(``user@domain``, as the lake's records do), and the audit line its digest, as for an erasure. An account of a server
+whose handles have another domain is noted under both its names then, whichever instance it was met on: privacy off
+keys its home instance's records by the served domain (``alice@social.example.com``) and other instances' by the
+handle (``alice@example.com``), by the handle domains registered or remembered in the lake.
 """
 
 from __future__ import annotations

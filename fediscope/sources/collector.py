@@ -72,7 +72,10 @@ cannot be had, the remembered handle domain is used (:mod:`fediscope.sources.han
 the instance's local accounts are keyed by the domain connected to, as before. With privacy off it is learned
 all the same: records are keyed as collected then, but an account erased under either of its names (the handle's
 or the served domain's) is skipped under both (:meth:`~fediscope.privacy.PrivacyPolicy.skip_reason`), and an
-erasure by the handle finds the records keyed by the served domain once the lake remembers it.
+erasure by the handle finds the records keyed by the served domain once the lake remembers it. Every handle domain
+the lake remembers is registered with the policy before anything lands (privacy off only:
+:func:`~fediscope.sources.handle_domains.preload_handle_domains`), so that holds on another instance collected before
+the split-domain one too.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
@@ -121,7 +124,7 @@ from fediscope.lake.state import (
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
 from fediscope.sources.client import MalformedResponse, MastodonClient
-from fediscope.sources.handle_domains import handle_domain_for_run
+from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
     Page,
@@ -278,6 +281,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
+    preload_handle_domains(lake, policy)  # privacy off: an erased account's other name, whatever the order
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}

@@ -62,6 +62,7 @@ from fediscope.privacy import (
 
 if TYPE_CHECKING:  # a type only: importing the collector's pages (Mastodon.py, requests) costs every
     # `fediscope process` about 0.1 s, through curation's opt-outs and gdpr.subject, for nothing it uses
+    from fediscope.privacy import PrivacyPolicy
     from fediscope.sources.pages import HandleDomain
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,24 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
         log.info("%s: the instance document could not be read and no handle domain is remembered for it; its "
                  "local accounts are keyed by %s", instance, instance)
     return remembered
+
+
+def preload_handle_domains(lake: LakeBackend, policy: PrivacyPolicy) -> None:
+    """Register every handle domain the lake remembers with ``policy`` before a landing run lands anything, with
+    privacy off (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`: nothing with privacy on),
+    so an account erased under one of its names is left out under the other on every instance, whichever the run
+    reaches first. One read of the file; the file missing is nothing remembered. A damaged file is logged
+    (WARNING) and nothing is preloaded, as before: the sources of an instance that needs its memory fail on it
+    when they land."""
+    if policy.enabled:
+        return
+    try:
+        remembered = load_handle_domains(lake)
+    except LakeError as exc:
+        log.warning("the handle domains remembered in the lake could not be read (%s): an account erased under one "
+                    "of its names is matched under the other only on instances this run learns", exc)
+        return
+    policy.use_remembered_handle_domains(remembered)
 
 
 def usable_handle_domain(handle_domains: Mapping[str, str | None], instance: str) -> str | None:

@@ -87,7 +87,7 @@ from fediscope.sources.client import (
     refused_redirect,
     tls_failure,
 )
-from fediscope.sources.handle_domains import handle_domain_for_run
+from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text, masked_message
 from fediscope.sources.pages import Page, fetch_handle_domain, land_page
 from fediscope.sources.quarantine import item_entry, write_quarantine
@@ -250,6 +250,9 @@ class _Buffer:
         """Write the files of ``items`` not in ``done`` (entity names, and ``quarantine``), adding each to
         ``done`` as it is written; the summary counts a file's records once it is written."""
         policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
+        # privacy off: every handle domain the lake remembers (read again with the suppression list), so an account
+        # erased under one name is left out under the other, also on a stream of another instance
+        preload_handle_domains(self.lake, policy)
         policy.use_handle_domain(self.domain, self.handle_domain)
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []

@@ -218,3 +218,30 @@ def test_privacy_off_serves_no_status_of_an_account_erased_by_its_handle_on_a_ti
         accts = {r["data"]["account"]["acct"] for r in response.json()["records"]}
         assert author not in accts and author not in response.text, path
     assert load_handle_domains(open_lake(str(lake_dir))) == {home.domain: HANDLE_DOMAIN}  # learned, remembered
+
+
+def test_privacy_off_serves_no_status_of_an_account_erased_by_its_served_domain_from_another_instance(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path) -> None:
+    """With ``FEDISCOPE_PRIVACY=off``, ``gdpr erase --account user@social.example.test`` made before the lake knew the
+    handle domain, learned since: another instance's public timeline (``acct: "user@example.test"``), asked of an
+    API that was never asked about social.example.test, serves none of the account's statuses. Was: the API knew a
+    handle domain only for the instance a request named, so it served every status the account wrote there."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}", privacy=False, pseudonym_key=None)
+    assert run_collection(settings, [(home.url, parse_source("public"))], progress=False).landed
+    (lake_dir / HANDLE_DOMAINS_PATH).unlink()  # a lake landed before privacy off learned handle domains
+    author = "mastodonpy_test_2"  # most of the corpus's public statuses
+    erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
+    remember_handle_domain(open_lake(str(lake_dir)), home.domain, HANDLE_DOMAIN)  # learned since (say, a collect)
+    asked = len(home.requests_to("/api/v2/instance"))
+
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
+        live = live_api(make_settings(instances=(home.url, remote.url), allow_private_addresses=True,
+                                      lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'metrics.db'}",
+                                      privacy=False, pseudonym_key=None))
+        response = live.get("/v1/timelines/public", params={"instance": remote.domain, "limit": 40})
+    assert response.status_code == 200, response.text
+    assert response.json()["skipped"] >= 20, response.json()["skipped"]
+    accts = {r["data"]["account"]["acct"] for r in response.json()["records"]}
+    assert accts and f"{author}@{HANDLE_DOMAIN}" not in accts and author not in response.text
+    assert len(home.requests_to("/api/v2/instance")) == asked  # social.example.test was not asked

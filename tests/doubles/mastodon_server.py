@@ -27,7 +27,8 @@ else) talks to it exactly as to an instance:
   ``hostname`` names the double in ``url``/``domain`` (it still listens on 127.0.0.1: the test makes that name
   resolve there) and ``handle_domain`` replaces ``domain`` (v2) / ``uri`` (v1) of the recorded instance
   documents; ``accounts_domain`` serves the corpus as another instance sees it: every local ``acct`` of a
-  timeline's statuses (author, mentions, reblogged and quoted authors) becomes ``acct@accounts_domain``;
+  timeline's (and the recorded stream's) statuses (author, mentions, reblogged and quoted authors) becomes
+  ``acct@accounts_domain``;
 * faults are queued with :meth:`MastodonDouble.fail`, :meth:`throttle`, :meth:`slow`, :meth:`malformed`,
   :meth:`redirect` and :meth:`damage_gzip` (each for ``times`` matching requests, optionally after ``after`` of
   them, optionally on one path prefix).
@@ -396,6 +397,22 @@ class MastodonDouble:
         bodies = [r["body"] for _q, r in self._by_path.get("/api/v1/streaming/user", []) if r["status"] == 200]
         return max(bodies, key=lambda b: b.count("event: ")).encode()
 
+    def _stream_as_served(self) -> bytes:
+        """The recorded stream, its statuses (``update``, ``status.update``) as another instance serves them when
+        ``accounts_domain`` is set (:meth:`_seen_remotely`); every other line as recorded."""
+        body = self.recorded_stream()
+        if self.accounts_domain is None:
+            return body
+        lines, event = [], None
+        for line in body.decode().split("\n"):
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event in {"update", "status.update"}:
+                status = self._seen_remotely(json.loads(line.removeprefix("data: ")))
+                line = "data: " + json.dumps(status, ensure_ascii=False, separators=(",", ":"))
+            lines.append(line)
+        return "\n".join(lines).encode()
+
     def stream_answer(self, path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of one streaming connection; a queued ``fail`` fault answers its status (with
         its ``Retry-After``, when given), a ``throttle`` fault a 429 as :meth:`answer` does, a ``redirect`` its
@@ -412,7 +429,7 @@ class MastodonDouble:
                         "/api/v1/streaming/hashtag/local"}:
             return 404, {}, json.dumps(NOT_FOUND).encode()
         with self._lock:
-            body = self.stream_bodies.pop(0) if self.stream_bodies else self.recorded_stream()
+            body = self.stream_bodies.pop(0) if self.stream_bodies else self._stream_as_served()
         headers = {"Content-Type": "text/event-stream", "Cache-Control": "private, no-store"}
         if fault is not None and fault.kind == "damaged_gzip":
             headers["Content-Encoding"] = "gzip"

@@ -23,7 +23,9 @@ from doubles.mastodon_server import MastodonDouble
 from fediscope.config import Settings
 from fediscope.erased_mentions import ERASED
 from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.opt_outs import apply_opt_outs, pending_opt_outs
 from fediscope.gdpr.suppression import SUPPRESSED_PATH
+from fediscope.lake.backend import open_lake
 from fediscope.privacy import clear_key_digest
 from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH
@@ -115,3 +117,69 @@ def test_erase_by_the_handle_finds_what_a_privacy_off_collection_keyed_by_the_se
     assert again.skipped >= 3
     assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]
 
+
+
+def erase_by_the_served_domain_before_the_lake_knew(settings: Settings, home: MastodonDouble) -> str:
+    """Land the home instance's public timeline (:data:`AUTHOR` keyed ``user@social.example.test``) in a lake that
+    then forgets the handle domain (as one landed before privacy off learned it), erase :data:`AUTHOR` by that
+    served-domain name, and let the lake learn the handle domain again (a collection of the home instance's
+    document). Returns the served domain. The suppression list holds the served-domain key alone."""
+    public = parse_source("public")
+    assert run_collection(settings, [(home.url, public)], progress=False).landed
+    (Path(settings.lake) / HANDLE_DOMAINS_PATH).unlink()
+    served = home.domain
+    erase_account(settings, f"{AUTHOR}@{served}")
+    assert clear_key_digest(f"{AUTHOR}@{served}") in suppressed(settings)
+    assert clear_key_digest(f"{AUTHOR}@{HANDLE_DOMAIN}") not in suppressed(settings)
+    assert run_collection(settings, [(home.url, parse_source("instance"))], progress=False).landed
+    assert json.loads((Path(settings.lake) / HANDLE_DOMAINS_PATH).read_text())["instances"][served][
+        "handle_domain"] == HANDLE_DOMAIN
+    return served
+
+
+def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_an_instance_collected_first(
+        settings: Settings) -> None:
+    """The account erased as ``user@social.example.test`` (before the lake knew the handle domain), then another
+    instance (``acct: "user@example.test"``) collected before the home one in the same run: none of its statuses
+    land. Was: the policy knew the handle domain only once the run had reached social.example.test, so the other
+    instance's statuses of the account, collected first, were landed under ``user@example.test``."""
+    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+          MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
+        erase_by_the_served_domain_before_the_lake_knew(settings, home)
+        public = parse_source("public")
+        summary = run_collection(settings, [(remote.url, public), (home.url, public)], progress=False)
+        remote_domain = remote.domain
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    from_remote = [r["data"] for r in landed_statuses(settings) if r["meta"]["instance"] == remote_domain]
+    assert from_remote  # the other accounts' statuses landed
+    assert not [s for s in from_remote if is_subject(s["account"]["acct"], AUTHOR)]
+    assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]
+
+
+@pytest.mark.parametrize("seen_on", ["home", "remote"])
+def test_an_opt_out_is_noted_under_both_names_and_erases_the_other_instances_records(
+        settings: Settings, seen_on: str) -> None:
+    """Privacy off keys the home instance's records of a local account ``user@social.example.test`` and another
+    instance's ``user@example.test``. The account opts out (``#nobot``) and is met on one of them: it is noted under
+    both names, so the next curation's opt-out erasure removes what the other instance's records held of it before.
+    Was: noted under the key of the instance it was met on alone; the other instance's records stayed."""
+    public = parse_source("public")
+    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+          MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
+        served = home.domain
+        met, other = (home, remote) if seen_on == "home" else (remote, home)
+        if seen_on == "remote":  # the lake learns the handle domain (the remote instance's run alone never asks)
+            assert run_collection(settings, [(home.url, parse_source("instance"))], progress=False).landed
+        assert run_collection(settings, [(other.url, public)], progress=False).landed
+        other_domain = other.domain
+        assert [r for r in landed_statuses(settings)
+                if r["meta"]["instance"] == other_domain and is_subject(r["data"]["account"]["acct"], AUTHOR)]
+        assert met.set_account_note(AUTHOR, "<p>#nobot</p>")
+        assert run_collection(settings, [(met.url, public)], progress=False).landed
+    lake = open_lake(settings.lake)
+    keys, _notes = pending_opt_outs(lake)
+    assert {f"{AUTHOR}@{served}", f"{AUTHOR}@{HANDLE_DOMAIN}"} <= keys
+    report = apply_opt_outs(lake)
+    # the key the other instance's records carry: the handle (another instance's), the served domain (its own)
+    assert report.opted_out == [f"{AUTHOR}@{HANDLE_DOMAIN if seen_on == 'home' else served}"]
+    assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]

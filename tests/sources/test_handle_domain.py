@@ -143,3 +143,25 @@ def test_the_stream_with_privacy_off_skips_an_account_erased_by_its_handle(
     assert summary.ok, summary.line()
     assert summary.landed == 0 and summary.skipped >= 4, summary.line()  # its updates and edits (and direct ones)
     assert [r for _p, r in lake.records("statuses") if r["meta"]["instance"] == home.domain] == []
+
+
+def test_the_stream_with_privacy_off_skips_an_account_erased_by_its_served_domain_on_another_instance(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    """``FEDISCOPE_PRIVACY=off``, the account erased as ``user@social.example.test`` before the lake knew the handle
+    domain, learned since: another instance's stream (``acct: "user@example.test"``) lands none of its statuses.
+    Was: the stream registered the handle domain of the instance it streams alone (none, for 127.0.0.1), so the
+    account's other name was never looked up and its statuses landed."""
+    from fediscope.gdpr.erase import erase_account
+    from fediscope.lake.backend import open_lake
+    from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, remember_handle_domain
+
+    settings = make_settings(privacy=False, pseudonym_key=None, allow_private_addresses=True)
+    assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed
+    (lake.root / HANDLE_DOMAINS_PATH).unlink()  # a lake landed before privacy off learned handle domains
+    author = "mastodonpy_test"  # the author of the recorded stream's public statuses
+    erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
+    remember_handle_domain(open_lake(settings.lake), home.domain, HANDLE_DOMAIN)  # learned since (say, a collect)
+    summary = StreamRun(settings, remote.url, PUBLIC, max_events=12, flush_seconds=60).run()
+    assert summary.ok, summary.line()
+    assert summary.landed == 0 and summary.skipped >= 4, summary.line()
+    assert [r for _p, r in lake.records("statuses") if r["meta"]["instance"] == remote.domain] == []
