@@ -870,7 +870,7 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
         # version cannot read, or a table dropped by hand
         reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
-                  else f"{exc}; re-run `fediscope process` to store it again")
+                  else stale_metric_message(name, unreadable_reason(exc)))
         log.warning("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
     return MetricRows(name, question, columns, rows, total, sql_file=sql_file, json_rows=json_rows)

@@ -945,8 +945,16 @@ def _store_label(url: str) -> str:
     return redact_url(url)
 
 
+#: what stores a metric the verify task cannot read again (:func:`verify_store`)
+VERIFY_RERUN = "`fediscope process` (the fediscope_batch DAG's process task)"
+
+
 def verify_store(settings: Settings) -> dict[str, Any]:
-    """Read every metric back from the store; StoreError when the lake has data but the store has no rows."""
+    """Read every metric back from the store; StoreError when the lake has data but the store has no rows, or when a
+    metric's rows are not what this version reads (a value its column's type cannot hold, a column missing from its
+    table): one line saying so and how to store it again (:func:`~fediscope.analysis.stale_as_store_error`), where
+    the task failed with the store's decoding ``ValueError`` itself."""
+    from fediscope.analysis import stale_as_store_error
     from fediscope.engine.metrics import load_metrics
     from fediscope.lake.batches import raw_batch_files
     from fediscope.store.port import open_for_reading
@@ -956,7 +964,10 @@ def verify_store(settings: Settings) -> dict[str, Any]:
     metrics = load_metrics(own_dir=settings.metrics_dir)
     store = open_for_reading(settings)  # read-only: a check creates nothing (no schema, no SQLite file)
     try:
-        present = {name: len(store.top(metric, 1)) > 0 for name, metric in sorted(metrics.items())}
+        present = {}
+        for name, metric in sorted(metrics.items()):
+            with stale_as_store_error(name, rerun=VERIFY_RERUN):
+                present[name] = len(store.top(metric, 1)) > 0
     finally:
         store.close()
     if not any(present.values()):

@@ -113,7 +113,10 @@ def test_an_own_metric_whose_table_lost_a_column_is_named_and_the_report_exits_1
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 1
     assert "== Languages ==" in out
-    assert "Could not read language_mix: " in out and "re-run `fediscope process` to store it again" in out
+    assert ("Could not read language_mix: metric language_mix in the store does not have what this fediscope version "
+            "reads (store sqlite:///") in out
+    assert ("could not read metric_language_mix: no such column: metric_language_mix.quarter), as when another "
+            "fediscope version stored it; re-run `fediscope process` with this version to store it again\n") in out
     assert "Traceback" not in err
     assert "fediscope: error: 1 other metric could not be read (see above): language_mix" in err
 
@@ -218,8 +221,9 @@ def test_an_own_metric_whose_timestamp_is_past_the_year_9999_in_utc_is_named_and
     code, out, err = run(capsys, "report", "--format", fmt, "--no-charts")
     assert code == 1 and "Traceback" not in err
     assert "fediscope: error: 1 other metric could not be read (see above): far_future" in err
-    said = ("not a UTC timestamp between the years 1 and 9999: '9999-12-31 23:30:00-01:00'; re-run `fediscope "
-            "process` to store it again")
+    said = ("metric far_future in the store does not have what this fediscope version reads (not a UTC timestamp "
+            "between the years 1 and 9999: '9999-12-31 23:30:00-01:00'), as when another fediscope version stored it; "
+            "re-run `fediscope process` with this version to store it again")
     if fmt == "text":
         assert f"Could not read far_future: {said}" in out and "== Languages ==" in out and "== language_mix ==" in out
         return

@@ -20,7 +20,7 @@ from dataclasses import replace as with_fields
 from typing import Any
 
 from fediscope.engine.metrics import Metric
-from fediscope.errors import MissingTableError, StoreError
+from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
 from fediscope.store.port import WriteCounts
 from fediscope.store.schema import (
@@ -36,6 +36,11 @@ from fediscope.store.schema import (
 
 log = logging.getLogger(__name__)
 
+
+#: What a read of stored rows raises when they are not what this version decodes: a column of the catalog missing
+#: from the table (:class:`StoreSchemaError`), a value its column's type cannot hold (``ValueError``, ``TypeError``
+#: of the cast). As :data:`fediscope.analysis.UNREADABLE`, less a missing table (:meth:`BaseStore._reading`).
+UNDECODABLE: tuple[type[Exception], ...] = (StoreSchemaError, ValueError, TypeError, KeyError)
 
 #: The start of a generation given before a write changes rows (:meth:`BaseStore._begin_change`); the write's
 #: commit replaces it, so one still in the catalog means a write failed after it.
@@ -211,7 +216,7 @@ class BaseStore(ABC):
                      "key, key types or rank changed" if plan.rebuild else
                      f"column(s) no longer in the result: {', '.join(dropped)}" if dropped else
                      f"column(s) of a narrower type now: {', '.join(narrowed)}")
-            before = self._all_rows(existing)
+            before = self._readable_rows(existing) if replace else self._all_rows(existing)
             kept = [] if replace else before
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
@@ -224,12 +229,22 @@ class BaseStore(ABC):
             replaced, existing = existing, None
         else:
             vanished, replaced = 0, None
+        diff = None if existing is None else self._diff_or_none(existing, plan, replace)
+        if existing is not None and diff is None:  # stored rows this version cannot decode: a full result replaces them
+            plan = plan_write(metric, rows, None, types=types)
+            self._begin_change(existing, metric.question, len(plan.rows))
+            if not plan.schema.columns:  # computed, no rows, no column types: listed, no table, as a first such write
+                self._drop(existing)
+                self._commit(_listed_empty(metric), metric.question, 0)
+                return WriteCounts(0, 0, 0)
+            replaced, existing = existing, None
         created = existing is None
         if created:
             self._load(replaced, plan.schema, plan.rows)
             changed, stale, count = plan.rows, [], len(plan.rows)
         else:
-            changed, stale, count = self._diff(existing, plan, replace)
+            assert diff is not None
+            changed, stale, count = diff
             if changed or stale or plan.schema != existing:
                 self._begin_change(existing, metric.question, count)
             self._evolve_if_needed(existing, plan)
@@ -358,7 +373,8 @@ class BaseStore(ABC):
         ``row_count`` is the metric's row count afterwards; ``columns``, when given, every column of the result.
         Returns the metric's generation afterwards (the one it had when nothing changed), or None when the change
         needs the full path (no table yet, a table of it missing: :meth:`missing_tables`, a schema change that
-        rebuilds the table, or a stored column that is not among ``columns``) and nothing was written.
+        rebuilds the table, a stored column that is not among ``columns``, or a table that lacks a column of the
+        catalog: changed by hand) and nothing was written.
         ``types``: the rows' column types (:func:`~fediscope.store.schema.plan_write`), used only when there are
         rows: without a row, inference knows no column, and typed columns could widen or add stored ones that
         inference leaves alone.
@@ -385,7 +401,12 @@ class BaseStore(ABC):
             self._begin_change(existing, metric.question, row_count)
         self._evolve_if_needed(existing, plan)
         if plan.rows or keys:
-            self._upsert(plan.schema, plan.rows, keys)
+            try:
+                self._upsert(plan.schema, plan.rows, keys)
+            except StoreSchemaError as exc:  # changed behind the catalog's back (by hand): its generation as it was
+                log.warning("metric=%s its table lacks a column of the catalog (%s): writing every row anew",
+                            metric.name, " ".join(str(exc).split())[:200])
+                return None  # the full write replaces the table (:meth:`_diff_or_none`), the provisional mark with it
         log.debug("metric=%s wrote %d changed rows, deleted %d stale (now %d)", metric.name, len(plan.rows),
                   len(keys), row_count)
         return self._commit(plan.schema, metric.question, row_count, unchanged=existing if unchanged else None)
@@ -582,6 +603,34 @@ class BaseStore(ABC):
             return changed, stale, len(plan.rows)
         added = sum(schema.key_of(row) not in stored for row in changed)
         return changed, [], len(stored) + added
+
+    def _diff_or_none(self, existing: TableSchema, plan: WritePlan, replace: bool
+                      ) -> tuple[list[Row], list[tuple[Any, ...]], int] | None:
+        """:meth:`_diff`, or None when the stored rows are not what this version decodes (:data:`UNDECODABLE`: a
+        column of the catalog missing from the table, a value its column's type cannot hold; changed by hand, or
+        as when another fediscope version stored them) and ``replace``: the result is complete, so the write
+        replaces the table instead of comparing with it. Every read of such a metric says to run ``fediscope
+        process`` to store it again (:func:`fediscope.analysis.stale_metric_message`); without this, the write
+        failed on the very rows it was to replace (``no such column``, a raw ``ValueError``). A write that keeps
+        the stored rows (``replace`` False) needs them: it fails as their read does."""
+        try:
+            return self._diff(existing, plan, replace)
+        except UNDECODABLE as exc:
+            if not replace:
+                raise
+            log.warning("metric=%s its stored rows are not what this fediscope version reads (%s): writing every "
+                        "row anew", existing.metric, " ".join(str(exc).split())[:200])
+            return None
+
+    def _readable_rows(self, schema: TableSchema) -> list[Row]:
+        """The stored rows before a rebuild that replaces them all (only counted: :func:`_vanished`), or none when
+        they cannot be decoded (:meth:`_diff_or_none`): the rebuild goes on, counting none as gone."""
+        try:
+            return self._all_rows(schema)
+        except UNDECODABLE as exc:
+            log.warning("metric=%s its stored rows are not what this fediscope version reads (%s): rebuilt without "
+                        "counting them", schema.metric, " ".join(str(exc).split())[:200])
+            return []
 
     def _raw_tuples(self, schema: TableSchema) -> Iterable[tuple[Any, ...]]:
         """Every stored row as raw values in the order of ``schema.names`` (any row order); adapters may do

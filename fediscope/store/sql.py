@@ -563,8 +563,10 @@ _MYSQL_NO_SUCH_TABLE = 1146
 
 def _missing_column(driver: Any) -> bool:
     """Whether the database driver's error says a table lacks a column the statement names: SQLite's "no such
-    column", MySQL's error 1054 (a metric stored by another fediscope version, not a store that cannot be read)."""
-    return _driver_says(driver, "no such column", _MYSQL_UNKNOWN_COLUMN)
+    column" (a read) or "table … has no column named" (a write), MySQL's error 1054 (a metric stored by another
+    fediscope version or changed by hand, not a store that cannot be read)."""
+    return (_driver_says(driver, "no such column", _MYSQL_UNKNOWN_COLUMN)
+            or (isinstance(driver, sqlite3.OperationalError) and " has no column named " in str(driver)))
 
 
 def _missing_table(driver: Any) -> bool:

@@ -981,6 +981,38 @@ def test_verify_store_reads_only_and_creates_no_store(tmp_path: Path) -> None:
     assert not (tmp_path / "s.db").exists()
 
 
+@pytest.mark.parametrize(("change", "reason"), [
+    ("UPDATE metric_languages SET toots = 'lots'", "invalid literal for int() with base 10: 'lots'"),
+    ("ALTER TABLE metric_languages DROP COLUMN share",
+     "store sqlite:///{db}: could not read metric_languages: no such column: metric_languages.share"),
+], ids=["value-of-another-type", "column-missing"])
+def test_verify_store_names_a_metric_this_version_cannot_read_in_one_line(change: str, reason: str,
+                                                                         tmp_path: Path) -> None:
+    """A metric whose rows this version cannot decode (as when another fediscope version stored it) fails the verify
+    task with the one wording every reader gives, naming the task that stores it again. Was: the store's decoding
+    ``ValueError`` itself (a column missing: the store's error, not saying what to do)."""
+    import contextlib
+    import sqlite3
+
+    from fediscope.engine.metrics import load_metrics
+    from fediscope.errors import StoreError
+    from fediscope.store.port import open_store
+
+    _lake_with_data(tmp_path / "lake")
+    settings = _missing_lake_settings(tmp_path)
+    with contextlib.closing(open_store(settings.store)) as store:
+        store.write(load_metrics()["languages"], [{"language": "en", "toots": 3, "share": 0.75},
+                                                  {"language": "de", "toots": 1, "share": 0.25}])
+    with contextlib.closing(sqlite3.connect(tmp_path / "s.db")) as db, db:
+        db.execute(change)
+    with pytest.raises(StoreError) as info:
+        orch.verify_store(settings)
+    assert str(info.value) == (
+        f"metric languages in the store does not have what this fediscope version reads "
+        f"({reason.format(db=tmp_path / 's.db')}), as when another fediscope version stored it; re-run "
+        "`fediscope process` (the fediscope_batch DAG's process task) with this version to store it again")
+
+
 def test_an_ingest_tasks_collection_names_its_page_budget_as_the_variable_sets_it(tmp_path: Path,
                                                                                  caplog: pytest.LogCaptureFixture
                                                                                  ) -> None:

@@ -60,16 +60,17 @@ def test_the_erasure_says_it_is_unfinished(stale, run_cli) -> None:  # noqa: ANN
     assert env.lake.exists(TRACES_PATH) and not env.lake.exists(AUDIT_PATH)
 
 
-def test_the_erasure_finishes_once_fediscope_process_stored_the_value_again(landed, run_cli) -> None:  # noqa: ANN001
-    """What the message says to do mends it: ``fediscope process`` writes the row again, and the erasure run again
-    finishes. (A column dropped by hand from a SQLite table is not mended so: ``fediscope process`` fails reading
-    the table it would update.)"""
+@pytest.mark.parametrize("damage", list(CHANGES))
+def test_the_erasure_finishes_once_fediscope_process_stored_the_metric_again(landed, run_cli, damage) -> None:  # noqa: ANN001
+    """What the message says to do mends it: ``fediscope process`` (which compares every metric with the store in
+    full: the erasure forgot the kept results) writes the metric again, and the erasure run again finishes. Was, for a
+    column dropped by hand: ``fediscope process`` failed reading the table it would update (``no such column``)."""
     run_process(landed.settings, progress=False)
-    change, reason = CHANGES["value-of-another-type"]
+    change, reason = CHANGES[damage]
     with contextlib.closing(sqlite3.connect(landed.db)) as db, db:
         db.execute(change)
     stopped = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
-    assert stopped.code == 1 and stopped.err.startswith(_stale(reason) + "; "), stopped.err
+    assert stopped.code == 1 and stopped.err.startswith(_stale(reason.format(db=landed.db)) + "; "), stopped.err
     run_process(landed.settings, progress=False)
     finished = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
     assert finished.code == 0, finished.err
