@@ -62,9 +62,10 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import StoreError
+from fediscope.store import innodb_rows
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
-from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
-from fediscope.store.sql import CATALOG, AlterColumn, SQLStore
+from fediscope.store.schema import MAX_KEY_TEXT, TableSchema, WritePlan
+from fediscope.store.sql import CATALOG, AlterColumn, AlterColumns, SQLStore
 from fediscope.store.url_options import mysql_connect_args
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
@@ -206,6 +207,25 @@ class MySQLStore(SQLStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
+
+    def _alter(self, conn: Any, table: Table, added: list[str], widened: list[str]) -> None:
+        """Every added and widened column in one ``ALTER TABLE``: MariaDB commits each DDL statement on its own, so
+        a write adding three columns one statement each left the first two added when the server refused the third,
+        the catalog not knowing them. One statement is taken or refused whole."""
+        changes = [*(AlterColumn(table.c[name], "ADD") for name in added),
+                   *(AlterColumn(table.c[name], "MODIFY") for name in widened)]
+        if changes:
+            conn.execute(AlterColumns(changes))
+
+    def _fits_in_place(self, plan: WritePlan) -> bool:
+        """Whether the table the write leaves (the stored columns, the added ones, every column in its widened type)
+        is one InnoDB would create (:func:`~fediscope.store.innodb_rows.table_row_bytes`). Its ``ALTER TABLE … ADD``
+        does not check that (:mod:`fediscope.store.innodb_rows`): it took columns past the limit and then refused
+        every later change of the table (errno 1118). A result's own columns are checked before any write
+        (:func:`~fediscope.engine.metrics.check_row_size`), but a column the table keeps typed (``LONGTEXT``) and
+        the result has all NULL (``null``) counted 1 byte there and 21 in the table."""
+        schema = plan.schema
+        return innodb_rows.table_row_bytes(schema.key, schema.rank_column, schema.types) < innodb_rows.ROW_LIMIT
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or
