@@ -18,13 +18,16 @@ Readers (the results API, ``fediscope report``, BI tools) need SELECT only: a st
 nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).
 
 A column whose type is not known yet (only NULLs so far) starts as ``BIGINT`` (it may be the rank column, and
-MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values
-arrive; so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own
-in MySQL; the rows of one write are one transaction. A new or rebuilt table is loaded as ``_new_<metric>`` and
-swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load <fediscope.store.sql.SQLStore._load>`), so a reader
-never finds the metric's table missing or half-loaded. Two writers of one metric (two lakes sharing one store) take
-turns on a named lock, ``GET_LOCK('fediscope:<database>:<metric>')`` (:meth:`MySQLStore._writing`), which needs no
-privilege; readers take none.
+MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values arrive;
+so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own in MySQL,
+so the columns one write adds and widens are one ``ALTER TABLE`` (:meth:`MySQLStore._alter`), and a table that could
+not hold them beside its kept columns by InnoDB's row-size limit is rebuilt from the result instead
+(:meth:`MySQLStore._fits_in_place`); the rows of one write are one transaction. A new or rebuilt table is loaded as
+``_new_<metric>`` and swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load
+<fediscope.store.sql.SQLStore._load>`), so a reader never finds the metric's table missing or half-loaded. Two
+writers of one metric (two lakes sharing one store) take turns on a named lock,
+``GET_LOCK('fediscope:<database>:<metric>')`` (:meth:`MySQLStore._writing`), which needs no privilege; readers take
+none.
 
 Tables made by older fediscope versions (2026-12-02 and before) have ``TEXT`` text values, which hold 64 KiB (one
 longer value failed the whole write), and ``TEXT`` columns with no value yet. A store's first write of rows to such
