@@ -107,6 +107,13 @@ class BaseStore(ABC):
     def _evolve(self, old: TableSchema, plan: WritePlan) -> None:
         """Apply added columns and widened types in place (the key and rank layout are unchanged)."""
 
+    def _fits_in_place(self, plan: WritePlan) -> bool:
+        """Whether the metric's tables can take ``plan``'s added and widened columns in place (:meth:`_evolve`):
+        when not, a write that replaces every row rebuilds them from the result instead (a write keeping rows, from
+        every row kept and new), and :meth:`write_changes` leaves the change to the full path. Always here; MariaDB's
+        row-size limit can refuse it (:meth:`fediscope.store.mysql.MySQLStore._fits_in_place`)."""
+        return True
+
     @abstractmethod
     def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
         """Write prepared rows (upsert by key) and delete the rows with the ``stale`` keys.
@@ -211,11 +218,17 @@ class BaseStore(ABC):
         # a full result with known columns replaces the table's columns too: the ones it lacks are dropped
         dropped = _columns_not_in(existing, types) if replace else []
         narrowed = _columns_narrowed(plan, types) if replace and exact_types else []
-        if existing is not None and (plan.rebuild or dropped or narrowed):
+        # the stored columns with the result's added and widened ones can be more than the table may hold, when
+        # columns it keeps typed are all NULL this time (typed null in the result): rebuilt from the result's own
+        overfull = (existing is not None and _alters(plan) and not (plan.rebuild or dropped or narrowed)
+                    and not self._fits_in_place(plan))
+        if existing is not None and (plan.rebuild or dropped or narrowed or overfull):
             log.info("metric=%s rebuilding its table (%s)", metric.name,
                      "key, key types or rank changed" if plan.rebuild else
                      f"column(s) no longer in the result: {', '.join(dropped)}" if dropped else
-                     f"column(s) of a narrower type now: {', '.join(narrowed)}")
+                     f"column(s) of a narrower type now: {', '.join(narrowed)}" if narrowed else
+                     f"{len(plan.added)} column(s) added and {len(plan.widened)} widened to the stored ones "
+                     "would be more than it can hold")
             before = self._readable_rows(existing) if replace else self._all_rows(existing)
             kept = [] if replace else before
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
@@ -373,8 +386,9 @@ class BaseStore(ABC):
         ``row_count`` is the metric's row count afterwards; ``columns``, when given, every column of the result.
         Returns the metric's generation afterwards (the one it had when nothing changed), or None when the change
         needs the full path (no table yet, a table of it missing: :meth:`missing_tables`, a schema change that
-        rebuilds the table, a stored column that is not among ``columns``, or a table that lacks a column of the
-        catalog: changed by hand) and nothing was written.
+        rebuilds the table, columns the table cannot take in place: :meth:`_fits_in_place`, a stored column that is
+        not among ``columns``, or a table that lacks a column of the catalog: changed by hand) and nothing was
+        written.
         ``types``: the rows' column types (:func:`~fediscope.store.schema.plan_write`), used only when there are
         rows: without a row, inference knows no column, and typed columns could widen or add stored ones that
         inference leaves alone.
@@ -392,7 +406,7 @@ class BaseStore(ABC):
         if existing is None or _columns_not_in(existing, columns) or self._absent_tables(existing):
             return None
         plan = plan_write(metric, rows, existing, types=types)
-        if plan.rebuild:
+        if plan.rebuild or (_alters(plan) and not self._fits_in_place(plan)):
             return None
         types = [plan.schema.types[k] for k in plan.schema.key]
         keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
@@ -482,7 +496,7 @@ class BaseStore(ABC):
                              "(open_store(..., read_only=True))")
 
     def _evolve_if_needed(self, existing: TableSchema, plan: WritePlan) -> None:
-        if plan.added or plan.widened:
+        if _alters(plan):
             log.info("metric=%s schema evolves: added=%s widened=%s", plan.schema.metric, plan.added, plan.widened)
             self._evolve(existing, plan)
 
@@ -685,6 +699,11 @@ def _listed_empty(metric: Metric) -> TableSchema:
     ``types``): listed with 0 rows, no table. With ``types`` (``fediscope process`` gives them) such a metric gets
     its empty table instead, so that a BI tool finds the table and its columns whether or not there are rows."""
     return TableSchema(metric=metric.name, key=metric.key, columns=())
+
+
+def _alters(plan: WritePlan) -> bool:
+    """Whether a write of ``plan`` in place changes the table's columns (:meth:`BaseStore._evolve`)."""
+    return bool(plan.added or plan.widened)
 
 
 def _columns_not_in(existing: TableSchema | None, columns: Iterable[str] | None) -> list[str]:

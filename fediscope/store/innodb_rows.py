@@ -18,6 +18,15 @@ table may hold it in, and a bool value counts 1 byte though a widened column hol
 refuse is refused by the server too, never one it accepts: on a server of MariaDB's defaults (16 KiB pages,
 ``innodb_strict_mode`` on; with it off, CREATE TABLE only warns, and a larger ``innodb_page_size`` holds larger rows).
 MySQL has not been run here (:mod:`fediscope.store.mysql`).
+
+A kept table can hold more than a result has: a column all NULL in this run is ``null`` in the result, but stays as
+the store declared it (``LONGTEXT``, 21 bytes). ``ALTER TABLE … ADD`` is no guard against that: MariaDB 10.11 adds
+columns in place (``ALGORITHM=INSTANT``) and then refuses only when the table *before* the statement reaches the
+limit as CREATE TABLE counts it, whatever the statement adds (one ALTER adding 300 ``BIGINT`` columns to a table of
+6,365 bytes was taken: 8,803 bytes; the next ALTER of that table, 1118), while an ALTER that copies the table
+(``MODIFY`` to another type) counts its new definition as CREATE TABLE does. So the MariaDB store counts the table a
+write would leave (:func:`table_row_bytes`: the stored types merged with the result's) and rebuilds it from the result
+instead of altering it when that reaches the limit (:meth:`fediscope.store.mysql.MySQLStore._fits_in_place`).
 """
 
 from __future__ import annotations
@@ -39,6 +48,9 @@ DECLARED_OFF_PAGE = 21
 OFF_PAGE_VALUE = 22
 #: bytes of a number or boolean (BIGINT, DOUBLE, TINYINT(1)); a column with no value yet counts as the narrowest
 FIXED = {"bool": 1, "int": 8, "float": 8, "null": 1}
+#: the bytes of a column with no value yet in a table the MariaDB store makes: ``BIGINT``
+#: (:meth:`fediscope.store.mysql.MySQLStore.column_type`)
+DECLARED_NULL = 8
 
 
 def _base(key: Sequence[str], types: Mapping[str, str]) -> int:
@@ -52,10 +64,11 @@ def _key_text_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, st
     return 4 * key_text_limit([types[k] for k in key], rank_type)
 
 
-def declared_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str]) -> int:
+def declared_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str], *,
+                       null_bytes: int = FIXED["null"]) -> int:
     """The bytes InnoDB's ``CREATE TABLE`` counts for a row of a metric table with these columns (store types
     by name, :data:`~fediscope.store.schema.TYPES`; another type name counts nothing: such a column is refused
-    elsewhere)."""
+    elsewhere); a column with no value yet (``null``) counts ``null_bytes``."""
     size = _base(key, types)
     key_text = _key_text_bytes(key, rank, types) if any(types.get(k) == "str" for k in key) else 0
     for name, type_ in types.items():
@@ -64,9 +77,17 @@ def declared_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str,
                 size += key_text + 1
             else:
                 size += DECLARED_OFF_PAGE
+        elif type_ == "null":
+            size += null_bytes
         else:
             size += FIXED.get(type_, 0)
     return size
+
+
+def table_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str]) -> int:
+    """The bytes InnoDB's ``CREATE TABLE`` counts for a row of the table the MariaDB store declares for these
+    columns (the types a table keeps: a column with no value yet is ``BIGINT``, :data:`DECLARED_NULL`)."""
+    return declared_row_bytes(key, rank, types, null_bytes=DECLARED_NULL)
 
 
 def least_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str],

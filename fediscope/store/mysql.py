@@ -18,13 +18,16 @@ Readers (the results API, ``fediscope report``, BI tools) need SELECT only: a st
 nothing (infra/mariadb/bootstrap.sql creates such a user, ``fediscope_ro``).
 
 A column whose type is not known yet (only NULLs so far) starts as ``BIGINT`` (it may be the rank column, and
-MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values
-arrive; so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own
-in MySQL; the rows of one write are one transaction. A new or rebuilt table is loaded as ``_new_<metric>`` and
-swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load <fediscope.store.sql.SQLStore._load>`), so a reader
-never finds the metric's table missing or half-loaded. Two writers of one metric (two lakes sharing one store) take
-turns on a named lock, ``GET_LOCK('fediscope:<database>:<metric>')`` (:meth:`MySQLStore._writing`), which needs no
-privilege; readers take none.
+MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values arrive;
+so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own in MySQL,
+so the columns one write adds and widens are one ``ALTER TABLE`` (:meth:`MySQLStore._alter`), and a table that could
+not hold them beside its kept columns by InnoDB's row-size limit is rebuilt from the result instead
+(:meth:`MySQLStore._fits_in_place`); the rows of one write are one transaction. A new or rebuilt table is loaded as
+``_new_<metric>`` and swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load
+<fediscope.store.sql.SQLStore._load>`), so a reader never finds the metric's table missing or half-loaded. Two
+writers of one metric (two lakes sharing one store) take turns on a named lock,
+``GET_LOCK('fediscope:<database>:<metric>')`` (:meth:`MySQLStore._writing`), which needs no privilege; readers take
+none.
 
 Tables made by older fediscope versions (2026-12-02 and before) have ``TEXT`` text values, which hold 64 KiB (one
 longer value failed the whole write), and ``TEXT`` columns with no value yet. A store's first write of rows to such
@@ -62,9 +65,10 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 from fediscope.errors import StoreError
+from fediscope.store import innodb_rows
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
-from fediscope.store.schema import MAX_KEY_TEXT, TableSchema
-from fediscope.store.sql import CATALOG, AlterColumn, SQLStore
+from fediscope.store.schema import MAX_KEY_TEXT, TableSchema, WritePlan
+from fediscope.store.sql import CATALOG, AlterColumn, AlterColumns, SQLStore
 from fediscope.store.url_options import mysql_connect_args
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
@@ -206,6 +210,25 @@ class MySQLStore(SQLStore):
 
     def widen(self, conn: Any, table: Table, column: str, type_: TypeEngine) -> None:
         conn.execute(AlterColumn(table.c[column], "MODIFY"))  # the column is declared with its new type
+
+    def _alter(self, conn: Any, table: Table, added: list[str], widened: list[str]) -> None:
+        """Every added and widened column in one ``ALTER TABLE``: MariaDB commits each DDL statement on its own, so
+        a write adding three columns one statement each left the first two added when the server refused the third,
+        the catalog not knowing them. One statement is taken or refused whole."""
+        changes = [*(AlterColumn(table.c[name], "ADD") for name in added),
+                   *(AlterColumn(table.c[name], "MODIFY") for name in widened)]
+        if changes:
+            conn.execute(AlterColumns(changes))
+
+    def _fits_in_place(self, plan: WritePlan) -> bool:
+        """Whether the table the write leaves (the stored columns, the added ones, every column in its widened type)
+        is one InnoDB would create (:func:`~fediscope.store.innodb_rows.table_row_bytes`). Its ``ALTER TABLE … ADD``
+        does not check that (:mod:`fediscope.store.innodb_rows`): it took columns past the limit and then refused
+        every later change of the table (errno 1118). A result's own columns are checked before any write
+        (:func:`~fediscope.engine.metrics.check_row_size`), but a column the table keeps typed (``LONGTEXT``) and
+        the result has all NULL (``null``) counted 1 byte there and 21 in the table."""
+        schema = plan.schema
+        return innodb_rows.table_row_bytes(schema.key, schema.rank_column, schema.types) < innodb_rows.ROW_LIMIT
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or

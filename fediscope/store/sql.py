@@ -32,7 +32,7 @@ import datetime as dt
 import logging
 import sqlite3
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -385,12 +385,16 @@ class SQLStore(BaseStore):
             # the columns the table has, from a query's result description: reflection (SHOW CREATE TABLE parsed
             # by SQLAlchemy on MariaDB) gives a name with a backtick back still escaped
             present = set(conn.execute(select(literal_column("*")).select_from(table).where(false())).keys())
-            for name in plan.added:
-                if name in present:  # added by a write that stopped before updating the catalog
-                    continue
-                conn.execute(AlterColumn(table.c[name], "ADD"))
-            for name in plan.widened:
-                self.widen(conn, table, name, table.c[name].type)
+            # a column present already was added by a write that stopped before updating the catalog
+            self._alter(conn, table, [name for name in plan.added if name not in present], list(plan.widened))
+
+    def _alter(self, conn: Any, table: Table, added: list[str], widened: list[str]) -> None:
+        """Add the ``added`` columns of ``table`` (as it is declared) and widen the ``widened`` ones
+        (:meth:`widen`): one statement each here (SQLite adds one column a statement)."""
+        for name in added:
+            conn.execute(AlterColumn(table.c[name], "ADD"))
+        for name in widened:
+            self.widen(conn, table, name, table.c[name].type)
 
     def _bring_up_to_date(self, schema: TableSchema, table: Table) -> None:
         """Before this store's first rows to a table it did not create: widen (:meth:`widen`) the columns an older
@@ -601,6 +605,23 @@ class AlterColumn(ExecutableDDLElement):
 def _compile_alter_column(element: AlterColumn, compiler: DDLCompiler, **kw: Any) -> str:
     table = compiler.preparer.format_table(element.column.table)
     return f"ALTER TABLE {table} {element.verb} COLUMN {compiler.get_column_specification(element.column)}"
+
+
+class AlterColumns(ExecutableDDLElement):
+    """One ``ALTER TABLE <table> ADD COLUMN …, MODIFY COLUMN …`` of several :class:`AlterColumn` changes of one table
+    (MariaDB; SQLite takes one column a statement)."""
+
+    def __init__(self, changes: Sequence[AlterColumn]) -> None:
+        if not changes or len({id(change.column.table) for change in changes}) != 1:
+            raise ValueError("ALTER TABLE needs changes of one table")
+        self.changes = list(changes)
+
+
+@compiles(AlterColumns)
+def _compile_alter_columns(element: AlterColumns, compiler: DDLCompiler, **kw: Any) -> str:
+    table = compiler.preparer.format_table(element.changes[0].column.table)
+    clauses = [f"{change.verb} COLUMN {compiler.get_column_specification(change.column)}" for change in element.changes]
+    return f"ALTER TABLE {table} {', '.join(clauses)}"
 
 
 def _by_metric(names: Iterable[str], prefixes: tuple[str, ...]) -> dict[str, list[str]]:

@@ -109,3 +109,33 @@ def _row(directory: Path, columns: str) -> dict[str, object]:
         cursor = con.execute(f"SELECT 'a' AS k, {columns}")
         names = [d[0] for d in cursor.description]
         return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def test_text_columns_all_null_in_a_run_beside_new_columns_are_stored(cli_env: Path, capsys: pytest.CaptureFixture[str],
+                                                                     mariadb_url: str) -> None:
+    """A table keeps 383 text columns (``LONGTEXT``, 21 bytes each as InnoDB counts it: 8,118 bytes a row); the next
+    run has them all NULL (typed null in the result, 1 byte each: its check passes) and 3 new numbers. Was: exit 1,
+    ``could not alter table metric_u: (1118, 'Row size too large…')`` naming no file, the first new column left in
+    the table, and every later run alike. The table is rebuilt from the result instead
+    (tests/store/test_mariadb_merged_row_size.py)."""
+    path = cli_env / "mine" / "u.sql"
+    texts = ", ".join(f"'x' AS t{i}" for i in range(383))
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 1 AS k, {texts}, true AS b\n")
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    nulls = ", ".join(f"CAST(NULL AS VARCHAR) AS t{i}" for i in range(383))
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 1 AS k, {nulls}, true AS b, 1 AS n0, 2 AS n1, "
+                    "3 AS n2\n")
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "process")
+    assert code == 0, err
+    store = open_store(mariadb_url)
+    try:
+        types = store.column_types("u")
+        assert (types["t0"], types["b"], types["n2"]) == ("null", "bool", "int")
+        metric = registry.read_metric(path)
+        assert store.all(metric) == [{"k": 1, **dict.fromkeys(f"t{i}" for i in range(383)), "b": True, "n0": 1,
+                                      "n1": 2, "n2": 3}]
+    finally:
+        store.close()
