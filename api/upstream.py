@@ -242,13 +242,14 @@ class HandleDomains:
         self._lock = threading.Lock()
 
     def preload(self, policy: PrivacyPolicy) -> None:
-        """With privacy off, register with ``policy`` every handle domain the lake remembers, and those this process
-        learned (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`), before a page is landed:
+        """Register with ``policy`` every handle domain the lake remembers, and those this process learned
+        (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`; with privacy on, to look an account
+        up under its other name alone, never to key one, and only when anybody was erased), before a page is landed:
         an account erased under one of its names is then left out under the other on every instance, not only once
         a request to its home instance has taught this process its handle domain. The lake's memory is read at most
         every :data:`SUPPRESSION_TTL` seconds; a memory that cannot be read is logged (WARNING, once per reason)
         and the handle domains this process learned are used alone (the collector and the stream do the same)."""
-        if policy.enabled:
+        if policy.enabled and not policy.suppressed:
             return
         now = self.clock()
         with self._lock:
@@ -350,7 +351,7 @@ class Upstream:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
         policy = self.policy_factory()
-        self.handle_domains.preload(policy)  # privacy off: an erased account's other name, on every instance
+        self.handle_domains.preload(policy)  # an erased account's other name, on every instance
         client = self.client(base_url)
         throttled = _ThrottleWatch(client)
         try:

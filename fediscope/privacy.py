@@ -42,7 +42,12 @@ the handle domain from the instance document (:func:`handle_domain_of`) and regi
 connected to (``social.example.com`` → ``example.com``) and not a public suffix (:func:`parent_handle_domain`);
 local accounts, their mentions, reblogged and quoted authors and the suppression-list check then all use it, so
 one person has one account key. Any other instance (and any answer that is not such a parent) keeps the domain
-connected to. Id pseudonyms, ``origin_ref`` and links in the text stay keyed by the host named in them (ids and
+connected to. An erasure may have listed the account under its other name (``alice@social.example.com``, made before
+the lake knew the handle domain, when its records were keyed so): the suppression list holds the pseudonym of the
+name erased, so an account is looked up there under both names, computed from its clear handle before it is
+pseudonymised (:meth:`PrivacyPolicy.is_erased`), by the handle domains registered and those the lake remembers
+(:meth:`PrivacyPolicy.use_remembered_handle_domains`, registered for that look-up alone). Id pseudonyms,
+``origin_ref`` and links in the text stay keyed by the host named in them (ids and
 status URIs belong to the serving host).
 
 **Internationalised domains.** Mastodon's API writes a remote account's domain in Unicode (``lfdi@bawü.social``),
@@ -548,6 +553,10 @@ class PrivacyPolicy:
     #: instance connected to (lower case) → the domain of its local accounts' handles, when it differs
     #: (see :meth:`use_handle_domain`)
     handle_domains: dict[str, str] = field(default_factory=dict)
+    #: served domain (lower case) → handle domain, remembered in the lake but not (yet) answered by this run, with
+    #: privacy on: used only to look an account up on the suppression list under its other name (:meth:`_other_names`),
+    #: never to key one (:meth:`use_remembered_handle_domains`)
+    remembered_handle_domains: dict[str, str] = field(default_factory=dict)
     #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake); a local account
     #: of an instance with another handle domain also under its served-domain key
     opted_out: set[str] = field(default_factory=set)
@@ -579,26 +588,33 @@ class PrivacyPolicy:
         document declares, :func:`handle_domain_of`), when that is a proper parent domain of it and not a public
         suffix (:func:`parent_handle_domain`); returns the domain used, or None when nothing changes."""
         domain = parent_handle_domain(instance, handle_domain)
+        # this run's answer overrides one remembered (:meth:`use_remembered_handle_domains`)
+        self.remembered_handle_domains.pop(instance.lower(), None)
         if domain is not None:
             self.handle_domains[instance.lower()] = domain
-        else:  # this run's answer (its own domain) overrides one remembered (:meth:`use_remembered_handle_domains`)
+        else:
             self.handle_domains.pop(instance.lower(), None)
         return domain
 
     def use_remembered_handle_domains(self, remembered: Mapping[str, str | None]) -> None:
-        """With privacy off, register every handle domain the lake remembers (served domain → handle domain, as
+        """Register every handle domain the lake remembers (served domain → handle domain, as
         :func:`fediscope.sources.handle_domains.load_handle_domains` reads them; a refused public suffix or a
         ``None`` is left out, as :meth:`use_handle_domain` leaves it), before anything is landed: an account is
         looked up on the suppression list under its other name by these (:meth:`_other_names`), and with only the
         instances met so far registered, ``alice@example.com`` on another instance was not matched with an erasure
         of ``alice@social.example.com`` until the run had reached social.example.com (an order of the instances, or
-        what the API was asked for). Nothing with privacy on: it never looks an account up under another name, and
-        keys only the local accounts of the instance connected to by its handle domain, learned before they land."""
-        if self.enabled:
-            return
+        what the API was asked for). With privacy off they are registered as handle domains (privacy off keys no
+        record by them); with privacy on in :attr:`remembered_handle_domains`, for that look-up alone: the local
+        accounts of an instance are keyed only by the handle domain this run learned for it (or, when its document
+        cannot be read, the one remembered: :func:`fediscope.sources.handle_domains.handle_domain_for_run`),
+        registered before they land. An instance this run answered already keeps its answer."""
         for served, handle in remembered.items():
-            if handle is not None and served.lower() not in self.handle_domains:
+            if handle is None or served.lower() in self.handle_domains:
+                continue
+            if not self.enabled:
                 self.use_handle_domain(served, handle)
+            elif (domain := parent_handle_domain(served, handle)) is not None:
+                self.remembered_handle_domains[served.lower()] = domain
 
     def local_domain(self, instance: str) -> str:
         """The domain of the handles of ``instance``'s local accounts: its handle domain when one was registered
@@ -608,14 +624,17 @@ class PrivacyPolicy:
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
         :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
+        handle = self._handle(acct, instance)
+        return self.pseudonym("acct", handle) if self.enabled else handle
+
+    def _handle(self, acct: str, instance: str | None) -> str:
+        """The clear ``user@domain`` :meth:`account_key` keys ``acct`` by (with privacy off, the key itself)."""
         canonical = landed_handle(acct.lstrip("@").lower())  # one spelling of a domain (fediscope.idn)
         if "@" not in canonical and not instance:
             raise ValueError(f"account {acct!r} needs a domain (user@instance)")
         if not self.enabled:
             return clear_account_key(canonical, instance or "")
-        if "@" not in canonical:
-            canonical = f"{canonical}@{self.local_domain(instance or '')}"
-        return self.pseudonym("acct", canonical)
+        return canonical if "@" in canonical else f"{canonical}@{self.local_domain(instance or '')}"
 
     def spelled_key(self, handle: str) -> str:
         """The key of ``user@domain`` with its domain as spelled, not settled on ASCII as :meth:`account_key` does:
@@ -639,7 +658,7 @@ class PrivacyPolicy:
         """What an account written in a text lands as: its key (:meth:`account_key`), :data:`ERASED` when it is on
         the suppression list."""
         key = self.account_key(acct, instance)
-        return ERASED if key in self.suppressed else key
+        return ERASED if self.is_erased(acct, instance) else key
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
         return self.pseudonym("id", instance_account_id(instance, account_id))
@@ -665,7 +684,7 @@ class PrivacyPolicy:
         """``"opt_out"`` or ``"suppressed"`` when this account must not be landed, else None."""
         if _opted_out(account):
             return "opt_out"
-        if self._key_erased(self.account_key(_acct_of(account), instance)):
+        if self.is_erased(_acct_of(account), instance):
             return "suppressed"
         return None
 
@@ -673,26 +692,46 @@ class PrivacyPolicy:
         """With privacy off the list holds digests of the clear keys (:func:`clear_key_digest`)."""
         return (key if self.enabled else clear_key_digest(key)) in self.suppressed
 
+    def is_erased(self, acct: str, instance: str | None = None) -> bool:
+        """Is the account ``acct`` (as :meth:`account_key` takes it) on the suppression list, under its key or under
+        its other name (:meth:`_other_names`)? With privacy on the other names are found from the clear handle,
+        before it is pseudonymised: the list holds the pseudonyms of the names erased, and an account erased as
+        ``alice@social.example.com`` before the lake knew that server's handle domain is keyed
+        ``alice@example.com`` by every landing that knows it (its home instance's, once learned, and every other
+        instance's): without this, all of them landed the account again."""
+        handle = self._handle(acct, instance)
+        key = self.pseudonym("acct", handle) if self.enabled else handle
+        if self._on_suppression_list(key):
+            return True
+        if not self.suppressed:
+            return False
+        others = self._other_names(handle)
+        return any(self._on_suppression_list(self.pseudonym("acct", o) if self.enabled else o) for o in others)
+
     def _key_erased(self, key: str) -> bool:
-        """Is the account of ``key`` (an account key, :meth:`account_key`) on the suppression list, under this key or,
-        with privacy off, under its other name (:meth:`_other_names`)?"""
+        """Is the account of ``key`` (a clear key, privacy off: :meth:`account_key`) on the suppression list, under
+        this key or under its other name (:meth:`_other_names`)? With privacy on, only under this key (a pseudonym
+        names no other): :meth:`is_erased` looks an account up under both."""
         return self._on_suppression_list(key) or (
             not self.enabled and bool(self.suppressed) and any(map(self._on_suppression_list, self._other_names(key))))
 
-    def _other_names(self, key: str) -> list[str]:
-        """The other clear keys of the account of ``key`` (privacy off), by the handle domains registered
-        (:meth:`use_handle_domain`): ``alice@example.com`` for ``alice@social.example.com`` (its own records, keyed by
-        the domain connected to) and ``alice@social.example.com`` for ``alice@example.com`` (other instances'
-        records). Privacy off keys each record as collected, so the account has both keys in the lake, and an
-        erasure may have listed either alone (made before the lake remembered the handle domain: ``gdpr erase``
-        lists both once it does); without this, its statuses on the routes that do not name it (a timeline, a
-        hashtag) landed under the other key."""
-        user, _, domain = key.rpartition("@")
-        if not user or not self.handle_domains:
+    def _other_names(self, handle: str) -> list[str]:
+        """The other clear names (``user@domain``) of the account of ``handle``, by the handle domains registered
+        (:meth:`use_handle_domain`) and, with privacy on, remembered (:attr:`remembered_handle_domains`):
+        ``alice@example.com`` for ``alice@social.example.com`` and ``alice@social.example.com`` for
+        ``alice@example.com``. Privacy off keys each record as collected (its home instance's records by the domain
+        connected to, other instances' by the handle), so the account has both keys in the lake; privacy on keys it
+        by the handle once the handle domain is known, by the served domain before (or when its document could not
+        be read). Either way an erasure may have listed one name alone (made before the lake remembered the handle
+        domain: ``gdpr erase`` lists both once it does); without this, its statuses on the routes that do not name
+        it (a timeline, a hashtag) landed under the other name."""
+        user, _, domain = handle.rpartition("@")
+        known = {**self.remembered_handle_domains, **self.handle_domains} if self.remembered_handle_domains \
+            else self.handle_domains
+        if not user or not known:
             return []
-        names = [f"{user}@{handle}" for handle in [self.handle_domains.get(domain)] if handle]
-        return names + [f"{user}@{served}" for served, handle in sorted(self.handle_domains.items())
-                        if handle == domain]
+        names = [f"{user}@{parent}" for parent in [known.get(domain)] if parent]
+        return names + [f"{user}@{served}" for served, parent in sorted(known.items()) if parent == domain]
 
     def replies_to_suppressed(self, replied_to: Any, instance: str) -> bool:
         """Is ``replied_to``, a status's ``in_reply_to_account_id`` as landed from ``instance`` (an id pseudonym; with
@@ -911,9 +950,11 @@ class PrivacyPolicy:
                     # a local account of a server with another handle domain: what was keyed by the served
                     # domain before (before the handle-domain rule, or by a run that could not learn it) goes too
                     noted.add(self.pseudonym("acct", f"{local}@{instance.lower()}"))
-                # an erased (suppressed) key is not noted: nothing of it is landed any more, and `gdpr erase` has
-                # just removed it from the pending notes; noting it again would only put its pseudonym back there
-                self.opted_out.update(noted - self.suppressed)
+                # an erased (suppressed) account is not noted, under either name: nothing of it is landed any more,
+                # and `gdpr erase` has just removed it from the pending notes; noting it again would only put its
+                # pseudonym back there
+                if not self.is_erased(acct, instance):
+                    self.opted_out.update(noted - self.suppressed)
             return reason
         key = self.account_key(acct, instance)
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}
@@ -945,15 +986,15 @@ class PrivacyPolicy:
             if self.replies_to_suppressed(out["in_reply_to_account_id"], instance):
                 out = unreplied(out)
         mentions = [m for m in status.get("mentions") or [] if isinstance(m, dict)]
-        out["mentions"] = [landed for landed in (self._mention(m, instance) for m in mentions)
-                           if landed["acct"] not in self.suppressed and landed["id"] not in self.suppressed]
+        out["mentions"] = [landed for m in mentions if not self.is_erased(_acct_of(m), instance)
+                           and (landed := self._mention(m, instance))["id"] not in self.suppressed]
         people = [*mentions, status["account"]]
         hidden_links: list[str] = []
         quote = status.get("quote")
         quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
         if isinstance(quoted, dict) and isinstance(quoted.get("account"), dict):
             people.append(quoted["account"])
-            if self.account_key(_acct_of(quoted["account"]), instance) in self.suppressed:
+            if self.is_erased(_acct_of(quoted["account"]), instance):
                 hidden_links += [str(quoted[k]) for k in ("uri", "url") if quoted.get(k)]
         names = _KnownNames(lambda: self._known_names(people, instance, hidden_links))
         for text_field in ("content", "text", "spoiler_text"):
@@ -1007,11 +1048,13 @@ class PrivacyPolicy:
         host = match.group("host").lower()
         if match.group("ap_id"):
             owner = self.id_pseudonym(host, match.group("ap_id"))
+            if owner in self.suppressed:
+                return ERASED
         else:
-            user = match.group("user") or match.group("ap_user")
-            owner = self.account_key(user + "@" + (match.group("remote") or host))
-        if owner in self.suppressed:
-            return ERASED
+            handle = (match.group("user") or match.group("ap_user")) + "@" + (match.group("remote") or host)
+            if self.is_erased(handle):  # under its other name too (a served domain's link, a handle's)
+                return ERASED
+            owner = self.account_key(handle)
         if not (match.group("rest") or "").strip("/"):
             return f"acct:{owner}"
         # as the status's own url is written (``Https://Host/…`` by a phone's keyboard or a person), so they join

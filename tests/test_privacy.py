@@ -990,3 +990,45 @@ def test_the_suppression_list_matches_a_local_account_by_its_handle() -> None:
     landed = policy.status(body("test_grouped_notification_pagination.json", 1), WEB_HOST)
     assert landed["mentions"] == [] and f"@<span>{ERASED}</span>" in landed["content"]
     assert policy.counts == {"skipped_suppressed": 1, "skipped_reblog_of_opted_out": 1}
+
+
+def test_with_privacy_on_an_account_erased_by_its_served_domain_name_is_erased_under_its_handle_everywhere() -> None:
+    """``gdpr erase --account user@social.example.test`` before the lake knew the handle domain: the suppression
+    list holds the pseudonym of that name alone, and every landing that knows the handle domain (remembered in the
+    lake, on another instance; learned, on the home one) keys the account ``user@example.test``. Boosts of it, its
+    quoted status, mentions of it and its handle or profile link written in a text go as for the name erased.
+    Was: only the pseudonym of the key computed was looked up, never the other name's, so all of it landed. The
+    remembered handle domain keys nothing: another instance's local accounts keep their own domain."""
+    boost, quote = boost_by_another_account(), body("test_status_quote_revoke.json", 1)
+    reply = body("test_status_reply.json", 2)  # admin replies to, and mentions, mastodonpy_test_2
+    (mention,) = reply["mentions"]
+    user, mentioned = boost["reblog"]["account"]["acct"], mention["acct"]
+    assert quote["quote"]["quoted_status"]["account"]["acct"] == user and "@" not in user + mentioned
+    plain = PrivacyPolicy(key=KEY)
+    erased = frozenset(plain.account_key(f"{u}@{WEB_HOST}") for u in (user, mentioned))
+    handle_keys = {plain.account_key(f"{u}@{HANDLE_DOMAIN}") for u in (user, mentioned)}
+    remote = PrivacyPolicy(key=KEY, suppressed=erased)
+    remote.use_remembered_handle_domains({WEB_HOST: HANDLE_DOMAIN, "other.example.test": None})
+    assert remote.local_domain(WEB_HOST) == WEB_HOST  # remembered for the look-up alone: keys nothing
+
+    boost["reblog"]["account"] = as_remote(boost["reblog"]["account"], HANDLE_DOMAIN)
+    assert remote.status(boost, "elsewhere.test") is None
+    assert remote.counts == {"skipped_reblog_of_opted_out": 1}
+
+    quote["quote"]["quoted_status"]["account"] = as_remote(quote["quote"]["quoted_status"]["account"], HANDLE_DOMAIN)
+    quote["account"] = reply["account"]  # admin quotes it
+    quote["spoiler_text"] = f"cc @{user}@{HANDLE_DOMAIN} and https://{HANDLE_DOMAIN}/@{user}"
+    landed = remote.status(quote, "elsewhere.test")
+    assert landed is not None and landed["quote"]["quoted_status"] is None
+    assert landed["spoiler_text"] == f"cc @{ERASED} and {ERASED}"
+
+    reply["mentions"] = [as_remote(mention, HANDLE_DOMAIN)]
+    landed_reply = remote.status(reply, "elsewhere.test")
+    assert landed_reply is not None and landed_reply["mentions"] == [] and ERASED in landed_reply["content"]
+    for each in (landed, landed_reply):
+        assert not [k for k in handle_keys | erased if k in json.dumps(each)]
+
+    home = web_domain_policy(suppressed=erased)  # the home instance: the handle domain learned by the run
+    assert home.account_key(user, WEB_HOST) in handle_keys
+    assert home.status(body("test_status_reblog_unreblog.json", 1), WEB_HOST) is None
+    assert home.counts == {"skipped_suppressed": 1}

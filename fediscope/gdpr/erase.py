@@ -81,7 +81,10 @@ run that could not read the instance document before its handle domain was remem
 domains remembered in ``<lake>/_state/handle_domains.json`` (:mod:`fediscope.sources.handle_domains`) — asked for
 ``alice@example.com`` or ``alice@social.example.com``, both — in one run with one report and one audit line
 (``also_keys``). An instance whose handle domain was never learned is not known to be the same server: erase its
-served-domain handle separately.
+served-domain handle separately. What is landed afterwards is kept out under both names all the same: once a
+landing learns (or the lake remembers) the handle domain, it looks an account up on the suppression list under its
+other name too (:meth:`~fediscope.privacy.PrivacyPolicy.is_erased`), so ``alice@social.example.com`` erased alone
+is not landed again as ``alice@example.com``, from its home instance or another one, with privacy on or off.
 
 The keys share the passes: step 2 reads each raw batch and curated file once and collects the traces of every key
 (:func:`find_all_traces`); steps 4 and 5 read each file once more and apply the keys one after the other to its

@@ -72,10 +72,13 @@ cannot be had, the remembered handle domain is used (:mod:`fediscope.sources.han
 the instance's local accounts are keyed by the domain connected to, as before. With privacy off it is learned
 all the same: records are keyed as collected then, but an account erased under either of its names (the handle's
 or the served domain's) is skipped under both (:meth:`~fediscope.privacy.PrivacyPolicy.skip_reason`), and an
-erasure by the handle finds the records keyed by the served domain once the lake remembers it. Every handle domain
-the lake remembers is registered with the policy before anything lands (privacy off only:
-:func:`~fediscope.sources.handle_domains.preload_handle_domains`), so that holds on another instance collected before
-the split-domain one too.
+erasure by the handle finds the records keyed by the served domain once the lake remembers it. With privacy on too,
+an account erased under one name is skipped under the other, looked up by its clear handle before it is
+pseudonymised (:meth:`~fediscope.privacy.PrivacyPolicy.is_erased`). Every handle domain the lake remembers is
+registered with the policy before anything lands (with privacy on only for that look-up, and only when anybody was
+erased: :func:`~fediscope.sources.handle_domains.preload_handle_domains`), and when anybody was erased the handle
+domain of every host of the run that can have one is learned before its first source is collected, so that holds on
+another instance collected before the split-domain one too, even in the first run after the erasure.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
@@ -281,7 +284,7 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
-    preload_handle_domains(lake, policy)  # privacy off: an erased account's other name, whatever the order
+    preload_handle_domains(lake, policy)  # an erased account's other name, whatever the order
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
@@ -387,12 +390,19 @@ def _on_handle_domains(ctx: _Context, targets: list[tuple[str, SourceRef]],
     that domain is known (:func:`~fediscope.sources.spellings.on_instance`: ``account:alice@example.com`` of
     social.example.com is ``account:alice``), a source met twice so (also as written before) once. The handle
     domain of such a host is learned first (:func:`_handle_domain`): its account sources' state kept under the
-    spelling with it is adopted too (:func:`_adopt_spelling`)."""
+    spelling with it is adopted too (:func:`_adopt_spelling`). When anybody was erased, the handle domain of every
+    such host of the run is learned first, whatever its sources: an account erased under one of its names (say
+    ``alice@social.example.com``, before the lake knew that server's handles are ``@alice@example.com``) is then
+    left out under the other on an instance the run reaches before its home one (:meth:`~fediscope.privacy.
+    PrivacyPolicy.is_erased`). That is one request per such host and run, as before; only an ``instance`` source of it
+    no longer saves it."""
     unique: dict[tuple[str, str], tuple[str, SourceRef]] = {}
     for instance, source in targets:
         domain = instance_domain(instance)
-        if source.names_an_account and may_have_handle_domain(domain):
-            source = on_instance(source, domain, _handle_domain(ctx, client_for(instance)))
+        if (source.names_an_account or ctx.policy.suppressed) and may_have_handle_domain(domain):
+            handle_domain = _handle_domain(ctx, client_for(instance))
+            if source.names_an_account:
+                source = on_instance(source, domain, handle_domain)
         unique.setdefault((domain, source.name), (instance, source))
     return list(unique.values())
 

@@ -250,7 +250,7 @@ class _Buffer:
         """Write the files of ``items`` not in ``done`` (entity names, and ``quarantine``), adding each to
         ``done`` as it is written; the summary counts a file's records once it is written."""
         policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
-        # privacy off: every handle domain the lake remembers (read again with the suppression list), so an account
+        # every handle domain the lake remembers (read again with the suppression list), so an account
         # erased under one name is left out under the other, also on a stream of another instance
         preload_handle_domains(self.lake, policy)
         policy.use_handle_domain(self.domain, self.handle_domain)

@@ -245,3 +245,37 @@ def test_privacy_off_serves_no_status_of_an_account_erased_by_its_served_domain_
     accts = {r["data"]["account"]["acct"] for r in response.json()["records"]}
     assert accts and f"{author}@{HANDLE_DOMAIN}" not in accts and author not in response.text
     assert len(home.requests_to("/api/v2/instance")) == asked  # social.example.test was not asked
+
+
+@pytest.mark.parametrize("asked", ["remote", "home"])
+def test_privacy_on_serves_no_status_of_an_account_erased_by_its_served_domain(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path, asked: str) -> None:
+    """With the privacy policy on, ``gdpr erase --account user@social.example.test`` made before the lake knew the
+    handle domain: the public timeline of another instance (``acct: "user@example.test"``; the handle domain
+    remembered since) or of the home instance (learned by the request) serves none of the account's statuses, nor
+    its key. Was: the records are keyed by the handle (``user@example.test``), whose pseudonym was on no list, and
+    the API registered remembered handle domains with privacy off only: it served every status the account wrote."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    # a run that could not read the instance document keyed the account by the served domain (nothing remembered)
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
+                          progress=False).landed
+    for fault in faults:
+        fault.times = 0  # the document answers again
+    assert not (lake_dir / HANDLE_DOMAINS_PATH).exists()
+    author = "mastodonpy_test_2"  # most of the corpus's public statuses
+    erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
+    policy = policy_from_settings(settings)
+    keys = {policy.account_key(f"{author}@{domain}") for domain in (home.domain, HANDLE_DOMAIN)}
+    if asked == "remote":
+        remember_handle_domain(open_lake(str(lake_dir)), home.domain, HANDLE_DOMAIN)  # learned since (a collect)
+
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
+        live = live_api(make_settings(instances=(home.url, remote.url), allow_private_addresses=True,
+                                      lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'metrics.db'}"))
+        response = live.get("/v1/timelines/public",
+                            params={"instance": (remote if asked == "remote" else home).domain, "limit": 40})
+    assert response.status_code == 200, response.text
+    assert response.json()["skipped"] >= 20, response.json()["skipped"]
+    assert response.json()["records"] and not [k for k in keys if k in response.text]

@@ -183,3 +183,23 @@ def test_an_opt_out_is_noted_under_both_names_and_erases_the_other_instances_rec
     # the key the other instance's records carry: the handle (another instance's), the served domain (its own)
     assert report.opted_out == [f"{AUTHOR}@{HANDLE_DOMAIN if seen_on == 'home' else served}"]
     assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]
+
+
+def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_another_instance_in_the_first_run(
+        settings: Settings) -> None:
+    """The account erased as ``user@social.example.test`` and the lake not knowing the handle domain yet (nothing
+    remembered): the next run, another instance (``acct: "user@example.test"``) collected before the home one, lands
+    none of its statuses. Was: the handle domain was learned when the run reached social.example.test, after the
+    other instance's statuses of the account had landed under ``user@example.test``."""
+    public = parse_source("public")
+    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+          MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
+        assert run_collection(settings, [(home.url, public)], progress=False).landed
+        (Path(settings.lake) / HANDLE_DOMAINS_PATH).unlink()  # a lake landed before privacy off learned it
+        erase_account(settings, f"{AUTHOR}@{home.domain}")
+        summary = run_collection(settings, [(remote.url, public), (home.url, parse_source("local"))], progress=False)
+        remote_domain = remote.domain
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    from_remote = [r["data"] for r in landed_statuses(settings) if r["meta"]["instance"] == remote_domain]
+    assert from_remote  # the other accounts' statuses landed
+    assert not [r for r in landed_statuses(settings) if is_subject(r["data"]["account"]["acct"], AUTHOR)]

@@ -165,3 +165,34 @@ def test_the_stream_with_privacy_off_skips_an_account_erased_by_its_served_domai
     assert summary.ok, summary.line()
     assert summary.landed == 0 and summary.skipped >= 4, summary.line()
     assert [r for _p, r in lake.records("statuses") if r["meta"]["instance"] == remote.domain] == []
+
+
+@pytest.mark.parametrize("streamed", ["remote", "home"])
+def test_the_stream_with_privacy_on_skips_an_account_erased_by_its_served_domain(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], lake: Any,
+        streamed: str) -> None:
+    """Privacy on, the account erased as ``user@social.example.test`` before the lake knew the handle domain: the
+    home instance's stream (which learns it, and keys the account ``user@example.test``) or another instance's
+    (``acct: "user@example.test"``; the handle domain remembered since) lands none of its statuses. Was: the
+    pseudonym of the handle was on no list, and the privacy-on checks never computed the other name's: both landed
+    every status it wrote."""
+    from fediscope.gdpr.erase import erase_account
+    from fediscope.lake.backend import open_lake
+    from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, remember_handle_domain
+
+    settings = make_settings(allow_private_addresses=True)
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
+    for fault in faults:
+        fault.times = 0  # the document answers again
+    assert not (lake.root / HANDLE_DOMAINS_PATH).exists()
+    author = "mastodonpy_test"  # the author of the recorded stream's public statuses
+    erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
+    if streamed == "remote":
+        remember_handle_domain(open_lake(settings.lake), home.domain, HANDLE_DOMAIN)  # learned since (a collect)
+    double = remote if streamed == "remote" else home
+    before = [r for _p, r in lake.records("statuses")]
+    summary = StreamRun(settings, double.url, PUBLIC, max_events=12, flush_seconds=60).run()
+    assert summary.ok, summary.line()
+    assert summary.landed == 0 and summary.skipped >= 4, summary.line()
+    assert [r for _p, r in lake.records("statuses")] == before

@@ -1,0 +1,114 @@
+"""With the privacy policy on, an account of a server served from social.example.test whose handles are
+``@user@example.test`` (``LOCAL_DOMAIN`` ≠ ``WEB_DOMAIN``), erased as ``user@social.example.test`` before the lake
+knew the handle domain, is never landed again: not from its home instance once the run learns the handle domain
+(which keys the account ``user@example.test``), nor from another instance (``acct: "user@example.test"``), in
+either order, nor once the lake remembers the handle domain. The suppression list holds the pseudonym of the name
+erased alone; the landing looks the account up under its other name from the clear handle, before pseudonymising.
+(The stream: tests/sources/test_handle_domain.py; the scraping API: tests/api/test_api_handle_domain.py.)
+
+The instances are the recorded Mastodon double over real HTTP: the home one reached as social.example.test
+(resolved to 127.0.0.1 for the test) with its recorded instance document declaring example.test, the other one on
+127.0.0.1 serving the same corpus as another instance sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from doubles.hostnames import resolve_to_loopback
+from doubles.mastodon_server import MastodonDouble
+
+from fediscope.erased_mentions import ERASED
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.suppression import SUPPRESSED_PATH
+from fediscope.sources.collector import run_collection
+from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains
+from fediscope.sources.spec import parse_source
+
+WEB_HOST = "social.example.test"
+HANDLE_DOMAIN = "example.test"
+AUTHOR = "mastodonpy_test_2"  # writes most public statuses of the corpus
+MENTIONED = "mastodonpy_test"  # mentioned by admin in one public status
+PUBLIC = parse_source("public")
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
+    resolve_to_loopback(monkeypatch, WEB_HOST)
+    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+        yield double
+
+
+@pytest.fixture
+def remote() -> Iterator[MastodonDouble]:
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as double:
+        yield double
+
+
+def raw_statuses(env: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in sorted(env.lake_dir.glob("raw/mastodon/statuses/**/*.jsonl"))
+            for line in path.read_text().splitlines()]
+
+
+def raw_files_holding(env: Any, keys: set[str]) -> list[str]:
+    return [str(p) for p in env.lake_dir.rglob("raw/**/*.jsonl") if any(k in p.read_text() for k in keys)]
+
+
+def erase_by_the_served_domain_before_the_lake_knew(env: Any, home: MastodonDouble) -> set[str]:
+    """A run that could not read the home instance's document landed its public timeline keyed by the served
+    domain (nothing remembered), then :data:`AUTHOR` and :data:`MENTIONED` are erased by that name
+    (``gdpr erase --account user@social.example.test``). Returns every key of both (handle and served domain); the
+    suppression list holds the served-domain ones alone."""
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
+                          progress=False).landed
+    for fault in faults:
+        fault.times = 0  # the instance document answers again
+    assert not (env.lake_dir / HANDLE_DOMAINS_PATH).exists()
+    served = home.domain
+    for user in (AUTHOR, MENTIONED):
+        assert erase_account(env.settings, f"{user}@{served}").raw
+    held = set(json.loads((env.lake_dir / SUPPRESSED_PATH).read_text())["accounts"])
+    served_keys = {env.key(f"{u}@{served}") for u in (AUTHOR, MENTIONED)}
+    handle_keys = {env.key(f"{u}@{HANDLE_DOMAIN}") for u in (AUTHOR, MENTIONED)}
+    assert served_keys <= held and not handle_keys & held
+    assert raw_files_holding(env, served_keys) == []
+    return served_keys | handle_keys
+
+
+@pytest.mark.parametrize("order", ["home_first", "remote_first"])
+def test_an_account_erased_by_its_served_domain_name_is_not_landed_again_in_either_order(
+        env: Any, home: MastodonDouble, remote: MastodonDouble, order: str) -> None:
+    """The first run after the erasure learns the handle domain (and keys the home instance's local accounts by
+    it): none of the erased accounts' statuses land, from either instance, whichever comes first, and the mention
+    of the erased one in admin's status is written as erased on both. Was: every status of the account landed under
+    ``user@example.test``, from both instances, in either order (the key of the handle was on no list)."""
+    keys = erase_by_the_served_domain_before_the_lake_knew(env, home)
+    targets = [(home.url, parse_source("local")), (remote.url, PUBLIC)]  # the home's statuses again, a new source
+    summary = run_collection(env.settings, targets if order == "home_first" else targets[::-1], progress=False)
+    domains = {home.domain, remote.domain}
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    assert summary.skipped >= 2 * 20, summary.skipped  # the author's statuses on both timelines
+    assert raw_files_holding(env, keys) == []
+    landed = [r for r in raw_statuses(env) if r["meta"]["instance"] in domains]
+    assert {r["meta"]["instance"] for r in landed} == domains  # the other accounts' statuses landed from both
+    assert {r["meta"]["instance"] for r in landed if ERASED in r["data"]["content"]} == domains
+    assert load_handle_domains(env.lake) == {home.domain: HANDLE_DOMAIN}
+
+
+def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_another_instance_alone(
+        env: Any, home: MastodonDouble, remote: MastodonDouble) -> None:
+    """Once the lake remembers the handle domain (a collection of the home instance's document), a run of another
+    instance alone, which never asks social.example.test, lands none of the erased account's statuses. Was: the
+    remembered handle domains were registered with privacy off only."""
+    keys = erase_by_the_served_domain_before_the_lake_knew(env, home)
+    assert run_collection(env.settings, [(home.url, parse_source("instance"))], progress=False).landed
+    asked = len(home.requests_to("/api/v2/instance"))
+    summary = run_collection(env.settings, [(remote.url, PUBLIC)], progress=False)
+    assert [r.status for r in summary.sources] == ["ok"]
+    assert summary.landed and summary.skipped >= 20, summary.skipped
+    assert raw_files_holding(env, keys) == []
+    assert len(home.requests_to("/api/v2/instance")) == asked  # remembered, not asked
