@@ -986,7 +986,10 @@ def apply_retention(settings: Settings) -> dict[str, Any]:
 
     # a missing lake is refused, as by `fediscope gdpr retention`: its lock would create <lake>/_state/
     with stop_on_sigterm("the maintenance DAG's retention task"):  # a killed task releases the lake lock
-        return _as_dict(run(settings, dry_run=False, lake=existing_lake(settings)))
+        summary = run(settings, dry_run=False, lake=existing_lake(settings))
+    for path in summary.skipped:
+        log.warning("retention: %s has no readable date; left alone", path)
+    return _as_dict(summary)
 
 
 def check_lake(settings: Settings) -> dict[str, Any]:

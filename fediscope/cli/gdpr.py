@@ -190,7 +190,8 @@ def retention(dry_run: bool, as_json: bool) -> None:
     for partition in summary.deleted:
         click.echo(f"{verb} {partition.path} ({count(partition.files, 'file')}, {count(partition.bytes, 'byte')})")
     for path in summary.skipped:
-        say(f"skipped {path}: the dt= value is not a date", level=logging.WARNING)
+        say(f"skipped {path}: the dt= value is not a date; left alone", level=logging.WARNING,
+            prefix="fediscope: warning: ")
     totals = summary.totals()
     shown = [f"{layer} {count(t['partitions'], 'partition')}" for layer, t in sorted(totals.items())]
     accounts = summary.accounts

@@ -324,7 +324,9 @@ def unlock(lake_url: str | None, yes: bool, force: bool, as_json: bool) -> None:
         if as_json:
             emit_json(document)
         else:
-            click.echo(f"the lake {backend.url} is not locked (no {document['lock']})")
+            # a remote lake's lock is named in the lake, not as "<lake URL> (<path>)" inside this line's brackets
+            missing = document["lock"] if backend.local_path(lock_path()) else f"{lock_path()} in it"
+            click.echo(f"the lake {backend.url} is not locked (no {missing})")
         return
     where = shown_path(backend, status.path)
     document.update({"lock": where, **_process_row(status.holder, status.state, now),

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from fediscope.errors import FediscopeError
+from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 from fediscope.lake.state import PERSONAL_SOURCES, source_batch_tag
@@ -71,11 +71,17 @@ def source_walk_lock(lake: LakeBackend, domain: str, source: str, tag: str) -> I
     if path is None or fcntl is None:
         yield
         return
-    fd, locked = _lock(path, domain, source)
+    try:
+        fd, locked = _lock(path, domain, source)
+    except OSError as exc:  # a full disk, a read-only lake, a directory not writable: that source fails, said so
+        raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         if locked:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as exc:  # the disk filled up: the walk could land nothing either
+                raise LakeError(f"cannot write {path}: {exc.strerror or exc}") from None
         yield
     finally:
         os.close(fd)

@@ -532,3 +532,28 @@ def test_a_source_failed_by_a_bug_is_summarised_masked_and_on_one_line(cli_env, 
         assert f"  failed: {said}\n" in err, err
     assert "failed unexpectedly" in err and "Traceback (most recent call last)" in err  # the log has the traceback
     assert KEY not in out + err and token not in out + err
+
+
+@pytest.mark.parametrize(("call", "error"), [("pwrite", errno.ENOSPC), ("open", errno.EROFS)],
+                         ids=["disk-full", "read-only"])
+def test_a_walk_lock_that_cannot_be_written_fails_its_source_in_one_line(cli_env, capsys, mastodon_server,
+                                                                          monkeypatch, call, error) -> None:
+    """Was: a lake whose disk filled up (or went read-only) after the lake check failed each source with
+    ``internal error: OSError: [Errno 28] No space left on device`` and a traceback per source, as a bug, when
+    its walk lock (``_state/<domain>/collect-<source>.lock``) could not be written."""
+    from fediscope.sources import walk_lock
+
+    real = getattr(walk_lock.os, call)
+
+    def refuse(*args, **kwargs):
+        if call == "open" and not str(args[0]).endswith(".lock"):
+            return real(*args, **kwargs)
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(walk_lock.os, call, refuse)
+    lock = cli_env / "lake" / "_state" / mastodon_server.domain / "collect-public.lock"
+    code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    assert code == 1 and "(1 failed)" in out and "landed 0" in out, out
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert f"failed: {mastodon_server.domain} public: cannot write {lock}: {os.strerror(error)}\n" in err, err
+    assert mastodon_server.log == []  # nothing asked of the instance for a source that cannot be walked

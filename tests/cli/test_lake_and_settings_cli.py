@@ -96,6 +96,19 @@ def test_retention_on_an_existing_lake_still_runs(cli_env, capsys) -> None:
     assert "deleted nothing" in out
 
 
+@pytest.mark.parametrize("args", [("gdpr", "retention"), ("gdpr", "retention", "--dry-run")])
+def test_retention_says_a_partition_it_cannot_date_once(cli_env, capsys, args) -> None:
+    """Was: each dt= directory whose date cannot be read was said twice on stderr, as a log line
+    (``… WARNING fediscope.gdpr.retention retention: … has no readable date; left alone``) and as the command's
+    own line."""
+    odd = "raw/mastodon/statuses/instance=mastodon.social/dt=2026-13-45"
+    (cli_env / "lake" / odd).mkdir(parents=True)
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "nothing" in out, err
+    assert err == f"fediscope: warning: skipped {odd}: the dt= value is not a date; left alone\n"
+    assert (cli_env / "lake" / odd).is_dir()
+
+
 @pytest.mark.parametrize(("lake", "expected"), [
     ("", "empty"),
     ("file://", "no path"),
