@@ -432,7 +432,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(doubled per attempt, with jitter, capped at 60 s).", _seconds),
     Setting("rate_limit_max_wait", 300.0, "Longest wait in seconds for an instance's rate-limit window to "
             "reset; a longer throttle reports the source failed for this run.", _seconds),
-    Setting("retention_raw_days", 90, "Raw lake partitions older than this many days are deleted by "
+    Setting("retention_raw_days", 90, "Raw and quarantine partitions older than this many days are deleted by "
             "retention (0 keeps them forever).", _days),
     Setting("retention_curated_days", 0, "Curated statuses and hashtags posted, and account snapshots last "
             "fetched, more than this many days ago are deleted by retention and left out by curation (0 keeps them "
