@@ -46,6 +46,7 @@ from api.results import ResultsStore
 from api.routes import ROUTES
 from api.upstream import Upstream
 from fediscope.config import Settings, load_settings
+from fediscope.wording import quoted
 
 log = logging.getLogger(__name__)
 #: One INFO line per request (quiet at the default level, WARNING): ``FEDISCOPE_LOG_LEVEL=INFO`` shows it.
@@ -244,7 +245,7 @@ def _check_query_encoding(query: bytes) -> None:
             value.decode("utf-8")
         except UnicodeDecodeError:
             shown = name.decode("utf-8", "replace")
-            raise bad_parameter(shown[:100], f"parameter {shown[:100]!r} is not UTF-8 once its percent-escapes are "
+            raise bad_parameter(shown[:100], f"parameter {quoted(shown)} is not UTF-8 once its percent-escapes are "
                                             "decoded; percent-encode the UTF-8 bytes of the text (é is %C3%A9)") \
                 from None
 

@@ -24,6 +24,7 @@ from api.errors import bad_parameter
 from fediscope.config import instance_domain
 from fediscope.errors import ConfigError
 from fediscope.sources.spec import ACCT_RE, SourceRef, parse_source, tag_re
+from fediscope.wording import quoted
 
 LIMIT_MIN, LIMIT_MAX = 1, 40
 #: the largest ``offset`` (the routes paged by offset: /v1/trends/tags): Mastodon takes any, a list of trending tags
@@ -112,9 +113,7 @@ def _check_known(args: MultiDict[str, str], allowed: Iterable[str]) -> None:
         if name not in allowed:
             accepted = f"this route accepts {', '.join(allowed)}" if allowed else "this route takes no parameters"
             # quoted as far as the other messages quote (a name may be as long as the request line)
-            shown = name[:NAME_SHOWN]
-            raise bad_parameter(shown, f"unknown parameter {shown!r}{'…' if len(name) > NAME_SHOWN else ''}; "
-                                       f"{accepted}")
+            raise bad_parameter(name[:NAME_SHOWN], f"unknown parameter {quoted(name, NAME_SHOWN)}; {accepted}")
 
 
 def parse_instance(raw: str | None) -> tuple[str, str]:
@@ -122,7 +121,8 @@ def parse_instance(raw: str | None) -> tuple[str, str]:
     the same domain (:func:`~fediscope.config.instance_domain`), so that an address copied from
     ``FEDISCOPE_INSTANCES`` or ``[[sources]]`` (``Mastodon.Social.``, `` mastodon.social ``) is the allowlisted
     instance (was: refused, 400). Another scheme than http(s), a path, a user or password, a query, port 0, a blank or
-    control character inside: a 400 with the configuration's reason, quoting the value with any password masked."""
+    control character inside: a 400 with the configuration's reason, quoting the value once (its first 100
+    characters: :func:`~fediscope.wording.quoted`) with any password masked."""
     if raw is None or raw == "":
         raise bad_parameter("instance", "instance is required, e.g. instance=mastodon.social")
     if len(raw) > INSTANCE_MAX_LENGTH:
@@ -130,7 +130,7 @@ def parse_instance(raw: str | None) -> tuple[str, str]:
                                         f"(got {len(raw)})")
     try:
         return raw, instance_domain(raw)
-    except ConfigError as exc:  # its message quotes the value, a password masked, on one line
+    except ConfigError as exc:  # its message quotes the value once, cut, a password masked, on one line
         raise bad_parameter("instance", "instance must be a host name with an optional http(s):// and :port "
                                         f"(1-65535), e.g. mastodon.social: {exc}") from None
 
@@ -149,7 +149,7 @@ def parse_id(name: str, raw: str | None) -> str | None:
         raise bad_parameter(name, f"{name} must be an id of the instance: 1 to {ID_MAX_LENGTH} ASCII letters and "
                                   f"digits (a Mastodon id is digits, at most {ID_MAX}; other servers' ids, such as "
                                   f"ULIDs, have letters too), as its next/prev cursors give it "
-                                  f"(got {raw[:40]!r}{'…' if len(raw) > 40 else ''})")
+                                  f"(got {quoted(raw, 40)})")
     return raw
 
 
@@ -158,7 +158,7 @@ def _whole_number(name: str, raw: str, digits: int, low: int, high: int) -> int:
     the parameter and both bounds (``limit=0040`` is in range but too long: the message says why)."""
     if not (0 < len(raw) <= digits and raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise bad_parameter(name, f"{name} must be a whole number from {low} to {high}, written with at most {digits} "
-                                  f"digits (got {raw[:40]!r})")
+                                  f"digits (got {quoted(raw, 40)})")
     return int(raw)
 
 
@@ -177,7 +177,7 @@ def parse_bool(name: str, raw: str | None) -> bool:
     if raw is None:
         return False
     if raw not in {"true", "false"}:
-        raise bad_parameter(name, f"{name} must be true or false (got {raw[:40]!r})")
+        raise bad_parameter(name, f"{name} must be true or false (got {quoted(raw, 40)})")
     return raw == "true"
 
 
@@ -208,7 +208,7 @@ def tag_source(tag: str) -> SourceRef:
     """The path's hashtag (no '#', Mastodon's charset) as the collector's source."""
     if not tag_re().fullmatch(tag):
         raise bad_parameter("tag", "tag must be 1 to 100 letters (with their combining marks), digits or "
-                                   f"underscores, without '#' (got {tag[:100]!r})")
+                                   f"underscores, without '#' (got {quoted(tag)})")
     return parse_source(f"tag:{tag}")
 
 
@@ -245,7 +245,7 @@ def account_source(acct: str) -> SourceRef:
         raise bad_parameter("acct", f"acct must be at most {ACCT_MAX_LENGTH} characters (got {len(acct)})")
     if not ACCT_RE.fullmatch(acct):
         raise bad_parameter("acct", f"acct must be user or user@domain, e.g. Gargron@mastodon.social "
-                                    f"(got {acct[:100]!r})")
+                                    f"(got {quoted(acct)})")
     return parse_source(f"account:{acct}")
 
 
@@ -286,7 +286,6 @@ def parse_results_query(args: MultiDict[str, str], allowed: tuple[str, ...]) -> 
     after = _single(args, "after")
     if after is not None and not _AFTER_RE.fullmatch(after):
         raise bad_parameter("after", f"after must be the cursor a previous page gave as next.after (1 to "
-                                     f"{AFTER_MAX_LENGTH} letters, digits, - and _; got {after[:40]!r}"
-                                     f"{'…' if len(after) > 40 else ''})")
+                                     f"{AFTER_MAX_LENGTH} letters, digits, - and _; got {quoted(after, 40)})")
     return ResultsQuery(n=parse_count("n", _single(args, "n"), DEFAULT_N), prefix=prefix,
                         limit=parse_count("limit", _single(args, "limit"), DEFAULT_LIMIT), after=after)

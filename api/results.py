@@ -93,6 +93,7 @@ from fediscope.report import report_provenance
 from fediscope.store.port import MetricStore, PositionError, PrefixValueError, Row, open_existing, prefix_value
 from fediscope.store.sqlite import sqlite_file
 from fediscope.timestamps import rfc3339_rows
+from fediscope.wording import quoted
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def _check_name(name: str) -> None:
     """A path name outside the documented pattern (``NAME_PATTERN``) is a malformed request, not an unknown name."""
     if not _NAME_RE.fullmatch(name):
         raise bad_parameter("name", f"name must be 1 to 64 lowercase letters, digits or underscores "
-                                    f"({NAME_PATTERN}; got {name[:64]!r}{'…' if len(name) > 64 else ''})")
+                                    f"({NAME_PATTERN}; got {quoted(name, 64)})")
 
 
 def _not_stored(what: str) -> ApiError:
@@ -513,4 +514,4 @@ def _prefix_value(store: MetricStore, metric: Metric, raw: str, results: Results
 def _bad_prefix(metric: Metric, wanted: str, holds: str, raw: str) -> ApiError:
     return bad_parameter("prefix", f"prefix must be {wanted} for metric {metric.name} (its prefix column "
                                    f"{metric.prefix} holds {holds}, written as the API answers them, without "
-                                   f"spaces or leading zeros; got {raw[:40]!r})")
+                                   f"spaces or leading zeros; got {quoted(raw, 40)})")

@@ -1151,16 +1151,24 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
         after = page[-1]
 
 
-def analysis_failure(exc: Exception, metric_name: str) -> str:
-    """Why an analysis of ``metric_name`` could not be computed, worded for a report that names the store: a table
-    dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it reads."""
+def analysis_failure(exc: Exception, metric_name: str, reader: str | None = None,
+                     rerun: str = "`fediscope process`") -> str:
+    """Why analysis ``reader`` of ``metric_name`` could not be computed, worded for a report that names the store: a
+    table dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it
+    reads, in the one wording of a stale metric (:func:`stale_metric_message`), as the results API's 409
+    ``stale_metric`` says it. That is the same case as a metric ``fs.metric_rows`` cannot decode: an analysis and
+    its metric's SQL file ship together, and an own file cannot take a built-in metric's name
+    (:func:`~fediscope.engine.metrics.metric_files`), so a column the analysis reads is missing from the stored rows
+    when another version (or a hand) wrote them, which ``rerun`` stores again. (Was "its SQL and
+    fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)": a developer's reading,
+    and the fix is this version's process run, not an update.)"""
     if isinstance(exc, MissingTableError):
         return f"metric {exc.metric}: {exc.problem}: {exc.fix}"
-    return (f"metric {metric_name}: {unreadable_reason(exc)}; its SQL and fediscope/analysis.py disagree (re-run "
-            "`fediscope process` after updating fediscope)")
+    return stale_metric_message(metric_name, unreadable_reason(exc), reader=reader, rerun=rerun)
 
 
-def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None) -> AnalysisRun:
+def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None,
+                 rerun: str = "`fediscope process`") -> AnalysisRun:
     """Every analysis whose metric the store holds; raises StoreError when the store holds nothing.
 
     An analysis (or the period) that fails on rows this version does not read is in ``failed`` with why and the
@@ -1168,7 +1176,8 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
     read has been written since is one a write overtook, whose rows may be of neither write
     (:func:`overtaken_as_such`), and it says to read again, not to re-run ``fediscope process``: the metric is then
     among those :func:`read_one_state` names written while read, as the results API answers such a read 409
-    ``written_while_read``, not ``stale_metric``."""
+    ``written_while_read``, not ``stale_metric``. ``rerun``: how the failure says to store such a metric again
+    (:func:`analysis_failure`; the Python API names its call too)."""
     stored = store.stored_metrics()
     if not stored:
         raise StoreError(f"the store {redact_url(store.url)} holds no metrics yet: run `fediscope process` first "
@@ -1184,7 +1193,7 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
         run.failed["period"] = str(exc)
         log.info("period not read: %s", run.failed["period"])
     except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
-        run.failed["period"] = analysis_failure(exc, PERIOD_METRIC)
+        run.failed["period"] = analysis_failure(exc, PERIOD_METRIC, "period", rerun)
         log.warning("period not read: %s", run.failed["period"])
     if PERIOD_METRIC not in stored:
         run.missing.append(PERIOD_METRIC)
@@ -1204,7 +1213,7 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
             # columns it reads (StoreSchemaError: the stored table itself lacks a column its catalog names;
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
             # answers 409 for that metric alone
-            run.failed[analysis.__name__] = analysis_failure(exc, metric_name)
+            run.failed[analysis.__name__] = analysis_failure(exc, metric_name, analysis.__name__, rerun)
             log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
 

@@ -33,6 +33,7 @@ from fediscope.errors import ConfigError
 from fediscope.redact import redact_url
 from fediscope.sources.spec import parse_source
 from fediscope.timestamps import parse_day
+from fediscope.wording import quoted
 
 
 class HintedValueError(ValueError):
@@ -662,34 +663,39 @@ def instance_domain(instance: str) -> str:
     # a user or password first: the address is quoted with its password masked, which may hide the blank or control
     # character a password holds (``https://alice:pw /@host``), so that "it holds a blank" would name none to be seen
     if _names_user(text):
-        raise ConfigError(f"not an instance address: {shown!r} (it names a user or password, which fediscope "
+        raise ConfigError(f"not an instance address: {shown} (it names a user or password, which fediscope "
                           "never sends: give the host alone, and an access token in FEDISCOPE_TOKEN_<INSTANCE>)")
     if not text.isprintable() or any(c.isspace() for c in text):
-        raise ConfigError(f"not an instance address: {shown!r} (it holds a blank, tab, line break or other control "
+        raise ConfigError(f"not an instance address: {shown} (it holds a blank, tab, line break or other control "
                           "character inside it; only those around it are dropped)")
     try:
         parts = urlsplit(text)
-        host, port = parts.hostname, parts.port  # .port raises for "host:abc" and "host:99999"
-    except ValueError as exc:
-        raise ConfigError(f"not an instance address: {shown!r} ({exc}; expected e.g. "
+        host = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL" (an unclosed bracket)
+        raise ConfigError(f"not an instance address: {shown} ({exc}; expected e.g. "
                           "https://mastodon.social or http://127.0.0.1:8765)") from None
+    try:
+        port = parts.port
+    except ValueError:  # "host:abc", "host:99999": Python's own text quoted the port again, the quote twice over
+        raise ConfigError(f"not an instance address: {shown} (its port is not a whole number from 1 to 65535; "
+                          "expected e.g. https://mastodon.social or http://127.0.0.1:8765)") from None
     if parts.scheme not in DEFAULT_PORTS:  # was: ftp://host read as host (instance_base_url alone refused it)
-        raise ConfigError(f"instance {shown!r}: scheme must be http or https (an instance is reached over https, or "
+        raise ConfigError(f"instance {shown}: scheme must be http or https (an instance is reached over https, or "
                           "http for a local one)")
     if port == 0:  # was: dropped, as if no port were named (so the scheme's own port was used)
-        raise ConfigError(f"not an instance address: {shown!r} (port 0, which no server listens on: give the "
+        raise ConfigError(f"not an instance address: {shown} (port 0, which no server listens on: give the "
                           "instance's port, 1-65535, or none)")
     if parts.path not in {"", "/"} or parts.query or parts.fragment or text.endswith(("?", "#")):
-        raise ConfigError(f"not an instance address: {shown!r} (a path, query or fragment, which fediscope would "
+        raise ConfigError(f"not an instance address: {shown} (a path, query or fragment, which fediscope would "
                           "drop: an instance is the server alone, e.g. https://mastodon.social; an account is a "
                           "source, account:NAME)")
     host = (host or "").lower()
     if ":" in host:  # only an IPv6 address in brackets gets here with a colon
-        raise ConfigError(f"not an instance address: {shown!r} (an IPv6 address, which fediscope does not take; "
+        raise ConfigError(f"not an instance address: {shown} (an IPv6 address, which fediscope does not take; "
                           "use a host name that resolves to it, e.g. one added to /etc/hosts)")
     host = host[:-1] if host.endswith(".") else host
     if len(host) > HOST_MAX_LENGTH or not _HOST_RE.fullmatch(host):
-        raise ConfigError(f"not an instance address: {shown!r} (expected a host name, e.g. https://mastodon.social)")
+        raise ConfigError(f"not an instance address: {shown} (expected a host name, e.g. https://mastodon.social)")
     return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme) else host
 
 
@@ -705,11 +711,12 @@ def _names_user(url: str) -> bool:
 
 
 def _shown_address(instance: str, url: str) -> str:
-    """An instance address as an error quotes it: as typed, unless it holds a password or a secret query parameter
-    (``?access_token=…``), then as :func:`~fediscope.redact.redact_url` masks ``url`` (the address with its
-    scheme)."""
+    """An instance address as an error quotes it (:func:`~fediscope.wording.quoted`: its first 100 characters, as the
+    scraping API's other 400 answers quote a parameter): as typed, unless it holds a password or a secret query
+    parameter (``?access_token=…``), then as :func:`~fediscope.redact.redact_url` masks ``url`` (the address with
+    its scheme), masked before it is cut."""
     masked = redact_url(url)
-    return instance if masked == url else masked
+    return quoted(instance if masked == url else masked)
 
 
 def instance_base_url(instance: str) -> str:

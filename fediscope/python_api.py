@@ -52,7 +52,7 @@ from fediscope.analysis import (
 )
 from fediscope.config import SETTINGS, Settings, load_settings
 from fediscope.engine.process import PYTHON_ARGUMENTS, ProcessSummary, run_process
-from fediscope.errors import ConfigError, StoreError
+from fediscope.errors import ConfigError, MissingTableError, StoreError
 from fediscope.interrupts import keyboard_interrupts
 from fediscope.timestamps import parse_day, rfc3339_rows
 
@@ -172,7 +172,7 @@ def analyses(settings: Settings, n: int = 10) -> AnalysisRun:
     mix rows of before and after that write; ``[]`` otherwise."""
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
-        state = read_one_state(store, lambda noted: run_analyses(store, n, noted), "the analyses", log)
+        state = read_one_state(store, lambda noted: run_analyses(store, n, noted, _STORE_AGAIN), "the analyses", log)
         run = state.value
         run.written_while_read, run.partly_written = state.written_while_read, state.partly_written
         return run
@@ -203,7 +203,10 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
         try:
             result = read_of_one_write(store, lambda reading: function(reading, n), f"analysis {name}", log)
         except UNREADABLE as exc:  # rows this version does not read: fs.analyses lists it under failed
-            raise StoreError(f"analysis {name}: {analysis_failure(exc, metric)}") from None
+            failure = analysis_failure(exc, metric, name, _STORE_AGAIN)
+            if isinstance(exc, MissingTableError):  # a stale metric's own wording names the analysis already
+                failure = f"analysis {name}: {failure}"
+            raise StoreError(failure) from None
         _warn_if_partly_written(store, metric)
         return result
 

@@ -29,3 +29,14 @@ def some_of(items: list[str], shown: int = 5) -> str:
     """The first ``shown`` of ``items``, comma-separated, and how many more there are: ``a, b, c, d, e and 2 more``
     (a line naming hundreds of sources or characters would bury what it says)."""
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+
+#: characters of a value :func:`quoted` quotes (a request line, or a variable, may hold kilobytes of it)
+QUOTED_LENGTH = 100
+
+
+def quoted(value: str, shown: int = QUOTED_LENGTH) -> str:
+    """``value`` as an error quotes what it was given (``repr``), its first ``shown`` characters and ``…`` when it is
+    longer: a message says what was wrong with a value, and a value of thousands of characters (the scraping API's
+    query parameters, an entry of ``FEDISCOPE_INSTANCES``) would bury that, or make a 400 answer kilobytes long."""
+    return repr(value[:shown]) + ("…" if len(value) > shown else "")

@@ -1151,8 +1151,32 @@ def test_a_result_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, store:
     else:
         assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {texts + 1} columns "
                               f"({texts + 1} of them text) has rows of up to {size} bytes as InnoDB counts them (21 a "
-                              "text column, 8 a number), and InnoDB refuses a table whose rows reach 8,126; select "
-                              "fewer columns, or split it into several metrics", METRICS_FIX)
+                              "text column, 8 a number or a column all NULL), and InnoDB refuses a table whose rows "
+                              "reach 8,126; select fewer columns, or split it into several metrics", METRICS_FIX)
+
+
+@pytest.mark.parametrize(("nulls", "size"), [(996, "8,132"), (1000, "8,164"), (995, None)])
+def test_a_result_of_columns_all_null_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, nulls: int,
+                                                                              size: str | None) -> None:
+    """A column the SQL gives as a bare NULL (no type: ``null``) is BIGINT in the table the MariaDB store creates, 8
+    bytes as InnoDB counts it. Was counted 1 byte: doctor said OK to 1,000 of them, and `process` failed at CREATE
+    TABLE (errno 1118). 18 bytes of header, a bit a nullable column, the key 'a' (VARCHAR(255)) 21, 8 a NULL: 995
+    columns 8,124 bytes, below the limit, 996 over (the server's threshold: tests/engine/test_mariadb_row_size.py)."""
+    own = clean_env / "own"
+    own.mkdir()
+    path = own / "wide.sql"
+    columns = ", ".join(f"NULL AS n{i}" for i in range(nulls))
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
+                                      FEDISCOPE_STORE="mysql+pymysql://u@127.0.0.1:1/db"))
+    check = check_metrics(settings)
+    if size is None:
+        assert check.status == OK, check
+    else:
+        assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {nulls + 1} columns "
+                              f"(1 of them text) has rows of up to {size} bytes as InnoDB counts them (21 a text "
+                              "column, 8 a number or a column all NULL), and InnoDB refuses a table whose rows reach "
+                              "8,126; select fewer columns, or split it into several metrics", METRICS_FIX)
 
 
 @pytest.mark.parametrize(("store", "last", "size"), [

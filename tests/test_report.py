@@ -212,7 +212,11 @@ def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_
     code, out, err = run(capsys, "report", "--store", f"sqlite:///{cli_env / 'm.db'}", "--no-charts")
     assert code == 1
     assert "== Languages ==" in out
-    assert "Could not compute signups_over_time: metric signups_by_month: column 'month' missing" in out
+    # the one wording of a stale metric, as the results API's 409 stale_metric (was "…; its SQL and
+    # fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)")
+    assert ("Could not compute signups_over_time: metric signups_by_month in the store does not have what analysis "
+            "signups_over_time reads (column 'month' missing), as when another fediscope version stored it; re-run "
+            "`fediscope process` with this version to store it again\n") in out
     assert "Traceback" not in err and "1 analysis could not be computed (see above)" in err
 
 

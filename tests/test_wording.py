@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fediscope.wording import count, some_of
+from fediscope.wording import count, quoted, some_of
 
 
 @pytest.mark.parametrize("n, noun, said", [
@@ -26,3 +26,10 @@ def test_an_irregular_plural_is_given_and_thousands_can_be_separated() -> None:
                                              (list("abcdefg"), "a, b, c, d, e and 2 more")])
 def test_some_of_names_the_first_five_and_counts_the_rest(items: list[str], said: str) -> None:
     assert some_of(items) == said
+
+
+def test_quoted_cuts_a_long_value_and_says_so() -> None:
+    assert quoted("mastodon.social") == "'mastodon.social'"
+    assert quoted("a" * 100) == repr("a" * 100)  # no ellipsis at the limit itself
+    assert quoted("a" * 101) == repr("a" * 100) + "…"
+    assert quoted("b" * 50, 40) == repr("b" * 40) + "…"

@@ -172,19 +172,29 @@ def check_row_size(metric: Metric, types: Mapping[str, str], store_url: str, tab
     store types by name) make a table InnoDB refuses to create, or a row of ``table`` (the result as an Arrow table,
     when there is one) is one it refuses to store. Only what the server is sure to refuse: was refused by its
     CREATE TABLE or INSERT (errno 1118, ``Row size too large``), after every metric was computed and the ones
-    before it written, naming no file. Other stores have no such limit."""
+    before it written, naming no file. Other stores have no such limit.
+
+    The table counted is the one the store declares for the result (:func:`~fediscope.store.innodb_rows.
+    table_row_bytes`), as its first write and every rebuild create it: a column all NULL is ``BIGINT`` there, 8
+    bytes. It counted 1 (the narrowest a kept table may hold it in), so about 1,000 such columns passed here and
+    the CREATE TABLE refused them. A kept table holding those columns as booleans could take them in place; such a
+    result is refused all the same, as the next rebuild of the table (a changed key, a stale metric stored again)
+    would be refused."""
     from fediscope.store import innodb_rows
     from fediscope.store.port import store_kind  # port imports this module
 
     if store_kind(store_url) != "mariadb" or any(column not in types for column in metric.key):
         return
     fix = "select fewer columns, or split it into several metrics"
-    size = innodb_rows.declared_row_bytes(metric.key, metric.rank_column, types)
+    # the table the store declares: a column all NULL is BIGINT there (was counted 1 byte, so ~1,000 of them passed
+    # here and CREATE TABLE refused them)
+    size = innodb_rows.table_row_bytes(metric.key, metric.rank_column, types)
     if size >= innodb_rows.ROW_LIMIT:
         texts = sum(1 for type_ in types.values() if type_ == "str")
         raise MetricFileError(f"{metric.where}: a MariaDB table of its {len(types)} columns ({texts} of them text) "
                               f"has rows of up to {size:,} bytes as InnoDB counts them (21 a text column, 8 a "
-                              f"number), and InnoDB refuses a table whose rows reach {innodb_rows.ROW_LIMIT:,}; {fix}")
+                              f"number or a column all NULL), and InnoDB refuses a table whose rows reach "
+                              f"{innodb_rows.ROW_LIMIT:,}; {fix}")
     if table is None:
         return
     size, index = innodb_rows.least_row_bytes(metric.key, metric.rank_column, types, table)

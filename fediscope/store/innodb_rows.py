@@ -12,12 +12,14 @@ bytes or more with errno 1118 ``Row size too large (> 8126)``, twice over:
 
 Both also count 5 header bytes, a bit a nullable column (every column outside the key), and InnoDB's hidden
 ``DB_TRX_ID`` and ``DB_ROLL_PTR`` (6 and 7 bytes). The counts were checked against MariaDB 10.11 byte for byte (its
-error log names the size of the refused row), and each is at most what MariaDB counts for any table of the
-metric's columns: a column with no value yet (``null``) counts as ``BOOL`` (1 byte), the narrowest type a kept
-table may hold it in, and a bool value counts 1 byte though a widened column holds it in 8. So a result these
-refuse is refused by the server too, never one it accepts: on a server of MariaDB's defaults (16 KiB pages,
-``innodb_strict_mode`` on; with it off, CREATE TABLE only warns, and a larger ``innodb_page_size`` holds larger rows).
-MySQL has not been run here (:mod:`fediscope.store.mysql`).
+error log names the size of the refused row). :func:`table_row_bytes` counts the table the MariaDB store declares,
+a column with no value yet (``null``) as its ``BIGINT`` (8 bytes): what a first write or a rebuild creates, and
+what ``fediscope doctor`` and ``process`` check a result by
+(:func:`fediscope.engine.metrics.check_row_size`). :func:`declared_row_bytes` alone counts it as ``BOOL`` (1 byte),
+the narrowest type a kept table may hold it in, and a bool value counts 1 byte though a widened column holds it in
+8. So a result these refuse is one the server refuses to create, or to store: on a server of MariaDB's defaults
+(16 KiB pages, ``innodb_strict_mode`` on; with it off, CREATE TABLE only warns, and a larger ``innodb_page_size``
+holds larger rows). MySQL has not been run here (:mod:`fediscope.store.mysql`).
 
 A kept table can hold more than a result has: a column all NULL in this run is ``null`` in the result, but stays as
 the store declared it (``LONGTEXT``, 21 bytes). ``ALTER TABLE … ADD`` is no guard against that: MariaDB 10.11 adds

@@ -226,7 +226,8 @@ class MySQLStore(SQLStore):
         does not check that (:mod:`fediscope.store.innodb_rows`): it took columns past the limit and then refused
         every later change of the table (errno 1118). A result's own columns are checked before any write
         (:func:`~fediscope.engine.metrics.check_row_size`), but a column the table keeps typed (``LONGTEXT``) and
-        the result has all NULL (``null``) counted 1 byte there and 21 in the table."""
+        the result has all NULL (``null``) is counted 8 bytes there (``BIGINT``, as a new table declares it) and 21
+        in the table."""
         schema = plan.schema
         return innodb_rows.table_row_bytes(schema.key, schema.rank_column, schema.types) < innodb_rows.ROW_LIMIT
 

@@ -171,3 +171,24 @@ def test_a_stored_timestamp_beyond_the_year_9999_in_utc_is_409(tmp_path: Path, s
         assert_stale(response, "top_toots")
         assert "not a UTC timestamp between the years 1 and 9999: '9999-12-31 23:30:00-01:00'" in response.json()[
             "error"]["message"]
+
+
+def test_the_report_says_a_stale_analysis_as_the_409_says_it(sqlite_path: Path,
+                                                            live_api: Callable[..., LiveApi]) -> None:
+    """An analysis of a metric this version does not read, in ``fediscope report`` and ``fs.analyses``' ``failed``:
+    was "metric activity_by_hour: …; its SQL and fediscope/analysis.py disagree (re-run `fediscope process` after
+    updating fediscope)", the same case as the 409 ``stale_metric`` in other words and another fix."""
+    from fediscope.analysis import run_analyses
+
+    _alter(sqlite_path, "UPDATE metric_activity_by_hour SET toots = 'lots' WHERE weekday = 1")
+    api = live_api(make_settings(store=f"sqlite:///{sqlite_path}"))
+    error = assert_error(api.get("/v1/analyses/activity"), 409, "stale_metric")
+    store = open_store(f"sqlite:///{sqlite_path}")
+    try:
+        failed = run_analyses(store).failed
+    finally:
+        store.close()
+    assert failed["activity"] == error["message"]
+    assert error["message"] == ("metric activity_by_hour in the store does not have what analysis activity reads "
+                                "(invalid literal for int() with base 10: 'lots'), as when another fediscope version "
+                                "stored it; re-run `fediscope process` with this version to store it again")
