@@ -244,13 +244,13 @@ class HandleDomains:
     def preload(self, policy: PrivacyPolicy) -> None:
         """Register with ``policy`` every handle domain the lake remembers, and those this process learned
         (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`; with privacy on, to look an account
-        up under its other name alone, never to key one, and only when anybody was erased), before a page is landed:
-        an account erased under one of its names is then left out under the other on every instance, not only once
-        a request to its home instance has taught this process its handle domain. The lake's memory is read at most
-        every :data:`SUPPRESSION_TTL` seconds; a memory that cannot be read is logged (WARNING, once per reason)
-        and the handle domains this process learned are used alone (the collector and the stream do the same)."""
-        if policy.enabled and not policy.suppressed:
-            return
+        up under its other name alone, never to key one), before a page is landed: an account erased under one of
+        its names is then left out under the other on every instance, not only once a request to its home instance
+        has taught this process its handle domain, and an opted-out account met on another instance is noted under
+        its served-domain name too (with privacy on or off, whether or not anybody was erased). The lake's memory is
+        read at most every :data:`SUPPRESSION_TTL` seconds; a memory that cannot be read is logged (WARNING, once
+        per reason) and the handle domains this process learned are used alone (the collector and the stream do the
+        same)."""
         now = self.clock()
         with self._lock:
             remembered = self._remembered

@@ -46,7 +46,9 @@ connected to. An erasure may have listed the account under its other name (``ali
 the lake knew the handle domain, when its records were keyed so): the suppression list holds the pseudonym of the
 name erased, so an account is looked up there under both names, computed from its clear handle before it is
 pseudonymised (:meth:`PrivacyPolicy.is_erased`), by the handle domains registered and those the lake remembers
-(:meth:`PrivacyPolicy.use_remembered_handle_domains`, registered for that look-up alone). Id pseudonyms,
+(:meth:`PrivacyPolicy.use_remembered_handle_domains`, registered for that look-up alone). An opted-out account is
+noted under both names by the same ones, wherever it was met: its home instance's older records may be keyed by
+the served domain, and another instance names it by the handle (``acct: "alice@example.com"``). Id pseudonyms,
 ``origin_ref`` and links in the text stay keyed by the host named in them (ids and
 status URIs belong to the serving host).
 
@@ -554,11 +556,11 @@ class PrivacyPolicy:
     #: (see :meth:`use_handle_domain`)
     handle_domains: dict[str, str] = field(default_factory=dict)
     #: served domain (lower case) → handle domain, remembered in the lake but not (yet) answered by this run, with
-    #: privacy on: used only to look an account up on the suppression list under its other name (:meth:`_other_names`),
-    #: never to key one (:meth:`use_remembered_handle_domains`)
+    #: privacy on: used only to find an account's other name (:meth:`_other_names`: looked up on the suppression list,
+    #: noted for an opt-out), never to key one (:meth:`use_remembered_handle_domains`)
     remembered_handle_domains: dict[str, str] = field(default_factory=dict)
-    #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake); a local account
-    #: of an instance with another handle domain also under its served-domain key
+    #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake); an account of an
+    #: instance with another handle domain under both its keys (:meth:`_other_names`), wherever it was met
     opted_out: set[str] = field(default_factory=set)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -600,14 +602,15 @@ class PrivacyPolicy:
         """Register every handle domain the lake remembers (served domain → handle domain, as
         :func:`fediscope.sources.handle_domains.load_handle_domains` reads them; a refused public suffix or a
         ``None`` is left out, as :meth:`use_handle_domain` leaves it), before anything is landed: an account is
-        looked up on the suppression list under its other name by these (:meth:`_other_names`), and with only the
-        instances met so far registered, ``alice@example.com`` on another instance was not matched with an erasure
-        of ``alice@social.example.com`` until the run had reached social.example.com (an order of the instances, or
-        what the API was asked for). With privacy off they are registered as handle domains (privacy off keys no
-        record by them); with privacy on in :attr:`remembered_handle_domains`, for that look-up alone: the local
-        accounts of an instance are keyed only by the handle domain this run learned for it (or, when its document
-        cannot be read, the one remembered: :func:`fediscope.sources.handle_domains.handle_domain_for_run`),
-        registered before they land. An instance this run answered already keeps its answer."""
+        looked up on the suppression list (and an opted-out one noted) under its other name by these
+        (:meth:`_other_names`), and with only the instances met so far registered, ``alice@example.com`` on another
+        instance was not matched with an erasure of ``alice@social.example.com`` (nor noted under it) until the run
+        had reached social.example.com (an order of the instances, or what the API was asked for). With privacy off
+        they are registered as handle domains (privacy off keys no record by them); with privacy on in
+        :attr:`remembered_handle_domains`, for finding that name alone: the local accounts of an instance are keyed
+        only by the handle domain this run learned for it (or, when its document cannot be read, the one remembered:
+        :func:`fediscope.sources.handle_domains.handle_domain_for_run`), registered before they land. An instance
+        this run answered already keeps its answer."""
         for served, handle in remembered.items():
             if handle is None or served.lower() in self.handle_domains:
                 continue
@@ -724,7 +727,8 @@ class PrivacyPolicy:
         by the handle once the handle domain is known, by the served domain before (or when its document could not
         be read). Either way an erasure may have listed one name alone (made before the lake remembered the handle
         domain: ``gdpr erase`` lists both once it does); without this, its statuses on the routes that do not name
-        it (a timeline, a hashtag) landed under the other name."""
+        it (a timeline, a hashtag) landed under the other name. An opted-out account is noted under these names
+        too, so the next curation erases what the lake holds of it under either."""
         user, _, domain = handle.rpartition("@")
         known = {**self.remembered_handle_domains, **self.handle_domains} if self.remembered_handle_domains \
             else self.handle_domains
@@ -945,11 +949,12 @@ class PrivacyPolicy:
         if reason:
             if reason == "opt_out":  # records landed before it opted out are erased by the next curation
                 noted = self._spellings(acct, instance)
-                local = acct.lstrip("@").lower()
-                if "@" not in local and self.local_domain(instance) != instance.lower():
-                    # a local account of a server with another handle domain: what was keyed by the served
-                    # domain before (before the handle-domain rule, or by a run that could not learn it) goes too
-                    noted.add(self.pseudonym("acct", f"{local}@{instance.lower()}"))
+                # and under its other names (an account of a server with another handle domain, by the handle
+                # domains registered or remembered: _other_names): what was keyed by the served domain before
+                # (before the handle-domain rule, or by a run that could not learn it) goes too, whether the
+                # account was met on its home instance (``alice``) or on another (``alice@example.com``)
+                for other in self._other_names(self._handle(acct, instance)):
+                    noted |= self._spellings(other, instance)
                 # an erased (suppressed) account is not noted, under either name: nothing of it is landed any more,
                 # and `gdpr erase` has just removed it from the pending notes; noting it again would only put its
                 # pseudonym back there

@@ -544,6 +544,26 @@ def test_an_erased_account_that_is_opted_out_is_not_noted_again() -> None:
     assert policy.opted_out == {keys.account_key(f"bob@{handle}"), keys.account_key(f"bob@{served}")}
 
 
+@pytest.mark.parametrize("handle_domain", ["learned", "remembered"])
+def test_an_opted_out_account_met_on_another_instance_is_noted_under_its_served_domain_name_too(
+        handle_domain: str) -> None:
+    """``acct: "alice@example.test"`` met with ``#nobot`` on another instance: noted under that key and, when the
+    served domain of that handle domain is known (learned by the run, or remembered in the lake), under
+    ``alice@social.example.test``, which the home instance's older records carry. The remembered handle domain keys
+    nothing. Was: under the name met alone."""
+    served, handle = "social.example.test", "example.test"
+    account = body("test_account.json", 1)
+    account.update(acct=f"alice@{handle}", username="alice", note="<p>#nobot</p>")
+    policy = PrivacyPolicy(key=KEY)
+    if handle_domain == "learned":
+        assert policy.use_handle_domain(served, handle) == handle
+    elif handle_domain == "remembered":
+        policy.use_remembered_handle_domains({served: handle})
+    assert policy.account(account, "elsewhere.test") is None
+    assert policy.opted_out == {policy.account_key(f"alice@{d}") for d in (handle, served)}
+    assert policy.local_domain(served) == (handle if handle_domain == "learned" else served)
+
+
 def test_similar_tags_do_not_opt_out(policy: PrivacyPolicy) -> None:
     account = body("test_account.json", 1)
     account["note"] = recorded_hashtag_html("nobots") + "<p>#robotics</p>"

@@ -7,9 +7,10 @@ used to stay until somebody asked for an erasure. Now:
 1. every landing path (``fediscope collect``, ``fediscope stream``, the scraping API) notes the account keys of
    the opted-out accounts it met (:attr:`~fediscope.privacy.PrivacyPolicy.opted_out`) with :func:`note_opt_outs`:
    one small file per note under ``<lake>/_state/opt_outs/``, so concurrent landing runs never lose each other's
-   notes. A note holds pseudonymous account keys only, never a name: for a local account of a server whose
-   handles have another domain, both the key by the handle domain and the key by the served domain (what was
-   landed before the handle domain was known; see "Handle domains" in the README). A long-running one
+   notes. A note holds pseudonymous account keys only, never a name: for an account of a server whose handles
+   have another domain, both the key by the handle domain and the key by the served domain (what was landed before
+   the handle domain was known; see "Handle domains" in the README), whether it was met on its home instance or on
+   another (``alice@example.com``), by the handle domains this run learned or the lake remembers. A long-running one
    (``stream``, the API) notes an account once while its note is pending (:class:`PendingNotes`), and again
    once a curation has applied that note: an account that opted back in, was landed, and opted out again is
    noted again;

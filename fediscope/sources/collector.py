@@ -75,10 +75,11 @@ or the served domain's) is skipped under both (:meth:`~fediscope.privacy.Privacy
 erasure by the handle finds the records keyed by the served domain once the lake remembers it. With privacy on too,
 an account erased under one name is skipped under the other, looked up by its clear handle before it is
 pseudonymised (:meth:`~fediscope.privacy.PrivacyPolicy.is_erased`). Every handle domain the lake remembers is
-registered with the policy before anything lands (with privacy on only for that look-up, and only when anybody was
-erased: :func:`~fediscope.sources.handle_domains.preload_handle_domains`), and when anybody was erased the handle
-domain of every host of the run that can have one is learned before its first source is collected, so that holds on
-another instance collected before the split-domain one too, even in the first run after the erasure.
+registered with the policy before anything lands (with privacy on only for that look-up and to note an opted-out
+account under its other name too: :func:`~fediscope.sources.handle_domains.preload_handle_domains`), and when
+anybody was erased the handle domain of every host of the run that can have one is learned before its first source
+is collected, so that holds on another instance collected before the split-domain one too, even in the first run
+after the erasure.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would

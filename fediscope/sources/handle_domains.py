@@ -175,14 +175,13 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
 
 def preload_handle_domains(lake: LakeBackend, policy: PrivacyPolicy) -> None:
     """Register every handle domain the lake remembers with ``policy`` before a landing run lands anything
-    (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`; with privacy on, to look an account up
-    under its other name alone, never to key one), so an account erased under one of its names is left out under
-    the other on every instance, whichever the run reaches first. One read of the file (with privacy on, none when
-    nobody was erased: it serves that look-up alone); the file missing is nothing remembered. A damaged file is
-    logged (WARNING) and nothing is preloaded, as before: the sources of an instance that needs its memory fail on
-    it when they land."""
-    if policy.enabled and not policy.suppressed:
-        return
+    (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`; with privacy on, to find an account's
+    other name alone, never to key one), so an account erased under one of its names is left out under the other on
+    every instance, whichever the run reaches first, and an opted-out account met on another instance
+    (``alice@example.com``) is noted under its served-domain name too, which its home instance's older records may
+    carry. One read of the file, with privacy on or off (an opt-out may be met whether or not anybody was erased);
+    the file missing is nothing remembered. A damaged file is logged (WARNING) and nothing is preloaded, as before:
+    the sources of an instance that needs its memory fail on it when they land."""
     try:
         remembered = load_handle_domains(lake)
     except LakeError as exc:

@@ -18,7 +18,9 @@ from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 
 from fediscope.config import Settings
+from fediscope.engine.process import run_process
 from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.opt_outs import pending_opt_outs
 from fediscope.lake.backend import open_lake
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.collector import run_collection
@@ -279,3 +281,41 @@ def test_privacy_on_serves_no_status_of_an_account_erased_by_its_served_domain(
     assert response.status_code == 200, response.text
     assert response.json()["skipped"] >= 20, response.json()["skipped"]
     assert response.json()["records"] and not [k for k in keys if k in response.text]
+
+
+def test_privacy_on_notes_an_opt_out_met_on_another_instance_under_its_served_domain_name_too(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path) -> None:
+    """With the privacy policy on and nobody erased: the home instance's records of an account keyed
+    ``user@social.example.test`` (a run that could not read its document), the handle domain remembered since. The
+    account adds ``#nobot`` and is met on another instance's public timeline (``acct: "user@example.test"``), asked
+    of an API never asked about social.example.test: it is noted under both names, and the next curation erases the
+    home records. Was: the API read the remembered handle domains with privacy on only when anybody was erased, and
+    the policy noted the name met alone."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}")
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
+                          progress=False).landed
+    for fault in faults:
+        fault.times = 0  # the document answers again
+    author = "mastodonpy_test_2"  # most of the corpus's public statuses
+    policy = policy_from_settings(settings)
+    served_key, handle_key = (policy.account_key(f"{author}@{d}") for d in (home.domain, HANDLE_DOMAIN))
+    raw = sorted(lake_dir.glob("raw/mastodon/statuses/**/*.jsonl"))
+    assert any(served_key in p.read_text() for p in raw)
+    remember_handle_domain(open_lake(str(lake_dir)), home.domain, HANDLE_DOMAIN)  # learned since (a collect)
+    asked = len(home.requests_to("/api/v2/instance"))
+
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
+        assert remote.set_account_note(author, "<p>#nobot</p>") > 0
+        live = live_api(make_settings(instances=(home.url, remote.url), allow_private_addresses=True,
+                                      lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'metrics.db'}"))
+        response = live.get("/v1/timelines/public", params={"instance": remote.domain, "limit": 40})
+    assert response.status_code == 200, response.text
+    assert response.json()["opted_out"] >= 20, response.json()
+    assert len(home.requests_to("/api/v2/instance")) == asked  # social.example.test was not asked
+    keys, _notes = pending_opt_outs(open_lake(str(lake_dir)))
+    assert {served_key, handle_key} <= keys
+
+    assert run_process(settings, progress=False).curate["opted_out_erased"] == 1
+    assert not [p for p in lake_dir.glob("raw/mastodon/**/*.jsonl") if served_key in p.read_text()]

@@ -4,7 +4,9 @@ knew the handle domain, is never landed again: not from its home instance once t
 (which keys the account ``user@example.test``), nor from another instance (``acct: "user@example.test"``), in
 either order, nor once the lake remembers the handle domain. The suppression list holds the pseudonym of the name
 erased alone; the landing looks the account up under its other name from the clear handle, before pseudonymising.
-(The stream: tests/sources/test_handle_domain.py; the scraping API: tests/api/test_api_handle_domain.py.)
+(The stream: tests/sources/test_handle_domain.py; the scraping API: tests/api/test_api_handle_domain.py.) An account
+that opts out (``#nobot``) and is met on another instance is noted under both names, so the next curation erases
+what its home instance's records hold of it under the served-domain name.
 
 The instances are the recorded Mastodon double over real HTTP: the home one reached as social.example.test
 (resolved to 127.0.0.1 for the test) with its recorded instance document declaring example.test, the other one on
@@ -21,8 +23,10 @@ import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 
+from fediscope.engine.process import run_process
 from fediscope.erased_mentions import ERASED
 from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.opt_outs import pending_opt_outs
 from fediscope.gdpr.suppression import SUPPRESSED_PATH
 from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains
@@ -112,3 +116,50 @@ def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_another_
     assert summary.landed and summary.skipped >= 20, summary.skipped
     assert raw_files_holding(env, keys) == []
     assert len(home.requests_to("/api/v2/instance")) == asked  # remembered, not asked
+
+
+def land_home_keyed_by_the_served_domain(env: Any, home: MastodonDouble) -> str:
+    """A run that could not read the home instance's document lands its public timeline: :data:`AUTHOR` keyed
+    ``user@social.example.test`` (nothing remembered). Returns that key."""
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
+                          progress=False).landed
+    for fault in faults:
+        fault.times = 0  # the instance document answers again
+    assert not (env.lake_dir / HANDLE_DOMAINS_PATH).exists()
+    served_key = env.key(f"{AUTHOR}@{home.domain}")
+    assert raw_files_holding(env, {served_key})
+    return served_key
+
+
+@pytest.mark.parametrize("handle_domain", ["remembered", "learned"])
+def test_an_opt_out_met_on_another_instance_erases_the_home_records_keyed_by_the_served_domain(
+        env: Any, home: MastodonDouble, remote: MastodonDouble, handle_domain: str) -> None:
+    """The home instance's records of :data:`AUTHOR` are keyed ``user@social.example.test`` (its document could not
+    be read); the account then adds ``#nobot`` and is met on another instance alone (``acct: "user@example.test"``),
+    the handle domain remembered by the lake (an earlier run of the home instance's document) or learned by the same
+    run (its ``instance`` source first). It is noted under both names, and the next ``fediscope process`` erases the
+    home instance's records of it. Was: noted under ``user@example.test`` alone (with privacy on, the remembered
+    handle domains were not even read when nobody was erased), and the home records stayed."""
+    served_key = land_home_keyed_by_the_served_domain(env, home)
+    handle_key = env.key(f"{AUTHOR}@{HANDLE_DOMAIN}")
+    targets = [(remote.url, PUBLIC)]
+    if handle_domain == "remembered":
+        assert run_collection(env.settings, [(home.url, parse_source("instance"))], progress=False).landed
+        assert load_handle_domains(env.lake) == {home.domain: HANDLE_DOMAIN}
+    else:
+        targets.insert(0, (home.url, parse_source("instance")))
+    assert remote.set_account_note(AUTHOR, "<p>#nobot</p>") > 0
+    summary = run_collection(env.settings, targets, progress=False)
+    assert [r.status for r in summary.sources] == ["ok"] * len(targets)
+    assert summary.skipped >= 20, summary.skipped  # the author's statuses on the other instance's timeline
+    keys, _notes = pending_opt_outs(env.lake)
+    assert {served_key, handle_key} <= keys
+    assert raw_files_holding(env, {served_key})  # nothing erased yet
+
+    processed = run_process(env.settings, progress=False)
+
+    assert processed.curate["opted_out_erased"] == 1
+    assert raw_files_holding(env, {served_key, handle_key}) == []
+    assert [r for r in raw_statuses(env) if r["meta"]["instance"] == home.domain]  # the others' statuses stay
+    assert pending_opt_outs(env.lake) == (set(), [])

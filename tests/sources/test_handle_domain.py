@@ -196,3 +196,43 @@ def test_the_stream_with_privacy_on_skips_an_account_erased_by_its_served_domain
     assert summary.ok, summary.line()
     assert summary.landed == 0 and summary.skipped >= 4, summary.line()
     assert [r for _p, r in lake.records("statuses")] == before
+
+
+def test_the_stream_with_privacy_on_notes_an_opt_out_met_on_another_instance_under_both_names(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], lake: Any) -> None:
+    """Privacy on, nobody erased: the home instance's records of the account keyed ``user@social.example.test`` (a
+    run that could not read its document), the handle domain remembered since. The account adds ``#nobot`` and is
+    met on another instance's stream (``acct: "user@example.test"``): it is noted under both names, and the next
+    curation erases the home records. Was: the stream read the remembered handle domains with privacy on only when
+    anybody was erased, and the policy noted the name met alone."""
+    import json
+
+    from fediscope.engine.process import run_process
+    from fediscope.gdpr.opt_outs import pending_opt_outs
+    from fediscope.lake.backend import open_lake
+    from fediscope.sources.handle_domains import remember_handle_domain
+    from fediscope.sources.sse import SSEParser
+
+    settings = make_settings(allow_private_addresses=True)
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
+    for fault in faults:
+        fault.times = 0  # the document answers again
+    author = "mastodonpy_test"  # the author of the recorded stream's public statuses
+    policy = policy_from_settings(settings)
+    served_key, handle_key = (policy.account_key(f"{author}@{d}") for d in (home.domain, HANDLE_DOMAIN))
+    assert [r for _p, r in lake.records("statuses") if r["data"]["account"]["acct"] == served_key]
+    remember_handle_domain(open_lake(settings.lake), home.domain, HANDLE_DOMAIN)  # learned since (a collect)
+    updates = [json.loads(e.data) for e in SSEParser().feed(remote.recorded_stream()) if e.name == "update"]
+    assert updates and {u["account"]["acct"] for u in updates} == {author}
+    for update in updates:  # as another instance streams them, the account's bio now saying #nobot
+        update["account"].update(acct=f"{author}@{HANDLE_DOMAIN}", note="<p>#nobot</p>")
+    remote.stream(b"".join(b"event: update\ndata: " + json.dumps(u).encode() + b"\n\n" for u in updates))
+    summary = StreamRun(settings, remote.url, PUBLIC, max_events=len(updates), flush_seconds=60).run()
+    assert summary.ok, summary.line()
+    assert summary.opted_out >= 1 and summary.landed == 0, summary.line()  # (the other update is not public)
+    keys, _notes = pending_opt_outs(open_lake(settings.lake))
+    assert {served_key, handle_key} <= keys
+
+    assert run_process(settings, progress=False).curate["opted_out_erased"] == 1
+    assert not [r for _p, r in lake.records("statuses") if r["data"]["account"]["acct"] == served_key]
