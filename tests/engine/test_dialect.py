@@ -583,17 +583,6 @@ def test_duckdbs_aliases_and_functions_spark_has_not_are_written_as_spark_sql() 
         "DOUBLE)) END) FROM statuses")
 
 
-def test_fmod_and_divide_are_as_their_spark_sql_computes_them_on_duckdb() -> None:
-    """What the Spark SQL of fmod and divide computes is DuckDB's answer: fmod(x, y) is x - y * floor(x / y) in
-    DOUBLEs (the sign of y, NaN for y 0; C's fmod and % have x's sign), divide is //."""
-    import duckdb
-
-    got = duckdb.connect().execute(
-        "SELECT fmod(-7, 3), fmod(7, -3), fmod(-7.5, 2), fmod(0.3, 0.1), isnan(fmod(1, 0)), fmod(-1, 1e20), "
-        "fmod(1e300, 3e-300), divide(-7, 2), divide(7, 2)").fetchone()
-    assert got == (2.0, -2.0, 0.5, 0.3 - 0.1 * 2, True, 1e20, float("-inf"), -3, 3)
-
-
 def test_quantiles_are_duckdbs_on_spark() -> None:
     """sqlglot wrote quantile (DuckDB: one of the values) as Spark's interpolated PERCENTILE, percentile_cont/disc
     WITHIN GROUP as PERCENTILE_APPROX (approximate, ascending) and quantile_cont/disc as functions Spark refuses
