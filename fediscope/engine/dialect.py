@@ -1598,12 +1598,12 @@ def _spark_quantiles(tree: exp.Expression) -> exp.Expression:
     """DuckDB's quantiles written as Spark SQL computing them as DuckDB does, innermost first. sqlglot wrote
     ``quantile(x, q)`` (DuckDB: discrete) as Spark's ``PERCENTILE`` (interpolated), ``percentile_cont``/
     ``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)`` as ``PERCENTILE_APPROX(x, q)`` (approximate, its order
-    dropped), and ``quantile_cont``/``quantile_disc(x, q)`` as functions Spark refuses with two arguments; and
-    Spark interpolates ``median`` and ``PERCENTILE`` as ``(c - rn) * lo + (rn - f) * hi`` (``f``/``c`` the positions
-    below and above ``rn``), DuckDB as ``lo * (1 - d) + hi * d`` with ``d = rn - f`` (14.3 and 14.299999999999999), and
-    takes its discrete quantile's position from a DOUBLE (``0.7 * 10`` is
-    7.000000000000001: the 8th of 10 values, DuckDB's 7th). Written over ``s``, the values sorted (``SORT_ARRAY(
-    COLLECT_LIST(x))``, with the aggregate's ``FILTER`` and window; NULLs left out as by both), and ``n`` its size:
+    dropped), and ``quantile_cont``/``quantile_disc(x, q)`` as functions Spark refuses with two arguments; Spark
+    interpolates ``median`` and ``PERCENTILE`` as ``(c - rn) * lo + (rn - f) * hi`` (``f``/``c`` the positions below
+    and above ``rn``), DuckDB as ``lo * (1 - d) + hi * d`` with ``d = rn - f`` (14.299999999999999 where Spark gives
+    14.3); and Spark's ``PERCENTILE_DISC`` is a DOUBLE (7.0 for DuckDB's 7) and refuses text. Written over ``s``, the
+    values sorted (``SORT_ARRAY(COLLECT_LIST(x))``, with the aggregate's ``FILTER`` and window; NULLs left out as by
+    both), and ``n`` its size:
     continuous, with ``rn = (n - 1) * q`` (a DOUBLE), ``lo``/``hi`` the values at ``floor(rn)``/``ceil(rn)`` (from 0),
     ``lo * (1.0 - d) + hi * d`` as DOUBLEs with ``d = rn - floor(rn)`` (``lo`` when ``rn`` is whole); discrete, the
     value at ``max(n - floor(n - n * q), 1)`` (from 1; ``q`` a DECIMAL computes exactly in both), of ``x``'s own

@@ -5,8 +5,8 @@ ANSI mode), ``lambda d: d / 3`` of DECIMALs a DECIMAL rounded to 6 places on Spa
 plain index; a lambda's position (``lambda x, i``) counted from 0 on Spark; ``quantile(x, q)`` (DuckDB: one of the
 values) became Spark's interpolated ``PERCENTILE``, ``percentile_cont``/``percentile_disc … WITHIN GROUP (ORDER BY x
 DESC)`` ``PERCENTILE_APPROX(x, q)`` (approximate, ascending), ``quantile_cont``/``quantile_disc(x, q)`` functions
-Spark refuses with two arguments, and Spark takes a discrete quantile's position from a DOUBLE (0.7 of 10 values:
-the 8th, DuckDB's 7th); ``list_intersect`` was refused as no Spark function; ``regexp_split_to_array``, ``fmod`` and
+Spark refuses with two arguments, and Spark's ``median`` interpolated otherwise (14.3 for DuckDB's
+14.299999999999999); ``list_intersect`` was refused as no Spark function; ``regexp_split_to_array``, ``fmod`` and
 ``divide`` passed the check and Spark refused them when the metric ran; and ``[…] || NULL`` failed on Spark with a
 type error."""
 
