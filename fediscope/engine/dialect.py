@@ -83,6 +83,17 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   DuckDB (its binary value is below the tie), 1.01 in Spark (its decimal text), unless rounded to that many places
   first: ``CAST(round(x * 100) / 100 AS DECIMAL(18, 2))``, ``CAST(round(x) AS DECIMAL(18, 2))`` (to no places both
   agree).
+* ``l[i]`` and ``x / y`` of a lambda's parameter whose list's items sqlglot cannot type (a JSON value's list):
+  whether it is a list's item, a map's value or a character, and whether a DECIMAL is divided, decide its Spark SQL;
+  a ``CAST`` of the list types it. A lambda's parameters are typed from its list otherwise (:func:`_typed_lambdas`).
+* an index of text (``s[i]``: a character in DuckDB): Spark has none; ``substring(s, i, 1)`` is alike.
+* an interpolated quantile (``median``, ``quantile_cont``, ``percentile_cont … WITHIN GROUP``) of a DECIMAL: a
+  DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); and at a fraction
+  other than 0, 0.5 and 1 (also 0.25 and 0.75 of whole numbers): DuckDB computes ``lo * (1 - d) + hi * d`` with a
+  fused multiply-add, Spark without (2.220446049250313e-16 and 0.0 for 0.3 of -9 and 21), so the last digit may
+  differ; a list of fractions; ``approx_quantile`` (estimated by other algorithms: T-Digest, Spark's GK).
+* ``regexp_split_to_array``/``string_split_regex`` with options (sqlglot made the third argument Spark's limit), and
+  ``fmod``/``divide`` with other than two arguments.
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -109,6 +120,15 @@ k)``), a map's value ``m[k]`` ``TRY_ELEMENT_AT(m, k)`` (sqlglot shifted a number
 (:func:`_spark_list_concat`; ``||`` is NULL with one in both); and ``x / y`` gives DuckDB's ±infinity (NaN for 0 / 0)
 for ``y`` 0, and ``%`` of a DOUBLE its NaN, where Spark (ANSI mode) stops the run (:func:`_by_zero`). ``//`` and
 ``%`` of whole numbers and DECIMALs stop at 0 in both; the engines' errors then say to write ``nullif(y, 0)``.
+Inside a lambda these are written alike, its parameters typed from its list (:func:`_typed_lambdas`), and its second
+parameter, the item's position, counts from 1 as in DuckDB (:func:`_spark_lambda_positions`; Spark's from 0).
+DuckDB's names Spark has not are written as what they are (:func:`_duckdb_normalized`): ``list_intersect`` as
+``array_intersect``, ``regexp_split_to_array`` as ``string_split_regex`` (Spark's ``SPLIT``), ``divide`` as ``//``;
+``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; ``a || NULL`` with a bare NULL as
+``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`); and the
+quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``percentile_cont``/``percentile_disc …
+WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
+as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -200,7 +220,18 @@ def check_portable(sql: str, name: str = "query") -> None:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
+    tree = _duckdb_normalized(tree)
     for node in tree.walk():
+        if (isinstance(node, exp.Anonymous) and node.name.upper() in _SPLIT_FUNCTIONS | {"FMOD", "DIVIDE"}
+                and len(node.expressions) != 2):
+            raise NotPortableError(
+                f"{name}: {node.name.lower()}() with {len(node.expressions)} arguments is not translated to Spark "
+                "SQL; write " + ("regexp_split_to_array(s, pattern), with its options in the pattern ((?i)x for 'i')"
+                                 if node.name.upper() in _SPLIT_FUNCTIONS else f"{node.name.lower()}(x, y)"))
+        if isinstance(node, exp.RegexpSplit) and node.args.get("limit") is not None:
+            raise NotPortableError(
+                f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
+                "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
                                    "use date_diff('day', DATE '1970-01-05', d) % 7 + 1 (ISO weekday)")
@@ -305,6 +336,14 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():
+        _check_lambda_parameter_types(node, name)
+        if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
+                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
+            index = _duckdb_index(_plain(node)).sql("duckdb")
+            raise NotPortableError(
+                f"{name}: an index of text ({_text(node.this)}[{index}]: a character in DuckDB) is not translated to "
+                f"Spark SQL, which has none; write substring({_text(node.this)}, {index}, 1), with an index of 1 or "
+                "more (alike in both)")
         sliced = _sliced(node)
         if sliced is not None and sliced[0].type is not None and sliced[0].type.is_type(*exp.DataType.TEXT_TYPES):
             raise NotPortableError(
@@ -347,6 +386,28 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: round() of a DOUBLE to decimal places ({_text(node)}) rounds a tie such as 1.005 by its "
                 "binary value in DuckDB (1.0), by its decimal text in Spark (1.01); write round(x * 100) / 100")
+        quantile = _quantile(node)
+        if quantile is not None and isinstance(quantile[1], exp.Array):
+            raise NotPortableError(
+                f"{name}: a quantile of a list of fractions ({_text(node)}) is not translated to Spark SQL; write one "
+                "quantile a fraction, quantile_cont(x, 0.25), quantile_cont(x, 0.75), …")
+        if quantile is not None and quantile[2] and _number_kind(quantile[0]) is _DECIMAL:
+            x = _text(quantile[0])
+            raise NotPortableError(
+                f"{name}: an interpolated quantile of a DECIMAL ({_text(node)}) is a DECIMAL cut to its places in "
+                "DuckDB (median 0.03 of 0.01, 0.02, 0.05 and 0.06), a DOUBLE in Spark (0.035); interpolate DOUBLEs, "
+                f"alike in both: write it of CAST({x} AS DOUBLE), e.g. median(CAST({x} AS DOUBLE))")
+        if quantile is not None and quantile[2] and not _interpolated_alike(*quantile[:2]):
+            raise NotPortableError(
+                f"{name}: an interpolated quantile at {_text(quantile[1])} ({_text(node)}) may differ in its last "
+                "digit between DuckDB, which computes lo * (1 - d) + hi * d with a fused multiply-add, and Spark "
+                "(2.220446049250313e-16 and 0.0 for quantile_cont(x, 0.3) of -9 and 21); interpolate at 0.5 "
+                "(median(x)), 0 or 1 (of whole numbers also 0.25 or 0.75), alike in both, or take one of the values: "
+                f"quantile_disc(x, {_text(quantile[1])})")
+        if isinstance(node, exp.ApproxQuantile):
+            raise NotPortableError(
+                f"{name}: approx_quantile() ({_text(node)}) is estimated otherwise in DuckDB (T-Digest) and Spark "
+                "(percentile_approx); write quantile_cont(x, q) or quantile_disc(x, q), exact and alike in both")
         if isinstance(node, exp.Avg) and _number_kind(node.this) is _DECIMAL:
             x = _text(node.this)
             raise NotPortableError(
@@ -368,6 +429,48 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: CAST of a DOUBLE to {node.to.sql('duckdb')} ({_text(node)}) rounds a tie such as 1.005 by "
                 f"its binary value in DuckDB (1.00), by its decimal text in Spark (1.01); round it to {scale} places "
                 f"first: CAST(round({_scaled(x, scale)}){_per_scale(scale)} AS {node.to.sql('duckdb')})")
+
+
+def _check_lambda_parameter_types(node: exp.Expression, name: str) -> None:
+    """Refuse an index (``l[1]``) or a division (``d / 3``) of a lambda's parameter whose type is not known (its list's
+    items are not typed: :func:`_typed_lambdas`): whether ``l[1]`` is a list's item (``TRY_ELEMENT_AT``), a map's value
+    or a character, and whether ``d`` is a DECIMAL (divided as DOUBLEs), decide its Spark SQL."""
+    if not isinstance(node, exp.Bracket | exp.Div):
+        return
+    names = {p.name for lam in _enclosing_lambdas(node) for p in lam.expressions}
+    if not names:
+        return
+    if isinstance(node, exp.Bracket):
+        if (len(node.expressions) == 1 and _sliced(node) is None and _unknown(node.this.type)
+                and not _is_list_expression(node.this) and _refers_to(node.this, names)):
+            raise NotPortableError(
+                f"{name}: {_text(node)} indexes a lambda's parameter whose type is not known (the items of its list "
+                "are not typed), so it is not translated to Spark SQL as DuckDB numbers it; cast the list to its type "
+                "first, e.g. list_transform(CAST(l AS VARCHAR[][]), lambda x: x[1])")
+        return
+    for side in (node.this, node.expression):
+        if _number_kind(side) is None and _unknown(side.type) and _refers_to(side, names):
+            raise NotPortableError(
+                f"{name}: {_text(node)} divides a lambda's parameter whose type is not known (the items of its list "
+                "are not typed: a DECIMAL divides to a DOUBLE in DuckDB, to a DECIMAL rounded to 6 places in Spark); "
+                f"cast it first: CAST({_text(side)} AS DOUBLE), or cast the list, e.g. CAST(l AS DOUBLE[])")
+
+
+def _enclosing_lambdas(node: exp.Expression) -> list[exp.Lambda]:
+    lambdas = []
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Lambda) and child.arg_key == "this":
+            lambdas.append(parent)
+        child, parent = parent, parent.parent
+    return lambdas
+
+
+def _refers_to(node: exp.Expression, names: set[str]) -> bool:
+    """Whether ``node`` uses one of the lambda parameters ``names`` (see :func:`_parameter_refs`)."""
+    return any((isinstance(n, exp.Column) and not n.table and n.name in names)
+               or (isinstance(n, exp.Identifier) and n.name in names and not isinstance(n.parent, exp.Column | exp.Dot))
+               for n in node.walk())
 
 
 _DOUBLE = exp.DataType.Type.DOUBLE
@@ -550,7 +653,19 @@ def _is_date(node: exp.Expression) -> bool:
 
 def _text(node: exp.Expression) -> str:
     """``node`` as DuckDB SQL, without the table names :func:`_typed` qualified its columns with."""
-    return node.transform(lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n).sql("duckdb")
+    return _plain(node).sql("duckdb")
+
+
+def _plain(node: exp.Expression) -> exp.Expression:
+    """A copy of ``node`` (typed by :func:`_typed`) with its columns and lambda parameters named as written, untyped:
+    so that DuckDB's index of ``x[i]`` is written as parsed (sqlglot's generator shifts it by the type of ``x``)."""
+    def plain(n: exp.Expression) -> exp.Expression:
+        if isinstance(n, exp.Column):
+            return exp.column(n.name)
+        if isinstance(n, exp.Identifier) and not isinstance(n.parent, exp.Column):
+            return exp.to_identifier(n.name)
+        return n
+    return node.transform(plain)
 
 
 def _has_decimal_literal(node: exp.Expression) -> bool:
@@ -598,12 +713,88 @@ def _check_date_diffs(tree: exp.Expression, typed_tree: exp.Expression, name: st
 def _typed(tree: exp.Expression) -> exp.Expression:
     """A copy of ``tree`` with the types sqlglot infers from the curated tables' schemas, with DuckDB's types of
     number literals and arithmetic (:data:`_DUCKDB_TYPING`). When its columns cannot be resolved (an unknown
-    column, which the engine reports itself), only casts and literals are typed."""
+    column, which the engine reports itself), only casts and literals are typed. A lambda's parameters are typed
+    from its list (:func:`_typed_lambdas`), which sqlglot leaves untyped."""
     try:
-        return annotate_types(qualify(tree.copy(), schema=_SCHEMA, dialect="duckdb"), schema=_SCHEMA,
-                              dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+        typed = annotate_types(qualify(tree.copy(), schema=_SCHEMA, dialect="duckdb"), schema=_SCHEMA,
+                               dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+        schema: dict | None = _SCHEMA
     except sqlglot.errors.SqlglotError:
-        return annotate_types(tree.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+        typed = annotate_types(tree.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+        schema = None
+    return _typed_lambdas(typed, schema)
+
+
+#: the list functions taking a lambda over their list's items (``this``), and what their result is
+_LAMBDA_FUNCTIONS = (exp.Transform, exp.ArrayFilter)
+_TYPED_LAMBDA = "fediscope_typed_lambda"
+
+
+def _typed_lambdas(typed: exp.Expression, schema: dict | None) -> exp.Expression:
+    """``typed`` (typed by sqlglot) with the parameters of each ``list_transform``/``list_filter`` lambda typed: the
+    first as the list's items (``lambda l: l[1]`` over a list of lists, ``lambda d: d / 3`` over DECIMALs), the
+    second (DuckDB's position, from 1) as a BIGINT; then what computes with them, and the lambda's list
+    (``list_transform``: a list of its body's type, ``list_filter``: its list's type), again and again for lambdas
+    inside lambdas and over lambdas' results. sqlglot types neither, so ``l[1]``, ``d / 3`` and ``list_transform(…)[1]``
+    inside or over a lambda were not translated as the same outside one (:func:`_spark_typed`). A lambda over a list
+    whose items' type is not known stays untyped: :func:`_check_typed` refuses an index or a division of its
+    parameters."""
+    for _ in range(16):  # each round types one more level of nesting; metrics have few
+        changed = False
+        for function in typed.find_all(*_LAMBDA_FUNCTIONS):
+            lam = function.expression
+            if not isinstance(lam, exp.Lambda):
+                continue
+            if not lam.meta.get(_TYPED_LAMBDA):
+                item = _item_type(function.this)
+                if item is None:
+                    continue
+                kinds = dict(zip([p.name for p in lam.expressions], [item, exp.DataType.build("BIGINT")],
+                                 strict=False))
+                for ref in _parameter_refs(lam):
+                    ref.type = kinds[ref.name].copy()
+                lam.meta[_TYPED_LAMBDA] = True
+                changed = True
+            elif _unknown(function.type):
+                result = function.this.type if isinstance(function, exp.ArrayFilter) else (
+                    None if _unknown(lam.this.type) else exp.DataType(
+                        this=exp.DataType.Type.ARRAY, expressions=[lam.this.type.copy()], nested=True))
+                if result is not None:
+                    function.type = result
+                    changed = True
+        if not changed:
+            return typed
+        typed = annotate_types(typed, schema=schema, dialect="duckdb", expression_metadata=_DUCKDB_TYPING,
+                               overwrite_types=False)
+    return typed
+
+
+def _unknown(kind: exp.DataType | None) -> bool:
+    return kind is None or kind.is_type(exp.DataType.Type.UNKNOWN)
+
+
+def _item_type(items: exp.Expression) -> exp.DataType | None:
+    """The type of the items of the list ``items`` (typed), or None when it is not known."""
+    kind = items.type
+    if kind is None or not kind.is_type(exp.DataType.Type.ARRAY) or not kind.expressions:
+        return None
+    item = kind.expressions[0]
+    return None if _unknown(item) else item
+
+
+def _parameter_refs(lam: exp.Lambda) -> list[exp.Expression]:
+    """The references to ``lam``'s parameters in its body (an identifier, or a column without a table when sqlglot
+    could not qualify the query), not those of a lambda inside it naming a parameter alike."""
+    names = {p.name for p in lam.expressions}
+    refs = []
+    for node in lam.this.walk(prune=lambda n: isinstance(n, exp.Lambda) and bool(
+            names & {p.name for p in n.expressions})):
+        column = isinstance(node, exp.Column) and not node.table
+        identifier = (isinstance(node, exp.Identifier) and not isinstance(node.parent, exp.Column | exp.Dot)
+                      and not (isinstance(node.parent, exp.Lambda) and node.arg_key == "expressions"))
+        if (column or identifier) and node.name in names:
+            refs.append(node)
+    return refs
 
 
 _NUMBER_TYPES = {*_INTEGER_TYPES, *_FRACTIONAL_TYPES}
@@ -638,6 +829,36 @@ def _duckdb_literal(annotate):  # noqa: ANN001, ANN202
     return annotated
 
 
+def _text_list(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN001
+    """A list of text (``string_split``, ``string_split_regex``, ``regexp_extract_all``), which sqlglot leaves
+    untyped."""
+    self._set_type(node, exp.DataType.build("VARCHAR[]", dialect="duckdb"))
+    return node
+
+
+def _list_of_first(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN001
+    """A list of the type of the first list it takes (``list_distinct``, ``array_intersect``, ``list_append``, …),
+    or for ``flatten`` of its items, which sqlglot leaves untyped."""
+    first = node.expressions[0] if isinstance(node, exp.ArrayIntersect) and node.expressions else node.this
+    kind = first.type if isinstance(first, exp.Expression) else None
+    if kind is not None and isinstance(node, exp.Flatten):
+        kind = kind.expressions[0] if kind.is_type(exp.DataType.Type.ARRAY) and kind.expressions else None
+    listed = kind is not None and kind.is_type(exp.DataType.Type.ARRAY)
+    self._set_type(node, kind if listed else exp.DataType.Type.UNKNOWN)
+    return node
+
+
+def _fmod_type(annotate):  # noqa: ANN001, ANN202
+    """sqlglot's annotator of a function it does not know (``annotate``), then ``fmod``'s type, a DOUBLE (so that it
+    is checked as one: written as text, rounded, cast to a DECIMAL)."""
+    def annotated(self, node: exp.Anonymous) -> exp.Expression:  # noqa: ANN001
+        annotate(self, node)
+        if node.name.upper() == "FMOD":
+            self._set_type(node, exp.DataType.Type.DOUBLE)
+        return node
+    return annotated
+
+
 _DUCKDB_METADATA = sqlglot.Dialect.get_or_raise("duckdb").EXPRESSION_METADATA
 #: sqlglot's DuckDB typing, with :func:`_duckdb_arithmetic` and :func:`_duckdb_literal`
 _DUCKDB_TYPING = {
@@ -646,6 +867,12 @@ _DUCKDB_TYPING = {
        for kind in (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)},
     exp.Literal: {**_DUCKDB_METADATA[exp.Literal],
                   "annotator": _duckdb_literal(_DUCKDB_METADATA[exp.Literal]["annotator"])},
+    exp.Anonymous: {**_DUCKDB_METADATA.get(exp.Anonymous, {}), "annotator": _fmod_type(
+        _DUCKDB_METADATA.get(exp.Anonymous, {}).get("annotator")
+        or (lambda self, node: self._set_type(node, exp.DataType.Type.UNKNOWN)))},
+    **{kind: {"annotator": _text_list} for kind in (exp.Split, exp.RegexpSplit, exp.RegexpExtractAll)},
+    **{kind: {"annotator": _list_of_first} for kind in (exp.Flatten, exp.ArrayDistinct, exp.ArrayIntersect,
+                                                        exp.ArrayCompact, exp.ArrayAppend, exp.ArrayPrepend)},
 }
 
 
@@ -811,13 +1038,42 @@ def _is_list_expression(node: exp.Expression) -> bool:
                       | exp.ArrayAppend | exp.ArrayPrepend | exp.RegexpSplit | exp.ArrayIntersect)
 
 
+#: DuckDB's names of ``string_split_regex`` that sqlglot leaves as they are (Spark has none of them)
+_SPLIT_FUNCTIONS = {"REGEXP_SPLIT_TO_ARRAY"}
+
+
+def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
+    """``tree`` with the DuckDB functions sqlglot leaves as they are, and Spark has not, written as the DuckDB
+    constructs they are the same as, which are checked and translated as those are: ``list_intersect(a, b)`` as
+    ``array_intersect(a, b)`` (its alias), ``regexp_split_to_array(s, p)`` as ``string_split_regex(s, p)`` (its
+    alias: Spark's ``SPLIT``) and ``divide(x, y)`` as ``x // y`` (DuckDB's function of ``//``: 3 for 7 and 2, -3 for
+    -7). Other numbers of arguments are refused by :func:`check_portable`. (``fmod``, which is no other DuckDB
+    construct, is typed by :func:`_fmod_type` and written for Spark by :func:`_spark_fmod`.)"""
+    def normalized(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Anonymous) or len(node.expressions) != 2:
+            return node
+        first, second = node.expressions
+        function = node.name.upper()
+        if function == "LIST_INTERSECT":
+            return exp.ArrayIntersect(expressions=[first, second])
+        if function in _SPLIT_FUNCTIONS:
+            return exp.RegexpSplit(this=first, expression=second)
+        if function == "DIVIDE":  # divide(a - 5, 2): (a - 5) // 2
+            first, second = (arg if isinstance(arg, exp.Column | exp.Literal | exp.Func | exp.Paren)
+                             else exp.paren(arg, copy=False) for arg in (first, second))
+            return exp.Paren(this=exp.IntDiv(this=first, expression=second))
+        return node
+    return tree.transform(normalized, copy=False)
+
+
 @lru_cache(maxsize=256)
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
-    statements = [_spark_null_items(_spark_list_functions(
-        _spark_typed(s).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
-        .transform(_spark_concat_text).transform(_spark_list_concat), _spark_slices, _spark_maps))
+    statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
+        _spark_typed(_duckdb_normalized(s)).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)
+        .transform(_spark_fmod), _spark_slices, _spark_maps)))
         .sql("spark")
                   for s in sqlglot.parse(sql, read="duckdb") if s]
     if len(statements) != 1:
@@ -1047,6 +1303,58 @@ def _spark_list_concat(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _spark_lambda_positions(node: exp.Expression) -> exp.Expression:
+    """A lambda's second parameter, its item's position, as DuckDB numbers it (from 1) in Spark's ``TRANSFORM`` and
+    ``FILTER`` (from 0): ``list_filter(l, lambda x, i: i > 1)`` keeps the items after the first in DuckDB, after the
+    second in Spark. Its uses in the body are written ``(i + 1)``."""
+    if (isinstance(node, exp.Lambda) and isinstance(node.parent, _LAMBDA_FUNCTIONS) and node.arg_key == "expression"
+            and len(node.expressions) == 2):
+        position = node.expressions[1].name
+        for ref in _parameter_refs(node):
+            if ref.name == position:
+                ref.replace(exp.Paren(this=exp.Add(this=ref.copy(), expression=exp.Literal.number(1))))
+    return node
+
+
+_POWER_52 = 4503599627370496  # 2 ** 52: a DOUBLE this large is a whole number
+
+
+def _spark_fmod(node: exp.Expression) -> exp.Expression:
+    """DuckDB's ``fmod(x, y)``, which Spark has not: a DOUBLE, ``x - y * floor(x / y)`` in DOUBLEs (the sign of ``y``:
+    2.0 for -7 and 3, -2.0 for 7 and -3, where ``%`` gives -1 and 1; NaN for ``y`` 0; -inf for 1e300 and 3e-300).
+    Written so in Spark with ``X``/``Y`` the arguments cast to DOUBLE, ``CASE WHEN Y = 0 THEN X * NaN ELSE X - Y *
+    f(X / Y) END`` (NULL for a NULL ``X``; Spark stops at a division by 0), ``f(q)`` DuckDB's ``floor`` of a DOUBLE:
+    ``CAST(FLOOR(q) AS DOUBLE)`` below 2 ** 52 and ``q`` beyond (a whole number, or infinite or NaN, where Spark's
+    ``FLOOR``, a BIGINT, would stop at the largest BIGINT)."""
+    if not (isinstance(node, exp.Anonymous) and node.name.upper() == "FMOD" and len(node.expressions) == 2):
+        return node
+
+    def double(value: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
+
+    x, y = node.expressions
+    quotient = exp.Div(this=double(x), expression=double(y))
+    floored = exp.If(this=exp.LT(this=exp.Abs(this=quotient.copy()), expression=exp.Literal.number(_POWER_52)),
+                     true=exp.Cast(this=exp.Floor(this=quotient.copy()), to=exp.DataType.build("DOUBLE")),
+                     false=quotient)
+    remainder = exp.Sub(this=double(x), expression=exp.Mul(this=double(y), expression=floored))
+    nan = exp.Cast(this=exp.Literal.string("NaN"), to=exp.DataType.build("DOUBLE"))
+    return exp.Paren(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=double(y), expression=exp.Literal.number(0)),
+                                               true=exp.Mul(this=double(x), expression=nan))], default=remainder))
+
+
+def _spark_null_concat(node: exp.Expression) -> exp.Expression:
+    """``a || NULL`` (``NULL || a``) with a bare NULL as ``IF(FALSE, a, NULL)``: NULL in both, but Spark types the
+    bare NULL as text, and refuses ``||`` of a list and text (``[1, 2] || NULL``: DATATYPE_MISMATCH); the ``IF`` is
+    NULL of ``a``'s type, whatever it is."""
+    if isinstance(node, exp.DPipe):
+        sides = (node.this, node.expression)
+        for side, other in (sides, sides[::-1]):
+            if isinstance(side, exp.Null) and not isinstance(other, exp.Null):
+                return exp.If(this=exp.false(), true=other, false=exp.null())
+    return node
+
+
 def _duckdb_index(node: exp.Bracket) -> exp.Expression:
     """The index of ``node`` as DuckDB numbers it (from 1): sqlglot's parser made one it types as an integer
     (``l[1]``, ``l[-1]``, ``l[CAST(i AS INT)]``) 0-based (0, -2, ``CAST(i AS INT) + -1``), and left one it cannot
@@ -1257,6 +1565,129 @@ def _spark_null_items(tree: exp.Expression) -> exp.Expression:
                                expression=exp.Literal.number(0))
             node.replace(exp.If(this=exp.and_(has_items, every_null), true=exp.null(), false=node.copy()))
     return tree
+
+
+#: DuckDB's quantile aggregates: ``median``, ``quantile_cont`` (sqlglot: PercentileCont), ``quantile``/``quantile_disc``
+#: (Quantile, PercentileDisc), and ``percentile_cont``/``percentile_disc(q) WITHIN GROUP (ORDER BY x)``
+_QUANTILES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.WithinGroup)
+
+
+def _quantile(node: exp.Expression) -> tuple[exp.Expression, exp.Expression, bool, bool] | None:
+    """``node`` as one of :data:`_QUANTILES`: its value, its quantile, whether it is continuous (interpolated) and
+    whether its order is descending; or None when it is none."""
+    if isinstance(node, exp.Median):
+        return node.this, exp.Literal.number("0.5"), True, False
+    if isinstance(node, exp.WithinGroup):
+        function, order = node.this, node.expression
+        if (isinstance(function, exp.PercentileCont | exp.PercentileDisc) and function.args.get("expression") is None
+                and isinstance(order, exp.Order) and len(order.expressions) == 1):
+            key = order.expressions[0]
+            value = key.this if isinstance(key, exp.Ordered) else key
+            return value, function.this, isinstance(function, exp.PercentileCont), bool(key.args.get("desc"))
+        return None
+    if isinstance(node, exp.PercentileCont | exp.PercentileDisc) and node.args.get("expression") is not None:
+        if isinstance(node.parent, exp.WithinGroup):
+            return None
+        return node.this, node.expression, isinstance(node, exp.PercentileCont), False
+    if isinstance(node, exp.Quantile) and node.args.get("quantile") is not None:
+        return node.this, node.args["quantile"], False, False
+    return None
+
+
+def _spark_quantiles(tree: exp.Expression) -> exp.Expression:
+    """DuckDB's quantiles written as Spark SQL computing them as DuckDB does, innermost first. sqlglot wrote
+    ``quantile(x, q)`` (DuckDB: discrete) as Spark's ``PERCENTILE`` (interpolated), ``percentile_cont``/
+    ``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)`` as ``PERCENTILE_APPROX(x, q)`` (approximate, its order
+    dropped), and ``quantile_cont``/``quantile_disc(x, q)`` as functions Spark refuses with two arguments; Spark
+    interpolates ``median`` and ``PERCENTILE`` as ``(c - rn) * lo + (rn - f) * hi`` (``f``/``c`` the positions below
+    and above ``rn``), DuckDB as ``lo * (1 - d) + hi * d`` with ``d = rn - f`` (14.299999999999999 where Spark gives
+    14.3); and Spark's ``PERCENTILE_DISC`` is a DOUBLE (7.0 for DuckDB's 7) and refuses text. Written over ``s``, the
+    values sorted (``SORT_ARRAY(COLLECT_LIST(x))``, with the aggregate's ``FILTER`` and window; NULLs left out as by
+    both), and ``n`` its size:
+    continuous, with ``rn = (n - 1) * q`` (a DOUBLE), ``lo``/``hi`` the values at ``floor(rn)``/``ceil(rn)`` (from 0),
+    ``lo * (1.0 - d) + hi * d`` as DOUBLEs with ``d = rn - floor(rn)`` (``lo`` when ``rn`` is whole); discrete, the
+    value at ``max(n - floor(n - n * q), 1)`` (from 1; ``q`` a DECIMAL computes exactly in both), of ``x``'s own
+    type. The sorted values are bound once, as a lambda's parameter: ``ELEMENT_AT(TRANSFORM(ARRAY(s), s -> …), 1)``.
+    (A DECIMAL interpolated, cut to its places in DuckDB, and other interpolations than :func:`_interpolated_alike`'s
+    are refused by :func:`check_portable`.)"""
+    for node in reversed(list(tree.find_all(*_QUANTILES, bfs=False))):
+        found = _quantile(node)
+        if found is None:
+            continue
+        value, quantile, continuous, descending = found
+        whole: exp.Expression = node
+        if isinstance(whole.parent, exp.Filter):
+            whole = whole.parent
+        if isinstance(whole.parent, exp.Window):
+            whole = whole.parent
+        collect: exp.Expression = _spark("COLLECT_LIST", value.copy())
+        if whole is not node:
+            copy = whole.copy()
+            aggregate = copy.this if isinstance(copy, exp.Window) else copy
+            (aggregate if isinstance(aggregate, exp.Filter) else copy).set("this", collect)
+            collect = copy
+        ordered = _spark("SORT_ARRAY", collect, exp.false() if descending else exp.true())
+        formula = _interpolated(quantile) if continuous else _discrete(quantile)
+        written = _spark("ELEMENT_AT", exp.Transform(this=exp.Array(expressions=[ordered]), expression=exp.Lambda(
+            this=formula, expressions=[exp.to_identifier(_SORTED)])), exp.Literal.number(1))
+        if whole is tree:
+            return written
+        whole.replace(written)
+    return tree
+
+
+def _interpolated_alike(value: exp.Expression, quantile: exp.Expression) -> bool:
+    """Whether DuckDB and Spark interpolate the quantile ``quantile`` of ``value`` (typed) alike: ``lo * (1 - d) + hi *
+    d`` rounds once in both when both products are exact, as for ``d`` 0 or 0.5 (a DOUBLE halved), and for whole
+    numbers at a multiple of 0.25 (``d`` 0.25 or 0.75: 3 * lo / 4 is exact); otherwise DuckDB's fused multiply-add
+    (one product exact) and Spark's two roundings may differ in the last digit. ``d`` is the fraction of ``(n - 1) *
+    q``, which for such a ``q`` is a multiple of it."""
+    if not (isinstance(quantile, exp.Literal) and not quantile.is_string):
+        return False
+    fraction = float(quantile.this)
+    whole = value.type is not None and value.type.this in _INTEGER_TYPES
+    return fraction in (0.0, 0.5, 1.0) or (whole and fraction in (0.25, 0.75))
+
+
+_SORTED = "fediscope_sorted"
+_POSITION = "fediscope_position"
+
+
+def _interpolated(quantile: exp.Expression) -> exp.Expression:
+    """DuckDB's continuous quantile ``quantile`` of the sorted values :data:`_SORTED` (see :func:`_spark_quantiles`)."""
+    values, position = exp.column(_SORTED), exp.column(_POSITION)
+    size = exp.ArraySize(this=values.copy())
+
+    def at(bound: type[exp.Floor | exp.Ceil]) -> exp.Expression:
+        index = exp.Add(this=exp.Cast(this=bound(this=position.copy()), to=exp.DataType.build("INT")),
+                        expression=exp.Literal.number(1))
+        return exp.Cast(this=_spark("ELEMENT_AT", values.copy(), index), to=exp.DataType.build("DOUBLE"))
+
+    low = at(exp.Floor)
+    fraction = exp.paren(exp.Sub(this=position.copy(), expression=exp.Floor(this=position.copy())), copy=False)
+    interpolated = exp.Add(
+        this=exp.Mul(this=low.copy(), expression=exp.paren(exp.Sub(
+            this=exp.Literal.number("1.0"), expression=fraction.copy()), copy=False)),
+        expression=exp.Mul(this=at(exp.Ceil), expression=fraction))
+    whole = exp.EQ(this=exp.Floor(this=position.copy()), expression=exp.Ceil(this=position.copy()))
+    body = exp.Case(ifs=[exp.If(this=whole, true=low)], default=interpolated)
+    rank = exp.Mul(this=exp.Cast(this=exp.Sub(this=size.copy(), expression=exp.Literal.number(1)),
+                                 to=exp.DataType.build("DOUBLE")),
+                   expression=exp.Cast(this=quantile.copy(), to=exp.DataType.build("DOUBLE")))
+    bound = _spark("ELEMENT_AT", exp.Transform(this=exp.Array(expressions=[rank]), expression=exp.Lambda(
+        this=body, expressions=[exp.to_identifier(_POSITION)])), exp.Literal.number(1))
+    return exp.Case(ifs=[exp.If(this=exp.EQ(this=size, expression=exp.Literal.number(0)), true=exp.null())],
+                    default=bound)
+
+
+def _discrete(quantile: exp.Expression) -> exp.Expression:
+    """DuckDB's discrete quantile ``quantile`` of the sorted values :data:`_SORTED` (see :func:`_spark_quantiles`)."""
+    values = exp.column(_SORTED)
+    size = exp.ArraySize(this=values.copy())
+    floored = exp.Floor(this=exp.Sub(this=size.copy(), expression=exp.Mul(this=size.copy(),
+                                                                          expression=quantile.copy())))
+    index = exp.Greatest(this=exp.Sub(this=size, expression=floored), expressions=[exp.Literal.number(1)])
+    return _spark("TRY_ELEMENT_AT", values, exp.Cast(this=index, to=exp.DataType.build("INT")))
 
 
 _ITEM = "fediscope_item"

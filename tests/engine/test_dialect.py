@@ -505,6 +505,101 @@ def test_array_intersect_drops_nulls_on_spark_too() -> None:
         "FALSE))))), ARRAY_SORT(ARRAY_COMPACT(ARRAY_INTERSECT(hashtags, ARRAY('a', NULL)))) FROM statuses")
 
 
+@pytest.mark.parametrize("sql, refusal", [
+    # a lambda over a list whose items sqlglot cannot type: l[1] a list's item, a map's value or a character, and d / 3
+    # of a DECIMAL or not, decide the Spark SQL
+    ("SELECT list_transform(json_extract('[[1]]', '$'), lambda l: l[1])", "l[1] indexes a lambda's parameter whose "
+     "type is not known (the items of its list are not typed), so it is not translated to Spark SQL as DuckDB numbers "
+     "it; cast the list to its type first, e.g. list_transform(CAST(l AS VARCHAR[][]), lambda x: x[1])"),
+    ("SELECT list_filter(json_extract('[1]', '$'), lambda d: d / 3 > 1)", "d / 3 divides a lambda's parameter whose "
+     "type is not known"),
+    # DuckDB 'a' for 'abc'[1]; Spark has no index of text (the run stopped)
+    ("SELECT language[1] FROM statuses", "an index of text (language[1]: a character in DuckDB) is not translated to "
+     "Spark SQL, which has none; write substring(language, 1, 1)"),
+    ("SELECT list_transform(hashtags, lambda t: t[2]) FROM statuses", "an index of text (t[2]"),
+    # DuckDB 0.03 (a DECIMAL, cut), Spark 0.035 (a DOUBLE)
+    ("SELECT median(CAST(favourites_count AS DECIMAL(10, 2))) FROM statuses", "an interpolated quantile of a DECIMAL "
+     "(MEDIAN(CAST(favourites_count AS DECIMAL(10, 2)))) is a DECIMAL cut to its places in DuckDB"),
+    ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(favourites_count AS DECIMAL(10, 2))) FROM statuses",
+     "an interpolated quantile of a DECIMAL"),
+    # DuckDB 2.220446049250313e-16 (a fused multiply-add), Spark 0.0, for -9 and 21
+    ("SELECT quantile_cont(favourites_count, 0.3) FROM statuses", "an interpolated quantile at 0.3 "
+     "(QUANTILE_CONT(favourites_count, 0.3)) may differ in its last digit"),
+    ("SELECT quantile_cont(favourites_count / 7, 0.25) FROM statuses", "an interpolated quantile at 0.25"),
+    ("SELECT quantile_cont(favourites_count, [0.25, 0.75]) FROM statuses", "a quantile of a list of fractions"),
+    ("SELECT approx_quantile(favourites_count, 0.5) FROM statuses", "is estimated otherwise in DuckDB (T-Digest) and "
+     "Spark (percentile_approx); write quantile_cont(x, q) or quantile_disc(x, q)"),
+    ("SELECT regexp_split_to_array(uri, 'x', 'i') FROM statuses", "regexp_split_to_array() with 3 arguments is not "
+     "translated to Spark SQL; write regexp_split_to_array(s, pattern), with its options in the pattern"),
+    ("SELECT string_split_regex(uri, 'x', 'i') FROM statuses", "string_split_regex() with options"),
+    ("SELECT fmod(favourites_count) FROM statuses", "fmod() with 1 arguments is not translated"),
+    # a DOUBLE, written as text otherwise by each engine
+    ("SELECT CAST(fmod(favourites_count, 7) AS VARCHAR) FROM statuses", "the DOUBLE FMOD(favourites_count, 7) "
+     "written as text"),
+    ("SELECT divide(favourites_count / 2, 3) FROM statuses", "// of a DOUBLE or DECIMAL"),
+])
+def test_lambdas_quantiles_and_functions_spark_cannot_run_alike_are_refused(sql: str, refusal: str) -> None:
+    """Was: passed, and run to another answer on Spark (a DECIMAL's median, an interpolated quantile's last digit,
+    approx_quantile's estimate) or refused by Spark only when the metric ran (an index of text, FMOD, options)."""
+    with pytest.raises(NotPortableError, match=re.escape(refusal)):
+        check_portable(sql)
+
+
+def test_a_lambdas_parameters_are_typed_from_its_list() -> None:
+    """sqlglot typed no lambda's parameter: l[1] of a list of lists stayed Spark's l[0] (the run stopped at an empty
+    list), d / 3 of DECIMALs a DECIMAL rounded to 6 places, list_transform(…)[1][2] a plain index; and a lambda's
+    position counts from 1 in DuckDB, from 0 in Spark (run on both engines in
+    test_own_metric_lambdas_quantiles_spark.py)."""
+    assert to_spark("SELECT list_transform([hashtags, mentions], lambda l: l[-1]), "
+                    "list_transform([CAST(favourites_count AS DECIMAL(9, 2))], lambda d: d / 3), "
+                    "list_transform([hashtags], lambda l: l)[1][2], "
+                    "list_filter(hashtags, lambda t, i: i > 1) FROM statuses") == (
+        "SELECT TRANSFORM(ARRAY(hashtags, mentions), l -> TRY_ELEMENT_AT(l, -1)), "
+        "TRANSFORM(ARRAY(CAST(favourites_count AS DECIMAL(9, 2))), d -> CAST(d AS DOUBLE) / 3), "
+        "TRY_ELEMENT_AT(TRY_ELEMENT_AT(TRANSFORM(ARRAY(hashtags), l -> l), 1), 2), "
+        "FILTER(hashtags, (t, i) -> (i + 1) > 1) FROM statuses")
+    # a lambda inside a lambda, over a CTE's column, and a CAST typing a list sqlglot cannot
+    assert "TRY_ELEMENT_AT(x, 1)" in to_spark(
+        "WITH t AS (SELECT [[hashtags]] AS lll FROM statuses) "
+        "SELECT list_transform(lll, lambda ll: list_transform(ll, lambda x: x[1])) FROM t")
+    assert to_spark("SELECT list_transform(CAST(json_extract('[[1]]', '$') AS INTEGER[][]), lambda l: l[1])").endswith(
+        "l -> TRY_ELEMENT_AT(l, 1))")
+
+
+def test_duckdbs_aliases_and_functions_spark_has_not_are_written_as_spark_sql() -> None:
+    """list_intersect was refused as no Spark function, regexp_split_to_array, fmod and divide passed to Spark,
+    which refused them when the metric ran, and [1, 2] || NULL failed with a type error (run on both engines in
+    test_own_metric_lambdas_quantiles_spark.py)."""
+    assert to_spark("SELECT array_length(list_intersect(hashtags, mentions)), regexp_split_to_array(uri, '/+'), "
+                    "divide(favourites_count - 5, 2), hashtags || NULL, NULL || mentions FROM statuses") == (
+        "SELECT SIZE(ARRAY_COMPACT(ARRAY_INTERSECT(hashtags, COALESCE(mentions, FILTER(hashtags, fediscope_item -> "
+        "FALSE))))), SPLIT(uri, '/+'), ((favourites_count - 5) DIV 2), IF(FALSE, hashtags, NULL), "
+        "IF(FALSE, mentions, NULL) FROM statuses")
+    assert to_spark("SELECT fmod(favourites_count, replies_count) FROM statuses") == (
+        "SELECT (CASE WHEN CAST(replies_count AS DOUBLE) = 0 THEN CAST(favourites_count AS DOUBLE) * CAST('NaN' AS "
+        "DOUBLE) ELSE CAST(favourites_count AS DOUBLE) - CAST(replies_count AS DOUBLE) * IF(ABS(CAST(favourites_count "
+        "AS DOUBLE) / CAST(replies_count AS DOUBLE)) < 4503599627370496, CAST(FLOOR(CAST(favourites_count AS DOUBLE) "
+        "/ CAST(replies_count AS DOUBLE)) AS DOUBLE), CAST(favourites_count AS DOUBLE) / CAST(replies_count AS "
+        "DOUBLE)) END) FROM statuses")
+
+
+def test_quantiles_are_duckdbs_on_spark() -> None:
+    """sqlglot wrote quantile (DuckDB: one of the values) as Spark's interpolated PERCENTILE, percentile_cont/disc
+    WITHIN GROUP as PERCENTILE_APPROX (approximate, ascending) and quantile_cont/disc as functions Spark refuses
+    with two arguments; the values are sorted and DuckDB's position taken (run on both engines in
+    test_own_metric_lambdas_quantiles_spark.py)."""
+    sorted_values = "ARRAY(SORT_ARRAY(COLLECT_LIST(favourites_count), FALSE))"
+    assert to_spark("SELECT percentile_disc(0.7) WITHIN GROUP (ORDER BY favourites_count DESC) FROM statuses") == (
+        f"SELECT ELEMENT_AT(TRANSFORM({sorted_values}, fediscope_sorted -> TRY_ELEMENT_AT(fediscope_sorted, "
+        "CAST(GREATEST(SIZE(fediscope_sorted) - FLOOR(SIZE(fediscope_sorted) - SIZE(fediscope_sorted) * 0.7), 1) AS "
+        "INT))), 1) FROM statuses")
+    spark_sql = to_spark("SELECT median(favourites_count) FILTER (WHERE is_reply), quantile(replies_count, 0.3), "
+                         "quantile_cont(favourites_count, 0.75) OVER (PARTITION BY instance) FROM statuses")
+    assert "PERCENTILE" not in spark_sql and "MEDIAN" not in spark_sql
+    assert "COLLECT_LIST(favourites_count) FILTER(WHERE is_reply)" in spark_sql
+    assert "COLLECT_LIST(favourites_count) OVER (PARTITION BY instance)" in spark_sql
+
+
 def test_log10_is_spark_log10() -> None:
     """Spark's LOG(10, x), sqlglot's translation, is ln(x) / ln(10): 2.9999999999999996 for 1000."""
     assert to_spark("SELECT log10(favourites_count), log(10, replies_count) FROM statuses") == (
