@@ -15,6 +15,11 @@ The checks and what they do:
   not on HDFS, where finding them takes a request per directory); on HDFS it WARNs about a lake at the file
   system's root (a URL with no directory: :func:`fediscope.lake.backend.hdfs_root_warning`), as ``config check``
   does;
+* ``lake_lock`` — (only while the lake lock ``_state/process.lock`` is held: :func:`check_lake_lock`) WARN naming its
+  holder (command, pid, host, start time), its age and ``fediscope lake unlock`` when this host cannot tell whether
+  the holder still runs (another host's, or a lock file naming no process): such a lock is never taken over, and
+  ``process``, ``gdpr erase``, ``gdpr export`` and ``gdpr retention`` fail at once until it is removed; OK when its
+  holder runs on this host, or is known gone (the next run takes it over);
 * ``curation`` — (for a lake with curated tables only) reads the curated manifest alone: WARN when the curated
   tables were made by other curation rules than this fediscope's (an upgrade changed them; ``fediscope process``
   warns the same, ``rules_changed``), with the fix ``fediscope process --recurate``; FAIL when the manifest cannot be
@@ -62,11 +67,13 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -183,6 +190,61 @@ def _stale_temporary_files(lake: LakeBackend, detail: str) -> Check | None:
                  f"older than {STALE_AFTER_SECONDS // 3600} h, e.g. {stale[0].path}",
                  "`fediscope gdpr retention` removes them (the fediscope_maintenance DAG runs it daily; "
                  "`--dry-run` first lists everything it would delete)")
+
+
+#: What stops while the lake lock is held: every run that takes it (:mod:`fediscope.lake.lock`).
+LOCKED_OUT = "`fediscope process`, `gdpr erase`, `gdpr export` and `gdpr retention` on this lake fail at once"
+LAKE_LOCK_FIX = "check that the lake's _state/ directory and the lock file in it can be read"
+
+
+def check_lake_lock(settings: Settings, now: datetime | None = None) -> Check | None:
+    """The lake lock (``_state/process.lock``, :mod:`fediscope.lake.lock`): None when it is not held. OK when its
+    holder runs on this host (a run under way: the others fail at once until it ends), or is known gone (the next
+    run takes the lock over, as :func:`~fediscope.lake.lock.lake_lock` does); WARN when this host cannot tell (a
+    holder of another host, a lock file naming no process), since such a lock is never taken over: every run that
+    needs it fails until it is removed by hand. A WARN, not a FAIL: another Airflow worker's batch holds the lock
+    just so while it runs. ``now`` (UTC) is what the lock's age is counted from."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.lock import age_seconds, age_text, lock_status, shown_path
+
+    lake = open_lake(settings.lake)
+    status = lock_status(lake)
+    if status is None:
+        return None
+    now = now or datetime.now(UTC)
+    here = socket.gethostname()
+    where = shown_path(lake, status.path)
+    holder = status.holder
+    seconds = age_seconds(holder.started_at, now)
+    if seconds is None:  # no start time recorded: its age is unknown
+        held_for = ""
+    elif seconds < 0:
+        held_for = " (its start time is ahead of this host's clock)"
+    else:
+        held_for = f", for {age_text(seconds)}"
+    jobs = [job.describe() for job, state in status.jobs if state != "gone"]
+    under = f"; running under it: {'; '.join(jobs)}" if jobs else ""
+    if status.taken_over:
+        return Check("lake_lock", OK, f"{where}: left by {holder.describe()}, which no longer runs on this host "
+                     f"({here}): the next run takes it over")
+    if status.running:
+        running = "; ".join(who.describe() for who in status.running)
+        return Check("lake_lock", OK, f"{where}: held by a running {running}{held_for}, on this host: until it ends "
+                     f"{LOCKED_OUT}")
+    if holder.pid is not None and holder.host and holder.host != here:
+        why = f"this host ({here}) cannot tell whether pid {holder.pid} still runs on {holder.host}"
+        fix = (f"if pid {holder.pid} no longer runs on {holder.host}, run `fediscope lake unlock` (it shows the lock "
+               "and removes it); if it still runs, wait for it to finish")
+    elif status.state == "gone":  # its holder is gone, a job recorded under it cannot be checked from here
+        why = f"its holder has ended, but this host ({here}) cannot tell whether the jobs under it have"
+        fix = ("once those jobs are known to be gone, run `fediscope lake unlock` (it shows the lock and removes it); "
+               "while they run, wait for them to finish")
+    else:  # no pid or host recorded, or not readable JSON
+        why = "the lock file does not say which process holds it"
+        fix = ("if no fediscope run is using this lake, run `fediscope lake unlock` (it shows the lock and removes "
+               "it); else wait for that run to finish")
+    return Check("lake_lock", WARN, f"{where}: held by {holder.describe()}{held_for}{under}; {why}, so no run takes "
+                 f"it over: until it is removed, {LOCKED_OUT}", fix)
 
 
 def _lake_fix(settings: Settings) -> str:
@@ -740,6 +802,19 @@ def _curation_line(settings: Settings, lake: Check) -> list[Check]:
     return [check] if check is not None else []
 
 
+def lake_lock_line(settings: Settings, lake: Check) -> list[Check]:
+    """The ``lake_lock`` check (:func:`check_lake_lock`) as doctor and the Airflow ``lake_health`` task run it: none
+    when the ``lake`` check failed (an unusable lake is said once) or the lake is not locked; an exception is a
+    FAIL, as in :func:`_guarded`."""
+    if lake.status == FAIL:
+        return []
+    try:
+        check = check_lake_lock(settings)
+    except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
+        return [_failure("lake_lock", exc, LAKE_LOCK_FIX)]
+    return [check] if check is not None else []
+
+
 def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
                           check: Callable[[], Check] | None = None) -> Check:
     """The lake or store check (``check``, else :func:`check_lake` / :func:`check_store`) as ``fediscope doctor``
@@ -758,12 +833,12 @@ def check_variables(env: Mapping[str, str] | None = None) -> Check | None:
 
 
 def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] | None = None) -> list[Check]:
-    """Every check, in a fixed order (lake, curation, store, engine, metrics, api_key, pseudonym_key, tokens,
-    instances, variables; ``curation`` only for a lake with curated tables, ``variables`` only when a
-    ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
-    (``os.environ``)."""
+    """Every check, in a fixed order (lake, lake_lock, curation, store, engine, metrics, api_key, pseudonym_key,
+    tokens, instances, variables; ``lake_lock`` only while the lake is locked, ``curation`` only for a lake with
+    curated tables, ``variables`` only when a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the
+    environment the variables are read from (``os.environ``)."""
     lake = guarded_storage_check("lake", settings)
-    checks = [lake, *_curation_line(settings, lake)]
+    checks = [lake, *lake_lock_line(settings, lake), *_curation_line(settings, lake)]
     checks += [
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),

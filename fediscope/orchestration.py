@@ -983,10 +983,14 @@ def apply_retention(settings: Settings) -> dict[str, Any]:
     :mod:`fediscope.gdpr.retention`."""
     from fediscope.gdpr.retention import apply_retention as run
     from fediscope.interrupts import stop_on_sigterm
+    from fediscope.lake.backend import require_lake_layout
 
-    # a missing lake is refused, as by `fediscope gdpr retention`: its lock would create <lake>/_state/
+    # a missing lake is refused, as by `fediscope gdpr retention`: its lock would create <lake>/_state/; and so is a
+    # directory that is no lake (the one above it), whose temporary files it would remove at any depth
+    lake = existing_lake(settings)
+    require_lake_layout(lake, chosen_by=lake_named(settings))
     with stop_on_sigterm("the maintenance DAG's retention task"):  # a killed task releases the lake lock
-        summary = run(settings, dry_run=False, lake=existing_lake(settings))
+        summary = run(settings, dry_run=False, lake=lake)
     for path in summary.skipped:
         log.warning("retention: %s has no readable date; left alone", path)
     return _as_dict(summary)
@@ -994,8 +998,21 @@ def apply_retention(settings: Settings) -> dict[str, Any]:
 
 def check_lake(settings: Settings) -> dict[str, Any]:
     """The doctor's lake check; LakeError with its fix when the lake is not usable. A missing lake fails it
-    (the doctor's probe file would create one: here the lake is expected to exist, ingest made it)."""
-    return _doctor_check(settings, "lake", LakeError)
+    (the doctor's probe file would create one: here the lake is expected to exist, ingest made it).
+
+    While the lake lock is held, the doctor's ``lake_lock`` line is logged (a WARNING when this host cannot tell
+    whether its holder still runs: such a lock fails every retention try until it is removed by hand) and returned
+    under ``lock``; it never fails the task (another worker's batch holds the lock just so while it runs)."""
+    from fediscope import doctor
+    from fediscope.redact import redact_text, secret_values
+
+    result = _doctor_check(settings, "lake", LakeError)
+    for lock in doctor.lake_lock_line(settings, doctor.Check(**result)):
+        secrets = secret_values(settings)
+        line = redact_text(doctor.format_check(lock), secrets)
+        log.log(logging.INFO if lock.status == doctor.OK else logging.WARNING, "%s", line)
+        result["lock"] = {"status": lock.status, "detail": redact_text(lock.detail, secrets)}
+    return result
 
 
 def check_store(settings: Settings) -> dict[str, Any]:

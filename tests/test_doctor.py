@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from click.testing import CliRunner
 from doubles import free_port
 from doubles.tls import TLSServer
 from doubles.webhdfs_server import WebHDFSDouble
+from lock_holders import lock_document
 
 from fediscope.cli import cli
 from fediscope.config import load_settings
@@ -37,6 +40,10 @@ from fediscope.doctor import (
 from fediscope.engine.duckdb_engine import DuckDBEngine
 from fediscope.engine.metrics import SQL_DIR, read_metric
 from fediscope.errors import MetricFileError
+from fediscope.lake.backend import LakeBackend, open_lake
+from fediscope.lake.local import LocalLake
+from fediscope.lake.lock import lake_lock
+from fediscope.lake.webhdfs import WebHDFSLake
 
 STRONG_KEY = "pX7-2vQ_kL9mZr4TnW8sYb1c-Hd5JfA0eUo3iRy6"
 STRONG_API_KEY = "Zq4_wE8rT2yU6iO0pA3sD7fG-mN1bV5cX9"
@@ -304,6 +311,99 @@ def test_a_webhdfs_lake_path_that_is_a_file_is_refused_as_every_command_refuses_
     assert (lake.status, lake.detail, lake.fix) == (
         FAIL, f"the lake path {url} is not a directory", "point FEDISCOPE_LAKE at the lake's directory")
     assert {op for _server, _method, op, _path, _user in webhdfs_server.requests} == {"GETFILESTATUS"}
+
+
+# -- the lake lock ------------------------------------------------------------------------------------------
+
+LOCK = "_state/process.lock"
+
+
+def _lake_with_lock(clean_env: Path, webhdfs_server: WebHDFSDouble | None, document: bytes) -> tuple[str, str]:
+    """A lake (local, or on the WebHDFS double) holding a raw batch and the lock file ``document``: its URL, and
+    where messages name the lock file."""
+    lake: LakeBackend = (LocalLake(clean_env / "lake") if webhdfs_server is None
+                         else WebHDFSLake(webhdfs_server.lake_url(user="etl")))
+    lake.write_atomic("raw/x.jsonl", b"{}\n")
+    lake.write_atomic(LOCK, document)
+    return lake.url, lake.local_path(LOCK) or f"{lake.url} ({LOCK})"
+
+
+@pytest.fixture(params=["local", "webhdfs"])
+def lake_server(request: pytest.FixtureRequest) -> WebHDFSDouble | None:
+    """None for a local lake, else the WebHDFS double the lake is on."""
+    return request.getfixturevalue("webhdfs_server") if request.param == "webhdfs" else None
+
+
+def test_a_lock_of_another_host_warns_naming_its_holder_its_age_and_unlock(clean_env: Path,
+                                                                         lake_server: WebHDFSDouble | None) -> None:
+    """Was: OK, while every `process` and `retention` failed on a lock a run of another host left 5 days ago (such a
+    lock is never taken over; the maintenance DAG's retention retried it for 4 hours a day)."""
+    started = (datetime.now(UTC) - timedelta(days=5, hours=2, minutes=1)).isoformat(timespec="seconds")
+    url, where = _lake_with_lock(clean_env, lake_server, lock_document(4242, host="worker-7.example",
+                                                                       started_at=started))
+    code, output = _doctor(_env(clean_env, FEDISCOPE_LAKE=url))
+    line = next(line for line in output.splitlines() if line.split()[1:2] == ["lake_lock"])
+    assert line.startswith("WARN  lake_lock      ") and code == 0  # a warning: another worker's batch holds it so
+    assert (f"{where}: held by fediscope process (pid 4242 on host worker-7.example, since {started}), for 5 d 2 h; "
+            f"this host ({socket.gethostname()}) cannot tell whether pid 4242 still runs on worker-7.example") in line
+    assert "`fediscope process`, `gdpr erase`, `gdpr export` and `gdpr retention` on this lake fail at once" in line
+    assert line.endswith("-> fix: if pid 4242 no longer runs on worker-7.example, run `fediscope lake unlock` (it "
+                         "shows the lock and removes it); if it still runs, wait for it to finish")
+
+
+def test_a_lock_of_a_dead_process_of_this_host_is_ok_the_next_run_takes_it_over(clean_env: Path,
+                                                                                lake_server: WebHDFSDouble | None,
+                                                                                dead_pid: int) -> None:
+    url, where = _lake_with_lock(clean_env, lake_server, lock_document(dead_pid))
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))))["lake_lock"]
+    assert (check.status, check.detail) == (
+        OK, f"{where}: left by fediscope process (pid {dead_pid} on host {socket.gethostname()}, since "
+            f"2026-11-23T19:05:01Z), which no longer runs on this host ({socket.gethostname()}): the next run takes "
+            "it over")
+
+
+def test_a_lock_of_a_running_process_of_this_host_is_ok_naming_it(clean_env: Path, lake_server: WebHDFSDouble | None,
+                                                                   live_pid: int) -> None:
+    """A run under way (a `sleep` of this host, and then this very process holding the lock) is no warning: it ends
+    and releases the lock; the line says what holds it and what fails meanwhile."""
+    url, where = _lake_with_lock(clean_env, lake_server, lock_document(live_pid, command="fediscope gdpr retention"))
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))
+    check = _by_name(run_checks(settings))["lake_lock"]
+    assert check.status == OK
+    assert check.detail.startswith(f"{where}: held by a running fediscope gdpr retention (pid {live_pid} on host "
+                                   f"{socket.gethostname()}, since 2026-11-23T19:05:01Z), for ")
+    assert check.detail.endswith(", on this host: until it ends `fediscope process`, `gdpr erase`, `gdpr export` and "
+                                 "`gdpr retention` on this lake fail at once")
+    lake = open_lake(url)
+    lake.delete(LOCK)
+    with lake_lock(lake, command="fediscope process"):
+        check = _by_name(run_checks(settings))["lake_lock"]
+    assert check.status == OK
+    assert f"held by a running fediscope process (pid {os.getpid()} on host {socket.gethostname()}" in check.detail
+
+
+def test_a_lock_file_naming_no_process_warns(clean_env: Path, lake_server: WebHDFSDouble | None) -> None:
+    url, where = _lake_with_lock(clean_env, lake_server, b"not json")
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))))["lake_lock"]
+    assert (check.status, check.detail, check.fix) == (
+        WARN, f"{where}: held by a run whose lock file is not readable JSON (no details recorded); the lock file does "
+              "not say which process holds it, so no run takes it over: until it is removed, `fediscope process`, "
+              "`gdpr erase`, `gdpr export` and `gdpr retention` on this lake fail at once",
+        "if no fediscope run is using this lake, run `fediscope lake unlock` (it shows the lock and removes it); else "
+        "wait for that run to finish")
+
+
+def test_a_job_of_another_host_under_a_dead_holders_lock_warns(clean_env: Path, dead_pid: int) -> None:
+    """The batch DAG's task died on this host; the spark-submit job it started records itself from another host:
+    the lock is not taken over while that job may run (lake_lock's rule), so doctor warns, naming the job."""
+    url, where = _lake_with_lock(clean_env, None, lock_document(dead_pid, command="fediscope batch",
+                                                                  token="handed-down"))
+    LocalLake(clean_env / "lake").write_atomic(LOCK + ".job-0123", lock_document(
+        77, host="worker-7.example", command="spark_jobs/curate.py", token="handed-down"))
+    check = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=url))))["lake_lock"]
+    assert check.status == WARN
+    assert "; running under it: spark_jobs/curate.py (pid 77 on host worker-7.example, since " in check.detail
+    assert "its holder has ended, but this host" in check.detail and "`fediscope lake unlock`" in check.fix
 
 
 def test_local_lake_that_cannot_be_written(clean_env: Path) -> None:

@@ -10,7 +10,10 @@
   hidden temporary files that interrupted writes left in the lake once they are a day old, fediscope's own and
   the NiFi flows' in-flight dot-files (its result's `temporary_files`: count, bytes, paths).
 * `lake_health`, `store_health`: the `fediscope doctor` checks of the configured lake and store; a failing
-  check fails its task with the fix in the message (and the one-line failure log).
+  check fails its task with the fix in the message (and the one-line failure log). While the lake lock is held,
+  `lake_health` also logs the doctor's `lake_lock` line (its result's `lock`): a warning naming the holder, its
+  age and `fediscope lake unlock` when this worker cannot tell whether the holder still runs (another host's
+  lock: `retention` fails on it until it is removed), without failing the task.
 
 Timeouts: `retention` is stopped after 2 hours (the lake lock is released) and retried, the health checks after
 15 minutes, a whole run after 8 hours, or retention's retries plus one retention run if that is longer

@@ -174,14 +174,18 @@ def retention(dry_run: bool, as_json: bool) -> None:
 
     Also removes the hidden temporary files that interrupted writes left in the lake (fediscope's own and the NiFi
     flows' in-flight dot-files), once a day old.
+
+    Refused (exit 1, nothing touched) when the lake directory holds something, but none of raw/, curated/,
+    quarantine/, _state/, _audit/: the directory above the lake, say.
     """
     from fediscope.gdpr.retention import apply_retention
-    from fediscope.lake.backend import open_lake, require_lake
+    from fediscope.lake.backend import open_lake, require_lake_layout
 
     settings = settings_from_context()
     lake = open_lake(settings.lake)
-    # pruning a lake that is not there must not create one (its lock lives in the lake)
-    require_lake(lake, chosen_by=settings.origin("lake", advice=True))
+    # pruning a lake that is not there must not create one (its lock lives in the lake), nor walk and prune a
+    # directory that is no lake (the one above it: its temporary files are removed at any depth)
+    require_lake_layout(lake, chosen_by=settings.origin("lake", advice=True))
     summary = apply_retention(settings, dry_run=dry_run, lake=lake)
     if as_json:
         emit_json(summary.as_dict())

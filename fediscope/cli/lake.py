@@ -29,7 +29,17 @@ from fediscope.console import printable
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.backend import Entry, LakeBackend, open_lake, require_lake
 from fediscope.lake.batches import decode_jsonl
-from fediscope.lake.lock import LockHolder, LockStatus, State, lock_path, lock_status, remove_lock, shown_path
+from fediscope.lake.lock import (
+    LockHolder,
+    LockStatus,
+    State,
+    age_seconds,
+    age_text,
+    lock_path,
+    lock_status,
+    remove_lock,
+    shown_path,
+)
 from fediscope.step_progress import StatusLine
 from fediscope.wording import count
 
@@ -127,14 +137,15 @@ def listing(backend: LakeBackend, path: str, records: bool = False, progress: Pr
     otherwise it is None. A file that cannot be read does not stop the listing: why is appended to
     ``unreadable``; the path of a batch file that was read but is damaged is appended to ``damaged``."""
     unreadable = [] if unreadable is None else unreadable
-    path = path.strip("/")
+    given, path = path, path.strip("/")
     entries = backend.list(path)
     if not entries and path and backend.is_dir(path):  # an empty directory
         return []
     if not entries and path and backend.exists(path):  # a file
         return [_file_row(backend, path, records, unreadable, damaged)]
     if not entries and path:
-        raise LakeError(f"{path!r} does not exist in the lake {backend.url}; try `fediscope lake ls` for the top")
+        raise LakeError(f"{given!r} does not exist in the lake {backend.url} (paths are relative to the lake root); "
+                        "try `fediscope lake ls` for the top")
     below = {entry.path: backend.walk(entry.path) for entry in entries if entry.is_dir}
     batches = sum(1 for e in [*entries, *(f for files in below.values() for f in files)]
                   if not e.is_dir and e.path.endswith(BATCH_SUFFIXES))
@@ -181,6 +192,15 @@ def _detail(row: dict[str, object]) -> str:
     return text
 
 
+def _refuse_outside_of_lake(path: str, url: str) -> None:
+    """Refuse a PATH of ``lake ls`` that leads out of the lake (``..``, ``raw/../..``) as the bad argument it is
+    (exit 2; the lake refused it as an error reading it, exit 1). Lexically, as the lakes themselves resolve it."""
+    relative = posixpath.normpath(path.strip("/") or ".")
+    if relative == ".." or relative.startswith("../"):
+        raise click.BadParameter(f"{path!r} is outside the lake: paths are relative to the lake root {url}",
+                                 param_hint="PATH")
+
+
 @lake.command("ls")
 @click.argument("path", default="", required=False)
 @click.option("--lake", "lake_url", default=None, metavar="URL", help="Lake to inspect (overrides FEDISCOPE_LAKE).")
@@ -189,7 +209,10 @@ def _detail(row: dict[str, object]) -> str:
                    "below each directory listed. Reads all those files, which is slow on a big lake or over WebHDFS.")
 @json_option("Print the rows as JSON.")
 def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> None:
-    """List PATH (relative to the lake root, default: the root; a directory or one file).
+    """List PATH, relative to the lake root (default: the root; a directory or one file).
+
+    PATH is always read in the lake: a leading / is ignored (/raw is <lake>/raw), and a PATH outside the lake
+    (..) is refused (exit 2).
 
     Directories (partitions) show how many files they hold and their size; files show their size. The listing
     reads metadata only. With --records, batch files also show their number of records, and directories the
@@ -208,6 +231,7 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
     """
     settings = settings_from_context(lake=lake_url)
     backend = open_lake(settings.lake)
+    _refuse_outside_of_lake(path, backend.url)
     # a missing lake or a file is an error, not "(empty)"
     require_lake(backend, chosen_by=option_origin(settings, "lake"))
     unreadable: list[str] = []
@@ -245,28 +269,6 @@ def ls(path: str, lake_url: str | None, count_records: bool, as_json: bool) -> N
         click.echo(RECORDS_HINT)
 
 
-def _age_seconds(started_at: str | None, now: datetime) -> int | None:
-    """Seconds since a lock's ``started_at`` (None when it is missing or not a timestamp)."""
-    try:
-        started = datetime.fromisoformat(started_at or "")
-    except ValueError:
-        return None
-    return int((now - (started if started.tzinfo else started.replace(tzinfo=UTC))).total_seconds())
-
-
-def _age_text(seconds: int | None) -> str:
-    if seconds is None:
-        return "unknown"
-    if seconds < 0:
-        return "in the future (clocks differ)"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{days} d", f"{hours} h", f"{minutes} min", f"{secs} s"]
-    first = next((i for i, value in enumerate((days, hours, minutes)) if value), 3)
-    return " ".join(part for part in parts[first:first + 2] if not part.startswith("0 ")) or "0 s"
-
-
 def _state_text(who: LockHolder, state: State) -> str:
     here = socket.gethostname()
     if state == "gone":
@@ -279,9 +281,9 @@ def _state_text(who: LockHolder, state: State) -> str:
 
 
 def _process_row(who: LockHolder, state: State, now: datetime) -> dict[str, object]:
-    age = _age_seconds(who.started_at, now)
+    age = age_seconds(who.started_at, now)
     return {"holder": who.describe(), "command": who.command, "host": who.host, "pid": who.pid,
-            "started_at": who.started_at, "age_seconds": age, "age": _age_text(age), "state": state,
+            "started_at": who.started_at, "age_seconds": age, "age": age_text(age), "state": state,
             "state_text": _state_text(who, state)}
 
 

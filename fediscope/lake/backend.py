@@ -268,6 +268,33 @@ def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str =
     raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
 
 
+def lake_directories() -> tuple[str, ...]:
+    """The top-level directories of a lake (:mod:`fediscope.lake.layout`): ``raw``, ``curated``, ``quarantine``,
+    ``_state``, ``_audit``."""
+    from fediscope.lake.layout import AUDIT_ROOT, CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT, STATE_ROOT
+
+    return RAW_ROOT.split("/")[0], CURATED_ROOT, QUARANTINE_ROOT, STATE_ROOT, AUDIT_ROOT
+
+
+def require_lake_layout(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:
+    """:func:`require_lake`, and for commands that walk and delete everywhere below the root (``gdpr retention``
+    removes day-old temporary files at any depth, and takes the lock in ``_state/``): the root must hold one of a
+    lake's top-level directories (:func:`lake_directories`), or nothing at all (a new lake: nothing to walk). A
+    directory holding other things only (the directory above a lake, a home directory) is no lake: refused as
+    :class:`~fediscope.errors.NoLakeError`, before anything is created or deleted. One listing of the root (on
+    WebHDFS one LISTSTATUS), and for a root listing nothing, a look for hidden files below it."""
+    require_lake(lake, chosen_by=chosen_by)
+    expected = lake_directories()
+    entries = lake.list("")
+    if any(entry.is_dir and entry.path.strip("/") in expected for entry in entries):
+        return
+    if not entries and not lake.walk_hidden(""):  # an empty directory: the lake of a first run
+        return
+    shown = ", ".join(f"{name}/" for name in expected)
+    raise NoLakeError(f"no lake at {lake.url}: it holds none of a lake's directories ({shown}); point {chosen_by} "
+                      "at the lake's own directory, not one above it")
+
+
 def holds_data(lake: LakeBackend) -> bool:
     """Whether the lake holds any raw batch or curated file; stops at the first one (cheap on WebHDFS too)."""
     from fediscope.lake.layout import CURATED_ROOT, RAW_ROOT

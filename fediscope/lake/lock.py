@@ -431,6 +431,36 @@ class LockStatus:
         """The processes this host cannot tell about (another host, or no pid recorded)."""
         return [who for who, state in [(self.holder, self.state), *self.jobs] if state == "unknown"]
 
+    @property
+    def taken_over(self) -> bool:
+        """Whether the next run takes this lock over (:func:`lake_lock`): its holder and every job recorded under it
+        are known gone."""
+        return self.state == "gone" and all(state == "gone" for _job, state in self.jobs)
+
+
+def age_seconds(started_at: str | None, now: datetime) -> int | None:
+    """Seconds since a lock's ``started_at`` (None when it is missing or not a timestamp)."""
+    try:
+        started = datetime.fromisoformat(started_at or "")
+    except ValueError:
+        return None
+    return int((now - (started if started.tzinfo else started.replace(tzinfo=UTC))).total_seconds())
+
+
+def age_text(seconds: int | None) -> str:
+    """``5 d 2 h``, ``3 min 12 s`` (the two largest units); ``unknown``, or for a start time ahead of this host's
+    clock ``in the future (clocks differ)``."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 0:
+        return "in the future (clocks differ)"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days} d", f"{hours} h", f"{minutes} min", f"{secs} s"]
+    first = next((i for i, value in enumerate((days, hours, minutes)) if value), 3)
+    return " ".join(part for part in parts[first:first + 2] if not part.startswith("0 ")) or "0 s"
+
 
 def lock_status(lake: LakeBackend, name: str = PROCESS_LOCK) -> LockStatus | None:
     """The lock ``name`` of ``lake`` and who holds it; None when it is not held."""

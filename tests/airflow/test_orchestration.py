@@ -773,6 +773,41 @@ def test_health_checks_pass_on_a_writable_lake_and_a_sqlite_store(tmp_path: Path
     assert not (tmp_path / "lake" / "_doctor").exists() or not any((tmp_path / "lake" / "_doctor").iterdir())
 
 
+def test_lake_health_warns_of_a_lock_of_another_host_without_failing(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Was: lake_health passed in silence while a lock another host left days ago failed every retention try (12
+    retries, some 4 hours) and every batch. A warning naming the holder and `fediscope lake unlock`, not a failure:
+    another worker's batch holds the lock just so while it runs."""
+    from lock_holders import lock_document
+
+    (tmp_path / "lake" / "_state").mkdir(parents=True)
+    (tmp_path / "lake" / "_state" / "process.lock").write_bytes(lock_document(4242, host="worker-7.example"))
+    settings = orch.settings_from_overrides({"lake": str(tmp_path / "lake")}, env={})
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"):
+        result = orch.check_lake(settings)
+    assert result["status"] == "OK" and result["lock"]["status"] == "WARN"
+    assert "held by fediscope process (pid 4242 on host worker-7.example, since 2026-11-23T19:05:01Z)" in \
+        result["lock"]["detail"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "fediscope.orchestration"
+                and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("WARN  lake_lock ")
+    assert "-> fix: if pid 4242 no longer runs on worker-7.example, run `fediscope lake unlock`" in warnings[0]
+
+
+def test_retention_refuses_a_directory_that_is_no_lake_at_once(tmp_path: Path) -> None:
+    """The lake setting naming the directory above the lake: retention walked all of it, removing day-old temporary
+    files anywhere below, and created _state/ there. Refused as a missing lake is (no retry mends it)."""
+    from fediscope.errors import NoLakeError
+
+    (tmp_path / "lake" / "raw").mkdir(parents=True)
+    (tmp_path / "notes.txt").write_text("someone else's file")
+    settings = orch.settings_from_overrides({"lake": str(tmp_path)}, env={})
+    with pytest.raises(NoLakeError, match=r"^no lake at .*: it holds none of a lake's directories \(raw/, curated/, "
+                                          r"quarantine/, _state/, _audit/\); point .* at the lake's own directory"):
+        orch.apply_retention(settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake", "notes.txt"]
+
+
 def test_unusable_lake_fails_its_task_with_the_fix(tmp_path: Path) -> None:
     from fediscope.errors import LakeError
 

@@ -3,7 +3,9 @@ store URLs, and which name (option, variable, TOML key) an error gives."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 from cli_run import clean_env, run
@@ -94,6 +96,50 @@ def test_retention_on_an_existing_lake_still_runs(cli_env, capsys) -> None:
     code, out, err = run(capsys, "gdpr", "retention")
     assert code == 0, err
     assert "deleted nothing" in out
+
+
+@pytest.mark.parametrize("args", [("gdpr", "retention"), ("gdpr", "retention", "--dry-run")])
+def test_retention_refuses_a_directory_that_is_no_lake(cli_env, capsys, monkeypatch, args) -> None:
+    """Was: pointed at the directory above the lake, retention ran, created _state/ there and removed day-old
+    `.<name>.<8 chars>.tmp` files anywhere below it (another program's too)."""
+    (cli_env / "lake" / "raw" / "mastodon").mkdir(parents=True)
+    theirs = cli_env / "work" / ".draft.a1b2c3d4.tmp"  # another program's temporary file, two days old
+    theirs.parent.mkdir()
+    theirs.write_text("someone's unsaved work")
+    os.utime(theirs, (time.time() - 2 * 86400,) * 2)
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env))
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (1, "")
+    assert _one_clear_line(err) == (f"fediscope: error: no lake at {cli_env}: it holds none of a lake's directories "
+                                    "(raw/, curated/, quarantine/, _state/, _audit/); point FEDISCOPE_LAKE at the "
+                                    "lake's own directory, not one above it\n")
+    assert theirs.exists() and not (cli_env / "_state").exists()
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env / "lake"))  # the lake itself
+    code, _out, err = run(capsys, *args)
+    assert code == 0, err
+
+
+def test_lake_ls_of_a_path_outside_the_lake_is_a_bad_argument(cli_env, capsys) -> None:
+    """Was: exit 1 (`path '..' escapes the lake root …`), where the README gives 2 to a bad argument."""
+    (cli_env / "lake" / "raw").mkdir(parents=True)
+    for path in ("..", "raw/../..", "../lake/raw"):
+        code, out, err = run(capsys, "lake", "ls", path)
+        assert (code, out) == (2, ""), err
+        assert f"Invalid value for PATH: {path!r} is outside the lake: paths are relative to the lake root " \
+               f"{cli_env / 'lake'}" in err and "Traceback" not in err
+    code, out, _err = run(capsys, "lake", "ls", "raw/../raw")  # inside, however written
+    assert code == 0 and out.startswith("(empty) ")
+
+
+def test_lake_ls_of_an_absolute_path_says_paths_are_relative_to_the_lake(cli_env, capsys) -> None:
+    """Was: `'etc' does not exist in the lake …`: `lake ls /etc` reads <lake>/etc, which the error did not say."""
+    (cli_env / "lake" / "raw").mkdir(parents=True)
+    code, out, err = run(capsys, "lake", "ls", "/etc")
+    assert (code, out) == (1, "")
+    assert _one_clear_line(err) == (f"fediscope: error: '/etc' does not exist in the lake {cli_env / 'lake'} (paths "
+                                    "are relative to the lake root); try `fediscope lake ls` for the top\n")
+    code, out, _err = run(capsys, "lake", "ls", "--help")
+    assert "relative to the lake root" in out and "a leading / is ignored" in " ".join(out.split())
 
 
 @pytest.mark.parametrize("args", [("gdpr", "retention"), ("gdpr", "retention", "--dry-run")])
