@@ -530,7 +530,9 @@ def _unprefixed(columns: list[tuple[str, str]], prefix: str) -> str:
 #: counts of the authored text and its length read it, each several times (spelt out at each use, 168 copies of
 #: ``content``, a 56 KB statement); ``created_at`` and ``dt`` the parsed ``created_at``; the four snapshots' (status,
 #: original, both authors) ``fetched_at`` the parsed ``fetched_at``; a status and its author's snapshot the author's
-#: key and home instance. Not curated column names.
+#: key and home instance. With only the texts computed once (a 35 KB statement), DuckDB planned it in 0.068 s and
+#: sqlglot translated it for Spark in 0.65 s at every curation; now (32 KB) 0.060 s and 0.46 s (medians, alternating,
+#: on a loaded machine). The rows, and the time DuckDB takes to compute them, are the same. Not curated column names.
 _RECORD_SHARED = _Shared('"s_authored_text"', '"s_created_time"', '"fetched_time"', '"s_author_key"',
                          '"s_author_home"')
 _ORIGINAL_SHARED = _Shared('"r_authored_text"', '"r_created_time"', '"fetched_time"', '"r_author_key"',
