@@ -790,29 +790,28 @@ def _failure(name: str, exc: Exception, fix: str) -> Check:
     return Check(name, FAIL, message, fix)
 
 
-def _curation_line(settings: Settings, lake: Check) -> list[Check]:
-    """The ``curation`` check (:func:`check_curation`) as doctor runs it: none when the ``lake`` check failed (an
-    unusable lake is said once) or nothing was curated yet; an exception is a FAIL, as in :func:`_guarded`."""
+def _after_lake(name: str, check: Callable[[Settings], Check | None], fix: str, settings: Settings,
+                lake: Check) -> list[Check]:
+    """A check of what the lake holds, as doctor runs it: none when the ``lake`` check failed (an unusable lake is
+    said once) or ``check`` has nothing to say; an exception is a FAIL, as in :func:`_guarded`."""
     if lake.status == FAIL:
         return []
     try:
-        check = check_curation(settings)
+        found = check(settings)
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
-        return [_failure("curation", exc, CURATION_FIX)]
-    return [check] if check is not None else []
+        return [_failure(name, exc, fix)]
+    return [found] if found is not None else []
+
+
+def _curation_line(settings: Settings, lake: Check) -> list[Check]:
+    """The ``curation`` check (:func:`check_curation`): none when nothing was curated yet."""
+    return _after_lake("curation", check_curation, CURATION_FIX, settings, lake)
 
 
 def lake_lock_line(settings: Settings, lake: Check) -> list[Check]:
     """The ``lake_lock`` check (:func:`check_lake_lock`) as doctor and the Airflow ``lake_health`` task run it: none
-    when the ``lake`` check failed (an unusable lake is said once) or the lake is not locked; an exception is a
-    FAIL, as in :func:`_guarded`."""
-    if lake.status == FAIL:
-        return []
-    try:
-        check = check_lake_lock(settings)
-    except Exception as exc:  # noqa: BLE001 - doctor reports every failure, it never crashes
-        return [_failure("lake_lock", exc, LAKE_LOCK_FIX)]
-    return [check] if check is not None else []
+    when the lake is not locked."""
+    return _after_lake("lake_lock", check_lake_lock, LAKE_LOCK_FIX, settings, lake)
 
 
 def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
