@@ -1228,6 +1228,18 @@ def test_a_failure_spanning_lines_is_one_line_as_the_demo_prints_it() -> None:
     assert _failure("store", ConfigError("bad store URL"), "fix it").detail == "bad store URL"
 
 
+def _wide_metric(clean_env: Path, columns: str, store: str) -> tuple[Path, Check]:
+    """doctor's ``metrics`` check of an own metric ``wide.sql`` selecting a key and ``columns``, on ``store``
+    (``{tmp}`` replaced by the test's directory)."""
+    own = clean_env / "own"
+    own.mkdir()
+    path = own / "wide.sql"
+    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
+    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
+                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
+    return path, check_metrics(settings)
+
+
 @pytest.mark.parametrize(("store", "texts", "size"), [
     ("mysql+pymysql://u@127.0.0.1:1/db", 383, "8,130"),
     ("mysql+pymysql://u@127.0.0.1:1/db", 380, None),
@@ -1238,14 +1250,7 @@ def test_a_result_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, store:
     """Was: doctor said OK to a result far below MariaDB's 1,017 columns whose table InnoDB refuses (errno 1118,
     ``Row size too large``: 21 bytes a text column); `process` failed at the store's CREATE TABLE. SQLite has no
     such limit. The server's threshold is tested in tests/engine/test_mariadb_row_size.py."""
-    own = clean_env / "own"
-    own.mkdir()
-    path = own / "wide.sql"
-    columns = ", ".join(f"'x' AS t{i}" for i in range(texts))
-    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
-    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
-                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
-    check = check_metrics(settings)
+    path, check = _wide_metric(clean_env, ", ".join(f"'x' AS t{i}" for i in range(texts)), store)
     if size is None:
         assert check.status == OK, check
     else:
@@ -1262,14 +1267,8 @@ def test_a_result_of_columns_all_null_over_innodbs_row_size_fails_on_mariadb(cle
     bytes as InnoDB counts it. Was counted 1 byte: doctor said OK to 1,000 of them, and `process` failed at CREATE
     TABLE (errno 1118). 18 bytes of header, a bit a nullable column, the key 'a' (VARCHAR(255)) 21, 8 a NULL: 995
     columns 8,124 bytes, below the limit, 996 over (the server's threshold: tests/engine/test_mariadb_row_size.py)."""
-    own = clean_env / "own"
-    own.mkdir()
-    path = own / "wide.sql"
-    columns = ", ".join(f"NULL AS n{i}" for i in range(nulls))
-    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
-    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
-                                      FEDISCOPE_STORE="mysql+pymysql://u@127.0.0.1:1/db"))
-    check = check_metrics(settings)
+    path, check = _wide_metric(clean_env, ", ".join(f"NULL AS n{i}" for i in range(nulls)),
+                               "mysql+pymysql://u@127.0.0.1:1/db")
     if size is None:
         assert check.status == OK, check
     else:
@@ -1290,14 +1289,8 @@ def test_a_result_over_mariadbs_table_definition_size_fails_on_mariadb(clean_env
     definition MariaDB refuses (errno 1117, ``Table definition is too large``: 18 bytes a column and its name's);
     `process` failed at the store's CREATE TABLE. SQLite has no such limit. The server's threshold is tested in
     tests/engine/test_mariadb_table_definition.py."""
-    own = clean_env / "own"
-    own.mkdir()
-    path = own / "wide.sql"
     columns = ", ".join([*(f"true AS {'c' * 60}{i:04d}" for i in range(795)), f"true AS {'z' * last}"])
-    path.write_text(f"-- question: How wide?\n-- key: k\nSELECT 'a' AS k, {columns}\n")
-    settings = load_settings(env=_env(clean_env, FEDISCOPE_METRICS_DIR=str(own),
-                                      FEDISCOPE_STORE=store.format(tmp=clean_env)))
-    check = check_metrics(settings)
+    path, check = _wide_metric(clean_env, columns, store)
     if size is None:
         assert check.status == OK, check
     else:
