@@ -99,7 +99,12 @@ from fediscope.sources.client import (
     UpstreamUnavailable,
     refused_hint,
 )
-from fediscope.sources.handle_domains import load_handle_domains, remember_handle_domain, remembered_handle_domain
+from fediscope.sources.handle_domains import (
+    load_handle_domains,
+    remember_handle_domain,
+    remembered_handle_domain,
+    unreadable_memory_warning,
+)
 from fediscope.sources.pages import (
     HandleDomain,
     Landed,
@@ -258,8 +263,7 @@ class HandleDomains:
             try:
                 read = load_handle_domains(self.open_lake())
             except FediscopeError as exc:
-                _warn_once("the handle domains remembered in the lake could not be read (an account erased under one "
-                           f"of its names is matched under the other only on instances this API learned): {exc}")
+                _warn_once(unreadable_memory_warning(exc, "this API learned"))
                 read = {}
             remembered = (read, now + SUPPRESSION_TTL)
             with self._lock:

@@ -70,7 +70,9 @@ def erase(account: str, yes: bool, as_json: bool, progress: bool | None) -> None
     (or whose FEDISCOPE_METRICS_DIR is not set here); tables no catalog entry lists cannot be read, and a warning
     names them. The metric files (spark_jobs/sql/, FEDISCOPE_METRICS_DIR) are not read: a broken or clashing one
     does not hold the erasure up.
-    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with.
+    Refused, touching nothing, when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with, and (exit 1)
+    when the lake directory holds something, but none of raw/, curated/, quarantine/, _state/, _audit/: the
+    directory above the lake, say (the erasure removes day-old temporary files anywhere below the lake).
     Asks for confirmation on a terminal; --yes skips the question and is required without one (exit 2).
     """
     from fediscope.gdpr.erase import check_erasable, erase_account
@@ -137,7 +139,9 @@ def export(account: str, out: Path | None) -> None:
     lists cannot be read, and a warning names them.
     After an erasure of the account was stopped, it also starts from what that erasure kept
     (<lake>/_state/erasing_traces.json, only the account's entries; read, never written) and says "erasing": true.
-    Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found).
+    Refused when FEDISCOPE_PSEUDONYM_KEY is not the key the lake was landed with (nothing would be found), and
+    (exit 1, nothing created) when the lake directory holds something, but none of raw/, curated/, quarantine/,
+    _state/, _audit/: the directory above the lake, say.
     Holds the lake lock while it reads, so an erasure cannot finish in between: while another run (process,
     gdpr erase, retention, another export) holds it, it stops at once with one line naming it (exit 1).
     """

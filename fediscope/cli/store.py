@@ -185,8 +185,9 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     entry lists (a first write stopped before it listed the metric; `fediscope doctor` names them) are dropped
     the same way. Refused (exit 2) while NAME.sql exists in spark_jobs/sql/ or FEDISCOPE_METRICS_DIR (delete the
     file first, or `fediscope process` stores it again) and for a name the store holds neither way (the error
-    lists the ones it does). Asks for confirmation on a terminal; --yes skips the question and is required
-    without one (exit 2).
+    lists the ones it does), and (exit 1, nothing dropped) when the lake directory holds something, but none of
+    raw/, curated/, quarantine/, _state/, _audit/: the directory above the lake, say. Asks for confirmation on a
+    terminal; --yes skips the question and is required without one (exit 2).
 
     \b
     Examples:
@@ -202,6 +203,7 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
     if sql_file is not None:
         raise ConfigError(f"metric {name} still has its SQL file {sql_file}: delete the file first "
                           "(while it exists, `fediscope process` stores the metric again)")
+    _refuse_a_directory_that_is_no_lake(settings)
     shown = redact_url(settings.store)
     metric_store = open_existing(settings)
     try:
@@ -224,6 +226,19 @@ def drop(name: str, store_url: str | None, lake: str | None, yes: bool, as_json:
                    "leftover_tables": leftover, "kept_results_deleted": kept})
         return
     click.echo(f"dropped {what} from {shown}" + ("; deleted its kept results from the lake" if kept else ""))
+
+
+def _refuse_a_directory_that_is_no_lake(settings: Settings) -> None:
+    """Before the store is touched: a lake setting naming a directory that is no lake (the one above it) is refused
+    (:func:`~fediscope.lake.backend.require_lake_layout`), as by ``gdpr retention``. Was: the metric dropped from the
+    store, the lake lock taken there (creating ``_state/``) and the real lake's kept results left behind. A missing
+    lake still keeps nothing (the store alone is changed)."""
+    from fediscope.config import option_origin
+    from fediscope.lake.backend import open_lake, require_lake_layout
+
+    backend = open_lake(settings.lake)
+    if backend.is_dir(""):
+        require_lake_layout(backend, chosen_by=option_origin(settings, "lake"), outcome="nothing was dropped")
 
 
 def _drop_everywhere(settings: Settings, metric_store: MetricStore, name: str) -> bool:

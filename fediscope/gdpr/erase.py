@@ -186,7 +186,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
-from fediscope.lake.backend import LakeBackend, open_lake, require_lake, url_below
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout, url_below
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
     TemporaryCleanup,
@@ -1163,8 +1163,10 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
     set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there
-    require_lake(lake, f"set {set_in} to the lake the account was collected into; nothing was erased",
-                 chosen_by=set_in)
+    # nor walk a directory that is no lake (the one above it): the erasure removes day-old temporary files at any
+    # depth below the root, and its lock would create _state/ there
+    require_lake_layout(lake, f"set {set_in} to the lake the account was collected into; nothing was erased",
+                        chosen_by=set_in, outcome="nothing was erased")
     # with another key than the lake's, no record would match and the suppression list would get a pseudonym that
     # no later collection ever meets: refused, before anything is touched (fediscope.lake.key_check)
     require_lake_key(settings, lake, "nothing was erased, and nothing was added to the suppression list")

@@ -63,7 +63,7 @@ from fediscope.gdpr.subject import (
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import load_suppressed
-from fediscope.lake.backend import LakeBackend, open_lake, require_lake
+from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import unfinished_raw_batches
 from fediscope.lake.key_check import require_lake_key
@@ -305,9 +305,11 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
     list rows already gone beside others read after, a mix no moment of the lake held. While another run holds the
     lock it fails at once with :class:`~fediscope.errors.LakeLockedError` naming it, exporting nothing."""
     lake = lake or open_lake(settings.lake)
-    # a mistyped lake path would answer the request with "nothing held"
+    # a mistyped lake path would answer the request with "nothing held"; a directory that is no lake (the one above
+    # it) would too, and the lock would create _state/ there
     set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there
-    require_lake(lake, f"set {set_in} to the lake the account was collected into", chosen_by=set_in)
+    require_lake_layout(lake, f"set {set_in} to the lake the account was collected into", chosen_by=set_in,
+                        outcome="nothing was exported")
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
     handle_domains = load_handle_domains(lake)

@@ -276,14 +276,18 @@ def lake_directories() -> tuple[str, ...]:
     return RAW_ROOT.split("/")[0], CURATED_ROOT, QUARANTINE_ROOT, STATE_ROOT, AUDIT_ROOT
 
 
-def require_lake_layout(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:
-    """:func:`require_lake`, and for commands that walk and delete everywhere below the root (``gdpr retention``
-    removes day-old temporary files at any depth, and takes the lock in ``_state/``): the root must hold one of a
-    lake's top-level directories (:func:`lake_directories`), or nothing at all (a new lake: nothing to walk). A
-    directory holding other things only (the directory above a lake, a home directory) is no lake: refused as
+def require_lake_layout(lake: LakeBackend, hint: str | None = None, *, chosen_by: str = LAKE_SETTING,
+                        outcome: str | None = None) -> None:
+    """:func:`require_lake`, and for commands that walk and delete everywhere below the root or take the lake lock
+    (``gdpr retention`` and ``gdpr erase`` remove day-old temporary files at any depth; they and ``gdpr export``
+    take the lock, creating ``_state/``): the root must hold one of a lake's top-level directories
+    (:func:`lake_directories`), or nothing at all (a new lake: nothing to walk). A directory holding other things
+    only (the directory above a lake, a home directory) is no lake: refused as
     :class:`~fediscope.errors.NoLakeError`, before anything is created or deleted. One listing of the root (on
-    WebHDFS one LISTSTATUS), and for a root listing nothing, a look for hidden files below it."""
-    require_lake(lake, chosen_by=chosen_by)
+    WebHDFS one LISTSTATUS), and for a root listing nothing, a look for hidden files below it. ``hint``: as
+    :func:`require_lake`'s, for a missing lake; ``outcome`` ends the refusal of a directory that is no lake (what
+    was not done: ``nothing was erased``)."""
+    require_lake(lake, hint, chosen_by=chosen_by)
     expected = lake_directories()
     entries = lake.list("")
     if any(entry.is_dir and entry.path.strip("/") in expected for entry in entries):
@@ -292,7 +296,7 @@ def require_lake_layout(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> 
         return
     shown = ", ".join(f"{name}/" for name in expected)
     raise NoLakeError(f"no lake at {lake.url}: it holds none of a lake's directories ({shown}); point {chosen_by} "
-                      "at the lake's own directory, not one above it")
+                      "at the lake's own directory, not one above it" + (f"; {outcome}" if outcome else ""))
 
 
 def holds_data(lake: LakeBackend) -> bool:

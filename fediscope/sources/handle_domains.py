@@ -185,10 +185,20 @@ def preload_handle_domains(lake: LakeBackend, policy: PrivacyPolicy) -> None:
     try:
         remembered = load_handle_domains(lake)
     except LakeError as exc:
-        log.warning("the handle domains remembered in the lake could not be read (%s): an account erased under one "
-                    "of its names is matched under the other only on instances this run learns", exc)
+        log.warning("%s", unreadable_memory_warning(exc, "this run learns"))
         return
     policy.use_remembered_handle_domains(remembered)
+
+
+def unreadable_memory_warning(exc: BaseException, learner: str) -> str:
+    """What a landing run (:func:`preload_handle_domains`; the API's ``HandleDomains.preload``) logs when it cannot
+    read the lake's memory: both things that depend on it, the erasure's other name and the opt-out noted under the
+    other name, are limited to the instances ``learner`` (``this run learns``); the reason comes last, with its fix
+    (for a damaged file, :func:`_damaged`'s: delete it, and the next runs learn every handle domain again). Was: the
+    erasures alone."""
+    return ("the handle domains remembered in the lake could not be read, so an account erased under one of its names "
+            "is matched under the other, and an opted-out account is noted under its other name too, only on "
+            f"instances {learner}: {exc}")
 
 
 def usable_handle_domain(handle_domains: Mapping[str, str | None], instance: str) -> str | None:

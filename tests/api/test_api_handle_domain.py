@@ -9,6 +9,7 @@ the same corpus as another instance sees it (``acct: "user@example.test"``).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -319,3 +320,27 @@ def test_privacy_on_notes_an_opt_out_met_on_another_instance_under_its_served_do
 
     assert run_process(settings, progress=False).curate["opted_out_erased"] == 1
     assert not [p for p in lake_dir.glob("raw/mastodon/**/*.jsonl") if served_key in p.read_text()]
+
+
+def test_an_unreadable_memory_warns_of_erasures_and_opt_outs_with_the_fix(
+        lake_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's preload before a page is landed, as the collector's: was `… could not be read (an account erased
+    under one of its names is matched under the other only on instances this API learned): …`, the opt-outs noted
+    under the other name by the same memory left unsaid."""
+    from api import upstream
+
+    monkeypatch.setattr(upstream, "_warned", set())  # said once per process: another test may have said it
+    path = lake_dir / HANDLE_DOMAINS_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    settings = make_settings(lake=str(lake_dir))
+    memory = upstream.HandleDomains(open_lake=lambda: open_lake(str(lake_dir)))
+    with caplog.at_level(logging.WARNING, logger="api.upstream"):
+        memory.preload(policy_from_settings(settings))
+    (line,) = [r.getMessage() for r in caplog.records if "handle domains remembered" in r.getMessage()]
+    assert line.startswith("the handle domains remembered in the lake could not be read, so an account erased under "
+                           "one of its names is matched under the other, and an opted-out account is noted under its "
+                           "other name too, only on instances this API learned: _state/handle_domains.json in the "
+                           "lake is damaged (not JSON: "), line
+    assert line.endswith("; delete it — the next collect, stream or API request that reads an instance's document "
+                         "learns its handle domain again"), line

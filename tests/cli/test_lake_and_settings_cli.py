@@ -119,6 +119,35 @@ def test_retention_refuses_a_directory_that_is_no_lake(cli_env, capsys, monkeypa
     assert code == 0, err
 
 
+@pytest.mark.parametrize(("args", "outcome"), [
+    (("gdpr", "erase", "--account", "someone@example.org", "--yes"), "nothing was erased"),
+    (("gdpr", "export", "--account", "someone@example.org"), "nothing was exported"),
+])
+def test_erase_and_export_refuse_a_directory_that_is_no_lake(cli_env, capsys, monkeypatch, args, outcome) -> None:
+    """Was: pointed at the directory above the lake, the erasure took the lake lock there (creating _state/), wrote
+    its suppression list and audit line beside the lake and removed day-old `.<name>.<8 chars>.tmp` files anywhere
+    below it (another program's too); the export created _state/ through the lock and answered "nothing held"."""
+    (cli_env / "lake" / "raw" / "mastodon").mkdir(parents=True)
+    theirs = cli_env / "work" / ".draft.a1b2c3d4.tmp"  # another program's temporary file, two days old
+    theirs.parent.mkdir()
+    theirs.write_text("someone's unsaved work")
+    os.utime(theirs, (time.time() - 2 * 86400,) * 2)
+    before = sorted(p.relative_to(cli_env) for p in cli_env.rglob("*"))
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(cli_env))
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (1, "")
+    assert _one_clear_line(err) == (f"fediscope: error: no lake at {cli_env}: it holds none of a lake's directories "
+                                    "(raw/, curated/, quarantine/, _state/, _audit/); point FEDISCOPE_LAKE at the "
+                                    f"lake's own directory, not one above it; {outcome}\n")
+    assert theirs.exists() and not (cli_env / "_state").exists()
+    assert sorted(p.relative_to(cli_env) for p in cli_env.rglob("*")) == before  # nothing created or removed
+    for lake in (cli_env / "lake", cli_env / "new-lake"):  # the lake itself, and an empty directory (a new lake)
+        lake.mkdir(exist_ok=True)
+        monkeypatch.setenv("FEDISCOPE_LAKE", str(lake))
+        code, _out, err = run(capsys, *args)
+        assert code == 0, err
+
+
 def test_lake_ls_of_a_path_outside_the_lake_is_a_bad_argument(cli_env, capsys) -> None:
     """Was: exit 1 (`path '..' escapes the lake root …`), where the README gives 2 to a bad argument."""
     (cli_env / "lake" / "raw").mkdir(parents=True)

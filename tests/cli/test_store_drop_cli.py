@@ -239,3 +239,19 @@ def test_doctor_takes_a_metric_of_the_metrics_dir_for_one_with_its_sql_file(cli_
     _leftover(cli_env, "my_own_metric")
     check = check_store(load_settings())
     assert check.status == OK, check
+
+
+def test_store_drop_refuses_a_directory_that_is_no_lake_before_dropping(cli_env, capsys):
+    """Was: pointed at the directory above the lake, the metric was dropped from the store, the lake lock taken there
+    (creating _state/ beside the lake) and the real lake's kept results left behind."""
+    _process_then_delete_the_file(cli_env, capsys)
+    code, out, err = run(capsys, "store", "drop", "my_old_metric", "--yes", "--lake", str(cli_env))
+    assert (code, out) == (1, "")
+    assert err == (f"fediscope: error: no lake at {cli_env}: it holds none of a lake's directories (raw/, curated/, "
+                   "quarantine/, _state/, _audit/); point --lake at the lake's own directory, not one above it; "
+                   "nothing was dropped\n")
+    assert "metric_my_old_metric" in _tables(cli_env) and (_kept(cli_env) / "my_old_metric.parquet").is_file()
+    assert not (cli_env / "_state").exists()
+    code, _out, err = run(capsys, "store", "drop", "my_old_metric", "--yes")  # the lake itself
+    assert code == 0, err
+    assert "metric_my_old_metric" not in _tables(cli_env) and not (_kept(cli_env) / "my_old_metric.parquet").exists()

@@ -26,6 +26,7 @@ from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import (
     HANDLE_DOMAINS_PATH,
     load_handle_domains,
+    preload_handle_domains,
     remember_handle_domain,
     served_domains,
 )
@@ -152,3 +153,24 @@ def test_a_damaged_file_is_a_clear_error_and_fails_the_instance_not_the_run(
     assert "handle_domains.json" in str(summary.sources[0].error) and "delete it" in str(summary.sources[0].error)
     assert path.read_text() == content  # left for the user to look at
 
+
+
+def test_an_unreadable_memory_warns_of_erasures_and_opt_outs_with_the_fix(
+        make_settings: Callable[..., Settings], lake_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: `… could not be read (…): an account erased under one of its names is matched under the other only on
+    instances this run learns`, though the opt-outs met on another instance are noted under their other name by
+    the same memory, and the fix (delete the damaged file) came in the middle of the line, inside the brackets."""
+    path = lake_dir / HANDLE_DOMAINS_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    policy = policy_from_settings(make_settings())
+    with caplog.at_level(logging.WARNING, logger="fediscope.sources.handle_domains"):
+        preload_handle_domains(open_lake(str(lake_dir)), policy)
+    (line,) = [r.getMessage() for r in caplog.records if "handle domains remembered" in r.getMessage()]
+    assert line.startswith("the handle domains remembered in the lake could not be read, so an account erased under "
+                           "one of its names is matched under the other, and an opted-out account is noted under its "
+                           "other name too, only on instances this run learns: _state/handle_domains.json in the lake "
+                           "is damaged (not JSON: "), line
+    assert line.endswith("; delete it — the next collect, stream or API request that reads an instance's document "
+                         "learns its handle domain again"), line
+    assert path.read_text() == "{not json"  # left for the user to look at
