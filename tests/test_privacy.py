@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles.split_domain import HANDLE_DOMAIN, WEB_HOST
 from privacy_skips import NOBOT_NOTE
 
 from fediscope.config import Settings
@@ -780,8 +781,6 @@ def test_describe_policy_lists_what_is_kept_and_dropped(policy: PrivacyPolicy) -
 
 
 # -- local accounts of a server whose handles are of a parent domain (LOCAL_DOMAIN ≠ WEB_DOMAIN) -----------------
-WEB_HOST = "social.example.test"  # the host connected to …
-HANDLE_DOMAIN = "example.test"  # … whose accounts are @user@example.test everywhere else
 
 
 def recorded_instance_document(**changes: Any) -> dict[str, Any]:

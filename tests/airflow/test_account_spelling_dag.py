@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 from airflow_harness import AirflowEnv
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, WEB_HOST
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
 PSEUDONYM_KEY = "airflow-spelling-pseudonym-key-0123456789"
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
 RESOLVER = f"""
 import socket
 _system = socket.getaddrinfo
@@ -41,6 +40,8 @@ socket.getaddrinfo = _getaddrinfo
 
 @pytest.fixture
 def home() -> Iterator[MastodonDouble]:
+    """The split-domain instance, unresolved in this process (not ``split_domain_double``): the Airflow subprocess
+    resolves its name through :data:`RESOLVER`."""
     with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
         yield double
 

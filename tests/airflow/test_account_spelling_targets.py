@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, WEB_HOST, split_domain_double
 
 from fediscope import orchestration as orch
 from fediscope.config import Settings
@@ -24,8 +24,6 @@ from fediscope.lake.local import LocalLake
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, remember_handle_domain
 
 PSEUDONYM = "orchestration-spelling-pseudonym-key-0123456789"
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
 
 
 @pytest.fixture(autouse=True)
@@ -87,8 +85,7 @@ def test_a_damaged_memory_is_a_warning_and_the_spellings_stay_apart(tmp_path: Pa
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
     """A split-domain instance: served from social.example.test (resolved to 127.0.0.1), handles @…@example.test."""
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+    with split_domain_double(monkeypatch) as double:
         yield double
 
 

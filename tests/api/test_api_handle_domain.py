@@ -17,6 +17,7 @@ import pytest
 from api_testing import LiveApi, make_settings
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
 
 from fediscope.config import Settings
 from fediscope.engine.process import run_process
@@ -28,14 +29,10 @@ from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains, remember_handle_domain
 from fediscope.sources.spec import parse_source
 
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
-
 
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+    with split_domain_double(monkeypatch) as double:
         yield double
 
 

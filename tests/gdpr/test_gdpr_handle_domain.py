@@ -12,24 +12,21 @@ import json
 from typing import Any
 
 import pytest
-from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
 
 from fediscope.gdpr.erase import AUDIT_PATH, erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
 
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
 SUBJECT = "mastodonpy_test_2"
 
 
 def test_erase_by_the_handle_finds_the_records_of_the_home_and_of_a_remote_instance(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
     public = parse_source("public")
-    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+    with (split_domain_double(monkeypatch) as home,
           MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
         summary = run_collection(env.settings, [(home.url, public), (remote.url, public)])
         domains = (home.domain, remote.domain)
@@ -67,10 +64,9 @@ def test_erase_also_removes_what_a_run_without_the_document_keyed_by_the_served_
     """A first run could not read the instance document (records keyed by the served domain), a later one learned
     the handle domain (remembered in the lake): one erasure — by the handle, or by the served-domain handle —
     removes both, suppresses both keys and says so in one report and one audit line."""
-    resolve_to_loopback(monkeypatch, WEB_HOST)
     public = parse_source("public")
     collecting = env.settings.replace(retry_backoff=0.01, max_retries=1)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home:
+    with split_domain_double(monkeypatch) as home:
         faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
         run_collection(collecting, [(home.url, public)])
         for fault in faults:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
 
 from fediscope.config import Settings
 from fediscope.erased_mentions import ERASED
@@ -31,15 +31,12 @@ from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH
 from fediscope.sources.spec import parse_source
 
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
 AUTHOR = "mastodonpy_test_2"  # writes most public statuses of the corpus, all with one hashtag
 MENTIONED = "mastodonpy_test"  # mentioned by admin in one public status
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
+def settings(tmp_path: Path) -> Settings:
     return Settings(lake=str(tmp_path / "lake"), store=f"sqlite:///{tmp_path / 'store.db'}", privacy=False,
                     pseudonym_key=None, allow_private_addresses=True)
 
@@ -71,12 +68,13 @@ def erase_by_handle_from_another_instance(settings: Settings) -> None:
     assert suppressed(settings) >= {clear_key_digest(f"{u}@{HANDLE_DOMAIN}") for u in (AUTHOR, MENTIONED)}
 
 
-def test_an_account_erased_by_its_handle_is_not_landed_from_its_home_timelines(settings: Settings) -> None:
+def test_an_account_erased_by_its_handle_is_not_landed_from_its_home_timelines(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: the home instance's statuses name the account ``acct: "user"``, keyed ``user@social.example.test`` with
     privacy off, which is not the erased key: the public and hashtag timelines landed every status the erased
     account wrote, and admin's status kept its mention of the other erased account."""
     erase_by_handle_from_another_instance(settings)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home:
+    with split_domain_double(monkeypatch) as home:
         tag = next(t["name"] for s in home.public_statuses() if s["account"]["acct"] == AUTHOR for t in s["tags"])
         summary = run_collection(settings, [(home.url, parse_source("public")), (home.url, parse_source(f"tag:{tag}"))],
                                  progress=False)
@@ -93,12 +91,12 @@ def test_an_account_erased_by_its_handle_is_not_landed_from_its_home_timelines(s
 
 
 def test_erase_by_the_handle_finds_what_a_privacy_off_collection_keyed_by_the_served_domain(
-        settings: Settings) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A collection with privacy off learns and remembers the handle domain as one with privacy on does, so one
     erasure by the handle removes the home instance's records (``user`` of social.example.test) and the other
     instance's (``user@example.test``), and suppresses both keys. Was: privacy off never asked for the instance
     document on a timeline, the lake never remembered it, and the erasure left the home instance's records."""
-    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+    with (split_domain_double(monkeypatch) as home,
           MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
         public = parse_source("public")
         run_collection(settings, [(home.url, public), (remote.url, public)], progress=False)
@@ -138,12 +136,12 @@ def erase_by_the_served_domain_before_the_lake_knew(settings: Settings, home: Ma
 
 
 def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_an_instance_collected_first(
-        settings: Settings) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The account erased as ``user@social.example.test`` (before the lake knew the handle domain), then another
     instance (``acct: "user@example.test"``) collected before the home one in the same run: none of its statuses
     land. Was: the policy knew the handle domain only once the run had reached social.example.test, so the other
     instance's statuses of the account, collected first, were landed under ``user@example.test``."""
-    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+    with (split_domain_double(monkeypatch) as home,
           MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
         erase_by_the_served_domain_before_the_lake_knew(settings, home)
         public = parse_source("public")
@@ -158,13 +156,13 @@ def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_an_insta
 
 @pytest.mark.parametrize("seen_on", ["home", "remote"])
 def test_an_opt_out_is_noted_under_both_names_and_erases_the_other_instances_records(
-        settings: Settings, seen_on: str) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch, seen_on: str) -> None:
     """Privacy off keys the home instance's records of a local account ``user@social.example.test`` and another
     instance's ``user@example.test``. The account opts out (``#nobot``) and is met on one of them: it is noted under
     both names, so the next curation's opt-out erasure removes what the other instance's records held of it before.
     Was: noted under the key of the instance it was met on alone; the other instance's records stayed."""
     public = parse_source("public")
-    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+    with (split_domain_double(monkeypatch) as home,
           MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
         served = home.domain
         met, other = (home, remote) if seen_on == "home" else (remote, home)
@@ -186,13 +184,13 @@ def test_an_opt_out_is_noted_under_both_names_and_erases_the_other_instances_rec
 
 
 def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_another_instance_in_the_first_run(
-        settings: Settings) -> None:
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The account erased as ``user@social.example.test`` and the lake not knowing the handle domain yet (nothing
     remembered): the next run, another instance (``acct: "user@example.test"``) collected before the home one, lands
     none of its statuses. Was: the handle domain was learned when the run reached social.example.test, after the
     other instance's statuses of the account had landed under ``user@example.test``."""
     public = parse_source("public")
-    with (MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as home,
+    with (split_domain_double(monkeypatch) as home,
           MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote):
         assert run_collection(settings, [(home.url, public)], progress=False).landed
         (Path(settings.lake) / HANDLE_DOMAINS_PATH).unlink()  # a lake landed before privacy off learned it

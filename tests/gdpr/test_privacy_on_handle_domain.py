@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
 
 from fediscope.engine.process import run_process
 from fediscope.erased_mentions import ERASED
@@ -32,8 +32,6 @@ from fediscope.sources.collector import run_collection
 from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, load_handle_domains
 from fediscope.sources.spec import parse_source
 
-WEB_HOST = "social.example.test"
-HANDLE_DOMAIN = "example.test"
 AUTHOR = "mastodonpy_test_2"  # writes most public statuses of the corpus
 MENTIONED = "mastodonpy_test"  # mentioned by admin in one public status
 PUBLIC = parse_source("public")
@@ -41,8 +39,7 @@ PUBLIC = parse_source("public")
 
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+    with split_domain_double(monkeypatch) as double:
         yield double
 
 

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 from collector_testing import TEST_KEY
-from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from split_domain import HANDLE_DOMAIN, WEB_HOST
+from doubles.split_domain import split_domain_double
 
 from fediscope.config import Settings
 
@@ -89,7 +88,6 @@ def lake(lake_dir: Path) -> LakeReader:
 
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[MastodonDouble]:
-    """The split-domain instance (tests/sources/split_domain.py), served by the recorded Mastodon double."""
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=30, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN) as double:
+    """The split-domain instance (tests/doubles/split_domain.py), served by the recorded Mastodon double."""
+    with split_domain_double(monkeypatch) as double:
         yield double

@@ -619,7 +619,7 @@ def test_an_answer_quoting_a_bare_handle_with_its_instances_handle_domain_names_
     """The instance served from social.example.test names its accounts ``@user@example.test``: a page's error
     quoting the handle with that domain (learned from the instance document when the first page landed) is the
     same account."""
-    from split_domain import HANDLE_DOMAIN
+    from doubles.split_domain import HANDLE_DOMAIN
 
     from fediscope import orchestration
     from fediscope.lake.state import source_for_logs

@@ -1,4 +1,4 @@
-"""An erased account of a split-domain instance (tests/sources/split_domain.py: served from
+"""An erased account of a split-domain instance (tests/doubles/split_domain.py: served from
 ``social.example.test``, handles ``@user@example.test``) is not collected as an ``account:`` source, whichever
 spelling names it: ``account:user@example.test`` (the handle the erasure was given), or ``account:user``, the source
 the collector takes that spelling as once the handle domain is known (:mod:`fediscope.sources.spellings`).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from doubles.mastodon_server import MastodonDouble
-from split_domain import HANDLE_DOMAIN
+from doubles.split_domain import HANDLE_DOMAIN
 from test_handle_domain_spellings import local_user
 
 from fediscope.config import Settings

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
+from doubles.split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST, split_domain_double
 
 from fediscope.config import Settings
 from fediscope.privacy import policy_from_settings
@@ -71,8 +71,7 @@ def test_an_instance_source_collected_first_is_the_document_used(
 
 def test_a_v1_only_server_declares_it_in_uri(monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings],
                                              lake: Any) -> None:
-    resolve_to_loopback(monkeypatch, WEB_HOST)
-    with MastodonDouble(statuses=10, hostname=WEB_HOST, handle_domain=HANDLE_DOMAIN, instance_v2=False) as home:
+    with split_domain_double(monkeypatch, statuses=10, instance_v2=False) as home:
         run_collection(make_settings(), [(home.url, PUBLIC)])
         _authors, _mentions, domains = landed_keys(lake, home.domain)
     assert domains == {HANDLE_DOMAIN}

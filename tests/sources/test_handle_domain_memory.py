@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
+from doubles.split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
 
 from fediscope.config import Settings
 from fediscope.errors import LakeError

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from split_domain import PUBLIC
+from doubles.split_domain import PUBLIC
 from test_handle_domain_memory import batch_files, fail_instance_documents, landed_domains
 
 from fediscope.config import Settings

@@ -1,4 +1,4 @@
-"""On a split-domain instance (tests/sources/split_domain.py: served from ``social.example.test``, handles
+"""On a split-domain instance (tests/doubles/split_domain.py: served from ``social.example.test``, handles
 ``@user@example.test``) ``account:user@example.test`` is the same source as ``account:user`` once the handle domain
 is known: learned from the instance document this run, or remembered in the lake from an earlier one.
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from doubles.mastodon_server import MastodonDouble
-from split_domain import HANDLE_DOMAIN
+from doubles.split_domain import HANDLE_DOMAIN
 
 from fediscope.config import Settings
 from fediscope.lake.layout import state_path
