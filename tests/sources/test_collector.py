@@ -185,14 +185,17 @@ def test_a_source_added_later_marks_the_day_its_collection_begins_in_part(make_s
     store_url = f"sqlite:///{tmp_path / 'm.db'}"
     # 6 hours apart: the first instance's 40 statuses from 2026-07-22 06:00 (its first tagged toot at 12:00) to
     # 2026-08-01 00:00, collected to the timeline's beginning: the series' first day, whole
+    # the first double is served until the second is: a port freed at once may be the second's, which would make it
+    # the same instance (127.0.0.1:<port>), its walk going on from the first's checkpoint
     with MastodonDouble(statuses=40, spacing=timedelta(hours=6), newest_at=RECORDED_AT - timedelta(hours=14)) as first:
         assert run_collection(make_settings(store=store_url), public(first), progress=False).ok
-    # days later a second instance (other statuses: ids of other minutes), its newest on 2026-08-01 as well
-    with MastodonDouble(statuses=statuses, spacing=timedelta(hours=6),
-                        newest_at=RECORDED_AT - timedelta(minutes=7)) as second:
-        settings = make_settings(store=store_url, **added)
-        assert run_collection(settings, public(second), progress=False).ok
-        start = load_walk_start(open_lake(settings.lake), second.domain, "public")
+        # days later a second instance (other statuses: ids of other minutes), its newest on 2026-08-01 as well
+        with MastodonDouble(statuses=statuses, spacing=timedelta(hours=6),
+                            newest_at=RECORDED_AT - timedelta(minutes=7)) as second:
+            assert second.domain != first.domain
+            settings = make_settings(store=store_url, **added)
+            assert run_collection(settings, public(second), progress=False).ok
+            start = load_walk_start(open_lake(settings.lake), second.domain, "public")
     assert start is not None and start.extra is not None and start.extra["ended"] == ended
     began = start.extra["oldest_day"]
     assert began == "2026-07-30"
