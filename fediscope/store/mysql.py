@@ -243,7 +243,6 @@ class MySQLStore(SQLStore):
             _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == table.name)).all())
         return [name for name in text_values if str(found.get(name, "")).lower() in NARROW_TEXT]
 
-
     def outdated_catalog_columns(self, conn: Any) -> list[str]:
         """The catalog's text columns that are ``TEXT`` (or ``TINYTEXT``/``MEDIUMTEXT``), from
         ``information_schema.columns``."""
