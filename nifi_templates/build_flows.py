@@ -135,9 +135,10 @@ QUARANTINE_NAME = ("nifi_${quarantine.reason:isEmpty():ifElse('unprocessable', $
 #: ``Response Body Attribute Name`` is set: its ``Response Body Attribute Size`` applies only then (NiFi 2.x
 #: ``InvokeHTTP.onTrigger``), and the API's answers are longer: a TLS error's is 271 bytes, a 5xx naming a
 #: 253-character domain and its ``FEDISCOPE_TOKEN_*`` variable (``upstream_rejected``) about 740. The API relays no
-#: upstream text; its longest answers to this request are 400s quoting an ``instance`` that is no address: at most
-#: ``INSTANCE_MAX_LENGTH`` (300) characters, each up to 12 bytes JSON-escaped (``\ud83d\ude00``), quoted twice
-#: when its port is unreadable (``a:`` and 298 emoji: 7481 bytes), so 8192 keeps every answer whole. It costs little:
+#: upstream text and quotes a value it was given once, cut to 100 characters (``fediscope.wording.quoted``), each
+#: up to 12 bytes JSON-escaped (``\ud83d\ude00``): its longest answers to this request, 400s quoting an
+#: ``instance`` that is no address, take about 1.5 KB, so 8192 keeps every answer whole (and kept the 7.5 KB an
+#: unreadable port's answer took before the quote was cut). It costs little:
 #: a 2xx page's copy goes with ``Original``, which is dropped, and a request retried carries a 5xx or 429 answer.
 RESPONSE_BODY_BYTES = 8192
 #: InvokeHTTP properties that keep the whole answer: with ``Response Body Attribute Name`` set, InvokeHTTP writes
