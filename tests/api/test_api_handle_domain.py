@@ -17,7 +17,7 @@ import pytest
 from api_testing import LiveApi, make_settings
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double, without_instance_document
 
 from fediscope.config import Settings
 from fediscope.engine.process import run_process
@@ -258,11 +258,9 @@ def test_privacy_on_serves_no_status_of_an_account_erased_by_its_served_domain(
     settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
                              store=f"sqlite:///{tmp_path / 'metrics.db'}")
     # a run that could not read the instance document keyed the account by the served domain (nothing remembered)
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
-                          progress=False).landed
-    for fault in faults:
-        fault.times = 0  # the document answers again
+    with without_instance_document(home):
+        assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
+                              progress=False).landed
     assert not (lake_dir / HANDLE_DOMAINS_PATH).exists()
     author = "mastodonpy_test_2"  # most of the corpus's public statuses
     erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
@@ -291,11 +289,9 @@ def test_privacy_on_notes_an_opt_out_met_on_another_instance_under_its_served_do
     the policy noted the name met alone."""
     settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
                              store=f"sqlite:///{tmp_path / 'metrics.db'}")
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
-                          progress=False).landed
-    for fault in faults:
-        fault.times = 0  # the document answers again
+    with without_instance_document(home):
+        assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
+                              progress=False).landed
     author = "mastodonpy_test_2"  # most of the corpus's public statuses
     policy = policy_from_settings(settings)
     served_key, handle_key = (policy.account_key(f"{author}@{d}") for d in (home.domain, HANDLE_DOMAIN))

@@ -30,3 +30,16 @@ def split_domain_double(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Itera
     resolve_to_loopback(monkeypatch, WEB_HOST)
     with MastodonDouble(**{"statuses": 30, "hostname": WEB_HOST, "handle_domain": HANDLE_DOMAIN, **kwargs}) as double:
         yield double
+
+
+@contextmanager
+def without_instance_document(home: MastodonDouble) -> Iterator[None]:
+    """``home``'s instance documents (``/api/v2/instance``, ``/api/v1/instance``) fail (500) while the ``with``
+    block runs, and answer again after it: a run in it cannot learn the handle domain, so it keys the instance's
+    local accounts by the served domain and remembers nothing (as a run before the handle-domain rule did)."""
+    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
+    try:
+        yield
+    finally:
+        for fault in faults:
+            fault.times = 0

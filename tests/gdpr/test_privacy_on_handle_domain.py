@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from doubles.mastodon_server import MastodonDouble
-from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double, without_instance_document
 
 from fediscope.engine.process import run_process
 from fediscope.erased_mentions import ERASED
@@ -63,11 +63,9 @@ def erase_by_the_served_domain_before_the_lake_knew(env: Any, home: MastodonDoub
     domain (nothing remembered), then :data:`AUTHOR` and :data:`MENTIONED` are erased by that name
     (``gdpr erase --account user@social.example.test``). Returns every key of both (handle and served domain); the
     suppression list holds the served-domain ones alone."""
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
-                          progress=False).landed
-    for fault in faults:
-        fault.times = 0  # the instance document answers again
+    with without_instance_document(home):
+        assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
+                              progress=False).landed
     assert not (env.lake_dir / HANDLE_DOMAINS_PATH).exists()
     served = home.domain
     for user in (AUTHOR, MENTIONED):
@@ -118,11 +116,9 @@ def test_an_account_erased_by_its_served_domain_name_is_not_landed_from_another_
 def land_home_keyed_by_the_served_domain(env: Any, home: MastodonDouble) -> str:
     """A run that could not read the home instance's document lands its public timeline: :data:`AUTHOR` keyed
     ``user@social.example.test`` (nothing remembered). Returns that key."""
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
-                          progress=False).landed
-    for fault in faults:
-        fault.times = 0  # the instance document answers again
+    with without_instance_document(home):
+        assert run_collection(env.settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, PUBLIC)],
+                              progress=False).landed
     assert not (env.lake_dir / HANDLE_DOMAINS_PATH).exists()
     served_key = env.key(f"{AUTHOR}@{home.domain}")
     assert raw_files_holding(env, {served_key})

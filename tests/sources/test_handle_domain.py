@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
-from doubles.split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST, split_domain_double
+from doubles.split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST, split_domain_double, without_instance_document
 
 from fediscope.config import Settings
 from fediscope.privacy import policy_from_settings
@@ -180,10 +180,8 @@ def test_the_stream_with_privacy_on_skips_an_account_erased_by_its_served_domain
     from fediscope.sources.handle_domains import HANDLE_DOMAINS_PATH, remember_handle_domain
 
     settings = make_settings(allow_private_addresses=True)
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
-    for fault in faults:
-        fault.times = 0  # the document answers again
+    with without_instance_document(home):
+        assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
     assert not (lake.root / HANDLE_DOMAINS_PATH).exists()
     author = "mastodonpy_test"  # the author of the recorded stream's public statuses
     erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's key alone
@@ -213,10 +211,8 @@ def test_the_stream_with_privacy_on_notes_an_opt_out_met_on_another_instance_und
     from fediscope.sources.sse import SSEParser
 
     settings = make_settings(allow_private_addresses=True)
-    faults = [home.fail(status=500, times=1000, path=p) for p in ("/api/v2/instance", "/api/v1/instance")]
-    assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
-    for fault in faults:
-        fault.times = 0  # the document answers again
+    with without_instance_document(home):
+        assert run_collection(settings, [(home.url, PUBLIC)], progress=False).landed  # keyed by the served domain
     author = "mastodonpy_test"  # the author of the recorded stream's public statuses
     policy = policy_from_settings(settings)
     served_key, handle_key = (policy.account_key(f"{author}@{d}") for d in (home.domain, HANDLE_DOMAIN))
