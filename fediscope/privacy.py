@@ -703,13 +703,10 @@ class PrivacyPolicy:
         ``alice@example.com`` by every landing that knows it (its home instance's, once learned, and every other
         instance's): without this, all of them landed the account again."""
         handle = self._handle(acct, instance)
-        key = self.pseudonym("acct", handle) if self.enabled else handle
-        if self._on_suppression_list(key):
-            return True
-        if not self.suppressed:
+        if not self.suppressed:  # nobody erased (the usual landing): no pseudonym to compute
             return False
-        others = self._other_names(handle)
-        return any(self._on_suppression_list(self.pseudonym("acct", o) if self.enabled else o) for o in others)
+        return any(self._on_suppression_list(self.pseudonym("acct", name) if self.enabled else name)
+                   for name in (handle, *self._other_names(handle)))
 
     def _key_erased(self, key: str) -> bool:
         """Is the account of ``key`` (a clear key, privacy off: :meth:`account_key`) on the suppression list, under
