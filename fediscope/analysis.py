@@ -27,7 +27,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
 from fediscope.redact import redact_url
-from fediscope.store.base import PROVISIONAL
+from fediscope.store.base import PROVISIONAL, UNDECODABLE
 from fediscope.store.port import MetricStore, Row
 from fediscope.timestamps import rfc3339_rows
 
@@ -961,7 +961,7 @@ def read_again_if_written(read: Callable[[], _Value], what: str, logger: logging
 #: API's 409 ``stale_metric`` and ``missing_table``. A read that a write overtook may raise them too, with rows of
 #: neither write (a column the one has and the other lacks, or whose type the write changed; a table an HBase write
 #: rebuilds): :func:`overtaken_as_such` tells the two apart.
-UNREADABLE: tuple[type[Exception], ...] = (KeyError, TypeError, ValueError, StoreSchemaError, MissingTableError)
+UNREADABLE: tuple[type[Exception], ...] = (*UNDECODABLE, MissingTableError)  # the store's, and a dropped table
 #: the longest reason :func:`unreadable_reason` gives: a decoding error quotes the stored value, which may be long
 REASON_LENGTH = 200
 

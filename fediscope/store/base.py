@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: What a read of stored rows raises when they are not what this version decodes: a column of the catalog missing
 #: from the table (:class:`StoreSchemaError`), a value its column's type cannot hold (``ValueError``, ``TypeError``
-#: of the cast). As :data:`fediscope.analysis.UNREADABLE`, less a missing table (:meth:`BaseStore._reading`).
+#: of the cast). :data:`fediscope.analysis.UNREADABLE` is these and a missing table (:meth:`BaseStore._reading`).
 UNDECODABLE: tuple[type[Exception], ...] = (StoreSchemaError, ValueError, TypeError, KeyError)
 
 #: The start of a generation given before a write changes rows (:meth:`BaseStore._begin_change`); the write's
