@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from fediscope.engine.metrics import Metric, load_metrics
-from fediscope.errors import MissingTableError, StoreError, StoreSchemaError
+from fediscope.errors import MissingTableError, StoreError
 from fediscope.redact import redact_url
 from fediscope.store.base import PROVISIONAL, UNDECODABLE
 from fediscope.store.port import MetricStore, Row
@@ -867,10 +867,9 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
     except MetricChangedError as exc:  # written again during each of its reads: to read again, not to store again
         log.info("metric=%s not shown: %s", name, exc)
         return MetricRows(name, question, [], [], count, error=str(exc), sql_file=sql_file)
-    except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # a stored value or table this
-        # version cannot read, or a table dropped by hand
-        reason = (f"{exc.problem}: {exc.fix}" if isinstance(exc, MissingTableError)
-                  else stale_metric_message(name, unreadable_reason(exc)))
+    except UNREADABLE_AS_STORED as exc:  # a stored value or table this version cannot read, or a table dropped by
+        # hand: worded as an analysis' failure is, "metric <name>: …" for the table (was without its metric)
+        reason = analysis_failure(exc, name)
         log.warning("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
     return MetricRows(name, question, columns, rows, total, sql_file=sql_file, json_rows=json_rows)
@@ -962,6 +961,10 @@ def read_again_if_written(read: Callable[[], _Value], what: str, logger: logging
 #: neither write (a column the one has and the other lacks, or whose type the write changed; a table an HBase write
 #: rebuilds): :func:`overtaken_as_such` tells the two apart.
 UNREADABLE: tuple[type[Exception], ...] = (*UNDECODABLE, MissingTableError)  # the store's, and a dropped table
+#: :data:`UNREADABLE` less ``KeyError``: what a read of rows as the store returns them raises when they are not what
+#: this version reads (the report's other metrics, the period). Only an analysis raises ``KeyError`` for a column it
+#: reads (:func:`_require`); anywhere else one is a bug of this code, not a stale metric, and stays a traceback.
+UNREADABLE_AS_STORED: tuple[type[Exception], ...] = tuple(kind for kind in UNREADABLE if kind is not KeyError)
 #: the longest reason :func:`unreadable_reason` gives: a decoding error quotes the stored value, which may be long
 REASON_LENGTH = 200
 
@@ -1153,7 +1156,8 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
 
 def analysis_failure(exc: Exception, metric_name: str, reader: str | None = None,
                      rerun: str = "`fediscope process`") -> str:
-    """Why analysis ``reader`` of ``metric_name`` could not be computed, worded for a report that names the store: a
+    """Why analysis ``reader`` of ``metric_name`` could not be computed (without ``reader``: why the metric's own rows
+    could not be read, the report's other metrics), worded for a report that names the store: a
     table dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it
     reads, in the one wording of a stale metric (:func:`stale_metric_message`), as the results API's 409
     ``stale_metric`` says it. That is the same case as a metric ``fs.metric_rows`` cannot decode: an analysis and
@@ -1192,7 +1196,7 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
     except MetricChangedError as exc:
         run.failed["period"] = str(exc)
         log.info("period not read: %s", run.failed["period"])
-    except (TypeError, ValueError, StoreSchemaError, MissingTableError) as exc:  # as an analysis' failure below
+    except UNREADABLE_AS_STORED as exc:  # as an analysis' failure below
         run.failed["period"] = analysis_failure(exc, PERIOD_METRIC, "period", rerun)
         log.warning("period not read: %s", run.failed["period"])
     if PERIOD_METRIC not in stored:

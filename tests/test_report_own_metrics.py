@@ -124,14 +124,15 @@ def test_an_own_metric_whose_table_lost_a_column_is_named_and_the_report_exits_1
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_an_own_metric_whose_table_was_dropped_by_hand_is_named_with_the_fix(processed, capsys, fmt):
-    """Was: the report stopped at it (MissingTableError), printing nothing."""
+    """Was: the report stopped at it (MissingTableError), printing nothing; then it said the table without its
+    metric ("Could not read language_mix: its table …"), where a failed analysis says "metric <name>: its table …"."""
     with sqlite3.connect(processed / "store.db") as conn:
         conn.execute('DROP TABLE "metric_language_mix"')
     code, out, err = run(capsys, "report", "--format", fmt, "--no-charts")
     assert code == 1 and "Traceback" not in err
     assert "fediscope: error: 1 other metric could not be read (see above): language_mix" in err
-    said = ("its table metric_language_mix is missing (dropped by hand?): run `fediscope process` to write it "
-            "again (`fediscope store drop language_mix` if no SQL file defines it any more)")
+    said = ("metric language_mix: its table metric_language_mix is missing (dropped by hand?): run `fediscope "
+            "process` to write it again (`fediscope store drop language_mix` if no SQL file defines it any more)")
     if fmt == "json":
         document = json.loads(out)
         assert document["other_metrics"]["language_mix"]["error"] == said

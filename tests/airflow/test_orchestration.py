@@ -1048,6 +1048,31 @@ def test_verify_store_names_a_metric_this_version_cannot_read_in_one_line(change
         "`fediscope process` (the fediscope_batch DAG's process task) with this version to store it again")
 
 
+def test_verify_store_names_a_metric_table_dropped_by_hand_as_every_reader_does(tmp_path: Path) -> None:
+    """"metric <name>: its table … is missing (dropped by hand?)" and the fix, after the store (the task's log names
+    it nowhere else), as ``fediscope store export`` says it; the error keeps its type (tests/test_unreadable_metric_
+    wording.py has the other readers)."""
+    import contextlib
+    import sqlite3
+
+    from fediscope.engine.metrics import load_metrics
+    from fediscope.errors import MissingTableError
+    from fediscope.store.port import open_store
+
+    _lake_with_data(tmp_path / "lake")
+    settings = _missing_lake_settings(tmp_path)
+    with contextlib.closing(open_store(settings.store)) as store:
+        store.write(load_metrics()["languages"], [{"language": "en", "toots": 3, "share": 0.75}])
+    with contextlib.closing(sqlite3.connect(tmp_path / "s.db")) as db, db:
+        db.execute("DROP TABLE metric_languages")
+    with pytest.raises(MissingTableError) as info:
+        orch.verify_store(settings)
+    assert str(info.value) == (
+        f"store sqlite:///{tmp_path / 's.db'}: metric languages: its table metric_languages is missing (dropped by "
+        "hand?): run `fediscope process` to write it again (`fediscope store drop languages` if no SQL file defines "
+        "it any more); `fediscope doctor` lists every missing table")
+
+
 def test_an_ingest_tasks_collection_names_its_page_budget_as_the_variable_sets_it(tmp_path: Path,
                                                                                  caplog: pytest.LogCaptureFixture
                                                                                  ) -> None:

@@ -51,6 +51,23 @@ def test_the_export_of_an_account_is_one_line_exit_1_and_writes_no_file(stale, r
     assert not out.exists()
 
 
+def test_the_export_of_an_account_names_a_metric_table_dropped_by_hand_as_store_export_does(landed, run_cli,
+                                                                                            tmp_path) -> None:  # noqa: ANN001
+    """"metric <name>: its table … is missing (dropped by hand?)" and the fix, after the store, one line, exit 1
+    (tests/test_unreadable_metric_wording.py has the other readers)."""
+    run_process(landed.settings, progress=False)
+    with contextlib.closing(sqlite3.connect(landed.db)) as db, db:
+        db.execute("DROP TABLE metric_account_engagement")
+    out = tmp_path / "subject.json"
+    result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out))
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (f"fediscope: error: store sqlite:///{landed.db}: metric account_engagement: its table "
+                          "metric_account_engagement is missing (dropped by hand?): run `fediscope process` to write "
+                          "it again (`fediscope store drop account_engagement` if no SQL file defines it any more); "
+                          "`fediscope doctor` lists every missing table\n")
+    assert not out.exists()
+
+
 def test_the_erasure_says_it_is_unfinished(stale, run_cli) -> None:  # noqa: ANN001
     env, reason = stale
     result = run_cli("gdpr", "erase", "--account", SUBJECT, "--yes")
