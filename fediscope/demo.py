@@ -51,11 +51,12 @@ from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
 from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError, one_line
+from fediscope.lake.key_check import DEMO_KEY_PATH
 from fediscope.wording import count
 
 DEFAULT_STATUSES = 5000
 DEFAULT_PORT = 8765
-KEY_FILE = "_state/demo-key"
+KEY_FILE = DEMO_KEY_PATH
 #: The sample corpus (statuses, seed) the lake was collected from: a re-run serves the same one.
 CORPUS_FILE = "_state/demo-corpus.json"
 #: The API check reads at most this many pages of this many records through the scraping API.
