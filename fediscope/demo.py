@@ -739,8 +739,10 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         where = [] if here else ["--dir", shown(ctx.base)]
         again = ("`make demo`" if here and run_by_make() else
                  f"`{shlex.join([python_command(), '-m', 'fediscope.demo', *where])}`")
+        # its charts go where the demo's went (was: into ./fediscope-out, report's default, which `make clean` and
+        # .gitignore's demo entries leave alone)
         report_command = shlex.join([_cli_command(), "report", "--store", sqlite_url(shown(ctx.db_path)), "--top",
-                                     "20"])
+                                     "20", "--out", shown(ctx.out_dir / "charts")])
         print(f"Next: `{report_command}`, or run "
               f"{again} again: it collects only what is new.", file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
