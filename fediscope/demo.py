@@ -51,11 +51,12 @@ from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
 from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError, one_line
+from fediscope.lake.key_check import DEMO_KEY_PATH
 from fediscope.wording import count
 
 DEFAULT_STATUSES = 5000
 DEFAULT_PORT = 8765
-KEY_FILE = "_state/demo-key"
+KEY_FILE = DEMO_KEY_PATH
 #: The sample corpus (statuses, seed) the lake was collected from: a re-run serves the same one.
 CORPUS_FILE = "_state/demo-corpus.json"
 #: The API check reads at most this many pages of this many records through the scraping API.
@@ -738,8 +739,10 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         where = [] if here else ["--dir", shown(ctx.base)]
         again = ("`make demo`" if here and run_by_make() else
                  f"`{shlex.join([python_command(), '-m', 'fediscope.demo', *where])}`")
+        # its charts go where the demo's went (was: into ./fediscope-out, report's default, which `make clean` and
+        # .gitignore's demo entries leave alone)
         report_command = shlex.join([_cli_command(), "report", "--store", sqlite_url(shown(ctx.db_path)), "--top",
-                                     "20"])
+                                     "20", "--out", shown(ctx.out_dir / "charts")])
         print(f"Next: `{report_command}`, or run "
               f"{again} again: it collects only what is new.", file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "

@@ -597,6 +597,9 @@ def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
     fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({PSEUDONYM_KEY_COMMAND}) and keep it: pseudonyms change with the key, "
            "so changing it later breaks joins with earlier data")
     if not key:
+        landed = _lake_missing_key(settings) if read_lake else None
+        if landed:  # a new key would not be the lake's: ask for the one it was landed with
+            return Check("pseudonym_key", FAIL, *landed)
         return Check("pseudonym_key", FAIL, "FEDISCOPE_PSEUDONYM_KEY is not set: collection refuses to start", fix)
     mismatch = _lake_key_mismatch(settings) if read_lake else None
     if mismatch:
@@ -607,6 +610,19 @@ def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
     if why:
         return Check("pseudonym_key", WARN, f"set, but {why}: pseudonyms can be brute-forced", fix)
     return Check("pseudonym_key", OK, "set")
+
+
+def _lake_missing_key(settings: Settings) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when no key is set for a lake that records the key it was landed with
+    (:func:`fediscope.lake.key_check.missing_key_problem`); None otherwise, or when the lake cannot be opened."""
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.key_check import missing_key_problem
+
+    try:
+        return missing_key_problem(settings, open_lake(settings.lake))
+    except FediscopeError as exc:  # an unusable FEDISCOPE_LAKE: the ``lake`` check reports it
+        log.debug("the lake's key check could not be read: %s", exc)
+        return None
 
 
 def _lake_key_mismatch(settings: Settings) -> tuple[str, str] | None:

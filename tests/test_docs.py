@@ -441,6 +441,19 @@ def test_an_option_s_default_is_shown_as_its_choices_are() -> None:
     assert [(where, default, choices) for where, default, choices in shown if default not in choices] == []
 
 
+def test_no_help_text_shows_the_docstrings_markup() -> None:
+    """A command's help is its docstring as click prints it: reStructuredText's ``literal`` and :func:`roles` show
+    as written there. Was: ``config show --help`` read "--json adds ``config_file`` and ``origins``"."""
+    runner = CliRunner()
+    shown = {}
+    for path, _command in click_commands():
+        result = runner.invoke(cli, [*path.split()[1:], "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        if found := re.findall(r"``|:(?:func|class|meth|mod|data):", result.output):
+            shown[path] = found
+    assert shown == {}
+
+
 def help_examples() -> Iterator[tuple[str, str]]:
     """The example command lines of each command's ``--help`` (its lines that start with ``fediscope``), as a
     code block, by where they are shown."""

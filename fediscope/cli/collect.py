@@ -64,13 +64,16 @@ def collect(instances: tuple[str, ...], timelines: tuple[str, ...], max_pages: i
                           "configure [[sources]] in fediscope.toml")
     from fediscope.config import option_origin
     from fediscope.lake.backend import open_lake, prepare_lake
-    from fediscope.lake.key_check import check_landing_key
+    from fediscope.lake.key_check import check_landing_key, require_pseudonym_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.collector import run_collection
 
-    policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
-    # a lake path that is a file fails here, before anything is fetched
     target_lake = open_lake(settings.lake)
+    # a missing pseudonym key fails before a lake is created for nothing; for a lake landed with one, the error asks
+    # for that key, not a new one
+    require_pseudonym_key(settings, target_lake)
+    policy_from_settings(settings)
+    # a lake path that is a file fails here, before anything is fetched
     prepare_lake(target_lake, chosen_by=option_origin(settings, "lake"))
     # a key other than the lake's is refused before anything is fetched (a weak one is only warned about)
     check_landing_key(settings, target_lake, chosen_by=option_origin(settings, "lake"))

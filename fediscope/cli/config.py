@@ -29,8 +29,8 @@ def show(as_json: bool) -> None:
     The first line names the config file read (or says none was); a setting whose value is not its default is
     followed by an indented line saying where the value came from (the file's key, the variable, the option), and,
     when that overrides what the config file sets, the file's value (masked as the setting's is). --json adds
-    ``config_file`` and ``origins`` (for each setting: ``from``, ``where`` and, when it overrides the file,
-    ``overrides``)."""
+    "config_file" and "origins" (for each setting: "from", "where" and, when it overrides the file,
+    "overrides")."""
     settings = settings_from_context()
     rows: dict[str, object] = {s.name: masked(s.name, getattr(settings, s.name)) for s in SETTINGS}
     # an instance address may carry a token in its query (?access_token=…), which fediscope never sends

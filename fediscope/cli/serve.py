@@ -38,8 +38,11 @@ def serve_api(host: str, port: int, threads: int) -> None:
     from api.app import make_server
     from api.guard import allowed_base_urls
     from fediscope.errors import ConfigError
+    from fediscope.lake.backend import open_lake
+    from fediscope.lake.key_check import require_pseudonym_key
 
     settings = settings_from_context()
+    require_pseudonym_key(settings, open_lake(settings.lake))  # a lake landed with a key asks for it, not a new one
     app = create_app(settings)
     _check_key(settings)
     _check_metrics(settings)

@@ -87,13 +87,16 @@ def stream(instance: str, timelines: tuple[str, ...], duration: float | None, ma
         raise click.UsageError(f"--timeline: each timeline once (got {', '.join(names)})")
     from fediscope.config import option_origin
     from fediscope.lake.backend import open_lake, prepare_lake
-    from fediscope.lake.key_check import check_landing_key
+    from fediscope.lake.key_check import check_landing_key, require_pseudonym_key
     from fediscope.privacy import policy_from_settings
     from fediscope.sources.stream import StreamRun
 
-    policy_from_settings(settings)  # a missing pseudonym key fails before a lake is created for nothing
-    # a lake path that is a file fails here, before the stream is opened
     target_lake = open_lake(settings.lake)
+    # a missing pseudonym key fails before a lake is created for nothing; for a lake landed with one, the error asks
+    # for that key, not a new one
+    require_pseudonym_key(settings, target_lake)
+    policy_from_settings(settings)
+    # a lake path that is a file fails here, before the stream is opened
     prepare_lake(target_lake, chosen_by=option_origin(settings, "lake"))
     # a key other than the lake's is refused before the stream is opened (a weak one is only warned about)
     check_landing_key(settings, target_lake, chosen_by=option_origin(settings, "lake"))

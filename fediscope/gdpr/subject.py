@@ -122,11 +122,12 @@ def _subject(settings: Settings, user: str, domain: str) -> Subject:
     """The subject ``user@domain``, both as :func:`parse_account` gives them (or a domain's other spelling)."""
     if not settings.privacy:
         return Subject(key=f"{user}@{domain}", pseudonymised=False, username=user, domain=domain)
-    try:
-        policy = policy_from_settings(settings)
-    except ConfigError as exc:
-        raise ConfigError("cannot find the account's records without the pseudonym key that landed them: "
-                          f"{exc}") from None
+    if not settings.pseudonym_key:  # was followed by the landing's advice to generate a key: a new one finds nothing
+        raise ConfigError("cannot find the account's records without the pseudonym key that landed them: set "
+                          f"{settings.origin('pseudonym_key', advice=True)} to the key the lake was landed with (the "
+                          "one its collectors use; a new key would find nothing), or FEDISCOPE_PRIVACY=off for a lake "
+                          "landed with the privacy policy off")
+    policy = policy_from_settings(settings)
     # the key of the domain as spelled: a Unicode spelling's is what lakes landed before the landing settled on
     # ASCII hold (account_key would give the ASCII spelling's, the first subject's)
     return Subject(key=policy.spelled_key(f"{user}@{domain}"), pseudonymised=True, username=user, domain=domain)

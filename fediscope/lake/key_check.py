@@ -35,16 +35,19 @@ import hmac
 import json
 import logging
 import re
+import shlex
 from datetime import UTC, datetime
 
 from fediscope.config import Settings
-from fediscope.errors import ConfigError, LakeError
+from fediscope.errors import ConfigError, FediscopeError, LakeError
 from fediscope.lake.backend import LAKE_SETTING, LakeBackend
 from fediscope.lake.layout import STATE_ROOT
 
 log = logging.getLogger(__name__)
 
 KEY_CHECK_PATH = f"{STATE_ROOT}/pseudonym_key_check.json"
+#: Where ``python -m fediscope.demo`` keeps its lake's key (the demo's own, not a setting)
+DEMO_KEY_PATH = f"{STATE_ROOT}/demo-key"
 #: What the key check is computed from (fixed: changing it would make every recorded check a mismatch).
 KEY_CHECK_LABEL = "fediscope key check"
 #: Hex digits kept: as many as a pseudonym has (fediscope.privacy.PrivacyPolicy.pseudonym).
@@ -199,6 +202,48 @@ def check_landing_key(settings: Settings, lake: LakeBackend, *, chosen_by: str |
                                                 expected=expected, settings=settings)
                                + _ROTATION_HINT.format(path=KEY_CHECK_PATH))
     return False
+
+
+def missing_key_problem(settings: Settings, lake: LakeBackend) -> tuple[str, str] | None:
+    """With the privacy policy on and no pseudonym key set: (what is wrong, the fix) for a lake that already records
+    what it was landed with, whose fix is to set that key again (or privacy off), not a new one. None when a key is
+    set, privacy is off, or the lake records nothing (a new lake: the generic advice to generate a key holds).
+
+    Was: a shell that had lost the variable was told to generate a new key, which the lake then refused as not its
+    key: a second error, for following the first one's advice."""
+    from fediscope.redact import redact_url
+
+    if not settings.privacy or settings.pseudonym_key:
+        return None
+    try:
+        recorded = read_key_check(lake)
+    except FediscopeError:  # a damaged check or an unreadable lake: the landing's own checks say it
+        return None
+    if recorded is None:
+        return None
+    where = redact_url(lake.url)
+    if recorded == PRIVACY_OFF:
+        return (f"FEDISCOPE_PSEUDONYM_KEY is not set, and this lake was landed with FEDISCOPE_PRIVACY=off ({where}: "
+                f"its {KEY_CHECK_PATH} says so)", "set FEDISCOPE_PRIVACY=off as its collectors do")
+    try:
+        demo = lake.exists(DEMO_KEY_PATH)
+    except FediscopeError:
+        demo = False
+    demo_key = f"{where.rstrip('/')}/{DEMO_KEY_PATH}"
+    used = (f"the demo's, kept in {demo_key}: export FEDISCOPE_PSEUDONYM_KEY=$(cat {shlex.quote(demo_key)})" if demo
+            else "the one its collectors use")
+    return (f"FEDISCOPE_PSEUDONYM_KEY is not set, and this lake was landed with one ({where}: its {KEY_CHECK_PATH} "
+            "holds that key's check, not the key)",
+            f"set {settings.origin('pseudonym_key', advice=True)} to the key the lake was landed with ({used}); a "
+            "new key would not match its records and is refused")
+
+
+def require_pseudonym_key(settings: Settings, lake: LakeBackend) -> None:
+    """ConfigError saying :func:`missing_key_problem` when the key is missing for a lake that records its own; the
+    callers then build the policy (:func:`fediscope.privacy.policy_from_settings`), which refuses a missing key in
+    a new lake with the advice to generate one."""
+    if problem := missing_key_problem(settings, lake):
+        raise ConfigError("; ".join(problem))
 
 
 def key_weakness(settings: Settings) -> str | None:

@@ -351,3 +351,88 @@ def test_doctor_leaves_an_unusable_lake_url_to_the_lake_check() -> None:
 
     assert check_pseudonym_key(Settings(lake="ftp://host/lake", pseudonym_key=KEY)).status == OK
     assert check_pseudonym_key(Settings(lake="ftp://host/lake", privacy=False)).status == WARN
+
+
+# -- a key missing for a lake landed with one ----------------------------------------------------------------------
+LANDED_WITH_ONE = "FEDISCOPE_PSEUDONYM_KEY is not set, and this lake was landed with one"
+GENERATE = "secrets.token_hex"  # the advice to generate a key, right for a new lake only
+
+
+@pytest.mark.parametrize("command", [("collect", "--timeline", "public"), ("stream", "--duration", "1")])
+def test_a_missing_key_for_a_lake_landed_with_one_asks_for_that_key(capsys, monkeypatch, server, lake_dir,
+                                                                    command) -> None:
+    """Was: "no pseudonym key: set FEDISCOPE_PSEUDONYM_KEY to a long random secret, e.g. export …=$(python3 -c
+    '…token_hex(32)')": a new shell that had lost the variable was told to generate a key, and the lake then
+    refused that key as not its own."""
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, _out, err = run(capsys, command[0], "--instance", server.url, *command[1:])
+    assert code == 2 and GENERATE in err and LANDED_WITH_ONE not in err, err  # a new lake: generate one
+    assert not lake_dir.exists()  # nothing created for nothing
+    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", KEY)
+    assert _collect(capsys, server)[0] == 0
+    before = _files(lake_dir)
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, out, err = run(capsys, command[0], "--instance", server.url, *command[1:])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err, (code, out, err)
+    assert LANDED_WITH_ONE in err and "to the key the lake was landed with" in err, err
+    assert GENERATE not in err and "demo" not in err, err
+    assert _files(lake_dir) == before
+
+
+def test_a_missing_key_for_the_demos_lake_names_the_demos_key_file(capsys, monkeypatch, server, lake_dir) -> None:
+    """``python -m fediscope.demo`` keeps its lake's key in the lake: a researcher collecting more into demo-lake
+    is told where it is, as a command that reads it."""
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / "_state" / "demo-key").write_text(KEY + "\n")  # as fediscope.demo.demo_key keeps it
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, _out, err = _collect(capsys, server)
+    assert code == 2 and f"export FEDISCOPE_PSEUDONYM_KEY=$(cat {lake_dir}/_state/demo-key)" in err, err
+    assert KEY not in err
+
+
+def test_a_missing_key_for_a_lake_landed_with_privacy_off_says_so(capsys, monkeypatch, server, lake_dir) -> None:
+    monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
+    assert _collect(capsys, server)[0] == 0
+    monkeypatch.delenv("FEDISCOPE_PRIVACY")
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, _out, err = _collect(capsys, server)
+    assert code == 2 and "landed with FEDISCOPE_PRIVACY=off" in err and "set FEDISCOPE_PRIVACY=off" in err, err
+    assert GENERATE not in err
+
+
+def test_doctor_asks_for_the_lakes_key_when_none_is_set(capsys, server, lake_dir) -> None:
+    from fediscope.doctor import FAIL, check_pseudonym_key
+
+    settings = Settings(lake=str(lake_dir))
+    check = check_pseudonym_key(settings)  # no lake yet: generate one
+    assert check.status == FAIL and GENERATE in check.fix, check
+    assert _collect(capsys, server)[0] == 0
+    check = check_pseudonym_key(settings)
+    assert check.status == FAIL and LANDED_WITH_ONE in check.detail, check
+    assert "to the key the lake was landed with" in check.fix and GENERATE not in check.fix, check
+
+
+def test_serve_api_without_a_key_for_a_lake_landed_with_one_asks_for_that_key(capsys, server, lake_dir) -> None:
+    assert _collect(capsys, server)[0] == 0
+    line, process = _serve(lake_dir, server, "")
+    try:
+        assert LANDED_WITH_ONE in line and GENERATE not in line, line
+        assert process.wait(timeout=30) == 2
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("command", ["export", "erase"])
+def test_gdpr_without_a_key_asks_for_the_lakes_key_not_a_new_one(capsys, monkeypatch, server, lake_dir,
+                                                                command) -> None:
+    """Was: "cannot find the account's records without the pseudonym key that landed them: no pseudonym key: set
+    FEDISCOPE_PSEUDONYM_KEY to a long random secret, e.g. …": a new key finds nothing."""
+    assert _collect(capsys, server)[0] == 0
+    subject = _subject(server)
+    before = _files(lake_dir)
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, out, err = run(capsys, "gdpr", command, "--account", subject, *(["--yes"] if command == "erase" else []))
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    assert "to the key the lake was landed with" in err and GENERATE not in err, err
+    assert _files(lake_dir) == before

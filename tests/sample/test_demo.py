@@ -468,5 +468,8 @@ def test_the_suggested_report_command_names_the_store_of_a_dir_with_spaces_and_p
     assert run_demo(ctx, [], out) == 0, out.getvalue()
     suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
     command = shlex.split(suggested.removeprefix("Next: `").split("`")[0])
-    assert command[1:3] == ["report", "--store"] and command[4:] == ["--top", "20"], command
+    assert command[1:3] == ["report", "--store"] and command[4:6] == ["--top", "20"], command
     assert sqlite_file(command[3]).resolve() == ctx.db_path.resolve()
+    # its charts go beside the demo's (was: into ./fediscope-out, which `make clean` leaves behind)
+    assert len(command) == 8 and command[6] == "--out", command
+    assert (tmp_path / command[7]).resolve() == (ctx.out_dir / "charts").resolve()
