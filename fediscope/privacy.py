@@ -633,7 +633,10 @@ class PrivacyPolicy:
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
         :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
-        handle = self._handle(acct, instance)
+        return self._key_of(self._handle(acct, instance))
+
+    def _key_of(self, handle: str) -> str:
+        """The account key of a clear ``handle`` as :meth:`_handle` gives it."""
         return self.pseudonym("acct", handle) if self.enabled else handle
 
     def _handle(self, acct: str, instance: str | None) -> str:
@@ -666,8 +669,8 @@ class PrivacyPolicy:
     def text_key(self, acct: str, instance: str | None = None) -> str:
         """What an account written in a text lands as: its key (:meth:`account_key`), :data:`ERASED` when it is on
         the suppression list."""
-        key = self.account_key(acct, instance)
-        return ERASED if self.is_erased(acct, instance) else key
+        handle = self._handle(acct, instance)  # once, for the key and the look-up
+        return ERASED if self._handle_erased(handle) else self._key_of(handle)
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
         return self.pseudonym("id", instance_account_id(instance, account_id))
@@ -708,11 +711,13 @@ class PrivacyPolicy:
         ``alice@social.example.com`` before the lake knew that server's handle domain is keyed
         ``alice@example.com`` by every landing that knows it (its home instance's, once learned, and every other
         instance's): without this, all of them landed the account again."""
-        handle = self._handle(acct, instance)
+        return self._handle_erased(self._handle(acct, instance))
+
+    def _handle_erased(self, handle: str) -> bool:
+        """:meth:`is_erased` of the clear ``handle`` as :meth:`_handle` gives it."""
         if not self.suppressed:  # nobody erased (the usual landing): no pseudonym to compute
             return False
-        return any(self._on_suppression_list(self.pseudonym("acct", name) if self.enabled else name)
-                   for name in (handle, *self._other_names(handle)))
+        return any(self._on_suppression_list(self._key_of(name)) for name in (handle, *self._other_names(handle)))
 
     def _key_erased(self, key: str) -> bool:
         """Is the account of ``key`` (a clear key, privacy off: :meth:`account_key`) on the suppression list, under
@@ -765,7 +770,7 @@ class PrivacyPolicy:
         erase` has just removed it from the pending notes; noting it again would only put its pseudonym back there."""
         self._opted_out_handles.add(handle)
         if self.enabled:
-            if not self.is_erased(handle):
+            if not self._handle_erased(handle):
                 names = (handle, *self._other_names(handle))
                 self.opted_out.update(set().union(*(self._spellings(n, "") for n in names)) - self.suppressed)
         elif not self._key_erased(handle):
