@@ -57,12 +57,15 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   (:data:`HANDLE_DOMAIN_RETRY` after the document could not be had). A settled answer is also recorded in the
   lake's ``_state/handle_domains.json``, shared with the collector and the stream; when the document cannot be had,
   the handle domain remembered there is used (none remembered: the domain connected to), and when that file
-  cannot be read the answer is 503 ``lake_unavailable`` (see :class:`HandleDomains`).
+  cannot be read the answer is 503 ``lake_unavailable`` (see :class:`HandleDomains`). So is every records request,
+  with privacy on or off, while the file cannot be read and anybody was erased: it is what finds an erased account
+  under its other name (:meth:`HandleDomains.preload`).
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
 or oversized bodies), 503 ``lake_unavailable`` when the lake cannot be read (suppression list, the remembered
-handle domain of an instance whose document failed) or written (quarantine).
+handle domain of an instance whose document failed, the handle-domain memory while anybody was erased) or written
+(quarantine).
 """
 
 from __future__ import annotations
@@ -226,6 +229,15 @@ class Suppression:
             return self._keys
 
 
+#: The answer (503 ``lake_unavailable``) when the handle domains remembered in the lake cannot be read and anybody
+#: was erased (:meth:`HandleDomains.preload`); the reason itself, which may name where the lake lives, is logged.
+UNREADABLE_MEMORY_ANSWER = (
+    "the handle domains remembered in the lake (FEDISCOPE_LAKE), _state/handle_domains.json, cannot be read (the "
+    "server log says why), so an account erased under one of its names could be served under the other; if the log "
+    "says the file is damaged, delete it (the next collect, stream or API request that reads an instance's document "
+    "learns its handle domain again), else check the lake; then retry")
+
+
 class HandleDomains:
     """Each instance's handle domain (see the module docstring), remembered per domain for ``ttl`` seconds.
 
@@ -235,7 +247,8 @@ class HandleDomains:
     still served — it is correct, and the next lookup tries again), and when the document cannot be read the
     remembered handle domain is used, so the keys stay those of the runs before. When that memory cannot be read
     (lake down, damaged file) the answer is 503 ``lake_unavailable``, as for the suppression list: keying by the
-    served domain would give the records a pseudonym the collector does not."""
+    served domain would give the records a pseudonym the collector does not. It is 503 too, on any instance, while
+    it cannot be read and anybody was erased (:meth:`preload`)."""
 
     def __init__(self, ttl: float = HANDLE_DOMAIN_TTL, retry: float = HANDLE_DOMAIN_RETRY,
                  clock: Callable[[], float] = time.monotonic,
@@ -243,7 +256,8 @@ class HandleDomains:
         self.ttl, self.retry, self.clock = ttl, retry, clock
         self.open_lake = open_lake
         self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
-        self._remembered: tuple[dict[str, str | None], float] | None = None  # the lake's memory, valid until
+        #: the lake's memory (None: it could not be read), valid until
+        self._remembered: tuple[dict[str, str | None] | None, float] | None = None
         self._lock = threading.Lock()
 
     def preload(self, policy: PrivacyPolicy) -> None:
@@ -253,24 +267,31 @@ class HandleDomains:
         its names is then left out under the other on every instance, not only once a request to its home instance
         has taught this process its handle domain, and an opted-out account met on another instance is noted under
         its served-domain name too (with privacy on or off, whether or not anybody was erased). The lake's memory is
-        read at most every :data:`SUPPRESSION_TTL` seconds; a memory that cannot be read is logged (WARNING, once
-        per reason) and the handle domains this process learned are used alone (the collector and the stream do the
-        same)."""
+        read at most every :data:`SUPPRESSION_TTL` seconds (a failure too). A memory that cannot be read is logged
+        (WARNING, once per reason); when anybody was erased (``policy.suppressed``) the answer is then 503
+        ``lake_unavailable``, with privacy on or off, as for the suppression list itself: an account erased under one
+        name before the lake knew its handle domain is on the list under that name alone, and the memory is what
+        finds it under the other, on an instance this process never asked about. Nobody erased, the handle domains
+        this process learned are used alone (the collector and the stream do the same): an opted-out account is
+        left out all the same, only noted under the name met."""
         now = self.clock()
         with self._lock:
             remembered = self._remembered
         if self.open_lake is not None and (remembered is None or now >= remembered[1]):
+            read: dict[str, str | None] | None
             try:
                 read = load_handle_domains(self.open_lake())
             except FediscopeError as exc:
                 _warn_once(unreadable_memory_warning(exc, "this API learned"))
-                read = {}
+                read = None
             remembered = (read, now + SUPPRESSION_TTL)
             with self._lock:
                 self._remembered = remembered
+        if remembered is not None and remembered[0] is None and policy.suppressed:
+            raise ApiError(503, "lake_unavailable", UNREADABLE_MEMORY_ANSWER)
         with self._lock:
             learned = {domain: handle for domain, (handle, _until) in self._known.items()}
-        policy.use_remembered_handle_domains({**(remembered[0] if remembered else {}), **learned})
+        policy.use_remembered_handle_domains({**((remembered[0] or {}) if remembered else {}), **learned})
 
     def lookup(self, client: MastodonClient, page: Page | None) -> str | None:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from

@@ -47,7 +47,8 @@ the lake knew the handle domain, when its records were keyed so): the suppressio
 name erased, so an account is looked up there under both names, computed from its clear handle before it is
 pseudonymised (:meth:`PrivacyPolicy.is_erased`), by the handle domains registered and those the lake remembers
 (:meth:`PrivacyPolicy.use_remembered_handle_domains`, registered for that look-up alone). An opted-out account is
-noted under both names by the same ones, wherever it was met: its home instance's older records may be keyed by
+noted under both names by the same ones, wherever it was met, also when the run learns the handle domain only after
+meeting it (:meth:`PrivacyPolicy._note_opt_outs_again`): its home instance's older records may be keyed by
 the served domain, and another instance names it by the handle (``acct: "alice@example.com"``). Id pseudonyms,
 ``origin_ref`` and links in the text stay keyed by the host named in them (ids and
 status URIs belong to the serving host).
@@ -562,6 +563,9 @@ class PrivacyPolicy:
     #: account keys of the opted-out accounts met (fediscope.gdpr.opt_outs notes them in the lake); an account of an
     #: instance with another handle domain under both its keys (:meth:`_other_names`), wherever it was met
     opted_out: set[str] = field(default_factory=set)
+    #: the clear handles (:meth:`_handle`) of the opted-out accounts noted, in memory only: a handle domain registered
+    #: later in the run notes them under the other name it gives them too (:meth:`_note_opt_outs_again`)
+    _opted_out_handles: set[str] = field(default_factory=set, repr=False, compare=False)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -594,6 +598,7 @@ class PrivacyPolicy:
         self.remembered_handle_domains.pop(instance.lower(), None)
         if domain is not None:
             self.handle_domains[instance.lower()] = domain
+            self._note_opt_outs_again({instance.lower(), domain})
         else:
             self.handle_domains.pop(instance.lower(), None)
         return domain
@@ -618,6 +623,7 @@ class PrivacyPolicy:
                 self.use_handle_domain(served, handle)
             elif (domain := parent_handle_domain(served, handle)) is not None:
                 self.remembered_handle_domains[served.lower()] = domain
+                self._note_opt_outs_again({served.lower(), domain})
 
     def local_domain(self, instance: str) -> str:
         """The domain of the handles of ``instance``'s local accounts: its handle domain when one was registered
@@ -627,7 +633,10 @@ class PrivacyPolicy:
     def account_key(self, acct: str, instance: str | None = None) -> str:
         """Pseudonym of ``user@domain`` (``acct`` without a domain is local to ``instance``: its domain is
         :meth:`local_domain`); with privacy off, the clear key (:func:`clear_account_key`)."""
-        handle = self._handle(acct, instance)
+        return self._key_of(self._handle(acct, instance))
+
+    def _key_of(self, handle: str) -> str:
+        """The account key of a clear ``handle`` as :meth:`_handle` gives it."""
         return self.pseudonym("acct", handle) if self.enabled else handle
 
     def _handle(self, acct: str, instance: str | None) -> str:
@@ -660,8 +669,8 @@ class PrivacyPolicy:
     def text_key(self, acct: str, instance: str | None = None) -> str:
         """What an account written in a text lands as: its key (:meth:`account_key`), :data:`ERASED` when it is on
         the suppression list."""
-        key = self.account_key(acct, instance)
-        return ERASED if self.is_erased(acct, instance) else key
+        handle = self._handle(acct, instance)  # once, for the key and the look-up
+        return ERASED if self._handle_erased(handle) else self._key_of(handle)
 
     def id_pseudonym(self, instance: str, account_id: Any) -> str:
         return self.pseudonym("id", instance_account_id(instance, account_id))
@@ -702,11 +711,13 @@ class PrivacyPolicy:
         ``alice@social.example.com`` before the lake knew that server's handle domain is keyed
         ``alice@example.com`` by every landing that knows it (its home instance's, once learned, and every other
         instance's): without this, all of them landed the account again."""
-        handle = self._handle(acct, instance)
+        return self._handle_erased(self._handle(acct, instance))
+
+    def _handle_erased(self, handle: str) -> bool:
+        """:meth:`is_erased` of the clear ``handle`` as :meth:`_handle` gives it."""
         if not self.suppressed:  # nobody erased (the usual landing): no pseudonym to compute
             return False
-        return any(self._on_suppression_list(self.pseudonym("acct", name) if self.enabled else name)
-                   for name in (handle, *self._other_names(handle)))
+        return any(self._on_suppression_list(self._key_of(name)) for name in (handle, *self._other_names(handle)))
 
     def _key_erased(self, key: str) -> bool:
         """Is the account of ``key`` (a clear key, privacy off: :meth:`account_key`) on the suppression list, under
@@ -742,6 +753,39 @@ class PrivacyPolicy:
         if not self.suppressed or replied_to in (None, "", ERASED):
             return False
         return self._on_suppression_list(str(replied_to) if self.enabled else instance_account_id(instance, replied_to))
+
+    # -- opt-outs ---------------------------------------------------------------------------------------------
+    def _note_opt_out(self, handle: str) -> None:
+        """Note the opted-out account of ``handle`` (its clear ``user@domain``, :meth:`_handle`) in :attr:`opted_out`
+        under its key and every other key the lake may hold of it, so the next curation erases what was landed of it
+        before it opted out: the key of its domain's Unicode spelling (:meth:`_spellings`) and, for an account of a
+        server with another handle domain, its other names by the handle domains registered or remembered
+        (:meth:`_other_names`): what was keyed by the served domain before (before the handle-domain rule, or by a
+        run that could not learn it) goes too, whether the account was met on its home instance (``alice``) or on
+        another (``alice@example.com``). Privacy off keys its home instance's records by the served domain and other
+        instances' by the handle, so both are needed there too. The handle is kept (in memory) for a handle domain
+        registered later in the run (:meth:`_note_opt_outs_again`).
+
+        An erased (suppressed) account is not noted, under either name: nothing of it is landed any more, and `gdpr
+        erase` has just removed it from the pending notes; noting it again would only put its pseudonym back there."""
+        self._opted_out_handles.add(handle)
+        if self.enabled:
+            if not self._handle_erased(handle):
+                names = (handle, *self._other_names(handle))
+                self.opted_out.update(set().union(*(self._spellings(n, "") for n in names)) - self.suppressed)
+        elif not self._key_erased(handle):
+            noted = self._spellings(handle, "")
+            self.opted_out.update(noted, *map(self._other_names, noted))
+
+    def _note_opt_outs_again(self, domains: set[str]) -> None:
+        """Note again (:meth:`_note_opt_out`) the opted-out accounts already met whose handle has one of ``domains``
+        (an instance and the handle domain just registered for it): one met on another instance
+        (``alice@example.com``) before the run learned its home instance's handle domain was noted under that name
+        alone, and is noted under its served-domain name (``alice@social.example.com``) now, as in any other order.
+        Was: a fresh lake (nothing remembered) and nobody erased (so the run did not learn the handle domains first)
+        left the served-domain name out."""
+        for handle in [h for h in self._opted_out_handles if h.rpartition("@")[2] in domains]:
+            self._note_opt_out(handle)
 
     # -- privacy off: records as collected, opt-outs and erasures still honoured ----------------------------------
     def _as_collected(self, entity: str, record: Any, instance: str) -> Any | None:
@@ -790,11 +834,8 @@ class PrivacyPolicy:
         if not acct:  # no key to note or look up (a shape the landing checks report)
             return "opt_out" if _opted_out(account) else None
         reason = self.skip_reason(account, instance)
-        if reason == "opt_out" and not self._key_erased(self.account_key(acct, instance)):
-            noted = self._spellings(acct, instance)
-            # and under its other name (a local account of a server whose handles have another domain): privacy off
-            # keys its home instance's records by the served domain and other instances' by the handle
-            self.opted_out.update(noted, *map(self._other_names, noted))
+        if reason == "opt_out":
+            self._note_opt_out(self._handle(acct, instance))
         return reason
 
     def _collected_status(self, status: dict[str, Any], instance: str,
@@ -945,18 +986,7 @@ class PrivacyPolicy:
         reason = self.skip_reason(account, instance)
         if reason:
             if reason == "opt_out":  # records landed before it opted out are erased by the next curation
-                noted = self._spellings(acct, instance)
-                # and under its other names (an account of a server with another handle domain, by the handle
-                # domains registered or remembered: _other_names): what was keyed by the served domain before
-                # (before the handle-domain rule, or by a run that could not learn it) goes too, whether the
-                # account was met on its home instance (``alice``) or on another (``alice@example.com``)
-                for other in self._other_names(self._handle(acct, instance)):
-                    noted |= self._spellings(other, instance)
-                # an erased (suppressed) account is not noted, under either name: nothing of it is landed any more,
-                # and `gdpr erase` has just removed it from the pending notes; noting it again would only put its
-                # pseudonym back there
-                if not self.is_erased(acct, instance):
-                    self.opted_out.update(noted - self.suppressed)
+                self._note_opt_out(self._handle(acct, instance))
             return reason
         key = self.account_key(acct, instance)
         out: dict[str, Any] = {k: account[k] for k in ACCOUNT_KEPT if k in account}

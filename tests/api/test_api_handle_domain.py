@@ -135,6 +135,46 @@ def test_a_damaged_memory_is_503_only_when_it_is_needed(
     assert str(lake_dir) not in response.text  # where the lake lives is for the server log (api/README.md)
 
 
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy_on", "privacy_off"])
+def test_a_damaged_memory_is_503_when_anybody_was_erased(
+        home: MastodonDouble, live_api: Callable[..., LiveApi], lake_dir: Path, tmp_path: Path, privacy: bool) -> None:
+    """An account erased as ``user@social.example.test`` before the lake knew the handle domain (the suppression list
+    holds that name alone), the handle domain remembered since, then the memory damaged: another instance's timeline
+    (``acct: "user@example.test"``) is 503 ``lake_unavailable`` naming the file and its fix, with privacy on or off,
+    rather than served without the other name of the erased account (the memory is what links the two). Once the file
+    is repaired the timeline is served, without the account. Was: logged, and the account's statuses served."""
+    settings = make_settings(instances=(home.url,), allow_private_addresses=True, lake=str(lake_dir),
+                             store=f"sqlite:///{tmp_path / 'metrics.db'}",
+                             **({} if privacy else {"privacy": False, "pseudonym_key": None}))
+    with without_instance_document(home):  # keyed by the served domain, nothing remembered
+        assert run_collection(settings.replace(retry_backoff=0.01, max_retries=1), [(home.url, parse_source("public"))],
+                              progress=False).landed
+    author = "mastodonpy_test_2"  # most of the corpus's public statuses
+    erase_account(settings, f"{author}@{home.domain}")  # the suppression list holds the served domain's name alone
+    remember_handle_domain(open_lake(str(lake_dir)), home.domain, HANDLE_DOMAIN)  # learned since (a collect)
+    path = lake_dir / HANDLE_DOMAINS_PATH
+    remembered = path.read_text()
+    path.write_text("{not json")
+    policy = policy_from_settings(settings)
+    keys = {policy.account_key(f"{author}@{domain}") for domain in (home.domain, HANDLE_DOMAIN)}
+
+    with MastodonDouble(statuses=30, accounts_domain=HANDLE_DOMAIN) as remote:
+        both = settings.replace(instances=(home.url, remote.url))
+        response = live_api(both).get("/v1/timelines/public", params={"instance": remote.domain, "limit": 40})
+        assert response.status_code == 503, (response.status_code, response.json().get("skipped"))
+        error = response.json()["error"]
+        assert error["code"] == "lake_unavailable", error
+        assert "_state/handle_domains.json" in error["message"] and "delete it" in error["message"], error
+        assert str(lake_dir) not in response.text and not [k for k in keys if k in response.text]
+        assert path.read_text() == "{not json"  # never rewritten by the API
+
+        path.write_text(remembered)  # repaired (a new API process: the memory is re-read every 30 s)
+        response = live_api(both).get("/v1/timelines/public", params={"instance": remote.domain, "limit": 40})
+    assert response.status_code == 200, response.text
+    assert response.json()["skipped"] >= 20 and response.json()["records"], response.json()["skipped"]
+    assert not [k for k in keys if k in response.text]
+
+
 def test_a_public_suffix_is_not_used_whether_declared_or_remembered(
         monkeypatch: pytest.MonkeyPatch, live_api: Callable[..., LiveApi], lake_dir: Path) -> None:
     """An instance at social.alice.github.io declaring github.io (a public suffix, shared by many owners) keeps

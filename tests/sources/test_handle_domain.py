@@ -231,3 +231,27 @@ def test_the_stream_with_privacy_on_notes_an_opt_out_met_on_another_instance_und
 
     assert run_process(settings, progress=False).curate["opted_out_erased"] == 1
     assert not [r for _p, r in lake.records("statuses") if r["data"]["account"]["acct"] == served_key]
+
+
+@pytest.mark.parametrize("privacy", [True, False], ids=["privacy_on", "privacy_off"])
+def test_an_opt_out_met_on_another_instance_before_the_home_one_is_noted_under_both_names_on_a_fresh_lake(
+        home: MastodonDouble, remote: MastodonDouble, make_settings: Callable[..., Settings], privacy: bool) -> None:
+    """A fresh lake (no handle domain remembered) and nobody erased, so the run does not learn handle domains
+    first: the account adds ``#nobot``, is met on another instance (``acct: "user@example.test"``) and only then
+    the run reaches its home instance, whose document declares example.test. It is noted under both names, as in
+    the other orders (home first, or the handle domain remembered or learned before). Was: under
+    ``user@example.test`` alone, so what its home instance's records hold under the served domain stayed."""
+    from fediscope.gdpr.opt_outs import pending_opt_outs
+    from fediscope.lake.backend import open_lake
+
+    settings = make_settings(privacy=privacy, **({} if privacy else {"pseudonym_key": None}))
+    author = "mastodonpy_test_2"  # writes most public statuses of the corpus
+    assert remote.set_account_note(author, "<p>#nobot</p>") > 0
+    summary = run_collection(settings, [(remote.url, PUBLIC), (home.url, parse_source("instance"))],
+                             progress=False)
+    assert [r.status for r in summary.sources] == ["ok", "ok"]
+    assert summary.opted_out >= 1, summary.line()
+    assert summary.handle_domains == {home.domain: HANDLE_DOMAIN}  # learned after the other instance's timeline
+    policy = policy_from_settings(settings)
+    keys, _notes = pending_opt_outs(open_lake(settings.lake))
+    assert {policy.account_key(f"{author}@{d}") for d in (home.domain, HANDLE_DOMAIN)} <= keys
