@@ -584,7 +584,7 @@ class HBaseStore(BaseStore):
                                  f"{MAX_CELL_BYTES:,} HBase takes in one cell by default "
                                  f"(hbase.client.keyvalue.maxsize); {fix}")
 
-    def _check_storable(self, plan: WritePlan, question: str) -> None:
+    def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
         """Refuse, before a write changes anything, a cell HBase would refuse (over :data:`MAX_CELL_BYTES`): of the
         catalog entry the write leaves (:meth:`_check_catalog_cells`), or a text value of its rows. Was: the Thrift
         server's ``IllegalArgumentException: KeyValue size too large`` part-way, for the catalog after every row of
@@ -592,7 +592,7 @@ class HBaseStore(BaseStore):
         schema = plan.schema
         recorded = with_fields(schema, generation=PROVISIONAL + uuid.uuid4().hex, provenance=self._provenance(schema))
         self._check_catalog_cells(schema, {b"c:definition": recorded.to_json().encode(),
-                                           b"c:question": question.encode()})
+                                           b"c:question": metric.question.encode()})
         # key and rank values hold at most MAX_KEY_TEXT characters: only other text values can be that long
         texts = [name for name in schema.value_columns if schema.types[name] == "str"]
         for row in plan.rows:
