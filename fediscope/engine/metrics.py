@@ -31,8 +31,9 @@ engine alike (DuckDB would run each and keep the last one's result): :func:`stat
 Column names become column names in every store. Reserved words and odd characters are fine (the stores quote
 them), but :func:`check_column_names` refuses, for every store alike, what one of them cannot hold: empty
 names, names over 64 characters or ending in a space, control characters, characters outside Unicode's basic
-plane (emoji) — all MariaDB limits —, and two names that differ only in case (one column to SQLite and MariaDB).
-The header's columns are checked when the file is read, the result's when its rows are stored.
+plane (emoji) — all MariaDB limits —, lone surrogates (which no UTF-8 holds), and two names that differ only in
+case (one column to SQLite and MariaDB). The header's columns are checked when the file is read, the result's
+when its rows are stored.
 :func:`check_column_count` refuses a result with more columns than the configured store's table holds
 (:data:`MAX_COLUMNS`), :func:`check_definition_size` one whose column names make a MariaDB table's definition too
 large, and :func:`check_row_size` one whose rows a MariaDB table cannot hold (InnoDB's row-size limit), when
@@ -59,6 +60,9 @@ SQL_DIR = Path(__file__).resolve().parent.parent.parent / "spark_jobs" / "sql"
 _HEADER_RE = re.compile(r"^--\s*(\w+)\s*:(.*)$")
 MAX_COLUMN_NAME = 64  # characters: MariaDB's limit for identifiers
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: a lone UTF-16 surrogate: a ``str`` may hold one (``"\\ud800"``, or a byte that is not UTF-8 read with
+#: ``surrogateescape``), UTF-8 cannot, so every store's driver raised a UnicodeEncodeError at the write
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 #: The most columns a metric's table holds, by store kind (:func:`fediscope.store.port.store_kind`); the stores add
 #: no column of their own to it (HBase keeps a row's values as cells: no limit). SQLite's is its default
 #: SQLITE_MAX_COLUMN (``too many columns`` at CREATE TABLE); MariaDB's is InnoDB's per table (errno 185 ``Too
@@ -103,6 +107,9 @@ def column_name_problem(column: str) -> str | None:
         return "the name contains a control character (a tab, a line break, …)"
     if column.endswith(" "):
         return "the name ends with a space"
+    if _SURROGATE_RE.search(column):
+        return ("the name contains a lone surrogate (U+D800-U+DFFF: no character, as Python makes of bytes that are "
+                "not UTF-8), which no store can keep: they keep names as UTF-8")
     if max(map(ord, column)) > 0xFFFF:
         return "the name contains a character outside Unicode's basic plane (an emoji?), which MariaDB refuses"
     return None

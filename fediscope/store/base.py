@@ -114,6 +114,14 @@ class BaseStore(ABC):
         row-size limit can refuse it (:meth:`fediscope.store.mysql.MySQLStore._fits_in_place`)."""
         return True
 
+    def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
+        """Before a write of ``metric`` changes anything, once it knows the table it leaves (``plan``'s; ``creates``:
+        a new table, a first write or a rebuild, not the stored one kept): refuse, with a one-line error saying what
+        to change, what the store would refuse part-way (HBase's cell size, MariaDB's table definition and row size:
+        :meth:`fediscope.store.hbase.HBaseStore._check_storable`, :meth:`fediscope.store.mysql.MySQLStore.
+        _check_storable`). Nothing here."""
+        return None
+
     @abstractmethod
     def _upsert(self, schema: TableSchema, rows: list[Row], stale: list[tuple[Any, ...]]) -> None:
         """Write prepared rows (upsert by key) and delete the rows with the ``stale`` keys.
@@ -233,6 +241,7 @@ class BaseStore(ABC):
             kept = [] if replace else before
             # the kept rows have the stored columns, not necessarily the typed rows' ones: infer over them all
             plan = plan_write(metric, [*kept, *rows], None) if kept else plan_write(metric, rows, None, types=types)
+            self._check_storable(metric, plan, creates=True)
             vanished = _vanished(existing, before, plan)
             self._begin_change(existing, metric.question, len(plan.rows))
             if not plan.schema.columns:  # computed, no rows, no column types: listed, no table, as a first such write
@@ -242,9 +251,11 @@ class BaseStore(ABC):
             replaced, existing = existing, None
         else:
             vanished, replaced = 0, None
+            self._check_storable(metric, plan, creates=existing is None)
         diff = None if existing is None else self._diff_or_none(existing, plan, replace)
         if existing is not None and diff is None:  # stored rows this version cannot decode: a full result replaces them
             plan = plan_write(metric, rows, None, types=types)
+            self._check_storable(metric, plan, creates=True)
             self._begin_change(existing, metric.question, len(plan.rows))
             if not plan.schema.columns:  # computed, no rows, no column types: listed, no table, as a first such write
                 self._drop(existing)
@@ -408,6 +419,7 @@ class BaseStore(ABC):
         plan = plan_write(metric, rows, existing, types=types)
         if plan.rebuild or (_alters(plan) and not self._fits_in_place(plan)):
             return None
+        self._check_storable(metric, plan, creates=False)
         types = [plan.schema.types[k] for k in plan.schema.key]
         keys = [tuple(cast(v, t) for v, t in zip(key, types, strict=True)) for key in stale]
         unchanged = not (plan.rows or keys) and plan.schema == existing

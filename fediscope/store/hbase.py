@@ -40,13 +40,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from dataclasses import replace as with_fields
 from typing import Any, TypeVar
 
 from fediscope.engine.metrics import Metric
 from fediscope.errors import PrefixClashError, StoreError
 from fediscope.lake.lock import process_gone
 from fediscope.store import hbase_schema as layout
-from fediscope.store.base import BaseStore
+from fediscope.store.base import PROVISIONAL, BaseStore
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, metric_name_problem, plan_write
@@ -73,6 +74,23 @@ LOCK_TIMEOUT = 3600
 LEASE_SECONDS = 120
 #: the catalog cell of a metric's write lease, in the row :func:`_lease_row`
 _LEASE = b"c:lease"
+#: the most bytes HBase takes in one cell by default: ``hbase.client.keyvalue.maxsize`` (the Thrift gateway is the
+#: client: its put refuses a larger cell, ``IllegalArgumentException: KeyValue size too large``) and
+#: ``hbase.server.keyvalue.maxsize`` (the region server's), both 10 MiB
+MAX_CELL_BYTES = 10 * 1024 * 1024
+#: the bytes of a cell beside its row key, family, qualifier and value, as the region server counts them: the key and
+#: value lengths (4 + 4), the row key's length (2), the family's (1), the timestamp (8), the type (1), and 4 more
+#: (the client counts 20: a cell 4 bytes under its limit is refused here all the same)
+CELL_OVERHEAD = 24
+#: characters a text value may have whatever they are before its cell needs counting: JSON (``ensure_ascii``) writes
+#: a character in at most 12 bytes (a surrogate pair's ``\\ud83d\\ude00``), and the row key, the qualifier and the
+#: quotes take at most 33,000 more
+_SHORT_TEXT = (MAX_CELL_BYTES - CELL_OVERHEAD - 33_000) // 12
+
+
+def cell_bytes(row: bytes, column: bytes, value: bytes) -> int:
+    """The bytes HBase counts for a cell (``family:qualifier`` ``column``) against :data:`MAX_CELL_BYTES`."""
+    return CELL_OVERHEAD + len(row) + len(column) - 1 + len(value)
 
 
 def _lease_row(metric: str) -> bytes:
@@ -546,8 +564,49 @@ class HBaseStore(BaseStore):
         cells = {b"c:definition": schema.to_json().encode(), b"c:question": question.encode(),
                  b"c:rows": str(row_count).encode(),
                  b"c:updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").encode()}
+        self._check_catalog_cells(schema, cells)  # also checked before a write changes anything (_check_storable)
         with self._connection("update the catalog") as conn:
             conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)
+
+    def _check_catalog_cells(self, schema: TableSchema, cells: Mapping[bytes, bytes]) -> None:
+        """Refuse catalog cells over :data:`MAX_CELL_BYTES` with a :class:`StoreError` saying what makes them so
+        large: the definition lists every column with its type (HBase has no column limit of its own, so a result of
+        some 130,000 columns of long names reaches it), the question is the metric's as given."""
+        row = schema.metric.encode()
+        for column, what, fix in ((b"c:definition", f"its definition (its {len(schema.columns):,} columns and their "
+                                   "types, as JSON)", "select fewer columns or give them shorter names, or split it "
+                                   "into several metrics"),
+                                  (b"c:question", "its question", "shorten the '-- question:' line")):
+            size = cell_bytes(row, column, cells[column])
+            if size > MAX_CELL_BYTES:
+                raise StoreError(f"HBase at {self._address}: cannot write metric {schema.metric}: {what} would take "
+                                 f"{size:,} bytes in its catalog cell ({column.decode()}), over the "
+                                 f"{MAX_CELL_BYTES:,} HBase takes in one cell by default "
+                                 f"(hbase.client.keyvalue.maxsize); {fix}")
+
+    def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
+        """Refuse, before a write changes anything, a cell HBase would refuse (over :data:`MAX_CELL_BYTES`): of the
+        catalog entry the write leaves (:meth:`_check_catalog_cells`), or a text value of its rows. Was: the Thrift
+        server's ``IllegalArgumentException: KeyValue size too large`` part-way, for the catalog after every row of
+        the metric was written (a first write left rows no catalog entry lists)."""
+        schema = plan.schema
+        recorded = with_fields(schema, generation=PROVISIONAL + uuid.uuid4().hex, provenance=self._provenance(schema))
+        self._check_catalog_cells(schema, {b"c:definition": recorded.to_json().encode(),
+                                           b"c:question": metric.question.encode()})
+        # key and rank values hold at most MAX_KEY_TEXT characters: only other text values can be that long
+        texts = [name for name in schema.value_columns if schema.types[name] == "str"]
+        for row in plan.rows:
+            for name in texts:
+                value = row[name]
+                if value is None or len(value) <= _SHORT_TEXT:
+                    continue
+                size = cell_bytes(self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode())
+                if size > MAX_CELL_BYTES:
+                    raise StoreError(f"HBase at {self._address}: cannot write metric {schema.metric}: the value of "
+                                     f"column {name!r} in the row of key {schema.key_of(row)!r} would take {size:,} "
+                                     f"bytes in its cell (as JSON), over the {MAX_CELL_BYTES:,} HBase takes in one "
+                                     "cell by default (hbase.client.keyvalue.maxsize); shorten such values in the "
+                                     "metric's SQL (left(…, n))")
 
     def _row_count(self, metric: str) -> int:
         row = self._read_catalog("read the catalog",

@@ -21,8 +21,10 @@ A column whose type is not known yet (only NULLs so far) starts as ``BIGINT`` (i
 MariaDB cannot index text without a length) and is changed with ``ALTER TABLE … MODIFY COLUMN`` when values arrive;
 so is a column that widens (``BOOL`` → ``BIGINT`` → ``DOUBLE``). Schema changes (DDL) commit on their own in MySQL,
 so the columns one write adds and widens are one ``ALTER TABLE`` (:meth:`MySQLStore._alter`), and a table that could
-not hold them beside its kept columns by InnoDB's row-size limit is rebuilt from the result instead
-(:meth:`MySQLStore._fits_in_place`); the rows of one write are one transaction. A new or rebuilt table is loaded as
+not hold them beside its kept columns by InnoDB's row-size limit or MariaDB's 64 KiB table definition is rebuilt from
+the result instead, or from the kept rows and the new ones for a write keeping them (:meth:`MySQLStore._fits_in_place`);
+a table to create that MariaDB would refuse is refused before anything changes (:meth:`MySQLStore._check_storable`).
+The rows of one write are one transaction. A new or rebuilt table is loaded as
 ``_new_<metric>`` and swapped in with one ``RENAME TABLE`` (:meth:`SQLStore._load
 <fediscope.store.sql.SQLStore._load>`), so a reader never finds the metric's table missing or half-loaded. Two
 writers of one metric (two lakes sharing one store) take turns on a named lock,
@@ -64,8 +66,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
+from fediscope.engine.metrics import Metric, check_definition_size, check_row_size
 from fediscope.errors import StoreError
-from fediscope.store import innodb_rows
+from fediscope.store import innodb_rows, table_definition
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema, WritePlan
 from fediscope.store.sql import CATALOG, AlterColumn, AlterColumns, SQLStore
@@ -222,14 +225,31 @@ class MySQLStore(SQLStore):
 
     def _fits_in_place(self, plan: WritePlan) -> bool:
         """Whether the table the write leaves (the stored columns, the added ones, every column in its widened type)
-        is one InnoDB would create (:func:`~fediscope.store.innodb_rows.table_row_bytes`). Its ``ALTER TABLE … ADD``
+        is one InnoDB would create (:func:`~fediscope.store.innodb_rows.table_row_bytes`), of a definition MariaDB
+        takes (:mod:`~fediscope.store.table_definition`: an ``ADD`` past it was refused, errno 1117, after the
+        catalog entry had been given a provisional generation). Its ``ALTER TABLE … ADD``
         does not check that (:mod:`fediscope.store.innodb_rows`): it took columns past the limit and then refused
         every later change of the table (errno 1118). A result's own columns are checked before any write
         (:func:`~fediscope.engine.metrics.check_row_size`), but a column the table keeps typed (``LONGTEXT``) and
         the result has all NULL (``null``) is counted 8 bytes there (``BIGINT``, as a new table declares it) and 21
         in the table."""
         schema = plan.schema
-        return innodb_rows.table_row_bytes(schema.key, schema.rank_column, schema.types) < innodb_rows.ROW_LIMIT
+        return (innodb_rows.table_row_bytes(schema.key, schema.rank_column, schema.types) < innodb_rows.ROW_LIMIT
+                and table_definition.definition_bytes(schema.names) <= table_definition.DEFINITION_LIMIT)
+
+    def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
+        """Refuse a table the write would create (a first write, a rebuild) that MariaDB refuses, by its definition
+        (:func:`~fediscope.engine.metrics.check_definition_size`) or its rows' size
+        (:func:`~fediscope.engine.metrics.check_row_size`), with the message ``fediscope process`` gives for such a
+        result before any write. The process checks the result's own columns; a write keeping the stored rows
+        (``replace=False``) whose added columns the table cannot take in place (:meth:`_fits_in_place`) rebuilds it
+        from the stored rows and the new ones, all the columns of both, and a write from Python is checked by
+        nothing else: its ``CREATE TABLE`` was refused part-way (errno 1117 ``Table definition is too large``, 1118
+        ``Row size too large``), after the catalog entry had been given a provisional generation. A table kept in
+        place takes what :meth:`_fits_in_place` allows."""
+        if creates and plan.schema.columns:
+            check_definition_size(metric, plan.schema.names, self.url)
+            check_row_size(metric, plan.schema.types, self.url)
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or

@@ -346,6 +346,10 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         order = _infer_types(metric, normalized)
     # a name no store can hold is refused before anything is written
     check_column_names(metric.name, order, stored=existing.names if existing is not None else ())
+    if not _utf8(metric.question):
+        raise StoreError(f"metric {metric.name}: its question {_shown(metric.question)} holds a lone surrogate "
+                         "(U+D800-U+DFFF: no character, as Python makes of bytes that are not UTF-8), which no store "
+                         "can keep: they keep text as UTF-8")
     known = bool(normalized) or typed is not None  # the result's columns are known: from its rows or its types
     missing = [k for k in metric.key if k not in order] if known else []
     if missing:
@@ -385,8 +389,9 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         prepared = normalized  # every value already has its column's type, columns in the schema's order
     else:
         prepared = _retyped(schema, normalized, order)
-    if typed is None:  # typed rows come from Arrow int64 columns: always in range
+    if typed is None:  # typed rows come from Arrow int64 columns (always in range) and UTF-8 text
         _check_int_range(metric, schema, prepared)
+        _check_text(metric, schema, prepared)
     _check_rank_text(metric, schema, prepared)
     by_key = _by_key(metric, schema, prepared)
     _check_row_key_length(metric, schema, by_key.values())
@@ -409,6 +414,26 @@ def _check_int_range(metric: Metric, schema: TableSchema, rows: list[Row]) -> No
             if value is not None and not low <= value <= high:
                 raise StoreError(f"metric {metric.name}: column {name!r} has the integer {value}, outside the 64-bit "
                                  "range the stores hold; CAST it to DOUBLE in the metric's SQL")
+
+
+def _check_text(metric: Metric, schema: TableSchema, rows: list[Row]) -> None:
+    """Refuse a text value no store can keep, one holding a lone surrogate (:func:`_utf8`): every store keeps text
+    as UTF-8, and each driver raised a UnicodeEncodeError (a traceback) at the write, on HBase after other rows of
+    the write were stored."""
+    texts = [name for name, type_ in schema.columns if type_ == "str"]
+    for row in rows:
+        for name in texts:
+            value = row[name]
+            if value is not None and not value.isascii() and not _utf8(value):
+                raise StoreError(f"metric {metric.name}: column {name!r} has the text {_shown(value)} (key "
+                                 f"{schema.key_of(row)!r}), which holds a lone surrogate (U+D800-U+DFFF: no "
+                                 "character, as Python makes of bytes that are not UTF-8); no store can keep it: "
+                                 "they keep text as UTF-8")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` as a quoted, escaped literal (a lone surrogate as ``\\ud800``), cut at ``limit`` characters."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}…"
 
 
 def _check_rank_text(metric: Metric, schema: TableSchema, rows: list[Row]) -> None:

@@ -34,7 +34,10 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
   again); ``mutateRows``/``mutateRowsTs`` build every row's Put and Delete before applying any, outside it, and
   ``deleteAll``/``deleteAllRow`` catch only ``IOException``, so the ``IllegalArgumentException`` escapes the
   handler and libthrift answers ``TApplicationException(INTERNAL_ERROR, "Internal error processing <method>")``
-  (the reason is only in the server's log). Either way the whole call is refused and nothing of it is applied.
+  (the reason is only in the server's log). Either way the whole call is refused and nothing of it is applied;
+* a put of a cell over ``MAX_KEY_VALUE_SIZE`` (10 MiB, ``hbase.client.keyvalue.maxsize``'s default: 20 bytes and the
+  row key, family, qualifier and value) is refused, as ``HTable.put`` refuses it ("KeyValue size too large") before
+  sending any put of the call: ``IllegalArgument`` with the stack trace, nothing of the call applied.
 
 Anything else in the IDL answers ``IOError("not implemented by the test double")``. ``calls`` counts the
 calls by name, so tests can check that writes are batched. ``fail(method, table, skip=n)`` makes the
@@ -103,6 +106,26 @@ def _check_rows_escaping(method: str, rows: list[bytes]) -> None:
     that names only the method."""
     if any(_row_length_error(row) is not None for row in rows):
         raise TApplicationException(TApplicationException.INTERNAL_ERROR, f"Internal error processing {method}")
+
+
+#: the most bytes a cell may take (``hbase.client.keyvalue.maxsize``, 10 MiB by default; the Thrift server is the
+#: client), as ``KeyValueUtil.length`` counts them: 20 and the row key, family, qualifier and value
+MAX_KEY_VALUE_SIZE = 10 * 1024 * 1024
+
+
+def _check_cell_sizes(rows: list[tuple[bytes, list[Any]]]) -> None:
+    """``HTable.put``'s ``validatePut``, for every put of a call before any is sent: a cell over
+    :data:`MAX_KEY_VALUE_SIZE` is an ``IllegalArgumentException``, which each handler that puts answers as
+    ``IllegalArgument`` with the stack trace; nothing of the call is applied."""
+    for row, mutations in rows:
+        for mutation in mutations:
+            if mutation.isDelete:
+                continue
+            family, qualifier = _parse_column(mutation.column)
+            size = 20 + len(row) + len(family) + len(qualifier or b"") + len(mutation.value or b"")
+            if size > MAX_KEY_VALUE_SIZE:
+                error = "java.lang.IllegalArgumentException: KeyValue size too large"
+                raise hbase_thrift.IllegalArgument(message=_java_error(error).message)
 
 
 Cell = tuple[bytes, int]  # (value, timestamp in milliseconds)
@@ -315,6 +338,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRow", tableName)
             _check_row_inside(row)
+            _check_cell_sizes([(row, mutations)])
             self._mutate(self._table(tableName), row, mutations)
 
     def mutateRowTs(self, tableName: bytes, row: bytes, mutations: list[Any], timestamp: int,
@@ -322,6 +346,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRowTs", tableName)
             _check_row_inside(row)
+            _check_cell_sizes([(row, mutations)])
             self._mutate(self._table(tableName), row, mutations, timestamp)
 
     def mutateRows(self, tableName: bytes, rowBatches: list[Any], attributes: Any) -> None:
@@ -329,6 +354,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRows", tableName)
             _check_rows_escaping("mutateRows", [batch.row for batch in rowBatches])  # before any is applied
+            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches])
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations)
@@ -337,6 +363,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRowsTs", tableName)
             _check_rows_escaping("mutateRowsTs", [batch.row for batch in rowBatches])  # before any is applied
+            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches])
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations, timestamp)
@@ -357,6 +384,7 @@ class HBaseHandler:
             self._check_family(table, family)
             put_family, put_qualifier = _parse_column(mput.column)
             self._check_family(table, put_family)
+            _check_cell_sizes([(row, [mput])])
             cell = table.visible(row).get(family + b":" + (qualifier or b""))
             stored = cell[0] if cell is not None else b""  # absent and empty compare alike for an empty value
             if (stored != value) if value else stored:

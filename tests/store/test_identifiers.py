@@ -146,6 +146,8 @@ def test_columns_differing_only_in_bind_name_characters_stay_apart(metric_store)
     ("line\nbreak", "control character"),
     ("nul\x00", "control character"),
     ("elephant🐘", "outside Unicode's basic plane"),
+    ("lone\ud800", "the name contains a lone surrogate"),  # a str may hold one, UTF-8 cannot
+    ("byte\udcff", "the name contains a lone surrogate"),  # a byte that is not UTF-8, read with surrogateescape
 ])
 def test_names_no_store_can_hold_are_refused_before_writing(metric_store, column, problem):
     plain = metric("refused", "id")

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from test_merged_row_size import FIRST, FIRST_TYPES, SECOND, SECOND_TYPES, WIDE
 
+from fediscope.errors import MetricFileError
 from fediscope.store.port import open_store
 
 pytestmark = pytest.mark.mariadb
@@ -88,3 +89,62 @@ def test_the_columns_of_one_write_are_added_and_widened_in_one_statement(mariadb
     assert altered[0].startswith("ALTER TABLE metric_u ADD COLUMN `x` LONGTEXT, ADD COLUMN `y` DOUBLE, "
                                  "ADD COLUMN `z` BIGINT, MODIFY COLUMN `b` BIGINT"), altered
     assert _columns(mariadb_url) == {"k": "bigint", "b": "bigint", "x": "longtext", "y": "double", "z": "bigint"}
+
+
+def _long_names(start: int, count: int) -> list[str]:
+    """``count`` column names of 64 characters (MariaDB's longest), the ``start``-th first."""
+    return [f"c{i:05d}".ljust(64, "c") for i in range(start, start + count)]
+
+
+def test_an_appended_row_whose_columns_the_rebuilt_table_cannot_hold_is_refused_before_any_change(
+        mariadb_url: str) -> None:
+    """``write(replace=False)`` keeps the stored rows: a table that cannot take its new columns in place is rebuilt
+    from the stored rows and the new ones, every column of both. Was: that table's ``CREATE TABLE`` refused (errno
+    1118, ``Row size too large``), after the catalog entry had been given a provisional generation (readers were
+    told the metric was being written); now refused up front with the message ``fediscope process`` gives a result
+    of such columns."""
+    store = open_store(mariadb_url)
+    try:
+        store.write(WIDE, [FIRST])  # 383 text columns and a bool: 8,118 bytes a row as InnoDB counts the table
+        generation = store.generation("u")
+        appended = {"k": 2, "n0": 1, "n1": 2, "n2": 3}  # 3 numbers more: 8,143
+        with pytest.raises(MetricFileError) as refused:
+            store.write(WIDE, [appended], replace=False)
+        assert str(refused.value) == (
+            "metric u (spark_jobs/sql/u.sql): a MariaDB table of its 388 columns (383 of them text) has rows of up "
+            "to 8,143 bytes as InnoDB counts them (21 a text column, 8 a number or a column all NULL), and InnoDB "
+            "refuses a table whose rows reach 8,126; select fewer columns, or split it into several metrics")
+        assert store.generation("u") == generation
+        assert store.all(WIDE) == [FIRST]
+        assert store.write(WIDE, [{"k": 2, "b": False}], replace=False) == 1  # the table goes on taking rows
+    finally:
+        store.close()
+    assert list(_columns(mariadb_url)) == list(FIRST_TYPES)
+
+
+def test_an_appended_row_whose_columns_make_the_definition_too_large_is_refused_before_any_change(
+        mariadb_url: str) -> None:
+    """790 columns of 64-character names and ``k``: a definition of 65,089 bytes; 10 more make it 65,909, over the
+    65,535 MariaDB takes. Was: their ``ALTER TABLE … ADD`` refused (errno 1117, ``Table definition is too large``)
+    after the catalog entry had been given a provisional generation; now the table is not altered in place
+    (``_fits_in_place``), and its rebuild from the stored rows and the new one is refused up front with the message
+    ``fediscope process`` gives a result of such columns."""
+    store = open_store(mariadb_url)
+    stored = {"k": 1, **dict.fromkeys(_long_names(0, 790), 1)}
+    try:
+        store.write(WIDE, [stored])
+        generation = store.generation("u")
+        with pytest.raises(MetricFileError) as refused:
+            store.write(WIDE, [{"k": 2, **dict.fromkeys(_long_names(790, 10), 2)}], replace=False)
+        assert str(refused.value) == (
+            "metric u (spark_jobs/sql/u.sql): a MariaDB table of its 801 columns has a definition of 65,909 bytes as "
+            "MariaDB counts it (18 a column and its name's bytes; the names take 51,201), and MariaDB refuses one "
+            "over 65,535 bytes; shorten the column names (… AS new_name), select fewer columns, or split it into "
+            "several metrics")
+        assert store.generation("u") == generation
+        assert store.all(WIDE) == [stored]
+        assert store.write_changes(WIDE, [{"k": 2, **dict.fromkeys(_long_names(790, 10), 2)}], [], 2) is None
+        assert store.generation("u") == generation
+    finally:
+        store.close()
+    assert len(_columns(mariadb_url)) == 791
