@@ -429,7 +429,7 @@ def test_a_list_slice_is_spark_slice_with_duckdbs_bounds() -> None:
     assert to_spark("SELECT hashtags[-2:] FROM statuses") == (
         "SELECT SLICE(hashtags, CAST(GREATEST(SIZE(hashtags) + (-2) + 1, 1) AS INT), CAST(GREATEST(SIZE(hashtags) - "
         "GREATEST(SIZE(hashtags) + (-2) + 1, 1) + 1, 0) AS INT)) FROM statuses")
-    # a computed bound (also l[:b], which sqlglot parses as the parameter :b): NULL with a NULL bound
+    # a computed bound (also l[:b], which sqlglot parsed as the parameter :b): NULL with a NULL bound
     assert to_spark("SELECT hashtags[:replies_count] FROM statuses") == (
         "SELECT CASE WHEN replies_count IS NULL THEN NULL ELSE SLICE(hashtags, 1, CAST(GREATEST(IF(replies_count < 0, "
         "SIZE(hashtags) + (replies_count) + 1, replies_count) - 1 + 1, 0) AS INT)) END FROM statuses")
