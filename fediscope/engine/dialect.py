@@ -64,8 +64,10 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   translated (``AGGREGATE`` would add the items in another type: DuckDB sums integers to a HUGEINT).
 * ``list_sort`` of a list of lists or structs (typed so from the curated tables' schemas): a NULL inside an item
   sorts last in DuckDB, first in Spark.
-* a slice with a step (``l[a:b:s]``, ``list_slice(l, a, b, s)``), and a slice of text (``s[a:b]``, typed so):
-  ``substring(s, a, b - a + 1)`` is alike in both for a start of 1 or more. (A list's slice is translated: below.)
+* a slice with a step (``l[a:b:s]``, ``list_slice(l, a, b, s)``), and a slice of text (``s[a:b]``, typed so) or of
+  a value sqlglot does not type (``json_extract_string(…)[a:b]``, ``regexp_extract(…)[a:b]``: text, which DuckDB
+  slices too): ``substring(s, a, b - a + 1)`` is alike in both for a start of 1 or more. (A list's slice is
+  translated: below.)
 * ``element_at``/``map_extract`` (of a map a list in DuckDB, ``[v]`` or ``[]``, the value in Spark: ``m[k]``),
   ``map_concat`` (DuckDB keeps the last map's value of a key two maps hold, Spark fails the run) and the ``map_…``
   functions Spark has not (``map_contains_value``, ``map_extract_value``, …).
@@ -91,7 +93,12 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); and at a fraction
   other than 0, 0.5 and 1 (also 0.25 and 0.75 of whole numbers): DuckDB computes ``lo * (1 - d) + hi * d`` with a
   fused multiply-add, Spark without (2.220446049250313e-16 and 0.0 for 0.3 of -9 and 21), so the last digit may
-  differ; a list of fractions; ``approx_quantile`` (estimated by other algorithms: T-Digest, Spark's GK).
+  differ; a list of fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
+  DuckDB; the translation below interpolates numbers only, and Spark refused the rest when the metric ran):
+  ``quantile_disc`` takes one of the values in both; ``approx_quantile`` (estimated by other algorithms: T-Digest,
+  Spark's GK) and ``reservoir_quantile`` (estimated from a sample in DuckDB; Spark has none).
+* a list comprehension using its position in its result after ``IF`` (``[x || i FOR x, i IN l IF c]``): DuckDB
+  numbers the items before the ``IF``, the translation's ``TRANSFORM`` after it. (Others are translated: below.)
 * ``regexp_split_to_array``/``string_split_regex`` with options (sqlglot made the third argument Spark's limit), and
   ``fmod``/``divide`` with other than two arguments.
 
@@ -116,15 +123,19 @@ unshifted). ``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` fo
 sqlglot left ``l[a:b]`` as it is, which Spark does not parse, and wrote ``array_slice(l, a, b)`` as ``SLICE(l, a, b)``,
 whose third argument is a length); a map literal ``MAP {k: v}`` Spark's ``MAP(k, v)`` (sqlglot: ``MAP STRUCT(v AS
 k)``), a map's value ``m[k]`` ``TRY_ELEMENT_AT(m, k)`` (sqlglot shifted a number key as a list's index) and
-``map_contains`` ``MAP_CONTAINS_KEY`` (:func:`_spark_maps`); ``list_concat`` skips a NULL list as in DuckDB
-(:func:`_spark_list_concat`; ``||`` is NULL with one in both); and ``x / y`` gives DuckDB's ±infinity (NaN for 0 / 0)
-for ``y`` 0, and ``%`` of a DOUBLE its NaN, where Spark (ANSI mode) stops the run (:func:`_by_zero`). ``//`` and
-``%`` of whole numbers and DECIMALs stop at 0 in both; the engines' errors then say to write ``nullif(y, 0)``.
+``map_contains`` ``MAP_CONTAINS_KEY`` (:func:`_spark_maps`); a slice without a start, ``l[:b]``, is read as one
+(:class:`_Parser`; sqlglot read ``:b`` as a parameter, so that ``l[:abs(b)]`` did not parse); ``list_concat`` skips
+a NULL list as in DuckDB (:func:`_spark_list_concat`; ``||`` is NULL with one in both); and ``x / y`` gives DuckDB's
+±infinity (NaN for 0 / 0) for ``y`` 0, and ``%`` of a DOUBLE its NaN, where Spark (ANSI mode) stops the run
+(:func:`_by_zero`). ``//`` and ``%`` of whole numbers and DECIMALs stop at 0 in both; the engines' errors then say to
+write ``nullif(y, 0)``.
 Inside a lambda these are written alike, its parameters typed from its list (:func:`_typed_lambdas`), and its second
 parameter, the item's position, counts from 1 as in DuckDB (:func:`_spark_lambda_positions`; Spark's from 0).
 DuckDB's names Spark has not are written as what they are (:func:`_duckdb_normalized`): ``list_intersect`` as
 ``array_intersect``, ``regexp_split_to_array`` as ``string_split_regex`` (Spark's ``SPLIT``), ``divide`` as ``//``;
-``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; ``a || NULL`` with a bare NULL as
+``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; a list comprehension ``[f(x) FOR x IN l
+IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlglot wrote ``ARRAY(f(x) FOR x IN l IF
+c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
 ``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`); and the
 quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``percentile_cont``/``percentile_disc …
 WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
@@ -143,6 +154,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.parsers.duckdb import DuckDBParser
+from sqlglot.tokens import TokenType
 
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, duckdb_type
 
@@ -173,6 +186,8 @@ _REFUSED_FUNCTIONS = {
     **dict.fromkeys(("LIST_APPLY", "ARRAY_APPLY", "ARRAY_TRANSFORM"),
                     "{function}() is not a Spark function; write list_transform(l, lambda x: …)"),
     "LIST_CAT": "{function}() is not a Spark function; write list_concat(a, b)",
+    "RESERVOIR_QUANTILE": ("{function}() is not a Spark function (DuckDB estimates it from a sample of the values); "
+                           "write quantile_cont(x, q) or quantile_disc(x, q), exact and alike in both"),
     # a map's value: DuckDB's element_at/map_extract give a list of it ([v], [] for a missing key), Spark's
     # element_at the value (and of a list, an error out of range in ANSI mode, where DuckDB gives NULL)
     **dict.fromkeys(("ELEMENT_AT", "MAP_EXTRACT"), (
@@ -209,6 +224,32 @@ _FLOATING_TYPES = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
 _FRACTIONAL_TYPES = {*_FLOATING_TYPES, exp.DataType.Type.DECIMAL}
 
 
+class _Parser(DuckDBParser):
+    """sqlglot's DuckDB parser, with a slice without a start (``l[:b]``) read as one: sqlglot read ``:b`` as a
+    parameter (which DuckDB names none so), so that ``l[:abs(b)]`` did not parse (``Expected ]``) and ``l[:b:2]``
+    lost its step (a start ``:b`` and an end 2)."""
+
+    def _parse_bracket_key_value(self, is_map: bool = False) -> exp.Expression | None:
+        if (self._prev is not None and self._prev.token_type == TokenType.L_BRACKET
+                and self._curr is not None and self._curr.token_type == TokenType.COLON):
+            return self._parse_slice(None)
+        return super()._parse_bracket_key_value(is_map)
+
+
+def _parse(sql: str) -> list[exp.Expression | None]:
+    """The DuckDB statements of ``sql``, parsed by :class:`_Parser`."""
+    duckdb = sqlglot.Dialect.get_or_raise("duckdb")
+    return _Parser(dialect=duckdb).parse(duckdb.tokenize(sql), sql)
+
+
+def _parse_one(sql: str) -> exp.Expression:
+    """``sql`` parsed as ``sqlglot.parse_one(sql, read="duckdb")`` does, by :class:`_Parser`."""
+    statements = _parse(sql)
+    if not statements or statements[0] is None:
+        raise sqlglot.errors.ParseError(f"No expression was parsed from '{sql}'")
+    return exp.Block(expressions=statements) if len(statements) > 1 else statements[0]
+
+
 class NotPortableError(ValueError):
     """The SQL uses a DuckDB construct whose Spark translation means something different."""
 
@@ -217,7 +258,7 @@ def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
+        tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
     tree = _duckdb_normalized(tree)
@@ -228,6 +269,15 @@ def check_portable(sql: str, name: str = "query") -> None:
                 f"{name}: {node.name.lower()}() with {len(node.expressions)} arguments is not translated to Spark "
                 "SQL; write " + ("regexp_split_to_array(s, pattern), with its options in the pattern ((?i)x for 'i')"
                                  if node.name.upper() in _SPLIT_FUNCTIONS else f"{node.name.lower()}(x, y)"))
+        if isinstance(node, exp.Comprehension):  # the others are list functions (_duckdb_normalized)
+            position = node.args.get("position")
+            raise NotPortableError(
+                f"{name}: a list comprehension using its position after IF ({_text(node.parent)}) is not translated to "
+                f"Spark SQL (DuckDB numbers the items before the IF, Spark's FILTER and TRANSFORM after it); use "
+                f"{position.name} only in the IF, or leave the IF out"
+                if _position_after_filter(node) else
+                f"{name}: a list comprehension ({_text(node.parent)}) is not translated to Spark SQL; write "
+                "list_transform(list_filter(l, lambda x: c), lambda x: f)")
         if isinstance(node, exp.RegexpSplit) and node.args.get("limit") is not None:
             raise NotPortableError(
                 f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
@@ -349,6 +399,13 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: a slice of text ({_text(node)}) is not translated to Spark SQL (only a list's); write "
                 f"{_substring_advice(*sliced)}, with a start of 1 or more (alike in both)")
+        if sliced is not None and _unknown(sliced[0].type) and not _sliced_list(sliced[0]):
+            x = _text(sliced[0])
+            bounds = ":".join(_text(bound) if bound is not None else "" for bound in sliced[1:])
+            raise NotPortableError(
+                f"{name}: a slice of a value whose type is not known ({_text(node)}) is translated to Spark SQL only "
+                f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
+                f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
         if isinstance(node, exp.ArraySort) and _nested_items(node.this):
             raise NotPortableError(
                 f"{name}: list_sort() of a list of lists or structs ({_text(node)}) sorts a NULL inside an item last "
@@ -391,6 +448,15 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: a quantile of a list of fractions ({_text(node)}) is not translated to Spark SQL; write one "
                 "quantile a fraction, quantile_cont(x, 0.25), quantile_cont(x, 0.75), …")
+        if quantile is not None and quantile[2] and not _unknown(quantile[0].type) and not (
+                quantile[0].type.this in _NUMBER_TYPES or quantile[0].type.is_type(exp.DataType.Type.NULL)):
+            x, q = _text(quantile[0]), _text(quantile[1])
+            between = (" (a TIMESTAMP between two of them in DuckDB)"
+                       if quantile[0].type.this in exp.DataType.TEMPORAL_TYPES else "")
+            raise NotPortableError(
+                f"{name}: an interpolated quantile of a {quantile[0].type.sql('duckdb')} ({_text(node)}) is not "
+                f"translated to Spark SQL, which interpolates numbers only; take one of the values{between}: "
+                f"quantile_disc({x}, {q})")
         if quantile is not None and quantile[2] and _number_kind(quantile[0]) is _DECIMAL:
             x = _text(quantile[0])
             raise NotPortableError(
@@ -1047,8 +1113,17 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
     constructs they are the same as, which are checked and translated as those are: ``list_intersect(a, b)`` as
     ``array_intersect(a, b)`` (its alias), ``regexp_split_to_array(s, p)`` as ``string_split_regex(s, p)`` (its
     alias: Spark's ``SPLIT``) and ``divide(x, y)`` as ``x // y`` (DuckDB's function of ``//``: 3 for 7 and 2, -3 for
-    -7). Other numbers of arguments are refused by :func:`check_portable`. (``fmod``, which is no other DuckDB
-    construct, is typed by :func:`_fmod_type` and written for Spark by :func:`_spark_fmod`.)"""
+    -7), and a list comprehension ``[f(x) FOR x IN l IF c(x)]`` as ``list_transform(list_filter(l, lambda x:
+    c(x)), lambda x: f(x))`` (:func:`_comprehension`). Other numbers of arguments are refused by
+    :func:`check_portable`. (``fmod``, which is no other DuckDB construct, is typed by :func:`_fmod_type` and written
+    for Spark by :func:`_spark_fmod`.)"""
+    for node in reversed(list(tree.find_all(exp.Array, bfs=False))):  # innermost first: [[y FOR y IN x] FOR x IN l]
+        comprehension = _comprehension(node)
+        if comprehension is not None:
+            if node is tree:
+                tree = comprehension
+            node.replace(comprehension)
+
     def normalized(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, exp.Anonymous) or len(node.expressions) != 2:
             return node
@@ -1066,6 +1141,54 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
     return tree.transform(normalized, copy=False)
 
 
+def _comprehension(node: exp.Expression) -> exp.Expression | None:
+    """DuckDB's list comprehension ``[f(x) FOR x IN l IF c(x)]`` (``node``, the list holding it) as the list
+    functions it is, ``list_transform(list_filter(l, lambda x: c(x)), lambda x: f(x))`` (without ``IF``,
+    ``list_transform(l, lambda x: f(x))``; ``f(x)`` ``x`` itself: ``list_filter`` alone), which are checked and
+    translated as those are: sqlglot wrote it for Spark as it is, ``ARRAY(f(x) FOR x IN l IF c(x))``, which Spark does
+    not parse. A position (``FOR x, i IN l``) is the lambdas' second parameter; used in ``f`` with an ``IF``, it
+    numbers the items before the filter in DuckDB, after it here, so that is refused by :func:`check_portable`, and
+    left as it is; or None when ``node`` is no list comprehension."""
+    if not (isinstance(node, exp.Array) and len(node.expressions) == 1
+            and isinstance(node.expressions[0], exp.Comprehension)):
+        return None
+    comprehension = node.expressions[0]
+    if _position_after_filter(comprehension):
+        return None
+    parameters = [p for p in (comprehension.expression, comprehension.args.get("position")) if p is not None]
+    items = comprehension.args["iterator"]
+    condition = comprehension.args.get("condition")
+    if condition is not None:
+        items = exp.ArrayFilter(this=items, expression=_comprehension_lambda(condition, parameters))
+    body = comprehension.this
+    if condition is not None and isinstance(body, exp.Column) and not body.table and body.name == parameters[0].name:
+        return items
+    return exp.Transform(this=items, expression=_comprehension_lambda(body, parameters))
+
+
+def _position_after_filter(comprehension: exp.Comprehension) -> bool:
+    """Whether the list comprehension ``comprehension`` uses its position in its result after an ``IF``."""
+    position = comprehension.args.get("position")
+    return (position is not None and comprehension.args.get("condition") is not None
+            and any(not column.table and column.name == position.name
+                    for column in comprehension.this.find_all(exp.Column)))
+
+
+def _comprehension_lambda(body: exp.Expression, parameters: list[exp.Expression]) -> exp.Lambda:
+    """``lambda <parameters>: body`` with the columns naming a parameter written as DuckDB's parser writes a lambda's
+    (sqlglot's ``_replace_lambda``): ``x`` an identifier, ``x.f`` a field of it."""
+    names = {parameter.name for parameter in parameters}
+    body = body.copy()
+    for column in list(body.find_all(exp.Column)):
+        if column.parts[0].name in names:
+            reference = column.to_dot() if column.table else column.this
+            if column is body:
+                body = reference
+            else:
+                column.replace(reference)
+    return exp.Lambda(this=body, expressions=[parameter.copy() for parameter in parameters])
+
+
 @lru_cache(maxsize=256)
 def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
@@ -1075,7 +1198,7 @@ def to_spark(sql: str) -> str:
         .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)
         .transform(_spark_fmod), _spark_slices, _spark_maps)))
         .sql("spark")
-                  for s in sqlglot.parse(sql, read="duckdb") if s]
+                  for s in _parse(sql) if s]
     if len(statements) != 1:
         raise NotPortableError(f"expected one SQL statement, got {len(statements)}")
     return statements[0]
@@ -1136,24 +1259,20 @@ def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None
     if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and isinstance(node.expressions[0], exp.Slice)
             and node.expressions[0].args.get("step") is None):
         return node.this, node.expressions[0].this, node.expressions[0].expression
-    if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-        # l[:b] (l[:b % 4 - 1]), which sqlglot parses as the parameter :b (:b % 4 - 1); DuckDB names none so
-        end = node.expressions[0]
-        leftmost = end
-        while isinstance(leftmost, exp.Binary | exp.Placeholder) and not isinstance(leftmost, exp.Placeholder):
-            leftmost = leftmost.this
-        if isinstance(leftmost, exp.Placeholder) and isinstance(leftmost.this, str):
-            end = end.copy()
-            leftmost = end
-            while not isinstance(leftmost, exp.Placeholder):
-                leftmost = leftmost.this
-            column = exp.column(leftmost.this)
-            return node.this, None, column if leftmost is end else (leftmost.replace(column) and end)
     if isinstance(node, exp.ArraySlice) and node.args.get("step") is None and not node.args.get("is_length"):
         return node.this, node.args.get("start"), node.args.get("end")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "LIST_SLICE" and len(node.expressions) == 3:
         return node.expressions[0], node.expressions[1], node.expressions[2]
     return None
+
+
+def _sliced_list(node: exp.Expression) -> bool:
+    """Whether ``node`` (typed by :func:`_typed`), sliced, is a list: typed so, a list function's result, or a map's
+    keys or values (which sqlglot leaves untyped). Anything else sqlglot does not type may be text
+    (``json_extract_string``, ``regexp_extract``, ``printf``, ``replace``, …), which :func:`_spark_slices` would slice
+    as a list."""
+    return _is_list_value(node) or isinstance(node, exp.MapKeys) or (
+        isinstance(node, exp.Anonymous) and node.name.upper() == "MAP_VALUES")
 
 
 def _slice_step(node: exp.Expression) -> exp.Expression | None:

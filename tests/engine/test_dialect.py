@@ -429,10 +429,25 @@ def test_a_list_slice_is_spark_slice_with_duckdbs_bounds() -> None:
     assert to_spark("SELECT hashtags[-2:] FROM statuses") == (
         "SELECT SLICE(hashtags, CAST(GREATEST(SIZE(hashtags) + (-2) + 1, 1) AS INT), CAST(GREATEST(SIZE(hashtags) - "
         "GREATEST(SIZE(hashtags) + (-2) + 1, 1) + 1, 0) AS INT)) FROM statuses")
-    # a computed bound (also l[:b], which sqlglot parses as the parameter :b): NULL with a NULL bound
+    # a computed bound (also l[:b], which sqlglot parsed as the parameter :b): NULL with a NULL bound
     assert to_spark("SELECT hashtags[:replies_count] FROM statuses") == (
         "SELECT CASE WHEN replies_count IS NULL THEN NULL ELSE SLICE(hashtags, 1, CAST(GREATEST(IF(replies_count < 0, "
         "SIZE(hashtags) + (replies_count) + 1, replies_count) - 1 + 1, 0) AS INT)) END FROM statuses")
+
+
+def test_a_slice_without_a_start_takes_a_computed_end() -> None:
+    """DuckDB's l[:abs(b)] was refused as not valid DuckDB SQL (sqlglot read :abs as a parameter, then stopped at its
+    bracket), and l[:b:2] lost its step (the parameter :b a start, 2 an end); l[:f(b)] is l[1:f(b)] (run on both
+    engines in test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("SELECT hashtags[:abs(replies_count)] FROM statuses") == to_spark(
+        "SELECT hashtags[1:abs(replies_count)] FROM statuses") == (
+        "SELECT CASE WHEN ABS(replies_count) IS NULL THEN NULL ELSE SLICE(hashtags, 1, CAST(GREATEST(IF(ABS("
+        "replies_count) < 0, SIZE(hashtags) + (ABS(replies_count)) + 1, ABS(replies_count)) - 1 + 1, 0) AS INT)) END "
+        "FROM statuses")
+    with pytest.raises(NotPortableError, match=re.escape("a slice with a step (:replies_count:2) is not translated")):
+        check_portable("SELECT hashtags[:replies_count:2] FROM statuses")
+    with pytest.raises(NotPortableError, match=re.escape("write substring(language, 1, GREATEST(replies_count, 1))")):
+        check_portable("SELECT language[:greatest(replies_count, 1)] FROM statuses")
 
 
 @pytest.mark.parametrize("sql, refusal", [
@@ -442,6 +457,15 @@ def test_a_list_slice_is_spark_slice_with_duckdbs_bounds() -> None:
     ("SELECT language[2:3] FROM statuses", "a slice of text (language[2:3]) is not translated to Spark SQL (only "
                                           "a list's); write substring(language, 2, 3 - 2 + 1), with a start of 1"),
     ("SELECT language[:2] FROM statuses", "write substring(language, 1, 2)"),
+    # text sqlglot does not type was sliced as a list (Spark's SLICE, which refuses text)
+    ("SELECT json_extract_string(uri, '$.a')[2:3] FROM statuses", "a slice of a value whose type is not known "
+     "((uri ->> '$.a')[2:3]) is translated to Spark SQL only as a list's, and DuckDB slices text too; for text write "
+     "substring(uri ->> '$.a', 2, 3 - 2 + 1), with a start of 1 or more; for a list cast it first: CAST(uri ->> '$.a' "
+     "AS VARCHAR[])[2:3]"),
+    ("SELECT regexp_extract(uri, '[a-z]+')[:abs(replies_count)] FROM statuses", "write substring(REGEXP_EXTRACT(uri, "
+     "'[a-z]+'), 1, ABS(replies_count))"),
+    ("SELECT list_transform(json_extract('[\"ab\"]', '$'), lambda t: t[1:2])", "a slice of a value whose type is not "
+     "known (t[1:2])"),
     ("SELECT element_at(MAP {'a': 1}, 'a')", "element_at() of a map is a list ([v], or [] for a missing key) in "
                                              "DuckDB, the value in Spark; write m[k]"),
     ("SELECT map_extract(MAP {'a': 1}, 'a')", "map_extract() of a map is a list"),
@@ -529,6 +553,21 @@ def test_array_intersect_drops_nulls_on_spark_too() -> None:
     ("SELECT quantile_cont(favourites_count, [0.25, 0.75]) FROM statuses", "a quantile of a list of fractions"),
     ("SELECT approx_quantile(favourites_count, 0.5) FROM statuses", "is estimated otherwise in DuckDB (T-Digest) and "
      "Spark (percentile_approx); write quantile_cont(x, q) or quantile_disc(x, q)"),
+    # a DATE's or TIMESTAMP's was cast to a DOUBLE, which Spark refused when the metric ran (DuckDB: a TIMESTAMP)
+    ("SELECT median(dt) FROM statuses", "an interpolated quantile of a DATE (MEDIAN(dt)) is not translated to Spark "
+     "SQL, which interpolates numbers only; take one of the values (a TIMESTAMP between two of them in DuckDB): "
+     "quantile_disc(dt, 0.5)"),
+    ("SELECT quantile_cont(created_at, 0.25) FROM statuses", "an interpolated quantile of a TIMESTAMP"),
+    ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetched_at) FROM statuses",
+     "an interpolated quantile of a TIMESTAMP"),
+    ("SELECT median(language) FROM statuses", "take one of the values: quantile_disc(language, 0.5)"),
+    # not a Spark function (Spark refused it when the metric ran)
+    ("SELECT reservoir_quantile(favourites_count, 0.5) FROM statuses", "reservoir_quantile() is not a Spark function "
+     "(DuckDB estimates it from a sample of the values); write quantile_cont(x, q) or quantile_disc(x, q)"),
+    # DuckDB numbers the items before the IF, Spark's FILTER after it
+    ("SELECT [t || i FOR t, i IN hashtags IF t <> 'x'] FROM statuses", "a list comprehension using its position after "
+     "IF ([t || i FOR t, i IN hashtags IF t <> 'x']) is not translated to Spark SQL (DuckDB numbers the items before "
+     "the IF, Spark's FILTER and TRANSFORM after it); use i only in the IF, or leave the IF out"),
     ("SELECT regexp_split_to_array(uri, 'x', 'i') FROM statuses", "regexp_split_to_array() with 3 arguments is not "
      "translated to Spark SQL; write regexp_split_to_array(s, pattern), with its options in the pattern"),
     ("SELECT string_split_regex(uri, 'x', 'i') FROM statuses", "string_split_regex() with options"),
@@ -598,6 +637,23 @@ def test_quantiles_are_duckdbs_on_spark() -> None:
     assert "PERCENTILE" not in spark_sql and "MEDIAN" not in spark_sql
     assert "COLLECT_LIST(favourites_count) FILTER(WHERE is_reply)" in spark_sql
     assert "COLLECT_LIST(favourites_count) OVER (PARTITION BY instance)" in spark_sql
+
+
+def test_a_list_comprehension_is_the_list_functions_it_is() -> None:
+    """DuckDB's [f(x) FOR x IN l IF c] passed the check and was written for Spark as it is, ARRAY(f(x) FOR x IN l IF
+    c), which Spark does not parse; it is list_transform(list_filter(l, lambda x: c), lambda x: f(x)), checked and
+    translated as those are (run on both engines in test_own_metric_lambdas_quantiles_spark.py)."""
+    assert to_spark("SELECT [upper(t) FOR t IN hashtags IF t <> 'x'], [t FOR t IN hashtags IF t <> 'x'], "
+                    "[l[1] FOR l IN [hashtags, mentions]], [t || i FOR t, i IN hashtags], "
+                    "[t FOR t, i IN hashtags IF i > 1], [[t FOR t IN l IF t > 'm'] FOR l IN [hashtags]] "
+                    "FROM statuses") == (
+        "SELECT TRANSFORM(FILTER(hashtags, t -> t <> 'x'), t -> UPPER(t)), FILTER(hashtags, t -> t <> 'x'), "
+        "TRANSFORM(ARRAY(hashtags, mentions), l -> TRY_ELEMENT_AT(l, 1)), TRANSFORM(hashtags, (t, i) -> t || (i + 1)), "
+        "FILTER(hashtags, (t, i) -> (i + 1) > 1), TRANSFORM(ARRAY(hashtags), l -> FILTER(l, t -> t > 'm')) "
+        "FROM statuses")
+    # checked as the list functions: a list of the rows' values in no fixed order
+    with pytest.raises(NotPortableError, match=re.escape("ARRAY_AGG(language) gives its items in no fixed order")):
+        check_portable("SELECT array_to_string([x FOR x IN list(language)], ',') FROM statuses")
 
 
 def test_log10_is_spark_log10() -> None:

@@ -7,8 +7,9 @@ values) became Spark's interpolated ``PERCENTILE``, ``percentile_cont``/``percen
 DESC)`` ``PERCENTILE_APPROX(x, q)`` (approximate, ascending), ``quantile_cont``/``quantile_disc(x, q)`` functions
 Spark refuses with two arguments, and Spark's ``median`` interpolated otherwise (14.3 for DuckDB's
 14.299999999999999); ``list_intersect`` was refused as no Spark function; ``regexp_split_to_array``, ``fmod`` and
-``divide`` passed the check and Spark refused them when the metric ran; and ``[…] || NULL`` failed on Spark with a
-type error."""
+``divide`` passed the check and Spark refused them when the metric ran; ``[…] || NULL`` failed on Spark with a
+type error; a list comprehension ``[f(x) FOR x IN l IF c]`` passed the check and Spark did not parse it; and
+``l[:abs(b)]`` was refused as not valid DuckDB SQL."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ SELECT uri,
   array_to_string(regexp_split_to_array(uri, '[/:]+'), '|') AS uri_parts,
   fmod(f - 5, 3) AS f_mod, fmod(r, -2) AS r_mod, fmod(f, r) AS by_replies,
   divide(f - 5, 2) AS halved,
-  array_length(hashtags || NULL) AS with_null, array_length(NULL || mentions) AS null_with
+  array_length(hashtags || NULL) AS with_null, array_length(NULL || mentions) AS null_with,
+  array_to_string([upper(t) FOR t IN hashtags IF t <> hashtags[1]], ',') AS upper_after_first,
+  array_to_string([t || ':' || i FOR t, i IN hashtags], ',') AS comprehension_numbered,
+  array_to_string([t FOR t, i IN hashtags IF i > 1], ',') AS comprehension_after_first,
+  array_length(flatten([[t FOR t IN l IF t > 'm'] FOR l IN lists])) AS late_names,
+  array_to_string(hashtags[:abs(f % 5 - 2)], ',') AS up_to_abs
 FROM s
 ORDER BY uri
 """
@@ -64,7 +70,8 @@ SELECT instance,
   quantile_disc(language, 0.5) AS middle_language,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY favourites_count / 3 DESC) AS median_thirds_desc,
   percentile_disc(0.3) WITHIN GROUP (ORDER BY favourites_count DESC) AS third_decile_desc,
-  max(median_all) AS median_all
+  max(median_all) AS median_all,
+  quantile_disc(dt, 0.5) AS middle_day
 FROM (SELECT *, median(favourites_count / 11) OVER () AS median_all FROM statuses)
 GROUP BY instance
 ORDER BY instance
@@ -93,6 +100,11 @@ def test_lambdas_and_the_functions_spark_has_not_store_the_same_rows_on_both_eng
     assert {row[13] for row in rows} > {0.0} and {row[14] for row in rows} > {0.0}
     assert {row[16] < 0 for row in rows} == {True, False}
     assert {row[17] for row in rows} == {None} and {row[18] for row in rows} == {None}
+    # list comprehensions (kept and not, numbered from 1, nested) and a slice up to a computed end (empty and not)
+    assert {row[19] for row in rows} >= {""} and any(row[19] and row[19] == row[19].upper() for row in rows)
+    assert any(row[20] and ":2" in row[20] for row in rows) and all(row[21] == row[10] for row in rows)
+    assert {row[22] > 0 for row in rows} == {True, False}
+    assert {row[23] for row in rows} >= {""} and any(row[23] and "," in row[23] for row in rows)
     assert stored["spark"] == rows
 
 
@@ -103,4 +115,5 @@ def test_quantiles_store_the_same_rows_on_both_engines(lake: Path, spark, tmp_pa
     # several instances, interpolated medians (a fraction) and values of the column alike
     assert len(rows) > 1 and any(row[1] != int(row[1]) for row in rows if row[1] is not None)
     assert all(isinstance(row[6], int) for row in rows) and all(isinstance(row[8], str) for row in rows)
+    assert all(row[12] is not None for row in rows)  # a DATE's middle value, what a refused median(dt) advises
     assert stored["spark"] == rows
