@@ -36,6 +36,12 @@ def _quiet_on_disconnects(self: socketserver.BaseServer, request: object, client
 
 socketserver.BaseServer.handle_error = _quiet_on_disconnects  # type: ignore[method-assign]
 
+# Every server started on port 0 gets a port that no server of this process was given lately: a port freed at once
+# may be handed out again, and a double known by 127.0.0.1:<port> then taken for the one stopped (doubles/ports.py)
+from doubles import ports  # noqa: E402
+
+ports.install()
+
 
 @pytest.fixture(scope="session")
 def recordings_dir() -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from doubles import free_port
+from doubles.ports import listening_socket
 from doubles.tls import TLSServer
 from doubles.webhdfs_server import WebHDFSDouble
 from lock_holders import lock_document
@@ -1192,9 +1193,7 @@ def test_a_full_disk_is_named_as_such_in_the_fix() -> None:
 
 def test_an_hbase_store_url_pointing_at_an_http_port_names_the_likely_cause(clean_env: Path) -> None:
     """HBase's Thrift server in HTTP mode, or its REST port, answers HTTP: not a crash, and the fix says why."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
+    server = listening_socket()  # not an earlier test's server's port: the store's pools are keyed by host and port
 
     def serve() -> None:
         while True:

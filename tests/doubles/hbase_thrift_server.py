@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import socket
 import threading
 import time
 from collections import Counter
@@ -70,6 +71,8 @@ from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
 from thriftpy2.server import TThreadedServer
 from thriftpy2.thrift import TApplicationException, TProcessor
 from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFactory, TServerSocket
+
+from doubles.ports import bind_unused
 
 IDL = Path(happybase.__file__).parent / "Hbase.thrift"
 hbase_thrift = thriftpy2.load(str(IDL), module_name="hbase_double_thrift")
@@ -508,6 +511,22 @@ class _Server(TThreadedServer):
             threading.Thread(target=self.handle, args=(client,), daemon=True).start()
 
 
+class _ServerSocket(TServerSocket):
+    """TServerSocket listening on a port that no server of this process was given lately (doubles/ports.py): the
+    store's connection pools are process-wide, keyed by host and port, and a stopped double's threads still answer
+    the connections they accepted."""
+
+    def listen(self) -> None:
+        def bind() -> socket.socket:
+            self._init_sock()
+            assert self.sock is not None
+            self.sock.bind((self.host, 0))
+            return self.sock
+
+        self.sock = bind_unused(bind)
+        self.sock.listen(self.backlog)
+
+
 class HBaseThriftDouble:
     """``with HBaseThriftDouble() as hbase: HBaseStore(hbase.url)`` — a Thrift server on a free port."""
 
@@ -519,7 +538,7 @@ class HBaseThriftDouble:
                          # thriftpy2's compact reader keeps the method name as bytes without decode_response;
                          # binary-typed fields (row keys, values) stay bytes either way
                          "compact": lambda: TCompactProtocolFactory()}[protocol]()
-        self._socket = TServerSocket(host="127.0.0.1", port=0, client_timeout=None)
+        self._socket = _ServerSocket(host="127.0.0.1", port=0, client_timeout=None)
         self._processor = _Processor(self.handler)
         self._server = _Server(self._processor, self._socket,
                                iprot_factory=proto_factory, itrans_factory=trans_factory)

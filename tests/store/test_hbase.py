@@ -10,6 +10,7 @@ from pathlib import Path
 import happybase
 import pytest
 from doubles.hbase_thrift_server import HBaseThriftDouble
+from doubles.ports import listening_socket
 
 from fediscope.engine.metrics import load_metrics, parse_metric
 from fediscope.errors import ConfigError, StoreError
@@ -482,13 +483,12 @@ def test_double_refuses_a_row_key_longer_than_hbase_takes(hbase_double, prefix):
 
 @contextlib.contextmanager
 def http_endpoint():
-    """A port that answers as HTTP does (HBase's Thrift server in HTTP mode, its REST port, a proxy)."""
+    """A port that answers as HTTP does (HBase's Thrift server in HTTP mode, its REST port, a proxy). Not one an
+    earlier test's server had: the store's connection pools are process-wide, keyed by host and port."""
     import socket
     import threading
 
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
+    server = listening_socket()
 
     def answer(client: socket.socket) -> None:
         with client:
@@ -535,11 +535,7 @@ def test_a_server_of_another_transport_or_protocol_is_named_as_a_possible_cause(
 def test_a_port_that_accepts_but_never_answers_is_not_called_a_server_that_is_not_running(prefix):
     """A read that times out came after the connection was made (something listens there): the message says so and
     names timeout= and the port, instead of asking whether the Thrift server runs."""
-    import socket
-
-    with socket.socket() as silent:  # listens, never reads nor answers: an overloaded server, or another service
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(5)
+    with listening_socket() as silent:  # listens, never reads nor answers: an overloaded server, or another service
         port = silent.getsockname()[1]
         with pytest.raises(StoreError) as caught:
             HBaseStore(f"hbase://127.0.0.1:{port}?timeout=300", table_prefix=prefix)
