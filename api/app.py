@@ -2,15 +2,17 @@
 routes (:mod:`api.resources`) and the results routes over the metrics store (:mod:`api.results`).
 
 Every request passes, in this order: the Host header (400 ``invalid_host`` for an HTTP/1.1 request without exactly
-one: the ``Link`` URLs are built from it), routing (404/405; a records route refuses HEAD, 405, as it cannot be
-answered without asking the instance), the body-size cap (413: over 8 KiB), any body at all
-(400 ``body_not_allowed``: the API takes its parameters in the query string, so a body is refused rather than
-ignored), OPTIONS (answered 204 with the ``Allow`` header a 405 carries), the API key (401; a read-only key on
-a write method: 403), the per-key rate limit (429 + ``Retry-After``), the query string's encoding (400 for a
-percent-escape that is not UTF-8, instead of reading it as literal text), then the resource. Every response
-gets the security headers below; every failure the JSON error envelope of :mod:`api.errors` — also what the
-server itself refuses before the app sees a request (a too large body or header block, a malformed request):
-:func:`make_server` gives waitress an error page in the same envelope.
+one: the ``Link`` URLs are built from it), the method (501 ``not_implemented`` for one the server does not know, on
+any path), the request target ``*`` (only ``OPTIONS *``, about the server: 400 with another method), routing
+(404/405; a records route refuses HEAD, 405, as it cannot be answered without asking the instance), the body-size
+cap (413: over 8 KiB), any body at all (400 ``body_not_allowed``: the API takes its parameters in the query string,
+so a body is refused rather than ignored), OPTIONS (answered 204 with the ``Allow`` header a 405 carries;
+``OPTIONS *`` with every method a route takes), the API key (401; a read-only key on a write method: 403), the
+per-key rate limit (429 + ``Retry-After``), the query string's encoding (400 for a percent-escape that is not UTF-8,
+instead of reading it as literal text), then the resource. Every response gets the security headers below; every
+failure the JSON error envelope of :mod:`api.errors` — also what the server itself refuses before the app sees a
+request (a too large body or header block, a malformed request): :func:`make_server` gives waitress an error page in
+the same envelope.
 
 ``test_config`` is merged into ``app.config`` (Flask's tutorial pattern). Besides Flask's own keys it may set
 ``FEDISCOPE_RESOLVER`` (a ``(host, port) -> [address, ...]`` function replacing DNS, for tests of the
@@ -156,6 +158,29 @@ def _guard_request() -> Response | None:
     any resource runs (the order is the module docstring's)."""
     g.started = time.monotonic()
     _check_host()
+    _check_method()
+    asterisk = _asterisk_form(request.environ)
+    if asterisk and request.method != "OPTIONS":
+        raise ApiError(400, "bad_request", f"the request target '*' is for OPTIONS only (RFC 9112 section 3.2.4), "
+                                           f"not {request.method}; see /openapi.json for the routes this API serves")
+    if not asterisk:  # OPTIONS * asks about the server: there is no route to match
+        _check_route()
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise _body_too_large()
+    # read it (a chunked body has no length; werkzeug stops at MAX_CONTENT_LENGTH: 413): a body is never ignored
+    if request.get_data(cache=True):
+        raise ApiError(400, "body_not_allowed", f"this API takes no request body (got one on {request.method}): "
+                                                "send the parameters in the query string")
+    if request.method == "OPTIONS":
+        return _options_response(asterisk)
+    if request.endpoint not in _PUBLIC_ENDPOINTS:
+        _authenticate()
+    _check_query_encoding(request.query_string)
+    return None
+
+
+def _check_route() -> None:
+    """The routing error of the request (404, 405), if any."""
     if isinstance(request.routing_exception, RequestRedirect):
         # Flask answers a routing redirect itself, bypassing the error handlers: an HTML page. None is expected
         # (no slash merging, no rule with a trailing slash), so any is a path that is not a route
@@ -165,18 +190,6 @@ def _guard_request() -> Response | None:
                                          "API's base URL without its trailing slash (http://host:port/v1/…)")
     if request.routing_exception is not None:
         raise request.routing_exception
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise _body_too_large()
-    # read it (a chunked body has no length; werkzeug stops at MAX_CONTENT_LENGTH: 413): a body is never ignored
-    if request.get_data(cache=True):
-        raise ApiError(400, "body_not_allowed", f"this API takes no request body (got one on {request.method}): "
-                                                "send the parameters in the query string")
-    if request.method == "OPTIONS":
-        return _options_response()
-    if request.endpoint not in _PUBLIC_ENDPOINTS:
-        _authenticate()
-    _check_query_encoding(request.query_string)
-    return None
 
 
 def _sent_path(environ: dict[str, Any]) -> str:
@@ -225,10 +238,39 @@ def _routable(host: str) -> bool:
     return True
 
 
-def _options_response() -> Response:
+#: The methods this server knows: RFC 9110 section 9's, PATCH (RFC 5789) and QUERY (the IETF's safe method with a
+#: body, an operation OpenAPI 3.2 documents on a route; schemathesis expects its 405). One a route does not take is
+#: 405 with ``Allow``; any other (``PROPFIND``, ``BREW``) is 501, on any path, as no resource of the server takes it.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"})
+
+
+def _check_method() -> None:
+    """501 ``not_implemented`` for a method the server does not know (RFC 9110 section 15.6.2), before routing: a
+    405 says the method exists but this route does not take it, with an ``Allow`` the client may retry with. Methods
+    are case-sensitive (``get`` is unknown; waitress refuses it itself, 400)."""
+    if request.method not in KNOWN_METHODS:
+        raise ApiError(501, "not_implemented",
+                       f"method {quoted(request.method, 40)} is not one this server implements; its routes take "
+                       f"{', '.join(sorted(_server_methods(current_app)))}: see /openapi.json")
+
+
+def _asterisk_form(environ: dict[str, Any]) -> bool:
+    """Whether the request target is ``*`` (RFC 9112 section 3.2.4: ``OPTIONS *``, the server's options).
+    waitress and werkzeug's server pass it as ``PATH_INFO`` ``*``, which matches no route (it was a 404);
+    ``REQUEST_URI`` tells it from ``%2A``, which is a path (no route)."""
+    return environ.get("REQUEST_URI") == "*"
+
+
+def _server_methods(app: Flask) -> set[str]:
+    """Every method some route of the app takes: the ``Allow`` of ``OPTIONS *``."""
+    return {method for rule in app.url_map.iter_rules() for method in rule.methods or ()}
+
+
+def _options_response(server: bool) -> Response:
     """204 with the methods the route takes, in the ``Allow`` header a 405 on the same route carries (and no
-    ``Content-Type``, which Flask gives every response: a 204 has no content)."""
-    methods = request.url_rule.methods if request.url_rule is not None else None
+    ``Content-Type``, which Flask gives every response: a 204 has no content); for ``OPTIONS *``, those of the
+    server (RFC 9110 section 9.3.7: a request about the server, not a resource)."""
+    methods = _server_methods(current_app) if server else request.url_rule.methods if request.url_rule else None
     response = current_app.response_class(status=204)
     del response.headers["Content-Type"]
     response.headers["Allow"] = ", ".join(sorted(methods or ()))
@@ -274,7 +316,8 @@ def _finish_response(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     elapsed = (time.monotonic() - g.get("started", time.monotonic())) * 1000
-    route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    route = request.url_rule.rule if request.url_rule is not None else \
+        "*" if _asterisk_form(request.environ) else "(no route)"
     log_access(request.method, route, response.status_code, request.remote_addr, elapsed, g.get("key_label"))
     return response
 

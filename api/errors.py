@@ -35,6 +35,7 @@ DEFAULT_CODES = {
     429: "rate_limited",
     431: "headers_too_large",
     500: "internal_error",
+    501: "not_implemented",
     502: "upstream_error",
     503: "unavailable",
 }

@@ -14,7 +14,10 @@ The checks and what they do:
   a local lake it WARNs about temporary files that interrupted writes left behind (:mod:`fediscope.lake.debris`;
   not on HDFS, where finding them takes a request per directory); on HDFS it WARNs about a lake at the file
   system's root (a URL with no directory: :func:`fediscope.lake.backend.hdfs_root_warning`), as ``config check``
-  does;
+  does; otherwise it WARNs about a directory that is no lake (it holds none of ``raw/``, ``curated/``,
+  ``quarantine/``, ``_state/``, ``_audit/``, yet is not empty: the directory above the lake, one holding hidden files
+  only), which ``gdpr erase``/``export``/``retention`` and ``store drop`` refuse
+  (:func:`fediscope.lake.backend.holds_lake_layout`), naming the lake directly below it when there is one;
 * ``lake_lock`` — (only while the lake lock ``_state/process.lock`` is held: :func:`check_lake_lock`) WARN naming its
   holder (command, pid, host, start time), its age and ``fediscope lake unlock`` when this host cannot tell whether
   the holder still runs (another host's, or a lock file naming no process): such a lock is never taken over, and
@@ -163,7 +166,38 @@ def check_lake(settings: Settings) -> Check:
     if at_root := hdfs_root_warning(settings.lake):  # a warning, not a refusal: see its docstring
         warning, fix = at_root
         return Check("lake", WARN, f"{detail}; {warning}", f"{fix} ({settings.origin('lake')})")
-    return _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
+    # before the temporary files: their fix, `gdpr retention`, refuses a directory that is no lake
+    return _no_lake(lake, settings, detail) or _stale_temporary_files(lake, detail) or Check("lake", OK, detail)
+
+
+#: The commands that refuse a lake directory that is no lake (:func:`fediscope.lake.backend.require_lake_layout`).
+NO_LAKE_REFUSED_BY = "`fediscope gdpr erase`, `gdpr export`, `gdpr retention` and `store drop` refuse it"
+
+
+def _no_lake(lake: LakeBackend, settings: Settings, detail: str) -> Check | None:
+    """A WARN when the lake's directory exists but is no lake (:func:`fediscope.lake.backend.holds_lake_layout`: the
+    directory above the lake, a home directory, one holding hidden files only), naming a lake found directly below it
+    (None otherwise). A warning, not a FAIL: ``collect`` lands there (and makes it a lake), while the commands of
+    :data:`NO_LAKE_REFUSED_BY` refuse it and ``process`` finds no data in it."""
+    from fediscope.lake.backend import holds_lake_layout, lakes_below, no_lake_directories, url_below
+
+    if holds_lake_layout(lake):
+        return None
+    origin = settings.origin("lake", advice=True)
+    why = no_lake_directories()
+    below = [url_below(redact_url(lake.url), path) for path in lakes_below(lake)]
+    if below:
+        fix = f"point {origin} at the lake in it: {' or '.join(below)}"
+    elif not lake.list(""):  # hidden files only (a .DS_Store): no lake holds those alone
+        hidden_files = [entry.path for entry in lake.walk_hidden("")]
+        shown = f" ({hidden_files[0]}{', …' if len(hidden_files) > 1 else ''})" if hidden_files else ""
+        why += f", only {count(len(hidden_files), 'hidden file')}{shown}"
+        fix = (f"point {origin} at the lake's own directory; for a new lake there, remove the hidden files or run "
+               "`fediscope collect`, which makes it a lake")
+    else:
+        fix = f"point {origin} at the lake's own directory, or at a new or empty one for a new lake"
+    return Check("lake", WARN, f"{detail}; but it is no lake: {why}, so {NO_LAKE_REFUSED_BY} and `process` finds "
+                 "no data in it", fix)
 
 
 def _implicit_hdfs_user(lake: LakeBackend, origin: str) -> str:

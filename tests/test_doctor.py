@@ -237,6 +237,24 @@ def test_a_lake_at_the_hdfs_root_warns_that_it_shares_the_file_systems_top_level
     assert list(webhdfs_server.local("/").iterdir()) == []
 
 
+def test_the_directory_above_a_webhdfs_lake_warns_naming_the_lake_below_it(clean_env: Path,
+                                                                           webhdfs_server: WebHDFSDouble) -> None:
+    """Was: OK, while `gdpr erase`, `export`, `retention` and `store drop` refuse it (it holds no raw/, curated/, …).
+    The lake found below it is named as a URL, before the URL's query (its ?user=)."""
+    WebHDFSLake(webhdfs_server.lake_url(base="/data/lake", user="etl")).write_atomic("raw/x.jsonl", b"{}\n")
+    WebHDFSLake(webhdfs_server.lake_url(base="/data/other", user="etl")).write_atomic("notes.txt", b"mine")
+    above = webhdfs_server.lake_url(base="/data", user="etl")
+    lake = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=above))))["lake"]
+    assert lake.status == WARN, lake
+    assert lake.detail.startswith(f"{above}: wrote, read and deleted a probe file") and lake.detail.endswith(
+        "but it is no lake: it holds none of a lake's directories (raw/, curated/, quarantine/, _state/, _audit/), "
+        "so `fediscope gdpr erase`, `gdpr export`, `gdpr retention` and `store drop` refuse it and `process` finds no "
+        "data in it"), lake.detail
+    assert lake.fix == (f"point FEDISCOPE_LAKE at the lake in it: webhdfs://{webhdfs_server.namenode_address}"
+                        "/data/lake?user=etl")
+    assert sorted(p.name for p in webhdfs_server.local("/data").iterdir()) == ["lake", "other"]
+
+
 def test_lake_over_webhdfs_without_a_user_names_the_one_it_acts_as(clean_env: Path, webhdfs_server: WebHDFSDouble,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """No ?user= in the URL: WebHDFS acts as the local login name, which differs between machines (an Airflow

@@ -288,15 +288,47 @@ def require_lake_layout(lake: LakeBackend, hint: str | None = None, *, chosen_by
     :func:`require_lake`'s, for a missing lake; ``outcome`` ends the refusal of a directory that is no lake (what
     was not done: ``nothing was erased``)."""
     require_lake(lake, hint, chosen_by=chosen_by)
+    if holds_lake_layout(lake):
+        return
+    raise NoLakeError(f"no lake at {lake.url}: {no_lake_directories()}; point {chosen_by} at the lake's own "
+                      "directory, not one above it" + (f"; {outcome}" if outcome else ""))
+
+
+def no_lake_directories() -> str:
+    """Why a directory is no lake (:func:`holds_lake_layout`), as :func:`require_lake_layout` and ``fediscope
+    doctor`` say it: ``it holds none of a lake's directories (raw/, curated/, quarantine/, _state/, _audit/)``."""
+    return f"it holds none of a lake's directories ({', '.join(f'{name}/' for name in lake_directories())})"
+
+
+def _lake_directory_in(entries: list[Entry]) -> bool:
     expected = lake_directories()
+    return any(entry.is_dir and entry.path.strip("/").rpartition("/")[2] in expected for entry in entries)
+
+
+def holds_lake_layout(lake: LakeBackend) -> bool:
+    """Whether the lake's root, an existing directory, is a lake: it holds one of a lake's top-level directories
+    (:func:`lake_directories`), or nothing at all (a new lake: the first ``collect`` lands there). A root holding
+    other things only (the directory above a lake, a home directory) is not, and neither is one holding hidden
+    files only (dot-files, which ``list`` does not show): those may be another program's, and the commands that
+    refuse a directory that is no lake remove day-old temporary files at any depth, while no lake holds hidden
+    files alone (a first ``collect`` creates ``raw/`` before it writes a file). One listing of the root (on WebHDFS
+    one LISTSTATUS), and for a root listing nothing, a look for hidden files below it."""
     entries = lake.list("")
-    if any(entry.is_dir and entry.path.strip("/") in expected for entry in entries):
-        return
-    if not entries and not lake.walk_hidden(""):  # an empty directory: the lake of a first run
-        return
-    shown = ", ".join(f"{name}/" for name in expected)
-    raise NoLakeError(f"no lake at {lake.url}: it holds none of a lake's directories ({shown}); point {chosen_by} "
-                      "at the lake's own directory, not one above it" + (f"; {outcome}" if outcome else ""))
+    if _lake_directory_in(entries):
+        return True
+    return not entries and not lake.walk_hidden("")
+
+
+def lakes_below(lake: LakeBackend, most: int = 20) -> list[str]:
+    """The directories directly below the lake's root that hold a lake's top-level directories (the lake, when the
+    root is the directory above it), for a hint; looked for in the root's first ``most`` directories only (on
+    WebHDFS a listing each)."""
+    found: list[str] = []
+    directories = sorted(entry.path.strip("/") for entry in lake.list("") if entry.is_dir)
+    for path in directories[:most]:
+        if _lake_directory_in(lake.list(path)):
+            found.append(path)
+    return found
 
 
 def holds_data(lake: LakeBackend) -> bool:

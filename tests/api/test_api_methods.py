@@ -98,3 +98,19 @@ def test_the_openapi_document_gives_every_405_its_allow_header(checked: LiveApi)
         refused = operations["get"]["responses"]["405"]
         assert refused["headers"]["Allow"]["required"] is True, path
         assert ("HEAD is refused" in refused["description"]) == (path in records), path
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "BREW", "FOO-BAR"])
+@pytest.mark.parametrize("path", ["/v1/metrics", "/health", "/v1/instance", "/no/such/route"])
+@pytest.mark.parametrize("key", [KEY, None], ids=["key", "no-key"])
+def test_a_method_the_server_does_not_know_is_501_on_any_path(checked: LiveApi, method: str, path: str,
+                                                               key: str | None) -> None:
+    """RFC 9110 section 15.6.2: a method the server does not recognise is 501, whatever the path (was: 405 with an
+    ``Allow`` on a route, 404 elsewhere); 405 is for a method it knows that the route does not take. Before the key."""
+    headers = {"X-API-Key": key} if key else {}
+    response = checked.http.request(method, f"{checked.url}{path}", headers=headers, timeout=30)
+    error = assert_error(response, 501, "not_implemented")
+    assert "Allow" not in response.headers
+    assert error["message"] == (f"method '{method}' is not one this server implements; its routes take GET, HEAD, "
+                                "OPTIONS: see /openapi.json")
+

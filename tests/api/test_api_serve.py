@@ -474,3 +474,31 @@ def test_serve_api_serves_a_request_target_in_absolute_form(served: str) -> None
                                   b"Connection: close\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
     assert json.loads(body) == {"status": "ok"}
+
+
+def test_serve_api_answers_options_asterisk_and_unknown_methods(served: str) -> None:
+    """``OPTIONS *`` asks about the server (RFC 9110 section 9.3.7): 204 with every method a route takes, no key
+    needed (was: 404, as waitress passes ``*`` on as the path). ``*`` with another method is 400 (RFC 9112 section
+    3.2.4). A method the server does not know is 501 in the JSON envelope, one it knows but the route does not take
+    405 with ``Allow``: sent raw, as no client library sends ``*`` or ``CONNECT`` with a path."""
+    def exchange(line: bytes) -> tuple[bytes, bytes]:
+        return _raw_get(served, line + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+
+    head, body = exchange(b"OPTIONS *")
+    assert head.startswith(b"HTTP/1.1 204"), head
+    assert b"\r\nAllow: GET, HEAD, OPTIONS\r\n" in head and b"X-Content-Type-Options: nosniff" in head
+    assert body == b"" and b"\r\nContent-Type:" not in head
+    for line, status, code in ((b"GET *", 400, "bad_request"), (b"HEAD *", 400, "bad_request"),
+                               (b"OPTIONS %2A", 404, "not_found"), (b"BREW *", 501, "not_implemented"),
+                               (b"PROPFIND /v1/metrics", 501, "not_implemented"),
+                               (b"CONNECT /health", 405, "method_not_allowed"),
+                               (b"TRACE /v1/metrics", 405, "method_not_allowed"),
+                               (b"QUERY /v1/metrics", 405, "method_not_allowed")):
+        head, body = exchange(line)
+        assert head.startswith(f"HTTP/1.1 {status}".encode()), (line, head)
+        assert b"application/json" in head and b"X-Content-Type-Options: nosniff" in head, line
+        if line.startswith(b"HEAD"):
+            assert body == b""
+            continue
+        assert json.loads(body)["error"]["code"] == code, (line, body)
+        assert (b"\r\nAllow: GET, HEAD, OPTIONS\r\n" in head) == (status == 405), (line, head)

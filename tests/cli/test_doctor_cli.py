@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_run import run
 from click.testing import CliRunner
 
 from fediscope.cli import cli
@@ -29,3 +30,60 @@ def test_an_existing_lake_keeps_everything_but_the_probe(tmp_path: Path, monkeyp
     result = CliRunner().invoke(cli, ["doctor"])
     assert "OK    lake" in result.output and "wrote, read and deleted a probe file" in result.output
     assert sorted(p.name for p in (tmp_path / "lake").iterdir()) == ["raw"]
+
+
+def _lake_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lake: Path) -> str:
+    monkeypatch.setenv("FEDISCOPE_LAKE", str(lake))
+    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    result = CliRunner().invoke(cli, ["doctor"])
+    return next(line for line in result.output.splitlines() if line.split()[1:2] == ["lake"])
+
+
+NO_LAKE = ("but it is no lake: it holds none of a lake's directories (raw/, curated/, quarantine/, _state/, "
+           "_audit/){}, so `fediscope gdpr erase`, `gdpr export`, `gdpr retention` and `store drop` refuse it and "
+           "`process` finds no data in it -> fix: point FEDISCOPE_LAKE {}")
+
+
+def test_a_directory_that_is_no_lake_warns_naming_the_lake_below_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: OK (the probe could be written), while `gdpr erase`, `export`, `retention` and `store drop` refuse the
+    directory: the one above the lake, or any other holding none of a lake's directories."""
+    above = tmp_path / "data"
+    (above / "lake" / "raw").mkdir(parents=True)
+    (above / "notes.txt").write_text("mine")
+    line = _lake_line(tmp_path, monkeypatch, above)
+    assert line.startswith(f"WARN  lake           {above}: wrote, read and deleted a probe file"), line
+    assert line.endswith(NO_LAKE.format("", f"at the lake in it: {above / 'lake'}")), line
+    elsewhere = tmp_path / "home"
+    (elsewhere / "projects").mkdir(parents=True)
+    line = _lake_line(tmp_path, monkeypatch, elsewhere)
+    assert line.endswith(NO_LAKE.format("", "at the lake's own directory, or at a new or empty one for a new "
+                                            "lake")), line
+    assert sorted(p.name for p in above.iterdir()) == ["lake", "notes.txt"]  # the probe left nothing behind
+
+
+def test_doctor_warns_about_a_lake_directory_exactly_when_the_commands_refuse_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """doctor and `gdpr retention` (:func:`fediscope.lake.backend.require_lake_layout`) say the same of a
+    directory: hidden files alone make no lake (they may be another program's, and retention removes day-old
+    temporary files at any depth), an empty directory or one whose hidden directories hold no hidden file is a new
+    lake, and a directory holding a lake's directory is a lake."""
+    cases = {"hidden file": ({".DS_Store": ""}, True), "hidden file deeper": ({".work/.draft.a1b2c3d4.tmp": ""}, True),
+             "other files": ({"notes.txt": "", "projects/a.txt": ""}, True),
+             "hidden directory": ({".cache/a": ""}, False), "empty": ({}, False),
+             "lake": ({"raw/x.jsonl": "{}\n", ".DS_Store": ""}, False), "new lake": ({"_state/x": ""}, False)}
+    for name, (files, refused) in cases.items():
+        lake = tmp_path / name.replace(" ", "-")
+        lake.mkdir()
+        for path, text in files.items():
+            (lake / path).parent.mkdir(parents=True, exist_ok=True)
+            (lake / path).write_text(text)
+        line = _lake_line(tmp_path, monkeypatch, lake)
+        code, _out, err = run(capsys, "gdpr", "retention", "--dry-run")
+        assert (code, err.startswith("fediscope: error: no lake at")) == ((1, True) if refused else (0, False)), \
+            (name, err)
+        assert line.startswith("WARN  lake" if refused else "OK    lake"), (name, line)
+        if name == "hidden file":
+            assert line.endswith(NO_LAKE.format(", only 1 hidden file (.DS_Store)", "at the lake's own directory; "
+                                                "for a new lake there, remove the hidden files or run `fediscope "
+                                                "collect`, which makes it a lake")), line
