@@ -866,14 +866,19 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     return out
 
 
-#: Lines of a failed job's output copied into the task log (spark-submit's own output is not kept otherwise).
 #: Seconds a spark-submit job gets to stop after SIGTERM when its task is stopped (Airflow sends SIGKILL 5 s after
 #: SIGTERM, and the lake lock is released after the job).
 SPARK_STOP_GRACE = 3.0
+#: Lines of a failed (or stopped) job's output copied into the task log (spark-submit's own output is not kept
+#: otherwise).
 SPARK_LOG_TAIL = 60
 _JOB_ERROR_RE = re.compile(r"^fediscope (?:curate|metrics): error: ")
 _EXCEPTION_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b(?::|$)")
 _LOG4J_RE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (?:TRACE|DEBUG|INFO|WARN|ERROR) ")
+#: A log line of the job's own (fediscope's text format, ``FEDISCOPE_LOG_FORMAT=text``, which
+#: :func:`spark_submit_env` sets): ``2026-12-06 06:05:48,949 INFO fediscope.engine.curation curation: …``.
+_JOB_LOG_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+                         r"(?:fediscope|spark_jobs)(?:\.[\w.]+)? ")
 
 
 def job_failure_line(stdout: str, stderr: str) -> str:
@@ -895,48 +900,81 @@ def job_failure_line(stdout: str, stderr: str) -> str:
 
 def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) -> dict[str, Any]:
     """Run one job; its JSON summary (last JSON line of stdout), or FediscopeError with the reason it failed
-    (:func:`job_failure_line`), after copying the tail of its output into the task log (secrets masked)."""
+    (:func:`job_failure_line`), after copying the tail of its output into the task log (secrets masked).
+
+    The job's own log lines (its curation's and metrics' progress, its warnings: :data:`_JOB_LOG_RE`) go to the task
+    log as the job prints them, so a job of hours shows how far it got while it runs (was: nothing until it
+    ended, and nothing at all when its task was stopped at its timeout). A job stopped with its task (a timeout, a
+    task marked failed) also leaves the tail of its output in the task log."""
     import subprocess
+    import threading
 
     from fediscope.redact import redact_text, secret_values
 
     name = argv[argv.index("--name") + 1]
+    secrets = secret_values(settings)
+    output: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+    def relay(stream: str, pipe: Any) -> None:
+        for line in pipe:
+            line = line.rstrip("\n")
+            output[stream].append(line)
+            if found := _JOB_LOG_RE.match(line):
+                log.log(logging.getLevelName(found.group(1)), "spark-submit %s: %s", name, redact_text(line, secrets))
+
     with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           errors="replace") as job:  # a JVM log line the locale cannot decode is no crash
+        readers = [threading.Thread(target=relay, args=(stream, pipe), daemon=True)
+                   for stream, pipe in (("stdout", job.stdout), ("stderr", job.stderr))]
+        for reader in readers:
+            reader.start()
         try:
-            stdout, stderr = job.communicate()
+            job.wait()
         except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first
             _stop_job(job)
+            for reader in readers:
+                reader.join(timeout=SPARK_STOP_GRACE)
+            _log_tail(name, output, secrets, "was stopped")
             raise
-    proc = subprocess.CompletedProcess(argv, job.returncode, stdout, stderr)
-    if proc.returncode != 0:
-        secrets = secret_values(settings)
-        for stream, text in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-            tail = text.splitlines()[-SPARK_LOG_TAIL:]
-            if tail:  # a record per line: a text log line shows a value's newlines as escapes
-                log.warning("spark-submit %s %s (last %d lines):", name, stream, len(tail))
-                for line in tail:
-                    log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
-        reason = job_failure_line(proc.stdout, proc.stderr)
-        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {proc.returncode}): {reason}", secrets))
-    for line in reversed(proc.stdout.splitlines()):
+        for reader in readers:
+            reader.join()
+    stdout, stderr = ("\n".join(output[stream]) for stream in ("stdout", "stderr"))
+    if job.returncode != 0:
+        _log_tail(name, output, secrets, f"failed (exit {job.returncode})")
+        reason = job_failure_line(stdout, stderr)
+        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {job.returncode}): {reason}", secrets))
+    for line in reversed(output["stdout"]):
         if line.startswith("{"):
             return dict(json.loads(line))
     raise FediscopeError(f"spark-submit {name} printed no JSON summary; see the task log")
 
 
+def _log_tail(name: str, output: Mapping[str, list[str]], secrets: Iterable[str], what: str) -> None:
+    """The last :data:`SPARK_LOG_TAIL` lines of each stream of a job that failed or was stopped, a record per line
+    (a text log line shows a value's newlines as escapes), secrets masked."""
+    from fediscope.redact import redact_text
+
+    for stream in ("stdout", "stderr"):
+        tail = list(output[stream][-SPARK_LOG_TAIL:])
+        if tail:
+            log.warning("spark-submit %s %s; its %s (last %d lines):", name, what, stream, len(tail))
+            for line in tail:
+                log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
+
+
 def _stop_job(job: Any) -> None:
     """SIGTERM, then SIGKILL after :data:`SPARK_STOP_GRACE` seconds: spark-submit's JVM stops its Spark context
     and its Python driver on SIGTERM, and the driver's job file (``process.lock.job-…``) goes with it, so the task
-    can release the lake lock; SIGKILL would leave the driver running for a while, and the lock with it."""
+    can release the lake lock; SIGKILL would leave the driver running for a while, and the lock with it. Its output
+    is read by :func:`_run_spark_job`'s readers meanwhile."""
     import subprocess
 
     job.terminate()
     try:
-        job.communicate(timeout=SPARK_STOP_GRACE)
+        job.wait(timeout=SPARK_STOP_GRACE)
     except subprocess.TimeoutExpired:
         job.kill()
-        job.communicate()
+        job.wait()
 
 
 def _store_label(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -564,6 +565,15 @@ if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stop
         sys.exit(143)
 
     signal.signal(signal.SIGTERM, stopped)
+if os.environ.get("FAKE_SPARK_PROGRESS"):  # the driver's own log lines (fediscope's text format), on its stderr,
+    import logging                          # which spark-submit merges into its stdout; then a line of the JVM's
+    from fediscope.cli.common import TEXT_FORMAT
+
+    logging.basicConfig(format=TEXT_FORMAT, level=logging.INFO, stream=sys.stderr)
+    curation = logging.getLogger("fediscope.engine.curation")
+    curation.info("curation: 7 new raw files, for %s", os.environ.get("FEDISCOPE_STORE"))
+    curation.warning("curation: 2 status versions dated after their fetch skipped")
+    print("26/12/01 23:59:39 INFO BlockManager: BlockManager started", file=sys.stderr, flush=True)
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
@@ -654,12 +664,13 @@ def test_a_cluster_master_that_does_not_answer_fails_before_spark_submit(spark_h
 
 # a batch task as Airflow runs it: its task runner's SIGTERM handler (which calls on_kill) is in place
 KILLED_TASK = textwrap.dedent("""
-    import json, signal, sys
+    import json, logging, signal, sys
     from datetime import date
     from fediscope import orchestration as orch
     from fediscope.interrupts import Terminated
 
     signal.signal(signal.SIGTERM, lambda *_: print("on_kill", flush=True))
+    logging.basicConfig(format="%(levelname)s %(message)s", level=logging.INFO, stream=sys.stderr)
     settings = orch.settings_from_overrides(json.loads(sys.argv[1]), env={})
     try:
         orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)),
@@ -682,7 +693,8 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
     lake = _lake_with_data(tmp_path / "lake")
     calls = tmp_path / "calls.jsonl"
     overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(lake)}
-    env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300"}
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300",
+           "FAKE_SPARK_PROGRESS": "1"}
     with child([sys.executable, "-c", KILLED_TASK, json.dumps(overrides), json.dumps(env)]) as task:
         deadline = time.monotonic() + 60
         while not calls.exists() and time.monotonic() < deadline and task.poll() is None:
@@ -697,6 +709,43 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
     assert len(calls.read_text().splitlines()) == 1  # the metrics job never started
     # stopped gracefully (its driver's job file goes with it), not killed outright
     assert (tmp_path / "calls.jsonl.stopped").read_text() == "SIGTERM"
+    # the job's progress reached the task log while it ran, and what it printed last is there after it was stopped
+    # (a job stopped at its timeout left nothing of its output in the task log)
+    lines = err.splitlines()
+    assert any(line.startswith("INFO spark-submit fediscope-curate-2026-11-23: ") and
+               line.endswith(" INFO fediscope.engine.curation curation: 7 new raw files, for sqlite:///fediscope.db")
+               for line in lines), err
+    assert "WARNING spark-submit fediscope-curate-2026-11-23 was stopped; its stderr (last 3 lines):" in lines, err
+    assert "WARNING spark-submit fediscope-curate-2026-11-23 stderr: 26/12/01 23:59:39 INFO BlockManager: " \
+           "BlockManager started" in lines, err
+
+
+def test_a_spark_jobs_progress_reaches_the_task_log_while_it_runs(spark_home: Path, spark_master: str,
+                                                                   tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The driver's own log lines (curation's and the metrics' progress, their warnings) are copied into the task
+    log as the job prints them, at their level, secrets masked; the JVM's lines and the job's other output are not
+    (they are in the tail logged when the job fails). Was: nothing of a job's output until it failed, so a Spark
+    curation of hours showed one "processing …" line in the task log."""
+    lake = str(_lake_with_data(tmp_path / "lake"))
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": spark_master, "lake": lake,
+                                             "store": "mysql+pymysql://fediscope:pw-0123456789@db/fediscope"},
+                                            env={})
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_SPARK_PROGRESS": "1"}
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"):
+        result = orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    assert result["curate"] == {"job": "curate.py"} and result["metrics"] == {"job": "metrics.py"}
+    timestamp = re.compile(r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")  # the job's own, of its log line
+    relayed = [(r.levelno, timestamp.sub(" ", r.getMessage(), count=1)) for r in caplog.records
+               if r.getMessage().startswith("spark-submit ")]
+    assert relayed == [
+        line for job in ("curate-2026-11-23", "metrics-2026-11-23") for line in (
+            (logging.INFO, f"spark-submit fediscope-{job}: INFO fediscope.engine.curation curation: 7 new raw "
+                           "files, for mysql+pymysql://fediscope:***@db/fediscope"),
+            (logging.WARNING, f"spark-submit fediscope-{job}: WARNING fediscope.engine.curation curation: 2 status "
+                              "versions dated after their fetch skipped"))]
+    assert not any("pw-0123456789" in r.getMessage() for r in caplog.records)
 
 
 def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,
