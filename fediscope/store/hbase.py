@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import logging
 import os
+import select
 import socket
 import sys
 import threading
@@ -1004,8 +1005,23 @@ class HBaseStore(BaseStore):
     @contextmanager
     def _connection(self, doing: str) -> Iterator[Any]:
         with self._errors(doing), self._pool.connection() as conn, _replaced_on_error(conn):
+            if _dropped(conn):
+                self._reopen(conn)
             yield conn
         _ANSWERED.add(self._pool_key)  # not after an error: the block raised
+
+    def _reopen(self, conn: Any) -> None:
+        """Open a pooled connection the server dropped (:func:`_dropped`) again, before any call is sent on it.
+
+        A failure to open it (the server is still down) is raised as the call's: the pool then gives the connection
+        a new socket once more, and the message says the connection was refused."""
+        log.info("HBase at %s: a pooled connection was closed by the server (restarted?): opened again", self._address)
+        from thriftpy2.thrift import TException
+
+        with contextlib.suppress(TException, OSError):
+            conn.close()
+        conn._refresh_thrift_client()
+        conn.open()
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -1079,6 +1095,32 @@ def _replaced_on_error(conn: Any) -> Iterator[None]:
             with contextlib.suppress(TException, OSError):
                 conn.open()
         raise
+
+
+def _dropped(conn: Any) -> bool:
+    """Whether the server has closed (or reset) a pooled connection while it waited in the pool, so that a call
+    on it would fail: a Thrift server restarted (or stopped) since leaves each connection it had at end of file.
+
+    Between calls nothing is owed on a connection (each call reads its whole reply), so a socket that reads as
+    ready then holds the server's end of file, a reset, or bytes no call asked for: none of which a call can use.
+    Checked without reading anything (``poll``, no wait) and before the call's request is sent, so that the call
+    goes on a new connection and is certain to be made once (a write too: the dropped one never carried it). A
+    server that goes down after the check fails the call as before: after a request is sent, a closed connection
+    cannot tell a call never made from one made and not answered, so none is sent again (a ``checkAndPut`` of a
+    write lease made twice would find its own lease taken)."""
+    transport = conn.transport
+    # thriftpy2's Cython transports give their TSocket's socket as ``sock``; its pure-Python ones hold the TSocket
+    sock = getattr(transport, "sock", None) or getattr(getattr(transport, "_trans", None), "sock", None)
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLPRI)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # a socket closed meanwhile (fileno -1)
+        return True
 
 
 _MISMATCH = ("the server may speak another transport or protocol than this URL asks for (its transport= and "

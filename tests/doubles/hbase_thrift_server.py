@@ -54,6 +54,7 @@ what is kept.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import socket
 import threading
@@ -500,7 +501,13 @@ class _Processor(TProcessor):
 
 
 class _Server(TThreadedServer):
-    """TThreadedServer whose socket is bound before serving, so port 0 can be resolved first."""
+    """TThreadedServer whose socket is bound before serving, so port 0 can be resolved first, and which remembers
+    the connections it accepted (:meth:`HBaseThriftDouble.stop`'s ``close_connections``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clients: set[Any] = set()
+        self.clients_lock = threading.Lock()
 
     def serve(self) -> None:
         while not self.closed:
@@ -508,7 +515,26 @@ class _Server(TThreadedServer):
                 client = self.trans.accept()
             except OSError:
                 return
+            with self.clients_lock:
+                self.clients.add(client)
             threading.Thread(target=self.handle, args=(client,), daemon=True).start()
+
+    def handle(self, client: Any) -> None:
+        try:
+            super().handle(client)
+        finally:
+            with self.clients_lock:
+                self.clients.discard(client)
+
+    def close_clients(self) -> None:
+        """Close every connection accepted and still open, as the end of a server's process does: each client
+        finds its connection closed by the server (its next read is 0 bytes, its next send may be refused)."""
+        with self.clients_lock:
+            clients, self.clients = list(self.clients), set()
+        for client in clients:
+            sock = client.sock  # None once its handler closed it
+            with contextlib.suppress(AttributeError, OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the handler's blocked read returns: it closes the socket and ends
 
 
 class _ServerSocket(TServerSocket):
@@ -517,6 +543,13 @@ class _ServerSocket(TServerSocket):
     the connections they accepted."""
 
     def listen(self) -> None:
+        if self.port:  # a port asked for (a server started again on the port of one stopped): that one
+            self._init_sock()
+            assert self.sock is not None
+            self.sock.bind((self.host, self.port))
+            self.sock.listen(self.backlog)
+            return
+
         def bind() -> socket.socket:
             self._init_sock()
             assert self.sock is not None
@@ -528,17 +561,20 @@ class _ServerSocket(TServerSocket):
 
 
 class HBaseThriftDouble:
-    """``with HBaseThriftDouble() as hbase: HBaseStore(hbase.url)`` — a Thrift server on a free port."""
+    """``with HBaseThriftDouble() as hbase: HBaseStore(hbase.url)`` — a Thrift server on a free port, or on ``port``
+    (a server started again where one was stopped, ``stop(close_connections=True)``: a restarted Thrift server,
+    serving the tables of ``handler``, the stopped one's: HBase keeps them, the Thrift gateway holds none)."""
 
-    def __init__(self, transport: str = "buffered", protocol: str = "binary") -> None:
-        self.handler = HBaseHandler()
+    def __init__(self, transport: str = "buffered", protocol: str = "binary", port: int = 0,
+                 handler: HBaseHandler | None = None) -> None:
+        self.handler = handler or HBaseHandler()
         self.transport, self.protocol = transport, protocol
         trans_factory = {"buffered": TBufferedTransportFactory, "framed": TFramedTransportFactory}[transport]()
         proto_factory = {"binary": lambda: TBinaryProtocolFactory(decode_response=False),
                          # thriftpy2's compact reader keeps the method name as bytes without decode_response;
                          # binary-typed fields (row keys, values) stay bytes either way
                          "compact": lambda: TCompactProtocolFactory()}[protocol]()
-        self._socket = _ServerSocket(host="127.0.0.1", port=0, client_timeout=None)
+        self._socket = _ServerSocket(host="127.0.0.1", port=port, client_timeout=None)
         self._processor = _Processor(self.handler)
         self._server = _Server(self._processor, self._socket,
                                iprot_factory=proto_factory, itrans_factory=trans_factory)
@@ -586,11 +622,21 @@ class HBaseThriftDouble:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, close_connections: bool = False) -> None:
+        """Stop taking connections. The connections accepted are still answered unless ``close_connections``: then
+        they are closed, as a Thrift server whose process ended (stopped, restarted, killed) leaves its clients."""
         self._server.close()
         self._socket.close()  # shutdown + close: the blocked accept() raises and serve() returns
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if close_connections:
+            self._server.close_clients()
+
+    def restarted(self) -> HBaseThriftDouble:
+        """A Thrift server restarted: this one stopped, its connections closed, and a new one started on its port,
+        serving the same tables (see the class)."""
+        self.stop(close_connections=True)
+        return HBaseThriftDouble(self.transport, self.protocol, port=self.port, handler=self.handler).start()
 
     def __enter__(self) -> HBaseThriftDouble:
         return self.start()
