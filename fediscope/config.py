@@ -193,7 +193,7 @@ HBASE_PREFIX_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 def hbase_prefix(value: str) -> str:
     """``value`` as an HBase table-name prefix (:data:`HBASE_PREFIX_RE`); ValueError saying what it may hold."""
-    if not HBASE_PREFIX_RE.match(value):
+    if not HBASE_PREFIX_RE.fullmatch(value):  # whole: ``$`` also matches before a final line break
         raise ValueError(f"use letters, digits, '_', '-' and '.' ('-' and '.' not first), got {value!r}")
     return value
 

@@ -497,7 +497,7 @@ def test_a_negative_timeout_is_refused_as_not_above_zero() -> None:
             load_settings(env={"FEDISCOPE_REQUEST_TIMEOUT": value})
 
 
-@pytest.mark.parametrize("prefix", ["a b", ".x", "-x", "x/y", ""])
+@pytest.mark.parametrize("prefix", ["a b", ".x", "-x", "x/y", "", "prod\n"])
 def test_an_hbase_table_prefix_hbase_would_refuse_is_a_config_error(prefix: str) -> None:
     """Was: accepted by the settings (``config check``: 0 problems), refused by every store command."""
     with pytest.raises(ConfigError, match="FEDISCOPE_HBASE_TABLE_PREFIX is invalid: use letters, digits"):

@@ -334,12 +334,14 @@ def out_error(out: Path, exc: OSError) -> ConfigError:
 
 
 @contextmanager
-def atomic_out(out: Path) -> Iterator[Callable[[bytes], Any]]:
+def atomic_out(out: Path, mode: int | None = None) -> Iterator[Callable[[bytes], Any]]:
     """The ``write`` of an ``--out`` file written whole or not at all: a hidden temporary file beside it
     (``.<name>.<random>.tmp``), synced and renamed over it at the end; removed, leaving a file already there as it
-    was, when the body fails (or is interrupted). The file gets the mode ``open(out, "w")`` would give it: an
-    existing file's, else the umask's. Failing to create, write or rename it is a :func:`out_error`; what else
-    fails in the body between two writes (a store read) is not taken for one."""
+    was, when the body fails (or is interrupted). The file gets ``mode`` when given (a file of personal data:
+    ``0o600``; the temporary file is that already while it is written), else the mode ``open(out, "w")`` would give
+    it: an existing file's, else the umask's. A symbolic link at ``out`` is replaced, never written through. Failing
+    to create, write or rename it is a :func:`out_error`; what else fails in the body between two writes (a store
+    read) is not taken for one."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     except OSError as exc:
@@ -350,7 +352,7 @@ def atomic_out(out: Path) -> Iterator[Callable[[bytes], Any]]:
             try:
                 file.flush()
                 os.fsync(file.fileno())
-                os.chmod(tmp, _new_mode(out))
+                os.chmod(tmp, _new_mode(out) if mode is None else mode)
                 os.replace(tmp, out)
             except OSError as exc:
                 raise out_error(out, exc) from None

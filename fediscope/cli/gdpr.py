@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from fediscope.cli.common import (
+    atomic_out,
     confirm_or_refuse,
     emit_json,
     is_terminal,
     json_option,
-    out_error,
     say,
     settings_from_context,
 )
@@ -29,13 +29,17 @@ if TYPE_CHECKING:
 ACCOUNT_HELP = "The account, as ACCT@INSTANCE (e.g. alice@mastodon.social) or its profile link (https://mastodon.social/@alice)."
 
 
-def _write(out: Path, text: str) -> None:
-    """Write an --out file, in UTF-8 whatever the locale; a path that cannot be written is one clear line, not a
-    traceback."""
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise out_error(out, exc) from None
+#: The mode of a ``gdpr export --out`` file: it holds one person's data (their records and rows in full), for the
+#: person who asked for it alone. Was the umask's (``-rw-r--r--``: readable by every user of the machine).
+PERSONAL_DATA_MODE = 0o600
+
+
+def _write(out: Path, text: str, mode: int | None = None) -> None:
+    """Write an --out file, in UTF-8 whatever the locale, whole or not at all (:func:`atomic_out`: a symbolic link
+    at ``out`` is replaced, not written through, and the file has ``mode`` from the start when given); a path that
+    cannot be written is one clear line, not a traceback."""
+    with atomic_out(out, mode) as write:
+        write(text.encode("utf-8"))
 
 
 def _request_settings(warnings: list[str]) -> Settings:
@@ -157,7 +161,8 @@ def export(account: str, out: Path | None) -> None:
     if out is None:
         click.echo(readable_json(exported, indent=2, sort_keys=True, default=str))
     else:
-        _write(out, json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
+        _write(out, json.dumps(exported, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n",
+               mode=PERSONAL_DATA_MODE)
         say(f"wrote {out}")
     hint = unknown_instance_hint(open_lake(settings.lake), account) if holds_nothing(exported) else None
     if hint:  # was silent: an answer "nothing held" about an account the lake holds under its instance's address

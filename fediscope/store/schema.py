@@ -68,8 +68,10 @@ def key_text_limit(key_types: Sequence[str], rank_type: str | None = None) -> in
 
 def metric_name_problem(name: str) -> str | None:
     """Why no store can hold a metric of this name, or None: names become table names in every store, so they
-    are limited to ``[a-z][a-z0-9_]*`` (≤ 57)."""
-    if _METRIC_NAME_RE.match(name):
+    are limited to ``[a-z][a-z0-9_]*`` (≤ 57). Matched whole (``fullmatch``): ``$`` also matches before a final line
+    break, so a metric file whose name held one before ``.sql`` was taken, catalogued under that name and stored in
+    the table of the name without it."""
+    if _METRIC_NAME_RE.fullmatch(name):
         return None
     return (f"metric name {name!r} cannot be stored: use lowercase letters, digits and '_' "
             "(starting with a letter, at most 57 characters)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import sys
 
 import pytest
@@ -349,3 +351,33 @@ def test_an_account_that_is_no_user_name_is_refused_touching_nothing(landed, run
         assert "is not a user name" in result.err
         assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
     assert not landed.lake.exists("_state/suppressed.json") and not landed.lake.exists("_audit/erasures.jsonl")
+
+@pytest.fixture
+def open_umask():
+    """The umask most systems start with (022): what it gives a new file, everybody may read."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_an_export_file_is_readable_by_its_owner_alone(landed, run_cli, tmp_path, open_umask) -> None:
+    """Was ``-rw-r--r--`` under the usual umask: one person's records in full, readable by every user of the machine.
+    A file already there (with another mode) is replaced by one of the same mode."""
+    out = tmp_path / "export.json"
+    for _ in range(2):
+        assert run_cli("gdpr", "export", "--account", SUBJECT, "--out", str(out)).code == 0
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600 and json.loads(out.read_text())["account_key"]
+        out.chmod(0o644)
+
+
+def test_an_export_replaces_a_symbolic_link_at_out_instead_of_writing_through_it(landed, run_cli, tmp_path) -> None:
+    """Was: written through the link, into whatever file it names (a link another user left in a shared directory
+    such as /tmp received the export, with the mode that file had). The register is written the same way."""
+    for command, name in ((("export", "--account", SUBJECT), "export.json"), (("register",), "register.md")):
+        target = tmp_path / f"{name}.target"
+        target.write_text("not yours\n")
+        link = tmp_path / name
+        link.symlink_to(target)
+        assert run_cli("gdpr", *command, "--out", str(link)).code == 0
+        assert target.read_text() == "not yours\n"
+        assert not link.is_symlink() and link.read_text().strip()

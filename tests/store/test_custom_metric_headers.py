@@ -240,9 +240,11 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
         load_metrics(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["Languages", "toots-per-day", "2026_toots"])
+@pytest.mark.parametrize("name", ["Languages", "toots-per-day", "2026_toots", "toots\n"])
 def test_a_file_name_no_store_can_hold_is_refused_when_the_file_is_read(tmp_path, name):
-    """Was: read, computed, and refused only when stored (after every other metric), by a message naming no file."""
+    """Was: read, computed, and refused only when stored (after every other metric), by a message naming no file.
+    A name ending in a line break was taken, as ``$`` matches before it: catalogued under it, stored in the table of
+    the name without it."""
     path = write_metric(tmp_path, name, "-- key: id")
     with pytest.raises(ConfigError, match=re.escape(f"metric file {path}: metric name {name!r} cannot be stored: "
                                                     "use lowercase letters") + ".*; rename the file$"):
