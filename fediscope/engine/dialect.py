@@ -14,8 +14,9 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   must be ``'day'`` and both arguments DATEs (a ``CAST(… AS DATE)``, a DATE literal, a DATE column of a curated
   table, or a column computed from those: the types are inferred from :mod:`fediscope.engine.schema`).
 * ``regexp_replace`` without the ``'g'`` flag replaces only the first match in DuckDB, every match in Spark.
-* ``len``/``length`` on a list (a list column such as ``hashtags``, or a list function's result) becomes Spark's
-  string ``LENGTH``, which refuses it; use ``array_length`` (Spark ``SIZE``).
+* ``len``/``length`` on a list (a list column such as ``hashtags``, a list function's result, or a map's keys or
+  values: ``map_keys(m)``) becomes Spark's string ``LENGTH``, which refuses it; use ``array_length`` (Spark
+  ``SIZE``).
 * ``list_distinct``/``array_distinct``: its items in no fixed order in DuckDB, in first-seen order in Spark (so
   ``array_to_string(list_distinct(list(x)), ',')`` differs), unless only counted (``array_length``), unnested or
   sorted: ``list_sort(list_distinct(…))``. (Its NULLs, dropped by DuckDB and kept once by Spark's ``ARRAY_DISTINCT``,
@@ -95,8 +96,9 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   fused multiply-add, Spark without (2.220446049250313e-16 and 0.0 for 0.3 of -9 and 21), so the last digit may
   differ; a list of fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
   DuckDB; the translation below interpolates numbers only, and Spark refused the rest when the metric ran):
-  ``quantile_disc`` takes one of the values in both; ``approx_quantile`` (estimated by other algorithms: T-Digest,
-  Spark's GK) and ``reservoir_quantile`` (estimated from a sample in DuckDB; Spark has none).
+  ``quantile_disc`` takes one of the values in both (``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)`` for a
+  descending order, which ``quantile_disc(x, 1 - q)`` is not); ``approx_quantile`` (estimated by other algorithms:
+  T-Digest, Spark's GK) and ``reservoir_quantile`` (estimated from a sample in DuckDB; Spark has none).
 * a list comprehension using its position in its result after ``IF`` (``[x || i FOR x, i IN l IF c]``): DuckDB
   numbers the items before the ``IF``, the translation's ``TRANSFORM`` after it. (Others are translated: below.)
 * ``regexp_split_to_array``/``string_split_regex`` with options (sqlglot made the third argument Spark's limit), and
@@ -116,7 +118,8 @@ DECIMAL as a DOUBLE on Spark, ``3.5`` for ``3.50``, and failed the run on a NULL
 expressions (:func:`_spark_typed`): ``/`` with a DECIMAL with the DECIMAL cast to a DOUBLE (DuckDB divides to a DOUBLE,
 Spark to a DECIMAL rounded to 6 places); and a list's item ``l[i]`` as ``TRY_ELEMENT_AT`` (DuckDB gives NULL out of
 range and for 0, where Spark fails in ANSI mode; sqlglot wrote ``l[-1]`` as Spark's ``l[-2]`` and a computed index
-unshifted). ``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` for a NULL ``b``, as in DuckDB
+unshifted), also of a map's keys or values (``map_keys(m)[i]``, typed as lists by :func:`_map_part_list`).
+``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` for a NULL ``b``, as in DuckDB
 (:func:`_spark_intersect_without_nulls`). The types are sqlglot's, with DuckDB's for number literals and arithmetic
 (:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). A list's slice
 (``l[a:b]``, ``list_slice``, ``array_slice``) is Spark's ``SLICE`` with DuckDB's bounds (:func:`_spark_slices`;
@@ -450,13 +453,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 "quantile a fraction, quantile_cont(x, 0.25), quantile_cont(x, 0.75), …")
         if quantile is not None and quantile[2] and not _unknown(quantile[0].type) and not (
                 quantile[0].type.this in _NUMBER_TYPES or quantile[0].type.is_type(exp.DataType.Type.NULL)):
-            x, q = _text(quantile[0]), _text(quantile[1])
             between = (" (a TIMESTAMP between two of them in DuckDB)"
                        if quantile[0].type.this in exp.DataType.TEMPORAL_TYPES else "")
             raise NotPortableError(
-                f"{name}: an interpolated quantile of a {quantile[0].type.sql('duckdb')} ({_text(node)}) is not "
+                f"{name}: an interpolated quantile of {_a(_type_name(quantile[0].type))} ({_text(node)}) is not "
                 f"translated to Spark SQL, which interpolates numbers only; take one of the values{between}: "
-                f"quantile_disc({x}, {q})")
+                f"{_discrete_advice(*quantile)}")
         if quantile is not None and quantile[2] and _number_kind(quantile[0]) is _DECIMAL:
             x = _text(quantile[0])
             raise NotPortableError(
@@ -469,7 +471,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 "digit between DuckDB, which computes lo * (1 - d) + hi * d with a fused multiply-add, and Spark "
                 "(2.220446049250313e-16 and 0.0 for quantile_cont(x, 0.3) of -9 and 21); interpolate at 0.5 "
                 "(median(x)), 0 or 1 (of whole numbers also 0.25 or 0.75), alike in both, or take one of the values: "
-                f"quantile_disc(x, {_text(quantile[1])})")
+                f"{_discrete_advice(*quantile)}")
         if isinstance(node, exp.ApproxQuantile):
             raise NotPortableError(
                 f"{name}: approx_quantile() ({_text(node)}) is estimated otherwise in DuckDB (T-Digest) and Spark "
@@ -866,17 +868,27 @@ def _parameter_refs(lam: exp.Lambda) -> list[exp.Expression]:
 _NUMBER_TYPES = {*_INTEGER_TYPES, *_FRACTIONAL_TYPES}
 
 
+#: the types DuckDB subtracts a TIMESTAMP from, or from a TIMESTAMP, to an INTERVAL (with one TIMESTAMP at least)
+_TIMESTAMP_TYPES = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.TIMESTAMPTZ,
+                    exp.DataType.Type.TIMESTAMPLTZ, exp.DataType.Type.TIMESTAMP_S, exp.DataType.Type.TIMESTAMP_MS,
+                    exp.DataType.Type.TIMESTAMP_NS, exp.DataType.Type.DATETIME}
+
+
 def _duckdb_arithmetic(annotate):  # noqa: ANN001, ANN202 - sqlglot's annotator functions are untyped
     """sqlglot's annotator of ``+ - * / %`` (``annotate``), then DuckDB's type where sqlglot's differs: a DOUBLE (or
-    FLOAT) with an integer or a DECIMAL is a DOUBLE (sqlglot: the DECIMAL, as ``DECIMAL(18, 2)`` has parameters), and
-    ``/`` of two numbers is always a DOUBLE (sqlglot: a DECIMAL when one is). Typed so, a CTE's column computed so is
-    a DOUBLE too, and checked as one (written as text, rounded, cast to a DECIMAL)."""
+    FLOAT) with an integer or a DECIMAL is a DOUBLE (sqlglot: the DECIMAL, as ``DECIMAL(18, 2)`` has parameters),
+    ``/`` of two numbers is always a DOUBLE (sqlglot: a DECIMAL when one is), and a TIMESTAMP minus a TIMESTAMP (or
+    a DATE) an INTERVAL (sqlglot: a TIMESTAMP). Typed so, a CTE's column computed so is a DOUBLE too, and checked as
+    one (written as text, rounded, cast to a DECIMAL), and a refusal names the INTERVAL as such."""
     def annotated(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN001
         annotate(self, node)
         kinds = [side.type.this if side.type else None for side in (node.this, node.expression)]
         if all(kind in _NUMBER_TYPES for kind in kinds) and (
                 isinstance(node, exp.Div) or any(kind in _FLOATING_TYPES for kind in kinds)):
             self._set_type(node, exp.DataType.Type.DOUBLE)
+        elif (isinstance(node, exp.Sub) and all(kind in {*_TIMESTAMP_TYPES, exp.DataType.Type.DATE} for kind in kinds)
+              and any(kind in _TIMESTAMP_TYPES for kind in kinds)):
+            self._set_type(node, exp.DataType.Type.INTERVAL)
         return node
     return annotated
 
@@ -914,13 +926,31 @@ def _list_of_first(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN00
     return node
 
 
+def _map_part_list(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN001
+    """``map_keys(m)``/``map_values(m)``: a list of the map's key or value type (of items not known when the map's
+    type is not), which sqlglot leaves untyped; typed so, their ``l[i]`` is a list's item (``TRY_ELEMENT_AT``: Spark's
+    plain ``[i]`` was 0-based and failed the run out of range, where DuckDB gives NULL) and ``length()`` of one is
+    refused as a list's (Spark's string ``LENGTH``)."""
+    values = isinstance(node, exp.Anonymous)
+    source = node.expressions[0] if values else node.this
+    kind = source.type if isinstance(source, exp.Expression) else None
+    item = (kind.expressions[1 if values else 0].copy()
+            if kind is not None and kind.is_type(exp.DataType.Type.MAP) and len(kind.expressions) == 2
+            else exp.DataType.build("UNKNOWN"))
+    self._set_type(node, exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[item], nested=True))
+    return node
+
+
 def _fmod_type(annotate):  # noqa: ANN001, ANN202
     """sqlglot's annotator of a function it does not know (``annotate``), then ``fmod``'s type, a DOUBLE (so that it
-    is checked as one: written as text, rounded, cast to a DECIMAL)."""
+    is checked as one: written as text, rounded, cast to a DECIMAL), and ``map_values``'s, a list
+    (:func:`_map_part_list`)."""
     def annotated(self, node: exp.Anonymous) -> exp.Expression:  # noqa: ANN001
         annotate(self, node)
         if node.name.upper() == "FMOD":
             self._set_type(node, exp.DataType.Type.DOUBLE)
+        elif node.name.upper() == "MAP_VALUES" and len(node.expressions) == 1:
+            _map_part_list(self, node)
         return node
     return annotated
 
@@ -937,6 +967,7 @@ _DUCKDB_TYPING = {
         _DUCKDB_METADATA.get(exp.Anonymous, {}).get("annotator")
         or (lambda self, node: self._set_type(node, exp.DataType.Type.UNKNOWN)))},
     **{kind: {"annotator": _text_list} for kind in (exp.Split, exp.RegexpSplit, exp.RegexpExtractAll)},
+    exp.MapKeys: {"annotator": _map_part_list},
     **{kind: {"annotator": _list_of_first} for kind in (exp.Flatten, exp.ArrayDistinct, exp.ArrayIntersect,
                                                         exp.ArrayCompact, exp.ArrayAppend, exp.ArrayPrepend)},
 }
@@ -1267,12 +1298,11 @@ def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None
 
 
 def _sliced_list(node: exp.Expression) -> bool:
-    """Whether ``node`` (typed by :func:`_typed`), sliced, is a list: typed so, a list function's result, or a map's
-    keys or values (which sqlglot leaves untyped). Anything else sqlglot does not type may be text
+    """Whether ``node`` (typed by :func:`_typed`), sliced, is a list: typed so (a map's keys or values too:
+    :func:`_map_part_list`), or a list function's result. Anything else sqlglot does not type may be text
     (``json_extract_string``, ``regexp_extract``, ``printf``, ``replace``, …), which :func:`_spark_slices` would slice
     as a list."""
-    return _is_list_value(node) or isinstance(node, exp.MapKeys) or (
-        isinstance(node, exp.Anonymous) and node.name.upper() == "MAP_VALUES")
+    return _is_list_value(node)
 
 
 def _slice_step(node: exp.Expression) -> exp.Expression | None:
@@ -1753,6 +1783,26 @@ def _spark_quantiles(tree: exp.Expression) -> exp.Expression:
             return written
         whole.replace(written)
     return tree
+
+
+def _discrete_advice(value: exp.Expression, quantile: exp.Expression, continuous: bool, descending: bool) -> str:
+    """The discrete quantile taking the value a refused interpolated one (``value`` at ``quantile``, as
+    :func:`_quantile` gives them) comes nearest to, in its order: ``quantile_disc(x, q)``, or with the values in
+    descending order ``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)``, which ``quantile_disc(x, 1 - q)`` is not
+    (of 1, 2, 3 and 4 at 0.25: 4 descending, 3 for ``quantile_disc(x, 0.75)``: DuckDB takes the value at the
+    ``ceil(n * q)``-th place of the order, so ``q`` and ``1 - q`` count from either end to different places)."""
+    x, q = _text(value), _text(quantile)
+    return f"percentile_disc({q}) WITHIN GROUP (ORDER BY {x} DESC)" if descending else f"quantile_disc({x}, {q})"
+
+
+def _type_name(kind: exp.DataType) -> str:
+    """``kind`` as DuckDB names it (``VARCHAR`` for text, which sqlglot writes ``TEXT``)."""
+    return "VARCHAR" if kind.is_type(*exp.DataType.TEXT_TYPES) else kind.sql("duckdb")
+
+
+def _a(name: str) -> str:
+    """``name`` with its indefinite article: ``a DATE``, ``an INTERVAL``."""
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
 
 
 def _interpolated_alike(value: exp.Expression, quantile: exp.Expression) -> bool:

@@ -494,6 +494,36 @@ def test_a_map_literal_and_its_values_are_spark_map_and_try_element_at() -> None
         "SELECT TRY_ELEMENT_AT(m, 1), TRY_ELEMENT_AT(n, 'a') FROM t")
 
 
+def test_an_item_of_a_maps_keys_or_values_is_try_element_at_on_spark() -> None:
+    """map_keys(m)[i] and map_values(m)[i] were Spark's plain index (sqlglot typed neither as a list): MAP_KEYS(m)[0]
+    for DuckDB's [1], a computed index unshifted, and an index out of range a failed run (ANSI mode) where DuckDB gives
+    NULL; a lambda over a map's values was refused as over items of no known type (run on both engines in
+    test_own_metric_slices_maps_spark.py)."""
+    assert to_spark("WITH t AS (SELECT MAP {'a': favourites_count, 'b': replies_count} AS m, MAP {'x': hashtags} AS l, "
+                    "replies_count AS r FROM statuses) SELECT map_keys(m)[1], map_values(m)[-1], map_values(m)[3], "
+                    "map_keys(m)[r], map_values(l)[1][2] FROM t") == (
+        "WITH t AS (SELECT MAP('a', favourites_count, 'b', replies_count) AS m, MAP('x', hashtags) AS l, "
+        "replies_count AS r FROM statuses) SELECT TRY_ELEMENT_AT(MAP_KEYS(m), 1), TRY_ELEMENT_AT(MAP_VALUES(m), -1), "
+        "TRY_ELEMENT_AT(MAP_VALUES(m), 3), TRY_ELEMENT_AT(MAP_KEYS(m), CAST(NULLIF(r, 0) AS INT)), "
+        "TRY_ELEMENT_AT(TRY_ELEMENT_AT(MAP_VALUES(l), 1), 2) FROM t")
+    assert to_spark("SELECT list_transform(map_values(MAP {'a': 1.5}), lambda v: v / 2)") == (
+        "SELECT TRANSFORM(MAP_VALUES(MAP('a', 1.5)), v -> CAST(v AS DOUBLE) / 2)")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT length(map_keys(MAP {'a': 1}))",
+    "SELECT len(map_values(MAP {'a': favourites_count})) FROM statuses",
+    "WITH t AS (SELECT MAP {'a': hashtags} AS m FROM statuses) SELECT length(map_values(m)) FROM t",
+])
+def test_length_of_a_maps_keys_or_values_is_refused_for_array_length(sql: str) -> None:
+    """length(map_keys(m)) passed, and became Spark's string LENGTH, which refuses a list (a list's length in
+    DuckDB); array_length is SIZE (run on both engines in test_own_metric_slices_maps_spark.py)."""
+    with pytest.raises(NotPortableError, match=re.escape("becomes a string LENGTH in Spark, which refuses a list; "
+                                                         "use array_length()")):
+        check_portable(sql)
+    check_portable(re.sub(r"\blen(gth)?\(", "array_length(", sql))
+
+
 def test_list_concat_skips_a_null_list_on_spark_too() -> None:
     """DuckDB's list_concat skips a NULL list (list_concat(NULL, NULL) is []), Spark's CONCAT is NULL with one; || is
     NULL with a NULL list on both (run on both engines in test_own_metric_slices_maps_spark.py)."""
@@ -560,7 +590,17 @@ def test_array_intersect_drops_nulls_on_spark_too() -> None:
     ("SELECT quantile_cont(created_at, 0.25) FROM statuses", "an interpolated quantile of a TIMESTAMP"),
     ("SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetched_at) FROM statuses",
      "an interpolated quantile of a TIMESTAMP"),
-    ("SELECT median(language) FROM statuses", "take one of the values: quantile_disc(language, 0.5)"),
+    ("SELECT median(language) FROM statuses", "an interpolated quantile of a VARCHAR (MEDIAN(language)) is not "
+     "translated to Spark SQL, which interpolates numbers only; take one of the values: quantile_disc(language, 0.5)"),
+    # a TIMESTAMP minus a TIMESTAMP is an INTERVAL in DuckDB (sqlglot: a TIMESTAMP)
+    ("SELECT median(created_at - fetched_at) FROM statuses", "an interpolated quantile of an INTERVAL "
+     "(MEDIAN(created_at - fetched_at)) is not translated to Spark SQL, which interpolates numbers only; take one of "
+     "the values: quantile_disc(created_at - fetched_at, 0.5)"),
+    # descending: quantile_disc(x, 1 - q) is another value (4 of 1, 2, 3, 4 at 0.25 descending, 3 at 0.75)
+    ("SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY language DESC) FROM statuses", "take one of the values: "
+     "percentile_disc(0.25) WITHIN GROUP (ORDER BY language DESC)"),
+    ("SELECT percentile_cont(0.3) WITHIN GROUP (ORDER BY favourites_count DESC) FROM statuses", "or take one of the "
+     "values: percentile_disc(0.3) WITHIN GROUP (ORDER BY favourites_count DESC)"),
     # not a Spark function (Spark refused it when the metric ran)
     ("SELECT reservoir_quantile(favourites_count, 0.5) FROM statuses", "reservoir_quantile() is not a Spark function "
      "(DuckDB estimates it from a sample of the values); write quantile_cont(x, q) or quantile_disc(x, q)"),
@@ -637,6 +677,23 @@ def test_quantiles_are_duckdbs_on_spark() -> None:
     assert "PERCENTILE" not in spark_sql and "MEDIAN" not in spark_sql
     assert "COLLECT_LIST(favourites_count) FILTER(WHERE is_reply)" in spark_sql
     assert "COLLECT_LIST(favourites_count) OVER (PARTITION BY instance)" in spark_sql
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY language DESC) FROM statuses",
+    "SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY dt DESC) FROM statuses",
+    "SELECT percentile_cont(0.3) WITHIN GROUP (ORDER BY replies_count DESC) FROM statuses",
+])
+def test_a_refused_descending_quantiles_advice_keeps_its_order(sql: str) -> None:
+    """The advice was quantile_disc(x, q), the ascending order's value (1 of 1, 2, 3, 4 at 0.25, where descending
+    takes 4; quantile_disc(x, 1 - q) is 3, no better): the advised statement is portable, and descending on Spark."""
+    with pytest.raises(NotPortableError) as refused:
+        check_portable(sql)
+    advised = re.search(r"take one of the values(?: \([^)]*\))?: (.*)$", str(refused.value))
+    assert advised is not None
+    column = re.search(r"ORDER BY (\w+) DESC", sql).group(1)  # type: ignore[union-attr]
+    spark_sql = to_spark(f"SELECT {advised.group(1)} FROM statuses")
+    assert f"SORT_ARRAY(COLLECT_LIST({column}), FALSE)" in spark_sql
 
 
 def test_a_list_comprehension_is_the_list_functions_it_is() -> None:

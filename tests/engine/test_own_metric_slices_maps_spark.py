@@ -3,7 +3,8 @@
 Spark as on DuckDB. Was: ``l[a:b]`` passed to Spark as it is, which does not parse it, and ``array_slice(l, a, b)``
 written as Spark's ``SLICE(l, a, b)``, whose third argument is a length; ``MAP {'a': 1}`` written as ``MAP STRUCT(1
 AS a)``, which Spark does not parse, and ``m[1]`` as Spark's ``m[0]``; ``list_concat`` NULL on Spark with a NULL list
-(DuckDB skips it); and ``x / 0`` stopped the run on Spark (ANSI mode), where DuckDB gives ±infinity (``%`` of a
+(DuckDB skips it); ``map_keys(m)[i]`` Spark's plain ``MAP_KEYS(m)[i - 1]``, which failed the run out of range
+(DuckDB: NULL); and ``x / 0`` stopped the run on Spark (ANSI mode), where DuckDB gives ±infinity (``%`` of a
 DOUBLE: NaN)."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from metric_fixtures import curated_generated_lake, rows_on_both_engines
 KEY = "own-metric-slices-maps-spark-test-pseudonym-key"
 
 #: per status: hashtags sliced with literal, negative, computed (negative too) and NULL bounds; maps looked up by a
-#: text key (one missing) and a computed number key; lists concatenated with a NULL one
+#: text key (one missing) and a computed number key; lists concatenated with a NULL one; a map's keys and values
+#: indexed out of range, by a computed index (-2 to 2: 0 NULL) and from the end, and counted (NULL for a NULL map)
 SLICES_MAPS = """-- question: What do a status's hashtags give, sliced, and its counts, in a map?
 -- key: uri
 WITH s AS (SELECT uri, hashtags, favourites_count AS f, replies_count AS r, language, is_reply,
@@ -40,7 +42,11 @@ SELECT uri,
   map_contains(counts, CASE WHEN is_reply THEN 'replies' ELSE 'boosts' END) AS has_key,
   array_length(list_concat(hashtags, reply_tags)) AS concatenated,
   array_to_string(list_concat(reply_tags, ['x']), ',') AS with_x,
-  array_length(hashtags || reply_tags) AS piped
+  array_length(hashtags || reply_tags) AS piped,
+  map_keys(counts)[3] AS third_name,
+  map_values(counts)[f % 5 - 2] AS count_at,
+  map_keys(counts)[-1] AS last_name,
+  array_length(map_values(CASE WHEN is_reply THEN counts END)) AS reply_entries
 FROM s
 ORDER BY uri
 """
@@ -80,6 +86,11 @@ def test_slices_maps_and_concatenated_lists_store_the_same_rows_on_both_engines(
         None}
     assert {row[16] for row in duckdb_rows} >= {"x"} and any(row[16] and row[16] != "x" for row in duckdb_rows)
     assert {row[17] is None for row in duckdb_rows} == {True, False}
+    # a map's keys and values: [3] past its 2 entries NULL (Spark's MAP_KEYS(m)[2] failed the run), [0] NULL, every
+    # other computed index a count, -1 the last key; array_length NULL for a NULL map, 2 otherwise
+    assert {row[18] for row in duckdb_rows} == {None} and {row[20] for row in duckdb_rows} == {"favourites"}
+    assert None in {row[19] for row in duckdb_rows} and any(row[19] is not None for row in duckdb_rows)
+    assert {row[21] for row in duckdb_rows} == {None, 2}
     assert stored["spark"] == duckdb_rows
 
 
