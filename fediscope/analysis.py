@@ -996,13 +996,16 @@ def stale_as_store_error(name: str, rerun: str = "`fediscope process`") -> Itera
     """Rows of metric ``name`` this version does not read (:data:`UNREADABLE`: a value its column's type cannot
     hold, a column missing from its table) raised as a StoreError saying so and how to store it again
     (:func:`stale_metric_message`): was the store's decoding ``ValueError`` itself, a traceback on the command line.
-    A table dropped by hand is no such metric (its own :class:`~fediscope.errors.MissingTableError` names the fix),
-    nor a read a write overtook (:func:`overtaken_as_such` raises that as :class:`MetricChangedError`, which says to
-    read it again). Wrap the reads alone: a ``ValueError`` of what is done with the rows is no stale metric."""
+    A table dropped by hand is no such metric (its own :class:`~fediscope.errors.MissingTableError` is raised, its fix
+    naming ``rerun`` too), nor a read a write overtook (:func:`overtaken_as_such` raises that as
+    :class:`MetricChangedError`, which says to read it again). Wrap the reads alone: a ``ValueError`` of what is
+    done with the rows is no stale metric."""
     try:
         yield
-    except MissingTableError:
-        raise
+    except MissingTableError as exc:  # its own wording, its fix naming ``rerun`` too
+        if exc.rerun == rerun:
+            raise
+        raise exc.rerun_as(rerun) from exc.__cause__
     except UNREADABLE as exc:
         raise StoreError(stale_metric_message(name, unreadable_reason(exc), rerun=rerun)) from None
 
@@ -1157,17 +1160,17 @@ def _pages(store: MetricStore, name: str, read: Callable[[Row | None], list[Row]
 def analysis_failure(exc: Exception, metric_name: str, reader: str | None = None,
                      rerun: str = "`fediscope process`") -> str:
     """Why analysis ``reader`` of ``metric_name`` could not be computed (without ``reader``: why the metric's own rows
-    could not be read, the report's other metrics), worded for a report that names the store: a
-    table dropped by hand (the metric whose table it is, and the fix), else rows or a table that are not what it
-    reads, in the one wording of a stale metric (:func:`stale_metric_message`), as the results API's 409
-    ``stale_metric`` says it. That is the same case as a metric ``fs.metric_rows`` cannot decode: an analysis and
+    could not be read, the report's other metrics), worded for a report that names the store: a table dropped by hand
+    (the metric whose table it is, and the fix, naming ``rerun``), else rows or a table that are not what it reads,
+    in the one wording of a stale metric (:func:`stale_metric_message`), as the results API's 409 ``stale_metric``
+    says it. That is the same case as a metric ``fs.metric_rows`` cannot decode: an analysis and
     its metric's SQL file ship together, and an own file cannot take a built-in metric's name
     (:func:`~fediscope.engine.metrics.metric_files`), so a column the analysis reads is missing from the stored rows
     when another version (or a hand) wrote them, which ``rerun`` stores again. (Was "its SQL and
     fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)": a developer's reading,
     and the fix is this version's process run, not an update.)"""
     if isinstance(exc, MissingTableError):
-        return f"metric {exc.metric}: {exc.problem}: {exc.fix}"
+        return f"metric {exc.metric}: {exc.problem}: {exc.rerun_as(rerun).fix}"
     return stale_metric_message(metric_name, unreadable_reason(exc), reader=reader, rerun=rerun)
 
 

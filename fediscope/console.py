@@ -117,6 +117,14 @@ def isolated(text: str) -> str:
     return f"{FSI}{text}{PDI}"
 
 
+#: The record attribute (``log.warning(…, extra={SAID: True})``) of a warning meant for the person who ran a command,
+#: about what they gave it (an own metric file that is not read), rather than for whoever reads a service's log: the
+#: CLI's text log lines write it as a command writes its own warnings (:func:`fediscope.cli.common.say`),
+#: ``fediscope: warning: …``, not as ``time level logger message``. Any other handler (Airflow's task log, a
+#: notebook's, a JSON log line) writes it as every record; the leading underscore keeps it out of a JSON line's fields.
+SAID = "_fediscope_said"
+
+
 #: The record attribute where :class:`~fediscope.redact.RedactingFilter` leaves the message as a text line shows it
 #: (its values' control characters escaped, its secrets masked), when that differs from the message: once the filter
 #: has put the values into the message they can no longer be told from its own lines. A pair: the message the filter

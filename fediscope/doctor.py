@@ -159,9 +159,11 @@ def check_lake(settings: Settings) -> Check:
     for directory in created:  # innermost first; only while empty (something else may have written there)
         with contextlib.suppress(OSError):
             directory.rmdir()
-    if created and root is not None and not root.exists():
-        return Check("lake", OK, f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} "
-                     "s); the lake is not created yet: `fediscope collect` creates it")
+    if created and root is not None and not root.exists():  # the probe's directories removed again (was: "wrote,
+        # read and deleted a probe file …; the lake is not created yet", which read as a contradiction)
+        return Check("lake", OK, f"{where}: not created yet; the location is writable (a probe file was written "
+                     f"there, read back and removed with its directories, {time.monotonic() - started:.2f} s): the "
+                     "first `fediscope collect` creates the lake")
     detail = f"{where}: wrote, read and deleted a probe file ({time.monotonic() - started:.2f} s)"
     if at_root := hdfs_root_warning(settings.lake):  # a warning, not a refusal: see its docstring
         warning, fix = at_root

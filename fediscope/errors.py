@@ -1,5 +1,7 @@
 """Exceptions whose messages say what to do next; the CLI prints them as one line and exits non-zero."""
 
+from __future__ import annotations
+
 
 class FediscopeError(Exception):
     """Base class: an expected failure with a message meant for the user."""
@@ -76,8 +78,8 @@ class MissingTableError(StoreError):
     writes the metric again, every row, its tables made again. ``metric`` names it, for an answer that names no
     store (the results API)."""
 
-    def __init__(self, store: str, metric: str, tables: list[str]) -> None:
-        self.store, self.metric, self.tables = store, metric, tables
+    def __init__(self, store: str, metric: str, tables: list[str], rerun: str = "`fediscope process`") -> None:
+        self.store, self.metric, self.tables, self.rerun = store, metric, tables, rerun
         super().__init__(f"store {store}: metric {metric}: {self.problem}: {self.fix}; "
                          "`fediscope doctor` lists every missing table")
 
@@ -90,11 +92,20 @@ class MissingTableError(StoreError):
 
     @property
     def fix(self) -> str:
-        return (f"run `fediscope process` to write it again (`fediscope store drop {self.metric}` if no SQL file "
-                "defines it any more)")
+        """How to write it again: ``rerun``, the caller's way of running ``fediscope process`` (the Python API's
+        call, the batch DAG's task), as its stale-metric wording names it
+        (:func:`~fediscope.analysis.stale_metric_message`)."""
+        return (f"run {self.rerun} to write it again (`fediscope store drop {self.metric}` if no SQL file defines it "
+                "any more)")
 
-    def __reduce__(self) -> tuple[type, tuple[str, str, list[str]]]:  # its arguments are not its message
-        return type(self), (self.store, self.metric, self.tables)
+    def rerun_as(self, rerun: str) -> MissingTableError:
+        """This error with its fix naming ``rerun`` (itself when it does already), to raise from it."""
+        if rerun == self.rerun:
+            return self
+        return MissingTableError(self.store, self.metric, self.tables, rerun)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, list[str], str]]:  # its arguments are not its message
+        return type(self), (self.store, self.metric, self.tables, self.rerun)
 
 
 class StoreSchemaError(StoreError):

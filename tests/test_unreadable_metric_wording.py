@@ -41,9 +41,11 @@ DAMAGE = {
 PYTHON_RERUN = "`fediscope process` (fediscope.python_api.process)"
 
 
-def dropped(name: str) -> str:
-    return (f"metric {name}: its table metric_{name} is missing (dropped by hand?): run `fediscope process` to write "
-            f"it again (`fediscope store drop {name}` if no SQL file defines it any more)")
+def dropped(name: str, rerun: str = "`fediscope process`") -> str:
+    """Its fix names the caller's rerun as a stale metric's does (was: `fediscope process` alone, from the Python API
+    too)."""
+    return (f"metric {name}: its table metric_{name} is missing (dropped by hand?): run {rerun} to write it again "
+            f"(`fediscope store drop {name}` if no SQL file defines it any more)")
 
 
 def stale(name: str, reason: str, reader: str = "this fediscope version", rerun: str = "`fediscope process`") -> str:
@@ -71,7 +73,7 @@ def in_a_report(kind: str, name: str, reader: str | None = None, rerun: str = "`
     names the store in its head."""
     reason = DAMAGE[kind][name][1]
     if reason is None:
-        return dropped(name)
+        return dropped(name, rerun)
     return stale(name, reason, f"analysis {reader}" if reader else "this fediscope version", rerun)
 
 
@@ -79,7 +81,7 @@ def on_its_own(kind: str, name: str, path: Path, rerun: str = "`fediscope proces
     """What a read of ``name`` alone says (``store export``, ``fs.metric_rows``): nothing else names the store."""
     reason = DAMAGE[kind][name][1]
     if reason is None:
-        return f"store sqlite:///{path}: {dropped(name)}; `fediscope doctor` lists every missing table"
+        return f"store sqlite:///{path}: {dropped(name, rerun)}; `fediscope doctor` lists every missing table"
     return stale(name, reason, rerun=rerun)
 
 

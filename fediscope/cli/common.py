@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from fediscope.config import Settings, Unusable, load_settings, load_settings_only
-from fediscope.console import PrintableValues, printable
+from fediscope.console import SAID, PrintableValues, printable
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.step_progress import break_open_line
@@ -49,7 +49,7 @@ def settings_from_context(*, unusable: Unusable | None = None, program: str = "f
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     settings = load_settings(origins={k: "--" + k.replace("_", "-") for k in given}, unusable=unusable, **given)
-    configure_logging(settings.log_level, secrets=secret_values(settings), fmt=settings.log_format)
+    configure_logging(settings.log_level, secrets=secret_values(settings), fmt=settings.log_format, program=program)
     _warn_of_passwords_in_options(given, program)
     if warn_unknown:
         warn_of_unknown_variables(program)
@@ -118,6 +118,22 @@ def _py4j_interrupt_noise(record: logging.LogRecord) -> bool:
 
 #: The text log format: ``time level logger message``.
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT`, but a record marked :data:`~fediscope.console.SAID` (a warning about what the person
+    gave the command) as the command says its own warnings (:func:`say`): ``<program>: warning: message``, its
+    values escaped and its secrets masked as in every line (the handler's filters ran)."""
+
+    def __init__(self, program: str = "fediscope") -> None:
+        super().__init__(TEXT_FORMAT)
+        self.program = program
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.__dict__.get(SAID):
+            return f"{self.program}: {record.levelname.lower()}: {record.getMessage()}"
+        return super().format(record)
+
 #: The keys of a JSON log line that a field passed with ``extra=`` does not replace.
 JSON_KEYS = ("time", "level", "logger", "message", "exception", "stack")
 
@@ -156,10 +172,10 @@ class _LogFormat:
     chosen = False
 
 
-def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text") -> None:
-    """Quiet logging to stderr, one line per record: ``time level logger message`` (``fmt`` ``text``), or a JSON
-    object (``json``: :class:`JsonFormatter`; Python's own warnings are logged then, so that they are such lines
-    too).
+def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text", program: str = "fediscope") -> None:
+    """Quiet logging to stderr, one line per record: ``time level logger message`` (``fmt`` ``text``; a warning
+    about what the person gave the command as ``<program>: warning: …``: :class:`TextFormatter`), or a JSON object
+    (``json``: :class:`JsonFormatter`; Python's own warnings are logged then, so that they are such lines too).
 
     The handler carries a :class:`~fediscope.redact.RedactingFilter`: the known ``secrets`` (tokens, API keys,
     the pseudonym key) and anything shaped like a credential are masked in every line, tracebacks included.
@@ -183,7 +199,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), fmt: str = "text"
         root.setLevel(level.upper())
         for noisy in ("urllib3", "werkzeug", "py4j", "matplotlib", "waitress"):
             logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    _set_format(handler, fmt)
+    _set_format(handler, fmt, program)
     _LogFormat.chosen = True
 
 
@@ -191,9 +207,9 @@ def _our_handler() -> _StderrHandler | None:
     return next((h for h in logging.getLogger().handlers if isinstance(h, _StderrHandler)), None)
 
 
-def _set_format(handler: logging.Handler, fmt: str) -> None:
+def _set_format(handler: logging.Handler, fmt: str, program: str = "fediscope") -> None:
     as_json = fmt == "json"
-    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if as_json else TextFormatter(program))
     logging.captureWarnings(as_json)
 
 

@@ -52,6 +52,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fediscope.console import SAID
 from fediscope.errors import MetricFileError
 
 log = logging.getLogger(__name__)
@@ -491,7 +492,8 @@ def _read_metrics(files: tuple[tuple[str, Path, tuple[int, int]], ...],
     """:func:`load_metrics`' reading, kept for as long as ``files`` (name, path, :func:`_stamp`) stay the same."""
     for directory in directories:
         for path in unread_metric_files(directory):
-            log.warning("%s is not read: metric files end in '.sql' (lower case)", path)
+            # a command says it as its own warning (fediscope: warning: …), not as a log line
+            log.warning("%s is not read: metric files end in '.sql' (lower case)", path, extra={SAID: True})
     return {name: read_metric(path) for name, path, _ in files}
 
 

@@ -1100,7 +1100,8 @@ def test_verify_store_names_a_metric_this_version_cannot_read_in_one_line(change
 def test_verify_store_names_a_metric_table_dropped_by_hand_as_every_reader_does(tmp_path: Path) -> None:
     """"metric <name>: its table … is missing (dropped by hand?)" and the fix, after the store (the task's log names
     it nowhere else), as ``fediscope store export`` says it; the error keeps its type (tests/test_unreadable_metric_
-    wording.py has the other readers)."""
+    wording.py has the other readers). Its fix names the DAG's process task, as the task's stale-metric wording does
+    (was: `fediscope process` alone)."""
     import contextlib
     import sqlite3
 
@@ -1118,8 +1119,8 @@ def test_verify_store_names_a_metric_table_dropped_by_hand_as_every_reader_does(
         orch.verify_store(settings)
     assert str(info.value) == (
         f"store sqlite:///{tmp_path / 's.db'}: metric languages: its table metric_languages is missing (dropped by "
-        "hand?): run `fediscope process` to write it again (`fediscope store drop languages` if no SQL file defines "
-        "it any more); `fediscope doctor` lists every missing table")
+        "hand?): run `fediscope process` (the fediscope_batch DAG's process task) to write it again (`fediscope store "
+        "drop languages` if no SQL file defines it any more); `fediscope doctor` lists every missing table")
 
 
 def test_an_ingest_tasks_collection_names_its_page_budget_as_the_variable_sets_it(tmp_path: Path,

@@ -274,6 +274,35 @@ def test_an_own_file_ending_in_capitals_is_warned_about_not_read(cli_env: Path, 
     assert f"{cli_env / 'mine' / 'per_day.SQL'} is not read: metric files end in '.sql'" in caplog.text
 
 
+def test_a_command_says_the_file_not_read_as_its_own_warning(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Was a log line, ``2026-12-06 06:02:01,071 WARNING fediscope.engine.metrics …``, where the command's other
+    warnings read ``fediscope: warning: …``; the Spark job says it as its own (``fediscope metrics: warning:``).
+    With ``FEDISCOPE_LOG_FORMAT=json`` it is a JSON line, as every warning then is."""
+    shouting = cli_env / "mine" / "per_day.SQL"
+    shouting.write_text(OWN_SQL)
+    said = f"{shouting} is not read: metric files end in '.sql' (lower case)"
+    for command in (["process"], ["report", "--no-charts"]):
+        registry.load_metrics.cache_clear()  # each command a process of its own, as from a shell
+        code, out, err = run(capsys, *command)
+        assert code == 0, err
+        assert err.splitlines() == [f"fediscope: warning: {said}"], err
+
+    from spark_jobs import metrics as spark_metrics
+
+    registry.load_metrics.cache_clear()
+    assert spark_metrics.main(["--metric", "nope", "--no-store"]) == 2  # refused before Spark starts
+    assert f"fediscope metrics: warning: {said}\n" in capsys.readouterr().err
+
+    monkeypatch.setenv("FEDISCOPE_LOG_FORMAT", "json")
+    registry.load_metrics.cache_clear()
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    (line,) = [json.loads(text) for text in err.splitlines()]
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "fediscope.engine.metrics", said)
+    assert not [key for key in line if "said" in key]
+
+
 QUIET = "quiet_days"
 QUIET_SQL = ("-- question: On which days were toots posted?\n-- key: day\n-- rank: toots DESC\n"
              "SELECT CAST(created_at AS DATE) AS day, count(*) AS toots, avg(content_length) AS mean_length\n"

@@ -131,6 +131,8 @@ def test_a_read_of_a_dropped_table_names_the_metric_and_the_fix(metric_store: An
             assert_names_the_fix(caught.value, name, data_table(metric_store, name))
     copy = pickle.loads(pickle.dumps(caught.value))  # as a worker process hands it back
     assert (str(copy), copy.metric) == (str(caught.value), "by_day")
+    named = caught.value.rerun_as("`fediscope process` (fediscope.python_api.process)")  # its fix names a caller's
+    assert str(pickle.loads(pickle.dumps(named))) == str(named) != str(caught.value)
 
 
 def test_a_read_that_fails_otherwise_is_not_called_a_missing_table(tmp_path: Path,
