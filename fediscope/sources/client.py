@@ -254,6 +254,9 @@ def handle_rate_limit(method: _F) -> _F:
                 if wait is None:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
+                # the instance's "not before" holds for every request of this client, not only this one: without it
+                # a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at once
+                self.rate.remaining, self.rate.reset_at = 0, now + wait
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
