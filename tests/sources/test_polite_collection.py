@@ -8,6 +8,9 @@ from __future__ import annotations
 import pytest
 from doubles.mastodon_server import MastodonDouble
 
+from fediscope import __version__
+from fediscope.config import load_settings
+from fediscope.errors import ConfigError
 from fediscope.sources.client import MastodonClient, RateLimited
 from fediscope.sources.collector import run_collection
 from fediscope.sources.spec import parse_source
@@ -71,3 +74,30 @@ def test_a_client_told_to_come_back_later_sends_nothing_before_then(mastodon_ser
         assert 115 < refused.value.retry_after <= 121
 
     assert len(mastodon_server.requests_to(TIMELINE)) == 1
+
+
+@pytest.mark.parametrize(("contact", "comment"), [
+    ("mailto:ops@example.org", "; contact: mailto:ops@example.org"),
+    (None, ""),
+])
+def test_every_request_names_the_tool_its_version_and_whom_to_contact(make_settings, mastodon_server,
+                                                                      contact: str | None, comment: str) -> None:
+    """Was: ``fediscope (+https://github.com/fediscope/fediscope; research collector)`` whoever ran it, so an admin
+    reading their logs could reach the project but not the people collecting from their instance. The ``contact``
+    setting (FEDISCOPE_CONTACT) goes into the comment; the version is said too."""
+    targets = [(mastodon_server.url, parse_source(name)) for name in ("public", "instance")]
+
+    assert run_collection(make_settings(backfill_pages=2, contact=contact), targets, progress=False).ok
+
+    expected = f"fediscope/{__version__} (+https://github.com/fediscope/fediscope; research collector{comment})"
+    assert {served.user_agent for served in mastodon_server.log} == {expected}
+    assert len(mastodon_server.log) >= 3
+
+
+@pytest.mark.parametrize("contact", ["ops@example.org\r\nX-Injected: 1", "Jane (ops)", "jané@example.org",
+                                     "x" * 201])
+def test_a_contact_that_cannot_go_into_the_user_agent_is_refused_when_the_settings_load(contact: str) -> None:
+    with pytest.raises(ConfigError, match="FEDISCOPE_CONTACT"):
+        load_settings(env={"FEDISCOPE_CONTACT": contact})
+    assert load_settings(env={"FEDISCOPE_CONTACT": " https://example.org/about "}).contact == "https://example.org/about"
+    assert load_settings(env={"FEDISCOPE_CONTACT": ""}).contact is None
