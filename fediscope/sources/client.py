@@ -262,12 +262,15 @@ def handle_rate_limit(method: _F) -> _F:
                 wait = parse_retry_after(exc.headers.get("Retry-After"), now)
                 if wait is None and self.rate.reset_at is not None:
                     wait = max(0.0, self.rate.reset_at - now)
+                told = wait is not None
                 if wait is None:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
-                # the instance's "not before" holds for every request of this client, not only this one: without it
-                # a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at once
-                self.rate.remaining, self.rate.reset_at = 0, now + wait
+                if told:
+                    # the instance's "not before" holds for every request of this client, not only this one: without
+                    # it a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at
+                    # once. Our own backoff guess is no such word: it is not kept (nor passed on as the instance's)
+                    self.rate.remaining, self.rate.reset_at = 0, now + wait
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
