@@ -153,6 +153,26 @@ def _page_limit(value: str) -> int:
     return number
 
 
+#: The longest contact a User-Agent carries: an address or a URL, not a letter.
+MAX_CONTACT_LENGTH = 200
+
+
+def _contact(value: str) -> str | None:
+    """How an instance's admin reaches whoever runs this collector (``mailto:ops@example.org``, a URL, a fediverse
+    handle), sent in the User-Agent of every request; empty is unset. It goes into an HTTP header, inside the
+    User-Agent's comment: printable ASCII only (no line break could forge a header), no parentheses or backslash
+    (they end or escape the comment)."""
+    text = value.strip()
+    if not text:
+        return None
+    if len(text) > MAX_CONTACT_LENGTH:
+        raise ValueError(f"expected at most {MAX_CONTACT_LENGTH} characters, got {len(text)}")
+    if not all(" " <= char <= "~" and char not in "()\\" for char in text):
+        raise ValueError("expected printable ASCII without parentheses or backslash (it is sent in the User-Agent "
+                         f"header), got {value!r}")
+    return text
+
+
 def _seconds(value: str) -> float:
     number = _number(value)
     if not 0 <= number <= MAX_SECONDS:  # also refuses nan
@@ -426,6 +446,8 @@ SETTINGS: tuple[Setting, ...] = (
             _positive_int),
     Setting("page_limit", 40, f"Statuses requested per page, 1 to {MAX_PAGE_LIMIT} (the Mastodon API's cap).",
             _page_limit),
+    Setting("contact", None, "How an instance's admin reaches you (mailto:ops@example.org, a URL or a fediverse "
+            "handle): sent in the User-Agent of every request to an instance.", _contact),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
     Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
             "is reported failed.", _positive_int),
@@ -497,6 +519,7 @@ class Settings:
     settle_hours: float = 0.0
     settle_max_pages: int = 20
     page_limit: int = 40
+    contact: str | None = None
     request_timeout: float = 30.0
     max_retries: int = 5
     retry_backoff: float = 1.0

@@ -99,7 +99,7 @@ from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, un
 from fediscope.console import printable
 from fediscope.errors import ConfigError, FediscopeError, PrefixClashError, one_line
 from fediscope.redact import redact_text, redact_url, secret_values
-from fediscope.sources.client import refused_hint, tls_failure, tls_hint
+from fediscope.sources.client import USER_AGENT, refused_hint, tls_failure, tls_hint, user_agent
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -754,13 +754,13 @@ def _instance_check_name(instance: str) -> str:
         return f"instance {instance}"
 
 
-def check_instance(instance: str, timeout: float = 5.0, token: str | None = None) -> Check:
-    """Ask the instance what it is (``/api/v1/instance``), sending ``token`` (its configured access token) as the
-    collector sends it: a 401 or 403 is then the token refused (FAIL: every request of a collection would be), not a
-    missing one."""
+def check_instance(instance: str, timeout: float = 5.0, token: str | None = None, agent: str = USER_AGENT) -> Check:
+    """Ask the instance what it is (``/api/v1/instance``), sending ``token`` (its configured access token) and
+    ``agent`` (the User-Agent, with the operator's contact) as the collector sends them: a 401 or 403 is then the
+    token refused (FAIL: every request of a collection would be), not a missing one."""
     name = _instance_check_name(instance)
     url = f"{instance_base_url(instance)}/api/v1/instance"
-    headers = {"User-Agent": "fediscope-doctor", "Accept": "application/json"}
+    headers = {"User-Agent": agent, "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -909,7 +909,8 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
     else:
         with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
             checks += pool.map(lambda i: _guarded(_instance_check_name(i),
-                                                  lambda: check_instance(i, timeout, _sendable_token(settings, i)),
+                                                  lambda: check_instance(i, timeout, _sendable_token(settings, i),
+                                                                         user_agent(settings.contact)),
                                                   "use the instance's address, e.g. https://mastodon.social"),
                                instances)
     if (variables := check_variables(env)) is not None:

@@ -59,6 +59,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from fediscope import __version__
 from fediscope.config import Settings, instance_base_url, instance_domain, token_env_name
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
@@ -69,7 +70,17 @@ from fediscope.wording import count
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "fediscope (+https://github.com/fediscope/fediscope; research collector)"
+#: What every request to an instance says it comes from: the tool, its version and where to read about it
+#: (:func:`user_agent` adds the operator's contact, the ``contact`` setting).
+USER_AGENT = f"fediscope/{__version__} (+https://github.com/fediscope/fediscope; research collector)"
+
+
+def user_agent(contact: str | None = None) -> str:
+    """The User-Agent of requests to instances: :data:`USER_AGENT`, with ``contact`` (the ``contact`` setting, checked
+    when the settings load) inside its comment, so an admin reading their logs can reach whoever runs the collector
+    rather than the project: ``fediscope/0.2.0 (+https://…; research collector; contact: mailto:ops@example.org)``."""
+    return USER_AGENT if not contact else f"{USER_AGENT[:-1]}; contact: {contact})"
+
 #: Statuses that mean "try again later": 5xx except 501 (Not Implemented never heals), plus 408.
 TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
 #: The largest X-RateLimit-Limit / -Remaining read (Mastodon's default limit is 300): larger values are ignored.
@@ -251,9 +262,15 @@ def handle_rate_limit(method: _F) -> _F:
                 wait = parse_retry_after(exc.headers.get("Retry-After"), now)
                 if wait is None and self.rate.reset_at is not None:
                     wait = max(0.0, self.rate.reset_at - now)
+                told = wait is not None
                 if wait is None:
                     wait = self.backoff_delay(attempt)
                 wait += 0.05  # land just after the reset, not just before it
+                if told:
+                    # the instance's "not before" holds for every request of this client, not only this one: without
+                    # it a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at
+                    # once. Our own backoff guess is no such word: it is not kept (nor passed on as the instance's)
+                    self.rate.remaining, self.rate.reset_at = 0, now + wait
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
@@ -416,6 +433,7 @@ class MastodonClient:
     deadline: float | None = None
     attempt_deadline: float | None = None
     max_body_bytes: int | None = MAX_BODY_BYTES
+    user_agent: str = USER_AGENT
     on_wait: Callable[[str, float, str], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     rate: RateLimitState = field(default_factory=RateLimitState)
@@ -441,7 +459,7 @@ class MastodonClient:
         session.hooks["response"].append(self._read_bounded)
         self.api = Mastodon(api_base_url=self.base_url, access_token=self.access_token, debug_requests=False,
                             ratelimit_method="throw", request_timeout=self.timeout, version_check_mode="none",
-                            session=session, user_agent=USER_AGENT)
+                            session=session, user_agent=self.user_agent)
 
     @classmethod
     def from_settings(cls, settings: Settings, instance: str, **overrides: Any) -> MastodonClient:
@@ -449,7 +467,8 @@ class MastodonClient:
         options: dict[str, Any] = {"access_token": settings.token_for(instance), "timeout": settings.request_timeout,
                                    "max_retries": settings.max_retries, "backoff_base": settings.retry_backoff,
                                    "max_wait": settings.rate_limit_max_wait,
-                                   "max_wait_named": settings.origin("rate_limit_max_wait")}
+                                   "max_wait_named": settings.origin("rate_limit_max_wait"),
+                                   "user_agent": user_agent(settings.contact)}
         options.update(overrides)
         return cls(instance, **options)
 

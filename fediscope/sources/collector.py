@@ -127,7 +127,7 @@ from fediscope.lake.state import (
     text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
-from fediscope.sources.client import MalformedResponse, MastodonClient
+from fediscope.sources.client import MalformedResponse, MastodonClient, UpstreamUnavailable
 from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
@@ -214,6 +214,9 @@ class _Context:
     #: saves (:func:`~fediscope.lake.state.load_checkpoint`) and settle mark load their questions to the lake; listed
     #: again after a source adopted one (it changed the folder)
     state_listings: dict[str, StateListing] = field(default_factory=dict)
+    #: domain → why the instance is left alone for the rest of the run (:func:`_instance_down`): a source of it
+    #: outlasted its retries on answers that say the whole server is down
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
         """How the run's messages (log lines, progress lines, the summary line) name ``source``: one naming an
@@ -316,7 +319,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
             results.append(result)
             if (named := ctx.named(source)) != result.source:
                 shown_as[result.source] = named
-            if names_an_erased_account(ctx.policy, source, domain, ctx.handle_domains.get(domain)):
+            if domain in ctx.unavailable:
+                _not_tried(ctx, source, result)
+            elif names_an_erased_account(ctx.policy, source, domain, ctx.handle_domains.get(domain)):
                 # nothing of it would land, but its checkpoint would come back: the erasure removed it as a trace.
                 # Named as the run's other lines name it (``named`` above): by its keyed digest while privacy is on,
                 # as logs end up in Airflow's; with privacy off as written, as the task's label and the sources list
@@ -365,6 +370,8 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                 _collect_snapshot(ctx, client, source, result)
     except FediscopeError as exc:
         result.status, result.error = "failed", str(exc)
+        if _instance_down(exc):  # as this source's lines say it: another source's lines must not name its account
+            ctx.unavailable[domain] = ctx.said(exc, source, domain)
         # on a terminal the progress line below says it already (and the summary lists it again)
         # and so does the caller's own line, when it prints one (fediscope collect's `failed:` lines)
         log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
@@ -383,6 +390,31 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", refresh failed: {ctx.said(result.refresh_error, source, domain)}" if result.refresh_error
                          else "")
                       + _more_note(ctx, source, result))
+
+
+#: The statuses of an answer that speak for the whole server, not one endpoint: its proxy finds no application
+#: behind it (502, 504) or it says it is down or overloaded (503). A 500 is left out: Mastodon answers it for a bug
+#: of one endpoint (one hashtag), and the instance's other sources may well answer.
+SERVER_DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+def _instance_down(exc: BaseException) -> bool:
+    """Whether a source's failure says its instance is down, so the run asks it nothing more: the retries of a
+    request ran out on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer
+    wait than the run takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a
+    server that is struggling once per configured source, with every retry each: the next run tries again."""
+    return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
+
+
+def _not_tried(ctx: _Context, source: SourceRef, result: SourceResult) -> None:
+    """Record ``source`` as failed without a request: its instance was found down earlier in the run."""
+    domain, named = result.instance, ctx.named(source)
+    reason = ctx.said(ctx.unavailable[domain], source, domain)
+    result.status = "failed"
+    result.error = f"not tried: {domain} was unavailable earlier in this run ({reason}); the next run tries again"
+    log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
+            "source %s %s failed: %s", domain, named, result.error)
+    ctx.progress.done(f"{domain} {named}", "failed: " + result.error)
 
 
 def _on_handle_domains(ctx: _Context, targets: list[tuple[str, SourceRef]],

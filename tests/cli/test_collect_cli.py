@@ -127,12 +127,12 @@ def test_the_text_summary_names_the_timeline_walks_the_page_budget_stopped(cli_e
 
 
 def test_a_failed_source_exits_1_after_the_summary(cli_env, capsys, mastodon_server) -> None:
-    mastodon_server.fail(503, times=100, path="/api/v1/timelines/tag/")
+    mastodon_server.fail(500, times=100, path="/api/v1/timelines/tag/")
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot",
                          "--timeline", "public")
     assert code == 1
     assert "(1 failed)" in out and "landed 100" in out
-    assert "failed:" in err and "tag:hoot" in err and "HTTP 503" in err
+    assert "failed:" in err and "tag:hoot" in err and "HTTP 500" in err
 
 
 def test_several_instances(cli_env, capsys) -> None:

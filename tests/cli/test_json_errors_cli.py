@@ -128,7 +128,7 @@ def test_without_json_stdout_stays_empty(cli_env, capsys, args) -> None:
 
 def test_a_command_that_printed_its_document_prints_no_second_one(cli_env, capsys, mastodon_server) -> None:
     """collect prints its summary with ``"ok": false`` for a failed source, then exits 1: one document."""
-    mastodon_server.fail(503, times=100, path="/api/v1/timelines/tag/")
+    mastodon_server.fail(500, times=100, path="/api/v1/timelines/tag/")
 
     code, out, _err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "tag:hoot", "--json")
 

@@ -159,6 +159,7 @@ class Served:
     fault: str | None = None
     authorization: str | None = None
     at: float = field(default_factory=time.time)
+    user_agent: str | None = None
 
 
 MALFORMATIONS = ("not_json", "truncated", "wrong_shape", "missing_fields", "wrong_types", "wrong_quotes",
@@ -701,7 +702,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, headers, body, fault = double.answer(path, params)
         with double._lock:
-            double.log.append(Served(path, params, status, fault, self.headers.get("Authorization")))
+            double.log.append(Served(path, params, status, fault, self.headers.get("Authorization"),
+                                     user_agent=self.headers.get("User-Agent")))
         try:
             self.send_response(status)
             headers.setdefault("Content-Type", "application/json; charset=utf-8")
