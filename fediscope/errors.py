@@ -55,9 +55,18 @@ class NoLakeError(LakeError):
     first), which no retry of the same run mends (a scheduled task fails at once rather than retrying)."""
 
 
+class NothingCuratedError(LakeError):
+    """A batch run's store holds no metric row because nothing is curated in the lake yet and the run's days have no
+    raw files (a first backfill, or a dated run, of a day before the collection began): its raw files are other
+    days', which another run curates. No retry of the same run mends it (a scheduled task fails at once)."""
+
+
 class DamagedBatchError(LakeError, ValueError):
-    """A raw batch holds a line that is not a JSON record (cut short, edited or damaged since it was landed). A
-    ValueError too, as the ``json`` error it replaces, for callers that catch that."""
+    """A raw batch was damaged since it was landed: a line is not a JSON record, or a record of the expected shape
+    (cut short, edited), or the file is empty or does not end with its last record's newline. A ValueError too, as
+    the ``json`` error it replaces, for callers that catch that. Batches are landed whole (fediscope's writes and
+    the NiFi flows' both rename a finished file into place), so no retry mends it: the file must be restored or
+    moved out of the lake (a scheduled task fails at once)."""
 
 
 class LakeLockedError(LakeError):

@@ -63,7 +63,16 @@ from fediscope.config import (
     load_settings,
     load_settings_only,
 )
-from fediscope.errors import ConfigError, FediscopeError, LakeError, NoLakeError, StoreError, UpstreamError
+from fediscope.errors import (
+    ConfigError,
+    DamagedBatchError,
+    FediscopeError,
+    LakeError,
+    NoLakeError,
+    NothingCuratedError,
+    StoreError,
+    UpstreamError,
+)
 
 if TYPE_CHECKING:
     from fediscope.lake.backend import LakeBackend
@@ -619,6 +628,18 @@ class BatchWindow:
         """The lower bound of curation: ``since``, or None when the run also takes uncurated earlier days."""
         return None if self.earlier else self.since
 
+    @property
+    def named(self) -> str:
+        """How a run's messages name what limits its curation, where ``fediscope process``'s name its
+        ``--since/--until``, which an Airflow run has none of (:attr:`fediscope.engine.process.RunArguments.window`):
+        ``this run's day 2026-11-23``; ``this run's days up to 2026-11-23`` for a run that also takes the
+        uncurated raw files of earlier days."""
+        if self.earlier:
+            return f"this run's days up to {self.until}"
+        if self.since == self.until:
+            return f"this run's day {self.since}"
+        return f"this run's days {self.since} to {self.until}"
+
     def as_dict(self) -> dict[str, Any]:
         return {"since": self.since.isoformat(), "until": self.until.isoformat(), "earlier": self.earlier}
 
@@ -778,10 +799,11 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
             return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
                     "curate": _run_spark_job(curate_job, job_env, settings),
                     "metrics": _run_spark_job(metrics_job, job_env, settings)}
-    from fediscope.engine.process import run_process
+    from fediscope.engine.process import RunArguments, run_process
 
+    # its messages name the run's day where `fediscope process` names --since/--until, which a task has none of
     return _as_dict(run_process(settings, engine=None, since=window.curate_since, until=window.until,
-                                progress=False))
+                                progress=False, named=RunArguments(window=window.named)))
 
 
 def uses_spark_submit(settings: Settings) -> bool:
@@ -987,17 +1009,23 @@ def _store_label(url: str) -> str:
 VERIFY_RERUN = "`fediscope process` (the fediscope_batch DAG's process task)"
 
 
-def verify_store(settings: Settings) -> dict[str, Any]:
+def verify_store(settings: Settings, window: BatchWindow | None = None) -> dict[str, Any]:
     """Read every metric back from the store; StoreError when the lake has data but the store has no rows, or when a
     metric's rows are not what this version reads (a value its column's type cannot hold, a column missing from its
     table): one line saying so and how to store it again (:func:`~fediscope.analysis.stale_as_store_error`), where
-    the task failed with the store's decoding ``ValueError`` itself."""
+    the task failed with the store's decoding ``ValueError`` itself.
+
+    No rows because nothing is curated yet and the run's days (``window``) have no raw files (a first backfill of a
+    day before the collection began) is a :class:`~fediscope.errors.NothingCuratedError` saying so and which run
+    curates the raw files (:func:`_nothing_curated`), not retried: was "holds no rows …; see the log of the process
+    task", which said nothing of it, and retried."""
     from fediscope.analysis import stale_as_store_error
     from fediscope.engine.metrics import load_metrics
     from fediscope.lake.batches import raw_batch_files
     from fediscope.store.port import open_for_reading
 
-    if not raw_batch_files(existing_lake(settings)):
+    lake = existing_lake(settings)
+    if not raw_batch_files(lake):
         return {"metrics": {}, "note": "the raw lake is empty: nothing to verify yet"}
     metrics = load_metrics(own_dir=settings.metrics_dir)
     store = open_for_reading(settings)  # read-only: a check creates nothing (no schema, no SQLite file)
@@ -1009,9 +1037,31 @@ def verify_store(settings: Settings) -> dict[str, Any]:
     finally:
         store.close()
     if not any(present.values()):
-        raise StoreError(f"the store {_store_label(settings.store)} holds no rows for any of {len(metrics)} "
-                         "metrics after processing; see the log of the process task")
+        empty = f"the store {_store_label(settings.store)} holds no rows for any of {len(metrics)} metrics"
+        if window is not None and (why := _nothing_curated(lake, window)):
+            raise NothingCuratedError(f"{empty}: {why}")
+        raise StoreError(f"{empty} after processing; see the log of the process task")
     return {"metrics": present, "with_rows": sum(present.values()), "total": len(present)}
+
+
+def _nothing_curated(lake: LakeBackend, window: BatchWindow) -> str | None:
+    """Why a run's store holds no rows when nothing is curated in the lake yet and none of its raw files lie in the
+    run's days: they are other days', which a run of those days curates (an undated run takes every uncurated raw
+    file up to its day). None otherwise (something is curated, or the run's days have raw files)."""
+    from fediscope.engine.manifest import load_manifest, plan_curation
+    from fediscope.wording import count
+
+    manifest = load_manifest(lake)
+    if manifest.files:
+        return None
+    plan = plan_curation(lake, manifest, window.curate_since, window.until)
+    if plan.total or not plan.skipped_outside_window:
+        return None
+    have = "have" if window.named.startswith("this run's days") else "has"
+    outside = plan.skipped_outside_window
+    return (f"nothing is curated in the lake yet, and {window.named} {have} no raw files "
+            f"({count(outside, 'raw file')} {'lies' if outside == 1 else 'lie'} outside it): let an undated run "
+            "(`airflow dags trigger fediscope_batch`) or the daily run curate them first, then clear this run")
 
 
 # -- maintenance ----------------------------------------------------------------------------------------------
@@ -1127,18 +1177,26 @@ def failure_reason(context: Mapping[str, Any]) -> str:
                        f"{reason}")[:2000]
 
 
+#: What no retry of a task mends (:func:`failing_at_once`): a setting; a lake that is not there or holds nothing;
+#: a batch run's days with no raw file and nothing curated yet; a raw file damaged since it was landed (landing is
+#: atomic, fediscope's and NiFi's alike, so the file will not be whole on a later try: retried, the process task
+#: failed 9 times over 2 hours on it).
+NOT_RETRIED = (ConfigError, NoLakeError, NothingCuratedError, DamagedBatchError)
+
+
 @contextmanager
 def failing_at_once() -> Iterator[None]:
-    """Around a task's work: what no retry mends (a setting: :class:`ConfigError`; a lake that is not there or
-    holds nothing: :class:`NoLakeError`) fails the task at once, not after its retries (the batch's process task
-    retried a missing lake for 11 minutes). Anything else (an instance down, the lake lock held) is retried.
+    """Around a task's work: what no retry mends (:data:`NOT_RETRIED`: a setting, :class:`ConfigError`; a lake that
+    is not there or holds nothing, :class:`NoLakeError`; a damaged raw file…) fails the task at once, not after its
+    retries (the batch's process task retried a missing lake for 11 minutes). Anything else (an instance down, the
+    lake lock held) is retried.
 
     Every exception leaves it masked (:func:`masked_exception`): Airflow renders the traceback of a failed task
     itself, with structlog and through none of fediscope's log filters, and in ``dag.test()`` (``airflow dags test``)
     without its own secrets masker either (that one acts where Airflow's supervisor writes the task's log file)."""
     try:
         yield
-    except (ConfigError, NoLakeError) as exc:
+    except NOT_RETRIED as exc:
         from airflow.sdk.exceptions import AirflowFailException
 
         cause = masked_exception(exc)

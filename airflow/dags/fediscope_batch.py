@@ -30,7 +30,11 @@ over all curated data.
 `process` calls `fediscope.engine.process.run_process` (curation → metrics → store) with the engine and store
 of the configuration: DuckDB and SQLite by default; `engine=spark` with a cluster `spark_master`
 (`spark://…`, `yarn`) runs the jobs through `spark-submit`, so the worker needs only the Spark client.
-`verify` reads the metrics back from the store. One `process` runs at a time across all runs of the DAG,
+`verify` reads the metrics back from the store; on a lake nothing is curated in yet, a backfill or dated run of a
+day with no raw files stores no row, and `verify` fails at once saying so (an undated run,
+`airflow dags trigger fediscope_batch`, or the daily run curates the raw files of other days). A raw file damaged
+since it was landed (cut short, not JSON) fails `process` at once, naming it: landing is atomic, so no retry mends
+it (restore or move the file, then clear the task). One `process` runs at a time across all runs of the DAG,
 backfill runs included (each holds the lake lock from curation to the last store write): the others wait in the
 queue rather than fail on the lock. While `fediscope_maintenance`'s retention holds the lock, `process` fails and
 is retried: 8 retries, about 2 hours in all, as long as a retention try may run (more when
@@ -92,12 +96,14 @@ def fediscope_batch() -> None:
             return orch.process_window(orch.task_settings(), orch.BatchWindow.from_dict(days))
 
     @task(retries=1, execution_timeout=TIMEOUTS.check)
-    def verify(summary: dict[str, Any]) -> dict[str, Any]:
-        """The store answers with metric rows."""
+    def verify(summary: dict[str, Any], days: dict[str, str]) -> dict[str, Any]:
+        """The store answers with metric rows (none because this run's days have no raw files and nothing is curated
+        yet: said so, and not retried)."""
         with orch.failing_at_once():
-            return orch.verify_store(orch.task_settings())
+            return orch.verify_store(orch.task_settings(), orch.BatchWindow.from_dict(days))
 
-    verify(process(window()))
+    days = window()
+    verify(process(days), days)
 
 
 fediscope_batch()

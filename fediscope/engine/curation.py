@@ -105,7 +105,7 @@ _Publication = tuple[str, Path, str | None, list[str] | None]
 class CurateSummary:
     engine: str
     raw_files: int = 0  # raw files read by this run
-    raw_files_outside_window: int = 0  # not yet curated, but outside --since/--until
+    raw_files_outside_window: int = 0  # not yet curated, but outside the run's window (--since/--until)
     status_versions: int = 0  # status versions found in the new files (reblog originals included)
     future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
     #: statuses with a version in the new files whose latest version is not public (followers-only, direct, limited
@@ -149,6 +149,10 @@ class CurateSummary:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
 
+#: How messages name what limits a run to some fetch days by default: ``fediscope process``'s options (a caller
+#: whose user gives no such options names it its own way: :class:`fediscope.engine.process.RunArguments`).
+WINDOW_NAMED = "--since/--until"
+
 #: The setting whose value :func:`left_out_note` names (:func:`retention_named`).
 RETENTION_SETTING = "retention_curated_days"
 
@@ -176,11 +180,14 @@ def left_out_note(summary: dict[str, Any], setting: str) -> str:
 
 def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
                  progress: Callable[[str], None] | None = None, rebuild: bool = False,
-                 allow_missing: bool = False, today: date | None = None) -> CurateSummary:
+                 allow_missing: bool = False, today: date | None = None,
+                 window_named: str = WINDOW_NAMED) -> CurateSummary:
     """Curate the raw files not curated yet (see the module docstring); ``progress`` is told each step as it
     starts, so a long curation is not minutes of silence. ``rebuild`` curates every raw file again and replaces
     every curated table (refused with ``since``/``until``, and while curated raw files are missing unless
-    ``allow_missing``). ``today`` (UTC; default: today) dates the curated retention's cutoff."""
+    ``allow_missing``). ``today`` (UTC; default: today) dates the curated retention's cutoff. ``window_named``:
+    how the refusal to finish an interrupted rebuild names what limits this run, as its caller's user gives it
+    (``--since/--until``; an Airflow batch run: ``this run's day 2026-11-23``)."""
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
@@ -191,7 +198,7 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
         # the tables it published are rebuilt, the others not yet: curating incrementally on top would keep them so
         if since or until:
             raise ConfigError("a rebuild of the curated tables (`fediscope process --recurate`) was interrupted before "
-                              "it finished: a run limited by --since/--until cannot finish it; run `fediscope process "
+                              f"it finished: a run limited by {window_named} cannot finish it; run `fediscope process "
                               "--recurate`")
         rebuild, allow_missing = True, allow_missing or interrupted.get("force") is True
         log.warning("curation: a rebuild of the curated tables (`fediscope process --recurate`) was interrupted "

@@ -30,7 +30,7 @@ from fediscope.engine.base import CURATED_DAMAGE_HINT, DIVISION_BY_ZERO_HINT, RA
 from fediscope.engine.duckdb_connection import open_connection
 from fediscope.engine.schema import Table, duckdb_columns, duckdb_type
 from fediscope.engine.workspace import parquet_files
-from fediscope.errors import FediscopeError, SqlError
+from fediscope.errors import DamagedBatchError, FediscopeError, SqlError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 
@@ -55,10 +55,13 @@ def _failure(exc: duckdb.Error) -> FediscopeError:
         error, hint = re.sub(r"\.? Use TRY\(.*$", "", error), DIVISION_BY_ZERO_HINT
     # "JSON transform error": a field of a type the raw schema's cannot be made of ("tags": {}, "bot": "y",
     # "followers_count": "12.5"), which a raw file not landed by fediscope may hold (landing quarantines it)
-    if "in file" in error and ".json" in error and any(
-            what in error for what in ("Malformed JSON", "UTF-8", "JSON transform error")):
-        hint = RAW_DAMAGE_HINT
-    elif ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
+    # no retry mends these (an Airflow task fails at once): batches are landed whole; a compressed batch cut short
+    # is "IO Error: Unexpected end of GZIP stream: <file>" (check_whole_batches leaves those to the decompressor)
+    if ("in file" in error and ".json" in error and any(
+            what in error for what in ("Malformed JSON", "UTF-8", "JSON transform error"))) or (
+            "GZIP stream" in error and ".jsonl.gz" in error):
+        return DamagedBatchError(f"DuckDB failed: {error}{RAW_DAMAGE_HINT}")
+    if ".parquet" in error and ("magic bytes" in error or "Invalid Input Error" in error or "IO Error" in error):
         hint = CURATED_DAMAGE_HINT
     return FediscopeError(f"DuckDB failed: {error}{hint}")
 

@@ -81,6 +81,9 @@ class ProcessSummary:
     #: how the summary line names the curated retention's setting (:func:`~fediscope.engine.curation.retention_named`;
     #: by default, that of settings set nowhere); not in :meth:`as_dict`
     retention_named: str = field(default_factory=lambda: _retention_named(Settings()))
+    #: how the summary line names what limited the curation to ``since``..``until`` (:attr:`RunArguments.window`);
+    #: not in :meth:`as_dict`
+    window_named: str = "--since/--until"
 
     @property
     def unfinished_step(self) -> str | None:
@@ -207,8 +210,8 @@ class ProcessSummary:
             curated += (f" (finished the erasure of {count(finished, 'account')}: records landed after "
                         "`fediscope gdpr erase`)")
         outside = cur.get("raw_files_outside_window", 0)
-        if outside:  # left for a run with another (or no) --since/--until
-            curated += f" ({count(outside, 'new raw file')} outside --since/--until left uncurated)"
+        if outside:  # left for a run with another (or no) --since/--until (an Airflow run: another day)
+            curated += f" ({count(outside, 'new raw file')} outside {self.window_named} left uncurated)"
         return curated
 
     def _without_sql_file_note(self) -> str:
@@ -244,13 +247,19 @@ def curated_counts(curate: dict[str, Any]) -> str:
 class RunArguments:
     """How :func:`run_process`'s refusals of its arguments name them, as its caller's user gives them: by default
     ``fediscope process``'s options (``--since 2026-11-20``); :data:`PYTHON_ARGUMENTS` for
-    :func:`fediscope.python_api.process` (``since=2026-11-20``), whose user has no options."""
+    :func:`fediscope.python_api.process` (``since=2026-11-20``), whose user has no options.
+
+    ``window`` names what limits the run to ``since``..``until`` where the summary line (raw files outside it left
+    uncurated) and the curation's refusal to finish an interrupted rebuild say it: an Airflow batch run has no
+    options, its day limits it (``this run's day 2026-11-23``: :attr:`fediscope.orchestration.BatchWindow.named`).
+    Was: ``--since/--until`` for every caller."""
 
     since: str = "--since"
     until: str = "--until"
     recurate: str = "--recurate"
     allow_missing: str = "--force"
     given: str = " "  # between a name and its value
+    window: str = "--since/--until"
 
     def value(self, name: str, value: object) -> str:
         """``--since 2026-11-20`` / ``since=2026-11-20``."""
@@ -259,7 +268,7 @@ class RunArguments:
 
 #: :func:`fediscope.python_api.process`'s own names for the arguments run_process refuses
 PYTHON_ARGUMENTS = RunArguments(since="since", until="until", recurate="recurate=True",
-                                allow_missing="allow_missing=True", given="=")
+                                allow_missing="allow_missing=True", given="=", window="since/until")
 
 
 def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
@@ -303,7 +312,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
     if name == "spark":  # before the lake is locked, Spark started or anything curated or computed
         check_spark_portable(metrics.values())
     summary = ProcessSummary(engine=name, store=redact_url(settings.store), since=since, until=until,
-                             recurate=recurate, retention_named=_retention_named(settings))
+                             recurate=recurate, retention_named=_retention_named(settings), window_named=named.window)
 
     # One run per lake, from curation to the last store write (fediscope.lake.lock); a held lock fails here,
     # before the store is opened or anything is read.
@@ -314,7 +323,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
             store = store_from_settings(settings)  # a wrong store URL fails before any work is done
             try:
                 _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
-                         kept, recurate, allow_missing)
+                         kept, recurate, allow_missing, named.window)
             finally:
                 store.close()
             _prune_snapshots(lake, kept)
@@ -335,7 +344,8 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 
 def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
              summary: ProcessSummary, show: LineProgress, engine_options: dict[str, Any], store: MetricStore,
-             started: float, kept: str, recurate: bool = False, allow_missing: bool = False) -> None:
+             started: float, kept: str, recurate: bool = False, allow_missing: bool = False,
+             window_named: str | None = None) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots
@@ -348,7 +358,8 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         show(f"process: started the {name} engine in {summary.seconds['start']:.1f} s")
         step = time.perf_counter()
         show("process: curating the raw lake")
-        curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing)
+        curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing,
+                             window_named=window_named)
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {count(curated.raw_files, 'raw file')} in {summary.seconds['curate']:.1f} s")

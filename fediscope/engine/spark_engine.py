@@ -33,7 +33,7 @@ from fediscope.engine.dialect import NotPortableError, to_spark
 from fediscope.engine.schema import Table, record_schema, spark_ddl, spark_type, table_spark_ddl
 from fediscope.engine.spark_master import SETTING, master_addresses
 from fediscope.engine.workspace import LakeURI, Location, parquet_files
-from fediscope.errors import ConfigError, EngineStartError, FediscopeError, LakeError, SqlError
+from fediscope.errors import ConfigError, DamagedBatchError, EngineStartError, FediscopeError, SqlError
 from fediscope.interrupts import on_interrupt
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.batches import RESTORE_ADVICE
@@ -100,7 +100,7 @@ def _job_failures() -> Iterator[None]:
     :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
     batch it cannot decompress, a damaged curated Parquet file) is named, with what to do, and a raw line that is
     not a record (:data:`NOT_A_RECORD`), or holds a field DuckDB's reader refuses (:data:`spark_raw.WRONG_TYPE`), is
-    a :class:`LakeError` naming its file. A job cancelled (an interrupt
+    a :class:`~fediscope.errors.DamagedBatchError` (a LakeError) naming its file. A job cancelled (an interrupt
     cancels every job) is left as it is, for the interrupt's own handling."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
@@ -163,13 +163,14 @@ _WRONG_TYPE_RE = re.compile(re.escape(spark_raw.WRONG_TYPE) + r"(\S+) ([^\n]*?)(
 def _raise_if_not_a_record(failure: str, cause: str, exc: BaseException) -> None:
     match = _NOT_A_RECORD_RE.search(failure) or _NOT_A_RECORD_RE.search(cause)
     if match:
-        raise LakeError(f"the raw file {_local(match.group(1))} is damaged: a line is not a JSON record (cut short, "
-                        f"edited or damaged since it was landed); nothing was curated; {RESTORE_ADVICE}") from exc
+        raise DamagedBatchError(f"the raw file {_local(match.group(1))} is damaged: a line is not a JSON record (cut "
+                                f"short, edited or damaged since it was landed); nothing was curated; {RESTORE_ADVICE}"
+                                ) from exc
     match = _WRONG_TYPE_RE.search(failure) or _WRONG_TYPE_RE.search(cause)
     if match:
-        raise LakeError(f"the raw file {_local(match.group(1))} holds a record with a field curation cannot read as "
-                        f"its type: {match.group(2)} (edited, or landed by other means than fediscope's, which "
-                        f"quarantines such records); {RESTORE_ADVICE}") from exc
+        raise DamagedBatchError(f"the raw file {_local(match.group(1))} holds a record with a field curation cannot "
+                                f"read as its type: {match.group(2)} (edited, or landed by other means than "
+                                f"fediscope's, which quarantines such records); {RESTORE_ADVICE}") from exc
 
 
 def _local(file: str) -> str:

@@ -66,7 +66,8 @@ def check_whole_batches(paths: Sequence[str]) -> None:
     """Refuse raw batch files (local paths, as an engine reads them) that cannot be as they were landed: empty, or
     not ending with a newline. A batch is written whole (:func:`write_batch`, NiFi's merge with its newline
     footer), so either means it was cut or damaged since, and its last record is lost or partial: DuckDB drops
-    such a line without a word when the file is not the last it reads. A compressed batch is refused here only when
+    such a line without a word when the file is not the last it reads (:class:`DamagedBatchError`; one that cannot
+    be read, :class:`LakeError`). A compressed batch is refused here only when
     empty (no bytes, not even a gzip header; DuckDB said "Input is not a GZIP stream"): a cut one is left to the
     decompressor, which detects it itself; paths that are not local files (``hdfs://``) to the engine."""
     for path in paths:
@@ -82,9 +83,9 @@ def check_whole_batches(paths: Sequence[str]) -> None:
         except OSError as exc:
             raise LakeError(f"cannot read the raw file {path}: {exc.strerror or exc}") from None
         if not size:
-            raise LakeError(f"the raw file {path} is empty: a batch is landed with its records, so it was emptied "
-                            "since; restore it from a copy, or delete it, and run again")
+            raise DamagedBatchError(f"the raw file {path} is empty: a batch is landed with its records, so it was "
+                                    "emptied since; restore it from a copy, or delete it, and run again")
         if not compressed and last != b"\n":
-            raise LakeError(f"the raw file {path} is cut short or damaged: it does not end with a newline, so its "
-                            "last record is incomplete (a batch is landed whole); restore it from a copy, or move it "
-                            "out of the lake (its records are then not curated), and run again")
+            raise DamagedBatchError(f"the raw file {path} is cut short or damaged: it does not end with a newline, so "
+                                    "its last record is incomplete (a batch is landed whole); restore it from a copy, "
+                                    "or move it out of the lake (its records are then not curated), and run again")
