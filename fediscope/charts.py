@@ -7,6 +7,7 @@ is shown, axes carry units, long pseudonymous account keys are shortened.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import warnings
@@ -124,10 +125,19 @@ def _empty(ax: Any, message: str) -> None:
 
 def _save(figure: Any, path: Path, footnote: str) -> None:
     """Write ``figure`` to ``path``, with ``footnote`` (the period the numbers cover) small under it: a chart is
-    often read apart from the report that drew it."""
+    often read apart from the report that drew it. Drawn in memory, then written whole or not at all by
+    :func:`~fediscope.cli.common.atomic_out` (a random hidden temporary file renamed over ``path``): a symbolic
+    link at ``path`` is replaced, never written through (was: drawn into ``<name>.tmp.png``, a name anyone who can
+    write the directory could have planted a link at, whose target received the chart). Failing to write raises
+    the OSError, which :func:`write_charts` words."""
+    from fediscope.cli.common import atomic_out
+
     if footnote:
         figure.supxlabel(footnote, fontsize=7, color="grey")
-    figure.savefig(path, metadata=png_metadata())
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata=png_metadata())
+    with atomic_out(path, error=lambda _path, exc: exc) as write:
+        write(buffer.getvalue())
 
 
 def png_metadata() -> dict[str, str]:
@@ -375,16 +385,13 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
                 if result is None:
                     _remove_stale(path)
                     continue
-                tmp = path.with_suffix(".tmp.png")
                 try:
-                    draw(result, tmp, footnote)
+                    draw(result, path, footnote)  # whole or not at all (_save)
                 except (KeyError, TypeError, ValueError) as exc:  # rows of a metric whose columns changed
-                    tmp.unlink(missing_ok=True)
                     run.failed[f"{name} chart"] = f"cannot draw {file_name}: {type(exc).__name__}: {exc}"
                     log.warning("chart=%s not drawn: %s", name, run.failed[f"{name} chart"])
                     _remove_stale(path)
                     continue
-                tmp.replace(path)  # a chart appears whole or not at all
                 written.append(path)
                 log.debug("chart=%s written to %s", name, path)
     except OSError as exc:

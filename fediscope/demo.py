@@ -172,11 +172,20 @@ def demo_key(lake_dir: Path) -> str:
         key = path.read_text(encoding="utf-8").strip()
         if key:
             return key
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key + "\n", encoding="utf-8")
-    os.chmod(path, 0o600)
+    write_key(path, key + "\n")
     return key
+
+
+def write_key(path: Path, text: str) -> None:
+    """``text`` in a new file at ``path`` created ``0o600`` (never, even for a moment, readable by others as the
+    umask would make it); what is at ``path`` (an empty key file, a symbolic link) is replaced, never written
+    through. ``O_EXCL`` fails rather than follow a link planted between the unlink and the open."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def demo_settings(ctx: DemoContext, instance_url: str, tag: str | None) -> Settings:
@@ -784,9 +793,7 @@ def fresh_start(ctx: DemoContext) -> None:
     for directory in (ctx.lake_dir, ctx.out_dir):
         shutil.rmtree(directory, ignore_errors=True)
     if key:
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        key_path.write_text(key, encoding="utf-8")
-        os.chmod(key_path, 0o600)
+        write_key(key_path, key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

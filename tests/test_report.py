@@ -345,6 +345,28 @@ def test_a_chart_not_drawn_this_time_loses_its_file_of_an_earlier_report(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.png"]
 
 
+def test_charts_are_never_written_through_a_symbolic_link(tmp_path):
+    """Was: each chart was drawn into ``<name>.tmp.png`` beside it, opened following links: a link planted at that
+    name (in a shared ``--out`` such as /tmp) had its target overwritten with the chart. A link at the chart's own
+    name is replaced, as before."""
+    from fediscope.charts import write_charts
+
+    languages = analysis.AnalysisResult("languages", "t", "q", "languages", ["language", "toots", "share"],
+                                        [{"language": "en", "toots": 3, "share": 1.0}])
+    activity = analysis.AnalysisResult("activity", "t", "q", "activity_by_hour", ["hour"], [], summary={"grid": {}})
+    out = tmp_path / "charts"
+    out.mkdir()
+    targets = {name: tmp_path / f"victim-{name}" for name in ("languages.tmp.png", "activity.png")}
+    for name, target in targets.items():
+        target.write_text("not yours\n")
+        (out / name).symlink_to(target)
+    written = write_charts(analysis.AnalysisRun(results=[languages, activity], stored={}, missing=[]), out)
+    assert sorted(p.name for p in written) == ["activity.png", "languages.png"]
+    assert all(target.read_bytes() == b"not yours\n" for target in targets.values())
+    for path in written:
+        assert not path.is_symlink() and path.read_bytes().startswith(PNG)
+
+
 def test_the_days_top_tags_are_shown_whole_and_other_text_is_clipped_at_40_columns():
     top = "#mastodon (249), #fediverse (120), #caturday (90)"  # 48 columns: was cut after "#fedive"
     table = text_table(["top_tags", "tag"], [{"top_tags": top, "tag": "x" * 50}])

@@ -264,7 +264,7 @@ _SINGLE_OBJECT = {"instance", "account_lookup"}
 #: Where Mastodon 3.0–3.4 served the trending tags: one page, it takes no ``offset``.
 TRENDS_BEFORE_3_5 = "/api/v1/trends"
 #: Digits of an offset read from a ``Link`` header (a longer one is no offset of a real list).
-_OFFSET_RE = re.compile(r"^[0-9]{1,15}$")
+_OFFSET_RE = re.compile(r"[0-9]{1,15}")
 
 
 def next_offset(page: Page, offset: int, links: dict[str, str], asked: int) -> int | None:
@@ -277,7 +277,7 @@ def next_offset(page: Page, offset: int, links: dict[str, str], asked: int) -> i
         return None
     if links:
         found = _query_param(links["next"], "offset") if "next" in links else None
-        moved = int(found) if found is not None and _OFFSET_RE.match(found) else None
+        moved = int(found) if found is not None and _OFFSET_RE.fullmatch(found) else None
         return moved if moved is not None and moved > offset else None
     return offset + len(page.items) if len(page.items) >= asked else None
 

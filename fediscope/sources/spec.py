@@ -161,7 +161,7 @@ def parse_source(text: str) -> SourceRef:
             raise ConfigError(f"invalid hashtag in {text!r}: use letters, digits and underscores, e.g. tag:python")
         return SourceRef("tag", tag.lower())
     if ARGUMENTS.get(kind) == "ACCT":
-        if not ACCT_RE.match(arg):
+        if not ACCT_RE.fullmatch(arg):
             raise ConfigError(f"invalid account in {text!r}: use account:user or account:user@domain")
         return SourceRef(kind, arg.lstrip("@"))
     if arg:

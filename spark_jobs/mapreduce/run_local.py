@@ -315,14 +315,18 @@ def run_pipeline(files: Sequence[Path], out: IO[bytes], python: str = sys.execut
 def publish(output: IO[bytes], out_path: Path) -> None:
     """Copy ``output`` (a finished run's, read from its start) to ``out_path`` whole or not at all: through a file
     next to it, renamed over it, so that a run stopped meanwhile leaves no partial file and an older one
-    untouched. A path that is not a regular file (``/dev/stdout``, a named pipe) is written to as it is."""
+    untouched. A path that is not a regular file (``/dev/stdout``, a named pipe) is written to as it is. The file
+    beside it is created anew (``x``: O_EXCL), never opened through a symbolic link left at its name (the name is
+    foreseeable: whatever the link named received the metrics); a symbolic link at ``out_path`` to a regular file
+    is replaced, as ``fediscope``'s ``atomic_out`` replaces it (this file imports nothing of fediscope's)."""
     if out_path.exists() and not out_path.is_file():
         with open(out_path, "wb") as handle:
             shutil.copyfileobj(output, handle)
         return
     partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     try:
-        with open(partial, "wb") as handle:
+        partial.unlink(missing_ok=True)  # a link, or a killed run's file of a reused pid: removed, not followed
+        with open(partial, "xb") as handle:
             shutil.copyfileobj(output, handle)
         os.replace(partial, out_path)
     except BaseException:

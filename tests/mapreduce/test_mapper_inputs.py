@@ -6,6 +6,7 @@ statuses and accounts)."""
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_jobs.mapreduce.run_local import MAPPER, PipelineError, raw_files, run_lake
+from spark_jobs.mapreduce.run_local import MAPPER, PipelineError, publish, raw_files, run_lake
 
 
 def _map(text: str, input_file: str | None) -> subprocess.CompletedProcess[str]:
@@ -109,6 +110,20 @@ def test_run_local_refuses_an_out_it_cannot_write_before_the_chain_runs(recorded
     done = subprocess.run([*RUN_LOCAL, str(recorded_lake), "--out", "/dev/stdout"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and "\naccount_engagement\t" in done.stdout, done.stderr
+
+
+def test_run_local_writes_out_through_no_symbolic_link(tmp_path: Path) -> None:
+    """Was: ``--out``'s file beside it (``.<name>.<pid>.tmp``, a foreseeable name) was opened following a link
+    left there, whose target received the metric lines. A link at ``--out`` itself to a regular file is replaced."""
+    targets = {name: tmp_path / f"victim-{name}" for name in (f".m.tsv.{os.getpid()}.tmp", "m.tsv")}
+    for name, target in targets.items():
+        target.write_bytes(b"not yours\n")
+        (tmp_path / name).symlink_to(target)
+    publish(io.BytesIO(b"metric lines\n"), tmp_path / "m.tsv")
+    assert all(target.read_bytes() == b"not yours\n" for target in targets.values())
+    out = tmp_path / "m.tsv"
+    assert not out.is_symlink() and out.read_bytes() == b"metric lines\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tsv", *sorted(p.name for p in targets.values())]
 
 
 def test_the_reducer_refuses_an_option_instead_of_ignoring_it() -> None:

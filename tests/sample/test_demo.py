@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +42,54 @@ def test_fresh_start_keeps_the_key(tmp_path: Path) -> None:
     fresh_start(ctx)
     assert not (ctx.lake_dir / "raw").exists() and not ctx.out_dir.exists()
     assert demo_key(ctx.lake_dir) == key
+
+
+# Run in a child (an audit hook cannot be removed once added): under umask 022, the key file's mode at every audited
+# operation after it appears (a chmod, a later open) and at the end.
+_MODES_SEEN = """
+import json, os, stat, sys
+from pathlib import Path
+from fediscope.demo import KEY_FILE, DemoContext, demo_key, fresh_start
+ctx = DemoContext(base=Path(sys.argv[1]))
+path = ctx.lake_dir / KEY_FILE
+if sys.argv[2] == "fresh":
+    demo_key(ctx.lake_dir)
+os.umask(0o022)
+seen = set()
+def hook(event, args):
+    try:
+        seen.add(oct(stat.S_IMODE(os.lstat(path).st_mode)))
+    except OSError:
+        pass
+sys.addaudithook(hook)
+demo_key(ctx.lake_dir) if sys.argv[2] == "new" else fresh_start(ctx)
+hook("end", ())
+print(json.dumps(sorted(seen)))
+"""
+
+
+@pytest.mark.parametrize("how", ["new", "fresh"])
+def test_the_demo_key_is_never_readable_by_others(tmp_path: Path, how: str) -> None:
+    """Was written with the umask's mode (-rw-r--r--) and only then chmod 0600: for a moment anyone could read it.
+    ``fresh`` rewrites the kept key after deleting the lake (``--fresh``)."""
+    import fediscope
+
+    env = {**os.environ, "PYTHONPATH": str(Path(fediscope.__file__).parent.parent)}  # this checkout's fediscope
+    result = subprocess.run([sys.executable, "-c", _MODES_SEEN, str(tmp_path), how], capture_output=True, text=True,
+                            env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["0o600"]
+
+
+def test_the_demo_key_replaces_a_symbolic_link_instead_of_writing_through_it(tmp_path: Path) -> None:
+    """Was: a link at ``_state/demo-key`` naming a file not there yet received the key (created 0644, then chmod)."""
+    target = tmp_path / "elsewhere"
+    path = tmp_path / "demo-lake" / KEY_FILE
+    path.parent.mkdir(parents=True)
+    path.symlink_to(target)
+    key = demo_key(tmp_path / "demo-lake")
+    assert not target.exists() and not path.is_symlink()
+    assert path.read_text() == key + "\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_settings_ignore_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

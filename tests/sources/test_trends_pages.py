@@ -166,6 +166,8 @@ def test_fetched_at_of_each_page_is_the_one_curation_keeps(double, make_settings
     ("/api/v1/trends/tags", '<https://h/api/v1/trends/tags?offset=0>; rel="prev"', 20, None),  # no next: the end
     ("/api/v1/trends/tags", '<https://h/api/v1/trends/tags?offset=0>; rel="next"', 20, None),  # backwards: a loop
     ("/api/v1/trends/tags", '<https://h/api/v1/trends/tags?offset=' + "9" * 5000 + '>; rel="next"', 20, None),
+    # "30\n" once decoded: ``$`` matched before the final line break and the walk went on, to offset 30
+    ("/api/v1/trends/tags", '<https://h/api/v1/trends/tags?limit=20&offset=30%0A>; rel="next"', 20, None),
     ("/api/v1/trends/tags", "", 20, 10 + 20),  # no Link header at all: a full page may have more after it
     ("/api/v1/trends/tags", "", 7, None),
     ("/api/v1/trends", "", 20, None),  # Mastodon 3.0–3.4: no offset to ask for
