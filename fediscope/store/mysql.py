@@ -66,7 +66,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
-from fediscope.engine.metrics import Metric, check_definition_size, check_row_size
+from fediscope.engine.metrics import Metric, check_definition_size, check_row_size, check_row_values_size
 from fediscope.errors import StoreError
 from fediscope.store import innodb_rows, table_definition
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
@@ -246,10 +246,18 @@ class MySQLStore(SQLStore):
         from the stored rows and the new ones, all the columns of both, and a write from Python is checked by
         nothing else: its ``CREATE TABLE`` was refused part-way (errno 1117 ``Table definition is too large``, 1118
         ``Row size too large``), after the catalog entry had been given a provisional generation. A table kept in
-        place takes what :meth:`_fits_in_place` allows."""
+        place takes what :meth:`_fits_in_place` allows.
+
+        The rows' own values are counted too, in a new table or a kept one
+        (:func:`~fediscope.engine.metrics.check_row_values_size`): ``fediscope process`` counts its result's
+        (:func:`~fediscope.engine.metrics.check_row_size`), but a write from Python (rows as dicts, ``replace=False``
+        among them) reached the INSERT, refused there (errno 1118) after the table was altered for the write's new
+        columns or a new one partly loaded (``_new_<metric>`` left behind)."""
         if creates and plan.schema.columns:
             check_definition_size(metric, plan.schema.names, self.url)
             check_row_size(metric, plan.schema.types, self.url)
+        if plan.rows:
+            check_row_values_size(metric, plan.schema.types, self.url, plan.rows)
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or
