@@ -207,12 +207,37 @@ def check_row_size(metric: Metric, types: Mapping[str, str], store_url: str, tab
         return
     size, index = innodb_rows.least_row_bytes(metric.key, metric.rank_column, types, table)
     if size >= innodb_rows.ROW_LIMIT:
-        row = table.slice(index, 1).select(list(metric.key)).to_pylist()[0]
-        shown = ", ".join(f"{column}={value!r}" for column, value in row.items())
-        raise MetricFileError(f"{metric.where}: the row {shown} takes at least {size:,} bytes in a MariaDB table "
-                              f"(a text value its length up to {innodb_rows.INLINE_TEXT} bytes, "
-                              f"{innodb_rows.OFF_PAGE_VALUE} when longer; a number 8), and InnoDB refuses a row of "
-                              f"{innodb_rows.ROW_LIMIT:,} bytes or more; {fix}, or shorten its text values")
+        _refuse_row(metric, table.slice(index, 1).select(list(metric.key)).to_pylist()[0], size)
+
+
+def check_row_values_size(metric: Metric, types: Mapping[str, str], store_url: str,
+                          rows: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse, with the :class:`MetricFileError` :func:`check_row_size` gives for such a row of a result, one of
+    ``rows`` (dicts of these columns and store types, as a write from Python gives them) that a MariaDB store's table
+    cannot hold by its values (:func:`~fediscope.store.innodb_rows.least_dict_row_bytes`). The table itself is not
+    counted here: a kept table is checked by the store (:meth:`fediscope.store.mysql.MySQLStore._fits_in_place`).
+    Was: only ``fediscope process`` counted its rows (an Arrow table), so a row written from Python reached the
+    INSERT (errno 1118, ``Row size too large``), after the write had altered the table or loaded part of a new one."""
+    from fediscope.store import innodb_rows
+    from fediscope.store.port import store_kind  # port imports this module
+
+    if store_kind(store_url) != "mariadb" or any(column not in types for column in metric.key):
+        return
+    size, index = innodb_rows.least_dict_row_bytes(metric.key, metric.rank_column, types, rows)
+    if size >= innodb_rows.ROW_LIMIT:
+        _refuse_row(metric, {column: rows[index][column] for column in metric.key}, size)
+
+
+def _refuse_row(metric: Metric, key: Mapping[str, Any], size: int) -> None:
+    """The :class:`MetricFileError` of a row of ``size`` bytes (at least), of key ``key``, that InnoDB refuses."""
+    from fediscope.store import innodb_rows
+
+    shown = ", ".join(f"{column}={value!r}" for column, value in key.items())
+    raise MetricFileError(f"{metric.where}: the row {shown} takes at least {size:,} bytes in a MariaDB table "
+                          f"(a text value its length up to {innodb_rows.INLINE_TEXT} bytes, "
+                          f"{innodb_rows.OFF_PAGE_VALUE} when longer; a number 8), and InnoDB refuses a row of "
+                          f"{innodb_rows.ROW_LIMIT:,} bytes or more; select fewer columns, or split it into several "
+                          "metrics, or shorten its text values")
 
 
 def check_result_columns(metric: Metric, columns: Sequence[str]) -> None:

@@ -30,6 +30,7 @@ from fediscope.store.schema import (
     WritePlan,
     cast,
     check_metric_name,
+    check_question,
     coerce_query,
     plan_write,
 )
@@ -331,6 +332,7 @@ class BaseStore(ABC):
 
     def delete_where(self, metric: Metric, column: str, value: Any) -> int:
         self._check_writable(f"delete rows of metric {metric.name}")
+        check_question(metric)  # recorded with the deletion (in the catalog entry), as a write records it
         with self._writing(check_metric_name(metric.name)):
             return self._delete_rows_where(metric, column, value)
 
@@ -447,6 +449,7 @@ class BaseStore(ABC):
         a metric (:func:`~fediscope.gdpr.erase.erase_store`). The caller holds the lake lock, so no write changes the
         rows between its count and this."""
         self._check_writable(f"record metric {metric.name}")
+        check_question(metric)
         with self._writing(check_metric_name(metric.name)):
             return self._settle(metric, row_count)
 

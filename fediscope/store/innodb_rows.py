@@ -92,21 +92,25 @@ def table_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, st
     return declared_row_bytes(key, rank, types, null_bytes=DECLARED_NULL)
 
 
+def _ceiling(key: Sequence[str], types: Mapping[str, str]) -> int:
+    """The most bytes :func:`least_row_bytes` can count for a row of these columns: no row needs counting when it is
+    below :data:`ROW_LIMIT`."""
+    ceiling = _base(key, types)
+    for name, type_ in types.items():
+        if type_ == "str":
+            ceiling += 4 * 255 + 2 if name in key else INLINE_TEXT + 1
+        else:
+            ceiling += FIXED.get(type_, 0)
+    return ceiling
+
+
 def least_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str],
                     table: Any) -> tuple[int, int]:
     """The largest of the bytes each row of ``table`` (an Arrow table of these columns and store types) takes at
     least in a MariaDB table, and that row's index; ``(0, -1)`` without rows."""
     import pyarrow.compute as pc
 
-    if not table.num_rows:
-        return 0, -1
-    ceiling = _base(key, types)  # the most a row can take here: no row needs counting when below the limit
-    for name, type_ in types.items():
-        if type_ == "str":
-            ceiling += 4 * 255 + 2 if name in key else INLINE_TEXT + 1
-        else:
-            ceiling += FIXED.get(type_, 0)
-    if ceiling < ROW_LIMIT:
+    if not table.num_rows or _ceiling(key, types) < ROW_LIMIT:
         return 0, -1
     total = None
     for name, type_ in types.items():
@@ -126,3 +130,36 @@ def least_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, st
         return 0, -1
     index = pc.index(total, pc.max(total)).as_py()
     return _base(key, types) + total[index].as_py(), index
+
+
+def least_dict_row_bytes(key: Sequence[str], rank: str | None, types: Mapping[str, str],
+                         rows: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """:func:`least_row_bytes` of rows given as dicts (each with these columns, holding values of their store types or
+    None), as a write from Python gives them (``MetricStore.write`` without an Arrow table): the same count, row by
+    row. Nothing is counted when no row of these columns can reach the limit (most metrics)."""
+    if not rows or _ceiling(key, types) < ROW_LIMIT:
+        return 0, -1
+    key_texts = [name for name in types if types[name] == "str" and name in key]
+    texts = [name for name in types if types[name] == "str" and name not in key]
+    fixed = [(name, FIXED[type_]) for name, type_ in types.items() if type_ != "str" and type_ in FIXED]
+    base = _base(key, types)
+    largest, at = 0, -1
+    for index, row in enumerate(rows):
+        size = base
+        for name in key_texts:
+            value = row[name]
+            if value is not None:
+                size += len(value.encode("utf-8", "surrogatepass")) + 1
+        for name in texts:
+            value = row[name]
+            if value is None:
+                continue
+            # over 40 characters is over 40 bytes: off-page, not encoded (a value may be megabytes)
+            length = INLINE_TEXT + 1 if len(value) > INLINE_TEXT else len(value.encode("utf-8", "surrogatepass"))
+            size += (length if length <= INLINE_TEXT else OFF_PAGE_VALUE - 1) + 1
+        for name, width in fixed:
+            if row[name] is not None:
+                size += width
+        if size > largest:
+            largest, at = size, index
+    return largest, at

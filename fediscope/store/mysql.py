@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace as with_fields
 from typing import Any
 
 import pymysql
@@ -66,9 +68,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
-from fediscope.engine.metrics import Metric, check_definition_size, check_row_size
+from fediscope.engine.metrics import Metric, check_definition_size, check_row_size, check_row_values_size
 from fediscope.errors import StoreError
-from fediscope.store import innodb_rows, table_definition
+from fediscope.store import innodb_rows, packets, table_definition
+from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema, WritePlan
 from fediscope.store.sql import CATALOG, AlterColumn, AlterColumns, SQLStore
@@ -117,6 +120,8 @@ class MySQLStore(SQLStore):
     lock_timeout = LOCK_TIMEOUT
     #: the (store, metric) pairs each thread's changes hold (:meth:`_writing`)
     _held = threading.local()
+    #: the server's max_allowed_packet, once read (:meth:`_max_allowed_packet`)
+    _packet: int | None = None
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read.
@@ -246,10 +251,84 @@ class MySQLStore(SQLStore):
         from the stored rows and the new ones, all the columns of both, and a write from Python is checked by
         nothing else: its ``CREATE TABLE`` was refused part-way (errno 1117 ``Table definition is too large``, 1118
         ``Row size too large``), after the catalog entry had been given a provisional generation. A table kept in
-        place takes what :meth:`_fits_in_place` allows."""
+        place takes what :meth:`_fits_in_place` allows.
+
+        The rows' own values are counted too, in a new table or a kept one
+        (:func:`~fediscope.engine.metrics.check_row_values_size`): ``fediscope process`` counts its result's
+        (:func:`~fediscope.engine.metrics.check_row_size`), but a write from Python (rows as dicts, ``replace=False``
+        among them) reached the INSERT, refused there (errno 1118) after the table was altered for the write's new
+        columns or a new one partly loaded (``_new_<metric>`` left behind)."""
         if creates and plan.schema.columns:
             check_definition_size(metric, plan.schema.names, self.url)
             check_row_size(metric, plan.schema.types, self.url)
+        if plan.rows:
+            check_row_values_size(metric, plan.schema.types, self.url, plan.rows)
+        recorded = with_fields(plan.schema, generation=PROVISIONAL + uuid.uuid4().hex,
+                               provenance=self._provenance(plan.schema))
+        self._check_catalog_packet(recorded, metric.question)
+        self._check_rows_packet(plan)
+
+    def _max_allowed_packet(self) -> int:
+        """The server's ``max_allowed_packet`` (bytes), read once per store (``SELECT @@max_allowed_packet``)."""
+        if self._packet is None:
+            with self._errors("read the server's max_allowed_packet"), self._engine.connect() as conn:
+                self._packet = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+        return self._packet
+
+    def _packet_refused(self, what: str, size: int, fix: str) -> StoreError:
+        packet = self._max_allowed_packet()
+        return StoreError(f"store {self._shown_url}: could not write metric {what} makes a statement of {size:,} "
+                          f"bytes, and the server takes at most {packets.longest_statement(packet):,} (its "
+                          f"max_allowed_packet is {packet:,} bytes); {fix}, or raise max_allowed_packet on the server "
+                          "(SET GLOBAL max_allowed_packet = …, or in its configuration; at most 1 GiB)")
+
+    def _check_rows_packet(self, plan: WritePlan) -> None:
+        """Refuse a row whose ``INSERT`` is more than the server's ``max_allowed_packet`` takes
+        (:mod:`~fediscope.store.packets`). Was: refused by the server part-way (errno 1153, mostly seen as 2006 or
+        2013: the server closes the connection), after the table was altered or a new one partly loaded."""
+        schema = plan.schema
+        if not plan.rows:
+            return
+        compiled = self.upsert(self.table(schema), schema.value_columns).compile(dialect=self._engine.dialect)
+        fixed = packets.template_bytes(compiled)
+        longest = packets.longest_statement(self._max_allowed_packet())
+        found = packets.oversized_row(fixed, schema.types, plan.rows, longest)
+        if found is None:
+            return
+        index, size = found
+        row = plan.rows[index]
+        column = max(schema.names, key=lambda name: packets.literal_bytes(row[name]))
+        raise self._packet_refused(
+            f"{schema.metric}: the row of key {schema.key_of(row)!r} (its value of column {column!r} "
+            f"{packets.literal_bytes(row[column]):,} bytes as sent)", size, "shorten such values in the metric's SQL "
+            "(left(…, n))")
+
+    def _check_catalog_packet(self, schema: TableSchema, question: str) -> None:
+        """Refuse a catalog entry (the metric's question, its definition) whose ``INSERT`` is more than the server's
+        ``max_allowed_packet`` takes. Was: refused by the server (2006) after a first write had loaded the metric's
+        table, left with no catalog entry (:meth:`unlisted_metrics`)."""
+        definition = schema.to_json()
+        sizes = {name: packets.literal_bytes(value) for name, value in
+                 (("question", question), ("definition", definition), ("metric", schema.metric))}
+        # the row count (at most 20 digits) and the time ('YYYY-MM-DD HH:MM:SS.ffffff' quoted): at most 48 bytes
+        size = self._catalog_template_bytes() + sum(sizes.values()) + 48
+        if size > packets.longest_statement(self._max_allowed_packet()):
+            raise self._packet_refused(
+                f"{schema.metric}: its catalog entry (its question {sizes['question']:,} bytes as sent, its "
+                f"definition {sizes['definition']:,})", size, "shorten its question ('-- question:' line)")
+
+    def _catalog_template_bytes(self) -> int:
+        """The bytes of the catalog's ``INSERT`` without its values."""
+        compiled = self._catalog.insert().values(metric="", question="", definition="", row_count=0,
+                                                 updated_at=None).compile(dialect=self._engine.dialect)
+        return packets.template_bytes(compiled)
+
+    def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
+        """As :meth:`SQLStore._save_schema <fediscope.store.sql.SQLStore._save_schema>`, once its ``INSERT`` is known
+        to fit the server's ``max_allowed_packet`` (:meth:`_check_catalog_packet`): a write checked it before any
+        change (:meth:`_check_storable`); a deletion (``delete_where``) is refused here before any row goes."""
+        self._check_catalog_packet(schema, question)
+        super()._save_schema(schema, question, row_count)
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or

@@ -348,10 +348,7 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
         order = _infer_types(metric, normalized)
     # a name no store can hold is refused before anything is written
     check_column_names(metric.name, order, stored=existing.names if existing is not None else ())
-    if not _utf8(metric.question):
-        raise StoreError(f"metric {metric.name}: its question {_shown(metric.question)} holds a lone surrogate "
-                         "(U+D800-U+DFFF: no character, as Python makes of bytes that are not UTF-8), which no store "
-                         "can keep: they keep text as UTF-8")
+    check_question(metric)
     known = bool(normalized) or typed is not None  # the result's columns are known: from its rows or its types
     missing = [k for k in metric.key if k not in order] if known else []
     if missing:
@@ -399,6 +396,17 @@ def plan_write(metric: Metric, rows: Sequence[Row], existing: TableSchema | None
     _check_row_key_length(metric, schema, by_key.values())
     return WritePlan(schema=schema, rows=list(by_key.values()), rebuild=rebuild, added=tuple(added),
                      widened=tuple(widened))
+
+
+def check_question(metric: Metric) -> None:
+    """Refuse a metric whose question no store can keep in its catalog entry: one holding a lone surrogate
+    (:func:`_utf8`). Every change that records the metric checks it before changing anything: a write
+    (:func:`plan_write`), a deletion and a settling (:meth:`fediscope.store.base.BaseStore.delete_where`, ``settle``),
+    which raised the driver's UnicodeEncodeError (a traceback) when recording the catalog entry."""
+    if not _utf8(metric.question):
+        raise StoreError(f"metric {metric.name}: its question {_shown(metric.question)} holds a lone surrogate "
+                         "(U+D800-U+DFFF: no character, as Python makes of bytes that are not UTF-8), which no store "
+                         "can keep: they keep text as UTF-8")
 
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)

@@ -13,7 +13,8 @@ from cli_run import clean_env, run
 from metric_fixtures import land_generated_corpus, shipped_metrics_dir
 
 import fediscope.engine.metrics as registry
-from fediscope.errors import StoreError
+from fediscope.errors import MetricFileError, StoreError
+from fediscope.store.mysql import MySQLStore
 from fediscope.store.port import open_store
 
 pytestmark = pytest.mark.mariadb
@@ -77,7 +78,8 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_result_over_innodbs_row_size_is_refused_before_anything_is_stored(
-        cli_env: Path, capsys: pytest.CaptureFixture[str], mariadb_url: str, case: str) -> None:
+        cli_env: Path, capsys: pytest.CaptureFixture[str], mariadb_url: str, case: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: every metric computed, ``languages`` stored, then MariaDB's CREATE TABLE or INSERT refused the metric's
     table or row (errno 1118, exit 1), naming no file; a metric of one byte less is stored."""
     fits, over, said = CASES[case]
@@ -92,9 +94,14 @@ def test_a_result_over_innodbs_row_size_is_refused_before_anything_is_stored(
     store = open_store(mariadb_url)
     try:
         assert store.stored_metrics() == {}, "nothing stored: was the built-in languages, before the failing write"
-        # the server refuses this result too: written directly, the store's own error
+        # written directly (from Python, rows as dicts), the store refuses it up front alike
         metric = registry.read_metric(path)
         row = _row(cli_env, over)
+        with pytest.raises(MetricFileError) as refused:
+            store.write(metric, [row])
+        assert str(refused.value) == err.strip().removeprefix("fediscope: error: ")
+        # and the server refuses it too: written past the store's check, the server's own error
+        monkeypatch.setattr(MySQLStore, "_check_storable", lambda *args, **kwargs: None)
         with pytest.raises(StoreError, match="1118"):
             store.write(metric, [row])
     finally:

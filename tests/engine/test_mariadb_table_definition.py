@@ -13,7 +13,8 @@ from cli_run import clean_env, run
 from metric_fixtures import land_generated_corpus, shipped_metrics_dir
 
 import fediscope.engine.metrics as registry
-from fediscope.errors import StoreError
+from fediscope.errors import MetricFileError, StoreError
+from fediscope.store.mysql import MySQLStore
 from fediscope.store.port import open_store
 from fediscope.store.table_definition import DEFINITION_LIMIT, definition_bytes
 
@@ -59,7 +60,12 @@ def test_a_result_over_mariadbs_table_definition_size_is_refused_before_anything
     store = open_store(mariadb_url)
     try:
         assert store.stored_metrics() == {}, "nothing stored: was the built-in languages, before the failing write"
-        # the server's verdict on the same columns, written directly: the larger refused, the smaller stored
+        # written directly (from Python), the store refuses the larger up front alike
+        with pytest.raises(MetricFileError) as refused:
+            store.write(metric, [{"k": "a", **dict.fromkeys(over[1:], True)}])
+        assert f"fediscope: error: {refused.value}\n" == err
+        # the server's verdict on the same columns, past the store's check: the larger refused, the smaller stored
+        monkeypatch.setattr(MySQLStore, "_check_storable", lambda *args, **kwargs: None)
         with pytest.raises(StoreError, match=r"\(1117, 'Table definition is too large'\)"):
             store.write(metric, [{"k": "a", **dict.fromkeys(over[1:], True)}])
         store.write(metric, [{"k": "a", **dict.fromkeys(fits[1:], True)}])

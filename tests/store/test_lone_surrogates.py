@@ -68,3 +68,22 @@ def test_a_question_with_a_lone_surrogate_is_refused_before_writing(metric_store
     with pytest.raises(StoreError, match="lone surrogate"):  # computed with no rows: listed without a table
         metric_store.write(asked, [])
     assert metric_store.stored_metrics() == {}
+
+
+def test_a_deletion_or_settling_with_a_question_holding_a_lone_surrogate_is_refused_before_changing(metric_store):
+    """A deletion (``delete_where``) and ``settle`` record the metric's question in its catalog entry, as a write does,
+    but did not go through the write's checks: the driver's UnicodeEncodeError (a traceback) when the catalog entry
+    was written, on HBase too."""
+    metric_store.write(PLAIN, [{"id": 1, "v": 1}, {"id": 2, "v": 2}])
+    generation = metric_store.generation("plain")
+    asked = replace(PLAIN, question="how many \udcff?")
+    message = ("metric plain: its question 'how many \\udcff?' holds a lone surrogate (U+D800-U+DFFF: no character, as "
+               "Python makes of bytes that are not UTF-8), which no store can keep: they keep text as UTF-8")
+    for change in (lambda: metric_store.delete_where(asked, "id", 1), lambda: metric_store.settle(asked, 5)):
+        with pytest.raises(StoreError) as error:
+            change()
+        assert str(error.value) == message
+    assert metric_store.all(PLAIN) == [{"id": 1, "v": 1}, {"id": 2, "v": 2}]
+    assert metric_store.stored_metrics() == {"plain": 2} and metric_store.generation("plain") == generation
+    assert metric_store.delete_where(PLAIN, "id", 1) == 1  # the store goes on
+    assert metric_store.all(PLAIN) == [{"id": 2, "v": 2}]
