@@ -255,6 +255,25 @@ def test_the_directory_above_a_webhdfs_lake_warns_naming_the_lake_below_it(clean
     assert sorted(p.name for p in webhdfs_server.local("/data").iterdir()) == ["lake", "other"]
 
 
+def test_a_directory_the_look_for_a_lake_below_cannot_list_leaves_the_no_lake_warning(
+        clean_env: Path, webhdfs_server: WebHDFSDouble) -> None:
+    """Was: FAIL `cannot list …: Permission denied` (the lake check's own error, with the lake's fix), when one of the
+    directories below a directory that is no lake could not be listed (another user's home under /user, a 0700
+    directory under /tmp): looking for a lake below it is for the hint alone, so it passes over that directory."""
+    WebHDFSLake(webhdfs_server.lake_url(base="/data/lake", user="etl")).write_atomic("raw/x.jsonl", b"{}\n")
+    WebHDFSLake(webhdfs_server.lake_url(base="/data/private", user="etl")).write_atomic("notes.txt", b"theirs")
+    webhdfs_server.fail_next("LISTSTATUS", "AccessControlException", "Permission denied: user=etl, access=READ_EXECUTE,"
+                             " inode=\"/data/private\":bob:supergroup:drwx------", path="/data/private")
+    above = webhdfs_server.lake_url(base="/data", user="etl")
+    lake = _by_name(run_checks(load_settings(env=_env(clean_env, FEDISCOPE_LAKE=above))))["lake"]
+    assert lake.status == WARN, lake
+    assert "but it is no lake: it holds none of a lake's directories" in lake.detail, lake.detail
+    assert lake.fix == (f"point FEDISCOPE_LAKE at the lake in it: webhdfs://{webhdfs_server.namenode_address}"
+                        "/data/lake?user=etl")
+    assert any(op == "LISTSTATUS" and path == "/data/private" for _node, _method, op, path, _user
+               in webhdfs_server.requests)  # it was asked, and refused
+
+
 def test_lake_over_webhdfs_without_a_user_names_the_one_it_acts_as(clean_env: Path, webhdfs_server: WebHDFSDouble,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """No ?user= in the URL: WebHDFS acts as the local login name, which differs between machines (an Airflow

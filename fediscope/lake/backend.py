@@ -322,11 +322,16 @@ def holds_lake_layout(lake: LakeBackend) -> bool:
 def lakes_below(lake: LakeBackend, most: int = 20) -> list[str]:
     """The directories directly below the lake's root that hold a lake's top-level directories (the lake, when the
     root is the directory above it), for a hint; looked for in the root's first ``most`` directories only (on
-    WebHDFS a listing each)."""
+    WebHDFS a listing each). A directory that cannot be listed (another user's, ``drwx------``) is passed over: the
+    hint is no reason to fail (was: ``fediscope doctor``'s lake check FAILed with its ``cannot list …``)."""
     found: list[str] = []
     directories = sorted(entry.path.strip("/") for entry in lake.list("") if entry.is_dir)
     for path in directories[:most]:
-        if _lake_directory_in(lake.list(path)):
+        try:
+            entries = lake.list(path)
+        except LakeError:
+            continue
+        if _lake_directory_in(entries):
             found.append(path)
     return found
 

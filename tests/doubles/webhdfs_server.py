@@ -99,6 +99,7 @@ class _Fault:
     after: bool = False  # the namenode does the operation first, then fails to answer
     status: int = 0
     seconds: float = 0.0
+    path: str | None = None  # only a request for this HDFS path (None: any)
 
 
 class WebHDFSDouble:
@@ -204,10 +205,12 @@ class WebHDFSDouble:
         with self._lock:
             self._read_failures.append(after_bytes)
 
-    def fail_next(self, op: str, exception: str = "RuntimeException", message: str = "injected failure") -> None:
-        """The next namenode request with this op fails with the given RemoteException."""
+    def fail_next(self, op: str, exception: str = "RuntimeException", message: str = "injected failure",
+                  path: str | None = None) -> None:
+        """The next namenode request with this op (and, given ``path``, for that HDFS path) fails with the given
+        RemoteException."""
         with self._lock:
-            self._faults.append(_Fault(op.upper(), exception, message))
+            self._faults.append(_Fault(op.upper(), exception, message, path=path))
 
     def unavailable_next(self, op: str, status: int = 503) -> None:
         """The next namenode request with this op is answered with a bare HTTP ``status`` and an HTML page, not
@@ -231,10 +234,10 @@ class WebHDFSDouble:
         with self._lock:
             return queue.pop(0) if queue else None
 
-    def _take_fault(self, op: str) -> _Fault | None:
+    def _take_fault(self, op: str, hdfs_path: str | None = None) -> _Fault | None:
         with self._lock:
             for i, fault in enumerate(self._faults):
-                if fault.op == op:
+                if fault.op == op and (fault.path is None or fault.path.rstrip("/") == (hdfs_path or "").rstrip("/")):
                     return self._faults.pop(i)
         return None
 
@@ -505,7 +508,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._drain()
             raise RemoteError("IllegalArgumentException", f"Invalid value for webhdfs parameter \"op\": "
                               f"{op} is not a valid {self.command} operation.")
-        fault = double._take_fault(op)
+        fault = double._take_fault(op, hdfs_path)
         if fault and not fault.after:
             self._drain()
             if fault.kind == "drop":
