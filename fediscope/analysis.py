@@ -870,7 +870,8 @@ def _metric_rows(store: MetricStore, name: str, registered: Metric | None, count
     except UNREADABLE_AS_STORED as exc:  # a stored value or table this version cannot read, or a table dropped by
         # hand: worded as an analysis' failure is, "metric <name>: …" for the table (was without its metric)
         reason = analysis_failure(exc, name)
-        log.warning("metric=%s not shown: %s", name, reason)
+        # INFO: the caller says it (the report's "Could not read …" and its error line; ``other_metrics`` in JSON)
+        log.info("metric=%s not shown: %s", name, reason)
         return MetricRows(name, question, [], [], count, error=reason, sql_file=sql_file)
     return MetricRows(name, question, columns, rows, total, sql_file=sql_file, json_rows=json_rows)
 
@@ -1201,7 +1202,7 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
         log.info("period not read: %s", run.failed["period"])
     except UNREADABLE_AS_STORED as exc:  # as an analysis' failure below
         run.failed["period"] = analysis_failure(exc, PERIOD_METRIC, "period", rerun)
-        log.warning("period not read: %s", run.failed["period"])
+        log.info("period not read: %s", run.failed["period"])  # in failed, as an analysis' failure below
     if PERIOD_METRIC not in stored:
         run.missing.append(PERIOD_METRIC)
     for analysis, metric_name in ANALYSES:
@@ -1221,7 +1222,9 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
             # MissingTableError: a table of it was dropped by hand); the other analyses go on, as the results API
             # answers 409 for that metric alone
             run.failed[analysis.__name__] = analysis_failure(exc, metric_name, analysis.__name__, rerun)
-            log.warning("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
+            # INFO, not WARNING: ``failed`` says it to every caller (the report's "Could not compute …" and its
+            # error line, ``failed`` in --format json, ``fs.analyses``); was also a log line on the report's stderr
+            log.info("analysis=%s failed: %s", analysis.__name__, run.failed[analysis.__name__])
     return run
 
 

@@ -124,6 +124,16 @@ def isolated(text: str) -> str:
 #: notebook's, a JSON log line) writes it as every record; the leading underscore keeps it out of a JSON line's fields.
 SAID = "_fediscope_said"
 
+#: The record attribute (``log.warning(…, extra={IN_SUMMARY: True})``) of a warning whose condition the summary of the
+#: run says too (``fediscope process``'s line and ``--json`` document say the curation's status versions dated after
+#: their fetch, its statuses not public left out, its tables made by other curation rules). The command that prints
+#: that summary holds such records back from its log lines (:func:`fediscope.cli.common.said_by_the_summary`), so it
+#: says each condition once, in its summary's words; it writes them after all when it prints no summary (the run
+#: failed). Any other handler writes them as every record: an Airflow task log (the task returns the summary and logs
+#: no line of it), the ``spark-submit`` jobs' text log the batch DAG copies into it (``spark_jobs/curate.py`` prints
+#: its summary as JSON alone), a notebook's.
+IN_SUMMARY = "_fediscope_in_summary"
+
 
 #: The record attribute where :class:`~fediscope.redact.RedactingFilter` leaves the message as a text line shows it
 #: (its values' control characters escaped, its secrets masked), when that differs from the message: once the filter

@@ -901,6 +901,10 @@ _LOG4J_RE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (?:TRACE|DEBUG|INFO|WARN
 #: :func:`spark_submit_env` sets): ``2026-12-06 06:05:48,949 INFO fediscope.engine.curation curation: …``.
 _JOB_LOG_RE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
                          r"(?:fediscope|spark_jobs)(?:\.[\w.]+)? ")
+#: A warning the job says as its own (a record marked :data:`~fediscope.console.SAID`, which its text log writes
+#: ``fediscope metrics: warning: metric x: 1 row(s) left out: …``, as the job's program): relayed as a log line is
+#: (was: only in the tail of a failed job, so a run that left rows out said nothing of it in the task log).
+_JOB_SAID_RE = re.compile(r"^fediscope (?:curate|metrics): (warning): ")
 
 
 def job_failure_line(stdout: str, stderr: str) -> str:
@@ -924,10 +928,10 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     """Run one job; its JSON summary (last JSON line of stdout), or FediscopeError with the reason it failed
     (:func:`job_failure_line`), after copying the tail of its output into the task log (secrets masked).
 
-    The job's own log lines (its curation's and metrics' progress, its warnings: :data:`_JOB_LOG_RE`) go to the task
-    log as the job prints them, so a job of hours shows how far it got while it runs (was: nothing until it
-    ended, and nothing at all when its task was stopped at its timeout). A job stopped with its task (a timeout, a
-    task marked failed) also leaves the tail of its output in the task log."""
+    The job's own log lines (its curation's and metrics' progress, its warnings: :data:`_JOB_LOG_RE`,
+    :data:`_JOB_SAID_RE`) go to the task log as the job prints them, so a job of hours shows how far it got while it
+    runs (was: nothing until it ended, and nothing at all when its task was stopped at its timeout). A job stopped
+    with its task (a timeout, a task marked failed) also leaves the tail of its output in the task log."""
     import subprocess
     import threading
 
@@ -941,8 +945,9 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
         for line in pipe:
             line = line.rstrip("\n")
             output[stream].append(line)
-            if found := _JOB_LOG_RE.match(line):
-                log.log(logging.getLevelName(found.group(1)), "spark-submit %s: %s", name, redact_text(line, secrets))
+            if found := _JOB_LOG_RE.match(line) or _JOB_SAID_RE.match(line):
+                log.log(logging.getLevelName(found.group(1).upper()), "spark-submit %s: %s", name,
+                        redact_text(line, secrets))
 
     with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           errors="replace") as job:  # a JVM log line the locale cannot decode is no crash

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from fediscope.config import Settings, Unusable, load_settings, load_settings_only
-from fediscope.console import SAID, PrintableValues, printable
+from fediscope.console import IN_SUMMARY, SAID, PrintableValues, printable
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.redact import RedactingFilter, extra_fields, redact_text, secret_values, url_secrets
 from fediscope.step_progress import break_open_line
@@ -266,6 +266,44 @@ def say(message: str, *, level: int = logging.INFO, prefix: str = "", exc_info: 
     record = logging.LogRecord("fediscope", level, "", 0, message, None, exc_info)
     record.__dict__.update(fields)
     handler.handle(record)
+
+
+class HeldForTheSummary(logging.Filter):
+    """The records marked :data:`~fediscope.console.IN_SUMMARY` that :func:`said_by_the_summary` held back from the
+    command's log lines; ``said``: set once the command has printed the summary that says them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get(IN_SUMMARY):
+            self.records.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def said_by_the_summary() -> Iterator[HeldForTheSummary]:
+    """While a command's work runs, hold back from its log lines the warnings its summary says too (records marked
+    :data:`~fediscope.console.IN_SUMMARY`), so that it says each once, in the summary's words. The command sets
+    ``said`` once it has printed the summary; if it did not (the run failed after the curation), the held records are
+    written when the block ends, before its error line, as they would have been: the next run does not find them
+    again (the raw files are curated). Text and JSON log lines alike; nothing is held without the CLI's handler."""
+    handler = _our_handler()
+    held = HeldForTheSummary()
+    if handler is None:
+        yield held
+        return
+    handler.filters.insert(0, held)  # before the escaping and masking filters: a held record is written through them
+    try:
+        yield held
+    finally:
+        handler.removeFilter(held)
+        if not held.said:
+            for record in held.records:
+                handler.handle(record)
 
 
 def masked_traceback(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fediscope.cli import stopped_by_signal
-from fediscope.cli.common import emit_json, is_terminal, json_option, say, settings_from_context
+from fediscope.cli.common import emit_json, is_terminal, json_option, said_by_the_summary, say, settings_from_context
 from fediscope.config import ENGINES
 from fediscope.timestamps import parse_day
 
@@ -95,18 +95,24 @@ def process(engine: str | None, since: date | None, until: date | None, lake: st
     require_persistent(settings.store, settings.origin("store"))
     require_batch_lake(open_lake(settings.lake), chosen_by=option_origin(settings, "lake"))
 
-    try:
-        summary = run_process(settings, engine=engine, since=since, until=until,
-                              progress=is_terminal() if progress is None else progress, recurate=recurate,
-                              allow_missing=allow_missing)
-    except BaseException as exc:
-        partial: ProcessSummary | None = getattr(exc, "process_summary", None)
-        if partial is not None and (partial.interrupted or stopped_by_signal()):
-            # what was finished is said (stdout, the --json document), then "interrupted", exit 130 / 143
-            partial.interrupted = True
-            _print_summary(partial, as_json)
-        raise
-    _print_summary(summary, as_json)
+    # the curation's warnings that the summary says too (status versions dated after their fetch, statuses not
+    # public, other curation rules) are said by the summary alone, in its words; written as log lines after all
+    # when no summary says them (the run failed)
+    with said_by_the_summary() as held:
+        try:
+            summary = run_process(settings, engine=engine, since=since, until=until,
+                                  progress=is_terminal() if progress is None else progress, recurate=recurate,
+                                  allow_missing=allow_missing)
+        except BaseException as exc:
+            partial: ProcessSummary | None = getattr(exc, "process_summary", None)
+            if partial is not None and (partial.interrupted or stopped_by_signal()):
+                # what was finished is said (stdout, the --json document), then "interrupted", exit 130 / 143
+                partial.interrupted = True
+                _print_summary(partial, as_json)
+                held.said = bool(partial.curate)  # its line says what the curation found once it finished
+            raise
+        _print_summary(summary, as_json)
+        held.said = True
 
 
 def _warn_of_a_window_after_today(since: date | None) -> None:

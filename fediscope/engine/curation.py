@@ -30,7 +30,9 @@ in the manifest all the same, so they are not read again at every run. The delet
 **Curation rules.** The manifest records the rules the curated rows were made by
 (:func:`~fediscope.engine.curate_sql.rules_fingerprint`). When a fediscope upgrade changes them, the rows
 curated before keep the old rules while new rows get the new ones: the run says so (``rules_changed``, a
-warning) and goes on incrementally. A **rebuild** (``rebuild=True``, ``fediscope process --recurate``) curates
+warning) and goes on incrementally. (That warning, and those of versions dated after their fetch and of statuses not
+public, are marked :data:`~fediscope.console.IN_SUMMARY`: ``fediscope process`` says them in its summary alone.)
+A **rebuild** (``rebuild=True``, ``fediscope process --recurate``) curates
 every raw file again as if the curated tables were empty, then replaces every curated table and partition with
 what it made, removing what the rules no longer make. Raw files curated before but gone from the lake (deleted
 by retention; an erasure takes the files it empties off the manifest) would take their rows with them, so a
@@ -63,6 +65,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fediscope.console import IN_SUMMARY
 from fediscope.engine import curate_sql as sql
 from fediscope.engine.manifest import (
     Manifest,
@@ -233,17 +236,18 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             f"curated table from the {count(plan.total, 'raw file')}")
     elif manifest.files and manifest.rules != rules:
         summary.rules_changed = True
+        # said by the run's summary (rules_changed): `fediscope process` says it there alone (was: a progress line
+        # and this log line too, three times in all on a terminal)
         log.warning("curation: the curated tables were made by other curation rules (%s; these are %s): rows "
                     "curated before keep them; `fediscope process --recurate` rebuilds every table from the raw "
-                    "lake", manifest.rules or "not recorded, an older fediscope", rules)
-        say("curation: the curated tables were made by other curation rules (an older fediscope); rows curated "
-            "before keep them: `fediscope process --recurate` rebuilds them from the raw lake")
+                    "lake", manifest.rules or "not recorded, an older fediscope", rules, extra={IN_SUMMARY: True})
     if plan.total == 0 and not (rebuild and manifest.files):
         if rebuild:  # no raw file to make tables from, none curated before: the curated tables are left as they are
             summary.rebuilt, summary.nothing_to_rebuild = False, True
             clear_rebuild_marker(lake)  # an interrupted one included: there is nothing left to finish it from
             log.warning("curation: --recurate found no raw files to rebuild the curated tables from (and no record "
-                        "of any curated before): nothing to curate, the curated tables are left as they are")
+                        "of any curated before): nothing to curate, the curated tables are left as they are",
+                        extra={IN_SUMMARY: True})  # the summary says it (nothing_to_rebuild)
         else:
             log.info("curation: nothing new to curate")
         summary.seconds = time.perf_counter() - started
@@ -399,7 +403,7 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
     summary.future_versions_skipped = int(engine.query(sql.FUTURE_VERSIONS)[0]["n"])
     if summary.future_versions_skipped:
         log.warning("curation: skipped %d status versions dated after their fetch (a remote clock or a forged date)",
-                    summary.future_versions_skipped)
+                    summary.future_versions_skipped, extra={IN_SUMMARY: True})  # as the summary says it
     found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if not rebuild:
         found |= _days_of_copies_across_midnight(engine, found)
@@ -468,7 +472,8 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, pend
     summary.non_public_left_out = int(engine.query(sql.NON_PUBLIC_STATUSES)[0]["n"])
     if summary.non_public_left_out:
         log.warning("curation: left out %d statuses whose latest version is not public (landed by other means than "
-                    "fediscope's collectors, or by an older release)", summary.non_public_left_out)
+                    "fediscope's collectors, or by an older release)", summary.non_public_left_out,
+                    extra={IN_SUMMARY: True})  # as the summary says it
     summary.statuses_written = engine.materialize("statuses_merged", _within(sql.PUBLIC_STATUSES, first_day))
     markers = engine.materialize("status_markers", sql.NON_PUBLIC_MARKERS)
     engine.materialize("status_markers_kept", _within("SELECT * FROM status_markers", first_day))

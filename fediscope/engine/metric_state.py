@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fediscope.console import SAID
 from fediscope.engine.base import first_wide_integer, plain, wide_integer
 from fediscope.engine.metrics import Metric, check_result_columns
 from fediscope.errors import LakeError, MetricFileError
@@ -267,8 +268,9 @@ def without_unstorable_keys(name: str, table: pa.Table, key: Sequence[str], rank
     kept = table if keep is None else table.filter(keep)
     if kept.num_rows < table.num_rows:
         shown = "" if key_limit == MAX_KEY_TEXT or not ranked else f" ({MAX_KEY_TEXT} the rank column's)"
+        # said nowhere else: a command says it as its own warning (fediscope: warning: …), not as a log line
         log.warning("metric %s: %d row(s) left out: a key (%s) longer than the %d characters a store key may hold%s",
-                    name, table.num_rows - kept.num_rows, ", ".join(limits), key_limit, shown)
+                    name, table.num_rows - kept.num_rows, ", ".join(limits), key_limit, shown, extra={SAID: True})
     return _without_long_row_keys(name, kept, key, rank)
 
 
@@ -292,7 +294,7 @@ def _without_long_row_keys(name: str, table: pa.Table, key: Sequence[str], rank:
         return table
     log.warning("metric %s: %d row(s) left out: a key (%s) that makes an HBase row key longer than the %d bytes "
                 "HBase takes", name, fits.count(False), ", ".join(dict.fromkeys([*key, *([rank] if rank else [])])),
-                MAX_ROW_LENGTH)
+                MAX_ROW_LENGTH, extra={SAID: True})  # as the key too long above
     return table.filter(pa.array(fits))
 
 

@@ -574,6 +574,13 @@ if os.environ.get("FAKE_SPARK_PROGRESS"):  # the driver's own log lines (fedisco
     curation.info("curation: 7 new raw files, for %s", os.environ.get("FEDISCOPE_STORE"))
     curation.warning("curation: 2 status versions dated after their fetch skipped")
     print("26/12/01 23:59:39 INFO BlockManager: BlockManager started", file=sys.stderr, flush=True)
+if os.environ.get("FAKE_SPARK_SAID"):  # a warning the job says as its own (console.SAID), through its real text log
+    import pyarrow as pa
+    from fediscope.cli.common import configure_logging
+    from fediscope.engine.metric_state import without_unstorable_keys
+
+    configure_logging("WARNING", program="fediscope " + ("curate" if "--until" in sys.argv else "metrics"))
+    without_unstorable_keys("languages", pa.table({{"language": ["en", "x" * 300], "toots": [2, 1]}}), ["language"])
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
@@ -746,6 +753,25 @@ def test_a_spark_jobs_progress_reaches_the_task_log_while_it_runs(spark_home: Pa
             (logging.WARNING, f"spark-submit fediscope-{job}: WARNING fediscope.engine.curation curation: 2 status "
                               "versions dated after their fetch skipped"))]
     assert not any("pw-0123456789" in r.getMessage() for r in caplog.records)
+
+
+def test_a_spark_jobs_own_warning_reaches_the_task_log(spark_home: Path, spark_master: str, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A warning a job says as its own (a record marked console.SAID: the job's text log writes it ``fediscope
+    metrics: warning: …``, not as a log line) is copied into the task log as it is printed, as the job's log lines
+    are. Was: only the lines in fediscope's log format were, so a metric's rows left out (a key longer than a store
+    key may hold) were said in the task log only when the job failed, in its output's tail."""
+    lake = str(_lake_with_data(tmp_path / "lake"))
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": spark_master, "lake": lake}, env={})
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_SPARK_SAID": "1", "PYTHONPATH": str(Path(orch.__file__).parents[1])}  # this checkout's fediscope
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"):
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    relayed = [(r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("spark-submit ")]
+    said = ("warning: metric languages: 1 row(s) left out: a key (language) longer than the 255 characters a store "
+            "key may hold")
+    assert relayed == [(logging.WARNING, f"spark-submit fediscope-curate-2026-11-23: fediscope curate: {said}"),
+                       (logging.WARNING, f"spark-submit fediscope-metrics-2026-11-23: fediscope metrics: {said}")]
 
 
 def test_spark_submit_jobs_get_the_lake_as_spark_addresses_it(spark_home: Path, tmp_path: Path,

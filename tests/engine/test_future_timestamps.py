@@ -10,6 +10,7 @@ anchored on the latest day of data, so one toot "from 2099" left the metric empt
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,9 @@ import metric_reference as reference
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_run import clean_env, run
 from engine_data import (
+    KEY,
     assert_rows_equal,
     at,
     land,
@@ -207,3 +210,48 @@ def test_a_status_dated_before_the_year_1_is_skipped(lake: LocalLake, lake_dir: 
     got, expected = stored_rows(settings_for(lake_dir).store), stored_rows(settings_for(twin).store)
     for name in METRICS:
         assert_rows_equal(got[name], expected[name], name)
+
+
+def test_the_cli_says_each_condition_once_in_its_own_words(lake: LocalLake, lake_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`fediscope process` says a version dated after its fetch in its summary line alone, and a metric's row left
+    out (a remote "language" of 300 characters, longer than a store key may hold: said nowhere else) as its own
+    warning, once for each metric it leaves a row of. Was: a raw log line of each besides (``… WARNING
+    fediscope.engine.curation curation: skipped 1 status versions dated after their fetch …``, as the summary line
+    says it; ``… WARNING fediscope.engine.metric_state metric languages: …``). REAL recorded statuses, two changed."""
+    public = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())  # the recording has one twice
+    land(lake, "statuses", [dict(public[0], language="x" * 300), *public[1:]], at(0), policy())
+    land(lake, "statuses", [variant(tagged_status(), "1", created_at=FUTURE)], at(5), policy())
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_PSEUDONYM_KEY=KEY.decode(),
+              FEDISCOPE_STORE=settings_for(lake_dir).store)
+    code, out, err = run(capsys, "process", "--no-progress")
+    assert code == 0, err
+    assert "(1 status version dated after its fetch skipped)" in out, out
+    assert err == "".join(f"fediscope: warning: metric {name}: 1 row(s) left out: a key (language, toots) longer "
+                          "than the 255 characters a store key may hold\n"
+                          for name in ("content_warnings", "languages"))
+    code, out, err = run(capsys, "process", "--no-progress", "--json")  # nothing new: nothing to say
+    assert (code, err, json.loads(out)["curate"]["noop"]) == (0, "", True)
+
+
+def test_a_run_that_fails_after_its_curation_still_says_what_the_curation_found(
+        lake: LocalLake, lake_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """No summary line says it then (the run stops with its error, after the manifest recorded the raw files, so the
+    next run does not find them again): the curation's warning is written after all, once, before the error line.
+    Here the run stops at an own metric whose key is NULL (a MetricFileError, exit 2), after curating."""
+    land_real(lake)
+    land(lake, "statuses", [variant(tagged_status(), "1", created_at=FUTURE)], at(5), policy())
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "null_key.sql").write_text("-- question: a key that is NULL?\n-- key: k\n"
+                                      "SELECT CAST(NULL AS VARCHAR) AS k, count(*) AS n FROM statuses\n")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_PSEUDONYM_KEY=KEY.decode(),
+              FEDISCOPE_STORE=settings_for(lake_dir).store, FEDISCOPE_METRICS_DIR=str(own))
+    code, out, err = run(capsys, "process", "--no-progress")
+    lines = err.splitlines()
+    assert code == 2 and out == "" and len(lines) == 2, err
+    assert lines[0].endswith(" WARNING fediscope.engine.curation curation: skipped 1 status versions dated after "
+                             "their fetch (a remote clock or a forged date)"), err
+    assert lines[1].startswith("fediscope: error: ") and "key column k is NULL in 1 row(s)" in lines[1], err

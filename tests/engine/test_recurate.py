@@ -187,6 +187,7 @@ def test_the_cli_says_there_is_nothing_to_rebuild_without_raw_files_or_a_manifes
     code, out, err = run(capsys, "process", "--recurate", "--no-progress")
     assert code == 0, err
     assert "nothing to curate: --recurate found no raw files to rebuild the curated tables from" in out
+    assert err == ""  # said by the summary line alone (was: a WARNING log line of the same on stderr too)
     assert "rebuilt" not in out
     code, out, err = run(capsys, "process", "--recurate", "--json")
     assert code == 0, err
