@@ -1,4 +1,7 @@
-"""``fediscope doctor`` leaves nothing behind: its lake probe does not create the lake it checks."""
+"""``fediscope doctor`` leaves nothing behind: its lake probe does not create the lake it checks.
+
+Each test runs as a shell in its tmp_path (:func:`cli_run.clean_env`): no FEDISCOPE_* of the caller, no ./fediscope.toml
+(a FEDISCOPE_PRIVACY=maybe in the caller's shell failed all four; FEDISCOPE_INSTANCES sent doctor to the network)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_run import run
+from cli_run import clean_env, run
 from click.testing import CliRunner
 
 from fediscope.cli import cli
@@ -15,9 +18,8 @@ from fediscope.cli import cli
 def test_a_lake_not_created_yet_is_checked_and_not_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: doctor run in a new directory left an empty ./lake (and its parents) behind."""
     lake = tmp_path / "not" / "yet" / "lake"
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(lake))
-    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'store.db'}")
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "k" * 8 + "9f3a1c7e5b2d4068a1c3e5f7091b2d4f6a8c0e2")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(lake), FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}",
+              FEDISCOPE_PSEUDONYM_KEY="k" * 8 + "9f3a1c7e5b2d4068a1c3e5f7091b2d4f6a8c0e2")
     result = CliRunner().invoke(cli, ["doctor"])
     lake_line = next(line for line in result.output.splitlines() if line.startswith("OK    lake"))
     # was: "wrote, read and deleted a probe file (… s); the lake is not created yet", which read as a contradiction
@@ -29,16 +31,15 @@ def test_a_lake_not_created_yet_is_checked_and_not_created(tmp_path: Path, monke
 
 def test_an_existing_lake_keeps_everything_but_the_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "lake" / "raw").mkdir(parents=True)
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(tmp_path / "lake"),
+              FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
     result = CliRunner().invoke(cli, ["doctor"])
     assert "OK    lake" in result.output and "wrote, read and deleted a probe file" in result.output
     assert sorted(p.name for p in (tmp_path / "lake").iterdir()) == ["raw"]
 
 
 def _lake_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lake: Path) -> str:
-    monkeypatch.setenv("FEDISCOPE_LAKE", str(lake))
-    monkeypatch.setenv("FEDISCOPE_STORE", f"sqlite:///{tmp_path / 'store.db'}")
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(lake), FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'store.db'}")
     result = CliRunner().invoke(cli, ["doctor"])
     return next(line for line in result.output.splitlines() if line.split()[1:2] == ["lake"])
 

@@ -5,6 +5,8 @@ Each test counts the requests the Mastodon double received (its log), not what f
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from doubles.mastodon_server import MastodonDouble
 
@@ -59,7 +61,11 @@ def test_a_429_s_retry_after_holds_for_the_run_s_next_sources(make_settings) -> 
 
         assert [(s.path, s.status) for s in server.log] == [(TIMELINE, 429)]
         assert [s.status for s in summary.sources] == ["failed"] * 4
-        assert all("resets in 3600" in (s.error or "") for s in summary.sources[1:])
+        # the instance's hour, less the moments the run took since (not "3600": a run slowed by a loaded machine
+        # said "resets in 3599.8 s")
+        waits = [re.search(r"resets in (\d+\.\d) s", s.error or "") for s in summary.sources[1:]]
+        assert all(waits) and all(3000 < float(wait[1]) <= 3600.1 for wait in waits if wait), \
+            [s.error for s in summary.sources]
 
 
 def test_a_client_told_to_come_back_later_sends_nothing_before_then(mastodon_server) -> None:
@@ -71,7 +77,7 @@ def test_a_client_told_to_come_back_later_sends_nothing_before_then(mastodon_ser
     for _ in range(3):
         with pytest.raises(RateLimited) as refused:
             client.get(TIMELINE, {"limit": 5})
-        assert 115 < refused.value.retry_after <= 121
+        assert 60 < refused.value.retry_after <= 121  # the instance's 2 minutes, less the moments since
 
     assert len(mastodon_server.requests_to(TIMELINE)) == 1
 
