@@ -245,9 +245,8 @@ def paced(method: _F) -> _F:
         delay, reason = self.pacing_delay()
         if reason in ("reset", "held"):
             why = "budget spent" if reason == "reset" else "an earlier HTTP 429 asked to wait"
-            if not self.wait_on_rate_limit or delay > self.max_wait:
-                spent = "rate limit spent" if reason == "reset" else "rate limited (HTTP 429 earlier; not asked again)"
-                raise RateLimited(f"{self.domain}: {spent}; the window resets in {delay:.1f} s", delay)
+            if not self.wait_on_rate_limit or delay > self.max_wait:  # said alike (the README quotes it)
+                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {delay:.1f} s", delay)
             self._wait(delay, f"the rate-limit window of {self.domain} to reset ({why})")
         elif reason == "pace":
             self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
