@@ -5,6 +5,14 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 
 * ``wait_on_rate_limit=False`` and no pacing — an upstream 429 (or a spent budget) comes back at once as our
   429 with the instance's ``Retry-After`` (or its ``X-RateLimit-Reset``, turned into seconds);
+* one rate-limit state per instance, shared by the clients of every request (:meth:`Upstream.rate_of`; the
+  server's threads update it under a lock): after a 429 that said how long to wait (``Retry-After`` or
+  ``X-RateLimit-Reset``), or an answer saying the window's budget is spent (``X-RateLimit-Remaining: 0``), every
+  request for that instance is answered 429 ``upstream_rate_limited`` with the seconds left as ``Retry-After``,
+  without a request to the instance, until the wait is over. A client being its own, a caller could otherwise keep
+  sending (this API's own limit, ``FEDISCOPE_API_RATE_LIMIT``, is per key and above Mastodon's 300 per 5 minutes)
+  while the instance throttles us. A 429 that says nothing is passed on with :data:`DEFAULT_RETRY_AFTER` but holds
+  nothing (that wait is ours, not the instance's);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request, as a
   deadline for the whole request from its first connect, retry included (requests' own timeout restarts at
   every byte, so an instance sending one byte a second would otherwise hold a server thread for hours). A
@@ -83,7 +91,7 @@ import requests
 from api.errors import ApiError
 from api.guard import InstanceGuard, harden_session
 from api.params import ID_MAX_LENGTH, OFFSET_MAX, PageQuery, is_id
-from fediscope.config import Settings
+from fediscope.config import Settings, instance_domain
 from fediscope.errors import FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
@@ -123,7 +131,7 @@ from fediscope.sources.pages import (
     same_id_kind,
 )
 from fediscope.sources.quarantine import quarantine_body, quarantine_items
-from fediscope.sources.ratelimit import parse_retry_after
+from fediscope.sources.ratelimit import RateLimitState, parse_retry_after
 from fediscope.sources.spec import SourceRef
 from fediscope.sources.withheld import Withheld
 
@@ -361,11 +369,19 @@ class Upstream:
         self.handle_domains = HandleDomains(open_lake=self._open_lake)
         # opted-out accounts noted in the lake by this server, while their notes are pending (see _note_opt_outs)
         self._opt_outs = PendingNotes("api", recheck_seconds=OPT_OUTS_RECHECK, remembered=OPT_OUTS_REMEMBERED)
+        self._rates: dict[str, RateLimitState] = {}  # per instance domain; the allowlist bounds it
+        self._rates_lock = threading.Lock()
+
+    def rate_of(self, domain: str) -> RateLimitState:
+        """The rate-limit state every request's client for ``domain`` shares (module docstring)."""
+        with self._rates_lock:
+            return self._rates.setdefault(domain, RateLimitState())
 
     def client(self, base_url: str) -> MastodonClient:
         # no pacing sleeps either (pace_fraction=0): a spent budget is a 429 for the client to wait out
         client = self.client_factory(
             self.settings, base_url, wait_on_rate_limit=False, pace_fraction=0.0,
+            rate=self.rate_of(instance_domain(base_url)),
             max_retries=min(self.settings.max_retries, MAX_RETRIES),
             timeout=min(self.settings.request_timeout, MAX_TIMEOUT),
             deadline=min(self.settings.request_timeout, MAX_TIMEOUT), max_body_bytes=MAX_BODY_BYTES)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -59,6 +60,24 @@ _PKG = "org.apache.nifi.processors."
 #: ``YYYY-MM-DD`` (UTC) and the batch-id timestamp of ``fediscope.lake.layout.new_batch_id``.
 TODAY = "${now():format('yyyy-MM-dd', 'GMT')}"
 BATCH_ID = "${now():format(\"yyyyMMdd'T'HHmmss'Z'\", 'GMT')}-${uuid:substring(0, 8)}"
+
+
+def _fediscope_version() -> str:
+    """``fediscope.__version__``, read from its source beside this folder (the builder runs without fediscope
+    installed): a version bump makes ``tests/nifi`` report the committed flows stale until they are rebuilt."""
+    source = (HERE.parent / "fediscope" / "__init__.py").read_text(encoding="utf-8")
+    found = re.search(r'^__version__ = "([^"]+)"$', source, re.MULTILINE)
+    if found is None:
+        raise SystemExit("fediscope/__init__.py names no __version__")
+    return found.group(1)
+
+
+#: The User-Agent of ``Fetch page``, in the form of the collector's (``fediscope.sources.client.USER_AGENT``): the
+#: tool, its version and where to read about it. The flow asks only the fediscope scraping API, never an instance (the
+#: API's own requests name fediscope and FEDISCOPE_CONTACT), so it tells the API's operator, in the access log, which
+#: flow release is calling: no contact is needed there.
+PROJECT_URL = "https://github.com/fediscope/fediscope"
+USER_AGENT = f"fediscope-nifi/{_fediscope_version()} (+{PROJECT_URL}; NiFi flow)"
 
 
 def url_encoded(parameter: str) -> str:
@@ -509,7 +528,7 @@ def build(kind: str) -> dict[str, Any]:
         "HTTP URL": FETCH_URL,
         "Connection Timeout": "5 secs",
         "Socket Read Timeout": "60 secs",
-        "Request User-Agent": "fediscope-nifi",
+        "Request User-Agent": USER_AGENT,
         **RESPONSE_BODY_PROPERTIES,
     }, sensitive_dynamic={"X-API-Key": "#{api_key}"}, auto_terminate=("Original",),
         comments="GET one page from the scraping API. Original = the request FlowFile, replaced by the response. "

@@ -5,7 +5,10 @@ behaviour lives in three small decorators around the one method that talks to Ma
 every endpoint gets it and none repeats it:
 
 * :func:`retry_transient` — 5xx answers, timeouts and connection errors are retried with exponential backoff
-  and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised. A TLS failure
+  and jitter, at most ``max_retries`` times; then :class:`UpstreamUnavailable` is raised. ``max_retries`` bounds
+  the retries of one :meth:`MastodonClient.get` of either kind together (a 5xx and a 429 each spend one): an
+  instance answering 429 and 503 by turns gets ``max_retries + 1`` requests in all, not one 429 round per 5xx
+  retry (up to ``(max_retries + 1) ** 2``). A TLS failure
   (a certificate that is not trusted or names another host, https to a server without TLS) is no transient
   error: :class:`UpstreamTLSError` is raised at once, its message saying what to check. Nor is a redirect to another
   host or port (:mod:`fediscope.sources.redirects`: the session follows redirects on the same server only):
@@ -13,7 +16,10 @@ every endpoint gets it and none repeats it:
 * :func:`handle_rate_limit` — an HTTP 429 waits until the window resets (``X-RateLimit-Reset`` or
   ``Retry-After``) and retries, unless the wait is longer than ``max_wait`` or the client was built with
   ``wait_on_rate_limit=False`` (the scraping API passes the wait on as ``Retry-After``): then
-  :class:`RateLimited` is raised carrying ``retry_after`` seconds.
+  :class:`RateLimited` is raised carrying ``retry_after`` seconds. A wait the instance said (not our own backoff
+  guess) holds every later request of the client's :class:`~fediscope.sources.ratelimit.RateLimitState` until it
+  is over (:func:`paced` refuses them unsent), and the scraping API shares one state per instance among its
+  clients.
 * :func:`paced` — Mastodon answers every request with ``X-RateLimit-Limit`` (300 per 5 minutes by default),
   ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (ISO 8601 in Mastodon; GoToSocial and others send epoch
   seconds). While plenty of the budget is left requests go out at once; once less than ``pace_fraction`` of it
@@ -30,7 +36,8 @@ the request: session, bearer token, user agent, timeout, and the wrapping of net
 limit handling is switched off (``ratelimit_method="throw"``, no bookkeeping) because this module does it, and
 its ``debug_requests`` stays off: it prints request headers, bearer token included.
 
-A client holds mutable state (the rate-limit window) and is not thread-safe: use one per thread or request.
+A client holds mutable state (its attempts, its connections) and is not thread-safe: use one per thread or request.
+Its rate-limit state alone may be shared by clients of the same instance in several threads (``rate``).
 """
 
 from __future__ import annotations
@@ -236,10 +243,11 @@ def paced(method: _F) -> _F:
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
         delay, reason = self.pacing_delay()
-        if reason == "reset":
-            if not self.wait_on_rate_limit or delay > self.max_wait:
+        if reason in ("reset", "held"):
+            why = "budget spent" if reason == "reset" else "an earlier HTTP 429 asked to wait"
+            if not self.wait_on_rate_limit or delay > self.max_wait:  # said alike (the README quotes it)
                 raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {delay:.1f} s", delay)
-            self._wait(delay, f"the rate-limit window of {self.domain} to reset (budget spent)")
+            self._wait(delay, f"the rate-limit window of {self.domain} to reset ({why})")
         elif reason == "pace":
             self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
                               "rate-limit window)", shown_as="pace")
@@ -253,7 +261,6 @@ def handle_rate_limit(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
-        attempt = 0
         while True:
             try:
                 return method(self, endpoint, params)
@@ -264,23 +271,23 @@ def handle_rate_limit(method: _F) -> _F:
                     wait = max(0.0, self.rate.reset_at - now)
                 told = wait is not None
                 if wait is None:
-                    wait = self.backoff_delay(attempt)
+                    wait = self.backoff_delay(self._tries - 1)
                 wait += 0.05  # land just after the reset, not just before it
                 if told:
-                    # the instance's "not before" holds for every request of this client, not only this one: without
-                    # it a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at
-                    # once. Our own backoff guess is no such word: it is not kept (nor passed on as the instance's)
-                    self.rate.remaining, self.rate.reset_at = 0, now + wait
+                    # the instance's "not before" holds for every request of this client (and of the clients sharing
+                    # its state), not only this one: without it a 429 saying only Retry-After (a proxy's, say) was
+                    # followed by the next source's request at once. Our own backoff guess is no such word: it is not
+                    # kept (nor passed on as the instance's). A wait no window reaches (three years) holds a day
+                    self.rate.hold(now + min(wait, MAX_WINDOW_SECONDS))
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
                 if wait > self.max_wait:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); "
                                       f"{self.too_long_wait(wait)}; run again later", wait) from None
-                if attempt >= self.max_retries:
+                if self._tries > self.max_retries:  # the retries of this get, after a 5xx or a 429
                     raise RateLimited(f"{self._at(endpoint)}: still rate limited after "
-                                      f"{count(attempt + 1, 'attempt')}", wait) from None
-                attempt += 1
+                                      f"{count(self._tries, 'attempt')}", wait) from None
                 self.stats["rate_limited"] += 1
                 self._wait(wait, f"the rate-limit window of {self.domain} to reset "
                                  f"(HTTP 429 on {shown_endpoint(endpoint)})")
@@ -297,22 +304,21 @@ def retry_transient(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
-        attempt = 0
         while True:
             try:
                 return method(self, endpoint, params)
             except _Transient as exc:
-                delay = self.backoff_delay(attempt)
+                retries = self._tries - 1  # of this get, after a 5xx or a 429 (handle_rate_limit's count too)
+                delay = self.backoff_delay(retries)
                 if exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
-                why = self._no_retry_reason(attempt, delay, exc.retry_after)
+                why = self._no_retry_reason(retries, delay, exc.retry_after)
                 if why is not None:
                     raise UpstreamUnavailable(f"{self._at(endpoint)}: {exc} (gave up after "
-                                              f"{count(attempt + 1, 'attempt')}{why})", exc.status,
+                                              f"{count(self._tries, 'attempt')}{why})", exc.status,
                                               exc.retry_after) from None
-                attempt += 1
                 self.stats["retries"] += 1
-                self._wait(delay, f"retry {attempt}/{self.max_retries} of {self._at(endpoint)} after {exc}",
+                self._wait(delay, f"retry {self._tries}/{self.max_retries} of {self._at(endpoint)} after {exc}",
                            kind="retry")
 
     return wrapper  # type: ignore[return-value]
@@ -444,6 +450,7 @@ class MastodonClient:
         self.base_url = instance_base_url(self.instance)
         self.domain = instance_domain(self.instance)
         self._last_response: requests.Response | None = None
+        self._tries = 0  # requests sent by the current get: max_retries + 1 at most, of any kind
         self._deadline_at: float | None = None
         self._deadline_span: float | None = None  # the seconds of the bound _deadline_at stands for (messages)
         # duplicates of the sockets of this client's open connections, for the deadline watchdog
@@ -499,6 +506,7 @@ class MastodonClient:
         :class:`RateLimited` and :class:`UpstreamUnavailable` (after waiting/retrying as described above).
         """
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        self._tries = 0
         if self.deadline is None:
             return self._request(endpoint, clean)
         self._deadline_at, self._deadline_span = time.monotonic() + self.deadline, self.deadline
@@ -537,6 +545,7 @@ class MastodonClient:
     @paced
     def _request(self, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
         self.stats["requests"] += 1
+        self._tries += 1
         self._last_response = None
         with self._attempt_bound():
             return self._attempt(endpoint, params)
@@ -714,30 +723,27 @@ class MastodonClient:
             # a count too large for the float pacing arithmetic (OverflowError) is no count an instance keeps
             return value if abs(value) <= MAX_RATE_LIMIT_COUNT else None
 
-        remaining, limit = _int("X-RateLimit-Remaining"), _int("X-RateLimit-Limit")
-        reset = parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date"))
-        if remaining is not None:
-            self.rate.remaining = remaining
-        if limit is not None:
-            self.rate.limit = limit
-        if reset is not None:
-            self.rate.reset_at = reset
+        self.rate.note(remaining=_int("X-RateLimit-Remaining"), limit=_int("X-RateLimit-Limit"),
+                       reset_at=parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date")))
 
     def pacing_delay(self, now: float | None = None) -> tuple[float, str]:
-        """Seconds to wait before the next request and why (``"reset"``, ``"pace"`` or ``""``)."""
+        """Seconds to wait before the next request and why: ``"held"`` (a 429 said how long), ``"reset"`` (the
+        window's budget is spent), ``"pace"`` or ``""``."""
         now = time.time() if now is None else now
-        rate = self.rate
-        if rate.remaining is None or rate.reset_at is None or rate.reset_at <= now:
+        limit, remaining, reset_at, held_until = self.rate.snapshot()
+        if held_until is not None and held_until > now:  # a 429 said when (handle_rate_limit)
+            return held_until - now, "held"
+        if remaining is None or reset_at is None or reset_at <= now:
             return 0.0, ""
-        left = rate.reset_at - now
+        left = reset_at - now
         if left > MAX_WINDOW_SECONDS:  # a reset no window reaches (1e300, the year 9999): the header says nothing
             return 0.0, ""
-        if rate.remaining <= 0:
+        if remaining <= 0:
             return left + 0.05, "reset"
-        threshold = max(1, int((rate.limit or 300) * self.pace_fraction))
-        if rate.remaining >= threshold:
+        threshold = max(1, int((limit or 300) * self.pace_fraction))
+        if remaining >= threshold:
             return 0.0, ""
-        return left / (rate.remaining + 1), "pace"
+        return left / (remaining + 1), "pace"
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, capped at ``backoff_cap``."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fediscope.timestamps import parse_iso
 
@@ -21,11 +22,42 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RateLimitState:
-    """The last rate-limit window the instance told us about (times are local epoch seconds)."""
+    """The last rate-limit window the instance told us about, and until when it asked us to ask nothing (times are
+    local epoch seconds).
+
+    One client's, or shared by every client of one instance: the scraping API builds a client per request, and
+    its server threads share one state per instance (:class:`api.upstream.Upstream`), so that a 429 seen by one
+    request holds the next. Updates therefore take a lock (:meth:`note`, :meth:`hold`; :meth:`snapshot` reads the
+    fields together), and ``held_until`` only ever moves later: an answer to a request sent before a 429 and
+    received after it updates the window's counts, but does not lift the wait the 429 asked for."""
 
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None
+    #: The instance's own "not before" (a 429's ``Retry-After``, or its window's reset): nothing is sent until then.
+    held_until: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def note(self, *, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None) -> None:
+        """What an answer's rate-limit headers said (None: that header was absent or unusable, kept as it was)."""
+        with self._lock:
+            if limit is not None:
+                self.limit = limit
+            if remaining is not None:
+                self.remaining = remaining
+            if reset_at is not None:
+                self.reset_at = reset_at
+
+    def hold(self, until: float) -> None:
+        """Ask nothing before ``until``, unless an earlier 429 already asked for longer."""
+        with self._lock:
+            if self.held_until is None or until > self.held_until:
+                self.held_until = until
+
+    def snapshot(self) -> tuple[int | None, int | None, float | None, float | None]:
+        """``(limit, remaining, reset_at, held_until)``, read together."""
+        with self._lock:
+            return self.limit, self.remaining, self.reset_at, self.held_until
 
 
 def parse_reset(value: str | None, now: float | None = None, server_date: str | None = None) -> float | None:

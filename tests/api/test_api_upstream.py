@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -36,6 +37,45 @@ def test_upstream_429_is_passed_through_with_retry_after(api: LiveApi, mastodon_
     assert reset_in - 1 <= retry_after <= reset_in + 2
     assert error["retry_after"] == retry_after
     assert len(mastodon_server.requests_to("/api/v1/timelines")) == 1
+
+
+HELD_ROUTES = ("/v1/timelines/public", "/v1/timelines/tag/python", "/v1/instance", "/v1/trends/tags")
+
+
+def test_an_upstream_429_holds_every_request_for_that_instance_until_its_wait_is_over(api: LiveApi,
+                                                                                      mastodon_server: Any) -> None:
+    """Was: each request built a client of its own, with no memory of the instance's 429, so the next request (this
+    API allows a key 120 a minute, Mastodon 300 per 5 minutes) was sent at once, whatever the instance had said.
+    Now the wait the instance asked for holds every request for it, on every route and in every server thread:
+    answered 429 ``upstream_rate_limited`` with the seconds left, and nothing is sent. (The double throttles once:
+    a request sent would be answered.)"""
+    mastodon_server.throttle(reset_in=120, style="retry_after")
+    first = api.get("/v1/timelines/public", params=_params(mastodon_server))
+    assert_error(first, 429, "upstream_rate_limited")
+    assert first.headers["Retry-After"] == "120"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        held = list(pool.map(lambda path: api.get(path, params=_params(mastodon_server)), HELD_ROUTES * 3))
+
+    for response in held:
+        error = assert_error(response, 429, "upstream_rate_limited")
+        assert 115 <= int(response.headers["Retry-After"]) <= 121 and error["retry_after"] == int(
+            response.headers["Retry-After"])
+    assert len(mastodon_server.log) == 1
+
+
+def test_an_answer_saying_the_budget_is_spent_holds_the_next_request(live_api: Callable[..., LiveApi]) -> None:
+    """``X-RateLimit-Remaining: 0`` on a page the API served: the next request, another client's, is answered 429
+    with the window's reset without being sent (was: sent, and the instance answered 429 itself)."""
+    with MastodonDouble(ratelimit_limit=20, ratelimit_window=120) as double:
+        live = live_api(make_settings(instances=(double.url,), allow_private_addresses=True))
+        _spend(double, 19)
+        assert live.get("/v1/timelines/public", params=_params(double)).status_code == 200  # the last of 20
+        sent = len(double.log)
+        response = live.get("/v1/timelines/tag/python", params=_params(double))
+        assert len(double.log) == sent
+    assert_error(response, 429, "upstream_rate_limited")
+    assert 100 <= int(response.headers["Retry-After"]) <= 121
 
 
 def test_upstream_429_without_a_hint_says_the_default_wait(api: LiveApi, mastodon_server: Any) -> None:

@@ -358,6 +358,24 @@ def test_api_key_is_sent_as_a_sensitive_header(flow: dict[str, Any]) -> None:
     assert "api_key" not in fetch["properties"]["HTTP URL"], "the key never travels in the URL (it would be logged)"
 
 
+def test_the_flow_names_itself_as_the_collector_does_and_asks_only_the_api(flow: dict[str, Any]) -> None:
+    """Was: ``Request User-Agent: fediscope-nifi``, no version and no URL. Now in the collector's form
+    (``fediscope.sources.client.USER_AGENT``): the tool, fediscope's version and its URL, sent as written (no
+    Expression Language in it). No contact: the flow's only HTTP request goes to the scraping API (``api_url``),
+    whose own requests to the instance carry the collector's User-Agent and FEDISCOPE_CONTACT."""
+    from fediscope import __version__
+    from fediscope.sources.client import USER_AGENT
+
+    project_url = re.fullmatch(r"fediscope/\S+ \(\+(\S+); research collector\)", USER_AGENT)
+    assert project_url is not None, USER_AGENT
+    invokers = [p for p in _processors(flow).values() if _short(p) == "InvokeHTTP"]
+    assert [p["name"] for p in invokers] == ["Fetch page"]
+    assert invokers[0]["properties"]["HTTP URL"].startswith("${#{api_url}:")
+    agent = invokers[0]["properties"]["Request User-Agent"]
+    assert agent == f"fediscope-nifi/{__version__} (+{project_url.group(1)}; NiFi flow)"
+    assert evaluate(agent, {}, _parameter_values(flow)) == agent
+
+
 @pytest.mark.parametrize("instance", ["mastodon.social", "127.0.0.1:8080"])
 def test_landing_directory_is_the_collector_partition(flow: dict[str, Any], instance: str) -> None:
     procs = _processors(flow)

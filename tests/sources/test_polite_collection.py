@@ -13,8 +13,9 @@ from doubles.mastodon_server import MastodonDouble
 from fediscope import __version__
 from fediscope.config import load_settings
 from fediscope.errors import ConfigError
-from fediscope.sources.client import MastodonClient, RateLimited
+from fediscope.sources.client import MastodonClient, RateLimited, UpstreamUnavailable
 from fediscope.sources.collector import run_collection
+from fediscope.sources.ratelimit import RateLimitState
 from fediscope.sources.spec import parse_source
 
 TIMELINE = "/api/v1/timelines/public"
@@ -80,6 +81,47 @@ def test_a_client_told_to_come_back_later_sends_nothing_before_then(mastodon_ser
         assert 60 < refused.value.retry_after <= 121  # the instance's 2 minutes, less the moments since
 
     assert len(mastodon_server.requests_to(TIMELINE)) == 1
+
+
+def test_an_answer_received_after_a_429_does_not_lift_its_wait(mastodon_server) -> None:
+    """Clients sharing one rate-limit state (the scraping API's, one per request, in several threads): the answer to a
+    request sent before the 429 may arrive after it, saying 298 of 300 left. Was: the 429's wait was kept as that
+    window (none left, reset then), which such an answer overwrote, and the next request went out. Now the window's
+    counts are updated, and the wait holds."""
+    mastodon_server.fail(429, times=1, retry_after="120", error="Too many requests")
+    shared = RateLimitState()
+    with pytest.raises(RateLimited):
+        MastodonClient(mastodon_server.url, timeout=2.0, wait_on_rate_limit=False, rate=shared).get(TIMELINE)
+    late = MastodonClient(mastodon_server.url, timeout=2.0, wait_on_rate_limit=False, rate=shared)
+    late._note_rate_limit({"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "298", "X-RateLimit-Reset": "300"})
+
+    with pytest.raises(RateLimited) as refused:
+        MastodonClient(mastodon_server.url, timeout=2.0, wait_on_rate_limit=False, rate=shared).get(TIMELINE)
+
+    assert 115 < refused.value.retry_after <= 121 and shared.remaining == 298
+    assert len(mastodon_server.requests_to(TIMELINE)) == 1
+
+
+@pytest.mark.parametrize("first", [429, 503])
+def test_429_and_503_by_turns_get_max_retries_plus_one_requests_in_all(mastodon_server, first: int) -> None:
+    """Was: the 429 handler sat inside the 5xx retry, each with its own count, so an instance answering 429 and 503
+    by turns got a round of 429 retries per 5xx retry: up to (max_retries + 1) ** 2 requests for one page. Now both
+    spend the one budget of the request: max_retries + 1 requests in all, whichever comes first. The waits are not
+    slept (``sleep``), and the 429s ask for none (``Retry-After: 0``)."""
+    for turn in range(20):
+        if (turn % 2 == 0) == (first == 429):
+            mastodon_server.throttle(reset_in=0, style="retry_after", path=TIMELINE)
+        else:
+            mastodon_server.fail(503, path=TIMELINE)
+    waits: list[float] = []
+    client = MastodonClient(mastodon_server.url, backoff_base=0.01, timeout=2.0, max_retries=3, sleep=waits.append)
+
+    with pytest.raises((RateLimited, UpstreamUnavailable)) as refused:
+        client.get(TIMELINE, {"limit": 5})
+
+    other = 503 if first == 429 else 429
+    assert [s.status for s in mastodon_server.requests_to(TIMELINE)] == [first, other, first, other]
+    assert "after 4 attempts" in str(refused.value)
 
 
 @pytest.mark.parametrize(("contact", "comment"), [
