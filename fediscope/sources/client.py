@@ -126,6 +126,14 @@ class UpstreamUnavailable(UpstreamError):
         self.retry_after = retry_after
 
 
+class AnswerCut(UpstreamUnavailable):
+    """The answer was not complete when the client's ``deadline`` or ``attempt_deadline`` passed (an instance
+    dribbling it, or too slow for the bound): the connection was cut, not retried. Unlike the retries of an
+    :class:`UpstreamUnavailable` running out, it says nothing of the instance's other endpoints: one slow answer (a
+    large page, a heavy hashtag) does not mean the instance is down (the collector's ``_instance_down`` leaves it
+    out). A subclass, so that the scraping API and every other caller treat it as before (502)."""
+
+
 class UpstreamTLSError(UpstreamUnavailable):
     """The TLS connection to the instance could not be set up: its certificate is not trusted or is for another
     host name, or the server does not speak TLS there (https:// to a plain-HTTP port). Never retried: the same
@@ -604,7 +612,7 @@ class MastodonClient:
     def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
         """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
         if isinstance(cause, _DeadlinePassed) or self._past_deadline():
-            raise UpstreamUnavailable(f"{self._at(endpoint)}: no complete answer within "
+            raise AnswerCut(f"{self._at(endpoint)}: no complete answer within "
                                       f"{self._deadline_span or 0:g} s "
                                       "(the connection was cut; not retried)") from None
         if (tls := tls_failure(cause)) is not None:

@@ -127,7 +127,7 @@ from fediscope.lake.state import (
     text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
-from fediscope.sources.client import MalformedResponse, MastodonClient, UpstreamUnavailable
+from fediscope.sources.client import AnswerCut, MalformedResponse, MastodonClient, UpstreamUnavailable
 from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
@@ -402,7 +402,14 @@ def _instance_down(exc: BaseException) -> bool:
     """Whether a source's failure says its instance is down, so the run asks it nothing more: the retries of a
     request ran out on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer
     wait than the run takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a
-    server that is struggling once per configured source, with every retry each: the next run tries again."""
+    server that is struggling once per configured source, with every retry each: the next run tries again.
+
+    An answer cut at the request deadline (:class:`~fediscope.sources.client.AnswerCut`: still arriving, too slowly,
+    after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout``) is left out: nothing was retried, and one slow answer (a
+    large page, a heavy hashtag) says nothing of the instance's other endpoints. Was: it counted as down (its status
+    is None, as a network error's), and one slow page left the instance's every other source untried."""
+    if isinstance(exc, AnswerCut):
+        return False
     return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
 
 
