@@ -246,7 +246,8 @@ def paced(method: _F) -> _F:
         delay, reason = self.pacing_delay()
         if reason == "reset":
             if not self.wait_on_rate_limit or delay > self.max_wait:
-                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {delay:.1f} s", delay)
+                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {wait_text(delay, 1)}",
+                                  delay)
             self._wait(delay, f"the rate-limit window of {self.domain} to reset (budget spent)")
         elif reason == "pace":
             self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
@@ -278,7 +279,7 @@ def handle_rate_limit(method: _F) -> _F:
                     # the instance's "not before" holds for every request of this client, not only this one: without
                     # it a 429 saying only Retry-After (a proxy's, say) was followed by the next source's request at
                     # once. Our own backoff guess is no such word: it is not kept (nor passed on as the instance's)
-                    self.rate.remaining, self.rate.reset_at = 0, now + wait
+                    self.rate.remaining, self.rate.reset_at, self.rate.told = 0, now + wait, True
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
@@ -724,6 +725,7 @@ class MastodonClient:
 
         remaining, limit = _int("X-RateLimit-Remaining"), _int("X-RateLimit-Limit")
         reset = parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date"))
+        self.rate.told = False  # a 429's wait is said again by handle_rate_limit, after this
         if remaining is not None:
             self.rate.remaining = remaining
         if limit is not None:
@@ -738,7 +740,9 @@ class MastodonClient:
         if rate.remaining is None or rate.reset_at is None or rate.reset_at <= now:
             return 0.0, ""
         left = rate.reset_at - now
-        if left > MAX_WINDOW_SECONDS:  # a reset no window reaches (1e300, the year 9999): the header says nothing
+        # a reset no window reaches (1e300, the year 9999) in an ordinary answer's header says nothing; a 429 that
+        # asks for such a wait is held all the same (was: ignored, so the next source of the instance asked at once)
+        if left > MAX_WINDOW_SECONDS and not rate.told:
             return 0.0, ""
         if rate.remaining <= 0:
             return left + 0.05, "reset"

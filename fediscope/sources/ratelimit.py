@@ -26,6 +26,9 @@ class RateLimitState:
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None
+    #: ``reset_at`` is the wait a 429 asked for (its ``Retry-After``, else its reset), not an ordinary answer's
+    #: header: held however far off it is (a reset header beyond any window is ignored, a 429's word is not)
+    told: bool = False
 
 
 def parse_reset(value: str | None, now: float | None = None, server_date: str | None = None) -> float | None:
