@@ -76,10 +76,11 @@ erasure by the handle finds the records keyed by the served domain once the lake
 an account erased under one name is skipped under the other, looked up by its clear handle before it is
 pseudonymised (:meth:`~fediscope.privacy.PrivacyPolicy.is_erased`). Every handle domain the lake remembers is
 registered with the policy before anything lands (with privacy on only for that look-up and to note an opted-out
-account under its other name too: :func:`~fediscope.sources.handle_domains.preload_handle_domains`), and when
-anybody was erased the handle domain of every host of the run that can have one is learned before its first source
-is collected, so that holds on another instance collected before the split-domain one too, even in the first run
-after the erasure.
+account under its other name too: :func:`~fediscope.sources.handle_domains.preload_handle_domains`; while anybody
+was erased, a memory that cannot be read refuses the run there, before any request, naming the file and its
+fix), and when anybody was erased the handle domain of every host of the run that can have one is learned before
+its first source is collected, so that holds on another instance collected before the split-domain one too, even in
+the first run after the erasure.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
@@ -288,7 +289,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
-    preload_handle_domains(lake, policy)  # an erased account's other name, whatever the order
+    # an erased account's other name, whatever the order; while anybody is erased, a memory that cannot be read
+    # refuses the run here, before any request (LakeError), as the scraping API answers 503 then
+    preload_handle_domains(lake, policy, settings.origin("lake"))
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
