@@ -114,6 +114,7 @@ from fediscope.sources.handle_domains import (
     load_handle_domains,
     remember_handle_domain,
     remembered_handle_domain,
+    unreadable_memory_refusal,
     unreadable_memory_warning,
 )
 from fediscope.sources.pages import (
@@ -239,11 +240,7 @@ class Suppression:
 
 #: The answer (503 ``lake_unavailable``) when the handle domains remembered in the lake cannot be read and anybody
 #: was erased (:meth:`HandleDomains.preload`); the reason itself, which may name where the lake lives, is logged.
-UNREADABLE_MEMORY_ANSWER = (
-    "the handle domains remembered in the lake (FEDISCOPE_LAKE), _state/handle_domains.json, cannot be read (the "
-    "server log says why), so an account erased under one of its names could be served under the other; if the log "
-    "says the file is damaged, delete it (the next collect, stream or API request that reads an instance's document "
-    "learns its handle domain again), else check the lake; then retry")
+UNREADABLE_MEMORY_ANSWER = unreadable_memory_refusal("served")
 
 
 class HandleDomains:

@@ -133,6 +133,14 @@ class UpstreamUnavailable(UpstreamError):
         self.retry_after = retry_after
 
 
+class AnswerCut(UpstreamUnavailable):
+    """The answer was not complete when the client's ``deadline`` or ``attempt_deadline`` passed (an instance
+    dribbling it, or too slow for the bound): the connection was cut, not retried. Unlike the retries of an
+    :class:`UpstreamUnavailable` running out, it says nothing of the instance's other endpoints: one slow answer (a
+    large page, a heavy hashtag) does not mean the instance is down (the collector's ``_instance_down`` leaves it
+    out). A subclass, so that the scraping API and every other caller treat it as before (502)."""
+
+
 class UpstreamTLSError(UpstreamUnavailable):
     """The TLS connection to the instance could not be set up: its certificate is not trusted or is for another
     host name, or the server does not speak TLS there (https:// to a plain-HTTP port). Never retried: the same
@@ -246,7 +254,8 @@ def paced(method: _F) -> _F:
         if reason in ("reset", "held"):
             why = "budget spent" if reason == "reset" else "an earlier HTTP 429 asked to wait"
             if not self.wait_on_rate_limit or delay > self.max_wait:  # said alike (the README quotes it)
-                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {delay:.1f} s", delay)
+                raise RateLimited(f"{self.domain}: rate limit spent; the window resets in {wait_text(delay, 1)}",
+                                  delay)
             self._wait(delay, f"the rate-limit window of {self.domain} to reset ({why})")
         elif reason == "pace":
             self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
@@ -277,8 +286,10 @@ def handle_rate_limit(method: _F) -> _F:
                     # the instance's "not before" holds for every request of this client (and of the clients sharing
                     # its state), not only this one: without it a 429 saying only Retry-After (a proxy's, say) was
                     # followed by the next source's request at once. Our own backoff guess is no such word: it is not
-                    # kept (nor passed on as the instance's). A wait no window reaches (three years) holds a day
-                    self.rate.hold(now + min(wait, MAX_WINDOW_SECONDS))
+                    # kept (nor passed on as the instance's). A wait no window reaches (two days, three years) is held
+                    # as asked: unlike an ordinary answer's reset header beyond any window (ignored by pacing_delay),
+                    # it is the instance's word, and FEDISCOPE_RATE_LIMIT_MAX_WAIT decides whether it is waited out
+                    self.rate.hold(now + wait)
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None
@@ -613,7 +624,7 @@ class MastodonClient:
     def _raise_final(self, cause: BaseException | None, endpoint: str) -> None:
         """Failures of a request that a retry would only repeat: raised as final errors, not as _Transient."""
         if isinstance(cause, _DeadlinePassed) or self._past_deadline():
-            raise UpstreamUnavailable(f"{self._at(endpoint)}: no complete answer within "
+            raise AnswerCut(f"{self._at(endpoint)}: no complete answer within "
                                       f"{self._deadline_span or 0:g} s "
                                       "(the connection was cut; not retried)") from None
         if (tls := tls_failure(cause)) is not None:

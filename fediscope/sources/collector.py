@@ -76,10 +76,11 @@ erasure by the handle finds the records keyed by the served domain once the lake
 an account erased under one name is skipped under the other, looked up by its clear handle before it is
 pseudonymised (:meth:`~fediscope.privacy.PrivacyPolicy.is_erased`). Every handle domain the lake remembers is
 registered with the policy before anything lands (with privacy on only for that look-up and to note an opted-out
-account under its other name too: :func:`~fediscope.sources.handle_domains.preload_handle_domains`), and when
-anybody was erased the handle domain of every host of the run that can have one is learned before its first source
-is collected, so that holds on another instance collected before the split-domain one too, even in the first run
-after the erasure.
+account under its other name too: :func:`~fediscope.sources.handle_domains.preload_handle_domains`; while anybody
+was erased, a memory that cannot be read refuses the run there, before any request, naming the file and its
+fix), and when anybody was erased the handle domain of every host of the run that can have one is learned before
+its first source is collected, so that holds on another instance collected before the split-domain one too, even in
+the first run after the erasure.
 A source that keeps failing is reported in the summary and the others go on; malformed upstream data is counted,
 logged with its endpoint and quarantined under ``<lake>/quarantine/``. Each request is cut when its answer is not
 complete after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout`` (an instance dribbling its answer would
@@ -127,7 +128,7 @@ from fediscope.lake.state import (
     text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
-from fediscope.sources.client import MalformedResponse, MastodonClient, UpstreamUnavailable
+from fediscope.sources.client import AnswerCut, MalformedResponse, MastodonClient, UpstreamUnavailable
 from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
@@ -288,7 +289,9 @@ def run_collection(settings: Settings, targets: list[tuple[str, SourceRef]] | No
         raise ConfigError(f"{max_pages_named} must be at least 1 (got {max_pages})")
     lake = open_lake(settings.lake)
     policy = policy_from_settings(settings, suppressed=load_suppressed(lake))
-    preload_handle_domains(lake, policy)  # an erased account's other name, whatever the order
+    # an erased account's other name, whatever the order; while anybody is erased, a memory that cannot be read
+    # refuses the run here, before any request (LakeError), as the scraping API answers 503 then
+    preload_handle_domains(lake, policy, settings.origin("lake"))
     reporter = Progress(sys.stderr.isatty() if progress is None else progress)
     ctx = _Context(settings, lake, policy, reporter, max_pages, max_pages_named, failures_shown=failures_shown)
     clients: dict[str, MastodonClient] = {}
@@ -402,7 +405,14 @@ def _instance_down(exc: BaseException) -> bool:
     """Whether a source's failure says its instance is down, so the run asks it nothing more: the retries of a
     request ran out on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer
     wait than the run takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a
-    server that is struggling once per configured source, with every retry each: the next run tries again."""
+    server that is struggling once per configured source, with every retry each: the next run tries again.
+
+    An answer cut at the request deadline (:class:`~fediscope.sources.client.AnswerCut`: still arriving, too slowly,
+    after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout``) is left out: nothing was retried, and one slow answer (a
+    large page, a heavy hashtag) says nothing of the instance's other endpoints. Was: it counted as down (its status
+    is None, as a network error's), and one slow page left the instance's every other source untried."""
+    if isinstance(exc, AnswerCut):
+        return False
     return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
 
 

@@ -73,9 +73,21 @@ HANDLE_DOMAINS_PATH = f"{STATE_ROOT}/handle_domains.json"
 _warned_refused: set[tuple[str, str, str]] = set()
 
 
+#: what deleting a damaged memory file costs: nothing lasting (said in every message that tells to delete it)
+_LEARNED_AGAIN = ("the next collect, stream or API request that reads an instance's document learns its handle "
+                  "domain again")
+
+
+class DamagedHandleDomains(LakeError):
+    """The memory file is there but is not what this module writes; ``problem`` says how."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{HANDLE_DOMAINS_PATH} in the lake is damaged ({problem}); delete it — {_LEARNED_AGAIN}")
+        self.problem = problem
+
+
 def _damaged(problem: str) -> LakeError:
-    return LakeError(f"{HANDLE_DOMAINS_PATH} in the lake is damaged ({problem}); delete it — the next collect, "
-                     "stream or API request that reads an instance's document learns its handle domain again")
+    return DamagedHandleDomains(problem)
 
 
 def _load_document(lake: LakeBackend) -> dict[str, dict[str, Any]]:
@@ -173,21 +185,45 @@ def remembered_handle_domain(lake: LakeBackend, instance: str) -> str | None:
     return remembered
 
 
-def preload_handle_domains(lake: LakeBackend, policy: PrivacyPolicy) -> None:
+def preload_handle_domains(lake: LakeBackend, policy: PrivacyPolicy, lake_named: str = "FEDISCOPE_LAKE") -> None:
     """Register every handle domain the lake remembers with ``policy`` before a landing run lands anything
     (:meth:`~fediscope.privacy.PrivacyPolicy.use_remembered_handle_domains`; with privacy on, to find an account's
     other name alone, never to key one), so an account erased under one of its names is left out under the other on
     every instance, whichever the run reaches first, and an opted-out account met on another instance
     (``alice@example.com``) is noted under its served-domain name too, which its home instance's older records may
     carry. One read of the file, with privacy on or off (an opt-out may be met whether or not anybody was erased);
-    the file missing is nothing remembered. A damaged file is logged (WARNING) and nothing is preloaded, as before:
-    the sources of an instance that needs its memory fail on it when they land."""
+    the file missing is nothing remembered. A file that cannot be read (damaged, or the lake failing) while anybody
+    was erased (``policy.suppressed``) is a LakeError (:func:`unreadable_memory_refusal`, naming the lake by
+    ``lake_named``, where it was set), before anything lands, as the scraping API answers 503 then: an account erased
+    under one name before the lake knew its handle domain is on the suppression list under that name alone, and the
+    memory is what finds it under the other (was: a warning, and the run landed it under the other name). Nobody
+    erased, it is logged (WARNING) and nothing is preloaded: the sources of an instance that needs its memory fail
+    on it when they land."""
     try:
         remembered = load_handle_domains(lake)
     except LakeError as exc:
+        if policy.suppressed:
+            raise LakeError(unreadable_memory_refusal("landed", exc, lake_named)) from None
         log.warning("%s", unreadable_memory_warning(exc, "this run learns"))
         return
     policy.use_remembered_handle_domains(remembered)
+
+
+def unreadable_memory_refusal(what: str, exc: BaseException | None = None, lake_named: str = "FEDISCOPE_LAKE") -> str:
+    """Why a landing run (``collect``, ``stream``: :func:`preload_handle_domains`) or the scraping API
+    (``HandleDomains.preload``'s 503) refuses while the memory cannot be read and anybody was erased: an erased
+    account could be ``what`` (``landed``, ``served``) under its other name. The reason, ``exc``, comes in brackets
+    (None: the API's answer, which must not name where the lake lives; its server log says it), then the fix, last:
+    for a damaged file, delete it; else check the lake. One wording for all three."""
+    if exc is None:
+        why = "the server log says why"
+        fix = f"if the log says the file is damaged, delete it ({_LEARNED_AGAIN}), else check the lake"
+    elif isinstance(exc, DamagedHandleDomains):
+        why, fix = f"damaged: {exc.problem}", f"delete it ({_LEARNED_AGAIN})"
+    else:
+        why, fix = " ".join(str(exc).split()), "check the lake"
+    return (f"the handle domains remembered in the lake ({lake_named}), {HANDLE_DOMAINS_PATH}, cannot be read ({why}), "
+            f"so an account erased under one of its names could be {what} under the other; {fix}; then retry")
 
 
 def unreadable_memory_warning(exc: BaseException, learner: str) -> str:

@@ -73,7 +73,7 @@ from mastodon.errors import MastodonError
 from urllib3.exceptions import HTTPError
 
 from fediscope.config import Settings, token_env_name
-from fediscope.errors import ConfigError, FediscopeError
+from fediscope.errors import ConfigError, FediscopeError, LakeError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake
@@ -252,7 +252,8 @@ class _Buffer:
         policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
         # every handle domain the lake remembers (read again with the suppression list), so an account
         # erased under one name is left out under the other, also on a stream of another instance
-        preload_handle_domains(self.lake, policy)
+        # (while anybody is erased, a memory that cannot be read fails the flush: see StreamRun._prepare)
+        preload_handle_domains(self.lake, policy, self.settings.origin("lake"))
         policy.use_handle_domain(self.domain, self.handle_domain)
         statuses: list[dict[str, Any]] = []
         deletions: list[dict[str, Any]] = []
@@ -449,7 +450,17 @@ class StreamRun:
 
     def _prepare(self) -> None:
         """What is asked of the instance once, before the stream is opened: its streaming server, checked, and the
-        handle domain of its local accounts."""
+        handle domain of its local accounts. First, while anybody is erased, the lake's memory of handle domains
+        must be readable (:func:`~fediscope.sources.handle_domains.preload_handle_domains`, as ``collect`` and the
+        scraping API refuse): without it an erased account could be landed under its other name, and every flush
+        would fail on it until the run stops, the events received lost. A suppression list that cannot be read is
+        left to the flushes, as before (they say it, and retry)."""
+        try:
+            policy = policy_from_settings(self.settings, suppressed=load_suppressed(self.lake))
+        except LakeError:
+            policy = None
+        if policy is not None and policy.suppressed:
+            preload_handle_domains(self.lake, policy, self.settings.origin("lake"))
         with self._warnings_logged():  # Mastodon.py warns when the public timeline needs a login
             pin_streaming_server(self.client)  # refuses another host's before any connection to it
         if self.buffer.handle_domain is None:  # with privacy off too: an erased account's other name (collector)

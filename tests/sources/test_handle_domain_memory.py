@@ -14,12 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_run import clean_env, run
 from doubles.hostnames import resolve_to_loopback
 from doubles.mastodon_server import MastodonDouble
 from doubles.split_domain import HANDLE_DOMAIN, PUBLIC, WEB_HOST
 
 from fediscope.config import Settings
 from fediscope.errors import LakeError
+from fediscope.gdpr.suppression import add_suppressed
 from fediscope.lake.backend import open_lake
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.collector import run_collection
@@ -174,3 +176,44 @@ def test_an_unreadable_memory_warns_of_erasures_and_opt_outs_with_the_fix(
     assert line.endswith("; delete it — the next collect, stream or API request that reads an instance's document "
                          "learns its handle domain again"), line
     assert path.read_text() == "{not json"  # left for the user to look at
+
+
+@pytest.mark.parametrize("command", ["collect", "stream"])
+@pytest.mark.parametrize(("memory", "reason", "fix"), [
+    ("{not json", "(damaged: not JSON: ", "; delete it (the next collect, stream or API request that reads an "
+                                         "instance's document learns its handle domain again); then retry"),
+    (None, "(", "; check the lake; then retry"),  # a directory where the file should be: the lake fails to read it
+], ids=["damaged", "unreadable"])
+def test_an_unreadable_memory_refuses_collect_and_stream_while_anybody_is_erased(
+        command: str, memory: str | None, reason: str, fix: str, mastodon_server: MastodonDouble, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Was: a WARNING, and the run went on, though an account erased under one of its names before the lake knew its
+    handle domain is on the suppression list under that name alone: the memory is what finds it under the other, and
+    without it the run could land it so. The scraping API answers 503 then; `collect` and `stream` now refuse alike,
+    before any request: one line naming the file and its fix (the API's words), exit 1, nothing landed. Nobody
+    erased, a damaged file is still only warned about (test_a_damaged_file_is_a_clear_error_and_fails_the_instance_
+    not_the_run)."""
+    lake_dir = tmp_path / "lake"
+    key = "memory-test-pseudonym-key-5c1e9a7b3d2f8e04"
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_PSEUDONYM_KEY=key,
+              FEDISCOPE_RETRY_BACKOFF="0.01", FEDISCOPE_MAX_RETRIES="1")
+    policy = policy_from_settings(Settings(lake=str(lake_dir), pseudonym_key=key))
+    add_suppressed(open_lake(str(lake_dir)), policy.account_key(f"mastodonpy_test_2@social.{HANDLE_DOMAIN}"))
+    path = lake_dir / HANDLE_DOMAINS_PATH
+    if memory is None:
+        path.mkdir()
+    else:
+        path.write_text(memory)
+    bound = ("--max-pages", "1") if command == "collect" else ("--max-events", "3", "--duration", "10")
+
+    code, out, err = run(capsys, command, "--instance", mastodon_server.url, *bound)
+
+    assert code == 1, (out, err)
+    assert mastodon_server.log == []
+    assert not (lake_dir / "raw").exists()
+    [line] = [line for line in err.splitlines() if "handle_domains.json" in line]
+    said = line.split("the handle domains remembered in the lake ", 1)[-1]
+    assert said.startswith(f"(FEDISCOPE_LAKE), {HANDLE_DOMAINS_PATH}, cannot be read {reason}"), line
+    assert said.endswith(fix), line
+    assert "so an account erased under one of its names could be landed under the other" in said, line
+    assert "Traceback" not in err

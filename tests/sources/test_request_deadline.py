@@ -129,3 +129,21 @@ def test_the_client_bounds_each_attempt_not_the_waits_between(server) -> None:
     assert time.monotonic() - started < 2.5
     assert client.get("/api/v1/timelines/public", {"limit": 5}).status == 200  # the client goes on
     client.close()
+
+
+def test_an_answer_cut_at_the_deadline_leaves_the_instance_s_other_sources_collected(server, make_settings) -> None:
+    """Was: an answer cut at the deadline counted as the instance being down (its status is None, as a network
+    error's), so one slow page failed every other source of the instance with ``not tried: … was unavailable earlier
+    in this run``, though nothing was retried and the instance answered its other endpoints. Now only the source of
+    the cut answer fails."""
+    settings = make_settings(request_timeout=TIMEOUT, max_retries=2, backfill_pages=1)
+    server.dribble_after, server.dribbles = 0, 1  # the first timeline answer: the first page of public
+    targets = [(server.url, parse_source(name)) for name in ("public", "tag:python", "instance")]
+
+    summary = run_collection(settings, targets, progress=False)
+
+    by_source = {result.source: result for result in summary.sources}
+    assert f"no complete answer within {DEADLINE:g} s" in str(by_source["public"].error)
+    assert by_source["tag:python"].status == "ok", by_source["tag:python"].error
+    assert by_source["instance"].status == "ok", by_source["instance"].error
+    assert {served.path for served in server.log} >= {"/api/v1/timelines/tag/python", "/api/v2/instance"}
