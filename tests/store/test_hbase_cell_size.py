@@ -52,8 +52,8 @@ def test_a_question_over_the_cell_cap_is_refused_before_anything_is_written(stor
     with pytest.raises(StoreError) as error:
         store.write(asked, ROWS)
     assert str(error.value) == (
-        f"HBase at {store._address}: could not write metric top: its question would take {10 * MIB + 36:,} bytes in its "
-        "catalog cell (c:question), over the 10,485,760 HBase takes in one cell by default "
+        f"HBase at {store._address}: could not write metric top: its question would take {10 * MIB + 36:,} bytes in "
+        "its catalog cell (c:question), over the 10,485,760 HBase takes in one cell by default "
         "(hbase.client.keyvalue.maxsize); shorten the '-- question:' line")
     assert store.stored_metrics() == {}
     assert connection.tables() == [b"-catalog"]  # no table made, no row written
