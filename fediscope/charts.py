@@ -19,6 +19,7 @@ from fediscope import __version__
 from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_marks
 from fediscope.console import isolated, printable
 from fediscope.errors import ConfigError
+from fediscope.files import atomic_out
 from fediscope.wording import count, some_of
 
 log = logging.getLogger(__name__)
@@ -126,17 +127,15 @@ def _empty(ax: Any, message: str) -> None:
 def _save(figure: Any, path: Path, footnote: str) -> None:
     """Write ``figure`` to ``path``, with ``footnote`` (the period the numbers cover) small under it: a chart is
     often read apart from the report that drew it. Drawn in memory, then written whole or not at all by
-    :func:`~fediscope.cli.common.atomic_out` (a random hidden temporary file renamed over ``path``): a symbolic
+    :func:`~fediscope.files.atomic_out` (a random hidden temporary file renamed over ``path``): a symbolic
     link at ``path`` is replaced, never written through (was: drawn into ``<name>.tmp.png``, a name anyone who can
     write the directory could have planted a link at, whose target received the chart). Failing to write raises
     the OSError, which :func:`write_charts` words."""
-    from fediscope.cli.common import atomic_out
-
     if footnote:
         figure.supxlabel(footnote, fontsize=7, color="grey")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata=png_metadata())
-    with atomic_out(path, error=lambda _path, exc: exc) as write:
+    with atomic_out(path) as write:
         write(buffer.getvalue())
 
 

@@ -51,6 +51,7 @@ from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
 from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError, one_line
+from fediscope.files import atomic_out
 from fediscope.lake.key_check import DEMO_KEY_PATH
 from fediscope.wording import count
 
@@ -178,14 +179,13 @@ def demo_key(lake_dir: Path) -> str:
 
 
 def write_key(path: Path, text: str) -> None:
-    """``text`` in a new file at ``path`` created ``0o600`` (never, even for a moment, readable by others as the
-    umask would make it); what is at ``path`` (an empty key file, a symbolic link) is replaced, never written
-    through. ``O_EXCL`` fails rather than follow a link planted between the unlink and the open."""
+    """``text`` in a file at ``path`` that is ``0o600`` from the start (never, even for a moment, readable by others
+    as the umask would make it), written whole or not at all by :func:`~fediscope.files.atomic_out`: what is at
+    ``path`` (an empty key file, a symbolic link) is replaced, never written through. Failing raises the OSError,
+    which :func:`main` words."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(text)
+    with atomic_out(path, 0o600) as write:
+        write(text.encode("utf-8"))
 
 
 def demo_settings(ctx: DemoContext, instance_url: str, tag: str | None) -> Settings:

@@ -367,6 +367,44 @@ def test_charts_are_never_written_through_a_symbolic_link(tmp_path):
         assert not path.is_symlink() and path.read_bytes().startswith(PNG)
 
 
+# Run in a child: fediscope.cli (and click) must not be imported, and this process has them already.
+_CHARTS_WITHOUT_THE_CLI = """
+import sys
+from pathlib import Path
+
+class NoCli:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click" or name.startswith(("click.", "fediscope.cli")):
+            raise ImportError(f"{name} imported")
+
+sys.meta_path.insert(0, NoCli())
+from fediscope import analysis
+from fediscope.charts import write_charts
+
+languages = analysis.AnalysisResult("languages", "t", "q", "languages", ["language", "toots", "share"],
+                                    [{"language": "en", "toots": 3, "share": 1.0}])
+run = analysis.AnalysisRun(results=[languages], stored={}, missing=[])
+print([path.name for path in write_charts(run, Path(sys.argv[1]))], dict(run.failed))
+"""
+
+
+def test_charts_are_written_without_the_cli_package(tmp_path):
+    """Was: each chart was written by ``fediscope.cli.common.atomic_out``, a library module depending on the CLI
+    package (and click); now :func:`fediscope.files.atomic_out`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import fediscope
+
+    env = {**os.environ, "PYTHONPATH": str(Path(fediscope.__file__).parent.parent), "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, "-c", _CHARTS_WITHOUT_THE_CLI, str(tmp_path)], capture_output=True,
+                            text=True, env=env, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['languages.png'] {}", result.stdout
+    assert (tmp_path / "languages.png").read_bytes().startswith(PNG)
+
+
 def test_the_days_top_tags_are_shown_whole_and_other_text_is_clipped_at_40_columns():
     top = "#mastodon (249), #fediverse (120), #caturday (90)"  # 48 columns: was cut after "#fedive"
     table = text_table(["top_tags", "tag"], [{"top_tags": top, "tag": "x" * 50}])

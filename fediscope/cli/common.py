@@ -6,14 +6,11 @@ import json
 import logging
 import math
 import os
-import stat
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import click
 
@@ -382,51 +379,7 @@ def confirm_or_refuse(question: str, yes: bool, *, refused: str, to_go_on: str) 
 
 
 def out_error(out: Path, exc: OSError) -> ConfigError:
-    """An ``--out`` file that cannot be written: one clear line, not a traceback."""
+    """An ``--out`` file that cannot be written: one clear line, not a traceback (the ``error`` of
+    :func:`fediscope.files.atomic_out` for an ``--out`` option)."""
     return ConfigError(f"cannot write {out}: {exc.strerror or exc}; choose another --out (or leave it out to print "
                        "to stdout)")
-
-
-@contextmanager
-def atomic_out(out: Path, mode: int | None = None,
-               error: Callable[[Path, OSError], Exception] = out_error) -> Iterator[Callable[[bytes], Any]]:
-    """The ``write`` of an ``--out`` file written whole or not at all: a hidden temporary file beside it
-    (``.<name>.<random>.tmp``), synced and renamed over it at the end; removed, leaving a file already there as it
-    was, when the body fails (or is interrupted). The file gets ``mode`` when given (a file of personal data:
-    ``0o600``; the temporary file is that already while it is written), else the mode ``open(out, "w")`` would give
-    it: an existing file's, else the umask's. A symbolic link at ``out`` is replaced, never written through. Failing
-    to create, write or rename it is ``error(out, exc)`` (:func:`out_error`, for an ``--out`` option; the charts of
-    ``report --out DIR`` say it their way); what else fails in the body between two writes (a store read) is not
-    taken for one."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as exc:
-        raise error(out, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            yield lambda data: _write_out(file, out, data, error)
-            try:
-                file.flush()
-                os.fsync(file.fileno())
-                os.chmod(tmp, _new_mode(out) if mode is None else mode)
-                os.replace(tmp, out)
-            except OSError as exc:
-                raise error(out, exc) from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)  # gone already once renamed
-
-
-def _write_out(file: BinaryIO, out: Path, data: bytes, error: Callable[[Path, OSError], Exception]) -> None:
-    try:
-        file.write(data)
-    except OSError as exc:  # a full disk
-        raise error(out, exc) from None
-
-
-def _new_mode(out: Path) -> int:
-    try:
-        return stat.S_IMODE(out.stat().st_mode)
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask

@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING
 import click
 
 from fediscope.cli.common import (
-    atomic_out,
     confirm_or_refuse,
     emit_json,
     is_terminal,
     json_option,
+    out_error,
     say,
     settings_from_context,
 )
 from fediscope.console import readable_json
 from fediscope.errors import FediscopeError
+from fediscope.files import atomic_out
 from fediscope.wording import count
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def _write(out: Path, text: str, mode: int | None = None) -> None:
     """Write an --out file, in UTF-8 whatever the locale, whole or not at all (:func:`atomic_out`: a symbolic link
     at ``out`` is replaced, not written through, and the file has ``mode`` from the start when given); a path that
     cannot be written is one clear line, not a traceback."""
-    with atomic_out(out, mode) as write:
+    with atomic_out(out, mode, error=out_error) as write:
         write(text.encode("utf-8"))
 
 

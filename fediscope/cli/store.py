@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fediscope.cli.common import (
-    atomic_out,
     confirm_or_refuse,
     emit_json,
     is_terminal,
     json_option,
+    out_error,
     say,
     settings_from_context,
 )
 from fediscope.config import Settings
 from fediscope.errors import ConfigError
+from fediscope.files import atomic_out
 from fediscope.redact import redact_url
 from fediscope.wording import count
 
@@ -152,12 +153,12 @@ def _export(metric_store: MetricStore, name: str, fmt: str, write: Callable[[byt
 
 
 def _export_to(out: Path | None, run: Callable[[Callable[[bytes], Any]], int]) -> int:
-    """``run(write)`` writing to ``out`` (atomically: :func:`~fediscope.cli.common.atomic_out`), or to stdout, whose
+    """``run(write)`` writing to ``out`` (atomically: :func:`~fediscope.files.atomic_out`), or to stdout, whose
     reader leaving early (``… | head``) stops it quietly with exit 141, as SIGPIPE stops a Unix tool."""
     from fediscope.pipes import BROKEN_PIPE_EXIT, silence_stdout
 
     if out is not None:
-        with atomic_out(out) as write:
+        with atomic_out(out, error=out_error) as write:
             return run(write)
     try:
         sys.stdout.flush()  # anything written as text before goes first

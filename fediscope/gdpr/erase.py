@@ -176,6 +176,7 @@ from fediscope.gdpr.subject import (
     may_hold_trace,
     names_status,
     nested_statuses,
+    parse_account,
     quoted_author,
     scrub,
     status_author,
@@ -194,7 +195,7 @@ from fediscope.lake.debris import (
     remove_stale_temporary_files,
     unfinished_raw_batches,
 )
-from fediscope.lake.key_check import require_lake_key
+from fediscope.lake.key_check import require_lake_key, require_pseudonym_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
@@ -1158,8 +1159,12 @@ def check_erasable(settings: Settings, account: str, lake: LakeBackend | None = 
     confirmation, so a refused erasure is not confirmed first; :func:`erase_account` runs them again. The metric
     files are not read: the store step searches the store's catalog (:func:`stored_metrics`), so a broken or
     clashing file, unrelated to the account, does not hold up a request the law gives a deadline."""
-    subject_from_settings(settings, account)  # a bad account or a missing key is refused before the lake is opened
+    parse_account(account)  # a bad account is refused before the lake is opened
     lake = lake or open_lake(settings.lake)
+    # a missing key: for a lake landed with one (or with privacy off) the refusal asks for that key (the demo's
+    # names its file), else for the key that landed the lake; never for a new one, which would find nothing
+    require_pseudonym_key(settings, lake)
+    subject_from_settings(settings, account)
     # a mistyped lake path must not "erase" from a new empty lake: the real one would keep the account, off the
     # suppression list, while the store lost its rows and the report said it was done
     set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there

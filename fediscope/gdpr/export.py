@@ -66,7 +66,7 @@ from fediscope.gdpr.suppression import load_suppressed
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import unfinished_raw_batches
-from fediscope.lake.key_check import require_lake_key
+from fediscope.lake.key_check import require_lake_key, require_pseudonym_key
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, UnreadableCheckpoint, read_state
 from fediscope.privacy import policy_from_settings
@@ -310,6 +310,8 @@ def export_account(settings: Settings, account: str, *, lake: LakeBackend | None
     set_in = settings.origin("lake", advice=True)  # fediscope.toml's key, for a lake set there
     require_lake_layout(lake, f"set {set_in} to the lake the account was collected into", chosen_by=set_in,
                         outcome="nothing was exported")
+    # a missing key: asked for as the lake records it (subjects_from_settings: for a lake that records none)
+    require_pseudonym_key(settings, lake)
     # with another key than the lake's it would answer "nothing held" about an account the lake holds
     require_lake_key(settings, lake, "nothing was exported (the answer would have been that nothing is held)")
     handle_domains = load_handle_domains(lake)

@@ -122,7 +122,10 @@ def _subject(settings: Settings, user: str, domain: str) -> Subject:
     """The subject ``user@domain``, both as :func:`parse_account` gives them (or a domain's other spelling)."""
     if not settings.privacy:
         return Subject(key=f"{user}@{domain}", pseudonymised=False, username=user, domain=domain)
-    if not settings.pseudonym_key:  # was followed by the landing's advice to generate a key: a new one finds nothing
+    # a missing key: gdpr erase/export first ask for it as the lake records it (require_pseudonym_key: the key it was
+    # landed with, the demo's key file, or privacy off); this is for a lake that records none (an older one). Was
+    # followed by the landing's advice to generate a key: a new one finds nothing
+    if not settings.pseudonym_key:
         raise ConfigError("cannot find the account's records without the pseudonym key that landed them: set "
                           f"{settings.origin('pseudonym_key', advice=True)} to the key the lake was landed with (the "
                           "one its collectors use; a new key would find nothing), or FEDISCOPE_PRIVACY=off for a lake "

@@ -580,7 +580,7 @@ class HBaseStore(BaseStore):
                                   (b"c:question", "its question", "shorten the '-- question:' line")):
             size = cell_bytes(row, column, cells[column])
             if size > MAX_CELL_BYTES:
-                raise StoreError(f"HBase at {self._address}: cannot write metric {schema.metric}: {what} would take "
+                raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: {what} would take "
                                  f"{size:,} bytes in its catalog cell ({column.decode()}), over the "
                                  f"{MAX_CELL_BYTES:,} HBase takes in one cell by default "
                                  f"(hbase.client.keyvalue.maxsize); {fix}")
@@ -603,7 +603,7 @@ class HBaseStore(BaseStore):
                     continue
                 size = cell_bytes(self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode())
                 if size > MAX_CELL_BYTES:
-                    raise StoreError(f"HBase at {self._address}: cannot write metric {schema.metric}: the value of "
+                    raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
                                      f"column {name!r} in the row of key {schema.key_of(row)!r} would take {size:,} "
                                      f"bytes in its cell (as JSON), over the {MAX_CELL_BYTES:,} HBase takes in one "
                                      "cell by default (hbase.client.keyvalue.maxsize); shorten such values in the "

@@ -122,6 +122,8 @@ class MySQLStore(SQLStore):
     _held = threading.local()
     #: the server's max_allowed_packet, once read (:meth:`_max_allowed_packet`)
     _packet: int | None = None
+    #: the bytes of the catalog's ``INSERT`` without its values, once compiled (:meth:`_catalog_template_bytes`)
+    _catalog_template: int | None = None
 
     def __init__(self, url: str, read_only: bool = False, **options: Any) -> None:
         """``read_only=True``: nothing is created (no catalog table), so a user with SELECT only can read.
@@ -318,10 +320,14 @@ class MySQLStore(SQLStore):
                 f"definition {sizes['definition']:,})", size, "shorten its question ('-- question:' line)")
 
     def _catalog_template_bytes(self) -> int:
-        """The bytes of the catalog's ``INSERT`` without its values."""
-        compiled = self._catalog.insert().values(metric="", question="", definition="", row_count=0,
-                                                 updated_at=None).compile(dialect=self._engine.dialect)
-        return packets.template_bytes(compiled)
+        """The bytes of the catalog's ``INSERT`` without its values, compiled once per store (its columns are
+        fixed): a write checks its catalog entry before it changes anything and again at each catalog write
+        (:meth:`_save_schema`: its provisional generation, its commit), and compiling was most of each check."""
+        if self._catalog_template is None:
+            compiled = self._catalog.insert().values(metric="", question="", definition="", row_count=0,
+                                                     updated_at=None).compile(dialect=self._engine.dialect)
+            self._catalog_template = packets.template_bytes(compiled)
+        return self._catalog_template
 
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         """As :meth:`SQLStore._save_schema <fediscope.store.sql.SQLStore._save_schema>`, once its ``INSERT`` is known

@@ -434,5 +434,39 @@ def test_gdpr_without_a_key_asks_for_the_lakes_key_not_a_new_one(capsys, monkeyp
     monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
     code, out, err = run(capsys, "gdpr", command, "--account", subject, *(["--yes"] if command == "erase" else []))
     assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
-    assert "to the key the lake was landed with" in err and GENERATE not in err, err
+    assert LANDED_WITH_ONE in err and "to the key the lake was landed with" in err and GENERATE not in err, err
+    assert "demo" not in err, err
+    assert _files(lake_dir) == before
+
+
+@pytest.mark.parametrize("command", ["export", "erase"])
+def test_gdpr_without_a_key_names_the_demos_key_file(capsys, monkeypatch, server, lake_dir, command) -> None:
+    """Was: gdpr erase/export worded a missing key their own way, without the landing's hint that the demo keeps
+    its lake's key in the lake."""
+    assert _collect(capsys, server)[0] == 0
+    (lake_dir / "_state" / "demo-key").write_text(KEY + "\n")  # as fediscope.demo.demo_key keeps it
+    subject = _subject(server)
+    before = _files(lake_dir)
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, out, err = run(capsys, "gdpr", command, "--account", subject, *(["--yes"] if command == "erase" else []))
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    assert f"export FEDISCOPE_PSEUDONYM_KEY=$(cat {lake_dir}/_state/demo-key)" in err and KEY not in err, err
+    assert _files(lake_dir) == before
+
+
+@pytest.mark.parametrize("command", ["export", "erase"])
+def test_gdpr_without_a_key_on_a_lake_landed_with_privacy_off_says_so(capsys, monkeypatch, server, lake_dir,
+                                                                      command) -> None:
+    """Was: "cannot find the account's records without the pseudonym key that landed them", for a lake landed with
+    no key at all: the lake's key check says privacy was off, and so does the refusal."""
+    monkeypatch.setenv("FEDISCOPE_PRIVACY", "off")
+    assert _collect(capsys, server)[0] == 0
+    subject = _subject(server)
+    before = _files(lake_dir)
+    monkeypatch.delenv("FEDISCOPE_PRIVACY")
+    monkeypatch.delenv("FEDISCOPE_PSEUDONYM_KEY")
+    code, out, err = run(capsys, "gdpr", command, "--account", subject, *(["--yes"] if command == "erase" else []))
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    assert "landed with FEDISCOPE_PRIVACY=off" in err and "set FEDISCOPE_PRIVACY=off" in err, err
+    assert GENERATE not in err and "pseudonym key that landed them" not in err, err
     assert _files(lake_dir) == before

@@ -52,8 +52,8 @@ def test_a_question_over_the_cell_cap_is_refused_before_anything_is_written(stor
     with pytest.raises(StoreError) as error:
         store.write(asked, ROWS)
     assert str(error.value) == (
-        f"HBase at {store._address}: cannot write metric top: its question would take {10 * MIB + 36:,} bytes in its "
-        "catalog cell (c:question), over the 10,485,760 HBase takes in one cell by default "
+        f"HBase at {store._address}: could not write metric top: its question would take {10 * MIB + 36:,} bytes in "
+        "its catalog cell (c:question), over the 10,485,760 HBase takes in one cell by default "
         "(hbase.client.keyvalue.maxsize); shorten the '-- question:' line")
     assert store.stored_metrics() == {}
     assert connection.tables() == [b"-catalog"]  # no table made, no row written
@@ -77,7 +77,7 @@ def test_a_definition_over_the_cell_cap_is_refused_before_anything_is_written(st
     with pytest.raises(StoreError) as error:
         store.write(TOP, [wide])
     message = str(error.value)
-    assert message.startswith(f"HBase at {store._address}: cannot write metric top: its definition (its 145,002 "
+    assert message.startswith(f"HBase at {store._address}: could not write metric top: its definition (its 145,002 "
                               "columns and their types, as JSON) would take ")
     assert message.endswith(" bytes in its catalog cell (c:definition), over the 10,485,760 HBase takes in one cell "
                             "by default (hbase.client.keyvalue.maxsize); select fewer columns or give them shorter "
@@ -92,7 +92,7 @@ def test_a_text_value_over_the_cell_cap_is_refused_before_anything_is_written(st
         store.write(TOP, [ROWS[0], {**ROWS[1], "bio": bio}])
     size = 24 + len(b"\x00b\x00") + len(b"m:bio") - 1 + 6 * 2 * MIB + 2
     assert str(error.value) == (
-        f"HBase at {store._address}: cannot write metric top: the value of column 'bio' in the row of key ('b',) "
+        f"HBase at {store._address}: could not write metric top: the value of column 'bio' in the row of key ('b',) "
         f"would take {size:,} bytes in its cell (as JSON), over the 10,485,760 HBase takes in one cell by default "
         "(hbase.client.keyvalue.maxsize); shorten such values in the metric's SQL (left(…, n))")
     assert store.stored_metrics() == {}
