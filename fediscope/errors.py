@@ -56,9 +56,10 @@ class NoLakeError(LakeError):
 
 
 class NothingCuratedError(LakeError):
-    """A batch run's store holds no metric row because nothing is curated in the lake yet and the run's days have no
-    raw files (a first backfill, or a dated run, of a day before the collection began): its raw files are other
-    days', which another run curates. No retry of the same run mends it (a scheduled task fails at once)."""
+    """Nothing is curated in the lake yet where a run needs curated tables: a batch run's store holds no metric row
+    because its days have no raw files (a first backfill, or a dated run, of a day before the collection began: its
+    raw files are other days', which another run curates), or ``spark_jobs/metrics.py`` is refused a lake never
+    curated. No retry of the same run mends it (a scheduled task fails at once)."""
 
 
 class DamagedBatchError(LakeError, ValueError):
@@ -128,3 +129,30 @@ class EngineStartError(FediscopeError):
 
 class NotSupportedError(FediscopeError):
     """A feature that is documented as not yet supported."""
+
+
+#: The exit codes of the ``spark-submit`` jobs (``spark_jobs/curate.py``, ``spark_jobs/metrics.py``) for the
+#: failures no retry mends, beside a bad setting's 2 (:attr:`ConfigError.exit_code`; every other failure exits 1, as
+#: ``fediscope`` does): the batch DAG sees a job's exit code and output only, and raises the same exception type
+#: from them (:func:`job_error_type`), so its process task fails these at once as it does when it runs the engine in
+#: the worker. Clear of the codes Spark's launcher exits with itself (1, 2, 3, 11, 50-52, 101, 124, 127) and of 128 +
+#: a signal's number; the DAG takes a code for one of these only with the job's own error line (a JVM's exit 2 is no
+#: bad setting).
+JOB_EXIT_CODES: tuple[tuple[type[FediscopeError], int], ...] = (
+    (NoLakeError, 4), (NothingCuratedError, 5), (DamagedBatchError, 6))
+
+
+def job_exit_code(exc: FediscopeError) -> int:
+    """What a ``spark-submit`` job exits with for ``exc``: its :data:`JOB_EXIT_CODES` entry, else its ``exit_code``."""
+    for kind, code in JOB_EXIT_CODES:
+        if isinstance(exc, kind):
+            return code
+    return exc.exit_code
+
+
+def job_error_type(code: int) -> type[FediscopeError]:
+    """The exception type a job's exit ``code`` stands for (:func:`job_exit_code`'s inverse): ConfigError for 2, the
+    :data:`JOB_EXIT_CODES` types, FediscopeError for any other."""
+    if code == ConfigError.exit_code:
+        return ConfigError
+    return next((kind for kind, known in JOB_EXIT_CODES if known == code), FediscopeError)

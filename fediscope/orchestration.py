@@ -72,6 +72,7 @@ from fediscope.errors import (
     NothingCuratedError,
     StoreError,
     UpstreamError,
+    job_error_type,
 )
 
 if TYPE_CHECKING:
@@ -796,9 +797,17 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
         with lake_lock(lake, command=f"fediscope batch {window.since}..{window.until} "
                        "(spark-submit)") as holder:
             job_env[INHERIT_ENV] = holder.token or ""
+            curated = _run_spark_job(curate_job, job_env, settings)
+            try:
+                computed = _run_spark_job(metrics_job, job_env, settings)
+            except NothingCuratedError as exc:  # the run's days have no raw file: the job's "run curate.py first" is
+                if why := _nothing_curated(lake, window):  # no fix here (it just ran); said as verify says it
+                    name = metrics_job[metrics_job.index("--name") + 1]
+                    raise NothingCuratedError(f"spark-submit {name} computed no metric, the store was not touched: "
+                                              f"{why}") from exc
+                raise
             return {"engine": "spark-submit", "master": settings.spark_master, **window.as_dict(),
-                    "curate": _run_spark_job(curate_job, job_env, settings),
-                    "metrics": _run_spark_job(metrics_job, job_env, settings)}
+                    "curate": curated, "metrics": computed}
     from fediscope.engine.process import RunArguments, run_process
 
     # its messages name the run's day where `fediscope process` names --since/--until, which a task has none of
@@ -835,7 +844,9 @@ def _spark_jobs_dir() -> str:
 
 def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> list[list[str]]:
     """The two ``spark-submit`` command lines (curation of the window, then every metric into the store); the
-    curation has no ``--since`` when the window takes uncurated earlier days (:attr:`BatchWindow.earlier`).
+    curation has no ``--since`` when the window takes uncurated earlier days (:attr:`BatchWindow.earlier`), and its
+    ``--window-name`` is :attr:`BatchWindow.named`, so its messages name the run's day where they name
+    ``--since/--until`` when the job is run by hand.
 
     Secrets never go on a command line (visible to every user of the host): the store URL and the rest of the
     configuration travel in the environment, see :func:`spark_submit_env`.
@@ -847,6 +858,7 @@ def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> l
               "--conf", "spark.sql.session.timeZone=UTC"]
     return [
         [*common, "--name", f"fediscope-curate-{window.since}", posixpath.join(jobs, "curate.py"),
+         "--window-name", window.named,
          *(["--since", window.since.isoformat()] if window.curate_since else []), "--until", window.until.isoformat()],
         [*common, "--name", f"fediscope-metrics-{window.until}", posixpath.join(jobs, "metrics.py")],
     ]
@@ -894,7 +906,8 @@ SPARK_STOP_GRACE = 3.0
 #: Lines of a failed (or stopped) job's output copied into the task log (spark-submit's own output is not kept
 #: otherwise).
 SPARK_LOG_TAIL = 60
-_JOB_ERROR_RE = re.compile(r"^fediscope (?:curate|metrics): error: ")
+#: The job's own error line: its one-line error, or argparse's usage error (``spark_jobs/curate.py: error: …``).
+_JOB_ERROR_RE = re.compile(r"^(?:fediscope (?:curate|metrics)|spark_jobs/(?:curate|metrics)\.py): error: ")
 _EXCEPTION_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b(?::|$)")
 _LOG4J_RE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (?:TRACE|DEBUG|INFO|WARN|ERROR) ")
 #: A log line of the job's own (fediscope's text format, ``FEDISCOPE_LOG_FORMAT=text``, which
@@ -927,6 +940,12 @@ def job_failure_line(stdout: str, stderr: str) -> str:
 def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) -> dict[str, Any]:
     """Run one job; its JSON summary (last JSON line of stdout), or FediscopeError with the reason it failed
     (:func:`job_failure_line`), after copying the tail of its output into the task log (secrets masked).
+
+    A job that failed with its own error line is raised as the type its exit code stands for
+    (:func:`~fediscope.errors.job_error_type`: ConfigError for 2, NoLakeError, NothingCuratedError, DamagedBatchError),
+    so :func:`failing_at_once` fails the task at once on what no retry mends, as when the engine runs in the worker
+    (was: a FediscopeError for every exit, retried 8 times, a bad setting and a damaged raw file included). Without that
+    line (the JVM failed, or a Python traceback) it is a FediscopeError, retried.
 
     The job's own log lines (its curation's and metrics' progress, its warnings: :data:`_JOB_LOG_RE`,
     :data:`_JOB_SAID_RE`) go to the task log as the job prints them, so a job of hours shows how far it got while it
@@ -969,7 +988,8 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     if job.returncode != 0:
         _log_tail(name, output, secrets, f"failed (exit {job.returncode})")
         reason = job_failure_line(stdout, stderr)
-        raise FediscopeError(redact_text(f"spark-submit {name} failed (exit {job.returncode}): {reason}", secrets))
+        kind = job_error_type(job.returncode) if _JOB_ERROR_RE.match(reason) else FediscopeError
+        raise kind(redact_text(f"spark-submit {name} failed (exit {job.returncode}): {reason}", secrets))
     for line in reversed(output["stdout"]):
         if line.startswith("{"):
             return dict(json.loads(line))

@@ -17,6 +17,7 @@ fediscope.engine.workspace)::
     spark-submit --master spark://spark-master:7077 --deploy-mode client \\
         --conf spark.sql.session.timeZone=UTC \\
         spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23] [--recurate [--force]]
+        [--window-name "this run's day 2026-11-23"]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``, with fediscope's virtualenv
 active (``. .venv/bin/activate``): pyspark's own ``spark-submit`` finds its Spark through ``python3`` on the ``PATH``,
@@ -27,12 +28,16 @@ spark-submit's stderr: its errors only (its warnings on a cluster) once the Spar
 log4j2 configuration of the user's or ``FEDISCOPE_LOG_LEVEL=DEBUG`` keeps Spark's INFO
 (:func:`fediscope.engine.spark_engine.submitted_session`). Exits 1 with one line ("fediscope curate: error: …") when
 curation fails, when another run (``fediscope process``, an erasure) holds the lake lock
-(:mod:`fediscope.lake.lock`), when the lake does not exist or holds no data, or when the master given to
-``spark-submit --master`` takes no connection (probed before the SparkContext connects to it,
-:func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a usage line
-for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after ``--until``, ``--recurate`` with either,
-``--force`` without it) and with one line for a bad setting (a ``FEDISCOPE_*`` value, ``fediscope.toml``, a
-``spark-submit --master spark://host`` without its port, or a master Spark cannot read, ``local[x]``). Ctrl-C
+(:mod:`fediscope.lake.lock`), or when the master given to ``spark-submit --master`` takes no connection (probed
+before the SparkContext connects to it, :func:`fediscope.engine.spark_engine.submitted_session`); exits 2 with a
+usage line for a bad argument (a date that is not ``YYYY-MM-DD``, ``--since`` after ``--until``, ``--recurate`` with
+either, ``--force`` without it, an empty ``--window-name``) and with one line for a bad setting (a ``FEDISCOPE_*``
+value, ``fediscope.toml``, a ``spark-submit --master spark://host`` without its port, or a master Spark cannot read,
+``local[x]``) and for a rebuild (``--recurate``) that was interrupted, which a run limited by ``--since``/``--until``
+cannot finish; exits 4 with one line when the lake does not exist or holds no data, and 6 when a raw file was damaged
+since it was landed (:data:`fediscope.errors.JOB_EXIT_CODES`: the batch DAG fails its task at once on 2, 4 and 6, and
+retries on 1). ``--window-name`` names what limits the run where its messages say ``--since/--until`` (the batch DAG
+passes ``this run's day 2026-11-23``, its task having no options). Ctrl-C
 cancels the running Spark jobs, releases the lake lock and exits 130 with "fediscope curate: interrupted"; the
 next run curates again what it did not publish. ``--recurate`` rebuilds every curated table
 from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
@@ -72,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "rules changed)")
     parser.add_argument("--force", action="store_true",
                         help="with --recurate: rebuild even though raw files curated before are gone")
+    parser.add_argument("--window-name", metavar="TEXT",
+                        help="how messages name what limits this run's days (default: --since/--until; the batch "
+                             "DAG passes \"this run's day YYYY-MM-DD\")")
     args = parser.parse_args(argv)
+    if args.window_name is not None and not args.window_name.strip():
+        parser.error("--window-name must not be empty")
     if args.since and args.until and args.since > args.until:
         parser.error(f"--since {args.since} is after --until {args.until}")
     if args.recurate and (args.since or args.until):
@@ -86,7 +96,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.config import option_origin
     from fediscope.engine.spark_engine import SparkEngine, submitted_session
-    from fediscope.errors import FediscopeError
+    from fediscope.errors import FediscopeError, job_exit_code
     from fediscope.interrupts import keyboard_interrupts
     from spark_jobs.job_lock import job_lock
 
@@ -104,13 +114,15 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
                     spark = submitted_session("fediscope-curate")
                 with SparkEngine(settings, spark=spark) as engine:
                     summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
-                                            allow_missing=args.force)
+                                            allow_missing=args.force, window_named=args.window_name)
     except KeyboardInterrupt:
         print("fediscope curate: interrupted", file=sys.stderr)
         return 130
     except FediscopeError as exc:
         print(f"fediscope curate: error: {exc}", file=sys.stderr)
-        return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures
+        # as `fediscope` exits (2 for a bad setting, 1 for other failures), and 4 or 6 for a lake with no data or
+        # a damaged raw file, so that the batch DAG can tell them from a failure a retry may mend
+        return job_exit_code(exc)
     print(json.dumps(summary.as_dict(), sort_keys=True))
     return 0
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fediscope.engine.manifest import MANIFEST_PATH
-from fediscope.errors import LakeError
+from fediscope.errors import NothingCuratedError
 from fediscope.lake.backend import LAKE_SETTING, LakeBackend, open_lake
 from fediscope.lake.layout import CURATED_ROOT, STATE_ROOT
 from fediscope.lake.lock import INHERIT_ENV, LockHolder, lake_lock
@@ -49,7 +49,8 @@ def job_lock(lake_url: str, command: str, *, curated: bool = False, untouched: s
 
 
 def require_curated(lake: LakeBackend) -> None:
-    """The lake has been curated: it holds the curated manifest or a curated file (stops at the first one)."""
+    """The lake has been curated: it holds the curated manifest or a curated file (stops at the first one);
+    :class:`~fediscope.errors.NothingCuratedError` otherwise (a LakeError, exit 5 from the job)."""
     if lake.exists(MANIFEST_PATH):
         return
     pending = [CURATED_ROOT]
@@ -58,5 +59,5 @@ def require_curated(lake: LakeBackend) -> None:
             if not entry.is_dir:
                 return
             pending.append(entry.path)
-    raise LakeError(f"nothing is curated in the lake {lake.url} (no {MANIFEST_PATH}, no curated tables): run "
+    raise NothingCuratedError(f"nothing is curated in the lake {lake.url} (no {MANIFEST_PATH}, no curated tables): run "
                     "spark_jobs/curate.py (or `fediscope process`) first; the store was not touched")

@@ -26,10 +26,11 @@ Command::
 ``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
 Prints a JSON summary (rows and seconds per metric) on stdout (under spark-submit, the job's own lines come on its
 stdout too: see ``spark_jobs/curate.py``); exits 1 with one line ("fediscope metrics: error: …") on failure, when
-another run holds the lake lock (:mod:`fediscope.lake.lock`), when the lake does not exist, holds no data or holds
-nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched), when the store cannot be
-opened (checked before Spark starts: nothing is computed), or when the master spark-submit was given takes no
-connection (probed before the SparkContext connects to it, as in ``spark_jobs/curate.py``); exits 2 with a usage
+another run holds the lake lock (:mod:`fediscope.lake.lock`), when the store cannot be opened (checked before Spark
+starts: nothing is computed), or when the master spark-submit was given takes no connection (probed before the
+SparkContext connects to it, as in ``spark_jobs/curate.py``); exits 4 with one line when the lake does not exist or
+holds no data, and 5 when it holds nothing curated yet (run ``spark_jobs/curate.py`` first; the store is not touched:
+:data:`fediscope.errors.JOB_EXIT_CODES`, which the batch DAG fails its task on at once); exits 2 with a usage
 line when ``--out`` names a directory or a folder that is not there, and with one line, as ``fediscope process``
 does, for a bad setting (``spark-submit --master spark://host`` or ``local[x]`` too), an in-memory SQLite store, an
 unknown ``--metric``, a metric file that is wrong (its header, its SQL or its result) or an ``--out`` that could not
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
     from fediscope.cli.common import settings_from_context
     from fediscope.config import option_origin
     from fediscope.engine.metrics import check_spark_portable, load_metrics
-    from fediscope.errors import ConfigError, FediscopeError
+    from fediscope.errors import ConfigError, FediscopeError, job_exit_code
     from fediscope.interrupts import keyboard_interrupts
     from fediscope.store.port import require_persistent
     from spark_jobs.job_lock import job_lock
@@ -114,7 +115,9 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
         return 130
     except FediscopeError as exc:
         print(f"fediscope metrics: error: {exc}", file=sys.stderr)
-        return exc.exit_code  # as `fediscope` exits: 2 for a bad setting or metric file, 1 for other failures
+        # as `fediscope` exits (2 for a bad setting or metric file, 1 for other failures), and 4 or 5 for a lake with
+        # no data or nothing curated, so that the batch DAG can tell them from a failure a retry may mend
+        return job_exit_code(exc)
     print(json.dumps(summary, sort_keys=True))
     return 0
 

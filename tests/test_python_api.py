@@ -149,6 +149,23 @@ def test_errors_name_the_python_arguments_not_the_command_options(no_outside_con
         fs.settings(config_file=no_outside_config)
 
 
+def test_an_interrupted_rebuild_is_refused_naming_the_call_that_finishes_it(no_outside_config: Path) -> None:
+    """Was: "… a run limited by since/until cannot finish it; run `fediscope process --recurate`", a command for a
+    notebook whose user calls process()."""
+    from fediscope.engine.manifest import mark_rebuild_started
+
+    lake = land(no_outside_config / "lake", statuses=60)
+    settings = fs.settings(lake=lake, store="sqlite:///metrics.db")
+    fs.process(settings)
+    mark_rebuild_started(LocalLake(lake), False)  # a process(settings, recurate=True) stopped part-way
+    with pytest.raises(ConfigError) as info:
+        fs.process(settings, until="2099-01-01")
+    assert str(info.value) == ("a rebuild of the curated tables (`process(settings, recurate=True)`) was interrupted "
+                               "before it finished: a run limited by since/until cannot finish it; run "
+                               "`process(settings, recurate=True)`")
+    assert fs.process(settings, recurate=True).curate["rebuilt"]  # the call it names finishes it
+
+
 def _interpreter_state() -> tuple[object, ...]:
     """What a library call must leave as it found it: logging handlers, SIGINT's handler and the wakeup fd, the
     threads, the open file descriptors (each with what it is open on)."""

@@ -150,17 +150,20 @@ class Engine(ABC):
     # -- the interface other parts call ------------------------------------------------------------------
     def curate(self, since: dt.date | None = None, until: dt.date | None = None,
                progress: Callable[[str], None] | None = None, rebuild: bool = False,
-               allow_missing: bool = False, today: dt.date | None = None, window_named: str | None = None) -> Any:
+               allow_missing: bool = False, today: dt.date | None = None, window_named: str | None = None,
+               recurate_named: str | None = None) -> Any:
         """Curate raw files not yet curated (fetch dates ``since``..``until``); returns a CurateSummary.
         ``progress`` is told each step as it starts (one line each). ``rebuild``: curate every raw file again and
         replace every curated table (see :mod:`fediscope.engine.curation`). ``today`` (UTC, default today) dates
         the curated retention's cutoff. ``window_named``: how a refusal names what limits the run to
-        ``since``..``until`` (:func:`~fediscope.engine.curation.run_curation`; ``--since/--until`` by default)."""
-        from fediscope.engine.curation import WINDOW_NAMED, run_curation
+        ``since``..``until`` (:func:`~fediscope.engine.curation.run_curation`; ``--since/--until`` by default), and
+        ``recurate_named`` the run that finishes an interrupted rebuild (``fediscope process --recurate``)."""
+        from fediscope.engine.curation import RECURATE_NAMED, WINDOW_NAMED, run_curation
 
         with self._errors_in_lake_terms():
             summary = run_curation(self, since=since, until=until, progress=progress, rebuild=rebuild,
-                                   allow_missing=allow_missing, today=today, window_named=window_named or WINDOW_NAMED)
+                                   allow_missing=allow_missing, today=today, window_named=window_named or WINDOW_NAMED,
+                                   recurate_named=recurate_named or RECURATE_NAMED)
         self._curated_views = False
         self._starts = None  # what the run curated decides where the curated statuses begin
         return summary

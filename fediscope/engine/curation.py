@@ -156,6 +156,10 @@ class CurateSummary:
 #: whose user gives no such options names it its own way: :class:`fediscope.engine.process.RunArguments`).
 WINDOW_NAMED = "--since/--until"
 
+#: How the refusal to finish an interrupted rebuild names the run that finishes it, by default: the command's (a
+#: Python API caller names its call: :class:`fediscope.engine.process.RunArguments`).
+RECURATE_NAMED = "`fediscope process --recurate`"
+
 #: The setting whose value :func:`left_out_note` names (:func:`retention_named`).
 RETENTION_SETTING = "retention_curated_days"
 
@@ -184,13 +188,14 @@ def left_out_note(summary: dict[str, Any], setting: str) -> str:
 def run_curation(engine: Engine, since: date | None = None, until: date | None = None,
                  progress: Callable[[str], None] | None = None, rebuild: bool = False,
                  allow_missing: bool = False, today: date | None = None,
-                 window_named: str = WINDOW_NAMED) -> CurateSummary:
+                 window_named: str = WINDOW_NAMED, recurate_named: str = RECURATE_NAMED) -> CurateSummary:
     """Curate the raw files not curated yet (see the module docstring); ``progress`` is told each step as it
     starts, so a long curation is not minutes of silence. ``rebuild`` curates every raw file again and replaces
     every curated table (refused with ``since``/``until``, and while curated raw files are missing unless
     ``allow_missing``). ``today`` (UTC; default: today) dates the curated retention's cutoff. ``window_named``:
     how the refusal to finish an interrupted rebuild names what limits this run, as its caller's user gives it
-    (``--since/--until``; an Airflow batch run: ``this run's day 2026-11-23``)."""
+    (``--since/--until``; an Airflow batch run: ``this run's day 2026-11-23``), and ``recurate_named`` the run that
+    finishes it (``fediscope process --recurate``; the Python API: its call)."""
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
@@ -200,9 +205,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     if interrupted is not None:
         # the tables it published are rebuilt, the others not yet: curating incrementally on top would keep them so
         if since or until:
-            raise ConfigError("a rebuild of the curated tables (`fediscope process --recurate`) was interrupted before "
-                              f"it finished: a run limited by {window_named} cannot finish it; run `fediscope process "
-                              "--recurate`")
+            raise ConfigError(f"a rebuild of the curated tables ({recurate_named}) was interrupted before it "
+                              f"finished: a run limited by {window_named} cannot finish it; run {recurate_named}")
         rebuild, allow_missing = True, allow_missing or interrupted.get("force") is True
         log.warning("curation: a rebuild of the curated tables (`fediscope process --recurate`) was interrupted "
                     "before it finished (started %s): this run finishes it", interrupted.get("started_at", "?"))

@@ -252,7 +252,8 @@ class RunArguments:
     ``window`` names what limits the run to ``since``..``until`` where the summary line (raw files outside it left
     uncurated) and the curation's refusal to finish an interrupted rebuild say it: an Airflow batch run has no
     options, its day limits it (``this run's day 2026-11-23``: :attr:`fediscope.orchestration.BatchWindow.named`).
-    Was: ``--since/--until`` for every caller."""
+    Was: ``--since/--until`` for every caller. ``recurate_run``: the run that same refusal says finishes the rebuild
+    (was ``fediscope process --recurate`` for a Python API caller too)."""
 
     since: str = "--since"
     until: str = "--until"
@@ -260,6 +261,7 @@ class RunArguments:
     allow_missing: str = "--force"
     given: str = " "  # between a name and its value
     window: str = "--since/--until"
+    recurate_run: str = "`fediscope process --recurate`"
 
     def value(self, name: str, value: object) -> str:
         """``--since 2026-11-20`` / ``since=2026-11-20``."""
@@ -268,7 +270,8 @@ class RunArguments:
 
 #: :func:`fediscope.python_api.process`'s own names for the arguments run_process refuses
 PYTHON_ARGUMENTS = RunArguments(since="since", until="until", recurate="recurate=True",
-                                allow_missing="allow_missing=True", given="=", window="since/until")
+                                allow_missing="allow_missing=True", given="=", window="since/until",
+                                recurate_run="`process(settings, recurate=True)`")
 
 
 def run_process(settings: Settings, *, engine: str | None = None, since: date | None = None,
@@ -323,7 +326,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
             store = store_from_settings(settings)  # a wrong store URL fails before any work is done
             try:
                 _compute(settings, name, since, until, metrics, summary, show, engine_options or {}, store, started,
-                         kept, recurate, allow_missing, named.window)
+                         kept, recurate, allow_missing, named.window, named.recurate_run)
             finally:
                 store.close()
             _prune_snapshots(lake, kept)
@@ -345,7 +348,7 @@ def run_process(settings: Settings, *, engine: str | None = None, since: date | 
 def _compute(settings: Settings, name: str, since: date | None, until: date | None, metrics: dict[str, Metric],
              summary: ProcessSummary, show: LineProgress, engine_options: dict[str, Any], store: MetricStore,
              started: float, kept: str, recurate: bool = False, allow_missing: bool = False,
-             window_named: str | None = None) -> None:
+             window_named: str | None = None, recurate_named: str | None = None) -> None:
     from fediscope.engine.base import open_engine
     from fediscope.engine.manifest import load_manifest
     from fediscope.engine.metric_state import MetricSnapshots
@@ -359,7 +362,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         step = time.perf_counter()
         show("process: curating the raw lake")
         curated = eng.curate(since=since, until=until, progress=show, rebuild=recurate, allow_missing=allow_missing,
-                             window_named=window_named)
+                             window_named=window_named, recurate_named=recurate_named)
         summary.curate = curated.as_dict()
         summary.seconds["curate"] = time.perf_counter() - step
         show(f"process: curated {count(curated.raw_files, 'raw file')} in {summary.seconds['curate']:.1f} s")

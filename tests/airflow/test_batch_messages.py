@@ -7,7 +7,8 @@ curated stores no row: ``verify`` says why and which run curates the raw files, 
 damaged since it was landed stops curation (it is not quarantined: quarantine holds what landing could not land) and
 no retry mends it (landing is atomic), so ``process`` fails at once instead of retrying for 2 hours.
 
-Real runs of the tasks' code (DuckDB, a SQLite store) on a generated corpus; two real ``dag.test()`` runs.
+Real runs of the tasks' code (DuckDB, a SQLite store) on a generated corpus; real ``dag.test()`` runs, one of them
+through a ``spark-submit`` whose curation job checks the raw files as the real one does, and exits as it does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,53 @@ def test_a_damaged_raw_file_fails_process_once(airflow_env: AirflowEnv, lake_dir
         lines or result["_output"][-3000:]
     assert "(not retried: no retry mends this)" in lines[0], lines
 
+
+
+#: A ``spark-submit`` whose curation job checks the raw files whole, as the real job's curation does before Spark
+#: reads them, and fails as the real job does: its own error line on the driver's output, exit 6 for a damaged raw
+#: file (tests/airflow/test_spark_submit.py runs the real job so).
+DAMAGE_CHECKING_SPARK_SUBMIT = """#!{python}
+import json, os, sys
+from pathlib import Path
+from fediscope.errors import DamagedBatchError
+from fediscope.lake.batches import check_whole_batches
+
+lake = Path(os.environ["FEDISCOPE_LAKE"])
+if any(arg.endswith("curate.py") for arg in sys.argv):
+    try:
+        check_whole_batches(sorted(str(p) for p in (lake / "raw").rglob("*.jsonl")))
+    except DamagedBatchError as exc:
+        print(f"fediscope curate: error: {{exc}}", flush=True)
+        print("26/12/06 06:05:49 INFO ShutdownHookManager: Shutdown hook called", file=sys.stderr)
+        sys.exit(6)
+print(json.dumps({{"argv": sys.argv[1:]}}))
+"""
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_a_damaged_raw_file_fails_process_through_spark_submit_once(airflow_env: AirflowEnv, lake_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """engine=spark on a cluster master: the curation job exits 6 for a damaged raw file, which the task raises as a
+    DamagedBatchError, not retried, with the job's own line (was: "spark-submit … failed (exit 1)", a FediscopeError
+    retried 8 times over 2 hours)."""
+    path = _cut_short(lake_dir, D22)
+    home = tmp_path / "spark"
+    (home / "bin").mkdir(parents=True)
+    script = home / "bin" / "spark-submit"
+    script.write_text(DAMAGE_CHECKING_SPARK_SUBMIT.format(python=sys.executable))
+    script.chmod(0o755)
+    variable = {"lake": str(lake_dir), "store": f"sqlite:///{lake_dir.parent / 'dag.db'}", "engine": "spark",
+                "spark_master": "yarn"}  # a cluster master (yarn is not probed): the jobs go through spark-submit
+    env = {"AIRFLOW_VAR_FEDISCOPE_SETTINGS": json.dumps(variable), "FEDISCOPE_PSEUDONYM_KEY": KEY,
+           "SPARK_HOME": str(home)}
+    result = airflow_env.run("test", "fediscope_batch", "--logical-date", f"{D22.isoformat()}T00:00:00+00:00",
+                             "--retries", "2", extra_env=env)
+    assert result["state"] == "failed"
+    assert _tries(result, "process") == ("failed", 1), result["tasks"]
+    lines = _failure_lines(result, "process")
+    assert len(lines) == 1, lines or result["_output"][-3000:]
+    assert "DamagedBatchError: spark-submit fediscope-curate-2026-11-22 failed (exit 6): fediscope curate: error: " \
+           f"the raw file {lake_dir / path} is cut short or damaged" in lines[0], lines
+    assert "(not retried: no retry mends this)" in lines[0], lines
+    assert not load_manifest(LocalLake(lake_dir)).files, "nothing curated"

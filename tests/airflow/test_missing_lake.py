@@ -90,10 +90,10 @@ def test_batch_on_a_missing_lake_fails_clearly_and_leaves_the_store_alone(airflo
 @pytest.mark.parametrize("lake_state", ["missing", "empty", "file"])
 def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, job_name: str, extra: list[str],
                                                                lake_state: str) -> None:
-    """Exit 1 with one line before Spark starts (pyspark is not imported) or the store is opened; the hint names
-    the job's own --lake option beside FEDISCOPE_LAKE (the DAG's tasks, which have no option, name the setting).
-    Each says what it left alone: the metrics job its store; curation, which has none, that nothing was curated
-    (was: "the store was not touched" from curation too)."""
+    """Exit 4 (was 1, which the batch DAG retried) with one line before Spark starts (pyspark is not imported) or
+    the store is opened; the hint names the job's own --lake option beside FEDISCOPE_LAKE (the DAG's tasks, which
+    have no option, name the setting). Each says what it left alone: the metrics job its store; curation, which has
+    none, that nothing was curated (was: "the store was not touched" from curation too)."""
     lake = tmp_path / "lake"
     if lake_state == "empty":
         lake.mkdir()
@@ -104,7 +104,7 @@ def test_spark_jobs_refuse_a_missing_or_empty_lake_in_one_line(tmp_path: Path, j
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
     job = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
                          timeout=120)
-    assert job.stdout.strip() == "1 False", job.stderr
+    assert job.stdout.strip() == "4 False", job.stderr
     err = job.stderr.strip().splitlines()
     expected = {"missing": f"no lake at {lake}: it does not exist", "empty": f"the lake {lake} holds no data",
                 "file": f"the lake path {lake} is not a directory"}[lake_state]

@@ -589,12 +589,16 @@ with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
 if os.environ.get("FAKE_SPARK_FAIL"):
     print("Exception in thread main: cannot reach " + os.environ["FEDISCOPE_STORE"], file=sys.stderr)
     sys.exit(2)
+if os.environ.get("FAKE_SPARK_EXIT"):  # a job's own error line (the driver's stderr, merged into spark-submit's
+    print(os.environ["FAKE_SPARK_ERROR"], flush=True)  # stdout), its exit code, then a line of the JVM's
+    print("26/12/01 23:59:40 INFO ShutdownHookManager: Shutdown hook called", file=sys.stderr)
+    sys.exit(int(os.environ["FAKE_SPARK_EXIT"]))
 if os.environ.get("FAKE_SPARK_SLEEP"):
     import time
 
     time.sleep(float(os.environ["FAKE_SPARK_SLEEP"]))
 print("some spark log line")
-print(json.dumps({{"job": os.path.basename(sys.argv[-1] if not sys.argv[-1].startswith("20") else sys.argv[-5])}}))
+print(json.dumps({{"job": os.path.basename(next(arg for arg in sys.argv if arg.endswith(".py")))}}))
 """
 
 
@@ -633,12 +637,15 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, spar
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     curate, metrics = calls
     assert curate["argv"][:4] == ["--master", spark_master, "--deploy-mode", "client"]
-    assert curate["argv"][-5:-4][0].endswith("spark_jobs/curate.py")
-    assert curate["argv"][-4:] == ["--since", "2026-11-22", "--until", "2026-11-23"]
+    assert curate["argv"][-7:-6][0].endswith("spark_jobs/curate.py")
+    # its messages name the run's days, where the job run by hand names its --since/--until
+    assert curate["argv"][-6:] == ["--window-name", "this run's days 2026-11-22 to 2026-11-23",
+                                   "--since", "2026-11-22", "--until", "2026-11-23"]
     assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")
     earlier = orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23), earlier=True)
     curate_argv, _ = orch.spark_submit_jobs(settings, earlier, "spark-submit")
-    assert "--since" not in curate_argv and curate_argv[-2:] == ["--until", "2026-11-23"]
+    assert "--since" not in curate_argv and curate_argv[-4:] == ["--window-name", "this run's days up to 2026-11-23",
+                                                                 "--until", "2026-11-23"]
     for call in calls:
         assert not any("pw-123" in arg for arg in call["argv"]), "no password on a command line"
         assert (call["store"], call["lake"], call["engine"]) == (settings.store, lake, "spark")
@@ -799,8 +806,75 @@ def test_a_failing_spark_job_fails_with_its_last_error_line(spark_home: Path, tm
     with pytest.raises(FediscopeError, match=r"spark-submit fediscope-curate-2026-11-23 failed \(exit 2\): "
                                              r"Exception in thread main") as info:
         orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    assert type(info.value) is FediscopeError  # exit 2 without the job's own line: no bad setting, retried
     assert "s3cret" not in str(info.value)
     assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released when a job fails too
+
+
+@pytest.mark.parametrize(("job", "code", "line", "kind"), [
+    ("curate", 2, "fediscope curate: error: a rebuild of the curated tables (`fediscope process --recurate`) was "
+                  "interrupted before it finished: a run limited by this run's day 2026-11-23 cannot finish it; run "
+                  "`fediscope process --recurate`", "ConfigError"),
+    ("curate", 2, "spark_jobs/curate.py: error: unrecognized arguments: --window-name", "ConfigError"),
+    ("curate", 4, "fediscope curate: error: the lake /lake holds no data (no raw batches, nothing curated)",
+     "NoLakeError"),
+    ("curate", 6, "fediscope curate: error: the raw file raw/x.jsonl is cut short or damaged", "DamagedBatchError"),
+    ("metrics", 5, "fediscope metrics: error: nothing is curated in the lake /lake", "NothingCuratedError"),
+])
+def test_a_spark_jobs_exit_code_is_raised_as_the_error_it_stands_for(spark_home: Path, tmp_path: Path, job: str,
+                                                                    code: int, line: str, kind: str) -> None:
+    """The job's exit code says what failed (2 a bad setting or argument, 4 no lake, 5 nothing curated, 6 a damaged
+    raw file): raised as that error, which the process task does not retry, with the job's own line. Was a
+    FediscopeError for every exit, retried 8 times over 2 hours."""
+    import fediscope.errors
+
+    lake = _lake_with_data(tmp_path / "lake")
+    if job == "metrics":  # curated something (the manifest): _nothing_curated leaves the job's own line
+        (lake / "_state").mkdir()
+        (lake / "_state" / "curated_manifest.json").write_text("{}")
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": str(lake)}, env={})
+    env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_SPARK_ERROR": line, "FAKE_SPARK_EXIT": str(code)}
+    if job == "metrics":  # the curation job succeeds, the metrics job fails
+        script = spark_home / "bin" / "spark-submit"
+        script.write_text(script.read_text().replace('if os.environ.get("FAKE_SPARK_EXIT"):',
+                                                     'if os.environ.get("FAKE_SPARK_EXIT") and "metrics.py" in '
+                                                     'sys.argv[-1]:'))
+    window = orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23))
+    with pytest.raises(getattr(fediscope.errors, kind)) as info:
+        orch.process_window(settings, window, env=env)
+    assert type(info.value).__name__ == kind
+    assert str(info.value) == f"spark-submit fediscope-{job}-2026-11-23 failed (exit {code}): {line}"
+    assert isinstance(info.value, orch.NOT_RETRIED)
+    assert not (lake / "_state" / "process.lock").exists()
+    # the same exit without the job's own line (the JVM's, or a Python traceback's): no kind of the job's, retried
+    jvm = "py4j.protocol.Py4JJavaError: An error occurred while calling o42.sql"
+    with pytest.raises(fediscope.errors.FediscopeError) as info:
+        orch.process_window(settings, window, env={**env, "FAKE_SPARK_ERROR": jvm})
+    assert type(info.value) is fediscope.errors.FediscopeError and not isinstance(info.value, orch.NOT_RETRIED)
+    assert str(info.value) == f"spark-submit fediscope-{job}-2026-11-23 failed (exit {code}): {jvm}"
+
+
+def test_a_metrics_job_with_nothing_curated_says_why_as_verify_does(spark_home: Path, tmp_path: Path) -> None:
+    """A dated run of a day without raw files on a lake never curated: the curation job curates nothing, and the
+    metrics job refuses the lake (exit 5). Said as verify says it on DuckDB, which run curates the raw files (the
+    job's "run spark_jobs/curate.py first" is no fix: it just ran), and not retried."""
+    from fediscope.errors import NothingCuratedError
+
+    lake = _lake_with_data(tmp_path / "lake")  # its one raw file is of 2026-11-23
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": str(lake)}, env={})
+    env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_SPARK_ERROR": "fediscope metrics: error: nothing is curated in the lake", "FAKE_SPARK_EXIT": "5"}
+    script = spark_home / "bin" / "spark-submit"
+    script.write_text(script.read_text().replace('if os.environ.get("FAKE_SPARK_EXIT"):',
+                                                 'if os.environ.get("FAKE_SPARK_EXIT") and "metrics.py" in '
+                                                 'sys.argv[-1]:'))
+    with pytest.raises(NothingCuratedError) as info:
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 20), date(2026, 11, 20)), env=env)
+    assert str(info.value) == (
+        "spark-submit fediscope-metrics-2026-11-20 computed no metric, the store was not touched: nothing is curated "
+        "in the lake yet, and this run's day 2026-11-20 has no raw files (1 raw file lies outside it): let an undated "
+        "run (`airflow dags trigger fediscope_batch`) or the daily run curate them first, then clear this run")
 
 
 def test_local_spark_and_duckdb_run_in_the_worker() -> None:

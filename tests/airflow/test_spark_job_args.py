@@ -24,6 +24,7 @@ pytestmark = pytest.mark.airflow
     (["--until", "2026-W48-1"], "argument --until: '2026-W48-1' is not a date (YYYY-MM-DD)"),
     (["--recurate", "--since", "2026-11-20"], "--recurate curates every raw file; leave out --since/--until"),
     (["--force"], "--force only applies with --recurate"),
+    (["--window-name", " ", "--until", "2026-11-20"], "--window-name must not be empty"),
 ])
 def test_curate_refuses_bad_days(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -36,6 +37,13 @@ def test_curate_refuses_bad_days(argv: list[str], message: str, capsys: pytest.C
 def test_curate_accepts_one_day() -> None:
     args = curate.parse_args(["--since", "2026-11-23", "--until", "2026-11-23"])
     assert args.since == args.until and args.since.isoformat() == "2026-11-23"
+
+
+def test_curate_takes_the_name_the_batch_dag_gives_its_window() -> None:
+    """Its messages name the run's day under the DAG (was: --since/--until, options the DAG's task has none of)."""
+    assert curate.parse_args(["--window-name", "this run's day 2026-11-23", "--until", "2026-11-23"]).window_name \
+        == "this run's day 2026-11-23"
+    assert curate.parse_args(["--until", "2026-11-23"]).window_name is None  # by hand: --since/--until
 
 
 @pytest.mark.parametrize("where", ["missing-folder", "a-directory"])

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from fediscope import orchestration as orch
-from fediscope.errors import FediscopeError
+from fediscope.engine.manifest import mark_rebuild_started
+from fediscope.errors import ConfigError, DamagedBatchError, NoLakeError
+from fediscope.lake.batches import raw_batch_files
+from fediscope.lake.local import LocalLake
+from fediscope.privacy import PrivacyPolicy
+from fediscope.sample.landing import write_raw_lake
 
 pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
 
@@ -42,10 +47,10 @@ def test_a_failed_job_reports_its_own_error_line_from_the_drivers_python(spark_s
     # a worker whose `python3` on the PATH is not its own interpreter (a virtualenv not activated)
     env = orch.spark_submit_env(settings, {k: v for k, v in os.environ.items()
                                            if not k.startswith(("FEDISCOPE_", "PYSPARK_"))} | {"PATH": "/usr/bin:/bin"})
-    with pytest.raises(FediscopeError) as info:
+    with pytest.raises(NoLakeError) as info:  # exit 4: not retried by the DAG (was exit 1, a FediscopeError)
         orch._run_spark_job(curate, env, settings)
     message = str(info.value)
-    assert message.startswith("spark-submit fediscope-curate-2026-11-23 failed (exit 1): fediscope curate: error: "
+    assert message.startswith("spark-submit fediscope-curate-2026-11-23 failed (exit 4): fediscope curate: error: "
                               f"no lake at {lake}: it does not exist"), message
     assert "pw-0123456789" not in message
     assert not lake.exists()
@@ -63,3 +68,57 @@ def test_the_failure_line_is_the_jobs_own_not_sparks_last_log_line() -> None:
     assert orch.job_failure_line("", "Error: Missing application resource.\n" + stderr) == \
         "Error: Missing application resource."
     assert orch.job_failure_line("", "") == "no output"
+
+
+KEY = "spark-submit-exits-pseudonym-key-0123456789abcdef"
+
+
+def _job_env(settings: object) -> dict[str, str]:
+    return orch.spark_submit_env(settings, {k: v for k, v in os.environ.items()
+                                            if not k.startswith(("FEDISCOPE_", "PYSPARK_"))}
+                                 | {"FEDISCOPE_PSEUDONYM_KEY": KEY})
+
+
+@pytest.fixture
+def sample_lake(tmp_path: Path) -> Path:
+    """A lake of two fetch days, 2026-11-22..23, nothing curated."""
+    from datetime import UTC, datetime, timedelta
+
+    lake = tmp_path / "lake"
+    write_raw_lake(LocalLake(lake), 40, seed=3, policy=PrivacyPolicy(key=KEY.encode()), instances=("a.example",),
+                   end=datetime(2026, 11, 23, 23, tzinfo=UTC), window=timedelta(days=2))
+    return lake
+
+
+def test_a_damaged_raw_file_exits_6_and_is_raised_as_such(spark_submit: str, sample_lake: Path) -> None:
+    """The real curation job, through the real spark-submit: a raw file cut short since it was landed exits 6, which
+    the task raises as a DamagedBatchError (not retried), with the job's own line. Was exit 1, retried 8 times."""
+    path = sorted(p for p in raw_batch_files(LocalLake(sample_lake)) if p.endswith(".jsonl"))[0]
+    data = (sample_lake / path).read_bytes()
+    (sample_lake / path).write_bytes(data[: len(data) - 10])
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "local[1]", "lake": str(sample_lake),
+                                             "store": f"sqlite:///{sample_lake.parent / 'm.db'}"}, env={})
+    curate, _ = orch.spark_submit_jobs(settings, orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23)),
+                                       spark_submit)
+    with pytest.raises(DamagedBatchError) as info:
+        orch._run_spark_job(curate, _job_env(settings), settings)
+    message = str(info.value)
+    assert message.startswith("spark-submit fediscope-curate-2026-11-22 failed (exit 6): fediscope curate: error: "
+                              "the raw file "), message
+    assert Path(path).name in message and "cut short or damaged" in message, message
+
+
+def test_an_interrupted_rebuild_exits_2_naming_the_runs_days(spark_submit: str, sample_lake: Path) -> None:
+    """Under the DAG the job is given --window-name: its refusal names the run's days, not --since/--until, which
+    the task has none of; exit 2, raised as a ConfigError (not retried)."""
+    mark_rebuild_started(LocalLake(sample_lake), False)  # a `fediscope process --recurate` stopped part-way
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "local[1]", "lake": str(sample_lake),
+                                             "store": f"sqlite:///{sample_lake.parent / 'm.db'}"}, env={})
+    curate, _ = orch.spark_submit_jobs(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)),
+                                       spark_submit)
+    with pytest.raises(ConfigError) as info:
+        orch._run_spark_job(curate, _job_env(settings), settings)
+    assert str(info.value) == (
+        "spark-submit fediscope-curate-2026-11-23 failed (exit 2): fediscope curate: error: a rebuild of the curated "
+        "tables (`fediscope process --recurate`) was interrupted before it finished: a run limited by this run's day "
+        "2026-11-23 cannot finish it; run `fediscope process --recurate`")

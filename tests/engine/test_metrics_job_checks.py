@@ -64,7 +64,7 @@ def test_a_lake_with_nothing_curated_is_refused_and_the_store_left_alone(process
 
     status, err = _job(raw_only, "--store", store, *metric_args)
 
-    assert status == "1 False", err
+    assert status == "5 False", err  # NothingCuratedError's own code (was 1, which the batch DAG retried)
     assert err == [f"fediscope metrics: error: nothing is curated in the lake {raw_only} (no "
                    "_state/curated_manifest.json, no curated tables): run spark_jobs/curate.py (or `fediscope "
                    "process`) first; the store was not touched"]
