@@ -347,13 +347,13 @@ NO_JAVA_ALTERNATIVE = " or use the duckdb engine, which needs no Java (--engine 
 
 def session_defaults(master: str) -> dict[str, str]:
     """The Spark settings :func:`build_session` gives a session the user's Spark configuration (``spark-defaults.conf``,
-    ``PYSPARK_SUBMIT_ARGS``' ``--conf``) does not set: no console progress bar; on one machine few shuffle
-    partitions, no web UI, and input files listed in the driver (no job)."""
-    defaults = {"spark.ui.showConsoleProgress": "false"}
-    if is_local_master(master):
-        defaults.update({"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
-                         "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000"})
-    return defaults
+    ``PYSPARK_SUBMIT_ARGS``' ``--conf``) does not set: on one machine, few shuffle partitions, no web UI, and input
+    files listed in the driver (no job). (The console progress bar is off whatever it says: spark-submit turns it
+    on for the pyspark shell it starts the driver's JVM as, so a user's choice cannot be told from its own.)"""
+    if not is_local_master(master):
+        return {}
+    return {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+            "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000"}
 
 
 #: The variables one of which spark-submit requires for a ``yarn`` master (where Hadoop's client finds the
@@ -393,6 +393,7 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")  # its bar would draw over fediscope's lines
     # a local driver's JVM logs only its errors, unless fediscope logs at DEBUG
     quiet = is_local_master(master) and not log.isEnabledFor(logging.DEBUG)
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None

@@ -31,6 +31,7 @@ session = build_session("local[1]")
 print("shuffle", session.conf.get("spark.sql.shuffle.partitions"))
 print("discovery", session.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold"))
 print("timezone", session.conf.get("spark.sql.session.timeZone"))
+print("progress", session.sparkContext.getConf().get("spark.ui.showConsoleProgress"))
 sys.stdout.flush()
 with socket.create_connection(session.sparkContext._accumulatorServer.server_address[:2]) as stray:
     stray.sendall(b"not the token " * 8)
@@ -63,6 +64,9 @@ def test_the_users_spark_defaults_are_kept_where_they_set_fediscopes_local_defau
     assert values["shuffle"] == "7", values  # the user's, over fediscope's 4
     assert values["discovery"] == "100000", values  # fediscope's, where the user set nothing
     assert values["timezone"] == "UTC", values  # what fediscope's SQL relies on, whatever the user's says
+    # no progress bar on the console (spark-submit turns it on for the pyspark shell it starts the JVM as: a first
+    # fix, which kept every setting spark-submit's configuration held, drew the bar over `process`'s own lines)
+    assert values["progress"] == "false", values
 
 
 @pytest.mark.spark
