@@ -486,6 +486,7 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
         java_major,
         java_not_found,
         unreachable_master,
+        yarn_conf_dir_missing,
     )
 
     java = find_java(which)
@@ -508,6 +509,8 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
                      "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (the same "
                      "directory as Spark addresses it), or use a local[*] master")
+    if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
+        return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:
         failures = unreachable_master(master)  # what `process` probes before it starts the JVM
     except ConfigError as exc:

@@ -974,9 +974,11 @@ def test_spark_master_as_process_probes_it(clean_env: Path, case: str) -> None:
 
 
 @pytest.mark.parametrize("lake_uri", [None, "hdfs://namenode:8020/data/fediscope"])
-def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_env: Path, lake_uri: str | None) -> None:
+def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_env: Path, lake_uri: str | None,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(clean_env))  # a yarn master needs it (test_yarn_without_hadoop_conf_dir)
     fake_java = clean_env / "java"
     fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
     fake_java.chmod(0o755)
@@ -988,6 +990,29 @@ def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_e
         assert check.status == FAIL and "FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020/data/fediscope" in check.fix
     else:
         assert check.status == OK and f"lake for Spark {lake_uri}" in check.detail
+
+
+@pytest.mark.parametrize("conf_variable", [None, "HADOOP_CONF_DIR", "YARN_CONF_DIR"])
+def test_yarn_without_hadoop_conf_dir(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                      conf_variable: str | None) -> None:
+    """spark-submit refuses a yarn master unless HADOOP_CONF_DIR or YARN_CONF_DIR is set; `process` now refuses it
+    before the JVM, and doctor says so (was: OK, "yarn is not checked")."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed")
+    for name in ("HADOOP_CONF_DIR", "YARN_CONF_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    if conf_variable:
+        monkeypatch.setenv(conf_variable, str(clean_env))
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    env = _env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER="yarn")
+    check = check_engine(load_settings(env=env), which=lambda _name: str(fake_java))
+    if conf_variable:
+        assert check.status == OK, check
+    else:
+        assert check.status == FAIL and "a yarn master needs HADOOP_CONF_DIR or YARN_CONF_DIR" in check.detail, check
+        assert check.fix.startswith("set HADOOP_CONF_DIR (or YARN_CONF_DIR)"), check
 
 
 def test_spark_with_old_java(clean_env: Path) -> None:

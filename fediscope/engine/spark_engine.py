@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -341,6 +342,43 @@ def require_java(prefix: str, alternative: str = "") -> None:
                           f"(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it{alternative}")
 
 
+#: What a missing Java is told to do instead: the engine that needs none.
+NO_JAVA_ALTERNATIVE = " or use the duckdb engine, which needs no Java (--engine duckdb, FEDISCOPE_ENGINE=duckdb)"
+
+
+def session_defaults(master: str) -> dict[str, str]:
+    """The Spark settings :func:`build_session` gives a session the user's Spark configuration (``spark-defaults.conf``,
+    ``PYSPARK_SUBMIT_ARGS``' ``--conf``) does not set: on one machine, few shuffle partitions, no web UI, and input
+    files listed in the driver (no job). (The console progress bar is off whatever it says: spark-submit turns it
+    on for the pyspark shell it starts the driver's JVM as, so a user's choice cannot be told from its own.)"""
+    if not is_local_master(master):
+        return {}
+    return {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+            "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000"}
+
+
+#: The variables one of which spark-submit requires for a ``yarn`` master (where Hadoop's client finds the
+#: ResourceManager's address, ``yarn-site.xml``).
+YARN_CONF_VARIABLES = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
+
+
+def yarn_conf_dir_missing(master: str) -> str | None:
+    """Why spark-submit would refuse a ``yarn`` master in this environment (neither of
+    :data:`YARN_CONF_VARIABLES` set, its own check), or None."""
+    if not master.startswith("yarn") or any(name in os.environ for name in YARN_CONF_VARIABLES):
+        return None
+    return ("a yarn master needs HADOOP_CONF_DIR or YARN_CONF_DIR set to the directory of the cluster's "
+            "yarn-site.xml and core-site.xml (Hadoop's client finds the ResourceManager there)")
+
+
+def require_yarn_conf_dir(master: str, origin: str = SETTING) -> None:
+    """A :class:`ConfigError` (exit 2) for a ``yarn`` master without :data:`YARN_CONF_VARIABLES`, before the JVM
+    starts: spark-submit printed its stack trace for it, then the engine said only that the JVM exited."""
+    problem = yarn_conf_dir_missing(master)
+    if problem:
+        raise ConfigError(f"{origin}={master}: {problem}; or use FEDISCOPE_ENGINE=duckdb")
+
+
 def build_session(master: str, app_name: str = "fediscope") -> Any:
     """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
     try:
@@ -348,26 +386,37 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
                           "or use FEDISCOPE_ENGINE=duckdb") from None
-    require_java("engine=spark: ", " or use the duckdb engine (--engine duckdb, FEDISCOPE_ENGINE=duckdb)")
+    require_java("engine=spark: ", NO_JAVA_ALTERNATIVE)
+    require_yarn_conf_dir(master)  # else spark-submit's stack trace, and "its Java process exited at start"
     require_reachable_master(master)  # else the JVM retries it for over a minute, then fails without saying why
+    from pyspark import SparkConf, SparkContext
+
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
-    builder = builder.config("spark.ui.showConsoleProgress", "false")
-    if is_local_master(master):  # one machine: few shuffle partitions, list input files in the driver (no job)
-        builder = (builder.config("spark.sql.shuffle.partitions", "4").config("spark.ui.enabled", "false")
-                   .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000"))
+    builder = builder.config("spark.ui.showConsoleProgress", "false")  # its bar would draw over fediscope's lines
     # a local driver's JVM logs only its errors, unless fediscope logs at DEBUG
     quiet = is_local_master(master) and not log.isEnabledFor(logging.DEBUG)
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         with _quiet_local_jvm(quiet):
+            # the driver's JVM first (spark-submit, which reads spark-defaults.conf and PYSPARK_SUBMIT_ARGS), with
+            # what fediscope sets whatever the user's configuration says, as getOrCreate would start it ...
+            launch = SparkConf().setMaster(master).setAppName(app_name).setAll(list(SESSION_CONF.items()))
+            SparkContext._ensure_initialized(conf=launch)
+            # ... so that fediscope's defaults go only where that configuration sets nothing (was: they replaced it,
+            # so a spark.sql.shuffle.partitions or spark.ui.enabled of spark-defaults.conf was ignored in local mode)
+            users = SparkConf()
+            for key, value in session_defaults(master).items():
+                if not users.contains(key):
+                    builder = builder.config(key, value)
             session = builder.getOrCreate()
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
         # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)
         raise EngineStartError(f"cannot start Spark with master {master!r}: {_start_failure(exc, master)}, "
                                "or use FEDISCOPE_ENGINE=duckdb") from None
+    _one_line_accumulator_errors(session.sparkContext)
     if quiet:
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
         # which the job's FediscopeError already says in one line) only when fediscope logs at DEBUG
@@ -422,8 +471,27 @@ def submitted_session(app_name: str) -> Any:
         # from its relay's thread and says "interrupted"
         signal.signal(signal.SIGINT, handler)
     if started_here:
+        _one_line_accumulator_errors(session.sparkContext)
         _quiet_submitted_jvm(session)
     return session
+
+
+def _one_line_accumulator_errors(context: Any) -> None:  # noqa: ANN401 - a SparkContext
+    """A failure of pyspark's accumulator server (a TCP port on localhost the JVM sends task results' accumulator
+    updates to) as one WARNING line, not socketserver's traceback on stderr: any other local process connecting to
+    that port (a port scan, a program probing for a free port) made it print 17 lines ("Exception occurred during
+    processing of request …", "The value of the provided token to the AccumulatorServer is not correct") in the
+    middle of a run, which went on unharmed."""
+    server = getattr(context, "_accumulatorServer", None)
+    if server is None:
+        return
+
+    def handle_error(request: Any, client_address: Any) -> None:  # noqa: ANN401 - socketserver's arguments
+        exc = sys.exc_info()[1]
+        log.warning("spark: pyspark's accumulator server refused a connection from %s: %s",
+                    client_address, str(exc).strip() or type(exc).__name__)
+
+    server.handle_error = handle_error
 
 
 def _quiet_submitted_jvm(session: Any) -> None:  # noqa: ANN401 - a SparkSession

@@ -222,6 +222,7 @@ def test_spark_without_java_is_one_line_naming_it(landed: Path, monkeypatch: pyt
     assert err.startswith("fediscope: error: engine=spark: Java not found") and "FEDISCOPE_ENGINE=duckdb" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "--engine duckdb" in err
+    assert "or use the duckdb engine, which needs no Java" in err  # which engine does not need it
     assert ("JAVA_HOME not set" if java_home is None else
             f"JAVA_HOME={landed.parent / java_home} has no bin/java") in err
 

@@ -245,6 +245,42 @@ def test_process_with_a_master_that_does_not_answer_fails_before_starting_the_jv
     assert "is the Spark master running, and is FEDISCOPE_SPARK_MASTER its right address?" in errors[0]
 
 
+@pytest.mark.parametrize("conf_variable", [None, "HADOOP_CONF_DIR", "YARN_CONF_DIR"])
+def test_a_yarn_master_without_hadoop_conf_dir_is_a_setting_to_fix_before_the_jvm(tmp_path: Path,
+                                                                                  conf_variable: str | None) -> None:
+    """Was: the driver's JVM started, spark-submit printed its stack trace ("Exception in thread "main" …
+    When running with master 'yarn' either HADOOP_CONF_DIR or YARN_CONF_DIR must be set", ten ``at …`` lines), and
+    `process` ended with "its Java process exited at start" pointing at the driver memory (exit 1, which a scheduled
+    task retries). Now one line naming the variables, exit 2, and Spark's launcher never ran ``java``; with either
+    variable set the JVM is started as before (the recording java then exits 1)."""
+    from engine_data import KEY, at, land, policy, statuses
+
+    from fediscope.lake.local import LocalLake
+
+    land(LocalLake(tmp_path / "lake"), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    bin_dir, jvm_started = _recording_java(tmp_path / "jdk")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("FEDISCOPE_", "PYSPARK_", "SPARK_", "JAVA_HOME", "LOG4J", "HADOOP_CONF_DIR", "YARN_CONF_DIR"))}
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PYTHONPATH=str(ROOT), FEDISCOPE_ENGINE="spark",
+               FEDISCOPE_SPARK_MASTER="yarn", FEDISCOPE_LAKE=str(tmp_path / "lake"),
+               FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'metrics.db'}", FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+    if conf_variable:
+        env[conf_variable] = str(tmp_path)
+
+    done = subprocess.run([sys.executable, "-m", "fediscope", "process"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("process: ")]  # its progress lines
+    if conf_variable:
+        assert jvm_started.exists() and done.returncode == 1, done.stderr
+        return
+    assert not jvm_started.exists(), jvm_started.read_text()
+    assert done.returncode == 2 and errors == [
+        "fediscope: error: FEDISCOPE_SPARK_MASTER=yarn: a yarn master needs HADOOP_CONF_DIR or YARN_CONF_DIR set to "
+        "the directory of the cluster's yarn-site.xml and core-site.xml (Hadoop's client finds the ResourceManager "
+        "there); or use FEDISCOPE_ENGINE=duckdb"], done.stderr
+
+
 def test_a_listening_master_passes_the_probe() -> None:
     """Any one address of a master with standby masters answering is enough; so is a k8s API server's."""
     from fediscope.engine.spark_engine import require_reachable_master, unreachable_master

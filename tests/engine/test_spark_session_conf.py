@@ -1,0 +1,81 @@
+"""The local session `fediscope process --engine spark` starts: the user's Spark configuration is kept where it sets
+what fediscope would otherwise choose, and a stray connection to pyspark's accumulator server is one log line.
+
+Was: fediscope's local defaults (``spark.sql.shuffle.partitions`` 4, the web UI off, input files listed in the
+driver) were given to the session builder, which puts them over ``spark-defaults.conf`` and ``PYSPARK_SUBMIT_ARGS``:
+a user's ``spark.sql.shuffle.partitions 64`` was silently ignored. And any local process connecting to the
+accumulator server's port (a port scan, a program probing ports) printed socketserver's 17-line traceback in the
+middle of the run. One JVM serves both tests (a module fixture): the session's values and its stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# a session started as `fediscope process` starts it; then a connection to its accumulator server with a wrong token,
+# read until the server closes it (after its error handler ran: socketserver handles the error, then closes)
+SCRIPT = f"""
+import logging, socket, sys
+sys.path.insert(0, {str(ROOT)!r})
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+logging.getLogger("py4j").setLevel(logging.WARNING)
+from fediscope.engine.spark_engine import build_session
+session = build_session("local[1]")
+print("shuffle", session.conf.get("spark.sql.shuffle.partitions"))
+print("discovery", session.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold"))
+print("timezone", session.conf.get("spark.sql.session.timeZone"))
+print("progress", session.sparkContext.getConf().get("spark.ui.showConsoleProgress"))
+sys.stdout.flush()
+with socket.create_connection(session.sparkContext._accumulatorServer.server_address[:2]) as stray:
+    stray.sendall(b"not the token " * 8)
+    stray.recv(1)
+session.stop()
+"""
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    pytest.importorskip("pyspark")
+    from fediscope.engine.spark_engine import find_java
+
+    if find_java() is None:
+        pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ or set JAVA_HOME")
+    conf = tmp_path_factory.mktemp("spark-conf")
+    # the user's choices: more shuffle partitions, and a session time zone fediscope must not take (it reads UTC)
+    (conf / "spark-defaults.conf").write_text("spark.sql.shuffle.partitions 7\n"
+                                              "spark.sql.session.timeZone America/New_York\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
+    env["SPARK_CONF_DIR"] = str(conf)
+    return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.spark
+def test_the_users_spark_defaults_are_kept_where_they_set_fediscopes_local_defaults(
+        started: subprocess.CompletedProcess[str]) -> None:
+    assert started.returncode == 0, started.stdout + started.stderr
+    values = dict(line.split(" ", 1) for line in started.stdout.splitlines())
+    assert values["shuffle"] == "7", values  # the user's, over fediscope's 4
+    assert values["discovery"] == "100000", values  # fediscope's, where the user set nothing
+    assert values["timezone"] == "UTC", values  # what fediscope's SQL relies on, whatever the user's says
+    # no progress bar on the console (spark-submit turns it on for the pyspark shell it starts the JVM as: a first
+    # fix, which kept every setting spark-submit's configuration held, drew the bar over `process`'s own lines)
+    assert values["progress"] == "false", values
+
+
+@pytest.mark.spark
+def test_a_stray_connection_to_the_accumulator_server_is_one_warning_line(
+        started: subprocess.CompletedProcess[str]) -> None:
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "Traceback" not in started.stderr and "Exception occurred" not in started.stderr, started.stderr
+    warnings = [line for line in started.stderr.splitlines() if "accumulator server" in line]
+    assert len(warnings) == 1, started.stderr
+    assert warnings[0].startswith("WARNING fediscope.engine.spark_engine spark: pyspark's accumulator server refused "
+                                  "a connection from ('127.0.0.1', "), warnings
+    assert warnings[0].endswith("The value of the provided token to the AccumulatorServer is not correct."), warnings
