@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # what `make demo` writes (python -m fediscope.demo: its --dir, by default here); `make clean` removes it
 DEMO_OUTPUTS := demo-lake demo-out
+# setuptools' notice on every editable install ("Editable installation. !! *** Please be careful with folders in
+# your working directory ..."), which pip shows even with -q, as a warning block a newcomer reads as a failure
+QUIET_EDITABLE := ignore:Editable installation
 # test processes (pytest-xdist; one test file per process at a time); TEST_WORKERS=0 runs the suite in one process
 TEST_WORKERS ?= 2
 
@@ -14,7 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@echo "make: installing Python dependencies into $(VENV) (first run takes a few minutes)"
-	@$(BIN)/python -m pip install -q -r requirements-dev.txt -c constraints.txt -e .
+	@PYTHONWARNINGS="$${PYTHONWARNINGS:+$$PYTHONWARNINGS,}$(QUIET_EDITABLE)" \
+		$(BIN)/python -m pip install -q -r requirements-dev.txt -c constraints.txt -e .
 	@touch $(STAMP)
 
 install: $(STAMP)

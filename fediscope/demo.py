@@ -330,9 +330,10 @@ def start_instance(ctx: DemoContext) -> str:
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = hour - new_statuses_span(ctx.n_statuses, ctx.new_statuses, hour)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
+    corpus, gained = len(instance.statuses), 0
     if ctx.new_statuses:
         newest = newest_collected(ctx.lake_dir, ctx.port)
-        instance.grow(ctx.new_statuses, since=end if newest is None else max(end, newest))
+        gained = len(instance.grow(ctx.new_statuses, since=end if newest is None else max(end, newest)))
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:
@@ -356,8 +357,10 @@ def start_instance(ctx: DemoContext) -> str:
     trending = instance.trending_tags()
     ctx.settings = demo_settings(ctx, server.url, trending[0]["name"] if trending else None)
     public = len(instance.public_timeline_ids())
-    return (f"{server.url} serves {len(instance.statuses)} statuses of {len(instance.accounts)} accounts "
-            f"({public} on the public timeline) as {instance.home}")
+    # was: "serves 5025 statuses" under the head's "(5000 statuses, seed 0)", with nothing to say what the 25 were
+    made_of = f" (the corpus's {corpus} and {gained} new for this run)" if gained else ""
+    return (f"{server.url} serves {count(len(instance.statuses), 'status')}{made_of} of "
+            f"{count(len(instance.accounts), 'account')} ({public} on the public timeline) as {instance.home}")
 
 
 def start_api(ctx: DemoContext) -> str:
@@ -392,8 +395,11 @@ def collect(ctx: DemoContext) -> str:
         raise DemoStepError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
     statuses = sum(s.landed for s in timelines)
+    # was "(the whole corpus)" beside more statuses than the instance serves: the timelines overlap (the local
+    # and the hashtag timeline are parts of the public one), and each lands what it lists
     since = ("resuming the interrupted last run" if resumed else
-             "the whole corpus" if ctx.public_before is None else "only what is new since the last run")
+             "each in full; a status on several of them lands from each" if ctx.public_before is None else
+             "only what is new since the last run")
     return (f"landed {count(summary.landed, 'record')} in {count(summary.pages, 'page')}: "
             f"{count(statuses, 'status')} from "
             f"{count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "

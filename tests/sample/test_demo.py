@@ -263,6 +263,33 @@ def test_sample_instance_and_collection_steps(tmp_path: Path) -> None:
     assert all(r["meta"]["instance"].startswith("127.0.0.1:") for p in files for r in read_batch(lake, p))
 
 
+def test_the_first_lines_say_what_the_instance_serves_and_why_the_timelines_land_more(tmp_path: Path) -> None:
+    """Was: "serves 205 statuses" under the head's "(200 statuses, seed 0)", with nothing to say what the other 5
+    were, and "N statuses from 3 timelines (the whole corpus)" with N above what the instance serves (the local
+    and hashtag timelines are parts of the public one): a newcomer read two numbers that contradict the head."""
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
+    ctx = DemoContext(base=tmp_path, n_statuses=200, port=0, new_statuses=5)
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("(200 statuses, seed 0)"), lines[0]
+    (served,) = [line for line in lines if line.startswith("[1/2] sample instance: ")]
+    assert " serves 205 statuses (the corpus's 200 and 5 new for this run) of " in served, served
+    (collect,) = [line for line in lines if line.startswith("[2/2] collect: ")]
+    statuses = sum(s.landed for s in ctx.collected.sources if s.source in ("public", "local") or
+                   s.source.startswith("tag:"))
+    assert statuses > 205  # what the wording explains: else this test shows nothing
+    assert f"{statuses} statuses from 3 timelines (each in full; a status on several of them lands from each), " \
+        in collect, collect
+    assert "whole corpus" not in out.getvalue()
+    # without new statuses the instance serves the corpus alone, and says nothing more
+    steps = [s for s in STEPS if s.name == "sample instance"]
+    bare = DemoContext(base=tmp_path / "bare", n_statuses=200, port=0, new_statuses=0)
+    out = io.StringIO()
+    assert run_demo(bare, steps, out) == 0, out.getvalue()
+    assert " serves 200 statuses of " in out.getvalue(), out.getvalue()
+
+
 def test_the_collect_and_stream_lines_count_the_opted_out_apart(tmp_path: Path) -> None:
     """Was: "N left out by the privacy policy" alone in both lines, where `fediscope collect` and `stream` tell the
     statuses of accounts that opted out apart: "N left out by the privacy policy (M opted out)"."""
