@@ -592,6 +592,11 @@ if os.environ.get("FAKE_SPARK_SAID"):  # a warning the job says as its own (cons
 
     configure_logging("WARNING", program="fediscope " + ("curate" if "--until" in sys.argv else "metrics"))
     without_unstorable_keys("languages", pa.table({{"language": ["en", "x" * 300], "toots": [2, 1]}}), ["language"])
+    if "--until" in sys.argv:  # curation's: a forced rebuild's (curation._check_rebuild, as --recurate --force runs it)
+        from fediscope.engine.curation import _check_rebuild
+        from fediscope.engine.manifest import Manifest
+
+        _check_rebuild(Manifest(files={{"raw/gone.jsonl": 1}}), set(), allow_missing=True)
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
@@ -862,7 +867,9 @@ def test_a_spark_jobs_own_warning_reaches_the_task_log(spark_home: Path, spark_m
     relayed = [(r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("spark-submit ")]
     said = ("warning: metric languages: 1 row(s) left out: a key (language) longer than the 255 characters a store "
             "key may hold")
+    forced = "warning: curation: rebuilding without 1 raw file(s) curated before and gone from the lake"
     assert relayed == [(logging.WARNING, f"spark-submit fediscope-curate-2026-11-23: fediscope curate: {said}"),
+                       (logging.WARNING, f"spark-submit fediscope-curate-2026-11-23: fediscope curate: {forced}"),
                        (logging.WARNING, f"spark-submit fediscope-metrics-2026-11-23: fediscope metrics: {said}")]
 
 
