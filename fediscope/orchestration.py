@@ -950,63 +950,83 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     The job's own log lines (its curation's and metrics' progress, its warnings: :data:`_JOB_LOG_RE`,
     :data:`_JOB_SAID_RE`) go to the task log as the job prints them, so a job of hours shows how far it got while it
     runs (was: nothing until it ended, and nothing at all when its task was stopped at its timeout). A job stopped
-    with its task (a timeout, a task marked failed) also leaves the tail of its output in the task log."""
+    with its task (a timeout, a task marked failed) also leaves the tail of its output in the task log.
+
+    Each reader closes its own pipe when the pipe ends: the task never closes one under it. A stopped job's pipes
+    can outlive it (a process it started still holds them): the readers still reading after
+    :data:`SPARK_STOP_GRACE` are left to end with them (daemon threads), where the task closed the pipes as it
+    returned, and a reader then reading one died with "Exception in thread …" and a traceback in the task log (and
+    the close itself waited for the reader's read to return)."""
     import subprocess
     import threading
+    import time
 
     from fediscope.redact import redact_text, secret_values
 
     name = argv[argv.index("--name") + 1]
     secrets = secret_values(settings)
-    output: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    output: dict[str, list[tuple[str, bool]]] = {"stdout": [], "stderr": []}  # each line, and whether it was relayed
 
     def relay(stream: str, pipe: Any) -> None:
-        for line in pipe:
-            line = line.rstrip("\n")
-            output[stream].append(line)
-            if found := _JOB_LOG_RE.match(line) or _JOB_SAID_RE.match(line):
-                log.log(logging.getLevelName(found.group(1).upper()), "spark-submit %s: %s", name,
-                        redact_text(line, secrets))
+        with pipe:
+            for line in pipe:
+                line = line.rstrip("\n")
+                found = _JOB_LOG_RE.match(line) or _JOB_SAID_RE.match(line)
+                if found:
+                    log.log(logging.getLevelName(found.group(1).upper()), "spark-submit %s: %s", name,
+                            redact_text(line, secrets))
+                output[stream].append((line, bool(found)))
 
-    with subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          errors="replace") as job:  # a JVM log line the locale cannot decode is no crash
-        readers = [threading.Thread(target=relay, args=(stream, pipe), daemon=True)
-                   for stream, pipe in (("stdout", job.stdout), ("stderr", job.stderr))]
+    # a JVM log line the locale cannot decode is no crash (errors="replace"); not `with Popen`: its exit closes the
+    # pipes, which are the readers' (see above)
+    job = subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           errors="replace")
+    readers = [threading.Thread(target=relay, args=(stream, pipe), name=f"spark-submit {name} {stream}", daemon=True)
+               for stream, pipe in (("stdout", job.stdout), ("stderr", job.stderr))]
+    for reader in readers:
+        reader.start()
+    try:
+        job.wait()
+    except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first
+        _stop_job(job)
+        deadline = time.monotonic() + SPARK_STOP_GRACE  # one wait for both (was one each: Airflow kills at 5 s)
         for reader in readers:
-            reader.start()
-        try:
-            job.wait()
-        except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first
-            _stop_job(job)
-            for reader in readers:
-                reader.join(timeout=SPARK_STOP_GRACE)
-            _log_tail(name, output, secrets, "was stopped")
-            raise
-        for reader in readers:
-            reader.join()
-    stdout, stderr = ("\n".join(output[stream]) for stream in ("stdout", "stderr"))
+            reader.join(timeout=max(0.0, deadline - time.monotonic()))
+        _log_tail(name, output, secrets, "was stopped")
+        raise
+    for reader in readers:
+        reader.join()
+    stdout, stderr = ("\n".join(line for line, _ in output[stream]) for stream in ("stdout", "stderr"))
     if job.returncode != 0:
         _log_tail(name, output, secrets, f"failed (exit {job.returncode})")
         reason = job_failure_line(stdout, stderr)
         kind = job_error_type(job.returncode) if _JOB_ERROR_RE.match(reason) else FediscopeError
         raise kind(redact_text(f"spark-submit {name} failed (exit {job.returncode}): {reason}", secrets))
-    for line in reversed(output["stdout"]):
+    for line, _ in reversed(output["stdout"]):
         if line.startswith("{"):
             return dict(json.loads(line))
     raise FediscopeError(f"spark-submit {name} printed no JSON summary; see the task log")
 
 
-def _log_tail(name: str, output: Mapping[str, list[str]], secrets: Iterable[str], what: str) -> None:
+def _log_tail(name: str, output: Mapping[str, list[tuple[str, bool]]], secrets: Iterable[str], what: str) -> None:
     """The last :data:`SPARK_LOG_TAIL` lines of each stream of a job that failed or was stopped, a record per line
-    (a text log line shows a value's newlines as escapes), secrets masked."""
+    (a text log line shows a value's newlines as escapes), secrets masked; but not the job's own log lines, which
+    were relayed as it printed them (``its stderr (last 60 lines, 12 of them shown above):``). Was: every line of the
+    tail, so the job's own lines, its warnings among them, were in the task log twice."""
     from fediscope.redact import redact_text
 
     for stream in ("stdout", "stderr"):
-        tail = list(output[stream][-SPARK_LOG_TAIL:])
-        if tail:
-            log.warning("spark-submit %s %s; its %s (last %d lines):", name, what, stream, len(tail))
-            for line in tail:
-                log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
+        tail = list(output[stream][-SPARK_LOG_TAIL:])  # a copy: a reader may still append to it
+        if not tail:
+            continue
+        shown = sum(relayed for _, relayed in tail)
+        left = [line for line, relayed in tail if not relayed]
+        which = ("" if not shown else ", all shown above" if not left else
+                 f", {shown} of them shown above")
+        log.warning("spark-submit %s %s; its %s (last %d lines%s)%s", name, what, stream, len(tail), which,
+                    ":" if left else "")
+        for line in left:
+            log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
 
 
 def _stop_job(job: Any) -> None:

@@ -166,6 +166,26 @@ def test_an_interrupted_rebuild_is_refused_naming_the_call_that_finishes_it(no_o
     assert fs.process(settings, recurate=True).curate["rebuilt"]  # the call it names finishes it
 
 
+def test_a_run_that_finishes_an_interrupted_rebuild_names_the_call_that_started_it(
+        no_outside_config: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Was: "a rebuild of the curated tables (`fediscope process --recurate`) was interrupted …", the command's
+    name for a notebook's process(settings, recurate=True)."""
+    from fediscope.console import SAID
+    from fediscope.engine.manifest import mark_rebuild_started, rebuild_interrupted
+
+    lake = land(no_outside_config / "lake", statuses=60)
+    settings = fs.settings(lake=lake, store="sqlite:///metrics.db")
+    fs.process(settings)
+    mark_rebuild_started(LocalLake(lake), False)  # a process(settings, recurate=True) stopped part-way
+    started = (rebuild_interrupted(LocalLake(lake)) or {})["started_at"]
+    with caplog.at_level(logging.WARNING, logger="fediscope.engine.curation"):
+        assert fs.process(settings).curate["rebuilt"]  # a run not limited to some days finishes it
+    (record,) = [r for r in caplog.records if r.name == "fediscope.engine.curation"]
+    assert record.getMessage() == ("curation: a rebuild of the curated tables (`process(settings, recurate=True)`) "
+                                   f"was interrupted before it finished (started {started}): this run finishes it")
+    assert record.__dict__.get(SAID) is True  # the person who ran it is told, not a service's log
+
+
 def _interpreter_state() -> tuple[object, ...]:
     """What a library call must leave as it found it: logging handlers, SIGINT's handler and the wakeup fd, the
     threads, the open file descriptors (each with what it is open on)."""

@@ -31,7 +31,9 @@ in the manifest all the same, so they are not read again at every run. The delet
 (:func:`~fediscope.engine.curate_sql.rules_fingerprint`). When a fediscope upgrade changes them, the rows
 curated before keep the old rules while new rows get the new ones: the run says so (``rules_changed``, a
 warning) and goes on incrementally. (That warning, and those of versions dated after their fetch and of statuses not
-public, are marked :data:`~fediscope.console.IN_SUMMARY`: ``fediscope process`` says them in its summary alone.)
+public, are marked :data:`~fediscope.console.IN_SUMMARY`: ``fediscope process`` says them in its summary alone; those
+of a rebuild finished or forced, which it does not, are marked :data:`~fediscope.console.SAID`: it says them as its own
+warnings.)
 A **rebuild** (``rebuild=True``, ``fediscope process --recurate``) curates
 every raw file again as if the curated tables were empty, then replaces every curated table and partition with
 what it made, removing what the rules no longer make. Raw files curated before but gone from the lake (deleted
@@ -65,7 +67,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fediscope.console import IN_SUMMARY
+from fediscope.console import IN_SUMMARY, SAID
 from fediscope.engine import curate_sql as sql
 from fediscope.engine.manifest import (
     Manifest,
@@ -208,8 +210,11 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
             raise ConfigError(f"a rebuild of the curated tables ({recurate_named}) was interrupted before it "
                               f"finished: a run limited by {window_named} cannot finish it; run {recurate_named}")
         rebuild, allow_missing = True, allow_missing or interrupted.get("force") is True
-        log.warning("curation: a rebuild of the curated tables (`fediscope process --recurate`) was interrupted "
-                    "before it finished (started %s): this run finishes it", interrupted.get("started_at", "?"))
+        # said to whoever ran it, in the caller's words (fediscope: warning: …; was a log line, naming the command
+        # to a Python API caller too)
+        log.warning("curation: a rebuild of the curated tables (%s) was interrupted before it finished (started "
+                    "%s): this run finishes it", recurate_named, interrupted.get("started_at", "?"),
+                    extra={SAID: True})
     if rebuild and (since or until):
         raise ConfigError("a rebuild (--recurate) curates every raw file: it cannot be limited by --since/--until")
     ws.tidy_stopped_runs()
@@ -353,7 +358,7 @@ def _check_rebuild(manifest: Manifest, present: set[str], allow_missing: bool) -
             "curated rows made from them. Add --force to rebuild from the raw files that are left")
     if missing:
         log.warning("curation: rebuilding without %d raw file(s) curated before and gone from the lake",
-                    len(missing))
+                    len(missing), extra={SAID: True})  # not in the summary: said as the command's own warning
 
 
 def _drop_unmade(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],

@@ -565,6 +565,17 @@ if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stop
         sys.exit(143)
 
     signal.signal(signal.SIGTERM, stopped)
+if os.environ.get("FAKE_SPARK_LINGER"):  # a process the job started, which holds the job's output pipes after the
+    import time                           # job is stopped, and writes to them until the task says it has returned
+
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        deadline = time.monotonic() + 60  # no leftover process if the task never says so
+        while not os.path.exists(os.environ["FAKE_SPARK_LINGER"]) and time.monotonic() < deadline:
+            print("still running", flush=True)
+            print("still running", file=sys.stderr, flush=True)
+            time.sleep(0.05)
+        os._exit(0)
 if os.environ.get("FAKE_SPARK_PROGRESS"):  # the driver's own log lines (fediscope's text format), on its stderr,
     import logging                          # which spark-submit merges into its stdout; then a line of the JVM's
     from fediscope.cli.common import TEXT_FORMAT
@@ -581,6 +592,11 @@ if os.environ.get("FAKE_SPARK_SAID"):  # a warning the job says as its own (cons
 
     configure_logging("WARNING", program="fediscope " + ("curate" if "--until" in sys.argv else "metrics"))
     without_unstorable_keys("languages", pa.table({{"language": ["en", "x" * 300], "toots": [2, 1]}}), ["language"])
+    if "--until" in sys.argv:  # curation's: a forced rebuild's (curation._check_rebuild, as --recurate --force runs it)
+        from fediscope.engine.curation import _check_rebuild
+        from fediscope.engine.manifest import Manifest
+
+        _check_rebuild(Manifest(files={{"raw/gone.jsonl": 1}}), set(), allow_missing=True)
 with open(os.environ["FAKE_SPARK_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "store": os.environ.get("FEDISCOPE_STORE"),
                           "lake": os.environ.get("FEDISCOPE_LAKE"), "engine": os.environ.get("FEDISCOPE_ENGINE"),
@@ -678,7 +694,7 @@ def test_a_cluster_master_that_does_not_answer_fails_before_spark_submit(spark_h
 
 # a batch task as Airflow runs it: its task runner's SIGTERM handler (which calls on_kill) is in place
 KILLED_TASK = textwrap.dedent("""
-    import json, logging, signal, sys
+    import json, logging, signal, sys, threading
     from datetime import date
     from fediscope import orchestration as orch
     from fediscope.interrupts import Terminated
@@ -691,6 +707,12 @@ KILLED_TASK = textwrap.dedent("""
                             env=json.loads(sys.argv[2]))
     except Terminated as exc:
         print(f"terminated: {exc}", flush=True)
+        if linger := json.loads(sys.argv[2]).get("FAKE_SPARK_LINGER"):  # the job's lingering process ends now, and
+            open(linger, "w").close()                                    # so do the task's readers of its output
+            for thread in threading.enumerate():
+                if thread is not threading.main_thread():
+                    thread.join(timeout=60)
+            print(f"threads left: {threading.active_count() - 1}", flush=True)
         sys.exit(143)
 """)
 
@@ -729,9 +751,77 @@ def test_a_killed_batch_task_releases_the_lake_lock(spark_home: Path, tmp_path: 
     assert any(line.startswith("INFO spark-submit fediscope-curate-2026-11-23: ") and
                line.endswith(" INFO fediscope.engine.curation curation: 7 new raw files, for sqlite:///fediscope.db")
                for line in lines), err
-    assert "WARNING spark-submit fediscope-curate-2026-11-23 was stopped; its stderr (last 3 lines):" in lines, err
+    # its own log lines once: as they were relayed, not again in the tail
+    assert "WARNING spark-submit fediscope-curate-2026-11-23 was stopped; its stderr (last 3 lines, 2 of them shown " \
+           "above):" in lines, err
     assert "WARNING spark-submit fediscope-curate-2026-11-23 stderr: 26/12/01 23:59:39 INFO BlockManager: " \
            "BlockManager started" in lines, err
+    assert sum("curation: 7 new raw files" in line for line in lines) == 1, err
+
+
+def test_a_stopped_jobs_output_read_after_the_task_returned_is_no_traceback(spark_home: Path, tmp_path: Path) -> None:
+    """A process the job started holds its output pipes after the job was stopped, and writes on. The task's
+    readers of the job's output read until the pipes end, after the task returned. Was: the task closed the pipes as
+    it returned, under the readers still reading them, which died with "Exception in thread …" and a ValueError's
+    traceback in the task log. Deterministic: the lingering process writes until the task has returned (a file it
+    waits for, made by the task's script once the task returned), so the task's readers are still reading when it
+    returns."""
+    import signal
+    import sys
+    import time
+
+    from child_process import child
+
+    lake = _lake_with_data(tmp_path / "lake")
+    calls = tmp_path / "calls.jsonl"
+    overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(lake)}
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300",
+           "FAKE_SPARK_LINGER": str(tmp_path / "task-returned")}
+    with child([sys.executable, "-c", KILLED_TASK, json.dumps(overrides), json.dumps(env)]) as task:
+        deadline = time.monotonic() + 60
+        while not calls.exists() and time.monotonic() < deadline and task.poll() is None:
+            time.sleep(0.1)
+        assert calls.exists(), task.communicate(timeout=5)
+        task.send_signal(signal.SIGTERM)
+        out, err = task.communicate(timeout=90)
+    # the readers ended with the pipes, once the lingering process did
+    assert out.splitlines() == ["on_kill", "terminated: the batch's process task was stopped (SIGTERM)",
+                                "threads left: 0"], err
+    assert task.returncode == 143
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    assert "WARNING spark-submit fediscope-curate-2026-11-23 stdout: still running" in err.splitlines(), err
+    assert not (lake / "_state" / "process.lock").exists()
+
+
+def test_a_failed_jobs_own_log_lines_are_in_the_task_log_once(spark_home: Path, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The job's own log lines, relayed as it printed them, are left out of the tail of its output logged when
+    it fails; the tail's head says how many of its lines were shown above. Was: each of them logged twice, its last
+    warning among them."""
+    from fediscope.errors import FediscopeError
+
+    lake = str(_lake_with_data(tmp_path / "lake"))
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "yarn", "lake": lake}, env={})
+    env = {"SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl"),
+           "FAKE_SPARK_PROGRESS": "1", "FAKE_SPARK_FAIL": "1"}
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"), pytest.raises(FediscopeError):
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spark-submit ")]
+    for line in ("curation: 7 new raw files", "curation: 2 status versions dated after their fetch skipped"):
+        assert sum(line in message for message in said) == 1, said
+    job = "spark-submit fediscope-curate-2026-11-23"
+    assert said[2:] == [f"{job} failed (exit 2); its stderr (last 4 lines, 2 of them shown above):",
+                        f"{job} stderr: 26/12/01 23:59:39 INFO BlockManager: BlockManager started",
+                        f"{job} stderr: Exception in thread main: cannot reach sqlite:///fediscope.db"], said
+
+
+def test_a_tail_whose_lines_were_all_relayed_says_so_and_repeats_none(caplog: pytest.LogCaptureFixture) -> None:
+    output = {"stdout": [("2026-12-06 06:05:48,949 INFO fediscope.engine.curation curation: 7 new raw files", True)],
+              "stderr": []}
+    with caplog.at_level(logging.INFO, logger="fediscope.orchestration"):
+        orch._log_tail("fediscope-curate-2026-11-23", output, (), "was stopped")
+    assert [r.getMessage() for r in caplog.records] == [
+        "spark-submit fediscope-curate-2026-11-23 was stopped; its stdout (last 1 lines, all shown above)"]
 
 
 def test_a_spark_jobs_progress_reaches_the_task_log_while_it_runs(spark_home: Path, spark_master: str,
@@ -777,7 +867,9 @@ def test_a_spark_jobs_own_warning_reaches_the_task_log(spark_home: Path, spark_m
     relayed = [(r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("spark-submit ")]
     said = ("warning: metric languages: 1 row(s) left out: a key (language) longer than the 255 characters a store "
             "key may hold")
+    forced = "warning: curation: rebuilding without 1 raw file(s) curated before and gone from the lake"
     assert relayed == [(logging.WARNING, f"spark-submit fediscope-curate-2026-11-23: fediscope curate: {said}"),
+                       (logging.WARNING, f"spark-submit fediscope-curate-2026-11-23: fediscope curate: {forced}"),
                        (logging.WARNING, f"spark-submit fediscope-metrics-2026-11-23: fediscope metrics: {said}")]
 
 

@@ -21,7 +21,7 @@ from cli_run import clean_env, run
 from engine_data import at, land, policy, read_table, settings_for, statuses, stored_rows
 
 from fediscope.engine.curate_sql import rules_fingerprint
-from fediscope.engine.manifest import MANIFEST_PATH, load_manifest
+from fediscope.engine.manifest import MANIFEST_PATH, load_manifest, mark_rebuild_started, rebuild_interrupted
 from fediscope.engine.process import run_process
 from fediscope.errors import ConfigError
 from fediscope.lake.local import LocalLake
@@ -151,6 +151,32 @@ def test_the_cli_rebuilds_and_refuses_bad_combinations(lake_dir: Path, twin: Pat
     assert code == 0, err
     assert json.loads(out)["curate"]["rebuilt"] is True
     assert curated(lake_dir) == curated(twin)
+
+
+def test_the_cli_says_a_rebuild_it_finishes_or_forces_as_its_own_warnings(lake_dir: Path, twin: Path,
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Neither is in the summary line: each is said as the command's own warning, as it says others (was a log line,
+    ``2026-… WARNING fediscope.engine.curation curation: …``)."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_PSEUDONYM_KEY=str(settings_for(lake_dir).pseudonym_key),
+              FEDISCOPE_LAKE=str(lake_dir), FEDISCOPE_STORE=f"sqlite:///{lake_dir.parent / 'metrics.db'}")
+    code, _out, err = run(capsys, "process", "--no-progress")
+    assert (code, err) == (0, "")
+    mark_rebuild_started(LocalLake(lake_dir), False)  # a `fediscope process --recurate` stopped part-way
+    started = (rebuild_interrupted(LocalLake(lake_dir)) or {})["started_at"]
+    code, out, err = run(capsys, "process", "--no-progress")
+    assert code == 0, err
+    assert "rebuilt the curated tables" in out, out
+    assert err == ("fediscope: warning: curation: a rebuild of the curated tables (`fediscope process --recurate`) "
+                   f"was interrupted before it finished (started {started}): this run finishes it\n")
+    assert curated(lake_dir) == curated(twin)
+
+    sorted((lake_dir / "raw").rglob("*.jsonl*"))[0].unlink()
+    code, out, err = run(capsys, "process", "--recurate", "--force", "--no-progress")
+    assert code == 0, err
+    assert err == ("fediscope: warning: curation: rebuilding without 1 raw file(s) curated before and gone from the "
+                   "lake\n")
 
 
 @pytest.mark.spark
