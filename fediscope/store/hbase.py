@@ -1087,7 +1087,8 @@ def _clash_message(address: str, prefix: str, clashes: Sequence[str]) -> str:
 
 @contextmanager
 def _replaced_on_error(conn: Any) -> Iterator[None]:
-    """A pooled connection left by an error goes back to the pool on a new socket, never on the one it had.
+    """A pooled connection left by an error goes back to the pool on a new socket, never on the one it had, and the
+    one it had is closed.
 
     Thrift answers on a connection in the order it was asked: a call cut off between its request and its reply
     (an error while reading the reply, Ctrl-C, SIGTERM's Terminated) leaves the rest of that reply in the socket,
@@ -1097,15 +1098,19 @@ def _replaced_on_error(conn: Any) -> Iterator[None]:
     not after thriftpy2's ProtocolError (an Exception of its Cython protocol), nor after anything else raised
     while a call was out. Those are replaced here (happybase's own way, ``_refresh_thrift_client``), and opened
     again at once, so that an outer block of the same thread that goes on with ``conn`` has a working
-    connection; if that fails, the pool opens it when it hands it out next."""
+    connection; if that fails, the pool opens it when it hands it out next.
+
+    The socket a connection had is closed here after any error: the pool's own replacement drops it without closing
+    it, and an error kept by its caller (its traceback holds the transport) kept it open, one more connection to the
+    Thrift server for each error, until garbage collection."""
     from thriftpy2.thrift import TException
 
     try:
         yield
     except BaseException as exc:
+        with contextlib.suppress(TException, OSError):
+            conn.close()
         if not isinstance(exc, (TException, OSError)):  # those the pool replaces itself
-            with contextlib.suppress(TException, OSError):
-                conn.close()
             conn._refresh_thrift_client()
             with contextlib.suppress(TException, OSError):
                 conn.open()
