@@ -896,6 +896,11 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
     ("hbase://", r"names no host; use hbase://host:9090\."),
     ("hbase://:9090", "names no host"),
     ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),
+    ("hbase://h:9090?max_cel_bytes=20971520", r"has an unknown option 'max_cel_bytes'; did you mean "
+     r"'max_cell_bytes'\?\.$"),
+    ("hbase://h:9090?max_cell_bytes=20MiB", r"has option max_cell_bytes=20MiB, which is not a whole number of bytes "
+     r"from 1048576 \(1 MiB\) to 2147483647 \(the cluster's hbase.client.keyvalue.maxsize; 10485760 by default\)\.$"),
+    ("hbase://h:9090?max_cell_bytes=20", "has option max_cell_bytes=20, which is not a whole number of bytes from"),
     ("hbase://h:9090?transport=http", "the transport must be buffered or framed"),
     ("hbase://h:9090?pool_size=0", "pool_size=0, which is not a whole number above 0"),  # was a traceback
     # were accepted, the user, password or path dropped silently: happybase sends none, tables are named by the prefix

@@ -22,7 +22,9 @@ write runs; a killed writer's lease expires (see :meth:`HBaseStore._writing`).
 URL options: ``hbase://host:9090?transport=framed&protocol=compact&pool_size=4&timeout=30000`` — transport and
 protocol must match how the Thrift server was started (``hbase thrift start`` defaults: buffered, binary;
 ``-hsha``/``-nonblocking`` need framed). One connection pool per process for each server and set of these options
-(stores on one server with the same options share it).
+(stores on one server with the same options share it). ``max_cell_bytes`` (10 MiB by default) is the most bytes a
+cell may take, the cluster's ``hbase.client.keyvalue.maxsize``: a cluster that raised it (and the region servers'
+``hbase.server.keyvalue.maxsize``) is given the same here, so that the store does not refuse what it takes.
 """
 
 from __future__ import annotations
@@ -77,20 +79,25 @@ LEASE_SECONDS = 120
 _LEASE = b"c:lease"
 #: the most bytes HBase takes in one cell by default: ``hbase.client.keyvalue.maxsize`` (the Thrift gateway is the
 #: client: its put refuses a larger cell, ``IllegalArgumentException: KeyValue size too large``) and
-#: ``hbase.server.keyvalue.maxsize`` (the region server's), both 10 MiB
-MAX_CELL_BYTES = 10 * 1024 * 1024
+#: ``hbase.server.keyvalue.maxsize`` (the region server's), both 10 MiB; the URL's ``max_cell_bytes`` for a cluster
+#: that set them otherwise
+MAX_CELL_BYTES: int = HBASE_DEFAULTS["max_cell_bytes"]
 #: the bytes of a cell beside its row key, family, qualifier and value, as the region server counts them: the key and
 #: value lengths (4 + 4), the row key's length (2), the family's (1), the timestamp (8), the type (1), and 4 more
 #: (the client counts 20: a cell 4 bytes under its limit is refused here all the same)
 CELL_OVERHEAD = 24
-#: characters a text value may have whatever they are before its cell needs counting: JSON (``ensure_ascii``) writes
-#: a character in at most 12 bytes (a surrogate pair's ``\\ud83d\\ude00``), and the row key, the qualifier and the
-#: quotes take at most 33,000 more
-_SHORT_TEXT = (MAX_CELL_BYTES - CELL_OVERHEAD - 33_000) // 12
+
+
+def short_text(max_cell_bytes: int) -> int:
+    """The characters a text value may have whatever they are before its cell needs counting against
+    ``max_cell_bytes``: JSON (``ensure_ascii``) writes a character in at most 12 bytes (a surrogate pair's
+    ``\\ud83d\\ude00``), and the row key, the qualifier and the quotes take at most 33,000 more."""
+    return (max_cell_bytes - CELL_OVERHEAD - 33_000) // 12
 
 
 def cell_bytes(row: bytes, column: bytes, value: bytes) -> int:
-    """The bytes HBase counts for a cell (``family:qualifier`` ``column``) against :data:`MAX_CELL_BYTES`."""
+    """The bytes HBase counts for a cell (``family:qualifier`` ``column``) against its cap (:data:`MAX_CELL_BYTES`
+    by default)."""
     return CELL_OVERHEAD + len(row) + len(column) - 1 + len(value)
 
 
@@ -198,6 +205,9 @@ class HBaseStore(BaseStore):
         self.lease_seconds = float(lease_seconds)
         self._address = f"{host}:{port}"
         self._batch_size = settings["batch_size"]
+        #: the most bytes a cell may take (the URL's ``max_cell_bytes``), and what a refusal says of it
+        self._max_cell = settings["max_cell_bytes"]
+        self._short_text = short_text(self._max_cell)
         self._pool_key = _pool_key(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
                                    settings["timeout"])
         with self._errors("connect to the store"):
@@ -569,8 +579,16 @@ class HBaseStore(BaseStore):
         with self._connection("update the catalog") as conn:
             conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)
 
+    def _cell_cap(self) -> str:
+        """What a refused cell is over: HBase's default cap, or the one the URL's ``max_cell_bytes`` gives."""
+        if self._max_cell == MAX_CELL_BYTES:
+            return (f"over the {MAX_CELL_BYTES:,} HBase takes in one cell by default (hbase.client.keyvalue.maxsize; "
+                    "a cluster that raised it: max_cell_bytes= in the store URL)")
+        return (f"over the {self._max_cell:,} the store URL's max_cell_bytes lets a cell take (the cluster's "
+                "hbase.client.keyvalue.maxsize)")
+
     def _check_catalog_cells(self, schema: TableSchema, cells: Mapping[bytes, bytes]) -> None:
-        """Refuse catalog cells over :data:`MAX_CELL_BYTES` with a :class:`StoreError` saying what makes them so
+        """Refuse catalog cells over the cap (:meth:`_cell_cap`) with a :class:`StoreError` saying what makes them so
         large: the definition lists every column with its type (HBase has no column limit of its own, so a result of
         some 130,000 columns of long names reaches it), the question is the metric's as given."""
         row = schema.metric.encode()
@@ -579,14 +597,12 @@ class HBaseStore(BaseStore):
                                    "into several metrics"),
                                   (b"c:question", "its question", "shorten the '-- question:' line")):
             size = cell_bytes(row, column, cells[column])
-            if size > MAX_CELL_BYTES:
+            if size > self._max_cell:
                 raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: {what} would take "
-                                 f"{size:,} bytes in its catalog cell ({column.decode()}), over the "
-                                 f"{MAX_CELL_BYTES:,} HBase takes in one cell by default "
-                                 f"(hbase.client.keyvalue.maxsize); {fix}")
+                                 f"{size:,} bytes in its catalog cell ({column.decode()}), {self._cell_cap()}; {fix}")
 
     def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
-        """Refuse, before a write changes anything, a cell HBase would refuse (over :data:`MAX_CELL_BYTES`): of the
+        """Refuse, before a write changes anything, a cell HBase would refuse (over :meth:`_cell_cap`): of the
         catalog entry the write leaves (:meth:`_check_catalog_cells`), or a text value of its rows. Was: the Thrift
         server's ``IllegalArgumentException: KeyValue size too large`` part-way, for the catalog after every row of
         the metric was written (a first write left rows no catalog entry lists)."""
@@ -599,14 +615,13 @@ class HBaseStore(BaseStore):
         for row in plan.rows:
             for name in texts:
                 value = row[name]
-                if value is None or len(value) <= _SHORT_TEXT:
+                if value is None or len(value) <= self._short_text:
                     continue
                 size = cell_bytes(self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode())
-                if size > MAX_CELL_BYTES:
+                if size > self._max_cell:
                     raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
                                      f"column {name!r} in the row of key {schema.key_of(row)!r} would take {size:,} "
-                                     f"bytes in its cell (as JSON), over the {MAX_CELL_BYTES:,} HBase takes in one "
-                                     "cell by default (hbase.client.keyvalue.maxsize); shorten such values in the "
+                                     f"bytes in its cell (as JSON), {self._cell_cap()}; shorten such values in the "
                                      "metric's SQL (left(…, n))")
 
     def _row_count(self, metric: str) -> int:
@@ -1072,7 +1087,8 @@ def _clash_message(address: str, prefix: str, clashes: Sequence[str]) -> str:
 
 @contextmanager
 def _replaced_on_error(conn: Any) -> Iterator[None]:
-    """A pooled connection left by an error goes back to the pool on a new socket, never on the one it had.
+    """A pooled connection left by an error goes back to the pool on a new socket, never on the one it had, and the
+    one it had is closed.
 
     Thrift answers on a connection in the order it was asked: a call cut off between its request and its reply
     (an error while reading the reply, Ctrl-C, SIGTERM's Terminated) leaves the rest of that reply in the socket,
@@ -1082,15 +1098,19 @@ def _replaced_on_error(conn: Any) -> Iterator[None]:
     not after thriftpy2's ProtocolError (an Exception of its Cython protocol), nor after anything else raised
     while a call was out. Those are replaced here (happybase's own way, ``_refresh_thrift_client``), and opened
     again at once, so that an outer block of the same thread that goes on with ``conn`` has a working
-    connection; if that fails, the pool opens it when it hands it out next."""
+    connection; if that fails, the pool opens it when it hands it out next.
+
+    The socket a connection had is closed here after any error: the pool's own replacement drops it without closing
+    it, and an error kept by its caller (its traceback holds the transport) kept it open, one more connection to the
+    Thrift server for each error, until garbage collection."""
     from thriftpy2.thrift import TException
 
     try:
         yield
     except BaseException as exc:
+        with contextlib.suppress(TException, OSError):
+            conn.close()
         if not isinstance(exc, (TException, OSError)):  # those the pool replaces itself
-            with contextlib.suppress(TException, OSError):
-                conn.close()
             conn._refresh_thrift_client()
             with contextlib.suppress(TException, OSError):
                 conn.open()

@@ -56,7 +56,7 @@ from typing import Any
 import pymysql
 from pymysql.constants.CR import CR_CONN_HOST_ERROR, CR_SERVER_LOST
 from pymysql.constants.ER import ACCESS_DENIED_ERROR
-from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, event, func, select
+from sqlalchemy import BigInteger, Boolean, Column, Double, String, Table, create_engine, delete, event, func, select
 from sqlalchemy import column as column_clause
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects.mysql import LONGTEXT, insert
@@ -74,7 +74,7 @@ from fediscope.store import innodb_rows, packets, table_definition
 from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
 from fediscope.store.schema import MAX_KEY_TEXT, TableSchema, WritePlan
-from fediscope.store.sql import CATALOG, AlterColumn, AlterColumns, SQLStore
+from fediscope.store.sql import CATALOG, CHUNK, AlterColumn, AlterColumns, SQLStore, _key_in
 from fediscope.store.url_options import mysql_connect_args
 
 COLLATION = "utf8mb4_nopad_bin"  # MariaDB's binary no-pad utf8mb4 collation, named in the tables' options
@@ -142,6 +142,7 @@ class MySQLStore(SQLStore):
                                connect_args={**mysql_connect_args(parsed.query), "connect_timeout": int(timeout)})
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         event.listen(engine, "do_connect", _connect_bounded)
+        event.listen(engine, "before_cursor_execute", self._fold_within_packet)
         super().__init__(url, engine, read_only=read_only)
 
     def _connect_hint(self, driver: Any) -> str:
@@ -276,6 +277,28 @@ class MySQLStore(SQLStore):
             with self._errors("read the server's max_allowed_packet"), self._engine.connect() as conn:
                 self._packet = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
         return self._packet
+
+    def _fold_within_packet(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                            executemany: bool) -> None:
+        """SQLAlchemy's ``before_cursor_execute`` hook: an ``executemany`` (a write's rows, :meth:`_write_rows
+        <fediscope.store.sql.SQLStore._write_rows>`) has PyMySQL fold its rows into statements the server takes.
+        PyMySQL's are of up to 1,024,000 bytes whatever the server's ``max_allowed_packet``: a server set below that
+        refused a write (1153, seen as 2006 or 2013) whose every row fits (:meth:`_check_rows_packet`)."""
+        if executemany:
+            cursor.max_stmt_length = packets.batch_statement(self._max_allowed_packet())
+
+    def _stale_chunks(self, table: Table, schema: TableSchema,
+                      stale: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+        """The stale keys of a write in ``DELETE`` statements the server's ``max_allowed_packet`` takes, of at most
+        :data:`~fediscope.store.sql.CHUNK` keys (:func:`~fediscope.store.packets.key_chunks`): a thousand keys of long
+        text were more than a server set low takes."""
+        if not stale:
+            return
+        keys = [table.c[k] for k in schema.key]
+        one = delete(table).where(_key_in(keys, stale[:1])).compile(
+            dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True})
+        longest = packets.longest_statement(self._max_allowed_packet())
+        yield from packets.key_chunks(packets.template_bytes(one), stale, longest, CHUNK)
 
     def _packet_refused(self, what: str, size: int, fix: str) -> StoreError:
         packet = self._max_allowed_packet()

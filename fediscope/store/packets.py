@@ -8,19 +8,27 @@ sees 2006 ``MySQL server has gone away`` or 2013 ``Lost connection``. So a state
 1,048,575). The values are in the statement as PyMySQL writes them (it interpolates them: ``pymysql.converters``),
 text quoted, with a backslash before each of :data:`ESCAPED` (UTF-8, the connection's utf8mb4), a number as its
 ``repr``. Of a write's rows each is at least one ``INSERT … ON DUPLICATE KEY UPDATE`` (PyMySQL folds several into one
-of up to 1,000,000 bytes, never splitting a row); its catalog entry, one ``INSERT`` of its question and definition.
+of up to 1,024,000 bytes, never splitting a row); its catalog entry, one ``INSERT`` of its question and definition.
+
+A server whose ``max_allowed_packet`` is lower than those folded statements (it may be as low as 1 KiB) refused a
+write whose every row fits: the store has PyMySQL fold its rows into statements of at most :func:`batch_statement`
+bytes, and sends the stale keys of a write in ``DELETE`` statements of at most that many bytes too
+(:func:`key_chunks`), not of a thousand keys whatever their length.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pymysql.converters import escape_float
+from pymysql.cursors import Cursor
 
 #: the bytes of a packet besides its statement's (the command byte), and one more: the server refuses a packet of
 #: ``max_allowed_packet`` bytes or more
 PACKET_OVERHEAD = 2
+#: the most bytes PyMySQL folds the rows of one ``executemany`` into, a statement (its cursor's ``max_stmt_length``)
+PYMYSQL_STATEMENT: int = Cursor.max_stmt_length
 #: the characters PyMySQL writes with a backslash before them in a text literal (``escape_string``); with the
 #: server's ``NO_BACKSLASH_ESCAPES`` only a quote is doubled: fewer bytes, so counting these errs on the safe side
 ESCAPED = "\0\\\n\r\x1a\"'"
@@ -33,6 +41,30 @@ CHAR_BYTES = 4
 def longest_statement(max_allowed_packet: int) -> int:
     """The most bytes a statement may have on a server of this ``max_allowed_packet``."""
     return max_allowed_packet - PACKET_OVERHEAD
+
+
+def batch_statement(max_allowed_packet: int) -> int:
+    """The most bytes PyMySQL may fold the rows of one ``executemany`` into (its cursor's ``max_stmt_length``) on a
+    server of this ``max_allowed_packet``: its own :data:`PYMYSQL_STATEMENT`, or less where the server takes less."""
+    return min(PYMYSQL_STATEMENT, longest_statement(max_allowed_packet))
+
+
+def key_chunks(fixed: int, keys: Sequence[Sequence[Any]], longest: int, most: int) -> Iterator[list[Any]]:
+    """``keys`` (tuples of a table's key values) in runs of at most ``most``, each of whose ``DELETE … WHERE key IN
+    (…)`` (``fixed`` bytes with one key's placeholders, then each key's values and punctuation) is at most ``longest``
+    bytes; a key too long for that alone is a run of its own (the server refuses it as it would anyway)."""
+    chunk: list[Any] = []
+    size = fixed
+    for key in keys:
+        # ", " before the key; a key of several columns has "(" ")" and ", " between its values
+        length = sum(literal_bytes(value) for value in key) + 2 + (2 * len(key) if len(key) > 1 else 0)
+        if chunk and (len(chunk) == most or size + length > longest):
+            yield chunk
+            chunk, size = [], fixed
+        chunk.append(key)
+        size += length
+    if chunk:
+        yield chunk
 
 
 def literal_bytes(value: Any) -> int:

@@ -298,9 +298,13 @@ STORE_FORMS = f"use sqlite:///path, {MYSQL_FORM} or {HBASE_FORM}"
 SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
 #: HBase URL options (``hbase://host:9090?transport=framed``) and their defaults; every number must be positive.
 HBASE_OPTIONS: dict[str, type] = {"transport": str, "protocol": str, "pool_size": int, "timeout": int,
-                                  "batch_size": int}
+                                  "batch_size": int, "max_cell_bytes": int}
 HBASE_DEFAULTS: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4, "timeout": 30000,
-                                  "batch_size": 1000}
+                                  "batch_size": 1000, "max_cell_bytes": 10 * 1024 * 1024}
+#: the bytes ``max_cell_bytes`` may be (the cluster's ``hbase.client.keyvalue.maxsize``, 10 MiB by default): from
+#: 1 MiB (a value in KiB or MiB by mistake, ``10240`` or ``20``, is refused rather than taken for bytes) to the most
+#: a cell can hold (its length is a Java int)
+HBASE_CELL_BYTES = (1024 * 1024, 2**31 - 1)
 
 
 class StoreURLProblem(ValueError):
@@ -530,7 +534,9 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
         raise StoreURLProblem(problem)
     for name, value in [*query, *(options or {}).items()]:
         if name not in HBASE_OPTIONS:
-            raise StoreURLProblem(f"has an unknown option {name!r}; known: {', '.join(HBASE_OPTIONS)}")
+            close = difflib.get_close_matches(name.lower(), list(HBASE_OPTIONS), n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(HBASE_OPTIONS)}"
+            raise StoreURLProblem(f"has an unknown option {name!r}; {hint}")
         settings[name] = _hbase_option(name, value)
     if settings["transport"] not in ("buffered", "framed") or settings["protocol"] not in ("binary", "compact"):
         raise StoreURLProblem(f"has transport={settings['transport']} and protocol={settings['protocol']}: the "
@@ -539,6 +545,8 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
 
 
 def _hbase_option(name: str, value: Any) -> Any:
+    if name == "max_cell_bytes":
+        return _hbase_cell_bytes(value)
     kind = HBASE_OPTIONS[name]
     try:
         typed = kind(value)
@@ -547,6 +555,20 @@ def _hbase_option(name: str, value: Any) -> Any:
     if typed is None or kind is int and typed < 1:
         raise StoreURLProblem(f"has option {name}={value}, which is not a whole number above 0")
     return typed
+
+
+def _hbase_cell_bytes(value: Any) -> int:
+    """``max_cell_bytes``: digits only (``1e7``, ``10_000_000``, ``10MiB`` are refused, not read otherwise)."""
+    low, high = HBASE_CELL_BYTES
+    if isinstance(value, str):
+        number = int(value) if value.isascii() and value.isdigit() else None  # "²".isdigit() is True
+    else:  # open_store's option
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if number is None or not low <= number <= high:
+        raise StoreURLProblem(f"has option max_cell_bytes={value}, which is not a whole number of bytes from "
+                              f"{low} (1 MiB) to {high} (the cluster's hbase.client.keyvalue.maxsize; "
+                              f"{HBASE_DEFAULTS['max_cell_bytes']} by default)")
+    return number
 
 
 def store_url_problem(url: str) -> str | None:

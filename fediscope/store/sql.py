@@ -429,8 +429,8 @@ class SQLStore(BaseStore):
                     stale: list[tuple[Any, ...]]) -> None:
         """In ``conn``'s transaction: delete the ``stale`` keys, upsert ``rows``."""
         keys = [table.c[k] for k in schema.key]
-        for start in range(0, len(stale), CHUNK):
-            conn.execute(delete(table).where(_key_in(keys, stale[start:start + CHUNK])))
+        for chunk in self._stale_chunks(table, schema, stale):
+            conn.execute(delete(table).where(_key_in(keys, chunk)))
         statement = self.upsert(table, schema.value_columns)
         compiled = statement.compile(dialect=self._engine.dialect)
         order = list(compiled.positiontup or ()) if compiled.positional else []
@@ -445,6 +445,12 @@ class SQLStore(BaseStore):
         tuples.sort(key=itemgetter(*(order.index(k) for k in schema.key)))  # typed keys: one type a column
         for start in range(0, len(tuples), DRIVER_CHUNK):
             conn.exec_driver_sql(compiled.string, tuples[start:start + DRIVER_CHUNK])
+
+    def _stale_chunks(self, table: Table, schema: TableSchema,
+                      stale: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+        """The stale keys of a write, a ``DELETE … WHERE key IN (…)`` each: :data:`CHUNK` keys at a time here."""
+        for start in range(0, len(stale), CHUNK):
+            yield stale[start:start + CHUNK]
 
     def _driver_rows(self, table: Table, order: list[str], rows: list[Row]) -> list[tuple[Any, ...]]:
         """Rows as the positional parameter tuples of the compiled upsert, each value through the bind processor

@@ -264,6 +264,9 @@ def test_a_spark_master_without_its_port_is_refused_by_every_command(cli_env, ca
      "FEDISCOPE_STORE is invalid: 'hbase://u:***@host:9090' names a user or password"),
     ("FEDISCOPE_STORE", "hbase://host:9090/somepath",
      "FEDISCOPE_STORE is invalid: 'hbase://host:9090/somepath' has a path or fragment ('/somepath')"),
+    ("FEDISCOPE_STORE", "hbase://host:9090?max_cell_bytes=20MiB",
+     "FEDISCOPE_STORE is invalid: 'hbase://host:9090?max_cell_bytes=20MiB' has option max_cell_bytes=20MiB, which is "
+     "not a whole number of bytes from 1048576 (1 MiB) to 2147483647"),
     ("FEDISCOPE_STORE", "mysql+pymysql://u:Kq7wRt4Lm@127.0.0.1:1/db?bogus=1",
      "FEDISCOPE_STORE is invalid: 'mysql+pymysql://u:***@127.0.0.1:1/db?bogus=1' has an unknown option 'bogus'"),
     ("FEDISCOPE_SPARK_MASTER", "mesos://127.0.0.1:5050",

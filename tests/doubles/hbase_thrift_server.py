@@ -35,7 +35,8 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
   ``deleteAll``/``deleteAllRow`` catch only ``IOException``, so the ``IllegalArgumentException`` escapes the
   handler and libthrift answers ``TApplicationException(INTERNAL_ERROR, "Internal error processing <method>")``
   (the reason is only in the server's log). Either way the whole call is refused and nothing of it is applied;
-* a put of a cell over ``MAX_KEY_VALUE_SIZE`` (10 MiB, ``hbase.client.keyvalue.maxsize``'s default: 20 bytes and the
+* a put of a cell over the handler's ``max_key_value_size`` (:data:`MAX_KEY_VALUE_SIZE`, 10 MiB,
+  ``hbase.client.keyvalue.maxsize``'s default, unless a test sets it otherwise, as a cluster may: 20 bytes and the
   row key, family, qualifier and value) is refused, as ``HTable.put`` refuses it ("KeyValue size too large") before
   sending any put of the call: ``IllegalArgument`` with the stack trace, nothing of the call applied.
 
@@ -117,9 +118,9 @@ def _check_rows_escaping(method: str, rows: list[bytes]) -> None:
 MAX_KEY_VALUE_SIZE = 10 * 1024 * 1024
 
 
-def _check_cell_sizes(rows: list[tuple[bytes, list[Any]]]) -> None:
-    """``HTable.put``'s ``validatePut``, for every put of a call before any is sent: a cell over
-    :data:`MAX_KEY_VALUE_SIZE` is an ``IllegalArgumentException``, which each handler that puts answers as
+def _check_cell_sizes(rows: list[tuple[bytes, list[Any]]], max_size: int) -> None:
+    """``HTable.put``'s ``validatePut``, for every put of a call before any is sent: a cell over ``max_size`` (the
+    handler's ``max_key_value_size``) is an ``IllegalArgumentException``, which each handler that puts answers as
     ``IllegalArgument`` with the stack trace; nothing of the call is applied."""
     for row, mutations in rows:
         for mutation in mutations:
@@ -127,7 +128,7 @@ def _check_cell_sizes(rows: list[tuple[bytes, list[Any]]]) -> None:
                 continue
             family, qualifier = _parse_column(mutation.column)
             size = 20 + len(row) + len(family) + len(qualifier or b"") + len(mutation.value or b"")
-            if size > MAX_KEY_VALUE_SIZE:
+            if size > max_size:
                 error = "java.lang.IllegalArgumentException: KeyValue size too large"
                 raise hbase_thrift.IllegalArgument(message=_java_error(error).message)
 
@@ -195,6 +196,8 @@ class HBaseHandler:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self.clock: Callable[[], int] = lambda: int(time.time() * 1000)
+        #: ``hbase.client.keyvalue.maxsize``: the most bytes a cell may take (:func:`_check_cell_sizes`)
+        self.max_key_value_size = MAX_KEY_VALUE_SIZE
 
     def __getattr__(self, name: str) -> Any:
         if name in hbase_thrift.Hbase.thrift_services:
@@ -342,7 +345,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRow", tableName)
             _check_row_inside(row)
-            _check_cell_sizes([(row, mutations)])
+            _check_cell_sizes([(row, mutations)], self.max_key_value_size)
             self._mutate(self._table(tableName), row, mutations)
 
     def mutateRowTs(self, tableName: bytes, row: bytes, mutations: list[Any], timestamp: int,
@@ -350,7 +353,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRowTs", tableName)
             _check_row_inside(row)
-            _check_cell_sizes([(row, mutations)])
+            _check_cell_sizes([(row, mutations)], self.max_key_value_size)
             self._mutate(self._table(tableName), row, mutations, timestamp)
 
     def mutateRows(self, tableName: bytes, rowBatches: list[Any], attributes: Any) -> None:
@@ -358,7 +361,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRows", tableName)
             _check_rows_escaping("mutateRows", [batch.row for batch in rowBatches])  # before any is applied
-            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches])
+            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches], self.max_key_value_size)
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations)
@@ -367,7 +370,7 @@ class HBaseHandler:
         with self._lock:
             self._injected_failure("mutateRowsTs", tableName)
             _check_rows_escaping("mutateRowsTs", [batch.row for batch in rowBatches])  # before any is applied
-            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches])
+            _check_cell_sizes([(batch.row, batch.mutations) for batch in rowBatches], self.max_key_value_size)
             table = self._table(tableName)
             for batch in rowBatches:
                 self._mutate(table, batch.row, batch.mutations, timestamp)
@@ -388,7 +391,7 @@ class HBaseHandler:
             self._check_family(table, family)
             put_family, put_qualifier = _parse_column(mput.column)
             self._check_family(table, put_family)
-            _check_cell_sizes([(row, [mput])])
+            _check_cell_sizes([(row, [mput])], self.max_key_value_size)
             cell = table.visible(row).get(family + b":" + (qualifier or b""))
             stored = cell[0] if cell is not None else b""  # absent and empty compare alike for an empty value
             if (stored != value) if value else stored:
@@ -607,6 +610,18 @@ class HBaseThriftDouble:
     def fail(self, method: str, table: str, skip: int = 0) -> None:
         """See :meth:`HBaseHandler.fail`."""
         self.handler.fail(method, table.encode(), skip)
+
+    def client_connections(self) -> int:
+        """The connections to this server whose client end is open, in this host's network namespace: each has its
+        client's socket ``ESTABLISHED`` in ``/proc/net/tcp``. A client's close shows at once (its socket leaves that
+        state within the ``close``), however late the server's thread reads the end of the connection."""
+        established = "01"
+        count = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            _slot, _local, remote, state, *_rest = line.split()
+            if state == established and int(remote.rsplit(":", 1)[1], 16) == self.port:
+                count += 1
+        return count
 
     def garble(self, method: str) -> None:
         """Make the next reply to ``method`` start with a stray byte, once: what a client reads when something else

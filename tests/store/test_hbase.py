@@ -602,6 +602,31 @@ def test_a_server_that_closes_the_connection_after_working_calls_is_not_called_a
     assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}  # a new connection, once it answers again
 
 
+def test_the_socket_of_a_connection_replaced_after_an_error_is_closed(prefix, monkeypatch):
+    """Was: happybase's pool replaced a connection after a TException (an HBase IOError here) or an OSError with a new
+    socket, dropping the one it had unclosed; an error its caller keeps (its traceback holds the transport) kept that
+    one open, one more connection to the Thrift server for each error."""
+    from doubles.hbase_thrift_server import hbase_thrift
+
+    def failing(*args):  # noqa: ANN002, ANN202
+        raise hbase_thrift.IOError(message=b"java.io.IOException: injected")
+
+    with HBaseThriftDouble() as hbase:  # its own: only this store's connections
+        store = HBaseStore(hbase.url + "?pool_size=1&timeout=5000", table_prefix=prefix)
+        assert hbase.client_connections() == 1
+        kept = []
+        for _ in range(3):
+            monkeypatch.setattr(hbase.handler, "getTableNames", failing)
+            with pytest.raises(StoreError, match="could not create tables: java.io.IOException: injected$") as caught:
+                store.create_tables({})
+            kept.append(caught.value)  # as a caller may keep it (logged with its traceback, re-raised later)
+            monkeypatch.undo()
+            assert hbase.client_connections() == 1
+        assert store.create_tables({}) == []  # the new connection works
+        assert hbase.client_connections() == 1
+        hbase.stop(close_connections=True)
+
+
 def test_a_first_reply_that_is_not_thrift_still_names_another_transport_or_protocol(hbase_double, prefix):
     """The first call of a new pool: nothing says yet that the server speaks this URL's transport and protocol."""
     hbase_double.garble("getTableNames")  # the first call a store makes (it creates its catalog table)

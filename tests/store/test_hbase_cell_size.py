@@ -13,16 +13,18 @@ import sys
 from dataclasses import replace
 
 import pytest
-from doubles.hbase_thrift_server import MAX_KEY_VALUE_SIZE
+from doubles.hbase_thrift_server import MAX_KEY_VALUE_SIZE, HBaseThriftDouble
 from happybase.connection import Hbase
 from metric_header import metric
 
-from fediscope.errors import StoreError
-from fediscope.store.hbase import MAX_CELL_BYTES, cell_bytes
+from fediscope.errors import ConfigError, StoreError
+from fediscope.store.hbase import MAX_CELL_BYTES, HBaseStore, cell_bytes
 
 TOP = metric("top", "account", rank="followers DESC")
 ROWS = [{"account": "a", "followers": 3, "bio": "x"}, {"account": "b", "followers": 5, "bio": "y"}]
 MIB = 1024 * 1024
+#: what a refusal at the default cap says of it: the setting, and the URL option for a cluster that raised it
+DEFAULT_CAP = "(hbase.client.keyvalue.maxsize; a cluster that raised it: max_cell_bytes= in the store URL)"
 ILLEGAL_ARGUMENT = sys.modules[Hbase.__module__].IllegalArgument  # happybase's own Thrift module's
 
 
@@ -54,7 +56,7 @@ def test_a_question_over_the_cell_cap_is_refused_before_anything_is_written(stor
     assert str(error.value) == (
         f"HBase at {store._address}: could not write metric top: its question would take {10 * MIB + 36:,} bytes in "
         "its catalog cell (c:question), over the 10,485,760 HBase takes in one cell by default "
-        "(hbase.client.keyvalue.maxsize); shorten the '-- question:' line")
+        f"{DEFAULT_CAP}; shorten the '-- question:' line")
     assert store.stored_metrics() == {}
     assert connection.tables() == [b"-catalog"]  # no table made, no row written
 
@@ -80,8 +82,8 @@ def test_a_definition_over_the_cell_cap_is_refused_before_anything_is_written(st
     assert message.startswith(f"HBase at {store._address}: could not write metric top: its definition (its 145,002 "
                               "columns and their types, as JSON) would take ")
     assert message.endswith(" bytes in its catalog cell (c:definition), over the 10,485,760 HBase takes in one cell "
-                            "by default (hbase.client.keyvalue.maxsize); select fewer columns or give them shorter "
-                            "names, or split it into several metrics")
+                            f"by default {DEFAULT_CAP}; select fewer columns or give them shorter names, or split it "
+                            "into several metrics")
     assert store.stored_metrics() == {}
     assert connection.tables() == [b"-catalog"]
 
@@ -94,10 +96,50 @@ def test_a_text_value_over_the_cell_cap_is_refused_before_anything_is_written(st
     assert str(error.value) == (
         f"HBase at {store._address}: could not write metric top: the value of column 'bio' in the row of key ('b',) "
         f"would take {size:,} bytes in its cell (as JSON), over the 10,485,760 HBase takes in one cell by default "
-        "(hbase.client.keyvalue.maxsize); shorten such values in the metric's SQL (left(…, n))")
+        f"{DEFAULT_CAP}; shorten such values in the metric's SQL (left(…, n))")
     assert store.stored_metrics() == {}
     assert connection.tables() == [b"-catalog"]
     store.write(TOP, ROWS)
     with pytest.raises(StoreError, match="the value of column 'bio' in the row of key \\('b',\\)"):
         store.write(TOP, [{**ROWS[1], "bio": bio}], replace=False)
     assert store.all(TOP) == ROWS
+
+
+def test_a_cluster_that_raised_its_cap_is_given_it_in_the_store_url(prefix):
+    """Was: refused at 10 MiB whatever the cluster took (``MAX_CELL_BYTES`` fixed). ``max_cell_bytes`` moves the
+    store's refusal to the cluster's cap, upwards (a cell the cluster takes is written) and downwards (a cell it
+    would refuse part-way is refused before anything is written)."""
+    with HBaseThriftDouble() as hbase:
+        hbase.handler.max_key_value_size = 12 * MIB  # hbase.client.keyvalue.maxsize raised on the cluster
+        store = HBaseStore(f"{hbase.url}?max_cell_bytes={12 * MIB}", table_prefix=prefix)
+        bio = "b" * (11 * MIB)
+        store.write(TOP, [ROWS[0], {**ROWS[1], "bio": bio}])
+        assert store.all(TOP) == [ROWS[0], {**ROWS[1], "bio": bio}]
+        over = "c" * (12 * MIB)
+        with pytest.raises(StoreError) as error:
+            store.write(TOP, [{**ROWS[1], "bio": over}], replace=False)
+        size = 24 + len(b"\x00b\x00") + len(b"m:bio") - 1 + 12 * MIB + 2
+        assert str(error.value) == (
+            f"HBase at {store._address}: could not write metric top: the value of column 'bio' in the row of key "
+            f"('b',) would take {size:,} bytes in its cell (as JSON), over the 12,582,912 the store URL's "
+            "max_cell_bytes lets a cell take (the cluster's hbase.client.keyvalue.maxsize); shorten such values in "
+            "the metric's SQL (left(…, n))")
+        assert store.all(TOP)[1]["bio"] == bio
+
+        hbase.handler.max_key_value_size = 2 * MIB  # a cluster that lowered it
+        lowered = HBaseStore(f"{hbase.url}?max_cell_bytes={2 * MIB}", table_prefix=prefix)
+        with pytest.raises(StoreError, match=r"its question would take 3,145,764 bytes in its catalog cell "
+                                             r"\(c:question\), over the 2,097,152 the store URL's max_cell_bytes"):
+            lowered.write(replace(TOP, question="q" * (3 * MIB)), ROWS)
+        assert lowered.all(TOP) == [ROWS[0], {**ROWS[1], "bio": bio}]  # nothing written
+
+
+@pytest.mark.parametrize("value", ["10MiB", "1e7", "10_000_000", "-1", "", "20", "10240", str(MIB - 1),
+                                   str(2**31), "١٠٠٠٠٠٠٠"])
+def test_a_cap_that_is_no_whole_number_of_bytes_in_range_is_a_one_line_error(value):
+    with pytest.raises(ConfigError) as error:
+        HBaseStore(f"hbase://h:9090?max_cell_bytes={value}")
+    assert str(error.value) == (
+        f"the store URL 'hbase://h:9090?max_cell_bytes={value}' has option max_cell_bytes={value}, which is not a "
+        "whole number of bytes from 1048576 (1 MiB) to 2147483647 (the cluster's hbase.client.keyvalue.maxsize; "
+        "10485760 by default)")
