@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from mariadb_packet import store_with_packet
 from metric_header import metric
 
-from fediscope.store.port import MetricStore, open_store
+from fediscope.store.port import MetricStore
 
 pytestmark = pytest.mark.mariadb
 
@@ -25,21 +26,9 @@ W = metric("w", "k")
 
 @pytest.fixture
 def store(mariadb_instance, mariadb_url: str) -> Iterator[MetricStore]:  # noqa: ANN001
-    """A store of a server whose max_allowed_packet is 64 KiB (set back afterwards, also when the store could not be
-    opened: the server serves this worker's later tests)."""
-    with mariadb_instance._root() as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT @@global.max_allowed_packet")
-        (before,) = cursor.fetchone()
-        cursor.execute(f"SET GLOBAL max_allowed_packet = {PACKET}")
-    try:
-        opened = open_store(mariadb_url)
-        try:
-            yield opened
-        finally:
-            opened.close()
-    finally:
-        with mariadb_instance._root() as conn, conn.cursor() as cursor:
-            cursor.execute(f"SET GLOBAL max_allowed_packet = {before}")
+    """A store of a server whose max_allowed_packet is 64 KiB (set back afterwards)."""
+    with store_with_packet(mariadb_instance, mariadb_url, PACKET) as opened:
+        yield opened
 
 
 def test_the_rows_of_a_write_are_folded_into_inserts_the_server_takes(store: MetricStore) -> None:

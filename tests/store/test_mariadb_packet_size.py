@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from mariadb_packet import store_with_packet
 from metric_header import metric
 from test_mariadb_merged_row_size import _columns
 
 from fediscope.errors import StoreError
-from fediscope.store.port import MetricStore, open_store
+from fediscope.store.port import MetricStore
 
 pytestmark = pytest.mark.mariadb
 
@@ -32,21 +33,9 @@ SETTING = (f"and the server takes at most {LONGEST:,} (its max_allowed_packet is
 
 @pytest.fixture
 def store(mariadb_instance, mariadb_url: str) -> Iterator[MetricStore]:  # noqa: ANN001
-    """A store of a server whose max_allowed_packet is 1 MiB (set back afterwards, also when the store could not be
-    opened: the server serves this worker's later tests)."""
-    with mariadb_instance._root() as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT @@global.max_allowed_packet")
-        (before,) = cursor.fetchone()
-        cursor.execute(f"SET GLOBAL max_allowed_packet = {PACKET}")
-    try:
-        opened = open_store(mariadb_url)
-        try:
-            yield opened
-        finally:
-            opened.close()
-    finally:
-        with mariadb_instance._root() as conn, conn.cursor() as cursor:
-            cursor.execute(f"SET GLOBAL max_allowed_packet = {before}")
+    """A store of a server whose max_allowed_packet is 1 MiB (set back afterwards)."""
+    with store_with_packet(mariadb_instance, mariadb_url, PACKET) as opened:
+        yield opened
 
 
 def _text(length: int) -> str:
