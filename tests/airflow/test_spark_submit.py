@@ -90,18 +90,22 @@ def sample_lake(tmp_path: Path) -> Path:
     return lake
 
 
+def _run_curate_job(spark_submit: str, sample_lake: Path, window: orch.BatchWindow) -> None:
+    """The batch DAG's curation job of ``window`` over ``sample_lake``, run through the real spark-submit."""
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "local[1]", "lake": str(sample_lake),
+                                             "store": f"sqlite:///{sample_lake.parent / 'm.db'}"}, env={})
+    curate, _ = orch.spark_submit_jobs(settings, window, spark_submit)
+    orch._run_spark_job(curate, _job_env(settings), settings)
+
+
 def test_a_damaged_raw_file_exits_6_and_is_raised_as_such(spark_submit: str, sample_lake: Path) -> None:
     """The real curation job, through the real spark-submit: a raw file cut short since it was landed exits 6, which
     the task raises as a DamagedBatchError (not retried), with the job's own line. Was exit 1, retried 8 times."""
     path = sorted(p for p in raw_batch_files(LocalLake(sample_lake)) if p.endswith(".jsonl"))[0]
     data = (sample_lake / path).read_bytes()
     (sample_lake / path).write_bytes(data[: len(data) - 10])
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "local[1]", "lake": str(sample_lake),
-                                             "store": f"sqlite:///{sample_lake.parent / 'm.db'}"}, env={})
-    curate, _ = orch.spark_submit_jobs(settings, orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23)),
-                                       spark_submit)
     with pytest.raises(DamagedBatchError) as info:
-        orch._run_spark_job(curate, _job_env(settings), settings)
+        _run_curate_job(spark_submit, sample_lake, orch.BatchWindow(date(2026, 11, 22), date(2026, 11, 23)))
     message = str(info.value)
     assert message.startswith("spark-submit fediscope-curate-2026-11-22 failed (exit 6): fediscope curate: error: "
                               "the raw file "), message
@@ -112,12 +116,8 @@ def test_an_interrupted_rebuild_exits_2_naming_the_runs_days(spark_submit: str, 
     """Under the DAG the job is given --window-name: its refusal names the run's days, not --since/--until, which
     the task has none of; exit 2, raised as a ConfigError (not retried)."""
     mark_rebuild_started(LocalLake(sample_lake), False)  # a `fediscope process --recurate` stopped part-way
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": "local[1]", "lake": str(sample_lake),
-                                             "store": f"sqlite:///{sample_lake.parent / 'm.db'}"}, env={})
-    curate, _ = orch.spark_submit_jobs(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)),
-                                       spark_submit)
     with pytest.raises(ConfigError) as info:
-        orch._run_spark_job(curate, _job_env(settings), settings)
+        _run_curate_job(spark_submit, sample_lake, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)))
     assert str(info.value) == (
         "spark-submit fediscope-curate-2026-11-23 failed (exit 2): fediscope curate: error: a rebuild of the curated "
         "tables (`fediscope process --recurate`) was interrupted before it finished: a run limited by this run's day "
