@@ -67,6 +67,7 @@ from bench.report import ratios, table, targets
 from bench.stages import most_active_account
 from fediscope.engine.spark_engine import require_java
 from fediscope.errors import ConfigError
+from fediscope.files import atomic_out
 
 ENGINES = ("duckdb", "spark", "mapreduce")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -494,6 +495,20 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def results_path(results_dir: Path, now: datetime) -> Path:
+    """The run's results file: ``<results-dir>/<UTC timestamp>.json``."""
+    return results_dir / f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.json"
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    """Write the results whole or not at all (:func:`fediscope.files.atomic_out`), its folder made first: the name
+    is foreseeable, so a symbolic link planted at it is replaced, never written through; a run stopped or a disk
+    filled meanwhile leaves no partial file. Raises the OSError."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_out(out) as write:
+        write((json.dumps(results, indent=1, default=str) + "\n").encode("utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     progress(f"statuses={args.statuses:,} engines={','.join(args.engines)} cpus={os.cpu_count()} "
@@ -506,11 +521,10 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"interrupted ({signal.Signals(signum).name}): nothing written"
                  + ("" if args.workdir or args.keep else ", the work folder removed"))
         return 128 + signum
-    out = args.results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out = results_path(args.results_dir, datetime.now(UTC))
     written = True
     try:
-        args.results_dir.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        write_results(out, results)
     except OSError as exc:  # e.g. the disk filled during the run: the table below still shows the figures
         progress(f"could not write the results to {out}: {exc.strerror or exc}")
         written = False

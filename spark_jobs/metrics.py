@@ -22,8 +22,9 @@ Command::
         spark_jobs/metrics.py --lake /shared/fediscope-lake \\
         [--metric top_accounts_by_followers --metric languages] [--no-store] [--out results.json]
 
-``--out`` also writes every metric's rows as JSON; ``--no-store`` skips the store (to inspect results). A
-``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
+``--out`` also writes every metric's rows as JSON, whole or not at all (a symbolic link at its name is replaced, not
+written through; ``/dev/stdout`` or a named pipe is written to as it is); ``--no-store`` skips the store (to inspect
+results). A ``--store`` URL holding a password is warned of on stderr (a command line is seen by other users' ``ps``).
 Prints a JSON summary (rows and seconds per metric) on stdout (under spark-submit, the job's own lines come on its
 stdout too: see ``spark_jobs/curate.py``); exits 1 with one line ("fediscope metrics: error: …") on failure, when
 another run holds the lake lock (:mod:`fediscope.lake.lock`), when the store cannot be opened (checked before Spark
@@ -149,13 +150,7 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
             summary[name] = {"rows": results[name].num_rows, "seconds": round(time.perf_counter() - started, 3)}
         starts = engine.collection_starts()  # what the metrics read of them, for their provenance's ``sql``
     if args.out:
-        from fediscope.errors import ConfigError
-
-        rows = {name: table.to_pylist() for name, table in results.items()}
-        try:
-            args.out.write_text(json.dumps(rows, indent=1, sort_keys=True, default=str), encoding="utf-8")
-        except OSError as exc:  # removed or made read-only since the start: one line, exit 2
-            raise ConfigError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
+        write_out(args.out, {name: table.to_pylist() for name, table in results.items()})
     if store is not None:
         provenance = _provenance(settings, engine.lake, chosen, starts)
         for name, metric in chosen.items():
@@ -164,6 +159,40 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
             summary[name]["stored"] = store.write(metric, table.to_pylist(), replace=True,
                                                   types=arrow_types(table), exact_types=True)
     return summary
+
+
+def write_out(out: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Write ``--out``'s JSON whole or not at all (:func:`fediscope.files.atomic_out`): a symbolic link planted at
+    ``out`` is replaced, never written through, and a run stopped meanwhile leaves an older file as it was. A name
+    that is no regular file (``/dev/stdout`` to a pipe or a terminal, a named pipe) or a device's name (in ``/dev``
+    or ``/proc``: ``/dev/stdout`` redirected to a file, whose link must not be replaced) is written to as it is. A
+    failure is a :class:`~fediscope.errors.ConfigError` (one line, exit 2: the folder removed or made read-only
+    since the start, a full disk)."""
+    from fediscope.errors import ConfigError
+    from fediscope.files import atomic_out
+
+    def error(path: Path, exc: OSError) -> ConfigError:
+        return ConfigError(f"cannot write --out {path}: {exc.strerror or exc}")
+
+    data = json.dumps(rows, indent=1, sort_keys=True, default=str).encode("utf-8")
+    if _written_as_is(out):
+        try:
+            with open(out, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            raise error(out, exc) from None
+        return
+    with atomic_out(out, error=error) as write:
+        write(data)
+
+
+def _written_as_is(out: Path) -> bool:
+    """Whether ``out`` names no file to replace: a pipe, a device, or a name in ``/dev`` or ``/proc``
+    (``/dev/stdout`` → ``/proc/self/fd/1`` is a regular file's link when stdout is redirected to one)."""
+    if out.exists() and not out.is_file():
+        return True
+    folder = out.parent.resolve()
+    return folder == Path("/dev") or Path("/proc") in folder.parents
 
 
 def _provenance(settings: Settings, lake: LakeBackend, chosen: dict[str, Metric],

@@ -82,6 +82,11 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   alike: ``CAST(round(x * 100) / 100 AS DECIMAL(18, 2))`` or ``CAST(round(x) AS BIGINT)``. The DOUBLE is known
   from the types sqlglot infers (a column of a curated table or a CTE, ``avg``, ``/``, …), except that a number
   literal with a decimal point is a DECIMAL in DuckDB (``x * 1.5``: alike), which sqlglot types DOUBLE.
+* an INTERVAL written as text (``CAST(created_at - fetched_at AS VARCHAR)``, ``::VARCHAR``, ``concat``/``||``/
+  ``concat_ws`` with it, ``string_agg`` of it, ``array_to_string`` of a list of them, ``printf`` of it): DuckDB writes
+  ``1 day 00:30:00``, Spark ``INTERVAL '1 00:30:00' DAY TO SECOND``. Give it as a number (:func:`interval_as_number`:
+  ``epoch`` and ``date_diff`` other than in days are refused). A TIMESTAMP minus a TIMESTAMP (or a DATE) is typed an
+  INTERVAL by :func:`_duckdb_arithmetic`.
 * a ``CAST`` of a DOUBLE to a DECIMAL with decimal places: a tie such as 1.005 (``201 / 200``) becomes 1.00 in
   DuckDB (its binary value is below the tie), 1.01 in Spark (its decimal text), unless rounded to that many places
   first: ``CAST(round(x * 100) / 100 AS DECIMAL(18, 2))``, ``CAST(round(x) AS DECIMAL(18, 2))`` (to no places both
@@ -489,6 +494,9 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
         floating = _floating_as_text(node)
         if floating is not None:
             raise NotPortableError(f"{name}: {_floating_text_advice(node, floating)}")
+        interval = _interval_as_text(node)
+        if interval is not None:
+            raise NotPortableError(f"{name}: {_interval_text_advice(node, interval)}")
         if (isinstance(node, exp.Cast | exp.TryCast) and node.to.is_type(exp.DataType.Type.DECIMAL)
                 and _number_kind(node.this) is _DOUBLE and not _rounded_to_scale(node.this, _scale(node.to))):
             x = _text(node.this)
@@ -642,6 +650,55 @@ def _floating_text_advice(node: exp.Expression, value: exp.Expression) -> str:
     return (f"the DOUBLE {x} written as text ({_text(node)}) differs between DuckDB and Spark ({how}); write it as a "
             f"DECIMAL or an integer, whose text is alike: CAST(round({_scaled(x, 2)}) / 100 AS DECIMAL(18, 2)) for "
             f"two places, or {whole}")
+
+
+def _is_interval(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.is_type(exp.DataType.Type.INTERVAL)
+
+
+def _interval_as_text(node: exp.Expression) -> exp.Expression | None:
+    """The INTERVAL (or list of INTERVALs) that ``node`` writes as text, or None: a ``CAST`` to text (``::VARCHAR``),
+    ``concat``/``concat_ws``/``||`` with it, ``string_agg`` of it, ``array_to_string`` of a list of them, ``printf``
+    of it. DuckDB writes ``1 day 00:30:00``, Spark ``INTERVAL '1 00:30:00' DAY TO SECOND``. An INTERVAL is typed so
+    by :func:`_typed` (a TIMESTAMP minus a TIMESTAMP or a DATE, an ``INTERVAL`` literal, a CTE's column of one)."""
+    if isinstance(node, exp.Cast | exp.TryCast) and node.to.is_type(*exp.DataType.TEXT_TYPES):
+        values = [node.this]
+    elif isinstance(node, exp.Concat | exp.ConcatWs | exp.DPipe):
+        values = [node.this, node.args.get("expression"), *node.expressions]
+    elif isinstance(node, exp.GroupConcat):
+        value = node.this.this if isinstance(node.this, exp.Order) else node.this
+        values = [value.expressions[0] if isinstance(value, exp.Distinct) and value.expressions else value]
+    elif isinstance(node, exp.ArrayToString):
+        item = _item_type(node.this)
+        return node.this if item is not None and item.is_type(exp.DataType.Type.INTERVAL) else None
+    elif isinstance(node, exp.Anonymous) and node.name.upper() in {"PRINTF", "FORMAT_STRING"}:
+        values = node.expressions[1:]
+    else:
+        return None
+    return next((v for v in values if isinstance(v, exp.Expression) and _is_interval(v)), None)
+
+
+def interval_as_number(a: str, b: str) -> str:
+    """What to write for the INTERVAL ``b - a`` between two timestamps: numbers both engines give alike (``epoch()``
+    keeps the fraction of a second on DuckDB, drops it on Spark, and ``date_diff`` counts only days between DATEs
+    alike, so both are refused)."""
+    days = f"date_diff('day', CAST({a} AS DATE), CAST({b} AS DATE))"
+    return (f"{days} * 86400 + (hour({b}) - hour({a})) * 3600 + (minute({b}) - minute({a})) * 60 + second({b}) "
+            f"- second({a}) for seconds (between their whole seconds) or {days} for days (midnights crossed)")
+
+
+def _interval_text_advice(node: exp.Expression, value: exp.Expression) -> str:
+    """The refusal of :func:`_interval_as_text` for ``node`` writing ``value`` as text: the rewrite over ``value``'s
+    own timestamps when it is one minus the other, else over ``b - a``."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Sub) and not any(_is_interval(side) or isinstance(side, exp.Interval)
+                                              for side in (value.this, value.expression)):
+        rewrite = interval_as_number(_text(value.expression), _text(value.this))
+    else:
+        rewrite = f"for b - a between two timestamps, {interval_as_number('a', 'b')}"
+    return (f"an INTERVAL written as text ({_text(node)}) differs between DuckDB and Spark (1 day 00:30:00 in "
+            f"DuckDB, INTERVAL '1 00:30:00' DAY TO SECOND in Spark); write it as a number: {rewrite}")
 
 
 def _scale(decimal: exp.DataType) -> int:

@@ -263,6 +263,9 @@ def test_portable_equivalents_pass() -> None:
                    "array_length((list_distinct(hashtags))), list_reverse_sort(list_distinct(hashtags)), "
                    "unnest(list_distinct(hashtags)) FROM statuses GROUP BY ALL")
     check_portable("SELECT t FROM statuses, unnest(list_distinct(hashtags)) AS u(t)")
+    # an INTERVAL is refused only as text: compared, or added to a TIMESTAMP (a TIMESTAMP, whose text is alike)
+    check_portable("SELECT uri, CAST(created_at - INTERVAL 1 DAY AS VARCHAR), created_at - fetched_at > INTERVAL 1 "
+                   "HOUR, concat(CAST(created_at + INTERVAL 30 MINUTE AS VARCHAR), '') FROM statuses")
 
 
 def test_a_list_or_join_without_order_by_is_refused_only_where_its_items_order_shows() -> None:
@@ -859,6 +862,53 @@ def test_a_refused_date_diff_says_what_to_write() -> None:
     assert str(raised.value) == (
         "not portable to Spark SQL: date_diff('day', …) of created_at, not known to be a DATE: DuckDB counts "
         "midnights crossed, Spark whole 24-hour periods; write CAST(created_at AS DATE)")
+
+
+#: An INTERVAL written as text: DuckDB writes ``1 day 00:30:00``, Spark ``INTERVAL '1 00:30:00' DAY TO SECOND``
+_INTERVALS_AS_TEXT = [
+    "CAST(created_at - fetched_at AS VARCHAR)", "CAST(created_at - fetched_at AS TEXT)",
+    "CAST(created_at - fetched_at AS STRING)", "(created_at - fetched_at)::VARCHAR",
+    "TRY_CAST(created_at - fetched_at AS VARCHAR)", "'took ' || (created_at - fetched_at)",
+    "concat('took ', created_at - fetched_at)", "concat_ws(' ', 'took', created_at - fetched_at)",
+    "printf('took %s', created_at - fetched_at)", "CAST(max(created_at) - min(fetched_at) AS VARCHAR)",
+    "CAST(created_at - dt AS VARCHAR)", "CAST(INTERVAL 1 DAY AS VARCHAR)",
+    "(SELECT string_agg(created_at - fetched_at, ',' ORDER BY created_at - fetched_at) FROM statuses)",
+    "(SELECT array_to_string(list_sort(list(created_at - fetched_at)), ',') FROM statuses)",
+]
+
+
+@pytest.mark.parametrize("expression", _INTERVALS_AS_TEXT)
+def test_an_interval_written_as_text_is_refused(expression: str) -> None:
+    """Was: passed, and written as another text on Spark (a metric whose column differs between the engines)."""
+    with pytest.raises(NotPortableError, match=r"^own: an INTERVAL written as text \(.+\) differs between DuckDB and "
+                       r"Spark \(1 day 00:30:00 in DuckDB, INTERVAL '1 00:30:00' DAY TO SECOND in Spark\); write it "
+                       r"as a number: "):
+        check_portable(f"SELECT uri, {expression} AS took FROM statuses", "own")
+
+
+def test_an_interval_of_a_cte_written_as_text_is_refused() -> None:
+    with pytest.raises(NotPortableError, match=re.escape("an INTERVAL written as text (CAST(took AS TEXT))")):
+        check_portable("WITH t AS (SELECT uri, created_at - fetched_at AS took FROM statuses) "
+                       "SELECT uri, CAST(took AS VARCHAR) FROM t")
+
+
+def test_a_refused_interval_as_text_says_what_to_write_and_that_passes() -> None:
+    """The rewrite named in the refusal, over the interval's own timestamps, passes the check; over an interval not
+    written as one timestamp minus another, the advice of an interval result column (checked on both engines)."""
+    from fediscope.engine.metric_state import INTERVAL_ADVICE
+
+    with pytest.raises(NotPortableError) as raised:
+        check_portable("SELECT uri, CAST(created_at - fetched_at AS VARCHAR) AS took FROM statuses")
+    said = str(raised.value)
+    assert "\n" not in said
+    seconds, days = re.fullmatch(r".*write it as a number: (.+) for seconds \(between their whole seconds\) or "
+                                 r"(.+) for days \(midnights crossed\)", said).groups()
+    assert days == "date_diff('day', CAST(fetched_at AS DATE), CAST(created_at AS DATE))"
+    for rewrite in (seconds, days):
+        check_portable(f"SELECT uri, CAST({rewrite} AS VARCHAR) AS took FROM statuses")
+    with pytest.raises(NotPortableError) as raised:
+        check_portable("SELECT CAST(INTERVAL 1 DAY AS VARCHAR)")
+    assert str(raised.value).endswith(INTERVAL_ADVICE.split("; for b - a between two timestamps, e.g. ")[1])
 
 
 def test_metric_header_parsing() -> None:
