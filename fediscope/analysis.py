@@ -544,14 +544,15 @@ class Period:
         return self.first_day is not None
 
     def describe(self) -> str:
-        """One line for the text report's head and the charts' footnote."""
+        """One line for the text report's head and the charts' footnote: ``statuses posted 2026-11-22 to 2026-12-06
+        (partial), UTC days; latest fetch on 2026-12-06`` (was ``… (partial) (UTC days); …``, two brackets)."""
         if not self.known:
             return ("not known: the store holds no curated status" if self.computed else
                     f"not known: the store holds no {PERIOD_METRIC} (run `fediscope process` to compute it)")
         first, last = (" ".join(filter(None, pair)) for pair in ((self.first_day, self.first_mark),
                                                                  (self.last_day, self.last_mark)))
         fetched = f"; latest fetch on {self.latest_fetch_day}" if self.latest_fetch_day else ""
-        return f"statuses posted {first} to {last} (UTC days){fetched}"
+        return f"statuses posted {first} to {last}, UTC days{fetched}"
 
     def to_dict(self) -> dict[str, Any]:
         """``--format json``'s ``period``: the days, whether each is partial (the first: true, false or null when

@@ -523,7 +523,9 @@ def report(ctx: DemoContext) -> str:
     from fediscope.store.port import store_from_settings
 
     chart_dir = ctx.out_dir / "charts"
-    store = store_from_settings(ctx.need_settings())
+    # named as the Next: line names it, so that its head says the same store: was sqlite:////<dir>/demo-out/demo.db
+    # here (an absolute path) and sqlite:///./demo-out/demo.db there (relative), which read as two stores
+    store = store_from_settings(ctx.need_settings().replace(store=shown_store(ctx)))
     try:
         result = build_report(store, out_dir=chart_dir, n=10, charts=True)
     finally:
@@ -645,6 +647,12 @@ def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{escaped}"
 
 
+def shown_store(ctx: DemoContext) -> str:
+    """The demo's store URL as the reader should type it: ``sqlite:///./demo-out/demo.db`` below the current
+    directory (relative to it), else absolute (``sqlite:////srv/demo/demo-out/demo.db``: four slashes)."""
+    return sqlite_url(shown(ctx.db_path))
+
+
 def run_by_make() -> bool:
     """Whether ``make demo`` started this run (make sets ``MAKELEVEL`` for its recipes): only then do the hints name
     make's targets; a fediscope installed with pip has no Makefile beside it."""
@@ -756,10 +764,13 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                  f"`{shlex.join([python_command(), '-m', 'fediscope.demo', *where])}`")
         # its charts go where the demo's went (was: into ./fediscope-out, report's default, which `make clean` and
         # .gitignore's demo entries leave alone)
-        report_command = shlex.join([_cli_command(), "report", "--store", sqlite_url(shown(ctx.db_path)), "--top",
+        report_command = shlex.join([_cli_command(), "report", "--store", shown_store(ctx), "--top",
                                      "20", "--out", shown(ctx.out_dir / "charts")])
+        # ./ paths (as the outputs above name them) do not name these files from another directory: said so
+        relative = any(p.startswith("./") for p in (shown(ctx.base), _cli_command(), python_command()))
         print(f"Next: `{report_command}`, or run "
-              f"{again} again: it collects only what is new.", file=out)
+              f"{again} again: it collects only what is new."
+              + (" Run both from this directory: their ./ paths are relative to it." if relative else ""), file=out)
         print(f"  {shown(ctx.db_path)} is plain SQLite: a table per metric (metric_<name>, e.g. metric_languages), "
               "each listed with its question in fediscope_catalog; to add your own metric, see README "
               "\"Your own metric\".", file=out)

@@ -708,6 +708,29 @@ def test_the_help_says_the_period_is_of_posted_days_as_the_report_computes_it(ca
     assert period.startswith("the first and last UTC day a curated status was posted on (with or without hashtags")
 
 
+def test_the_period_line_after_a_partial_last_day_has_one_pair_of_brackets(capsys, cli_env, tmp_path, monkeypatch):
+    """Was: ``Period: statuses posted 2024-05-01 to 2024-05-03 (partial) (UTC days); latest fetch on 2024-05-03``
+    in the head and on every chart: the last day's mark and the days' zone read as two brackets in a row."""
+    from matplotlib.figure import Figure
+
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.write(analysis.metric("posted_days"), [  # the last day is the latest fetch's: partial
+        {"instance": "*", "first_day": "2024-05-01", "last_day": "2024-05-03", "days": 3, "statuses": 3,
+         "latest_fetch_day": "2024-05-03", "first_day_partial": False}])
+    store.write(analysis.metric("hashtags_daily"), [  # a chart, with the period as its footnote
+        {"day": "2024-05-02", "tag": "python", "toots": 1, "accounts": 1, "engagement_total": 1,
+         "engagement_mean": 1.0}])
+    store.close()
+    figures: list[Figure] = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
+    code, out, err = run(capsys, "report", "--store", f"sqlite:///{tmp_path / 'm.db'}", "--out", "charts")
+    assert code == 0, err
+    said = "Period: statuses posted 2024-05-01 to 2024-05-03 (partial), UTC days; latest fetch on 2024-05-03"
+    assert out.splitlines()[1] == said, out
+    assert figures and all(said in [text.get_text() for text in figure.texts] for figure in figures)
+
+
 def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_env):
     """Was: activity by weekday asked "by weekday and hour of the day" (the hourly grid's question), sign-ups,
     summed over the instances, asked "per instance?", the top engaged accounts asked account_engagement's question

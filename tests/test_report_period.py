@@ -119,7 +119,7 @@ def test_the_report_says_the_days_it_covers_in_text_json_and_every_chart(lake, t
                                 "last_day_partial": False, "latest_fetch_day": today, "days": days,
                                 "metric": "posted_days"}
 
-    said = f"statuses posted {first} to {NEXT_DAY} (UTC days); latest fetch on {today}"
+    said = f"statuses posted {first} to {NEXT_DAY}, UTC days; latest fetch on {today}"
     figures: list[Figure] = []
     save = Figure.savefig
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
@@ -146,7 +146,7 @@ def test_a_since_window_that_leaves_out_the_first_walk_marks_its_first_day_parti
     assert report["period"]["first_day"] == FIRST_DAY and report["period"]["first_day_partial"] is True
     code, text, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
-    assert f"Period: statuses posted {FIRST_DAY} (partial) to {NEXT_DAY} " in text
+    assert f"Period: statuses posted {FIRST_DAY} (partial) to {NEXT_DAY}, UTC days; " in text
     assert any(line.startswith(f"{FIRST_DAY} (partial) ") for line in text.splitlines())
     assert FIRST_DAY_NOTE in text
 

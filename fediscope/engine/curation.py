@@ -123,6 +123,11 @@ class CurateSummary:
     #: deleted; markers of statuses not public, curate_sql.NON_PUBLIC_MARKERS, apart): removed (but for such markers),
     #: so not counted as holding the statuses (:func:`fediscope.engine.process.curated_counts`)
     partitions_emptied: list[str] = field(default_factory=list)
+    #: of ``partitions``, those that held curated rows before the run, merged with the new versions and written
+    #: again; the others are days the run wrote first (all of them in a rebuild, which merges into nothing). The
+    #: summary line tells them apart (:func:`fediscope.engine.process.curated_counts`): ``statuses_written`` counts
+    #: every row of the partitions written, not only what is new
+    partitions_rewritten: list[str] = field(default_factory=list)
     hashtags_written: int = 0
     accounts: int = 0  # rows of the accounts table after the run (0 when not rewritten)
     instance_weeks: int = 0
@@ -472,7 +477,9 @@ def _register_table(engine: Engine, view: str, table: Table) -> None:
 def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, pending: list[_Publication],
                       days: list[str], rebuild: bool = False, first_day: date | None = None) -> None:
     ws = engine.workspace
-    existing = [] if rebuild else ws.partition_dirs(STATUSES.name, "dt", days)
+    found = [] if rebuild else [(day, ws.partition_dirs(STATUSES.name, "dt", [day])) for day in days]
+    existing = [directory for _, directories in found for directory in directories]
+    summary.partitions_rewritten = [day for day, directories in found if directories]
     if existing:
         engine.register_parquet("existing_statuses", STATUSES, existing, root=ws.table_path(STATUSES.name))
     else:

@@ -225,21 +225,32 @@ class ProcessSummary:
 
 
 def curated_counts(curate: dict[str, Any]) -> str:
-    """`` (82 statuses in 1 partition, 40 accounts)``: the rows of the statuses and accounts tables a curation run
-    (a :meth:`~fediscope.engine.curation.CurateSummary.as_dict`) rewrote. A table the run did not rewrite is left
-    out (its count is 0 in the summary, not its size): new raw files holding only streamed deletions rewrite the
-    partitions of the statuses they name, not the accounts; empty when neither table was rewritten. Partitions
-    the run rewrote without a row (the curated retention or deletions left nothing in them) are counted apart:
-    `` (449 statuses in 8 partitions, 7 partitions emptied)``."""
+    """`` (82 statuses in 1 rewritten partition, 40 accounts in all)``: the rows of the statuses and accounts tables
+    a curation run (a :meth:`~fediscope.engine.curation.CurateSummary.as_dict`) rewrote. These are the sizes of
+    what was written, not what is new: a day partition that held curated rows is merged with the new versions and
+    written again whole, and so is the accounts table. So a partition that held rows before is said to be
+    rewritten, one the run wrote first (a first run, a new day, every partition of a rebuild) is not:
+    `` (3482 statuses written in 15 partitions, …)``, `` (90 statuses in 1 new and 1 rewritten partitions, …)``.
+    Was: `` (80 statuses in 1 partition, 755 accounts)`` on every run, which read as 80 new statuses.
+
+    A table the run did not rewrite is left out (its count is 0 in the summary, not its size): new raw files
+    holding only streamed deletions rewrite the partitions of the statuses they name, not the accounts; empty when
+    neither table was rewritten. Partitions the run rewrote without a row (the curated retention or deletions left
+    nothing in them) are counted apart: `` (449 statuses in 8 rewritten partitions, 7 partitions emptied)``."""
     rewritten = curate.get("tables_rewritten", [])
     counts = []
     if "statuses" in rewritten:
-        emptied = len(curate.get("partitions_emptied", []))
-        counts.append(f"{count(curate.get('statuses_written', 0), 'status')} in "
-                      f"{count(len(curate.get('partitions', [])) - emptied, 'partition')}"
-                      + (f", {count(emptied, 'partition')} emptied" if emptied else ""))
+        emptied = curate.get("partitions_emptied", [])
+        holding = [day for day in curate.get("partitions", []) if day not in emptied]
+        again = len(set(holding) & set(curate.get("partitions_rewritten", [])))
+        statuses, first = count(curate.get("statuses_written", 0), "status"), len(holding) - again
+        counts.append(f"{statuses} written in {count(first, 'partition')}" if not again else
+                      f"{statuses} in {count(again, 'rewritten partition')}" if not first else
+                      f"{statuses} in {first} new and {again} rewritten partitions")
+        if emptied:
+            counts.append(f"{count(len(emptied), 'partition')} emptied")
     if "accounts" in rewritten:
-        counts.append(count(curate.get("accounts", 0), "account"))
+        counts.append(f"{count(curate.get('accounts', 0), 'account')} in all")
     return f" ({', '.join(counts)})" if counts else ""
 
 

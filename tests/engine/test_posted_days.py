@@ -55,7 +55,7 @@ def test_the_period_is_the_days_of_every_status_when_the_first_and_last_have_no_
     assert run.period.to_dict() == {"first_day": FIRST, "last_day": LAST, "first_day_partial": True,
                                     "last_day_partial": True, "latest_fetch_day": LAST, "days": 6,
                                     "metric": "posted_days"}
-    assert run.period.describe() == (f"statuses posted {FIRST} (partial) to {LAST} (partial) (UTC days); "
+    assert run.period.describe() == (f"statuses posted {FIRST} (partial) to {LAST} (partial), UTC days; "
                                      f"latest fetch on {LAST}")
     assert rows[REMOTE] == {"instance": REMOTE, "first_day": REMOTE_DAY, "last_day": REMOTE_DAY, "days": 1,
                             "statuses": 1, "latest_fetch_day": "2026-08-01", "first_day_partial": None}
@@ -77,5 +77,5 @@ def test_a_lake_without_hashtags_has_a_period(lake: LocalLake, lake_dir: Path) -
         store.close()
     assert not any(s.get("tags") for s in statuses("test_public_tl.json"))
     assert (run.period.first_day, run.period.last_day, run.period.days) == (RECORDED_DAY, RECORDED_DAY, 1)
-    assert run.period.describe() == (f"statuses posted {RECORDED_DAY} (partial?) to {RECORDED_DAY} (partial) (UTC "
-                                     f"days); latest fetch on {RECORDED_DAY}")  # no record of where it began
+    assert run.period.describe() == (f"statuses posted {RECORDED_DAY} (partial?) to {RECORDED_DAY} (partial), UTC "
+                                     f"days; latest fetch on {RECORDED_DAY}")  # no record of where it began

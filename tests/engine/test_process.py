@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import at, land, policy, read_table, settings_for, statuses
+from engine_data import at, land, policy, read_table, settings_for, statuses, variant
 
 from fediscope.cli import main
 from fediscope.engine.metrics import load_metrics
@@ -105,17 +105,44 @@ def test_a_run_curating_only_streamed_deletions_does_not_count_the_accounts(land
     few = {"top_accounts_by_followers": METRICS["top_accounts_by_followers"]}
     first = run_process(settings_for(landed), progress=False, metrics=few)
     accounts = first.curate["accounts"]
-    assert accounts > 1 and f", {accounts} accounts); 1 metric, " in first.line()
+    assert accounts > 1 and f", {accounts} accounts in all); 1 metric, " in first.line()
     record = next(read_batch(lake, raw_batch_files(lake, "statuses")[0]))
     land_deletion(lake, record["data"]["id"], record["meta"]["instance"], at(5))
     second = run_process(settings_for(landed), progress=False, metrics=few)
     curate = second.as_dict()["curate"]  # the --json document's
     assert curate["accounts"] == 0 and len(curate["partitions"]) == 1 and curate["statuses_written"] > 1
     assert second.line().startswith(f"process (duckdb): curated 1 raw file ({curate['statuses_written']} statuses "
-                                    "in 1 partition); 1 metric, ")
+                                    "in 1 rewritten partition); 1 metric, ")
     # --json keeps "accounts": 0 (0 when not rewritten) and says which tables the run rewrote
     assert "accounts" in first.curate["tables_rewritten"]
     assert curate["tables_rewritten"] == ["hashtags", "status_deletions", "statuses"]
+
+
+def test_the_summary_line_tells_partitions_written_first_from_rewritten_ones(landed: Path, lake: LocalLake) -> None:
+    """Was: ``curated 1 raw file (54 statuses in 1 partition, 12 accounts)`` on a run that curated one new status:
+    the counts are the sizes of what the run wrote (a day partition that held statuses is merged and written again
+    whole, the accounts table too), and read as 54 new statuses. A partition written again is said to be rewritten
+    (``curate.partitions_rewritten`` in --json), one written first is not, and the accounts are all of them."""
+    few = {"top_accounts_by_followers": METRICS["top_accounts_by_followers"]}
+    first = run_process(settings_for(landed), progress=False, metrics=few)
+    written, accounts = first.curate["statuses_written"], first.curate["accounts"]
+    assert first.curate["partitions"] == ["2026-08-01"] and first.curate["partitions_rewritten"] == []
+    assert first.line().startswith(f"process (duckdb): curated 4 raw files ({written} statuses written in 1 "
+                                   f"partition, {accounts} accounts in all); 1 metric, ")
+    base = next(s for s in statuses("test_public_tl.json") if not s.get("reblog"))
+    land(lake, "statuses", [variant(base, "1")], at(5), policy())  # one new status, on the same day
+    second = run_process(settings_for(landed), progress=False, metrics=few)
+    assert second.curate["partitions_rewritten"] == ["2026-08-01"] and second.curate["statuses_written"] == written + 1
+    assert second.line().startswith(f"process (duckdb): curated 1 raw file ({written + 1} statuses in 1 rewritten "
+                                    f"partition, {accounts} accounts in all); 1 metric, ")
+    # one more on that day, and one on a day the curated tables did not hold yet
+    land(lake, "statuses", [variant(base, "2"), variant(base, "3", created_at="2026-07-30T12:00:00.000Z")], at(6),
+         policy())
+    third = run_process(settings_for(landed), progress=False, metrics=few)
+    assert sorted(third.curate["partitions"]) == ["2026-07-30", "2026-08-01"]
+    assert third.curate["partitions_rewritten"] == ["2026-08-01"] and third.curate["statuses_written"] == written + 3
+    assert third.line().startswith(f"process (duckdb): curated 1 raw file ({written + 3} statuses in 1 new and 1 "
+                                   f"rewritten partitions, {accounts} accounts in all); 1 metric, ")
 
 
 @pytest.mark.parametrize("store", ["sqlite://", "sqlite:///:memory:"])

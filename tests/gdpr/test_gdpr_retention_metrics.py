@@ -196,4 +196,4 @@ def test_a_partition_the_curated_retention_empties_is_not_counted_as_holding_sta
             "retention_curated_days in fediscope.toml))") in summary.line()
     assert summary.curate["partitions_emptied"] == ["2026-08-01"]
     assert sorted(summary.curate["partitions"]) == ["2026-08-01", RECENT]
-    assert "statuses in 1 partition, 1 partition emptied, " in summary.line()
+    assert "statuses written in 1 partition, 1 partition emptied, " in summary.line()

@@ -551,3 +551,32 @@ def test_the_suggested_report_command_names_the_store_of_a_dir_with_spaces_and_p
     # its charts go beside the demo's (was: into ./fediscope-out, which `make clean` leaves behind)
     assert len(command) == 8 and command[6] == "--out", command
     assert (tmp_path / command[7]).resolve() == (ctx.out_dir / "charts").resolve()
+
+
+def test_the_report_head_names_the_store_as_the_next_line_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the report's head said ``store sqlite:////<tmp>/demo/demo-out/demo.db`` (an absolute path) and the Next:
+    line ``--store sqlite:///./demo/demo-out/demo.db`` (relative to the current directory), which read as two
+    stores, or one of them a typo; and nothing said that the Next: line's ./ paths hold only from here."""
+    import shlex
+
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect", "curate, metrics, SQLite",
+                                            "report and charts")]
+    ctx = DemoContext(base=tmp_path / "here" / "demo", n_statuses=100, port=0)
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
+    store = shlex.split(suggested.removeprefix("Next: `").split("`")[0])[3]
+    assert store == "sqlite:///./demo/demo-out/demo.db"
+    assert f"\n    fediscope report · store {store} · " in out.getvalue()  # the excerpt of the report
+    assert (ctx.out_dir / "report.txt").read_text().startswith(f"fediscope report · store {store} · ")
+    assert suggested.endswith(" again: it collects only what is new. Run both from this directory: their ./ paths "
+                              "are relative to it."), suggested
+    # a demo elsewhere: every path of the line is absolute (four slashes: sqlite:////), which holds from anywhere
+    elsewhere = DemoContext(base=tmp_path / "elsewhere", port=0)
+    out = io.StringIO()
+    assert run_demo(elsewhere, [], out) == 0, out.getvalue()
+    suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
+    assert f" --store sqlite:///{tmp_path}/elsewhere/demo-out/demo.db " in suggested, suggested
+    assert suggested.endswith(" again: it collects only what is new."), suggested
