@@ -770,8 +770,8 @@ class _ThrottleWatch:
         if self.last_429 is None:
             return exc.retry_after
         seconds = parse_retry_after(self.last_429.headers.get("Retry-After"))
-        if seconds is None and self.client.rate.reset_at is not None:
-            seconds = max(0.0, self.client.rate.reset_at - time.time())
+        if seconds is None:
+            seconds = self.client.reset_wait(time.time())
         return seconds
 
 

@@ -276,8 +276,8 @@ def handle_rate_limit(method: _F) -> _F:
             except _TooManyRequests as exc:
                 now = time.time()
                 wait = parse_retry_after(exc.headers.get("Retry-After"), now)
-                if wait is None and self.rate.reset_at is not None:
-                    wait = max(0.0, self.rate.reset_at - now)
+                if wait is None:
+                    wait = self.reset_wait(now)
                 told = wait is not None
                 if wait is None:
                     wait = self.backoff_delay(self._tries - 1)
@@ -736,6 +736,17 @@ class MastodonClient:
 
         self.rate.note(remaining=_int("X-RateLimit-Remaining"), limit=_int("X-RateLimit-Limit"),
                        reset_at=parse_reset(headers.get("X-RateLimit-Reset"), server_date=headers.get("Date")))
+
+    def reset_wait(self, now: float) -> float | None:
+        """Seconds until the known window's reset (what a 429 without ``Retry-After`` waits), or None: no reset
+        known, or one no window reaches (:data:`MAX_WINDOW_SECONDS`), which says nothing here as in
+        :meth:`pacing_delay`. Was: such a reset (``1e300``, the year 9999) held as the instance's word, and the
+        scraping API's requests share one state per instance: one such 429 refused every later request for it
+        for the life of the server."""
+        reset_at = self.rate.snapshot()[2]
+        if reset_at is None or reset_at - now > MAX_WINDOW_SECONDS:
+            return None
+        return max(0.0, reset_at - now)
 
     def pacing_delay(self, now: float | None = None) -> tuple[float, str]:
         """Seconds to wait before the next request and why: ``"held"`` (a 429 said how long), ``"reset"`` (the

@@ -125,3 +125,22 @@ def test_an_error_body_nested_too_deeply_is_an_error_without_a_message(
     with pytest.raises(error) as raised:
         client.get("/api/v1/timelines/tag/x")
     assert status == 429 or f"HTTP {status}" in str(raised.value), raised.value
+
+
+@pytest.mark.parametrize("reset", ["1e300", "9999-12-31T00:00:00Z"])
+def test_a_429_without_retry_after_is_not_held_until_a_reset_no_window_reaches(reset: str,
+                                                                               odd_server: _OddServer) -> None:
+    """A 429 saying no Retry-After falls back on the window's reset, but one no window reaches says nothing there
+    too (as in pacing). Was: held as the instance's word, and a rate-limit state is shared by every request of the
+    scraping API for that instance: one such 429 refused every later request for the life of the server."""
+    odd_server.headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299", "X-RateLimit-Reset": reset}
+    client = MastodonClient(f"http://127.0.0.1:{odd_server.server_address[1]}", backoff_base=0.01, timeout=2.0,
+                            max_retries=1, wait_on_rate_limit=False)
+    assert client.get("/api/v1/timelines/public").status == 200
+    odd_server.status, odd_server.headers = 429, {}
+    with pytest.raises(RateLimited) as raised:
+        client.get("/api/v1/timelines/public")
+    assert raised.value.retry_after < 60, raised.value  # our backoff's guess, not thousands of years
+    odd_server.status = 200
+    assert client.get("/api/v1/timelines/public").status == 200  # not refused unsent
+    assert client.pacing_delay() == (0.0, "")
