@@ -288,8 +288,11 @@ def handle_rate_limit(method: _F) -> _F:
                     # followed by the next source's request at once. Our own backoff guess is no such word: it is not
                     # kept (nor passed on as the instance's). A wait no window reaches (two days, three years) is held
                     # as asked: unlike an ordinary answer's reset header beyond any window (ignored by pacing_delay),
-                    # it is the instance's word, and FEDISCOPE_RATE_LIMIT_MAX_WAIT decides whether it is waited out
-                    self.rate.hold(now + wait)
+                    # it is the instance's word, and FEDISCOPE_RATE_LIMIT_MAX_WAIT decides whether it is waited out.
+                    # A client that passes 429s on (the scraping API, whose state outlives any run: one per instance
+                    # for the server's life) holds at most a day, so one such answer cannot shut an instance out of
+                    # the API until it restarts
+                    self.rate.hold(now + (wait if self.wait_on_rate_limit else min(wait, MAX_WINDOW_SECONDS)))
                 if not self.wait_on_rate_limit:
                     raise RateLimited(f"{self._at(endpoint)}: rate limited (HTTP 429); retry in "
                                       f"{wait_text(wait, 1)}", wait) from None

@@ -13,7 +13,7 @@ from doubles.mastodon_server import MastodonDouble
 from fediscope import __version__
 from fediscope.config import load_settings
 from fediscope.errors import ConfigError
-from fediscope.sources.client import MastodonClient, RateLimited, UpstreamUnavailable
+from fediscope.sources.client import MAX_WINDOW_SECONDS, MastodonClient, RateLimited, UpstreamUnavailable
 from fediscope.sources.collector import run_collection
 from fediscope.sources.ratelimit import RateLimitState
 from fediscope.sources.spec import parse_source
@@ -102,6 +102,20 @@ def test_a_client_told_to_come_back_later_sends_nothing_before_then(mastodon_ser
 
     assert len(mastodon_server.requests_to(TIMELINE)) == 1
 
+
+def test_a_client_passing_429s_on_holds_an_endless_wait_for_a_day_at_most(mastodon_server) -> None:
+    """The scraping API keeps one rate-limit state per instance for the server's life: a 429 asking for three
+    thousand years (``Retry-After: 1e11``) holds that instance a day, not until the server restarts. A collect, which
+    waits on rate limits and ends, holds it as asked (the test above: ``more than a year``)."""
+    mastodon_server.fail(429, times=FOREVER, retry_after="1e11", error="Too many requests")
+    client = MastodonClient(mastodon_server.url, backoff_base=0.01, timeout=2.0, wait_on_rate_limit=False)
+
+    with pytest.raises(RateLimited):
+        client.get(TIMELINE, {"limit": 5})
+
+    held, why = client.pacing_delay()
+    assert why == "held" and 23 * 3600 < held <= MAX_WINDOW_SECONDS, (held, why)
+    assert len(mastodon_server.requests_to(TIMELINE)) == 1
 
 def test_an_answer_received_after_a_429_does_not_lift_its_wait(mastodon_server) -> None:
     """Clients sharing one rate-limit state (the scraping API's, one per request, in several threads): the answer to a
