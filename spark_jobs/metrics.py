@@ -163,36 +163,18 @@ def _compute_and_store(settings: Any, chosen: dict[str, Any], args: argparse.Nam
 
 def write_out(out: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Write ``--out``'s JSON whole or not at all (:func:`fediscope.files.atomic_out`): a symbolic link planted at
-    ``out`` is replaced, never written through, and a run stopped meanwhile leaves an older file as it was. A name
-    that is no regular file (``/dev/stdout`` to a pipe or a terminal, a named pipe) or a device's name (in ``/dev``
-    or ``/proc``: ``/dev/stdout`` redirected to a file, whose link must not be replaced) is written to as it is. A
-    failure is a :class:`~fediscope.errors.ConfigError` (one line, exit 2: the folder removed or made read-only
-    since the start, a full disk)."""
+    ``out`` is replaced, never written through, and a run stopped meanwhile leaves an older file as it was.
+    ``/dev/stdout`` (this process's stdout, wherever it goes), a named pipe or a device is written to as it is
+    (:func:`fediscope.files.written_as_is`). A failure is a :class:`~fediscope.errors.ConfigError` (one line,
+    exit 2: the folder removed or made read-only since the start, a full disk)."""
     from fediscope.errors import ConfigError
     from fediscope.files import atomic_out
 
     def error(path: Path, exc: OSError) -> ConfigError:
         return ConfigError(f"cannot write --out {path}: {exc.strerror or exc}")
 
-    data = json.dumps(rows, indent=1, sort_keys=True, default=str).encode("utf-8")
-    if _written_as_is(out):
-        try:
-            with open(out, "wb") as file:
-                file.write(data)
-        except OSError as exc:
-            raise error(out, exc) from None
-        return
     with atomic_out(out, error=error) as write:
-        write(data)
-
-
-def _written_as_is(out: Path) -> bool:
-    """Whether ``out`` names no file to replace: a pipe, a device, or a name in ``/dev`` or ``/proc``
-    (``/dev/stdout`` → ``/proc/self/fd/1`` is a regular file's link when stdout is redirected to one)."""
-    if out.exists() and not out.is_file():
-        return True
-    folder = out.parent.resolve()
-    return folder == Path("/dev") or Path("/proc") in folder.parents
+        write(json.dumps(rows, indent=1, sort_keys=True, default=str).encode("utf-8"))
 
 
 def _provenance(settings: Settings, lake: LakeBackend, chosen: dict[str, Metric],

@@ -152,19 +152,21 @@ def list_column_error(column: str) -> MetricFileError:
                                         "rows")
 
 
-#: What the error of an interval column advises: spellings :func:`~fediscope.engine.dialect.check_portable` lets
-#: through that give the same number on both engines (``epoch()`` keeps the fraction of a second on DuckDB, drops it
-#: on Spark, so the check refuses it; ``date_diff`` counts only days between DATEs alike).
-INTERVAL_ADVICE = ("give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
-                   "date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) * 86400 + (hour(b) - hour(a)) * 3600 "
-                   "+ (minute(b) - minute(a)) * 60 + second(b) - second(a) for seconds (between their whole "
-                   "seconds) or date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) for days (midnights "
-                   "crossed)")
+def interval_advice() -> str:
+    """What the error of an interval column advises: spellings :func:`~fediscope.engine.dialect.check_portable` lets
+    through that give the same number on both engines, as its own refusal words them
+    (:func:`~fediscope.engine.dialect.interval_as_number`: ``epoch()`` keeps the fraction of a second on DuckDB,
+    drops it on Spark, so the check refuses it; ``date_diff`` counts only days between DATEs alike). Imported here,
+    not at the top: the dialect loads sqlglot, which the readers of this module (``gdpr export``, erasure) need not."""
+    from fediscope.engine.dialect import interval_as_number
+
+    return ("give it as a number in the metric's SQL; for b - a between two timestamps, e.g. "
+            f"{interval_as_number('a', 'b')}")
 
 
 def interval_column_error(column: str) -> MetricFileError:
     """The error of a metric result's interval column."""
-    return _unstorable(column, "intervals", INTERVAL_ADVICE)
+    return _unstorable(column, "intervals", interval_advice())
 
 
 def normalize_table(table: pa.Table) -> pa.Table:

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from cli_run import clean_env, run
+from dev_stdout import run_redirected
 from terminal_screen import TerminalStream
 from test_report_own_metrics import _expected, processed  # noqa: F401 - `processed` is a fixture
 
@@ -443,3 +444,14 @@ def test_progress_shows_the_rows_written_every_few_seconds_and_is_cleared(monkey
     off.rows(5000)
     off.close()
     assert quiet.getvalue() == ""
+
+
+def test_out_dev_stdout_redirected_to_a_file_lands_in_the_file(processed, capsys):  # noqa: F811
+    """``fediscope store export NAME --out /dev/stdout > file``: the rows in ``file``, as without ``--out``. Was: a
+    permission error on ``/dev`` (exit 2; as root, ``/dev/stdout`` itself replaced by the export)."""
+    code, out, _ = run(capsys, "store", "export", "language_mix")
+    assert code == 0
+    result = run_redirected(processed / "redirected.csv", "store", "export", "language_mix", "--out", "/dev/stdout")
+    assert result.returncode == 0, result.stderr
+    assert (processed / "redirected.csv").read_bytes() == out.encode()
+    assert result.stderr == f"exported {len(_expected(processed))} rows of language_mix to /dev/stdout\n"

@@ -58,3 +58,22 @@ def test_stdout_redirected_to_a_file_is_written_to_not_replaced(tmp_path: Path) 
                              timeout=60)
     assert job.returncode == 0, job.stderr
     assert json.loads(redirected.read_text()) == ROWS
+
+
+def test_a_symbolic_link_to_a_named_pipe_is_replaced_not_written_through(tmp_path: Path) -> None:
+    """Was: the job's own rule followed the link (``exists()`` and not ``is_file()``), so a link planted at ``--out``
+    in a shared folder, to a pipe its planter reads, received the rows."""
+    fifo = tmp_path / "planted.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "results.json"
+    out.symlink_to(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        write_out(out, ROWS)
+        received = os.read(reader, 1 << 16)
+    except BlockingIOError:  # nothing came through the pipe
+        received = b""
+    finally:
+        os.close(reader)
+    assert received == b""
+    assert not out.is_symlink() and json.loads(out.read_text()) == ROWS

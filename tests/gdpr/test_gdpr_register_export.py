@@ -9,6 +9,7 @@ import stat
 import sys
 
 import pytest
+from dev_stdout import run_redirected
 from gdpr_lake import SUBJECT
 
 from fediscope.gdpr.erase import erase_account
@@ -381,3 +382,28 @@ def test_an_export_replaces_a_symbolic_link_at_out_instead_of_writing_through_it
         assert run_cli("gdpr", *command, "--out", str(link)).code == 0
         assert target.read_text() == "not yours\n"
         assert not link.is_symlink() and link.read_text().strip()
+
+
+@pytest.mark.usefixtures("run_cli")  # its environment (lake, store, key) and folder, for the child
+def test_out_dev_stdout_redirected_to_a_file_lands_in_the_file(landed, tmp_path) -> None:
+    """``fediscope gdpr export … --out /dev/stdout > file`` (and ``register``): the JSON in ``file``, whose mode is
+    the shell's (0600 is for a file fediscope makes). Was: a permission error on ``/dev`` (exit 2; as root,
+    ``/dev/stdout`` itself replaced by the person's data)."""
+    redirected = tmp_path / "redirected.json"
+    result = run_redirected(redirected, "gdpr", "export", "--account", SUBJECT, "--out", "/dev/stdout")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(redirected.read_text())["account_key"] == landed.key(SUBJECT)
+    result = run_redirected(tmp_path / "register.md", "gdpr", "register", "--out", "/dev/stdout")
+    assert result.returncode == 0, result.stderr
+    assert "Erasures performed" in (tmp_path / "register.md").read_text()
+
+
+def test_out_naming_a_descriptor_writes_through_it(landed, run_cli, tmp_path) -> None:
+    """``--out /proc/self/fd/N`` of a file opened here: written through that descriptor, the file not replaced."""
+    target = tmp_path / "opened.json"
+    with target.open("wb") as file:
+        inode = os.fstat(file.fileno()).st_ino
+        result = run_cli("gdpr", "export", "--account", SUBJECT, "--out", f"/proc/self/fd/{file.fileno()}")
+    assert result.code == 0, result.err
+    assert json.loads(target.read_text())["account_key"] == landed.key(SUBJECT)
+    assert target.stat().st_ino == inode
