@@ -162,7 +162,8 @@ def test_make_clean_removes_what_the_demo_made_and_nothing_else(demo: DemoRuns, 
     checkout = tmp_path / "checkout"
     shutil.copytree(demo.base, checkout)  # the fixture's outputs stay for the other tests
     (checkout / "demo.db").write_bytes(b"a store of the user's own")
-    listed = re.findall(rf"{re.escape(str(demo.base))}/(\S+)", demo.second.stdout.split("Outputs:")[1])
+    outputs = demo.second.stdout.split("Outputs:")[1].split("Next:")[0]  # not the next command's paths
+    listed = re.findall(rf"{re.escape(str(demo.base))}/(\S+)", outputs)
     assert len(listed) >= 6 and all((checkout / path).exists() for path in listed), listed
     done = subprocess.run(["make", "-s", "-f", str(REPO / "Makefile"), "clean"], cwd=checkout, capture_output=True,
                           text=True, timeout=60)

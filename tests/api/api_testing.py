@@ -8,6 +8,7 @@ under tests/ would shadow the real ``api`` package.)
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,10 +28,16 @@ PSEUDONYM_KEY = "pseudonym-key-for-tests-0123456789"
 OFFLINE_DOMAIN = "allowed.example"  # allowlisted in the `offline` fixture, never contacted
 
 
+#: The lake and store of settings that name none: this process's own, not ./lake and ./fediscope.db of the directory
+#: the tests run in (the API notes opt-outs in the lake: they landed in the checkout, whose ./lake other tests read)
+_SCRATCH = Path(tempfile.mkdtemp(prefix="fediscope-api-tests-"))
+
+
 def make_settings(**overrides: Any) -> Settings:
     """Settings from nothing but these values (no environment, no fediscope.toml)."""
     values: dict[str, Any] = {"api_key": (KEY, OLD_KEY, RO_KEY + ":ro"), "pseudonym_key": PSEUDONYM_KEY,
-                              "api_rate_limit": 0}
+                              "api_rate_limit": 0, "lake": str(_SCRATCH / "lake"),
+                              "store": f"sqlite:///{_SCRATCH / 'fediscope.db'}"}
     values.update(overrides)
     return Settings(**values)
 

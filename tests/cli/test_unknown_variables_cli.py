@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
@@ -126,10 +127,12 @@ def test_config_show_keeps_a_fraction(cli_env, monkeypatch, capsys) -> None:
 API_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
-def test_every_api_key_hint_gives_the_same_command() -> None:
+def test_every_api_key_hint_gives_the_same_command(tmp_path: Path) -> None:
     """Was: doctor and config check suggested token_hex(32), serve-api and api/README.md token_urlsafe(32). A
-    pseudonym key's hints keep README's Quick start's token_hex(32)."""
-    pseudonym_hints = [check_pseudonym_key(Settings()).fix, *(f.message for f in check_settings(Settings(), env={})
+    pseudonym key's hints keep README's Quick start's token_hex(32) (for a new lake: not ./lake of wherever the tests
+    run, which another test may have landed with a key)."""
+    new_lake = Settings(lake=str(tmp_path / "lake"))
+    pseudonym_hints = [check_pseudonym_key(new_lake).fix, *(f.message for f in check_settings(new_lake, env={})
                                                                if f.setting == "FEDISCOPE_PSEUDONYM_KEY")]
     assert len(pseudonym_hints) == 2 and all("secrets.token_hex(32)" in h for h in pseudonym_hints), pseudonym_hints
     from api.auth import KeyRing
