@@ -373,12 +373,10 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                 _collect_snapshot(ctx, client, source, result)
     except FediscopeError as exc:
         result.status, result.error = "failed", str(exc)
+        said = ctx.said(exc, source, domain)
         if _instance_down(exc):  # as this source's lines say it: another source's lines must not name its account
-            ctx.unavailable[domain] = ctx.said(exc, source, domain)
-        # on a terminal the progress line below says it already (and the summary lists it again)
-        # and so does the caller's own line, when it prints one (fediscope collect's `failed:` lines)
-        log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
-                "source %s %s failed: %s", domain, named, ctx.said(exc, source, domain))
+            ctx.unavailable[domain] = said
+        _log_failure(ctx, domain, named, said)
     except Exception as exc:  # a bug or surprise in one source must not stop the others
         # the summary is printed, not logged: masked and on one line here (the log handler masks the traceback)
         result.status, result.error = "failed", internal_error_text(exc, ctx.settings)
@@ -422,9 +420,16 @@ def _not_tried(ctx: _Context, source: SourceRef, result: SourceResult) -> None:
     reason = ctx.said(ctx.unavailable[domain], source, domain)
     result.status = "failed"
     result.error = f"not tried: {domain} was unavailable earlier in this run ({reason}); the next run tries again"
-    log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
-            "source %s %s failed: %s", domain, named, result.error)
+    _log_failure(ctx, domain, named, result.error)
     ctx.progress.done(f"{domain} {named}", "failed: " + result.error)
+
+
+def _log_failure(ctx: _Context, domain: str, named: str, said: str) -> None:
+    """A failed source's log line: INFO where a line says it already (on a terminal the progress line, and the
+    summary lists it again; the caller's own line when it prints one, fediscope collect's `failed:` lines), else
+    WARNING."""
+    log.log(logging.INFO if ctx.progress.enabled or ctx.failures_shown else logging.WARNING,
+            "source %s %s failed: %s", domain, named, said)
 
 
 def _on_handle_domains(ctx: _Context, targets: list[tuple[str, SourceRef]],
