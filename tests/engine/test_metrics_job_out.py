@@ -31,18 +31,22 @@ def test_a_symbolic_link_at_out_is_replaced_not_written_through(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "victim.txt"]  # no temporary file left
 
 
+def _through_pipe(fifo: Path, out: Path) -> bytes:
+    """What came through the named pipe ``fifo`` while ``write_out`` wrote the rows to ``out``: its reading end opened
+    first, so that writing to it never waits (the rows fit in the pipe's buffer)."""
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        write_out(out, ROWS)
+        return os.read(reader, 1 << 16)
+    except BlockingIOError:  # nothing came through the pipe
+        return b""
+    finally:
+        os.close(reader)
+
 def test_a_named_pipe_at_out_is_written_to_as_it_is(tmp_path: Path) -> None:
     fifo = tmp_path / "results.fifo"
     os.mkfifo(fifo)
-    # its reading end opened first, so that writing to it never waits (the rows fit in the pipe's buffer)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        write_out(fifo, ROWS)
-        received = os.read(reader, 1 << 16)
-    except BlockingIOError:  # nothing came through the pipe
-        received = b""
-    finally:
-        os.close(reader)
+    received = _through_pipe(fifo, fifo)
     assert fifo.is_fifo()  # not replaced by a regular file
     assert json.loads(received) == ROWS
 
@@ -67,13 +71,6 @@ def test_a_symbolic_link_to_a_named_pipe_is_replaced_not_written_through(tmp_pat
     os.mkfifo(fifo)
     out = tmp_path / "results.json"
     out.symlink_to(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        write_out(out, ROWS)
-        received = os.read(reader, 1 << 16)
-    except BlockingIOError:  # nothing came through the pipe
-        received = b""
-    finally:
-        os.close(reader)
+    received = _through_pipe(fifo, out)
     assert received == b""
     assert not out.is_symlink() and json.loads(out.read_text()) == ROWS
