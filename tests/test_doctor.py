@@ -1315,11 +1315,16 @@ def test_a_result_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, store:
     if size is None:
         assert check.status == OK, check
     else:
-        assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {texts + 1} columns "
-                              f"({texts + 1} of them text) has rows of up to {size} bytes as InnoDB counts them (21 a "
-                              "text column, 8 a number or a column all NULL), and InnoDB refuses a table whose rows "
-                              "reach 8,126; select fewer columns, or split it into several metrics", METRICS_FIX)
+        assert check == _row_size_failure(path, texts + 1, texts + 1, size)
 
+
+
+def _row_size_failure(path: Path, columns: int, texts: int, size: str) -> Check:
+    """Doctor's FAIL for metric ``wide`` whose MariaDB rows reach ``size`` bytes as InnoDB counts them."""
+    return Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {columns} columns ({texts} of them "
+                 f"text) has rows of up to {size} bytes as InnoDB counts them (21 a text column, 8 a number or a "
+                 "column all NULL), and InnoDB refuses a table whose rows reach 8,126; select fewer columns, or split "
+                 "it into several metrics", METRICS_FIX)
 
 @pytest.mark.parametrize(("nulls", "size"), [(996, "8,132"), (1000, "8,164"), (995, None)])
 def test_a_result_of_columns_all_null_over_innodbs_row_size_fails_on_mariadb(clean_env: Path, nulls: int,
@@ -1333,10 +1338,7 @@ def test_a_result_of_columns_all_null_over_innodbs_row_size_fails_on_mariadb(cle
     if size is None:
         assert check.status == OK, check
     else:
-        assert check == Check("metrics", FAIL, f"metric wide ({path}): a MariaDB table of its {nulls + 1} columns "
-                              f"(1 of them text) has rows of up to {size} bytes as InnoDB counts them (21 a text "
-                              "column, 8 a number or a column all NULL), and InnoDB refuses a table whose rows reach "
-                              "8,126; select fewer columns, or split it into several metrics", METRICS_FIX)
+        assert check == _row_size_failure(path, nulls + 1, 1, size)
 
 
 @pytest.mark.parametrize(("store", "last", "size"), [
