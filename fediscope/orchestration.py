@@ -630,6 +630,11 @@ class BatchWindow:
         return None if self.earlier else self.since
 
     @property
+    def one_day(self) -> bool:
+        """Whether the run curates one day's raw files alone (what :attr:`named` names in the singular)."""
+        return not self.earlier and self.since == self.until
+
+    @property
     def named(self) -> str:
         """How a run's messages name what limits its curation, where ``fediscope process``'s name its
         ``--since/--until``, which an Airflow run has none of (:attr:`fediscope.engine.process.RunArguments.window`):
@@ -637,7 +642,7 @@ class BatchWindow:
         uncurated raw files of earlier days."""
         if self.earlier:
             return f"this run's days up to {self.until}"
-        if self.since == self.until:
+        if self.one_day:
             return f"this run's day {self.since}"
         return f"this run's days {self.since} to {self.until}"
 
@@ -1102,7 +1107,7 @@ def _nothing_curated(lake: LakeBackend, window: BatchWindow) -> str | None:
     plan = plan_curation(lake, manifest, window.curate_since, window.until)
     if plan.total or not plan.skipped_outside_window:
         return None
-    have = "have" if window.named.startswith("this run's days") else "has"
+    have = "has" if window.one_day else "have"
     outside = plan.skipped_outside_window
     return (f"nothing is curated in the lake yet, and {window.named} {have} no raw files "
             f"({count(outside, 'raw file')} {'lies' if outside == 1 else 'lie'} outside it): let an undated run "
