@@ -51,7 +51,7 @@ TIMELINES = 3  # public, local and one hashtag: the paged sources of the demo
 #: a timeline page's batch: ``<source>-s<since_id>-m<max_id>``, or (privacy on, as in the demo) ``<source>-<16 hex>``
 BATCH_NAME = re.compile(r"^(?P<source>.+?)-(?:s[^/]*-m[^/]*|[0-9a-f]{16})\.jsonl(\.gz)?$")
 STREAM_NAME = re.compile(r"^(?P<source>[a-z]+)-stream-\d{8}T\d{6}Z-[0-9a-f]{8}\.jsonl$")
-API_LINE = re.compile(r"API check: scraping API at http://127\.0\.0\.1:(?P<port>\d+) served (?P<served>\d+) records "
+API_LINE = re.compile(r"API check: scraping API at http://127\.0\.0\.1:(?P<port>\d+) served (?P<served>\d+) records? "
                       r"in \d+ pages?, identical to the collector's")
 
 
@@ -226,18 +226,21 @@ def test_the_report_and_charts_are_written(demo: DemoRuns) -> None:
 @pytest.mark.slow
 def test_the_scraping_api_served_what_the_collector_landed(demo: DemoRuns) -> None:
     first, second = API_LINE.search(demo.first.stdout), API_LINE.search(demo.second.stdout)
-    assert first and second, demo.first.stdout + demo.second.stdout
+    nothing_new = "nothing new on the public timeline since the last run" in demo.second.stdout
+    assert first and (second or nothing_new), demo.first.stdout + demo.second.stdout
     instance_port = re.search(r"sample instance: http://127\.0\.0\.1:(\d+) ", demo.first.stdout)
     assert instance_port and first["port"] != instance_port[1]  # the API is its own server, not the instance
     public = {i for (_, source), ids in demo.after_first.items() if source == "public" for i in ids}
     assert int(first["served"]) == min(len(public), API_PAGES * API_PAGE_LIMIT)
-    assert 0 < int(second["served"]) <= NEW + 5  # the second run compares what it collected: the new statuses
+    # the second run compares what it collected: the new statuses, if any were due in the seconds between the runs
+    assert nothing_new or 0 < int(second["served"]) <= NEW + 5
 
 
 @pytest.mark.slow
 def test_the_stream_step_landed_what_the_instance_posted(demo: DemoRuns) -> None:
     printed = [int(n) for run in (demo.first, demo.second)
-               for n in re.findall(r"stream: the public stream pushed the \d+ public statuses .*?; landed (\d+)",
+               for n in re.findall(r"stream: the public stream pushed the (?:public status|\d+ public statuses) .*?; "
+                                   r"landed (\d+)",
                                    run.stdout)]
     assert len(printed) == 2 and all(printed), demo.first.stdout
     streamed = status_ids(demo.base / "demo-lake", streamed=True)
@@ -249,8 +252,9 @@ def test_the_stream_step_landed_what_the_instance_posted(demo: DemoRuns) -> None
 @pytest.mark.slow
 def test_the_second_run_is_incremental(demo: DemoRuns) -> None:
     landed = total(demo.after_second) - total(demo.after_first)
-    # the NEW statuses on up to three timelines (a few more if the hour turned between the runs)
-    assert 0 < landed <= TIMELINES * (NEW + 5), landed
+    # what the corpus posts at its rhythm in the seconds between the runs (none, mostly), at most NEW, on up to three
+    # timelines (a few more if the hour turned between the runs); not the corpus again
+    assert 0 <= landed <= TIMELINES * (NEW + 5), landed
     assert "only what is new since the last run" in demo.second.stdout
     for (partition, source), ids in demo.after_second.items():
         duplicates = [i for i, n in Counter(ids).items() if n > 1]
