@@ -22,11 +22,12 @@ a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is 
 Every step is required: a module that does not import stops the demo before it starts, a failing step stops it
 there, each with one line on stderr and exit status 1 (never a traceback).
 
-The sample corpus covers 14 days up to a few hours before the current hour. Each run the instance gains
-``--new`` statuses posted from then (or from the newest status the last run collected) to now, spread with the
-corpus's day/night rhythm (all at the run's moment, they made a spike in the activity heatmap), their ids in the
-order of their times. Running the demo again is incremental: the collector, resuming from its checkpoints, lands
-only the statuses newer than the last run (the API check then compares those).
+The sample corpus covers 14 days up to a few hours before the current hour. A first run's instance gains
+``--new`` statuses posted from then to now, spread with the corpus's day/night rhythm (all at the run's moment, they
+made a spike in the activity heatmap), their ids in the order of their times; a re-run's gains what the corpus posts
+at that rhythm since the last run, at most ``--new`` (``--new`` at every run, minutes apart, made a dark cell there),
+one of them posted live in the stream step. Running the demo again is incremental: the collector, resuming from its
+checkpoints, lands only the statuses newer than the last run (the API check then compares those).
 """
 
 from __future__ import annotations
@@ -843,8 +844,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"collected from, else {DEFAULT_PORT}; the lake names partitions and checkpoints "
                              "after host:port, so keep one port for incremental re-runs)")
     parser.add_argument("--new", type=int, default=25, dest="new_statuses",
-                        help="statuses the instance gains at each run, posted over the hours since the corpus or the "
-                             "last run (what an incremental re-run collects)")
+                        help="statuses the instance gains at a first run, posted over the hours since the corpus; a "
+                             "re-run gains what the corpus posts at its rhythm since the last run, at most this many "
+                             "(what an incremental re-run collects)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where demo-lake/ and demo-out/ go")
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")
