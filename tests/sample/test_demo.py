@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from demo_reruns import last_run_hours_ago
 
 from fediscope.demo import (
     KEY_FILE,
@@ -29,7 +30,6 @@ from fediscope.demo import (
 )
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.local import LocalLake
-from fediscope.lake.state import read_state, write_state
 from fediscope.timestamps import snowflake, to_ms
 
 
@@ -514,7 +514,7 @@ def test_the_new_statuses_of_a_run_are_spread_over_the_hours_before_it_in_id_ord
     base = tmp_path / "rerun"
     first = DemoContext(base=base, n_statuses=500, port=0, new_statuses=25)
     _grown_in_a_run(first, [*instance, *(s for s in STEPS if s.name == "collect")])
-    last_run = _last_run_hours_ago(first, 6)
+    last_run = last_run_hours_ago(first.lake_dir, 6)
     again = DemoContext(base=base, n_statuses=500, port=default_port(first.lake_dir), new_statuses=25)
     _, *grown = _grown_in_a_run(again, instance)
     public = load_checkpoint(LocalLake(first.lake_dir), f"127.0.0.1:{again.port}", "public").newest_id
@@ -544,7 +544,7 @@ def test_a_rerun_minutes_later_adds_no_burst_to_the_run_s_hour(tmp_path: Path) -
 
     # hours later, the statuses the corpus posts meanwhile (fewer than --new over 6 hours of a 500-status corpus),
     # one of them left for the stream step
-    last_run = _last_run_hours_ago(first, 6)
+    last_run = last_run_hours_ago(first.lake_dir, 6)
     due = {round(statuses_posted_between(500, last_run, datetime.now(UTC)))}
     out = io.StringIO()
     assert run_demo(DemoContext(base=tmp_path, n_statuses=500, port=port, new_statuses=25), steps[:1], out) == 0
@@ -566,21 +566,6 @@ def test_the_corpus_posts_its_statuses_over_its_window_at_its_rhythm() -> None:
     assert statuses_posted_between(5000, afternoon, afternoon + timedelta(hours=1)) > 2 * statuses_posted_between(
         5000, night, night + timedelta(hours=1))
     assert statuses_posted_between(5000, hour, hour) == 0
-
-
-def _last_run_hours_ago(ctx: DemoContext, hours: float) -> datetime:
-    """Set the checkpoints of ``ctx``'s lake back ``hours`` (saved then, the timelines' to a status posted then), as
-    if its last run had been then (the demo's instance gains what its corpus posts since); that moment."""
-    moment = (datetime.now(UTC) - timedelta(hours=hours)).replace(microsecond=0)
-    lake = LocalLake(ctx.lake_dir)
-    for entry in lake.list(f"_state/127.0.0.1:{default_port(ctx.lake_dir)}"):
-        if entry.path.endswith(".json"):
-            checkpoint = read_state(lake, entry.path)
-            if checkpoint.newest_id and checkpoint.newest_id.isdigit():
-                checkpoint.newest_id = str(snowflake(to_ms(moment), 0))
-            checkpoint.updated_at = moment.isoformat(timespec="seconds")
-            write_state(lake, entry.path, checkpoint)
-    return moment
 
 
 @pytest.mark.parametrize("name", ["p%41q", "what?"])
