@@ -22,11 +22,12 @@ a demo pseudonym key kept in ``./demo-lake/_state/demo-key``, and the engine is 
 Every step is required: a module that does not import stops the demo before it starts, a failing step stops it
 there, each with one line on stderr and exit status 1 (never a traceback).
 
-The sample corpus covers 14 days up to a few hours before the current hour. Each run the instance gains
-``--new`` statuses posted from then (or from the newest status the last run collected) to now, spread with the
-corpus's day/night rhythm (all at the run's moment, they made a spike in the activity heatmap), their ids in the
-order of their times. Running the demo again is incremental: the collector, resuming from its checkpoints, lands
-only the statuses newer than the last run (the API check then compares those).
+The sample corpus covers 14 days up to a few hours before the current hour. A first run's instance gains
+``--new`` statuses posted from then to now, spread with the corpus's day/night rhythm (all at the run's moment, they
+made a spike in the activity heatmap), their ids in the order of their times; a re-run's gains what the corpus posts
+at that rhythm since the last run, at most ``--new`` (``--new`` at every run, minutes apart, made a dark cell there),
+one of them posted live in the stream step. Running the demo again is incremental: the collector, resuming from its
+checkpoints, lands only the statuses newer than the last run (the API check then compares those).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ KEY_FILE = DEMO_KEY_PATH
 CORPUS_FILE = "_state/demo-corpus.json"
 #: The API check reads at most this many pages of this many records through the scraping API.
 API_PAGES = 3
-#: The stream step keeps the public stream open at most this long while the instance posts this many statuses.
+#: The stream step keeps the public stream open at most this long while the instance posts at most this many
+#: statuses (a re-run: as many public ones as the corpus's rhythm has due beyond --new, at least one).
 STREAM_SECONDS = 10.0
 STREAM_POSTS = 12
 API_PAGE_LIMIT = 40
@@ -91,6 +93,7 @@ class DemoContext:
     seed: int = 0
     port: int = DEFAULT_PORT
     new_statuses: int = 25
+    stream_posts: int = STREAM_POSTS  # public statuses the stream step posts (a re-run: as many as are due)
     settings: Settings | None = None
     server: Any = None  # the sample instance
     api: DemoApi | None = None
@@ -212,6 +215,18 @@ def collected_ports(lake_dir: Path) -> list[int]:
     return [port for _, port in sorted(found)]
 
 
+def _corpus_rate(n_statuses: int, hour: datetime) -> float:
+    """Statuses per unit of :func:`~fediscope.sample.clock.diurnal_weight` hour in a corpus of ``n_statuses`` over
+    the window before ``hour`` (its day/night rhythm scaled to its size)."""
+    from fediscope.sample.clock import diurnal_weight
+    from fediscope.sample.corpus import DEFAULT_WINDOW
+
+    window = int(DEFAULT_WINDOW / timedelta(hours=1))
+    weights = [diurnal_weight(moment.hour, moment.weekday())
+               for moment in (hour - timedelta(hours=back) for back in range(1, window + 1))]
+    return max(n_statuses, 1) / sum(weights)
+
+
 def new_statuses_span(n_statuses: int, new_statuses: int, hour: datetime) -> timedelta:
     """The whole hours before ``hour`` the ``new_statuses`` of a run are posted over (and ``hour`` so far): as
     many as the corpus of ``n_statuses`` takes to post that many there, at its day/night rhythm
@@ -224,25 +239,39 @@ def new_statuses_span(n_statuses: int, new_statuses: int, hour: datetime) -> tim
     if new_statuses <= 0:
         return timedelta(0)
     window = int(DEFAULT_WINDOW / timedelta(hours=1))
-    weights = [diurnal_weight(moment.hour, moment.weekday())
-               for moment in (hour - timedelta(hours=back) for back in range(1, window + 1))]
-    per_weight, expected, span = max(n_statuses, 1) / sum(weights), 0.0, 0
+    per_weight, expected, span = _corpus_rate(n_statuses, hour), 0.0, 0
     while expected < new_statuses and span < window:
-        expected += per_weight * weights[span]
+        moment = hour - timedelta(hours=span + 1)
+        expected += per_weight * diurnal_weight(moment.hour, moment.weekday())
         span += 1
     return timedelta(hours=span)
 
 
+def statuses_posted_between(n_statuses: int, since: datetime, until: datetime) -> float:
+    """How many statuses the corpus of ``n_statuses`` posts from ``since`` to ``until`` at its day/night rhythm
+    (0 when ``until`` is not later): what a re-run's instance gains, so that re-runs minutes apart add no burst to
+    the activity heatmap that the corpus's own rhythm does not have."""
+    from fediscope.sample.clock import diurnal_weight
+
+    per_weight, posted, moment = _corpus_rate(n_statuses, until.replace(minute=0, second=0, microsecond=0)), 0.0, since
+    while moment < until:
+        step = min(moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), until)
+        posted += per_weight * diurnal_weight(moment.hour, moment.weekday()) * ((step - moment) / timedelta(hours=1))
+        moment = step
+    return posted
+
+
 def newest_collected(lake_dir: Path, port: int) -> datetime | None:
-    """When the newest status the lake's timeline checkpoints of the sample instance on ``port`` hold was posted
-    (the time inside its snowflake id), or None before any collection. A run's new statuses come after it: an
-    incremental collection asks only for ids above the checkpoints."""
+    """When the last run collected from the sample instance on ``port``: the latest of the moments its checkpoints
+    were saved and of the newest status they hold (the time inside its snowflake id), or None before any
+    collection. A run's new statuses come after it: an incremental collection asks only for ids above the
+    checkpoints, and the last run's instance had nothing posted later."""
     from fediscope.lake.local import LocalLake
     from fediscope.lake.state import UnreadableCheckpoint, read_state
     from fediscope.timestamps import snowflake_ms
 
     lake = LocalLake(lake_dir)
-    newest = []
+    newest: list[datetime] = []
     for entry in lake.list(f"_state/127.0.0.1:{port}"):
         if entry.is_dir or not entry.path.endswith(".json"):
             continue
@@ -251,8 +280,14 @@ def newest_collected(lake_dir: Path, port: int) -> datetime | None:
         except UnreadableCheckpoint:
             continue  # the collection says so when it reads it
         if checkpoint.newest_id is not None and checkpoint.newest_id.isascii() and checkpoint.newest_id.isdigit():
-            newest.append(snowflake_ms(checkpoint.newest_id))
-    return datetime.fromtimestamp(max(newest) / 1000, UTC) if newest else None
+            newest.append(datetime.fromtimestamp(snowflake_ms(checkpoint.newest_id) / 1000, UTC))
+        try:
+            saved = datetime.fromisoformat(checkpoint.updated_at or "")
+        except (TypeError, ValueError):
+            continue
+        if saved.tzinfo is not None:
+            newest.append(saved.astimezone(UTC))
+    return max(newest) if newest else None
 
 
 def default_port(lake_dir: Path) -> int:
@@ -331,9 +366,18 @@ def start_instance(ctx: DemoContext) -> str:
     end = hour - new_statuses_span(ctx.n_statuses, ctx.new_statuses, hour)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
     corpus, gained = len(instance.statuses), 0
-    if ctx.new_statuses:
-        newest = newest_collected(ctx.lake_dir, ctx.port)
-        gained = len(instance.grow(ctx.new_statuses, since=end if newest is None else max(end, newest)))
+    newest = newest_collected(ctx.lake_dir, ctx.port)
+    if newest is not None:
+        # a re-run's instance gains what the corpus posts since the last run, at most --new, one of them posted
+        # live in the stream step: --new at every run, minutes apart, was a burst in the activity heatmap
+        since = max(end, newest)
+        due = round(statuses_posted_between(ctx.n_statuses, since, datetime.now(UTC)))
+        ctx.stream_posts = min(STREAM_POSTS, max(1, due - ctx.new_statuses))
+        wanted = min(ctx.new_statuses, max(0, due - 1))
+    else:
+        since, wanted = end, ctx.new_statuses
+    if wanted:
+        gained = len(instance.grow(wanted, since=since))
     try:
         server = SampleServer(instance, port=ctx.port, rate_limit=10_000)
     except OSError as exc:
@@ -359,6 +403,8 @@ def start_instance(ctx: DemoContext) -> str:
     public = len(instance.public_timeline_ids())
     # was: "serves 5025 statuses" under the head's "(5000 statuses, seed 0)", with nothing to say what the 25 were
     made_of = f" (the corpus's {corpus} and {gained} new for this run)" if gained else ""
+    if newest is not None and not gained:
+        made_of = " (none new yet: at the corpus's rhythm, no status is due since the last run)"
     return (f"{server.url} serves {count(len(instance.statuses), 'status')}{made_of} of "
             f"{count(len(instance.accounts), 'account')} ({public} on the public timeline) as {instance.home}")
 
@@ -454,12 +500,13 @@ def check_api(ctx: DemoContext) -> str:
                             f"missing in) what the collector landed, e.g. status {differ[0]}")
     if not served:
         return f"scraping API at {ctx.api.url}: nothing new on the public timeline since the last run"
-    return (f"scraping API at {ctx.api.url} served {served} records in {count(pages, 'page')}, identical to the "
-            "collector's")
+    return (f"scraping API at {ctx.api.url} served {count(served, 'record')} in {count(pages, 'page')}, identical to "
+            "the collector's")
 
 
 def stream(ctx: DemoContext) -> str:
     """Keep the public stream open while the instance posts a few statuses, and land what it pushes."""
+    from fediscope.privacy import status_opted_out
     from fediscope.sources.spec import SourceRef
     from fediscope.sources.stream import StreamRun
 
@@ -475,7 +522,11 @@ def stream(ctx: DemoContext) -> str:
     deadline = time.monotonic() + STREAM_SECONDS
     while not instance.subscribers and reader.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
-    posted = [s for s in instance.grow(STREAM_POSTS) if instance.streams(s, "public")]
+    posted: list[dict[str, Any]] = []
+    for _ in range(STREAM_POSTS):  # one at a time until enough stream and land (at most STREAM_POSTS posted)
+        if sum(not status_opted_out(s) for s in posted) >= ctx.stream_posts:
+            break
+        posted.extend(s for s in instance.grow(1) if instance.streams(s, "public"))
     while (run.summary.events["update"] < len(posted) and reader.is_alive()
            and time.monotonic() < deadline):
         time.sleep(0.02)
@@ -490,7 +541,8 @@ def stream(ctx: DemoContext) -> str:
     if ctx.collected is not None:  # the outputs' count of records this run landed: the collection's and these
         landed = ctx.collected.landed + summary.landed + summary.deletions
         ctx.details["raw lake (JSONL)"] = f"{landed} records landed by this run"
-    return (f"the public stream pushed the {len(posted)} public statuses the instance posted while it was open; "
+    pushed = "the public status" if len(posted) == 1 else f"the {len(posted)} public statuses"
+    return (f"the public stream pushed {pushed} the instance posted while it was open; "
             f"landed {summary.landed} in {count(len(summary.batches), 'batch file')}; {_left_out(summary)}")
 
 
@@ -792,8 +844,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"collected from, else {DEFAULT_PORT}; the lake names partitions and checkpoints "
                              "after host:port, so keep one port for incremental re-runs)")
     parser.add_argument("--new", type=int, default=25, dest="new_statuses",
-                        help="statuses the instance gains at each run, posted over the hours since the corpus or the "
-                             "last run (what an incremental re-run collects)")
+                        help="statuses the instance gains at a first run, posted over the hours since the corpus; a "
+                             "re-run gains what the corpus posts at its rhythm since the last run, at most this many "
+                             "(what an incremental re-run collects)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where demo-lake/ and demo-out/ go")
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")

@@ -424,6 +424,14 @@ def _opted_out(account: dict[str, Any]) -> bool:
     return bool(_OPT_OUT_RE.search(note))
 
 
+def status_opted_out(status: dict[str, Any]) -> bool:
+    """Whether ``status`` is left out for an opt-out: its author's or, a boost, its original's author's (what the
+    demo's stream step looks at to post a status that lands)."""
+    reblog = status.get("reblog")
+    return any(isinstance(account, dict) and _opted_out(account)
+               for account in (status.get("account"), reblog.get("account") if isinstance(reblog, dict) else None))
+
+
 def _host_of(instance: str) -> str:
     """The host of an instance domain (``social.example.com:8443`` → ``social.example.com``)."""
     host = instance.strip().lower().rstrip(".")

@@ -8,23 +8,29 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from demo_reruns import last_run_hours_ago
 
 from fediscope.demo import (
     KEY_FILE,
     STEPS,
     DemoContext,
     Step,
+    default_port,
     demo_key,
     demo_settings,
     fresh_start,
+    new_statuses_span,
     python_command,
     run_demo,
+    statuses_posted_between,
 )
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.local import LocalLake
+from fediscope.timestamps import snowflake, to_ms
 
 
 def test_demo_key_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -493,11 +499,8 @@ def test_the_new_statuses_of_a_run_are_spread_over_the_hours_before_it_in_id_ord
     corpus's end to now (as long as the corpus takes to post as many), with its day/night rhythm, their ids
     (Mastodon snowflakes) in the order of their ``created_at`` and above the corpus's; a re-run's come after what
     the last run collected, so the incremental collection sees them."""
-    from datetime import UTC, datetime
-
-    from fediscope.demo import default_port
     from fediscope.lake.state import load_checkpoint
-    from fediscope.timestamps import snowflake_ms, to_ms
+    from fediscope.timestamps import snowflake_ms
 
     instance = [s for s in STEPS if s.name == "sample instance"]
     corpus_newest, *grown = _grown_in_a_run(DemoContext(base=tmp_path, n_statuses=500, port=0, new_statuses=25),
@@ -511,10 +514,58 @@ def test_the_new_statuses_of_a_run_are_spread_over_the_hours_before_it_in_id_ord
     base = tmp_path / "rerun"
     first = DemoContext(base=base, n_statuses=500, port=0, new_statuses=25)
     _grown_in_a_run(first, [*instance, *(s for s in STEPS if s.name == "collect")])
+    last_run = last_run_hours_ago(first.lake_dir, 6)
     again = DemoContext(base=base, n_statuses=500, port=default_port(first.lake_dir), new_statuses=25)
     _, *grown = _grown_in_a_run(again, instance)
     public = load_checkpoint(LocalLake(first.lake_dir), f"127.0.0.1:{again.port}", "public").newest_id
-    assert public is not None and int(grown[0]["id"]) > int(public)
+    grown = [s for s in grown if int(s["id"]) > int(public)]
+    assert grown and int(public) == snowflake(to_ms(last_run.replace(microsecond=0)), 0)
+    assert datetime.fromisoformat(grown[0]["created_at"]) >= last_run
+
+
+def test_a_rerun_minutes_later_adds_no_burst_to_the_run_s_hour(tmp_path: Path) -> None:
+    """Was: every run's instance gained --new statuses (25) after the last run's newest, and its stream step 12 more
+    at the run's moment, however little time had passed: re-runs minutes apart piled them into the run's hour, a
+    dark cell of the activity heatmap (two re-runs made the run's weekday the report's "peak weekday"). Now a
+    re-run gains what the corpus posts at its rhythm since the last run's newest status (at most --new), and its
+    stream step posts one public status: seconds after a run, 500 statuses over 14 days have none due."""
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
+    first = DemoContext(base=tmp_path, n_statuses=500, port=0, new_statuses=25)
+    assert run_demo(first, steps, io.StringIO()) == 0
+    port = default_port(first.lake_dir)
+    again = DemoContext(base=tmp_path, n_statuses=500, port=port, new_statuses=25)
+    out = io.StringIO()
+    assert run_demo(again, [*steps, *(s for s in STEPS if s.name == "stream")], out) == 0, out.getvalue()
+    assert " serves 500 statuses (none new yet: at the corpus's rhythm, no status is due since the last run) of " \
+        in out.getvalue(), out.getvalue()
+    assert sum(s.landed for s in again.collected.sources if s.source in ("public", "local")) == 0
+    assert again.streamed.events["update"] == again.streamed.landed == 1
+    assert "the public stream pushed the public status the instance posted while it was open" in out.getvalue()
+
+    # hours later, the statuses the corpus posts meanwhile (fewer than --new over 6 hours of a 500-status corpus),
+    # one of them left for the stream step
+    last_run = last_run_hours_ago(first.lake_dir, 6)
+    due = {round(statuses_posted_between(500, last_run, datetime.now(UTC)))}
+    out = io.StringIO()
+    assert run_demo(DemoContext(base=tmp_path, n_statuses=500, port=port, new_statuses=25), steps[:1], out) == 0
+    due.add(round(statuses_posted_between(500, last_run, datetime.now(UTC))))
+    assert all(2 <= n < 25 for n in due), due
+    assert any(f" serves {500 + n - 1} statuses (the corpus's 500 and {n - 1} new for this run) of "
+               in out.getvalue() for n in due), out.getvalue()
+
+
+def test_the_corpus_posts_its_statuses_over_its_window_at_its_rhythm() -> None:
+    """What a re-run gains is the corpus's own rate: over its 14 days it posts the whole corpus, over the hours
+    the first run's new statuses are spread over at least as many, and more in an afternoon hour than at night."""
+    hour = datetime(2026, 12, 2, 0, tzinfo=UTC)  # a Wednesday
+    assert statuses_posted_between(5000, hour - timedelta(days=14), hour) == pytest.approx(5000)
+    span = new_statuses_span(5000, 25, hour)
+    assert statuses_posted_between(5000, hour - span, hour) >= 25 > statuses_posted_between(
+        5000, hour - span + timedelta(hours=1), hour)
+    afternoon, night = hour - timedelta(hours=9), hour - timedelta(hours=21)
+    assert statuses_posted_between(5000, afternoon, afternoon + timedelta(hours=1)) > 2 * statuses_posted_between(
+        5000, night, night + timedelta(hours=1))
+    assert statuses_posted_between(5000, hour, hour) == 0
 
 
 @pytest.mark.parametrize("name", ["p%41q", "what?"])
