@@ -6,14 +6,15 @@ cells, and the only fast reads are a row by key and a scan over a key range. The
 the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index.
 
 Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
-server's frame limit: :mod:`fediscope.store.hbase_frames`) and are idempotent: a row's cells are overwritten by key, and when its rank value changes the old rank-index entry
-(whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is written before the data
-row that points at it, an old one deleted after, so a data row never points at a missing entry; reads of the
-rank index check that the data row still points back at the entry, so an entry left by an interrupted write
-is skipped, never shown. Such entries are also removed: a write (or erasure) that changes the rank index marks
-the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and the next write or erasure of
-a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`),
-keeping those the write itself is about to point its rows at (see :meth:`HBaseStore._finish_interrupted`).
+server's frame limit: :mod:`fediscope.store.hbase_frames`) and are idempotent: a row's cells are overwritten by key,
+and when its rank value changes the old rank-index entry (whose row key the data row remembers in ``i:rank``) is
+deleted. A new rank entry is written before the data row that points at it, an old one deleted after, so a data row
+never points at a missing entry; reads of the rank index check that the data row still points back at the entry, so
+an entry left by an interrupted write is skipped, never shown. Such entries are also removed: a write (or erasure)
+that changes the rank index marks the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and
+the next write or erasure of a marked metric first sweeps the rank index of entries no data row points at (see
+:meth:`HBaseStore._sweep`), keeping those the write itself is about to point its rows at (see
+:meth:`HBaseStore._finish_interrupted`).
 
 Two writers of one metric (two lakes sharing one store, whose lake locks do not see each other) take turns on the
 metric's write lease, a catalog cell taken and released with HBase's atomic ``checkAndPut`` and renewed while the
