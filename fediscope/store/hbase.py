@@ -5,15 +5,16 @@ cells, and the only fast reads are a row by key and a scan over a key range. The
 (:mod:`fediscope.store.hbase_schema`) and row keys (:mod:`fediscope.store.rowkeys`) are therefore designed for
 the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index.
 
-Writes go through ``table.batch(batch_size=…)`` (one ``mutateRows`` call per thousand cells) and are
-idempotent: a row's cells are overwritten by key, and when its rank value changes the old rank-index entry
-(whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is written before the data
-row that points at it, an old one deleted after, so a data row never points at a missing entry; reads of the
-rank index check that the data row still points back at the entry, so an entry left by an interrupted write
-is skipped, never shown. Such entries are also removed: a write (or erasure) that changes the rank index marks
-the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and the next write or erasure of
-a marked metric first sweeps the rank index of entries no data row points at (see :meth:`HBaseStore._sweep`),
-keeping those the write itself is about to point its rows at (see :meth:`HBaseStore._finish_interrupted`).
+Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
+server's frame limit: :mod:`fediscope.store.hbase_frames`) and are idempotent: a row's cells are overwritten by key,
+and when its rank value changes the old rank-index entry (whose row key the data row remembers in ``i:rank``) is
+deleted. A new rank entry is written before the data row that points at it, an old one deleted after, so a data row
+never points at a missing entry; reads of the rank index check that the data row still points back at the entry, so
+an entry left by an interrupted write is skipped, never shown. Such entries are also removed: a write (or erasure)
+that changes the rank index marks the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and
+the next write or erasure of a marked metric first sweeps the rank index of entries no data row points at (see
+:meth:`HBaseStore._sweep`), keeping those the write itself is about to point its rows at (see
+:meth:`HBaseStore._finish_interrupted`).
 
 Two writers of one metric (two lakes sharing one store, whose lake locks do not see each other) take turns on the
 metric's write lease, a catalog cell taken and released with HBase's atomic ``checkAndPut`` and renewed while the
@@ -25,6 +26,9 @@ protocol must match how the Thrift server was started (``hbase thrift start`` de
 (stores on one server with the same options share it). ``max_cell_bytes`` (10 MiB by default) is the most bytes a
 cell may take, the cluster's ``hbase.client.keyvalue.maxsize``: a cluster that raised it (and the region servers'
 ``hbase.server.keyvalue.maxsize``) is given the same here, so that the store does not refuse what it takes.
+``max_frame_bytes`` (with ``transport=framed`` only; 2 MiB by default) is the most bytes a call may take, the Thrift
+server's ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` in bytes: a server closes the connection on a
+larger frame.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from fediscope.errors import PrefixClashError, StoreError
 from fediscope.lake.lock import process_gone
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import PROVISIONAL, BaseStore
+from fediscope.store.hbase_frames import FramedBatch, FrameTooSmall, call_bytes, lone_put_bytes, put_bytes, row_bytes
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, metric_name_problem, plan_write
@@ -82,6 +87,12 @@ _LEASE = b"c:lease"
 #: ``hbase.server.keyvalue.maxsize`` (the region server's), both 10 MiB; the URL's ``max_cell_bytes`` for a cluster
 #: that set them otherwise
 MAX_CELL_BYTES: int = HBASE_DEFAULTS["max_cell_bytes"]
+#: the most bytes a framed Thrift server takes in one frame (one call) by default: HBase's
+#: ``hbase.regionserver.thrift.framed.max_frame_size_in_mb``, 2 MiB (:mod:`fediscope.store.hbase_frames`); the URL's
+#: ``max_frame_bytes`` for a server that set it otherwise
+MAX_FRAME_BYTES: int = HBASE_DEFAULTS["max_frame_bytes"]
+#: the catalog cells a write's check does not have yet, at their longest: the row count, the time it was written
+_CATALOG_LATER = {b"c:rows": b"9" * 20, b"c:updated_at": b"9" * 32}
 #: the bytes of a cell beside its row key, family, qualifier and value, as the region server counts them: the key and
 #: value lengths (4 + 4), the row key's length (2), the family's (1), the timestamp (8), the type (1), and 4 more
 #: (the client counts 20: a cell 4 bytes under its limit is refused here all the same)
@@ -208,6 +219,8 @@ class HBaseStore(BaseStore):
         #: the most bytes a cell may take (the URL's ``max_cell_bytes``), and what a refusal says of it
         self._max_cell = settings["max_cell_bytes"]
         self._short_text = short_text(self._max_cell)
+        #: the most bytes a call may take in its frame (the URL's ``max_frame_bytes``), None with a buffered transport
+        self._max_frame: int | None = settings["max_frame_bytes"] if settings["transport"] == "framed" else None
         self._pool_key = _pool_key(host, port, settings["transport"], settings["protocol"], settings["pool_size"],
                                    settings["timeout"])
         with self._errors("connect to the store"):
@@ -511,7 +524,7 @@ class HBaseStore(BaseStore):
         """Delete every row's cells of ``families`` (the table and its settings stay); returns how many rows."""
         columns = [family.encode() for family in families]
         keys = [key for key, _ in table.scan(columns=columns, batch_size=self._batch_size)]
-        with table.batch(batch_size=self._batch_size) as batch:
+        with self._batch(table) as batch:
             for key in keys:
                 batch.delete(key, columns=columns)
         return len(keys)
@@ -577,7 +590,7 @@ class HBaseStore(BaseStore):
                  b"c:updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").encode()}
         self._check_catalog_cells(schema, cells)  # also checked before a write changes anything (_check_storable)
         with self._connection("update the catalog") as conn:
-            conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)
+            conn.table(layout.catalog_table(self.prefix)).put(schema.metric.encode(), cells)  # one call, one frame
 
     def _cell_cap(self) -> str:
         """What a refused cell is over: HBase's default cap, or the one the URL's ``max_cell_bytes`` gives."""
@@ -600,6 +613,18 @@ class HBaseStore(BaseStore):
             if size > self._max_cell:
                 raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: {what} would take "
                                  f"{size:,} bytes in its catalog cell ({column.decode()}), {self._cell_cap()}; {fix}")
+        if self._max_frame is None:
+            return
+        # the entry is one put, one call: split over two, a stop in between left a definition with another's question
+        table = layout.catalog_table(self.prefix).encode()
+        size = call_bytes(table) + row_bytes(row) + sum(
+            put_bytes(column, value) for column, value in {**_CATALOG_LATER, **cells}.items())
+        if size > self._max_frame:
+            raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: its catalog entry "
+                             f"(its definition {len(cells[b'c:definition']):,} bytes, its question "
+                             f"{len(cells[b'c:question']):,}) would take {size:,} bytes in one Thrift call, "
+                             f"{self._frame_cap()}; select fewer columns or give them shorter names, or shorten its "
+                             "'-- question:' line")
 
     def _check_storable(self, metric: Metric, plan: WritePlan, creates: bool) -> None:
         """Refuse, before a write changes anything, a cell HBase would refuse (over :meth:`_cell_cap`): of the
@@ -612,17 +637,28 @@ class HBaseStore(BaseStore):
                                            b"c:question": metric.question.encode()})
         # key and rank values hold at most MAX_KEY_TEXT characters: only other text values can be that long
         texts = [name for name in schema.value_columns if schema.types[name] == "str"]
+        table = layout.data_table(self.prefix, schema.metric).encode()
+        short = self._short_text
+        if self._max_frame is not None:  # a cell alone in a call: its frame is its cell's bytes and these
+            short = min(short, short_text(self._max_frame - call_bytes(table) - 19))
         for row in plan.rows:
             for name in texts:
                 value = row[name]
-                if value is None or len(value) <= self._short_text:
+                if value is None or len(value) <= short:
                     continue
-                size = cell_bytes(self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode())
+                key, column, cell = self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode()
+                size = cell_bytes(key, column, cell)
                 if size > self._max_cell:
                     raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
                                      f"column {name!r} in the row of key {schema.key_of(row)!r} would take {size:,} "
                                      f"bytes in its cell (as JSON), {self._cell_cap()}; shorten such values in the "
                                      "metric's SQL (left(…, n))")
+                frame = lone_put_bytes(table, key, column, cell)
+                if self._max_frame is not None and frame > self._max_frame:
+                    raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
+                                     f"column {name!r} in the row of key {schema.key_of(row)!r} would take {frame:,} "
+                                     f"bytes in one Thrift call (as JSON, alone in it), {self._frame_cap()}; shorten "
+                                     "such values in the metric's SQL (left(…, n))")
 
     def _row_count(self, metric: str) -> int:
         row = self._read_catalog("read the catalog",
@@ -787,7 +823,7 @@ class HBaseStore(BaseStore):
         check()
         kept = [rank_key for rank_key in orphans if rank_key in keep]
         orphans = [rank_key for rank_key in orphans if rank_key not in keep]
-        with index.batch(batch_size=self._batch_size) as batch:
+        with self._batch(index) as batch:
             for rank_key in orphans:
                 batch.delete(rank_key, columns=[b"r"])
         return len(orphans), len(kept)
@@ -833,10 +869,10 @@ class HBaseStore(BaseStore):
             if marked:
                 self._mark_rank_pending(conn, schema.metric, True)
             if index is not None and rank_puts:
-                with index.batch(batch_size=self._batch_size) as batch:
+                with self._batch(index) as batch:
                     for rank_key, key in rank_puts:
                         batch.put(rank_key, {b"r:row": key})
-            with data.batch(batch_size=self._batch_size) as batch:
+            with self._batch(data) as batch:
                 for key, row in new.items():
                     cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
                     cells[b"i:rank"] = rank_keys[key]
@@ -844,7 +880,7 @@ class HBaseStore(BaseStore):
                 for key in gone:
                     batch.delete(key)
             if index is not None and rank_deletes:
-                with index.batch(batch_size=self._batch_size) as batch:
+                with self._batch(index) as batch:
                     for rank_key in rank_deletes:
                         batch.delete(rank_key, columns=[b"r"])
             if marked:
@@ -877,13 +913,11 @@ class HBaseStore(BaseStore):
         with self._connection(f"delete from {schema.metric}") as conn:
             if rank_keys:
                 self._mark_rank_pending(conn, schema.metric, True)
-            with conn.table(layout.data_table(self.prefix, schema.metric)).batch(
-                    batch_size=self._batch_size) as batch:
+            with self._batch(conn.table(layout.data_table(self.prefix, schema.metric))) as batch:
                 for key, _ in matches:
                     batch.delete(key, columns=[b"m", b"i"])
             if rank_keys:
-                with conn.table(layout.rank_table(self.prefix, schema.metric)).batch(
-                        batch_size=self._batch_size) as batch:
+                with self._batch(conn.table(layout.rank_table(self.prefix, schema.metric))) as batch:
                     for rank_key in rank_keys:
                         batch.delete(rank_key, columns=[b"r"])
                 self._mark_rank_pending(conn, schema.metric, False)
@@ -1017,6 +1051,21 @@ class HBaseStore(BaseStore):
     def close(self) -> None:
         """Nothing to release: the connection pool is shared by every store of the process."""
 
+    def _batch(self, table: Any) -> FramedBatch:
+        """``table``'s batch: ``batch_size`` cells a call, and with a framed transport within ``max_frame_bytes``
+        (:class:`~fediscope.store.hbase_frames.FramedBatch`): a framed server closes the connection on a larger
+        frame, so a batch of a thousand cells of some 3 KB failed, nothing of that call written."""
+        return FramedBatch(table, self._batch_size, self._max_frame)
+
+    def _frame_cap(self) -> str:
+        """What a call too large for a frame is over: the server's default frame limit, or the URL's."""
+        if self._max_frame == MAX_FRAME_BYTES:
+            return (f"over the {MAX_FRAME_BYTES:,} a framed Thrift server takes in one frame by default "
+                    "(hbase.regionserver.thrift.framed.max_frame_size_in_mb, 2; a server that raised it: "
+                    "max_frame_bytes= in the store URL)")
+        return (f"over the {self._max_frame:,} the store URL's max_frame_bytes lets a frame take (the Thrift "
+                "server's hbase.regionserver.thrift.framed.max_frame_size_in_mb)")
+
     @contextmanager
     def _connection(self, doing: str) -> Iterator[Any]:
         with self._errors(doing), self._pool.connection() as conn, _replaced_on_error(conn):
@@ -1047,6 +1096,10 @@ class HBaseStore(BaseStore):
         except (TException, OSError, *_protocol_errors()) as exc:
             hint = _hint(exc, answered=self._pool_key in _ANSWERED)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
+        except FrameTooSmall as exc:  # what the checks before a write do not see (a write's own cells are checked)
+            raise StoreError(f"HBase at {self._address}: could not {doing}: a cell of column "
+                             f"{exc.column.decode(errors='replace')} would take {exc.size:,} bytes in one Thrift call, "
+                             f"{self._frame_cap()}") from None
 
 
 #: what a write that met another writer of the same metric says (``what``: what that writer did): one that did not

@@ -120,8 +120,6 @@ class MySQLStore(SQLStore):
     lock_timeout = LOCK_TIMEOUT
     #: the (store, metric) pairs each thread's changes hold (:meth:`_writing`)
     _held = threading.local()
-    #: the server's max_allowed_packet, once read (:meth:`_max_allowed_packet`)
-    _packet: int | None = None
     #: the bytes of the catalog's ``INSERT`` without its values, once compiled (:meth:`_catalog_template_bytes`)
     _catalog_template: int | None = None
 
@@ -142,6 +140,7 @@ class MySQLStore(SQLStore):
                                connect_args={**mysql_connect_args(parsed.query), "connect_timeout": int(timeout)})
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         event.listen(engine, "do_connect", _connect_bounded)
+        event.listen(engine, "connect", _note_packet)
         event.listen(engine, "before_cursor_execute", self._fold_within_packet)
         super().__init__(url, engine, read_only=read_only)
 
@@ -268,15 +267,28 @@ class MySQLStore(SQLStore):
             check_row_values_size(metric, plan.schema.types, self.url, plan.rows)
         recorded = with_fields(plan.schema, generation=PROVISIONAL + uuid.uuid4().hex,
                                provenance=self._provenance(plan.schema))
-        self._check_catalog_packet(recorded, metric.question)
-        self._check_rows_packet(plan)
+        packet = self._max_allowed_packet()
+        self._check_catalog_packet(recorded, metric.question, packet)
+        self._check_rows_packet(plan, packet)
 
-    def _max_allowed_packet(self) -> int:
-        """The server's ``max_allowed_packet`` (bytes), read once per store (``SELECT @@max_allowed_packet``)."""
-        if self._packet is None:
-            with self._errors("read the server's max_allowed_packet"), self._engine.connect() as conn:
-                self._packet = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
-        return self._packet
+    def _max_allowed_packet(self, conn: Any = None) -> int:
+        """The ``max_allowed_packet`` (bytes) of ``conn``'s session (a SQLAlchemy connection), read when its
+        connection was made (:func:`_note_packet`); without one, of a pooled connection checked out for it.
+
+        Per connection, not once per store: a session's value is the server's global one when it connected (MariaDB's
+        session ``max_allowed_packet`` is read-only), so after a ``SET GLOBAL max_allowed_packet`` (or a restart with
+        another setting) the connections made since take another size than the store's first one; a value read once
+        and cached folded the rows of a new connection to the old size (refused: 2006, once lowered). And a value
+        read while a statement was being executed (the rows folded by :meth:`_fold_within_packet`) took a second
+        pooled connection then, mid-execute; now it is the connection at hand's. The checks made before a write
+        changes anything (:meth:`_check_rows_packet`, :meth:`_check_storable`) use a pooled connection's, which the
+        write's own connections have unless the setting changed in between."""
+        if conn is None:
+            with self._errors("read the server's max_allowed_packet"), self._engine.connect() as pooled:
+                return self._max_allowed_packet(pooled)
+        if PACKET_INFO not in conn.info:  # a connection made before the hook listened (none is): read on this one
+            conn.info[PACKET_INFO] = _read_packet(conn.connection.dbapi_connection)
+        return int(conn.info[PACKET_INFO])
 
     def _fold_within_packet(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
                             executemany: bool) -> None:
@@ -285,9 +297,9 @@ class MySQLStore(SQLStore):
         PyMySQL's are of up to 1,024,000 bytes whatever the server's ``max_allowed_packet``: a server set below that
         refused a write (1153, seen as 2006 or 2013) whose every row fits (:meth:`_check_rows_packet`)."""
         if executemany:
-            cursor.max_stmt_length = packets.batch_statement(self._max_allowed_packet())
+            cursor.max_stmt_length = packets.batch_statement(self._max_allowed_packet(conn))
 
-    def _stale_chunks(self, table: Table, schema: TableSchema,
+    def _stale_chunks(self, conn: Any, table: Table, schema: TableSchema,
                       stale: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
         """The stale keys of a write in ``DELETE`` statements the server's ``max_allowed_packet`` takes, of at most
         :data:`~fediscope.store.sql.CHUNK` keys (:func:`~fediscope.store.packets.key_chunks`): a thousand keys of long
@@ -297,17 +309,16 @@ class MySQLStore(SQLStore):
         keys = [table.c[k] for k in schema.key]
         one = delete(table).where(_key_in(keys, stale[:1])).compile(
             dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True})
-        longest = packets.longest_statement(self._max_allowed_packet())
+        longest = packets.longest_statement(self._max_allowed_packet(conn))
         yield from packets.key_chunks(packets.template_bytes(one), stale, longest, CHUNK)
 
-    def _packet_refused(self, what: str, size: int, fix: str) -> StoreError:
-        packet = self._max_allowed_packet()
+    def _packet_refused(self, what: str, size: int, packet: int, fix: str) -> StoreError:
         return StoreError(f"store {self._shown_url}: could not write metric {what} makes a statement of {size:,} "
                           f"bytes, and the server takes at most {packets.longest_statement(packet):,} (its "
                           f"max_allowed_packet is {packet:,} bytes); {fix}, or raise max_allowed_packet on the server "
                           "(SET GLOBAL max_allowed_packet = …, or in its configuration; at most 1 GiB)")
 
-    def _check_rows_packet(self, plan: WritePlan) -> None:
+    def _check_rows_packet(self, plan: WritePlan, packet: int) -> None:
         """Refuse a row whose ``INSERT`` is more than the server's ``max_allowed_packet`` takes
         (:mod:`~fediscope.store.packets`). Was: refused by the server part-way (errno 1153, mostly seen as 2006 or
         2013: the server closes the connection), after the table was altered or a new one partly loaded."""
@@ -316,7 +327,7 @@ class MySQLStore(SQLStore):
             return
         compiled = self.upsert(self.table(schema), schema.value_columns).compile(dialect=self._engine.dialect)
         fixed = packets.template_bytes(compiled)
-        longest = packets.longest_statement(self._max_allowed_packet())
+        longest = packets.longest_statement(packet)
         found = packets.oversized_row(fixed, schema.types, plan.rows, longest)
         if found is None:
             return
@@ -325,10 +336,10 @@ class MySQLStore(SQLStore):
         column = max(schema.names, key=lambda name: packets.literal_bytes(row[name]))
         raise self._packet_refused(
             f"{schema.metric}: the row of key {schema.key_of(row)!r} (its value of column {column!r} "
-            f"{packets.literal_bytes(row[column]):,} bytes as sent)", size, "shorten such values in the metric's SQL "
-            "(left(…, n))")
+            f"{packets.literal_bytes(row[column]):,} bytes as sent)", size, packet,
+            "shorten such values in the metric's SQL (left(…, n))")
 
-    def _check_catalog_packet(self, schema: TableSchema, question: str) -> None:
+    def _check_catalog_packet(self, schema: TableSchema, question: str, packet: int) -> None:
         """Refuse a catalog entry (the metric's question, its definition) whose ``INSERT`` is more than the server's
         ``max_allowed_packet`` takes. Was: refused by the server (2006) after a first write had loaded the metric's
         table, left with no catalog entry (:meth:`unlisted_metrics`)."""
@@ -337,10 +348,10 @@ class MySQLStore(SQLStore):
                  (("question", question), ("definition", definition), ("metric", schema.metric))}
         # the row count (at most 20 digits) and the time ('YYYY-MM-DD HH:MM:SS.ffffff' quoted): at most 48 bytes
         size = self._catalog_template_bytes() + sum(sizes.values()) + 48
-        if size > packets.longest_statement(self._max_allowed_packet()):
+        if size > packets.longest_statement(packet):
             raise self._packet_refused(
                 f"{schema.metric}: its catalog entry (its question {sizes['question']:,} bytes as sent, its "
-                f"definition {sizes['definition']:,})", size, "shorten its question ('-- question:' line)")
+                f"definition {sizes['definition']:,})", size, packet, "shorten its question ('-- question:' line)")
 
     def _catalog_template_bytes(self) -> int:
         """The bytes of the catalog's ``INSERT`` without its values, compiled once per store (its columns are
@@ -356,7 +367,7 @@ class MySQLStore(SQLStore):
         """As :meth:`SQLStore._save_schema <fediscope.store.sql.SQLStore._save_schema>`, once its ``INSERT`` is known
         to fit the server's ``max_allowed_packet`` (:meth:`_check_catalog_packet`): a write checked it before any
         change (:meth:`_check_storable`); a deletion (``delete_where``) is refused here before any row goes."""
-        self._check_catalog_packet(schema, question)
+        self._check_catalog_packet(schema, question, self._max_allowed_packet())
         super()._save_schema(schema, question, row_count)
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
@@ -377,6 +388,23 @@ class MySQLStore(SQLStore):
         found = dict(conn.execute(select(_COLUMNS.c.column_name, _COLUMNS.c.data_type).where(
             _COLUMNS.c.table_schema == func.database(), _COLUMNS.c.table_name == CATALOG)).all())
         return [name for name in ("question", "definition") if str(found.get(name, "")).lower() in NARROW_TEXT]
+
+
+#: the key of a pooled connection's ``info`` holding its session's ``max_allowed_packet`` (:func:`_note_packet`)
+PACKET_INFO = "fediscope_max_allowed_packet"
+
+
+def _note_packet(dbapi_connection: Any, record: Any) -> None:
+    """SQLAlchemy's pool ``connect`` hook: the new connection's ``max_allowed_packet``, kept in its record's ``info``
+    (which goes with the connection: one made again after it was lost reads it again)."""
+    record.info[PACKET_INFO] = _read_packet(dbapi_connection)
+
+
+def _read_packet(dbapi_connection: Any) -> int:
+    """The ``max_allowed_packet`` of a PyMySQL connection's session, read on it."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT @@max_allowed_packet")
+        return int(cursor.fetchone()[0])
 
 
 class _BoundedHandshake(pymysql.connections.Connection):

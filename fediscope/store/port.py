@@ -298,13 +298,18 @@ STORE_FORMS = f"use sqlite:///path, {MYSQL_FORM} or {HBASE_FORM}"
 SQLITE_FORMS = "use sqlite:///relative/path/to/file.db or sqlite:////absolute/path/to/file.db"
 #: HBase URL options (``hbase://host:9090?transport=framed``) and their defaults; every number must be positive.
 HBASE_OPTIONS: dict[str, type] = {"transport": str, "protocol": str, "pool_size": int, "timeout": int,
-                                  "batch_size": int, "max_cell_bytes": int}
+                                  "batch_size": int, "max_cell_bytes": int, "max_frame_bytes": int}
 HBASE_DEFAULTS: dict[str, Any] = {"transport": "buffered", "protocol": "binary", "pool_size": 4, "timeout": 30000,
-                                  "batch_size": 1000, "max_cell_bytes": 10 * 1024 * 1024}
+                                  "batch_size": 1000, "max_cell_bytes": 10 * 1024 * 1024,
+                                  "max_frame_bytes": 2 * 1024 * 1024}
 #: the bytes ``max_cell_bytes`` may be (the cluster's ``hbase.client.keyvalue.maxsize``, 10 MiB by default): from
 #: 1 MiB (a value in KiB or MiB by mistake, ``10240`` or ``20``, is refused rather than taken for bytes) to the most
 #: a cell can hold (its length is a Java int)
 HBASE_CELL_BYTES = (1024 * 1024, 2**31 - 1)
+#: the bytes ``max_frame_bytes`` may be (with ``transport=framed``: the Thrift server's
+#: ``hbase.regionserver.thrift.framed.max_frame_size_in_mb``, 2 MiB by default), the same way: from 1 MiB (a value in
+#: MiB by mistake, ``2``, is refused) to the most a frame's length can say
+HBASE_FRAME_BYTES = (1024 * 1024, 2**31 - 1)
 
 
 class StoreURLProblem(ValueError):
@@ -541,12 +546,17 @@ def hbase_url(url: str, options: Mapping[str, Any] | None = None) -> tuple[str, 
     if settings["transport"] not in ("buffered", "framed") or settings["protocol"] not in ("binary", "compact"):
         raise StoreURLProblem(f"has transport={settings['transport']} and protocol={settings['protocol']}: the "
                               "transport must be buffered or framed, the protocol binary or compact")
+    framed = [name for name, _value in [*query, *(options or {}).items()] if name == "max_frame_bytes"]
+    if framed and settings["transport"] != "framed":  # was no option; a buffered server reads no frames
+        raise StoreURLProblem(f"has option max_frame_bytes={settings['max_frame_bytes']} with transport="
+                              f"{settings['transport']}: it is the frame limit of a framed Thrift server; give "
+                              "transport=framed too, or leave it out")
     return parts.hostname, port or 9090, settings
 
 
 def _hbase_option(name: str, value: Any) -> Any:
-    if name == "max_cell_bytes":
-        return _hbase_cell_bytes(value)
+    if name in ("max_cell_bytes", "max_frame_bytes"):
+        return _hbase_bytes(name, value)
     kind = HBASE_OPTIONS[name]
     try:
         typed = kind(value)
@@ -557,17 +567,19 @@ def _hbase_option(name: str, value: Any) -> Any:
     return typed
 
 
-def _hbase_cell_bytes(value: Any) -> int:
-    """``max_cell_bytes``: digits only (``1e7``, ``10_000_000``, ``10MiB`` are refused, not read otherwise)."""
-    low, high = HBASE_CELL_BYTES
+def _hbase_bytes(name: str, value: Any) -> int:
+    """``max_cell_bytes``, ``max_frame_bytes``: digits only (``1e7``, ``10_000_000``, ``10MiB`` are refused, not read
+    otherwise)."""
+    low, high = HBASE_CELL_BYTES if name == "max_cell_bytes" else HBASE_FRAME_BYTES
     if isinstance(value, str):
         number = int(value) if value.isascii() and value.isdigit() else None  # "²".isdigit() is True
     else:  # open_store's option
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
     if number is None or not low <= number <= high:
-        raise StoreURLProblem(f"has option max_cell_bytes={value}, which is not a whole number of bytes from "
-                              f"{low} (1 MiB) to {high} (the cluster's hbase.client.keyvalue.maxsize; "
-                              f"{HBASE_DEFAULTS['max_cell_bytes']} by default)")
+        setting = ("the cluster's hbase.client.keyvalue.maxsize" if name == "max_cell_bytes" else
+                   "the Thrift server's hbase.regionserver.thrift.framed.max_frame_size_in_mb, in bytes")
+        raise StoreURLProblem(f"has option {name}={value}, which is not a whole number of bytes from {low} (1 MiB) to "
+                              f"{high} ({setting}; {HBASE_DEFAULTS[name]} by default)")
     return number
 
 

@@ -429,7 +429,7 @@ class SQLStore(BaseStore):
                     stale: list[tuple[Any, ...]]) -> None:
         """In ``conn``'s transaction: delete the ``stale`` keys, upsert ``rows``."""
         keys = [table.c[k] for k in schema.key]
-        for chunk in self._stale_chunks(table, schema, stale):
+        for chunk in self._stale_chunks(conn, table, schema, stale):
             conn.execute(delete(table).where(_key_in(keys, chunk)))
         statement = self.upsert(table, schema.value_columns)
         compiled = statement.compile(dialect=self._engine.dialect)
@@ -446,7 +446,7 @@ class SQLStore(BaseStore):
         for start in range(0, len(tuples), DRIVER_CHUNK):
             conn.exec_driver_sql(compiled.string, tuples[start:start + DRIVER_CHUNK])
 
-    def _stale_chunks(self, table: Table, schema: TableSchema,
+    def _stale_chunks(self, conn: Any, table: Table, schema: TableSchema,
                       stale: list[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
         """The stale keys of a write, a ``DELETE … WHERE key IN (…)`` each: :data:`CHUNK` keys at a time here."""
         for start in range(0, len(stale), CHUNK):

@@ -46,6 +46,11 @@ calls by name, so tests can check that writes are batched. ``fail(method, table,
 off by a lost connection or a failed region server would, so tests can stop a write between two batches.
 ``garble(method)`` puts a stray byte before the next reply to ``method``, so tests can see what a client does with
 a reply stream out of step (thriftpy2: ``ProtocolError: No protocol version header``).
+With the framed transport a frame over ``max_frame_bytes`` (:data:`MAX_FRAME_BYTES`, 2 MiB, HBase's
+``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` default, unless a test sets it otherwise) is refused as
+libthrift's ``TFramedTransport`` refuses it ("Frame size … larger than max length"): the server reads its length,
+closes the connection and applies nothing of the call; ``frames`` lists the sizes of the frames read, ``refused_frames``
+those refused.
 ``clock`` (a callable returning milliseconds) can be replaced, e.g. ``monkeypatch.setattr(hbase_double,
 "clock", lambda: 1000)``, to make every call land in the same millisecond. ``table(name).rows`` is what a
 read sees (rows with visible cells, each cell a ``(value, timestamp)``); ``stored`` and the ``*_markers``
@@ -58,11 +63,13 @@ import bisect
 import contextlib
 import itertools
 import socket
+import struct
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +79,9 @@ import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
 from thriftpy2.server import TThreadedServer
 from thriftpy2.thrift import TApplicationException, TProcessor
-from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFactory, TServerSocket
+from thriftpy2.transport import TBufferedTransport, TBufferedTransportFactory, TServerSocket, TTransportException
+from thriftpy2.transport.base import readall
+from thriftpy2.transport.framed import TFramedTransport
 
 from doubles.ports import bind_unused
 
@@ -486,6 +495,40 @@ def _increment(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
 
 
+#: the most bytes a framed Thrift server of HBase reads in one frame by default
+#: (``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` = 2)
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+class _LimitedFrames(TFramedTransport):
+    """thriftpy2's framed transport, refusing a frame over ``limit`` bytes as libthrift's does: it closes the
+    connection (the server's loop ends on the exception and closes it) before reading any of the frame."""
+
+    def __init__(self, trans: Any, limit: int, frames: list[int], refused: list[int]) -> None:
+        super().__init__(trans)
+        self._limit, self._frames, self._refused = limit, frames, refused
+
+    def read_frame(self) -> None:
+        (size,) = struct.unpack("!i", readall(self._trans.read, 4))
+        if size > self._limit:
+            self._refused.append(size)
+            self._trans.close()
+            raise TTransportException(TTransportException.UNKNOWN,
+                                      f"Frame size ({size}) larger than max length ({self._limit})!")
+        self._frames.append(size)
+        self._rbuf = BytesIO(readall(self._trans.read, size))
+
+
+class _LimitedFramesFactory:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.frames: list[int] = []
+        self.refused: list[int] = []
+
+    def get_transport(self, trans: Any) -> Any:
+        return TBufferedTransport(_LimitedFrames(trans, self.limit, self.frames, self.refused))
+
+
 class _Processor(TProcessor):
     """The service's processor, able to garble a reply (see :meth:`HBaseThriftDouble.garble`)."""
 
@@ -569,10 +612,12 @@ class HBaseThriftDouble:
     serving the tables of ``handler``, the stopped one's: HBase keeps them, the Thrift gateway holds none)."""
 
     def __init__(self, transport: str = "buffered", protocol: str = "binary", port: int = 0,
-                 handler: HBaseHandler | None = None) -> None:
+                 handler: HBaseHandler | None = None, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         self.handler = handler or HBaseHandler()
         self.transport, self.protocol = transport, protocol
-        trans_factory = {"buffered": TBufferedTransportFactory, "framed": TFramedTransportFactory}[transport]()
+        self.max_frame_bytes = max_frame_bytes
+        self._frames = _LimitedFramesFactory(max_frame_bytes)
+        trans_factory = {"buffered": TBufferedTransportFactory(), "framed": self._frames}[transport]
         proto_factory = {"binary": lambda: TBinaryProtocolFactory(decode_response=False),
                          # thriftpy2's compact reader keeps the method name as bytes without decode_response;
                          # binary-typed fields (row keys, values) stay bytes either way
@@ -606,6 +651,16 @@ class HBaseThriftDouble:
 
     def table(self, name: str) -> Table:
         return self.handler.tables[name.encode()]
+
+    @property
+    def frames(self) -> list[int]:
+        """The sizes of the frames read (framed transport), in order."""
+        return self._frames.frames
+
+    @property
+    def refused_frames(self) -> list[int]:
+        """The sizes of the frames refused, over ``max_frame_bytes`` (framed transport), in order."""
+        return self._frames.refused
 
     def fail(self, method: str, table: str, skip: int = 0) -> None:
         """See :meth:`HBaseHandler.fail`."""
@@ -651,7 +706,8 @@ class HBaseThriftDouble:
         """A Thrift server restarted: this one stopped, its connections closed, and a new one started on its port,
         serving the same tables (see the class)."""
         self.stop(close_connections=True)
-        return HBaseThriftDouble(self.transport, self.protocol, port=self.port, handler=self.handler).start()
+        return HBaseThriftDouble(self.transport, self.protocol, port=self.port, handler=self.handler,
+                                 max_frame_bytes=self.max_frame_bytes).start()
 
     def __enter__(self) -> HBaseThriftDouble:
         return self.start()

@@ -11,10 +11,13 @@ back afterwards), and rows of some 200 bytes make a thousand of them some 200 KB
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from mariadb_packet import store_with_packet
 from metric_header import metric
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from fediscope.store.port import MetricStore
 
@@ -50,3 +53,49 @@ def test_the_stale_keys_of_a_write_are_deleted_in_statements_the_server_takes(st
     store.write(W, rows[:700], replace=False)
     assert store.write_changes(W, [], [(row["k"],) for row in rows[1:700]], 1) is not None
     assert store.all(W) == rows[:1]
+
+
+def _lose_connections(mariadb_instance: Any, url: str) -> None:
+    """Close the server side of every connection to ``url``'s database (the store's pooled ones, its lock's), as a
+    restart of the server or its idle timeout does: the store connects again (its pool's pre-ping)."""
+    with mariadb_instance._root() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT id FROM information_schema.processlist WHERE db = %s", (make_url(url).database,))
+        for (session,) in cursor.fetchall():
+            cursor.execute(f"KILL CONNECTION {int(session)}")
+
+
+def test_connections_made_after_the_server_s_max_allowed_packet_was_lowered_get_statements_it_takes(
+        mariadb_instance, mariadb_url: str) -> None:  # noqa: ANN001
+    """A session's ``max_allowed_packet`` is the global one when it connected: after ``SET GLOBAL`` lowered it, the
+    store's new connections take less than its first ones did. Was: the store read the value once and folded the
+    rows of a new connection to the old size, which the server refused (2006)."""
+    with store_with_packet(mariadb_instance, mariadb_url, 16 << 20) as store:
+        rows = [{"k": i, "v": f"{i:04d}" + "v" * 200} for i in range(2000)]  # some 420 KB as one folded INSERT
+        store.write(W, rows)
+        with mariadb_instance._root() as conn, conn.cursor() as cursor:
+            cursor.execute(f"SET GLOBAL max_allowed_packet = {PACKET}")  # set back by store_with_packet
+        _lose_connections(mariadb_instance, mariadb_url)
+        more = [{**row, "v": row["v"].replace("v", "w")} for row in rows]
+        store.write(W, more)
+        assert store.all(W) == more
+
+
+def test_the_rows_of_a_statement_are_folded_without_taking_another_connection(store: MetricStore) -> None:
+    """The size the rows of an ``executemany`` are folded to is the connection's own: reading it while the statement
+    executes took a second pooled connection then (a store that had not read it yet: a pool of one would wait for
+    good)."""
+    engine = store._engine  # type: ignore[attr-defined]
+    checkouts: list[object] = []
+
+    def count(*args: object) -> None:
+        checkouts.append(args)
+
+    with engine.begin() as conn:
+        event.listen(engine, "checkout", count)
+        try:
+            conn.exec_driver_sql("CREATE TABLE t (k BIGINT PRIMARY KEY, v LONGTEXT)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (%s, %s)", [(i, "v" * 200) for i in range(2000)])
+        finally:
+            event.remove(engine, "checkout", count)
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM t").scalar_one() == 2000
+    assert checkouts == []

@@ -1,0 +1,114 @@
+"""The bytes of the ``mutateRows`` calls an HBase store sends, as a framed Thrift server counts them against its frame
+limit, and a batch that keeps each call within it.
+
+With ``transport=framed`` (the Thrift server started with ``-hsha``, ``-nonblocking`` or ``-f``) a call travels as one
+frame, and the server refuses a frame over its ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` (2 MiB by
+default; libthrift's ``TFramedTransport``: ``Frame size (…) larger than max length``) by closing the connection: the
+client sees it reset or closed, nothing of the call applied. happybase's batches are counted in cells (a thousand here,
+``batch_size``), whatever their bytes, so a thousand cells of some 3 KB, or one row of two 1.5 MB values, were more
+than a server takes. :class:`FramedBatch` sends a batch's rows before the next cell would take it over the limit (a row
+whose cells do not fit one frame together is sent over several calls), and refuses a cell that cannot fit a frame on
+its own (:func:`lone_put_bytes`); the store checks its rows' cells for that before a write changes anything.
+
+The sizes are those of the binary protocol (exact); the compact protocol writes the same call in fewer bytes (its
+field headers take one byte, not three, its lengths a varint, at most four bytes below 256 MiB), so they bound it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import happybase
+from happybase.batch import Mutation  # the IDL's struct, as happybase's batch builds it
+
+#: the bytes of a call's message header (the version and type, the method's name, the sequence id) and its argument
+#: struct's fixed parts: ``tableName`` (field header, length), ``rowBatches`` (field header, list header),
+#: ``attributes`` (field header, map header; always sent, empty), the stop byte
+_CALL = 4 + 4 + 4 + (3 + 4) + (3 + 5) + (3 + 6) + 1
+#: a row's ``BatchMutation``: ``row`` (field header, length), ``mutations`` (field header, list header), stop
+_ROW = (3 + 4) + (3 + 5) + 1
+#: a put's ``Mutation``: ``isDelete`` (field header, bool), ``column`` and ``value`` (field header, length each),
+#: ``writeToWAL`` (field header, bool), stop
+_PUT = (3 + 1) + (3 + 4) + (3 + 4) + (3 + 1) + 1
+#: a delete's ``Mutation``: as a put's, without a value
+_DELETE = _PUT - (3 + 4)
+
+
+def call_bytes(table: bytes, method: str = "mutateRows") -> int:
+    """The bytes of a call of ``method`` on ``table`` without its rows."""
+    return _CALL + len(method) + len(table)
+
+
+def row_bytes(row: bytes) -> int:
+    """The bytes a row's ``BatchMutation`` takes besides its mutations."""
+    return _ROW + len(row)
+
+
+def put_bytes(column: bytes, value: bytes) -> int:
+    """The bytes of a put's ``Mutation`` of ``column`` (``family:qualifier``) to ``value``."""
+    return _PUT + len(column) + len(value)
+
+
+def delete_bytes(column: bytes) -> int:
+    """The bytes of a delete's ``Mutation`` of ``column`` (``family:qualifier`` or a family)."""
+    return _DELETE + len(column)
+
+
+def lone_put_bytes(table: bytes, row: bytes, column: bytes, value: bytes) -> int:
+    """The bytes of a call putting one cell alone: the least frame a cell needs."""
+    return call_bytes(table) + row_bytes(row) + put_bytes(column, value)
+
+
+class FrameTooSmall(ValueError):
+    """A cell that does not fit in a frame on its own: ``bytes`` is the least frame its call takes."""
+
+    def __init__(self, table: bytes, row: bytes, column: bytes, size: int, frame: int) -> None:
+        super().__init__(f"a cell of {column.decode(errors='replace')} in table {table.decode(errors='replace')} takes "
+                         f"{size:,} bytes in one frame, over the {frame:,} the Thrift server takes in one frame")
+        self.table, self.row, self.column, self.size, self.frame = table, row, column, size, frame
+
+
+class FramedBatch(happybase.Batch):
+    """``table.batch(batch_size=…)``, whose ``mutateRows`` calls also stay within ``max_frame`` bytes (None: no limit,
+    a buffered transport): a call is sent before the cell that would take it over, and a row too large for one call
+    goes over several, in its cells' order. A cell too large for a call of its own raises :class:`FrameTooSmall`
+    before anything of it is sent (the cells before it may have been)."""
+
+    def __init__(self, table: Any, batch_size: int, max_frame: int | None) -> None:
+        super().__init__(table, batch_size=batch_size)
+        self._max_frame = max_frame
+        self._call = call_bytes(table.name)
+
+    def _reset_mutations(self) -> None:
+        super()._reset_mutations()
+        self._bytes = 0
+
+    def put(self, row: bytes, data: Mapping[bytes, bytes], wal: bool | None = None) -> None:
+        wal = self._wal if wal is None else wal
+        self._add(row, ((put_bytes(column, value), Mutation(isDelete=False, column=column, value=value,
+                                                            writeToWAL=wal)) for column, value in data.items()))
+
+    def delete(self, row: bytes, columns: Iterable[bytes] | None = None, wal: bool | None = None) -> None:
+        if columns is None:  # the row's every family, as happybase's batch deletes a whole row
+            if self._families is None:
+                self._families = self._table._column_family_names()
+            columns = self._families
+        wal = self._wal if wal is None else wal
+        self._add(row, ((delete_bytes(column), Mutation(isDelete=True, column=column, writeToWAL=wal))
+                        for column in columns))
+
+    def _add(self, row: bytes, mutations: Iterable[tuple[int, Any]]) -> None:
+        for size, mutation in mutations:
+            if self._max_frame is not None:
+                added = size + (0 if row in self._mutations else row_bytes(row))
+                if self._mutations and self._call + self._bytes + added > self._max_frame:
+                    self.send()
+                    added = size + row_bytes(row)
+                if self._call + added > self._max_frame:
+                    raise FrameTooSmall(self._table.name, row, mutation.column, self._call + added, self._max_frame)
+                self._bytes += added
+            self._mutations[row].append(mutation)
+            self._mutation_count += 1
+        if self._batch_size and self._mutation_count >= self._batch_size:  # after the row, as happybase counts
+            self.send()

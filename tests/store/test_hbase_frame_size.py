@@ -1,0 +1,132 @@
+"""HBase over a framed Thrift server: each call is one frame, and the server refuses a frame over its
+``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` (2 MiB by default) by closing the connection. The store's
+batches were counted in cells only (a thousand), so a write of rows of some 10 KB, or of a row whose cells make more
+than a frame, failed part-way; now each call stays within the limit (the URL's ``max_frame_bytes``), and a cell that
+cannot fit a frame alone is refused before anything is written (:mod:`fediscope.store.hbase_frames`). The Thrift double
+refuses an oversized frame as the server does (its own test here), so these writes would fail on it without that."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import happybase
+import pytest
+from doubles.hbase_thrift_server import MAX_FRAME_BYTES, HBaseThriftDouble
+from metric_header import metric
+from thriftpy2.transport import TTransportException
+
+from fediscope.errors import ConfigError, StoreError
+from fediscope.store.hbase import HBaseStore
+from fediscope.store.hbase_frames import FramedBatch, call_bytes, lone_put_bytes, put_bytes, row_bytes
+
+TOP = metric("top", "account", rank="followers DESC")
+MIB = 1024 * 1024
+DEFAULT_FRAME = ("over the 2,097,152 a framed Thrift server takes in one frame by default "
+                 "(hbase.regionserver.thrift.framed.max_frame_size_in_mb, 2; a server that raised it: "
+                 "max_frame_bytes= in the store URL)")
+
+
+def test_the_double_refuses_a_frame_over_its_limit_by_closing_the_connection():
+    with HBaseThriftDouble(transport="framed") as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed", autoconnect=True)
+        connection.create_table("cells", {"f": {}})
+        table = connection.table("cells")
+        table.put(b"r", {b"f:q": b"v" * (MAX_FRAME_BYTES - 200)})
+        with pytest.raises((TTransportException, OSError)), table.batch() as batch:
+            batch.put(b"s", {b"f:q": b"small"})
+            batch.put(b"t", {b"f:q": b"w" * MAX_FRAME_BYTES})
+        assert server.refused_frames == [call_bytes(b"cells") + row_bytes(b"s") + put_bytes(b"f:q", b"small")
+                                         + row_bytes(b"t") + put_bytes(b"f:q", b"w" * MAX_FRAME_BYTES)]
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed")
+        assert [key for key, _ in connection.table("cells").scan()] == [b"r"]  # nothing of the call applied
+
+
+@pytest.mark.parametrize("protocol", ["binary", "compact"])
+def test_a_frame_of_exactly_the_limit_is_sent_and_one_byte_more_splits_the_batch(protocol):
+    """The store counts a call's bytes as the binary protocol writes them (the compact one writes fewer)."""
+    with HBaseThriftDouble(transport="framed", protocol=protocol, max_frame_bytes=MIB) as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed", protocol=protocol)
+        connection.create_table("cells", {"f": {}})
+        table = connection.table("cells")
+        fixed = call_bytes(b"cells") + row_bytes(b"r1") + row_bytes(b"r2") + put_bytes(b"f:a", b"") + put_bytes(
+            b"f:b", b"")
+        for extra in (0, 1):
+            calls = server.calls["mutateRows"]
+            with FramedBatch(table, 1000, MIB) as batch:
+                batch.put(b"r1", {b"f:a": b"a" * 1000})
+                batch.put(b"r2", {b"f:b": b"b" * (MIB - fixed - 1000 + extra)})
+            assert server.calls["mutateRows"] - calls == 1 + extra
+        assert server.refused_frames == []
+        if protocol == "binary":
+            assert server.frames[-3] == MIB  # exactly the limit: taken
+        assert len(table.row(b"r2")[b"f:b"]) == MIB - fixed - 1000 + 1
+
+
+@pytest.mark.parametrize("protocol", ["binary", "compact"])
+def test_a_write_larger_than_a_frame_is_sent_in_calls_the_server_takes(protocol, prefix):
+    """250 rows of 10 KB make a batch of a thousand cells of 2.5 MB; a row of two 1.5 MB values is more than a frame
+    itself, and goes over two calls."""
+    with HBaseThriftDouble(transport="framed", protocol=protocol) as server:
+        store = HBaseStore(server.url, table_prefix=prefix)
+        rows = [{"account": f"a{i:04d}", "followers": i, "bio": "b" * 10_000, "note": "n"} for i in range(600)]
+        rows.append({"account": "big", "followers": -1, "bio": "x" * 1_500_000, "note": "y" * 1_500_000})
+        store.write(TOP, rows)
+        assert server.refused_frames == [] and max(server.frames) <= MAX_FRAME_BYTES
+        assert store.all(TOP) == sorted(rows, key=lambda row: row["account"])
+        assert [row["account"] for row in store.top(TOP, 2)] == ["a0599", "a0598"]
+        changed = [{**row, "bio": "c" * 10_000} for row in rows[:300]]
+        assert store.write_changes(TOP, changed, [(row["account"],) for row in rows[300:]], 300) is not None
+        assert store.all(TOP) == changed
+
+
+def test_a_value_that_fits_no_frame_is_refused_before_anything_is_written(prefix):
+    with HBaseThriftDouble(transport="framed") as server:
+        store = HBaseStore(server.url, table_prefix=prefix)
+        rows = [{"account": "a", "followers": 1, "bio": "x"}]
+        store.write(TOP, rows)
+        over = "b" * MAX_FRAME_BYTES  # a 2 MiB cell, under the 10 MiB HBase takes in a cell
+        with pytest.raises(StoreError) as error:
+            store.write(TOP, [{"account": "b", "followers": 2, "bio": over}], replace=False)
+        size = lone_put_bytes(f"{prefix}_top".encode(), b"\x00b\x00", b"m:bio", f'"{over}"'.encode())
+        assert str(error.value) == (
+            f"HBase at {store._address}: could not write metric top: the value of column 'bio' in the row of key "
+            f"('b',) would take {size:,} bytes in one Thrift call (as JSON, alone in it), {DEFAULT_FRAME}; shorten "
+            "such values in the metric's SQL (left(…, n))")
+        assert store.all(TOP) == rows and server.refused_frames == []
+
+
+def test_a_catalog_entry_that_fits_no_frame_is_refused_before_any_row_is_written(prefix):
+    """Was: every row of the first write stored, then the catalog's put refused (the connection closed): rows no
+    catalog entry lists."""
+    with HBaseThriftDouble(transport="framed") as server:
+        store = HBaseStore(server.url, table_prefix=prefix)
+        with pytest.raises(StoreError, match=r"could not write metric top: its catalog entry \(its definition [\d,]+ "
+                                             r"bytes, its question 2,097,152\) would take [\d,]+ bytes in one Thrift "
+                                             r"call, over the 2,097,152 a framed Thrift server takes"):
+            store.write(replace(TOP, question="q" * MAX_FRAME_BYTES), [{"account": "a", "followers": 1}])
+        assert store.stored_metrics() == {} and f"{prefix}_top" not in {
+            name.decode() for name in server.handler.tables}
+
+
+def test_a_server_that_raised_its_frame_limit_is_given_it_in_the_store_url(prefix):
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=4 * MIB) as server:
+        store = HBaseStore(f"{server.url}&max_frame_bytes={4 * MIB}", table_prefix=prefix)
+        rows = [{"account": "a", "followers": 1, "bio": "b" * (3 * MIB)}]
+        store.write(TOP, rows)
+        assert store.all(TOP) == rows and max(server.frames) > MAX_FRAME_BYTES
+        with pytest.raises(StoreError, match=r"in one Thrift call \(as JSON, alone in it\), over the 4,194,304 the "
+                                             r"store URL's max_frame_bytes lets a frame take \(the Thrift server's "
+                                             r"hbase.regionserver.thrift.framed.max_frame_size_in_mb\)"):
+            store.write(TOP, [{**rows[0], "bio": "c" * (4 * MIB)}])
+
+
+@pytest.mark.parametrize(("query", "problem"), [
+    ("transport=framed&max_frame_bytes=2", "has option max_frame_bytes=2, which is not a whole number of bytes from "
+     "1048576 (1 MiB) to 2147483647 (the Thrift server's hbase.regionserver.thrift.framed.max_frame_size_in_mb, in "
+     "bytes; 2097152 by default)"),
+    ("max_frame_bytes=4194304", "has option max_frame_bytes=4194304 with transport=buffered: it is the frame limit of "
+     "a framed Thrift server; give transport=framed too, or leave it out")])
+def test_a_frame_limit_that_cannot_be_used_is_a_one_line_error(query, problem):
+    with pytest.raises(ConfigError) as error:
+        HBaseStore(f"hbase://h:9090?{query}")
+    assert str(error.value) == f"the store URL 'hbase://h:9090?{query}' {problem}"
