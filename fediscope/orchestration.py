@@ -905,9 +905,18 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     return out
 
 
-#: Seconds a spark-submit job gets to stop after SIGTERM when its task is stopped (Airflow sends SIGKILL 5 s after
-#: SIGTERM, and the lake lock is released after the job).
+#: Seconds Airflow gives a task it stops between SIGTERM and SIGKILL: Airflow 3's task supervisor escalates after a
+#: fixed 5 s, whatever ``[core] killed_task_cleanup_time`` says (the grace of Airflow 2's task runner, 60 by default);
+#: a lower value set there is taken as the grace (:func:`airflow_kill_grace`).
+AIRFLOW_KILL_GRACE = 5.0
+#: Seconds of that grace a stopped task keeps for what follows its stopped spark-submit job: logging the job's tail,
+#: releasing the lake lock (on a remote lake, a request to its filesystem), unwinding the task.
+STOP_MARGIN = 1.5
+#: Seconds a spark-submit job gets to stop after SIGTERM when its task is stopped, at most: fewer where the stop's
+#: budget (:func:`stop_budget`) less :data:`SPARK_KILL_WAIT` is shorter.
 SPARK_STOP_GRACE = 3.0
+#: Seconds of the stop's budget kept for after SIGKILL: the job is reaped, and its readers read what it left.
+SPARK_KILL_WAIT = 0.5
 #: Lines of a failed (or stopped) job's output copied into the task log (spark-submit's own output is not kept
 #: otherwise).
 SPARK_LOG_TAIL = 60
@@ -959,12 +968,11 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
 
     Each reader closes its own pipe when the pipe ends: the task never closes one under it. A stopped job's pipes
     can outlive it (a process it started still holds them): the readers still reading after
-    :data:`SPARK_STOP_GRACE` are left to end with them (daemon threads), where the task closed the pipes as it
-    returned, and a reader then reading one died with "Exception in thread …" and a traceback in the task log (and
+    the stop's budget (:func:`_stop_job`) are left to end with them (daemon threads), where the task closed the pipes
+    as it returned, and a reader then reading one died with "Exception in thread …" and a traceback in the task log (and
     the close itself waited for the reader's read to return)."""
     import subprocess
     import threading
-    import time
 
     from fediscope.redact import redact_text, secret_values
 
@@ -993,10 +1001,7 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
     try:
         job.wait()
     except BaseException:  # the task is stopped (Terminated, KeyboardInterrupt): so is the job, gracefully first
-        _stop_job(job)
-        deadline = time.monotonic() + SPARK_STOP_GRACE  # one wait for both (was one each: Airflow kills at 5 s)
-        for reader in readers:
-            reader.join(timeout=max(0.0, deadline - time.monotonic()))
+        _stop_job(job, readers, name)
         _log_tail(name, output, secrets, "was stopped")
         raise
     for reader in readers:
@@ -1034,19 +1039,64 @@ def _log_tail(name: str, output: Mapping[str, list[tuple[str, bool]]], secrets: 
             log.warning("spark-submit %s %s: %s", name, stream, redact_text(line, secrets))
 
 
-def _stop_job(job: Any) -> None:
-    """SIGTERM, then SIGKILL after :data:`SPARK_STOP_GRACE` seconds: spark-submit's JVM stops its Spark context
-    and its Python driver on SIGTERM, and the driver's job file (``process.lock.job-…``) goes with it, so the task
-    can release the lake lock; SIGKILL would leave the driver running for a while, and the lock with it. Its output
-    is read by :func:`_run_spark_job`'s readers meanwhile."""
-    import subprocess
+def airflow_kill_grace() -> float:
+    """Seconds between Airflow's SIGTERM to a task and its SIGKILL: :data:`AIRFLOW_KILL_GRACE`, or
+    ``[core] killed_task_cleanup_time`` where that is lower. Read only where Airflow is loaded (a task's process):
+    fediscope does not import it for this, and a value Airflow cannot read leaves :data:`AIRFLOW_KILL_GRACE`. A
+    higher value is not taken: Airflow 3 sends SIGKILL after 5 s whatever it says."""
+    import sys
 
+    configuration = sys.modules.get("airflow.configuration")
+    conf = getattr(configuration, "conf", None)
+    if conf is None:
+        return AIRFLOW_KILL_GRACE
+    try:
+        configured = float(conf.getfloat("core", "killed_task_cleanup_time"))
+    except Exception as exc:  # unset in an old config, or not a number: Airflow's own default then
+        log.debug("[core] killed_task_cleanup_time not read (%s): a stopped task's grace is taken as %.0f s", exc,
+                  AIRFLOW_KILL_GRACE)
+        return AIRFLOW_KILL_GRACE
+    return max(0.0, min(AIRFLOW_KILL_GRACE, configured))
+
+
+def stop_budget(grace: float | None = None) -> float:
+    """Seconds a stopped task may spend stopping its spark-submit job, readers included: Airflow's grace
+    (:func:`airflow_kill_grace` unless given) less :data:`STOP_MARGIN`, which is left for releasing the lake lock."""
+    return max(0.0, (airflow_kill_grace() if grace is None else grace) - STOP_MARGIN)
+
+
+def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
+    """Stop a job whose task is stopped, and wait for its output readers, all within :func:`stop_budget` (3.5 s
+    of Airflow's 5), so the task releases the lake lock before Airflow's SIGKILL. Was up to 6 s: 3 s for the job
+    after SIGTERM, then 3 s more for its readers, so a job that ignored SIGTERM, with a process of its own holding
+    its pipes, had its task killed with the lock still held (taken over only by a later run on the same host).
+
+    SIGTERM first, SIGKILL after :data:`SPARK_STOP_GRACE` seconds (fewer when the budget is shorter): spark-submit's
+    JVM stops its Spark context and its Python driver on SIGTERM, and the driver's job file
+    (``process.lock.job-…``) goes with it; SIGKILL would leave the driver running for a while, and the lock with it.
+    Every wait ends by one deadline: a job not reaped after SIGKILL, and readers still reading (a process the job
+    started holds its pipes), are left behind (daemon threads) rather than waited for."""
+    import subprocess
+    import time
+
+    budget = stop_budget()
+    deadline = time.monotonic() + budget
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    grace = max(0.0, min(SPARK_STOP_GRACE, budget - SPARK_KILL_WAIT))
     job.terminate()
     try:
-        job.wait(timeout=SPARK_STOP_GRACE)
+        job.wait(timeout=grace)
     except subprocess.TimeoutExpired:
+        log.warning("spark-submit %s did not stop within %.1f s of SIGTERM: killed (SIGKILL); a Python driver that "
+                    "outlives it keeps the lake lock until it ends", name, grace)
         job.kill()
-        job.wait()
+        with suppress(subprocess.TimeoutExpired):
+            job.wait(timeout=left())
+    for reader in readers:
+        reader.join(timeout=left())
 
 
 def _store_label(url: str) -> str:

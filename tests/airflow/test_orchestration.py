@@ -562,7 +562,8 @@ if os.environ.get("FAKE_SPARK_SLEEP"):  # a long job, which says how it was stop
 
     def stopped(signum, frame):
         open(os.environ["FAKE_SPARK_LOG"] + ".stopped", "w").write(signal.Signals(signum).name)
-        sys.exit(143)
+        if not os.environ.get("FAKE_SPARK_IGNORE_SIGTERM"):  # else a job that goes on after SIGTERM (a JVM slow to
+            sys.exit(143)                                    # stop, a driver stuck in a native call)
 
     signal.signal(signal.SIGTERM, stopped)
 if os.environ.get("FAKE_SPARK_LINGER"):  # a process the job started, which holds the job's output pipes after the
@@ -791,6 +792,122 @@ def test_a_stopped_jobs_output_read_after_the_task_returned_is_no_traceback(spar
     assert "Traceback" not in err and "Exception in thread" not in err, err
     assert "WARNING spark-submit fediscope-curate-2026-11-23 stdout: still running" in err.splitlines(), err
     assert not (lake / "_state" / "process.lock").exists()
+
+
+# a batch task as Airflow runs it (Airflow loaded, its SIGTERM handler in place), on a clock of its own: a wait of
+# the stop that runs out moves the clock ahead by its whole timeout at once, so what the test measures is how long the
+# stop's waits can take on any machine, not how long they took on this one (and it runs in a moment)
+STOP_ON_ITS_CLOCK = textwrap.dedent("""
+    import json, os, signal, subprocess, sys, threading, time
+    from datetime import date
+    import airflow.configuration
+    from fediscope import orchestration as orch
+    from fediscope.interrupts import Terminated
+
+    real_monotonic, real_wait, real_join = time.monotonic, subprocess.Popen.wait, threading.Thread.join
+    ahead, stopping, ran_out, unbounded = [0.0], [], [], []
+    time.monotonic = lambda: real_monotonic() + ahead[0]
+
+    def job_wait(self, timeout=None):
+        if not stopping:
+            return real_wait(self, timeout)
+        if timeout is None:
+            unbounded.append("the job")
+            return real_wait(self)
+        try:
+            return real_wait(self, min(timeout, 0.3))
+        except subprocess.TimeoutExpired:
+            ahead[0] += max(0.0, timeout - 0.3)
+            ran_out.append(timeout)
+            raise subprocess.TimeoutExpired(self.args, timeout) from None
+
+    def join(self, timeout=None):
+        if not stopping or not self.name.startswith("spark-submit "):  # only the readers of the job's output
+            return real_join(self, timeout)
+        if timeout is None:
+            unbounded.append(self.name)
+            return real_join(self)
+        real_join(self, min(timeout, 0.3))
+        if self.is_alive():
+            ahead[0] += max(0.0, timeout - 0.3)
+            ran_out.append(timeout)
+
+    subprocess.Popen.wait, threading.Thread.join = job_wait, join
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))  # the task runner's (it calls on_kill)
+    env = json.loads(sys.argv[2])
+    settings = orch.settings_from_overrides(json.loads(sys.argv[1]), env={})
+    try:
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    except Terminated:
+        print(json.dumps({"ran_out": ran_out, "unbounded": unbounded,
+                          "lock_left": os.path.exists(os.path.join(settings.lake, "_state", "process.lock"))}),
+              flush=True)
+        open(env["FAKE_SPARK_LINGER"], "w").close()  # the job's lingering process ends now
+        sys.exit(143)
+""")
+
+
+@pytest.mark.parametrize("cleanup_time, grace", [(None, 5.0), ("2", 2.0)])
+def test_a_stopped_task_whose_job_ignores_sigterm_releases_the_lock_within_airflows_grace(
+        spark_home: Path, tmp_path: Path, cleanup_time: str | None, grace: float) -> None:
+    """Airflow sends SIGKILL 5 s after SIGTERM (Airflow 3, whatever ``killed_task_cleanup_time`` says: 60 by default;
+    less where it is set lower): the stop of a job that goes on after SIGTERM, with a process of its own holding its
+    output pipes, waits for it and for its readers only so long that the task releases the lake lock with a second to
+    spare. Was 3 s for the job, then 3 s more for its readers: SIGKILL came first, and the lock stayed behind. The
+    waits are counted on the task's own clock (:data:`STOP_ON_ITS_CLOCK`), not timed."""
+    import signal
+    import sys
+    import time
+
+    from child_process import child
+
+    lake = _lake_with_data(tmp_path / "lake")
+    calls = tmp_path / "calls.jsonl"
+    overrides = {"engine": "spark", "spark_master": "yarn", "lake": str(lake)}
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "FAKE_SPARK_LOG": str(calls), "FAKE_SPARK_SLEEP": "300",
+           "FAKE_SPARK_IGNORE_SIGTERM": "1", "FAKE_SPARK_LINGER": str(tmp_path / "task-returned"),
+           "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    env.pop("AIRFLOW__CORE__KILLED_TASK_CLEANUP_TIME", None)
+    if cleanup_time is not None:
+        env["AIRFLOW__CORE__KILLED_TASK_CLEANUP_TIME"] = cleanup_time
+    with child([sys.executable, "-c", STOP_ON_ITS_CLOCK, json.dumps(overrides), json.dumps(env)], env=env) as task:
+        deadline = time.monotonic() + 60
+        while not calls.exists() and time.monotonic() < deadline and task.poll() is None:
+            time.sleep(0.1)
+        assert calls.exists(), task.communicate(timeout=5)
+        task.send_signal(signal.SIGTERM)
+        out, err = task.communicate(timeout=60)
+    assert task.returncode == 143, err
+    stop = json.loads(out.splitlines()[-1])  # after the task log, which Airflow's logging sends to stdout
+    assert not stop["lock_left"] and not (lake / "_state" / "process.lock").exists()
+    assert stop["ran_out"], stop  # the job did not stop on SIGTERM, and its readers were left reading
+    assert sum(stop["ran_out"]) <= grace - 1.0, stop
+    assert stop["unbounded"] == [], stop  # every wait of the stop has a timeout
+    assert "spark-submit fediscope-curate-2026-11-23 did not stop within " in out, out
+
+
+def test_a_stopped_tasks_grace_is_airflows_5_s_or_a_lower_cleanup_time(tmp_path: Path) -> None:
+    """Airflow 3 sends SIGKILL 5 s after SIGTERM: a longer ``killed_task_cleanup_time`` (60 by default) is not
+    taken, a shorter one is, and one Airflow cannot read leaves 5 s. Read in a process that loaded Airflow, as a
+    task's has (Airflow never runs in the pytest process); without Airflow loaded, 5 s."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent("""
+        import os, sys
+        from fediscope import orchestration as orch
+        grace = [orch.airflow_kill_grace()]
+        import airflow.configuration
+        for value in sys.argv[1:]:
+            os.environ["AIRFLOW__CORE__KILLED_TASK_CLEANUP_TIME"] = value
+            grace.append(orch.airflow_kill_grace())
+        print(grace)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_")} | {"AIRFLOW_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code, "60", "2", "soon", "-1"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[5.0, 5.0, 2.0, 5.0, 0.0]", done.stdout
 
 
 def test_a_failed_jobs_own_log_lines_are_in_the_task_log_once(spark_home: Path, tmp_path: Path,
