@@ -211,6 +211,21 @@ class MySQLStore(SQLStore):
         return {"bool": Boolean(), "int": BigInteger(), "float": Double(), "str": LONGTEXT(),
                 "null": BigInteger()}[type_]
 
+    def _sort_terms(self, column: Any, type_: str, descending: bool) -> list[Any]:
+        """A text column also by its length in bytes, in the same direction, in a top-N read by rank (``ORDER BY
+        rank IS NULL, rank, key LIMIT n``), which MariaDB sorts itself. Its sort of the first N rows compares text
+        by fixed-length sort keys padded with 0x00 bytes, so texts that differ only by trailing NUL characters
+        (``"a"``, ``"a\\0"``) tie in it, although they are two rows, told apart by ``<`` and ``=`` (the binary no-pad
+        collation), and SQLite and HBase sort them apart (``"a"`` first). Such a tie came back in whatever order the
+        sort left it (10.11: ``"a\\0"`` before ``"a"`` in a descending rank, keys out of order among tied ranks), and
+        a page reading on ``after`` the last row of the one before (the results API, ``store export``) skipped rows
+        or read some twice. Among texts that tie so the longer is the greater, as the collation compares them."""
+        terms = super()._sort_terms(column, type_, descending)
+        if type_ != "str":
+            return terms
+        length = func.length(column)  # bytes
+        return [*terms, length.desc() if descending else length.asc()]
+
     def upsert(self, table: Table, value_columns: list[str]) -> Insert:
         statement = insert(table)
         columns = value_columns or [c.key for c in table.primary_key.columns][:1]
