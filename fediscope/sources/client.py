@@ -71,7 +71,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain, token
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
 from fediscope.sources.endpoints import shown_endpoint
-from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
+from fediscope.sources.ratelimit import MAX_WINDOW_SECONDS, RateLimitState, parse_reset, parse_retry_after
 from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
 from fediscope.wording import count
 
@@ -92,9 +92,6 @@ def user_agent(contact: str | None = None) -> str:
 TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
 #: The largest X-RateLimit-Limit / -Remaining read (Mastodon's default limit is 300): larger values are ignored.
 MAX_RATE_LIMIT_COUNT = 10**9
-#: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
-#: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
-MAX_WINDOW_SECONDS = 24 * 3600.0
 
 
 #: The longest wait a message says in seconds: an instance may ask for any (``Retry-After: 1e30``), and 31 digits tell
@@ -250,7 +247,7 @@ def paced(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
-        delay, reason = self.pacing_delay()
+        delay, reason, remaining = self._pacing(time.time())
         if reason in ("reset", "held"):
             why = "budget spent" if reason == "reset" else "an earlier HTTP 429 asked to wait"
             if not self.wait_on_rate_limit or delay > self.max_wait:  # said alike (the README quotes it)
@@ -258,7 +255,7 @@ def paced(method: _F) -> _F:
                                   delay)
             self._wait(delay, f"the rate-limit window of {self.domain} to reset ({why})")
         elif reason == "pace":
-            self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
+            self._wait(delay, f"pacing requests to {self.domain} ({remaining} left in this "
                               "rate-limit window)", shown_as="pace")
         return method(self, endpoint, params)
 
@@ -754,21 +751,27 @@ class MastodonClient:
     def pacing_delay(self, now: float | None = None) -> tuple[float, str]:
         """Seconds to wait before the next request and why: ``"held"`` (a 429 said how long), ``"reset"`` (the
         window's budget is spent), ``"pace"`` or ``""``."""
-        now = time.time() if now is None else now
+        delay, reason, _remaining = self._pacing(time.time() if now is None else now)
+        return delay, reason
+
+    def _pacing(self, now: float) -> tuple[float, str, int | None]:
+        """:meth:`pacing_delay`, and the requests left in the window it was reckoned from: what the pacing message
+        says is read from the same snapshot (was: read again, unlocked, while other threads sharing the state may
+        have noted answers since)."""
         limit, remaining, reset_at, held_until = self.rate.snapshot()
         if held_until is not None and held_until > now:  # a 429 said when (handle_rate_limit)
-            return held_until - now, "held"
+            return held_until - now, "held", remaining
         if remaining is None or reset_at is None or reset_at <= now:
-            return 0.0, ""
+            return 0.0, "", remaining
         left = reset_at - now
         if left > MAX_WINDOW_SECONDS:  # a reset no window reaches (1e300, the year 9999): the header says nothing
-            return 0.0, ""
+            return 0.0, "", remaining
         if remaining <= 0:
-            return left + 0.05, "reset"
+            return left + 0.05, "reset", remaining
         threshold = max(1, int((limit or 300) * self.pace_fraction))
         if remaining >= threshold:
-            return 0.0, ""
-        return left / (remaining + 1), "pace"
+            return 0.0, "", remaining
+        return left / (remaining + 1), "pace", remaining
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, capped at ``backoff_cap``."""

@@ -20,6 +20,17 @@ from fediscope.timestamps import parse_iso
 log = logging.getLogger(__name__)
 
 
+#: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
+#: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
+MAX_WINDOW_SECONDS = 24 * 3600.0
+#: Seconds by which two answers' resets may differ and still name one window (:meth:`RateLimitState.note`). One
+#: reset read from two answers differs by the noise of reading it: the ``Date`` header's whole seconds and each
+#: answer's own transfer time when the server's clock skew is corrected (:func:`parse_reset`), or a reset said in
+#: seconds from now counted from when the answer arrived. The next window's reset is a window later (Mastodon's: 5
+#: minutes), and a window whose reset has passed is over whatever the slack.
+WINDOW_SLACK = 10.0
+
+
 @dataclass
 class RateLimitState:
     """The last rate-limit window the instance told us about, and until when it asked us to ask nothing (times are
@@ -29,7 +40,13 @@ class RateLimitState:
     its server threads share one state per instance (:class:`api.upstream.Upstream`), so that a 429 seen by one
     request holds the next. Updates therefore take a lock (:meth:`note`, :meth:`hold`; :meth:`snapshot` reads the
     fields together), and ``held_until`` only ever moves later: an answer to a request sent before a 429 and
-    received after it updates the window's counts, but does not lift the wait the 429 asked for."""
+    received after it updates the window's counts, but does not lift the wait the 429 asked for.
+
+    The window's counts only ever tell less budget within one window (:meth:`note`): answers of requests sent
+    together may arrive in any order, and one that left the server before another, arriving after it, would
+    otherwise raise ``remaining`` again (5 left, after an answer saying none were): the API then sent requests the
+    instance had no budget for. A reset later than the window's starts a new window (its counts are taken as
+    said); an answer naming an earlier one, of a window already over, is ignored."""
 
     limit: int | None = None
     remaining: int | None = None
@@ -38,9 +55,32 @@ class RateLimitState:
     held_until: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    def note(self, *, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None) -> None:
-        """What an answer's rate-limit headers said (None: that header was absent or unusable, kept as it was)."""
+    def note(self, *, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None,
+             now: float | None = None) -> None:
+        """What an answer's rate-limit headers said (None: that header was absent or unusable), at ``now`` (local
+        epoch seconds; the time it is noted, unless given).
+
+        Within the window known (its reset not yet passed, and the answer's reset within :data:`WINDOW_SLACK` of
+        it, or not said), ``remaining`` only goes down and the reset stays the later of the two. An answer naming
+        a reset later than that starts a new window: its counts are taken as said (one it did not say is no
+        longer known). One naming a reset earlier than the window's by more than the slack comes from a request
+        of a window already over, answered late: it is ignored. A reset no window reaches
+        (:data:`MAX_WINDOW_SECONDS` away: ``1e300``, the year 9999) says nothing, as in the client's pacing: were it
+        taken as a window, every answer after it would be "of an earlier window" and ignored."""
+        now = time.time() if now is None else now
+        if reset_at is not None and reset_at - now > MAX_WINDOW_SECONDS:
+            reset_at = None
         with self._lock:
+            known = self.reset_at if self.reset_at is not None and self.reset_at > now else None
+            if known is not None and reset_at is not None and reset_at < known - WINDOW_SLACK:
+                return  # a window over: what it said of its budget says nothing of this one's
+            if known is not None and (reset_at is None or reset_at <= known + WINDOW_SLACK):
+                if remaining is not None and self.remaining is not None:
+                    remaining = min(remaining, self.remaining)
+                if reset_at is not None:
+                    reset_at = max(reset_at, known)
+            elif reset_at is not None:  # a new window: the old one's counts say nothing of it
+                self.remaining = None
             if limit is not None:
                 self.limit = limit
             if remaining is not None:
