@@ -71,7 +71,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain, token
 from fediscope.errors import UpstreamError
 from fediscope.redact import redact_text
 from fediscope.sources.endpoints import shown_endpoint
-from fediscope.sources.ratelimit import MAX_WINDOW_SECONDS, RateLimitState, parse_reset, parse_retry_after
+from fediscope.sources.ratelimit import RateLimitState, parse_reset, parse_retry_after
 from fediscope.sources.redirects import RedirectElsewhere, same_host_redirects_only
 from fediscope.wording import count
 
@@ -92,6 +92,9 @@ def user_agent(contact: str | None = None) -> str:
 TRANSIENT_STATUSES = frozenset({408, *range(500, 512)} - {501})
 #: The largest X-RateLimit-Limit / -Remaining read (Mastodon's default limit is 300): larger values are ignored.
 MAX_RATE_LIMIT_COUNT = 10**9
+#: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
+#: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
+MAX_WINDOW_SECONDS = 24 * 3600.0
 
 
 #: The longest wait a message says in seconds: an instance may ask for any (``Retry-After: 1e30``), and 31 digits tell
@@ -134,7 +137,7 @@ class AnswerCut(UpstreamUnavailable):
     """The answer was not complete when the client's ``deadline`` or ``attempt_deadline`` passed (an instance
     dribbling it, or too slow for the bound): the connection was cut, not retried. Unlike the retries of an
     :class:`UpstreamUnavailable` running out, it says nothing of the instance's other endpoints: one slow answer (a
-    large page, a heavy hashtag) does not mean the instance is down (the collector's ``_instance_down`` leaves it
+    large page, a heavy hashtag) does not mean the instance is down (:func:`instance_down` leaves it
     out). A subclass, so that the scraping API and every other caller treat it as before (502)."""
 
 
@@ -142,6 +145,28 @@ class UpstreamTLSError(UpstreamUnavailable):
     """The TLS connection to the instance could not be set up: its certificate is not trusted or is for another
     host name, or the server does not speak TLS there (https:// to a plain-HTTP port). Never retried: the same
     connection fails the same way. The message gives the TLS reason and what to check (:func:`tls_error_text`)."""
+
+
+#: The statuses of an answer that speak for the whole server, not one endpoint: its proxy finds no application
+#: behind it (502, 504) or it says it is down or overloaded (503). A 500 is left out: Mastodon answers it for a bug
+#: of one endpoint (one hashtag), and the instance's other sources may well answer.
+SERVER_DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+def instance_down(exc: BaseException) -> bool:
+    """Whether a request's failure says its instance is down, so that it is asked nothing more for a while (the
+    collector: for the rest of its run; the scraping API: ``DOWN_MEMORY`` seconds): the retries of a request ran out
+    on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer wait than the
+    client takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a server that is
+    struggling once per configured source, with every retry each.
+
+    An answer cut at the request deadline (:class:`AnswerCut`: still arriving, too slowly, after the client's
+    ``deadline`` or ``attempt_deadline``) is left out: nothing was retried, and one slow answer (a large page, a
+    heavy hashtag) says nothing of the instance's other endpoints. Was: it counted as down (its status is None, as a
+    network error's), and one slow page left the instance's every other source untried."""
+    if isinstance(exc, AnswerCut):
+        return False
+    return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
 
 
 class ResponseTooLarge(UpstreamError):

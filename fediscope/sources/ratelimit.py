@@ -20,9 +20,6 @@ from fediscope.timestamps import parse_iso
 log = logging.getLogger(__name__)
 
 
-#: The longest rate-limit window believed (Mastodon's is 5 minutes): a reset further away is ignored, as its pacing
-#: wait (the window spread over the requests left) would be years, or too long for ``time.sleep``.
-MAX_WINDOW_SECONDS = 24 * 3600.0
 #: Seconds by which two answers' resets may differ and still name one window (:meth:`RateLimitState.note`). One
 #: reset read from two answers differs by the noise of reading it: the ``Date`` header's whole seconds and each
 #: answer's own transfer time when the server's clock skew is corrected (:func:`parse_reset`), or a reset said in
@@ -45,8 +42,7 @@ class RateLimitState:
     The window's counts only ever tell less budget within one window (:meth:`note`): answers of requests sent
     together may arrive in any order, and one that left the server before another, arriving after it, would
     otherwise raise ``remaining`` again (5 left, after an answer saying none were): the API then sent requests the
-    instance had no budget for. A reset later than the window's starts a new window (its counts are taken as
-    said); an answer naming an earlier one, of a window already over, is ignored."""
+    instance had no budget for. An answer naming another reset is of another window, its counts taken as said."""
 
     limit: int | None = None
     remaining: int | None = None
@@ -62,24 +58,19 @@ class RateLimitState:
 
         Within the window known (its reset not yet passed, and the answer's reset within :data:`WINDOW_SLACK` of
         it, or not said), ``remaining`` only goes down and the reset stays the later of the two. An answer naming
-        a reset later than that starts a new window: its counts are taken as said (one it did not say is no
-        longer known). One naming a reset earlier than the window's by more than the slack comes from a request
-        of a window already over, answered late: it is ignored. A reset no window reaches
-        (:data:`MAX_WINDOW_SECONDS` away: ``1e300``, the year 9999) says nothing, as in the client's pacing: were it
-        taken as a window, every answer after it would be "of an earlier window" and ignored."""
+        another reset is of another window: its counts are taken as said (a count it did not say is no longer
+        known). A later reset is the next window; an earlier one is a window over (an answer of the one before,
+        arrived late: its reset has passed, so it holds nothing) or another limit's shorter one (a 429 whose reset
+        comes sooner than the window's, which is then waited for)."""
         now = time.time() if now is None else now
-        if reset_at is not None and reset_at - now > MAX_WINDOW_SECONDS:
-            reset_at = None
         with self._lock:
             known = self.reset_at if self.reset_at is not None and self.reset_at > now else None
-            if known is not None and reset_at is not None and reset_at < known - WINDOW_SLACK:
-                return  # a window over: what it said of its budget says nothing of this one's
-            if known is not None and (reset_at is None or reset_at <= known + WINDOW_SLACK):
+            if known is not None and (reset_at is None or abs(reset_at - known) <= WINDOW_SLACK):
                 if remaining is not None and self.remaining is not None:
                     remaining = min(remaining, self.remaining)
                 if reset_at is not None:
                     reset_at = max(reset_at, known)
-            elif reset_at is not None:  # a new window: the old one's counts say nothing of it
+            elif reset_at is not None:  # another window: the known one's counts say nothing of it
                 self.remaining = None
             if limit is not None:
                 self.limit = limit
