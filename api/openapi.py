@@ -10,7 +10,7 @@ from typing import Any
 
 from api import params
 from api.routes import ROUTES, Route
-from api.upstream import MAX_EXTRA_PAGES, MAX_RETRY_AFTER
+from api.upstream import DOWN_MEMORY, MAX_EXTRA_PAGES, MAX_RETRY_AFTER
 from fediscope import __version__
 from fediscope.analysis import PLAIN_PARTLY_WRITTEN_ADVICE, READ_ATTEMPTS
 
@@ -35,8 +35,10 @@ ERROR_STATUSES = {
     "500": "(internal_error) A bug in the server: the server log has the traceback.",
     "502": "The instance failed, timed out, or answered with something unusable.",
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, "
-           "malformed upstream data cannot be written to the lake's quarantine, or (key_mismatch) the lake was "
-           "landed with another pseudonym key or privacy mode than this API's.",
+           "malformed upstream data cannot be written to the lake's quarantine, (key_mismatch) the lake was "
+           "landed with another pseudonym key or privacy mode than this API's, or (upstream_down) the instance "
+           f"failed or timed out less than {DOWN_MEMORY:g} s ago (502, 503, 504 or no answer) and is not asked "
+           "again before then: retry after Retry-After seconds.",
 }
 
 #: The routes naming an account add theirs.
@@ -85,6 +87,10 @@ _UPSTREAM_RETRY_AFTER = {"Retry-After": {**_RETRY_AFTER["Retry-After"], "require
 _ALLOW = {"Allow": {"description": "The methods the route takes, comma-separated (GET, HEAD, OPTIONS; a records "
                                    "route: GET, OPTIONS).", "required": True, "schema": {"type": "string"}}}
 _ERROR_HEADERS = {"405": _ALLOW, "429": _RETRY_AFTER, "502": _UPSTREAM_RETRY_AFTER}
+#: the records routes' 503 upstream_down says when the instance is asked again (their other 503s say no time)
+_RECORDS_ERROR_HEADERS = {**_ERROR_HEADERS, "503": {"Retry-After": {
+    **_RETRY_AFTER["Retry-After"], "required": False,
+    "description": "(upstream_down) Seconds until the instance is asked again."}}}
 
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
@@ -369,8 +375,9 @@ def _operation(route: Route) -> dict[str, Any]:
         wanted = _PUBLIC_ERRORS
     if "acct" in route.path_params:
         wanted = {**wanted, "410": ERASED_ACCOUNT}
+    headers = _RECORDS_ERROR_HEADERS if route.records else _ERROR_HEADERS
     for status, text in sorted(wanted.items()):
-        responses[status] = _error(text, _ERROR_HEADERS.get(status))
+        responses[status] = _error(text, headers.get(status))
     operation: dict[str, Any] = {
         "operationId": route.endpoint,
         "summary": route.summary,

@@ -13,6 +13,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   sending (this API's own limit, ``FEDISCOPE_API_RATE_LIMIT``, is per key and above Mastodon's 300 per 5 minutes)
   while the instance throttles us. A 429 that says nothing is passed on with :data:`DEFAULT_RETRY_AFTER` but holds
   nothing (that wait is ours, not the instance's);
+* a memory of the instances found down: after a request's retry ran out on an answer saying the whole server is
+  down (502, 503, 504, or no answer), every request for that instance is answered 503 ``upstream_down`` with the
+  seconds left as ``Retry-After`` for :data:`DOWN_MEMORY` seconds, without a request to it (:class:`DownInstances`);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request, as a
   deadline for the whole request from its first connect, retry included (requests' own timeout restarts at
   every byte, so an instance sending one byte a second would otherwise hold a server thread for hours). A
@@ -71,9 +74,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
 
 Failures become the JSON error envelope: 404 when the instance says the tag/account does not exist, 502 for
 everything else that went wrong upstream (5xx after the retry, timeouts, refusals, refused redirects, malformed
-or oversized bodies), 503 ``lake_unavailable`` when the lake cannot be read (suppression list, the remembered
-handle domain of an instance whose document failed, the handle-domain memory while anybody was erased) or written
-(quarantine).
+or oversized bodies), 503 ``upstream_down`` while an instance is remembered down (nothing sent), 503
+``lake_unavailable`` when the lake cannot be read (suppression list, the remembered handle domain of an instance
+whose document failed, the handle-domain memory while anybody was erased) or written (quarantine).
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ from fediscope.sources.client import (
     UpstreamRejected,
     UpstreamTLSError,
     UpstreamUnavailable,
+    instance_down,
     refused_hint,
 )
 from fediscope.sources.handle_domains import (
@@ -149,6 +153,10 @@ SNAPSHOT_MAX_ITEMS = 100
 DEFAULT_RETRY_AFTER = 60
 #: The longest Retry-After passed on: an instance's "come back in three years" becomes an hour.
 MAX_RETRY_AFTER = 3600
+#: Seconds an instance is not asked after a request for it outlasted the API's retry on an answer that says the
+#: whole server is down (:func:`~fediscope.sources.client.instance_down`): meanwhile every request for it is
+#: answered 503 ``upstream_down`` (:class:`DownInstances`).
+DOWN_MEMORY = 30.0
 #: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
 SUPPRESSION_TTL = 30.0
 #: Opted-out account keys a server remembers having noted (beyond that it starts again: a note more, not one less).
@@ -335,6 +343,55 @@ class HandleDomains:
                            ) from None
 
 
+class DownInstances:
+    """The instances found down, each remembered :data:`DOWN_MEMORY` seconds (per process, as the rate-limit state).
+
+    After a request's retry ran out on answers that say the whole server is down (502, 503, 504, network errors,
+    timeouts: :func:`~fediscope.sources.client.instance_down`), every request for that instance, on every route and
+    in every server thread, is answered 503 ``upstream_down`` with the seconds left as ``Retry-After``, without a
+    request to it: was, each was sent (and retried once), so a flow polling many sources hit a struggling server
+    with two requests per source, each holding a server thread up to :data:`MAX_TIMEOUT` seconds. As the collector
+    does for the rest of its run, but for seconds: an API has no next run. A TLS failure is not remembered (no
+    struggling server: its own answer, 502 ``upstream_tls_error``, says what to fix, and is not retried), nor an
+    answer cut at the deadline (one slow page says nothing of the others)."""
+
+    def __init__(self, memory: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._memory, self.clock = memory, clock
+        self._down: dict[str, tuple[float, str]] = {}  # domain → (when found down, what it answered): allowlisted
+        self._lock = threading.Lock()
+
+    @property
+    def memory(self) -> float:
+        """Seconds an instance is remembered down: ``memory``, else :data:`DOWN_MEMORY` as it is when asked."""
+        return DOWN_MEMORY if self._memory is None else self._memory
+
+    def note(self, domain: str, exc: UpstreamError) -> None:
+        """Remember ``domain`` as down when ``exc`` (a request's final failure) says it is."""
+        if not instance_down(exc) or isinstance(exc, UpstreamTLSError):
+            return
+        status = getattr(exc, "status", None)
+        with self._lock:
+            self._down[domain] = (self.clock(), f"HTTP {status}" if status else "no answer")
+
+    def check(self, domain: str) -> None:
+        """ApiError 503 ``upstream_down`` while ``domain`` is remembered down."""
+        now = self.clock()
+        with self._lock:
+            found = self._down.get(domain)
+            if found is not None and now - found[0] >= self.memory:
+                del self._down[domain]
+                found = None
+        if found is None:
+            return
+        at, said = found
+        seconds = _retry_after(at + self.memory - now) or 1
+        raise ApiError(503, "upstream_down",
+                       f"instance {domain} failed or timed out ({said}) {math.floor(now - at)} s ago; to spare a "
+                       f"server that seems down it is not asked again for {self.memory:g} s after that, so this "
+                       f"request was not sent to it; retry in {seconds} s",
+                       headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+
 @dataclass
 class Fetched:
     """One landed page, as the resources shape it into the response."""
@@ -368,6 +425,7 @@ class Upstream:
         self._opt_outs = PendingNotes("api", recheck_seconds=OPT_OUTS_RECHECK, remembered=OPT_OUTS_REMEMBERED)
         self._rates: dict[str, RateLimitState] = {}  # per instance domain; the allowlist bounds it
         self._rates_lock = threading.Lock()
+        self.down = DownInstances()
 
     def rate_of(self, domain: str) -> RateLimitState:
         """The rate-limit state every request's client for ``domain`` shares (module docstring)."""
@@ -388,6 +446,7 @@ class Upstream:
     def fetch(self, source: SourceRef, query: PageQuery) -> Fetched:
         base_url = self.guard.base_url(query.domain)
         self.guard.check_addresses(query.domain)
+        self.down.check(query.domain)  # before the lake is read: nothing of this request is sent
         policy = self.policy_factory()
         self.handle_domains.preload(policy)  # an erased account's other name, on every instance
         client = self.client(base_url)
@@ -434,6 +493,7 @@ class Upstream:
         except UpstreamError as exc:
             if isinstance(exc, MalformedResponse):
                 self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
+            self.down.note(query.domain, exc)
             wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
             raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
                                  retry_after=wait) from None

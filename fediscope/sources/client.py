@@ -137,7 +137,7 @@ class AnswerCut(UpstreamUnavailable):
     """The answer was not complete when the client's ``deadline`` or ``attempt_deadline`` passed (an instance
     dribbling it, or too slow for the bound): the connection was cut, not retried. Unlike the retries of an
     :class:`UpstreamUnavailable` running out, it says nothing of the instance's other endpoints: one slow answer (a
-    large page, a heavy hashtag) does not mean the instance is down (the collector's ``_instance_down`` leaves it
+    large page, a heavy hashtag) does not mean the instance is down (:func:`instance_down` leaves it
     out). A subclass, so that the scraping API and every other caller treat it as before (502)."""
 
 
@@ -145,6 +145,28 @@ class UpstreamTLSError(UpstreamUnavailable):
     """The TLS connection to the instance could not be set up: its certificate is not trusted or is for another
     host name, or the server does not speak TLS there (https:// to a plain-HTTP port). Never retried: the same
     connection fails the same way. The message gives the TLS reason and what to check (:func:`tls_error_text`)."""
+
+
+#: The statuses of an answer that speak for the whole server, not one endpoint: its proxy finds no application
+#: behind it (502, 504) or it says it is down or overloaded (503). A 500 is left out: Mastodon answers it for a bug
+#: of one endpoint (one hashtag), and the instance's other sources may well answer.
+SERVER_DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+def instance_down(exc: BaseException) -> bool:
+    """Whether a request's failure says its instance is down, so that it is asked nothing more for a while (the
+    collector: for the rest of its run; the scraping API: ``DOWN_MEMORY`` seconds): the retries of a request ran out
+    on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer wait than the
+    client takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a server that is
+    struggling once per configured source, with every retry each.
+
+    An answer cut at the request deadline (:class:`AnswerCut`: still arriving, too slowly, after the client's
+    ``deadline`` or ``attempt_deadline``) is left out: nothing was retried, and one slow answer (a large page, a
+    heavy hashtag) says nothing of the instance's other endpoints. Was: it counted as down (its status is None, as a
+    network error's), and one slow page left the instance's every other source untried."""
+    if isinstance(exc, AnswerCut):
+        return False
+    return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
 
 
 class ResponseTooLarge(UpstreamError):
@@ -250,7 +272,7 @@ def paced(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: MastodonClient, endpoint: str, params: Mapping[str, Any]) -> RawResponse:
-        delay, reason = self.pacing_delay()
+        delay, reason, remaining = self._pacing(time.time())
         if reason in ("reset", "held"):
             why = "budget spent" if reason == "reset" else "an earlier HTTP 429 asked to wait"
             if not self.wait_on_rate_limit or delay > self.max_wait:  # said alike (the README quotes it)
@@ -258,7 +280,7 @@ def paced(method: _F) -> _F:
                                   delay)
             self._wait(delay, f"the rate-limit window of {self.domain} to reset ({why})")
         elif reason == "pace":
-            self._wait(delay, f"pacing requests to {self.domain} ({self.rate.remaining} left in this "
+            self._wait(delay, f"pacing requests to {self.domain} ({remaining} left in this "
                               "rate-limit window)", shown_as="pace")
         return method(self, endpoint, params)
 
@@ -754,21 +776,27 @@ class MastodonClient:
     def pacing_delay(self, now: float | None = None) -> tuple[float, str]:
         """Seconds to wait before the next request and why: ``"held"`` (a 429 said how long), ``"reset"`` (the
         window's budget is spent), ``"pace"`` or ``""``."""
-        now = time.time() if now is None else now
+        delay, reason, _remaining = self._pacing(time.time() if now is None else now)
+        return delay, reason
+
+    def _pacing(self, now: float) -> tuple[float, str, int | None]:
+        """:meth:`pacing_delay`, and the requests left in the window it was reckoned from: what the pacing message
+        says is read from the same snapshot (was: read again, unlocked, while other threads sharing the state may
+        have noted answers since)."""
         limit, remaining, reset_at, held_until = self.rate.snapshot()
         if held_until is not None and held_until > now:  # a 429 said when (handle_rate_limit)
-            return held_until - now, "held"
+            return held_until - now, "held", remaining
         if remaining is None or reset_at is None or reset_at <= now:
-            return 0.0, ""
+            return 0.0, "", remaining
         left = reset_at - now
         if left > MAX_WINDOW_SECONDS:  # a reset no window reaches (1e300, the year 9999): the header says nothing
-            return 0.0, ""
+            return 0.0, "", remaining
         if remaining <= 0:
-            return left + 0.05, "reset"
+            return left + 0.05, "reset", remaining
         threshold = max(1, int((limit or 300) * self.pace_fraction))
         if remaining >= threshold:
-            return 0.0, ""
-        return left / (remaining + 1), "pace"
+            return 0.0, "", remaining
+        return left / (remaining + 1), "pace", remaining
 
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random, capped at ``backoff_cap``."""

@@ -128,7 +128,7 @@ from fediscope.lake.state import (
     text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
-from fediscope.sources.client import AnswerCut, MalformedResponse, MastodonClient, UpstreamUnavailable
+from fediscope.sources.client import MalformedResponse, MastodonClient, instance_down
 from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
 from fediscope.sources.pages import (
@@ -215,8 +215,9 @@ class _Context:
     #: saves (:func:`~fediscope.lake.state.load_checkpoint`) and settle mark load their questions to the lake; listed
     #: again after a source adopted one (it changed the folder)
     state_listings: dict[str, StateListing] = field(default_factory=dict)
-    #: domain → why the instance is left alone for the rest of the run (:func:`_instance_down`): a source of it
-    #: outlasted its retries on answers that say the whole server is down
+    #: domain → why the instance is left alone for the rest of the run
+    #: (:func:`~fediscope.sources.client.instance_down`): a source of it outlasted its retries on answers that say the
+    #: whole server is down
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def named(self, source: SourceRef) -> str:
@@ -374,7 +375,7 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
     except FediscopeError as exc:
         result.status, result.error = "failed", str(exc)
         said = ctx.said(exc, source, domain)
-        if _instance_down(exc):  # as this source's lines say it: another source's lines must not name its account
+        if instance_down(exc):  # as this source's lines say it: another source's lines must not name its account
             ctx.unavailable[domain] = said
         _log_failure(ctx, domain, named, said)
     except Exception as exc:  # a bug or surprise in one source must not stop the others
@@ -391,27 +392,6 @@ def _collect_source(ctx: _Context, client: MastodonClient, source: SourceRef, re
                       + (f", refresh failed: {ctx.said(result.refresh_error, source, domain)}" if result.refresh_error
                          else "")
                       + _more_note(ctx, source, result))
-
-
-#: The statuses of an answer that speak for the whole server, not one endpoint: its proxy finds no application
-#: behind it (502, 504) or it says it is down or overloaded (503). A 500 is left out: Mastodon answers it for a bug
-#: of one endpoint (one hashtag), and the instance's other sources may well answer.
-SERVER_DOWN_STATUSES = frozenset({502, 503, 504})
-
-
-def _instance_down(exc: BaseException) -> bool:
-    """Whether a source's failure says its instance is down, so the run asks it nothing more: the retries of a
-    request ran out on network errors, timeouts or :data:`SERVER_DOWN_STATUSES` (or the server asked for a longer
-    wait than the run takes: its ``Retry-After``), or its TLS cannot be set up. A polite client does not hit a
-    server that is struggling once per configured source, with every retry each: the next run tries again.
-
-    An answer cut at the request deadline (:class:`~fediscope.sources.client.AnswerCut`: still arriving, too slowly,
-    after ``REQUEST_DEADLINE_FACTOR`` × ``request_timeout``) is left out: nothing was retried, and one slow answer (a
-    large page, a heavy hashtag) says nothing of the instance's other endpoints. Was: it counted as down (its status
-    is None, as a network error's), and one slow page left the instance's every other source untried."""
-    if isinstance(exc, AnswerCut):
-        return False
-    return isinstance(exc, UpstreamUnavailable) and (exc.status is None or exc.status in SERVER_DOWN_STATUSES)
 
 
 def _not_tried(ctx: _Context, source: SourceRef, result: SourceResult) -> None:

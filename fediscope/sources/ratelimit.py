@@ -20,6 +20,14 @@ from fediscope.timestamps import parse_iso
 log = logging.getLogger(__name__)
 
 
+#: Seconds by which two answers' resets may differ and still name one window (:meth:`RateLimitState.note`). One
+#: reset read from two answers differs by the noise of reading it: the ``Date`` header's whole seconds and each
+#: answer's own transfer time when the server's clock skew is corrected (:func:`parse_reset`), or a reset said in
+#: seconds from now counted from when the answer arrived. The next window's reset is a window later (Mastodon's: 5
+#: minutes), and a window whose reset has passed is over whatever the slack.
+WINDOW_SLACK = 10.0
+
+
 @dataclass
 class RateLimitState:
     """The last rate-limit window the instance told us about, and until when it asked us to ask nothing (times are
@@ -29,7 +37,12 @@ class RateLimitState:
     its server threads share one state per instance (:class:`api.upstream.Upstream`), so that a 429 seen by one
     request holds the next. Updates therefore take a lock (:meth:`note`, :meth:`hold`; :meth:`snapshot` reads the
     fields together), and ``held_until`` only ever moves later: an answer to a request sent before a 429 and
-    received after it updates the window's counts, but does not lift the wait the 429 asked for."""
+    received after it updates the window's counts, but does not lift the wait the 429 asked for.
+
+    The window's counts only ever tell less budget within one window (:meth:`note`): answers of requests sent
+    together may arrive in any order, and one that left the server before another, arriving after it, would
+    otherwise raise ``remaining`` again (5 left, after an answer saying none were): the API then sent requests the
+    instance had no budget for. An answer naming another reset is of another window, its counts taken as said."""
 
     limit: int | None = None
     remaining: int | None = None
@@ -38,9 +51,27 @@ class RateLimitState:
     held_until: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    def note(self, *, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None) -> None:
-        """What an answer's rate-limit headers said (None: that header was absent or unusable, kept as it was)."""
+    def note(self, *, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None,
+             now: float | None = None) -> None:
+        """What an answer's rate-limit headers said (None: that header was absent or unusable), at ``now`` (local
+        epoch seconds; the time it is noted, unless given).
+
+        Within the window known (its reset not yet passed, and the answer's reset within :data:`WINDOW_SLACK` of
+        it, or not said), ``remaining`` only goes down and the reset stays the later of the two. An answer naming
+        another reset is of another window: its counts are taken as said (a count it did not say is no longer
+        known). A later reset is the next window; an earlier one is a window over (an answer of the one before,
+        arrived late: its reset has passed, so it holds nothing) or another limit's shorter one (a 429 whose reset
+        comes sooner than the window's, which is then waited for)."""
+        now = time.time() if now is None else now
         with self._lock:
+            known = self.reset_at if self.reset_at is not None and self.reset_at > now else None
+            if known is not None and (reset_at is None or abs(reset_at - known) <= WINDOW_SLACK):
+                if remaining is not None and self.remaining is not None:
+                    remaining = min(remaining, self.remaining)
+                if reset_at is not None:
+                    reset_at = max(reset_at, known)
+            elif reset_at is not None:  # another window: the known one's counts say nothing of it
+                self.remaining = None
             if limit is not None:
                 self.limit = limit
             if remaining is not None:

@@ -38,6 +38,10 @@ def test_an_untrusted_certificate_is_a_tls_error_not_retried(
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "CERTIFICATE_VERIFY_FAILED" in logged or "certificate verify failed" in logged, logged
     assert "REQUESTS_CA_BUNDLE" in logged, logged
+    # no server that seems down (upstream_down, test_api_upstream_down.py): the next request says what to fix again
+    again = live.get("/v1/instance", params={"instance": f"127.0.0.1:{tls_server.port}"})
+    assert_error(again, 502, "upstream_tls_error")
+    assert tls_server.connections == 2
 
 
 def test_a_trusted_certificate_is_read(tls_server: TLSServer, live_api: Callable[..., LiveApi],
