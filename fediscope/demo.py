@@ -40,6 +40,7 @@ import secrets
 import shlex
 import shutil
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,7 @@ from typing import Any
 
 from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
-from fediscope.console import tolerate_unencodable_output
+from fediscope.console import display_width, terminal_columns, tolerate_unencodable_output
 from fediscope.errors import FediscopeError, one_line
 from fediscope.files import atomic_out
 from fediscope.lake.key_check import DEMO_KEY_PATH
@@ -68,8 +69,13 @@ API_PAGES = 3
 STREAM_SECONDS = 10.0
 STREAM_POSTS = 12
 API_PAGE_LIMIT = 40
-#: Lines of the report printed at the end (the whole report is in the report file).
+#: Sections of the report printed at the end (the whole report is in the report file), indented by INDENT and
+#: fitted to the terminal's width (80 columns when it is not a terminal; never fewer than EXCERPT_MIN_COLUMNS): a
+#: table wider than that keeps its leading columns, a longer line is wrapped (was: tables of 100 to 200 columns,
+#: which an 80-column terminal wrapped into a tangle).
 EXCERPT_SECTIONS = 2
+EXCERPT_MIN_COLUMNS = 40
+INDENT = "    "
 #: what to do when a module does not import: in a checkout run by ``make demo``, and in any other installation
 INSTALL_HINT = ("run it through `make demo` (or `.venv/bin/python -m fediscope.demo`), not another Python; if that "
                 "is the one, the installation is incomplete: run `make install` (or delete .venv and run `make demo` "
@@ -405,8 +411,14 @@ def start_instance(ctx: DemoContext) -> str:
     made_of = f" (the corpus's {corpus} and {gained} new for this run)" if gained else ""
     if newest is not None and not gained:
         made_of = " (none new yet: at the corpus's rhythm, no status is due since the last run)"
+    # was "… as sample.social" alone, while the lake, the store and the report name it 127.0.0.1:<port>: a newcomer
+    # wondered which was which. The instance calls itself so (its statuses' URLs, its instance document); fediscope
+    # names an instance by the address it collects from (its own accounts too: sample.social is no parent domain of
+    # 127.0.0.1), and privacy drops the URLs at landing, so that name is the one every output says
     return (f"{server.url} serves {count(len(instance.statuses), 'status')}{made_of} of "
-            f"{count(len(instance.accounts), 'account')} ({public} on the public timeline) as {instance.home}")
+            f"{count(len(instance.accounts), 'account')} ({public} on the public timeline) as {instance.home} (the "
+            f"domain in its statuses' URLs); the lake and the report name it {instance_domain(server.url)}, the "
+            "address it is collected from")
 
 
 def start_api(ctx: DemoContext) -> str:
@@ -585,13 +597,15 @@ def report(ctx: DemoContext) -> str:
     text = result.text()
     ctx.analyses = [r.to_dict() for r in result.run.results]
     report_path = ctx.out_dir / "report.txt"
+    out = ctx.out or sys.stdout
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(text, encoding="utf-8")
     ctx.outputs["report"] = str(report_path)
     if result.charts:
         ctx.outputs["charts"] = str(chart_dir)
         ctx.details["charts"] = f"{len(result.charts)} PNG"
-    print(_indent(excerpt(text, EXCERPT_SECTIONS)), file=ctx.out or sys.stdout)
+    width = excerpt_width(out)
+    print(_indent(excerpt(result.text(width), EXCERPT_SECTIONS, width, shown(report_path))), file=out)
     return f"{len(result.run.results)} analyses, {len(result.charts)} charts"
 
 
@@ -667,8 +681,11 @@ def _api_message(response: Any) -> str:
         return response.text[:200]
 
 
-def excerpt(text: str, sections: int) -> str:
-    """The report's header and its first ``sections`` sections (a section starts with ``== title ==``)."""
+def excerpt(text: str, sections: int, width: int | None = None, where: str = "the report file") -> str:
+    """The report's header and its first ``sections`` sections (a section starts with ``== title ==``), then a line
+    saying how many more analyses the full report at ``where`` holds. With ``width``, every other line longer than
+    it is wrapped (:func:`wrap_line`): ``text`` is then the report made for that width
+    (``ReportResult.text(width)``), whose tables keep only the columns that fit."""
     rows, seen, kept = text.splitlines(), 0, []
     for row in rows:
         if row.startswith("== "):
@@ -679,8 +696,32 @@ def excerpt(text: str, sections: int) -> str:
     while kept and not kept[-1].strip():
         kept.pop()
     if len(kept) < len(rows):
-        kept.append(f"… ({sum(r.startswith('== ') for r in rows) - sections} more analyses in the report file)")
+        more = sum(r.startswith("== ") for r in rows) - sections
+        kept.append(f"… {count(more, 'more analysis', 'more analyses')} in the full report: {where}")
+    if width is not None:
+        kept = [wrapped for row in kept for wrapped in wrap_line(row, width)]
     return "\n".join(kept)
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """``line`` in lines of at most ``width`` columns, the later ones indented by two: at its spaces, never inside
+    a word or a date (``2026-11-21``), and, in a line of ``a: 1 · b: 2`` parts, between whole parts where each
+    fits. A word longer than ``width`` (a path) stays whole."""
+    if display_width(line) <= width:
+        return [line]
+    wrapper = textwrap.TextWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    parts = line.split(" · ")
+    if len(parts) < 2 or "\u00a0" in line or any(display_width(part) > width - 4 for part in parts):
+        return wrapper.wrap(line)
+    # no-break spaces inside each part, made spaces again after: TextWrapper breaks at ASCII whitespace only
+    return [wrapped.replace("\u00a0", " ")
+            for wrapped in wrapper.wrap(" · ".join(part.replace(" ", "\u00a0") for part in parts))]
+
+
+def excerpt_width(out: Any) -> int:
+    """Columns the report's excerpt may take (its 4 columns of indentation apart) where ``out`` is shown: its
+    terminal's width (``COLUMNS`` when set), else 80 (a file, a pipe), at least :data:`EXCERPT_MIN_COLUMNS`."""
+    return max(terminal_columns(out), EXCERPT_MIN_COLUMNS) - len(INDENT)
 
 
 def shown(path: Path | str) -> str:
@@ -730,7 +771,7 @@ def _cli_command() -> str:
 
 
 def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
+    return "\n".join(INDENT + line for line in text.splitlines())
 
 
 def java_available() -> bool:

@@ -261,18 +261,38 @@ def _is_finite(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
 
 
-def text_table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None = None) -> str:
     """Aligned columns: numbers to the right (a column of "-" only too: numbers left undefined), text and yes/no
-    to the left; each column's numbers with one number of decimals (:func:`format_column`)."""
+    to the left; each column's numbers with one number of decimals (:func:`format_column`).
+
+    With ``width`` (an excerpt for a terminal of that many columns, as the demo prints): only the leading columns
+    that fit in it, each whole (the first alone, its lines clipped with "…", when even it does not fit), and a
+    line naming the others. Without it (the report itself), every column, however wide."""
     by_column = [format_column(c, [row.get(c) for row in rows]) for c in columns]
     cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
     widths = [max([display_width(c), *(display_width(line[i]) for line in cells)]) for i, c in enumerate(columns)]
     numeric = [not any(isinstance(row.get(c), (str, bool)) for row in rows) for c in columns]
+    shown = len(columns) if width is None else max(1, _columns_fitting(widths, width))
+    hidden, columns, widths, numeric = columns[shown:], columns[:shown], widths[:shown], numeric[:shown]
 
     def line(values: list[str]) -> str:
-        return "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+        text = "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=False)).rstrip()
+        return text if width is None else clip(text, width)
 
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+    table = [line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)]
+    if hidden:
+        table.append(f"({count(len(hidden), 'more column')} in the full report: {', '.join(hidden)})")
+    return "\n".join(table)
+
+
+def _columns_fitting(widths: list[int], width: int) -> int:
+    """How many leading columns of these widths, two spaces apart, fit in ``width`` columns."""
+    used = -2
+    for shown, column in enumerate(widths):
+        used += 2 + column
+        if used > width:
+            return shown
+    return len(widths)
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
@@ -392,7 +412,9 @@ class Report:
     #: the metrics a write had begun changing and not finished when the report's reads were done (:func:`build_report`)
     partly_written: list[str] = field(default_factory=list)
 
-    def section(self, result: AnalysisResult) -> str:
+    def section(self, result: AnalysisResult, width: int | None = None) -> str:
+        """An analysis's section: its title, question, summary and definitions, its table (the columns that fit in
+        ``width``, see :func:`text_table`) and the notes under it."""
         rows = result.rows
         note = ""
         if result.text_tail and len(rows) > result.text_tail:
@@ -412,12 +434,12 @@ class Report:
             parts.append(summary)
         if result.name in NOTES:
             parts.append(f"Definitions: {NOTES[result.name]}")
-        parts.append(text_table(result.columns, rows) if rows else "(no rows)")
+        parts.append(text_table(result.columns, rows, width) if rows else "(no rows)")
         if note:
             parts.append(note)
         return "\n".join(parts)
 
-    def other_section(self, other: MetricRows) -> str:
+    def other_section(self, other: MetricRows, width: int | None = None) -> str:
         """A metric no analysis reads: its question (or that its SQL file is gone), then its first rows as stored."""
         parts = [f"== {other.name} =="]
         if other.question is not None:
@@ -427,7 +449,7 @@ class Report:
         if other.error is not None:
             parts.append(f"Could not read {other.name}: {printable(other.error)}")
             return "\n".join(parts)
-        parts.append(text_table(other.columns, other.rows) if other.rows else "(no rows)")
+        parts.append(text_table(other.columns, other.rows, width) if other.rows else "(no rows)")
         if other.total_rows > len(other.rows):
             parts.append(f"(the first {len(other.rows)} of {count(other.total_rows, 'row', thousands=True)}; "
                          "--format json has them all)")
@@ -438,7 +460,9 @@ class Report:
         """The metrics no analysis reads whose rows could not be read."""
         return [other.name for other in self.others if other.error is not None]
 
-    def text(self) -> str:
+    def text(self, width: int | None = None) -> str:
+        """The report as text; with ``width``, each table keeps only the columns that fit in it (:func:`text_table`:
+        an excerpt's; its other lines are as long as they are)."""
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
                 f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}\n"
@@ -450,7 +474,8 @@ class Report:
         if self.partly_written:
             head += (f"\nPartly written: {', '.join(self.partly_written)} ({PARTLY_WRITTEN_ADVICE}): their sections "
                      "may mix rows of before and after that write")
-        blocks = [head, *(self.section(r) for r in self.run.results), *(self.other_section(o) for o in self.others)]
+        blocks = [head, *(self.section(r, width) for r in self.run.results),
+                  *(self.other_section(o, width) for o in self.others)]
         for name, reason in self.run.failed.items():
             blocks.append(f"Could not compute {name}: {printable(reason)}")
         if self.run.missing:

@@ -202,6 +202,29 @@ def test_text_table_aligns_numbers_right_and_text_left():
     assert table.splitlines() == ["tag     toots", "------  -----", "python      5", "c       1,234"]
 
 
+def test_a_table_for_a_width_keeps_the_leading_columns_that_fit_and_names_the_others():
+    """The demo's excerpt of the report (``text_table(..., width)``): was only ever the whole table, 100 to 200
+    columns wide, which an 80-column terminal wrapped into a tangle. Without a width, every column, as before."""
+    columns = ["ranking", "account_key", "instance", "followers_count", "following_count", "bot"]
+    rows = [{"ranking": 1, "account_key": "a" * 25, "instance": "日本.example", "followers_count": 4146,
+             "following_count": 24, "bot": False}]
+    whole = text_table(columns, rows)
+    assert whole.splitlines()[0] == ("ranking  account_key                instance      followers_count  "
+                                     "following_count  bot")
+    fitted = text_table(columns, rows, width=70)
+    from fediscope.console import display_width
+    assert fitted.splitlines() == [
+        "ranking  account_key                instance      followers_count",
+        "-------  -------------------------  ------------  ---------------",
+        "      1  aaaaaaaaaaaaaaaaaaaaaaaaa  日本.example            4,146",  # 日本: 4 columns
+        "(2 more columns in the full report: following_count, bot)"]
+    assert all(display_width(line) <= 70 for line in fitted.splitlines()[:3])
+    assert text_table(columns, rows, width=200) == whole  # a table that fits is the report's
+    # even the first column too wide: it alone, clipped, and the others named
+    narrow = text_table(["account_key", "bot"], rows, width=12).splitlines()
+    assert narrow == ["account_key", "-----------…", "aaaaaaaaaaa…", "(1 more column in the full report: bot)"]
+
+
 def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_env, monkeypatch):
     # the CLI's stderr log handler is bound to the stream of the first test that configured logging
     monkeypatch.setattr(logging.getLogger("fediscope.analysis"), "disabled", True)

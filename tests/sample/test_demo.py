@@ -19,14 +19,17 @@ from fediscope.demo import (
     STEPS,
     DemoContext,
     Step,
+    collected_ports,
     default_port,
     demo_key,
     demo_settings,
+    excerpt,
     fresh_start,
     new_statuses_span,
     python_command,
     run_demo,
     statuses_posted_between,
+    wrap_line,
 )
 from fediscope.lake.batches import raw_batch_files, read_batch
 from fediscope.lake.local import LocalLake
@@ -620,7 +623,8 @@ def test_the_report_head_names_the_store_as_the_next_line_does(tmp_path: Path, m
     suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
     store = shlex.split(suggested.removeprefix("Next: `").split("`")[0])[3]
     assert store == "sqlite:///./demo/demo-out/demo.db"
-    assert f"\n    fediscope report · store {store} · " in out.getvalue()  # the excerpt of the report
+    # the excerpt of the report (its head may be wrapped to the terminal, after the " ·" ending the store URL)
+    assert f"\n    fediscope report · store {store} ·" in out.getvalue()
     assert (ctx.out_dir / "report.txt").read_text().startswith(f"fediscope report · store {store} · ")
     assert suggested.endswith(" again: it collects only what is new. Run both from this directory: their ./ paths "
                               "are relative to it."), suggested
@@ -631,3 +635,71 @@ def test_the_report_head_names_the_store_as_the_next_line_does(tmp_path: Path, m
     suggested = next(line for line in out.getvalue().splitlines() if line.startswith("Next: `"))
     assert f" --store sqlite:///{tmp_path}/elsewhere/demo-out/demo.db " in suggested, suggested
     assert suggested.endswith(" again: it collects only what is new."), suggested
+
+
+def test_the_instance_line_names_the_instance_as_the_lake_and_the_report_do(tmp_path: Path) -> None:
+    """Was: "… as sample.social" alone, while every report table, the lake, its checkpoints and the store name the
+    instance 127.0.0.1:<port> (the address it is collected from): a newcomer wondered which was which."""
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect")]
+    ctx = DemoContext(base=tmp_path, n_statuses=200, port=0, new_statuses=5)
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    (port,) = collected_ports(ctx.lake_dir)  # the name of its checkpoints
+    name = f"127.0.0.1:{port}"
+    (served,) = [line for line in out.getvalue().splitlines() if line.startswith("[1/2] sample instance: ")]
+    assert (f" as sample.social (the domain in its statuses' URLs); the lake and the report name it {name}, the "
+            "address it is collected from (") in served, served
+    files = raw_batch_files(LocalLake(ctx.lake_dir), "statuses")
+    assert files and all(f"/instance={name}/" in f"/{path}" for path in files), files[:3]
+
+
+def test_wrapped_lines_break_between_parts_and_never_inside_a_date() -> None:
+    line = "accounts: 78 · toots: 607 · median interactions per toot: 1.75 · first day: 2026-11-21 · bots: 3"
+    assert wrap_line(line, 200) == [line]
+    wrapped = wrap_line(line, 40)
+    assert wrapped == ["accounts: 78 · toots: 607 ·", "  median interactions per toot: 1.75 ·",
+                       "  first day: 2026-11-21 · bots: 3"]
+    # a word longer than the width (a path) stays whole; the other lines fit
+    path = "./" + "d" * 50 + "/report.txt"
+    assert wrap_line(f"… 18 more analyses in the full report: {path}", 40) == [
+        "… 18 more analyses in the full report:", f"  {path}"]
+
+
+def test_the_excerpt_names_the_report_file_and_wraps_to_the_width() -> None:
+    text = ("fediscope report · store sqlite:///./demo-out/demo.db · 19 metrics, 1,981 rows\nPeriod: p\n\n"
+            "== One ==\nWhich accounts have the most followers, and how many of them are bots on each instance?\n"
+            "n\n-\n1\n\n== Two ==\nq\n\n== Three ==\nq\n")
+    shown = excerpt(text, 1, 40, "./demo-out/report.txt").splitlines()
+    assert shown == ["fediscope report ·", "  store sqlite:///./demo-out/demo.db ·", "  19 metrics, 1,981 rows",
+                     "Period: p", "", "== One ==", "Which accounts have the most followers,",
+                     "  and how many of them are bots on each", "  instance?", "n", "-", "1",
+                     "… 2 more analyses in the full report:", "  ./demo-out/report.txt"]
+    assert excerpt(text, 3).splitlines()[-1] == "q"  # every section: no line saying more
+
+
+def test_the_report_excerpt_fits_the_terminal_and_the_report_file_keeps_every_column(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the excerpt's tables, 100 to 200 columns wide and indented by 4, wrapped into a tangle in an 80-column
+    terminal. Now each table keeps the leading columns that fit, naming the others, and longer lines are wrapped;
+    the report file keeps every column."""
+    from fediscope.console import display_width
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")  # what the demo reads first, as on a terminal of 80 columns
+    steps = [s for s in STEPS if s.name in ("sample instance", "collect", "curate, metrics, SQLite",
+                                            "report and charts")]
+    ctx = DemoContext(base=tmp_path, n_statuses=200, port=0)
+    out = io.StringIO()
+    assert run_demo(ctx, steps, out) == 0, out.getvalue()
+    printed = out.getvalue().split("[4/4] report and charts …\n")[1].split("\n[4/4] report and charts: ")[0]
+    lines = printed.splitlines()
+    assert lines[-1] == "    … 18 more analyses in the full report: ./demo-out/report.txt", lines[-1]
+    too_wide = [line for line in lines if display_width(line) > 80]
+    assert not too_wide, too_wide
+    assert "    == Top accounts by followers ==" in lines
+    left_out = next(line for line in lines if line.startswith("    (") and " more column" in line)
+    hidden = left_out.split(": ", 1)[1].rstrip(")").split(", ")
+    report = (ctx.out_dir / "report.txt").read_text(encoding="utf-8")
+    header = next(line for line in report.splitlines() if line.startswith("ranking  account_key "))
+    assert hidden and all(f"  {column}" in header for column in hidden), (hidden, header)
+    assert display_width(header) > 80 and "more column" not in report  # the file: every column, however wide
