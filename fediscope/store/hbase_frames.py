@@ -1,5 +1,5 @@
-"""The bytes of the ``mutateRows`` calls an HBase store sends, as a framed Thrift server counts them against its frame
-limit, and a batch that keeps each call within it.
+"""The bytes of the ``mutateRows`` and ``getRows`` calls an HBase store sends, as a framed Thrift server counts them
+against its frame limit, and a batch that keeps each call within it (and the keys of a read, :func:`key_batches`).
 
 With ``transport=framed`` (the Thrift server started with ``-hsha``, ``-nonblocking`` or ``-f``) a call travels as one
 frame, and the server refuses a frame over its ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` (2 MiB by
@@ -14,15 +14,16 @@ Reads are calls too, and a frame each: a ``getRowsWithColumns`` of a thousand ro
 long text columns) is over the limit just the same, so :func:`key_batches` splits a read's keys by their bytes as well
 as by their count. The other calls the store sends carry at most a row key or two besides a few short names (a
 ``getRow``, a scan's start and stop rows and columns, a lease's ``checkAndPut``, a catalog put, checked before a
-write): a row key is at most 32,767 bytes (HBase's ``MAX_ROW_LENGTH``; the store refuses longer ones), a frame at
-least 1 MiB (the URL's ``max_frame_bytes``), so they fit.
+write): a row key is at most 32,767 bytes (HBase's ``MAX_ROW_LENGTH``; the store writes no longer one), a frame at
+least 1 MiB (the URL's ``max_frame_bytes``), so they fit. (A lookup's own value, ``get`` or ``scan_prefix`` of a
+text of over a MiB, is sent as given.)
 
 Answers are not limited this way. libthrift's ``TFramedTransport`` checks the frames a server reads, not the ones it
 writes (its ``flush`` frames whatever the answer holds), and thriftpy2's client reads a frame of whatever length it
 is given, up to 2 GiB less a byte (a signed 32-bit length; a Java byte array's limit on the server too): a
 ``getRows`` or ``scannerGetList`` answer over the frame limit is read whole. Only an answer of 2 GiB or more fails,
 which takes a call's rows averaging over 2 MiB each at the thousand rows a call (``batch_size``) reads; the reads
-that ask for many keys ask for their ``i:rank`` cell only (a few hundred bytes), and whole rows are read a page
+that ask for many keys ask for their ``i:rank`` cell only (a rank entry's key), and whole rows are read a page
 (``top``) or a scanner's batch at a time.
 
 The sizes are those of the binary protocol (exact); the compact protocol writes the same call in fewer bytes (its

@@ -142,8 +142,6 @@ class MySQLStore(SQLStore):
         event.listen(engine, "do_connect", _connect_bounded)
         event.listen(engine, "connect", _note_packet)
         event.listen(engine, "before_cursor_execute", self._fold_within_packet)
-        #: the connection holding each metric's named lock while this store changes it (:meth:`_writing`)
-        self._lock_connections: dict[str, Any] = {}
         super().__init__(url, engine, read_only=read_only)
 
     def _connect_hint(self, driver: Any) -> str:
@@ -151,6 +149,11 @@ class MySQLStore(SQLStore):
         no escape: the password was probably written unencoded (:func:`~fediscope.store.port.userinfo_bad_escape`)."""
         denied = getattr(driver, "args", ())[:1] == (ACCESS_DENIED_ERROR,)
         return f"; {BAD_ESCAPE_HINT}" if denied and userinfo_bad_escape(self.url) else ""
+
+    @property
+    def _lock_connections(self) -> dict[str, Any]:
+        """The connection holding each metric's named lock while this store changes it (:meth:`_writing`)."""
+        return self.__dict__.setdefault("_lock_connection_of", {})
 
     @contextmanager
     def _writing(self, metric: str) -> Iterator[None]:
