@@ -6,10 +6,11 @@ cells, and the only fast reads are a row by key and a scan over a key range. The
 the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index.
 
 Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
-server's frame limit: :mod:`fediscope.store.hbase_frames`) and are idempotent: a row's cells are overwritten by key,
-and when its rank value changes the old rank-index entry (whose row key the data row remembers in ``i:rank``) is
-deleted. A new rank entry is written before the data row that points at it, an old one deleted after, so a data row
-never points at a missing entry; reads of the rank index check that the data row still points back at the entry, so
+server's frame limit: :mod:`fediscope.store.hbase_frames`; reads of many rows by key likewise,
+:meth:`HBaseStore._rows`) and are idempotent: a row's cells are overwritten by key, and when its rank value changes
+the old rank-index entry (whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is
+written before the data row that points at it, an old one deleted after, so a data row never points at a missing
+entry; reads of the rank index check that the data row still points back at the entry, so
 an entry left by an interrupted write is skipped, never shown. Such entries are also removed: a write (or erasure)
 that changes the rank index marks the metric's catalog row (``c:rank_pending``) first and unmarks it when done, and
 the next write or erasure of a marked metric first sweeps the rank index of entries no data row points at (see
@@ -55,7 +56,15 @@ from fediscope.errors import PrefixClashError, StoreError
 from fediscope.lake.lock import process_gone
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import PROVISIONAL, BaseStore
-from fediscope.store.hbase_frames import FramedBatch, FrameTooSmall, call_bytes, lone_put_bytes, put_bytes, row_bytes
+from fediscope.store.hbase_frames import (
+    FramedBatch,
+    FrameTooSmall,
+    call_bytes,
+    key_batches,
+    lone_put_bytes,
+    put_bytes,
+    row_bytes,
+)
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, metric_name_problem, plan_write
@@ -811,7 +820,7 @@ class HBaseStore(BaseStore):
         pending: list[tuple[bytes, bytes]] = []
 
         def check() -> None:
-            found = dict(data.rows([key for _, key in pending if key], columns=[b"i:rank"]))
+            found = dict(self._rows(data, [key for _, key in pending if key], [b"i:rank"]))
             orphans.extend(rank_key for rank_key, key in pending
                            if found.get(key, {}).get(b"i:rank") != rank_key)
             pending.clear()
@@ -854,10 +863,8 @@ class HBaseStore(BaseStore):
         with self._connection(f"write {len(rows)} rows to {data_name}") as conn:
             data = conn.table(data_name)
             existing: dict[bytes, bytes] = {}  # row key -> its current rank-index entry, for the rows touched
-            keys = [*new, *gone]
-            for start in range(0, len(keys), self._batch_size):
-                for key, cells in data.rows(keys[start:start + self._batch_size], columns=[b"i:rank"]):
-                    existing[key] = cells.get(b"i:rank", b"")
+            for key, cells in self._rows(data, [*new, *gone], [b"i:rank"]):
+                existing[key] = cells.get(b"i:rank", b"")
             rank_keys = {key: self._rank_key(schema, row) for key, row in new.items()}
             rank_puts = [(rank_key, key) for key, rank_key in rank_keys.items()
                          if rank_key and existing.get(key) != rank_key]
@@ -969,7 +976,7 @@ class HBaseStore(BaseStore):
             pending: list[tuple[bytes, bytes]] = []
 
             def resolve() -> None:
-                found = dict(data.rows([key for _, key in pending], columns=[b"m", b"i"]))
+                found = dict(self._rows(data, [key for _, key in pending], [b"m", b"i"]))
                 for rank_key, key in pending:
                     cells = found.get(key)
                     if cells is not None and cells.get(b"i:rank") == rank_key and len(result) < n:
@@ -1056,6 +1063,15 @@ class HBaseStore(BaseStore):
         (:class:`~fediscope.store.hbase_frames.FramedBatch`): a framed server closes the connection on a larger
         frame, so a batch of a thousand cells of some 3 KB failed, nothing of that call written."""
         return FramedBatch(table, self._batch_size, self._max_frame)
+
+    def _rows(self, table: Any, keys: Sequence[bytes],
+              columns: list[bytes]) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:
+        """``table.rows(keys, columns=columns)`` over as many ``getRowsWithColumns`` calls as it takes: ``batch_size``
+        keys a call, and with a framed transport within ``max_frame_bytes``
+        (:func:`~fediscope.store.hbase_frames.key_batches`). A thousand keys of some 2 KB made a call the server
+        refused (it closes the connection) before any of it was read."""
+        for batch in key_batches(table.name, keys, columns, self._batch_size, self._max_frame):
+            yield from table.rows(batch, columns=columns)
 
     def _frame_cap(self) -> str:
         """What a call too large for a frame is over: the server's default frame limit, or the URL's."""

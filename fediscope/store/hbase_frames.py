@@ -1,5 +1,5 @@
-"""The bytes of the ``mutateRows`` calls an HBase store sends, as a framed Thrift server counts them against its frame
-limit, and a batch that keeps each call within it.
+"""The bytes of the ``mutateRows`` and ``getRows`` calls an HBase store sends, as a framed Thrift server counts them
+against its frame limit, and a batch that keeps each call within it (and the keys of a read, :func:`key_batches`).
 
 With ``transport=framed`` (the Thrift server started with ``-hsha``, ``-nonblocking`` or ``-f``) a call travels as one
 frame, and the server refuses a frame over its ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` (2 MiB by
@@ -10,13 +10,29 @@ than a server takes. :class:`FramedBatch` sends a batch's rows before the next c
 whose cells do not fit one frame together is sent over several calls), and refuses a cell that cannot fit a frame on
 its own (:func:`lone_put_bytes`); the store checks its rows' cells for that before a write changes anything.
 
+Reads are calls too, and a frame each: a ``getRowsWithColumns`` of a thousand row keys of some 2 KB (a key of a few
+long text columns) is over the limit just the same, so :func:`key_batches` splits a read's keys by their bytes as well
+as by their count. The other calls the store sends carry at most a row key or two besides a few short names (a
+``getRow``, a scan's start and stop rows and columns, a lease's ``checkAndPut``, a catalog put, checked before a
+write): a row key is at most 32,767 bytes (HBase's ``MAX_ROW_LENGTH``; the store writes no longer one), a frame at
+least 1 MiB (the URL's ``max_frame_bytes``), so they fit. (A lookup's own value, ``get`` or ``scan_prefix`` of a
+text of over a MiB, is sent as given.)
+
+Answers are not limited this way. libthrift's ``TFramedTransport`` checks the frames a server reads, not the ones it
+writes (its ``flush`` frames whatever the answer holds), and thriftpy2's client reads a frame of whatever length it
+is given, up to 2 GiB less a byte (a signed 32-bit length; a Java byte array's limit on the server too): a
+``getRows`` or ``scannerGetList`` answer over the frame limit is read whole. Only an answer of 2 GiB or more fails,
+which takes a call's rows averaging over 2 MiB each at the thousand rows a call (``batch_size``) reads; the reads
+that ask for many keys ask for their ``i:rank`` cell only (a rank entry's key), and whole rows are read a page
+(``top``) or a scanner's batch at a time.
+
 The sizes are those of the binary protocol (exact); the compact protocol writes the same call in fewer bytes (its
 field headers take one byte, not three, its lengths a varint, at most four bytes below 256 MiB), so they bound it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import happybase
@@ -36,8 +52,40 @@ _DELETE = _PUT - (3 + 4)
 
 
 def call_bytes(table: bytes, method: str = "mutateRows") -> int:
-    """The bytes of a call of ``method`` on ``table`` without its rows."""
+    """The bytes of a call of ``method`` on ``table`` without its rows: a ``mutateRows`` (its ``rowBatches``), or a
+    ``getRows`` (its ``rows``: the same fixed parts)."""
     return _CALL + len(method) + len(table)
+
+
+def columns_bytes(columns: Sequence[bytes] | None) -> int:
+    """The bytes of a read's ``columns`` (field header, list header, each column's length and bytes); none when
+    left out (None)."""
+    return 0 if columns is None else (3 + 5) + sum(4 + len(column) for column in columns)
+
+
+def key_bytes(key: bytes) -> int:
+    """The bytes a row key takes in a read's list of keys: its length, then its bytes."""
+    return 4 + len(key)
+
+
+def key_batches(table: bytes, keys: Iterable[bytes], columns: Sequence[bytes] | None, batch_size: int,
+                max_frame: int | None) -> Iterator[list[bytes]]:
+    """``keys`` in the lists of the ``getRowsWithColumns`` calls that read them: at most ``batch_size`` keys each
+    (none: one list) and, with ``max_frame`` (a framed transport), a call within ``max_frame`` bytes. A key that
+    would take a call over the limit starts the next list; a key always fits a call of its own (see the module)."""
+    fixed = call_bytes(table, "getRowsWithColumns" if columns is not None else "getRows") + columns_bytes(columns)
+    batch: list[bytes] = []
+    size = fixed
+    for key in keys:
+        added = key_bytes(key)
+        if batch and ((batch_size and len(batch) >= batch_size)
+                      or (max_frame is not None and size + added > max_frame)):
+            yield batch
+            batch, size = [], fixed
+        batch.append(key)
+        size += added
+    if batch:
+        yield batch
 
 
 def row_bytes(row: bytes) -> int:

@@ -150,6 +150,11 @@ class MySQLStore(SQLStore):
         denied = getattr(driver, "args", ())[:1] == (ACCESS_DENIED_ERROR,)
         return f"; {BAD_ESCAPE_HINT}" if denied and userinfo_bad_escape(self.url) else ""
 
+    @property
+    def _lock_connections(self) -> dict[str, Any]:
+        """The connection holding each metric's named lock while this store changes it (:meth:`_writing`)."""
+        return self.__dict__.setdefault("_lock_connection_of", {})
+
     @contextmanager
     def _writing(self, metric: str) -> Iterator[None]:
         """Hold the server's named lock ``fediscope:<database>:<metric>`` (:func:`lock_name`) while ``metric``
@@ -164,7 +169,8 @@ class MySQLStore(SQLStore):
         connection kept out of the pool for the change (the change itself runs on others), whose idle timeout is
         raised so that the server does not close it (and so release the lock) during a long load. A server closes
         the session, and so releases the lock, when a writer dies. A change already holding the metric (in this
-        thread) does not take it again."""
+        thread) does not take it again. The checks before the change read the server's ``max_allowed_packet`` of
+        that connection (:meth:`_check_storable`), checked out already: no checkout of their own."""
         held: set[tuple[int, str]] = self._held.__dict__.setdefault("metrics", set())  # this thread's
         mine = (id(self), metric)
         if mine in held:
@@ -188,10 +194,12 @@ class MySQLStore(SQLStore):
                              f"sharing this store?) has been changing it for over {self.lock_timeout} s (MariaDB lock "
                              f"{name!r}); run again once it is done")
         held.add(mine)
+        self._lock_connections[metric] = conn
         try:
             yield
         finally:
             held.discard(mine)
+            self._lock_connections.pop(metric, None)  # before the release: the next holder puts its own
             try:
                 conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
                 conn.commit()
@@ -282,13 +290,14 @@ class MySQLStore(SQLStore):
             check_row_values_size(metric, plan.schema.types, self.url, plan.rows)
         recorded = with_fields(plan.schema, generation=PROVISIONAL + uuid.uuid4().hex,
                                provenance=self._provenance(plan.schema))
-        packet = self._max_allowed_packet()
+        packet = self._max_allowed_packet(self._lock_connections.get(metric.name))
         self._check_catalog_packet(recorded, metric.question, packet)
         self._check_rows_packet(plan, packet)
 
     def _max_allowed_packet(self, conn: Any = None) -> int:
         """The ``max_allowed_packet`` (bytes) of ``conn``'s session (a SQLAlchemy connection), read when its
-        connection was made (:func:`_note_packet`); without one, of a pooled connection checked out for it.
+        connection was made (:func:`_note_packet`); without one (a change that holds no lock), of a pooled connection
+        checked out for it.
 
         Per connection, not once per store: a session's value is the server's global one when it connected (MariaDB's
         session ``max_allowed_packet`` is read-only), so after a ``SET GLOBAL max_allowed_packet`` (or a restart with
@@ -296,8 +305,11 @@ class MySQLStore(SQLStore):
         and cached folded the rows of a new connection to the old size (refused: 2006, once lowered). And a value
         read while a statement was being executed (the rows folded by :meth:`_fold_within_packet`) took a second
         pooled connection then, mid-execute; now it is the connection at hand's. The checks made before a write
-        changes anything (:meth:`_check_rows_packet`, :meth:`_check_storable`) use a pooled connection's, which the
-        write's own connections have unless the setting changed in between."""
+        changes anything (:meth:`_check_rows_packet`, :meth:`_check_storable`) use the connection holding the
+        metric's lock (:meth:`_writing`), a pooled one like the write's own, which have the same value unless the
+        setting changed in between; a catalog entry is checked again on the connection that writes it
+        (:meth:`_check_catalog_entry`). Was: a pooled connection checked out for each of those checks alone (a
+        pre-ping each), three a write."""
         if conn is None:
             with self._errors("read the server's max_allowed_packet"), self._engine.connect() as pooled:
                 return self._max_allowed_packet(pooled)
@@ -378,12 +390,11 @@ class MySQLStore(SQLStore):
             self._catalog_template = packets.template_bytes(compiled)
         return self._catalog_template
 
-    def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
-        """As :meth:`SQLStore._save_schema <fediscope.store.sql.SQLStore._save_schema>`, once its ``INSERT`` is known
-        to fit the server's ``max_allowed_packet`` (:meth:`_check_catalog_packet`): a write checked it before any
-        change (:meth:`_check_storable`); a deletion (``delete_where``) is refused here before any row goes."""
-        self._check_catalog_packet(schema, question, self._max_allowed_packet())
-        super()._save_schema(schema, question, row_count)
+    def _check_catalog_entry(self, conn: Any, schema: TableSchema, question: str) -> None:
+        """Refuse a catalog entry whose ``INSERT`` is more than the ``max_allowed_packet`` of ``conn``, the connection
+        about to write it, takes (:meth:`_check_catalog_packet`): a write checked it before any change
+        (:meth:`_check_storable`); a deletion (``delete_where``) is refused here before any row goes."""
+        self._check_catalog_packet(schema, question, self._max_allowed_packet(conn))
 
     def outdated_columns(self, conn: Any, table: Table, schema: TableSchema) -> list[str]:
         """The text value columns the table has as ``TEXT`` (what fediscope declared before ``LONGTEXT``), or

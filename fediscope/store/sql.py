@@ -232,21 +232,29 @@ class SQLStore(BaseStore):
     def _save_schema(self, schema: TableSchema, question: str, row_count: int) -> None:
         values = {"metric": schema.metric, "question": question, "definition": schema.to_json(),
                   "row_count": row_count, "updated_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-        if not self._catalog_wide and max(_utf8_bytes(question), _utf8_bytes(values["definition"])) > (
-                self.catalog_text_limit or 0):
-            self._widen_catalog()
         with self._errors(f"update the catalog entry of {schema.metric}"), self._engine.begin() as conn:
+            self._check_catalog_entry(conn, schema, question)
+            if not self._catalog_wide and max(_utf8_bytes(question), _utf8_bytes(values["definition"])) > (
+                    self.catalog_text_limit or 0):
+                self._widen_catalog(conn)
             conn.execute(delete(self._catalog).where(self._catalog.c.metric == schema.metric))
             conn.execute(self._catalog.insert().values(**values))
 
-    def _widen_catalog(self) -> None:
+    def _check_catalog_entry(self, conn: Any, schema: TableSchema, question: str) -> None:
+        """Refuse a catalog entry the database would refuse, before anything of it is written, on ``conn``, the
+        connection that writes it (MySQL: its session's ``max_allowed_packet``). Nothing here."""
+
+    def _widen_catalog(self, conn: Any) -> None:
         """Before writing a catalog value of more than :attr:`catalog_text_limit` bytes: change the catalog's text
         columns that an older fediscope declared narrower than :attr:`catalog_text` to it (MariaDB's ``TEXT``,
         65,535 bytes, which a metric's definition outgrows: its column names, JSON-escaped ``\\u00e9`` for an
         ``é``, took up to 3 times the bytes they take in the table's own definition). Was: the write refused
         (``Data too long for column 'definition'``) after the metric's table was loaded, leaving it with no
-        catalog entry. Once per store; only where a value needs it, so a store whose values fit alters nothing."""
-        with self._errors(f"widen the columns of {CATALOG}"), self._engine.begin() as conn:
+        catalog entry. Once per store; only where a value needs it, so a store whose values fit alters nothing.
+
+        On ``conn``, the connection about to write the entry, before it writes anything: MySQL commits each
+        ``ALTER TABLE`` on its own, so the change stays whatever becomes of the entry."""
+        with self._errors(f"widen the columns of {CATALOG}"):
             for name in self.outdated_catalog_columns(conn):
                 column = self._catalog.c[name]
                 log.info("store %s: column %r of %s (made by an older fediscope) changed to %s", self._shown_url,

@@ -17,7 +17,17 @@ from thriftpy2.transport import TTransportException
 
 from fediscope.errors import ConfigError, StoreError
 from fediscope.store.hbase import HBaseStore
-from fediscope.store.hbase_frames import FramedBatch, call_bytes, lone_put_bytes, put_bytes, row_bytes
+from fediscope.store.hbase_frames import (
+    FramedBatch,
+    call_bytes,
+    columns_bytes,
+    key_batches,
+    key_bytes,
+    lone_put_bytes,
+    put_bytes,
+    row_bytes,
+)
+from fediscope.store.hbase_schema import catalog_table
 
 TOP = metric("top", "account", rank="followers DESC")
 MIB = 1024 * 1024
@@ -130,3 +140,95 @@ def test_a_frame_limit_that_cannot_be_used_is_a_one_line_error(query, problem):
     with pytest.raises(ConfigError) as error:
         HBaseStore(f"hbase://h:9090?{query}")
     assert str(error.value) == f"the store URL 'hbase://h:9090?{query}' {problem}"
+
+
+# -- reads: a getRows call is a frame too ---------------------------------------------------------------------------
+
+WIDE = metric("wide", "account, server", rank="followers DESC")
+#: 255 characters of four bytes each: a key column's longest text, so that a row key takes some 2 KB
+SERVER = "🐘" * 255
+
+
+def _wide_rows(count: int) -> list[dict]:
+    return [{"account": "🦣" * 250 + f"{i:05d}", "server": SERVER, "followers": i} for i in range(count)]
+
+
+def _by_key(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: (row["account"], row["server"]))
+
+
+def test_the_double_refuses_a_read_over_its_frame_limit_too():
+    """A ``getRowsWithColumns`` of many long keys, counted as :func:`key_batches` counts it."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed")
+        connection.create_table("cells", {"f": {}})
+        keys = [b"k" * 2000 + str(i).encode() for i in range(600)]
+        with pytest.raises((TTransportException, OSError)):
+            connection.table("cells").rows(keys, columns=[b"f:q"])
+        assert server.refused_frames == [call_bytes(b"cells", "getRowsWithColumns") + columns_bytes([b"f:q"])
+                                         + sum(map(key_bytes, keys))]
+
+
+@pytest.mark.parametrize("protocol", ["binary", "compact"])
+def test_keys_of_exactly_a_frame_are_read_in_one_call_and_one_byte_more_in_two(protocol):
+    with HBaseThriftDouble(transport="framed", protocol=protocol, max_frame_bytes=MIB) as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed", protocol=protocol)
+        connection.create_table("cells", {"f": {}})
+        table = connection.table("cells")
+        table.put(b"a", {b"f:q": b"1"})
+        fixed = call_bytes(b"cells", "getRowsWithColumns") + columns_bytes([b"f:q"])
+        for extra in (0, 1):
+            keys = [b"a", b"b" * (MIB - fixed - key_bytes(b"a") - key_bytes(b"") + extra)]
+            batches = list(key_batches(b"cells", keys, [b"f:q"], 1000, MIB))
+            assert batches == ([keys] if not extra else [[keys[0]], [keys[1]]])
+            assert [key for batch in batches for key, _ in table.rows(batch, columns=[b"f:q"])] == [b"a"]
+        assert server.refused_frames == []
+        if protocol == "binary":
+            assert MIB in server.frames  # exactly the limit: taken
+    assert list(key_batches(b"t", [b"a", b"b", b"c"], None, 2, None)) == [[b"a", b"b"], [b"c"]]
+
+
+def test_a_write_reads_the_stored_ranks_of_long_keys_in_calls_the_server_takes(prefix):
+    """Was: one ``getRowsWithColumns`` of the write's (up to a thousand) keys, 1.2 MB here: the connection closed, the
+    write failed before it changed anything."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        rows = _wide_rows(600)
+        store.write(WIDE, rows)
+        changed = [{**row, "followers": row["followers"] + 1000} for row in rows]
+        store.write(WIDE, changed)
+        assert server.refused_frames == [] and max(server.frames) <= MIB
+        assert server.calls["getRowsWithColumns"] >= 4  # two calls a write at least
+        assert _by_key(store.all(WIDE)) == _by_key(changed)
+
+
+def test_top_reads_a_page_of_long_keys_in_calls_the_server_takes(prefix):
+    """Was: one ``getRowsWithColumns`` of a page's keys, however many (600 of some 2 KB here)."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        # written a hundred keys a call (each call under the limit), read by a store of the default thousand
+        HBaseStore(f"{server.url}&max_frame_bytes={MIB}&batch_size=100", table_prefix=prefix).write(
+            WIDE, rows := _wide_rows(600))
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        assert store.top(WIDE, 600) == sorted(rows, key=lambda row: -row["followers"])
+        assert server.refused_frames == [] and max(server.frames) <= MIB
+
+
+def test_a_sweep_reads_the_data_rows_of_long_keys_in_calls_the_server_takes(prefix):
+    """The sweep after an interrupted write (:meth:`HBaseStore._sweep`) reads each rank entry's data row, a thousand
+    entries a call: was one call of 600 keys of some 2 KB here."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        HBaseStore(f"{server.url}&max_frame_bytes={MIB}&batch_size=100", table_prefix=prefix).write(
+            WIDE, rows := _wide_rows(600))
+        # what a write stopped after its rank puts leaves: the mark, and an entry no data row points at
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed")
+        connection.table(catalog_table(prefix)).put(b"wide", {b"c:rank_pending": b"1"})
+        index = connection.table(f"{prefix}_wide-rank")
+        entries = {key for key, _ in index.scan()}
+        orphan = b"\x01" + b"\x00" * 8 + b"left behind"
+        index.put(orphan, {b"r:row": b"\x00no such row"})
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        store.write(WIDE, rows)
+        assert {key for key, _ in index.scan()} == entries  # the orphan swept, nothing else
+        assert connection.table(catalog_table(prefix)).row(b"wide")[b"c:rank_pending"] == b"0"
+        assert server.refused_frames == [] and max(server.frames) <= MIB
+        assert store.top(WIDE, 3) == sorted(rows, key=lambda row: -row["followers"])[:3]

@@ -99,3 +99,31 @@ def test_the_rows_of_a_statement_are_folded_without_taking_another_connection(st
             event.remove(engine, "checkout", count)
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM t").scalar_one() == 2000
     assert checkouts == []
+
+
+def test_the_checks_before_a_change_take_no_connection_of_their_own(store: MetricStore) -> None:
+    """Every connection a write or a deletion checks out sends a statement of it: the checks of its rows and catalog
+    entry against the server's ``max_allowed_packet`` read the value of a connection the change holds (its lock's,
+    the catalog write's). Was: a pooled connection checked out for each check alone (a pre-ping each), three a write."""
+    engine = store._engine  # type: ignore[attr-defined]
+    checkouts: list[list[Any]] = []  # each checkout's connection and the statements sent on it
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checkouts.append([proxy, 0])
+
+    def execute(conn: Any, *args: Any) -> None:
+        next(entry for entry in reversed(checkouts) if entry[0] is conn.connection)[1] += 1
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "before_cursor_execute", execute)
+    try:
+        rows = [{"k": i, "v": f"v{i}"} for i in range(10)]
+        store.write(W, rows)  # a first write: the table loaded
+        store.write(W, [{**row, "v": "w"} for row in rows[:5]], replace=False)  # rows upserted
+        assert store.write_changes(W, [], [(0,)], 9) is not None
+        assert store.delete_where(W, "k", 1) == 1
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "before_cursor_execute", execute)
+    assert len(checkouts) > 4 and [sent for _, sent in checkouts if not sent] == []
+    assert store.all(W) == [{"k": i, "v": "w"} for i in range(2, 5)] + rows[5:]
