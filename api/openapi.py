@@ -37,8 +37,9 @@ ERROR_STATUSES = {
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, "
            "malformed upstream data cannot be written to the lake's quarantine, (key_mismatch) the lake was "
            "landed with another pseudonym key or privacy mode than this API's, or (upstream_down) the instance "
-           f"failed or timed out less than {DOWN_MEMORY:g} s ago (502, 503, 504 or no answer) and is not asked "
-           "again before then: retry after Retry-After seconds.",
+           f"failed or timed out less than {DOWN_MEMORY:g} s ago (502, 503, 504 or no answer; longer when its "
+           f"Retry-After asked, at most {MAX_RETRY_AFTER} s) and is not asked again before then: retry after "
+           "Retry-After seconds.",
 }
 
 #: The routes naming an account add theirs.

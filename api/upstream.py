@@ -15,7 +15,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   nothing (that wait is ours, not the instance's);
 * a memory of the instances found down: after a request's retry ran out on an answer saying the whole server is
   down (502, 503, 504, or no answer), every request for that instance is answered 503 ``upstream_down`` with the
-  seconds left as ``Retry-After`` for :data:`DOWN_MEMORY` seconds, without a request to it (:class:`DownInstances`);
+  seconds left as ``Retry-After`` for :data:`DOWN_MEMORY` seconds (as long as its last answer's ``Retry-After``
+  asked when longer, up to :data:`MAX_RETRY_AFTER`), or until a request already on its way has a page of it,
+  without a request to it, not even for its instance document (:class:`DownInstances`);
 * at most :data:`MAX_RETRIES` retry and a timeout of at most :data:`MAX_TIMEOUT` seconds per request, as a
   deadline for the whole request from its first connect, retry included (requests' own timeout restarts at
   every byte, so an instance sending one byte a second would otherwise hold a server thread for hours). A
@@ -113,6 +115,7 @@ from fediscope.sources.client import (
     UpstreamUnavailable,
     instance_down,
     refused_hint,
+    wait_text,
 )
 from fediscope.sources.handle_domains import (
     load_handle_domains,
@@ -155,7 +158,8 @@ DEFAULT_RETRY_AFTER = 60
 MAX_RETRY_AFTER = 3600
 #: Seconds an instance is not asked after a request for it outlasted the API's retry on an answer that says the
 #: whole server is down (:func:`~fediscope.sources.client.instance_down`): meanwhile every request for it is
-#: answered 503 ``upstream_down`` (:class:`DownInstances`).
+#: answered 503 ``upstream_down`` (:class:`DownInstances`). Longer when that answer's ``Retry-After`` asked for
+#: longer (at most :data:`MAX_RETRY_AFTER`); shorter when a page of it is had meanwhile.
 DOWN_MEMORY = 30.0
 #: Seconds an erasure may take to reach a running API (the suppression list is cached this long).
 SUPPRESSION_TTL = 30.0
@@ -261,13 +265,20 @@ class HandleDomains:
     remembered handle domain is used, so the keys stay those of the runs before. When that memory cannot be read
     (lake down, damaged file) the answer is 503 ``lake_unavailable``, as for the suppression list: keying by the
     served domain would give the records a pseudonym the collector does not. It is 503 too, on any instance, while
-    it cannot be read and anybody was erased (:meth:`preload`)."""
+    it cannot be read and anybody was erased (:meth:`preload`).
+
+    With ``down`` (the API's :class:`DownInstances`), an instance remembered down is not asked for its document: it
+    is then not had, as when it fails (the lake's remembered handle domain is used), but not remembered as failed,
+    so the first lookup after the instance is back asks. A failed document does not feed that memory: the collector
+    does not count it either, and its own memory (:data:`HANDLE_DOMAIN_RETRY`) already asks a failing instance at
+    most once a minute; the page fetched next says whether the instance is down."""
 
     def __init__(self, ttl: float = HANDLE_DOMAIN_TTL, retry: float = HANDLE_DOMAIN_RETRY,
                  clock: Callable[[], float] = time.monotonic,
-                 open_lake: Callable[[], LakeBackend] | None = None) -> None:
+                 open_lake: Callable[[], LakeBackend] | None = None, down: DownInstances | None = None) -> None:
         self.ttl, self.retry, self.clock = ttl, retry, clock
         self.open_lake = open_lake
+        self.down = down
         self._known: dict[str, tuple[str | None, float]] = {}  # domain → (handle domain or None, valid until)
         #: the lake's memory (None: it could not be read), valid until
         self._remembered: tuple[dict[str, str | None] | None, float] | None = None
@@ -308,19 +319,22 @@ class HandleDomains:
 
     def lookup(self, client: MastodonClient, page: Page | None) -> str | None:
         """The handle domain of ``client``'s instance, from ``page`` when it is the instance document, else from
-        memory or one request for it, else the one remembered in the lake (never raises for what the instance
-        does; ApiError 503 when the lake's memory is needed and cannot be read)."""
+        memory or one request for it (none while the instance is remembered down), else the one remembered in the
+        lake (never raises for what the instance does; ApiError 503 when the lake's memory is needed and cannot be
+        read)."""
         domain = client.domain
         with self._lock:
             known = self._known.get(domain)
         if known is not None and self.clock() < known[1]:
             return known[0]
-        learned = fetch_handle_domain(client, page)
+        ask = self.down is None or not self.down.remembered(domain)
+        learned = fetch_handle_domain(client, page, ask=ask)
         handle_domain = learned.domain
         if self.open_lake is not None:
             handle_domain = self._with_lake(domain, learned)
-        with self._lock:
-            self._known[domain] = (handle_domain, self.clock() + (self.ttl if learned.settled else self.retry))
+        if ask or learned.settled:  # not asked: nothing learned of the document, to be asked once the instance is up
+            with self._lock:
+                self._known[domain] = (handle_domain, self.clock() + (self.ttl if learned.settled else self.retry))
         return handle_domain
 
     def _with_lake(self, domain: str, learned: HandleDomain) -> str | None:
@@ -353,11 +367,30 @@ class DownInstances:
     with two requests per source, each holding a server thread up to :data:`MAX_TIMEOUT` seconds. As the collector
     does for the rest of its run, but for seconds: an API has no next run. A TLS failure is not remembered (no
     struggling server: its own answer, 502 ``upstream_tls_error``, says what to fix, and is not retried), nor an
-    answer cut at the deadline (one slow page says nothing of the others)."""
+    answer cut at the deadline (one slow page says nothing of the others).
+
+    How long: :data:`DOWN_MEMORY`, or the ``Retry-After`` of the instance's last answer when it asked for longer
+    (a 503 for maintenance says ``Retry-After: 120``): was, the next requests were told to come back in 30 s, and
+    were sent then, while the instance had said two minutes. At most :data:`MAX_RETRY_AFTER` seconds, what the 502
+    of the request that found it down passes on, so the memory ends when that answer told its client to come back
+    and every 503 meanwhile counts down to the same moment. Not the day a 429's wait is held
+    (:data:`~fediscope.sources.client.MAX_WINDOW_SECONDS`): a 429 is the instance's word on our budget, which a
+    client ignores at the risk of being blocked, so it is kept (each 429 we answer passing on at most an hour of it);
+    a 5xx's ``Retry-After`` is advice on the server's health, and after an hour one request (no retry: the deadline
+    does not let one wait that long) finds out whether it still holds. A later failure never shortens a memory
+    already longer (a request sent before a 503 asking for 120 s and failing after it, without a ``Retry-After``).
+
+    A page the instance answered (:meth:`up`, any route, any thread) ends the memory at once: the instance is up.
+    Also when the request was sent before the failure that recorded it, and answered after: the instance answered
+    after (or while) it failed that one, so it is up, or up again. The last word wins, in the order the two are
+    noted: a page answered before the failure is noted does not lift it. Only a page had: not a malformed body (a
+    proxy's error page sent as 200) nor an error answer (a 404, a 429), which a proxy in front of a dead
+    application may send too."""
 
     def __init__(self, memory: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._memory, self.clock = memory, clock
-        self._down: dict[str, tuple[float, str]] = {}  # domain → (when found down, what it answered): allowlisted
+        # domain → (when last found down, until when it is not asked, what it answered): allowlisted
+        self._down: dict[str, tuple[float, float, str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -366,30 +399,53 @@ class DownInstances:
         return DOWN_MEMORY if self._memory is None else self._memory
 
     def note(self, domain: str, exc: UpstreamError) -> None:
-        """Remember ``domain`` as down when ``exc`` (a request's final failure) says it is."""
+        """Remember ``domain`` as down when ``exc`` (a request's final failure) says it is: :attr:`memory` seconds,
+        or as long as its ``Retry-After`` asked, up to :data:`MAX_RETRY_AFTER`."""
         if not instance_down(exc) or isinstance(exc, UpstreamTLSError):
             return
         status = getattr(exc, "status", None)
+        told = getattr(exc, "retry_after", None)
+        asked = _retry_after(told)
+        said = (f"HTTP {status}" if status else "no answer") + (f" asking to retry in {wait_text(told)}" if asked
+                                                                 else "")
         with self._lock:
-            self._down[domain] = (self.clock(), f"HTTP {status}" if status else "no answer")
+            now = self.clock()
+            until = now + max(self.memory, asked or 0)
+            found = self._down.get(domain)
+            if found is not None and found[1] > until:
+                until = found[1]
+            self._down[domain] = (now, until, said)
+
+    def up(self, domain: str) -> None:
+        """``domain`` answered a page: it is not down (class docstring)."""
+        with self._lock:
+            self._down.pop(domain, None)
+
+    def remembered(self, domain: str) -> bool:
+        """Whether ``domain`` is remembered down: not to be asked."""
+        return self._found(domain, self.clock()) is not None
 
     def check(self, domain: str) -> None:
         """ApiError 503 ``upstream_down`` while ``domain`` is remembered down."""
         now = self.clock()
-        with self._lock:
-            found = self._down.get(domain)
-            if found is not None and now - found[0] >= self.memory:
-                del self._down[domain]
-                found = None
+        found = self._found(domain, now)
         if found is None:
             return
-        at, said = found
-        seconds = _retry_after(at + self.memory - now) or 1
+        at, until, said = found
+        seconds = _retry_after(until - now) or 1
         raise ApiError(503, "upstream_down",
                        f"instance {domain} failed or timed out ({said}) {math.floor(now - at)} s ago; to spare a "
-                       f"server that seems down it is not asked again for {self.memory:g} s after that, so this "
-                       f"request was not sent to it; retry in {seconds} s",
+                       f"server that seems down it is not asked again for {math.ceil(until - at)} s after that, so "
+                       f"this request was not sent to it; retry in {seconds} s",
                        headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+    def _found(self, domain: str, now: float) -> tuple[float, float, str] | None:
+        with self._lock:
+            found = self._down.get(domain)
+            if found is not None and now >= found[1]:
+                del self._down[domain]
+                found = None
+        return found
 
 
 @dataclass
@@ -420,12 +476,12 @@ class Upstream:
         self.policy_factory = policy_factory or (
             lambda: policy_from_settings(settings, suppressed=self.suppression.current()))
         self.client_factory = client_factory or MastodonClient.from_settings
-        self.handle_domains = HandleDomains(open_lake=self._open_lake)
+        self.down = DownInstances()
+        self.handle_domains = HandleDomains(open_lake=self._open_lake, down=self.down)
         # opted-out accounts noted in the lake by this server, while their notes are pending (see _note_opt_outs)
         self._opt_outs = PendingNotes("api", recheck_seconds=OPT_OUTS_RECHECK, remembered=OPT_OUTS_REMEMBERED)
         self._rates: dict[str, RateLimitState] = {}  # per instance domain; the allowlist bounds it
         self._rates_lock = threading.Lock()
-        self.down = DownInstances()
 
     def rate_of(self, domain: str) -> RateLimitState:
         """The rate-limit state every request's client for ``domain`` shares (module docstring)."""
@@ -486,9 +542,13 @@ class Upstream:
 
     def _fetch_page(self, client: MastodonClient, throttled: _ThrottleWatch, source: SourceRef, query: PageQuery,
                     policy: PrivacyPolicy) -> Page:
-        """One upstream page, its failures turned into the API's answers (:func:`upstream_error`)."""
+        """One upstream page, its failures turned into the API's answers (:func:`upstream_error`). Not asked while
+        the instance is remembered down (503 ``upstream_down``): another request may have found it down since this
+        one began (:meth:`fetch` checks first, before the lake is read); a page had ends that memory
+        (:class:`DownInstances`)."""
+        self.down.check(query.domain)
         try:
-            return fetch_page(client, source, since_id=query.since_id, max_id=query.max_id, min_id=query.min_id,
+            page = fetch_page(client, source, since_id=query.since_id, max_id=query.max_id, min_id=query.min_id,
                               offset=query.offset, limit=query.limit)
         except UpstreamError as exc:
             if isinstance(exc, MalformedResponse):
@@ -497,6 +557,8 @@ class Upstream:
             wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
             raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
                                  retry_after=wait) from None
+        self.down.up(query.domain)
+        return page
 
     def _land(self, page: Page, source: SourceRef, query: PageQuery, policy: PrivacyPolicy) -> Landed:
         """Land one page as the collector does: the asked-for items, opted-out accounts noted, malformed items

@@ -362,18 +362,21 @@ class HandleDomain(NamedTuple):
     settled: bool
 
 
-def fetch_handle_domain(client: MastodonClient, page: Page | None = None) -> HandleDomain:
+def fetch_handle_domain(client: MastodonClient, page: Page | None = None, *, ask: bool = True) -> HandleDomain:
     """The handle domain of the instance ``client`` connects to, when it is a proper parent domain of it and not a
     public suffix (``social.example.com`` → ``example.com``); None otherwise. Read from ``page`` when that is the
-    instance document, else asked for, and only when the host can have such a parent
+    instance document, else asked for (unless not to ``ask``: the scraping API does not ask an instance it found
+    down, and the document is then not had), and only when the host can have such a parent
     (:func:`~fediscope.privacy.may_have_handle_domain`: not for an address, ``mastodon.social`` or
     ``mastodon.co.uk``). Never raises
     for what the instance does: an answer that fails or is malformed leaves its local accounts keyed by the
     domain connected to, as before (logged at INFO)."""
     if not may_have_handle_domain(client.domain):
         return HandleDomain(None, True)
-    document = page.items[0] if page is not None and page.source.kind == "instance" and page.items else \
-        fetch_instance_document(client)
+    if page is not None and page.source.kind == "instance" and page.items:
+        document = page.items[0]
+    else:
+        document = fetch_instance_document(client) if ask else None
     if document is None:
         return HandleDomain(None, False)
     return HandleDomain(handle_domain_in(client.domain, document), True)

@@ -4,17 +4,24 @@ set by hand (no waiting, nothing timed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from api_testing import LiveApi, assert_error, make_settings
 from doubles.mastodon_server import MastodonDouble
+from doubles.split_domain import HANDLE_DOMAIN, split_domain_double
 
-from api.upstream import DOWN_MEMORY
+from api.upstream import DOWN_MEMORY, MAX_RETRY_AFTER, Upstream
 
 TIMELINE = "/api/v1/timelines/public"
 FOREVER = 10**6
 ROUTES = ("/v1/timelines/public", "/v1/timelines/tag/python", "/v1/instance", "/v1/trends/tags")
+TAG = "/api/v1/timelines/tag/"
+#: How long a test waits at most for another thread to get somewhere (it gets there at once: a safety net, not a
+#: timing the test depends on).
+WAIT = 30.0
 
 
 class FakeClock:
@@ -58,3 +65,186 @@ def test_an_instance_found_down_is_not_asked_again_for_a_while(live_api: Callabl
         assert_error(live.get("/v1/instance", params={"instance": down.domain}), 502, "upstream_unavailable")
         assert len(down.log) == 4
 
+
+
+def upstream_of(live: LiveApi) -> Upstream:
+    upstream: Upstream = live.app.extensions["fediscope_api"].upstream
+    return upstream
+
+
+def settings_for(*doubles: MastodonDouble, **overrides: Any) -> Any:
+    # a retry's backoff of 10 ms: the tests hold requests in flight, each bound by its 10 s deadline
+    return make_settings(instances=tuple(d.url for d in doubles), allow_private_addresses=True, retry_backoff=0.01,
+                         **overrides)
+
+
+@pytest.mark.parametrize(("retry_after", "held"), [("120", 120), ("86400", MAX_RETRY_AFTER), ("20", DOWN_MEMORY)],
+                         ids=["longer", "capped", "shorter"])
+def test_an_instance_down_for_longer_than_the_memory_is_left_alone_as_long_as_it_asked(
+        live_api: Callable[..., LiveApi], retry_after: str, held: float) -> None:
+    """A 503 with ``Retry-After: 120`` (the usual maintenance answer): was, the next requests were told to retry in
+    30 s and were sent then. Now the instance is not asked for the 120 s it asked for: every 503 ``upstream_down``
+    counts down to the moment the first request's 502 named. As long as that 502 passes on at most: a day asked for
+    is an hour (the instance is asked again then, one request: the deadline does not let it be retried); a shorter
+    ``Retry-After`` leaves the memory at ``DOWN_MEMORY``. (No retry in any case: each asks for longer than the
+    deadline.)"""
+    with MastodonDouble(statuses=5) as down:
+        live = live_api(settings_for(down))
+        clock = FakeClock()
+        upstream_of(live).down.clock = clock
+        down.fail(503, times=FOREVER, retry_after=retry_after)
+
+        first = assert_error(live.get("/v1/timelines/public", params={"instance": down.domain}), 502,
+                             "upstream_unavailable")
+        assert first["retry_after"] == min(int(retry_after), MAX_RETRY_AFTER)
+        assert len(down.log) == 1
+
+        clock.now += DOWN_MEMORY - 1
+        response = live.get("/v1/instance", params={"instance": down.domain})
+        error = assert_error(response, 503, "upstream_down")
+        assert error["retry_after"] == held - DOWN_MEMORY + 1 == int(response.headers["Retry-After"])
+        assert f"(HTTP 503 asking to retry in {retry_after} s)" in error["message"], error["message"]
+        assert f"not asked again for {held:g} s after that" in error["message"], error["message"]
+        clock.now += held - DOWN_MEMORY
+        assert live.get("/v1/trends/tags", params={"instance": down.domain}).headers["Retry-After"] == "1"
+        assert len(down.log) == 1
+        clock.now += 1
+        assert_error(live.get("/v1/instance", params={"instance": down.domain}), 502, "upstream_unavailable")
+        assert len(down.log) == 2
+
+
+class HeldDouble(MastodonDouble):
+    """A Mastodon double holding back its answers to the paths under ``held`` until :attr:`release` is set, so that
+    a request is in flight while others come and go; :attr:`arrived` is set once one is held."""
+
+    def __init__(self, held: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.held = held
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes, str | None]:
+        if path.startswith(self.held) and not self.release.is_set():
+            self.arrived.set()
+            self.release.wait(WAIT)
+        return super().answer(path, params)
+
+
+class InFlight:
+    """A request to the live API sent from another thread: :meth:`result` once it is answered."""
+
+    def __init__(self, live: LiveApi, path: str, domain: str) -> None:
+        self.response: list[Any] = []
+        self._thread = threading.Thread(target=lambda: self.response.append(
+            live.get(path, params={"instance": domain})), daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join(WAIT)
+        assert self.response, "the request in flight got no answer"
+        return self.response[0]
+
+
+@pytest.fixture
+def held_tag() -> Iterator[HeldDouble]:
+    with HeldDouble(TAG, statuses=5) as double:
+        yield double
+
+
+def test_a_page_answered_after_the_instance_was_found_down_ends_the_memory(
+        held_tag: HeldDouble, live_api: Callable[..., LiveApi]) -> None:
+    """A hashtag page asked for before another request found the instance down (503 twice), and answered after:
+    the instance is up, and the next request is sent to it. Was: answered 503 ``upstream_down`` for the rest of the
+    memory, though the instance had just answered."""
+    live = live_api(settings_for(held_tag))
+    upstream_of(live).down.clock = FakeClock()  # the memory never runs out by itself here
+    in_flight = InFlight(live, "/v1/timelines/tag/python", held_tag.domain)
+    assert held_tag.arrived.wait(WAIT)
+
+    held_tag.fail(503, times=2, path=TIMELINE)
+    assert_error(live.get("/v1/timelines/public", params={"instance": held_tag.domain}), 502, "upstream_unavailable")
+    assert_error(live.get("/v1/instance", params={"instance": held_tag.domain}), 503, "upstream_down")
+    held_tag.release.set()
+    assert in_flight.result().status_code == 200
+
+    asked = len(held_tag.log)
+    assert live.get("/v1/instance", params={"instance": held_tag.domain}).status_code == 200
+    assert len(held_tag.log) == asked + 1
+
+
+def test_a_failure_in_flight_does_not_shorten_a_longer_memory(held_tag: HeldDouble,
+                                                               live_api: Callable[..., LiveApi]) -> None:
+    """A hashtag page asked for before another request found the instance down asking for 120 s, failing after it
+    without a ``Retry-After``: the instance is still left alone for the 120 s. Was: the later failure's 30 s
+    replaced them."""
+    live = live_api(settings_for(held_tag))
+    clock = FakeClock()
+    upstream_of(live).down.clock = clock
+    in_flight = InFlight(live, "/v1/timelines/tag/python", held_tag.domain)
+    assert held_tag.arrived.wait(WAIT)
+
+    held_tag.fail(503, times=FOREVER, path=TIMELINE, retry_after="120")
+    held_tag.fail(503, times=FOREVER, path=TAG)
+    assert_error(live.get("/v1/timelines/public", params={"instance": held_tag.domain}), 502, "upstream_unavailable")
+    held_tag.release.set()
+    assert_error(in_flight.result(), 502, "upstream_unavailable")
+    asked = len(held_tag.log)
+
+    clock.now += DOWN_MEMORY
+    error = assert_error(live.get("/v1/instance", params={"instance": held_tag.domain}), 503, "upstream_down")
+    assert error["retry_after"] == 120 - DOWN_MEMORY
+    assert len(held_tag.log) == asked
+
+
+def test_a_request_under_way_does_not_ask_an_instance_found_down_meanwhile(live_api: Callable[..., LiveApi]) -> None:
+    """A request that passed the memory's check at its start, and another request finds the instance down before
+    the first sends its own: the first is answered 503 ``upstream_down`` too, unsent. Was: the memory was consulted
+    once per request, at its start, and the page was asked for all the same."""
+    with MastodonDouble(statuses=5) as down:
+        live = live_api(settings_for(down))
+        upstream = upstream_of(live)
+        upstream.down.clock = FakeClock()
+        checked, go = threading.Event(), threading.Event()
+        policy_of = upstream.policy_factory
+
+        def held_policy() -> Any:  # the first request stops here: past the memory's check, nothing sent yet
+            if not checked.is_set():
+                checked.set()
+                go.wait(WAIT)
+            return policy_of()
+
+        upstream.policy_factory = held_policy
+        in_flight = InFlight(live, "/v1/timelines/tag/python", down.domain)
+        assert checked.wait(WAIT)
+        down.fail(503, times=2, path=TIMELINE)
+        assert_error(live.get("/v1/timelines/public", params={"instance": down.domain}), 502, "upstream_unavailable")
+        asked = len(down.log)
+        go.set()
+        assert_error(in_flight.result(), 503, "upstream_down")
+        assert len(down.log) == asked
+
+
+def test_the_instance_document_of_an_instance_found_down_is_not_asked(monkeypatch: pytest.MonkeyPatch,
+                                                                      live_api: Callable[..., LiveApi],
+                                                                      tmp_path: Any) -> None:
+    """The handle domain of social.example.test while it is remembered down: its instance document is not asked for
+    (the handle domain is then what it is when the document fails: the lake's, here none); once the memory is over,
+    the next lookup asks (not taken for a failed document, which would be asked again a minute later only). Was: a
+    request already under way asked a down instance for its document."""
+    with split_domain_double(monkeypatch) as home:
+        live = live_api(settings_for(home, lake=str(tmp_path / "lake")))
+        upstream = upstream_of(live)
+        clock = FakeClock()
+        upstream.down.clock = clock
+        home.fail(503, times=2, path=TIMELINE)
+        assert_error(live.get("/v1/timelines/public", params={"instance": home.domain}), 502, "upstream_unavailable")
+
+        client = upstream.client(home.url)
+        try:
+            assert upstream.handle_domains.lookup(client, None) is None
+            assert home.requests_to("/api/v2/instance") == []
+            clock.now += DOWN_MEMORY
+            assert upstream.handle_domains.lookup(client, None) == HANDLE_DOMAIN
+        finally:
+            client.close()
+        assert len(home.requests_to("/api/v2/instance")) == 1
