@@ -379,12 +379,20 @@ def _spark_master(value: str) -> str:
     store or lake URL is, not when the engine starts. Whitespace around it is refused as the lake's and the
     store's is (:func:`location_text_problem`; was: trimmed silently), and so is ``mesos://`` (was: accepted,
     and ``doctor`` said OK), which Spark 4 no longer runs."""
-    from fediscope.engine.spark_master import MASTER_FORM_RE, MASTER_FORMS, master_problem, shown_master
+    from fediscope.engine.spark_master import (
+        LOCAL_CLUSTER_REFUSED,
+        MASTER_FORM_RE,
+        MASTER_FORMS,
+        master_problem,
+        shown_master,
+    )
 
     if problem := location_text_problem(value):
         raise HintedValueError(f"{shown_master(value)!r} {problem}")
     if value.partition("://")[0].lower() == "mesos":
         raise HintedValueError(f"{shown_master(value)!r}: {MESOS_REMOVED}")
+    if value.startswith("local-cluster"):
+        raise HintedValueError(f"{shown_master(value)!r}: {LOCAL_CLUSTER_REFUSED}")
     if not MASTER_FORM_RE.fullmatch(value):
         raise HintedValueError(f"expected a Spark master URL: {MASTER_FORMS}, got {shown_master(value)!r}")
     if problem := master_problem(value):

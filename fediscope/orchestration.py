@@ -851,19 +851,22 @@ def spark_submit_jobs(settings: Settings, window: BatchWindow, binary: str) -> l
     """The two ``spark-submit`` command lines (curation of the window, then every metric into the store); the
     curation has no ``--since`` when the window takes uncurated earlier days (:attr:`BatchWindow.earlier`), and its
     ``--window-name`` is :attr:`BatchWindow.named`, so its messages name the run's day where they name
-    ``--since/--until`` when the job is run by hand.
+    ``--since/--until`` when the job is run by hand, and its ``--recurate-name`` ``fediscope process --recurate``
+    (the worker's command) where they name the job's own ``--recurate``.
 
     Secrets never go on a command line (visible to every user of the host): the store URL and the rest of the
     configuration travel in the environment, see :func:`spark_submit_env`.
     """
     import posixpath
 
+    from fediscope.engine.curation import RECURATE_NAMED
+
     jobs = _spark_jobs_dir()
     common = [binary, "--master", settings.spark_master, "--deploy-mode", "client",
               "--conf", "spark.sql.session.timeZone=UTC"]
     return [
         [*common, "--name", f"fediscope-curate-{window.since}", posixpath.join(jobs, "curate.py"),
-         "--window-name", window.named,
+         "--recurate-name", RECURATE_NAMED, "--window-name", window.named,
          *(["--since", window.since.isoformat()] if window.curate_since else []), "--until", window.until.isoformat()],
         [*common, "--name", f"fediscope-metrics-{window.until}", posixpath.join(jobs, "metrics.py")],
     ]

@@ -37,7 +37,9 @@ value, ``fediscope.toml``, a ``spark-submit --master spark://host`` without its 
 cannot finish; exits 4 with one line when the lake does not exist or holds no data, and 6 when a raw file was damaged
 since it was landed (:data:`fediscope.errors.JOB_EXIT_CODES`: the batch DAG fails its task at once on 2, 4 and 6, and
 retries on 1). ``--window-name`` names what limits the run where its messages say ``--since/--until`` (the batch DAG
-passes ``this run's day 2026-11-23``, its task having no options). Ctrl-C
+passes ``this run's day 2026-11-23``, its task having no options), and ``--recurate-name`` the run that rebuilds the
+curated tables (an interrupted rebuild's refusal, the warning of tables made by other curation rules): by default
+this job's own ``--recurate``; the batch DAG passes ``fediscope process --recurate``. Ctrl-C
 cancels the running Spark jobs, releases the lake lock and exits 130 with "fediscope curate: interrupted"; the
 next run curates again what it did not publish. ``--recurate`` rebuilds every curated table
 from the raw lake after an upgrade changed the curation rules, as ``fediscope process --recurate`` does
@@ -55,6 +57,10 @@ from fediscope.timestamps import parse_day
 
 #: how a refusal before curation ends (a missing or empty lake): curation has no store to leave alone
 NOTHING_CURATED = "nothing was curated"
+#: how its messages name the run that rebuilds the curated tables (an interrupted rebuild, tables made by other
+#: curation rules), by default: this job's own option, run as it was (``fediscope process --recurate`` needs
+#: fediscope's command where spark-submit runs; the batch DAG, whose worker has it, names that: ``--recurate-name``)
+RECURATE_NAMED = "`spark_jobs/curate.py --recurate`"
 
 
 def day(text: str) -> date:
@@ -80,9 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window-name", metavar="TEXT",
                         help="how messages name what limits this run's days (default: --since/--until; the batch "
                              "DAG passes \"this run's day YYYY-MM-DD\")")
+    parser.add_argument("--recurate-name", metavar="TEXT", default=RECURATE_NAMED,
+                        help="how messages name the run that rebuilds the curated tables (default: this job's own "
+                             f"{RECURATE_NAMED}; the batch DAG passes \"`fediscope process --recurate`\")")
     args = parser.parse_args(argv)
-    if args.window_name is not None and not args.window_name.strip():
-        parser.error("--window-name must not be empty")
+    for option in ("window_name", "recurate_name"):
+        if getattr(args, option) is not None and not getattr(args, option).strip():
+            parser.error(f"--{option.replace('_', '-')} must not be empty")
     if args.since and args.until and args.since > args.until:
         parser.error(f"--since {args.since} is after --until {args.until}")
     if args.recurate and (args.since or args.until):
@@ -114,7 +124,8 @@ def main(argv: list[str] | None = None, spark: object = None) -> int:
                     spark = submitted_session("fediscope-curate")
                 with SparkEngine(settings, spark=spark) as engine:
                     summary = engine.curate(since=args.since, until=args.until, rebuild=args.recurate,
-                                            allow_missing=args.force, window_named=args.window_name)
+                                            allow_missing=args.force, window_named=args.window_name,
+                                            recurate_named=args.recurate_name)
     except KeyboardInterrupt:
         print("fediscope curate: interrupted", file=sys.stderr)
         return 130

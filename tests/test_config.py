@@ -439,6 +439,12 @@ def test_a_spark_master_spark_would_refuse_is_a_config_error(master: str) -> Non
     ("mesos://127.0.0.1:5050", "'mesos://127.0.0.1:5050': Spark 4, which fediscope runs, no longer supports Mesos; "
      "run the jobs on a standalone cluster (spark://host:7077), YARN (yarn) or Kubernetes (k8s://https://host:6443)"),
     ("mesos://zk://zk1:2181/mesos", "'mesos://zk://zk1:2181/mesos': Spark 4, which fediscope runs, no longer"),
+    # was: accepted as a local master; Spark's mode for its unit tests, whose jobs waited forever with no worker
+    # (local-cluster[0,1,1024]) and whose context failed in the JVM with less than spark.executor.memory
+    ("local-cluster[1,1,1024]", "'local-cluster[1,1,1024]': local-cluster[…] is Spark's mode for its own unit tests, "
+     "which fediscope does not run: give local[N] (N threads on this machine) or a cluster's master "
+     "(spark://host:7077, yarn, k8s://…)"),
+    ("local-cluster[0, 1, 1024]", "'local-cluster[0, 1, 1024]': local-cluster[…] is Spark's mode for its own unit"),
     # were trimmed silently, while the lake and the store refuse such values
     (" local[2]", "' local[2]' has leading whitespace; remove it"),
     ("yarn\n", "'yarn\\n' has trailing whitespace; remove it"),

@@ -274,8 +274,15 @@ def _key(acct: str, domain: str) -> str:
             f"WHEN {acct} LIKE '%@%' THEN {_lower(acct)} ELSE {_lower(f'{acct} || {AT_INSTANCE}')} END")
 
 
+#: The domain of an ``acct``: what follows its last ``@``. ``\z``, not ``$``, ends every curation regex: RE2
+#: (DuckDB) and Java (Spark) both read ``\z`` as the very end of the text, while Java's ``$`` also matches before a
+#: final line break (RE2's does not), so ``$`` may let a value through on one engine only (:data:`_DAY_SECONDS_RE`).
+#: Here the two read alike (``[^@]+`` takes the line break too), but it keeps to the one spelling.
+_HOME_DOMAIN_RE = r"@([^@]+)\z"
+
+
 def _home(acct: str, domain: str) -> str:
-    domain_part = f"regexp_extract({acct}, '@([^@]+)$', 1)"
+    domain_part = f"regexp_extract({acct}, '{_HOME_DOMAIN_RE}', 1)"
     return (f"coalesce({domain}, CASE WHEN {acct} LIKE '%@%' THEN {_lower(domain_part)} "
             f"ELSE lower(meta.instance) END)")
 
@@ -884,10 +891,17 @@ def merge_accounts(first_day: date | None = None) -> str:
 MERGE_ACCOUNTS = merge_accounts()
 
 
+#: A day as the Mastodon API sends it, Unix seconds of its start: digits only, at most 11 (a larger number would
+#: overflow the conversion and fail the whole run). ``\z``: with ``$``, Spark read ``"1700000000\n"`` as a day (Java's
+#: ``$`` matches before a final line break, and Spark's cast trims it) and DuckDB as none, so one raw activity week
+#: or trending-tag day was curated on one engine only.
+_DAY_SECONDS_RE = r"^[0-9]{1,11}\z"
+
+
 def _day(expr: str) -> str:
-    """A day the Mastodon API sends as Unix seconds of its start (or an ISO date) → its UTC ``DATE``; NULL when
-    it is neither (at most 11 digits: a larger number would overflow the conversion and fail the whole run)."""
-    return (f"CASE WHEN regexp_matches({expr}, '^[0-9]{{1,11}}$') "
+    """A day the Mastodon API sends as Unix seconds of its start (:data:`_DAY_SECONDS_RE`, or an ISO date) → its UTC
+    ``DATE``; NULL when it is neither."""
+    return (f"CASE WHEN regexp_matches({expr}, '{_DAY_SECONDS_RE}') "
             f"THEN CAST(make_timestamp(TRY_CAST({expr} AS BIGINT) * 1000000) AS DATE) "
             f"ELSE CAST({_ts(expr)} AS DATE) END")
 
@@ -1010,23 +1024,44 @@ STATEMENTS = {
 #: an engine reads the raw files), so lakes curated before are told to re-curate.
 RULES_VERSION = 1
 
+#: Regexes of the rules as :func:`rules_fingerprint` hashes them: as they were spelt before they ended with ``\z``,
+#: with ``$``. The rules are DuckDB's text (module docstring), and RE2 reads ``$`` as ``\z`` (the very end; it has no
+#: "before a final line break"), so DuckDB makes the same rows with either: lakes curated before are not told to
+#: re-curate for the new spelling. Only Spark's reading changed, to DuckDB's, as when the Spark translation is
+#: mended (:mod:`fediscope.engine.dialect`): a lake curated on Spark before keeps the activity week or trending-tag
+#: day it read from Unix seconds followed by a line break (no Mastodon server sends one) until a later fetch of that
+#: week or day replaces it, or ``--recurate``. The home domain was read alike by both engines.
+_RULES_SPELT_BEFORE = {_HOME_DOMAIN_RE: r"@([^@]+)$", _DAY_SECONDS_RE: r"^[0-9]{1,11}$"}
+
+
+def _rules_statements() -> dict[str, str]:
+    """The statements :func:`rules_fingerprint` hashes, by name: every public text of this module, with
+    :data:`STATUS_RECORDS` as :data:`_STATUS_RECORDS_RULES` and the regexes of :data:`_RULES_SPELT_BEFORE` as spelt
+    before."""
+    statements = {name: value for name, value in globals().items()
+                  if name.isupper() and not name.startswith("_") and isinstance(value, str)}
+    statements["STATUS_RECORDS"] = _STATUS_RECORDS_RULES
+    for name, text in statements.items():
+        for now, before in _RULES_SPELT_BEFORE.items():
+            text = text.replace(f"'{now}'", f"'{before}'")
+        statements[name] = text
+    return statements
+
 
 def rules_fingerprint() -> str:
-    """A short hash of the curation rules: every statement of this module, the raw record schemas the engines
-    parse and the curated tables' columns, and :data:`RULES_VERSION`. The curated manifest records the rules its
-    tables were made by (:mod:`fediscope.engine.manifest`); any change of the rules, a fediscope upgrade that
-    reads statuses differently, shows as another fingerprint, and ``fediscope process`` then says the curated
-    rows predate the rules (``--recurate`` rebuilds them from the raw lake). Engine-independent: Spark runs
-    these same statements, translated."""
+    """A short hash of the curation rules: every statement of this module (:func:`_rules_statements`), the raw
+    record schemas the engines parse and the curated tables' columns, and :data:`RULES_VERSION`. The curated
+    manifest records the rules its tables were made by (:mod:`fediscope.engine.manifest`); any change of the rules,
+    a fediscope upgrade that reads statuses differently, shows as another fingerprint, and ``fediscope process``
+    then says the curated rows predate the rules (``--recurate`` rebuilds them from the raw lake).
+    Engine-independent: Spark runs these same statements, translated."""
     import hashlib
     import json
 
     from fediscope.engine.schema import CURATED, DATA_SCHEMAS
 
-    statements = {name: value for name, value in globals().items()
-                  if name.isupper() and not name.startswith("_") and isinstance(value, str)}
-    statements["STATUS_RECORDS"] = _STATUS_RECORDS_RULES
     tables = {name: list(table.columns.items()) for name, table in sorted(CURATED.items())}
-    body = json.dumps({"version": RULES_VERSION, "statements": statements, "raw": DATA_SCHEMAS, "tables": tables},
+    body = json.dumps({"version": RULES_VERSION, "statements": _rules_statements(), "raw": DATA_SCHEMAS,
+                       "tables": tables},
                       sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:16]

@@ -163,8 +163,9 @@ class CurateSummary:
 #: whose user gives no such options names it its own way: :class:`fediscope.engine.process.RunArguments`).
 WINDOW_NAMED = "--since/--until"
 
-#: How the refusal to finish an interrupted rebuild names the run that finishes it, by default: the command's (a
-#: Python API caller names its call: :class:`fediscope.engine.process.RunArguments`).
+#: How the refusal to finish an interrupted rebuild names the run that finishes it, and the warning of tables made by
+#: other curation rules the run that rebuilds them, by default: the command's (a Python API caller names its call:
+#: :class:`fediscope.engine.process.RunArguments`; ``spark_jobs/curate.py`` its own option).
 RECURATE_NAMED = "`fediscope process --recurate`"
 
 #: The setting whose value :func:`left_out_note` names (:func:`retention_named`).
@@ -202,7 +203,8 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
     ``allow_missing``). ``today`` (UTC; default: today) dates the curated retention's cutoff. ``window_named``:
     how the refusal to finish an interrupted rebuild names what limits this run, as its caller's user gives it
     (``--since/--until``; an Airflow batch run: ``this run's day 2026-11-23``), and ``recurate_named`` the run that
-    finishes it (``fediscope process --recurate``; the Python API: its call)."""
+    finishes it, or rebuilds tables made by other curation rules (``fediscope process --recurate``; the Python API:
+    its call; ``spark_jobs/curate.py`` run by hand: its own ``--recurate``)."""
     started = time.perf_counter()
     say = progress or (lambda _text: None)
     lake, ws = engine.lake, engine.workspace
@@ -253,8 +255,9 @@ def run_curation(engine: Engine, since: date | None = None, until: date | None =
         # said by the run's summary (rules_changed): `fediscope process` says it there alone (was: a progress line
         # and this log line too, three times in all on a terminal)
         log.warning("curation: the curated tables were made by other curation rules (%s; these are %s): rows "
-                    "curated before keep them; `fediscope process --recurate` rebuilds every table from the raw "
-                    "lake", manifest.rules or "not recorded, an older fediscope", rules, extra={IN_SUMMARY: True})
+                    "curated before keep them; %s rebuilds every table from the raw lake",
+                    manifest.rules or "not recorded, an older fediscope", rules, recurate_named,
+                    extra={IN_SUMMARY: True})
     if plan.total == 0 and not (rebuild and manifest.files):
         if rebuild:  # no raw file to make tables from, none curated before: the curated tables are left as they are
             summary.rebuilt, summary.nothing_to_rebuild = False, True

@@ -515,8 +515,10 @@ def _require_master_form(master: str) -> None:
     spark-submit refuses a master that does not start with ``local``, ``spark``, ``k8s`` or ``yarn`` itself, but
     passes ``local[x]`` on, and the SparkContext then failed with a Python traceback ("Could not parse Master
     URL") on stdout."""
-    from fediscope.engine.spark_master import MASTER_FORM_RE, MASTER_FORMS, shown_master
+    from fediscope.engine.spark_master import LOCAL_CLUSTER_REFUSED, MASTER_FORM_RE, MASTER_FORMS, shown_master
 
+    if master.startswith("local-cluster"):  # spark-submit passes it on too
+        raise ConfigError(f"{SUBMITTED_MASTER}={shown_master(master)}: {LOCAL_CLUSTER_REFUSED}")
     if not MASTER_FORM_RE.fullmatch(master):
         raise ConfigError(f"{SUBMITTED_MASTER}={shown_master(master)}: not a Spark master URL; give spark-submit's "
                           f"--master one of {MASTER_FORMS}")

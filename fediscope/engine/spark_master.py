@@ -40,12 +40,20 @@ def shown_master(master: str) -> str:
     return re.sub(r"[^/,@]*@", "***@", master)
 
 
-#: The master URL forms Spark accepts (its "Master URLs" documentation); anything else fails inside the JVM.
-MASTER_FORM_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?"
-                            r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]|yarn|(spark|k8s)://\S+)$")
+#: The master URL forms fediscope runs (Spark's "Master URLs" documentation, but ``local-cluster[…]``); anything else
+#: fails inside the JVM.
+MASTER_FORM_RE = re.compile(r"^(local(\[(\*|[1-9][0-9]*)(\s*,\s*[0-9]+)?\])?|yarn|(spark|k8s)://\S+)$")
 
 #: What a master of no form Spark accepts is told: the forms it may take.
 MASTER_FORMS = "local[N], local[*], spark://host:7077, yarn or k8s://…"
+
+#: Why ``local-cluster[N, C, M]`` is refused (it was taken as a local master): Spark's documentation gives it "only
+#: for unit tests", N worker JVMs of C cores and M MiB on this machine. It ran only where every number suited Spark's
+#: own settings: with no worker its jobs waited forever, with no core or less than ``spark.executor.memory`` (1 GiB
+#: unless set) it failed inside the JVM ("An error occurred while calling … JavaSparkContext"). ``local[N]`` runs the
+#: same SQL in one JVM.
+LOCAL_CLUSTER_REFUSED = ("local-cluster[…] is Spark's mode for its own unit tests, which fediscope does not run: give "
+                         "local[N] (N threads on this machine) or a cluster's master (spark://host:7077, yarn, k8s://…)")
 
 
 def master_problem(master: str) -> str | None:

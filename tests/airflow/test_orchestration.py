@@ -654,8 +654,10 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, spar
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     curate, metrics = calls
     assert curate["argv"][:4] == ["--master", spark_master, "--deploy-mode", "client"]
-    assert curate["argv"][-7:-6][0].endswith("spark_jobs/curate.py")
-    # its messages name the run's days, where the job run by hand names its --since/--until
+    assert curate["argv"][-9].endswith("spark_jobs/curate.py")
+    # its messages name the worker's command to rebuild the curated tables, where the job run by hand names its own
+    assert curate["argv"][-8:-6] == ["--recurate-name", "`fediscope process --recurate`"]
+    # and the run's days, where the job run by hand names its --since/--until
     assert curate["argv"][-6:] == ["--window-name", "this run's days 2026-11-22 to 2026-11-23",
                                    "--since", "2026-11-22", "--until", "2026-11-23"]
     assert metrics["argv"][-1].endswith("spark_jobs/metrics.py")

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.airflow
     (["--recurate", "--since", "2026-11-20"], "--recurate curates every raw file; leave out --since/--until"),
     (["--force"], "--force only applies with --recurate"),
     (["--window-name", " ", "--until", "2026-11-20"], "--window-name must not be empty"),
+    (["--recurate-name", ""], "--recurate-name must not be empty"),
 ])
 def test_curate_refuses_bad_days(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -44,6 +45,14 @@ def test_curate_takes_the_name_the_batch_dag_gives_its_window() -> None:
     assert curate.parse_args(["--window-name", "this run's day 2026-11-23", "--until", "2026-11-23"]).window_name \
         == "this run's day 2026-11-23"
     assert curate.parse_args(["--until", "2026-11-23"]).window_name is None  # by hand: --since/--until
+
+
+def test_curate_names_its_own_recurate_unless_told_otherwise() -> None:
+    """Run by hand, its messages name its own ``--recurate`` (was: ``fediscope process --recurate``, a command
+    spark-submit's user may not have where the job runs); the batch DAG names the worker's command."""
+    assert curate.parse_args([]).recurate_name == "`spark_jobs/curate.py --recurate`"
+    assert curate.parse_args(["--recurate-name", "`fediscope process --recurate`"]).recurate_name \
+        == "`fediscope process --recurate`"
 
 
 @pytest.mark.parametrize("where", ["missing-folder", "a-directory"])

@@ -124,7 +124,7 @@ def test_the_raw_pass_parses_each_timestamp_and_reads_each_author_once() -> None
             assert sql.count(expression) == 1, account
     spark = to_spark(sql)
     assert spark.count(" RLIKE '^[0-9]{4}-") == 9
-    assert spark.count("'@([^@]+)$'") == 2
+    assert spark.count("'@([^@]+)\\\\z'") == 2
 
 
 def test_the_rules_fingerprint_reads_the_raw_pass_with_its_shared_expressions_spelt_out() -> None:

@@ -222,3 +222,27 @@ def test_the_cli_says_there_is_nothing_to_rebuild_without_raw_files_or_a_manifes
     assert curated(twin) == before and not (twin / MANIFEST_PATH).exists()
     code, out, err = run(capsys, "process", "--no-progress")  # the same lake without --recurate: the same exit
     assert code == 0 and "nothing new to curate" in out, err
+
+
+@pytest.mark.spark
+def test_the_spark_job_run_by_hand_names_its_own_recurate(lake_dir: Path, twin: Path, spark: Any,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``spark_jobs/curate.py`` run by hand (spark-submit) names its own ``--recurate`` as the fix, where
+    ``fediscope process --recurate`` was named: a command its user may not have where spark-submit runs. (The batch
+    DAG passes ``--recurate-name`` to name the worker's command: tests/airflow.)"""
+    from spark_jobs import curate as curate_job
+
+    run_process(settings_for(lake_dir), progress=False)
+    set_manifest_rules(lake_dir, "0123456789abcdef")
+    assert curate_job.main(["--lake", str(lake_dir)], spark=spark) == 0
+    _out, err = capsys.readouterr()
+    assert "made by other curation rules (0123456789abcdef" in err, err
+    assert "`spark_jobs/curate.py --recurate` rebuilds every table from the raw lake" in err, err
+    assert "fediscope process" not in err, err
+
+    mark_rebuild_started(LocalLake(lake_dir), False)  # a rebuild stopped part-way
+    assert curate_job.main(["--lake", str(lake_dir), "--until", "2026-12-31"], spark=spark) == 2
+    _out, err = capsys.readouterr()
+    assert err == ("fediscope curate: error: a rebuild of the curated tables (`spark_jobs/curate.py --recurate`) was "
+                   "interrupted before it finished: a run limited by --since/--until cannot finish it; run "
+                   "`spark_jobs/curate.py --recurate`\n")

@@ -384,6 +384,12 @@ def _lake_files(lake_dir: Path) -> list[str]:
     ("curate", "local[x]",
      2, "fediscope curate: error: spark.master=local[x]: not a Spark master URL; give spark-submit's --master one of "
         "local[N], local[*], spark://host:7077, yarn or k8s://…"),
+    # was taken as a local master: with no worker the job waited forever, with less memory than an executor's
+    # the SparkContext failed in the JVM
+    ("curate", "local-cluster[0,1,1024]",
+     2, "fediscope curate: error: spark.master=local-cluster[0,1,1024]: local-cluster[…] is Spark's mode for its own "
+        "unit tests, which fediscope does not run: give local[N] (N threads on this machine) or a cluster's master "
+        "(spark://host:7077, yarn, k8s://…)"),
 ])
 def test_a_spark_job_probes_the_master_spark_submit_gave_it(tmp_path: Path, job: str, master: str, exit_code: int,
                                                             line: str) -> None:
