@@ -33,7 +33,9 @@ ERROR_STATUSES = {
     "429": "Too many requests for this API key, or the instance throttled us; retry after Retry-After seconds.",
     "431": "Request line and headers larger than the server's cap (16 KiB in all).",
     "500": "(internal_error) A bug in the server: the server log has the traceback.",
-    "502": "The instance failed, timed out, or answered with something unusable.",
+    "502": "The instance failed, timed out, or answered with something unusable. (upstream_unavailable) When it "
+           "was found down (502, 503, 504 or no answer, after the retry) it is not asked again for Retry-After "
+           "seconds: the requests for it are answered 503 upstream_down until then.",
     "503": "The lake's erasure suppression list cannot be read, so records cannot be filtered safely, "
            "malformed upstream data cannot be written to the lake's quarantine, (key_mismatch) the lake was "
            "landed with another pseudonym key or privacy mode than this API's, or (upstream_down) the instance "
@@ -80,10 +82,14 @@ RESULTS_ERROR_STATUSES = {
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "required": True,
                                 "schema": {"type": "integer", "minimum": 0}}}
-#: a 502 passes on the Retry-After of the instance's own 5xx answer, when it sent one
-_UPSTREAM_RETRY_AFTER = {"Retry-After": {**_RETRY_AFTER["Retry-After"], "required": False,
-                                         "description": "Seconds the instance asked to wait (its 5xx answer's "
-                                                        f"Retry-After, at most {MAX_RETRY_AFTER}), when it said."}}
+#: a 502 that found the instance down says how long it is left alone; another passes on the Retry-After of the
+#: instance's own 5xx answer, when it sent one
+_UPSTREAM_RETRY_AFTER = {"Retry-After": {
+    **_RETRY_AFTER["Retry-After"], "required": False,
+    "description": f"(upstream_unavailable) When the instance was found down (502, 503, 504 or no answer), the "
+                   f"seconds until it is asked again (meanwhile 503 upstream_down): {DOWN_MEMORY:g}, or its "
+                   f"Retry-After when longer (at most {MAX_RETRY_AFTER}). After another 5xx, the seconds its "
+                   "answer's Retry-After asked (at most the same), when it said."}}
 #: RFC 9110 section 15.5.6: a 405 names the methods the route takes
 _ALLOW = {"Allow": {"description": "The methods the route takes, comma-separated (GET, HEAD, OPTIONS; a records "
                                    "route: GET, OPTIONS).", "required": True, "schema": {"type": "string"}}}

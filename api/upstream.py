@@ -38,7 +38,9 @@ builds the same :class:`~fediscope.sources.client.MastodonClient` the collector 
   walk's cursor is then null);
 * ``Retry-After`` passed on (429, and 502 after an upstream 5xx that sent one) capped at
   :data:`MAX_RETRY_AFTER` seconds; a 429 that says nothing usable (no or a garbage ``Retry-After``, no rate-limit
-  reset) gets :data:`DEFAULT_RETRY_AFTER`;
+  reset) gets :data:`DEFAULT_RETRY_AFTER`; the 502 of a request whose failure starts (or extends) the memory of
+  the instance as down says instead how long that memory lasts (at least :data:`DOWN_MEMORY`, with or without the
+  instance's own ``Retry-After``), as the 503 ``upstream_down`` answers meanwhile count down to it;
 * a session hardened by :func:`api.guard.harden_session` (peer-address check, same-host redirects only);
 * the same privacy policy, including the erasure suppression list of the lake (``_state/suppressed.json``),
   re-read every :data:`SUPPRESSION_TTL` seconds; when it cannot be read the API answers 503 rather than risk
@@ -371,9 +373,10 @@ class DownInstances:
 
     How long: :data:`DOWN_MEMORY`, or the ``Retry-After`` of the instance's last answer when it asked for longer
     (a 503 for maintenance says ``Retry-After: 120``): was, the next requests were told to come back in 30 s, and
-    were sent then, while the instance had said two minutes. At most :data:`MAX_RETRY_AFTER` seconds, what the 502
-    of the request that found it down passes on, so the memory ends when that answer told its client to come back
-    and every 503 meanwhile counts down to the same moment. Not the day a 429's wait is held
+    were sent then, while the instance had said two minutes. At most :data:`MAX_RETRY_AFTER` seconds. The 502 of
+    the request that found it down says as ``Retry-After`` how long the memory lasts (:meth:`note`), also when the
+    instance sent none (a 503 without it, a timeout, no answer), so the memory ends when that answer told its client
+    to come back and every 503 meanwhile counts down to the same moment. Not the day a 429's wait is held
     (:data:`~fediscope.sources.client.MAX_WINDOW_SECONDS`): a 429 is the instance's word on our budget, which a
     client ignores at the risk of being blocked, so it is kept (each 429 we answer passing on at most an hour of it);
     a 5xx's ``Retry-After`` is advice on the server's health, and after an hour one request (no retry: the deadline
@@ -398,11 +401,15 @@ class DownInstances:
         """Seconds an instance is remembered down: ``memory``, else :data:`DOWN_MEMORY` as it is when asked."""
         return DOWN_MEMORY if self._memory is None else self._memory
 
-    def note(self, domain: str, exc: UpstreamError) -> None:
+    def note(self, domain: str, exc: UpstreamError) -> float | None:
         """Remember ``domain`` as down when ``exc`` (a request's final failure) says it is: :attr:`memory` seconds,
-        or as long as its ``Retry-After`` asked, up to :data:`MAX_RETRY_AFTER`."""
+        or as long as its ``Retry-After`` asked, up to :data:`MAX_RETRY_AFTER`, or longer when an earlier failure
+        asked for longer. Returns the seconds from now the memory lasts, which the 502 of that request passes on as
+        its ``Retry-After`` (:func:`upstream_error`), so it counts down to the moment every 503 ``upstream_down``
+        meanwhile names; None when nothing is remembered (not a failure saying the instance is down, or a memory
+        of 0 s)."""
         if not instance_down(exc) or isinstance(exc, UpstreamTLSError):
-            return
+            return None
         status = getattr(exc, "status", None)
         told = getattr(exc, "retry_after", None)
         asked = _retry_after(told)
@@ -415,6 +422,7 @@ class DownInstances:
             if found is not None and found[1] > until:
                 until = found[1]
             self._down[domain] = (now, until, said)
+        return until - now if until > now else None
 
     def up(self, domain: str) -> None:
         """``domain`` answered a page: it is not down (class docstring)."""
@@ -553,10 +561,10 @@ class Upstream:
         except UpstreamError as exc:
             if isinstance(exc, MalformedResponse):
                 self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
-            self.down.note(query.domain, exc)
+            held = self.down.note(query.domain, exc)
             wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
             raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
-                                 retry_after=wait) from None
+                                 retry_after=wait, down_for=held) from None
         self.down.up(query.domain)
         return page
 
@@ -916,12 +924,17 @@ MASTODON_ENDPOINTS = {
 
 
 def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sent: bool = False,
-                   retry_after: float | None = None) -> ApiError:
+                   retry_after: float | None = None, down_for: float | None = None) -> ApiError:
     """Map the client's exceptions to the API's answers. Messages are ours: upstream text is not relayed.
 
     ``token_sent`` says whether the request carried the instance's access token (it changes the 401/403 hint);
     ``retry_after``, on :class:`RateLimited`, the seconds the instance asked us to wait (:class:`_ThrottleWatch`;
-    None: it did not say, and :data:`DEFAULT_RETRY_AFTER` is answered).
+    None: it did not say, and :data:`DEFAULT_RETRY_AFTER` is answered); ``down_for``, when this failure started
+    (or extended) the API's memory of the instance as down, the seconds that memory lasts
+    (:meth:`DownInstances.note`): the 502's ``Retry-After``, in place of the instance's own. Was: only the
+    instance's, so a 503 or a timeout without one gave a 502 without ``Retry-After`` while the instance was
+    refused (503 ``upstream_down``) for the next :data:`DOWN_MEMORY` seconds, and a shorter one (20 s) sent the
+    client back into that refusal.
     """
     if isinstance(exc, RateLimited):
         seconds = _retry_after(retry_after) or DEFAULT_RETRY_AFTER
@@ -964,8 +977,11 @@ def upstream_error(exc: UpstreamError, domain: str, source: SourceRef, token_sen
                                                   f"(HTTP {exc.status}){hint}", upstream_status=exc.status)
     if isinstance(exc, UpstreamUnavailable):
         status = f" (HTTP {exc.status})" if exc.status else ""
-        seconds = _retry_after(exc.retry_after)
+        held = _retry_after(down_for)
+        seconds = held or _retry_after(exc.retry_after)
         when = f"retry in {seconds} s" if seconds else "try again later"
+        if held:
+            when = f"to spare a server that seems down it is not asked again for {held} s: {when}"
         return ApiError(502, "upstream_unavailable", f"instance {domain} failed or timed out{status}; {when}",
                         headers={"Retry-After": str(seconds)} if seconds else None, upstream_status=exc.status,
                         retry_after=seconds)

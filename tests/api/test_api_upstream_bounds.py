@@ -359,14 +359,22 @@ def test_a_usable_upstream_retry_after_is_passed_on(instance: FakeInstance, scra
     assert response.headers["Retry-After"] == expected
 
 
-def test_an_upstream_503_retry_after_is_kept_on_the_502(instance: FakeInstance,
-                                                        scraping: Callable[..., LiveApi]) -> None:
-    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, 503, b'{"error": "maintenance"}',
-                                                                  {"Retry-After": "7"})
+@pytest.mark.parametrize(("status", "asked", "expected"), [(500, "20", 20), (503, "120", 120),
+                                                       (503, "20", int(api.upstream.DOWN_MEMORY))],
+                         ids=["500-kept", "503-kept", "503-shorter-than-the-memory"])
+def test_an_upstream_5xx_retry_after_is_kept_on_the_502(instance: FakeInstance, scraping: Callable[..., LiveApi],
+                                                        status: int, asked: str, expected: int) -> None:
+    """The instance's ``Retry-After`` is passed on; but a 503 (the instance is down: the API then leaves it alone)
+    asking for less than the API's memory of a down instance gets the memory's length, as the 503 ``upstream_down``
+    answers meanwhile say (was: 20, and a client coming back then met them). Each asks for longer than the deadline
+    (10 s): not retried, nothing waited."""
+    instance.answers["/api/v1/timelines/public"] = lambda h: send(h, status, b'{"error": "maintenance"}',
+                                                                  {"Retry-After": asked})
     response = scraping(retry_backoff=0.05).get("/v1/timelines/public", params={"instance": instance.domain})
     error = assert_error(response, 502, "upstream_unavailable")
-    assert response.headers["Retry-After"] == "7"
-    assert error["retry_after"] == 7 and error["upstream_status"] == 503
+    assert response.headers["Retry-After"] == str(expected)
+    assert error["retry_after"] == expected and error["upstream_status"] == status
+    assert len(instance.requests_to("/api/v1/timelines/public")) == 1
 
 
 def test_an_upstream_503_with_a_huge_retry_after_is_capped(instance: FakeInstance,

@@ -4,6 +4,7 @@ set by hand (no waiting, nothing timed)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,9 +48,14 @@ def test_an_instance_found_down_is_not_asked_again_for_a_while(live_api: Callabl
         buggy.fail(500, times=FOREVER, path=TIMELINE)
 
         first = live.get("/v1/timelines/public", params={"instance": down.domain})
-        assert_error(first, 502, "upstream_unavailable")
+        error = assert_error(first, 502, "upstream_unavailable")
         assert len(down.log) == 2  # the request and its retry
-        assert_error(live.get("/v1/timelines/public", params={"instance": buggy.domain}), 502, "upstream_unavailable")
+        # the instance sent no Retry-After: the 502 says how long the API leaves it alone, as the 503s will
+        assert first.headers["Retry-After"] == str(int(DOWN_MEMORY)) and error["retry_after"] == DOWN_MEMORY
+        assert f"not asked again for {DOWN_MEMORY:g} s" in error["message"], error["message"]
+        other = live.get("/v1/timelines/public", params={"instance": buggy.domain})
+        assert_error(other, 502, "upstream_unavailable")
+        assert "Retry-After" not in other.headers  # a 500 holds nothing, and said nothing
 
         held = [live.get(path, params={"instance": down.domain}) for path in ROUTES]
         assert len(down.log) == 2
@@ -65,6 +71,35 @@ def test_an_instance_found_down_is_not_asked_again_for_a_while(live_api: Callabl
         assert_error(live.get("/v1/instance", params={"instance": down.domain}), 502, "upstream_unavailable")
         assert len(down.log) == 4
 
+
+
+def test_the_502_of_an_instance_that_does_not_answer_says_how_long_it_is_left_alone(
+        live_api: Callable[..., LiveApi]) -> None:
+    """An instance whose port refuses the connection (a socket bound, not listening: nothing answers, and no other
+    server can take the port meanwhile) is remembered down for ``DOWN_MEMORY`` seconds: the 502 that found it so
+    says as much as ``Retry-After`` (and ``retry_after``), and the 503 ``upstream_down`` answers after it count
+    down to the same moment. Was: the 502 said no ``Retry-After`` (nothing answered to send one), so a client
+    retrying at once, or after its own idea of a wait, met the 503s."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        domain = f"127.0.0.1:{silent.getsockname()[1]}"
+        live = live_api(make_settings(instances=(f"http://{domain}",), allow_private_addresses=True,
+                                      retry_backoff=0.01))
+        clock = FakeClock()
+        upstream_of(live).down.clock = clock
+
+        first = live.get("/v1/timelines/public", params={"instance": domain})
+        error = assert_error(first, 502, "upstream_unavailable")
+        assert "upstream_status" not in error  # no answer
+        assert first.headers["Retry-After"] == str(int(DOWN_MEMORY)) and error["retry_after"] == DOWN_MEMORY
+        documented = live.get("/openapi.json", key=None).json()["paths"]["/v1/timelines/public"]["get"]["responses"]
+        header = documented["502"]["headers"]["Retry-After"]
+        assert header["schema"]["type"] == "integer" and "upstream_down" in header["description"]
+        clock.now += 10
+        held = live.get("/v1/instance", params={"instance": domain})
+        error = assert_error(held, 503, "upstream_down")
+        assert "(no answer)" in error["message"], error["message"]
+        assert held.headers["Retry-After"] == str(int(DOWN_MEMORY) - 10) and error["retry_after"] == DOWN_MEMORY - 10
 
 
 def upstream_of(live: LiveApi) -> Upstream:
@@ -94,9 +129,10 @@ def test_an_instance_down_for_longer_than_the_memory_is_left_alone_as_long_as_it
         upstream_of(live).down.clock = clock
         down.fail(503, times=FOREVER, retry_after=retry_after)
 
-        first = assert_error(live.get("/v1/timelines/public", params={"instance": down.domain}), 502,
-                             "upstream_unavailable")
-        assert first["retry_after"] == min(int(retry_after), MAX_RETRY_AFTER)
+        answer = live.get("/v1/timelines/public", params={"instance": down.domain})
+        first = assert_error(answer, 502, "upstream_unavailable")
+        # how long the memory lasts, the instance's shorter 20 s too (was: 20, and the client came back into 503s)
+        assert first["retry_after"] == held == int(answer.headers["Retry-After"])
         assert len(down.log) == 1
 
         clock.now += DOWN_MEMORY - 1
@@ -175,8 +211,8 @@ def test_a_page_answered_after_the_instance_was_found_down_ends_the_memory(
 def test_a_failure_in_flight_does_not_shorten_a_longer_memory(held_tag: HeldDouble,
                                                                live_api: Callable[..., LiveApi]) -> None:
     """A hashtag page asked for before another request found the instance down asking for 120 s, failing after it
-    without a ``Retry-After``: the instance is still left alone for the 120 s. Was: the later failure's 30 s
-    replaced them."""
+    without a ``Retry-After``: the instance is still left alone for the 120 s, and that late request's 502 says
+    the seconds left of them. Was: the later failure's 30 s replaced them; then its 502 said no ``Retry-After``."""
     live = live_api(settings_for(held_tag))
     clock = FakeClock()
     upstream_of(live).down.clock = clock
@@ -186,11 +222,15 @@ def test_a_failure_in_flight_does_not_shorten_a_longer_memory(held_tag: HeldDoub
     held_tag.fail(503, times=FOREVER, path=TIMELINE, retry_after="120")
     held_tag.fail(503, times=FOREVER, path=TAG)
     assert_error(live.get("/v1/timelines/public", params={"instance": held_tag.domain}), 502, "upstream_unavailable")
+    clock.now += 1
     held_tag.release.set()
-    assert_error(in_flight.result(), 502, "upstream_unavailable")
+    late = in_flight.result()
+    error = assert_error(late, 502, "upstream_unavailable")
+    # the memory it found (and did not shorten), not nothing (its 503 said no Retry-After)
+    assert error["retry_after"] == 119 == int(late.headers["Retry-After"])
     asked = len(held_tag.log)
 
-    clock.now += DOWN_MEMORY
+    clock.now += DOWN_MEMORY - 1
     error = assert_error(live.get("/v1/instance", params={"instance": held_tag.domain}), 503, "upstream_down")
     assert error["retry_after"] == 120 - DOWN_MEMORY
     assert len(held_tag.log) == asked
