@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from demo_reruns import last_run_hours_ago
 
+from fediscope.console import display_width
 from fediscope.demo import (
     KEY_FILE,
     STEPS,
@@ -663,6 +664,16 @@ def test_wrapped_lines_break_between_parts_and_never_inside_a_date() -> None:
     path = "./" + "d" * 50 + "/report.txt"
     assert wrap_line(f"… 18 more analyses in the full report: {path}", 40) == [
         "… 18 more analyses in the full report:", f"  {path}"]
+
+
+def test_wrapped_lines_fit_the_width_in_columns_not_characters() -> None:
+    """Was: the lines were cut at ``width`` characters (textwrap counts characters), so a line of hashtags in
+    Japanese, two columns a character, took up to twice the terminal's width."""
+    line = "Top hashtags: " + " ".join(["#日本語のタグ"] * 8) + " · peak hour: 21"
+    wrapped = wrap_line(line, 40)
+    assert max(display_width(row) for row in wrapped) <= 40, wrapped
+    assert " ".join(row.strip() for row in wrapped) == line
+    assert wrapped[1] == "  #日本語のタグ #日本語のタグ"  # 29 columns: a third (14 more) would not fit
 
 
 def test_the_excerpt_names_the_report_file_and_wraps_to_the_width() -> None:
