@@ -371,7 +371,7 @@ def start_instance(ctx: DemoContext) -> str:
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = hour - new_statuses_span(ctx.n_statuses, ctx.new_statuses, hour)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
-    corpus, gained = len(instance.statuses), 0
+    corpus, gained, due = len(instance.statuses), 0, 0
     newest = newest_collected(ctx.lake_dir, ctx.port)
     if newest is not None:
         # a re-run's instance gains what the corpus posts since the last run, at most --new, one of them posted
@@ -409,8 +409,12 @@ def start_instance(ctx: DemoContext) -> str:
     public = len(instance.public_timeline_ids())
     # was: "serves 5025 statuses" under the head's "(5000 statuses, seed 0)", with nothing to say what the 25 were
     made_of = f" (the corpus's {corpus} and {gained} new for this run)" if gained else ""
-    if newest is not None and not gained:
-        made_of = " (none new yet: at the corpus's rhythm, no status is due since the last run)"
+    if newest is not None and not gained:  # was "no status is due" also when one was (posted by the stream step)
+        made_of = (" (none new yet: at the corpus's rhythm, no status is due since the last run)" if due <= 0 else
+                   " (none new yet: the one status due at the corpus's rhythm since the last run is posted live by "
+                   "the stream step)" if due == 1 else
+                   f" (none new: --new {ctx.new_statuses}; the stream step posts {ctx.stream_posts} of the {due} "
+                   "statuses due at the corpus's rhythm since the last run)")
     # was "… as sample.social" alone, while the lake, the store and the report name it 127.0.0.1:<port>: a newcomer
     # wondered which was which. The instance calls itself so (its statuses' URLs, its instance document); fediscope
     # names an instance by the address it collects from (its own accounts too: sample.social is no parent domain of
