@@ -371,7 +371,7 @@ def start_instance(ctx: DemoContext) -> str:
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end = hour - new_statuses_span(ctx.n_statuses, ctx.new_statuses, hour)
     instance = SampleInstance.generate(ctx.n_statuses, ctx.seed, end=end)
-    corpus, gained = len(instance.statuses), 0
+    corpus, gained, due = len(instance.statuses), 0, 0
     newest = newest_collected(ctx.lake_dir, ctx.port)
     if newest is not None:
         # a re-run's instance gains what the corpus posts since the last run, at most --new, one of them posted
@@ -409,8 +409,12 @@ def start_instance(ctx: DemoContext) -> str:
     public = len(instance.public_timeline_ids())
     # was: "serves 5025 statuses" under the head's "(5000 statuses, seed 0)", with nothing to say what the 25 were
     made_of = f" (the corpus's {corpus} and {gained} new for this run)" if gained else ""
-    if newest is not None and not gained:
-        made_of = " (none new yet: at the corpus's rhythm, no status is due since the last run)"
+    if newest is not None and not gained:  # was "no status is due" also when one was (posted by the stream step)
+        made_of = (" (none new yet: at the corpus's rhythm, no status is due since the last run)" if due <= 0 else
+                   " (none new yet: the one status due at the corpus's rhythm since the last run is posted live by "
+                   "the stream step)" if due == 1 else
+                   f" (none new: --new {ctx.new_statuses}; the stream step posts {ctx.stream_posts} of the {due} "
+                   "statuses due at the corpus's rhythm since the last run)")
     # was "… as sample.social" alone, while the lake, the store and the report name it 127.0.0.1:<port>: a newcomer
     # wondered which was which. The instance calls itself so (its statuses' URLs, its instance document); fediscope
     # names an instance by the address it collects from (its own accounts too: sample.social is no parent domain of
@@ -703,13 +707,40 @@ def excerpt(text: str, sections: int, width: int | None = None, where: str = "th
     return "\n".join(kept)
 
 
+class _ColumnsWrapper(textwrap.TextWrapper):
+    """A :class:`textwrap.TextWrapper` that measures lines in terminal columns (:func:`display_width`: a CJK
+    character or an emoji takes two, a combining mark none), not in characters: was, a line of hashtags in Japanese
+    was wrapped at ``width`` characters, up to twice as many columns. Long words are kept whole, and no
+    ``max_lines``: what :func:`wrap_line` asks of it."""
+
+    def _wrap_chunks(self, chunks: list[str]) -> list[str]:
+        lines: list[str] = []
+        chunks.reverse()  # a stack, as TextWrapper's own
+        while chunks:
+            indent = self.subsequent_indent if lines else self.initial_indent
+            width = self.width - display_width(indent)
+            if self.drop_whitespace and not chunks[-1].strip() and lines:
+                del chunks[-1]  # a line after the first does not start with the space it was broken at
+            line: list[str] = []
+            used = 0
+            # a chunk wider than any line (a path) goes on a line of its own, whole
+            while chunks and (not line or used + display_width(chunks[-1]) <= width):
+                used += display_width(chunks[-1])
+                line.append(chunks.pop())
+            if self.drop_whitespace and line and not line[-1].strip():
+                del line[-1]
+            if line:
+                lines.append(indent + "".join(line))
+        return lines
+
+
 def wrap_line(line: str, width: int) -> list[str]:
-    """``line`` in lines of at most ``width`` columns, the later ones indented by two: at its spaces, never inside
-    a word or a date (``2026-11-21``), and, in a line of ``a: 1 · b: 2`` parts, between whole parts where each
-    fits. A word longer than ``width`` (a path) stays whole."""
+    """``line`` in lines of at most ``width`` columns (:func:`display_width`), the later ones indented by two: at its
+    spaces, never inside a word or a date (``2026-11-21``), and, in a line of ``a: 1 · b: 2`` parts, between whole
+    parts where each fits. A word longer than ``width`` (a path) stays whole."""
     if display_width(line) <= width:
         return [line]
-    wrapper = textwrap.TextWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    wrapper = _ColumnsWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     parts = line.split(" · ")
     if len(parts) < 2 or "\u00a0" in line or any(display_width(part) > width - 4 for part in parts):
         return wrapper.wrap(line)

@@ -60,8 +60,9 @@ class RateLimitState:
         it, or not said), ``remaining`` only goes down and the reset stays the later of the two. An answer naming
         another reset is of another window: its counts are taken as said (a count it did not say is no longer
         known). A later reset is the next window; an earlier one is a window over (an answer of the one before,
-        arrived late: its reset has passed, so it holds nothing) or another limit's shorter one (a 429 whose reset
-        comes sooner than the window's, which is then waited for)."""
+        arrived late: its reset has passed, so it holds nothing, and is not noted: was, it took the place of the
+        window known, whose budget was then forgotten until the next answer) or another limit's shorter one (a 429
+        whose reset comes sooner than the window's, which is then waited for)."""
         now = time.time() if now is None else now
         with self._lock:
             known = self.reset_at if self.reset_at is not None and self.reset_at > now else None
@@ -70,6 +71,8 @@ class RateLimitState:
                     remaining = min(remaining, self.remaining)
                 if reset_at is not None:
                     reset_at = max(reset_at, known)
+            elif known is not None and reset_at is not None and reset_at <= now:
+                return  # of a window over, arrived late: it says nothing of the known one, whose counts stay
             elif reset_at is not None:  # another window: the known one's counts say nothing of it
                 self.remaining = None
             if limit is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from demo_reruns import last_run_hours_ago
 
+from fediscope.console import display_width
 from fediscope.demo import (
     KEY_FILE,
     STEPS,
@@ -557,6 +558,28 @@ def test_a_rerun_minutes_later_adds_no_burst_to_the_run_s_hour(tmp_path: Path) -
                in out.getvalue() for n in due), out.getvalue()
 
 
+def test_a_rerun_whose_one_due_status_is_left_to_the_stream_step_says_so(tmp_path: Path) -> None:
+    """Was: a re-run that gained none said "no status is due since the last run" also when one was, left to the
+    stream step to post live. The last run is moved back to when the corpus's rhythm has one status due (1.0, far
+    from where it rounds otherwise)."""
+    steps = [s for s in STEPS if s.name == "sample instance"]
+    first = DemoContext(base=tmp_path, n_statuses=500, port=0, new_statuses=25)
+    assert run_demo(first, [*steps, *(s for s in STEPS if s.name == "collect")], io.StringIO()) == 0
+    now = datetime.now(UTC)
+    low, high = 0.0, 24.0  # hours back: what is due grows with them
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if statuses_posted_between(500, now - timedelta(hours=middle), now) < 1 else \
+            (low, middle)
+    last_run_hours_ago(first.lake_dir, high)
+    out = io.StringIO()
+    again = DemoContext(base=tmp_path, n_statuses=500, port=default_port(first.lake_dir), new_statuses=25)
+    assert run_demo(again, steps, out) == 0, out.getvalue()
+    assert (" serves 500 statuses (none new yet: the one status due at the corpus's rhythm since the last run is "
+            "posted live by the stream step) of ") in out.getvalue(), out.getvalue()
+    assert again.stream_posts == 1
+
+
 def test_the_corpus_posts_its_statuses_over_its_window_at_its_rhythm() -> None:
     """What a re-run gains is the corpus's own rate: over its 14 days it posts the whole corpus, over the hours
     the first run's new statuses are spread over at least as many, and more in an afternoon hour than at night."""
@@ -663,6 +686,16 @@ def test_wrapped_lines_break_between_parts_and_never_inside_a_date() -> None:
     path = "./" + "d" * 50 + "/report.txt"
     assert wrap_line(f"… 18 more analyses in the full report: {path}", 40) == [
         "… 18 more analyses in the full report:", f"  {path}"]
+
+
+def test_wrapped_lines_fit_the_width_in_columns_not_characters() -> None:
+    """Was: the lines were cut at ``width`` characters (textwrap counts characters), so a line of hashtags in
+    Japanese, two columns a character, took up to twice the terminal's width."""
+    line = "Top hashtags: " + " ".join(["#日本語のタグ"] * 8) + " · peak hour: 21"
+    wrapped = wrap_line(line, 40)
+    assert max(display_width(row) for row in wrapped) <= 40, wrapped
+    assert " ".join(row.strip() for row in wrapped) == line
+    assert wrapped[1] == "  #日本語のタグ #日本語のタグ"  # 29 columns: a third (14 more) would not fit
 
 
 def test_the_excerpt_names_the_report_file_and_wraps_to_the_width() -> None:

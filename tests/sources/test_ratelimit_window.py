@@ -54,3 +54,19 @@ def test_the_pacing_message_says_the_budget_the_wait_was_reckoned_from() -> None
 
     [(what, _seconds, kind)] = waits
     assert kind == "pace" and "(3 left in this rate-limit window)" in what, what
+
+
+def test_a_late_answer_of_a_window_over_leaves_the_known_window_as_it_is() -> None:
+    """Was: an answer naming a reset already passed (sent in the window before, arrived after an answer of the next
+    one) was taken as another window: its counts replaced the known window's, whose reset was then past, so the
+    requests after it were neither paced nor held while the window known had no budget left."""
+    state = RateLimitState()
+    state.note(limit=300, remaining=0, reset_at=NOW + 300, now=NOW)
+    state.note(limit=300, remaining=7, reset_at=NOW - 2, now=NOW + 1)
+    assert state.snapshot() == (300, 0, NOW + 300, None)
+    client = MastodonClient("https://example.com", rate=state)
+    assert client.pacing_delay(NOW + 1)[1] == "reset"
+
+    # with no window known (its reset passed), such an answer is taken as said: it holds nothing either way
+    state.note(limit=300, remaining=7, reset_at=NOW + 299, now=NOW + 301)
+    assert state.snapshot() == (300, 7, NOW + 299, None)

@@ -188,6 +188,22 @@ def test_keys_of_exactly_a_frame_are_read_in_one_call_and_one_byte_more_in_two(p
     assert list(key_batches(b"t", [b"a", b"b", b"c"], None, 2, None)) == [[b"a", b"b"], [b"c"]]
 
 
+def test_keys_read_without_columns_are_counted_as_the_call_happybase_sends():
+    """happybase's ``rows`` without columns sends a ``getRowsWithColumns`` all the same (its ``columns`` left out):
+    was counted as a ``getRows``, 11 bytes short, so keys 1 to 11 bytes over a frame went in one call."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed")
+        connection.create_table("cells", {"f": {}})
+        table = connection.table("cells")
+        table.put(b"a", {b"f:q": b"1"})
+        fixed = call_bytes(b"cells", "getRowsWithColumns")
+        keys = [b"a", b"b" * (MIB - fixed - key_bytes(b"a") - key_bytes(b"") + 1)]
+        batches = list(key_batches(b"cells", keys, None, 1000, MIB))
+        assert batches == [[keys[0]], [keys[1]]]
+        assert [key for batch in batches for key, _ in table.rows(batch)] == [b"a"]
+        assert server.refused_frames == []
+
+
 def test_a_write_reads_the_stored_ranks_of_long_keys_in_calls_the_server_takes(prefix):
     """Was: one ``getRowsWithColumns`` of the write's (up to a thousand) keys, 1.2 MB here: the connection closed, the
     write failed before it changed anything."""
