@@ -3,7 +3,10 @@
 HBase has no columns types, no secondary indexes and no ORDER BY: a table is a sorted map from row key to
 cells, and the only fast reads are a row by key and a scan over a key range. The layout
 (:mod:`fediscope.store.hbase_schema`) and row keys (:mod:`fediscope.store.rowkeys`) are therefore designed for
-the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index.
+the port's reads: ``get`` is one row, ``scan_prefix`` a prefix scan, ``top`` a short scan of the rank index. HBase
+refuses a row key over 32,767 bytes in a read as in a write (``Internal error processing getRowWithColumns``), and holds
+none: a lookup of a longer one is answered without asking (nothing matches, as in SQL), and a page's position
+(``after``) whose row key is longer starts its scan at the first row key HBase could hold after it (:func:`_start_row`).
 
 Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
 server's frame limit: :mod:`fediscope.store.hbase_frames`; reads of many rows by key likewise,
@@ -66,7 +69,7 @@ from fediscope.store.hbase_frames import (
     row_bytes,
 )
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
-from fediscope.store.rowkeys import encode, encode_key, encode_rank
+from fediscope.store.rowkeys import MAX_ROW_LENGTH, encode, encode_key, encode_rank
 from fediscope.store.schema import Row, TableSchema, WritePlan, cast, metric_name_problem, plan_write
 
 log = logging.getLogger(__name__)
@@ -902,10 +905,11 @@ class HBaseStore(BaseStore):
         type_ = schema.types[column]
         qualifier = f"m:{column}".encode()
         matches: list[tuple[bytes, bytes]] = []
+        scan = {"row_prefix": encode(value, type_)} if column == schema.prefix and column in schema.key else {}
+        if len(scan.get("row_prefix", b"")) > MAX_ROW_LENGTH:  # no row key starts with it (as in _scan_prefix)
+            return 0, self._row_count(schema.metric)
         with self._connection(f"delete from {schema.metric}") as conn:
             data = conn.table(layout.data_table(self.prefix, schema.metric))
-            scan = ({"row_prefix": encode(value, type_)} if column == schema.prefix and column in schema.key
-                    else {})
             for key, cells in data.scan(columns=[qualifier, b"i:rank"], **scan):
                 # under a prefix scan the row key says the value (its encoding is self-delimiting); else the cell
                 # does, and one its column's type cannot hold matches nothing, as in SQL's WHERE
@@ -938,6 +942,8 @@ class HBaseStore(BaseStore):
 
     def _get(self, schema: TableSchema, key: tuple[Any, ...]) -> Row | None:
         row_key = self._row_key(schema, dict(zip(schema.key, key, strict=True)))
+        if len(row_key) > MAX_ROW_LENGTH:  # no row has it (HBase holds none so long), and HBase refuses to look
+            return None
         with self._connection(f"read {schema.metric}") as conn:
             cells = conn.table(layout.data_table(self.prefix, schema.metric)).row(row_key, columns=[b"m"])
         return self._cells_to_row(cells) if cells else None
@@ -952,8 +958,13 @@ class HBaseStore(BaseStore):
                     and (after is None or schema.key_of(schema.decode(r)) > after)]
             return rows[:limit] if limit is not None else rows
         prefix = encode(value, schema.types[schema.prefix])
+        if len(prefix) > MAX_ROW_LENGTH:  # no row key starts with it (HBase holds none so long)
+            return []
         stop = _after_prefix(prefix)
-        start = prefix if after is None else max(prefix, self._key_bytes(schema, after) + b"\x00")
+        start = prefix if after is None else _start_row(self._key_bytes(schema, after) + b"\x00")
+        if start is None:
+            return []
+        start = max(prefix, start)
         if stop is not None and start >= stop:
             return []
         with self._connection(f"scan {schema.metric}") as conn:
@@ -967,8 +978,10 @@ class HBaseStore(BaseStore):
         data table from ``after`` when its row keys are in key order."""
         if not schema.rank_column:
             return self._key_range(schema, n, after)
-        start = None if after is None else self._rank_key(
-            schema, {schema.rank_column: after[0], **dict(zip(schema.key, after[1:], strict=True))}) + b"\x00"
+        start = None if after is None else _start_row(self._rank_key(
+            schema, {schema.rank_column: after[0], **dict(zip(schema.key, after[1:], strict=True))}) + b"\x00")
+        if after is not None and start is None:
+            return []
         result: list[Row] = []
         with self._connection(f"read the top of {schema.metric}") as conn:
             data = conn.table(layout.data_table(self.prefix, schema.metric))
@@ -1001,7 +1014,9 @@ class HBaseStore(BaseStore):
             if after is not None:
                 rows = [r for r in rows if schema.key_of(schema.decode(r)) > after]
             return rows[:n]
-        start = None if after is None else self._key_bytes(schema, after) + b"\x00"
+        start = None if after is None else _start_row(self._key_bytes(schema, after) + b"\x00")
+        if after is not None and start is None:
+            return []
         with self._connection(f"scan {schema.metric}") as conn:
             table = conn.table(layout.data_table(self.prefix, schema.metric))
             return [self._cells_to_row(cells) for _, cells in table.scan(row_start=start, columns=[b"m"], limit=n)]
@@ -1289,6 +1304,20 @@ def _after_prefix(prefix: bytes) -> bytes | None:
     """The first row key after every key that starts with ``prefix`` (None: none, the prefix is all 0xFF bytes)."""
     kept = prefix.rstrip(b"\xff")
     return kept[:-1] + bytes([kept[-1] + 1]) if kept else None
+
+
+def _start_row(start: bytes) -> bytes | None:
+    """A scan's start row HBase takes (at most :data:`~fediscope.store.rowkeys.MAX_ROW_LENGTH` bytes: a longer one is
+    refused, ``Internal error processing scannerOpenWithScan``) that starts the scan at the same rows as ``start``;
+    None when no row key can come at or after ``start``.
+
+    A paging position (``after``) is anything the caller gives, so its encoding may be longer; every row key HBase
+    holds is at most that long. Such a key ``k`` comes at or after a longer ``start`` exactly when it differs from
+    ``start`` within its first ``MAX_ROW_LENGTH`` bytes, by a greater byte: when ``k`` comes after every key that
+    starts with those bytes, that is at or after :func:`_after_prefix` of them (every key in between is longer)."""
+    if len(start) <= MAX_ROW_LENGTH:
+        return start
+    return _after_prefix(start[:MAX_ROW_LENGTH])
 
 
 class _Unreadable:

@@ -220,14 +220,22 @@ class MySQLStore(SQLStore):
                 "null": BigInteger()}[type_]
 
     def _sort_terms(self, column: Any, type_: str, descending: bool) -> list[Any]:
-        """A text column also by its length in bytes, in the same direction, in a top-N read by rank (``ORDER BY
-        rank IS NULL, rank, key LIMIT n``), which MariaDB sorts itself. Its sort of the first N rows compares text
+        """A text column also by its length in bytes, in the same direction, in a sort MariaDB makes itself: a top-N
+        read by rank (``ORDER BY rank IS NULL, rank, key LIMIT n``), a prefix's rows (``ORDER BY key``, which it
+        sorts after reading them by an index: ``Using filesort``). Its sort of the first N rows compares text
         by fixed-length sort keys padded with 0x00 bytes, so texts that differ only by trailing NUL characters
         (``"a"``, ``"a\\0"``) tie in it, although they are two rows, told apart by ``<`` and ``=`` (the binary no-pad
         collation), and SQLite and HBase sort them apart (``"a"`` first). Such a tie came back in whatever order the
         sort left it (10.11: ``"a\\0"`` before ``"a"`` in a descending rank, keys out of order among tied ranks), and
         a page reading on ``after`` the last row of the one before (the results API, ``store export``) skipped rows
-        or read some twice. Among texts that tie so the longer is the greater, as the collation compares them."""
+        or read some twice. Among texts that tie so the longer is the greater, as the collation compares them.
+
+        A prefix's rows came right without it, only because the index they are read by gives them in key order and
+        tied rows kept that order (10.11: ``ORDER BY t LIMIT 2`` of rows read in the order ``"a\\0\\0"``, ``"a\\0"``,
+        ``"a"`` gives those first two, where ``ORDER BY t`` alone sorts all three right); the length makes the order
+        the sort's own. Key
+        order with no prefix (:meth:`~fediscope.store.sql.SQLStore._all`, a top-N without a rank) is read in the
+        primary key's order, which compares as ``<`` does, and sorted by nothing."""
         terms = super()._sort_terms(column, type_, descending)
         if type_ != "str":
             return terms

@@ -23,7 +23,8 @@ Encodings (each self-delimiting, so concatenations of them compare component by 
 A rank value starts with a marker byte (0x01 present, 0x02 NULL) so NULLs sort after every value whatever
 the direction; only the value bytes are inverted for a descending rank.
 
-HBase refuses a row key longer than :data:`MAX_ROW_LENGTH` bytes, and the whole batch that holds it. Text key
+HBase refuses a row key longer than :data:`MAX_ROW_LENGTH` bytes, and the whole batch that holds it (and a read of
+one: a get, a scan's start or stop row, which the store answers itself: no row has such a key). Text key
 values are limited in characters (``MAX_KEY_TEXT``), so only a metric with many text key columns can reach it:
 :func:`longest_row_key` tells whether one can, :func:`row_key_length` whether a row does.
 """

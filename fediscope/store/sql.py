@@ -499,17 +499,23 @@ class SQLStore(BaseStore):
 
     def _scan_prefix(self, schema: TableSchema, value: Any, limit: int | None,
                      after: tuple[Any, ...] | None = None) -> list[Row]:
+        """In key order, which the database sorts the prefix's rows in (MariaDB reads them by an index, its primary
+        key's or the prefix column's, then sorts them: :meth:`_sort_terms`)."""
         table = self.table(schema)
         keys = [table.c[k] for k in schema.key]
         query = select(table).where(table.c[schema.prefix] == value)
         if after is not None:
             query = query.where(_after(keys, after))
-        query = query.order_by(*keys)
+        order = [term for name, key in zip(schema.key, keys, strict=True)
+                 for term in self._sort_terms(key, schema.types[name], False)]
+        query = query.order_by(*order)
         return self._select(query.limit(limit) if limit is not None else query, table.name)
 
     def _top(self, schema: TableSchema, n: int, after: tuple[Any, ...] | None = None) -> list[Row]:
-        """Without a rank column: key order, read in the primary key's order. With one: ``ORDER BY rank IS NULL,
-        rank, key``, which no index gives, so the database sorts the rows itself (:meth:`_sort_terms`)."""
+        """Without a rank column: key order, read in the primary key's order, not sorted (as :meth:`_all`): the
+        index compares its keys as ``<`` does, so no :meth:`_sort_terms` here, which would make the database sort
+        every row after ``after`` for each page. With one: ``ORDER BY rank IS NULL, rank, key``, which no index
+        gives, so the database sorts the rows itself (:meth:`_sort_terms`)."""
         table = self.table(schema)
         keys = [table.c[k] for k in schema.key]
         query = select(table)
@@ -527,8 +533,9 @@ class SQLStore(BaseStore):
 
     def _sort_terms(self, column: Any, type_: str, descending: bool) -> list[Any]:
         """The ``ORDER BY`` terms of a sort the database makes by ``column`` (of logical type ``type_``), in the
-        order the column's comparisons give (``<``, ``>``: what a page's ``after`` reads by). Here the column in its
-        direction; MariaDB adds a length to a text column (:meth:`fediscope.store.mysql.MySQLStore._sort_terms`)."""
+        order the column's comparisons give (``<``, ``>``: what a page's ``after`` reads by): a top-N by rank, a
+        prefix's rows. Here the column in its direction; MariaDB adds a length to a text column
+        (:meth:`fediscope.store.mysql.MySQLStore._sort_terms`)."""
         return [column.desc() if descending else column.asc()]
 
     def _all(self, schema: TableSchema) -> list[Row]:

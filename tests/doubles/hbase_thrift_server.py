@@ -35,6 +35,11 @@ client makes for tables, rows, batches and scanners, with HBase's semantics wher
   ``deleteAll``/``deleteAllRow`` catch only ``IOException``, so the ``IllegalArgumentException`` escapes the
   handler and libthrift answers ``TApplicationException(INTERNAL_ERROR, "Internal error processing <method>")``
   (the reason is only in the server's log). Either way the whole call is refused and nothing of it is applied;
+* reads refuse such a row key as well: ``new Get(row)`` checks it (``Mutation.checkRow``), and ``Scan``'s start and
+  stop rows are checked the same way ("startRow's length must be less than or equal to 32767 …"), both inside
+  handlers that catch only ``IOException`` (``get``, ``getRowWithColumns``, ``getRowsWithColumns``: every row of
+  the call; ``scannerOpenWithScan``, ``scannerOpen``, ``scannerOpenWithStop``, ``scannerOpenWithPrefix``), so each
+  answers the ``INTERNAL_ERROR`` naming only the method, where the SQL stores answer "not found";
 * a put of a cell over the handler's ``max_key_value_size`` (:data:`MAX_KEY_VALUE_SIZE`, 10 MiB,
   ``hbase.client.keyvalue.maxsize``'s default, unless a test sets it otherwise, as a cluster may: 20 bytes and the
   row key, family, qualifier and value) is refused, as ``HTable.put`` refuses it ("KeyValue size too large") before
@@ -115,9 +120,9 @@ def _check_row_inside(row: bytes) -> None:
 
 
 def _check_rows_escaping(method: str, rows: list[bytes]) -> None:
-    """A handler that builds its mutations where its ``catch`` does not reach (or catches only ``IOException``):
-    the ``IllegalArgumentException`` escapes it, and libthrift's ``ProcessFunction`` answers an INTERNAL_ERROR
-    that names only the method."""
+    """A handler that builds its mutations, ``Get`` or ``Scan`` where its ``catch`` does not reach (or catches only
+    ``IOException``): the ``IllegalArgumentException`` escapes it (``HbaseHandlerMetricsProxy`` rethrows it as is),
+    and libthrift's ``ProcessFunction`` answers an INTERNAL_ERROR that names only the method."""
     if any(_row_length_error(row) is not None for row in rows):
         raise TApplicationException(TApplicationException.INTERNAL_ERROR, f"Internal error processing {method}")
 
@@ -323,6 +328,7 @@ class HBaseHandler:
     # -- reads ----------------------------------------------------------------------------------------------
 
     def get(self, tableName: bytes, row: bytes, column: bytes, attributes: Any) -> list[Any]:
+        _check_rows_escaping("get", [row])
         with self._lock:
             result = self._select(self._table(tableName), row, [column])
             return list(result.columns.values()) if result else []
@@ -333,6 +339,7 @@ class HBaseHandler:
     def getRowWithColumns(self, tableName: bytes, row: bytes, columns: list[bytes] | None,
                           attributes: Any) -> list[Any]:
         self.calls["getRowWithColumns"] += 1
+        _check_rows_escaping("getRowWithColumns", [row])
         with self._lock:
             result = self._select(self._table(tableName), row, columns)
             return [result] if result else []
@@ -343,6 +350,7 @@ class HBaseHandler:
     def getRowsWithColumns(self, tableName: bytes, rows: list[bytes], columns: list[bytes] | None,
                            attributes: Any) -> list[Any]:
         self.calls["getRowsWithColumns"] += 1
+        _check_rows_escaping("getRowsWithColumns", rows)
         with self._lock:
             table = self._table(tableName)
             return [r for r in (self._select(table, row, columns) for row in rows) if r is not None]
@@ -436,18 +444,22 @@ class HBaseHandler:
         self.calls["scannerOpenWithScan"] += 1
         if scan.filterString:
             raise hbase_thrift.IOError(message="filters are not implemented by the test double")
+        _check_rows_escaping("scannerOpenWithScan", [scan.startRow or b"", scan.stopRow or b""])
         return self._open(tableName, scan.startRow or b"", scan.stopRow or b"", scan.columns,
                           bool(scan.reversed), bool(scan.sortColumns))
 
     def scannerOpen(self, tableName: bytes, startRow: bytes, columns: list[bytes], attributes: Any) -> int:
+        _check_rows_escaping("scannerOpen", [startRow or b""])
         return self._open(tableName, startRow or b"", b"", columns, False, False)
 
     def scannerOpenWithStop(self, tableName: bytes, startRow: bytes, stopRow: bytes, columns: list[bytes],
                             attributes: Any) -> int:
+        _check_rows_escaping("scannerOpenWithStop", [startRow or b"", stopRow or b""])
         return self._open(tableName, startRow or b"", stopRow or b"", columns, False, False)
 
     def scannerOpenWithPrefix(self, tableName: bytes, startAndPrefix: bytes, columns: list[bytes],
                               attributes: Any) -> int:
+        _check_rows_escaping("scannerOpenWithPrefix", [startAndPrefix])
         stop = _increment(startAndPrefix)
         return self._open(tableName, startAndPrefix, stop or b"", columns, False, False)
 

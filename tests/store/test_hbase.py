@@ -481,6 +481,62 @@ def test_double_refuses_a_row_key_longer_than_hbase_takes(hbase_double, prefix):
     connection.close()
 
 
+def test_double_refuses_reads_of_a_row_key_longer_than_hbase_takes(hbase_double, prefix):
+    """Reads check the row key too (``new Get(row)``: Mutation.checkRow; a Scan's start and stop rows, "startRow's
+    length must be less than or equal to 32767"), in handlers that catch only IOException: each answers an
+    INTERNAL_ERROR naming only the method, where a key no row has would read nothing. 32767 bytes are taken."""
+    from thriftpy2.thrift import TApplicationException
+
+    longest, too_long = b"k" * 32767, b"k" * 32768
+    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix)
+    connection.create_table("t", {"f": {}})
+    table = connection.table("t")
+    table.put(longest, {b"f:a": b"1"})
+    refused = {
+        "getRowWithColumns": lambda: table.row(too_long, columns=[b"f"]),
+        "get": lambda: connection.client.get(table.name, too_long, b"f:a", {}),
+        "getRowsWithColumns": lambda: table.rows([longest, too_long], columns=[b"f"]),
+        "scannerOpenWithScan": lambda: list(table.scan(row_start=too_long)),
+        "scannerOpenWithStop": lambda: connection.client.scannerOpenWithStop(table.name, b"", too_long, [], {}),
+        "scannerOpenWithPrefix": lambda: connection.client.scannerOpenWithPrefix(table.name, too_long, [], {}),
+        "scannerOpen": lambda: connection.client.scannerOpen(table.name, too_long, [], {}),
+    }
+    for method, read in refused.items():
+        with pytest.raises(TApplicationException) as internal:
+            read()
+        assert (internal.value.type, internal.value.message) == (TApplicationException.INTERNAL_ERROR,
+                                                                 f"Internal error processing {method}".encode())
+    with pytest.raises(TApplicationException):
+        list(table.scan(row_start=b"a", row_stop=too_long))
+    with pytest.raises(TApplicationException):
+        list(table.scan(row_prefix=too_long))
+    assert table.row(longest) == {b"f:a": b"1"}
+    assert dict(table.rows([longest, b"k"])) == {longest: {b"f:a": b"1"}}
+    assert [key for key, _ in table.scan(row_start=longest, row_stop=b"l")] == [longest]
+    assert [key for key, _ in table.scan(row_prefix=longest)] == [longest]
+    connection.close()
+
+
+def test_a_start_row_too_long_for_hbase_starts_a_scan_at_the_same_rows(hbase_double, prefix):
+    """A paging position whose encoding is over the 32,767 bytes HBase takes in a start row is replaced by one it
+    takes that reads the same rows: every row key HBase can hold at or after the long one, and no other (a key of
+    exactly 32,767 bytes that the long one starts with comes before it)."""
+    k = b"k" * 32766
+    keys = [b"k", k, k + b"k", k + b"l", k + b"\xff", b"k" * 32765 + b"l", b"l", b"\xff" * 32767]
+    connection = happybase.Connection("127.0.0.1", hbase_double.port, table_prefix=prefix)
+    connection.create_table("t", {"f": {}})
+    table = connection.table("t")
+    for key in keys:
+        table.put(key, {b"f:a": b"1"})
+    for long in (k + b"k\x00", k + b"kk", k + b"\xff" * 5, k + b"k" + b"\xff" * 5, b"\xff" * 40_000, b"k" * 40_000):
+        start = hbase_module._start_row(long)
+        assert start is None or len(start) <= 32767
+        found = [] if start is None else [key for key, _ in table.scan(row_start=start)]
+        assert found == sorted(key for key in keys if key >= long), long[-8:]
+    assert hbase_module._start_row(k + b"k") == k + b"k"  # short enough: as it is
+    connection.close()
+
+
 @contextlib.contextmanager
 def http_endpoint():
     """A port that answers as HTTP does (HBase's Thrift server in HTTP mode, its REST port, a proxy). Not one an

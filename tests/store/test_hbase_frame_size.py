@@ -177,10 +177,18 @@ def test_keys_of_exactly_a_frame_are_read_in_one_call_and_one_byte_more_in_two(p
         table = connection.table("cells")
         table.put(b"a", {b"f:q": b"1"})
         fixed = call_bytes(b"cells", "getRowsWithColumns") + columns_bytes([b"f:q"])
+        # the other keys fill the frame, each within the 32,767 bytes HBase takes in a row key (a longer one is
+        # refused: Internal error processing getRowsWithColumns)
+        fill = MIB - fixed - key_bytes(b"a")
+        count = fill // 32_000 + 1
+        length, longer = divmod(fill - key_bytes(b"") * count, count)
+        lengths = [length + (i < longer) for i in range(count)]
         for extra in (0, 1):
-            keys = [b"a", b"b" * (MIB - fixed - key_bytes(b"a") - key_bytes(b"") + extra)]
+            keys = [b"a", *(b"b%03d" % i + b"b" * (n - 4) for i, n in enumerate(lengths))]
+            keys[-1] += b"b" * extra
+            assert max(map(len, keys)) <= 32767 and sum(map(key_bytes, keys)) + fixed == MIB + extra
             batches = list(key_batches(b"cells", keys, [b"f:q"], 1000, MIB))
-            assert batches == ([keys] if not extra else [[keys[0]], [keys[1]]])
+            assert batches == ([keys] if not extra else [keys[:-1], keys[-1:]])
             assert [key for batch in batches for key, _ in table.rows(batch, columns=[b"f:q"])] == [b"a"]
         assert server.refused_frames == []
         if protocol == "binary":
@@ -248,3 +256,25 @@ def test_a_sweep_reads_the_data_rows_of_long_keys_in_calls_the_server_takes(pref
         assert connection.table(catalog_table(prefix)).row(b"wide")[b"c:rank_pending"] == b"0"
         assert server.refused_frames == [] and max(server.frames) <= MIB
         assert store.top(WIDE, 3) == sorted(rows, key=lambda row: -row["followers"])[:3]
+
+
+def test_a_lookup_or_position_over_a_frame_is_answered_without_a_call(prefix):
+    """A looked-up value, a prefix or a page's position is whatever the caller gives; one of more bytes than a frame
+    takes made a call the server refused by closing the connection ("could not read tags: TSocket read 0 bytes"),
+    where the SQL stores answer that nothing matches. No stored row key is over 32,767 bytes, so a lookup of a
+    longer one is answered without asking, and a position so long reads on from the first row key after it."""
+    huge = "x" * (2 * MIB)
+    tags = metric("tags", "day, tag", rank="uses DESC")
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        store.write(tags, [{"day": day, "tag": tag, "uses": uses}
+                           for day in ("x", "y") for uses, tag in enumerate(("a", "y", "z"))])
+        assert store.get(tags, ["x", huge]) is None
+        assert store.scan_prefix(tags, huge) == []
+        assert [r["tag"] for r in store.scan_prefix(tags, "x", after={"day": "x", "tag": huge})] == ["y", "z"]
+        assert [(r["day"], r["tag"]) for r in store.top(tags, 3, after={"day": "x", "tag": huge, "uses": 1})] == [
+            ("x", "y"), ("y", "y"), ("x", "a")]
+        assert [(r["day"], r["tag"]) for r in store.top(tags, 2, after={"day": huge, "tag": "a", "uses": 2})] == [
+            ("y", "z"), ("x", "y")]
+        assert store.delete_where(tags, "day", huge) == 0
+        assert server.refused_frames == []

@@ -128,3 +128,73 @@ def test_reads_with_nothing_to_answer_are_empty_alike(metric_store):
     assert metric_store.scan_prefix(tags, "x", after={"day": "x", "tag": "a"}) == []
     assert metric_store.scan_prefix(tags, "w", after={"day": "x", "tag": "a"}) == []
     assert metric_store.scan_prefix(tags, "", limit=5) == []
+
+
+#: texts longer than any key a store holds (255 characters), and than HBase takes in a row key once encoded (32,767
+#: bytes): what a lookup or a page's cursor may still be given
+LONG = "a" + "z" * 40_000
+LONG_ACCENTED = "é" * 20_000  # 40,000 bytes: HBase's limit falls within a character
+#: the stored texts around them: the longest key text below each, and one just above
+AROUND = ["a", "a" + "z" * 254, "a" + "z" * 253 + "{", "b", "é" * 255, "é" * 254 + "ê"]
+
+
+def test_lookups_longer_than_any_stored_key_find_nothing_alike(metric_store):
+    """Was (HBase): such a value was sent to HBase as given, which refuses a row key over 32,767 bytes in a get or
+    a scan ("Internal error processing getRowWithColumns"), where SQLite and MariaDB answer that nothing matches.
+    No stored row key is that long, so nothing can."""
+    tags = metric("long_lookups", "day, tag", rank="uses DESC")
+    by_tag = metric("long_lookups_by_tag", "day, tag", prefix="tag")
+    rows = [{"day": day, "tag": tag, "uses": 1} for day in ("x", "y") for tag in AROUND]
+    for stored in (tags, by_tag):
+        metric_store.write(stored, rows)
+        for long in (LONG, LONG_ACCENTED):
+            assert metric_store.get(stored, ["x", long]) is None
+            assert metric_store.get(stored, [long, "a"]) is None
+            assert metric_store.scan_prefix(stored, long) == []
+            assert metric_store.scan_prefix(stored, long, limit=3, after={"day": "x", "tag": long}) == []
+    assert metric_store.delete_where(tags, "day", LONG) == 0
+    assert metric_store.delete_where(by_tag, "tag", LONG) == 0
+    assert metric_store.delete_where(tags, "tag", LONG_ACCENTED) == 0
+    assert metric_store.stored_metrics() == {"long_lookups": 12, "long_lookups_by_tag": 12}
+
+
+def test_pages_after_a_position_longer_than_any_stored_key_go_on_alike(metric_store):
+    """A page's ``after`` holds whatever the caller gives (the results API's cursor): one longer than any stored key
+    reads on from where that position falls. Was (HBase): the scan started at its encoding, a start row over the
+    32,767 bytes HBase takes ("Internal error processing scannerOpenWithScan"); now at the first row key HBase
+    could hold after it."""
+    tags = metric("long_pages", "day, tag", rank="uses DESC")
+    unranked = metric("long_pages_by_key", "day, tag")
+    noted = metric("long_pages_by_note", "id", rank="note DESC")
+    noted_asc = metric("long_pages_by_note_asc", "id", rank="note ASC")
+    rows = [{"day": day, "tag": tag, "uses": 1} for day in ("x", "y") for tag in AROUND]
+    metric_store.write(tags, rows)
+    metric_store.write(unranked, rows)
+    after_long = ["a" + "z" * 253 + "{", "b", "é" * 255, "é" * 254 + "ê"]  # what sorts after LONG
+    after_accented = ["é" * 254 + "ê"]
+    assert [r["tag"] for r in metric_store.scan_prefix(tags, "x", after={"day": "x", "tag": LONG})] == after_long
+    assert [r["tag"] for r in metric_store.scan_prefix(tags, "x", after={"day": "x", "tag": LONG_ACCENTED})] == (
+        after_accented)
+    assert [r["tag"] for r in metric_store.scan_prefix(tags, "x", 2, after={"day": "x", "tag": LONG})] == (
+        after_long[:2])
+    for stored in (tags, unranked):
+        position = {"day": "x", "tag": LONG, "uses": 1}
+        assert [(r["day"], r["tag"]) for r in metric_store.top(stored, 100, after=position)] == [
+            *(("x", tag) for tag in after_long), *(("y", tag) for tag in AROUND)]
+        position = {"day": "x" + "z" * 40_000, "tag": "a", "uses": 1}
+        assert [(r["day"], r["tag"]) for r in metric_store.top(stored, 3, after=position)] == [
+            ("y", tag) for tag in AROUND[:3]]
+        position = {"day": "y", "tag": LONG_ACCENTED, "uses": 1}
+        assert [r["tag"] for r in metric_store.top(stored, 100, after=position)] == after_accented
+
+    notes = [*AROUND, None]
+    for stored in (noted, noted_asc):
+        metric_store.write(stored, [{"id": i, "note": note} for i, note in enumerate(notes)])
+    descending = ["a" + "z" * 254, "a", None]  # what comes after LONG in descending order, NULL last
+    assert [r["note"] for r in metric_store.top(noted, 100, after={"id": 0, "note": LONG})] == descending
+    assert [r["note"] for r in metric_store.top(noted, 100, after={"id": 0, "note": LONG_ACCENTED})] == [
+        "é" * 255, "b", "a" + "z" * 253 + "{", *descending]
+    assert [r["note"] for r in metric_store.top(noted_asc, 100, after={"id": 0, "note": LONG})] == [
+        *after_long, None]
+    assert [r["note"] for r in metric_store.top(noted_asc, 2, after={"id": 0, "note": LONG_ACCENTED})] == [
+        "é" * 254 + "ê", None]
