@@ -149,6 +149,11 @@ quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``p
 WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
 as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
+Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
+of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
+``Σ``, ``İ``) are written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min`` and ``reverse`` of
+text refused, by :mod:`fediscope.engine.dialect_text`.
+
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
 
@@ -165,6 +170,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
+from fediscope.engine.dialect_text import TextNotPortable, check_text_portable, spark_text_functions
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, duckdb_type
 
 _FORBIDDEN_FUNCTIONS = {"ISODOW", "DOW", "WEEKDAY", "DAYOFWEEK", "YEARWEEK", "LEN"}
@@ -271,6 +277,10 @@ def check_portable(sql: str, name: str = "query") -> None:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
+        try:
+            check_text_portable(node)
+        except TextNotPortable as exc:
+            raise NotPortableError(f"{name}: {exc}") from None
         if (isinstance(node, exp.Anonymous) and node.name.upper() in _SPLIT_FUNCTIONS | {"FMOD", "DIVIDE"}
                 and len(node.expressions) != 2):
             raise NotPortableError(
@@ -1282,7 +1292,7 @@ def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
-        _spark_typed(_duckdb_normalized(s)).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        spark_text_functions(_spark_typed(_duckdb_normalized(s))).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
         .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)
         .transform(_spark_fmod), _spark_slices, _spark_maps)))
         .sql("spark")
