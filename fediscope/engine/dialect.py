@@ -48,7 +48,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``log(x)``: base 10 in DuckDB, natural in Spark (``log10``/``log(2, x)`` are translated to Spark's ``LOG10``/
   ``LOG2``: its ``LOG(10, x)`` gives 2.9999999999999996 for ``log10(1000)``).
 * ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
-* a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark.
+* a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark; a
+  ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark.
 * ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
@@ -455,6 +456,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
+        if (isinstance(node, exp.TryCast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
+                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
+            raise NotPortableError(
+                f"{name}: TRY_CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as "
+                "1000 in DuckDB, as NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in "
+                "both, or CAST(x AS BIGINT) (which fails the run on such text in Spark)")
         if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
                 and _number_kind(node.this) is _DOUBLE  # 2.675, x * 1.5: a DECIMAL in both (sqlglot says DOUBLE)
                 and not (isinstance(node.args["decimals"], exp.Literal) and node.args["decimals"].this == "0")):

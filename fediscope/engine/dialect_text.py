@@ -20,15 +20,24 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
   ``reverse()`` of text (DuckDB keeps a character's combining marks and an emoji's modifiers with it, Spark reverses
-  code points).
+  code points); a POSIX class in a regular expression (``[[:alpha:]]``: RE2 knows them, Java reads the brackets
+  as a set of the characters ``:alph``).
 """
 
 from __future__ import annotations
+
+import re
 
 import sqlglot
 from sqlglot import exp
 
 from fediscope.engine.case_mapping import LOWER_DUCKDB, LOWER_FROM, UPPER_DUCKDB, UPPER_FROM
+
+#: the functions whose ``expression`` is a regular expression
+_REGEXP_FUNCTIONS = (exp.RegexpLike, exp.RegexpILike, exp.RegexpExtract, exp.RegexpExtractAll, exp.RegexpReplace,
+                     exp.RegexpSplit, exp.RegexpFullMatch)
+#: a POSIX class in brackets, ``[:alpha:]``: RE2 knows them, Java reads ``[[:alpha:]]`` as a set of characters
+_POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")
 
 
 class TextNotPortable(ValueError):
@@ -52,6 +61,13 @@ def check_text_portable(node: exp.Expression) -> None:
                 "and \\ as an escape); write the replacement as quoted text")
         if replacement is not None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
+    if isinstance(node, _REGEXP_FUNCTIONS) and isinstance(node.expression, exp.Literal):
+        bracketed = _POSIX_CLASS.search(node.expression.name)
+        if bracketed:
+            raise TextNotPortable(
+                f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
+                "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
+                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], \\s for [:space:]")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
                               "or sha256(x), alike in both")

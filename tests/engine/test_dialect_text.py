@@ -1,7 +1,8 @@
 """The text constructs Spark would run otherwise than DuckDB: refused before Spark starts, naming the construct and
 what to write, or written for Spark as DuckDB means them (run on both engines in test_own_metric_text_spark.py).
 Was: each ran on Spark and stored other values (``hash``: other numbers; ``mode``/``arg_max``: another of tied rows;
-``reverse``: an emoji's modifier cut from it; a computed ``regexp_replace`` replacement: ``\\1`` read as ``1``)."""
+``reverse``: an emoji's modifier cut from it; a computed ``regexp_replace`` replacement: ``\\1`` read as ``1``;
+``TRY_CAST('1.9' AS INTEGER)``: NULL, where DuckDB gives 2; ``[[:digit:]]``: a set of the characters ``:dgit``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ REFUSED = {
     "SELECT regexp_replace(uri, '/', '\\n', 'g') FROM statuses":
         "q: regexp_replace() replacement '\\\\n' has a backslash before 'n', which DuckDB refuses (\\1 to \\9 are "
         "the groups, \\0 the match, \\\\ a backslash)",
+    "SELECT TRY_CAST(language AS INTEGER) FROM statuses":
+        "q: TRY_CAST of text to INT (TRY_CAST(language AS INT)) reads '1.9' as 2 and '1e3' as 1000 in DuckDB, as "
+        "NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in both, or CAST(x AS BIGINT) "
+        "(which fails the run on such text in Spark)",
+    "SELECT regexp_extract(language, '[[:digit:]]+') FROM statuses":
+        "q: the regular expression '[[:digit:]]+' has the POSIX class [:digit:], which DuckDB (RE2) knows and Spark "
+        "(Java) reads as the characters it is written with; write the characters instead: [a-zA-Z] for [:alpha:], "
+        "[0-9] for [:digit:], \\s for [:space:]",
 }
 
 
