@@ -48,7 +48,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``log(x)``: base 10 in DuckDB, natural in Spark (``log10``/``log(2, x)`` are translated to Spark's ``LOG10``/
   ``LOG2``: its ``LOG(10, x)`` gives 2.9999999999999996 for ``log10(1000)``).
 * ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
-* a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark.
+* a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark; a
+  ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark.
 * ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
@@ -149,6 +150,11 @@ quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``p
 WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
 as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
+Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
+of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
+``Σ``, ``İ``) are written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min`` and ``reverse`` of
+text refused, by :mod:`fediscope.engine.dialect_text`.
+
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
 
@@ -165,6 +171,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
+from fediscope.engine.dialect_text import TextNotPortable, check_text_portable, spark_text_functions
 from fediscope.engine.schema import COLLECTION_STARTS, CURATED, duckdb_type
 
 _FORBIDDEN_FUNCTIONS = {"ISODOW", "DOW", "WEEKDAY", "DAYOFWEEK", "YEARWEEK", "LEN"}
@@ -271,6 +278,10 @@ def check_portable(sql: str, name: str = "query") -> None:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
+        try:
+            check_text_portable(node)
+        except TextNotPortable as exc:
+            raise NotPortableError(f"{name}: {exc}") from None
         if (isinstance(node, exp.Anonymous) and node.name.upper() in _SPLIT_FUNCTIONS | {"FMOD", "DIVIDE"}
                 and len(node.expressions) != 2):
             raise NotPortableError(
@@ -445,6 +456,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
+        if (isinstance(node, exp.TryCast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
+                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
+            raise NotPortableError(
+                f"{name}: TRY_CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as "
+                "1000 in DuckDB, as NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in "
+                "both, or CAST(x AS BIGINT) (which fails the run on such text in Spark)")
         if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
                 and _number_kind(node.this) is _DOUBLE  # 2.675, x * 1.5: a DECIMAL in both (sqlglot says DOUBLE)
                 and not (isinstance(node.args["decimals"], exp.Literal) and node.args["decimals"].this == "0")):
@@ -1282,7 +1299,7 @@ def to_spark(sql: str) -> str:
     """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
-        _spark_typed(_duckdb_normalized(s)).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        spark_text_functions(_spark_typed(_duckdb_normalized(s))).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
         .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)
         .transform(_spark_fmod), _spark_slices, _spark_maps)))
         .sql("spark")

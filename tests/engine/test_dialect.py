@@ -703,11 +703,11 @@ def test_a_list_comprehension_is_the_list_functions_it_is() -> None:
     """DuckDB's [f(x) FOR x IN l IF c] passed the check and was written for Spark as it is, ARRAY(f(x) FOR x IN l IF
     c), which Spark does not parse; it is list_transform(list_filter(l, lambda x: c), lambda x: f(x)), checked and
     translated as those are (run on both engines in test_own_metric_lambdas_quantiles_spark.py)."""
-    assert to_spark("SELECT [upper(t) FOR t IN hashtags IF t <> 'x'], [t FOR t IN hashtags IF t <> 'x'], "
+    assert to_spark("SELECT [trim(t) FOR t IN hashtags IF t <> 'x'], [t FOR t IN hashtags IF t <> 'x'], "
                     "[l[1] FOR l IN [hashtags, mentions]], [t || i FOR t, i IN hashtags], "
                     "[t FOR t, i IN hashtags IF i > 1], [[t FOR t IN l IF t > 'm'] FOR l IN [hashtags]] "
                     "FROM statuses") == (
-        "SELECT TRANSFORM(FILTER(hashtags, t -> t <> 'x'), t -> UPPER(t)), FILTER(hashtags, t -> t <> 'x'), "
+        "SELECT TRANSFORM(FILTER(hashtags, t -> t <> 'x'), t -> TRIM(t)), FILTER(hashtags, t -> t <> 'x'), "
         "TRANSFORM(ARRAY(hashtags, mentions), l -> TRY_ELEMENT_AT(l, 1)), TRANSFORM(hashtags, (t, i) -> t || (i + 1)), "
         "FILTER(hashtags, (t, i) -> (i + 1) > 1), TRANSFORM(ARRAY(hashtags), l -> FILTER(l, t -> t > 'm')) "
         "FROM statuses")

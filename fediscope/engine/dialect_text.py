@@ -1,0 +1,227 @@
+"""Text functions Spark runs with another meaning than DuckDB, written for Spark so that it gives DuckDB's answer,
+or refused (:func:`check_text_portable`) where no translation is faithful.
+
+* ``substring(s, p, l)``/``substr``: DuckDB counts a start of 0 as one before the first character (``substr('hello',
+  0, 2)`` is ``h``; Spark ``he``) and takes a negative length backwards from the start (``substr('hello', 3, -1)`` is
+  ``e``; Spark ``''``). Without a length, or with a start other than 0 and a length of 0 or more written as numbers,
+  both agree; otherwise written as DuckDB's bounds (:func:`_duckdb_substring`).
+* ``left(s, n)``/``right(s, n)`` with ``n`` negative: all but the last (first) ``-n`` characters in DuckDB, ``''`` in
+  Spark.
+* ``regexp_replace(s, p, r, 'g')``: DuckDB (RE2) reads ``\\1`` in ``r`` as the first group and ``$`` as itself, Spark
+  (Java) ``$1`` as the group, ``\\1`` as ``1``, and a lone ``$`` fails the run; a quoted ``r`` is rewritten, another
+  is refused.
+* ``s LIKE p``/``ILIKE`` without ``ESCAPE``: DuckDB has no escape character (``\\`` matches itself), Spark's is ``\\``
+  (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark.
+* ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
+  ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
+  (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
+  back as DuckDB maps them.
+* refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
+  each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
+  value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
+  ``reverse()`` of text (DuckDB keeps a character's combining marks and an emoji's modifiers with it, Spark reverses
+  code points); a POSIX class in a regular expression (``[[:alpha:]]``: RE2 knows them, Java reads the brackets
+  as a set of the characters ``:alph``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+from fediscope.engine.case_mapping import LOWER_DUCKDB, LOWER_FROM, UPPER_DUCKDB, UPPER_FROM
+
+#: the functions whose ``expression`` is a regular expression
+_REGEXP_FUNCTIONS = (exp.RegexpLike, exp.RegexpILike, exp.RegexpExtract, exp.RegexpExtractAll, exp.RegexpReplace,
+                     exp.RegexpSplit, exp.RegexpFullMatch)
+#: a POSIX class in brackets, ``[:alpha:]``: RE2 knows them, Java reads ``[[:alpha:]]`` as a set of characters
+_POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")
+
+
+class TextNotPortable(ValueError):
+    """A text construct :func:`check_text_portable` refuses; its message says what to write instead."""
+
+
+#: the first of the code points (Unicode's last private-use plane) that stand in for the characters whose case is
+#: set aside while Spark maps the rest (text in a metric never holds them: no curated column does)
+_PLACEHOLDER = 0x10FE00
+
+
+def check_text_portable(node: exp.Expression) -> None:
+    """Raise :class:`TextNotPortable` when ``node`` is a text construct that differs between the engines and is not
+    translated."""
+    if isinstance(node, exp.RegexpReplace):
+        replacement = node.args.get("replacement")
+        if replacement is not None and not (isinstance(replacement, exp.Literal) and replacement.is_string):
+            raise TextNotPortable(
+                f"regexp_replace() with a replacement that is not quoted text ({replacement.sql('duckdb')}) is not "
+                "translated to Spark SQL (DuckDB reads \\1 in it as a group and $ as itself, Spark $1 as the group "
+                "and \\ as an escape); write the replacement as quoted text")
+        if replacement is not None:
+            _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
+    if isinstance(node, _REGEXP_FUNCTIONS) and isinstance(node.expression, exp.Literal):
+        bracketed = _POSIX_CLASS.search(node.expression.name)
+        if bracketed:
+            raise TextNotPortable(
+                f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
+                "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
+                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], \\s for [:space:]")
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
+        raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
+                              "or sha256(x), alike in both")
+    if isinstance(node, exp.Mode):
+        raise TextNotPortable(
+            f"mode() ({node.sql('duckdb')}) gives, of values tied for the most rows, the one each engine meets "
+            "first, which differs between DuckDB and Spark; count the rows per value and rank them, ties broken by "
+            "the value: row_number() OVER (ORDER BY count(*) DESC, x) = 1, with QUALIFY")
+    if isinstance(node, exp.ArgMax | exp.ArgMin):
+        raise TextNotPortable(
+            f"{node.sql('duckdb')} gives, of rows tied on the value, the one each engine meets first, which differs "
+            "between DuckDB and Spark (and DuckDB skips a row whose result is NULL, Spark gives it); take the first "
+            "row of a ranking that breaks ties: row_number() OVER (PARTITION BY … ORDER BY value DESC, result) = 1, "
+            "with QUALIFY")
+    if isinstance(node, exp.Reverse):
+        raise TextNotPortable(
+            f"reverse() ({node.sql('duckdb')}) keeps a character's combining marks and an emoji's modifiers with it "
+            "in DuckDB, and reverses code points in Spark; it is not translated to Spark SQL")
+
+
+def spark_text_functions(statement: exp.Expression) -> exp.Expression:
+    """``statement`` with the text functions of the module docstring written so that Spark gives DuckDB's answer
+    (deepest first, so that a function's arguments are written before it copies them)."""
+    for node in reversed(list(statement.walk())):
+        written = _written(node)
+        if written is not node:
+            if node is statement:
+                return written
+            node.replace(written)
+    return statement
+
+
+def _written(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Substring):
+        return _duckdb_substring(node)
+    if isinstance(node, exp.Left | exp.Right):
+        return _duckdb_left_right(node)
+    if isinstance(node, exp.RegexpReplace):
+        replacement = node.args.get("replacement")
+        if isinstance(replacement, exp.Literal) and replacement.is_string:
+            replacement.replace(exp.Literal.string(_java_replacement(replacement.name)))
+        return node
+    if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            pattern.replace(exp.Literal.string(pattern.name.replace("\\", "\\\\")))
+        else:
+            pattern.replace(_template("REPLACE(P, '\\\\', '\\\\\\\\')", P=pattern))
+        return node
+    if isinstance(node, exp.Upper):
+        return _case_mapped(node, "UPPER", UPPER_FROM, UPPER_DUCKDB)
+    if isinstance(node, exp.Lower):
+        return _case_mapped(node, "LOWER", LOWER_FROM + "\u03a3", LOWER_DUCKDB + "\u03c3")
+    return node
+
+
+def _template(spark_sql: str, **values: exp.Expression) -> exp.Expression:
+    """``spark_sql`` parsed, each of its columns named a key of ``values`` replaced by a copy of its value."""
+    tree = sqlglot.parse_one(spark_sql, read="spark")
+
+    def put(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in values:
+            value = values[node.name].copy()
+            simple = isinstance(value, exp.Column | exp.Literal | exp.Func | exp.Paren)
+            return value if simple else exp.Paren(this=value)
+        return node
+    return tree.transform(put)
+
+
+def _whole(node: exp.Expression | None) -> int | None:
+    """``node``'s value when it is a whole number written as one (``-1`` included), else None."""
+    if isinstance(node, exp.Neg):
+        inner = _whole(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Literal) and not node.is_string and node.is_int:
+        return int(node.to_py())
+    return None
+
+
+def _duckdb_substring(node: exp.Substring) -> exp.Expression:
+    """``substring(s, p, l)`` with DuckDB's bounds: from ``b`` = ``p - 1`` (``p`` > 0), ``length(s) + p`` (``p`` < 0)
+    or -1 (``p`` = 0), ``l`` characters forward, or ``-l`` back from ``b`` when ``l`` is negative, as Spark's
+    ``SUBSTRING`` from 1 or later with a length of 0 or more (where both agree). NULL with a NULL ``p`` or ``l``."""
+    start, length = node.args.get("start"), node.args.get("length")
+    if length is None or start is None:
+        return node  # from p to the end: alike (a start of 0 is the whole text in both)
+    first, count = _whole(start), _whole(length)
+    if first is not None and first != 0 and count is not None and count >= 0:
+        return node
+    # GREATEST and LEAST skip a NULL: a NULL start or length is tested first
+    return _template(
+        "CASE WHEN P IS NOT NULL AND L IS NOT NULL THEN SUBSTRING(S, CAST(LEAST(GREATEST(LO, 0), LENGTH(S)) + 1 "
+        "AS INT), CAST(GREATEST(LEAST(HI, LENGTH(S)) - GREATEST(LO, 0), 0) AS INT)) END",
+        S=node.this, P=start, L=length,
+        LO=_template("CASE WHEN L >= 0 THEN B WHEN L < 0 THEN B + L END", L=_bigint(length), B=_begin(node)),
+        HI=_template("CASE WHEN L >= 0 THEN B + L WHEN L < 0 THEN B END", L=_bigint(length), B=_begin(node)))
+
+
+def _bigint(node: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=node.copy(), to=exp.DataType.build("BIGINT"))
+
+
+def _begin(node: exp.Substring) -> exp.Expression:
+    """DuckDB's 0-based offset of ``substring(s, p, …)``'s first character (before it is cut to the text)."""
+    return _template("CASE WHEN P > 0 THEN P - 1 WHEN P < 0 THEN LENGTH(S) + P WHEN P = 0 THEN -1 END",
+                     P=_bigint(node.args["start"]), S=node.this)
+
+
+def _duckdb_left_right(node: exp.Left | exp.Right) -> exp.Expression:
+    """``left(s, n)``/``right(s, n)``: with ``n`` negative, all but the last (first) ``-n`` characters, as DuckDB."""
+    count = _whole(node.expression)
+    if count is not None and count >= 0:
+        return node
+    if isinstance(node, exp.Left):
+        return _template("SUBSTRING(S, 1, CAST(CASE WHEN N >= 0 THEN LEAST(N, LENGTH(S)) "
+                         "WHEN N < 0 THEN GREATEST(LENGTH(S) + N, 0) END AS INT))",
+                         S=node.this, N=_bigint(node.expression))
+    return _template("CASE WHEN N >= 0 THEN RIGHT(S, CAST(LEAST(N, LENGTH(S)) AS INT)) "
+                     "WHEN N < 0 THEN SUBSTRING(S, CAST(LEAST(1 - N, LENGTH(S) + 1) AS INT)) END",
+                     S=node.this, N=_bigint(node.expression))
+
+
+def _java_replacement(duckdb: str) -> str:
+    """DuckDB's (RE2's) replacement text as Java's: ``\\0``–``\\9`` the groups (``$0``–``$9``, a digit after one
+    escaped so that Java does not read it as part of the group's number), ``\\\\`` a backslash, ``$`` itself.
+    Refuses a backslash before anything else, which DuckDB refuses when the metric runs."""
+    out: list[str] = []
+    i, group = 0, False
+    while i < len(duckdb):
+        char = duckdb[i]
+        if char == "\\":
+            following = duckdb[i + 1] if i + 1 < len(duckdb) else ""
+            if following.isdigit() and following.isascii():
+                out.append("$" + following)
+                i, group = i + 2, True
+                continue
+            if following == "\\":
+                out.append("\\\\")
+                i, group = i + 2, False
+                continue
+            raise TextNotPortable(
+                f"regexp_replace() replacement {duckdb!r} has a backslash before {following or 'its end'!r}, which "
+                "DuckDB refuses (\\1 to \\9 are the groups, \\0 the match, \\\\ a backslash)")
+        out.append("\\" + char if char == "$" or (group and char.isdigit()) else char)
+        i, group = i + 1, False
+    return "".join(out)
+
+
+def _case_mapped(node: exp.Upper | exp.Lower, function: str, characters: str, duckdb: str) -> exp.Expression:
+    """Spark's ``UPPER``/``LOWER`` of ``node``'s text with ``characters`` set aside (each as a placeholder of its
+    own, which no case mapping changes) and put back as DuckDB maps them, ``duckdb``."""
+    placeholders = "".join(chr(_PLACEHOLDER + i) for i in range(len(characters)))
+    aside = exp.Anonymous(this="TRANSLATE", expressions=[
+        node.this.copy(), exp.Literal.string(characters), exp.Literal.string(placeholders)])
+    mapped = exp.Anonymous(this=function, expressions=[aside])
+    return exp.Anonymous(this="TRANSLATE", expressions=[
+        mapped, exp.Literal.string(placeholders), exp.Literal.string(duckdb)])
