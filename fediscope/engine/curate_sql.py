@@ -207,13 +207,17 @@ WHITE_SPACE: tuple[tuple[int, int], ...] = (
 #: ``hashtags``, the ``hashtags`` table and the trending tags (:func:`_tag_name`). The MapReduce mapper has the same
 #: rule.
 TAG_CHARACTER_RE = "[^" + _members(WHITE_SPACE, lambda cp: f"\\x{{{cp:X}}}") + "]"
-#: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest.
-ANCHOR_RE = r"<a\s[^>]*>"
+#: The white space of an HTML tag, spelt out: no curation regex uses a shorthand class (``\s``, ``\w``, ``\d``,
+#: ``\b``) or ``.``, which RE2 (DuckDB), Java (Spark) and Python read differently. Java's ``\s`` also takes the
+#: vertical tab (RE2's is exactly this class, Python's every Unicode space); Java's ``.`` stops at ``\r``, U+0085,
+#: U+2028 and U+2029 too, RE2's at ``\n`` only; Java's ``\b`` sees non-ASCII letters, RE2's does not.
+_WS = r"[\t\n\f\r ]"
+#: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest. The
+#: MapReduce mapper has the same pattern.
+ANCHOR_RE = rf"<a{_WS}[^>]*>"
 #: An anchor that is a mention or a hashtag, not a link: a ``mention`` or ``hashtag`` token in its ``class``
 #: (Mastodon: ``u-url mention``, ``mention hashtag``; Pleroma: ``hashtag``), or ``tag`` in its ``rel`` (Misskey).
-#: Tokens, not substrings: ``href="…/honorable-mention"`` is a link. Spaces are spelled out (``\s`` differs between
-#: RE2, Java and Python). The MapReduce mapper has the same pattern.
-_WS = r"[\t\n\f\r ]"
+#: Tokens, not substrings: ``href="…/honorable-mention"`` is a link. The MapReduce mapper has the same pattern.
 NOT_LINK_RE = (rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
                rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
 #: What a local ``acct`` (no domain) is completed with to make an account key.
@@ -1024,26 +1028,28 @@ STATEMENTS = {
 #: an engine reads the raw files), so lakes curated before are told to re-curate.
 RULES_VERSION = 1
 
-#: Regexes of the rules as :func:`rules_fingerprint` hashes them: as they were spelt before they ended with ``\z``,
-#: with ``$``. The rules are DuckDB's text (module docstring), and RE2 reads ``$`` as ``\z`` (the very end; it has no
-#: "before a final line break"), so DuckDB makes the same rows with either: lakes curated before are not told to
-#: re-curate for the new spelling. Only Spark's reading changed, to DuckDB's, as when the Spark translation is
-#: mended (:mod:`fediscope.engine.dialect`): a lake curated on Spark before keeps the activity week or trending-tag
-#: day it read from Unix seconds followed by a line break (no Mastodon server sends one) until a later fetch of that
-#: week or day replaces it, or ``--recurate``. The home domain was read alike by both engines.
-_RULES_SPELT_BEFORE = {_HOME_DOMAIN_RE: r"@([^@]+)$", _DAY_SECONDS_RE: r"^[0-9]{1,11}$"}
+#: Regexes of the rules as :func:`rules_fingerprint` hashes them: as they were spelt before both engines read them
+#: alike: ending with ``$`` before ``\z``, the anchor with ``\s`` before its spaces were spelt out (:data:`_WS`).
+#: The rules are DuckDB's text (module docstring), and RE2 reads ``$`` as ``\z`` (the very end; it has no "before a
+#: final line break") and ``\s`` as :data:`_WS`, so DuckDB makes the same rows with either: lakes curated before
+#: are not told to re-curate for the new spelling. Only Spark's reading changed, to DuckDB's, as when the Spark
+#: translation is mended (:mod:`fediscope.engine.dialect`): a lake curated on Spark before keeps the activity week
+#: or trending-tag day it read from Unix seconds followed by a line break, and the ``url_count`` of a status with an
+#: ``<a`` followed by a vertical tab (a link there, none on DuckDB; no Mastodon server sends either), until a later
+#: fetch replaces it, or ``--recurate``. The home domain was read alike by both engines.
+_RULES_SPELT_BEFORE = {_HOME_DOMAIN_RE: r"@([^@]+)$", _DAY_SECONDS_RE: r"^[0-9]{1,11}$", ANCHOR_RE: r"<a\s[^>]*>"}
 
 
 def _rules_statements() -> dict[str, str]:
     """The statements :func:`rules_fingerprint` hashes, by name: every public text of this module, with
     :data:`STATUS_RECORDS` as :data:`_STATUS_RECORDS_RULES` and the regexes of :data:`_RULES_SPELT_BEFORE` as spelt
-    before."""
+    before, in a statement's literals and as a public text of its own (:data:`ANCHOR_RE`)."""
     statements = {name: value for name, value in globals().items()
                   if name.isupper() and not name.startswith("_") and isinstance(value, str)}
     statements["STATUS_RECORDS"] = _STATUS_RECORDS_RULES
     for name, text in statements.items():
         for now, before in _RULES_SPELT_BEFORE.items():
-            text = text.replace(f"'{now}'", f"'{before}'")
+            text = before if text == now else text.replace(f"'{now}'", f"'{before}'")
         statements[name] = text
     return statements
 

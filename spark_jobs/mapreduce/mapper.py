@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 NULL = "\\N"
 #: Partition buckets of job 1 and of job 2's per-key lines.
 BUCKETS = 1009
-#: An opening ``<a …>`` tag, as RE2 reads ``<a\s[^>]*>`` (``\s`` is [\t\n\f\r ] there, not Unicode spaces).
+#: An opening ``<a …>`` tag (the curation SQL's ``ANCHOR_RE``): HTML's tag spaces, not Java's or Unicode's.
 ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
 #: An anchor that is a mention or a hashtag, not a link: a ``mention``/``hashtag`` token in its class or ``tag`` in
 #: its rel (the curation SQL's ``NOT_LINK_RE``, spaces spelled out as RE2 reads ``\s``).

@@ -295,3 +295,20 @@ def info_spark_conf_dir(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "log4j2.properties").write_text(INFO_LOG4J2)
     return directory
+
+
+def curation_patterns() -> list[tuple[str, str]]:
+    """(statement name, regex) of every literal pattern of a regex function in the curation statements."""
+    import sqlglot
+    from sqlglot import exp
+
+    from fediscope.engine import curate_sql
+
+    found = []
+    for name, statement in curate_sql.STATEMENTS.items():
+        for node in sqlglot.parse_one(statement, read="duckdb").walk():
+            if isinstance(node, exp.RegexpLike | exp.RegexpExtract | exp.RegexpExtractAll | exp.RegexpReplace):
+                pattern = node.args.get("expression")
+                assert isinstance(pattern, exp.Literal), f"{name}: a regex that is not a literal: {node.sql()}"
+                found.append((name, pattern.this))
+    return found

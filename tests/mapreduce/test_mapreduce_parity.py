@@ -249,6 +249,7 @@ def test_links_emojis_and_keys_follow_the_curation_rules() -> None:
               '<a href="https://m.example/tags/y" rel="tag">#y</a> <a href="h" class="mentions">links</a>')
     assert mapper.url_count(others) == 2  # by class and rel tokens, not the substring "mention"
     assert mapper.NOT_LINK_RE.pattern == curate_sql.NOT_LINK_RE
+    assert mapper.ANCHOR_RE.pattern == curate_sql.ANCHOR_RE
     assert mapper.unicode_emoji_count(content) == 3  # 👍🏽 (one, with its skin tone), 🎉, ☕
     assert mapper.content_length(content) == len("Hi @a #t e.org no 👍🏽🎉 ☕ & ok")
     assert mapper.account_key({"acct": "Alice"}, "Example.ORG") == "alice@example.org"
