@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socketserver
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 # A shell without job control starts a background command (`make test &`, `nohup make test &`) with SIGINT ignored,
 # and an ignored signal stays ignored across exec: every child the tests start could then not be stopped with
@@ -98,3 +101,78 @@ def live_pid() -> Iterator[int]:
     finally:
         child.kill()
         child.wait()
+
+
+# -- The checkout as the tests found it. A test that names no lake or store of its own gets fediscope's defaults,
+# ./lake and sqlite:///fediscope.db, relative to the directory the tests run in: the checkout, where its files then
+# stayed unnoticed (and were read by later tests, and by the user's own `fediscope report`). The session compares
+# the checkout's untracked and ignored entries before and after the tests and fails, naming them, if the tests made
+# or changed any. Checked once per run: in the xdist controller (its session spans every worker's), or in the only
+# process without xdist; not for --collect-only, which runs no test (tests/test_test_collection.py runs one inside
+# the suite).
+
+#: what tools write in the checkout by themselves, not the tests: bytecode, pytest's, ruff's and Hypothesis's
+#: caches, the venv and the *.egg-info of `make install`
+_TOOL_ENTRIES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", ".mypy_cache", ".venv"}
+_LEFT_IN_CHECKOUT = pytest.StashKey[list[tuple[str, str]]]()
+_CHECKOUT_BEFORE = pytest.StashKey[dict[str, int | None]]()
+
+
+def _tool_entry(path: str) -> bool:
+    return any(part in _TOOL_ENTRIES or part.endswith(".egg-info") for part in Path(path).parts)
+
+
+def _checkout_entries() -> dict[str, int | None]:
+    """The checkout's untracked and ignored entries (as git lists them: a directory wholly untracked or ignored as
+    one entry, ``lake/``), each with its modification time; without git (a source tree that is no git checkout),
+    the names at its top, with no time (a tracked file edited during the run is no test's doing)."""
+    try:
+        listed = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--ignored",
+                                 "--untracked-files=normal"], cwd=CHECKOUT, capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        listed = None
+    if listed is None or listed.returncode != 0:
+        return {name: None for name in os.listdir(CHECKOUT) if not _tool_entry(name) and name != ".git"}
+    entries: dict[str, int | None] = {}
+    for record in os.fsdecode(listed.stdout).split("\0"):
+        state, path = record[:2], record[3:]
+        if state in ("??", "!!") and not _tool_entry(path):
+            with contextlib.suppress(OSError):  # gone meanwhile
+                entries[path] = (CHECKOUT / path).stat().st_mtime_ns
+    return entries
+
+
+def _guards_the_checkout(session: pytest.Session) -> bool:
+    return not hasattr(session.config, "workerinput") and not session.config.option.collectonly
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _guards_the_checkout(session):
+        session.config.stash[_CHECKOUT_BEFORE] = _checkout_entries()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(_CHECKOUT_BEFORE, None)
+    if before is None:
+        return
+    after = _checkout_entries()
+    left = sorted([*(("created", p) for p in after.keys() - before.keys()),
+                   *(("changed", p) for p in after.keys() & before.keys() if after[p] != before[p]),
+                   *(("removed", p) for p in before.keys() - after.keys())], key=lambda change: change[1])
+    if left:
+        session.config.stash[_LEFT_IN_CHECKOUT] = left
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    left = terminalreporter.config.stash.get(_LEFT_IN_CHECKOUT, None)
+    if left:
+        terminalreporter.write_sep("=", "the tests wrote into the checkout", red=True, bold=True)
+        for change, path in left:
+            terminalreporter.write_line(f"{change}: {CHECKOUT / path}")
+        terminalreporter.write_line("a test used a default location relative to the current directory (./lake, "
+                                    "sqlite:///fediscope.db, ./fediscope-out, ...): give it a place under tmp_path "
+                                    "(FEDISCOPE_LAKE, FEDISCOPE_STORE, --store, Settings(store=...)); the session "
+                                    "fails until no test does")

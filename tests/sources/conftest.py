@@ -22,11 +22,13 @@ def lake_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_settings(lake_dir: Path) -> Callable[..., Settings]:
-    """Settings for a fast test run: short backoff and timeout, small pages, deep backfill."""
+def make_settings(lake_dir: Path, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a fast test run: short backoff and timeout, small pages, deep backfill; the test's own store
+    (the default, sqlite:///fediscope.db, is a file of the directory the tests run in: the checkout)."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"lake": str(lake_dir), "pseudonym_key": TEST_KEY, "retry_backoff": 0.01,
+        values: dict[str, Any] = {"lake": str(lake_dir), "store": f"sqlite:///{tmp_path / 'metrics.db'}",
+                                  "pseudonym_key": TEST_KEY, "retry_backoff": 0.01,
                                   "request_timeout": 2.0, "max_retries": 3, "page_limit": 10,
                                   "backfill_pages": 1000, "rate_limit_max_wait": 10.0}
         values.update(overrides)
