@@ -446,7 +446,7 @@ class Report:
             note = "\n".join(filter(None, [note, _previous_window_note(result)]))
         if result.summary.get("window_partial_days") and result.rows:
             note = "\n".join(filter(None, [note, _window_start_note(result)]))
-        parts = [f"== {result.title} ==", prose(result.question, width)]
+        parts = [prose(f"== {result.title} ==", width), prose(result.question, width)]
         # the partial days are marked in the table itself: in the summary line they repeated the latest fetch day
         summary = _summary_line({k: v for k, v in result.summary.items() if k not in _SAID_UNDER_THE_TABLE})
         if summary:
@@ -461,7 +461,7 @@ class Report:
     def other_section(self, other: MetricRows, width: int | None = None,
                       hidden_line: str = IN_THE_FULL_REPORT) -> str:
         """A metric no analysis reads: its question (or that its SQL file is gone), then its first rows as stored."""
-        parts = [f"== {other.name} =="]
+        parts = [prose(f"== {other.name} ==", width)]
         if other.question is not None:
             parts.append(prose(other.question, width))
         if not other.sql_file:

@@ -227,6 +227,90 @@ def test_a_table_for_a_width_keeps_the_leading_columns_that_fit_and_names_the_ot
     assert " ".join(line.strip() for line in narrow[3:]) == "(1 more column in the full report: bot)"
 
 
+def _table_lines(text: str) -> set[int]:
+    """The indexes of ``text``'s lines that are a table's (its header, dashes and rows: up to a blank line or the
+    note under it, which starts with "(")."""
+    lines, found = text.split("\n"), set()
+    for i, line in enumerate(lines):
+        if i and line and set(line) <= {"-", " "}:
+            found.add(i - 1)
+            rows = lines[i:]
+            end = next((j for j, row in enumerate(rows) if not row or row.startswith("(")), len(rows))
+            found.update(range(i, i + end))
+    return found
+
+
+TOP_ACCOUNTS_HEADER = ("ranking  account_key                instance        followers_count  following_count  "
+                       "statuses_count  bot")
+
+
+@pytest.fixture
+def short_store(loaded_store, cli_env, monkeypatch):
+    """The loaded store named relative to the current directory (``cli_env``): a path, which no line breaks, as
+    short as a reader's usually is, not pytest's 90 columns."""
+    monkeypatch.setenv("FEDISCOPE_STORE", "sqlite:///metrics.db")
+    return "sqlite:///metrics.db"
+
+
+def test_a_report_to_a_file_keeps_every_column_and_wraps_its_prose(capsys, short_store, monkeypatch):
+    """``fediscope report > report.txt``: was a "Definitions" line of up to 860 characters (no reader wants it, in
+    a file either). Its prose now wraps at 100 columns; its tables keep every column, however wide, whatever the
+    terminal around it says (COLUMNS): a file or a pipe never loses a column."""
+    prose_width = 100  # as the README and --help say
+
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    lines, tables = out.split("\n"), _table_lines(out)
+    prose = [line for i, line in enumerate(lines) if i not in tables]
+    assert max(len(line) for line in prose) <= prose_width, max(prose, key=len)
+    assert any(len(line) > 60 for line in prose)  # not the terminal's 60: a file's prose is 100 wide
+    assert max(len(lines[i]) for i in tables) > prose_width  # a table wider than that is kept whole
+    assert TOP_ACCOUNTS_HEADER in lines and "columns left out to fit" not in out
+    definitions = next(line for line in unwrapped(out).split("\n") if line.startswith("Definitions: growth"))
+    assert len(definitions) > 2 * prose_width  # said whole, over several lines
+    code, again, err = run(capsys, "report", "--no-charts", "--width", "0")
+    assert code == 0 and again == out, err  # --width 0: every column, as in a file
+
+
+def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(capsys, short_store):
+    """``--width 60``: every line fits in 60 columns; a table keeps its leading columns that fit and says which it
+    left out and how to see them. A width no table fits in is refused, one line, exit 2."""
+    code, out, err = run(capsys, "report", "--no-charts", "--width", "60")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 60, max(out.splitlines(), key=len)
+    top = unwrapped(out).split("== Top accounts by followers ==\n")[1].split("\n\n")[0].splitlines()
+    assert top[1].split() == ["ranking", "account_key", "instance"]
+    assert top[-1] == ("(4 more columns left out to fit 60 columns: followers_count, following_count, statuses_count, "
+                       "bot; --width 0 shows every column)")
+    for narrow in ("39", "-1"):
+        code, out, err = run(capsys, "report", "--no-charts", "--width", narrow)
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert f"Invalid value for '--width': must be 0 (every column) or at least 40, not {narrow}" in err
+
+
+def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_column(short_store, cli_env):
+    """Was: on an 80-column terminal, tables of up to 168 columns and 860-character lines, which the terminal
+    wrapped into a tangle. Now no line is wider than the terminal (read on a real pty: no row the terminal had to
+    wrap), and the columns left out are named; its stdout piped on (``| less -S``), every column is kept."""
+    from terminal_screen import Screen, fediscope_argv, on_terminal
+
+    env = dict(os.environ)
+    shown = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env)
+    assert shown.code == 0, shown.terminal
+    screen = Screen(80).write(shown.terminal)
+    assert not any(screen.continued), [line for line in screen.lines() if len(line) > 80]
+    said = unwrapped("\n".join(screen.lines()))
+    assert ("(3 more columns left out to fit 80 columns: following_count, statuses_count, bot; --width 0 shows "
+            "every column)") in said
+    assert TOP_ACCOUNTS_HEADER not in said
+    piped = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env, stdout_pipe=True)
+    assert piped.code == 0 and TOP_ACCOUNTS_HEADER in piped.stdout.splitlines(), piped.terminal
+    assert "columns left out to fit" not in piped.stdout
+    every = on_terminal(fediscope_argv("report", "--no-charts", "--width", "0"), 80, env, cwd=cli_env)
+    assert every.code == 0 and TOP_ACCOUNTS_HEADER in every.terminal.splitlines()  # the terminal wraps it
+
+
 def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_env, monkeypatch):
     # the CLI's stderr log handler is bound to the stream of the first test that configured logging
     monkeypatch.setattr(logging.getLogger("fediscope.analysis"), "disabled", True)
