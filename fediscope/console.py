@@ -362,12 +362,24 @@ class _ColumnsWrapper(textwrap.TextWrapper):
         return lines
 
 
+#: stands for a space inside a `command` while :func:`wrap_line` wraps (TextWrapper breaks at ASCII spaces only)
+_KEPT_SPACE = "\ue000"
+
+
 def wrap_line(line: str, width: int) -> list[str]:
     """``line`` in lines of at most ``width`` columns (:func:`display_width`), the later ones indented by two: at its
-    spaces, never inside a word or a date (``2026-11-21``), and, in a line of ``a: 1 · b: 2`` parts, between whole
-    parts where each fits. A word longer than ``width`` (a path) stays whole."""
+    spaces, never inside a word, a date (``2026-11-21``) or a command in backticks (```--width 0```: an option kept
+    with its value), and, in a line of ``a: 1 · b: 2`` parts, between whole parts where each fits. A word longer
+    than ``width`` (a path) stays whole."""
     if display_width(line) <= width:
         return [line]
+    if _KEPT_SPACE in line or "`" not in line:  # the stand-in itself in the line (a server sent it): as it is
+        return _wrapped(line, width)
+    kept = re.sub(r"`[^`]+`", lambda quoted: quoted[0].replace(" ", _KEPT_SPACE), line)
+    return [wrapped.replace(_KEPT_SPACE, " ") for wrapped in _wrapped(kept, width)]
+
+
+def _wrapped(line: str, width: int) -> list[str]:
     wrapper = _ColumnsWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     parts = line.split(" · ")
     if len(parts) < 2 or "\u00a0" in line or any(display_width(part) > width - 4 for part in parts):

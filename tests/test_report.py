@@ -282,7 +282,7 @@ def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(caps
     top = unwrapped(out).split("== Top accounts by followers ==\n")[1].split("\n\n")[0].splitlines()
     assert top[1].split() == ["ranking", "account_key", "instance"]
     assert top[-1] == ("(4 more columns left out to fit 60 columns: followers_count, following_count, statuses_count, "
-                       "bot; --width 0 shows every column)")
+                       "bot; `--width 0` shows every column)")
     for narrow in ("39", "-1"):
         code, out, err = run(capsys, "report", "--no-charts", "--width", narrow)
         assert code == 2 and out == "" and "Traceback" not in err
@@ -301,7 +301,7 @@ def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_colum
     screen = Screen(80).write(shown.terminal)
     assert not any(screen.continued), [line for line in screen.lines() if len(line) > 80]
     said = unwrapped("\n".join(screen.lines()))
-    assert ("(3 more columns left out to fit 80 columns: following_count, statuses_count, bot; --width 0 shows "
+    assert ("(3 more columns left out to fit 80 columns: following_count, statuses_count, bot; `--width 0` shows "
             "every column)") in said
     assert TOP_ACCOUNTS_HEADER not in said
     piped = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env, stdout_pipe=True)

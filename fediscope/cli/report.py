@@ -75,7 +75,7 @@ def _width_help() -> str:
 
 
 #: the line under a table fitted to a width (--width, or the terminal's) naming the columns left out
-LEFT_OUT = "({more} left out to fit {width} columns: {names}; --width 0 shows every column)"
+LEFT_OUT = "({more} left out to fit {width} columns: {names}; `--width 0` shows every column)"
 
 
 def _help() -> str:
@@ -105,6 +105,7 @@ def _help() -> str:
       fediscope report
       fediscope report --format json --out ./demo-out
       fediscope report --store sqlite:///demo-out/demo.db --top 20 --no-charts   # make demo's store
+      fediscope report | less -S   # a pipe gets every column: scroll sideways (on a terminal: --width 0)
     """
 
 
