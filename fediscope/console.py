@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import unicodedata
 from typing import Any, TextIO
 
@@ -332,6 +333,60 @@ def clip(text: str, width: int, ellipsis: str = "\u2026") -> str:
     while end > 0 and char_width(text[end]) == 0:  # keep a base character with its marks
         end -= 1
     return text[:end] + ellipsis
+
+
+class _ColumnsWrapper(textwrap.TextWrapper):
+    """A :class:`textwrap.TextWrapper` that measures lines in terminal columns (:func:`display_width`: a CJK
+    character or an emoji takes two, a combining mark none), not in characters: was, a line of hashtags in Japanese
+    was wrapped at ``width`` characters, up to twice as many columns. Long words are kept whole, and no
+    ``max_lines``: what :func:`wrap_line` asks of it."""
+
+    def _wrap_chunks(self, chunks: list[str]) -> list[str]:
+        lines: list[str] = []
+        chunks.reverse()  # a stack, as TextWrapper's own
+        while chunks:
+            indent = self.subsequent_indent if lines else self.initial_indent
+            width = self.width - display_width(indent)
+            if self.drop_whitespace and not chunks[-1].strip() and lines:
+                del chunks[-1]  # a line after the first does not start with the space it was broken at
+            line: list[str] = []
+            used = 0
+            # a chunk wider than any line (a path) goes on a line of its own, whole
+            while chunks and (not line or used + display_width(chunks[-1]) <= width):
+                used += display_width(chunks[-1])
+                line.append(chunks.pop())
+            if self.drop_whitespace and line and not line[-1].strip():
+                del line[-1]
+            if line:
+                lines.append(indent + "".join(line))
+        return lines
+
+
+#: stands for a space inside a `command` while :func:`wrap_line` wraps (TextWrapper breaks at ASCII spaces only)
+_KEPT_SPACE = "\ue000"
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """``line`` in lines of at most ``width`` columns (:func:`display_width`), the later ones indented by two: at its
+    spaces, never inside a word, a date (``2026-11-21``) or a command in backticks (```--width 0```: an option kept
+    with its value), and, in a line of ``a: 1 · b: 2`` parts, between whole parts where each fits. A word longer
+    than ``width`` (a path) stays whole."""
+    if display_width(line) <= width:
+        return [line]
+    if _KEPT_SPACE in line or "`" not in line:  # the stand-in itself in the line (a server sent it): as it is
+        return _wrapped(line, width)
+    kept = re.sub(r"`[^`]+`", lambda quoted: quoted[0].replace(" ", _KEPT_SPACE), line)
+    return [wrapped.replace(_KEPT_SPACE, " ") for wrapped in _wrapped(kept, width)]
+
+
+def _wrapped(line: str, width: int) -> list[str]:
+    wrapper = _ColumnsWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    parts = line.split(" · ")
+    if len(parts) < 2 or "\u00a0" in line or any(display_width(part) > width - 4 for part in parts):
+        return wrapper.wrap(line)
+    # no-break spaces inside each part, made spaces again after: TextWrapper breaks at ASCII whitespace only
+    return [wrapped.replace("\u00a0", " ")
+            for wrapped in wrapper.wrap(" · ".join(part.replace(" ", "\u00a0") for part in parts))]
 
 
 def as_shown(text: str, stream: TextIO) -> str:

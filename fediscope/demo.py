@@ -40,7 +40,6 @@ import secrets
 import shlex
 import shutil
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,7 +50,7 @@ from typing import Any
 
 from fediscope.background_server import BackgroundServer
 from fediscope.config import Settings, SourceSpec, instance_domain
-from fediscope.console import display_width, terminal_columns, tolerate_unencodable_output
+from fediscope.console import terminal_columns, tolerate_unencodable_output, wrap_line
 from fediscope.errors import FediscopeError, one_line
 from fediscope.files import atomic_out
 from fediscope.lake.key_check import DEMO_KEY_PATH
@@ -705,48 +704,6 @@ def excerpt(text: str, sections: int, width: int | None = None, where: str = "th
     if width is not None:
         kept = [wrapped for row in kept for wrapped in wrap_line(row, width)]
     return "\n".join(kept)
-
-
-class _ColumnsWrapper(textwrap.TextWrapper):
-    """A :class:`textwrap.TextWrapper` that measures lines in terminal columns (:func:`display_width`: a CJK
-    character or an emoji takes two, a combining mark none), not in characters: was, a line of hashtags in Japanese
-    was wrapped at ``width`` characters, up to twice as many columns. Long words are kept whole, and no
-    ``max_lines``: what :func:`wrap_line` asks of it."""
-
-    def _wrap_chunks(self, chunks: list[str]) -> list[str]:
-        lines: list[str] = []
-        chunks.reverse()  # a stack, as TextWrapper's own
-        while chunks:
-            indent = self.subsequent_indent if lines else self.initial_indent
-            width = self.width - display_width(indent)
-            if self.drop_whitespace and not chunks[-1].strip() and lines:
-                del chunks[-1]  # a line after the first does not start with the space it was broken at
-            line: list[str] = []
-            used = 0
-            # a chunk wider than any line (a path) goes on a line of its own, whole
-            while chunks and (not line or used + display_width(chunks[-1]) <= width):
-                used += display_width(chunks[-1])
-                line.append(chunks.pop())
-            if self.drop_whitespace and line and not line[-1].strip():
-                del line[-1]
-            if line:
-                lines.append(indent + "".join(line))
-        return lines
-
-
-def wrap_line(line: str, width: int) -> list[str]:
-    """``line`` in lines of at most ``width`` columns (:func:`display_width`), the later ones indented by two: at its
-    spaces, never inside a word or a date (``2026-11-21``), and, in a line of ``a: 1 · b: 2`` parts, between whole
-    parts where each fits. A word longer than ``width`` (a path) stays whole."""
-    if display_width(line) <= width:
-        return [line]
-    wrapper = _ColumnsWrapper(width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-    parts = line.split(" · ")
-    if len(parts) < 2 or "\u00a0" in line or any(display_width(part) > width - 4 for part in parts):
-        return wrapper.wrap(line)
-    # no-break spaces inside each part, made spaces again after: TextWrapper breaks at ASCII whitespace only
-    return [wrapped.replace("\u00a0", " ")
-            for wrapped in wrapper.wrap(" · ".join(part.replace(" ", "\u00a0") for part in parts))]
 
 
 def excerpt_width(out: Any) -> int:

@@ -32,7 +32,7 @@ from fediscope.analysis import (
     trending_start,
     trending_window,
 )
-from fediscope.console import clip, display_width, isolated, printable
+from fediscope.console import clip, display_width, isolated, printable, wrap_line
 from fediscope.engine.provenance import (
     LANDED_OFF,
     LANDED_PSEUDONYMISED,
@@ -61,6 +61,14 @@ def is_ratio(column: str) -> bool:
     """Whether a column's numbers are ratios printed with an ``x``: :data:`RATIO_COLUMNS`, and ``…_growth``."""
     return column in RATIO_COLUMNS or column.endswith("_growth")
 MAX_TEXT = 40
+#: the widest line of prose (the head, a question, a definition, a note) the text report writes, whatever its tables'
+#: width: in a file as on a wide terminal, a definition of 860 characters on one line was read by no one
+PROSE_WIDTH = 100
+#: the narrowest width the text report is laid out for (``fediscope report --width``; a narrower terminal gets it)
+MIN_WIDTH = 40
+#: the line under a table whose trailing columns did not fit its width (:func:`text_table`): {more} "2 more columns",
+#: {names} theirs, {width} the width; this one the demo's excerpt's, whose full report is its report file
+IN_THE_FULL_REPORT = "({more} in the full report: {names})"
 #: text columns that list several values and get more room than :data:`MAX_TEXT` (hashtags per day's three most
 #: used tags with their uses: cut at 40 columns, the third tag was rarely whole and often the second was not)
 TEXT_WIDTHS = {"top_tags": 72}
@@ -261,13 +269,22 @@ def _is_finite(value: Any) -> bool:
     return _is_number(value) and math.isfinite(value)
 
 
-def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None = None) -> str:
+def prose(text: str, width: int | None = None) -> str:
+    """``text``'s lines wrapped at :data:`PROSE_WIDTH` columns, or at ``width`` where narrower (:func:`wrap_line`:
+    at spaces, the later lines of each indented by two; never inside a word, a date or a path)."""
+    limit = PROSE_WIDTH if width is None else min(width, PROSE_WIDTH)
+    return "\n".join(wrapped for line in text.split("\n") for wrapped in wrap_line(line, limit))
+
+
+def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None = None,
+               hidden_line: str = IN_THE_FULL_REPORT) -> str:
     """Aligned columns: numbers to the right (a column of "-" only too: numbers left undefined), text and yes/no
     to the left; each column's numbers with one number of decimals (:func:`format_column`).
 
     With ``width`` (an excerpt for a terminal of that many columns, as the demo prints): only the leading columns
     that fit in it, each whole (the first alone, its lines clipped with "…", when even it does not fit), and a
-    line naming the others. Without it (the report itself), every column, however wide."""
+    line naming the others (``hidden_line``, :data:`IN_THE_FULL_REPORT`'s fields), wrapped at that width. Without
+    it (a file, a pipe), every column, however wide."""
     by_column = [format_column(c, [row.get(c) for row in rows]) for c in columns]
     cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
     widths = [max([display_width(c), *(display_width(line[i]) for line in cells)]) for i, c in enumerate(columns)]
@@ -280,8 +297,9 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None
         return text if width is None else clip(text, width)
 
     table = [line(columns), line(["-" * w for w in widths]), *(line(c) for c in cells)]
-    if hidden:
-        table.append(f"({count(len(hidden), 'more column')} in the full report: {', '.join(hidden)})")
+    if hidden and width is not None:
+        said = hidden_line.format(more=count(len(hidden), "more column"), names=", ".join(hidden), width=width)
+        table.extend(wrap_line(said, width))
     return "\n".join(table)
 
 
@@ -412,9 +430,10 @@ class Report:
     #: the metrics a write had begun changing and not finished when the report's reads were done (:func:`build_report`)
     partly_written: list[str] = field(default_factory=list)
 
-    def section(self, result: AnalysisResult, width: int | None = None) -> str:
+    def section(self, result: AnalysisResult, width: int | None = None,
+                hidden_line: str = IN_THE_FULL_REPORT) -> str:
         """An analysis's section: its title, question, summary and definitions, its table (the columns that fit in
-        ``width``, see :func:`text_table`) and the notes under it."""
+        ``width``, see :func:`text_table`) and the notes under it; the lines of prose wrapped (:func:`prose`)."""
         rows = result.rows
         note = ""
         if result.text_tail and len(rows) > result.text_tail:
@@ -427,32 +446,34 @@ class Report:
             note = "\n".join(filter(None, [note, _previous_window_note(result)]))
         if result.summary.get("window_partial_days") and result.rows:
             note = "\n".join(filter(None, [note, _window_start_note(result)]))
-        parts = [f"== {result.title} ==", result.question]
+        parts = [prose(f"== {result.title} ==", width), prose(result.question, width)]
         # the partial days are marked in the table itself: in the summary line they repeated the latest fetch day
         summary = _summary_line({k: v for k, v in result.summary.items() if k not in _SAID_UNDER_THE_TABLE})
         if summary:
-            parts.append(summary)
+            parts.append(prose(summary, width))
         if result.name in NOTES:
-            parts.append(f"Definitions: {NOTES[result.name]}")
-        parts.append(text_table(result.columns, rows, width) if rows else "(no rows)")
+            parts.append(prose(f"Definitions: {NOTES[result.name]}", width))
+        parts.append(text_table(result.columns, rows, width, hidden_line) if rows else "(no rows)")
         if note:
-            parts.append(note)
+            parts.append(prose(note, width))
         return "\n".join(parts)
 
-    def other_section(self, other: MetricRows, width: int | None = None) -> str:
+    def other_section(self, other: MetricRows, width: int | None = None,
+                      hidden_line: str = IN_THE_FULL_REPORT) -> str:
         """A metric no analysis reads: its question (or that its SQL file is gone), then its first rows as stored."""
-        parts = [f"== {other.name} =="]
+        parts = [prose(f"== {other.name} ==", width)]
         if other.question is not None:
-            parts.append(other.question)
+            parts.append(prose(other.question, width))
         if not other.sql_file:
-            parts.append(f"(its SQL file is gone; the store keeps it: `fediscope store drop {other.name}` removes it)")
+            parts.append(prose(f"(its SQL file is gone; the store keeps it: `fediscope store drop {other.name}` "
+                               "removes it)", width))
         if other.error is not None:
-            parts.append(f"Could not read {other.name}: {printable(other.error)}")
+            parts.append(prose(f"Could not read {other.name}: {printable(other.error)}", width))
             return "\n".join(parts)
-        parts.append(text_table(other.columns, other.rows, width) if other.rows else "(no rows)")
+        parts.append(text_table(other.columns, other.rows, width, hidden_line) if other.rows else "(no rows)")
         if other.total_rows > len(other.rows):
-            parts.append(f"(the first {len(other.rows)} of {count(other.total_rows, 'row', thousands=True)}; "
-                         "--format json has them all)")
+            parts.append(prose(f"(the first {len(other.rows)} of {count(other.total_rows, 'row', thousands=True)}; "
+                               "--format json has them all)", width))
         return "\n".join(parts)
 
     @property
@@ -460,9 +481,10 @@ class Report:
         """The metrics no analysis reads whose rows could not be read."""
         return [other.name for other in self.others if other.error is not None]
 
-    def text(self, width: int | None = None) -> str:
-        """The report as text; with ``width``, each table keeps only the columns that fit in it (:func:`text_table`:
-        an excerpt's; its other lines are as long as they are)."""
+    def text(self, width: int | None = None, hidden_line: str = IN_THE_FULL_REPORT) -> str:
+        """The report as text. Its lines of prose wrap at :data:`PROSE_WIDTH` columns, or ``width`` where narrower
+        (:func:`prose`); its tables keep every column, or with ``width`` only those that fit in it, ``hidden_line``
+        naming the others (:func:`text_table`). Without ``width``: what a file or a pipe gets."""
         total = sum(self.run.stored.values())
         head = (f"fediscope report · store {self.store_url} · {count(len(self.run.stored), 'metric')}, "
                 f"{count(total, 'row', thousands=True)}\nPeriod: {self.run.period.describe()}\n"
@@ -474,15 +496,16 @@ class Report:
         if self.partly_written:
             head += (f"\nPartly written: {', '.join(self.partly_written)} ({PARTLY_WRITTEN_ADVICE}): their sections "
                      "may mix rows of before and after that write")
-        blocks = [head, *(self.section(r, width) for r in self.run.results),
-                  *(self.other_section(o, width) for o in self.others)]
+        blocks = [prose(head, width), *(self.section(r, width, hidden_line) for r in self.run.results),
+                  *(self.other_section(o, width, hidden_line) for o in self.others)]
         for name, reason in self.run.failed.items():
-            blocks.append(f"Could not compute {name}: {printable(reason)}")
+            blocks.append(prose(f"Could not compute {name}: {printable(reason)}", width))
         if self.run.missing:
-            blocks.append("Not in the store (run `fediscope process` to compute them): "
-                          + ", ".join(self.run.missing))
+            blocks.append(prose("Not in the store (run `fediscope process` to compute them): "
+                                + ", ".join(self.run.missing), width))
         if self.charts:
-            blocks.append(f"Charts written to {self.chart_dir}: " + ", ".join(p.name for p in self.charts))
+            blocks.append(prose(f"Charts written to {self.chart_dir}: " + ", ".join(p.name for p in self.charts),
+                                width))
         return "\n\n".join(blocks) + "\n"
 
     @property

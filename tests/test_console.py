@@ -8,7 +8,7 @@ import json
 import pytest
 from doubles.hostile_strings import RAW_CONTROLS, VARIANTS
 
-from fediscope.console import ERRORS, printable, readable_json, tolerate_unencodable_output
+from fediscope.console import ERRORS, printable, readable_json, tolerate_unencodable_output, wrap_line
 
 
 @pytest.mark.parametrize(("text", "encoding", "shown"), [
@@ -97,3 +97,16 @@ def test_readable_json_on_a_terminal_escapes_what_json_leaves(monkeypatch: pytes
     text = readable_json(document, indent=2)
     assert RAW_CONTROLS.search(text.replace("\n", "")) is None and "caf\u00e9" in text and json.loads(text) == document
     assert len(text.splitlines()) > 1  # its indentation's lines stay lines
+
+
+def test_a_wrapped_line_keeps_a_command_in_backticks_whole() -> None:
+    """Was: "… shows them; --width" at the end of one line and "0 shows every column" on the next: an option torn
+    from its value (and "`fediscope" from "process`" in the report's notes)."""
+    line = "(2 more columns left out to fit 60 columns: replies_mean, lift_vs_none; `--width 0` shows every column)"
+    assert wrap_line(line, 78) == [
+        "(2 more columns left out to fit 60 columns: replies_mean, lift_vs_none;",
+        "  `--width 0` shows every column)"]
+    assert wrap_line("run `fediscope store drop accounts` to remove it", 20) == [
+        "run", "  `fediscope store drop accounts`", "  to remove it"]  # longer than the width: whole, as a path
+    sent = "`#a\ue000b c` " * 6  # the stand-in for a kept space, in a server's string: left as it is
+    assert "".join(wrap_line(sent, 20)).count("\ue000") == 6

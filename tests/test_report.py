@@ -9,6 +9,7 @@ import os
 
 import pytest
 from cli_run import clean_env, run
+from report_text import unwrapped
 
 from fediscope import analysis
 from fediscope.engine.metrics import parse_metric
@@ -54,7 +55,7 @@ def test_text_report_prints_every_analysis_and_writes_the_charts(capsys, loaded_
     for name in CHARTS:
         data = (cli_env / "charts" / name).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, name
-    assert f"Charts written to charts: {', '.join(CHARTS)}" in out
+    assert f"Charts written to charts: {', '.join(CHARTS)}" in unwrapped(out)
 
 
 def test_json_report_has_every_row_and_the_chart_paths(capsys, loaded_store, cli_env, sample_metric_rows):
@@ -218,11 +219,96 @@ def test_a_table_for_a_width_keeps_the_leading_columns_that_fit_and_names_the_ot
         "-------  -------------------------  ------------  ---------------",
         "      1  aaaaaaaaaaaaaaaaaaaaaaaaa  日本.example            4,146",  # 日本: 4 columns
         "(2 more columns in the full report: following_count, bot)"]
-    assert all(display_width(line) <= 70 for line in fitted.splitlines()[:3])
+    assert all(display_width(line) <= 70 for line in fitted.splitlines())
     assert text_table(columns, rows, width=200) == whole  # a table that fits is the report's
     # even the first column too wide: it alone, clipped, and the others named
     narrow = text_table(["account_key", "bot"], rows, width=12).splitlines()
-    assert narrow == ["account_key", "-----------…", "aaaaaaaaaaa…", "(1 more column in the full report: bot)"]
+    assert narrow[:3] == ["account_key", "-----------…", "aaaaaaaaaaa…"]
+    assert " ".join(line.strip() for line in narrow[3:]) == "(1 more column in the full report: bot)"
+
+
+def _table_lines(text: str) -> set[int]:
+    """The indexes of ``text``'s lines that are a table's (its header, dashes and rows: up to a blank line or the
+    note under it, which starts with "(")."""
+    lines, found = text.split("\n"), set()
+    for i, line in enumerate(lines):
+        if i and line and set(line) <= {"-", " "}:
+            found.add(i - 1)
+            rows = lines[i:]
+            end = next((j for j, row in enumerate(rows) if not row or row.startswith("(")), len(rows))
+            found.update(range(i, i + end))
+    return found
+
+
+TOP_ACCOUNTS_HEADER = ("ranking  account_key                instance        followers_count  following_count  "
+                       "statuses_count  bot")
+
+
+@pytest.fixture
+def short_store(loaded_store, cli_env, monkeypatch):
+    """The loaded store named relative to the current directory (``cli_env``): a path, which no line breaks, as
+    short as a reader's usually is, not pytest's 90 columns."""
+    monkeypatch.setenv("FEDISCOPE_STORE", "sqlite:///metrics.db")
+    return "sqlite:///metrics.db"
+
+
+def test_a_report_to_a_file_keeps_every_column_and_wraps_its_prose(capsys, short_store, monkeypatch):
+    """``fediscope report > report.txt``: was a "Definitions" line of up to 860 characters (no reader wants it, in
+    a file either). Its prose now wraps at 100 columns; its tables keep every column, however wide, whatever the
+    terminal around it says (COLUMNS): a file or a pipe never loses a column."""
+    prose_width = 100  # as the README and --help say
+
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    lines, tables = out.split("\n"), _table_lines(out)
+    prose = [line for i, line in enumerate(lines) if i not in tables]
+    assert max(len(line) for line in prose) <= prose_width, max(prose, key=len)
+    assert any(len(line) > 60 for line in prose)  # not the terminal's 60: a file's prose is 100 wide
+    assert max(len(lines[i]) for i in tables) > prose_width  # a table wider than that is kept whole
+    assert TOP_ACCOUNTS_HEADER in lines and "columns left out to fit" not in out
+    definitions = next(line for line in unwrapped(out).split("\n") if line.startswith("Definitions: growth"))
+    assert len(definitions) > 2 * prose_width  # said whole, over several lines
+    code, again, err = run(capsys, "report", "--no-charts", "--width", "0")
+    assert code == 0 and again == out, err  # --width 0: every column, as in a file
+
+
+def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(capsys, short_store):
+    """``--width 60``: every line fits in 60 columns; a table keeps its leading columns that fit and says which it
+    left out and how to see them. A width no table fits in is refused, one line, exit 2."""
+    code, out, err = run(capsys, "report", "--no-charts", "--width", "60")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 60, max(out.splitlines(), key=len)
+    top = unwrapped(out).split("== Top accounts by followers ==\n")[1].split("\n\n")[0].splitlines()
+    assert top[1].split() == ["ranking", "account_key", "instance"]
+    assert top[-1] == ("(4 more columns left out to fit 60 columns: followers_count, following_count, statuses_count, "
+                       "bot; `--width 0` shows every column)")
+    for narrow in ("39", "-1"):
+        code, out, err = run(capsys, "report", "--no-charts", "--width", narrow)
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert f"Invalid value for '--width': must be 0 (every column) or at least 40, not {narrow}" in err
+
+
+def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_column(short_store, cli_env):
+    """Was: on an 80-column terminal, tables of up to 168 columns and 860-character lines, which the terminal
+    wrapped into a tangle. Now no line is wider than the terminal (read on a real pty: no row the terminal had to
+    wrap), and the columns left out are named; its stdout piped on (``| less -S``), every column is kept."""
+    from terminal_screen import Screen, fediscope_argv, on_terminal
+
+    env = dict(os.environ)
+    shown = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env)
+    assert shown.code == 0, shown.terminal
+    screen = Screen(80).write(shown.terminal)
+    assert not any(screen.continued), [line for line in screen.lines() if len(line) > 80]
+    said = unwrapped("\n".join(screen.lines()))
+    assert ("(3 more columns left out to fit 80 columns: following_count, statuses_count, bot; `--width 0` shows "
+            "every column)") in said
+    assert TOP_ACCOUNTS_HEADER not in said
+    piped = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env, stdout_pipe=True)
+    assert piped.code == 0 and TOP_ACCOUNTS_HEADER in piped.stdout.splitlines(), piped.terminal
+    assert "columns left out to fit" not in piped.stdout
+    every = on_terminal(fediscope_argv("report", "--no-charts", "--width", "0"), 80, env, cwd=cli_env)
+    assert every.code == 0 and TOP_ACCOUNTS_HEADER in every.terminal.splitlines()  # the terminal wraps it
 
 
 def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_env, monkeypatch):
@@ -239,7 +325,7 @@ def test_a_metric_whose_columns_changed_is_reported_not_a_traceback(capsys, cli_
     # fediscope/analysis.py disagree (re-run `fediscope process` after updating fediscope)")
     assert ("Could not compute signups_over_time: metric signups_by_month in the store does not have what analysis "
             "signups_over_time reads (column 'month' missing), as when another fediscope version stored it; re-run "
-            "`fediscope process` with this version to store it again\n") in out
+            "`fediscope process` with this version to store it again\n") in unwrapped(out)
     assert "Traceback" not in err and "1 analysis could not be computed (see above)" in err
 
 
@@ -544,7 +630,7 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     they divide, hashtag "uses" that count a toot once per tag: a reader could not tell what the numbers meant."""
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
-    sections = {block.splitlines()[0]: block for block in out.split("\n\n")}
+    sections = {block.splitlines()[0]: block for block in unwrapped(out).split("\n\n")}
 
     def definitions(title):
         return next(line for line in sections[title].splitlines() if line.startswith("Definitions: "))
@@ -582,7 +668,7 @@ def test_the_instances_trending_tags_say_what_their_own_count_and_the_collected_
     store.close()
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
-    section = next(block for block in out.split("\n\n")
+    section = next(block for block in unwrapped(out).split("\n\n")
                    if block.startswith("== Trending on the instances (their own counts, last 7 days) =="))
     row = next(line for line in section.splitlines() if line.startswith("mastodon.social"))
     assert row.split()[2:5] == ["252", "12", "254"]  # uses_7d, uses_latest_day, collected_toots_7d
@@ -723,7 +809,7 @@ def test_the_help_says_the_period_is_of_posted_days_as_the_report_computes_it(ca
          "engagement_mean": 1.0}])
     store.close()
     code, out, err = run(capsys, "report", "--no-charts", "--store", f"sqlite:///{tmp_path / 'm.db'}")
-    assert out.splitlines()[1].startswith("Period: statuses posted 2024-05-01 to 2024-05-03"), out
+    assert unwrapped(out).splitlines()[1].startswith("Period: statuses posted 2024-05-01 to 2024-05-03"), out
     code, out, err = run(capsys, "report", "--help")
     assert code == 0, err
     period = " ".join(out.split()).split('says which days the numbers cover: ')[1].split(", \"(partial)")[0]
@@ -750,7 +836,7 @@ def test_the_period_line_after_a_partial_last_day_has_one_pair_of_brackets(capsy
     code, out, err = run(capsys, "report", "--store", f"sqlite:///{tmp_path / 'm.db'}", "--out", "charts")
     assert code == 0, err
     said = "Period: statuses posted 2024-05-01 to 2024-05-03 (partial), UTC days; latest fetch on 2024-05-03"
-    assert out.splitlines()[1] == said, out
+    assert unwrapped(out).splitlines()[1] == said, out
     assert figures and all(said in [text.get_text() for text in figure.texts] for figure in figures)
 
 
@@ -779,7 +865,8 @@ def test_each_analysis_asks_the_question_it_answers(capsys, loaded_store, cli_en
 
 
 def _section(result, stored=1):
-    return Report("sqlite://", analysis.AnalysisRun([result], {result.metric: stored}, [])).section(result)
+    """An analysis's section as the text report prints it, each line of prose in one line (:func:`unwrapped`)."""
+    return unwrapped(Report("sqlite://", analysis.AnalysisRun([result], {result.metric: stored}, [])).section(result))
 
 
 def _table_rows(section):
@@ -787,7 +874,9 @@ def _table_rows(section):
     notes under it, in parentheses, left out)."""
     lines = section.splitlines()
     rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
-    return [line.split() for line in lines[rule + 1:] if not line.startswith("(")]
+    rows = lines[rule + 1:]
+    notes = next((i for i, line in enumerate(rows) if line.startswith("(")), len(rows))
+    return [line.split() for line in rows[:notes]]
 
 
 
@@ -1028,7 +1117,7 @@ def test_a_metric_table_dropped_by_hand_is_named_and_the_other_analyses_are_prin
         names = {a["name"] for a in document["analyses"]}
         assert "languages" not in names and {"top_accounts", "hashtags_per_day", "activity"} <= names
     else:
-        assert f"Could not compute languages: {said}" in out
+        assert f"Could not compute languages: {said}" in unwrapped(out)
         assert "== Languages ==" not in out
         assert "== Top accounts by followers ==" in out and "== Activity by hour" in out
 

@@ -9,6 +9,7 @@ import unicodedata
 import warnings
 
 import pytest
+from report_text import unwrapped
 
 from fediscope import analysis
 from fediscope.console import FSI, PDI
@@ -135,7 +136,7 @@ def test_a_bidi_control_a_server_sent_is_an_escape_and_cannot_end_or_undo_the_is
 def test_a_text_report_line_with_a_right_to_left_handle_reads_left_to_right(tmp_path):
     """Was: a line whose first letter was Arabic was laid out right to left by the bidi algorithm (an editor, a
     terminal that applies it): its columns read from the right, the handle's instance before its user."""
-    text = build_report(_store(tmp_path, ACCOUNTS[:1]), charts=False).text()
+    text = unwrapped(build_report(_store(tmp_path, ACCOUNTS[:1]), charts=False).text())
     line = next(line for line in text.splitlines() if line.split()[:1] == ["1"])
     assert line.split()[1] == f"{FSI}{ARABIC_HANDLE}{PDI}@mastodon.social", line
     xs = _visual_xs(line)

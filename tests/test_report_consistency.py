@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from report_text import unwrapped
 
 from fediscope import analysis
 from fediscope import python_api as fs
@@ -62,7 +63,7 @@ def test_a_write_between_two_sections_makes_the_report_read_them_all_again(metri
     assert written == ["after0"]
     keys = [r["account_key"] for r in report.run.get("top_accounts").rows]
     assert keys == ["after0@mastodon.social"]
-    assert report.written_while_read == [] and "Written while read" not in report.text()
+    assert report.written_while_read == [] and "Written while read" not in unwrapped(report.text())
     assert "metrics=top_accounts_by_followers written while the report read them" in caplog.text
 
 
@@ -72,7 +73,7 @@ def test_a_store_written_during_every_read_is_named_in_the_head_and_the_json(met
     written = _write_when_languages_is_read(monkeypatch, store, writer, times=REPORT_READS)
     report = build_report(store, charts=False)
     assert len(written) == REPORT_READS
-    head = report.text().split("\n\n")[0]
+    head = unwrapped(report.text()).split("\n\n")[0]
     assert "Written while read: top_accounts_by_followers (by `fediscope process`" in head
     assert json.loads(json.dumps(report.to_dict()))["written_while_read"] == ["top_accounts_by_followers"]
 
@@ -202,7 +203,7 @@ def test_a_write_begun_before_the_report_and_ended_after_it_is_named_partly_writ
     assert len(reads) == 2  # read once: a provisional generation unchanged is no reason to read again
     assert report.written_while_read == [] and report.run.written_while_read == []
     assert report.partly_written == report.run.partly_written == ["top_accounts_by_followers"]
-    head = report.text().split("\n\n")[0]
+    head = unwrapped(report.text()).split("\n\n")[0]
     assert ("Partly written: top_accounts_by_followers (being written now, or left part-way by a write that stopped: "
             "if no `fediscope process` is running, run it again, or the erasure if one stopped): their sections may "
             "mix rows of before and after that write") in head
@@ -227,7 +228,7 @@ def test_a_write_that_stopped_part_way_is_named_partly_written_and_read_once(met
     report = build_report(metric_store, charts=False)
     assert len(reads) == 2
     assert report.written_while_read == [] and report.to_dict()["partly_written"] == ["top_accounts_by_followers"]
-    assert "Partly written: top_accounts_by_followers (" in report.text().split("\n\n")[0]
+    assert "Partly written: top_accounts_by_followers (" in unwrapped(report.text()).split("\n\n")[0]
     run = fs.analyses(_settings_of(metric_store))
     assert len(reads) == 4 and run.written_while_read == [] and run.partly_written == ["top_accounts_by_followers"]
 
@@ -279,7 +280,7 @@ def test_an_erasure_that_stopped_part_way_is_named_partly_written_and_its_run_ag
     report = build_report(metric_store, charts=False)
     assert report.partly_written == ["posts"]
     assert (f"Partly written: posts ({analysis.PARTLY_WRITTEN_ADVICE}): their sections may mix rows of before and "
-            "after that write") in report.text()
+            "after that write") in unwrapped(report.text())
     assert "run it again, or the erasure if one stopped" in analysis.PARTLY_WRITTEN_ADVICE
     assert analysis.PLAIN_PARTLY_WRITTEN_ADVICE in " ".join(fs.analyses.__doc__.replace("``", "").split())
 
@@ -318,7 +319,7 @@ def test_a_store_no_one_writes_has_nothing_partly_written(metric_store):
     _fill(metric_store)
     report = build_report(metric_store, charts=False)
     assert report.partly_written == report.run.partly_written == [] and report.to_dict()["partly_written"] == []
-    assert "Partly written" not in report.text()
+    assert "Partly written" not in unwrapped(report.text())
     assert fs.analyses(_settings_of(metric_store)).partly_written == []
 
 
@@ -363,6 +364,6 @@ def test_an_analysis_a_write_overtook_during_every_read_is_failed_as_written_whi
     report = build_report(metric_store, charts=False)
     assert len(written) == REPORT_READS
     assert report.written_while_read == ["languages"] and report.run.failed == {"languages": OVERTAKEN}
-    assert f"Could not compute languages: {OVERTAKEN}" in report.text()
-    assert "re-run" not in report.text()
+    assert f"Could not compute languages: {OVERTAKEN}" in unwrapped(report.text())
+    assert "re-run" not in unwrapped(report.text())
 

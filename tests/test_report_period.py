@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from cli_run import clean_env, exit_code, run
+from report_text import unwrapped
 
 from fediscope.cli import main
 from fediscope.engine.base import starts_in_curated
@@ -125,7 +126,7 @@ def test_the_report_says_the_days_it_covers_in_text_json_and_every_chart(lake, t
     monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
     code, out, err = run(capsys, "report", "--out", str(tmp_path / "charts"))
     assert code == 0, err
-    assert out.splitlines()[1] == f"Period: {said}"
+    assert unwrapped(out).splitlines()[1] == f"Period: {said}"
     assert len(figures) == len(list((tmp_path / "charts").glob("*.png"))) == 6
     for figure in figures:
         assert f"Period: {said}" in [text.get_text() for text in figure.texts]
@@ -146,6 +147,7 @@ def test_a_since_window_that_leaves_out_the_first_walk_marks_its_first_day_parti
     assert report["period"]["first_day"] == FIRST_DAY and report["period"]["first_day_partial"] is True
     code, text, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
+    text = unwrapped(text)
     assert f"Period: statuses posted {FIRST_DAY} (partial) to {NEXT_DAY}, UTC days; " in text
     assert any(line.startswith(f"{FIRST_DAY} (partial) ") for line in text.splitlines())
     assert FIRST_DAY_NOTE in text

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cli_run import clean_env, run
+from report_text import unwrapped
 
 from fediscope import python_api as fs
 from fediscope.analysis import metric
@@ -89,7 +90,7 @@ def test_the_text_report_says_it_of_an_analysis_and_of_another_metric_alike(dama
     kind, _ = damaged
     code, out, err = run(capsys, "report", "--no-charts")
     assert code == 1 and "Traceback" not in err
-    lines = out.splitlines()
+    lines = unwrapped(out).splitlines()
     assert f"Could not read day_uses: {in_a_report(kind, 'day_uses')}" in lines
     assert f"Could not compute languages: {in_a_report(kind, 'languages', 'languages')}" in lines
     # said once, on stdout, and named by the error lines: stderr holds nothing else (was: a WARNING log line of

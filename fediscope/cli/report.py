@@ -41,6 +41,43 @@ def _refuse_a_file(out: Path) -> None:
             "first to use a directory of that name", ctx=ctx, param=param)
 
 
+def _width(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """``--width``: 0 (every column) or at least :data:`~fediscope.report.MIN_WIDTH` columns (a table of 10 columns
+    was its first column cut to nothing)."""
+    from fediscope.report import MIN_WIDTH
+
+    if value is not None and (value < 0 or 0 < value < MIN_WIDTH):
+        raise click.BadParameter(f"must be 0 (every column) or at least {MIN_WIDTH}, not {value}")
+    return value
+
+
+def table_width(width: int | None) -> int | None:
+    """The width the text report's tables are fitted to: ``--width`` (0: none, every column), else the terminal's
+    (``COLUMNS`` when set; at least :data:`~fediscope.report.MIN_WIDTH`) where standard output is one, else none: a
+    file or a pipe (``> report.txt``, ``| less -S``) keeps every column, whatever the terminal around it."""
+    from fediscope.console import terminal_columns
+    from fediscope.report import MIN_WIDTH
+
+    if width is not None:
+        return width or None
+    if not sys.stdout.isatty():
+        return None
+    return max(terminal_columns(sys.stdout), MIN_WIDTH)
+
+
+def _width_help() -> str:
+    from fediscope.report import MIN_WIDTH, PROSE_WIDTH
+
+    return (f"Text: fit each table in this many columns (0, or at least {MIN_WIDTH}), keeping its leading columns "
+            "that fit and naming the others under it; 0 keeps every column. Default: the terminal's width on a "
+            f"terminal, every column in a file or a pipe. Prose lines wrap at {PROSE_WIDTH} columns, or this width "
+            "when narrower.")
+
+
+#: the line under a table fitted to a width (--width, or the terminal's) naming the columns left out
+LEFT_OUT = "({more} left out to fit {width} columns: {names}; `--width 0` shows every column)"
+
+
 def _help() -> str:
     """The command's help, its lists of analyses and charts made from the lists the report runs and draws (written
     out by hand, it had left out five of the analyses the report prints)."""
@@ -68,6 +105,7 @@ def _help() -> str:
       fediscope report
       fediscope report --format json --out ./demo-out
       fediscope report --store sqlite:///demo-out/demo.db --top 20 --no-charts   # make demo's store
+      fediscope report | less -S   # a pipe gets every column: scroll sideways (on a terminal: --width 0)
     """
 
 
@@ -80,8 +118,10 @@ def _help() -> str:
 @click.option("--top", "top_n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
               help="Rows of each top-N analysis and of each other metric's table (a chart draws at most 20 bars).")
 @click.option("--charts/--no-charts", default=True, show_default=True, help="Write the PNG charts.")
+@click.option("--width", type=int, default=None, metavar="COLUMNS", callback=_width,
+              help=_width_help())
 @click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
-def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> None:
+def report(fmt: str, out: Path, top_n: int, charts: bool, width: int | None, store: str | None) -> None:
     """Print the analyses of the stored metrics and write charts (the help is :func:`_help`'s)."""
     if charts:
         _refuse_a_file(out)
@@ -100,7 +140,7 @@ def report(fmt: str, out: Path, top_n: int, charts: bool, store: str | None) -> 
     if fmt == "json":
         emit_json(result.to_dict())
     else:
-        click.echo(result.text(), nl=False)
+        click.echo(result.text(table_width(width), LEFT_OUT), nl=False)
     if result.run.failed:
         say(f"{count(len(result.run.failed), 'analysis', 'analyses')} could not be computed (see above)",
             level=logging.ERROR, prefix="fediscope: error: ")

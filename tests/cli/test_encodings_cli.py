@@ -124,7 +124,7 @@ def test_the_report_on_a_latin1_stdout_shows_what_latin1_lacks_as_escapes(env: d
     assert "#café" in out  # Latin-1 has it
     assert "#\\u65e5\\u672c\\u8a9e" in out  # 日本語 as its escapes
     assert "store sqlite:///" in out and "lac-é-\\u65e5\\u672c" in out  # the store's path in the head line
-    assert "fediscope report \u00b7 store" in out  # Latin-1 has the "·" too
+    assert "fediscope report \u00b7" in out  # Latin-1 has the "·" too
 
 
 def test_the_access_export_on_a_latin1_stdout_is_the_same_json(env: dict[str, str], exported: Any) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cli_run import clean_env, run
 from engine_data import KEY, at, land, policy, settings_for, statuses
+from report_text import unwrapped
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
@@ -62,7 +63,7 @@ def test_the_provenance_says_how_the_lake_was_landed_not_how_it_is_processed(
     assert key_check_value(KEY.decode()) not in out  # nothing of the key, not even its check
     code, text, err = run(capsys, "report", "--no-charts")
     assert code == 0, err
-    (line,) = [line for line in text.splitlines() if line.startswith("Computed by: ")]
+    (line,) = [line for line in unwrapped(text).splitlines() if line.startswith("Computed by: ")]
     assert line.endswith(said), line
 
 

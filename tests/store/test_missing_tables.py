@@ -13,6 +13,7 @@ import happybase
 import pytest
 from cli_run import clean_env, run
 from metric_header import metric
+from report_text import unwrapped
 
 from fediscope.errors import MissingTableError, StoreError
 from fediscope.store.port import MetricStore, WriteCounts, mysql_url
@@ -180,7 +181,7 @@ def test_report_and_store_export_name_it_and_exit_1(tmp_path: Path, monkeypatch:
     fix = ("its table metric_accounts is missing (dropped by hand?): run `fediscope process` to write it again "
            "(`fediscope store drop accounts` if no SQL file defines it any more)")
     if command[0] == "report":  # the metric is named in its place, the rest printed (tests/test_report.py)
-        assert code == 1 and f"Could not read accounts: metric accounts: {fix}" in out, out
+        assert code == 1 and f"Could not read accounts: metric accounts: {fix}" in unwrapped(out), out
         assert err.endswith("fediscope: error: 1 other metric could not be read (see above): accounts\n"), err
         assert "Traceback" not in err
         return
