@@ -49,7 +49,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   ``LOG2``: its ``LOG(10, x)`` gives 2.9999999999999996 for ``log10(1000)``).
 * ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
 * a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark; a
-  ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark.
+  ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark,
+  and a ``CAST`` of such text fails the run in Spark (of quoted whole-number text both agree).
 * ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
@@ -142,7 +143,9 @@ Inside a lambda these are written alike, its parameters typed from its list (:fu
 parameter, the item's position, counts from 1 as in DuckDB (:func:`_spark_lambda_positions`; Spark's from 0).
 DuckDB's names Spark has not are written as what they are (:func:`_duckdb_normalized`): ``list_intersect`` as
 ``array_intersect``, ``regexp_split_to_array`` as ``string_split_regex`` (Spark's ``SPLIT``), ``divide`` as ``//``;
-``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; a list comprehension ``[f(x) FOR x IN l
+``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; ``date_add(ts, INTERVAL …)`` as
+``ts + INTERVAL …`` (Spark's ``date_add`` adds days only; of a DATE refused as ``DATE ± INTERVAL``), ``prefix``/
+``suffix`` as ``starts_with``/``ends_with`` and ``strlen`` as ``octet_length``; a list comprehension ``[f(x) FOR x IN l
 IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlglot wrote ``ARRAY(f(x) FOR x IN l IF
 c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
 ``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`); and the
@@ -152,8 +155,9 @@ as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate 
 
 Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
 of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
-``Σ``, ``İ``) are written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min`` and ``reverse`` of
-text refused, by :mod:`fediscope.engine.dialect_text`.
+``Σ``, ``İ``, a regular expression's ``$`` and ``.``, ``split_part`` of ``''``, ``to_timestamp``'s fraction) are
+written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text and a regular
+expression that is not quoted text refused, by :mod:`fediscope.engine.dialect_text`.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -456,6 +460,13 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
+        if (type(node) is exp.Cast and any(node.to.is_type(t) for t in _INTEGER_TYPES)
+                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)
+                and not (isinstance(node.this, exp.Literal) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", node.this.name))):
+            raise NotPortableError(
+                f"{name}: CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as 1000 "
+                "in DuckDB, and fails the run on such text in Spark; write CAST(round(CAST(x AS DOUBLE)) AS BIGINT), "
+                "alike in both (exact up to 2^53)")
         if (isinstance(node, exp.TryCast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
                 and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
             raise NotPortableError(
@@ -1230,10 +1241,18 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
             node.replace(comprehension)
 
     def normalized(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval):
+            return exp.Add(this=node.this, expression=node.expression)  # Spark's date_add takes days only
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "STRLEN" and len(node.expressions) == 1:
+            return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
         if not isinstance(node, exp.Anonymous) or len(node.expressions) != 2:
             return node
         first, second = node.expressions
         function = node.name.upper()
+        if function == "PREFIX":
+            return exp.StartsWith(this=first, expression=second)
+        if function == "SUFFIX":
+            return exp.EndsWith(this=first, expression=second)
         if function == "LIST_INTERSECT":
             return exp.ArrayIntersect(expressions=[first, second])
         if function in _SPLIT_FUNCTIONS:

@@ -16,6 +16,14 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
   back as DuckDB maps them.
+* regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
+  a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
+  matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
+  without it), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as ``RLIKE '^(?:p)\\z'``
+  (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag ``m`` and other options.
+* ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
+  (Spark: the whole text or ``''``).
+* ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
 * refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
@@ -38,6 +46,13 @@ _REGEXP_FUNCTIONS = (exp.RegexpLike, exp.RegexpILike, exp.RegexpExtract, exp.Reg
                      exp.RegexpSplit, exp.RegexpFullMatch)
 #: a POSIX class in brackets, ``[:alpha:]``: RE2 knows them, Java reads ``[[:alpha:]]`` as a set of characters
 _POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")
+#: the regular expressions matched whole: ``s SIMILAR TO p`` and ``regexp_full_match(s, p)`` (Spark has neither)
+_FULL_MATCH = (exp.SimilarTo, exp.RegexpFullMatch)
+#: the argument holding DuckDB's options of each regular expression function (``regexp_matches(s, p, 'i')``)
+_OPTIONS = {exp.RegexpLike: "flag", exp.RegexpExtract: "parameters", exp.RegexpExtractAll: "parameters",
+            exp.RegexpReplace: "modifiers"}
+#: an inline flag group, ``(?i)`` or ``(?s:…)``: its flags
+_FLAG_GROUP = re.compile(r"(?<!\\)\(\?([a-zA-Z]*)(?:-[a-zA-Z]*)?[:)]")
 
 
 class TextNotPortable(ValueError):
@@ -61,6 +76,8 @@ def check_text_portable(node: exp.Expression) -> None:
                 "and \\ as an escape); write the replacement as quoted text")
         if replacement is not None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
+    if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)):
+        _check_pattern(node)
     if isinstance(node, _REGEXP_FUNCTIONS) and isinstance(node.expression, exp.Literal):
         bracketed = _POSIX_CLASS.search(node.expression.name)
         if bracketed:
@@ -88,6 +105,88 @@ def check_text_portable(node: exp.Expression) -> None:
             "in DuckDB, and reverses code points in Spark; it is not translated to Spark SQL")
 
 
+def _check_pattern(node: exp.Expression) -> None:
+    """Refuse a regular expression :func:`_java_pattern` cannot write for Java as RE2 reads it: one that is not
+    quoted text, one with the multi-line flag, and options other than ``'i'``/``'c'`` (and ``'g'``)."""
+    pattern = node.expression
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        raise TextNotPortable(
+            f"a regular expression that is not quoted text ({node.sql('duckdb')}) is not translated to Spark SQL "
+            "(Java reads $, . and (?i) otherwise than RE2, and only a quoted one is rewritten); write the pattern "
+            "as quoted text")
+    flags = "".join(_FLAG_GROUP.findall(pattern.name))
+    if "m" in flags:
+        raise TextNotPortable(
+            f"the regular expression {pattern.name!r} has the multi-line flag m, whose ^ and $ match at other line "
+            "breaks in DuckDB (RE2: \\n only) than in Spark (Java: also \\r, and ^ not after a final one); it is "
+            "not translated to Spark SQL: match the line breaks themselves, (^|\\n)x(\\n|\\z)")
+    _options(node)
+
+
+def _options(node: exp.Expression) -> bool:
+    """Whether DuckDB's options of the regular expression function ``node`` make it case-insensitive (``'i'``);
+    raises :class:`TextNotPortable` for options that are not quoted text or are others than ``i``, ``c`` (the
+    default) and ``g`` (``regexp_replace``'s every match)."""
+    options = node.args.get(_OPTIONS.get(type(node), ""))
+    if options is None:
+        return False
+    if not (isinstance(options, exp.Literal) and options.is_string):
+        raise TextNotPortable(f"{node.sql('duckdb')}: options that are not quoted text are not translated to Spark "
+                              "SQL; write them as quoted text ('i')")
+    allowed = "icg" if isinstance(node, exp.RegexpReplace) else "ic"
+    other = sorted(set(options.name) - set(allowed))
+    if other or {"i", "c"} <= set(options.name):
+        raise TextNotPortable(
+            f"{node.sql('duckdb')}: the option {(other or ['c'])[0]!r} is not translated to Spark SQL (only 'i', "
+            "case-insensitive, and 'g' for regexp_replace); write it as an inline flag in the pattern where both "
+            "engines know it ((?s) for '.' to match a line break)")
+    return "i" in options.name
+
+
+def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -> str:
+    """RE2's ``pattern`` (DuckDB) as a Java pattern (Spark) that matches the same text:
+
+    * ``$`` outside a class ``\\z``: Java's ``$`` also matches before a final line break (``'a\\n' ~ 'a$'`` is
+      true on Spark), RE2's only at the end (multi-line patterns are refused by :func:`_check_pattern`);
+    * with a ``.``, Java's flag ``d`` (UNIX_LINES): Java's ``.`` matches no ``\\r``, ``\\u0085``, ``\\u2028`` or
+      ``\\u2029``, RE2's every character but ``\\n``;
+    * case-insensitive (the option ``'i'``, or ``(?i)`` in the pattern), Java's flag ``u`` (UNICODE_CASE) too: Java
+      folds only ASCII letters without it (``'É' ~ '(?i)é'`` is false on Spark);
+    * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
+    out: list[str] = []
+    i, dot = 0, False
+    first = -1  # inside a class: the position of its first character (a ] there is itself), else -1
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("\\Q", i):  # quoted up to \E: copied as it is
+            end = pattern.find("\\E", i + 2)
+            end = len(pattern) if end < 0 else end + 2
+            out.append(pattern[i:end])
+            i = end
+            continue
+        if char == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if first >= 0:
+            if char == "]" and i > first:
+                first = -1
+        elif char == "[":
+            first = i + 2 if pattern.startswith("[^", i) else i + 1
+        elif char == "$":
+            char = "\\z"
+        elif char == ".":
+            dot = True
+        out.append(char)
+        i += 1
+    body = "".join(out)
+    if full:
+        body = f"^(?:{body})\\z"
+    insensitive = insensitive or "i" in "".join(_FLAG_GROUP.findall(pattern))
+    flags = ("i" if insensitive else "") + ("d" if dot else "") + ("u" if insensitive else "")
+    return f"(?{flags}){body}" if flags else body
+
+
 def spark_text_functions(statement: exp.Expression) -> exp.Expression:
     """``statement`` with the text functions of the module docstring written so that Spark gives DuckDB's answer
     (deepest first, so that a function's arguments are written before it copies them)."""
@@ -105,11 +204,6 @@ def _written(node: exp.Expression) -> exp.Expression:
         return _duckdb_substring(node)
     if isinstance(node, exp.Left | exp.Right):
         return _duckdb_left_right(node)
-    if isinstance(node, exp.RegexpReplace):
-        replacement = node.args.get("replacement")
-        if isinstance(replacement, exp.Literal) and replacement.is_string:
-            replacement.replace(exp.Literal.string(_java_replacement(replacement.name)))
-        return node
     if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
         pattern = node.expression
         if isinstance(pattern, exp.Literal) and pattern.is_string:
@@ -117,6 +211,24 @@ def _written(node: exp.Expression) -> exp.Expression:
         else:
             pattern.replace(_template("REPLACE(P, '\\\\', '\\\\\\\\')", P=pattern))
         return node
+    if isinstance(node, _FULL_MATCH):
+        pattern = _java_pattern(node.expression.name, full=True)
+        return exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(pattern))
+    if isinstance(node, _REGEXP_FUNCTIONS):
+        insensitive = _options(node)
+        if type(node) in _OPTIONS and not isinstance(node, exp.RegexpReplace):
+            node.set(_OPTIONS[type(node)], None)
+        node.expression.replace(exp.Literal.string(_java_pattern(node.expression.name, insensitive)))
+        replacement = node.args.get("replacement")
+        if isinstance(replacement, exp.Literal) and replacement.is_string:
+            replacement.replace(exp.Literal.string(_java_replacement(replacement.name)))
+        return node
+    if isinstance(node, exp.UnixToTime) and not node.args.get("scale") and not node.args.get("zone"):
+        # DuckDB: the seconds times 10^6 as a DOUBLE, to the nearest microsecond (a tie to even, as RINT);
+        # sqlglot's FROM_UNIXTIME drops the fraction
+        return _template("TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT))", X=node.this)
+    if isinstance(node, exp.SplitPart):
+        return _duckdb_split_part(node)
     if isinstance(node, exp.Upper):
         return _case_mapped(node, "UPPER", UPPER_FROM, UPPER_DUCKDB)
     if isinstance(node, exp.Lower):
@@ -164,6 +276,19 @@ def _duckdb_substring(node: exp.Substring) -> exp.Expression:
         S=node.this, P=start, L=length,
         LO=_template("CASE WHEN L >= 0 THEN B WHEN L < 0 THEN B + L END", L=_bigint(length), B=_begin(node)),
         HI=_template("CASE WHEN L >= 0 THEN B + L WHEN L < 0 THEN B END", L=_bigint(length), B=_begin(node)))
+
+
+def _duckdb_split_part(node: exp.SplitPart) -> exp.Expression:
+    """``split_part(s, d, i)`` as DuckDB: ``''`` for ``i`` 0 (Spark fails the run), and with ``d`` empty the ``i``-th
+    character (from the end when negative; Spark gives the whole text or ``''``)."""
+    delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
+    if (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.name
+            and _whole(index) not in (None, 0)):
+        return node
+    return _template(
+        "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' WHEN D = '' THEN "
+        "CASE WHEN ABS(I) <= LENGTH(S) THEN SUBSTRING(S, CAST(I AS INT), 1) ELSE '' END "
+        "ELSE SPLIT_PART(S, D, I) END", S=node.this, D=delimiter, I=index)
 
 
 def _bigint(node: exp.Expression) -> exp.Expression:
