@@ -22,6 +22,7 @@ from engine_data import (
     statuses,
     variant,
 )
+from report_text import unwrapped
 
 from fediscope.engine.metrics import load_metrics
 from fediscope.lake.local import LocalLake
@@ -359,7 +360,7 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
                                 "first_day_partial": first_partial, "window_partial_days": later}
     report = Report("sqlite://", analysis.AnalysisRun([result, trending], {"hashtags_daily": 1,
                                                                            "trending_hashtags": 1}, []))
-    text = report.section(result)
+    text = unwrapped(report.section(result))
     table = [line for line in text.splitlines() if line.startswith("2026-")]
     mark = {True: " (partial) ", False: "  ", None: " (partial?) "}[first_partial]
     assert table[0].startswith(f"{first}{mark}") and sum("(partial" in line for line in table) == (
@@ -368,7 +369,7 @@ def test_the_first_day_is_marked_as_the_lake_records_where_collections_begin(
     assert (f"(partial), {second}: a source's collection began during it" in text) == bool(later)
     assert (FIRST_DAY_NOTE in text, FIRST_DAY_UNKNOWN_NOTE in text) == (first_partial is True, first_partial is None)
     assert "first day partial" not in text
-    said = report.section(trending)
+    said = unwrapped(report.section(trending))
     # was "(partial): … their counts are low" also when the first day is not known to be partial (an upgraded lake)
     unsure = previous_partial and first_partial is None and first_ago == 13
     assert (f"(partial): the 7 days before reach the first day with hashtag data ({first})" in said) == (

@@ -204,10 +204,15 @@ def test_keys_read_without_columns_are_counted_as_the_call_happybase_sends():
         connection.create_table("cells", {"f": {}})
         table = connection.table("cells")
         table.put(b"a", {b"f:q": b"1"})
-        fixed = call_bytes(b"cells", "getRowsWithColumns")
-        keys = [b"a", b"b" * (MIB - fixed - key_bytes(b"a") - key_bytes(b"") + 1)]
+        # keys of at most the 32,767 bytes HBase takes, one byte over a frame in all: the last one goes alone
+        fixed, each = call_bytes(b"cells", "getRowsWithColumns"), key_bytes(b"")
+        over = MIB - fixed - key_bytes(b"a") + 1  # the keys' bytes after "a"
+        count = -(-over // 32_000)  # keys of about 32,000 bytes each in the call (their length's 4 included)
+        sizes = [over // count] * (count - 1) + [over - over // count * (count - 1)]
+        keys = [b"a", *(b"%06d" % n + b"b" * (size - each - 6) for n, size in enumerate(sizes))]
+        assert sum(map(key_bytes, keys)) + fixed == MIB + 1 and max(map(len, keys)) <= 32_767
         batches = list(key_batches(b"cells", keys, None, 1000, MIB))
-        assert batches == [[keys[0]], [keys[1]]]
+        assert batches == [keys[:-1], keys[-1:]]
         assert [key for batch in batches for key, _ in table.rows(batch)] == [b"a"]
         assert server.refused_frames == []
 
