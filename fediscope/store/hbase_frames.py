@@ -38,6 +38,8 @@ from typing import Any
 import happybase
 from happybase.batch import Mutation  # the IDL's struct, as happybase's batch builds it
 
+from fediscope.store.runs import sized_runs
+
 #: the bytes of a call's message header (the version and type, the method's name, the sequence id) and its argument
 #: struct's fixed parts: ``tableName`` (field header, length), ``rowBatches`` (field header, list header),
 #: ``attributes`` (field header, map header; always sent, empty), the stop byte
@@ -76,18 +78,7 @@ def key_batches(table: bytes, keys: Iterable[bytes], columns: Sequence[bytes] | 
     happybase's ``Table.rows`` sends a ``getRowsWithColumns`` with or without columns (was counted as a ``getRows``
     without: 11 bytes fewer than sent)."""
     fixed = call_bytes(table, "getRowsWithColumns") + columns_bytes(columns)
-    batch: list[bytes] = []
-    size = fixed
-    for key in keys:
-        added = key_bytes(key)
-        if batch and ((batch_size and len(batch) >= batch_size)
-                      or (max_frame is not None and size + added > max_frame)):
-            yield batch
-            batch, size = [], fixed
-        batch.append(key)
-        size += added
-    if batch:
-        yield batch
+    yield from sized_runs(keys, key_bytes, fixed, max_frame, batch_size)
 
 
 def row_bytes(row: bytes) -> int:

@@ -24,6 +24,8 @@ from typing import Any
 from pymysql.converters import escape_float
 from pymysql.cursors import Cursor
 
+from fediscope.store.runs import sized_runs
+
 #: the bytes of a packet besides its statement's (the command byte), and one more: the server refuses a packet of
 #: ``max_allowed_packet`` bytes or more
 PACKET_OVERHEAD = 2
@@ -53,18 +55,13 @@ def key_chunks(fixed: int, keys: Sequence[Sequence[Any]], longest: int, most: in
     """``keys`` (tuples of a table's key values) in runs of at most ``most``, each of whose ``DELETE … WHERE key IN
     (…)`` (``fixed`` bytes with one key's placeholders, then each key's values and punctuation) is at most ``longest``
     bytes; a key too long for that alone is a run of its own (the server refuses it as it would anyway)."""
-    chunk: list[Any] = []
-    size = fixed
-    for key in keys:
-        # ", " before the key; a key of several columns has "(" ")" and ", " between its values
-        length = sum(literal_bytes(value) for value in key) + 2 + (2 * len(key) if len(key) > 1 else 0)
-        if chunk and (len(chunk) == most or size + length > longest):
-            yield chunk
-            chunk, size = [], fixed
-        chunk.append(key)
-        size += length
-    if chunk:
-        yield chunk
+    yield from sized_runs(keys, _in_list_bytes, fixed, longest, most)
+
+
+def _in_list_bytes(key: Sequence[Any]) -> int:
+    """The bytes a key takes in a ``WHERE key IN (…)`` list: ", " before it, its values, and for a key of several
+    columns "(" ")" and ", " between its values."""
+    return sum(literal_bytes(value) for value in key) + 2 + (2 * len(key) if len(key) > 1 else 0)
 
 
 def literal_bytes(value: Any) -> int:
