@@ -17,7 +17,7 @@ fediscope.engine.workspace)::
     spark-submit --master spark://spark-master:7077 --deploy-mode client \\
         --conf spark.sql.session.timeZone=UTC \\
         spark_jobs/curate.py [--since 2026-11-20] [--until 2026-11-23] [--recurate [--force]]
-        [--window-name "this run's day 2026-11-23"]
+        [--window-name "this run's day 2026-11-23"] [--recurate-name TEXT]
 
 Locally: ``spark-submit --master 'local[2]' spark_jobs/curate.py --lake ./demo-lake``, with fediscope's virtualenv
 active (``. .venv/bin/activate``): pyspark's own ``spark-submit`` finds its Spark through ``python3`` on the ``PATH``,
