@@ -428,16 +428,33 @@ class MySQLStore(SQLStore):
 PACKET_INFO = "fediscope_max_allowed_packet"
 
 
+#: the query reading a session's ``max_allowed_packet`` (:func:`_read_packet`)
+PACKET_QUERY = "SELECT @@max_allowed_packet"
+
+
 def _note_packet(dbapi_connection: Any, record: Any) -> None:
     """SQLAlchemy's pool ``connect`` hook: the new connection's ``max_allowed_packet``, kept in its record's ``info``
-    (which goes with the connection: one made again after it was lost reads it again)."""
-    record.info[PACKET_INFO] = _read_packet(dbapi_connection)
+    (which goes with the connection: one made again after it was lost reads it again).
+
+    A failed read is raised as the driver's error of the same kind and code, saying that it was this read on a new
+    connection: it surfaced as the server's bare reason ("could not connect to the store: (2013, 'Lost connection to
+    MySQL server during query')"), no query named. The connection is not closed here: SQLAlchemy's pool closes the
+    one a failed ``connect`` hook strands (2.1: ``_ConnectionRecord.__connect``), and PyMySQL refuses a second
+    ``close()`` ("Already closed"), which the pool would log as an error of its own;
+    tests/store/test_mariadb_connect_hook.py checks that no session is left on the server."""
+    try:
+        record.info[PACKET_INFO] = _read_packet(dbapi_connection)
+    except pymysql.err.MySQLError as exc:
+        what = f"reading the server's max_allowed_packet ({PACKET_QUERY}) on a new connection failed"
+        if len(exc.args) == 2:  # (errno, message), as the server's errors and PyMySQL's own (2013, …) are
+            raise type(exc)(exc.args[0], f"{what}: {exc.args[1]}") from exc
+        raise type(exc)(f"{what}: {exc}") from exc
 
 
 def _read_packet(dbapi_connection: Any) -> int:
     """The ``max_allowed_packet`` of a PyMySQL connection's session, read on it."""
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SELECT @@max_allowed_packet")
+        cursor.execute(PACKET_QUERY)
         return int(cursor.fetchone()[0])
 
 
