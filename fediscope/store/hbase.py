@@ -9,7 +9,8 @@ none: a lookup of a longer one is answered without asking (nothing matches, as i
 (``after``) whose row key is longer starts its scan at the first row key HBase could hold after it (:func:`_start_row`).
 
 Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
-server's frame limit: :mod:`fediscope.store.hbase_frames`; reads of many rows by key likewise,
+server's frame limit, each row's cells in one call, which HBase applies whole: :mod:`fediscope.store.hbase_frames`;
+reads of many rows by key likewise,
 :meth:`HBaseStore._rows`) and are idempotent: a row's cells are overwritten by key, and when its rank value changes
 the old rank-index entry (whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is
 written before the data row that points at it, an old one deleted after, so a data row never points at a missing
@@ -32,7 +33,8 @@ cell may take, the cluster's ``hbase.client.keyvalue.maxsize``: a cluster that r
 ``hbase.server.keyvalue.maxsize``) is given the same here, so that the store does not refuse what it takes.
 ``max_frame_bytes`` (with ``transport=framed`` only; 2 MiB by default) is the most bytes a call may take, the Thrift
 server's ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` in bytes: a server closes the connection on a
-larger frame.
+larger frame, and a row whose cells cannot fit one call together is refused before a write changes anything
+(:meth:`HBaseStore._check_row_frames`).
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ default; libthrift's ``TFramedTransport``: ``Frame size (…) larger than max le
 client sees it reset or closed, nothing of the call applied. happybase's batches are counted in cells (a thousand here,
 ``batch_size``), whatever their bytes, so a thousand cells of some 3 KB, or one row of two 1.5 MB values, were more
 than a server takes. :class:`FramedBatch` sends a batch's rows before the next row would take it over the limit, each
-row's cells in one call, and refuses a row that cannot fit a frame on its own: HBase applies a row's mutations of one
-call whole, and a row split over several calls (as the batch once did, at the cell that went over) was not atomic, a
-write that stopped between them leaving it half-written. The store refuses such a row, and a cell that cannot fit a
-frame alone (:func:`lone_put_bytes`), before a write changes anything (``HBaseStore._check_row_frames``).
+row's cells in one call, and refuses a row that cannot fit a frame on its own: the Thrift server makes a row's puts of
+one call one ``Put`` (its deletes one ``Delete``), which HBase applies whole, and a row split over several calls (as the
+batch once did, at the cell that went over) was not atomic, a write that stopped between them leaving it half-written.
+The store refuses such a row, and a cell that cannot fit a frame alone (:func:`lone_put_bytes`), before a write changes
+anything (``HBaseStore._check_row_frames``).
 
 Reads are calls too, and a frame each: a ``getRowsWithColumns`` of a thousand row keys of some 2 KB (a key of a few
 long text columns) is over the limit just the same, so :func:`key_batches` splits a read's keys by their bytes as well
