@@ -9,7 +9,8 @@ none: a lookup of a longer one is answered without asking (nothing matches, as i
 (``after``) whose row key is longer starts its scan at the first row key HBase could hold after it (:func:`_start_row`).
 
 Writes go through batches (one ``mutateRows`` call per thousand cells, and with a framed transport within the
-server's frame limit: :mod:`fediscope.store.hbase_frames`; reads of many rows by key likewise,
+server's frame limit, each row's cells in one call, which HBase applies whole: :mod:`fediscope.store.hbase_frames`;
+reads of many rows by key likewise,
 :meth:`HBaseStore._rows`) and are idempotent: a row's cells are overwritten by key, and when its rank value changes
 the old rank-index entry (whose row key the data row remembers in ``i:rank``) is deleted. A new rank entry is
 written before the data row that points at it, an old one deleted after, so a data row never points at a missing
@@ -32,7 +33,8 @@ cell may take, the cluster's ``hbase.client.keyvalue.maxsize``: a cluster that r
 ``hbase.server.keyvalue.maxsize``) is given the same here, so that the store does not refuse what it takes.
 ``max_frame_bytes`` (with ``transport=framed`` only; 2 MiB by default) is the most bytes a call may take, the Thrift
 server's ``hbase.regionserver.thrift.framed.max_frame_size_in_mb`` in bytes: a server closes the connection on a
-larger frame.
+larger frame, and a row whose cells cannot fit one call together is refused before a write changes anything
+(:meth:`HBaseStore._check_row_frames`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,13 @@ _CATALOG_LATER = {b"c:rows": b"9" * 20, b"c:updated_at": b"9" * 32}
 #: value lengths (4 + 4), the row key's length (2), the family's (1), the timestamp (8), the type (1), and 4 more
 #: (the client counts 20: a cell 4 bytes under its limit is refused here all the same)
 CELL_OVERHEAD = 24
+
+
+#: the most bytes JSON (``ensure_ascii``) writes for one character of text: a surrogate pair's ``\\ud83d\\ude00``
+JSON_CHAR_BYTES = 12
+#: the most bytes JSON writes for a value that is not text: ``-2.2250738585072014e-308`` (24), a 64-bit integer (20),
+#: ``false``, ``null``; and for a text's quotes, or a NULL text's ``null``
+JSON_SCALAR_BYTES = 26
 
 
 def short_text(max_cell_bytes: int) -> int:
@@ -642,21 +651,18 @@ class HBaseStore(BaseStore):
         """Refuse, before a write changes anything, a cell HBase would refuse (over :meth:`_cell_cap`): of the
         catalog entry the write leaves (:meth:`_check_catalog_cells`), or a text value of its rows. Was: the Thrift
         server's ``IllegalArgumentException: KeyValue size too large`` part-way, for the catalog after every row of
-        the metric was written (a first write left rows no catalog entry lists)."""
+        the metric was written (a first write left rows no catalog entry lists). With a framed transport, also a row
+        whose cells do not fit one Thrift call together (:meth:`_check_row_frames`)."""
         schema = plan.schema
         recorded = with_fields(schema, generation=PROVISIONAL + uuid.uuid4().hex, provenance=self._provenance(schema))
         self._check_catalog_cells(schema, {b"c:definition": recorded.to_json().encode(),
                                            b"c:question": metric.question.encode()})
         # key and rank values hold at most MAX_KEY_TEXT characters: only other text values can be that long
         texts = [name for name in schema.value_columns if schema.types[name] == "str"]
-        table = layout.data_table(self.prefix, schema.metric).encode()
-        short = self._short_text
-        if self._max_frame is not None:  # a cell alone in a call: its frame is its cell's bytes and these
-            short = min(short, short_text(self._max_frame - call_bytes(table) - 19))
         for row in plan.rows:
             for name in texts:
                 value = row[name]
-                if value is None or len(value) <= short:
+                if value is None or len(value) <= self._short_text:
                     continue
                 key, column, cell = self._row_key(schema, row), f"m:{name}".encode(), json.dumps(value).encode()
                 size = cell_bytes(key, column, cell)
@@ -665,12 +671,48 @@ class HBaseStore(BaseStore):
                                      f"column {name!r} in the row of key {schema.key_of(row)!r} would take {size:,} "
                                      f"bytes in its cell (as JSON), {self._cell_cap()}; shorten such values in the "
                                      "metric's SQL (left(…, n))")
-                frame = lone_put_bytes(table, key, column, cell)
-                if self._max_frame is not None and frame > self._max_frame:
-                    raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
-                                     f"column {name!r} in the row of key {schema.key_of(row)!r} would take {frame:,} "
-                                     f"bytes in one Thrift call (as JSON, alone in it), {self._frame_cap()}; shorten "
-                                     "such values in the metric's SQL (left(…, n))")
+        if self._max_frame is not None:
+            self._check_row_frames(plan)
+
+    def _check_row_frames(self, plan: WritePlan) -> None:
+        """Refuse a data row whose put (its every cell, as :meth:`_upsert` writes it) does not fit one Thrift call
+        within ``max_frame_bytes``. HBase applies one row's mutations of one ``mutateRows`` call whole; a row split
+        over several calls (as :class:`~fediscope.store.hbase_frames.FramedBatch` once did) was not atomic: a write
+        that stopped between them, or a reader between them, left or saw the row half new, half old. A value too
+        large for a call of its own is named as such; else the row, its bytes and its largest value.
+
+        A row is counted exactly only when a bound of it could be over the frame: its keys at HBase's longest
+        (:data:`~fediscope.store.rowkeys.MAX_ROW_LENGTH`), each text at :data:`JSON_CHAR_BYTES` a character, each
+        other value at :data:`JSON_SCALAR_BYTES`; rows of short texts (most writes: all) are not encoded here."""
+        schema = plan.schema
+        assert self._max_frame is not None
+        table = layout.data_table(self.prefix, schema.metric).encode()
+        texts = [name for name in schema.names if schema.types[name] == "str"]
+        fixed = (call_bytes(table) + row_bytes(b"") + MAX_ROW_LENGTH + put_bytes(b"i:rank", b"") + MAX_ROW_LENGTH
+                 + sum(put_bytes(f"m:{name}".encode(), b"") + JSON_SCALAR_BYTES for name in schema.names))
+        for row in plan.rows:
+            bound = fixed + sum(JSON_CHAR_BYTES * len(value) for name in texts if (value := row[name]) is not None)
+            if bound <= self._max_frame:
+                continue
+            key = self._row_key(schema, row)
+            cells = self._data_cells(schema, row, self._rank_key(schema, row))
+            size = call_bytes(table) + row_bytes(key) + sum(put_bytes(column, cell) for column, cell in cells.items())
+            if size <= self._max_frame:
+                continue
+            column, cell = max(cells.items(), key=lambda item: len(item[1]))
+            name = column.decode()[2:]
+            lone = lone_put_bytes(table, key, column, cell)
+            if lone > self._max_frame:
+                raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the value of "
+                                 f"column {name!r} in the row of key {schema.key_of(row)!r} would take {lone:,} "
+                                 f"bytes in one Thrift call (as JSON, alone in it), {self._frame_cap()}; shorten "
+                                 "such values in the metric's SQL (left(…, n))")
+            raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: the row of key "
+                             f"{schema.key_of(row)!r} would take {size:,} bytes in one Thrift call (its {len(cells)} "
+                             f"cells as JSON; its largest, column {name!r}, {len(cell):,} bytes), "
+                             f"{self._frame_cap()}; a row is written in one call, which HBase applies whole (over "
+                             "several, a write that stopped between them left it half-written); shorten such values "
+                             "in the metric's SQL (left(…, n))")
 
     def _row_count(self, metric: str) -> int:
         row = self._read_catalog("read the catalog",
@@ -721,6 +763,14 @@ class HBaseStore(BaseStore):
     def _row_key(self, schema: TableSchema, row: Row) -> bytes:
         columns = self._row_key_columns(schema)
         return encode_key([row[c] for c in columns], [schema.types[c] for c in columns])
+
+    @staticmethod
+    def _data_cells(schema: TableSchema, row: Row, rank_key: bytes) -> dict[bytes, bytes]:
+        """A data row's cells: each column's value as JSON (``m:<column>``), and the row key of its rank entry
+        (``i:rank``; empty without a rank column)."""
+        cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
+        cells[b"i:rank"] = rank_key
+        return cells
 
     @staticmethod
     def _rank_key(schema: TableSchema, row: Row) -> bytes:
@@ -884,9 +934,7 @@ class HBaseStore(BaseStore):
                         batch.put(rank_key, {b"r:row": key})
             with self._batch(data) as batch:
                 for key, row in new.items():
-                    cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
-                    cells[b"i:rank"] = rank_keys[key]
-                    batch.put(key, cells)
+                    batch.put(key, self._data_cells(schema, row, rank_keys[key]))  # one call: HBase applies it whole
                 for key in gone:
                     batch.delete(key)
             if index is not None and rank_deletes:
@@ -1127,10 +1175,10 @@ class HBaseStore(BaseStore):
         except (TException, OSError, *_protocol_errors()) as exc:
             hint = _hint(exc, answered=self._pool_key in _ANSWERED)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
-        except FrameTooSmall as exc:  # what the checks before a write do not see (a write's own cells are checked)
-            raise StoreError(f"HBase at {self._address}: could not {doing}: a cell of column "
-                             f"{exc.column.decode(errors='replace')} would take {exc.size:,} bytes in one Thrift call, "
-                             f"{self._frame_cap()}") from None
+        except FrameTooSmall as exc:  # what the checks before a write do not see (a write's own rows are checked)
+            raise StoreError(f"HBase at {self._address}: could not {doing}: a row (its largest cell of column "
+                             f"{exc.column.decode(errors='replace')}) would take {exc.size:,} bytes in one Thrift "
+                             f"call, {self._frame_cap()}") from None
 
 
 #: what a write that met another writer of the same metric says (``what``: what that writer did): one that did not

@@ -6,9 +6,12 @@ frame, and the server refuses a frame over its ``hbase.regionserver.thrift.frame
 default; libthrift's ``TFramedTransport``: ``Frame size (…) larger than max length``) by closing the connection: the
 client sees it reset or closed, nothing of the call applied. happybase's batches are counted in cells (a thousand here,
 ``batch_size``), whatever their bytes, so a thousand cells of some 3 KB, or one row of two 1.5 MB values, were more
-than a server takes. :class:`FramedBatch` sends a batch's rows before the next cell would take it over the limit (a row
-whose cells do not fit one frame together is sent over several calls), and refuses a cell that cannot fit a frame on
-its own (:func:`lone_put_bytes`); the store checks its rows' cells for that before a write changes anything.
+than a server takes. :class:`FramedBatch` sends a batch's rows before the next row would take it over the limit, each
+row's cells in one call, and refuses a row that cannot fit a frame on its own: the Thrift server makes a row's puts of
+one call one ``Put`` (its deletes one ``Delete``), which HBase applies whole, and a row split over several calls (as the
+batch once did, at the cell that went over) was not atomic, a write that stopped between them leaving it half-written.
+The store refuses such a row, and a cell that cannot fit a frame alone (:func:`lone_put_bytes`), before a write changes
+anything (``HBaseStore._check_row_frames``).
 
 Reads are calls too, and a frame each: a ``getRowsWithColumns`` of a thousand row keys of some 2 KB (a key of a few
 long text columns) is over the limit just the same, so :func:`key_batches` splits a read's keys by their bytes as well
@@ -102,19 +105,22 @@ def lone_put_bytes(table: bytes, row: bytes, column: bytes, value: bytes) -> int
 
 
 class FrameTooSmall(ValueError):
-    """A cell that does not fit in a frame on its own: ``bytes`` is the least frame its call takes."""
+    """A row's mutations (of one put or delete) that do not fit in a frame on their own: ``size`` is the least frame
+    their call takes; ``column`` their largest column."""
 
     def __init__(self, table: bytes, row: bytes, column: bytes, size: int, frame: int) -> None:
-        super().__init__(f"a cell of {column.decode(errors='replace')} in table {table.decode(errors='replace')} takes "
-                         f"{size:,} bytes in one frame, over the {frame:,} the Thrift server takes in one frame")
+        super().__init__(f"a row of table {table.decode(errors='replace')} (its largest cell of "
+                         f"{column.decode(errors='replace')}) takes {size:,} bytes in one frame, over the {frame:,} "
+                         "the Thrift server takes in one frame")
         self.table, self.row, self.column, self.size, self.frame = table, row, column, size, frame
 
 
 class FramedBatch(happybase.Batch):
     """``table.batch(batch_size=…)``, whose ``mutateRows`` calls also stay within ``max_frame`` bytes (None: no limit,
-    a buffered transport): a call is sent before the cell that would take it over, and a row too large for one call
-    goes over several, in its cells' order. A cell too large for a call of its own raises :class:`FrameTooSmall`
-    before anything of it is sent (the cells before it may have been)."""
+    a buffered transport): a call is sent before the row (the cells of one ``put`` or ``delete``) that would take it
+    over, so that each row's cells go in one call, which HBase applies whole. A row too large for a call of its own
+    raises :class:`FrameTooSmall` before anything of it is sent (the rows before it may have been). A second put of a
+    row already in the call that no longer fits goes in the next call (the store puts each row once a batch)."""
 
     def __init__(self, table: Any, batch_size: int, max_frame: int | None) -> None:
         super().__init__(table, batch_size=batch_size)
@@ -127,8 +133,8 @@ class FramedBatch(happybase.Batch):
 
     def put(self, row: bytes, data: Mapping[bytes, bytes], wal: bool | None = None) -> None:
         wal = self._wal if wal is None else wal
-        self._add(row, ((put_bytes(column, value), Mutation(isDelete=False, column=column, value=value,
-                                                            writeToWAL=wal)) for column, value in data.items()))
+        self._add(row, [(put_bytes(column, value), Mutation(isDelete=False, column=column, value=value,
+                                                            writeToWAL=wal)) for column, value in data.items()])
 
     def delete(self, row: bytes, columns: Iterable[bytes] | None = None, wal: bool | None = None) -> None:
         if columns is None:  # the row's every family, as happybase's batch deletes a whole row
@@ -136,19 +142,21 @@ class FramedBatch(happybase.Batch):
                 self._families = self._table._column_family_names()
             columns = self._families
         wal = self._wal if wal is None else wal
-        self._add(row, ((delete_bytes(column), Mutation(isDelete=True, column=column, writeToWAL=wal))
-                        for column in columns))
+        self._add(row, [(delete_bytes(column), Mutation(isDelete=True, column=column, writeToWAL=wal))
+                        for column in columns])
 
-    def _add(self, row: bytes, mutations: Iterable[tuple[int, Any]]) -> None:
-        for size, mutation in mutations:
-            if self._max_frame is not None:
-                added = size + (0 if row in self._mutations else row_bytes(row))
-                if self._mutations and self._call + self._bytes + added > self._max_frame:
-                    self.send()
-                    added = size + row_bytes(row)
-                if self._call + added > self._max_frame:
-                    raise FrameTooSmall(self._table.name, row, mutation.column, self._call + added, self._max_frame)
-                self._bytes += added
+    def _add(self, row: bytes, mutations: list[tuple[int, Any]]) -> None:
+        if self._max_frame is not None and mutations:
+            cells = sum(size for size, _ in mutations)
+            added = cells + (0 if row in self._mutations else row_bytes(row))
+            if self._mutations and self._call + self._bytes + added > self._max_frame:
+                self.send()
+                added = cells + row_bytes(row)
+            if self._call + added > self._max_frame:
+                largest = max(mutations, key=lambda mutation: mutation[0])[1]
+                raise FrameTooSmall(self._table.name, row, largest.column, self._call + added, self._max_frame)
+            self._bytes += added
+        for _, mutation in mutations:
             self._mutations[row].append(mutation)
             self._mutation_count += 1
         if self._batch_size and self._mutation_count >= self._batch_size:  # after the row, as happybase counts

@@ -5,7 +5,9 @@ key on the metric's key, an index on the rank column (a text one by its first 25
 value holds: MariaDB cannot index ``LONGTEXT`` whole), and a binary, no-pad utf8mb4 collation (MariaDB's
 ``utf8mb4_nopad_bin``, MySQL 8.0.17+'s ``utf8mb4_0900_bin``, by the server connected to): keys compare byte
 for byte, so ``#Python`` and ``#python`` (or ``"a"`` and ``"a "``) stay two rows, and text sorts in the same
-code-point order as SQLite and HBase. The tests run MariaDB; MySQL has not been run here. Upserts are
+code-point order as SQLite and HBase (whole: a session sorts by at least the bytes a rank or key text takes,
+:func:`_sort_whole_texts`, where the server's ``max_sort_length`` was set lower). The tests run MariaDB; MySQL
+has not been run here. Upserts are
 ``INSERT … ON DUPLICATE KEY UPDATE`` sent in batches (PyMySQL folds them into multi-row inserts). The database
 itself must exist: ``infra/mariadb/bootstrap.py`` creates it with a least-privilege writer and a read-only user;
 by hand, as an administrator::
@@ -141,6 +143,7 @@ class MySQLStore(SQLStore):
         self.lock_timeout = int(options.get("lock_timeout", LOCK_TIMEOUT))
         event.listen(engine, "do_connect", _connect_bounded)
         event.listen(engine, "connect", _note_packet)
+        event.listen(engine, "connect", _sort_whole_texts)
         event.listen(engine, "before_cursor_execute", self._fold_within_packet)
         super().__init__(url, engine, read_only=read_only)
 
@@ -428,16 +431,59 @@ class MySQLStore(SQLStore):
 PACKET_INFO = "fediscope_max_allowed_packet"
 
 
+#: the query reading a session's ``max_allowed_packet`` (:func:`_read_packet`)
+PACKET_QUERY = "SELECT @@max_allowed_packet"
+
+
 def _note_packet(dbapi_connection: Any, record: Any) -> None:
     """SQLAlchemy's pool ``connect`` hook: the new connection's ``max_allowed_packet``, kept in its record's ``info``
-    (which goes with the connection: one made again after it was lost reads it again)."""
-    record.info[PACKET_INFO] = _read_packet(dbapi_connection)
+    (which goes with the connection: one made again after it was lost reads it again).
+
+    A failed read is raised as the driver's error of the same kind and code, saying that it was this read on a new
+    connection: it surfaced as the server's bare reason ("could not connect to the store: (2013, 'Lost connection to
+    MySQL server during query')"), no query named. The connection is not closed here: SQLAlchemy's pool closes the
+    one a failed ``connect`` hook strands (2.1: ``_ConnectionRecord.__connect``), and PyMySQL refuses a second
+    ``close()`` ("Already closed"), which the pool would log as an error of its own;
+    tests/store/test_mariadb_connect_hook.py checks that no session is left on the server."""
+    try:
+        record.info[PACKET_INFO] = _read_packet(dbapi_connection)
+    except pymysql.err.MySQLError as exc:
+        raise _failed_on_new_connection(exc, f"reading the server's max_allowed_packet ({PACKET_QUERY})") from exc
+
+
+#: the bytes of a sort key that holds a whole rank or key text: at most :data:`~fediscope.store.schema.MAX_KEY_TEXT`
+#: characters, weighed in 3 bytes each by MariaDB's ``utf8mb4_nopad_bin`` (``WEIGHT_STRING``: 765 for 255 of them), at
+#: most 4 by MySQL's ``utf8mb4_0900_bin`` (a character's UTF-8 bytes); below the servers' default ``max_sort_length``,
+#: 1024
+SORT_LENGTH = 4 * MAX_KEY_TEXT
+
+
+def _sort_whole_texts(dbapi_connection: Any, record: Any) -> None:
+    """SQLAlchemy's pool ``connect`` hook: the session's ``max_sort_length`` raised to :data:`SORT_LENGTH` where the
+    server's is lower. A sort (``ORDER BY`` a top-N's rank, a prefix's key) compares text by its first
+    ``max_sort_length`` bytes only, which a server may set as low as 64 (MariaDB 10.11; MySQL 4): rank texts that
+    differ only past them tied, and came back in key order where SQLite and HBase order them (a page read on after
+    the last row then skipped rows or read some twice). A session's value is its own to set (no privilege), and one
+    at the default already holds every such text whole: it stays."""
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET SESSION max_sort_length = GREATEST(@@session.max_sort_length, {SORT_LENGTH})")
+    except pymysql.err.MySQLError as exc:
+        raise _failed_on_new_connection(exc, f"raising the session's max_sort_length to {SORT_LENGTH}") from exc
+
+
+def _failed_on_new_connection(exc: pymysql.err.MySQLError, what: str) -> pymysql.err.MySQLError:
+    """The driver's error ``exc``, of the same kind and code, saying that ``what`` failed on a new connection."""
+    what = f"{what} on a new connection failed"
+    if len(exc.args) == 2:  # (errno, message), as the server's errors and PyMySQL's own (2013, …) are
+        return type(exc)(exc.args[0], f"{what}: {exc.args[1]}")
+    return type(exc)(f"{what}: {exc}")
 
 
 def _read_packet(dbapi_connection: Any) -> int:
     """The ``max_allowed_packet`` of a PyMySQL connection's session, read on it."""
     with dbapi_connection.cursor() as cursor:
-        cursor.execute("SELECT @@max_allowed_packet")
+        cursor.execute(PACKET_QUERY)
         return int(cursor.fetchone()[0])
 
 

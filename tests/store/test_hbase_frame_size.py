@@ -7,6 +7,7 @@ refuses an oversized frame as the server does (its own test here), so these writ
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import happybase
@@ -19,6 +20,7 @@ from fediscope.errors import ConfigError, StoreError
 from fediscope.store.hbase import HBaseStore
 from fediscope.store.hbase_frames import (
     FramedBatch,
+    FrameTooSmall,
     call_bytes,
     columns_bytes,
     key_batches,
@@ -28,6 +30,7 @@ from fediscope.store.hbase_frames import (
     row_bytes,
 )
 from fediscope.store.hbase_schema import catalog_table
+from fediscope.store.rowkeys import encode_key, encode_rank
 
 TOP = metric("top", "account", rank="followers DESC")
 MIB = 1024 * 1024
@@ -74,12 +77,17 @@ def test_a_frame_of_exactly_the_limit_is_sent_and_one_byte_more_splits_the_batch
 
 @pytest.mark.parametrize("protocol", ["binary", "compact"])
 def test_a_write_larger_than_a_frame_is_sent_in_calls_the_server_takes(protocol, prefix):
-    """250 rows of 10 KB make a batch of a thousand cells of 2.5 MB; a row of two 1.5 MB values is more than a frame
-    itself, and goes over two calls."""
+    """250 rows of 10 KB make a batch of a thousand cells of 2.5 MB. A row of two 1.5 MB values is more than a frame
+    itself: it is refused before anything is written (was: written over two calls, which HBase does not apply as one:
+    :func:`test_a_row_larger_than_a_frame_is_refused_before_anything_is_written`)."""
     with HBaseThriftDouble(transport="framed", protocol=protocol) as server:
         store = HBaseStore(server.url, table_prefix=prefix)
         rows = [{"account": f"a{i:04d}", "followers": i, "bio": "b" * 10_000, "note": "n"} for i in range(600)]
-        rows.append({"account": "big", "followers": -1, "bio": "x" * 1_500_000, "note": "y" * 1_500_000})
+        big = {"account": "big", "followers": -1, "bio": "x" * 1_500_000, "note": "y" * 1_500_000}
+        with pytest.raises(StoreError, match=r"could not write metric top: the row of key \('big',\) would take "
+                                             r"3,000,\d+ bytes in one Thrift call"):
+            store.write(TOP, [*rows, big])
+        assert store.stored_metrics() == {} and server.calls["mutateRows"] == 0
         store.write(TOP, rows)
         assert server.refused_frames == [] and max(server.frames) <= MAX_FRAME_BYTES
         assert store.all(TOP) == sorted(rows, key=lambda row: row["account"])
@@ -103,6 +111,85 @@ def test_a_value_that_fits_no_frame_is_refused_before_anything_is_written(prefix
             f"('b',) would take {size:,} bytes in one Thrift call (as JSON, alone in it), {DEFAULT_FRAME}; shorten "
             "such values in the metric's SQL (left(…, n))")
         assert store.all(TOP) == rows and server.refused_frames == []
+
+
+def _row_frame(table: bytes, row: dict) -> int:
+    """The bytes of the call putting a row of TOP alone: its row key, each column's value as JSON, its rank entry's
+    row key (``i:rank``)."""
+    key = encode_key([row["account"]], ["str"])
+    cells = {f"m:{name}".encode(): json.dumps(value).encode() for name, value in row.items()}
+    cells[b"i:rank"] = encode_rank(row["followers"], "int", True) + key
+    return call_bytes(table) + row_bytes(key) + sum(put_bytes(column, value) for column, value in cells.items())
+
+
+def test_a_row_of_exactly_a_frame_is_written_in_one_call_and_one_byte_more_is_refused(prefix):
+    """A row's cells go in one ``mutateRows`` call, which HBase applies whole; the largest row the store takes is one
+    whose call is exactly the frame limit, and a byte more is refused before anything is written, naming the row,
+    its bytes and the limit. Was: written over two calls (the cell that went over in the second), not atomically."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        first = {"account": "a", "followers": 1, "bio": "x"}
+        store.write(TOP, [first])
+        table = f"{prefix}_top".encode()
+        empty = {"account": "b", "followers": 2, "bio": ""}
+        fits = {**empty, "bio": "é" * ((MIB - _row_frame(table, empty)) // 6)}  # JSON writes é in 6 bytes: \u00e9
+        fits["bio"] += "y" * (MIB - _row_frame(table, fits))
+        assert _row_frame(table, fits) == MIB
+        over = {**fits, "bio": fits["bio"] + "y"}
+        with pytest.raises(StoreError) as refused:
+            store.write(TOP, [over], replace=False)
+        bio = len(json.dumps(over["bio"]))
+        assert str(refused.value) == (
+            f"HBase at {store._address}: could not write metric top: the row of key ('b',) would take {MIB + 1:,} "
+            f"bytes in one Thrift call (its 4 cells as JSON; its largest, column 'bio', {bio:,} bytes), over the "
+            f"{MIB:,} the store URL's max_frame_bytes lets a frame take (the Thrift server's "
+            "hbase.regionserver.thrift.framed.max_frame_size_in_mb); a row is written in one call, which HBase applies "
+            "whole (over several, a write that stopped between them left it half-written); shorten such values in the "
+            "metric's SQL (left(…, n))")
+        assert store.all(TOP) == [first]
+        store.write(TOP, [fits], replace=False)
+        assert server.refused_frames == [] and server.frames.count(MIB) == 1  # the row, whole, in one call
+        assert store.all(TOP) == [first, fits] and store.top(TOP, 1) == [fits]
+
+
+def test_a_value_of_exactly_a_frame_alone_is_refused_as_its_row_and_one_byte_more_as_the_value(prefix):
+    """The least frame a value needs is its cell's call alone (:func:`lone_put_bytes`); at exactly the limit, the
+    row's other cells take it over: the row is refused; a byte more, the value itself."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        store = HBaseStore(f"{server.url}&max_frame_bytes={MIB}", table_prefix=prefix)
+        table, key = f"{prefix}_top".encode(), encode_key(["b"], ["str"])
+        bio = "z" * (MIB - lone_put_bytes(table, key, b"m:bio", b'""'))
+        assert lone_put_bytes(table, key, b"m:bio", json.dumps(bio).encode()) == MIB
+        with pytest.raises(StoreError, match=r"could not write metric top: the row of key \('b',\) would take [\d,]+ "
+                                             r"bytes in one Thrift call \(its 4 cells as JSON"):
+            store.write(TOP, [{"account": "b", "followers": 2, "bio": bio}])
+        with pytest.raises(StoreError, match=rf"could not write metric top: the value of column 'bio' in the row of "
+                                             rf"key \('b',\) would take {MIB + 1:,} bytes in one Thrift call \(as "
+                                             rf"JSON, alone in it\)"):
+            store.write(TOP, [{"account": "b", "followers": 2, "bio": bio + "z"}])
+        assert store.stored_metrics() == {} and server.calls["mutateRows"] == 0
+
+
+def test_a_batch_sends_a_row_that_does_not_fit_beside_the_others_whole_in_the_next_call():
+    """Was: the call was sent at the first cell that did not fit, the row's cells before it in that call, the others
+    in the next (HBase applied them as two mutations of the row)."""
+    with HBaseThriftDouble(transport="framed", max_frame_bytes=MIB) as server:
+        connection = happybase.Connection("127.0.0.1", server.port, transport="framed")
+        connection.create_table("cells", {"f": {}})
+        table = connection.table("cells")
+        half = b"h" * (MIB // 2)
+        first = call_bytes(b"cells") + row_bytes(b"r1") + put_bytes(b"f:a", half)
+        second = call_bytes(b"cells") + row_bytes(b"r2") + put_bytes(b"f:b", b"b") + put_bytes(b"f:c", half)
+        with FramedBatch(table, 1000, MIB) as batch:
+            batch.put(b"r1", {b"f:a": half})
+            batch.put(b"r2", {b"f:b": b"b", b"f:c": half})  # f:b fits beside r1, f:c does not
+        assert server.frames[-2:] == [first, second] and server.refused_frames == []
+        assert table.row(b"r2") == {b"f:b": b"b", b"f:c": half}
+        with pytest.raises(FrameTooSmall) as refused, FramedBatch(table, 1000, MIB) as batch:
+            batch.put(b"r3", {b"f:a": half, b"f:b": half})
+        assert (refused.value.row, refused.value.column, refused.value.size) == (
+            b"r3", b"f:a", call_bytes(b"cells") + row_bytes(b"r3") + 2 * put_bytes(b"f:a", half))
+        assert table.row(b"r3") == {}
 
 
 def test_a_catalog_entry_that_fits_no_frame_is_refused_before_any_row_is_written(prefix):

@@ -6,6 +6,9 @@ the order every store keeps)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from metric_header import metric
 
 #: texts MariaDB's sort of the first N rows told apart from none of the others with the same letters: it compares
@@ -69,6 +72,54 @@ def test_text_keys_differing_only_by_trailing_nul_characters_sort_alike_in_ties_
                 stored, day, size, after=after), 2)
             assert [r["tag"] for r in paged] == sorted(NULS)
         assert metric_store.scan_prefix(stored, "x\0\0") == []
+
+
+#: texts of the most characters a rank or key text holds (255) that share all but their last, or last two: MariaDB
+#: sorts text by its first ``max_sort_length`` bytes (of 3-byte weights a character), which a server may set as low
+#: as 64, which ``"x" * 22`` fills
+SHARED = ["🐘" * 254 + c for c in "🦣🐘a"] + ["🐘" * 253 + c for c in ("ab", "a🐘")] + ["x" * 254 + c for c in "cba"]
+
+
+@pytest.fixture
+def short_sort_keys(metric_store, request: pytest.FixtureRequest) -> Iterator[None]:  # noqa: ANN001
+    """MariaDB's ``max_sort_length`` lowered to its least, 64 bytes, for the test (set back afterwards), and the store's
+    connections made again, so that theirs is it; nothing for the other stores."""
+    if metric_store.kind != "mariadb":
+        yield
+        return
+    server = request.getfixturevalue("mariadb_instance")
+    with server._root() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT @@global.max_sort_length")
+        (before,) = cursor.fetchone()
+        cursor.execute("SET GLOBAL max_sort_length = 64")
+    metric_store._engine.dispose()
+    try:
+        yield
+    finally:
+        with server._root() as conn, conn.cursor() as cursor:
+            cursor.execute(f"SET GLOBAL max_sort_length = {before}")
+
+
+def test_long_texts_sharing_their_first_bytes_sort_alike(metric_store, short_sort_keys):
+    """Was (MariaDB, its ``max_sort_length`` set below 765 bytes): rank texts that differ only past its first
+    ``max_sort_length`` bytes tied in a top-N's sort, and came back in key order."""
+    descending = metric("shared_desc", "id", rank="note DESC")
+    ascending = metric("shared_asc", "id", rank="note ASC")
+    by_tag = metric("shared_tags", "tag, day", rank="uses DESC", prefix="day")
+    # the key runs against the rank's order, so that a tie broken by key shows
+    metric_store.write(descending, [{"id": i, "note": note} for i, note in enumerate(sorted(SHARED))])
+    metric_store.write(ascending, [{"id": i, "note": note} for i, note in enumerate(sorted(SHARED, reverse=True))])
+    metric_store.write(by_tag, [{"tag": tag, "day": "x", "uses": 1} for tag in reversed(SHARED)])
+    for stored, order in ((descending, sorted(SHARED, reverse=True)), (ascending, sorted(SHARED))):
+        assert [r["note"] for r in metric_store.top(stored, 100)] == order
+        assert [r["note"] for r in metric_store.top(stored, 3)] == order[:3]
+        paged = _paged(lambda size, after, stored=stored: metric_store.top(stored, size, after=after), 2)
+        assert [r["note"] for r in paged] == order
+    assert [r["tag"] for r in metric_store.top(by_tag, 100)] == sorted(SHARED)
+    assert [r["tag"] for r in metric_store.top(by_tag, 3)] == sorted(SHARED)[:3]
+    assert [r["tag"] for r in metric_store.scan_prefix(by_tag, "x", limit=3)] == sorted(SHARED)[:3]
+    paged = _paged(lambda size, after: metric_store.scan_prefix(by_tag, "x", size, after=after), 2)
+    assert [r["tag"] for r in paged] == sorted(SHARED)
 
 
 def test_text_compares_byte_for_byte_in_lookups_prefixes_and_deletions(metric_store):
