@@ -164,13 +164,15 @@ class CurateSummary:
 
 
 #: How many statuses (by the instance they were fetched from and their id there) of the new status versions have an
-#: empty ``uri`` (one row, ``n``). The merge keeps one row per URI, so such statuses are curated as versions of one
-#: status: the latest wins, the others are not curated. No Mastodon server sends an empty URI, and landing with
-#: privacy on lands none (a status without one is skipped, as the curation skips one without a URI); raw files landed
-#: with privacy off or by other means may hold some. Counted and said, not changed: treating an empty URI as none is a
-#: change of the curation rules (:func:`~fediscope.engine.curate_sql.rules_fingerprint`), which would tell every lake
-#: to re-curate for what only such raw files hold. A count, not a rule: not in :mod:`~fediscope.engine.curate_sql`,
-#: whose every public text the fingerprint hashes.
+#: empty ``uri`` (one row, ``n``). The merge keeps one row per URI, so such statuses merged together are taken for
+#: versions of one status: the latest wins, the others are not curated (and which are merged together depends on the
+#: partitions a run rewrites: two such statuses of days apart curated by two runs keep two rows, a rebuild one). No
+#: Mastodon server sends an empty URI, and landing with privacy on lands none (a status without one is skipped, as the
+#: curation skips one without a URI); raw files landed with privacy off or by other means may hold some. Counted and
+#: said, not changed: treating an empty URI as none is a change of the curation rules
+#: (:func:`~fediscope.engine.curate_sql.rules_fingerprint`), which would tell every lake to re-curate for what only
+#: such raw files hold. A count, not a rule: not in :mod:`~fediscope.engine.curate_sql`, whose every public text the
+#: fingerprint hashes.
 EMPTY_URI_STATUSES = ("SELECT count(DISTINCT fetched_from || '/' || coalesce(status_id, '')) AS n "
                       "FROM status_versions WHERE uri = ''")
 
@@ -438,9 +440,9 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
                     summary.future_versions_skipped, extra={IN_SUMMARY: True})  # as the summary says it
     summary.empty_uri_statuses = int(engine.query(EMPTY_URI_STATUSES)[0]["n"])
     if summary.empty_uri_statuses:
-        log.warning("curation: %s with an empty uri curated as one status, the latest (one row per URI: raw files "
-                    "landed with privacy off or by other means)", count(summary.empty_uri_statuses, "status"),
-                    extra={IN_SUMMARY: True})  # as the summary says it
+        log.warning("curation: %s with an empty uri, merged as versions of one status (one row per URI: the latest "
+                    "is kept); raw files landed with privacy off or by other means",
+                    count(summary.empty_uri_statuses, "status"), extra={IN_SUMMARY: True})  # as the summary says it
     found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if not rebuild:
         found |= _days_of_copies_across_midnight(engine, found)

@@ -43,8 +43,8 @@ def test_statuses_with_an_empty_uri_are_counted_and_said(tmp_path: Path, caplog:
     (kept,) = [row for row in rows if row["uri"] == ""]
     assert kept["status_id"] == empty[-1]["id"]  # the most favourited: the latest version's rule
     assert [r.getMessage() for r in caplog.records if "empty uri" in r.getMessage()] == [
-        "curation: 3 statuses with an empty uri curated as one status, the latest (one row per URI: raw files "
-        "landed with privacy off or by other means)"]
+        "curation: 3 statuses with an empty uri, merged as versions of one status (one row per URI: the latest is "
+        "kept); raw files landed with privacy off or by other means"]
 
 
 def test_the_process_summary_says_them(tmp_path: Path) -> None:
@@ -54,10 +54,23 @@ def test_the_process_summary_says_them(tmp_path: Path) -> None:
     summary = run_process(settings_for(lake_dir), progress=False)
 
     assert summary.curate["empty_uri_statuses"] == 3
-    assert "(3 statuses with an empty uri curated as one)" in summary.line()
+    assert "(3 statuses with an empty uri merged as one)" in summary.line()
 
 
 def test_privacy_on_lands_no_status_with_an_empty_uri() -> None:
     base = next(s for s in statuses("test_public_tl.json") if not s.get("reblog"))
     landed = policy().apply("statuses", variant(base, "1", uri=""), "localhost:3000")
     assert landed is not None and "uri" not in landed
+
+
+@pytest.mark.spark
+def test_spark_counts_them_alike(spark, tmp_path: Path) -> None:  # noqa: ANN001
+    lake_dir, twin = tmp_path / "spark" / "lake", tmp_path / "duckdb" / "lake"
+    _land(lake_dir)
+    _land(twin)
+
+    on_spark = run_process(settings_for(lake_dir), engine="spark", progress=False, engine_options={"spark": spark})
+    on_duckdb = run_process(settings_for(twin), engine="duckdb", progress=False)
+
+    assert on_spark.curate["empty_uri_statuses"] == on_duckdb.curate["empty_uri_statuses"] == 3
+    assert sorted(map(repr, read_table(lake_dir, "statuses"))) == sorted(map(repr, read_table(twin, "statuses")))
