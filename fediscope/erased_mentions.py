@@ -44,12 +44,28 @@ from typing import Any
 
 #: What the handle or link of an account on the suppression list (an erased account) is replaced by.
 ERASED = "[erased]"
-#: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way).
+#: ``<a … href="…" …>inner</a>`` in status HTML (Mastodon renders mentions and links this way). Groups: the tag's
+#: start (``<a`` and the character after it), what comes before the ``href``, the ``href``, what comes after it,
+#: the text shown, and the closing tag.
 #: Each part stops at the next tag (``[^<>]``, and the text at the next ``<a`` or ``</a>``), so text with many
 #: unclosed ``<a href="…`` costs time in proportion to its length, not to its cube; only a tag's first ``href="``
 #: is tried (one ``<a`` with thousands of them was quadratic: 100 kB took 9 s).
-LINK_ANCHOR_RE = re.compile(r'<a\s((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)</a>',
-                            re.IGNORECASE | re.DOTALL)
+#:
+#: Wider than the curation's anchor on purpose (``\s`` is every Unicode space, and any case): landing and the
+#: erasure scrub the link and the text shown of ``<A\x0bhref="…">`` too, though HTML (and curation's
+#: ``ANCHOR_RE``, the MapReduce mapper's) reads it as no anchor; scrubbing more than a browser shows is safe. A
+#: rewritten anchor keeps its start and its closing tag as written (:func:`anchor_written`): writing ``<a `` there
+#: made a text that is no link to curation one after landing or an erasure, so a status had one more ``url_count``
+#: with privacy on than off, and after an erasure than before.
+LINK_ANCHOR_RE = re.compile(
+    r'(<a\s)((?:(?!href=")[^<>])*)href="([^"<>]*)"([^<>]*)>((?:(?!</?a[\s>]).)*)(</a>)', re.IGNORECASE | re.DOTALL)
+
+
+def anchor_written(match: re.Match[str], href: str, inner: str) -> str:
+    """The anchor ``match`` (of :data:`LINK_ANCHOR_RE`) with another ``href`` (written as is: escape it first) and
+    text shown ``inner``, its start, other attributes and closing tag as written."""
+    start, before, _, after, _, end = match.groups()
+    return f'{start}{before}href="{href}"{after}>{inner}{end}'
 
 _TAG_RE = re.compile(r"<[^>]+>")
 #: A link's next characters that continue the name it ends with (``…/@bob`` of ``…/@bobby`` or ``…/@bob.b``), as
@@ -113,11 +129,11 @@ class ProfileLinks:
             return text  # most texts: no anchor to the account either (an href is searched as written, unescaped)
 
         def anchor(match: re.Match[str]) -> str:
-            before, href, after, inner = match.groups()
+            href, inner = match.group(3), match.group(5)
             if not self.is_link(html.unescape(href)):
                 return match.group(0)
             shown = f"@<span>{ERASED}</span>" if _TAG_RE.sub("", inner).startswith("@") else ERASED
-            return f'<a {before}href="{ERASED}"{after}>{shown}</a>'
+            return anchor_written(match, ERASED, shown)
 
         return self._pattern.sub(ERASED, LINK_ANCHOR_RE.sub(anchor, text))
 

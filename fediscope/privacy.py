@@ -101,6 +101,7 @@ from fediscope.erased_mentions import (
     ERASED,
     LINK_ANCHOR_RE,
     ProfileLinks,
+    anchor_written,
     minimised_card,
     nested_statuses,
     unlink_card_author,
@@ -1223,7 +1224,7 @@ class PrivacyPolicy:
             return encoded if new == link else quote(new, safe="", errors="surrogatepass")
 
         def anchor(match: re.Match[str]) -> str:
-            before, href, after, inner = match.groups()
+            href, inner = match.group(3), match.group(5)
             link = html.unescape(href)
             new = under_known(link) or self._account_link(link)
             if new is None:
@@ -1240,13 +1241,13 @@ class PrivacyPolicy:
                                                           for part in _userinfo_parts(link)
                                                           + _userinfo_parts(unquote(link))):
                     inner = html.escape(cleaned)
-                return f'<a {before}href="{html.escape(cleaned)}"{after}>{inner}</a>'
+                return anchor_written(match, html.escape(cleaned), inner)
             shown = html.escape(new)
             if _TAG_RE.sub("", inner).startswith("@"):
                 shown = f"@<span>{shown.removeprefix('acct:')}</span>"
             # only the link and its text are kept from the pass below: its other attributes are scanned as any
             protected.extend((html.escape(new), shown))
-            return f'<a {before}href="\x00{len(protected) - 2}\x00"{after}>\x00{len(protected) - 1}\x00</a>'
+            return anchor_written(match, f"\x00{len(protected) - 2}\x00", f"\x00{len(protected) - 1}\x00")
 
         def written(match: re.Match[str]) -> str:
             if match.group("link") is not None:

@@ -724,26 +724,36 @@ def _tags_json(tags: list[str]) -> str:
 
 
 def origin_ref(status: dict[str, Any]) -> str | None:
-    """The status's ``origin_ref`` as landed (privacy on), else ``host/id`` from a Mastodon URI, else None. The host
-    is lowered as DuckDB's ``lower`` does (:func:`fold`), as in the curation SQL."""
+    """The status's ``origin_ref`` as landed (privacy on; an empty one too, as the SQL's ``coalesce`` keeps it), else
+    ``host/id`` from a Mastodon URI, else None. The host is lowered as DuckDB's ``lower`` does (:func:`fold`), as in
+    the curation SQL.
+
+    The SQL's rule (``fediscope.engine.curate_sql._origin_ref``) is: the pattern's match, or ``''`` when there is
+    none (``regexp_extract``), is the whole URI. An empty URI is its own (empty) match, so the SQL gives it
+    ``'' || '/' || ''``, ``/``: so does this. The rules fingerprint keeps the SQL as it is (no Mastodon server sends
+    an empty URI), and the mapper matches a deletion whose ``origin_ref`` is ``/`` as the SQL does."""
     landed = as_text(status.get("origin_ref"))
     if landed is not None:
         return landed
-    match = STATUS_URI_RE.fullmatch(as_text(status.get("uri")) or "")  # the whole URI, as the SQL requires
+    uri = as_text(status.get("uri"))
+    if uri == "":
+        return "/"
+    match = STATUS_URI_RE.fullmatch(uri or "")  # the whole URI, as the SQL requires
     return f"{fold(match.group(1))}/{match.group(2)}" if match else None
 
 
 def deletion_keys(record: Any) -> list[tuple[str, str] | str]:
     """What one raw ``status_deletions`` envelope tombstones: (instance, status id) and the ``origin_ref`` (landed,
-    or ``instance/id``); none when the curation SQL skips it (no instance, an empty id, or a ``fetched_at`` that
-    is not a timestamp)."""
+    an empty one too, as the SQL's ``coalesce`` keeps it; else ``instance/id``); none when the curation SQL skips it
+    (no instance, an empty id, or a ``fetched_at`` that is not a timestamp)."""
     if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
         return []
     meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
     instance, status_id = _lower(as_text(meta.get("instance"))), as_text(record["data"].get("id"))
     if instance is None or not status_id or micros(as_text(meta.get("fetched_at"))) is None:
         return []
-    return [(instance, status_id), as_text(record["data"].get("origin_ref")) or f"{instance}/{status_id}"]
+    landed = as_text(record["data"].get("origin_ref"))
+    return [(instance, status_id), f"{instance}/{status_id}" if landed is None else landed]
 
 
 class DeletionsError(ValueError):
