@@ -289,6 +289,23 @@ def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(caps
         assert f"Invalid value for '--width': must be 0 (every column) or at least 40, not {narrow}" in err
 
 
+@pytest.mark.parametrize("args", [("--width", "80", "--format", "json"), ("--format=JSON", "--width=0")])
+def test_width_with_json_is_a_usage_error_naming_both_options(capsys, short_store, args):
+    """Was: ``--width`` silently ignored with ``--format json`` (exit 0, the document as without it). The JSON
+    document has no table to fit: the two together are a usage error (exit 2), named in one line, and the error
+    document on stdout as for every usage error of a command asked for JSON; nothing else is printed."""
+    code, out, err = run(capsys, "report", "--no-charts", *args)
+    assert code == 2 and "Traceback" not in err, (out, err)
+    document = json.loads(out)
+    assert document["ok"] is False and document["error"]["exit_code"] == 2, document
+    said = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert said == ["Error: --width fits the text report's tables to a width; --format json keeps every column and "
+                    "value whole: leave out --width, or use --format text"], err
+    assert said[0].removeprefix("Error: ") == document["error"]["message"]
+    code, out, err = run(capsys, "report", "--no-charts", "--format", "json")  # without --width: the report
+    assert code == 0 and json.loads(out)["ok"] is True, err
+
+
 def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_column(short_store, cli_env):
     """Was: on an 80-column terminal, tables of up to 168 columns and 860-character lines, which the terminal
     wrapped into a tangle. Now no line is wider than the terminal (read on a real pty: no row the terminal had to
