@@ -69,9 +69,10 @@ def _width_help() -> str:
     from fediscope.report import MIN_WIDTH, PROSE_WIDTH
 
     return (f"Text only (refused with --format json): fit each table in this many columns (0, or at least "
-            f"{MIN_WIDTH}), keeping its leading columns that fit and naming the others under it; 0 keeps every "
-            "column. Default: the terminal's width on a terminal, every column in a file or a pipe. Prose lines wrap "
-            f"at {PROSE_WIDTH} columns, or this width when narrower.")
+            f"{MIN_WIDTH}), keeping its leading columns that fit and naming the others under it (a day's top tags "
+            "are shortened to fit instead); 0 keeps every column. Default: the terminal's width on a terminal, "
+            f"every column in a file or a pipe. Prose lines wrap at {PROSE_WIDTH} columns, or this width when "
+            "narrower.")
 
 
 #: the line under a table fitted to a width (--width, or the terminal's) naming the columns left out
