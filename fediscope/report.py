@@ -297,8 +297,8 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None
     widths = [max([display_width(c), *map(display_width, cells)]) for c, cells in zip(columns, by_column, strict=True)]
     numeric = [not any(isinstance(row.get(c), (str, bool)) for row in rows) for c in columns]
     shown = len(columns) if width is None else _columns_fitting(widths, width)
-    if shown < len(columns) and columns[shown] in FIT_WIDTHS:
-        column, room = columns[shown], width - sum(widths[:shown]) - 2 * shown  # width is set: not every one fits
+    if width is not None and shown < len(columns) and columns[shown] in FIT_WIDTHS:
+        column, room = columns[shown], width - sum(widths[:shown]) - 2 * shown  # beside those shown, 2 apart
         if room >= max(FIT_WIDTHS[column], display_width(column)):
             by_column[shown] = format_column(column, [row.get(column) for row in rows], text_width=room)
             widths[shown] = max([display_width(column), *map(display_width, by_column[shown])])
