@@ -993,6 +993,9 @@ def _run_spark_job(argv: list[str], env: Mapping[str, str], settings: Settings) 
                             redact_text(line, secrets))
                 output[stream].append((line, bool(found)))
 
+    too_short = no_time_to_stop(name, "would be killed (SIGKILL) at once if this task is stopped")
+    if too_short:  # said before it runs: a task stopped later says it again, but a reader wants it up front
+        log.warning("%s", too_short)
     # a JVM log line the locale cannot decode is no crash (errors="replace"); not `with Popen`: its exit closes the
     # pipes, which are the readers' (see above)
     job = subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -1068,6 +1071,32 @@ def stop_budget(grace: float | None = None) -> float:
     return max(0.0, (airflow_kill_grace() if grace is None else grace) - STOP_MARGIN)
 
 
+def sigterm_grace(budget: float) -> float:
+    """Seconds a stopped task's spark-submit job gets between SIGTERM and SIGKILL within the stop's ``budget``
+    (:func:`stop_budget`): :data:`SPARK_STOP_GRACE`, or what the budget leaves after :data:`SPARK_KILL_WAIT`."""
+    return max(0.0, min(SPARK_STOP_GRACE, budget - SPARK_KILL_WAIT))
+
+
+def no_time_to_stop(name: str, what: str) -> str | None:
+    """Why a spark-submit job is (or, if its task is stopped, would be) killed at once, with no time to stop on
+    SIGTERM (``what`` says which), with the setting to change; None when it gets some (:func:`sigterm_grace`).
+
+    That is when ``[core] killed_task_cleanup_time`` is set to :data:`STOP_MARGIN` + :data:`SPARK_KILL_WAIT` (2 s) or
+    less (:func:`airflow_kill_grace`): the job is then killed outright, and its Python driver, which a SIGTERM would
+    have stopped with it, may go on for a while and keep the lake lock (its ``process.lock.job-…``) until it ends.
+    Said in the task log when the job starts, not only once it is stopped (was: only ``did not stop within 0.0 s of
+    SIGTERM``, which did not say why or what to change). Airflow 3 itself sends SIGKILL 5 s after SIGTERM, whatever
+    that setting says."""
+    grace = airflow_kill_grace()
+    if sigterm_grace(max(0.0, grace - STOP_MARGIN)) > 0:
+        return None
+    return (f"spark-submit {name} {what}, with no time to stop on SIGTERM: Airflow's [core] killed_task_cleanup_time "
+            f"is {grace:g} s, and a stopped task keeps {STOP_MARGIN:g} s of it for releasing the lake lock and "
+            f"{SPARK_KILL_WAIT:g} s for reaping the job; its Python driver may outlive it and keep the lake lock until "
+            f"it ends. Set killed_task_cleanup_time to {AIRFLOW_KILL_GRACE:g} (Airflow 3 sends SIGKILL "
+            f"{AIRFLOW_KILL_GRACE:g} s after SIGTERM whatever it says) to give the job {SPARK_STOP_GRACE:g} s to stop")
+
+
 def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
     """Stop a job whose task is stopped, and wait for its output readers, all within :func:`stop_budget` (3.5 s
     of Airflow's 5), so the task releases the lake lock before Airflow's SIGKILL. Was up to 6 s: 3 s for the job
@@ -1078,7 +1107,9 @@ def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
     JVM stops its Spark context and its Python driver on SIGTERM, and the driver's job file
     (``process.lock.job-…``) goes with it; SIGKILL would leave the driver running for a while, and the lock with it.
     Every wait ends by one deadline: a job not reaped after SIGKILL, and readers still reading (a process the job
-    started holds its pipes), are left behind (daemon threads) rather than waited for."""
+    started holds its pipes), are left behind (daemon threads) rather than waited for. A budget that leaves the job
+    no time after SIGTERM (``killed_task_cleanup_time`` of 2 s or less) kills it at once, saying so and why
+    (:func:`no_time_to_stop`)."""
     import subprocess
     import time
 
@@ -1088,16 +1119,23 @@ def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
     def left() -> float:
         return max(0.0, deadline - time.monotonic())
 
-    grace = max(0.0, min(SPARK_STOP_GRACE, budget - SPARK_KILL_WAIT))
-    job.terminate()
-    try:
-        job.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        log.warning("spark-submit %s did not stop within %.1f s of SIGTERM: killed (SIGKILL); a Python driver that "
-                    "outlives it keeps the lake lock until it ends", name, grace)
+    grace = sigterm_grace(budget)
+    at_once = no_time_to_stop(name, "was killed (SIGKILL) at once") if grace <= 0 else None
+    if at_once:  # a SIGTERM it would have no time to act on: SIGKILL alone, said as what it is
+        log.warning("%s", at_once)
         job.kill()
         with suppress(subprocess.TimeoutExpired):
             job.wait(timeout=left())
+    else:
+        job.terminate()
+        try:
+            job.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log.warning("spark-submit %s did not stop within %.1f s of SIGTERM: killed (SIGKILL); a Python driver "
+                        "that outlives it keeps the lake lock until it ends", name, grace)
+            job.kill()
+            with suppress(subprocess.TimeoutExpired):
+                job.wait(timeout=left())
     for reader in readers:
         reader.join(timeout=left())
 

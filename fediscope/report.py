@@ -72,6 +72,11 @@ IN_THE_FULL_REPORT = "({more} in the full report: {names})"
 #: text columns that list several values and get more room than :data:`MAX_TEXT` (hashtags per day's three most
 #: used tags with their uses: cut at 40 columns, the third tag was rarely whole and often the second was not)
 TEXT_WIDTHS = {"top_tags": 72}
+#: the text columns of :data:`TEXT_WIDTHS` a table fitted to a width (:func:`text_table`) shortens to the room its
+#: leading columns leave, rather than leaving them out, with the fewest columns they are shortened to: hashtags per
+#: day's ``top_tags`` (the day's most used tags, what its table is read for) was left out at 80 columns, where 28
+#: were left beside the day and its counts
+FIT_WIDTHS = {"top_tags": 20}
 
 #: what an analysis's numbers mean where its column names do not say it (the definitions of the metric SQL in
 #: spark_jobs/sql/), printed under its headline numbers; a rate or a ratio without one was read as a plain count
@@ -165,8 +170,9 @@ _SAID_UNDER_THE_TABLE = ("partial_day", "partial_days", "first_day_partial", "pr
                          "source_start_days", "window_partial_days")
 
 
-def format_value(column: str, value: Any) -> str:
-    """One value on its own (a headline number); a table's column is :func:`format_column`'s."""
+def format_value(column: str, value: Any, text_width: int | None = None) -> str:
+    """One value on its own (a headline number); a table's column is :func:`format_column`'s. Text is clipped to
+    ``text_width`` columns where given, else to its column's (:data:`TEXT_WIDTHS`, :data:`MAX_TEXT`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"  # undefined: NaN is a 0/0 an engine left as it is, as None is one a store could not hold
     if isinstance(value, bool):
@@ -185,7 +191,7 @@ def format_value(column: str, value: Any) -> str:
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-    width = TEXT_WIDTHS.get(column, MAX_TEXT)
+    width = text_width or TEXT_WIDTHS.get(column, MAX_TEXT)
     if isinstance(value, TagUses):
         return _tag_uses(value, width)
     # a hashtag, a language, an instance's name are what a server sent: its escape sequences are shown, not obeyed;
@@ -239,19 +245,19 @@ def _decimals(values: list[float], least: int) -> int:
     return max((_places(v, least) for v in values if v != 0), default=0)
 
 
-def format_column(column: str, values: list[Any]) -> list[str]:
+def format_column(column: str, values: list[Any], text_width: int | None = None) -> list[str]:
     """The cells of one column of a text table (and of a chart's labels of the same numbers): its numbers with one
     number of decimals, so that they line up (0.655 next to 1.54 read as a different precision), as few as show
     every value (:func:`_decimals`); "0%" for an exact zero share, whole numbers with thousands separators,
     ratios with an x, "-" for an undefined value (None, NaN), text clipped to :data:`MAX_TEXT` columns
-    (:data:`TEXT_WIDTHS` for a few)."""
+    (:data:`TEXT_WIDTHS` for a few; ``text_width`` where given)."""
     numbers = [float(v) for v in values if _is_finite(v)]
     if is_percent(column):
         decimals = _decimals([v * 100 for v in numbers], 1)
         return [("0%" if v == 0 else f"{v:.{decimals}%}") if _is_finite(v) else format_value(column, v)
                 for v in values]
     if not is_ratio(column) and all(v.is_integer() for v in numbers):
-        return [format_value(column, v) for v in values]
+        return [format_value(column, v, text_width) for v in values]
     decimals, unit = _decimals(numbers, 2), "x" if is_ratio(column) else ""
     return [f"{v:,.{decimals}f}{unit}" if _is_finite(v) else format_value(column, v) for v in values]
 
@@ -283,13 +289,22 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None
 
     With ``width`` (an excerpt for a terminal of that many columns, as the demo prints): only the leading columns
     that fit in it, each whole (the first alone, its lines clipped with "…", when even it does not fit), and a
-    line naming the others (``hidden_line``, :data:`IN_THE_FULL_REPORT`'s fields), wrapped at that width. Without
-    it (a file, a pipe), every column, however wide."""
+    line naming the others (``hidden_line``, :data:`IN_THE_FULL_REPORT`'s fields), wrapped at that width; but the
+    first column that does not fit, where it is one of :data:`FIT_WIDTHS` and the room left is at least its fewest
+    columns, is shown shortened to that room (its cells clipped with "…"), not left out. Without it (a file, a
+    pipe), every column, however wide."""
     by_column = [format_column(c, [row.get(c) for row in rows]) for c in columns]
-    cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
-    widths = [max([display_width(c), *(display_width(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    widths = [max([display_width(c), *map(display_width, cells)]) for c, cells in zip(columns, by_column, strict=True)]
     numeric = [not any(isinstance(row.get(c), (str, bool)) for row in rows) for c in columns]
-    shown = len(columns) if width is None else max(1, _columns_fitting(widths, width))
+    shown = len(columns) if width is None else _columns_fitting(widths, width)
+    if width is not None and shown < len(columns) and columns[shown] in FIT_WIDTHS:
+        column, room = columns[shown], width - sum(widths[:shown]) - 2 * shown  # beside those shown, 2 apart
+        if room >= max(FIT_WIDTHS[column], display_width(column)):
+            by_column[shown] = format_column(column, [row.get(column) for row in rows], text_width=room)
+            widths[shown] = max([display_width(column), *map(display_width, by_column[shown])])
+            shown += 1
+    shown = max(1, shown)
+    cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
     hidden, columns, widths, numeric = columns[shown:], columns[:shown], widths[:shown], numeric[:shown]
 
     def line(values: list[str]) -> str:

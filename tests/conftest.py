@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import socketserver
 import subprocess
@@ -109,37 +107,18 @@ def live_pid() -> Iterator[int]:
 # the checkout's untracked and ignored entries before and after the tests and fails, naming them, if the tests made
 # or changed any. Checked once per run: in the xdist controller (its session spans every worker's), or in the only
 # process without xdist; not for --collect-only, which runs no test (tests/test_test_collection.py runs one inside
-# the suite).
+# the suite). An empty directory left behind (Spark's spark-warehouse/, which git lists as nothing) counts too.
 
-#: what tools write in the checkout by themselves, not the tests: bytecode, pytest's, ruff's and Hypothesis's
-#: caches, the venv and the *.egg-info of `make install`
-_TOOL_ENTRIES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", ".mypy_cache", ".venv"}
 _LEFT_IN_CHECKOUT = pytest.StashKey[list[tuple[str, str]]]()
 _CHECKOUT_BEFORE = pytest.StashKey[dict[str, int | None]]()
 
 
-def _tool_entry(path: str) -> bool:
-    return any(part in _TOOL_ENTRIES or part.endswith(".egg-info") for part in Path(path).parts)
-
-
 def _checkout_entries() -> dict[str, int | None]:
-    """The checkout's untracked and ignored entries (as git lists them: a directory wholly untracked or ignored as
-    one entry, ``lake/``), each with its modification time; without git (a source tree that is no git checkout),
-    the names at its top, with no time (a tracked file edited during the run is no test's doing)."""
-    try:
-        listed = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain=v1", "-z", "--ignored",
-                                 "--untracked-files=normal"], cwd=CHECKOUT, capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        listed = None
-    if listed is None or listed.returncode != 0:
-        return {name: None for name in os.listdir(CHECKOUT) if not _tool_entry(name) and name != ".git"}
-    entries: dict[str, int | None] = {}
-    for record in os.fsdecode(listed.stdout).split("\0"):
-        state, path = record[:2], record[3:]
-        if state in ("??", "!!") and not _tool_entry(path):
-            with contextlib.suppress(OSError):  # gone meanwhile
-                entries[path] = (CHECKOUT / path).stat().st_mtime_ns
-    return entries
+    """The checkout's untracked and ignored entries and its empty directories (:func:`checkout_guard.checkout_entries`),
+    each with its modification time."""
+    from checkout_guard import checkout_entries
+
+    return checkout_entries(CHECKOUT)
 
 
 def _guards_the_checkout(session: pytest.Session) -> bool:

@@ -227,6 +227,35 @@ def test_a_table_for_a_width_keeps_the_leading_columns_that_fit_and_names_the_ot
     assert " ".join(line.strip() for line in narrow[3:]) == "(1 more column in the full report: bot)"
 
 
+def test_a_table_for_a_width_shortens_the_days_top_tags_to_the_room_left_rather_than_leaving_them_out():
+    """Hashtags per day at 80 columns: was its day and counts (50 columns) and "(1 more column left out to fit 80
+    columns: top_tags …)", the column its table is read for. Now top_tags takes the 28 columns left, each cell
+    clipped with "…" where longer; every line still fits, and no column is said to be left out. Where the room left
+    is less than :data:`~fediscope.report.FIT_WIDTHS`' 20 columns, it is left out and named as before; a table that
+    fits is the whole table."""
+    from fediscope.console import display_width
+    from fediscope.report import FIT_WIDTHS
+
+    columns = ["day", "tags", "uses", "uses_engagement", "top_tags"]
+    tags = analysis.TagUses([("mastodon", 249), ("fediverse", 120), ("caturday", 90)])
+    rows = [{"day": "2026-10-18 (partial?)", "tags": 28, "uses": 45, "uses_engagement": 274, "top_tags": tags},
+            {"day": "2026-10-19", "tags": 38, "uses": 65, "uses_engagement": 2485,
+             "top_tags": analysis.TagUses([("rust", 3)])}]
+    fitted = text_table(columns, rows, width=80).splitlines()
+    assert fitted[0].split() == columns and len(fitted) == 4, fitted  # no line naming a column left out
+    assert all(display_width(line) <= 80 for line in fitted), fitted
+    assert max(display_width(line) for line in fitted) == 80  # the room left, all of it
+    assert fitted[2].endswith("  #mastodon (249), #fediverse…") and fitted[3].endswith("#rust (3)"), fitted
+    # 20 columns left: shortened to them; 19: left out and named, as any column that does not fit
+    assert text_table(columns, rows, width=50 + 2 + FIT_WIDTHS["top_tags"]).splitlines()[0].split() == columns
+    narrow = text_table(columns, rows, width=50 + 2 + FIT_WIDTHS["top_tags"] - 1).splitlines()
+    assert narrow[0].split() == columns[:-1] and narrow[-1] == "(1 more column in the full report: top_tags)"
+    assert text_table(columns, rows, width=200) == text_table(columns, rows)  # one that fits is the whole table
+    # the first column of all, where it is top_tags: shortened to the width, not its lines clipped
+    alone = text_table(["top_tags", "uses"], rows, width=FIT_WIDTHS["top_tags"] + 4).splitlines()
+    assert alone[:3] == ["top_tags", "-" * 24, "#mastodon (249), #fediv…"] and alone[-1].endswith("uses)")
+
+
 def _table_lines(text: str) -> set[int]:
     """The indexes of ``text``'s lines that are a table's (its header, dashes and rows: up to a blank line or the
     note under it, which starts with "(")."""
@@ -289,6 +318,37 @@ def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(caps
         assert f"Invalid value for '--width': must be 0 (every column) or at least 40, not {narrow}" in err
 
 
+@pytest.mark.parametrize("args", [("--width", "80", "--format", "json"), ("--format=JSON", "--width=0")])
+def test_width_with_json_is_a_usage_error_naming_both_options(capsys, short_store, args):
+    """Was: ``--width`` silently ignored with ``--format json`` (exit 0, the document as without it). The JSON
+    document has no table to fit: the two together are a usage error (exit 2), named in one line, and the error
+    document on stdout as for every usage error of a command asked for JSON; nothing else is printed."""
+    code, out, err = run(capsys, "report", "--no-charts", *args)
+    assert code == 2 and "Traceback" not in err, (out, err)
+    document = json.loads(out)
+    assert document["ok"] is False and document["error"]["exit_code"] == 2, document
+    said = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert said == ["Error: --width fits the text report's tables to a width; --format json keeps every column and "
+                    "value whole: leave out --width, or use --format text"], err
+    assert said[0].removeprefix("Error: ") == document["error"]["message"]
+    code, out, err = run(capsys, "report", "--no-charts", "--format", "json")  # without --width: the report
+    assert code == 0 and json.loads(out)["ok"] is True, err
+
+
+def test_at_80_columns_hashtags_per_day_keeps_its_top_tags(capsys, short_store):
+    """Was: at 80 columns (``--width 80``, an 80-column terminal) the table of hashtags per day left out its
+    top_tags, the day's most used tags. Now they are there, shortened to the columns left; every line fits."""
+    code, out, err = run(capsys, "report", "--no-charts", "--width", "80")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 80, max(out.splitlines(), key=len)
+    section = unwrapped(out).split("== Hashtags per day ==\n")[1].split("\n\n")[0].splitlines()
+    header = next(i for i, line in enumerate(section) if line.startswith("day "))
+    assert section[header].split() == ["day", "tags", "uses", "uses_engagement", "top_tags"]
+    rows = section[header + 2:header + 16]
+    assert all(row.split()[-1].startswith("#") or "#" in row for row in rows), rows
+    assert not any("left out" in line for line in section), section
+
+
 def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_column(short_store, cli_env):
     """Was: on an 80-column terminal, tables of up to 168 columns and 860-character lines, which the terminal
     wrapped into a tangle. Now no line is wider than the terminal (read on a real pty: no row the terminal had to
@@ -304,6 +364,8 @@ def test_on_a_terminal_the_report_fits_its_width_and_in_a_pipe_keeps_every_colum
     assert ("(3 more columns left out to fit 80 columns: following_count, statuses_count, bot; `--width 0` shows "
             "every column)") in said
     assert TOP_ACCOUNTS_HEADER not in said
+    # hashtags per day keeps its top_tags, shortened to the columns left (was: left out at 80 columns)
+    assert "day                    tags  uses  uses_engagement  top_tags" in said.splitlines()
     piped = on_terminal(fediscope_argv("report", "--no-charts"), 80, env, cwd=cli_env, stdout_pipe=True)
     assert piped.code == 0 and TOP_ACCOUNTS_HEADER in piped.stdout.splitlines(), piped.terminal
     assert "columns left out to fit" not in piped.stdout

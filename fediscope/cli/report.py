@@ -68,10 +68,11 @@ def table_width(width: int | None) -> int | None:
 def _width_help() -> str:
     from fediscope.report import MIN_WIDTH, PROSE_WIDTH
 
-    return (f"Text: fit each table in this many columns (0, or at least {MIN_WIDTH}), keeping its leading columns "
-            "that fit and naming the others under it; 0 keeps every column. Default: the terminal's width on a "
-            f"terminal, every column in a file or a pipe. Prose lines wrap at {PROSE_WIDTH} columns, or this width "
-            "when narrower.")
+    return (f"Text only (refused with --format json): fit each table in this many columns (0, or at least "
+            f"{MIN_WIDTH}), keeping its leading columns that fit and naming the others under it (a day's top tags "
+            "are shortened to fit instead); 0 keeps every column. Default: the terminal's width on a terminal, "
+            f"every column in a file or a pipe. Prose lines wrap at {PROSE_WIDTH} columns, or this width when "
+            "narrower.")
 
 
 #: the line under a table fitted to a width (--width, or the terminal's) naming the columns left out
@@ -123,6 +124,10 @@ def _help() -> str:
 @click.option("--store", default=None, metavar="URL", help="Store to read (overrides FEDISCOPE_STORE).")
 def report(fmt: str, out: Path, top_n: int, charts: bool, width: int | None, store: str | None) -> None:
     """Print the analyses of the stored metrics and write charts (the help is :func:`_help`'s)."""
+    if width is not None and fmt == "json":
+        # was silently ignored: the JSON document has no tables to fit, it keeps every column and value whole
+        raise click.BadOptionUsage("width", "--width fits the text report's tables to a width; --format json keeps "
+                                   "every column and value whole: leave out --width, or use --format text")
     if charts:
         _refuse_a_file(out)
     settings = settings_from_context(store=store)

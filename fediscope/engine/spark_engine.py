@@ -12,6 +12,7 @@ cluster with ``spark_jobs/curate.py`` and ``spark_jobs/metrics.py`` (see their d
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -379,6 +381,40 @@ def require_yarn_conf_dir(master: str, origin: str = SETTING) -> None:
         raise ConfigError(f"{origin}={master}: {problem}; or use FEDISCOPE_ENGINE=duckdb")
 
 
+#: Spark's setting of the directory its catalog's default database is in: unless set, ``spark-warehouse`` in the current
+#: directory, which Spark makes (empty: fediscope keeps its tables in the lake, and temporary views only in Spark) the
+#: first time a query names a table that is no view, a user's metric reading a table that is not there, say. So
+#: ``fediscope process --engine spark`` left an empty ``spark-warehouse/`` in the directory it was run from (a
+#: user's home, the worker's of an Airflow task), and the Spark tests one in the checkout.
+WAREHOUSE_DIR = "spark.sql.warehouse.dir"
+_process_warehouse: list[Path] = []
+
+
+def process_warehouse() -> str:
+    """The ``file:`` URI of a directory of this process's own under the temporary directory (``TMPDIR``), for
+    :data:`WAREHOUSE_DIR`: made the first time it is asked for, and removed with what Spark may have put in it when
+    the process exits (every session of the process shares it)."""
+    if not _process_warehouse:
+        path = Path(tempfile.mkdtemp(prefix="fediscope-spark-warehouse-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _process_warehouse.append(path)
+    return _process_warehouse[0].as_uri()
+
+
+def _with_warehouse(builder: Any) -> Any:  # noqa: ANN401 - a SparkSession.Builder
+    """``builder`` with :data:`WAREHOUSE_DIR` at :func:`process_warehouse` where the Spark configuration the driver's
+    JVM was started with (``spark-defaults.conf``, ``--conf``, ``PYSPARK_SUBMIT_ARGS``) sets none, and the session is
+    to start with it: not where a SparkContext runs already (its warehouse is set), nor with a Hive metastore
+    (``spark.sql.catalogImplementation`` ``hive``), whose warehouse is the metastore's."""
+    from pyspark import SparkConf, SparkContext
+
+    users = SparkConf()
+    if (SparkContext._active_spark_context is not None or users.contains(WAREHOUSE_DIR)
+            or users.get("spark.sql.catalogImplementation", "in-memory") == "hive"):
+        return builder
+    return builder.config(WAREHOUSE_DIR, process_warehouse())
+
+
 def build_session(master: str, app_name: str = "fediscope") -> Any:
     """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
     try:
@@ -410,7 +446,8 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
             for key, value in session_defaults(master).items():
                 if not users.contains(key):
                     builder = builder.config(key, value)
-            session = builder.getOrCreate()
+            # its catalog's warehouse not in the current directory, which it would litter (WAREHOUSE_DIR)
+            session = _with_warehouse(builder).getOrCreate()
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
         # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)
@@ -442,8 +479,9 @@ def submitted_session(app_name: str) -> Any:
     (pyspark finds it by ``PYSPARK_GATEWAY_PORT``); run by hand, it is started here as ``getOrCreate`` would start
     it. The master is read from that JVM's configuration, so what is probed is what the SparkContext will use; a
     master it does not hold (or a session already running) is not probed. The job runs with the configuration it
-    was submitted with; only the JVM's log is quieted once its SparkContext has started, when the user chose no log
-    configuration of their own (:func:`_quiet_submitted_jvm`)."""
+    was submitted with, but for its catalog's warehouse where that sets none (:func:`_with_warehouse`: not in the
+    directory spark-submit was run from); only the JVM's log is quieted once its SparkContext has started, when the
+    user chose no log configuration of their own (:func:`_quiet_submitted_jvm`)."""
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
@@ -461,7 +499,9 @@ def submitted_session(app_name: str) -> Any:
             require_reachable_master(master, origin=SUBMITTED_MASTER)
     handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
-        session = SparkSession.builder.appName(app_name).getOrCreate()
+        # the one setting given where the job's configuration sets none: its catalog's warehouse is not made in the
+        # directory spark-submit was run from (WAREHOUSE_DIR)
+        session = _with_warehouse(SparkSession.builder.appName(app_name)).getOrCreate()
     except Exception as exc:  # the SparkContext did not start: py4j and pyspark raise plain exceptions
         raise EngineStartError(f"cannot start Spark: {_context_failure(exc)} (check spark-submit's --master and "
                                "--conf)") from None

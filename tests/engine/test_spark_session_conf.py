@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -32,6 +33,7 @@ print("shuffle", session.conf.get("spark.sql.shuffle.partitions"))
 print("discovery", session.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold"))
 print("timezone", session.conf.get("spark.sql.session.timeZone"))
 print("progress", session.sparkContext.getConf().get("spark.ui.showConsoleProgress"))
+print("warehouse", session.conf.get("spark.sql.warehouse.dir"))
 sys.stdout.flush()
 with socket.create_connection(session.sparkContext._accumulatorServer.server_address[:2]) as stray:
     stray.sendall(b"not the token " * 8)
@@ -50,7 +52,8 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedPro
     conf = tmp_path_factory.mktemp("spark-conf")
     # the user's choices: more shuffle partitions, and a session time zone fediscope must not take (it reads UTC)
     (conf / "spark-defaults.conf").write_text("spark.sql.shuffle.partitions 7\n"
-                                              "spark.sql.session.timeZone America/New_York\n")
+                                              "spark.sql.session.timeZone America/New_York\n"
+                                              f"spark.sql.warehouse.dir {(conf / 'warehouse').as_uri()}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
     env["SPARK_CONF_DIR"] = str(conf)
     return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
@@ -67,6 +70,7 @@ def test_the_users_spark_defaults_are_kept_where_they_set_fediscopes_local_defau
     # no progress bar on the console (spark-submit turns it on for the pyspark shell it starts the JVM as: a first
     # fix, which kept every setting spark-submit's configuration held, drew the bar over `process`'s own lines)
     assert values["progress"] == "false", values
+    assert values["warehouse"].endswith("/spark-conf0/warehouse"), values  # the user's, not fediscope's own
 
 
 @pytest.mark.spark
@@ -79,3 +83,52 @@ def test_a_stray_connection_to_the_accumulator_server_is_one_warning_line(
     assert warnings[0].startswith("WARNING fediscope.engine.spark_engine spark: pyspark's accumulator server refused "
                                   "a connection from ('127.0.0.1', "), warnings
     assert warnings[0].endswith("The value of the provided token to the AccumulatorServer is not correct."), warnings
+
+
+# a session that names a table that is no view (a user's metric reading a missing table): Spark's catalog then makes
+# its warehouse directory, spark-warehouse/ in the current directory unless told otherwise
+IN_A_USERS_DIRECTORY = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from pyspark.errors import AnalysisException
+from fediscope.engine import spark_engine
+session = spark_engine.build_session("local[1]") if sys.argv[1] == "build_session" else (
+    spark_engine.submitted_session("fediscope-test-job"))
+try:
+    session.sql("SELECT * FROM no_such_table").collect()
+except AnalysisException:
+    pass
+print(session.conf.get("spark.sql.warehouse.dir"))
+session.stop()
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["build_session", "submitted_session"])
+def test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from(tmp_path: Path, start: str) -> None:
+    """Was: ``fediscope process --engine spark`` (:func:`build_session`) and a job of spark_jobs/ under spark-submit
+    (:func:`submitted_session`, here run by hand, as the jobs may be) made an empty ``spark-warehouse/`` in the
+    current directory, the user's (the Spark tests: the checkout) once a query named a table that was no view. Now
+    the warehouse is a directory of the process's own under TMPDIR, removed when the process exits."""
+    pytest.importorskip("pyspark")
+    from fediscope.engine.spark_engine import find_java
+
+    if find_java() is None:
+        pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ or set JAVA_HOME")
+    users, temporary = tmp_path / "home", tmp_path / "tmp"
+    users.mkdir()
+    temporary.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
+    env |= {"TMPDIR": str(temporary), "SPARK_CONF_DIR": str(tmp_path / "no-spark-conf")}  # no user configuration
+    if start == "submitted_session":
+        env["PYSPARK_SUBMIT_ARGS"] = "--master local[1] pyspark-shell"
+    done = subprocess.run([sys.executable, "-c", IN_A_USERS_DIRECTORY, start], cwd=users, capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(os.listdir(users)) == [], done.stderr
+    warehouse = urlsplit(done.stdout.splitlines()[-1])  # file:/tmp/…, as Spark writes a URI
+    assert warehouse.scheme == "file", done.stdout
+    assert Path(warehouse.path).parent == temporary, done.stdout
+    assert Path(warehouse.path).name.startswith("fediscope-spark-warehouse-"), done.stdout
+    assert not [name for name in os.listdir(temporary) if name.startswith("fediscope-spark-warehouse-")]  # removed
