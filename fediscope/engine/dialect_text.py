@@ -19,8 +19,10 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
   a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
   matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
-  without it), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as ``RLIKE '^(?:p)\\z'``
-  (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag ``m`` and other options.
+  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, ``[`` and ``&``
+  in a class escaped (Java: a nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark
+  has not, as ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the
+  multi-line flag ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
@@ -28,8 +30,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
   ``reverse()`` of text (DuckDB keeps a character's combining marks and an emoji's modifiers with it, Spark reverses
-  code points); a POSIX class in a regular expression (``[[:alpha:]]``: RE2 knows them, Java reads the brackets
-  as a set of the characters ``:alph``).
+  code points); a POSIX class in a regular expression or ``SIMILAR TO`` pattern (``[[:alpha:]]``: RE2 knows them,
+  Java reads the brackets as a set of the characters ``:alph``).
 """
 
 from __future__ import annotations
@@ -50,9 +52,7 @@ _POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")
 _FULL_MATCH = (exp.SimilarTo, exp.RegexpFullMatch)
 #: the argument holding DuckDB's options of each regular expression function (``regexp_matches(s, p, 'i')``)
 _OPTIONS = {exp.RegexpLike: "flag", exp.RegexpExtract: "parameters", exp.RegexpExtractAll: "parameters",
-            exp.RegexpReplace: "modifiers"}
-#: an inline flag group, ``(?i)`` or ``(?s:…)``: its flags
-_FLAG_GROUP = re.compile(r"(?<!\\)\(\?([a-zA-Z]*)(?:-[a-zA-Z]*)?[:)]")
+            exp.RegexpReplace: "modifiers", exp.RegexpFullMatch: "options"}
 
 
 class TextNotPortable(ValueError):
@@ -78,7 +78,7 @@ def check_text_portable(node: exp.Expression) -> None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)):
         _check_pattern(node)
-    if isinstance(node, _REGEXP_FUNCTIONS) and isinstance(node.expression, exp.Literal):
+    if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)) and isinstance(node.expression, exp.Literal):
         bracketed = _POSIX_CLASS.search(node.expression.name)
         if bracketed:
             raise TextNotPortable(
@@ -114,7 +114,12 @@ def _check_pattern(node: exp.Expression) -> None:
             f"a regular expression that is not quoted text ({node.sql('duckdb')}) is not translated to Spark SQL "
             "(Java reads $, . and (?i) otherwise than RE2, and only a quoted one is rewritten); write the pattern "
             "as quoted text")
-    flags = "".join(_FLAG_GROUP.findall(pattern.name))
+    flags = _scanned(pattern.name)[2]
+    if "U" in flags:
+        raise TextNotPortable(
+            f"the regular expression {pattern.name!r} has the flag U, which makes repetitions lazy in DuckDB (RE2) "
+            "and \\w, \\d and \\b Unicode's in Spark (Java); it is not translated to Spark SQL: write each "
+            "repetition lazy instead (x*? for x*, x+? for x+)")
     if "m" in flags:
         raise TextNotPortable(
             f"the regular expression {pattern.name!r} has the multi-line flag m, whose ^ and $ match at other line "
@@ -143,18 +148,27 @@ def _options(node: exp.Expression) -> bool:
     return "i" in options.name
 
 
-def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -> str:
-    """RE2's ``pattern`` (DuckDB) as a Java pattern (Spark) that matches the same text:
+#: RE2's shorthand classes Java reads otherwise, outside a class: ``\s`` (Java's also takes the vertical tab),
+#: ``\v`` (RE2's the vertical tab, Java's every vertical space), ``\b``/``\B`` (Java's see non-ASCII letters as word
+#: characters, RE2's only ``\w``'s ASCII ones)
+_SHORTHANDS = {
+    "s": "[\\t\\n\\f\\r ]", "S": "[^\\t\\n\\f\\r ]", "v": "\\x{0B}",
+    "b": "(?:(?<=\\w)(?!\\w)|(?<!\\w)(?=\\w))", "B": "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))",
+}
+#: the same inside a class (``\S`` as Java's nested class, a union; ``\b`` is refused there by RE2)
+_CLASS_SHORTHANDS = {"s": "\\t\\n\\f\\r ", "S": "[^\\t\\n\\f\\r ]", "v": "\\x{0B}"}
+#: an inline flag group at its ``(``, ``(?i)`` or ``(?s-i:…)``: its flags, and those it turns off
+_FLAG_AT = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
+#: RE2's octal escape: ``\0`` and up to two more octal digits, or ``\1``–``\7`` and one or two more (Java reads ``\1``
+#: as a back reference, and wants ``\0`` before an octal number)
+_OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
 
-    * ``$`` outside a class ``\\z``: Java's ``$`` also matches before a final line break (``'a\\n' ~ 'a$'`` is
-      true on Spark), RE2's only at the end (multi-line patterns are refused by :func:`_check_pattern`);
-    * with a ``.``, Java's flag ``d`` (UNIX_LINES): Java's ``.`` matches no ``\\r``, ``\\u0085``, ``\\u2028`` or
-      ``\\u2029``, RE2's every character but ``\\n``;
-    * case-insensitive (the option ``'i'``, or ``(?i)`` in the pattern), Java's flag ``u`` (UNICODE_CASE) too: Java
-      folds only ASCII letters without it (``'É' ~ '(?i)é'`` is false on Spark);
-    * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
+
+def _scanned(pattern: str) -> tuple[str, bool, str]:
+    """RE2's ``pattern`` written for Java (see :func:`_java_pattern`), whether it has a ``.`` outside a class, and
+    the flags its inline flag groups turn on (read outside a class and not after a backslash, unlike a search)."""
     out: list[str] = []
-    i, dot = 0, False
+    i, dot, flags = 0, False, ""
     first = -1  # inside a class: the position of its first character (a ] there is itself), else -1
     while i < len(pattern):
         char = pattern[i]
@@ -165,26 +179,55 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
             i = end
             continue
         if char == "\\":
-            out.append(pattern[i:i + 2])
+            octal = _OCTAL.match(pattern, i)
+            if octal:
+                out.append(f"\\x{{{int(octal.group(1), 8):X}}}")
+                i = octal.end()
+                continue
+            following = pattern[i + 1:i + 2]
+            shorthands = _CLASS_SHORTHANDS if first >= 0 else _SHORTHANDS
+            out.append(shorthands.get(following, pattern[i:i + 2]))
             i += 2
             continue
         if first >= 0:
             if char == "]" and i > first:
                 first = -1
+            elif char in "[&":  # Java: a nested class, and && an intersection; RE2: the characters themselves
+                char = "\\" + char
         elif char == "[":
             first = i + 2 if pattern.startswith("[^", i) else i + 1
         elif char == "$":
             char = "\\z"
         elif char == ".":
             dot = True
+        elif char == "(":
+            group = _FLAG_AT.match(pattern, i)
+            if group:
+                flags += group.group(1)
         out.append(char)
         i += 1
-    body = "".join(out)
+    return "".join(out), dot, flags
+
+
+def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -> str:
+    """RE2's ``pattern`` (DuckDB) as a Java pattern (Spark) that matches the same text:
+
+    * ``$`` outside a class ``\\z``: Java's ``$`` also matches before a final line break (``'a\\n' ~ 'a$'`` is
+      true on Spark), RE2's only at the end (multi-line patterns are refused by :func:`_check_pattern`);
+    * with a ``.``, Java's flag ``d`` (UNIX_LINES): Java's ``.`` matches no ``\\r``, ``\\u0085``, ``\\u2028`` or
+      ``\\u2029``, RE2's every character but ``\\n``;
+    * case-insensitive (the option ``'i'``: Java's flag ``i`` on the whole pattern), and wherever ``(?i)`` is in the
+      pattern, Java's flag ``u`` (UNICODE_CASE, which only changes what ``i`` folds) too: Java folds only ASCII
+      letters without it (``'É' ~ '(?i)é'`` is false on Spark); a ``(?i:…)`` group stays the only part folded;
+    * ``\\s``, ``\\S``, ``\\v``, ``\\b`` and ``\\B`` as RE2 reads them (:data:`_SHORTHANDS`), an octal escape as
+      ``\\x{…}``, and in a class ``[`` and ``&`` escaped (Java reads them as a nested class and an intersection);
+    * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
+    body, dot, flags = _scanned(pattern)
     if full:
         body = f"^(?:{body})\\z"
-    insensitive = insensitive or "i" in "".join(_FLAG_GROUP.findall(pattern))
-    flags = ("i" if insensitive else "") + ("d" if dot else "") + ("u" if insensitive else "")
-    return f"(?{flags}){body}" if flags else body
+    folded = insensitive or "i" in flags
+    java_flags = ("i" if insensitive else "") + ("d" if dot else "") + ("u" if folded else "")
+    return f"(?{java_flags}){body}" if java_flags else body
 
 
 def spark_text_functions(statement: exp.Expression) -> exp.Expression:
@@ -212,7 +255,7 @@ def _written(node: exp.Expression) -> exp.Expression:
             pattern.replace(_template("REPLACE(P, '\\\\', '\\\\\\\\')", P=pattern))
         return node
     if isinstance(node, _FULL_MATCH):
-        pattern = _java_pattern(node.expression.name, full=True)
+        pattern = _java_pattern(node.expression.name, _options(node), full=True)
         return exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(pattern))
     if isinstance(node, _REGEXP_FUNCTIONS):
         insensitive = _options(node)
