@@ -293,11 +293,12 @@ def _template(spark_sql: str, **values: exp.Expression) -> exp.Expression:
 
 
 def _whole(node: exp.Expression | None) -> int | None:
-    """``node``'s value when it is a whole number written as one (``-1`` included), else None."""
+    """``node``'s value when it is a whole number written as one (``-1`` included) that Spark's INT holds (Spark
+    casts a position or length to INT, and fails the run on a larger one, where DuckDB takes a BIGINT), else None."""
     if isinstance(node, exp.Neg):
         inner = _whole(node.this)
         return None if inner is None else -inner
-    if isinstance(node, exp.Literal) and not node.is_string and node.is_int:
+    if isinstance(node, exp.Literal) and not node.is_string and node.is_int and abs(int(node.to_py())) < 2**31:
         return int(node.to_py())
     return None
 
