@@ -84,7 +84,7 @@ def check_text_portable(node: exp.Expression) -> None:
             raise TextNotPortable(
                 f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
                 "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
-                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], \\s for [:space:]")
+                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], [\\s\\v] for [:space:]")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
                               "or sha256(x), alike in both")
