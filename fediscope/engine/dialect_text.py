@@ -26,6 +26,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
+* ``chr(n)``: the character of code point ``n``, as DuckDB, written as its UTF-32 bytes decoded (Spark's ``CHR``
+  takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); kept for a number up to 255.
 * refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
@@ -272,6 +274,12 @@ def _written(node: exp.Expression) -> exp.Expression:
         return _template("TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT))", X=node.this)
     if isinstance(node, exp.SplitPart):
         return _duckdb_split_part(node)
+    if isinstance(node, exp.Chr) and len(node.expressions) == 1:
+        point = _whole(node.expressions[0])
+        if point is not None and 0 <= point <= 255:
+            return node  # alike
+        # DuckDB: the character of that code point; Spark's CHR: of the code point modulo 256 (CHR(8233) is ")")
+        return _template("DECODE(UNHEX(LPAD(HEX(CAST(N AS BIGINT)), 8, '0')), 'UTF-32')", N=node.expressions[0])
     if isinstance(node, exp.Upper):
         return _case_mapped(node, "UPPER", UPPER_FROM, UPPER_DUCKDB)
     if isinstance(node, exp.Lower):
