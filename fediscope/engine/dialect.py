@@ -155,9 +155,10 @@ as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate 
 
 Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
 of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
-``Σ``, ``İ``, a regular expression's ``$`` and ``.``, ``split_part`` of ``''``, ``to_timestamp``'s fraction) are
-written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text and a regular
-expression that is not quoted text refused, by :mod:`fediscope.engine.dialect_text`.
+``Σ``, ``İ``, a regular expression's ``$``, ``.``, ``\\s``, ``\\b`` and ``[`` in a class, ``split_part`` of ``''``,
+``to_timestamp``'s fraction, ``chr`` of a code point over 255) are written as DuckDB means them, and ``hash``,
+``mode``, ``arg_max``/``arg_min``, ``reverse`` of text, a regular expression that is not quoted text and RE2's flag
+``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
