@@ -11,7 +11,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   (Java) ``$1`` as the group, ``\\1`` as ``1``, and a lone ``$`` fails the run; a quoted ``r`` is rewritten, another
   is refused.
 * ``s LIKE p``/``ILIKE`` without ``ESCAPE``: DuckDB has no escape character (``\\`` matches itself), Spark's is ``\\``
-  (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark.
+  (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark. ``ILIKE`` (DuckDB:
+  ``lower(s) LIKE lower(p)``) as a ``LIKE`` of both sides lowered as DuckDB lowers them (Spark's lowers them with
+  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too).
 * ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
@@ -27,7 +29,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   (Spark: the whole text or ``''``).
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
 * ``chr(n)``: the character of code point ``n``, as DuckDB, written as its UTF-32 bytes decoded (Spark's ``CHR``
-  takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); kept for a number up to 255.
+  takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); of a number, the character itself
+  (a constant, as a VALUES row needs); kept for a number up to 255.
 * refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
@@ -255,6 +258,12 @@ def _written(node: exp.Expression) -> exp.Expression:
             pattern.replace(exp.Literal.string(pattern.name.replace("\\", "\\\\")))
         else:
             pattern.replace(_template("REPLACE(P, '\\\\', '\\\\\\\\')", P=pattern))
+    if isinstance(node, exp.ILike):
+        # DuckDB: lower(s) LIKE lower(p), with its lower(); Spark's ILIKE lowers both with Java's ('ΟΣ' to 'ος',
+        # 'İ' to two characters): written as a LIKE of both lowered as DuckDB lowers them
+        return exp.Like(this=_duckdb_lower(node.this), expression=_duckdb_lower(node.expression),
+                        negate=node.args.get("negate"))
+    if isinstance(node, exp.Like):
         return node
     if isinstance(node, _FULL_MATCH):
         pattern = _java_pattern(node.expression.name, _options(node), full=True)
@@ -278,13 +287,20 @@ def _written(node: exp.Expression) -> exp.Expression:
         point = _whole(node.expressions[0])
         if point is not None and 0 <= point <= 255:
             return node  # alike
+        if point is not None and 0 <= point <= 0x10FFFF and not 0xD800 <= point <= 0xDFFF:
+            return exp.Literal.string(chr(point))  # a constant, as a VALUES row needs (Spark's DECODE is not one)
         # DuckDB: the character of that code point; Spark's CHR: of the code point modulo 256 (CHR(8233) is ")")
         return _template("DECODE(UNHEX(LPAD(HEX(CAST(N AS BIGINT)), 8, '0')), 'UTF-32')", N=node.expressions[0])
     if isinstance(node, exp.Upper):
         return _case_mapped(node, "UPPER", UPPER_FROM, UPPER_DUCKDB)
     if isinstance(node, exp.Lower):
-        return _case_mapped(node, "LOWER", LOWER_FROM + "\u03a3", LOWER_DUCKDB + "\u03c3")
+        return _duckdb_lower(node.this)
     return node
+
+
+def _duckdb_lower(text: exp.Expression) -> exp.Expression:
+    """Spark SQL for DuckDB's ``lower(text)`` (:func:`_case_mapped`; a final ``Σ`` too is ``σ``)."""
+    return _case_mapped(exp.Lower(this=text), "LOWER", LOWER_FROM + "\u03a3", LOWER_DUCKDB + "\u03c3")
 
 
 def _template(spark_sql: str, **values: exp.Expression) -> exp.Expression:

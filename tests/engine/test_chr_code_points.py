@@ -27,3 +27,14 @@ def test_chr_is_the_character_of_its_code_point_on_every_engine(engine: str, req
 
 def test_chr_of_a_code_point_up_to_255_is_left_as_it_is() -> None:
     assert to_spark("SELECT chr(10) || chr(255) FROM statuses") == "SELECT CHR(10) || CHR(255) FROM statuses"
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_chr_of_a_number_in_a_values_row(engine: str, request: pytest.FixtureRequest) -> None:
+    """A VALUES row takes constants only on Spark: ``chr`` of a number is written as the character itself."""
+    sql = "SELECT s FROM (VALUES ('e' || chr(769)), (chr(8203))) AS t(s)"
+    if engine == "duckdb":
+        got = duckdb.sql(sql).fetchall()
+    else:
+        got = [tuple(row) for row in request.getfixturevalue("spark").sql(to_spark(sql)).collect()]
+    assert got == [("e\u0301",), ("\u200b",)]
