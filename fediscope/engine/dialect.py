@@ -154,11 +154,11 @@ WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_qu
 as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
 Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
-of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
-``Σ``, ``İ``, a regular expression's ``$``, ``.``, ``\\s``, ``\\b`` and ``[`` in a class, ``split_part`` of ``''``,
-``to_timestamp``'s fraction, ``chr`` of a code point over 255) are written as DuckDB means them, and ``hash``,
-``mode``, ``arg_max``/``arg_min``, ``reverse`` of text, a regular expression that is not quoted text and RE2's flag
-``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
+of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower``/``ILIKE``
+of ``ß``, ``Σ``, ``İ``, a regular expression's ``$``, ``.``, ``\\s``, ``\\b`` and ``[`` in a class, ``split_part``
+of ``''``, ``to_timestamp``'s fraction, ``chr`` of a code point over 255) are written as DuckDB means them, and
+``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text, a regular expression that is not quoted text and
+RE2's flag ``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
