@@ -1242,8 +1242,9 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
             node.replace(comprehension)
 
     def normalized(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval):
-            return exp.Add(this=node.this, expression=node.expression)  # Spark's date_add takes days only
+        if isinstance(node, exp.DateAdd) and node.expression.find(exp.Interval) is not None:
+            # Spark's date_add takes days only: an INTERVAL, or one computed (n * INTERVAL 1 DAY), is added
+            return exp.Add(this=node.this, expression=node.expression)
         if isinstance(node, exp.Anonymous) and node.name.upper() == "STRLEN" and len(node.expressions) == 1:
             return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
         if not isinstance(node, exp.Anonymous) or len(node.expressions) != 2:

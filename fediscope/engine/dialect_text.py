@@ -27,6 +27,7 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   multi-line flag ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
+* ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
 * ``chr(n)``: the character of code point ``n``, as DuckDB, written as its UTF-32 bytes decoded (Spark's ``CHR``
   takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); of a number, the character itself
@@ -104,6 +105,11 @@ def check_text_portable(node: exp.Expression) -> None:
             "between DuckDB and Spark (and DuckDB skips a row whose result is NULL, Spark gives it); take the first "
             "row of a ranking that breaks ties: row_number() OVER (PARTITION BY … ORDER BY value DESC, result) = 1, "
             "with QUALIFY")
+    if isinstance(node, exp.Interval) and node.this is not None and not isinstance(node.this, exp.Literal):
+        raise TextNotPortable(
+            f"an INTERVAL of a computed value ({node.sql('duckdb')}) is not translated to Spark SQL (Spark does not "
+            "parse it, and fails the run); write n * INTERVAL 1 DAY, alike in both (DuckDB's INTERVAL (n) DAY cuts a "
+            "fraction of n off, in every unit but SECOND: the same for a whole n)")
     if isinstance(node, exp.Reverse):
         raise TextNotPortable(
             f"reverse() ({node.sql('duckdb')}) keeps a character's combining marks and an emoji's modifiers with it "
