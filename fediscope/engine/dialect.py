@@ -144,7 +144,8 @@ parameter, the item's position, counts from 1 as in DuckDB (:func:`_spark_lambda
 DuckDB's names Spark has not are written as what they are (:func:`_duckdb_normalized`): ``list_intersect`` as
 ``array_intersect``, ``regexp_split_to_array`` as ``string_split_regex`` (Spark's ``SPLIT``), ``divide`` as ``//``;
 ``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; ``date_add(ts, INTERVAL …)`` as
-``ts + INTERVAL …`` (Spark's ``date_add`` adds days only; of a DATE refused as ``DATE ± INTERVAL``), ``prefix``/
+``ts + INTERVAL …``, also of one computed, ``n * INTERVAL 1 DAY`` (Spark's ``date_add`` adds days only; of a DATE
+and an INTERVAL refused as ``DATE ± INTERVAL``), ``prefix``/
 ``suffix`` as ``starts_with``/``ends_with`` and ``strlen`` as ``octet_length``; a list comprehension ``[f(x) FOR x IN l
 IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlglot wrote ``ARRAY(f(x) FOR x IN l IF
 c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
