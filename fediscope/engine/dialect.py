@@ -144,7 +144,8 @@ parameter, the item's position, counts from 1 as in DuckDB (:func:`_spark_lambda
 DuckDB's names Spark has not are written as what they are (:func:`_duckdb_normalized`): ``list_intersect`` as
 ``array_intersect``, ``regexp_split_to_array`` as ``string_split_regex`` (Spark's ``SPLIT``), ``divide`` as ``//``;
 ``fmod(x, y)``, ``x - y * floor(x / y)`` in DOUBLEs, by :func:`_spark_fmod`; ``date_add(ts, INTERVAL …)`` as
-``ts + INTERVAL …`` (Spark's ``date_add`` adds days only; of a DATE refused as ``DATE ± INTERVAL``), ``prefix``/
+``ts + INTERVAL …``, also of one computed, ``n * INTERVAL 1 DAY`` (Spark's ``date_add`` adds days only; of a DATE
+and an INTERVAL refused as ``DATE ± INTERVAL``), ``prefix``/
 ``suffix`` as ``starts_with``/``ends_with`` and ``strlen`` as ``octet_length``; a list comprehension ``[f(x) FOR x IN l
 IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlglot wrote ``ARRAY(f(x) FOR x IN l IF
 c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
@@ -154,10 +155,11 @@ WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_qu
 as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
 Text functions Spark runs with another meaning (a ``substring`` from 0 or of a negative length, ``left``/``right``
-of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower`` of ``ß``,
-``Σ``, ``İ``, a regular expression's ``$`` and ``.``, ``split_part`` of ``''``, ``to_timestamp``'s fraction) are
-written as DuckDB means them, and ``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text and a regular
-expression that is not quoted text refused, by :mod:`fediscope.engine.dialect_text`.
+of a negative count, ``regexp_replace``'s ``\\1``, a ``LIKE`` pattern's backslash, ``upper``/``lower``/``ILIKE``
+of ``ß``, ``Σ``, ``İ``, a regular expression's ``$``, ``.``, ``\\s``, ``\\b`` and ``[`` in a class, ``split_part``
+of ``''``, ``to_timestamp``'s fraction, ``chr`` of a code point over 255) are written as DuckDB means them, and
+``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text, a regular expression that is not quoted text and
+RE2's flag ``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -1241,8 +1243,9 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
             node.replace(comprehension)
 
     def normalized(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval):
-            return exp.Add(this=node.this, expression=node.expression)  # Spark's date_add takes days only
+        if isinstance(node, exp.DateAdd) and node.expression.find(exp.Interval) is not None:
+            # Spark's date_add takes days only: an INTERVAL, or one computed (n * INTERVAL 1 DAY), is added
+            return exp.Add(this=node.this, expression=node.expression)
         if isinstance(node, exp.Anonymous) and node.name.upper() == "STRLEN" and len(node.expressions) == 1:
             return exp.Anonymous(this="OCTET_LENGTH", expressions=node.expressions)
         if not isinstance(node, exp.Anonymous) or len(node.expressions) != 2:

@@ -11,7 +11,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   (Java) ``$1`` as the group, ``\\1`` as ``1``, and a lone ``$`` fails the run; a quoted ``r`` is rewritten, another
   is refused.
 * ``s LIKE p``/``ILIKE`` without ``ESCAPE``: DuckDB has no escape character (``\\`` matches itself), Spark's is ``\\``
-  (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark.
+  (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark. ``ILIKE`` (DuckDB:
+  ``lower(s) LIKE lower(p)``) as a ``LIKE`` of both sides lowered as DuckDB lowers them (Spark's lowers them with
+  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too).
 * ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
@@ -19,17 +21,23 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
   a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
   matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
-  without it), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as ``RLIKE '^(?:p)\\z'``
-  (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag ``m`` and other options.
+  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, ``[`` and ``&``
+  in a class escaped (Java: a nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark
+  has not, as ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the
+  multi-line flag ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
+* ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
+* ``chr(n)``: the character of code point ``n``, as DuckDB, written as its UTF-32 bytes decoded (Spark's ``CHR``
+  takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); of a number, the character itself
+  (a constant, as a VALUES row needs); kept for a number up to 255.
 * refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
   ``reverse()`` of text (DuckDB keeps a character's combining marks and an emoji's modifiers with it, Spark reverses
-  code points); a POSIX class in a regular expression (``[[:alpha:]]``: RE2 knows them, Java reads the brackets
-  as a set of the characters ``:alph``).
+  code points); a POSIX class in a regular expression or ``SIMILAR TO`` pattern (``[[:alpha:]]``: RE2 knows them,
+  Java reads the brackets as a set of the characters ``:alph``).
 """
 
 from __future__ import annotations
@@ -50,9 +58,7 @@ _POSIX_CLASS = re.compile(r"\[:\^?[a-z]+:\]")
 _FULL_MATCH = (exp.SimilarTo, exp.RegexpFullMatch)
 #: the argument holding DuckDB's options of each regular expression function (``regexp_matches(s, p, 'i')``)
 _OPTIONS = {exp.RegexpLike: "flag", exp.RegexpExtract: "parameters", exp.RegexpExtractAll: "parameters",
-            exp.RegexpReplace: "modifiers"}
-#: an inline flag group, ``(?i)`` or ``(?s:…)``: its flags
-_FLAG_GROUP = re.compile(r"(?<!\\)\(\?([a-zA-Z]*)(?:-[a-zA-Z]*)?[:)]")
+            exp.RegexpReplace: "modifiers", exp.RegexpFullMatch: "options"}
 
 
 class TextNotPortable(ValueError):
@@ -78,13 +84,13 @@ def check_text_portable(node: exp.Expression) -> None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)):
         _check_pattern(node)
-    if isinstance(node, _REGEXP_FUNCTIONS) and isinstance(node.expression, exp.Literal):
+    if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)) and isinstance(node.expression, exp.Literal):
         bracketed = _POSIX_CLASS.search(node.expression.name)
         if bracketed:
             raise TextNotPortable(
                 f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
                 "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
-                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], \\s for [:space:]")
+                "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], [\\s\\v] for [:space:]")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
                               "or sha256(x), alike in both")
@@ -99,6 +105,11 @@ def check_text_portable(node: exp.Expression) -> None:
             "between DuckDB and Spark (and DuckDB skips a row whose result is NULL, Spark gives it); take the first "
             "row of a ranking that breaks ties: row_number() OVER (PARTITION BY … ORDER BY value DESC, result) = 1, "
             "with QUALIFY")
+    if isinstance(node, exp.Interval) and node.this is not None and not isinstance(node.this, exp.Literal):
+        raise TextNotPortable(
+            f"an INTERVAL of a computed value ({node.sql('duckdb')}) is not translated to Spark SQL (Spark does not "
+            "parse it, and fails the run); write n * INTERVAL 1 DAY, alike in both (DuckDB's INTERVAL (n) DAY cuts a "
+            "fraction of n off, in every unit but SECOND: the same for a whole n)")
     if isinstance(node, exp.Reverse):
         raise TextNotPortable(
             f"reverse() ({node.sql('duckdb')}) keeps a character's combining marks and an emoji's modifiers with it "
@@ -114,7 +125,12 @@ def _check_pattern(node: exp.Expression) -> None:
             f"a regular expression that is not quoted text ({node.sql('duckdb')}) is not translated to Spark SQL "
             "(Java reads $, . and (?i) otherwise than RE2, and only a quoted one is rewritten); write the pattern "
             "as quoted text")
-    flags = "".join(_FLAG_GROUP.findall(pattern.name))
+    flags = _scanned(pattern.name)[2]
+    if "U" in flags:
+        raise TextNotPortable(
+            f"the regular expression {pattern.name!r} has the flag U, which makes repetitions lazy in DuckDB (RE2) "
+            "and \\w, \\d and \\b Unicode's in Spark (Java); it is not translated to Spark SQL: write each "
+            "repetition lazy instead (x*? for x*, x+? for x+)")
     if "m" in flags:
         raise TextNotPortable(
             f"the regular expression {pattern.name!r} has the multi-line flag m, whose ^ and $ match at other line "
@@ -143,18 +159,27 @@ def _options(node: exp.Expression) -> bool:
     return "i" in options.name
 
 
-def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -> str:
-    """RE2's ``pattern`` (DuckDB) as a Java pattern (Spark) that matches the same text:
+#: RE2's shorthand classes Java reads otherwise, outside a class: ``\s`` (Java's also takes the vertical tab),
+#: ``\v`` (RE2's the vertical tab, Java's every vertical space), ``\b``/``\B`` (Java's see non-ASCII letters as word
+#: characters, RE2's only ``\w``'s ASCII ones)
+_SHORTHANDS = {
+    "s": "[\\t\\n\\f\\r ]", "S": "[^\\t\\n\\f\\r ]", "v": "\\x{0B}",
+    "b": "(?:(?<=\\w)(?!\\w)|(?<!\\w)(?=\\w))", "B": "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))",
+}
+#: the same inside a class (``\S`` as Java's nested class, a union; ``\b`` is refused there by RE2)
+_CLASS_SHORTHANDS = {"s": "\\t\\n\\f\\r ", "S": "[^\\t\\n\\f\\r ]", "v": "\\x{0B}"}
+#: an inline flag group at its ``(``, ``(?i)`` or ``(?s-i:…)``: its flags, and those it turns off
+_FLAG_AT = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
+#: RE2's octal escape: ``\0`` and up to two more octal digits, or ``\1``–``\7`` and one or two more (Java reads ``\1``
+#: as a back reference, and wants ``\0`` before an octal number)
+_OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
 
-    * ``$`` outside a class ``\\z``: Java's ``$`` also matches before a final line break (``'a\\n' ~ 'a$'`` is
-      true on Spark), RE2's only at the end (multi-line patterns are refused by :func:`_check_pattern`);
-    * with a ``.``, Java's flag ``d`` (UNIX_LINES): Java's ``.`` matches no ``\\r``, ``\\u0085``, ``\\u2028`` or
-      ``\\u2029``, RE2's every character but ``\\n``;
-    * case-insensitive (the option ``'i'``, or ``(?i)`` in the pattern), Java's flag ``u`` (UNICODE_CASE) too: Java
-      folds only ASCII letters without it (``'É' ~ '(?i)é'`` is false on Spark);
-    * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
+
+def _scanned(pattern: str) -> tuple[str, bool, str]:
+    """RE2's ``pattern`` written for Java (see :func:`_java_pattern`), whether it has a ``.`` outside a class, and
+    the flags its inline flag groups turn on (read outside a class and not after a backslash, unlike a search)."""
     out: list[str] = []
-    i, dot = 0, False
+    i, dot, flags = 0, False, ""
     first = -1  # inside a class: the position of its first character (a ] there is itself), else -1
     while i < len(pattern):
         char = pattern[i]
@@ -165,26 +190,55 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
             i = end
             continue
         if char == "\\":
-            out.append(pattern[i:i + 2])
+            octal = _OCTAL.match(pattern, i)
+            if octal:
+                out.append(f"\\x{{{int(octal.group(1), 8):X}}}")
+                i = octal.end()
+                continue
+            following = pattern[i + 1:i + 2]
+            shorthands = _CLASS_SHORTHANDS if first >= 0 else _SHORTHANDS
+            out.append(shorthands.get(following, pattern[i:i + 2]))
             i += 2
             continue
         if first >= 0:
             if char == "]" and i > first:
                 first = -1
+            elif char in "[&":  # Java: a nested class, and && an intersection; RE2: the characters themselves
+                char = "\\" + char
         elif char == "[":
             first = i + 2 if pattern.startswith("[^", i) else i + 1
         elif char == "$":
             char = "\\z"
         elif char == ".":
             dot = True
+        elif char == "(":
+            group = _FLAG_AT.match(pattern, i)
+            if group:
+                flags += group.group(1)
         out.append(char)
         i += 1
-    body = "".join(out)
+    return "".join(out), dot, flags
+
+
+def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -> str:
+    """RE2's ``pattern`` (DuckDB) as a Java pattern (Spark) that matches the same text:
+
+    * ``$`` outside a class ``\\z``: Java's ``$`` also matches before a final line break (``'a\\n' ~ 'a$'`` is
+      true on Spark), RE2's only at the end (multi-line patterns are refused by :func:`_check_pattern`);
+    * with a ``.``, Java's flag ``d`` (UNIX_LINES): Java's ``.`` matches no ``\\r``, ``\\u0085``, ``\\u2028`` or
+      ``\\u2029``, RE2's every character but ``\\n``;
+    * case-insensitive (the option ``'i'``: Java's flag ``i`` on the whole pattern), and wherever ``(?i)`` is in the
+      pattern, Java's flag ``u`` (UNICODE_CASE, which only changes what ``i`` folds) too: Java folds only ASCII
+      letters without it (``'É' ~ '(?i)é'`` is false on Spark); a ``(?i:…)`` group stays the only part folded;
+    * ``\\s``, ``\\S``, ``\\v``, ``\\b`` and ``\\B`` as RE2 reads them (:data:`_SHORTHANDS`), an octal escape as
+      ``\\x{…}``, and in a class ``[`` and ``&`` escaped (Java reads them as a nested class and an intersection);
+    * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
+    body, dot, flags = _scanned(pattern)
     if full:
         body = f"^(?:{body})\\z"
-    insensitive = insensitive or "i" in "".join(_FLAG_GROUP.findall(pattern))
-    flags = ("i" if insensitive else "") + ("d" if dot else "") + ("u" if insensitive else "")
-    return f"(?{flags}){body}" if flags else body
+    folded = insensitive or "i" in flags
+    java_flags = ("i" if insensitive else "") + ("d" if dot else "") + ("u" if folded else "")
+    return f"(?{java_flags}){body}" if java_flags else body
 
 
 def spark_text_functions(statement: exp.Expression) -> exp.Expression:
@@ -210,9 +264,15 @@ def _written(node: exp.Expression) -> exp.Expression:
             pattern.replace(exp.Literal.string(pattern.name.replace("\\", "\\\\")))
         else:
             pattern.replace(_template("REPLACE(P, '\\\\', '\\\\\\\\')", P=pattern))
+    if isinstance(node, exp.ILike):
+        # DuckDB: lower(s) LIKE lower(p), with its lower(); Spark's ILIKE lowers both with Java's ('ΟΣ' to 'ος',
+        # 'İ' to two characters): written as a LIKE of both lowered as DuckDB lowers them
+        return exp.Like(this=_duckdb_lower(node.this), expression=_duckdb_lower(node.expression),
+                        negate=node.args.get("negate"))
+    if isinstance(node, exp.Like):
         return node
     if isinstance(node, _FULL_MATCH):
-        pattern = _java_pattern(node.expression.name, full=True)
+        pattern = _java_pattern(node.expression.name, _options(node), full=True)
         return exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(pattern))
     if isinstance(node, _REGEXP_FUNCTIONS):
         insensitive = _options(node)
@@ -229,11 +289,24 @@ def _written(node: exp.Expression) -> exp.Expression:
         return _template("TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT))", X=node.this)
     if isinstance(node, exp.SplitPart):
         return _duckdb_split_part(node)
+    if isinstance(node, exp.Chr) and len(node.expressions) == 1:
+        point = _whole(node.expressions[0])
+        if point is not None and 0 <= point <= 255:
+            return node  # alike
+        if point is not None and 0 <= point <= 0x10FFFF and not 0xD800 <= point <= 0xDFFF:
+            return exp.Literal.string(chr(point))  # a constant, as a VALUES row needs (Spark's DECODE is not one)
+        # DuckDB: the character of that code point; Spark's CHR: of the code point modulo 256 (CHR(8233) is ")")
+        return _template("DECODE(UNHEX(LPAD(HEX(CAST(N AS BIGINT)), 8, '0')), 'UTF-32')", N=node.expressions[0])
     if isinstance(node, exp.Upper):
         return _case_mapped(node, "UPPER", UPPER_FROM, UPPER_DUCKDB)
     if isinstance(node, exp.Lower):
-        return _case_mapped(node, "LOWER", LOWER_FROM + "\u03a3", LOWER_DUCKDB + "\u03c3")
+        return _duckdb_lower(node.this)
     return node
+
+
+def _duckdb_lower(text: exp.Expression) -> exp.Expression:
+    """Spark SQL for DuckDB's ``lower(text)`` (:func:`_case_mapped`; a final ``Σ`` too is ``σ``)."""
+    return _case_mapped(exp.Lower(this=text), "LOWER", LOWER_FROM + "\u03a3", LOWER_DUCKDB + "\u03c3")
 
 
 def _template(spark_sql: str, **values: exp.Expression) -> exp.Expression:
@@ -250,11 +323,12 @@ def _template(spark_sql: str, **values: exp.Expression) -> exp.Expression:
 
 
 def _whole(node: exp.Expression | None) -> int | None:
-    """``node``'s value when it is a whole number written as one (``-1`` included), else None."""
+    """``node``'s value when it is a whole number written as one (``-1`` included) that Spark's INT holds (Spark
+    casts a position or length to INT, and fails the run on a larger one, where DuckDB takes a BIGINT), else None."""
     if isinstance(node, exp.Neg):
         inner = _whole(node.this)
         return None if inner is None else -inner
-    if isinstance(node, exp.Literal) and not node.is_string and node.is_int:
+    if isinstance(node, exp.Literal) and not node.is_string and node.is_int and abs(int(node.to_py())) < 2**31:
         return int(node.to_py())
     return None
 
