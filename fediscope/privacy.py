@@ -824,17 +824,32 @@ class PrivacyPolicy:
         out = record
         contact = record.get("contact")
         if isinstance(contact, dict) and isinstance(contact.get("account"), dict) \
-                and self._collected_account(contact["account"], instance) is None:
-            out = {**out, "contact": {**contact, "account": None}}
+                and (landed := self._collected_account(contact["account"], instance)) is not contact["account"]:
+            out = {**out, "contact": {**contact, "account": landed}}
         if isinstance(record.get("contact_account"), dict) \
-                and self._collected_account(record["contact_account"], instance) is None:
-            out = {**out, "contact_account": None}
+                and (landed := self._collected_account(record["contact_account"], instance)) \
+                is not record["contact_account"]:
+            out = {**out, "contact_account": landed}
         return out
 
     def _collected_account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
         """Privacy off's :meth:`account`: the account as collected (its ``acct``'s domain in ASCII:
         :func:`_ascii_acct`); None (counted) when it must be skipped."""
-        return self._counted(self._collected_skip(account, instance) or _ascii_acct(account))
+        return self._counted(self._collected_skip(account, instance) or self._collected_profile(account, instance))
+
+    def _collected_profile(self, account: Any, instance: str) -> Any:
+        """An account that is landed, as privacy off lands it (:func:`_ascii_acct`), but the account it ``moved`` to
+        None when that one opted out or was erased (the opt-out noted), as privacy on's :meth:`_account` leaves
+        it: a moved account is a whole profile (bio, avatar, display name), so an erased account came back in clear
+        inside the record of every account that had moved to it, and an opted-out one was landed. The same object
+        when nothing changes."""
+        out = _ascii_acct(account)
+        moved = account.get("moved") if isinstance(account, dict) else None
+        if isinstance(moved, dict):
+            landed = None if self._collected_skip(moved, instance) else self._collected_profile(moved, instance)
+            if landed is not out.get("moved"):
+                out = {**out, "moved": landed}
+        return out
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):
@@ -859,7 +874,7 @@ class PrivacyPolicy:
         if any(field in status for field in WRITTEN_LENGTHS.values()):
             # only the policy writes them (curation would take them for the texts' lengths)
             out = {k: v for k, v in status.items() if k not in WRITTEN_LENGTHS.values()}
-        if (author := _ascii_acct(status.get("account"))) is not status.get("account"):
+        if (author := self._collected_profile(status.get("account"), instance)) is not status.get("account"):
             out = {**out, "account": author}
         if isinstance(status.get("reblog"), dict):
             if not _is_public_status(status["reblog"]):
