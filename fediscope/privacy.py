@@ -104,7 +104,9 @@ from fediscope.erased_mentions import (
     anchor_written,
     minimised_card,
     nested_statuses,
+    quoted_paths,
     unlink_card_author,
+    value_at,
     written_texts,
 )
 from fediscope.errors import ConfigError
@@ -199,6 +201,13 @@ def _ascii_acct(account: Any) -> Any:
     if (moved := _ascii_acct(account.get("moved"))) is not account.get("moved"):
         out = {**out, "moved": moved}
     return out
+
+
+def _replaced(record: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A shallow copy of ``record`` with the value at ``path`` (fields, outermost first) replaced by ``value``; the
+    objects on the way copied, the rest shared."""
+    head, *rest = path
+    return {**record, head: _replaced(record[head], tuple(rest), value) if rest else value}
 
 
 def clear_account_key(acct: str, instance: str) -> str:
@@ -884,15 +893,20 @@ class PrivacyPolicy:
                 return "reblog_of_opted_out"
             if original is not status["reblog"]:
                 out = {**out, "reblog": original}
-        quote = status.get("quote")
-        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-            quoted = (self._collected_status(quote["quoted_status"], instance, erased)
-                      if _is_public_status(quote["quoted_status"]) else "non_public")
-            if quoted is not quote["quoted_status"]:
-                out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
-            if quoted == "suppressed" and (key := self._suppressed_key(quote["quoted_status"]["account"], instance)):
+        # Mastodon's quote.quoted_status, and the quoted status as Akkoma, Fedibird (``quote``) or Pleroma
+        # (``pleroma.quote``) send it, the quoted author's whole account with it: each is left out as Mastodon's is
+        for path in quoted_paths(status):
+            quoted_status = value_at(status, path)
+            quoted = (self._collected_status(quoted_status, instance, erased)
+                      if _is_public_status(quoted_status) else "non_public")
+            if quoted is not quoted_status:
+                out = _replaced(out, path, None if isinstance(quoted, str) else quoted)
+            if quoted == "suppressed" and (key := self._suppressed_key(quoted_status["account"], instance)):
                 # the link to the quoted status, which Mastodon writes in the text, is one of the erased account's
-                erased.setdefault(key, _Erased()).note(quote["quoted_status"]["account"], instance)
+                erased.setdefault(key, _Erased()).note(quoted_status["account"], instance)
+                if path[-1] != "quoted_status" and isinstance(value_at(out, path[:-1]).get("quote_url"), str):
+                    # other servers name the quoted status's link beside it, as `gdpr erase` leaves it: [erased]
+                    out = _replaced(out, (*path[:-1], "quote_url"), ERASED)
         mentions = status.get("mentions")
         mentioned: list[_Erased] = []
         if isinstance(mentions, list):
