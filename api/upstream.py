@@ -105,6 +105,7 @@ from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.key_check import KeyMismatchError, check_landing_key, key_mismatch
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
+from fediscope.redact import secret_values
 from fediscope.sources.client import (
     MalformedResponse,
     MastodonClient,
@@ -642,7 +643,8 @@ class Upstream:
         reasons = "; ".join(sorted({q.reason for q in quarantined}))[:300]
         try:
             path = quarantine_items(self._open_lake(), domain, page.endpoint, quarantined, QUARANTINE_BATCH,
-                                    keep_raw=keep_raw, fetched_at=page.fetched_at, by_content=True)
+                                    keep_raw=keep_raw, fetched_at=page.fetched_at, by_content=True,
+                                    secrets=secret_values(self.settings))
         except FediscopeError as exc:
             log.warning("%s %s: %d malformed item(s) could not be quarantined (%s): %s", domain, page.endpoint,
                         len(quarantined), reasons, exc)
@@ -657,7 +659,7 @@ class Upstream:
         """Write a malformed body to the lake's quarantine; 503 when it cannot (module docstring)."""
         try:
             path = quarantine_body(self._open_lake(), domain, exc, QUARANTINE_BATCH, keep_raw=keep_raw,
-                                   by_content=True)
+                                   by_content=True, secrets=secret_values(self.settings))
         except FediscopeError as lake_exc:
             log.warning("%s %s: malformed answer could not be quarantined: %s", domain, exc.endpoint, lake_exc)
             raise ApiError(503, "lake_unavailable",

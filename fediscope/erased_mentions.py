@@ -78,16 +78,46 @@ _LINK_ENDS = r"""/?(?![^\s"'<>.,;:!?)\]]|[.,;:!?)\]][^\s"'<>.,;:!?)\]])"""
 _HOST_RE = re.compile(r"(?i:https?)://([^/?#\s\"'<>]+)")
 
 
+def quoted_paths(status: Any) -> list[tuple[str, ...]]:
+    """Where ``status`` holds the status it quotes, each path a list of fields: Mastodon's ``quote.quoted_status``;
+    the ``quote`` that Akkoma and Fedibird send as the quoted status itself, and Pleroma's ``pleroma.quote`` (an
+    object with an ``account`` object). Landing with privacy on keeps only Mastodon's (an Akkoma quote lands as a
+    quote without its status, ``pleroma`` is dropped); a lake landed with privacy off keeps them all, the quoted
+    author's whole profile and words included, so an erasure and an opt-out look at each."""
+    if not isinstance(status, dict):
+        return []
+    paths: list[tuple[str, ...]] = []
+    quote = status.get("quote")
+    if isinstance(quote, dict):
+        if isinstance(quote.get("quoted_status"), dict):
+            paths.append(("quote", "quoted_status"))
+        elif "quoted_status" not in quote and isinstance(quote.get("account"), dict):
+            paths.append(("quote",))
+    pleroma = status.get("pleroma")
+    if isinstance(pleroma, dict) and isinstance(pleroma.get("quote"), dict) \
+            and isinstance(pleroma["quote"].get("account"), dict):
+        paths.append(("pleroma", "quote"))
+    return paths
+
+
+def value_at(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` (:func:`quoted_paths`) of ``record``."""
+    value: Any = record
+    for name in path:
+        value = value[name]
+    return value
+
+
 def nested_statuses(status: Any) -> Iterator[dict[str, Any]]:
-    """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them)."""
+    """A status, the original it reblogs and the status it quotes (one level each, as Mastodon nests them; a quote
+    as other servers send it too: :func:`quoted_paths`)."""
     if not isinstance(status, dict):
         return
     yield status
     if isinstance(status.get("reblog"), dict):
         yield from nested_statuses(status["reblog"])
-    quote = status.get("quote")
-    if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-        yield from nested_statuses(quote["quoted_status"])
+    for path in quoted_paths(status):
+        yield from nested_statuses(value_at(status, path))
 
 
 class ProfileLinks:

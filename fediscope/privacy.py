@@ -104,7 +104,9 @@ from fediscope.erased_mentions import (
     anchor_written,
     minimised_card,
     nested_statuses,
+    quoted_paths,
     unlink_card_author,
+    value_at,
     written_texts,
 )
 from fediscope.errors import ConfigError
@@ -199,6 +201,13 @@ def _ascii_acct(account: Any) -> Any:
     if (moved := _ascii_acct(account.get("moved"))) is not account.get("moved"):
         out = {**out, "moved": moved}
     return out
+
+
+def _replaced(record: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A shallow copy of ``record`` with the value at ``path`` (fields, outermost first) replaced by ``value``; the
+    objects on the way copied, the rest shared."""
+    head, *rest = path
+    return {**record, head: _replaced(record[head], tuple(rest), value) if rest else value}
 
 
 def clear_account_key(acct: str, instance: str) -> str:
@@ -824,17 +833,32 @@ class PrivacyPolicy:
         out = record
         contact = record.get("contact")
         if isinstance(contact, dict) and isinstance(contact.get("account"), dict) \
-                and self._collected_account(contact["account"], instance) is None:
-            out = {**out, "contact": {**contact, "account": None}}
+                and (landed := self._collected_account(contact["account"], instance)) is not contact["account"]:
+            out = {**out, "contact": {**contact, "account": landed}}
         if isinstance(record.get("contact_account"), dict) \
-                and self._collected_account(record["contact_account"], instance) is None:
-            out = {**out, "contact_account": None}
+                and (landed := self._collected_account(record["contact_account"], instance)) \
+                is not record["contact_account"]:
+            out = {**out, "contact_account": landed}
         return out
 
     def _collected_account(self, account: dict[str, Any], instance: str) -> dict[str, Any] | None:
         """Privacy off's :meth:`account`: the account as collected (its ``acct``'s domain in ASCII:
         :func:`_ascii_acct`); None (counted) when it must be skipped."""
-        return self._counted(self._collected_skip(account, instance) or _ascii_acct(account))
+        return self._counted(self._collected_skip(account, instance) or self._collected_profile(account, instance))
+
+    def _collected_profile(self, account: Any, instance: str) -> Any:
+        """An account that is landed, as privacy off lands it (:func:`_ascii_acct`), but the account it ``moved`` to
+        None when that one opted out or was erased (the opt-out noted), as privacy on's :meth:`_account` leaves
+        it: a moved account is a whole profile (bio, avatar, display name), so an erased account came back in clear
+        inside the record of every account that had moved to it, and an opted-out one was landed. The same object
+        when nothing changes."""
+        out = _ascii_acct(account)
+        moved = account.get("moved") if isinstance(account, dict) else None
+        if isinstance(moved, dict):
+            landed = None if self._collected_skip(moved, instance) else self._collected_profile(moved, instance)
+            if landed is not out.get("moved"):
+                out = {**out, "moved": landed}
+        return out
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):
@@ -859,7 +883,7 @@ class PrivacyPolicy:
         if any(field in status for field in WRITTEN_LENGTHS.values()):
             # only the policy writes them (curation would take them for the texts' lengths)
             out = {k: v for k, v in status.items() if k not in WRITTEN_LENGTHS.values()}
-        if (author := _ascii_acct(status.get("account"))) is not status.get("account"):
+        if (author := self._collected_profile(status.get("account"), instance)) is not status.get("account"):
             out = {**out, "account": author}
         if isinstance(status.get("reblog"), dict):
             if not _is_public_status(status["reblog"]):
@@ -869,15 +893,20 @@ class PrivacyPolicy:
                 return "reblog_of_opted_out"
             if original is not status["reblog"]:
                 out = {**out, "reblog": original}
-        quote = status.get("quote")
-        if isinstance(quote, dict) and isinstance(quote.get("quoted_status"), dict):
-            quoted = (self._collected_status(quote["quoted_status"], instance, erased)
-                      if _is_public_status(quote["quoted_status"]) else "non_public")
-            if quoted is not quote["quoted_status"]:
-                out = {**out, "quote": {**quote, "quoted_status": None if isinstance(quoted, str) else quoted}}
-            if quoted == "suppressed" and (key := self._suppressed_key(quote["quoted_status"]["account"], instance)):
+        # Mastodon's quote.quoted_status, and the quoted status as Akkoma, Fedibird (``quote``) or Pleroma
+        # (``pleroma.quote``) send it, the quoted author's whole account with it: each is left out as Mastodon's is
+        for path in quoted_paths(status):
+            quoted_status = value_at(status, path)
+            quoted = (self._collected_status(quoted_status, instance, erased)
+                      if _is_public_status(quoted_status) else "non_public")
+            if quoted is not quoted_status:
+                out = _replaced(out, path, None if isinstance(quoted, str) else quoted)
+            if quoted == "suppressed" and (key := self._suppressed_key(quoted_status["account"], instance)):
                 # the link to the quoted status, which Mastodon writes in the text, is one of the erased account's
-                erased.setdefault(key, _Erased()).note(quote["quoted_status"]["account"], instance)
+                erased.setdefault(key, _Erased()).note(quoted_status["account"], instance)
+                if path[-1] != "quoted_status" and isinstance(value_at(out, path[:-1]).get("quote_url"), str):
+                    # other servers name the quoted status's link beside it, as `gdpr erase` leaves it: [erased]
+                    out = _replaced(out, (*path[:-1], "quote_url"), ERASED)
         mentions = status.get("mentions")
         mentioned: list[_Erased] = []
         if isinstance(mentions, list):

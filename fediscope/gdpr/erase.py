@@ -157,6 +157,7 @@ from fediscope.engine.metric_state import forget as forget_metric_snapshots
 from fediscope.engine.metrics import Metric, without_metric_file
 from fediscope.engine.schema import STATUS_DELETIONS
 from fediscope.engine.workspace import tidy_stopped_runs
+from fediscope.erased_mentions import quoted_paths, value_at
 from fediscope.errors import LakeError, MetricFileError, StoreError
 from fediscope.gdpr.curated import erase_curated, note_curated_traces
 from fediscope.gdpr.cursors import move_checkpoints
@@ -177,7 +178,6 @@ from fediscope.gdpr.subject import (
     names_status,
     nested_statuses,
     parse_account,
-    quoted_author,
     scrub,
     status_author,
     status_copy,
@@ -290,8 +290,9 @@ def _unlink(entity: str, data: Any, instance: str, traces: Traces, links: Profil
             unlink_card_author(status, instance, traces, links)
             if traces.replies_to(status, instance):  # the status replied to is the account's: as landing leaves it
                 status.update(unreplied(status))
-            if quoted_author(status, instance) == traces.key:
-                status["quote"]["quoted_status"] = None
+            for path in quoted_paths(status):  # Mastodon's quote.quoted_status, or another server's quote
+                if status_author(value_at(status, path), instance) == traces.key:
+                    value_at(status, path[:-1])[path[-1]] = None
     elif entity == "instance":
         contact = data.get("contact")
         if isinstance(contact, dict) and account_key_of(contact.get("account"), instance) == traces.key:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from fediscope.config import Settings, instance_domain
-from fediscope.erased_mentions import nested_statuses
+from fediscope.erased_mentions import nested_statuses, quoted_paths, value_at
 from fediscope.errors import ConfigError
 from fediscope.idn import ascii_domain, unicode_domain
 from fediscope.lake.backend import LakeBackend
@@ -202,9 +202,11 @@ def status_author(status: Any, instance: str) -> str | None:
 
 
 def quoted_author(status: dict[str, Any], instance: str) -> str | None:
-    """The account key of the author of the status ``status`` quotes (None without a quoted status)."""
-    quote = status.get("quote")
-    return status_author(quote.get("quoted_status"), instance) if isinstance(quote, dict) else None
+    """The account key of the author of the status ``status`` quotes (None without a quoted status): Mastodon's
+    ``quote.quoted_status``, or the quoted status as Akkoma, Fedibird or Pleroma send it
+    (:func:`~fediscope.erased_mentions.quoted_paths`)."""
+    paths = quoted_paths(status)
+    return status_author(value_at(status, paths[0]), instance) if paths else None
 
 
 @dataclass

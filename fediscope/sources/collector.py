@@ -128,6 +128,7 @@ from fediscope.lake.state import (
     text_for_logs,
 )
 from fediscope.privacy import PrivacyPolicy, may_have_handle_domain, policy_from_settings
+from fediscope.redact import secret_values
 from fediscope.sources.client import MalformedResponse, MastodonClient, instance_down
 from fediscope.sources.handle_domains import handle_domain_for_run, preload_handle_domains
 from fediscope.sources.internal_error import internal_error_text
@@ -606,7 +607,8 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
             return fetch_page(client, source, limit=ctx.settings.page_limit, **paging)
         except MalformedResponse as exc:
             result.quarantined += 1
-            quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled)
+            quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled,
+                            secrets=secret_values(ctx.settings))
             log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, ctx.named(source),
                         exc.endpoint, ctx.said(exc, source, client.domain))
             if attempt + 1 == MALFORMED_ATTEMPTS:
@@ -628,7 +630,8 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
         result.batches.append(path)
     if landed.quarantined:
         quarantine_items(ctx.lake, client.domain, page.endpoint, landed.quarantined, batch_id,
-                         keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at)
+                         keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at,
+                         secrets=secret_values(ctx.settings))
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, ctx.named(page.source),
                         page.endpoint, ctx.said(q.reason, page.source, client.domain))

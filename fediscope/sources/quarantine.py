@@ -4,7 +4,10 @@ A quarantine file (``<lake>/quarantine/instance=<domain>/dt=<day>/<endpoint>-<ba
 wrong, from which endpoint and when, so a broken instance or a change of the API can be diagnosed. Quarantined
 data never passed the privacy policy, so with the policy on (the default) a file keeps only the reason, the
 *shape* of the item (field names and value types), its size and a SHA-256 fingerprint — never the values,
-which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or body is kept as well.
+which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or body is kept as well, with the
+secrets the request held (its token: ``secrets``) and anything shaped like a credential masked
+(:func:`~fediscope.redact.redact_text`): a proxy's or a server's debug page may echo the request, its
+``Authorization`` header included, and secrets are never written to the lake. The fingerprint is of what was sent.
 
 The collector and the scraping API (:mod:`api.upstream`) write a page's malformed items with
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
@@ -23,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import quarantine_path
+from fediscope.redact import redact_text
 
 if TYPE_CHECKING:
     from fediscope.sources.client import MalformedResponse
     from fediscope.sources.pages import QuarantinedItem
 
 MAX_BODY = 64 * 1024
+#: Bytes read past :data:`MAX_BODY` before masking, so a secret the cut would split is still whole when masked.
+_MASK_MARGIN = 1024
 
 
 def shape(value: Any, depth: int = 0) -> Any:
@@ -48,21 +54,38 @@ def _fingerprint(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
-def item_entry(reason: str, item: Any, keep_raw: bool) -> dict[str, Any]:
-    """One quarantined item (a malformed entity inside an otherwise readable page)."""
+def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` (a JSON value, or an event's text) with every string's secrets masked
+    (:func:`~fediscope.redact.redact_text`), field names included."""
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {_masked(k, secrets) if isinstance(k, str) else k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, secrets) for v in value]
+    return value
+
+
+def item_entry(reason: str, item: Any, keep_raw: bool, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """One quarantined item (a malformed entity inside an otherwise readable page); kept (``keep_raw``) with
+    ``secrets`` and credential-shaped text masked (module docstring)."""
     raw = json.dumps(item, sort_keys=True, default=str).encode()
     entry: dict[str, Any] = {"kind": "item", "reason": reason, "shape": shape(item), **_fingerprint(raw)}
     if keep_raw:
-        entry["item"] = item
+        entry["item"] = _masked(item, tuple(secrets))
     return entry
 
 
-def body_entry(reason: str, content: bytes, status: int, content_type: str, keep_raw: bool) -> dict[str, Any]:
-    """One quarantined response body (not JSON, or not the documented shape)."""
+def body_entry(reason: str, content: bytes, status: int, content_type: str, keep_raw: bool,
+               secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """One quarantined response body (not JSON, or not the documented shape); kept (``keep_raw``) with ``secrets``
+    and credential-shaped text masked (module docstring)."""
     entry: dict[str, Any] = {"kind": "body", "reason": reason, "status": status,
                              "content_type": content_type[:100], **_fingerprint(content)}
     if keep_raw:
-        entry["body"] = content[:MAX_BODY].decode("utf-8", "replace")
+        # masked before it is cut: no cut-off part of a secret stays (one across the cut is masked too)
+        text = content[:MAX_BODY + _MASK_MARGIN].decode("utf-8", "replace")
+        entry["body"] = redact_text(text, tuple(secrets))[:MAX_BODY]
     return entry
 
 
@@ -93,18 +116,20 @@ def _batch_id(batch_id: str, entries: list[dict[str, Any]], by_content: bool) ->
 
 def quarantine_items(lake: LakeBackend, instance: str, endpoint: str, quarantined: Iterable[QuarantinedItem],
                      batch_id: str, *, keep_raw: bool, fetched_at: datetime | None = None,
-                     by_content: bool = False) -> str | None:
+                     by_content: bool = False, secrets: Iterable[str] = ()) -> str | None:
     """Write the malformed items of one landed page (``Landed.quarantined``) as one quarantine file; None when
-    there are none. ``by_content`` appends :func:`content_tag` to ``batch_id`` (module docstring). Raises
-    :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
-    entries = [item_entry(q.reason, q.item, keep_raw=keep_raw) for q in quarantined]
+    there are none. ``by_content`` appends :func:`content_tag` to ``batch_id`` (module docstring); ``secrets``
+    are masked in the items kept. Raises :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
+    secrets = tuple(secrets)
+    entries = [item_entry(q.reason, q.item, keep_raw=keep_raw, secrets=secrets) for q in quarantined]
     return write_quarantine(lake, instance, endpoint, entries, _batch_id(batch_id, entries, by_content), fetched_at)
 
 
 def quarantine_body(lake: LakeBackend, instance: str, exc: MalformedResponse, batch_id: str, *, keep_raw: bool,
-                    by_content: bool = False) -> str | None:
+                    by_content: bool = False, secrets: Iterable[str] = ()) -> str | None:
     """Write the body of a :class:`~fediscope.sources.client.MalformedResponse` (not JSON, or not the documented
     shape) as one quarantine file under its endpoint, the reason being the exception's message; returns the
-    file's lake path. Raises :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
-    entries = [body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=keep_raw)]
+    file's lake path. ``secrets`` are masked in the body kept. Raises :class:`~fediscope.errors.LakeError` when
+    the lake cannot be written."""
+    entries = [body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=keep_raw, secrets=secrets)]
     return write_quarantine(lake, instance, exc.endpoint, entries, _batch_id(batch_id, entries, by_content))
