@@ -899,6 +899,8 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
      r"'mariadb\+pymysql://h/db\?password=\*\*\*&password=\*\*\*' has the option 'password' more than once"),
     ("sqlite:////tmp/y.db?timeout=5&timeout=6", r"has the option 'timeout' more than once: give it once\.$"),
     ("hbase://h:9090?transport=framed&transport=buffered", r"has the option 'transport' more than once"),
+    # was: "'' is not a supported store URL (unsupported scheme '')": an unset shell variable (--store "$URL")
+    ("", r"'' is empty; use sqlite:///path, .* or hbase://host:9090\.$"),
     ("hbase://", r"names no host; use hbase://host:9090\."),
     ("hbase://:9090", "names no host"),
     ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),
