@@ -277,9 +277,10 @@ def _lake(value: str) -> str:
     return value
 
 
-def _store(value: str) -> str:
+def store_url(value: str) -> str:
     """A store URL :func:`~fediscope.store.port.open_store` accepts, checked as it checks one (without opening
-    anything), so a broken URL is reported when the settings load, naming where it came from."""
+    anything), so a broken URL is reported when the settings load, naming where it came from (also for a command's
+    own option that names a store, such as ``hbase_schema --url``)."""
     from fediscope.store.port import store_url_problem
 
     if problem := location_text_problem(value) or store_url_problem(value):
@@ -409,7 +410,7 @@ SETTINGS: tuple[Setting, ...] = (
             _lake),
     Setting("store", "sqlite:///fediscope.db",
             "Where metrics are stored: sqlite:///path, mysql+pymysql://user:<password>@host/db, hbase://host:9090.",
-            _store),
+            store_url),
     Setting("engine", "duckdb", "Batch engine for curation and metrics: duckdb (single machine) or spark.",
             _engine),
     Setting("spark_master", "local[2]", "Spark master URL when engine=spark (local[*], spark://…, yarn).",

@@ -470,6 +470,12 @@ def test_a_mesos_or_blank_edged_spark_master_is_refused_when_the_settings_load(t
     ("spark://m1:7077,", "an empty address is not host:port"),
     ("k8s://https://api.example:x", "the API server's port is not a number"),
     ("spark://m0:7077,spark:s3cret@m1:7077", "a master's address holds no user name or password"),
+    # port 0 was accepted, and probed as it was (spark://) or as 443 (k8s://: "127.0.0.1:443: connection refused");
+    # a port above 65535 was "not host:port" (spark://) or "not a number" (k8s://)
+    ("spark://m1:0", "'m1:0': the port is not a number from 1 to 65535"),
+    ("spark://m1:7077,m2:99999", "'m2:99999': the port is not a number from 1 to 65535"),
+    ("k8s://https://api.example:0", "the API server's port is not a number from 1 to 65535"),
+    ("k8s://api.example:70000", "the API server's port is not a number from 1 to 65535"),
 ])
 def test_a_master_the_engine_could_not_probe_is_refused_when_the_settings_load(tmp_path: Path, master: str,
                                                                                 problem: str) -> None:
@@ -899,6 +905,8 @@ def test_lake_urls_fediscope_opens_are_accepted(value: str) -> None:
      r"'mariadb\+pymysql://h/db\?password=\*\*\*&password=\*\*\*' has the option 'password' more than once"),
     ("sqlite:////tmp/y.db?timeout=5&timeout=6", r"has the option 'timeout' more than once: give it once\.$"),
     ("hbase://h:9090?transport=framed&transport=buffered", r"has the option 'transport' more than once"),
+    # was: "'' is not a supported store URL (unsupported scheme '')": an unset shell variable (--store "$URL")
+    ("", r"'' is empty; use sqlite:///path, .* or hbase://host:9090\.$"),
     ("hbase://", r"names no host; use hbase://host:9090\."),
     ("hbase://:9090", "names no host"),
     ("hbase://h:9090?colour=red", "has an unknown option 'colour'; known: transport"),

@@ -49,7 +49,8 @@ def serve_api(host: str, port: int, threads: int) -> None:
     try:
         server = make_server(app, host=host, port=port, threads=threads, trusted_proxy=settings.api_trusted_proxy)
     except (OSError, ValueError) as exc:  # port taken, no permission, a host that does not resolve here
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        # waitress's own reasons end in a full stop ("Invalid host/port specified."): the sentence goes on
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).rstrip(".")
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port (or --port 0 for a "
                           "free one) or a --host of this machine") from None
     # a host name with several addresses (localhost as 127.0.0.1 and ::1, or "*") gives one socket per address:

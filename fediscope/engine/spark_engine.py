@@ -673,6 +673,7 @@ class SparkEngine(Engine):
                 f"hdfs://<namenode>:8020{path} (executors cannot see a copy on the driver). "
                 "Or use FEDISCOPE_SPARK_MASTER=local[*] or the duckdb engine")
         self._owns_session = spark is None
+        self._direct_root_checked = False
         self.spark = spark if spark is not None else build_session(master)
         for key, value in SESSION_CONF.items():
             if key != "spark.sql.parquet.inferTimestampNTZ.enabled":
@@ -686,8 +687,45 @@ class SparkEngine(Engine):
         self._stop_relaying = on_interrupt(self.spark.sparkContext.cancelAllJobs)
 
     def direct_lake_uri(self) -> str | None:
-        """``spark_lake_uri``: Spark reads and writes the lake there itself (``hdfs://…``), no local copy."""
-        return self.settings.spark_lake_uri
+        """``spark_lake_uri``: Spark reads and writes the lake there itself (``hdfs://…``), no local copy. Checked
+        once, when the workspace is made (before anything is read or written), to name the lake's directory:
+        :meth:`_check_direct_root`."""
+        uri = self.settings.spark_lake_uri
+        if uri and not self._direct_root_checked:
+            self._check_direct_root(uri)
+            self._direct_root_checked = True
+        return uri
+
+    def _check_direct_root(self, uri: str) -> None:
+        """Refuse a ``spark_lake_uri`` that is not the lake's directory as Spark addresses it: the lake's top-level
+        directories (``raw/``, ``_state/``, …, listed through the lake backend) must be there too, as Spark's Hadoop
+        filesystem sees them. A :class:`ConfigError` naming the setting when one is missing (a typo in the path,
+        another namenode's directory); a :class:`FediscopeError` when Spark cannot reach it at all (no filesystem
+        for its scheme, a namenode that does not answer). Was: the first read there (the curated tables, for the
+        metrics) ended in a traceback of pyspark's (``[PATH_NOT_FOUND] Path does not exist``), or of 200 lines of
+        Java for a namenode that does not answer. A lake with nothing in it yet has nothing to compare."""
+        from py4j.protocol import Py4JJavaError
+
+        setting = f"{self.settings.origin('spark_lake_uri')}={redact_url(uri)}"
+        tops = sorted(entry.path.rstrip("/").rsplit("/", 1)[-1] for entry in self.lake.list("") if entry.is_dir)
+        if not tops:
+            return
+        jvm = self.spark._jvm
+        try:
+            root = jvm.org.apache.hadoop.fs.Path(uri)
+            filesystem = root.getFileSystem(self.spark._jsc.hadoopConfiguration())
+            missing = [name for name in tops if not filesystem.exists(jvm.org.apache.hadoop.fs.Path(root, name))]
+        except Py4JJavaError as exc:
+            failure, cause = _java_messages(exc.java_exception)
+            reason = failure + (f" ({cause})" if cause and cause != failure else "")
+            raise FediscopeError(f"Spark cannot reach the lake at {setting}: {reason}; check that it is the lake's "
+                                 "directory as Spark addresses it (hdfs://<namenode>:8020/<the lake's path>) and that "
+                                 "the namenode's RPC port answers") from None
+        if missing:
+            raise ConfigError(f"{setting} is not the lake's directory as Spark addresses it: Spark finds no "
+                              f"{', '.join(name + '/' for name in missing)} there, which the lake "
+                              f"{redact_url(self.lake.url)} holds; set it to the same directory as the lake's, e.g. "
+                              f"hdfs://<namenode>:8020{urlsplit(self.lake.url).path or '/'} for a webhdfs:// lake")
 
     def _sql(self, sql: str) -> Any:
         """``sql`` run: its text refused (not portable, not valid, an unknown table, column or function) is a

@@ -75,20 +75,39 @@ def _addresses(master: str) -> list[tuple[str, int]]:
         api = urlsplit(rest if "://" in rest else f"https://{rest}")
         if api.scheme not in ("http", "https") or not api.hostname:
             return []  # Spark names what is wrong with it
-        try:
-            port = api.port
-        except ValueError:
-            raise ValueError("the API server's port is not a number") from None
+        port = _port(api.netloc)
+        if port == "not a number":
+            raise ValueError("the API server's port is not a number")
+        if port == "out of range":  # was: 0 probed as 443, 70000 "not a number"
+            raise ValueError(f"the API server's port is not a number from 1 to {MAX_PORT}")
         return [(api.hostname, port or (443 if api.scheme == "https" else 80))]
     return []
+
+
+MAX_PORT = 65535
+
+
+def _port(netloc: str) -> int | str | None:
+    """The port of ``host:port`` (None when there is none), or what is wrong with it: ``"not a number"``, or
+    ``"out of range"`` (0, or above :data:`MAX_PORT`: urlsplit takes 0 for a port, and says "out of range" of a
+    larger number as it says it of a word)."""
+    digits = netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")
+    if not digits[1]:
+        return None
+    if not digits[2].isdigit() or not digits[2].isascii():
+        return "not a number" if digits[2] else None
+    port = int(digits[2])
+    return port if 1 <= port <= MAX_PORT else "out of range"
 
 
 def _spark_master_address(part: str) -> tuple[str, int]:
     """``host:port`` of one master of a ``spark://`` URL ([v6 address] in brackets)."""
     address = urlsplit(f"//{part.strip()}")
-    try:
-        port = address.port
-    except ValueError:
+    port = _port(address.netloc)
+    if port == "out of range" and address.hostname and not (address.path or address.query or address.fragment) \
+            and "@" not in address.netloc:  # was: 0 accepted (and probed), 99999 "not host:port"
+        raise ValueError(f"{part.strip()!r}: the port is not a number from 1 to {MAX_PORT}")
+    if not isinstance(port, int):
         port = None
     if "@" in address.netloc:  # not echoed: what precedes the @ may be a password
         raise ValueError("a master's address holds no user name or password (Spark refuses them): give "

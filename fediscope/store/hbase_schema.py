@@ -32,7 +32,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from fediscope.config import hbase_prefix
+from fediscope.config import hbase_prefix, store_url
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.pipes import quiet_on_broken_pipe
@@ -60,6 +60,16 @@ def option_prefix(prefix: str) -> str:
         return hbase_prefix(prefix)
     except ValueError as exc:
         raise ConfigError(f"--prefix: {exc}") from None
+
+
+def option_url(url: str) -> str:
+    """A ``--url`` option's value, checked as ``--store`` and FEDISCOPE_STORE are (:func:`fediscope.config.store_url`),
+    an error naming the option (was: an empty ``--url``, a shell variable that is not set, took FEDISCOPE_STORE's
+    store and created the tables there, and a URL with a blank around it was reported as a bad port)."""
+    try:
+        return store_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"--url is invalid: {exc}") from None
 
 
 def data_table(prefix: str, metric: str) -> str:
@@ -199,7 +209,7 @@ def _main(argv: list[str] | None) -> int:
         if args.shell:
             sys.stdout.write(shell_script(prefix, metrics))
             return 0
-        url = args.url or settings.store
+        url = option_url(args.url) if args.url is not None else settings.store
         if not url.startswith("hbase://"):
             raise ConfigError(f"--create needs an HBase store (hbase://host:9090), got {redact_url(url)!r}; "
                               "pass --url or set FEDISCOPE_STORE")

@@ -591,6 +591,8 @@ def store_url_problem(url: str) -> str | None:
     parses it when it is opened)."""
     from urllib.parse import urlsplit
 
+    if not url.strip():  # an unset shell variable (--store "$URL"): was "unsupported scheme ''"
+        return f"is empty; {STORE_FORMS}"
     if slip := _MISSING_COLON_RE.match(url):  # sqlite//x.db: not the path "sqlite//x.db"
         return f"is missing the ':' after {slip.group(1)!r} (write {slip.group(1)}://…); {STORE_FORMS}"
     if not url.startswith(STORE_PREFIXES):

@@ -94,6 +94,20 @@ def store_url(admin_url: str, database: str) -> str:
     return f"mysql+pymysql://fediscope:***@{host}{port}/{database}"
 
 
+#: The characters a password must be written percent-encoded as in FEDISCOPE_STORE (as the README says): the rest
+#: (``:``, quotes, blanks, ``& = +``…) a store URL carries as written.
+URL_ENCODED = {"%": "%25", "/": "%2F", "@": "%40", "#": "%23", "?": "%3F"}
+
+
+def password_in_url_note(password: str) -> str:
+    """What the ``***`` of the printed FEDISCOPE_STORE stands for: the password, and how to write the characters
+    of it a URL cannot carry as written (named, never the password itself). Was: ``(*** = FEDISCOPE_DB_PASSWORD)``
+    alone, so a password with ``/ @ # ?`` pasted in made a URL the settings refuse, and one with ``%41`` a URL that
+    logs in with another password."""
+    held = [f"{char} as {code}" for char, code in URL_ENCODED.items() if char in password]
+    return "(*** = FEDISCOPE_DB_PASSWORD" + (f", percent-encoded: write {', '.join(held)}" if held else "") + ")"
+
+
 def bootstrap(admin_url: str, password: str, ro_password: str | None = None, database: str = "fediscope",
               user_host: str = "%", admin_password: str | None = None) -> None:
     """Create (or update) the database and users; safe to run again."""
@@ -145,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, UsageError) else 1
     print(f"database {args.database} ready; users: fediscope (read-write)"
           + (", fediscope_ro (read-only)" if os.environ.get("FEDISCOPE_DB_RO_PASSWORD") else ""))
-    print(f"FEDISCOPE_STORE={store_url(args.admin_url, args.database)}   (*** = FEDISCOPE_DB_PASSWORD)")
+    print(f"FEDISCOPE_STORE={store_url(args.admin_url, args.database)}   {password_in_url_note(password)}")
     return 0
 
 

@@ -48,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 try:  # imported as part of the repository (tests, the benchmark)
     from spark_jobs.mapreduce.mapper import (
@@ -404,9 +405,28 @@ def run_lake(lake: Path, out_path: Path | None = None, keep_from: date | None = 
     return metrics
 
 
+def lake_directory(value: str) -> Path:
+    """The lake directory the argument names: a path, or a ``file://`` URL as FEDISCOPE_LAKE takes it
+    (percent-decoded), so ``run_local.py "$FEDISCOPE_LAKE"`` works. Another URL (``webhdfs://``, ``hdfs://``) is a
+    ValueError: was read as a relative path (``webhdfs:/namenode:9870/…``) and reported as a lake without raw
+    batches. Its user and password are not repeated."""
+    parts = urlsplit(value)
+    if "://" not in value or not parts.scheme:
+        return Path(value)
+    shown = value if parts.password is None else value.replace(f":{parts.password}@", ":***@", 1)
+    if parts.scheme.lower() == "file":
+        if parts.hostname in (None, "localhost") and not parts.query and not parts.fragment and parts.path:
+            return Path(unquote(parts.path))
+        raise ValueError(f"the lake {shown!r} is not a directory of this machine: write it file:///path (no host, "
+                         "query or fragment; a # or ? of its name as %23 or %3F), or as a path")
+    raise ValueError(f"the lake {shown!r} is not a local directory: run_local.py reads a lake on this machine's "
+                     f"disk (a path or file:///path); a {parts.scheme}:// lake's chain runs on the cluster with "
+                     "hadoop-streaming (spark_jobs/mapreduce/README.md), or copy its raw/ here first")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lake", type=Path, help="local lake directory (holds raw/mastodon/…)")
+    parser.add_argument("lake", help="local lake directory (holds raw/mastodon/…), or file:///path")
     parser.add_argument("--out", type=Path, help="write the metric lines to this file")
     parser.add_argument("--json", action="store_true", help="print {metric: rows} as JSON instead of the lines")
     parser.add_argument("--retention-days", metavar="N",
@@ -419,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop (exit 1, nothing written) at the first line that is not a record, naming its "
                              "file and line, as the SQL curation stops, instead of skipping and counting it")
     args = parser.parse_args(argv)
+    try:
+        args.lake = lake_directory(args.lake)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit 2
     try:
         keep_from = retention_first_day(args.retention_days, args.today, os.environ)
     except ValueError as exc:

@@ -389,6 +389,8 @@ def test_serve_api_that_cannot_listen_is_one_clear_line(tmp_path: Path, where: s
     assert result.returncode == 2
     assert "cannot listen on" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    # one sentence: was "Invalid host/port specified.; pick another --port", waitress's full stop kept
+    assert ".;" not in result.stderr and "; pick another --port" in result.stderr
 
 
 def test_the_server_answers_when_its_sockets_are_numbered_above_1024() -> None:

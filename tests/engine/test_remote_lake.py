@@ -14,7 +14,7 @@ from fediscope.engine.base import open_engine
 from fediscope.engine.metrics import load_metrics
 from fediscope.engine.process import run_process
 from fediscope.engine.spark_engine import SparkEngine
-from fediscope.errors import ConfigError
+from fediscope.errors import ConfigError, FediscopeError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.local import LocalLake
 
@@ -121,6 +121,34 @@ def test_process_with_spark_directly_on_a_webhdfs_lake(spark, webhdfs_server: We
     assert summary.curate["raw_files"] == len(BATCHES) and summary.metric_rows > 0
     again = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
     assert again.curate["noop"] and again.metrics_skipped
+
+
+@pytest.mark.spark
+def test_a_spark_lake_uri_that_is_not_the_lake_is_one_line_before_anything_is_read(
+        spark, webhdfs_server: WebHDFSDouble, tmp_path: Path) -> None:  # noqa: ANN001
+    """Was: a Python traceback of pyspark's (``[PATH_NOT_FOUND] Path does not exist: …/curated/statuses``, or 200 lines
+    of Java for a namenode that does not answer) once the metrics read the curated tables there. The lake's own
+    directories are looked for at the URI first: one line naming the setting, nothing curated."""
+    url = webhdfs_server.lake_url("/direct-wrong")
+    _land_all(open_lake(url))
+    elsewhere = tmp_path / "not-the-lake"
+    elsewhere.mkdir()
+    settings = settings_for(tmp_path / "x", lake=url, spark_lake_uri=elsewhere.as_uri())
+    with pytest.raises(ConfigError) as caught:
+        run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    message = str(caught.value)
+    assert message.startswith(f"FEDISCOPE_SPARK_LAKE_URI={elsewhere.as_uri()} is not the lake's directory as "
+                              "Spark addresses it: Spark finds no _state/, raw/ there, "), message
+    assert f"there, which the lake {url} holds" in message
+    assert "\n" not in message
+    assert not webhdfs_server.local("/direct-wrong/curated").exists()
+
+    settings = settings_for(tmp_path / "x", lake=url, spark_lake_uri="nosuchfs://namenode/lake")
+    with pytest.raises(FediscopeError) as caught:
+        run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    assert str(caught.value).startswith("Spark cannot reach the lake at FEDISCOPE_SPARK_LAKE_URI="
+                                        "nosuchfs://namenode/lake: "), caught.value
+    assert "No FileSystem for scheme" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def _peers_parquet(tmp_path: Path) -> bytes:

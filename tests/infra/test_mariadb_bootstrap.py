@@ -177,6 +177,34 @@ def test_a_bad_option_or_setting_exits_2_before_connecting(args: list[str], env:
     assert result.stderr.startswith(f"bootstrap: error: {said}"), result.stderr
 
 
+ENCODED = {"%": "%25", "/": "%2F", "@": "%40", "#": "%23", "?": "%3F"}
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize(("password", "note"), [
+    ("a/b@c#d?e%41f-0123456789", ", percent-encoded: write % as %25, / as %2F, @ as %40, # as %23, ? as %3F"),
+    ("Ab:c'd \\e&f=g+h-0123456789", ""),  # a URL carries these as written
+])
+def test_the_printed_store_says_how_to_write_a_password_a_url_cannot_carry(mariadb_server, password: str,
+                                                                          note: str) -> None:
+    """Was: ``FEDISCOPE_STORE=mysql+pymysql://fediscope:***@…   (*** = FEDISCOPE_DB_PASSWORD)`` whatever the password
+    held: pasted in as written, a password with ``/ @ # ?`` makes a URL the settings refuse, and one with ``%41`` a
+    URL that logs in with another password (1045). The line says which characters to write percent-encoded (never
+    the password), and the URL written as it says logs in."""
+    result = _run(mariadb_server, "--database", "fediscope_t3", env={"FEDISCOPE_DB_PASSWORD": password})
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("FEDISCOPE_STORE="))
+    assert line.endswith(f"   (*** = FEDISCOPE_DB_PASSWORD{note})"), line
+    written = "".join(ENCODED.get(c, c) for c in password) if note else password
+    store = open_store(line.split()[0].removeprefix("FEDISCOPE_STORE=").replace("***", written))
+    try:
+        store.write(METRIC, [{"tag": "python", "uses": 3}])
+        assert store.get(METRIC, ["python"]) == {"tag": "python", "uses": 3}
+    finally:
+        store.close()
+
+
 def test_the_store_url_keeps_an_ipv6_host_in_brackets() -> None:
     """Was: ``mysql+pymysql://fediscope:***@::1:3306/fediscope``, a URL whose host and port cannot be told apart."""
     assert bootstrap_module.store_url("mysql://root@[::1]:3306", "fediscope") == \

@@ -112,6 +112,31 @@ def test_run_local_refuses_an_out_it_cannot_write_before_the_chain_runs(recorded
     assert done.returncode == 0 and "\naccount_engagement\t" in done.stdout, done.stderr
 
 
+def test_run_local_takes_the_lake_setting_s_file_url_and_refuses_a_url_of_another_lake(recorded_lake: Path,
+                                                                                      tmp_path: Path) -> None:
+    """``run_local.py "$FEDISCOPE_LAKE"``: a ``file://`` lake (percent-decoded, as the setting reads it) is its
+    directory. Was: taken as the relative path ``file:/…`` (exit 1, "no raw statuses/accounts batches under
+    file:/…"), and a ``webhdfs://`` lake the same way (``under webhdfs:/namenode:9870/…``, as though the lake were
+    empty). A lake run_local cannot read is a usage error (exit 2) saying where that chain runs; a password in it
+    is not shown."""
+    spaced = tmp_path / "my lake"
+    shutil.copytree(recorded_lake, spaced)
+    by_path = subprocess.run([*RUN_LOCAL, str(spaced)], capture_output=True, timeout=300)
+    by_url = subprocess.run([*RUN_LOCAL, spaced.as_uri()], capture_output=True, timeout=300)
+    assert by_url.returncode == by_path.returncode == 0, by_url.stderr
+    assert by_url.stdout == by_path.stdout and b"\naccount_engagement\t" in by_url.stdout
+    for lake in ("webhdfs://etl:Kq7wRt4Lm@namenode:9870/data/fediscope", "hdfs://namenode:8020/data/fediscope"):
+        done = subprocess.run([*RUN_LOCAL, lake], capture_output=True, text=True, timeout=300)
+        assert (done.returncode, done.stdout) == (2, ""), done
+        scheme = lake.partition(":")[0]
+        shown = lake.replace("Kq7wRt4Lm", "***")
+        assert done.stderr.splitlines()[-1].startswith(
+            f"run_local.py: error: the lake {shown!r} is not a local directory: run_local.py reads"), done.stderr
+        assert f"a {scheme}:// lake" in done.stderr and "Kq7wRt4Lm" not in done.stderr
+    done = subprocess.run([*RUN_LOCAL, "file://other-host/data/lake"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "is not a directory of this machine: write it file:///path" in done.stderr
+
+
 def test_run_local_writes_out_through_no_symbolic_link(tmp_path: Path) -> None:
     """Was: ``--out``'s file beside it (``.<name>.<pid>.tmp``, a foreseeable name) was opened following a link
     left there, whose target received the metric lines. A link at ``--out`` itself to a regular file is replaced."""

@@ -743,6 +743,29 @@ def test_an_hbase_error_message_that_is_not_utf8_is_still_shown(store, hbase_dou
         store.create_tables({})
 
 
+@pytest.mark.parametrize(("url", "problem"), [
+    ("", "empty; use sqlite:///path"),
+    (" hbase://127.0.0.1:1", "has leading whitespace"),
+    ("hbase://127.0.0.1:1?transport=http", "has transport=http and protocol=binary"),
+])
+def test_a_bad_url_option_is_refused_naming_the_option(tmp_path, hbase_double, prefix, url, problem):
+    """Was: an empty --url (``--url "$HBASE_URL"`` with the variable unset) took FEDISCOPE_STORE's store and created
+    the tables there, and a broken one was reported without naming --url (` hbase://h:9090` as a port problem).
+    It is checked as --store and FEDISCOPE_STORE are, and refused naming the option, before anything is created."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env["FEDISCOPE_STORE"] = hbase_double.url  # a working HBase the empty option must not fall back to
+    result = subprocess.run([sys.executable, "-m", "fediscope.store.hbase_schema", "--create", f"--url={url}",
+                             "--prefix", prefix], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == "", result
+    assert result.stderr.startswith(f"hbase_schema: error: --url is invalid: {url!r}"), result.stderr
+    assert problem in result.stderr
+    assert not any(name.decode().startswith(prefix) for name in hbase_double.handler.tables)
+
+
 @pytest.mark.parametrize("action", ["--shell", "--create"])
 def test_schema_command_output_closed_early_stops_quietly(hbase_double, prefix, action):
     """Was: ``python -m fediscope.store.hbase_schema --shell | head`` ended in a BrokenPipeError traceback. It stops
