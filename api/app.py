@@ -36,7 +36,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.proxy_headers import PROXY_HEADERS, MalformedProxyHeader, clear_untrusted_headers, parse_proxy_headers
 from waitress.task import ErrorTask
 from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
 from api.auth import HEADER, KeyRing, RepeatedKeyHeader, may_call, presented_key, unknown_key_message
@@ -316,10 +316,26 @@ def _finish_response(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     elapsed = (time.monotonic() - g.get("started", time.monotonic())) * 1000
-    route = request.url_rule.rule if request.url_rule is not None else \
-        "*" if _asterisk_form(request.environ) else "(no route)"
-    log_access(request.method, route, response.status_code, request.remote_addr, elapsed, g.get("key_label"))
+    log_access(request.method, _route_template(response.status_code), response.status_code, request.remote_addr,
+               elapsed, g.get("key_label"))
     return response
+
+
+def _route_template(status: int) -> str:
+    """The access line's route: the matched route's template, ``*`` for ``OPTIONS *``, else ``(no route)``. A 405
+    matched the path but not the method, so werkzeug set no ``url_rule``: its route is the one the path matches
+    with OPTIONS, which every route takes (it was logged ``(no route)``, as a path that is none)."""
+    if request.url_rule is not None:
+        return request.url_rule.rule
+    if _asterisk_form(request.environ):
+        return "*"
+    if status == 405 and isinstance(request.routing_exception, MethodNotAllowed):
+        try:
+            rule, _ = current_app.url_map.bind_to_environ(request.environ).match(method="OPTIONS", return_rule=True)
+        except HTTPException:
+            return "(no route)"
+        return str(rule.rule)
+    return "(no route)"
 
 
 def log_access(method: str | None, route: str, status: int, client: str | None, duration_ms: float | None = None,

@@ -360,7 +360,9 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.records:
         responses = {"200": {
             "description": "One page of records.",
-            "headers": {"Link": {"description": 'RFC 8288 links: rel="next" (older), rel="prev" (newer).',
+            "headers": {"Link": {"description": "RFC 8288 links: rel=\"next\" (older; it keeps the request's "
+                                                "since_id, so a walk down to a checkpoint ends there), "
+                                                "rel=\"prev\" (newer).",
                                  "schema": {"type": "string"}}},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordsPage"}}},
         }}

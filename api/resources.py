@@ -6,7 +6,9 @@ A records route answers one page::
      "instance": "mastodon.social", "source": "tag:python", "skipped": 1, "opted_out": 1, "quarantined": 0}
 
 and the same cursors as a ``Link`` header (``rel="next"`` walks back to older items, ``rel="prev"`` forward
-to newer ones), so a NiFi InvokeHTTP loop can page without parsing the body. ``records`` are exactly what
+to newer ones), so a NiFi InvokeHTTP loop can page without parsing the body. ``rel="next"`` keeps the request's
+``since_id`` (Mastodon's own ``Link`` drops it): a walk down to a checkpoint by the header ends at the checkpoint
+instead of going on to the oldest status. ``records`` are exactly what
 the collector would land for that page (same fetch and privacy code); ``skipped`` counts entities the privacy
 policy dropped (opt-outs, erasures, non-public statuses), ``opted_out`` those of them whose own account opted out
 (as ``fediscope collect`` counts them: a number, never which accounts), and ``quarantined`` those that were
@@ -85,7 +87,9 @@ class RecordsResource(Resource):
         response = jsonify(body)
         links = []
         if result.next_max_id:
-            links.append(_link(query, {"max_id": result.next_max_id}, "next"))
+            # the walk down keeps the request's lower bound: followed by its Link, a walk to a checkpoint ends there
+            bound = {"since_id": query.since_id} if query.since_id else {}
+            links.append(_link(query, {**bound, "max_id": result.next_max_id}, "next"))
         elif result.next_offset is not None:
             links.append(_link(query, {"offset": str(result.next_offset)}, "next"))
         if result.prev_min_id:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from api_testing import KEY, PSEUDONYM_KEY
 
@@ -117,3 +119,19 @@ def test_the_access_log_is_quiet_at_the_default_level_and_text_by_default(tmp_pa
     lines = serve_requests(tmp_path, mastodon_server, send, FEDISCOPE_LOG_LEVEL="INFO")
     (line,) = [line for line in lines if " api.access " in line]
     assert re.fullmatch(r"\S+ \S+ INFO api\.access GET /health 200 \d+ms key=- client=127\.0\.0\.1", line), line
+
+
+def test_a_method_a_route_does_not_take_is_logged_with_that_route(checked: Any,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A 405 names the route whose path was asked (its ``Allow`` is that route's methods), as every answered route
+    does: it was logged ``(no route)``, as if the path were none, so the log could not tell a client sending POST
+    to ``/v1/metrics`` from one asking for a path that does not exist. A path that is no route stays ``(no route)``."""
+    base = checked.url
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        assert requests.post(base + "/v1/metrics", timeout=30).status_code == 405
+        assert requests.head(base + "/v1/timelines/public", timeout=30).status_code == 405
+        assert requests.delete(base + "/v1/accounts/alice/statuses", timeout=30).status_code == 405
+        assert requests.post(base + "/v1/nowhere", timeout=30).status_code == 404
+    logged = [(r.method, r.route, r.status) for r in caplog.records if r.name == "api.access"]  # type: ignore[attr-defined]
+    assert logged == [("POST", "/v1/metrics", 405), ("HEAD", "/v1/timelines/public", 405),
+                      ("DELETE", "/v1/accounts/<acct>/statuses", 405), ("POST", "(no route)", 404)]

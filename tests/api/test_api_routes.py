@@ -101,6 +101,28 @@ def test_walking_link_headers_returns_every_status_once(api: LiveApi, mastodon_s
     assert seen == [s["id"] for s in mastodon_server.public_statuses()]
 
 
+def test_walking_link_headers_from_since_id_stops_at_it(api: LiveApi, mastodon_server: Any) -> None:
+    """A walk down to a checkpoint (``since_id``, as the NiFi flow and ``fediscope collect`` keep one) by the
+    ``Link`` header ends at the checkpoint, as the body's cursors do with the client's own ``since_id``: the
+    ``rel="next"`` URL keeps it. Without it the walk went on past the checkpoint to the oldest status, asking the
+    instance for every page of the timeline again."""
+    newest = [s["id"] for s in mastodon_server.public_statuses()]
+    assert len(newest) > 20
+    url: str | None = (f"{api.url}/v1/timelines/public?instance={mastodon_server.domain}&limit=5"
+                       f"&since_id={newest[12]}")
+    seen: list[str] = []
+    for _ in range(len(newest)):
+        if url is None:
+            break
+        response = api.http.get(url, headers={"X-API-Key": KEY}, timeout=30)
+        assert response.status_code == 200, response.text
+        seen += [r["data"]["id"] for r in response.json()["records"]]
+        next_links = [link["url"] for link in requests.utils.parse_header_links(response.headers.get("Link", ""))
+                      if link.get("rel") == "next"]
+        url = next_links[0] if next_links else None
+    assert seen == newest[:12]
+
+
 def _retag(double: Any, name: str) -> list[str]:
     """Rename the recorded hashtag most statuses carry to ``name`` on the double's statuses (the recordings hold
     ASCII tags only); the ids of the statuses carrying it, newest first."""
