@@ -69,6 +69,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -98,7 +99,7 @@ from fediscope.config import (
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, unknown_variables, weakness
 from fediscope.console import printable
 from fediscope.errors import ConfigError, FediscopeError, PrefixClashError, one_line
-from fediscope.redact import redact_text, redact_url, secret_values
+from fediscope.redact import mask_secrets, redact_text, redact_url, secret_values
 from fediscope.sources.client import USER_AGENT, refused_hint, tls_failure, tls_hint, user_agent
 from fediscope.wording import count
 
@@ -874,7 +875,10 @@ def guarded_storage_check(name: Literal["lake", "store"], settings: Settings,
     """The lake or store check (``check``, else :func:`check_lake` / :func:`check_store`) as ``fediscope doctor``
     runs it: an exception becomes a FAIL with the fix the doctor prints for it (the Airflow health tasks too)."""
     default, fix = {"lake": (check_lake, _lake_fix), "store": (check_store, _store_fix)}[name]
-    return _guarded(name, check or (lambda: default(settings)), fix(settings))
+    failed = _guarded(name, check or (lambda: default(settings)), fix(settings))
+    # the store's (or the lake's) own error names it, "store <url>: could not connect …": the line's name column
+    # says it already (was: "FAIL  store          store mysql+pymysql://…")
+    return replace(failed, detail=failed.detail.removeprefix(f"{name} ")) if failed.status == FAIL else failed
 
 
 def check_variables(env: Mapping[str, str] | None = None) -> Check | None:
@@ -918,13 +922,36 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
                                instances)
     if (variables := check_variables(env)) is not None:
         checks.append(variables)
-    return scrub(checks, secret_values(settings))
+    return scrub(checks, secret_values(settings), shown_urls(settings))
 
 
-def scrub(checks: Iterable[Check], secrets: Iterable[str]) -> list[Check]:
-    """The checks with known secret values, and anything shaped like a credential, masked as ``***``."""
+def shown_urls(settings: Settings) -> list[str]:
+    """The store URL, the lake URL and the Spark lake URI as the checks show them: masked by
+    :func:`~fediscope.redact.redact_url` (so is a store's own error message, ``store <url>: …``)."""
+    return [redact_url(str(url)) for url in (settings.store, settings.lake, settings.spark_lake_uri) if url]
+
+
+def scrub(checks: Iterable[Check], secrets: Iterable[str], shown: Iterable[str] = ()) -> list[Check]:
+    """The checks with known secret values, and anything shaped like a credential, masked as ``***``
+    (:func:`scrub_text`)."""
+    secrets, shown = list(secrets), list(shown)
+    return [replace(c, detail=scrub_text(c.detail, secrets, shown), fix=scrub_text(c.fix, secrets, shown))
+            for c in checks]
+
+
+def scrub_text(text: str, secrets: Iterable[str], shown: Iterable[str] = ()) -> str:
+    """``text`` with known secret values, and anything shaped like a credential, masked as ``***``; but each of
+    ``shown`` in it, a URL :func:`~fediscope.redact.redact_url` masked already (:func:`shown_urls`), has only the
+    known secrets masked: not redacted a second time. Was: ``?password=***: connected`` (a URL and the colon after
+    it) became ``?password=*** connected``, the secret query parameter's shape taking the colon for its value."""
     secrets = list(secrets)
-    return [replace(c, detail=redact_text(c.detail, secrets), fix=redact_text(c.fix, secrets)) for c in checks]
+    urls = sorted({url for url in shown if url}, key=len, reverse=True)
+    if not urls:
+        return redact_text(text, secrets)
+    pieces = re.split("(" + "|".join(map(re.escape, urls)) + ")", text)
+    # the odd pieces are the shown URLs, the even ones the text around them
+    return "".join(mask_secrets(piece, secrets) if index % 2 else redact_text(piece, secrets)
+                   for index, piece in enumerate(pieces))
 
 
 def exit_code(checks: Iterable[Check]) -> int:

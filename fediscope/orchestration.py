@@ -1279,16 +1279,17 @@ def _doctor_check(settings: Settings, name: Literal["lake", "store"], error: typ
         raise NoLakeError(redact_text(f"lake check failed: {printable(missing)}", secret_values(settings)))
     check = {"lake": doctor.check_lake, "store": doctor.check_store}[name]
     # a check that raises: the doctor's own fix
+    # named once: guarded_storage_check drops the "store " an exception's message starts with ("store <url>: …")
     result = doctor.guarded_storage_check(name, settings, lambda: check(settings))
-    if result.status == doctor.FAIL:  # named once: the detail of an exception's FAIL starts with "store <url>: …"
-        detail = result.detail.removeprefix(f"{name} ")
+    # redacted once: the URLs the detail shows are masked already (doctor.scrub_text)
+    secrets, shown = secret_values(settings), doctor.shown_urls(settings)
+    if result.status == doctor.FAIL:
         fix = f" -> fix: {printable(result.fix)}" if result.fix else ""
-        raise error(redact_text(f"{name} check failed: {printable(detail)}{fix}", secret_values(settings)))
-    line = redact_text(doctor.format_check(result), secret_values(settings))
+        raise error(doctor.scrub_text(f"{name} check failed: {printable(result.detail)}{fix}", secrets, shown))
+    line = doctor.scrub_text(doctor.format_check(result), secrets, shown)
     if result.status != doctor.OK:
         log.warning("%s", line)
-    return {"name": result.name, "status": result.status, "detail": redact_text(result.detail,
-                                                                                secret_values(settings))}
+    return {"name": result.name, "status": result.status, "detail": doctor.scrub_text(result.detail, secrets, shown)}
 
 
 # -- failures -------------------------------------------------------------------------------------------------

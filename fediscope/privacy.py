@@ -809,8 +809,9 @@ class PrivacyPolicy:
     def _as_collected(self, entity: str, record: Any, instance: str) -> Any | None:
         """Privacy off keeps what is landed as collected (no pseudonyms, nothing dropped), but not whom: an account
         that opted out or was erased is skipped with its statuses and boosts of them, counted and (opted out)
-        noted as with privacy on; a status quoting one loses the quoted status, and mentions of an erased one go, as
-        does the id of an erased account a status replies to.
+        noted as with privacy on; a status quoting one loses the quoted status, a link preview naming one as its
+        author loses that author's profile (:meth:`_collected_card`), and mentions of an erased one go, as does the
+        id of an erased account a status replies to.
         Handles and links inside the text stay as collected, but those of an erased account that the status (or one
         it reblogs or quotes) mentions, quotes, names as a link preview's author or names in its texts
         (:meth:`_note_written`) become :data:`ERASED`, as ``gdpr erase`` rewrites them in the statuses landed before
@@ -918,6 +919,9 @@ class PrivacyPolicy:
                     kept.append(_ascii_acct(m))
             if len(kept) != len(mentions) or any(k is not m for k, m in zip(kept, mentions, strict=False)):
                 out = {**out, "mentions": kept}
+        if isinstance(status.get("card"), dict) and (card := self._collected_card(status["card"], instance)) \
+                is not status["card"]:
+            out = {**out, "card": card}
         if self.suppressed and isinstance(status.get("card"), dict):
             self._note_card_authors(status["card"], instance, erased)
         if self.suppressed:
@@ -928,6 +932,34 @@ class PrivacyPolicy:
         for each in mentioned:
             each.mentioning.append(out)  # the status as landed (its parent holds this very object)
         return out
+
+    def _collected_card(self, card: dict[str, Any], instance: str) -> dict[str, Any]:
+        """A link preview as privacy off lands it: as collected, but the ``account`` of an ``authors`` entry (the
+        linked page's author's whole profile: bio, avatar, display name) None when that account opted out (the
+        opt-out noted), as Mastodon writes an author without a fediverse account; any other author's account as
+        :meth:`_collected_profile` lands a profile (its ``moved`` left out when that one opted out or was erased).
+        Privacy on lands no author at all (:func:`~fediscope.erased_mentions.minimised_card`). Was: an opted-out
+        account came back in clear in the card of every status linking to a page it wrote. An erased author's entry
+        is left to :meth:`_erase_names`, which removes it whole (its name and link too), as ``gdpr erase`` does. The
+        same object when nothing changes."""
+        authors = card.get("authors")
+        if not isinstance(authors, list):
+            return card
+        landed = [self._collected_card_author(author, instance) for author in authors]
+        if all(new is old for new, old in zip(landed, authors, strict=True)):
+            return card
+        return {**card, "authors": landed}
+
+    def _collected_card_author(self, author: Any, instance: str) -> Any:
+        """One entry of a link preview's ``authors`` (:meth:`_collected_card`)."""
+        account = author.get("account") if isinstance(author, dict) else None
+        if not isinstance(account, dict):
+            return author
+        reason = self._collected_skip(account, instance)  # notes an opt-out
+        if reason == "suppressed" or self._suppressed_key(account, instance) is not None:
+            return author  # erased (also when it opted out): _erase_names removes the entry whole
+        landed = None if reason else self._collected_profile(account, instance)
+        return author if landed is account else {**author, "account": landed}
 
     def _suppressed_key(self, account: Any, instance: str) -> str | None:
         """The key of ``account`` (an account or mention object as collected) when it is on the suppression list."""

@@ -520,14 +520,17 @@ def _known_secrets(secrets: frozenset[str]) -> KnownSecrets:
 
 def secret_values(settings: Any) -> list[str]:
     """Every secret a :class:`~fediscope.config.Settings` holds: API keys (with and without their ``:ro``
-    suffix), the pseudonym key, per-instance tokens and passwords embedded in the store or lake URL."""
+    suffix), the pseudonym key, per-instance tokens and the secrets embedded in the store URL, the lake URL and the
+    Spark lake URI (``spark_lake_uri``: a password, a secret query parameter's value). Known, they are masked
+    wherever a text holds them, also where it is not shaped like a URL (a Hadoop error quoting a token alone)."""
     found: list[str] = []
     for key in getattr(settings, "api_key", ()) or ():
         found += [key, key.rsplit(":", 1)[0] if key.endswith(":ro") else key]
     if getattr(settings, "pseudonym_key", None):
         found.append(settings.pseudonym_key)
     found += [t for t in (getattr(settings, "tokens", {}) or {}).values() if t]
-    for url in (getattr(settings, "store", ""), getattr(settings, "lake", "")):
+    for url in (getattr(settings, "store", ""), getattr(settings, "lake", ""),
+                getattr(settings, "spark_lake_uri", None) or ""):
         found += url_secrets(str(url))
     return [s for s in dict.fromkeys(found) if s]
 

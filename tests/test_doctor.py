@@ -200,6 +200,36 @@ def test_store_passwords_are_masked(clean_env: Path, monkeypatch: pytest.MonkeyP
     assert "fediscope:***@db.example" in check.detail
 
 
+def test_the_store_line_with_a_password_in_the_query_is_redacted_once_and_named_once(clean_env: Path) -> None:
+    """Was: ``FAIL  store          store mysql+pymysql://fediscope@…/db?password=*** could not connect …``: the
+    store's own error names the store, which the name column does already; and doctor redacted that message, whose
+    URL the store had masked, a second time, the query parameter's pattern then taking the ``:`` after ``***`` for
+    the password's value. A real PyMySQL connection refused on a free port of 127.0.0.1."""
+    port = free_port()
+    url = f"mysql+pymysql://fediscope@127.0.0.1:{port}/db?password=Qp-Secret-77"
+    code, output = _doctor(_env(clean_env, FEDISCOPE_STORE=url))
+    assert code == 1
+    store = next(line for line in output.splitlines() if line.startswith("FAIL  store "))
+    assert store == (
+        f"FAIL  store          mysql+pymysql://fediscope@127.0.0.1:{port}/db?password=***: could not connect to the "
+        f"store: (2003, \"Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused)\") -> fix: "
+        "check host, port, user and password in FEDISCOPE_STORE, and that the database exists "
+        "(infra/mariadb/bootstrap.py of fediscope's source repository creates it and a least-privilege user)")
+    assert "Qp-Secret-77" not in output
+
+
+def test_scrub_masks_a_shown_url_only_of_known_secrets() -> None:
+    """The URLs doctor shows are masked by redact_url already; scrub masks the known secrets in them, and redacts
+    the text around them as ever (a password there, even one that starts with ``***``, is masked)."""
+    shown = "mysql+pymysql://u@db/x?password=***"
+    detail = f"{shown}: refused for KnownSecret-123456; retry with password=***pw and {shown.replace('u@', 'me@')}"
+    assert scrub([Check("store", FAIL, detail)], ["KnownSecret-123456"], [shown])[0].detail == (
+        f"{shown}: refused for ***; retry with password=*** and mysql+pymysql://me@db/x?password=***")
+    holding = "mysql+pymysql://KnownSecret-123456@db/x"  # a known secret in a shown URL is masked all the same
+    assert scrub([Check("store", FAIL, f"{holding}: at KnownSecret-123456")], ["KnownSecret-123456"],
+                 [holding])[0].detail == "mysql+pymysql://***@db/x: at ***"
+
+
 def test_bad_configuration_is_one_line_not_a_traceback(clean_env: Path) -> None:
     result = CliRunner().invoke(cli, ["doctor"], env={"FEDISCOPE_ENGINE": "hadoop"})
     assert result.exit_code != 0

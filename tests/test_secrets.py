@@ -248,6 +248,19 @@ def test_secret_values_of_settings() -> None:
     assert secret_values(in_query) == ["QSsecret99"]
 
 
+def test_the_secrets_of_the_spark_lake_uri_are_known(tmp_path: Path) -> None:
+    """Was: ``secret_values`` read the store and lake URLs but not ``spark_lake_uri``, so a credential in it was
+    masked only where a text showed it URL-shaped (``?delegation_token=…``), not where an error quoted it alone."""
+    uri = "hdfs://spark:Hd-Pw7x2Lq9@namenode:8020/fediscope?charset=utf8&hdfs_delegation_token=Dt-4Kq8Zm2Wv6Xs0"
+    settings = load_settings({"FEDISCOPE_SPARK_LAKE_URI": uri, "FEDISCOPE_LAKE": str(tmp_path / "lake")},
+                             toml_path=False)
+    assert settings.spark_lake_uri == uri
+    secrets = secret_values(settings)
+    assert {"Hd-Pw7x2Lq9", "Dt-4Kq8Zm2Wv6Xs0"} <= set(secrets)
+    message = "delegation (Dt-4Kq8Zm2Wv6Xs0) can't be found in cache; login as spark with Hd-Pw7x2Lq9 refused"
+    assert redact_text(message, secrets) == "delegation (***) can't be found in cache; login as spark with *** refused"
+
+
 def test_a_short_known_secret_is_masked_only_where_it_stands_alone() -> None:
     assert redact_text("API key#1 is shorter than 16 characters", ["short"]) == \
         "API key#1 is shorter than 16 characters"

@@ -1239,6 +1239,23 @@ def test_unreachable_store_fails_its_task_with_the_doctors_fix(tmp_path: Path) -
         orch.check_store(from_env)
 
 
+def test_a_store_check_with_a_password_in_the_query_is_redacted_once(tmp_path: Path) -> None:
+    """The store's error masks its URL; the task redacted that message a second time, the query parameter's pattern
+    then taking the ``:`` after ``***`` for the password (was: ``…/fediscope?password=*** could not connect``)."""
+    from fediscope.errors import StoreError
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"mysql+pymysql://fedi@127.0.0.1:{port}/fediscope?password=PwSecret99"
+    settings = orch.settings_from_overrides({"store": url}, env={})
+    with pytest.raises(StoreError) as info:
+        orch.check_store(settings)
+    assert "PwSecret99" not in str(info.value)
+    assert str(info.value).startswith(f"store check failed: mysql+pymysql://fedi@127.0.0.1:{port}/fediscope?"
+                                      "password=***: could not connect to the store: ")
+
+
 def test_retention_deletes_old_raw_partitions_only(tmp_path: Path) -> None:
     from fediscope.lake import layout
 
