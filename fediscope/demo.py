@@ -39,6 +39,7 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -886,13 +887,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _doomed(directory: Path) -> Path:
+    """Where ``--fresh`` moves ``directory`` before deleting it (a hidden sibling, removed by the next run)."""
+    return directory.with_name(f".{directory.name}.deleting")
+
+
+def remove_leftovers(ctx: DemoContext) -> None:
+    """Delete what a ``--fresh`` deletion that was cut short (Ctrl-C, a kill) left beside the lake: never part of
+    the lake or the outputs themselves, which it had moved out of the way first."""
+    for directory in (ctx.lake_dir, ctx.out_dir):
+        shutil.rmtree(_doomed(directory), ignore_errors=True)
+
+
 def fresh_start(ctx: DemoContext) -> None:
+    """Delete the lake and the outputs (the demo key is kept), whole or not at all: each is first renamed out of the
+    way (the outputs first, so a lake is never left beside the store of an older one), with Ctrl-C held back until
+    the key is back in the new lake, then deleted. Was: deleted in place, where a Ctrl-C (or a file it could not
+    delete, ignored) left part of the old lake, its curated tables without their key, manifest and raw files, and
+    the next run counted every account twice. A rename that fails raises the OSError, which :func:`main` words,
+    before anything is deleted."""
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
-    for directory in (ctx.lake_dir, ctx.out_dir):
-        shutil.rmtree(directory, ignore_errors=True)
-    if key:
-        write_key(key_path, key)
+    remove_leftovers(ctx)
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
+    try:
+        for directory in (ctx.out_dir, ctx.lake_dir):
+            if directory.exists() or directory.is_symlink():
+                directory.rename(_doomed(directory))
+        if key:
+            write_key(key_path, key)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    remove_leftovers(ctx)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -903,6 +930,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     try:
+        remove_leftovers(ctx)
         if args.fresh:
             fresh_start(ctx)
         ctx.n_statuses, ctx.seed = corpus_for(ctx.lake_dir, args.statuses, args.seed)
