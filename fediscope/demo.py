@@ -449,12 +449,13 @@ def collect(ctx: DemoContext) -> str:
     ctx.public_before = checkpoint.newest_id
     resumed = bool((checkpoint.extra or {}).get("walk"))
     targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
-    summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty())
+    # failures_shown: the FAILED line below says why, so the collector does not log each failed source as a warning
+    summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty(), failures_shown=True)
     ctx.collected = summary
     ctx.outputs["raw lake (JSONL)"] = str(ctx.lake_dir / "raw")
     ctx.details["raw lake (JSONL)"] = f"{summary.landed} records landed by this run"
     if summary.failed:
-        raise DemoStepError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
+        raise DemoStepError(failed_sources(summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
     statuses = sum(s.landed for s in timelines)
     # was "(the whole corpus)" beside more statuses than the instance serves: the timelines overlap (the local
@@ -466,6 +467,15 @@ def collect(ctx: DemoContext) -> str:
             f"{count(statuses, 'status')} from "
             f"{count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
             f"{count(len(summary.sources) - len(timelines), 'snapshot source')}; {_left_out(summary)}")
+
+
+def failed_sources(failed: Sequence[Any]) -> str:
+    """The collect step's failure, one line: the first failed source's reason, and the others by name. Was every
+    source's reason in full: a full disk or an unwritable lake said the same of each of the 8 sources, with its path
+    (1,800 characters), after a warning line for each."""
+    first, others = failed[0], [s.source for s in failed[1:]]
+    more = f" (and {count(len(others), 'other source')}: {', '.join(others)})" if others else ""
+    return f"{first.instance} {first.source}: {first.error}{more}"
 
 
 def _left_out(summary: Any) -> str:
