@@ -807,10 +807,15 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
               file=out)
     else:
-        how = ("`make system-deps` installs it as root" if run_by_make() else
+        from fediscope.engine.spark_engine import java_not_found  # imports no pyspark
+
+        # where Spark looks, as `fediscope doctor` says it: was "not found … apt-get install" also for a JAVA_HOME
+        # naming a removed JDK, where Spark runs $JAVA_HOME/bin/java whatever is installed
+        how = ("point JAVA_HOME at a Java 17+ installation, or unset it" if os.environ.get("JAVA_HOME") else
+               "`make system-deps` installs it as root" if run_by_make() else
                "Debian: `apt-get install openjdk-17-jre-headless`")
-        print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
-              f"engine needs Java 17+ ({how}).", file=out)
+        print(f"Java: not found ({java_not_found()}). Fine for the demo, which computes with DuckDB (embedded); only "
+              f"the Spark engine needs Java 17+ ({how}).", file=out)
     code, failed, stopped = 0, 0, False
     from fediscope.cli import SigintWatch  # click and fediscope.errors only
 
