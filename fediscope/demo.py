@@ -878,7 +878,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=__doc__.split("\n\n")[0])
+    # the docstring's first paragraph, without its reST markup (was shown as ``make demo``)
+    description = __doc__.split("\n\n")[0].replace("``", "`")
+    parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=description)
     parser.add_argument("--statuses", type=int, default=None,
                         help=f"statuses in the sample corpus (default: the corpus the lake was collected from, "
                              f"else {DEFAULT_STATUSES}; another one needs --fresh)")
