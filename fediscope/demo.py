@@ -925,7 +925,11 @@ def remove_leftovers(ctx: DemoContext) -> None:
     """Delete what a ``--fresh`` deletion that was cut short (Ctrl-C, a kill) left beside the lake: never part of
     the lake or the outputs themselves, which it had moved out of the way first."""
     for directory in (ctx.lake_dir, ctx.out_dir):
-        shutil.rmtree(_doomed(directory), ignore_errors=True)
+        doomed = _doomed(directory)
+        if doomed.is_symlink():  # a lake linked to elsewhere: the link goes, what it points to is not deleted
+            doomed.unlink()
+        else:
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def fresh_start(ctx: DemoContext) -> None:

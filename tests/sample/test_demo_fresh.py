@@ -87,3 +87,16 @@ def test_a_fresh_start_that_cannot_delete_stops_the_demo_with_one_line(
     assert "cannot prepare" in err and "Permission denied" in err, err
     assert files(ctx.lake_dir) == before and len(before) == 4  # the old lake, untouched
     assert ctx.db_path.read_bytes() == b"old store"
+
+
+def test_fresh_start_replaces_a_linked_lake_and_leaves_what_it_links_to(tmp_path: Path) -> None:
+    """A demo-lake that is a symbolic link (to a bigger disk): the link goes and a new lake takes its place; the
+    directory it pointed to is not deleted through it (as rmtree never did), and nothing is left beside the lake."""
+    elsewhere = old_demo(tmp_path / "disk").lake_dir
+    ctx = DemoContext(base=tmp_path / "run")
+    ctx.base.mkdir()
+    ctx.lake_dir.symlink_to(elsewhere, target_is_directory=True)
+    fresh_start(ctx)
+    assert not ctx.lake_dir.is_symlink() and files(ctx.lake_dir) == [KEY_FILE]
+    assert len(files(elsewhere)) == 4
+    assert sorted(p.name for p in ctx.base.iterdir()) == ["demo-lake"]
