@@ -3,8 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# what `make demo` writes (python -m fediscope.demo: its --dir, by default here); `make clean` removes it
-DEMO_OUTPUTS := demo-lake demo-out
+# what `make demo` writes (python -m fediscope.demo: its --dir, by default here); `make clean` removes it, and what
+# a `--fresh` cut short left to delete (the old lake and outputs, moved aside whole before their deletion)
+DEMO_OUTPUTS := demo-lake demo-out .demo-lake.deleting .demo-out.deleting
 # setuptools' notice on every editable install ("Editable installation. !! *** Please be careful with folders in
 # your working directory ..."), which pip shows even with -q, as a warning block a newcomer reads as a failure
 QUIET_EDITABLE := ignore:Editable installation

@@ -39,6 +39,7 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -448,12 +449,13 @@ def collect(ctx: DemoContext) -> str:
     ctx.public_before = checkpoint.newest_id
     resumed = bool((checkpoint.extra or {}).get("walk"))
     targets = [(spec.instance, parse_source(t)) for spec in settings.sources for t in spec.timelines]
-    summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty())
+    # failures_shown: the FAILED line below says why, so the collector does not log each failed source as a warning
+    summary = run_collection(settings, targets, max_pages=None, progress=sys.stderr.isatty(), failures_shown=True)
     ctx.collected = summary
     ctx.outputs["raw lake (JSONL)"] = str(ctx.lake_dir / "raw")
     ctx.details["raw lake (JSONL)"] = f"{summary.landed} records landed by this run"
     if summary.failed:
-        raise DemoStepError("; ".join(f"{s.instance} {s.source}: {s.error}" for s in summary.failed))
+        raise DemoStepError(failed_sources(summary.failed))
     timelines = [s for s in summary.sources if parse_source(s.source).paged]
     statuses = sum(s.landed for s in timelines)
     # was "(the whole corpus)" beside more statuses than the instance serves: the timelines overlap (the local
@@ -465,6 +467,15 @@ def collect(ctx: DemoContext) -> str:
             f"{count(statuses, 'status')} from "
             f"{count(len(timelines), 'timeline')} ({since}), {summary.landed - statuses} from "
             f"{count(len(summary.sources) - len(timelines), 'snapshot source')}; {_left_out(summary)}")
+
+
+def failed_sources(failed: Sequence[Any]) -> str:
+    """The collect step's failure, one line: the first failed source's reason, and the others by name. Was every
+    source's reason in full: a full disk or an unwritable lake said the same of each of the 8 sources, with its path
+    (1,800 characters), after a warning line for each."""
+    first, others = failed[0], [s.source for s in failed[1:]]
+    more = f" (and {count(len(others), 'other source')}: {', '.join(others)})" if others else ""
+    return f"{first.instance} {first.source}: {first.error}{more}"
 
 
 def _left_out(summary: Any) -> str:
@@ -796,15 +807,29 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
         print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
               file=out)
     else:
-        how = ("`make system-deps` installs it as root" if run_by_make() else
+        from fediscope.engine.spark_engine import java_not_found  # imports no pyspark
+
+        # where Spark looks, as `fediscope doctor` says it: was "not found … apt-get install" also for a JAVA_HOME
+        # naming a removed JDK, where Spark runs $JAVA_HOME/bin/java whatever is installed
+        how = ("point JAVA_HOME at a Java 17+ installation, or unset it" if os.environ.get("JAVA_HOME") else
+               "`make system-deps` installs it as root" if run_by_make() else
                "Debian: `apt-get install openjdk-17-jre-headless`")
-        print("Java: not found. Fine for the demo, which computes with DuckDB (embedded); only the Spark "
-              f"engine needs Java 17+ ({how}).", file=out)
+        print(f"Java: not found ({java_not_found()}). Fine for the demo, which computes with DuckDB (embedded); only "
+              f"the Spark engine needs Java 17+ ({how}).", file=out)
     code, failed, stopped = 0, 0, False
     from fediscope.cli import SigintWatch  # click and fediscope.errors only
 
+    previous_hook = sys.unraisablehook
+
+    def unraisable(seen: Any) -> None:
+        """A Ctrl-C that Python raised inside a finalizer cannot propagate: Python printed it as "Exception ignored
+        … Traceback" and went on. The watch saw it, and the loop below stops at the end of the step."""
+        if not (issubclass(seen.exc_type, KeyboardInterrupt) and sigint.seen):
+            previous_hook(seen)
+
     try:
         with SigintWatch() as sigint:
+            sys.unraisablehook = unraisable
             for number, step in enumerate(steps, start=1):
                 label = f"[{number}/{len(steps)}] {step.name}"
                 print(f"{label} …", file=out, flush=True)
@@ -822,12 +847,15 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                         break
                     continue
                 print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
+                if sigint.seen:  # a Ctrl-C that a finalizer swallowed (see unraisable): not lost
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         out.flush()
         print("fediscope demo: interrupted; run it again to continue (collection resumes from its checkpoints)",
               file=err)
         code, stopped = 130, True
     finally:
+        sys.unraisablehook = previous_hook
         ctx.stop_servers()
     verdict = ("Interrupted" if code == 130 else "Stopped" if stopped else
                f"Done with {count(failed, 'failed step')}" if failed else "Done")
@@ -862,7 +890,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=__doc__.split("\n\n")[0])
+    # the docstring's first paragraph, without its reST markup (was shown as ``make demo``)
+    description = __doc__.split("\n\n")[0].replace("``", "`")
+    parser = argparse.ArgumentParser(prog="python -m fediscope.demo", description=description)
     parser.add_argument("--statuses", type=int, default=None,
                         help=f"statuses in the sample corpus (default: the corpus the lake was collected from, "
                              f"else {DEFAULT_STATUSES}; another one needs --fresh)")
@@ -886,13 +916,43 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _doomed(directory: Path) -> Path:
+    """Where ``--fresh`` moves ``directory`` before deleting it (a hidden sibling, removed by the next run)."""
+    return directory.with_name(f".{directory.name}.deleting")
+
+
+def remove_leftovers(ctx: DemoContext) -> None:
+    """Delete what a ``--fresh`` deletion that was cut short (Ctrl-C, a kill) left beside the lake: never part of
+    the lake or the outputs themselves, which it had moved out of the way first."""
+    for directory in (ctx.lake_dir, ctx.out_dir):
+        doomed = _doomed(directory)
+        if doomed.is_symlink():  # a lake linked to elsewhere: the link goes, what it points to is not deleted
+            doomed.unlink()
+        else:
+            shutil.rmtree(doomed, ignore_errors=True)
+
+
 def fresh_start(ctx: DemoContext) -> None:
+    """Delete the lake and the outputs (the demo key is kept), whole or not at all: each is first renamed out of the
+    way (the outputs first, so a lake is never left beside the store of an older one), with Ctrl-C held back until
+    the key is back in the new lake, then deleted. Was: deleted in place, where a Ctrl-C (or a file it could not
+    delete, ignored) left part of the old lake, its curated tables without their key, manifest and raw files, and
+    the next run counted every account twice. A rename that fails raises the OSError, which :func:`main` words,
+    before anything is deleted."""
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
-    for directory in (ctx.lake_dir, ctx.out_dir):
-        shutil.rmtree(directory, ignore_errors=True)
-    if key:
-        write_key(key_path, key)
+    remove_leftovers(ctx)
+    held = {signal.SIGINT, signal.SIGTERM}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
+    try:
+        for directory in (ctx.out_dir, ctx.lake_dir):
+            if directory.exists() or directory.is_symlink():
+                directory.rename(_doomed(directory))
+        if key:
+            write_key(key_path, key)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    remove_leftovers(ctx)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -903,6 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     try:
+        remove_leftovers(ctx)
         if args.fresh:
             fresh_start(ctx)
         ctx.n_statuses, ctx.seed = corpus_for(ctx.lake_dir, args.statuses, args.seed)

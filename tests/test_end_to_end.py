@@ -287,6 +287,23 @@ def test_a_failing_step_stops_the_demo_with_one_line(tmp_path: Path) -> None:
     assert "Stopped in" in run.stdout and "[7/8]" not in run.stdout
 
 
+@pytest.mark.slow
+def test_a_collection_that_cannot_land_fails_in_one_line(tmp_path: Path) -> None:
+    """README: "A step that fails is one line on stderr". Was: every failed source was logged as a WARNING line
+    first, then the FAILED line repeated each source's reason with its path (a full disk: 9 lines on stderr, the
+    last of 1,800 characters, saying "No space left on device" 8 times)."""
+    (tmp_path / "demo-lake").mkdir()
+    (tmp_path / "demo-lake" / "raw").write_text("")  # a file where the raw lake goes: no batch can land
+    run = run_demo(tmp_path, "--port", "0")
+    assert run.returncode == 1 and "Traceback" not in run.stdout + run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("[3/8] collect: FAILED: "), run.stderr
+    assert lines[0].count("Not a directory") == 1, lines[0]  # the first source's reason, once
+    assert re.search(r" public: cannot write \S+: Not a directory \(and 7 other sources: local, tag:\S+, instance, "
+                     r"instance_activity, instance_peers, trends_tags, directory\)$", lines[0]), lines[0]
+    assert "Stopped in" in run.stdout and "[4/8]" not in run.stdout
+
+
 def test_the_api_check_fails_when_a_record_differs_and_the_api_stops(tmp_path: Path) -> None:
     ctx = DemoContext(base=tmp_path, n_statuses=150, port=0, new_statuses=0)
     try:

@@ -140,6 +140,7 @@ def test_the_java_hint_names_make_only_under_make(tmp_path: Path, monkeypatch: p
     from fediscope import demo
 
     monkeypatch.setattr(demo, "java_available", lambda: False)
+    monkeypatch.delenv("JAVA_HOME", raising=False)  # a JAVA_HOME set is named in the line instead (test_demo_java)
     monkeypatch.delenv("MAKELEVEL", raising=False)
     out = io.StringIO()
     assert run_demo(DemoContext(base=tmp_path, port=0), [], out) == 0
