@@ -910,9 +910,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")
     args = parser.parse_args(argv)
-    bad_port = args.port is not None and not 0 <= args.port <= 65535
-    if (args.statuses is not None and args.statuses < 1) or args.new_statuses < 0 or bad_port:
-        parser.error("--statuses must be >= 1, --new >= 0 and --port between 0 and 65535")
+    # only the options that are wrong (was one message naming all three, whichever was given)
+    wrong = [rule for bad, rule in ((args.statuses is not None and args.statuses < 1, "--statuses must be >= 1"),
+                                    (args.new_statuses < 0, "--new must be >= 0"),
+                                    (args.port is not None and not 0 <= args.port <= 65535,
+                                     "--port must be between 0 and 65535")) if bad]
+    if wrong:
+        parser.error("; ".join(wrong))
     return args
 
 
