@@ -779,6 +779,19 @@ def java_available() -> bool:
     return find_java() is not None
 
 
+def java_too_old() -> str | None:
+    """How the Java Spark would run falls short of :data:`~fediscope.engine.spark_engine.MIN_JAVA`, as `fediscope
+    doctor` checks it (``java -version``), or None: also where its version cannot be told (the engine's own check
+    then lets it through as well)."""
+    from fediscope.engine.spark_engine import MIN_JAVA, find_java, java_major  # imports no pyspark
+
+    java = find_java()
+    major = java_major(java) if java is not None else None
+    if major is None or major >= MIN_JAVA:
+        return None
+    return f"Java {major} at {java}; the Spark engine needs Java {MIN_JAVA}+"
+
+
 # -- running ------------------------------------------------------------------------------------------------------
 def installation_problem(steps: Sequence[Step] = STEPS) -> str | None:
     """The line saying which step cannot run for a module that does not import, or None: checked before anything
@@ -804,8 +817,12 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     started = time.monotonic()
     print(f"fediscope demo in {ctx.base} ({ctx.n_statuses} statuses, seed {ctx.seed})", file=out)
     if java_available():
-        print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
-              file=out)
+        if too_old := java_too_old():  # was "Java: found" whatever its version: a Java 11 read as ready for Spark
+            print(f"Java: found, but too old for Spark ({too_old}: install it and set JAVA_HOME to it). Fine for "
+                  "the demo, which computes with DuckDB (embedded).", file=out)
+        else:
+            print("Java: found, but not needed here (the demo computes with DuckDB; the Spark engine uses Java).",
+                  file=out)
     else:
         from fediscope.engine.spark_engine import java_not_found  # imports no pyspark
 
@@ -910,9 +927,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true",
                         help="delete demo-lake/ and demo-out/ first (the demo key is kept)")
     args = parser.parse_args(argv)
-    bad_port = args.port is not None and not 0 <= args.port <= 65535
-    if (args.statuses is not None and args.statuses < 1) or args.new_statuses < 0 or bad_port:
-        parser.error("--statuses must be >= 1, --new >= 0 and --port between 0 and 65535")
+    # only the options that are wrong (was one message naming all three, whichever was given)
+    wrong = [rule for bad, rule in ((args.statuses is not None and args.statuses < 1, "--statuses must be >= 1"),
+                                    (args.new_statuses < 0, "--new must be >= 0"),
+                                    (args.port is not None and not 0 <= args.port <= 65535,
+                                     "--port must be between 0 and 65535")) if bad]
+    if wrong:
+        parser.error("; ".join(wrong))
     return args
 
 

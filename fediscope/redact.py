@@ -240,7 +240,7 @@ def _redact_loose_userinfo(url: str) -> str:
 def redact_url(url: str) -> str:
     """``mysql+pymysql://user:pw@db/x?access_token=t`` → ``mysql+pymysql://user:***@db/x?access_token=***``.
 
-    Only the secret parts change; anything else (``sqlite:///path`` with its empty host) is kept verbatim. A URL
+    Only the secret parts change; anything else (``sqlite:////abs/path`` with its empty host) is kept verbatim. A URL
     typed without ``//`` but with an ``@`` (``mysql+pymysql:/user:pw@db/x``) has its userinfo password masked too:
     error messages echo exactly such mistyped URLs.
     """
@@ -271,7 +271,12 @@ def redact_url(url: str) -> str:
             query = urlencode([(k, MASK if _is_secret_param(k) else v) for k, v in pairs], safe="*")
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+    if netloc != parts.netloc:  # a host is there, so urlunsplit writes the ``//`` before it
+        return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+    # the text before the query as written: urlunsplit drops the ``//`` of an empty host, which turned
+    # ``sqlite:////tmp/x.db`` into ``sqlite://tmp/x.db`` (a host ``tmp``) and ``sqlite:///x.db`` into ``sqlite:/x.db``
+    before_query = re.split(r"[?#]", url, maxsplit=1)[0]
+    return before_query + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
 
 def _after_userinfo(url: str, end: int) -> str:
