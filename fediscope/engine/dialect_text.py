@@ -19,11 +19,14 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
   a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
   matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
-  without it), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as ``RLIKE '^(?:p)\\z'``
+  without it), ``\\b``/``\\B`` as RE2's ASCII word boundary (Java 17's counts ``é`` as a word character), and
+  ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as ``RLIKE '^(?:p)\\z'``
   (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag ``m`` and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
-* ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
+* ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction),
+  and beyond 2^63 microseconds (about the year 294247) failing with DuckDB's message. (A result beyond the year 9999,
+  which no store holds, is refused on both: :func:`~fediscope.engine.metric_state.normalize_table`.)
 * refused: ``hash()`` (another hash function in each engine), ``mode()`` (of values tied for the most rows, the one
   each engine meets first: the rows' order), ``arg_max``/``arg_min``/``max_by``/``min_by`` (of rows tied on the
   value, the one each engine meets first; DuckDB also skips a row whose result is NULL, Spark gives that NULL), and
@@ -51,6 +54,17 @@ _FULL_MATCH = (exp.SimilarTo, exp.RegexpFullMatch)
 #: the argument holding DuckDB's options of each regular expression function (``regexp_matches(s, p, 'i')``)
 _OPTIONS = {exp.RegexpLike: "flag", exp.RegexpExtract: "parameters", exp.RegexpExtractAll: "parameters",
             exp.RegexpReplace: "modifiers"}
+#: RE2's word boundaries (``\\b``, ``\\B``), between an ASCII word character (``[0-9A-Za-z_]``, RE2's ``\\w``) and
+#: another character or an end, written so for Java, whose ``\\b`` (Java 17) also counts any letter, digit or
+#: combining mark as a word character (``'éa' ~ '\\ba'`` is false on Spark, true on DuckDB); case-sensitive inside
+#: (``(?-i:…)``), so that ``(?iu)`` does not let ``[A-Za-z]`` match ``K`` (the Kelvin sign) or ``ſ``
+_WORD = "[0-9A-Za-z_]"
+_ASCII_BOUNDARIES = {
+    "\\b": f"(?-i:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))",
+    "\\B": f"(?-i:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))",
+}
+#: DuckDB's error for ``to_timestamp`` of seconds beyond 2^63 microseconds (about the year 294247) or NaN
+_EPOCH_RANGE = "Epoch seconds out of range for TIMESTAMP WITH TIME ZONE"
 #: an inline flag group, ``(?i)`` or ``(?s:…)``: its flags
 _FLAG_GROUP = re.compile(r"(?<!\\)\(\?([a-zA-Z]*)(?:-[a-zA-Z]*)?[:)]")
 
@@ -152,6 +166,8 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
       ``\\u2029``, RE2's every character but ``\\n``;
     * case-insensitive (the option ``'i'``, or ``(?i)`` in the pattern), Java's flag ``u`` (UNICODE_CASE) too: Java
       folds only ASCII letters without it (``'É' ~ '(?i)é'`` is false on Spark);
+    * ``\\b``/``\\B`` outside a class as RE2's ASCII word boundary (:data:`_ASCII_BOUNDARIES`): Java 17's ``\\b``
+      also counts ``é``, ``д`` or a combining mark as a word character;
     * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
     out: list[str] = []
     i, dot = 0, False
@@ -165,7 +181,8 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
             i = end
             continue
         if char == "\\":
-            out.append(pattern[i:i + 2])
+            escape = pattern[i:i + 2]
+            out.append(_ASCII_BOUNDARIES.get(escape, escape) if first < 0 else escape)
             i += 2
             continue
         if first >= 0:
@@ -225,8 +242,12 @@ def _written(node: exp.Expression) -> exp.Expression:
         return node
     if isinstance(node, exp.UnixToTime) and not node.args.get("scale") and not node.args.get("zone"):
         # DuckDB: the seconds times 10^6 as a DOUBLE, to the nearest microsecond (a tie to even, as RINT);
-        # sqlglot's FROM_UNIXTIME drops the fraction
-        return _template("TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT))", X=node.this)
+        # sqlglot's FROM_UNIXTIME drops the fraction. Beyond 2^63 microseconds (and NaN) DuckDB fails with its
+        # message, where Spark's cast to BIGINT failed with its own (CAST_OVERFLOW of a DOUBLE): the same here
+        return _template(
+            "CASE WHEN X IS NULL THEN NULL WHEN ABS(CAST(X AS DOUBLE) * 1000000) < 9.223372036854775807E18 "
+            "THEN TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT)) "
+            f"ELSE RAISE_ERROR('{_EPOCH_RANGE}') END", X=node.this)
     if isinstance(node, exp.SplitPart):
         return _duckdb_split_part(node)
     if isinstance(node, exp.Upper):
