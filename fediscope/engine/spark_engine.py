@@ -93,6 +93,7 @@ class _ToConvert(Exception):
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
+_TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_ntz"})
 
 
 @contextmanager
@@ -114,6 +115,7 @@ def _job_failures() -> Iterator[None]:
             raise
         _raise_if_to_convert(failure, cause, exc)
         _raise_if_not_a_record(failure, cause, exc)
+        _raise_if_wide_sum(failure, exc)
         if _by_zero(failure) != failure:
             failure, cause = _by_zero(failure), ""
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
@@ -125,6 +127,7 @@ def _job_failures() -> Iterator[None]:
     except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect, toArrow)
         _raise_if_to_convert(str(exc), "", exc)
         _raise_if_not_a_record(str(exc), "", exc)
+        _raise_if_wide_sum(str(exc), exc)
         text = str(exc).strip()
         failure = re.sub(r"\s+SQLSTATE: \w+\s*$", "", text.splitlines()[0]).strip() if text else type(exc).__name__
         if "cancelled" in failure.lower():
@@ -136,6 +139,21 @@ def _job_failures() -> Iterator[None]:
 
 
 _BY_ZERO = {"[DIVIDE_BY_ZERO]": "Division by zero", "[REMAINDER_BY_ZERO]": "Remainder by zero"}
+#: Spark's failure casting a ``DECIMAL(38, 0)`` back to a BIGINT: a ``sum`` of whole numbers beyond 64 bits, summed
+#: so as DuckDB sums to a HUGEINT (:func:`fediscope.engine.dialect._wide_sum`)
+_WIDE_SUM = re.compile(
+    r'\[CAST_OVERFLOW\] The value (-?\d+)BD of the type "DECIMAL\(38,0\)" cannot be cast to "BIGINT"')
+
+
+def _raise_if_wide_sum(failure: str, exc: BaseException) -> None:
+    """A sum of whole numbers wider than 64 bits as the :class:`SqlError` (exit 2, naming the metric's file) whose
+    advice is DuckDB's refusal of it when stored (:func:`~fediscope.engine.base.wide_integer`): CAST it to DOUBLE,
+    which the Spark SQL then sums whole, as DuckDB does. Was: ``[ARITHMETIC_OVERFLOW] … Use 'try_add' …``, Spark's
+    advice, also where DuckDB's partial sums passed 64 bits and its total did not."""
+    match = _WIDE_SUM.search(failure)
+    if match:
+        raise SqlError(f"a sum of whole numbers is {match.group(1)}, wider than the 64 bits every store holds; CAST "
+                       "it to DOUBLE in the metric's SQL: CAST(sum(x) AS DOUBLE)") from exc
 
 
 def _by_zero(failure: str) -> str:
@@ -782,19 +800,27 @@ class SparkEngine(Engine):
         return self.query_arrow(sql)
 
     def _arrow(self, frame: Any) -> Any:
-        """A frame's rows as Arrow (run inside :meth:`_job`)."""
-        if self._flat(frame):
-            return frame.toArrow()
+        """A frame's rows as Arrow (run inside :meth:`_job`). Timestamps too come through ``toArrow``, as the naive UTC
+        times :func:`collected_table` gives (the session's time zone is UTC): ``collect()`` makes each a Python
+        ``datetime``, and failed with ``ValueError: year 10000 is out of range`` beyond one
+        (:func:`~fediscope.engine.metric_state.normalize_table` refuses it naming the column, as on DuckDB)."""
+        if self._flat(frame, _TIMESTAMP_TYPES):
+            import pyarrow as pa
+
+            table = frame.toArrow()
+            return table.cast(pa.schema([
+                field.with_type(pa.timestamp(field.type.unit)) if pa.types.is_timestamp(field.type) else field
+                for field in table.schema]))
         rows = [row.asDict(recursive=True) for row in frame.collect()]
         # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
         # table is typed from them, as DuckDB's is)
         return collected_table(rows, frame.schema) if rows else frame.limit(0).toArrow()
 
     @staticmethod
-    def _flat(frame: Any) -> bool:
+    def _flat(frame: Any, also: frozenset[str] = frozenset()) -> bool:
         names = [field.name for field in frame.schema.fields]
         return len(set(names)) == len(names) and all(
-            field.dataType.typeName() in _ARROW_TYPES or field.dataType.typeName().startswith("decimal")
+            field.dataType.typeName() in _ARROW_TYPES | also or field.dataType.typeName().startswith("decimal")
             for field in frame.schema.fields)
 
     def execute(self, sql: str) -> None:
