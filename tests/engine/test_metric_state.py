@@ -277,6 +277,7 @@ def test_timestamps_with_a_time_zone_are_stored_as_their_utc_time_and_years_past
     with a Python ``OverflowError`` while its rows were stored."""
     import duckdb
 
+    from fediscope.engine.base import plain
     from fediscope.engine.metric_state import normalize_table
     from fediscope.errors import MetricFileError
 
@@ -287,6 +288,8 @@ def test_timestamps_with_a_time_zone_are_stored_as_their_utc_time_and_years_past
     assert normalize_table(zoned).to_pylist() == [
         {"t": "2024-01-01 08:00:00", "last": "9999-12-31 23:59:59.999999", "first": "0001-01-01",
          "ms": "2024-01-01 00:00:00.500000"}]
+    (row,) = con.sql("SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02' AS t").fetchall()  # the rows' path (run_metric)
+    assert plain(row[0]) == "2024-01-01 08:00:00"
     for sql, column in (("SELECT to_timestamp(253402300800) AS t", "'t' holds timestamps"),
                         ("SELECT DATE '10000-01-01' AS d", "'d' holds dates"),
                         ("SELECT CAST(to_timestamp(-62135596801) AS TIMESTAMP) AS b", "'b' holds timestamps")):
