@@ -63,12 +63,22 @@ def test_a_construct_spark_runs_otherwise_is_refused_naming_it_and_what_to_write
     ("regexp_matches(uri, '\\Bx\\b')", "uri RLIKE '(?-i:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])"
      "(?![0-9A-Za-z_]))x(?-i:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))'"),
     ("regexp_matches(uri, '[\\b]\\\\b')", "uri RLIKE '[\\\\b]\\\\\\\\b'"),  # in a class, escaped: as they are
-    # summed as DuckDB's HUGEINT, back to a BIGINT unless cast
-    ("sum(favourites_count)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS BIGINT)"),
-    ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS DOUBLE)"),
+    # Spark's BIGINT sum, as fast as it comes: the engine sums as DuckDB's HUGEINT only once it overflowed
+    ("sum(favourites_count)", "SUM(favourites_count)"),
+    ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(favourites_count) AS DOUBLE)"),
 ])
 def test_written_for_spark_as_duckdb_means_it(duckdb: str, spark: str) -> None:
     assert to_spark(f"SELECT {duckdb} FROM statuses") == f"SELECT {spark} FROM statuses"
+
+
+@pytest.mark.parametrize(("duckdb", "spark"), [
+    # summed as DuckDB's HUGEINT, back to a BIGINT unless cast
+    ("sum(favourites_count)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS BIGINT)"),
+    ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS DOUBLE)"),
+    ("sum(CAST(favourites_count AS DOUBLE))", "SUM(CAST(favourites_count AS DOUBLE))"),  # no whole numbers: as is
+])
+def test_wide_sums_are_summed_as_duckdbs_hugeint(duckdb: str, spark: str) -> None:
+    assert to_spark(f"SELECT {duckdb} FROM statuses", wide_sums=True) == f"SELECT {spark} FROM statuses"
 
 
 def test_split_part_of_an_empty_delimiter_or_part_zero_is_written_out() -> None:
