@@ -61,7 +61,9 @@ def plain(value: Any) -> Any:
         return None if math.isnan(value) else value
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):  # one with a time zone (DuckDB's TIMESTAMPTZ) as its UTC time, as stored
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()

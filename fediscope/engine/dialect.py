@@ -128,7 +128,10 @@ range and for 0, where Spark fails in ANSI mode; sqlglot wrote ``l[-1]`` as Spar
 unshifted), also of a map's keys or values (``map_keys(m)[i]``, typed as lists by :func:`_map_part_list`).
 ``array_intersect(a, b)`` drops the NULLs both hold and is ``[]`` for a NULL ``b``, as in DuckDB
 (:func:`_spark_intersect_without_nulls`). The types are sqlglot's, with DuckDB's for number literals and arithmetic
-(:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). A list's slice
+(:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). ``sum`` of whole
+numbers is Spark's BIGINT sum; ``to_spark(sql, wide_sums=True)``, which the Spark engine runs once that overflowed,
+sums them as a ``DECIMAL(38, 0)``, as DuckDB sums to a HUGEINT (Spark's BIGINT sum stopped the run once a partial
+sum passed 64 bits), and casts back to a BIGINT unless cast itself (:func:`_wide_sum`). A list's slice
 (``l[a:b]``, ``list_slice``, ``array_slice``) is Spark's ``SLICE`` with DuckDB's bounds (:func:`_spark_slices`;
 sqlglot left ``l[a:b]`` as it is, which Spark does not parse, and wrote ``array_slice(l, a, b)`` as ``SLICE(l, a, b)``,
 whose third argument is a length); a map literal ``MAP {k: v}`` Spark's ``MAP(k, v)`` (sqlglot: ``MAP STRUCT(v AS
@@ -1317,11 +1320,16 @@ def _comprehension_lambda(body: exp.Expression, parameters: list[exp.Expression]
 
 
 @lru_cache(maxsize=256)
-def to_spark(sql: str) -> str:
-    """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first)."""
+def to_spark(sql: str, wide_sums: bool = False) -> str:
+    """The Spark SQL translation of one DuckDB statement (checked with :func:`check_portable` first). With
+    ``wide_sums``, a ``sum`` of whole numbers is summed as a ``DECIMAL(38, 0)``, as DuckDB sums to a HUGEINT
+    (:func:`_wide_sum`): the Spark engine runs a query so again only once Spark's BIGINT sum overflowed, as the
+    DECIMAL sums cost (the built-in metrics took half as long again)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
-        spark_text_functions(_spark_typed(_duckdb_normalized(s))).transform(_spark_log10).transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls).transform(_spark_distinct_string_agg)
+        spark_text_functions(_spark_typed(_duckdb_normalized(s), wide_sums)).transform(_spark_log10)
+        .transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls)
+        .transform(_spark_distinct_string_agg)
         .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)
         .transform(_spark_fmod), _spark_slices, _spark_maps)))
         .sql("spark")
@@ -1334,7 +1342,7 @@ def to_spark(sql: str) -> str:
 _MARK = "fediscope_node"
 
 
-def _spark_typed(statement: exp.Expression) -> exp.Expression:
+def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expression:
     """``statement`` with the constructs whose Spark SQL depends on their types (:func:`_typed`) written so that
     Spark gives DuckDB's answer:
 
@@ -1345,8 +1353,17 @@ def _spark_typed(statement: exp.Expression) -> exp.Expression:
       default); and sqlglot shifts a literal index to Spark's 0-based one (a negative one wrongly: ``l[-1]``, the
       last item in DuckDB, became ``l[-2]``), a computed one not at all (``l[i]`` the item after DuckDB's). Written
       ``TRY_ELEMENT_AT(l, i)`` (1-based, from the end when negative, NULL out of range), with a computed index as
-      ``CAST(NULLIF(i, 0) AS INT)`` (Spark refuses 0, and an index other than an INT)."""
-    marked = [node for node in statement.walk() if isinstance(node, exp.Div | exp.Mod | exp.Bracket)]
+      ``CAST(NULLIF(i, 0) AS INT)`` (Spark refuses 0, and an index other than an INT).
+    * ``sum`` of whole numbers, with ``wide_sums``: a HUGEINT in DuckDB, a BIGINT in Spark, whose ANSI mode stopped
+      the run once a partial sum passed 64 bits (``sum`` of 2^63 - 1, 10 and -20: -11 stored by DuckDB). Summed as
+      ``DECIMAL(38, 0)`` (a HUGEINT's digits), then cast back to a BIGINT, the type the rest of the Spark SQL
+      expects, unless the sum is cast itself (``CAST(sum(x) AS DOUBLE)``: the whole sum, as in DuckDB). A total
+      beyond 64 bits no store holds: DuckDB's is refused when stored, Spark's stops at the cast back; both then
+      advise ``CAST(sum(x) AS DOUBLE)`` (:func:`~fediscope.engine.spark_engine._raise_if_wide_sum`). Without
+      ``wide_sums`` a plain BIGINT ``sum``, which the Spark engine runs again with them once it overflowed
+      (:meth:`~fediscope.engine.spark_engine.SparkEngine._job`)."""
+    kinds = exp.Div | exp.Mod | exp.Bracket | exp.Sum if wide_sums else exp.Div | exp.Mod | exp.Bracket
+    marked = [node for node in statement.walk() if isinstance(node, kinds)]
     if not marked:
         return statement
     for number, node in enumerate(marked):
@@ -1367,6 +1384,8 @@ def _spark_typed(statement: exp.Expression) -> exp.Expression:
                 _by_zero(node, "NaN")
         elif typed_node is None:
             continue
+        elif isinstance(node, exp.Sum):
+            _wide_sum(node, typed_node)
         elif (len(node.expressions) == 1 and _sliced(node) is None
               and typed_node.this.type is not None and typed_node.this.type.is_type(exp.DataType.Type.MAP)):
             node.replace(_spark("TRY_ELEMENT_AT", node.this, _duckdb_index(node)))  # NULL for a missing key
@@ -1378,6 +1397,25 @@ def _spark_typed(statement: exp.Expression) -> exp.Expression:
                                  to=exp.DataType.build("INT"))
             node.replace(_spark("TRY_ELEMENT_AT", node.this, index))
     return statement
+
+
+def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
+    """``sum(x)`` of whole numbers (``typed_node``: ``node`` typed) summed as ``DECIMAL(38, 0)``, as DuckDB sums them
+    to a HUGEINT, and cast back to a BIGINT unless cast itself (:func:`_spark_typed`)."""
+    value = typed_node.this.expressions[0] if isinstance(typed_node.this, exp.Distinct) else typed_node.this
+    if value is None or value.type is None or value.type.this not in _INTEGER_TYPES:
+        return
+    summed = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+    summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
+    whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
+    while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
+        whole = whole.parent
+    outer = whole.parent
+    while isinstance(outer, exp.Paren):
+        outer = outer.parent
+    if isinstance(outer, exp.Cast | exp.TryCast):
+        return
+    whole.replace(exp.Cast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
 
 
 def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None] | None:

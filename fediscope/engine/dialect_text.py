@@ -28,7 +28,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
-* ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction).
+* ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction),
+  and beyond 2^63 microseconds (about the year 294247) failing with DuckDB's message. (A result beyond the year 9999,
+  which no store holds, is refused on both: :func:`~fediscope.engine.metric_state.normalize_table`.)
 * ``chr(n)``: the character of code point ``n``, as DuckDB, written as its UTF-32 bytes decoded (Spark's ``CHR``
   takes ``n`` modulo 256: ``chr(8233)``, DuckDB's paragraph separator, was ``)``); of a number, the character itself
   (a constant, as a VALUES row needs); kept for a number up to 255.
@@ -59,6 +61,8 @@ _FULL_MATCH = (exp.SimilarTo, exp.RegexpFullMatch)
 #: the argument holding DuckDB's options of each regular expression function (``regexp_matches(s, p, 'i')``)
 _OPTIONS = {exp.RegexpLike: "flag", exp.RegexpExtract: "parameters", exp.RegexpExtractAll: "parameters",
             exp.RegexpReplace: "modifiers", exp.RegexpFullMatch: "options"}
+#: DuckDB's error for ``to_timestamp`` of seconds beyond 2^63 microseconds (about the year 294247) or NaN
+_EPOCH_RANGE = "Epoch seconds out of range for TIMESTAMP WITH TIME ZONE"
 
 
 class TextNotPortable(ValueError):
@@ -285,8 +289,12 @@ def _written(node: exp.Expression) -> exp.Expression:
         return node
     if isinstance(node, exp.UnixToTime) and not node.args.get("scale") and not node.args.get("zone"):
         # DuckDB: the seconds times 10^6 as a DOUBLE, to the nearest microsecond (a tie to even, as RINT);
-        # sqlglot's FROM_UNIXTIME drops the fraction
-        return _template("TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT))", X=node.this)
+        # sqlglot's FROM_UNIXTIME drops the fraction. Beyond 2^63 microseconds (and NaN) DuckDB fails with its
+        # message, where Spark's cast to BIGINT failed with its own (CAST_OVERFLOW of a DOUBLE): the same here
+        return _template(
+            "CASE WHEN X IS NULL THEN NULL WHEN ABS(CAST(X AS DOUBLE) * 1000000) < 9.223372036854775807E18 "
+            "THEN TIMESTAMP_MICROS(CAST(RINT(CAST(X AS DOUBLE) * 1000000) AS BIGINT)) "
+            f"ELSE RAISE_ERROR('{_EPOCH_RANGE}') END", X=node.this)
     if isinstance(node, exp.SplitPart):
         return _duckdb_split_part(node)
     if isinstance(node, exp.Chr) and len(node.expressions) == 1:

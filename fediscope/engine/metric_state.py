@@ -185,6 +185,8 @@ def normalize_table(table: pa.Table) -> pa.Table:
             column = _int64(field.name, column)  # a DuckDB HUGEINT (its sum of a BIGINT) is a decimal of scale 0
         elif pa.types.is_decimal(kind):
             column = column.cast(pa.float64())
+        elif pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            column = _datetimes(field.name, column)
         if pa.types.is_floating(column.type):
             column = column.cast(pa.float64())
             finite = pc.is_finite(column)
@@ -197,6 +199,35 @@ def normalize_table(table: pa.Table) -> pa.Table:
             column = _plain_column(column)
         columns.append(column)
     return pa.table(columns, names=table.schema.names)
+
+
+#: the first and last moments the stores' text of a timestamp (Python's ``datetime.isoformat``) can hold, in
+#: seconds since 1970 (years 1 to 9999), and a timestamp's units in a second
+_DATETIME_RANGE = (-62135596800, 253402300800)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _datetimes(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A date or timestamp column, a timestamp with a time zone as its UTC wall-clock time without it (as the curated
+    timestamps and Spark's are: DuckDB's ``TIMESTAMPTZ`` was stored as ``2024-01-01 08:00:00+00:00``, Spark's
+    ``2024-01-01 08:00:00``); a value outside years 1 to 9999, which no store's text of it holds, refused naming the
+    column (was: a Python ``OverflowError`` on DuckDB, ``ValueError: year 10000 is out of range`` on Spark)."""
+    if pa.types.is_timestamp(column.type):
+        if column.type.tz is not None:
+            column = column.cast(pa.timestamp(column.type.unit))  # the UTC instants, naive
+        per_second, values = _PER_SECOND[column.type.unit], column.cast(pa.int64())
+    else:
+        column = column.cast(pa.date32())
+        per_second, values = 1, pc.multiply(column.cast(pa.int32()).cast(pa.int64()), 86_400)
+    low, high = _DATETIME_RANGE
+    lowest, highest = pc.min(values).as_py(), pc.max(values).as_py()
+    if (lowest is not None and lowest < low * per_second) or (highest is not None and highest >= high * per_second):
+        what = "dates" if pa.types.is_date(column.type) else "timestamps"
+        raise MetricFileError(
+            f"column {name!r} holds {what} outside the years 1 to 9999, which no store holds; keep them within those "
+            f"years in the metric's SQL (CASE WHEN year({name}) BETWEEN 1 AND 9999 THEN {name} END), or give them as "
+            f"a number of days: date_diff('day', DATE '1970-01-01', CAST({name} AS DATE))")
+    return column
 
 
 def _int64(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:

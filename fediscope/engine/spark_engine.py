@@ -93,18 +93,29 @@ class _ToConvert(Exception):
         super().__init__(f"{view}: {file}")
         self.view, self.file = view, file
 
+
+class _SumOverflow(Exception):
+    """A job's query holding a ``sum`` of whole numbers overflowed 64 bits (``[ARITHMETIC_OVERFLOW]``): to run again
+    summing them as DuckDB does (:meth:`SparkEngine._job`)."""
+
+
+#: Spark's failure at an arithmetic overflow in ANSI mode (a BIGINT ``sum``'s partial sum past 64 bits among them)
+_ARITHMETIC_OVERFLOW = "[ARITHMETIC_OVERFLOW]"
+
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
+_TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_ntz"})
 
 
 @contextmanager
-def _job_failures() -> Iterator[None]:
+def _job_failures(sums_to_widen: Callable[[], bool] | None = None) -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
     :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
     batch it cannot decompress, a damaged curated Parquet file) is named, with what to do, and a raw line that is
     not a record (:data:`NOT_A_RECORD`), or holds a field DuckDB's reader refuses (:data:`spark_raw.WRONG_TYPE`), is
     a :class:`~fediscope.errors.DamagedBatchError` (a LakeError) naming its file. A job cancelled (an interrupt
-    cancels every job) is left as it is, for the interrupt's own handling."""
+    cancels every job) is left as it is, for the interrupt's own handling. An arithmetic overflow where
+    ``sums_to_widen()`` says the job's queries hold a ``sum`` of whole numbers is a :class:`_SumOverflow`."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
@@ -116,6 +127,8 @@ def _job_failures() -> Iterator[None]:
             raise
         _raise_if_to_convert(failure, cause, exc)
         _raise_if_not_a_record(failure, cause, exc)
+        _raise_if_wide_sum(failure, exc)
+        _raise_if_sum_overflow(failure + cause, sums_to_widen, exc)
         if _by_zero(failure) != failure:
             failure, cause = _by_zero(failure), ""
         message = f"Spark failed: {failure}" + (f" ({cause})" if cause and cause != failure else "")
@@ -127,6 +140,8 @@ def _job_failures() -> Iterator[None]:
     except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect, toArrow)
         _raise_if_to_convert(str(exc), "", exc)
         _raise_if_not_a_record(str(exc), "", exc)
+        _raise_if_wide_sum(str(exc), exc)
+        _raise_if_sum_overflow(str(exc), sums_to_widen, exc)
         text = str(exc).strip()
         failure = re.sub(r"\s+SQLSTATE: \w+\s*$", "", text.splitlines()[0]).strip() if text else type(exc).__name__
         if "cancelled" in failure.lower():
@@ -138,6 +153,34 @@ def _job_failures() -> Iterator[None]:
 
 
 _BY_ZERO = {"[DIVIDE_BY_ZERO]": "Division by zero", "[REMAINDER_BY_ZERO]": "Remainder by zero"}
+#: Spark's failure casting a ``DECIMAL(38, 0)`` back to a BIGINT: a ``sum`` of whole numbers beyond 64 bits, summed
+#: so as DuckDB sums to a HUGEINT (:func:`fediscope.engine.dialect._wide_sum`)
+_WIDE_SUM = re.compile(
+    r'\[CAST_OVERFLOW\] The value (-?\d+)BD of the type "DECIMAL\(38,0\)" cannot be cast to "BIGINT"')
+
+
+def _raise_if_wide_sum(failure: str, exc: BaseException) -> None:
+    """A sum of whole numbers wider than 64 bits as the :class:`SqlError` (exit 2, naming the metric's file) whose
+    advice is DuckDB's refusal of it when stored (:func:`~fediscope.engine.base.wide_integer`): CAST it to DOUBLE,
+    which the Spark SQL then sums whole, as DuckDB does. Was: ``[ARITHMETIC_OVERFLOW] … Use 'try_add' …``, Spark's
+    advice, also where DuckDB's partial sums passed 64 bits and its total did not."""
+    match = _WIDE_SUM.search(failure)
+    if match:
+        raise SqlError(f"a sum of whole numbers is {match.group(1)}, wider than the 64 bits every store holds; CAST "
+                       "it to DOUBLE in the metric's SQL: CAST(sum(x) AS DOUBLE)") from exc
+
+
+def _raise_if_sum_overflow(failure: str, sums_to_widen: Callable[[], bool] | None, exc: BaseException) -> None:
+    if _ARITHMETIC_OVERFLOW in failure and sums_to_widen is not None and sums_to_widen():
+        raise _SumOverflow() from exc
+
+
+def _widens(sql: str) -> bool:
+    """Whether ``sql`` sums whole numbers: its wide-sum translation differs (:func:`to_spark`)."""
+    try:
+        return to_spark(sql, True) != to_spark(sql)
+    except NotPortableError:  # pragma: no cover - both translate what the job ran
+        return False
 
 
 def _by_zero(failure: str) -> str:
@@ -681,6 +724,8 @@ class SparkEngine(Engine):
         self._persisted: dict[str, Any] = {}
         self._raw: dict[str, tuple[str, list[str]]] = {}  # raw view -> its entity and files (register_raw)
         self._converting: set[str] = set()  # raw views read converting fields of another type (_job)
+        self._wide_sums = False  # sums of whole numbers summed as DuckDB does, on a job's second run (_job)
+        self._ran: list[str] = []  # the SQL a job's run translated (_job)
         self._views: set[str] = set()  # temporary views this engine created (dropped on close)
         # Ctrl-C, or SIGTERM under stop_on_sigterm: the running jobs end at once (from the relay's thread, on a py4j
         # connection of its own), and the main thread's wait for their answer with them
@@ -733,7 +778,9 @@ class SparkEngine(Engine):
         from pyspark.errors import AnalysisException, PySparkException
 
         try:
-            return self.spark.sql(to_spark(sql))
+            self._ran.append(sql)
+            # the plain call as metrics.check_spark_portable makes it, whose cached translation it reuses
+            return self.spark.sql(to_spark(sql, True) if self._wide_sums else to_spark(sql))
         except NotPortableError as exc:  # a user's metric (ours are tested): a ValueError, else a traceback
             raise SqlError(str(exc)) from None
         except AnalysisException as exc:  # ParseException included: what Spark refuses before running a job
@@ -808,18 +855,35 @@ class SparkEngine(Engine):
         """``run()``, whose Spark job's failure is one line (:func:`_job_failures`). A job that met a raw record
         with a field of another type (:data:`TO_CONVERT`) runs again once its raw view reads such fields as DuckDB
         does (:meth:`_as_duckdb_reads`); ``run`` builds its frames from SQL each time, so they read that view anew
-        (views made from the raw ones before read them whole: they hold no such record)."""
-        while True:
-            try:
-                with _job_failures():
-                    return run()
-            except _ToConvert as exc:
-                if exc.view in self._converting or exc.view not in self._raw:  # pragma: no cover - defensive
-                    raise FediscopeError(f"Spark failed: {exc.view} read its records twice ({exc.file})") from exc
-                log.info("spark: %s holds a record with a field of another JSON type than declared (the first in "
-                         "%s): reading it again as DuckDB converts such fields", exc.view, exc.file)
-                self._converting.add(exc.view)
-                self.register_raw(exc.view, *self._raw[exc.view])
+        (views made from the raw ones before read them whole: they hold no such record).
+
+        A job whose query sums whole numbers and that overflowed 64 bits (Spark's BIGINT ``sum`` stops once a
+        partial sum does) runs again once, summing them as DuckDB does, to a ``DECIMAL(38, 0)``
+        (``to_spark(sql, wide_sums=True)``); a total still beyond 64 bits is then refused as DuckDB refuses it
+        (:func:`_raise_if_wide_sum`), another overflow fails as before. Only then: the DECIMAL sums cost (the
+        built-in metrics took half as long again), for totals that hardly ever near 2^63."""
+        def sums_to_widen() -> bool:
+            return not self._wide_sums and any(_widens(sql) for sql in self._ran)
+
+        try:
+            while True:
+                self._ran = []
+                try:
+                    with _job_failures(sums_to_widen):
+                        return run()
+                except _SumOverflow:
+                    log.info("spark: a sum of whole numbers overflowed 64 bits: running the query again summing "
+                             "them as DuckDB does (DECIMAL(38, 0))")
+                    self._wide_sums = True
+                except _ToConvert as exc:
+                    if exc.view in self._converting or exc.view not in self._raw:  # pragma: no cover - defensive
+                        raise FediscopeError(f"Spark failed: {exc.view} read its records twice ({exc.file})") from exc
+                    log.info("spark: %s holds a record with a field of another JSON type than declared (the first "
+                             "in %s): reading it again as DuckDB converts such fields", exc.view, exc.file)
+                    self._converting.add(exc.view)
+                    self.register_raw(exc.view, *self._raw[exc.view])
+        finally:
+            self._wide_sums = False
 
     def materialize(self, name: str, sql: str) -> int:
         from pyspark import StorageLevel
@@ -860,19 +924,27 @@ class SparkEngine(Engine):
         return self.query_arrow(sql)
 
     def _arrow(self, frame: Any) -> Any:
-        """A frame's rows as Arrow (run inside :meth:`_job`)."""
-        if self._flat(frame):
-            return frame.toArrow()
+        """A frame's rows as Arrow (run inside :meth:`_job`). Timestamps too come through ``toArrow``, as the naive UTC
+        times :func:`collected_table` gives (the session's time zone is UTC): ``collect()`` makes each a Python
+        ``datetime``, and failed with ``ValueError: year 10000 is out of range`` beyond one
+        (:func:`~fediscope.engine.metric_state.normalize_table` refuses it naming the column, as on DuckDB)."""
+        if self._flat(frame, _TIMESTAMP_TYPES):
+            import pyarrow as pa
+
+            table = frame.toArrow()
+            return table.cast(pa.schema([
+                field.with_type(pa.timestamp(field.type.unit)) if pa.types.is_timestamp(field.type) else field
+                for field in table.schema]))
         rows = [row.asDict(recursive=True) for row in frame.collect()]
         # no rows: no values to build a table from, but the schema's columns and types (an empty metric's
         # table is typed from them, as DuckDB's is)
         return collected_table(rows, frame.schema) if rows else frame.limit(0).toArrow()
 
     @staticmethod
-    def _flat(frame: Any) -> bool:
+    def _flat(frame: Any, also: frozenset[str] = frozenset()) -> bool:
         names = [field.name for field in frame.schema.fields]
         return len(set(names)) == len(names) and all(
-            field.dataType.typeName() in _ARROW_TYPES or field.dataType.typeName().startswith("decimal")
+            field.dataType.typeName() in _ARROW_TYPES | also or field.dataType.typeName().startswith("decimal")
             for field in frame.schema.fields)
 
     def execute(self, sql: str) -> None:

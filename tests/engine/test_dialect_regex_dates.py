@@ -55,11 +55,31 @@ def test_a_construct_spark_runs_otherwise_is_refused_naming_it_and_what_to_write
     ("date_add(created_at, INTERVAL 1 DAY)", "created_at + INTERVAL '1' DAY"),  # Spark's date_add adds days only
     ("split_part(uri, '/', 2)", "SPLIT_PART(uri, '/', 2)"),
     ("to_timestamp(favourites_count)",
-     "TIMESTAMP_MICROS(CAST(RINT(CAST(favourites_count AS DOUBLE) * 1000000) AS BIGINT))"),
+     "CASE WHEN favourites_count IS NULL THEN NULL WHEN ABS(CAST(favourites_count AS DOUBLE) * 1000000) < "
+     "9.223372036854775807E18 THEN TIMESTAMP_MICROS(CAST(RINT(CAST(favourites_count AS DOUBLE) * 1000000) AS "
+     "BIGINT)) ELSE RAISE_ERROR('Epoch seconds out of range for TIMESTAMP WITH TIME ZONE') END"),
     ("CAST('12' AS INT)", "CAST('12' AS INT)"),  # whole-number text: alike
+    # RE2's \b: between an ASCII word character and another (Java 17's counts é as a word character)
+    # (Java's \w is ASCII's whatever (?iu) says; RE2's (?U) is refused)
+    ("regexp_matches(uri, '\\Bx\\b')", "uri RLIKE '(?:(?<=\\\\w)(?=\\\\w)|(?<!\\\\w)(?!\\\\w))x"
+     "(?:(?<=\\\\w)(?!\\\\w)|(?<!\\\\w)(?=\\\\w))'"),
+    ("regexp_matches(uri, '[\\b]\\\\b')", "uri RLIKE '[\\\\b]\\\\\\\\b'"),  # in a class, escaped: as they are
+    # Spark's BIGINT sum, as fast as it comes: the engine sums as DuckDB's HUGEINT only once it overflowed
+    ("sum(favourites_count)", "SUM(favourites_count)"),
+    ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(favourites_count) AS DOUBLE)"),
 ])
 def test_written_for_spark_as_duckdb_means_it(duckdb: str, spark: str) -> None:
     assert to_spark(f"SELECT {duckdb} FROM statuses") == f"SELECT {spark} FROM statuses"
+
+
+@pytest.mark.parametrize(("duckdb", "spark"), [
+    # summed as DuckDB's HUGEINT, back to a BIGINT unless cast
+    ("sum(favourites_count)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS BIGINT)"),
+    ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS DOUBLE)"),
+    ("sum(CAST(favourites_count AS DOUBLE))", "SUM(CAST(favourites_count AS DOUBLE))"),  # no whole numbers: as is
+])
+def test_wide_sums_are_summed_as_duckdbs_hugeint(duckdb: str, spark: str) -> None:
+    assert to_spark(f"SELECT {duckdb} FROM statuses", wide_sums=True) == f"SELECT {spark} FROM statuses"
 
 
 def test_split_part_of_an_empty_delimiter_or_part_zero_is_written_out() -> None:

@@ -271,6 +271,32 @@ def test_rows_without_an_arrow_path_refuse_an_integer_wider_than_64_bits() -> No
     assert rows_table([{"k": "a", "n": 2**63 - 1}]).column("n").to_pylist() == [2**63 - 1]
 
 
+def test_timestamps_with_a_time_zone_are_stored_as_their_utc_time_and_years_past_9999_refused() -> None:
+    """DuckDB's own results: a TIMESTAMPTZ column was stored as ``2024-01-01 08:00:00+00:00`` (Spark's, and every
+    other timestamp, without the offset), and a timestamp or date after the year 9999 (or before the year 1) failed
+    with a Python ``OverflowError`` while its rows were stored."""
+    import duckdb
+
+    from fediscope.engine.base import plain
+    from fediscope.engine.metric_state import normalize_table
+    from fediscope.errors import MetricFileError
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    zoned = con.sql("SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02' AS t, TIMESTAMP '9999-12-31 23:59:59.999999' AS "
+                    "last, DATE '0001-01-01' AS first, TIMESTAMP_MS '2024-01-01 00:00:00.5' AS ms").to_arrow_table()
+    assert normalize_table(zoned).to_pylist() == [
+        {"t": "2024-01-01 08:00:00", "last": "9999-12-31 23:59:59.999999", "first": "0001-01-01",
+         "ms": "2024-01-01 00:00:00.500000"}]
+    (row,) = con.sql("SELECT TIMESTAMPTZ '2024-01-01 10:00:00+02' AS t").fetchall()  # the rows' path (run_metric)
+    assert plain(row[0]) == "2024-01-01 08:00:00"
+    for sql, column in (("SELECT to_timestamp(253402300800) AS t", "'t' holds timestamps"),
+                        ("SELECT DATE '10000-01-01' AS d", "'d' holds dates"),
+                        ("SELECT CAST(to_timestamp(-62135596801) AS TIMESTAMP) AS b", "'b' holds timestamps")):
+        with pytest.raises(MetricFileError, match=f"^column {column} outside the years 1 to 9999, which no store "):
+            normalize_table(con.sql(sql).to_arrow_table())
+
+
 def test_an_unreadable_index_means_a_full_comparison(tmp_path: Path) -> None:
     lake = LocalLake(tmp_path / "lake")
     lake.write_atomic(f"{SNAPSHOT_ROOT}/s/index.json", b"{not json")

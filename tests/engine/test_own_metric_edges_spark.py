@@ -1,0 +1,148 @@
+"""Own metrics at the edges where DuckDB and Spark disagreed: each case stores the same rows on both engines, or
+fails on both with the same clear error (exit 2 where it is the metric's to mend). Was:
+
+* ``sum`` of BIGINTs whose partial sums pass 64 bits (2^63 - 1, 10 and -20): DuckDB sums to a HUGEINT and stored
+  the total, Spark stopped with ``[ARITHMETIC_OVERFLOW] … Use 'try_add'``; a total beyond 64 bits, refused by DuckDB
+  with ``CAST it to DOUBLE``, was the same overflow on Spark, also for ``CAST(sum(x) AS DOUBLE)``, the advice;
+* a ``TIMESTAMPTZ`` result column: stored ``2024-01-01 08:00:00+00:00`` by DuckDB, ``2024-01-01 08:00:00`` by Spark;
+* ``\\b``/``\\B`` next to a non-ASCII letter: RE2's word characters are ASCII (``'éa' ~ '\\ba'`` true), Java 17's
+  any letter, digit or combining mark (false);
+* ``to_timestamp`` beyond the year 9999: a Python ``OverflowError`` (DuckDB) or ``ValueError: year 10000 is out of
+  range`` (Spark) while the rows were stored, and beyond 2^63 microseconds DuckDB's ``Epoch seconds out of range``
+  where Spark said ``[CAST_OVERFLOW] … "DOUBLE" cannot be cast to "BIGINT"``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from metric_fixtures import curated_generated_lake, own_metric_settings, stored_rows
+
+KEY = "own-metric-edges-spark-test-pseudonym-key"
+ONE = "FROM (SELECT DISTINCT instance FROM statuses) AS s CROSS JOIN"
+BIG = "(VALUES (CAST(9223372036854775807 AS BIGINT)), (CAST(10 AS BIGINT))"
+
+CASES = {
+    # the total fits 64 bits, a partial sum does not; also with FILTER and DISTINCT, cast and in arithmetic
+    "sums": (f"-- key: instance\nSELECT instance, sum(x) AS total, sum(x) FILTER (WHERE x <> 10) AS filtered, "
+             f"sum(DISTINCT x) AS distinct_total, CAST(sum(x) AS DOUBLE) AS as_double, "
+             f"max(x) - sum(x) AS rest {ONE} {BIG}, (CAST(-20 AS BIGINT))) AS v(x) GROUP BY instance", "rows"),
+    "sum_as_double": (f"-- key: instance\nSELECT instance, CAST(sum(x) AS DOUBLE) AS total {ONE} {BIG}) AS v(x) "
+                      "GROUP BY instance", "rows"),
+    "sum_too_wide": (f"-- key: instance\nSELECT instance, sum(x) AS total {ONE} {BIG}) AS v(x) GROUP BY instance",
+                     "9223372036854775817, wider than the 64 bits every store holds; CAST it to DOUBLE in the "
+                     "metric's SQL"),
+    "zoned": ("-- key: instance\nSELECT instance, TIMESTAMPTZ '2024-01-01 10:00:00+02' AS fixed, "
+              "CAST(max(created_at) AS TIMESTAMPTZ) AS latest, to_timestamp(1.5) AS epoch FROM statuses "
+              "GROUP BY instance", "rows"),
+    "word_bounds": ("-- key: instance, word\nSELECT instance, word, regexp_matches(word, '\\ba') AS starts, "
+                    "regexp_matches(word, 'a\\b') AS ends, regexp_matches(word, '\\Ba') AS inside, "
+                    "regexp_extract(word, '\\b\\w+', 0) AS first_word, regexp_matches(word, '(?i)\\bk') AS k_word, "
+                    f"regexp_replace(word, '\\b', '|', 'g') AS marked {ONE} (VALUES ('éa'), ('aé'), ('дa'), "
+                    "('a\u0301'), ('a\u00b2'), ('a\u0661'), ('\u212ak'), ('\u017fk'), ('x a_b')) AS v(word)", "rows"),
+    "after_9999": (f"-- key: instance, n\nSELECT instance, n, year(to_timestamp(n)) AS y, to_timestamp(n) AS at "
+                   f"{ONE} (VALUES (253402300799), (253402300800)) AS v(n)",
+                   "column 'at' holds timestamps outside the years 1 to 9999, which no store holds; keep them"),
+    "before_year_1": (f"-- key: instance\nSELECT instance, CAST(to_timestamp(-62135596801) AS DATE) AS d {ONE} "
+                      "(VALUES (1)) AS v(n)", "column 'd' holds dates outside the years 1 to 9999"),
+    "beyond_micros": (f"-- key: instance\nSELECT instance, to_timestamp(9223372036855) AS at {ONE} (VALUES (1)) AS "
+                      "v(n)", "Epoch seconds out of range for TIMESTAMP WITH TIME ZONE"),
+}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A small generated corpus, curated once by DuckDB (the curated tables are the same for both engines)."""
+    yield curated_generated_lake(tmp_path_factory.mktemp("edges") / "lake", KEY)
+
+
+def _outcomes(lake: Path, spark, tmp_path: Path, metric: str, sql: str) -> dict[str, object]:  # noqa: ANN001
+    """What each engine made of ``sql`` as the own metric ``metric``: the rows it stored, or its error (type and
+    message)."""
+    from fediscope.engine.metrics import read_metric
+    from fediscope.engine.process import run_process
+    from fediscope.errors import FediscopeError
+
+    (tmp_path / "mine").mkdir()
+    path = tmp_path / "mine" / f"{metric}.sql"
+    path.write_text(f"-- question: What happens at the edge of {metric}?\n{sql}\n")
+    outcomes: dict[str, object] = {}
+    for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
+        store = tmp_path / f"{engine}.db"
+        try:
+            run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics={metric: read_metric(path)},
+                        engine_options=options, progress=False)
+        except FediscopeError as exc:
+            outcomes[engine] = (type(exc).__name__, exc.exit_code, str(exc))
+        else:
+            outcomes[engine] = stored_rows(store, metric, order_by=sql.split("\n")[0].removeprefix("-- key: "))
+    return outcomes
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_edge_case_stores_the_same_rows_or_fails_alike_on_both_engines(
+        case: str, lake: Path, spark, tmp_path: Path) -> None:  # noqa: ANN001 - lazy pyspark
+    sql, expected = CASES[case]
+    outcomes = _outcomes(lake, spark, tmp_path, case, sql)
+    duckdb, on_spark = outcomes["duckdb"], outcomes["spark"]
+    if expected == "rows":
+        assert isinstance(duckdb, list) and duckdb, duckdb
+        assert on_spark == duckdb
+        first = [row for row in duckdb if row[0] == duckdb[0][0]]
+        if case == "sums":  # the rows hold what the test is about: DuckDB's exact total of the 64-bit values
+            assert first[0][1:] == (2**63 - 11, 2**63 - 21, 2**63 - 11, float(2**63 - 11), 10)
+        if case == "zoned":
+            assert first[0][1:] == ("2024-01-01 08:00:00", first[0][2], "1970-01-01 00:00:01.500000")
+            assert "+" not in first[0][2]
+        if case == "word_bounds":
+            by_word = {row[1]: row[2:] for row in first}
+            assert by_word["éa"][:4] == (1, 1, 0, "a") and by_word["x a_b"][5] == "|x| |a_b|"
+            # K (the Kelvin sign) and ſ are no ASCII letters, so a word starts at the k, also with (?i)
+            assert by_word["\u212ak"][4] == 1 and by_word["\u017fk"][4] == 1
+        return
+    for engine, outcome in outcomes.items():
+        assert isinstance(outcome, tuple), (engine, outcome)
+        kind, code, message = outcome
+        assert expected in message and "Traceback" not in message, (engine, message)
+        assert message.startswith(f"metric {case} ("), (engine, message)  # names the metric's file
+    assert outcomes["duckdb"][:2] == outcomes["spark"][:2]  # the same kind of error, the same exit code
+
+
+def test_shipped_sums_are_spark_s_plain_bigint_sums() -> None:
+    """The DECIMAL sums cost (the built-in metrics took half as long again): a metric's run gets them only once its
+    BIGINT sum overflowed (:meth:`SparkEngine._job <fediscope.engine.spark_engine.SparkEngine._job>`)."""
+    from fediscope.engine.dialect import to_spark
+    from fediscope.engine.metrics import load_metrics
+
+    sql = load_metrics()["account_engagement"].sql
+    assert "SUM(favourites_count)" in to_spark(sql) and "DECIMAL(38, 0)" not in to_spark(sql)
+    assert "SUM(CAST(favourites_count AS DECIMAL(38, 0)))" in to_spark(sql, wide_sums=True)
+
+
+@pytest.mark.spark
+def test_a_sum_that_overflowed_runs_again_once_summed_as_duckdb_does(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    """Spark's BIGINT sum of 2^63 - 1, 10 and -20 in three partitions stops where the partial sums merge; the query
+    runs again summing as DuckDB does. An overflow that is no sum's fails as it did, after that one retry (not again
+    and again). (The column is cast: the translation widens only a sum it knows to be of whole numbers.)"""
+    from engine_data import settings_for
+    from pyspark.errors import ArithmeticException
+
+    from fediscope.engine.dialect import to_spark
+    from fediscope.engine.spark_engine import SparkEngine
+    from fediscope.errors import FediscopeError
+
+    sql = "SELECT sum(CAST(x AS BIGINT)) AS total FROM v"
+    with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
+        spark.createDataFrame([(2**63 - 1,), (10,), (-20,)], "x BIGINT").repartition(3).createOrReplaceTempView("v")
+        with pytest.raises(ArithmeticException, match=r"ARITHMETIC_OVERFLOW"):  # the plain translation alone
+            spark.sql(to_spark(sql)).collect()
+        assert engine.query(sql) == [{"total": 2**63 - 11}]
+        assert engine.query("SELECT CAST(sum(CAST(x AS BIGINT)) AS DOUBLE) AS total FROM v") == [
+            {"total": float(2**63 - 11)}]
+        for no_sum in ("SELECT max(x) + 1 AS y FROM v", "SELECT sum(CAST(x AS BIGINT)) + max(x) AS y FROM v"):
+            with pytest.raises(FediscopeError, match=r"^Spark failed: \[ARITHMETIC_OVERFLOW\]"):
+                engine.query(no_sum)
+        assert engine.query("SELECT sum(CAST(x AS BIGINT)) AS total FROM v WHERE x < 100") == [{"total": -10}]
+    spark.catalog.dropTempView("v")
