@@ -4,24 +4,21 @@ were and failed the run there (``DATE_ADD`` takes a number of days only; ``INTER
 
 from __future__ import annotations
 
-import duckdb
 import pytest
+from sql_rows import ENGINES, rows_on
 
-from fediscope.engine.dialect import NotPortableError, check_portable, to_spark
+from fediscope.engine.dialect import NotPortableError, check_portable
 
 SELECT = """SELECT date_add(ts, n * INTERVAL 1 DAY) AS days, date_add(ts, INTERVAL 2 HOUR * n) AS hours,
   date_add(ts, INTERVAL 1 MONTH) AS month
 FROM (VALUES (1, TIMESTAMP '2024-01-31 10:00:00', 3), (2, NULL, NULL)) AS t(i, ts, n) ORDER BY i"""
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_date_add_of_a_computed_interval_adds_it_on_every_engine(engine: str, request: pytest.FixtureRequest) -> None:
     from datetime import datetime
 
-    if engine == "duckdb":
-        got = duckdb.sql(SELECT).fetchall()
-    else:
-        got = [tuple(row) for row in request.getfixturevalue("spark").sql(to_spark(SELECT)).collect()]
+    got = rows_on(engine, SELECT, request)
     assert got == [(datetime(2024, 2, 3, 10), datetime(2024, 1, 31, 16), datetime(2024, 2, 29, 10)), (None, None, None)]
 
 

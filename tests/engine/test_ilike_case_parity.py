@@ -5,10 +5,8 @@ true (false on DuckDB); ``NOT ILIKE`` the other way round."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
-
-from fediscope.engine.dialect import to_spark
+from sql_rows import ENGINES, rows_on
 
 SELECT = r"""SELECT i, s ILIKE p AS matched, s NOT ILIKE p AS not_matched, s ILIKE '%σ' AS ends_sigma,
   s ILIKE 'A!_%' ESCAPE '!' AS escaped
@@ -28,10 +26,7 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_ilike_folds_case_as_duckdb_on_every_engine(engine: str, request: pytest.FixtureRequest) -> None:
-    if engine == "duckdb":
-        got = duckdb.sql(SELECT).fetchall()
-    else:
-        got = [tuple(row) for row in request.getfixturevalue("spark").sql(to_spark(SELECT)).collect()]
+    got = rows_on(engine, SELECT, request)
     assert got == EXPECTED

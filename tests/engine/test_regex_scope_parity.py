@@ -8,8 +8,8 @@ escaped backslash was not refused."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
+from sql_rows import ENGINES, rows_on
 
 from fediscope.engine.dialect import NotPortableError, check_portable, to_spark
 
@@ -35,13 +35,10 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_every_engine_reads_scoped_flags_shorthands_classes_and_octal_alike(
         engine: str, request: pytest.FixtureRequest) -> None:
-    if engine == "duckdb":
-        got = duckdb.sql(SELECT).fetchall()
-    else:
-        got = [tuple(row) for row in request.getfixturevalue("spark").sql(to_spark(SELECT)).collect()]
+    got = rows_on(engine, SELECT, request)
     assert got == EXPECTED
 
 

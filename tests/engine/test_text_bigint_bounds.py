@@ -4,20 +4,15 @@ failed the Spark run with CAST_OVERFLOW, where DuckDB gives the rest of the text
 
 from __future__ import annotations
 
-import duckdb
 import pytest
-
-from fediscope.engine.dialect import to_spark
+from sql_rows import ENGINES, rows_on
 
 SELECT = """SELECT substr(s, 2, 3000000000) AS rest, substr(s, 3000000000, 2) AS past_end,
   substr(s, -3000000000, 3000000002) AS from_before, left(s, 3000000000) AS left_all, right(s, -3000000000) AS none
 FROM (VALUES ('hello')) AS t(s)"""
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_position_or_length_past_an_int_gives_duckdbs_answer(engine: str, request: pytest.FixtureRequest) -> None:
-    if engine == "duckdb":
-        got = duckdb.sql(SELECT).fetchall()
-    else:
-        got = [tuple(row) for row in request.getfixturevalue("spark").sql(to_spark(SELECT)).collect()]
+    got = rows_on(engine, SELECT, request)
     assert got == [("ello", "", "hello", "hello", "")]
