@@ -83,11 +83,11 @@ FIT_WIDTHS = {"top_tags": 20}
 NOTES: dict[str, str] = {
     "engagement_distribution":
         "interactions = favourites + reblogs + replies; engagement rate = interactions per toot / followers, over "
-        "the accounts with followers (undefined with 0 followers); a bucket a-b holds the accounts with more than a "
+        "the accounts with followers (undefined with 0 or unknown followers); a bucket a-b holds the accounts with more than a "
         "and at most b interactions per toot; share = of all accounts",
     "top_engaged_accounts":
         "interactions = favourites + reblogs + replies; engagement_rate = interactions_per_toot / followers_count "
-        "(- with 0 followers: undefined)",
+        "(- with 0 or unknown followers: undefined)",
     "hashtags_per_day":
         "uses = toots with the tag, summed over the day's tags (a toot with 3 tags is 3 uses); uses_engagement = "
         "their interactions, counted once per tag; top_tags: the day's most used, with their uses",

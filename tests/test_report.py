@@ -701,7 +701,7 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
         "== Trending hashtags (the latest 7 days of data vs the 7 before) ==")
     engagement = definitions("== Engagement distribution (accounts by interactions per toot) ==")
     assert "engagement rate = interactions per toot / followers" in engagement
-    assert "undefined with 0 followers" in engagement
+    assert "undefined with 0 or unknown followers" in engagement
     assert "engagement_rate = interactions_per_toot / followers_count" in definitions(
         "== Accounts with the most interactions ==")
     assert "a toot with 3 tags is 3 uses" in definitions("== Hashtags per day ==")
