@@ -21,10 +21,11 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
   a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
   matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
-  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, ``[`` and ``&``
-  in a class escaped (Java: a nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark
-  has not, as ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the
-  multi-line flag ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
+  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, a ``{`` that
+  begins no repetition (``a{,2}``: RE2 reads it as itself, Java fails), ``[`` and ``&`` in a class escaped (Java: a
+  nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
+  ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
+  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
   (Spark: the whole text or ``''``).
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
@@ -177,6 +178,9 @@ _FLAG_AT = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
 #: RE2's octal escape: ``\0`` and up to two more octal digits, or ``\1``–``\7`` and one or two more (Java reads ``\1``
 #: as a back reference, and wants ``\0`` before an octal number)
 _OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
+#: a repetition RE2 reads at a ``{``: ``{n}``, ``{n,}`` or ``{n,m}``; RE2 reads any other ``{`` as itself (``a{,2}``),
+#: where Java fails the run (PatternSyntaxException: Illegal repetition)
+_REPETITION = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 
 
 def _scanned(pattern: str) -> tuple[str, bool, str]:
@@ -200,6 +204,12 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
                 i = octal.end()
                 continue
             following = pattern[i + 1:i + 2]
+            if following in ("x", "p", "P") and pattern.startswith("{", i + 2):  # \x{41}, \p{Greek}: copied
+                end = pattern.find("}", i + 3)
+                end = len(pattern) if end < 0 else end + 1
+                out.append(pattern[i:end])
+                i = end
+                continue
             shorthands = _CLASS_SHORTHANDS if first >= 0 else _SHORTHANDS
             out.append(shorthands.get(following, pattern[i:i + 2]))
             i += 2
@@ -215,6 +225,8 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
             char = "\\z"
         elif char == ".":
             dot = True
+        elif char == "{" and not _REPETITION.match(pattern, i):
+            char = "\\{"
         elif char == "(":
             group = _FLAG_AT.match(pattern, i)
             if group:
@@ -236,6 +248,8 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
       letters without it (``'É' ~ '(?i)é'`` is false on Spark); a ``(?i:…)`` group stays the only part folded;
     * ``\\s``, ``\\S``, ``\\v``, ``\\b`` and ``\\B`` as RE2 reads them (:data:`_SHORTHANDS`), an octal escape as
       ``\\x{…}``, and in a class ``[`` and ``&`` escaped (Java reads them as a nested class and an intersection);
+    * a ``{`` that does not begin a repetition ``{n}``, ``{n,}`` or ``{n,m}`` escaped: RE2 reads it as itself
+      (``a{,2}``), Java fails the run;
     * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
     body, dot, flags = _scanned(pattern)
     if full:
