@@ -13,7 +13,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * ``s LIKE p``/``ILIKE`` without ``ESCAPE``: DuckDB has no escape character (``\\`` matches itself), Spark's is ``\\``
   (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark. ``ILIKE`` (DuckDB:
   ``lower(s) LIKE lower(p)``) as a ``LIKE`` of both sides lowered as DuckDB lowers them (Spark's lowers them with
-  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too).
+  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too). ``ILIKE … ESCAPE`` of a letter with a case
+  is refused (DuckDB keeps the escape character as written, the lowered pattern would not have it).
 * ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
@@ -96,6 +97,14 @@ def check_text_portable(node: exp.Expression) -> None:
                 f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
                 "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
                 "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], [\\s\\v] for [:space:]")
+    if isinstance(node, exp.Escape) and isinstance(node.this, exp.ILike):
+        escape = node.expression
+        if isinstance(escape, exp.Literal) and escape.is_string and escape.name.lower() != escape.name.upper():
+            raise TextNotPortable(
+                f"{node.sql('duckdb')} has an escape character with a case ({escape.name!r}), which DuckDB keeps as "
+                "it is written while it matches the pattern's letters in either case; Spark SQL (both sides lowered) "
+                "would lower it with them (ESCAPE 'X' would not escape, an 'x' would); write an escape character "
+                "without a case, e.g. ESCAPE '!' (with '!%' for a %)")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
                               "or sha256(x), alike in both")

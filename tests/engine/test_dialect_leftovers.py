@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sql_rows import ENGINES, rows_on
 
-from fediscope.engine.dialect import to_spark
+from fediscope.engine.dialect import NotPortableError, check_portable, to_spark
 
 
 @pytest.mark.parametrize(("duckdb", "spark"), [
@@ -29,3 +29,24 @@ def test_a_brace_that_begins_no_repetition_matches_itself_on_every_engine(
     sql = ("SELECT regexp_matches(s, 'a{,2}') AS literal, regexp_matches(s, '^a{2}') AS repeated "
            "FROM (VALUES (1, 'a{,2}'), (2, 'aa')) AS t(i, s) ORDER BY i")
     assert rows_on(engine, sql, request) == [(True, False), (False, True)]
+
+
+@pytest.mark.parametrize("escape", ["X", "x", "É"])
+def test_ilike_with_an_escape_character_that_has_a_case_is_refused(escape: str) -> None:
+    """DuckDB keeps the escape character as written; the translation lowers the pattern, escape character and all
+    (``'aXXb' ILIKE … ESCAPE 'X'`` would match nothing, ``'axb' … ESCAPE 'x'`` would escape the b)."""
+    sql = f"SELECT uri ILIKE 'a{escape}%' ESCAPE '{escape}' FROM statuses"
+    with pytest.raises(NotPortableError) as refused:
+        check_portable(sql, "q")
+    assert str(refused.value) == (
+        f"q: uri ILIKE 'a{escape}%' ESCAPE '{escape}' has an escape character with a case ('{escape}'), which DuckDB "
+        "keeps as it is written while it matches the pattern's letters in either case; Spark SQL (both sides "
+        "lowered) would lower it with them (ESCAPE 'X' would not escape, an 'x' would); write an escape character "
+        "without a case, e.g. ESCAPE '!' (with '!%' for a %)")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ilike_with_an_escape_character_without_a_case_is_alike(engine: str, request: pytest.FixtureRequest) -> None:
+    sql = ("SELECT s ILIKE 'A!%%' ESCAPE '!' AS escaped FROM (VALUES (1, 'a%b'), (2, 'ab'), (3, 'A%')) AS t(i, s) "
+           "ORDER BY i")
+    assert rows_on(engine, sql, request) == [(True,), (False,), (True,)]
