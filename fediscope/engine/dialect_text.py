@@ -27,8 +27,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
   ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
   ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
-* ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
-  (Spark: the whole text or ``''``).
+* ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
+  ``d`` empty (Spark: the whole text or ``''``).
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction),
   and beyond 2^63 microseconds (about the year 294247) failing with DuckDB's message. (A result beyond the year 9999,
@@ -385,13 +385,15 @@ def _duckdb_substring(node: exp.Substring) -> exp.Expression:
 
 def _duckdb_split_part(node: exp.SplitPart) -> exp.Expression:
     """``split_part(s, d, i)`` as DuckDB: ``''`` for ``i`` 0 (Spark fails the run), and with ``d`` empty the ``i``-th
-    character (from the end when negative; Spark gives the whole text or ``''``)."""
+    character (from the end when negative; Spark gives the whole text or ``''``); ``''`` for ``i`` beyond Spark's INT
+    (past the last part: Spark's cast of ``i`` to INT failed the run, CAST_OVERFLOW)."""
     delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
     if (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.name
             and _whole(index) not in (None, 0)):
         return node
     return _template(
-        "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' WHEN D = '' THEN "
+        "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' "
+        "WHEN I < -2147483647 OR I > 2147483647 THEN '' WHEN D = '' THEN "
         "CASE WHEN ABS(I) <= LENGTH(S) THEN SUBSTRING(S, CAST(I AS INT), 1) ELSE '' END "
         "ELSE SPLIT_PART(S, D, I) END", S=node.this, D=delimiter, I=index)
 

@@ -50,3 +50,14 @@ def test_ilike_with_an_escape_character_without_a_case_is_alike(engine: str, req
     sql = ("SELECT s ILIKE 'A!%%' ESCAPE '!' AS escaped FROM (VALUES (1, 'a%b'), (2, 'ab'), (3, 'A%')) AS t(i, s) "
            "ORDER BY i")
     assert rows_on(engine, sql, request) == [(True,), (False,), (True,)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_split_part_past_an_int_is_empty_on_every_engine(engine: str, request: pytest.FixtureRequest) -> None:
+    """DuckDB takes the part's index as a BIGINT (``''`` past the last part); Spark casts it to INT and failed the
+    run (CAST_OVERFLOW)."""
+    sql = ("SELECT split_part(s, ',', 3000000000) AS past, split_part(s, ',', -3000000000) AS before, "
+           "split_part(s, ',', i) AS computed, split_part(s, '', i) AS by_character "
+           "FROM (VALUES (1, 'a,b', 2), (2, 'a,b', 2147483648), (3, 'a,b', -9223372036854775808)) AS t(n, s, i) "
+           "ORDER BY n")
+    assert rows_on(engine, sql, request) == [("", "", "b", ","), ("", "", "", ""), ("", "", "", "")]
