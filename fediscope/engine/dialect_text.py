@@ -29,6 +29,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
   ``d`` empty (Spark: the whole text or ``''``).
+* ``regexp_extract(s, p, ['a', 'b'])`` (a struct of the groups, named): refused, for a struct of one
+  ``regexp_extract`` per group, which Spark runs.
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction),
   and beyond 2^63 microseconds (about the year 294247) failing with DuckDB's message. (A result beyond the year 9999,
@@ -88,6 +90,14 @@ def check_text_portable(node: exp.Expression) -> None:
                 "and \\ as an escape); write the replacement as quoted text")
         if replacement is not None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
+    if isinstance(node, exp.RegexpExtract) and isinstance(node.args.get("group"), exp.Array):
+        names = node.args["group"].expressions
+        text, pattern = node.this.sql("duckdb"), node.expression.sql("duckdb")
+        fields = ", ".join(f"{name.sql('duckdb')}: regexp_extract({text}, {pattern}, {i})"
+                           for i, name in enumerate(names, 1))
+        raise TextNotPortable(
+            f"regexp_extract() with a list of group names ({node.sql('duckdb')}) is not a Spark function (Spark "
+            f"takes one group's number); write one regexp_extract per group in a struct: {{{fields}}}")
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)):
         _check_pattern(node)
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)) and isinstance(node.expression, exp.Literal):

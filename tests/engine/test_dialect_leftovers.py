@@ -22,7 +22,6 @@ def test_a_brace_that_begins_no_repetition_is_escaped_for_java(duckdb: str, spar
         f"SELECT uri RLIKE '{spark}' FROM statuses")
 
 
-@pytest.mark.spark
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_brace_that_begins_no_repetition_matches_itself_on_every_engine(
         engine: str, request: pytest.FixtureRequest) -> None:
@@ -61,3 +60,26 @@ def test_split_part_past_an_int_is_empty_on_every_engine(engine: str, request: p
            "FROM (VALUES (1, 'a,b', 2), (2, 'a,b', 2147483648), (3, 'a,b', -9223372036854775808)) AS t(n, s, i) "
            "ORDER BY n")
     assert rows_on(engine, sql, request) == [("", "", "b", ","), ("", "", "", ""), ("", "", "", "")]
+
+
+def test_regexp_extract_with_a_list_of_group_names_is_refused_for_a_struct_of_its_groups() -> None:
+    with pytest.raises(NotPortableError) as refused:
+        check_portable("SELECT regexp_extract(uri, '(\\w+)://([^/]+)', ['scheme', 'host']) FROM statuses", "q")
+    assert str(refused.value) == (
+        "q: regexp_extract() with a list of group names (REGEXP_EXTRACT(uri, '(\\w+)://([^/]+)', ['scheme', "
+        "'host'])) is not a Spark function (Spark takes one group's number); write one regexp_extract per group in a "
+        "struct: {'scheme': regexp_extract(uri, '(\\w+)://([^/]+)', 1), 'host': regexp_extract(uri, "
+        "'(\\w+)://([^/]+)', 2)}")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_advice_for_regexp_extract_with_names_gives_duckdbs_struct(
+        engine: str, request: pytest.FixtureRequest) -> None:
+    advice = "{'scheme': regexp_extract(s, '(\\w+)://([^/]+)', 1), 'host': regexp_extract(s, '(\\w+)://([^/]+)', 2)}"
+    named = "regexp_extract(s, '(\\w+)://([^/]+)', ['scheme', 'host'])"
+    sql = f"SELECT {advice}.scheme, {advice}.host FROM (VALUES ('https://a.example/x'), ('none')) AS t(s)"
+    expected = [("https", "a.example"), ("", "")]
+    assert rows_on(engine, sql, request) == expected
+    if engine == "duckdb":
+        assert rows_on(engine, f"SELECT ({named}).scheme, ({named}).host FROM (VALUES ('https://a.example/x'), "
+                       "('none')) AS t(s)", request) == expected
