@@ -401,9 +401,10 @@ def _duckdb_split_part(node: exp.SplitPart) -> exp.Expression:
     if (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.name
             and _whole(index) not in (None, 0)):
         return node
+    beyond_int = "" if _whole(index) is not None else "WHEN I < -2147483647 OR I > 2147483647 THEN '' "
     return _template(
         "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' "
-        "WHEN I < -2147483647 OR I > 2147483647 THEN '' WHEN D = '' THEN "
+        f"{beyond_int}WHEN D = '' THEN "
         "CASE WHEN ABS(I) <= LENGTH(S) THEN SUBSTRING(S, CAST(I AS INT), 1) ELSE '' END "
         "ELSE SPLIT_PART(S, D, I) END", S=node.this, D=delimiter, I=index)
 
