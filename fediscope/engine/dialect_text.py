@@ -13,7 +13,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * ``s LIKE p``/``ILIKE`` without ``ESCAPE``: DuckDB has no escape character (``\\`` matches itself), Spark's is ``\\``
   (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark. ``ILIKE`` (DuckDB:
   ``lower(s) LIKE lower(p)``) as a ``LIKE`` of both sides lowered as DuckDB lowers them (Spark's lowers them with
-  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too).
+  Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too). ``ILIKE … ESCAPE`` of a letter with a case
+  is refused (DuckDB keeps the escape character as written, the lowered pattern would not have it).
 * ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
@@ -21,12 +22,15 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
 * regular expressions (``regexp_matches``, ``~``, ``regexp_extract``, ``regexp_replace``, ``string_split_regex``, …):
   a ``$`` anchor as ``\\z`` (Java's also matches before a final line break), Java's flag ``d`` with a ``.`` (Java's
   matches no ``\\r``), ``u`` with ``(?i)`` or the option ``'i'`` (which sqlglot dropped; Java folds ASCII only
-  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, ``[`` and ``&``
-  in a class escaped (Java: a nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark
-  has not, as ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the
-  multi-line flag ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
-* ``split_part(s, d, i)``: ``''`` for ``i`` 0 (Spark fails the run) and the ``i``-th character for ``d`` empty
-  (Spark: the whole text or ``''``).
+  without it), ``\\s``/``\\S``/``\\v``/``\\b``/``\\B`` as RE2's, an octal escape as ``\\x{…}``, a ``{`` that
+  begins no repetition (``a{,2}``: RE2 reads it as itself, Java fails), ``[`` and ``&`` in a class escaped (Java: a
+  nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
+  ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
+  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
+* ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
+  ``d`` empty (Spark: the whole text or ``''``).
+* ``regexp_extract(s, p, ['a', 'b'])`` (a struct of the groups, named): refused, for a struct of one
+  ``regexp_extract`` per group, which Spark runs.
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
 * ``to_timestamp(x)``: to the nearest microsecond, as DuckDB (sqlglot's ``FROM_UNIXTIME`` dropped the fraction),
   and beyond 2^63 microseconds (about the year 294247) failing with DuckDB's message. (A result beyond the year 9999,
@@ -86,6 +90,14 @@ def check_text_portable(node: exp.Expression) -> None:
                 "and \\ as an escape); write the replacement as quoted text")
         if replacement is not None:
             _java_replacement(replacement.name)  # refuses what DuckDB would refuse when the metric runs
+    if isinstance(node, exp.RegexpExtract) and isinstance(node.args.get("group"), exp.Array):
+        names = node.args["group"].expressions
+        text, pattern = node.this.sql("duckdb"), node.expression.sql("duckdb")
+        fields = ", ".join(f"{name.sql('duckdb')}: regexp_extract({text}, {pattern}, {i})"
+                           for i, name in enumerate(names, 1))
+        raise TextNotPortable(
+            f"regexp_extract() with a list of group names ({node.sql('duckdb')}) is not a Spark function (Spark "
+            f"takes one group's number); write one regexp_extract per group in a struct: {{{fields}}}")
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)):
         _check_pattern(node)
     if isinstance(node, (*_REGEXP_FUNCTIONS, *_FULL_MATCH)) and isinstance(node.expression, exp.Literal):
@@ -95,6 +107,14 @@ def check_text_portable(node: exp.Expression) -> None:
                 f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
                 "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
                 "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], [\\s\\v] for [:space:]")
+    if isinstance(node, exp.Escape) and isinstance(node.this, exp.ILike):
+        escape = node.expression
+        if isinstance(escape, exp.Literal) and escape.is_string and escape.name.lower() != escape.name.upper():
+            raise TextNotPortable(
+                f"{node.sql('duckdb')} has an escape character with a case ({escape.name!r}), which DuckDB keeps as "
+                "it is written while it matches the pattern's letters in either case; Spark SQL (both sides lowered) "
+                "would lower it with them (ESCAPE 'X' would not escape, an 'x' would); write an escape character "
+                "without a case, e.g. ESCAPE '!' (with '!%' for a %)")
     if isinstance(node, exp.Anonymous) and node.name.upper() == "HASH":
         raise TextNotPortable("hash() is another hash function in DuckDB than in Spark (other numbers); write md5(x) "
                               "or sha256(x), alike in both")
@@ -177,6 +197,9 @@ _FLAG_AT = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
 #: RE2's octal escape: ``\0`` and up to two more octal digits, or ``\1``–``\7`` and one or two more (Java reads ``\1``
 #: as a back reference, and wants ``\0`` before an octal number)
 _OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
+#: a repetition RE2 reads at a ``{``: ``{n}``, ``{n,}`` or ``{n,m}``; RE2 reads any other ``{`` as itself (``a{,2}``),
+#: where Java fails the run (PatternSyntaxException: Illegal repetition)
+_REPETITION = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 
 
 def _scanned(pattern: str) -> tuple[str, bool, str]:
@@ -200,6 +223,12 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
                 i = octal.end()
                 continue
             following = pattern[i + 1:i + 2]
+            if following in ("x", "p", "P") and pattern.startswith("{", i + 2):  # \x{41}, \p{Greek}: copied
+                end = pattern.find("}", i + 3)
+                end = len(pattern) if end < 0 else end + 1
+                out.append(pattern[i:end])
+                i = end
+                continue
             shorthands = _CLASS_SHORTHANDS if first >= 0 else _SHORTHANDS
             out.append(shorthands.get(following, pattern[i:i + 2]))
             i += 2
@@ -215,6 +244,8 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
             char = "\\z"
         elif char == ".":
             dot = True
+        elif char == "{" and not _REPETITION.match(pattern, i):
+            char = "\\{"
         elif char == "(":
             group = _FLAG_AT.match(pattern, i)
             if group:
@@ -236,6 +267,8 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
       letters without it (``'É' ~ '(?i)é'`` is false on Spark); a ``(?i:…)`` group stays the only part folded;
     * ``\\s``, ``\\S``, ``\\v``, ``\\b`` and ``\\B`` as RE2 reads them (:data:`_SHORTHANDS`), an octal escape as
       ``\\x{…}``, and in a class ``[`` and ``&`` escaped (Java reads them as a nested class and an intersection);
+    * a ``{`` that does not begin a repetition ``{n}``, ``{n,}`` or ``{n,m}`` escaped: RE2 reads it as itself
+      (``a{,2}``), Java fails the run;
     * ``full`` (``SIMILAR TO``): the whole text, ``^(?:pattern)\\z``."""
     body, dot, flags = _scanned(pattern)
     if full:
@@ -362,13 +395,16 @@ def _duckdb_substring(node: exp.Substring) -> exp.Expression:
 
 def _duckdb_split_part(node: exp.SplitPart) -> exp.Expression:
     """``split_part(s, d, i)`` as DuckDB: ``''`` for ``i`` 0 (Spark fails the run), and with ``d`` empty the ``i``-th
-    character (from the end when negative; Spark gives the whole text or ``''``)."""
+    character (from the end when negative; Spark gives the whole text or ``''``); ``''`` for ``i`` beyond Spark's INT
+    (past the last part: Spark's cast of ``i`` to INT failed the run, CAST_OVERFLOW)."""
     delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
     if (isinstance(delimiter, exp.Literal) and delimiter.is_string and delimiter.name
             and _whole(index) not in (None, 0)):
         return node
+    beyond_int = "" if _whole(index) is not None else "WHEN I < -2147483647 OR I > 2147483647 THEN '' "
     return _template(
-        "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' WHEN D = '' THEN "
+        "CASE WHEN S IS NULL OR D IS NULL OR I IS NULL THEN NULL WHEN I = 0 THEN '' "
+        f"{beyond_int}WHEN D = '' THEN "
         "CASE WHEN ABS(I) <= LENGTH(S) THEN SUBSTRING(S, CAST(I AS INT), 1) ELSE '' END "
         "ELSE SPLIT_PART(S, D, I) END", S=node.this, D=delimiter, I=index)
 
