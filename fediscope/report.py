@@ -83,8 +83,8 @@ FIT_WIDTHS = {"top_tags": 20}
 NOTES: dict[str, str] = {
     "engagement_distribution":
         "interactions = favourites + reblogs + replies; engagement rate = interactions per toot / followers, over "
-        "the accounts with followers (undefined with 0 or unknown followers); a bucket a-b holds the accounts with more than a "
-        "and at most b interactions per toot; share = of all accounts",
+        "the accounts with followers (undefined with 0 or unknown followers); a bucket a-b holds the accounts with "
+        "more than a and at most b interactions per toot; share = of all accounts",
     "top_engaged_accounts":
         "interactions = favourites + reblogs + replies; engagement_rate = interactions_per_toot / followers_count "
         "(- with 0 or unknown followers: undefined)",
