@@ -246,8 +246,8 @@ def keyboard_interrupts() -> Iterator[None]:
 class LostInterrupts:
     """While active (a context manager), a KeyboardInterrupt that Python could not raise because a finalizer was
     running is noted in :attr:`lost`, without the "Exception ignored … Traceback" Python prints for it, when
-    ``seen()`` says the signal that raised it arrived (the caller's SIGINT handler noted it). The caller then stops
-    at its next safe point (the end of the command, of the demo's step) as if the Ctrl-C had propagated.
+    ``seen()`` says the signal that raised it arrived (the caller's SIGINT handler noted it). The work then stops at
+    its next :func:`raise_if_lost`, or the caller at the end of what it runs (the command, the demo's step).
 
     Any other unraisable exception (and a KeyboardInterrupt no signal explains) goes to the hook that was there.
     The handler that raises KeyboardInterrupt resets :attr:`lost` first (:meth:`delivering`): a later Ctrl-C that
@@ -273,6 +273,7 @@ class LostInterrupts:
     def __enter__(self) -> LostInterrupts:
         self._previous = sys.unraisablehook
         sys.unraisablehook = self._hook
+        _watching.append(self)
         return self
 
     def __exit__(self, kind: type[BaseException] | None = None, exc: BaseException | None = None,
@@ -281,6 +282,19 @@ class LostInterrupts:
             if sys.unraisablehook == self._hook:  # replaced meanwhile: leave the newer one in place
                 sys.unraisablehook = self._previous
             self._previous = None
+        with contextlib.suppress(ValueError):
+            _watching.remove(self)
+
+
+_watching: list[LostInterrupts] = []  # the active ones
+
+
+def raise_if_lost() -> None:
+    """Raise the KeyboardInterrupt a finalizer swallowed (:class:`LostInterrupts`) now: called between two pieces of
+    long work (``process`` between metrics, ``collect`` between pages), where a Ctrl-C may stop it anyway, so that
+    such a Ctrl-C stops the work there rather than when the command returns."""
+    if any(watch.lost for watch in _watching):
+        raise KeyboardInterrupt
 
 
 #: py4j methods that send one command to the JVM and read its answer on the connection ``self``.
