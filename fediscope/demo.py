@@ -836,17 +836,8 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
     code, failed, stopped = 0, 0, False
     from fediscope.cli import SigintWatch  # click and fediscope.errors only
 
-    previous_hook = sys.unraisablehook
-
-    def unraisable(seen: Any) -> None:
-        """A Ctrl-C that Python raised inside a finalizer cannot propagate: Python printed it as "Exception ignored
-        … Traceback" and went on. The watch saw it, and the loop below stops at the end of the step."""
-        if not (issubclass(seen.exc_type, KeyboardInterrupt) and sigint.seen):
-            previous_hook(seen)
-
     try:
         with SigintWatch() as sigint:
-            sys.unraisablehook = unraisable
             for number, step in enumerate(steps, start=1):
                 label = f"[{number}/{len(steps)}] {step.name}"
                 print(f"{label} …", file=out, flush=True)
@@ -864,7 +855,7 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                         break
                     continue
                 print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
-                if sigint.seen:  # a Ctrl-C that a finalizer swallowed (see unraisable): not lost
+                if sigint.seen:  # a Ctrl-C that a finalizer swallowed (SigintWatch.lost, without its traceback)
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         out.flush()
@@ -872,7 +863,6 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
               file=err)
         code, stopped = 130, True
     finally:
-        sys.unraisablehook = previous_hook
         ctx.stop_servers()
     verdict = ("Interrupted" if code == 130 else "Stopped" if stopped else
                f"Done with {count(failed, 'failed step')}" if failed else "Done")

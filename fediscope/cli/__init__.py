@@ -14,7 +14,7 @@ import click
 
 from fediscope.console import tolerate_unencodable_output
 from fediscope.errors import FediscopeError
-from fediscope.interrupts import SignalRelay
+from fediscope.interrupts import LostInterrupts, SignalRelay
 
 #: command name → ("module:attribute" of the click command implementing it, one-line help for the listing).
 COMMANDS = {
@@ -91,6 +91,11 @@ class SigintWatch:
     the lake lock and removing what it staged, and :func:`main` says "stopped (SIGTERM)", exit 143. Without it
     the process died at once, leaving the lock and a staging directory behind. A second SIGTERM while the first
     unwinds is ignored, so the clean-up is not cut short (SIGKILL remains for that).
+
+    A KeyboardInterrupt its handler raised while Python ran a finalizer cannot propagate (Python printed "Exception
+    ignored … Traceback" and went on): :attr:`lost` is then True, without that traceback
+    (:class:`~fediscope.interrupts.LostInterrupts`), and :func:`main` says "interrupted" once the command returns
+    instead of exit 0; the demo stops at the end of its step.
     """
 
     #: The watch of the running command (:func:`main`'s), if any: see :func:`stopped_by_signal`.
@@ -102,6 +107,12 @@ class SigintWatch:
         self._previous: Any = None
         self._previous_term: Any = None
         self._relay = SignalRelay((signal.SIGINT, signal.SIGTERM))
+        self._lost = LostInterrupts(lambda: self.seen)
+
+    @property
+    def lost(self) -> bool:
+        """Whether the last KeyboardInterrupt raised for a signal was lost in a finalizer (see the class)."""
+        return self._lost.lost
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGTERM:
@@ -109,6 +120,7 @@ class SigintWatch:
                 return
             self.terminated = True
         self.seen = True
+        self._lost.delivering()
         if self._previous is None or self._previous is signal.default_int_handler:  # SIGTERM, SIGINT not watched
             raise KeyboardInterrupt
         self._previous(signal.SIGINT, frame)
@@ -123,12 +135,14 @@ class SigintWatch:
             self._previous_term = signal.signal(signal.SIGTERM, self._handle)
         if self._previous is not None or self._previous_term is not None:
             self._relay.__enter__()
+            self._lost.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if SigintWatch.current is self:
             SigintWatch.current = None
         if self._previous is not None or self._previous_term is not None:
+            self._lost.__exit__(kind, exc, tb)
             self._relay.__exit__(kind, exc, tb)
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
@@ -252,7 +266,10 @@ def main(argv: list[str] | None = None) -> Any:
     reset_log_format()
     with SigintWatch() as sigint:
         try:
-            return cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
+            result = cli.main(args=argv, prog_name="fediscope", standalone_mode=False)
+            if sigint.lost:  # Ctrl-C (or SIGTERM) raised in a finalizer, where it could not stop the command
+                raise KeyboardInterrupt
+            return result
         except (KeyboardInterrupt, _Stopped):
             use_log_format_without_settings()
             _interrupted(sigint.terminated)

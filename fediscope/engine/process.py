@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from fediscope.config import Settings
 from fediscope.engine.metrics import Metric, check_spark_portable, load_metrics, without_metric_file
 from fediscope.errors import LakeError
-from fediscope.interrupts import Terminated
+from fediscope.interrupts import Terminated, raise_if_lost
 from fediscope.redact import redact_url
 from fediscope.step_progress import LineProgress
 from fediscope.wording import count, some_of
@@ -408,6 +408,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
         results: dict[str, Any] = {}
         with eng.curated_files_unchanged():  # curation is over, and the lake lock keeps other writers out
             for i, metric_name in enumerate(stale, 1):
+                raise_if_lost()  # a Ctrl-C raised in a finalizer (DuckDB's, Arrow's) stops the run here
                 t = time.perf_counter()
                 results[metric_name] = eng.metric_table(metrics[metric_name])
                 summary.metrics[metric_name] = MetricResult(results[metric_name].num_rows, time.perf_counter() - t)
@@ -418,6 +419,7 @@ def _compute(settings: Settings, name: str, since: date | None, until: date | No
     run = lake_run_provenance(settings, name, eng.lake, (since, until), privacy=privacy)
     try:
         for metric_name in stale:
+            raise_if_lost()
             store.provenance = metric_provenance(run, metrics[metric_name], fingerprints[metric_name],
                                                  settings.metrics_dir)
             _store_metric(store, snapshots, metrics[metric_name], results[metric_name],

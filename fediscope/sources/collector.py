@@ -105,7 +105,7 @@ from fediscope.config import Settings, instance_base_url, instance_domain
 from fediscope.errors import ConfigError, FediscopeError, LakeError, UpstreamError
 from fediscope.gdpr.opt_outs import PendingNotes
 from fediscope.gdpr.suppression import load_suppressed, names_an_erased_account
-from fediscope.interrupts import Terminated
+from fediscope.interrupts import Terminated, raise_if_lost
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import write_batch
 from fediscope.lake.layout import new_batch_id, state_path
@@ -602,6 +602,7 @@ def page_batch_id(ctx: _Context, source: SourceRef, walk: Walk) -> str:
 def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: SourceResult, batch_id: str,
            **paging: Any) -> Page:
     """fetch_page, quarantining bodies that are not JSON and trying again a few times."""
+    raise_if_lost()  # a Ctrl-C raised in a finalizer stops the collection before its next page
     for attempt in range(MALFORMED_ATTEMPTS):
         try:
             return fetch_page(client, source, limit=ctx.settings.page_limit, **paging)

@@ -456,6 +456,43 @@ def test_an_interrupted_collect_does_not_count_the_source_it_stopped_in_as_colle
         assert "collected" not in out and "landed 40," in out, out
 
 
+class _Resource:
+    """Something a library (DuckDB, tempfile) cleans up with a finalizer."""
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # "Exception ignored … Traceback"
+def test_ctrl_c_raised_in_a_finalizer_stops_the_collect_before_its_next_page(cli_env, capsys, mastodon_server,
+                                                                             monkeypatch) -> None:
+    """Python cannot raise KeyboardInterrupt out of a finalizer: it printed "Exception ignored … Traceback" and went
+    on. Was: every later page was collected, and the run said it collected the source, exit 0."""
+    import gc
+    import signal
+    import weakref
+
+    from fediscope.sources.progress import Progress
+
+    pages: list[int] = []
+
+    def page(self, label, number, *args, **kwargs) -> None:
+        pages.append(number)
+        if len(pages) == 2:
+            resource = _Resource()
+            weakref.finalize(resource, signal.raise_signal, signal.SIGINT)  # Ctrl-C while the finalizer runs
+            del resource
+            gc.collect()
+
+    monkeypatch.setattr(Progress, "page", page)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--timeline", "public")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert code == 130 and err.strip().endswith("fediscope: interrupted"), err
+    assert "Traceback" not in err, err
+    assert out.startswith(f"interrupted in {mastodon_server.domain} public (0 of 1 source finished) after "), out
+    assert "landed 40," in out and len(pages) == 2, out
+
+
 def test_an_interrupted_collect_counts_the_sources_it_finished(cli_env, capsys, mastodon_server,
                                                                monkeypatch) -> None:
     """Stopped in the second of three sources: the first is counted as finished, the third as not started."""

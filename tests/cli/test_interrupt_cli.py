@@ -470,3 +470,59 @@ def test_a_stopped_command_says_so_on_one_line_without_an_empty_one_before(signu
         _out, err = process.communicate(timeout=60)
     assert process.returncode == code, err
     assert err == f"fediscope: {said}\n"
+
+
+# A command during which the signal arrives while Python runs a finalizer (a ``weakref.finalize`` callback, as DuckDB,
+# matplotlib and tempfile use; raise_signal runs the handler at once, in that callback), then one that arrives in
+# the command's own code (argv[2] == "twice"), which it handles as serve-api and sample-instance do.
+FINALIZER_SCRIPT = textwrap.dedent("""
+    import gc
+    import signal
+    import sys
+    import weakref
+    import click
+    from fediscope import cli
+
+    class Resource:
+        pass
+
+    @click.command()
+    def spin():
+        resource = Resource()
+        weakref.finalize(resource, signal.raise_signal, int(sys.argv[3]))
+        del resource
+        gc.collect()
+        print("finished", flush=True)
+        if sys.argv[2] == "twice":
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                print("stopped by the second", flush=True)
+
+    cli.COMMANDS["spin"] = ("__main__:spin", "a finalizer runs")
+    cli.main(sys.argv[1:2])
+""")
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGINT, 130, "interrupted"),
+                                                      (signal.SIGTERM, 143, "stopped (SIGTERM)")],
+                         ids=["sigint", "sigterm"])
+def test_a_signal_raised_inside_a_finalizer_still_stops_the_command(signum: int, code: int, said: str) -> None:
+    """Python cannot raise KeyboardInterrupt out of a finalizer: it printed "Exception ignored in … Traceback …
+    KeyboardInterrupt" and went on. Was: the command finished as if nothing happened, exit 0 (``process`` recorded
+    and said a complete run, a script's ``fediscope collect && …`` went on). Now it says so once it returns."""
+    with child([sys.executable, "-c", FINALIZER_SCRIPT, "spin", "once", str(int(signum))]) as process:
+        out, err = process.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert process.returncode == code, err
+    assert err == f"fediscope: {said}\n"
+    assert out == "finished\n"
+
+
+def test_a_later_ctrl_c_the_command_handles_itself_ends_it_as_before() -> None:
+    """``serve-api`` stops on Ctrl-C with exit 0: when one Ctrl-C was lost in a finalizer and the next one stopped
+    the server, that one counts, not the lost one."""
+    with child([sys.executable, "-c", FINALIZER_SCRIPT, "spin", "twice", str(int(signal.SIGINT))]) as process:
+        out, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (0, "")
+    assert out == "finished\nstopped by the second\n"

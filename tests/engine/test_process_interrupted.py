@@ -216,3 +216,48 @@ def test_a_run_that_is_not_stopped_says_ok_in_its_document(corpus_lake: Path, tm
     assert document["ok"] is True and "interrupted" not in document and "interrupted_step" not in document
     assert all(metric["kept"] for metric in document["metrics"].values())
     assert not summary.line().startswith("interrupted")
+
+
+# The real entry point, where Ctrl-C arrives while Python runs a finalizer (as DuckDB's and Arrow's are) at the end
+# of the NTH metric computation: Python cannot raise KeyboardInterrupt out of a finalizer, it printed "Exception
+# ignored … Traceback" and went on.
+CTRL_C_IN_A_FINALIZER_AT = textwrap.dedent("""
+    import gc, signal, sys, weakref
+    from fediscope.cli import main
+    from fediscope.engine.base import Engine
+
+    NTH = int(sys.argv[1])
+    real, calls = Engine.metric_table, []
+
+    class Resource:
+        pass
+
+    def metric_table(self, *args, **kwargs):
+        result = real(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == NTH:
+            resource = Resource()
+            weakref.finalize(resource, signal.raise_signal, signal.SIGINT)
+            del resource
+            gc.collect()
+        return result
+
+    Engine.metric_table = metric_table
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def test_ctrl_c_raised_in_a_finalizer_stops_the_run_before_the_next_metric(corpus_lake: Path, tmp_path: Path) -> None:
+    """Was: the run computed and stored every metric and said so, exit 0, after the "Exception ignored" traceback."""
+    store = f"sqlite:///{tmp_path / 'metrics.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDISCOPE_")}
+    env.update(FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+    argv = [sys.executable, "-c", CTRL_C_IN_A_FINALIZER_AT, "3", "process", "--lake", str(corpus_lake), "--store",
+            store, "--no-progress"]
+    with child(argv, env=env) as process:
+        out, err = process.communicate(timeout=300)
+
+    assert (process.returncode, err) == (130, "fediscope: interrupted\n")
+    line = out.strip()
+    assert line.startswith(f"interrupted: process (duckdb): curated {raw_files(corpus_lake)} raw files ("), line
+    assert "; stopped while computing the metrics (3 computed), before storing any in " in line, line
