@@ -324,12 +324,15 @@ def _finish_response(response: Response) -> Response:
 def _route_template(status: int) -> str:
     """The access line's route: the matched route's template, ``*`` for ``OPTIONS *``, else ``(no route)``. A 405
     matched the path but not the method, so werkzeug set no ``url_rule``: its route is the one the path matches
-    with OPTIONS, which every route takes (it was logged ``(no route)``, as a path that is none)."""
+    with OPTIONS, which every route takes (it was logged ``(no route)``, as a path that is none). So is a 501 (a
+    method no route takes, refused before routing) on such a path, unless it starts with ``//``: no route, though
+    werkzeug's router, dropping the slash, matched it (:func:`_sent_path`)."""
     if request.url_rule is not None:
         return request.url_rule.rule
     if _asterisk_form(request.environ):
         return "*"
-    if status == 405 and isinstance(request.routing_exception, MethodNotAllowed):
+    if (status == 405 or (status == 501 and not _sent_path(request.environ).startswith("//"))) \
+            and isinstance(request.routing_exception, MethodNotAllowed):
         try:
             rule, _ = current_app.url_map.bind_to_environ(request.environ).match(method="OPTIONS", return_rule=True)
         except HTTPException:
