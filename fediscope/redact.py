@@ -550,7 +550,8 @@ def secret_values(settings: Any) -> list[str]:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? #`` in it), and
+    """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? # @`` in it, and in one
+    typed without ``//``), and
     the values of secret query parameters."""
     found: list[str] = []
     unparsed = _USERINFO_RE.match(url)
@@ -558,6 +559,11 @@ def url_secrets(url: str) -> list[str]:
         password = urlsplit(url).password
     except ValueError:
         password = None
+    if password is None and unparsed is None and "://" not in url and "@" in url:
+        # a URL typed without ``//`` (``mysql+pymysql:/u:pw@h/db``), which redact_url masks and error messages echo
+        masked = _redact_loose_userinfo(url)
+        if masked != url:
+            password = url[masked.index(MASK):url.rindex("@")]
     if unparsed:  # to the last @ of the authority, as redact_url masks it: ``u:pa#@ss@h`` is the password ``pa#@ss``
         typed = url[unparsed.end("prefix"):_userinfo_end(url, unparsed.end("prefix"))]
         if password is None or len(typed) > len(password):
