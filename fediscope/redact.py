@@ -551,8 +551,7 @@ def secret_values(settings: Any) -> list[str]:
 
 def url_secrets(url: str) -> list[str]:
     """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? # @`` in it, and in one
-    typed without ``//``), and
-    the values of secret query parameters."""
+    typed without ``//``), and the values of secret query parameters (also after a ``#``)."""
     found: list[str] = []
     unparsed = _USERINFO_RE.match(url)
     try:
