@@ -8,11 +8,11 @@ any path), the request target ``*`` (only ``OPTIONS *``, about the server: 400 w
 cap (413: over 8 KiB), any body at all (400 ``body_not_allowed``: the API takes its parameters in the query string,
 so a body is refused rather than ignored), OPTIONS (answered 204 with the ``Allow`` header a 405 carries;
 ``OPTIONS *`` with every method a route takes), the API key (401; a read-only key on a write method: 403), the
-per-key rate limit (429 + ``Retry-After``), the query string's encoding (400 for a percent-escape that is not UTF-8,
-instead of reading it as literal text), then the resource. Every response gets the security headers below; every
-failure the JSON error envelope of :mod:`api.errors` — also what the server itself refuses before the app sees a
-request (a too large body or header block, a malformed request): :func:`make_server` gives waitress an error page in
-the same envelope.
+per-key rate limit (429 + ``Retry-After``), the encoding of the path's parameters and of the query string (400 for a
+percent-escape that is not UTF-8, instead of reading it as literal text or as U+FFFD), then the resource. Every
+response gets the security headers below; every failure the JSON error envelope of :mod:`api.errors` — also what the
+server itself refuses before the app sees a request (a too large body or header block, a malformed request):
+:func:`make_server` gives waitress an error page in the same envelope.
 
 ``test_config`` is merged into ``app.config`` (Flask's tutorial pattern). Besides Flask's own keys it may set
 ``FEDISCOPE_RESOLVER`` (a ``(host, port) -> [address, ...]`` function replacing DNS, for tests of the
@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from flask import Flask, Response, current_app, g, request
 from flask_restful import Api
@@ -48,7 +48,7 @@ from api.results import ResultsStore
 from api.routes import ROUTES
 from api.upstream import Upstream
 from fediscope.config import Settings, load_settings
-from fediscope.wording import quoted
+from fediscope.wording import QUOTED_LENGTH, quoted
 
 log = logging.getLogger(__name__)
 #: One INFO line per request (quiet at the default level, WARNING): ``FEDISCOPE_LOG_LEVEL=INFO`` shows it.
@@ -175,6 +175,7 @@ def _guard_request() -> Response | None:
         return _options_response(asterisk)
     if request.endpoint not in _PUBLIC_ENDPOINTS:
         _authenticate()
+    _check_path_encoding()
     _check_query_encoding(request.query_string)
     return None
 
@@ -198,11 +199,16 @@ def _sent_path(environ: dict[str, Any]) -> str:
     and ``/%2Fv1/metrics`` were served as ``/v1/metrics``), so a reverse proxy's rule on a path prefix (refusing
     ``/v1/timelines/``) was passed by doubling the first slash. ``REQUEST_URI`` is the request target as sent
     (waitress and werkzeug's server set it), in absolute form too (``http://host//v1/metrics``)."""
+    return unquote(_raw_path(environ))
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The request's path as the client sent it, percent-escapes as they are (:func:`_sent_path`)."""
     target = environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
     path = target.partition("?")[0]
     if not path.startswith("/") and "://" in path:  # absolute form: the path follows the authority
         path = "/" + path.partition("://")[2].partition("/")[2]
-    return unquote(path)
+    return path
 
 
 def _check_host() -> None:
@@ -292,6 +298,36 @@ def _check_query_encoding(query: bytes) -> None:
                 from None
 
 
+#: What a path parameter that is not UTF-8 is quoted with: its segment as sent, escapes and all, but a byte that is no
+#: printable ASCII (sent raw, not escaped) is percent-encoded.
+_SHOWN_AS_SENT = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def _check_path_encoding() -> None:
+    """400 naming the path parameter (``name``, ``tag``, ``acct``) whose percent-escapes are not UTF-8, quoting its
+    segment as sent (``'%ff'``), as far as the route's own check quotes it (a ``name`` its first 64 characters).
+    werkzeug decodes it with the bytes replaced, so the route's check quoted ``'\ufffd'``, a character the client
+    never sent (one that sends it, ``%EF%BF%BD``, is answered by the route's check as before)."""
+    if request.url_rule is None or not request.view_args:
+        return
+    sent = _raw_path(request.environ).split("/")
+    for position, part in enumerate(request.url_rule.rule.split("/")):
+        if not (part.startswith("<") and part.endswith(">")) or position >= len(sent):
+            continue
+        try:
+            segment = sent[position].encode("latin-1")  # WSGI's text: each byte one character
+        except UnicodeEncodeError:
+            segment = sent[position].encode("utf-8")
+        try:
+            unquote_to_bytes(segment).decode("utf-8")
+        except UnicodeDecodeError:
+            name = part[1:-1].rpartition(":")[2]
+            shown = quote(segment, safe=_SHOWN_AS_SENT)
+            raise bad_parameter(name, f"{name} is not UTF-8 once its percent-escapes are decoded (got "
+                                      f"{quoted(shown, 64 if name == 'name' else QUOTED_LENGTH)}); percent-encode "
+                                      "the UTF-8 bytes of the text (é is %C3%A9)") from None
+
+
 def _authenticate() -> None:
     state: ApiState = current_app.extensions["fediscope_api"]
     try:
@@ -324,12 +360,15 @@ def _finish_response(response: Response) -> Response:
 def _route_template(status: int) -> str:
     """The access line's route: the matched route's template, ``*`` for ``OPTIONS *``, else ``(no route)``. A 405
     matched the path but not the method, so werkzeug set no ``url_rule``: its route is the one the path matches
-    with OPTIONS, which every route takes (it was logged ``(no route)``, as a path that is none)."""
+    with OPTIONS, which every route takes (it was logged ``(no route)``, as a path that is none). So is a 501 (a
+    method no route takes, refused before routing) on such a path, unless it starts with ``//``: no route, though
+    werkzeug's router, dropping the slash, matched it (:func:`_sent_path`)."""
     if request.url_rule is not None:
         return request.url_rule.rule
     if _asterisk_form(request.environ):
         return "*"
-    if status == 405 and isinstance(request.routing_exception, MethodNotAllowed):
+    if (status == 405 or (status == 501 and not _sent_path(request.environ).startswith("//"))) \
+            and isinstance(request.routing_exception, MethodNotAllowed):
         try:
             rule, _ = current_app.url_map.bind_to_environ(request.environ).match(method="OPTIONS", return_rule=True)
         except HTTPException:

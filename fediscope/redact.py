@@ -269,6 +269,8 @@ def redact_url(url: str) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(_is_secret_param(k) for k, _ in pairs):
             query = urlencode([(k, MASK if _is_secret_param(k) else v) for k, v in pairs], safe="*")
+    if fragment:
+        fragment = _FRAGMENT_PARAM_RE.sub(lambda m: m.group("prefix") + MASK, fragment)
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
     if netloc != parts.netloc:  # a host is there, so urlunsplit writes the ``//`` before it
@@ -277,6 +279,13 @@ def redact_url(url: str) -> str:
     # ``sqlite:////tmp/x.db`` into ``sqlite://tmp/x.db`` (a host ``tmp``) and ``sqlite:///x.db`` into ``sqlite:/x.db``
     before_query = re.split(r"[?#]", url, maxsplit=1)[0]
     return before_query + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+#: A secret parameter in a URL's fragment (what follows its first ``#``), at its start or after ``?``, ``&`` or
+#: ``;``: ``sqlite:////x#frag?password=…``, an OAuth answer's ``#access_token=…&token_type=bearer``. Its value runs
+#: to the next ``&`` (a ``#`` in it included: more is masked rather than less), as :func:`redact_text` masks it.
+_FRAGMENT_PARAM_RE = re.compile(r"(?P<prefix>(?:^|[?&;])(?:" + _names(SECRET_PARAMS) + "|" + _CREDENTIAL_NAME
+                                + r")=)(?P<value>[^&]+)", re.IGNORECASE)
 
 
 def _after_userinfo(url: str, end: int) -> str:
@@ -541,16 +550,23 @@ def secret_values(settings: Any) -> list[str]:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? #`` in it), and
-    the values of secret query parameters."""
+    """The secrets a store or lake URL holds: its password, whole (also with unencoded ``/ ? # @`` in it, and in one
+    typed without ``//``), and the values of secret query parameters (also after a ``#``)."""
     found: list[str] = []
     unparsed = _USERINFO_RE.match(url)
     try:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    if unparsed and (password is None or len(unparsed.group("pw")) > len(password)):
-        password = unparsed.group("pw")  # urlsplit cut the password at an unencoded / ? #
+    if password is None and unparsed is None and "://" not in url and "@" in url:
+        # a URL typed without ``//`` (``mysql+pymysql:/u:pw@h/db``), which redact_url masks and error messages echo
+        masked = _redact_loose_userinfo(url)
+        if masked != url:
+            password = url[masked.index(MASK):url.rindex("@")]
+    if unparsed:  # to the last @ of the authority, as redact_url masks it: ``u:pa#@ss@h`` is the password ``pa#@ss``
+        typed = url[unparsed.end("prefix"):_userinfo_end(url, unparsed.end("prefix"))]
+        if password is None or len(typed) > len(password):
+            password = typed  # urlsplit cut the password at an unencoded / ? #, the pattern at its first @
     if password:  # as typed, and as SQLAlchemy or a driver decodes it (``%40`` an ``@``)
         found += dict.fromkeys([password, unquote(password)])
     return found + _query_secrets(url)
@@ -560,8 +576,10 @@ def _query_secrets(url: str) -> list[str]:
     """Values of secret query parameters (``mysql+pymysql://u@db/x?password=…``), as SQLAlchemy reads them (a
     ``#`` is part of a value: ``?password=ab#cd``) and as ``urlsplit`` does (the query ends at a ``#``)."""
     query = url.partition("?")[2]
+    fragment = url.partition("#")[2]  # ``sqlite:////x#frag?password=…``: masked there too (redact_url)
     found = [v for part in dict.fromkeys([query, query.partition("#")[0]])
              for k, v in parse_qsl(part, keep_blank_values=True) if _is_secret_param(k) and v]
+    found += [m.group("value") for m in _FRAGMENT_PARAM_RE.finditer(fragment)]
     return list(dict.fromkeys(found))
 
 

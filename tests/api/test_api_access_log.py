@@ -135,3 +135,18 @@ def test_a_method_a_route_does_not_take_is_logged_with_that_route(checked: Any,
     logged = [(r.method, r.route, r.status) for r in caplog.records if r.name == "api.access"]  # type: ignore[attr-defined]
     assert logged == [("POST", "/v1/metrics", 405), ("HEAD", "/v1/timelines/public", 405),
                       ("DELETE", "/v1/accounts/<acct>/statuses", 405), ("POST", "(no route)", 404)]
+
+
+def test_a_method_no_route_takes_is_logged_with_the_route_its_path_is(checked: Any,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A 501 (a method the server does not know, refused before routing) names the route whose path was asked, as a
+    405 does: it was logged ``(no route)`` on ``/v1/metrics`` too. A path that is no route stays ``(no route)``
+    (``//v1/metrics`` too: tests/api/test_api_serve.py, under waitress)."""
+    base = checked.url
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        assert requests.request("PROPFIND", base + "/v1/metrics", timeout=30).status_code == 501
+        assert requests.request("BREW", base + "/v1/accounts/alice/statuses", timeout=30).status_code == 501
+        assert requests.request("PROPFIND", base + "/v1/nowhere", timeout=30).status_code == 501
+    logged = [(r.method, r.route, r.status) for r in caplog.records if r.name == "api.access"]  # type: ignore[attr-defined]
+    assert logged == [("PROPFIND", "/v1/metrics", 501), ("BREW", "/v1/accounts/<acct>/statuses", 501),
+                      ("PROPFIND", "(no route)", 501)]

@@ -7,6 +7,7 @@ is not UTF-8 is refused instead of being read as literal text.
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from typing import Any
@@ -112,3 +113,37 @@ def test_any_routing_redirect_is_a_json_404(live_api: Callable[..., LiveApi]) ->
     response = live.get("/with-slash", allow_redirects=False)
     assert_error(response, 404, "not_found")
     assert "Location" not in response.headers and "<" not in response.text
+
+
+@pytest.mark.parametrize(("path", "parameter", "shown"), [
+    ("/v1/metrics/%ff", "name", "%ff"),
+    ("/v1/metrics/a%ffb%C3%A9", "name", "a%ffb%C3%A9"),
+    ("/v1/analyses/%c3%28", "name", "%c3%28"),
+    ("/v1/timelines/tag/caf%e9?instance=" + OFFLINE_DOMAIN, "tag", "caf%e9"),
+    ("/v1/accounts/%ff/statuses?instance=" + OFFLINE_DOMAIN, "acct", "%ff"),
+    ("/v1/metrics/" + "%ff" * 30, "name", "%ff" * 21 + "%"),
+])
+def test_a_path_parameter_that_is_not_utf8_is_quoted_as_sent(checked: LiveApi, path: str, parameter: str,
+                                                             shown: str) -> None:
+    """The message quotes the escapes the client sent (``'%ff'``), as far as that parameter is quoted (a ``name`` its
+    first 64 characters, then ``…``), with the reason: was ``got '\\ufffd'``, the replacement character werkzeug
+    decodes such a byte to, which the client never sent. Sent raw: requests writes ``%FF`` for ``%ff``."""
+    connection = http.client.HTTPConnection(checked.url.removeprefix("http://"), timeout=30)
+    try:
+        connection.request("GET", path, headers={"X-API-Key": KEY})
+        response = connection.getresponse()
+        status, body = response.status, json.loads(response.read())
+    finally:
+        connection.close()
+    assert status == 400, body
+    error = body["error"]
+    assert (error["code"], error["parameter"]) == ("invalid_parameter", parameter)
+    assert error["message"].startswith(f"{parameter} is not UTF-8 once its percent-escapes are decoded (got "
+                                       f"{shown!r}"), error["message"]
+    assert "\ufffd" not in error["message"]
+
+
+def test_a_path_parameter_holding_the_replacement_character_itself_is_quoted_as_that(checked: LiveApi) -> None:
+    """U+FFFD sent as its UTF-8 escapes is a character like any other: the route's own check quotes it."""
+    error = assert_error(checked.get("/v1/metrics/%EF%BF%BD"), 400, "invalid_parameter", "name")
+    assert error["message"].endswith("got '\ufffd')"), error["message"]

@@ -504,3 +504,17 @@ def test_serve_api_answers_options_asterisk_and_unknown_methods(served: str) -> 
             continue
         assert json.loads(body)["error"]["code"] == code, (line, body)
         assert (b"\r\nAllow: GET, HEAD, OPTIONS\r\n" in head) == (status == 405), (line, head)
+
+
+def test_serve_api_logs_a_501_on_a_path_with_a_leading_double_slash_as_no_route(tmp_path: Path,
+                                                                                 mastodon_server: Any) -> None:
+    """A 501 is logged with the route its path is (as a 405), but ``//v1/metrics`` is no route (paths are matched
+    as sent) though werkzeug's router, dropping the slash, matches ``/v1/metrics``: it stays ``(no route)``. Sent
+    raw under waitress: requests, and the werkzeug server of the other API tests, drop the extra slash."""
+    log: list[str] = []
+    with serve(tmp_path, mastodon_server, log=log, FEDISCOPE_LOG_LEVEL="INFO") as base:
+        for path in (b"//v1/metrics", b"/v1/metrics"):
+            head, _ = _raw_get(base, b"PROPFIND " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 501"), head
+    access = [line.split(" api.access ", 1)[1].split(" 501 ")[0] for line in log if " api.access " in line]
+    assert access == ["PROPFIND (no route)", "PROPFIND /v1/metrics"], log
