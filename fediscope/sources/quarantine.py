@@ -6,8 +6,9 @@ data never passed the privacy policy, so with the policy on (the default) a file
 *shape* of the item (field names and value types), its size and a SHA-256 fingerprint — never the values,
 which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or body is kept as well, with the
 secrets the request held (its token: ``secrets``) and anything shaped like a credential masked
-(:func:`~fediscope.redact.redact_text`): a proxy's or a server's debug page may echo the request, its
-``Authorization`` header included, and secrets are never written to the lake. The fingerprint is of what was sent.
+(:func:`~fediscope.redact.redact_value`, as the logs mask them): a proxy's or a server's debug page may echo the
+request, its ``Authorization`` header included, and secrets are never written to the lake. The fingerprint is of
+what was sent.
 
 The collector and the scraping API (:mod:`api.upstream`) write a page's malformed items with
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import quarantine_path
-from fediscope.redact import redact_text
+from fediscope.redact import redact_text, redact_value
 
 if TYPE_CHECKING:
     from fediscope.sources.client import MalformedResponse
@@ -54,25 +55,13 @@ def _fingerprint(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
-def _masked(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` (a JSON value, or an event's text) with every string's secrets masked
-    (:func:`~fediscope.redact.redact_text`), field names included."""
-    if isinstance(value, str):
-        return redact_text(value, secrets)
-    if isinstance(value, dict):
-        return {_masked(k, secrets) if isinstance(k, str) else k: _masked(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v, secrets) for v in value]
-    return value
-
-
 def item_entry(reason: str, item: Any, keep_raw: bool, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """One quarantined item (a malformed entity inside an otherwise readable page); kept (``keep_raw``) with
     ``secrets`` and credential-shaped text masked (module docstring)."""
     raw = json.dumps(item, sort_keys=True, default=str).encode()
     entry: dict[str, Any] = {"kind": "item", "reason": reason, "shape": shape(item), **_fingerprint(raw)}
     if keep_raw:
-        entry["item"] = _masked(item, tuple(secrets))
+        entry["item"] = redact_value(item, tuple(secrets))  # every string, field names included
     return entry
 
 
