@@ -104,6 +104,7 @@ _ARITHMETIC_OVERFLOW = "[ARITHMETIC_OVERFLOW]"
 
 # Spark types whose Arrow values are the same Python values as collect()'s (timestamps would gain a time zone).
 _ARROW_TYPES = frozenset({"boolean", "byte", "short", "integer", "long", "float", "double", "string", "date"})
+# Spark's timestamp types: through Arrow too, their time zone cast away after (SparkEngine._arrow)
 _TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_ntz"})
 
 
@@ -680,7 +681,7 @@ def _arrow_type(kind: Any) -> Any:
 
 #: the Spark types whose collected Python values (``int``, ``float``, ``Decimal``, ``str``, ``date``, a naive
 #: ``datetime``) :func:`collected_table` puts in a column of the type :func:`arrow_schema` gives
-_COLLECTED_TYPES = _ARROW_TYPES | {"timestamp", "timestamp_ntz", "void"}
+_COLLECTED_TYPES = _ARROW_TYPES | _TIMESTAMP_TYPES | {"void"}
 
 
 def collected_table(rows: list[dict[str, Any]], schema: Any) -> Any:
