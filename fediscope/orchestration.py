@@ -1088,7 +1088,7 @@ def no_time_to_stop(name: str, what: str) -> str | None:
     SIGTERM``, which did not say why or what to change). Airflow 3 itself sends SIGKILL 5 s after SIGTERM, whatever
     that setting says."""
     grace = airflow_kill_grace()
-    if sigterm_grace(max(0.0, grace - STOP_MARGIN)) > 0:
+    if sigterm_grace(stop_budget(grace)) > 0:
         return None
     return (f"spark-submit {name} {what}, with no time to stop on SIGTERM: Airflow's [core] killed_task_cleanup_time "
             f"is {grace:g} s, and a stopped task keeps {STOP_MARGIN:g} s of it for releasing the lake lock and "
