@@ -69,6 +69,7 @@ from fediscope.store.hbase_frames import (
     lone_put_bytes,
     put_bytes,
     row_bytes,
+    row_put_bytes,
 )
 from fediscope.store.port import HBASE_DEFAULTS, WriteCounts, hbase_url, problem_text, url_error
 from fediscope.store.rowkeys import MAX_ROW_LENGTH, encode, encode_key, encode_rank
@@ -638,8 +639,7 @@ class HBaseStore(BaseStore):
             return
         # the entry is one put, one call: split over two, a stop in between left a definition with another's question
         table = layout.catalog_table(self.prefix).encode()
-        size = call_bytes(table) + row_bytes(row) + sum(
-            put_bytes(column, value) for column, value in {**_CATALOG_LATER, **cells}.items())
+        size = row_put_bytes(table, row, {**_CATALOG_LATER, **cells})
         if size > self._max_frame:
             raise StoreError(f"HBase at {self._address}: could not write metric {schema.metric}: its catalog entry "
                              f"(its definition {len(cells[b'c:definition']):,} bytes, its question "
@@ -696,7 +696,7 @@ class HBaseStore(BaseStore):
                 continue
             key = self._row_key(schema, row)
             cells = self._data_cells(schema, row, self._rank_key(schema, row))
-            size = call_bytes(table) + row_bytes(key) + sum(put_bytes(column, cell) for column, cell in cells.items())
+            size = row_put_bytes(table, key, cells)
             if size <= self._max_frame:
                 continue
             column, cell = max(cells.items(), key=lambda item: len(item[1]))

@@ -99,9 +99,15 @@ def delete_bytes(column: bytes) -> int:
     return _DELETE + len(column)
 
 
+def row_put_bytes(table: bytes, row: bytes, cells: Mapping[bytes, bytes]) -> int:
+    """The bytes of a call putting one row's ``cells`` alone: the least frame the row needs (:class:`FramedBatch`
+    sends a row's cells in one call)."""
+    return call_bytes(table) + row_bytes(row) + sum(put_bytes(column, value) for column, value in cells.items())
+
+
 def lone_put_bytes(table: bytes, row: bytes, column: bytes, value: bytes) -> int:
     """The bytes of a call putting one cell alone: the least frame a cell needs."""
-    return call_bytes(table) + row_bytes(row) + put_bytes(column, value)
+    return row_put_bytes(table, row, {column: value})
 
 
 class FrameTooSmall(ValueError):
