@@ -14,7 +14,6 @@ what that masker makes of each secret afterwards: ``***`` once the task register
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 from airflow_harness import MARKER, AirflowEnv
+from doubles import serving
 
 from fediscope.config import token_env_name
 
@@ -53,14 +53,8 @@ class _EchoingRejection(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def rejecting_instance() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingRejection)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _EchoingRejection)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _run_and_read_masker(airflow_env: AirflowEnv, code: str, env: dict[str, str]) -> tuple[dict[str, Any], str]:

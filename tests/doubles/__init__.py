@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from doubles.ports import free_port
+from doubles.serving import serving
 
-__all__ = ["free_port"]
+__all__ = ["free_port", "serving"]

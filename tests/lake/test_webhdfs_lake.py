@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from doubles import free_port
+from doubles import free_port, serving
 from doubles.mastodon_server import MastodonDouble
 from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import REAL_WEBHDFS
@@ -243,17 +243,8 @@ def plain_http_server(tmp_path) -> Iterator[int]:
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *a: None  # type: ignore[method-assign]
-    yield from _serving(server)
-
-
-def _serving(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
-    """``server``'s port while it serves in a thread of its own; shut down and closed after."""
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as port:
+        yield port
 
 
 def test_a_server_that_is_not_webhdfs_is_named_as_such(plain_http_server: int) -> None:
@@ -308,7 +299,8 @@ def welcome_page_server() -> Iterator[int]:
         def log_message(self, *args: object) -> None:
             pass
 
-    yield from _serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), WelcomePage))
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), WelcomePage)) as port:
+        yield port
 
 
 def test_a_write_to_a_server_that_is_not_webhdfs_warns_of_no_temporary_file(

@@ -10,13 +10,13 @@ lake" promises none is. The instance here is a real HTTP server on 127.0.0.1 tha
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from doubles import serving
 
 from fediscope.config import Settings, token_key
 from fediscope.redact import MASK
@@ -45,15 +45,8 @@ class _EchoingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def echoing_instance() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _EchoingHandler)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _lake_files(lake: Path) -> dict[str, bytes]:
