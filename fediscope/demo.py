@@ -33,6 +33,7 @@ checkpoints, lands only the statuses newer than the last run (the API check then
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -948,22 +949,42 @@ def fresh_start(ctx: DemoContext) -> None:
     way (the outputs first, so a lake is never left beside the store of an older one), with Ctrl-C held back until
     the key is back in the new lake, then deleted. Was: deleted in place, where a Ctrl-C (or a file it could not
     delete, ignored) left part of the old lake, its curated tables without their key, manifest and raw files, and
-    the next run counted every account twice. A rename that fails raises the OSError, which :func:`main` words,
-    before anything is deleted."""
+    the next run counted every account twice. A rename, or the key's writing, that fails raises the OSError, which
+    :func:`main` words, before anything is deleted: what was moved aside is moved back first (:func:`_put_back`).
+    Was: left aside, where the next run's :func:`remove_leftovers` deleted it, the old lake with the only copy of
+    the key when the key could not be written into the new one (a full disk)."""
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     remove_leftovers(ctx)
     held = {signal.SIGINT, signal.SIGTERM}
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
+    moved: list[Path] = []
     try:
         for directory in (ctx.out_dir, ctx.lake_dir):
             if directory.exists() or directory.is_symlink():
                 directory.rename(_doomed(directory))
+                moved.append(directory)
         if key:
             write_key(key_path, key)
+    except OSError:
+        _put_back(moved)
+        raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     remove_leftovers(ctx)
+
+
+def _put_back(moved: Sequence[Path]) -> None:
+    """Move back what :func:`fresh_start` moved aside before it failed, the last first: the new lake the key was
+    being written into (nothing but that key) is removed to make way for the old one. Best effort: a directory that
+    cannot be moved back stays aside (the error :func:`fresh_start` raises says why it stopped)."""
+    for directory in reversed(moved):
+        if directory.is_symlink():
+            directory.unlink()
+        elif directory.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _doomed(directory).rename(directory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
