@@ -957,8 +957,8 @@ def fresh_start(ctx: DemoContext) -> None:
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     remove_leftovers(ctx)
     held = {signal.SIGINT, signal.SIGTERM}
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
     moved: list[Path] = []
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
     try:
         for directory in (ctx.out_dir, ctx.lake_dir):
             if directory.exists() or directory.is_symlink():
@@ -966,7 +966,7 @@ def fresh_start(ctx: DemoContext) -> None:
                 moved.append(directory)
         if key:
             write_key(key_path, key)
-    except OSError:
+    except BaseException:  # also a Ctrl-C that came before the mask and is raised only now (Python runs it late)
         _put_back(moved)
         raise
     finally:

@@ -145,3 +145,23 @@ def test_a_lake_that_cannot_be_moved_aside_keeps_its_outputs(tmp_path: Path, mon
     demo.remove_leftovers(ctx)
     assert ctx.db_path.read_bytes() == b"old store"
     assert len(files(ctx.lake_dir)) == 4
+
+
+def test_a_ctrl_c_raised_before_the_key_is_written_leaves_the_old_lake_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that arrived just before the signals were held back, which Python raises only at its next check (here:
+    as the key is written): the old lake goes back in place, its key with it. Was: left aside without its key, which
+    the next run deleted."""
+    ctx = old_demo(tmp_path)
+    before = files(ctx.lake_dir)
+
+    def interrupted(path: Path, text: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "write_key", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fresh_start(ctx)
+    monkeypatch.undo()
+    demo.remove_leftovers(ctx)
+    assert files(ctx.lake_dir) == before
+    assert ctx.db_path.read_bytes() == b"old store"
