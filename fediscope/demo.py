@@ -928,6 +928,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+class LeftoverError(OSError):
+    """What an earlier ``--fresh`` left to delete cannot be deleted (:func:`fresh_start`): its message says what to
+    do, and :func:`main` adds no hint of its own."""
+
+
 def _doomed(directory: Path) -> Path:
     """Where ``--fresh`` moves ``directory`` before deleting it (a hidden sibling, removed by the next run)."""
     return directory.with_name(f".{directory.name}.deleting")
@@ -956,6 +961,11 @@ def fresh_start(ctx: DemoContext) -> None:
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     remove_leftovers(ctx)
+    if stuck := [doomed for doomed in map(_doomed, (ctx.out_dir, ctx.lake_dir)) if os.path.lexists(doomed)]:
+        # was the rename's "Directory not empty: 'demo-out' -> '.demo-out.deleting'; pass --dir with a writable
+        # directory", as if the directory were the problem
+        raise LeftoverError(f"{', '.join(map(str, stuck))}, left by an earlier --fresh, could not be deleted (it may "
+                            "hold a file this user may not delete): delete it, then run again")
     held = {signal.SIGINT, signal.SIGTERM}
     moved: list[Path] = []
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
@@ -1005,6 +1015,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"fediscope demo: {exc}", file=sys.stderr)
         return 2
+    except LeftoverError as exc:
+        print(f"fediscope demo: cannot prepare {ctx.base}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"fediscope demo: cannot prepare {ctx.base}: {one_line(exc)}; pass --dir with a writable "
               "directory", file=sys.stderr)

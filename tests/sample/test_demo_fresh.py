@@ -165,3 +165,28 @@ def test_a_ctrl_c_raised_before_the_key_is_written_leaves_the_old_lake_in_place(
     demo.remove_leftovers(ctx)
     assert files(ctx.lake_dir) == before
     assert ctx.db_path.read_bytes() == b"old store"
+
+
+def test_a_leftover_that_cannot_be_deleted_is_named_with_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """What an earlier ``--fresh`` left aside holds a file this user may not delete (rmtree ignores it). Was: the
+    rename onto it failed, "Directory not empty: …demo-lake -> …/.demo-lake.deleting; pass --dir with a writable
+    directory", though the directory was writable and the leftover was what to delete."""
+    ctx = old_demo(tmp_path)
+    before = files(ctx.lake_dir)
+    leftover = tmp_path / ".demo-lake.deleting"
+    (leftover / "curated").mkdir(parents=True)
+    (leftover / "curated" / "p.parquet").write_text("x", encoding="utf-8")
+    real_rmtree = shutil.rmtree
+
+    def undeletable(path: Path | str, *args: object, **kwargs: object) -> None:
+        if Path(path) != leftover:
+            real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo.shutil, "rmtree", undeletable)
+    monkeypatch.setattr(demo, "installation_problem", lambda steps=(): None)
+    code = demo.main(["--dir", str(tmp_path), "--fresh", "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert str(leftover) in err and "delete it, then run again" in err and "--dir" not in err, err
+    assert files(ctx.lake_dir) == before and ctx.db_path.read_bytes() == b"old store"
