@@ -955,9 +955,11 @@ def fresh_start(ctx: DemoContext) -> None:
     the key is back in the new lake, then deleted. Was: deleted in place, where a Ctrl-C (or a file it could not
     delete, ignored) left part of the old lake, its curated tables without their key, manifest and raw files, and
     the next run counted every account twice. A rename, or the key's writing, that fails raises the OSError, which
-    :func:`main` words, before anything is deleted: what was moved aside is moved back first (:func:`_put_back`).
-    Was: left aside, where the next run's :func:`remove_leftovers` deleted it, the old lake with the only copy of
-    the key when the key could not be written into the new one (a full disk)."""
+    :func:`main` words, before anything is deleted: what was moved aside is moved back first (:func:`_put_back`), as
+    for a Ctrl-C that Python raises there. Was: left aside, where the next run's :func:`remove_leftovers` deleted it,
+    the old lake with the only copy of the key when the key could not be written into the new one (a full disk).
+    What an earlier run left aside and :func:`remove_leftovers` cannot delete stops it first (:class:`LeftoverError`,
+    naming it)."""
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     remove_leftovers(ctx)
