@@ -856,7 +856,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                         break
                     continue
                 print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
-                if sigint.seen:  # a Ctrl-C that a finalizer swallowed (SigintWatch.lost, without its traceback)
+                # a Ctrl-C that did not stop the step: one a finalizer swallowed (SigintWatch.lost, without its
+                # traceback), or one a library caught and went on from
+                if sigint.seen:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         out.flush()
