@@ -33,6 +33,7 @@ checkpoints, lands only the statuses newer than the last run (the API check then
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -855,7 +856,9 @@ def run_demo(ctx: DemoContext, steps: Sequence[Step] = STEPS, out: Any = None, e
                         break
                     continue
                 print(f"{label}: {result} ({time.monotonic() - step_started:.1f} s)", file=out, flush=True)
-                if sigint.seen:  # a Ctrl-C that a finalizer swallowed (SigintWatch.lost, without its traceback)
+                # a Ctrl-C that did not stop the step: one a finalizer swallowed (SigintWatch.lost, without its
+                # traceback), or one a library caught and went on from
+                if sigint.seen:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
         out.flush()
@@ -927,6 +930,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+class LeftoverError(OSError):
+    """What an earlier ``--fresh`` left to delete cannot be deleted (:func:`fresh_start`): its message says what to
+    do, and :func:`main` adds no hint of its own."""
+
+
 def _doomed(directory: Path) -> Path:
     """Where ``--fresh`` moves ``directory`` before deleting it (a hidden sibling, removed by the next run)."""
     return directory.with_name(f".{directory.name}.deleting")
@@ -948,22 +956,49 @@ def fresh_start(ctx: DemoContext) -> None:
     way (the outputs first, so a lake is never left beside the store of an older one), with Ctrl-C held back until
     the key is back in the new lake, then deleted. Was: deleted in place, where a Ctrl-C (or a file it could not
     delete, ignored) left part of the old lake, its curated tables without their key, manifest and raw files, and
-    the next run counted every account twice. A rename that fails raises the OSError, which :func:`main` words,
-    before anything is deleted."""
+    the next run counted every account twice. A rename, or the key's writing, that fails raises the OSError, which
+    :func:`main` words, before anything is deleted: what was moved aside is moved back first (:func:`_put_back`), as
+    for a Ctrl-C that Python raises there. Was: left aside, where the next run's :func:`remove_leftovers` deleted it,
+    the old lake with the only copy of the key when the key could not be written into the new one (a full disk).
+    What an earlier run left aside and :func:`remove_leftovers` cannot delete stops it first (:class:`LeftoverError`,
+    naming it)."""
     key_path = ctx.lake_dir / KEY_FILE
     key = key_path.read_text(encoding="utf-8") if key_path.exists() else None
     remove_leftovers(ctx)
+    if stuck := [doomed for doomed in map(_doomed, (ctx.out_dir, ctx.lake_dir)) if os.path.lexists(doomed)]:
+        # was the rename's "Directory not empty: 'demo-out' -> '.demo-out.deleting'; pass --dir with a writable
+        # directory", as if the directory were the problem
+        raise LeftoverError(f"{', '.join(map(str, stuck))}, left by an earlier --fresh, could not be deleted (it may "
+                            "hold a file this user may not delete): delete it, then run again")
     held = {signal.SIGINT, signal.SIGTERM}
+    moved: list[Path] = []
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # delivered when unblocked, below
     try:
         for directory in (ctx.out_dir, ctx.lake_dir):
             if directory.exists() or directory.is_symlink():
                 directory.rename(_doomed(directory))
+                moved.append(directory)
         if key:
             write_key(key_path, key)
+    except BaseException:  # also a Ctrl-C that came before the mask and is raised only now (Python runs it late)
+        _put_back(moved)
+        raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     remove_leftovers(ctx)
+
+
+def _put_back(moved: Sequence[Path]) -> None:
+    """Move back what :func:`fresh_start` moved aside before it failed, the last first: the new lake the key was
+    being written into (nothing but that key) is removed to make way for the old one. Best effort: a directory that
+    cannot be moved back stays aside (the error :func:`fresh_start` raises says why it stopped)."""
+    for directory in reversed(moved):
+        if directory.is_symlink():
+            directory.unlink()
+        elif directory.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            _doomed(directory).rename(directory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -984,6 +1019,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"fediscope demo: {exc}", file=sys.stderr)
         return 2
+    except LeftoverError as exc:
+        print(f"fediscope demo: cannot prepare {ctx.base}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"fediscope demo: cannot prepare {ctx.base}: {one_line(exc)}; pass --dir with a writable "
               "directory", file=sys.stderr)

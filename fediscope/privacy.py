@@ -902,7 +902,9 @@ class PrivacyPolicy:
                       if _is_public_status(quoted_status) else "non_public")
             if quoted is not quoted_status:
                 out = _replaced(out, path, None if isinstance(quoted, str) else quoted)
-            if quoted == "suppressed" and (key := self._suppressed_key(quoted_status["account"], instance)):
+            # erased also when it opted out too ("opt_out", the reason checked first), as a mention or a link
+            # preview's author is (was: its quote_url kept, an opt-out's link)
+            if isinstance(quoted, str) and (key := self._suppressed_key(quoted_status.get("account"), instance)):
                 # the link to the quoted status, which Mastodon writes in the text, is one of the erased account's
                 erased.setdefault(key, _Erased()).note(quoted_status["account"], instance)
                 if path[-1] != "quoted_status" and isinstance(value_at(out, path[:-1]).get("quote_url"), str):

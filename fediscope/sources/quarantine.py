@@ -73,9 +73,26 @@ def body_entry(reason: str, content: bytes, status: int, content_type: str, keep
                              "content_type": content_type[:100], **_fingerprint(content)}
     if keep_raw:
         # masked before it is cut: no cut-off part of a secret stays (one across the cut is masked too)
+        secrets = tuple(secrets)
         text = content[:MAX_BODY + _MASK_MARGIN].decode("utf-8", "replace")
-        entry["body"] = redact_text(text, tuple(secrets))[:MAX_BODY]
+        if len(content) > MAX_BODY + _MASK_MARGIN:  # what was read ends inside the body: maybe inside a secret
+            text = without_secret_start(text.rstrip("\ufffd"), secrets)
+        entry["body"] = redact_text(text, secrets)[:MAX_BODY]
     return entry
+
+
+def without_secret_start(text: str, secrets: Iterable[str]) -> str:
+    """``text`` (what was read of a longer body) without the start of a known secret it ends with, in any case (as
+    :func:`~fediscope.redact.mask_secrets` finds them): cut there, it is no whole secret to mask. Was: kept, in a
+    body of multi-byte text (:data:`MAX_BODY` characters are more than what was read) or of secrets masked before
+    the cut (each ``***`` is shorter than its secret): 20 of a token's 36 characters stayed in the lake."""
+
+    def started(secret: str) -> int:
+        return next((n for n in range(min(len(secret) - 1, len(text)), 0, -1)
+                     if text[-n:].lower() == secret[:n].lower()), 0)
+
+    length = max((started(secret) for secret in secrets), default=0)
+    return text[:-length] if length else text
 
 
 def write_quarantine(lake: LakeBackend, instance: str, endpoint: str, entries: list[dict[str, Any]],

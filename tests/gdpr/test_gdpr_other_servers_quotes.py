@@ -132,3 +132,28 @@ def test_with_privacy_on_nothing_of_such_a_quote_lands_as_before() -> None:
     assert akkoma["quote"] == {"state": None, "quoted_status": None} and "quote_url" not in akkoma
     assert "pleroma" not in pleroma
     assert not [t for t in _traces_of(quoted) if t in json.dumps([akkoma, pleroma])]
+
+
+@pytest.mark.parametrize("style", ["akkoma", "pleroma", "mastodon"])
+def test_a_status_quoting_an_erased_account_that_also_opted_out_lands_as_the_erasure_left_it(off_lake,
+                                                                                           style: str) -> None:
+    """The quoted author is on the suppression list and has opted out since (``#nobot``): erased all the same, as
+    its mentions and a link preview naming it are. Was: taken as an opt-out only (the reason checked first), so the
+    link to its status stayed (``quote_url``, and Mastodon's ``RE:`` link in the text, ``@name/<id>``)."""
+    settings, lake_dir = off_lake
+    lake = open_lake(str(lake_dir))
+    quoted, quoting = _statuses()
+    erase_account(settings, SUBJECT)
+    quoted["account"]["note"] = NOBOT_NOTE
+    if style == "mastodon":
+        status = copy.deepcopy(quoting)
+        status.update(id=QUOTING_IDS[0], content=f'<p>as said</p><p class="quote-inline">RE: <a href="{quoted["url"]}">'
+                                                 f'{quoted["url"]}</a></p>',
+                      quote={"state": "accepted", "quoted_status": quoted})
+    else:
+        status = _quoting(quoted, quoting, style, QUOTING_IDS[0])
+    landed = policy_from_settings(settings, load_suppressed(lake)).apply("statuses", status, LOCAL)
+    assert quoted["url"] not in json.dumps(landed)
+    assert not [t for t in _traces_of(quoted) if t in json.dumps(landed)]
+    if style != "mastodon":
+        assert (landed if style == "akkoma" else landed["pleroma"])["quote_url"] == ERASED

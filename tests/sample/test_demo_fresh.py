@@ -100,3 +100,93 @@ def test_fresh_start_replaces_a_linked_lake_and_leaves_what_it_links_to(tmp_path
     assert not ctx.lake_dir.is_symlink() and files(ctx.lake_dir) == [KEY_FILE]
     assert len(files(elsewhere)) == 4
     assert sorted(p.name for p in ctx.base.iterdir()) == ["demo-lake"]
+
+
+def test_a_key_that_cannot_be_written_leaves_the_old_lake_and_its_key_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The lake is moved aside, then the key cannot be written into the new one (a full disk): the old lake and
+    outputs are moved back. Was: left in ``.demo-lake.deleting``, the only copy of the key with them, which the next
+    run's first step (:func:`~fediscope.demo.remove_leftovers`) deleted."""
+    ctx = old_demo(tmp_path)
+    before = files(ctx.lake_dir)
+
+    def disk_full(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / ".key.tmp").write_text(text[:3], encoding="utf-8")  # part of it, as a full disk leaves
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(demo, "write_key", disk_full)
+    monkeypatch.setattr(demo, "installation_problem", lambda steps=(): None)
+    code = demo.main(["--dir", str(tmp_path), "--fresh", "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err, err
+    demo.remove_leftovers(ctx)  # what the next run does first
+    assert files(ctx.lake_dir) == before  # the old lake, its key among them
+    assert (ctx.lake_dir / KEY_FILE).read_text(encoding="utf-8") == "k" * 64 + "\n"
+    assert ctx.db_path.read_bytes() == b"old store"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-lake", "demo-out"]
+
+
+def test_a_lake_that_cannot_be_moved_aside_keeps_its_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outputs are moved aside, then the lake's rename fails: the outputs are moved back, whole or not at all.
+    Was: left aside, and deleted by the next run, though the message said nothing had been deleted."""
+    ctx = old_demo(tmp_path)
+    real_rename = Path.rename
+
+    def lake_refused(self: Path, target: Path) -> Path:
+        if self == ctx.lake_dir:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_rename(self, target)
+
+    monkeypatch.setattr(demo.Path, "rename", lake_refused)
+    with pytest.raises(PermissionError):
+        fresh_start(ctx)
+    monkeypatch.undo()
+    demo.remove_leftovers(ctx)
+    assert ctx.db_path.read_bytes() == b"old store"
+    assert len(files(ctx.lake_dir)) == 4
+
+
+def test_a_ctrl_c_raised_before_the_key_is_written_leaves_the_old_lake_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that arrived just before the signals were held back, which Python raises only at its next check (here:
+    as the key is written): the old lake goes back in place, its key with it. Was: left aside without its key, which
+    the next run deleted."""
+    ctx = old_demo(tmp_path)
+    before = files(ctx.lake_dir)
+
+    def interrupted(path: Path, text: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "write_key", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fresh_start(ctx)
+    monkeypatch.undo()
+    demo.remove_leftovers(ctx)
+    assert files(ctx.lake_dir) == before
+    assert ctx.db_path.read_bytes() == b"old store"
+
+
+def test_a_leftover_that_cannot_be_deleted_is_named_with_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """What an earlier ``--fresh`` left aside holds a file this user may not delete (rmtree ignores it). Was: the
+    rename onto it failed, "Directory not empty: …demo-lake -> …/.demo-lake.deleting; pass --dir with a writable
+    directory", though the directory was writable and the leftover was what to delete."""
+    ctx = old_demo(tmp_path)
+    before = files(ctx.lake_dir)
+    leftover = tmp_path / ".demo-lake.deleting"
+    (leftover / "curated").mkdir(parents=True)
+    (leftover / "curated" / "p.parquet").write_text("x", encoding="utf-8")
+    real_rmtree = shutil.rmtree
+
+    def undeletable(path: Path | str, *args: object, **kwargs: object) -> None:
+        if Path(path) != leftover:
+            real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(demo.shutil, "rmtree", undeletable)
+    monkeypatch.setattr(demo, "installation_problem", lambda steps=(): None)
+    code = demo.main(["--dir", str(tmp_path), "--fresh", "--port", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert str(leftover) in err and "delete it, then run again" in err and "--dir" not in err, err
+    assert files(ctx.lake_dir) == before and ctx.db_path.read_bytes() == b"old store"

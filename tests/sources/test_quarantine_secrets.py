@@ -21,7 +21,7 @@ from doubles import serving
 from fediscope.config import Settings, token_key
 from fediscope.redact import MASK
 from fediscope.sources.collector import run_collection
-from fediscope.sources.quarantine import body_entry, item_entry
+from fediscope.sources.quarantine import MAX_BODY, body_entry, item_entry
 from fediscope.sources.spec import parse_source
 
 TOKEN = "tk-echoed-by-a-debug-page-0123456789abcdef"
@@ -84,3 +84,20 @@ def test_known_secrets_and_credential_shapes_are_masked_in_kept_bodies_and_items
     assert item["content"] == f"<p>{TOKEN}</p>"  # the caller's item is not changed
     event = item_entry("update event: payload is not JSON", f"{{bad {TOKEN}", keep_raw=True, secrets=(TOKEN,))
     assert event["item"] == f"{{bad {MASK}"
+
+
+@pytest.mark.parametrize("before", [
+    pytest.param("é" * ((MAX_BODY + 1024) // 2), id="multi-byte text: fewer characters than MAX_BODY were read"),
+    pytest.param(f"echo: {TOKEN}\n" * 60 + "x" * MAX_BODY, id="tokens masked before the cut: each *** is shorter"),
+])
+def test_no_start_of_a_token_stays_where_reading_the_body_stopped(before: str) -> None:
+    """A body longer than what is read of it (``MAX_BODY`` bytes and a margin) whose token lies across the end of
+    what was read: that part of it is no whole token to mask. Was: kept, 20 of its characters, wherever the cut
+    ``MAX_BODY`` characters of the masked text reached past what was read."""
+    raw = before.encode()
+    end = MAX_BODY + 1024  # what body_entry reads: MAX_BODY and its margin
+    page = raw[:end - 20] + b"x" * max(0, end - 20 - len(raw)) + f"{TOKEN} and more".encode() * 2
+    kept = body_entry("not JSON", page, 502, "text/html", keep_raw=True, secrets=(TOKEN,))
+    assert TOKEN[:20] not in kept["body"]
+    assert TOKEN[:20].upper() not in kept["body"].upper()
+    assert len(kept["body"]) > MAX_BODY // 3  # the rest of it is kept
