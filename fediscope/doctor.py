@@ -99,7 +99,7 @@ from fediscope.config import (
 from fediscope.config_check import MIN_API_KEY, MIN_PSEUDONYM_KEY, MIN_TOKEN, unknown_variables, weakness
 from fediscope.console import printable
 from fediscope.errors import ConfigError, FediscopeError, PrefixClashError, one_line
-from fediscope.redact import mask_secrets, redact_text, redact_url, secret_values
+from fediscope.redact import redact_text, redact_url, secret_values
 from fediscope.sources.client import USER_AGENT, refused_hint, tls_failure, tls_hint, user_agent
 from fediscope.wording import count
 
@@ -940,18 +940,20 @@ def scrub(checks: Iterable[Check], secrets: Iterable[str], shown: Iterable[str] 
 
 
 def scrub_text(text: str, secrets: Iterable[str], shown: Iterable[str] = ()) -> str:
-    """``text`` with known secret values, and anything shaped like a credential, masked as ``***``; but each of
-    ``shown`` in it, a URL :func:`~fediscope.redact.redact_url` masked already (:func:`shown_urls`), has only the
-    known secrets masked: not redacted a second time. Was: ``?password=***: connected`` (a URL and the colon after
-    it) became ``?password=*** connected``, the secret query parameter's shape taking the colon for its value."""
+    """``text`` with known secret values, and anything shaped like a credential, masked as ``***``; each of
+    ``shown`` in it, a URL :func:`~fediscope.redact.redact_url` masked already (:func:`shown_urls`), is redacted
+    apart from the text around it. Was: ``?password=***: connected`` (a URL and the colon after it) became
+    ``?password=*** connected``, the secret query parameter's shape taking the colon for its value; and then (session
+    42's fix) a shown URL had only the known secrets masked, so a credential :func:`redact_url` leaves but
+    :func:`redact_text` masks (``?cookie=…``) was shown."""
     secrets = list(secrets)
     urls = sorted({url for url in shown if url}, key=len, reverse=True)
     if not urls:
         return redact_text(text, secrets)
     pieces = re.split("(" + "|".join(map(re.escape, urls)) + ")", text)
-    # the odd pieces are the shown URLs, the even ones the text around them
-    return "".join(mask_secrets(piece, secrets) if index % 2 else redact_text(piece, secrets)
-                   for index, piece in enumerate(pieces))
+    # the odd pieces are the shown URLs, the even ones the text around them: each redacted on its own, so a URL's
+    # ``***`` is not read with the ``:`` after it, and what redact_url leaves but redact_text masks is masked
+    return "".join(redact_text(piece, secrets) for piece in pieces)
 
 
 def exit_code(checks: Iterable[Check]) -> int:

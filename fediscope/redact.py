@@ -583,9 +583,18 @@ def _query_secrets(url: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+#: Query parameters named like a credential-carrying header (``?Authorization=Bearer%20…``, ``?cookie=…``) or like
+#: a signed URL's signature (``X-Amz-Signature``, ``X-Goog-Signature``): their values are credentials too (the
+#: headers' as :func:`redact_text` masks them in free text; a signature's, alone in a URL's query, here only).
+_SECRET_PARAM_RE = re.compile(r"(?:proxy-)?authorization|x-api-key|api-key|x-auth-token|(?:set-)?cookie"
+                              r"|(?:[\w.-]*[_-])?signature", re.IGNORECASE)
+
+
 def _is_secret_param(name: str) -> bool:
-    """Whether a query parameter's value is a credential: :data:`SECRET_PARAMS`, or a credential's name."""
-    return name.lower() in SECRET_PARAMS or is_credential_name(name)
+    """Whether a query parameter's value is a credential: :data:`SECRET_PARAMS`, a credential's name, or a
+    credential header's or a signature's name (:data:`_SECRET_PARAM_RE`)."""
+    return (name.lower() in SECRET_PARAMS or is_credential_name(name)
+            or _SECRET_PARAM_RE.fullmatch(name) is not None)
 
 
 #: The attributes every :class:`logging.LogRecord` has (this Python's), and those formatters add: any other is a

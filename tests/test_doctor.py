@@ -1392,3 +1392,12 @@ def test_a_result_over_mariadbs_table_definition_size_fails_on_mariadb(clean_env
                               "the names take 50,900), and MariaDB refuses one over 65,535 bytes; shorten the column "
                               "names (… AS new_name), select fewer columns, or split it into several metrics",
                               METRICS_FIX)
+
+
+def test_scrub_redacts_a_shown_url_apart_from_the_text_around_it() -> None:
+    """A shown URL is redacted on its own, not only of the known secrets: a credential that redact_url would leave
+    (any shape redact_text knows) is masked there too, and the ``:`` after the URL is still not taken for a value."""
+    shown = "webhdfs://nn.example:9870/lake?page=2&user.cookie=Cookie-Value-77"
+    detail = f"{shown}: refused"
+    assert scrub([Check("lake", FAIL, detail)], [], [shown])[0].detail == (
+        "webhdfs://nn.example:9870/lake?page=2&user.cookie=***: refused")

@@ -42,3 +42,17 @@ def test_an_absolute_sqlite_store_with_a_password_option_is_quoted_whole(tmp_pat
     assert code == 2, out + err
     assert f"'sqlite:///{path}?password=***' has the option 'password' after its '?'" in err, err
     assert "names a host" not in err and "Kq7wZx9vRt4Lm" not in out + err, err
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("webhdfs://nn:9870/l?cookie=abc123", "webhdfs://nn:9870/l?cookie=***"),
+    ("webhdfs://nn/l?Authorization=Bearer%20tok123456", "webhdfs://nn/l?Authorization=***"),
+    ("https://b.example/o?X-Amz-Signature=abcdef1234&page=2", "https://b.example/o?X-Amz-Signature=***&page=2"),
+    ("https://b.example/o?X-Goog-Signature=abcdef1234", "https://b.example/o?X-Goog-Signature=***"),
+    ("https://b.example/o?signature_version=4&design=1", "https://b.example/o?signature_version=4&design=1"),
+])
+def test_a_url_masks_what_free_text_masks_in_its_query(url: str, expected: str) -> None:
+    """Was: a credential header's name or a signed URL's signature as a query parameter was shown by redact_url
+    (doctor's store and lake lines, log records' URLs), the headers' values while redact_text masked them in free
+    text."""
+    assert redact_url(url) == expected
