@@ -561,6 +561,9 @@ def proper_parent_domain(instance: str, value: Any) -> str | None:
 
 
 _MEMO_SIZE = 100_000  # pseudonyms remembered per policy (a few MiB at most)
+#: How many ``moved`` hops of a link preview's author are looked at for an opt-out (:meth:`PrivacyPolicy.
+#: _note_card_opt_outs`): Mastodon nests one, a hand-made answer might nest them in a cycle.
+_MOVED_DEPTH = 8
 
 
 @dataclass
@@ -1117,6 +1120,7 @@ class PrivacyPolicy:
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
+            self._note_card_opt_outs(status["card"], instance)
             out["card"] = minimised_card(status["card"])
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
@@ -1131,6 +1135,25 @@ class PrivacyPolicy:
             out["quote"] = {"state": quote.get("state"),
                             "quoted_status": landed_quote if isinstance(landed_quote, dict) else None}
         return out
+
+    def _note_card_opt_outs(self, card: dict[str, Any], instance: str) -> None:
+        """Note (:meth:`_note_opt_out`) the opt-out of each account a link preview names as its author (an ``authors``
+        entry's ``account``, and the account it ``moved`` to), as :meth:`_account` notes a status's author's: the card
+        lands without them (:func:`~fediscope.erased_mentions.minimised_card`), but what was landed of them before
+        they opted out must still go at the next curation. Privacy off notes them the same way
+        (:meth:`_collected_card`). Was: privacy on left them out without noting them."""
+        authors = card.get("authors")
+        for author in authors if isinstance(authors, list) else ():
+            account = author.get("account") if isinstance(author, dict) else None
+            for _ in range(_MOVED_DEPTH):  # an account that moved to one that moved …: a few hops, never a loop
+                if not isinstance(account, dict) or not (account.get("acct") or account.get("username")):
+                    break
+                reason = self.skip_reason(account, instance)
+                if reason == "opt_out":  # as _account notes it (an erased one is not: _note_opt_out)
+                    self._note_opt_out(self._handle(_acct_of(account), instance))
+                if reason:
+                    break
+                account = account.get("moved")
 
     def _status_link(self, url: str) -> str:
         """A status ``uri``/``url`` embeds its author: replaced whole, still unique (deduplication by URI)."""
