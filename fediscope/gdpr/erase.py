@@ -188,6 +188,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
+from fediscope.interrupts import raise_if_lost
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout, url_below
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
@@ -1304,6 +1305,7 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
             add_suppressed(lake, each.key, traces.ids)
         elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
             add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
+    raise_if_lost()  # as between the files of a pass (fediscope.step_progress.in_steps)
     checkpoints, warnings = erase_checkpoints(lake, keys, policy, handle_domains)
     report.warnings.extend(warnings)
     # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
@@ -1329,6 +1331,7 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
         report.other["metric_snapshots"] = snapshots
     if store is None:
         return
+    raise_if_lost()  # a Ctrl-C raised in a finalizer stops the erasure before the store (run again, it finishes)
     stopped.note = unfinished_in_store(lake)  # a store failing here stops the erasure after its lake part
     # every metric the store lists, as it recorded them: also one whose SQL file is gone
     tables = stored_metrics(store)
