@@ -721,6 +721,34 @@ class PrivacyPolicy:
             return "suppressed"
         return None
 
+    def left_out_unread(self, entity: str, record: Any, instance: str) -> str | None:
+        """The reason a record the landing does not read (malformed: quarantined instead) is left out whole, as
+        :meth:`apply` would leave it out: its account (an account record) or its author, or its boosted status's
+        author (a status) opted out (the opt-out noted) or was erased; counted as :meth:`apply` counts it. None when
+        it is not, or its accounts cannot be read (then it is quarantined as it is). Was: such a record was
+        quarantined all the same, which with privacy off keeps it as collected — an erased account's handle,
+        profile and text, or an opted-out one's, in the lake again."""
+        if entity in {"accounts", "directory"}:
+            accounts: list[Any] = [record]
+        elif entity == "statuses" and isinstance(record, dict):
+            reblog = record.get("reblog")
+            accounts = [record.get("account"), reblog.get("account") if isinstance(reblog, dict) else None]
+        else:
+            return None
+        for index, account in enumerate(accounts):
+            if not isinstance(account, dict):
+                continue
+            try:
+                reason = self.skip_reason(account, instance)
+                if reason == "opt_out":
+                    self._note_opt_out(self._handle(_acct_of(account), instance))
+            except (KeyError, TypeError, ValueError, AttributeError, UnicodeError):
+                continue  # an account it cannot read: quarantined as it is
+            if reason:
+                self._counted(reason if index == 0 else "reblog_of_opted_out")
+                return reason if index == 0 else "reblog_of_opted_out"
+        return None
+
     def _on_suppression_list(self, key: str) -> bool:
         """With privacy off the list holds digests of the clear keys (:func:`clear_key_digest`)."""
         return (key if self.enabled else clear_key_digest(key)) in self.suppressed
