@@ -26,6 +26,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from fediscope.engine.metrics import Metric, load_metrics
 from fediscope.errors import MissingTableError, StoreError
+from fediscope.interrupts import raise_if_lost
 from fediscope.redact import redact_url
 from fediscope.store.base import PROVISIONAL, UNDECODABLE
 from fediscope.store.port import MetricStore, Row
@@ -1207,6 +1208,7 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
     if PERIOD_METRIC not in stored:
         run.missing.append(PERIOD_METRIC)
     for analysis, metric_name in ANALYSES:
+        raise_if_lost()  # a Ctrl-C raised in a finalizer (DuckDB's, Arrow's) stops the report before the next one
         if metric_name not in stored:
             if metric_name not in run.missing:
                 run.missing.append(metric_name)

@@ -20,6 +20,7 @@ from fediscope.analysis import WEEKDAYS, AnalysisResult, AnalysisRun, partial_ma
 from fediscope.console import isolated, printable
 from fediscope.errors import ConfigError
 from fediscope.files import atomic_out
+from fediscope.interrupts import raise_if_lost
 from fediscope.wording import count, some_of
 
 log = logging.getLogger(__name__)
@@ -379,6 +380,7 @@ def write_charts(run: AnalysisRun, out_dir: Path) -> list[Path]:
                 warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for name, (file_name, draw) in CHARTS.items():
+                raise_if_lost()  # a Ctrl-C raised in a finalizer (matplotlib's) stops it before the next chart
                 result = run.get(name)
                 path = out_dir / file_name
                 if result is None:

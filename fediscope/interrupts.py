@@ -220,21 +220,30 @@ def keyboard_interrupts() -> Iterator[None]:
     Outside the main thread (where no signal handler can be set, and no KeyboardInterrupt arrives), or where
     SIGINT is ignored or handled outside Python, nothing changes. A BaseException (:class:`Terminated`) is never
     replaced.
+
+    A KeyboardInterrupt raised while Python ran a finalizer (which cannot propagate: Python printed "Exception ignored
+    … Traceback … KeyboardInterrupt" and went on) is noted by a :class:`LostInterrupts`, as the command line notes
+    it: the work stops at its next :func:`raise_if_lost` (``process`` between metrics, ``collect`` between pages),
+    or the block ends with KeyboardInterrupt once the work returns. Was: the call finished as if nothing happened.
     """
     previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     if not callable(previous):
         yield
         return
     seen: list[int] = []
+    lost = LostInterrupts(lambda: bool(seen))
 
     def note(signum: int, frame: FrameType | None) -> None:
         seen.append(signum)
+        lost.delivering()
         previous(signum, frame)
 
     signal.signal(signal.SIGINT, note)
     try:
-        with SignalRelay():
+        with SignalRelay(), lost:
             yield
+        if lost.lost:  # the work returned, but a Ctrl-C during it was lost in a finalizer: said now
+            raise KeyboardInterrupt
     except Exception as exc:
         if seen:
             raise KeyboardInterrupt from exc
@@ -291,9 +300,12 @@ _watching: list[LostInterrupts] = []  # the active ones
 
 def raise_if_lost() -> None:
     """Raise the KeyboardInterrupt a finalizer swallowed (:class:`LostInterrupts`) now: called between two pieces of
-    long work (``process`` between metrics, ``collect`` between pages), where a Ctrl-C may stop it anyway, so that
-    such a Ctrl-C stops the work there rather than when the command returns."""
-    if any(watch.lost for watch in _watching):
+    long work (``process`` between metrics, ``collect`` between pages, ``gdpr erase``/``export`` between files
+    (:func:`fediscope.step_progress.in_steps`) and passes, ``gdpr retention`` between partitions, ``report`` between
+    analyses and charts, ``store export`` between pages), where a Ctrl-C may stop it anyway, so that such a Ctrl-C
+    stops the work there rather than when the command returns. Only in the main thread, where Python raises
+    KeyboardInterrupt: another thread (a request of ``serve-api``) is not stopped by it."""
+    if threading.current_thread() is threading.main_thread() and any(watch.lost for watch in _watching):
         raise KeyboardInterrupt
 
 

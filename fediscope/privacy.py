@@ -561,6 +561,9 @@ def proper_parent_domain(instance: str, value: Any) -> str | None:
 
 
 _MEMO_SIZE = 100_000  # pseudonyms remembered per policy (a few MiB at most)
+#: How many ``moved`` hops of a link preview's author are looked at for an opt-out (:meth:`PrivacyPolicy.
+#: _note_card_opt_outs`): Mastodon nests one, a hand-made answer might nest them in a cycle.
+_MOVED_DEPTH = 8
 
 
 @dataclass
@@ -716,6 +719,34 @@ class PrivacyPolicy:
             return "opt_out"
         if self.is_erased(_acct_of(account), instance):
             return "suppressed"
+        return None
+
+    def left_out_unread(self, entity: str, record: Any, instance: str) -> str | None:
+        """The reason a record the landing does not read (malformed: quarantined instead) is left out whole, as
+        :meth:`apply` would leave it out: its account (an account record) or its author, or its boosted status's
+        author (a status) opted out (the opt-out noted) or was erased; counted as :meth:`apply` counts it. None when
+        it is not, or its accounts cannot be read (then it is quarantined as it is). Was: such a record was
+        quarantined all the same, which with privacy off keeps it as collected — an erased account's handle,
+        profile and text, or an opted-out one's, in the lake again."""
+        if entity in {"accounts", "directory"}:
+            accounts: list[Any] = [record]
+        elif entity == "statuses" and isinstance(record, dict):
+            reblog = record.get("reblog")
+            accounts = [record.get("account"), reblog.get("account") if isinstance(reblog, dict) else None]
+        else:
+            return None
+        for index, account in enumerate(accounts):
+            if not isinstance(account, dict):
+                continue
+            try:
+                reason = self.skip_reason(account, instance)
+                if reason == "opt_out":
+                    self._note_opt_out(self._handle(_acct_of(account), instance))
+            except (KeyError, TypeError, ValueError, AttributeError, UnicodeError):
+                continue  # an account it cannot read: quarantined as it is
+            if reason:
+                self._counted(reason if index == 0 else "reblog_of_opted_out")
+                return reason if index == 0 else "reblog_of_opted_out"
         return None
 
     def _on_suppression_list(self, key: str) -> bool:
@@ -1119,6 +1150,7 @@ class PrivacyPolicy:
         out["media_attachments"] = [{k: m.get(k) for k in MEDIA_KEPT}
                                     for m in status.get("media_attachments") or [] if isinstance(m, dict)]
         if isinstance(status.get("card"), dict):
+            self._note_card_opt_outs(status["card"], instance)
             out["card"] = minimised_card(status["card"])
         out["reblog"] = None
         if isinstance(status.get("reblog"), dict):
@@ -1133,6 +1165,25 @@ class PrivacyPolicy:
             out["quote"] = {"state": quote.get("state"),
                             "quoted_status": landed_quote if isinstance(landed_quote, dict) else None}
         return out
+
+    def _note_card_opt_outs(self, card: dict[str, Any], instance: str) -> None:
+        """Note (:meth:`_note_opt_out`) the opt-out of each account a link preview names as its author (an ``authors``
+        entry's ``account``, and the account it ``moved`` to), as :meth:`_account` notes a status's author's: the card
+        lands without them (:func:`~fediscope.erased_mentions.minimised_card`), but what was landed of them before
+        they opted out must still go at the next curation. Privacy off notes them the same way
+        (:meth:`_collected_card`). Was: privacy on left them out without noting them."""
+        authors = card.get("authors")
+        for author in authors if isinstance(authors, list) else ():
+            account = author.get("account") if isinstance(author, dict) else None
+            for _ in range(_MOVED_DEPTH):  # an account that moved to one that moved …: a few hops, never a loop
+                if not isinstance(account, dict) or not (account.get("acct") or account.get("username")):
+                    break
+                reason = self.skip_reason(account, instance)
+                if reason == "opt_out":  # as _account notes it (an erased one is not: _note_opt_out)
+                    self._note_opt_out(self._handle(_acct_of(account), instance))
+                if reason:
+                    break
+                account = account.get("moved")
 
     def _status_link(self, url: str) -> str:
         """A status ``uri``/``url`` embeds its author: replaced whole, still unique (deduplication by URI)."""

@@ -12,7 +12,9 @@ before returning, so calling it again, from the same or another thread, starts a
 "interrupt the kernel") stops a call at once and is raised as KeyboardInterrupt
 (:func:`~fediscope.interrupts.keyboard_interrupts`); what the interrupted run had not finished is left as an
 interrupted ``fediscope process`` leaves it (the lock released, nothing half-written in the store), and the next
-call goes on from there.
+call goes on from there. A Ctrl-C that Python swallowed in a finalizer (DuckDB's, Arrow's: "Exception ignored …
+KeyboardInterrupt") is not lost: the call stops at its next step (``process`` before its next metric) or raises
+KeyboardInterrupt when it returns, as the commands do.
 
 Example (after ``make demo``, in the directory holding ``demo-lake``)::
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO, TypeVar
 
 from fediscope.console import as_shown, clip, display_width, printable, terminal_columns
+from fediscope.interrupts import raise_if_lost
 
 T = TypeVar("T")
 
@@ -120,6 +121,7 @@ def in_steps(items: Sequence[T], label: str, show: Callable[[str], None] | None,
     total = len(items)
     every = max(1, -(-total // steps))
     for done, item in enumerate(items, 1):
+        raise_if_lost()  # a Ctrl-C raised in a finalizer stops the pass before its next item
         yield item
         if show is not None and (done % every == 0 or done == total):
             show(f"{label}: {done}/{total}")

@@ -105,3 +105,28 @@ def test_privacy_on_lands_no_card_author_as_before() -> None:
     on = PrivacyPolicy(key=b"test-pseudonym-key-0123456789abcdef")
     landed = on.apply("statuses", authored_by(carded, {**target, "note": NOBOT_NOTE}), LOCAL)
     assert "authors" not in landed["card"] and NOBOT_NOTE not in json.dumps(landed)
+
+
+def test_privacy_on_notes_the_opt_out_of_a_card_author_as_privacy_off_does() -> None:
+    """Was: privacy on left an opted-out card author out (the card's type and provider only) without noting the
+    opt-out, so what was landed of that account before it opted out stayed in the lake; privacy off noted it."""
+    carded, boost, target = recorded()
+    key = b"test-pseudonym-key-0123456789abcdef"
+    opted = {**target, "note": NOBOT_NOTE}
+    on = PrivacyPolicy(key=key)
+    landed = on.apply("statuses", authored_by(carded, opted), LOCAL)
+    assert landed is not None and on.counts == {}  # the status is landed: only the author is left out
+    expected = on.account_key(target["acct"], LOCAL)
+    assert on.opted_out == {expected}
+    # in a boosted status's card too, and the account a card author moved to
+    shared = {**copy.deepcopy(boost), "reblog": {**authored_by(carded, opted), "account": boost["reblog"]["account"]}}
+    boosted = PrivacyPolicy(key=key)
+    assert boosted.apply("statuses", shared, LOCAL) is not None and boosted.opted_out == {expected}
+    author = body("test_accounts.json", 0)
+    moved = PrivacyPolicy(key=key)
+    assert moved.apply("statuses", authored_by(carded, {**author, "moved": opted}), LOCAL) is not None
+    assert moved.opted_out == {expected}
+    # an author who did not opt out is not noted
+    kept = PrivacyPolicy(key=key)
+    kept.apply("statuses", authored_by(carded, target), LOCAL)
+    assert kept.opted_out == set()

@@ -43,7 +43,8 @@ the account collectable again:
    read, so a broken or clashing one does not hold the erasure up) — (``delete_where`` on
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
-   warning, :func:`unlisted_tables`), quarantined files naming the account, every temporary file a write killed
+   warning, :func:`unlisted_tables`), quarantined files naming the account or named after a page of a source
+   naming it (:func:`erase_quarantined`: its batch tag, a digest of the handle), every temporary file a write killed
    before its rename left in the lake once it is a day old, as ``fediscope gdpr retention`` removes them (counted
    under ``other``: ``temporary_files_removed``; a collection killed between writing a raw batch and renaming it
    leaves the batch's records there, perhaps the account's), and the metric results kept for incremental runs
@@ -187,6 +188,7 @@ from fediscope.gdpr.subject import (
 )
 from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
+from fediscope.interrupts import raise_if_lost
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout, url_below
 from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
 from fediscope.lake.debris import (
@@ -198,7 +200,7 @@ from fediscope.lake.debris import (
 from fediscope.lake.key_check import require_lake_key, require_pseudonym_key
 from fediscope.lake.layout import AUDIT_ROOT, QUARANTINE_ROOT, STATE_ROOT, parse_partition, state_path
 from fediscope.lake.lock import lake_lock
-from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source
+from fediscope.lake.state import PERSONAL_SOURCES, checkpoint_source, source_batch_tag
 from fediscope.privacy import (
     PrivacyPolicy,
     clear_key_digest,
@@ -766,12 +768,20 @@ class _StateNames:
     anywhere_locks: frozenset[str]
     bare: frozenset[str]
     bare_locks: frozenset[str]
+    #: the batch tags of those sources (:func:`~fediscope.lake.state.source_batch_tag`: ``account-<digest>``), which
+    #: the batch ids of the pages collected from them begin with, and so the names of their quarantine files
+    anywhere_tags: frozenset[str] = frozenset()
+    bare_tags: frozenset[str] = frozenset()
 
     def home(self, domain: str) -> bool:
         """Does a bare ``account:<name>`` collected from ``domain`` name the subject? Only on its own instance, or on
         one serving its handle domain (:func:`~fediscope.sources.spellings.on_instance` takes ``name@<either>``
         there as ``name``): on any other instance it names that instance's own account of the name."""
         return domain.lower() in self.serving or domain.lower() == self.subject.domain.lower()
+
+    def tags(self, domain: str) -> frozenset[str]:
+        """The batch tags of the sources naming the subject when collected from ``domain`` (as :meth:`names`)."""
+        return self.anywhere_tags | self.bare_tags if self.home(domain) else self.anywhere_tags
 
     def names(self, domain: str) -> tuple[frozenset[str], frozenset[str]]:
         """(source names, walk lock file names) naming the subject in ``_state/<domain>/``."""
@@ -791,6 +801,11 @@ def _state_names(subject: Subject, policy: PrivacyPolicy | None,
         names = {f"{kind}:{handle}" for kind in PERSONAL_SOURCES}
         return frozenset(names | {checkpoint_source(name, policy) for name in names})
 
+    def tags(handle: str) -> frozenset[str]:
+        # the collector tags a source as written (account:Alice and account:alice differ): as the erasure is asked
+        # (lower case, as handles are) and as the walk lock tags it, which is the same
+        return frozenset(source_batch_tag(policy, SourceRef(kind, handle)) for kind in PERSONAL_SOURCES)
+
     def locks(handle: str) -> frozenset[str]:
         return frozenset(walk_lock_name(walk_lock_tag(policy, SourceRef(kind, handle))) for kind in PERSONAL_SOURCES)
 
@@ -798,15 +813,28 @@ def _state_names(subject: Subject, policy: PrivacyPolicy | None,
                         if (usable_handle_domain(handle_domains, served) or "").lower() == subject.domain.lower())
     with_domain = f"{subject.username}@{subject.domain}"
     return _StateNames(subject, serving, sources(with_domain), locks(with_domain), sources(subject.username),
-                       locks(subject.username))
+                       locks(subject.username), tags(with_domain), tags(subject.username))
 
 
-def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]) -> Counter[str]:
+def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+                      policy: PrivacyPolicy | None = None,
+                      handle_domains: Mapping[str, str | None] | None = None) -> Counter[str]:
     """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
-    counted for the first key that names it)."""
+    counted for the first key that names it): by what they hold (:func:`_quarantine_names`), or by their name,
+    when it is that of a page collected from an ``account:``/``account_lookup:`` source naming the account
+    (:func:`_named_after_the_account`; ``policy`` and ``handle_domains`` as :func:`account_state_files` takes them).
+    Was: a quarantined item of the account's own timeline that does not name it (a malformed status, its account
+    left out; with privacy on only its shape) outlived the erasure, in a file named after the account's source."""
     counts: Counter[str] = Counter()
     keys = [(subject, traces.values()) for subject, traces in found]
+    if handle_domains is None:
+        handle_domains = load_handle_domains(lake)
+    names = [_state_names(subject, policy, handle_domains) for subject, _ in found]
     for entry in lake.walk(QUARANTINE_ROOT):
+        if _named_after_the_account(entry.path, names):
+            lake.delete(entry.path)
+            counts["quarantined_files_deleted"] += 1
+            continue
         data = lake.read(entry.path)
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
@@ -815,6 +843,15 @@ def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]]
             lake.delete(entry.path)
             counts["quarantined_files_deleted"] += 1
     return counts
+
+
+def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> bool:
+    """Is the quarantine file at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``) one of a page
+    collected from a source naming the account? Its batch id then begins with the source's batch tag (a digest of
+    the handle, :class:`_StateNames`), the bare name's only on the account's own instance."""
+    domain = parse_partition(path).get("instance", "")
+    name = path.rpartition("/")[2]
+    return any(f"-{tag}-" in name for each in names for tag in each.tags(domain))
 
 
 def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
@@ -1268,6 +1305,7 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
             add_suppressed(lake, each.key, traces.ids)
         elif traces.ids:  # clear ids (instance/id) as digests, so later replies lose the reference
             add_suppressed(lake, each.audit_id, {clear_key_digest(i) for i in traces.ids})
+    raise_if_lost()  # as between the files of a pass (fediscope.step_progress.in_steps)
     checkpoints, warnings = erase_checkpoints(lake, keys, policy, handle_domains)
     report.warnings.extend(warnings)
     # the reply ids an older erasure left, whoever it erased, in the same passes (fediscope.gdpr.old_replies),
@@ -1277,7 +1315,7 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
     texts = RewrittenTexts()
     report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
     report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
-    report.other = (dict(checkpoints + erase_quarantined(lake, keys)) | old_replies.counts()
+    report.other = (dict(checkpoints + erase_quarantined(lake, keys, policy, handle_domains)) | old_replies.counts()
                     | texts.counts())
     # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
     temporary = remove_stale_temporary_files(lake, listed=temporary_files)
@@ -1293,6 +1331,7 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
         report.other["metric_snapshots"] = snapshots
     if store is None:
         return
+    raise_if_lost()  # a Ctrl-C raised in a finalizer stops the erasure before the store (run again, it finishes)
     stopped.note = unfinished_in_store(lake)  # a store failing here stops the erasure after its lake part
     # every metric the store lists, as it recorded them: also one whose SQL file is gone
     tables = stored_metrics(store)

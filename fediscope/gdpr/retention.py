@@ -50,6 +50,7 @@ from fediscope.engine.curate_sql import ACCOUNT_SEEN
 from fediscope.engine.schema import ACCOUNTS
 from fediscope.engine.workspace import tidy_stopped_runs
 from fediscope.gdpr.curated import drop_rows
+from fediscope.interrupts import raise_if_lost
 from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.debris import STALE_AFTER_SECONDS, TemporaryCleanup, remove_stale_temporary_files
 from fediscope.lake.layout import CURATED_ROOT, QUARANTINE_ROOT, RAW_ROOT, is_staged
@@ -175,6 +176,7 @@ def apply_retention(settings: Settings, dry_run: bool = False, today: date | Non
         curated_changed = False
         try:
             for partition in summary.deleted:
+                raise_if_lost()  # a Ctrl-C raised in a finalizer stops it before the next partition (run again)
                 curated_changed |= partition.layer == "curated"  # before: a half-deleted partition changed too
                 lake.delete(partition.path, recursive=True)
                 log.info("retention: deleted %s (%d files)", partition.path, partition.files)

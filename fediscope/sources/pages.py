@@ -663,6 +663,9 @@ def land_page(page: Page, policy: PrivacyPolicy, instance: str | None = None, en
     opted_out_before = policy.counts["skipped_opt_out"]
     for item in page.items:
         problem = check(item)
+        if problem and policy.left_out_unread(entity, item, domain):  # an erased or opted-out account's: counted
+            landed.skipped += 1  # left out, as landed it would be: quarantined, it was kept (privacy off: in clear)
+            continue
         if problem:
             landed.quarantined.append(QuarantinedItem(problem, item))
             continue

@@ -8,7 +8,9 @@ which may be account identifiers. With ``FEDISCOPE_PRIVACY=off`` the raw item or
 secrets the request held (its token: ``secrets``) and anything shaped like a credential masked
 (:func:`~fediscope.redact.redact_value`, as the logs mask them): a proxy's or a server's debug page may echo the
 request, its ``Authorization`` header included, and secrets are never written to the lake. The fingerprint is of
-what was sent.
+what was sent. A malformed record of an account that opted out or was erased (its own, or its boost of a status
+of one) is not quarantined at all: it is left out and counted as the policy leaves the record out
+(:meth:`~fediscope.privacy.PrivacyPolicy.left_out_unread`), so with privacy off their data is not kept here either.
 
 The collector and the scraping API (:mod:`api.upstream`) write a page's malformed items with
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both

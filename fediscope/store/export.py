@@ -49,6 +49,7 @@ from fediscope.analysis import (
 )
 from fediscope.console import printable
 from fediscope.errors import StoreError
+from fediscope.interrupts import raise_if_lost
 from fediscope.step_progress import StatusLine
 from fediscope.store.port import MetricStore, Row, prefix_value
 from fediscope.wording import count
@@ -203,6 +204,7 @@ def _write_pages(pages: Iterator[list[Row]], columns: list[str], fmt: str, write
     header = fmt == "csv"
     try:
         for page in pages:
+            raise_if_lost()  # a Ctrl-C raised in a finalizer stops the export before the next page is written
             columns = columns or list(page[0])  # a store that recorded no column types: the rows' own columns
             text = _page_text(page, columns, fmt, for_terminal, spreadsheet_safe)
             write(((_csv_text([columns]) if header else "") + text).encode())

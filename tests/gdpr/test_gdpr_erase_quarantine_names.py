@@ -1,0 +1,62 @@
+"""Quarantine files named after an erased account's source go with the erasure, whatever they hold.
+
+The collector names the quarantine file of a page after the page's batch id, which begins with the source's batch
+tag: for ``account:NAME`` and ``account_lookup:NAME`` a digest of the handle (keyed with privacy on, unkeyed — so
+anyone can check a guessed handle against it — with privacy off). Was: ``gdpr erase`` deleted a quarantine file only
+when its content named the account, so an answer of the account's own timeline that was not JSON (an HTML error
+page), or a malformed status of it kept as its shape alone (privacy on), outlived the erasure in a file named after
+the account's source.
+
+The real collector walks the sources against the recorded Mastodon double, which breaks some answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gdpr_lake import KEY
+
+from fediscope.config import Settings
+from fediscope.gdpr.erase import erase_account
+from fediscope.lake.state import source_batch_tag
+from fediscope.privacy import policy_from_settings
+from fediscope.sources.collector import run_collection
+from fediscope.sources.spec import parse_source
+from fediscope.sources.spellings import on_instance
+
+USER = "mastodonpy_test_2"  # a recorded account with public statuses
+
+
+def _quarantined(lake_dir: Path) -> list[Path]:
+    return sorted(p for p in (lake_dir / "quarantine").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_the_erasure_deletes_the_quarantine_files_of_the_accounts_sources(mastodon_server, tmp_path: Path,
+                                                                          privacy: bool) -> None:
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        backfill_pages=2, privacy=privacy, max_retries=0)
+    domain = mastodon_server.domain
+    # the account's timeline answers an HTML page once (its body quarantined: it names nobody), then a page with a
+    # malformed status (quarantined as its shape alone with privacy on); the public timeline breaks once too
+    mastodon_server.malformed("not_json", times=1, after=1, path="/api/v1/accounts/")
+    mastodon_server.malformed("missing_fields", times=1, after=2, path="/api/v1/accounts/")
+    mastodon_server.malformed("not_json", times=1, path="/api/v1/timelines/public")
+    sources = [parse_source(f"account:{USER}@{domain}"), parse_source("public")]
+    summary = run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
+    assert summary.quarantined >= 3, summary.line()
+    policy = policy_from_settings(settings) if privacy else None
+    tag = source_batch_tag(policy, on_instance(sources[0], domain))  # as the collector tags it (bare, lower case)
+    own = [p for p in _quarantined(lake_dir) if f"-{tag}-" in p.name]
+    others = [p for p in _quarantined(lake_dir) if p not in own]
+    assert len(own) >= 2 and others, _quarantined(lake_dir)
+    # what makes this test: some of them do not hold the account's handle, nor a link or id of it
+    assert any(USER not in p.read_text() for p in own)
+
+    report = erase_account(settings, f"{USER}@{domain}")
+
+    assert _quarantined(lake_dir) == others  # another source's quarantine is left
+    assert report.other["quarantined_files_deleted"] == len(own)
+    assert not [p for p in lake_dir.rglob("*") if tag in p.name], list(lake_dir.rglob(f"*{tag}*"))
