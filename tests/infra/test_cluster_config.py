@@ -99,6 +99,17 @@ def test_every_fediscope_service_uses_the_same_lake_and_pseudonym_key() -> None:
         assert len({v.split(":?")[0].rstrip("}") for v in values.values()}) == 1, f"{setting} differs: {values}"
 
 
+def test_the_api_serves_the_results_of_the_store_the_batch_writes() -> None:
+    """Was: ``fediscope-api`` set no FEDISCOPE_STORE, so its results routes (``/v1/analyses``, ``/v1/metrics``) read
+    the default ``sqlite:///fediscope.db`` in the mounted checkout, which nothing writes: every analysis answered
+    ``"stored": false`` forever while ``fediscope_batch`` stored the metrics in MariaDB. Both services name the same
+    store, and the API starts after the database it reads."""
+    services = COMPOSE["services"]
+    stores = {name: services[name]["environment"].get("FEDISCOPE_STORE") for name in ("airflow", "fediscope-api")}
+    assert None not in stores.values() and len(set(stores.values())) == 1, stores
+    assert "mariadb" in services["fediscope-api"].get("depends_on", []), services["fediscope-api"].get("depends_on")
+
+
 def test_the_namenode_is_formatted_on_first_start_and_kept_after() -> None:
     """The apache/hadoop image formats the namenode only when ENSURE_NAMENODE_DIR does not exist. A volume's mount
     point always exists, so the directory must lie inside the volume: on the mount point the namenode was never
