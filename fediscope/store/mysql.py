@@ -536,6 +536,14 @@ class _BoundedHandshake(pymysql.connections.Connection):
             "service's?")
 
 
+def bounded_connection(**params: Any) -> pymysql.connections.Connection:
+    """A PyMySQL connection (``pymysql.connect``'s parameters) opened as the store opens its own: the greeting, the
+    login and ``SET NAMES`` wait at most ``connect_timeout`` each, and a port that answers no MySQL greeting is an
+    ``OperationalError`` naming it (:class:`_BoundedHandshake`). For ``infra/mariadb/bootstrap.py``, whose
+    ``pymysql.connect`` hung on a port that says nothing."""
+    return _BoundedHandshake(**params)
+
+
 def _connect_bounded(dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
     """SQLAlchemy's ``do_connect`` hook: the dialect's connection, opened as :class:`_BoundedHandshake`."""
     return _BoundedHandshake(*cargs, **cparams)
