@@ -426,9 +426,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_dir", None, "A directory of your own metric SQL files, read beside the built-in ones of "
             "spark_jobs/sql/ (a file named as a built-in metric is refused).", _metrics_dir,
             usable=_metrics_dir_usable),
-    Setting("api_key", (), "Comma-separated API keys accepted by the scraping API (X-API-Key). "
-            "Suffix a key with ':ro' to limit it to read-only routes.", _csv, secret=True, check=api_key_problem),
-    Setting("api_rate_limit", 120, "Requests per minute each API key may make to the scraping API "
+    Setting("api_key", (), "Comma-separated API keys the API (scraping and results routes) accepts in X-API-Key. "
+            "Suffix a key with ':ro' to limit it to read-only requests (its client sends it without the suffix).",
+            _csv, secret=True, check=api_key_problem),
+    Setting("api_rate_limit", 120, "Requests per minute each API key may make to the API (scraping and results routes) "
             "(token bucket, bursts up to the same number; 0 turns the limit off).", _positive_int),
     Setting("api_trusted_proxy", None, "IP address of the TLS reverse proxy in front of the scraping API: its "
             "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-For are believed (the Link URLs then carry the "
@@ -458,8 +459,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("contact", None, "How an instance's admin reaches you (mailto:ops@example.org, a URL or a fediverse "
             "handle): sent in the User-Agent of every request to an instance.", _contact),
     Setting("request_timeout", 30.0, "Seconds before an upstream request times out.", _timeout),
-    Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts) before the source "
-            "is reported failed.", _positive_int),
+    Setting("max_retries", 5, "Retries of a failing upstream request (5xx, timeouts, and the 429s a collect "
+            "waits out: one budget for both) before the source is reported failed.", _positive_int),
     Setting("retry_backoff", 1.0, "Base delay in seconds of the exponential backoff between retries "
             "(doubled per attempt, with jitter, capped at 60 s).", _seconds),
     Setting("rate_limit_max_wait", 300.0, "Longest wait in seconds for an instance's rate-limit window to "

@@ -346,7 +346,7 @@ def check_store(settings: Settings) -> Check:
                      "install fediscope with its dependencies (pip install -r requirements.txt -e .), or set "
                      f"{settings.origin('store', advice=True)} to sqlite:///fediscope.db")
     except PrefixClashError as exc:  # the store is fine, the prefix is not: no leftovers to drop either
-        return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
+        return Check("store", FAIL, str(exc), prefix_clash_fix(settings))
     except ConfigError as exc:
         return Check("store", FAIL, f"{where}: {exc}", f"fix {settings.origin('store', advice=True)}")
     try:
@@ -354,7 +354,7 @@ def check_store(settings: Settings) -> Check:
         leftovers = _leftover_tables(store, settings.metrics_dir)
         missing = store.missing_tables() if hasattr(store, "missing_tables") else {}
     except PrefixClashError as exc:  # a clashing environment made since the store was opened
-        return Check("store", FAIL, str(exc), PREFIX_CLASH_FIX)
+        return Check("store", FAIL, str(exc), prefix_clash_fix(settings))
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection is not the problem to report
             store.close()
@@ -366,8 +366,11 @@ def check_store(settings: Settings) -> Check:
     return Check("store", OK, detail)
 
 
-PREFIX_CLASH_FIX = ("set FEDISCOPE_HBASE_TABLE_PREFIX to a prefix that neither starts with another "
-                    "environment's on this HBase followed by '_' nor is the start of one (infra/hbase/README.md)")
+def prefix_clash_fix(settings: Settings) -> str:
+    """The fix of an HBase table prefix that clashes with another environment's, naming where the prefix was set
+    (was: always FEDISCOPE_HBASE_TABLE_PREFIX, which does not win over the Airflow Variable that set it there)."""
+    return (f"set {settings.origin('hbase_table_prefix', advice=True)} to a prefix that neither starts with another "
+            "environment's on this HBase followed by '_' nor is the start of one (infra/hbase/README.md)")
 MISSING_TABLES_FIX = "`fediscope process` rewrites them: every row of each, its tables made again"
 
 

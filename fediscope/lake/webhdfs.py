@@ -392,6 +392,14 @@ class WebHDFSLake:
         failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
+        if (node.startswith("namenode") and not isinstance(exc, requests.Timeout) and not _never_connected(exc)
+                and _cause(exc) == "BadStatusLine"):
+            # it answered, with bytes that are no HTTP status line (an SSH banner, a database's handshake): another
+            # service's port, where trying again never helps, not a node that failed
+            return (f"cannot {action} {where}: the {node} answered something that is not HTTP (BadStatusLine): "
+                    "the service at that address did not answer like a WebHDFS namenode (a database's, SSH's or "
+                    "another service's port?): check that host and port are the namenode HTTP address "
+                    "(dfs.namenode.http-address, 9870 by default)")
         if not isinstance(exc, requests.Timeout) and not _never_connected(exc):
             text = (f"cannot {action} {where}: the connection to the {node} broke off ({_cause(exc)}). The node "
                     "may have failed or restarted: try again, or check its log")

@@ -48,6 +48,7 @@ a driver uses it too), and a URL naming another driver (``mysql+mysqldb://``) is
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import uuid
 from collections.abc import Iterator
@@ -487,6 +488,10 @@ def _read_packet(dbapi_connection: Any) -> int:
         return int(cursor.fetchone()[0])
 
 
+#: The protocol version of every MySQL and MariaDB server's greeting since MySQL 3.21 (the greeting's first byte).
+MYSQL_PROTOCOL = 10
+
+
 class _BoundedHandshake(pymysql.connections.Connection):
     """A PyMySQL connection whose opening (the server's greeting, the login, ``SET NAMES``) waits at most
     ``connect_timeout`` for each answer. PyMySQL bounds only the TCP connect by it and then waits for the greeting with
@@ -508,6 +513,35 @@ class _BoundedHandshake(pymysql.connections.Connection):
                 "is this port MariaDB's/MySQL's, or another service's?") from None
         finally:
             self._read_timeout = read_timeout  # each later read sets the socket's timeout back to it
+
+    def _get_server_information(self) -> None:
+        """The server's greeting, read as PyMySQL reads it; one that is no MySQL/MariaDB greeting (protocol 10) is
+        a connection error naming the port. Was: a port whose service speaks first with something else (an SSH
+        banner, another protocol's hello) gave PyMySQL's "Packet sequence number wrong - got 45 expected 0", or a
+        ``struct.error`` from parsing a packet too short for a greeting: a traceback."""
+        try:
+            super()._get_server_information()
+        except (pymysql.err.InternalError, struct.error, IndexError, ValueError) as exc:
+            if isinstance(exc, pymysql.err.InternalError) and "Packet sequence number wrong" not in str(exc):
+                raise  # an error packet of the server's own (e.g. too many connections): its words are the reason
+            raise self._not_mysql(str(exc) if isinstance(exc, pymysql.err.InternalError)
+                                  else "its first packet cannot be read as one") from None
+        if self.protocol_version != MYSQL_PROTOCOL:
+            raise self._not_mysql(f"protocol version {self.protocol_version}, not {MYSQL_PROTOCOL}")
+
+    def _not_mysql(self, why: str) -> pymysql.err.OperationalError:
+        return pymysql.err.OperationalError(
+            CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it answered "
+            f"something that is not a MySQL/MariaDB greeting ({why}); is this port MariaDB's/MySQL's, or another "
+            "service's?")
+
+
+def bounded_connection(**params: Any) -> pymysql.connections.Connection:
+    """A PyMySQL connection (``pymysql.connect``'s parameters) opened as the store opens its own: the greeting, the
+    login and ``SET NAMES`` wait at most ``connect_timeout`` each, and a port that answers no MySQL greeting is an
+    ``OperationalError`` naming it (:class:`_BoundedHandshake`). For ``infra/mariadb/bootstrap.py``, whose
+    ``pymysql.connect`` hung on a port that says nothing."""
+    return _BoundedHandshake(**params)
 
 
 def _connect_bounded(dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:

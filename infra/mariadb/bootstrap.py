@@ -117,9 +117,11 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
                                  "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'")
     import pymysql
 
+    from fediscope.store.mysql import bounded_connection
+
     todo = statements(SQL_FILE.read_text(encoding="utf-8"), database)
-    try:
-        connection = pymysql.connect(**admin_connection_args(admin_url, admin_password))
+    try:  # opened as the store opens its own: a port that says nothing, or no MySQL, fails after connect_timeout
+        connection = bounded_connection(**admin_connection_args(admin_url, admin_password))
     except pymysql.MySQLError as exc:
         raise BootstrapError(f"cannot connect as administrator to {redact_url(admin_url)}: {exc.args[-1]}. Check "
                              "host, port and the admin user/password (MARIADB_ADMIN_PASSWORD)") from None

@@ -61,6 +61,25 @@ def test_image_versions_match_the_pinned_clients() -> None:
     assert f":-{_pin('apache-airflow-core')}}}" in airflow, airflow
 
 
+def test_the_nifi_image_reads_the_flows_property_keys() -> None:
+    """Was: ``apache/nifi:2.4.0``, while the flows carry NiFi 2.12's property keys (nifi_templates/README.md, Notes):
+    NiFi renamed some within 2.x (InvokeHTTP's ``Remote URL`` is ``HTTP URL``, PutHDFS's ``writing-strategy``
+    ``Writing Strategy``), so on the example cluster's NiFi every imported flow showed invalid processors. The image
+    is the release the flows are built for, in the compose file and in the commented default of .env.example."""
+    version = _flows_nifi_version()
+    nifi = COMPOSE["services"]["nifi"]["image"]
+    assert nifi == f"apache/nifi:${{NIFI_VERSION:-{version}}}", nifi
+    example = re.search(r"^# NIFI_VERSION=(\S+)", (CLUSTER / ".env.example").read_text(), re.M)
+    assert example and example.group(1) == version, example
+
+
+def _flows_nifi_version() -> str:
+    """``NIFI_VERSION`` of nifi_templates/build_flows.py: the NiFi release whose property keys the flows use."""
+    match = re.search(r'^NIFI_VERSION = "([^"]+)"$', (ROOT / "nifi_templates" / "build_flows.py").read_text(), re.M)
+    assert match, "nifi_templates/build_flows.py names no NIFI_VERSION"
+    return match.group(1)
+
+
 def test_no_secret_is_committed() -> None:
     for line in (CLUSTER / ".env.example").read_text().splitlines():
         if "PASSWORD" in line or "KEY" in line:
@@ -78,6 +97,17 @@ def test_every_fediscope_service_uses_the_same_lake_and_pseudonym_key() -> None:
         values = {name: env.get(setting) for name, env in runs_fediscope.items()}
         assert None not in values.values(), f"{setting} is not set for {values}"
         assert len({v.split(":?")[0].rstrip("}") for v in values.values()}) == 1, f"{setting} differs: {values}"
+
+
+def test_the_api_serves_the_results_of_the_store_the_batch_writes() -> None:
+    """Was: ``fediscope-api`` set no FEDISCOPE_STORE, so its results routes (``/v1/analyses``, ``/v1/metrics``) read
+    the default ``sqlite:///fediscope.db`` in the mounted checkout, which nothing writes: every analysis answered
+    ``"stored": false`` forever while ``fediscope_batch`` stored the metrics in MariaDB. Both services name the same
+    store, and the API starts after the database it reads."""
+    services = COMPOSE["services"]
+    stores = {name: services[name]["environment"].get("FEDISCOPE_STORE") for name in ("airflow", "fediscope-api")}
+    assert None not in stores.values() and len(set(stores.values())) == 1, stores
+    assert "mariadb" in services["fediscope-api"].get("depends_on", []), services["fediscope-api"].get("depends_on")
 
 
 def test_the_namenode_is_formatted_on_first_start_and_kept_after() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -221,3 +224,40 @@ def test_store_tests_grant_what_the_bootstrap_grants() -> None:
     granted = next(s for s in bootstrap_module.statements(sql) if "TO ''fediscope''@" in s and "GRANT" in s)
     privileges = granted.split("GRANT ", 1)[1].split(" ON ", 1)[0]
     assert {p.strip() for p in privileges.split(",")} == {p.strip() for p in WRITER_PRIVILEGES.split(",")}
+
+
+@pytest.mark.parametrize("greeting", [None, b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", b"\x05\x00\x00\x00hello"],
+                         ids=["silent", "ssh-banner", "short-packet"])
+def test_an_admin_url_at_a_port_that_does_not_speak_mysql_is_one_clear_line(greeting: bytes | None) -> None:
+    """Was: an --admin-url at a port that takes connections but never speaks MySQL (the namenode's 9870, the HBase
+    Thrift 9090 by a slip) hung the bootstrap for good: PyMySQL's connect_timeout bounds the TCP connect only. And
+    one whose service speaks first with something else ended in a traceback (struct.error) or PyMySQL's bare "Packet
+    sequence number wrong". The opening is now the store's (fediscope.store.mysql.bounded_connection): one line, exit
+    1, after the bootstrap's connect_timeout (10 s) at most."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+
+        def greet_each() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # the listener was closed: the test is over
+                    return
+                with connection:
+                    connection.sendall(greeting or b"")
+                    connection.settimeout(15)
+                    with contextlib.suppress(OSError):
+                        connection.recv(65536)
+
+        if greeting is not None:  # else the kernel's backlog takes the connection and nothing answers
+            threading.Thread(target=greet_each, daemon=True).start()
+        result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url",
+                                 f"mysql://root:topsecret@127.0.0.1:{port}"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("bootstrap: error: cannot connect as administrator") and len(
+        result.stderr.splitlines()) == 1, result.stderr
+    said = "gave no MySQL answer" if greeting is None else "answered something that is not a MySQL/MariaDB greeting"
+    assert said in result.stderr and f"port {port}" in result.stderr and "topsecret" not in result.stderr

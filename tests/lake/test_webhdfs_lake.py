@@ -474,3 +474,40 @@ def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_
     assert f"the connection to the namenode http://127.0.0.1:{port} broke off (RemoteDisconnected)" in message
     assert "did not answer like a WebHDFS namenode" in message and "9870" in message, message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("greeting", [
+    b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",  # an SSH port
+    b"J\x00\x00\x00\n11.4.2-MariaDB\x00\x08\x00\x00\x00",  # a MariaDB/MySQL port's handshake
+], ids=["ssh", "mariadb"])
+def test_a_namenode_port_that_answers_something_other_than_http_is_named_as_another_service(
+        monkeypatch: pytest.MonkeyPatch, greeting: bytes) -> None:
+    """Was: a lake URL pointed at a port whose service greets with bytes that are not HTTP (a MariaDB, SSH or other
+    service's port) said only "the connection to the namenode … broke off (BadStatusLine). The node may have failed
+    or restarted: try again, or check its log", where trying again never helps: an answer that is not HTTP comes
+    from another service, and the message now says so, as for a port that closes each connection unanswered."""
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+
+        def greet_each() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # the listener was closed: the test is over
+                    return
+                with connection:
+                    connection.sendall(greeting)
+                    connection.recv(65536)
+
+        threading.Thread(target=greet_each, daemon=True).start()
+        lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
+        with pytest.raises(LakeError) as info:
+            lake.exists("raw")
+    message = str(info.value)
+    assert f"namenode http://127.0.0.1:{port}" in message, message
+    assert "did not answer like a WebHDFS namenode" in message and "not HTTP" in message, message
+    assert "9870" in message and "may have failed or restarted" not in message, message
+    assert "\n" not in message

@@ -197,3 +197,33 @@ def test_store_drop_and_doctor_refuse_the_clash_and_name_no_leftover(server: tup
     assert check.fix.startswith("set FEDISCOPE_HBASE_TABLE_PREFIX to a prefix that neither"), check
     assert "store drop" not in check.detail + check.fix
     staging_store.close()
+
+
+def test_doctors_fix_for_a_clash_names_where_the_prefix_was_set(server: tuple[str, str], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the fix always said ``set FEDISCOPE_HBASE_TABLE_PREFIX to …``, also for a prefix set in fediscope.toml
+    or in the Airflow Variable ``fediscope_settings`` (whose ``store_health`` task fails with the doctor's fix),
+    where that variable does not win: the Variable overrides the workers' environment. It names where the prefix
+    was set, as every other fix of the doctor names its setting."""
+    from fediscope.config import load_settings
+    from fediscope.doctor import FAIL, check_store
+
+    url, base = server
+    staging_store = HBaseStore(url, table_prefix=f"{base}_staging")
+    staging_store.write(LANGUAGES, ROWS)
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_STORE=url, FEDISCOPE_LAKE=str(tmp_path / "lake"))
+    (tmp_path / "fediscope.toml").write_text(f'[fediscope]\nhbase_table_prefix = "{base}"\n')
+    check = check_store(load_settings())
+    assert check.status == FAIL and "clashes with" in check.detail, check
+    assert check.fix.startswith("set fediscope.toml: [fediscope] hbase_table_prefix to a prefix that neither"), check
+    assert "FEDISCOPE_HBASE_TABLE_PREFIX to" not in check.fix, check
+
+    variable = load_settings(origins={"hbase_table_prefix": "Airflow Variable fediscope_settings: hbase_table_prefix"},
+                             hbase_table_prefix=base)
+    check = check_store(variable)
+    assert check.fix.startswith("set Airflow Variable fediscope_settings: hbase_table_prefix to a prefix"), check
+
+    (tmp_path / "fediscope.toml").unlink()
+    monkeypatch.setenv("FEDISCOPE_HBASE_TABLE_PREFIX", base)  # set by the variable: named so, as before
+    assert check_store(load_settings()).fix.startswith("set FEDISCOPE_HBASE_TABLE_PREFIX to a prefix that neither")
+    staging_store.close()

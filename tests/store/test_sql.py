@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sqlite3
 import threading
@@ -232,6 +233,44 @@ def test_the_connect_timeout_of_the_url_bounds_the_opening():
             open_store(url)
     assert "gave no MySQL answer within connect_timeout=1 s" in str(caught.value), caught.value
     assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("greeting", [
+    b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",  # an SSH port: PyMySQL said "Packet sequence number wrong - got 45"
+    b"\x05\x00\x00\x00hello",  # a first packet too short for a greeting: was struct.error, a traceback
+    b"\x0a\x00\x00\x00\x09abcdefgh\x00",  # protocol version 9, cut short: was IndexError or struct.error
+], ids=["ssh-banner", "short-packet", "cut-greeting"])
+def test_a_port_that_answers_something_other_than_a_mysql_greeting_is_named_as_another_service(greeting: bytes):
+    """Was: a MySQL URL at a port whose service speaks first with something that is not a MySQL server's greeting
+    (an SSH banner, another protocol's hello) ended `fediscope report` and `process` with a traceback (struct.error
+    from PyMySQL's parsing of the greeting, an internal error) or with PyMySQL's "Packet sequence number wrong - got
+    45 expected 0", which names neither the port nor the cause. It is now a connection error saying the service
+    there did not answer as MariaDB/MySQL does, as a port that says nothing is named."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+
+        def greet_each() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:  # the listener was closed: the test is over
+                    return
+                with connection:
+                    connection.sendall(greeting)
+                    connection.settimeout(5)
+                    with contextlib.suppress(OSError):
+                        connection.recv(65536)
+
+        threading.Thread(target=greet_each, daemon=True).start()
+        with pytest.raises(StoreError) as caught:
+            open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?connect_timeout=2")
+    message = str(caught.value)
+    assert "could not connect to the store: (2003, " in message, message
+    assert f"port {port}: it answered something that is not a MySQL/MariaDB greeting" in message, message
+    assert "is this port MariaDB's/MySQL's, or another service's?" in message, message
+    assert "secret" not in message and "\n" not in message
 
 
 def test_unsupported_store_urls():
