@@ -1392,3 +1392,51 @@ def test_a_result_over_mariadbs_table_definition_size_fails_on_mariadb(clean_env
                               "the names take 50,900), and MariaDB refuses one over 65,535 bytes; shorten the column "
                               "names (… AS new_name), select fewer columns, or split it into several metrics",
                               METRICS_FIX)
+
+
+def _spark_lake_line(env: dict[str, str]) -> Check | None:
+    return next((check for check in run_checks(load_settings(env=env), timeout=1) if check.name == "spark_lake"), None)
+
+
+def test_a_spark_lake_uri_naming_another_directory_than_the_lake_fails_without_starting_spark(clean_env: Path) -> None:
+    """``FEDISCOPE_SPARK_LAKE_URI`` is checked by ``process`` only once Spark's JVM runs (its filesystem client
+    looks for the lake's directories there); doctor said nothing of it. Now a line of its own, checked as far as it
+    can be without a JVM: a ``file:`` URI must hold the lake's top-level directories; an ``hdfs://`` URI for a
+    WebHDFS lake must name the lake's path; anything else is said to be left to ``process``. None when unset."""
+    lake = clean_env / "lake"
+    (lake / "raw").mkdir(parents=True)
+    (lake / "_state").mkdir()
+    elsewhere = clean_env / "elsewhere"
+    elsewhere.mkdir()
+    assert _spark_lake_line(_env(clean_env)) is None
+    wrong = _spark_lake_line(_env(clean_env, FEDISCOPE_SPARK_LAKE_URI=elsewhere.as_uri()))
+    assert wrong is not None and wrong.status == FAIL, wrong
+    assert wrong.detail == (f"FEDISCOPE_SPARK_LAKE_URI={elsewhere.as_uri()} is not the lake's directory: no _state/, "
+                            f"raw/ there, which the lake {lake} holds"), wrong
+    assert wrong.fix.endswith(f": file://{lake}"), wrong
+    for right in (lake.as_uri(), lake.as_uri() + "/"):
+        assert _spark_lake_line(_env(clean_env, FEDISCOPE_SPARK_LAKE_URI=right)).status == OK  # type: ignore[union-attr]
+    (elsewhere / "raw").mkdir()
+    (elsewhere / "_state").mkdir()  # a copy of its layout (a mount of the same directory): as far as can be told
+    assert _spark_lake_line(_env(clean_env, FEDISCOPE_SPARK_LAKE_URI=elsewhere.as_uri())).status == OK  # type: ignore[union-attr]
+    unknown = _spark_lake_line(_env(clean_env, FEDISCOPE_SPARK_LAKE_URI="hdfs://namenode:8020/data/fediscope"))
+    assert unknown is not None and unknown.status == WARN and "`fediscope process` checks" in unknown.detail, unknown
+
+
+@pytest.mark.parametrize("uri, status", [("hdfs://namenode:8020/data/fediscope", OK),
+                                         ("hdfs://namenode:8020/data/fediscope/", OK),
+                                         ("hdfs://namenode:8020/data/fediscop", FAIL),
+                                         ("hdfs://namenode:8020/fediscope", FAIL)])
+def test_an_hdfs_spark_lake_uri_names_the_webhdfs_lakes_path(clean_env: Path, uri: str, status: str) -> None:
+    """The same namenode's file system through its RPC port (Spark) and its HTTP one (the lake): the same path, or
+    Spark reads and writes another directory. Compared without a request (the lake's own line says whether the
+    namenode answers)."""
+    import fediscope.doctor as doctor
+
+    env = _env(clean_env, FEDISCOPE_LAKE="webhdfs://namenode:9870/data/fediscope?user=fediscope",
+               FEDISCOPE_SPARK_LAKE_URI=uri)
+    check = doctor.check_spark_lake(load_settings(env=env))
+    assert check is not None and check.status == status, check
+    if status == FAIL:
+        assert "another directory than the lake's, /data/fediscope" in check.detail, check
+        assert check.fix.endswith(": hdfs://namenode:8020/data/fediscope"), check
