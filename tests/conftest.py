@@ -184,6 +184,14 @@ def _check_the_temporary_directory(session: pytest.Session) -> None:
 
 @pytest.hookimpl(trylast=True)  # after xdist's workers have ended (their atexit handlers run)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # what a test process removes at its exit, removed before the temporary directory is checked (in a run without
+    # xdist, that check comes first): the API tests' scratch directory, Spark's warehouse (the `spark` fixture's
+    # session stopped by now), where their modules were loaded
+    api_testing, spark_engine = sys.modules.get("api_testing"), sys.modules.get("fediscope.engine.spark_engine")
+    if api_testing is not None:
+        api_testing.remove_scratch()
+    if spark_engine is not None:
+        spark_engine.remove_process_warehouse()
     _check_the_temporary_directory(session)
     before = session.config.stash.get(_CHECKOUT_BEFORE, None)
     if before is None:

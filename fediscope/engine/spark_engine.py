@@ -449,6 +449,13 @@ def process_warehouse() -> str:
     return _process_warehouse[0].path.as_uri()
 
 
+def remove_process_warehouse() -> None:
+    """:func:`process_warehouse`'s directory removed now rather than at exit, if made (the test session's end, its
+    Spark session stopped; tests/conftest.py); the next session of the process gets a new one."""
+    while _process_warehouse:
+        _process_warehouse.pop().remove()
+
+
 def _with_warehouse(builder: Any) -> Any:  # noqa: ANN401 - a SparkSession.Builder
     """``builder`` with :data:`WAREHOUSE_DIR` at :func:`process_warehouse` where the Spark configuration the driver's
     JVM was started with (``spark-defaults.conf``, ``--conf``, ``PYSPARK_SUBMIT_ARGS``) sets none, and the session is

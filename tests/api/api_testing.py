@@ -41,8 +41,15 @@ def scratch() -> Path:
     """This process's directory for the lake and store of settings that name none (see ``_scratch``)."""
     if not _scratch:
         _scratch.append(Path(tempfile.mkdtemp(prefix="fediscope-api-tests-")))
-        atexit.register(shutil.rmtree, _scratch[0], ignore_errors=True)
+        atexit.register(remove_scratch)
     return _scratch[0]
+
+
+def remove_scratch() -> None:
+    """:func:`scratch`'s directory removed, if made: at the test session's end (tests/conftest.py, before its check
+    of the temporary directory, which in a run without xdist comes before the process's exit), else at exit."""
+    while _scratch:
+        shutil.rmtree(_scratch.pop(), ignore_errors=True)
 
 
 def make_settings(**overrides: Any) -> Settings:
