@@ -475,6 +475,7 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
     if trusted_proxy:  # read by _forwarded (waitress's own reading answers a malformed header in text/plain)
         app = _forwarded(app, trusted_proxy)  # type: ignore[assignment]
         options["clear_untrusted_proxy_headers"] = False
+    app = _absolute_form_host(app)  # type: ignore[assignment]  # first: the trusted proxy's X-Forwarded-Host wins
     if host not in WILDCARD_HOSTS:  # SERVER_NAME of a request without Host (HTTP/1.0): see _check_host
         options["server_name"] = host
     server = create_server(app, host=host, port=port, threads=threads, ident="fediscope",
@@ -486,6 +487,26 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
         if hasattr(listener, "channel_class"):
             listener.channel_class = _JsonErrorChannel
     return server
+
+
+def _absolute_form_host(app: Any) -> Any:
+    """``app`` given, for a request target in absolute form (``GET http://api.example/v1/... HTTP/1.1``), the
+    target's authority as its Host: RFC 9112 section 3.2.2 has the server ignore the Host header then and use the
+    target's host. werkzeug's server does so itself; waitress passes the Host header on, so the ``Link`` URLs named
+    the Host header's host while the request was for another. Before the trusted proxy's headers are read
+    (:func:`_forwarded`): its X-Forwarded-Host names the host clients reach, and wins. The scheme stays the
+    connection's (or the trusted proxy's), as werkzeug's server keeps it. A target with no authority (``http:///x``)
+    leaves the Host header; one that names no host is refused as a bad Host would be (:func:`_check_host`)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        scheme, sep, rest = str(environ.get("REQUEST_URI", "")).partition("://")
+        if sep and scheme.lower() in {"http", "https"}:
+            authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
+            if authority:
+                environ["HTTP_HOST"] = authority
+        return app(environ, start_response)
+
+    return wsgi
 
 
 #: The forwarded headers believed from ``FEDISCOPE_API_TRUSTED_PROXY``: the request's scheme, host and client address.

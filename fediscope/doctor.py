@@ -39,6 +39,10 @@ The checks and what they do:
   master accepting TCP connections as ``process`` probes it before it starts the JVM
   (:func:`fediscope.engine.spark_engine.unreachable_master`: one of a ``spark://`` URL's masters, a ``k8s://``
   URL's API server; nothing for ``yarn``);
+* ``spark_lake`` — (only where ``FEDISCOPE_SPARK_LAKE_URI`` is set) whether it names the lake's directory, as far
+  as that is told without a JVM (:func:`check_spark_lake`): a ``file:`` URI must hold the lake's top-level
+  directories, an ``hdfs://`` one for a WebHDFS lake must name its path (FAIL otherwise); any other is WARNed as
+  left to the check ``process`` makes when Spark starts;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
   ``serve-api`` do, and has DuckDB bind each one's SQL to empty curated tables of the real schemas (no lake
   needed, no row read, a few milliseconds a metric): FAIL naming every file that does not define a metric (a
@@ -80,7 +84,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -526,6 +530,53 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     return Check("engine", OK, detail)
 
 
+def check_spark_lake(settings: Settings) -> Check | None:
+    """Whether ``spark_lake_uri`` names the lake's directory, as far as that can be told without starting Spark's
+    JVM (``fediscope process`` checks it through Spark's own filesystem client when Spark starts:
+    ``SparkEngine._check_direct_root``); None where it is unset. A ``file:`` URI is looked at directly: the lake's
+    top-level directories must be there (or it is the lake's own directory). An ``hdfs://`` URI for a WebHDFS lake
+    must name the same path (the namenode's file system seen through its RPC port rather than its HTTP one): a
+    different path is another directory, whichever namenode it is. Was: doctor said nothing of it, and a typo in the
+    path surfaced only when ``process`` ran. Anything else (another scheme, a local lake read through HDFS) is said
+    to be left to Spark's check."""
+    from fediscope.lake.backend import open_lake
+
+    uri = settings.spark_lake_uri
+    if not uri:
+        return None
+    setting = f"{settings.origin('spark_lake_uri')}={redact_url(uri)}"
+    fix = f"set {settings.origin('spark_lake_uri')} to the lake's directory as Spark addresses it"
+    lake = open_lake(settings.lake)
+    target, local = urlsplit(uri), lake.local_path("")
+    scheme = target.scheme.lower()
+    if scheme == "file":
+        path = Path(unquote(target.path))
+        if local is not None and os.path.realpath(path) == os.path.realpath(local):
+            return Check("spark_lake", OK, f"{setting}: the lake's own directory")
+        tops = sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in lake.list("") if e.is_dir)
+        missing = [name for name in tops if not (path / name).is_dir()]
+        if missing:
+            return Check("spark_lake", FAIL, f"{setting} is not the lake's directory: no "
+                         f"{', '.join(name + '/' for name in missing)} there, which the lake "
+                         f"{redact_url(lake.url)} holds", f"{fix}: file://{local}" if local else fix)
+        said = "holds the lake's top-level directories" if tops else "not compared: the lake holds nothing yet"
+        return Check("spark_lake", OK, f"{setting}: {said}")
+    lake_path = (urlsplit(lake.url).path.rstrip("/") or "/") if local is None else None
+    if scheme in {"hdfs", "viewfs"} and lake_path is not None:
+        path = target.path.rstrip("/") or "/"
+        if path != lake_path:
+            return Check("spark_lake", FAIL, f"{setting} names {path}, another directory than the lake's, "
+                         f"{lake_path} ({redact_url(lake.url)}): Spark would read and write another lake",
+                         f"{fix}: {scheme}://{target.hostname or '<namenode>'}"
+                         f"{f':{target.port}' if target.port else ''}{lake_path}")
+        return Check("spark_lake", OK, f"{setting}: the lake's path, {lake_path}; that its namenode is the lake's is "
+                     "checked when Spark starts (`fediscope process`)")
+    where = "a local directory" if local is not None else redact_url(lake.url)
+    return Check("spark_lake", WARN, f"{setting}: not compared with the lake ({where}) without Spark: `fediscope "
+                 "process` checks that it holds the lake's directories when Spark starts",
+                 f"make sure it is the same directory as the lake, or unset {settings.origin('spark_lake_uri')}")
+
+
 def _version(package: str) -> str:
     try:
         return importlib.metadata.version(package)
@@ -894,16 +945,20 @@ def check_variables(env: Mapping[str, str] | None = None) -> Check | None:
 
 
 def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] | None = None) -> list[Check]:
-    """Every check, in a fixed order (lake, lake_lock, curation, store, engine, metrics, api_key, pseudonym_key,
-    tokens, instances, variables; ``lake_lock`` only while the lake is locked, ``curation`` only for a lake with
-    curated tables, ``variables`` only when a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the
-    environment the variables are read from (``os.environ``)."""
+    """Every check, in a fixed order (lake, lake_lock, curation, store, engine, spark_lake, metrics, api_key,
+    pseudonym_key, tokens, instances, variables; ``lake_lock`` only while the lake is locked, ``curation`` only for
+    a lake with curated tables, ``spark_lake`` only where FEDISCOPE_SPARK_LAKE_URI is set, ``variables`` only when
+    a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
+    (``os.environ``)."""
     lake = guarded_storage_check("lake", settings)
     checks = [lake, *lake_lock_line(settings, lake), *_curation_line(settings, lake)]
     checks += [
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
+        *([_guarded("spark_lake", lambda: check_spark_lake(settings) or Check("spark_lake", OK, ""),
+                    "set FEDISCOPE_SPARK_LAKE_URI to the lake's directory as Spark addresses it")]
+          if settings.spark_lake_uri else []),
         _guarded("metrics", lambda: check_metrics(settings), METRICS_FIX),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
         _guarded("pseudonym_key", lambda: check_pseudonym_key(settings, read_lake=lake.status != FAIL),

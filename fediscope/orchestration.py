@@ -908,9 +908,12 @@ def spark_submit_env(settings: Settings, env: Mapping[str, str]) -> dict[str, st
     return out
 
 
-#: Seconds Airflow gives a task it stops between SIGTERM and SIGKILL: Airflow 3's task supervisor escalates after a
-#: fixed 5 s, whatever ``[core] killed_task_cleanup_time`` says (the grace of Airflow 2's task runner, 60 by default);
-#: a lower value set there is taken as the grace (:func:`airflow_kill_grace`).
+#: Seconds Airflow gives a task it stops between SIGTERM and SIGKILL: Airflow 3's task supervisor
+#: (``airflow.sdk.execution_time.supervisor``, ``WatchedSubprocess.kill(SIGTERM, force=True)``, its
+#: ``escalation_delay`` of 5 s) escalates after a fixed 5 s. ``[core] killed_task_cleanup_time`` (the grace of
+#: Airflow 2's task runner, 60 by default) is read by no code of Airflow 3: a value set there, lower or higher,
+#: changes nothing, and is not taken (was: a lower one was, so a task with it set to 2 killed its job at once, and
+#: said to set it to 5, which changed nothing either).
 AIRFLOW_KILL_GRACE = 5.0
 #: Seconds of that grace a stopped task keeps for what follows its stopped spark-submit job: logging the job's tail,
 #: releasing the lake lock (on a remote lake, a request to its filesystem), unwinding the task.
@@ -1046,23 +1049,9 @@ def _log_tail(name: str, output: Mapping[str, list[tuple[str, bool]]], secrets: 
 
 
 def airflow_kill_grace() -> float:
-    """Seconds between Airflow's SIGTERM to a task and its SIGKILL: :data:`AIRFLOW_KILL_GRACE`, or
-    ``[core] killed_task_cleanup_time`` where that is lower. Read only where Airflow is loaded (a task's process):
-    fediscope does not import it for this, and a value Airflow cannot read leaves :data:`AIRFLOW_KILL_GRACE`. A
-    higher value is not taken: Airflow 3 sends SIGKILL after 5 s whatever it says."""
-    import sys
-
-    configuration = sys.modules.get("airflow.configuration")
-    conf = getattr(configuration, "conf", None)
-    if conf is None:
-        return AIRFLOW_KILL_GRACE
-    try:
-        configured = float(conf.getfloat("core", "killed_task_cleanup_time"))
-    except Exception as exc:  # unset in an old config, or not a number: Airflow's own default then
-        log.debug("[core] killed_task_cleanup_time not read (%s): a stopped task's grace is taken as %.0f s", exc,
-                  AIRFLOW_KILL_GRACE)
-        return AIRFLOW_KILL_GRACE
-    return max(0.0, min(AIRFLOW_KILL_GRACE, configured))
+    """Seconds between Airflow's SIGTERM to a task and its SIGKILL: :data:`AIRFLOW_KILL_GRACE`, the fixed delay of
+    Airflow 3's task supervisor; ``[core] killed_task_cleanup_time`` is not read (Airflow 3 does not read it)."""
+    return AIRFLOW_KILL_GRACE
 
 
 def stop_budget(grace: float | None = None) -> float:
@@ -1079,22 +1068,20 @@ def sigterm_grace(budget: float) -> float:
 
 def no_time_to_stop(name: str, what: str) -> str | None:
     """Why a spark-submit job is (or, if its task is stopped, would be) killed at once, with no time to stop on
-    SIGTERM (``what`` says which), with the setting to change; None when it gets some (:func:`sigterm_grace`).
+    SIGTERM (``what`` says which); None when it gets some (:func:`sigterm_grace`).
 
-    That is when ``[core] killed_task_cleanup_time`` is set to :data:`STOP_MARGIN` + :data:`SPARK_KILL_WAIT` (2 s) or
-    less (:func:`airflow_kill_grace`): the job is then killed outright, and its Python driver, which a SIGTERM would
-    have stopped with it, may go on for a while and keep the lake lock (its ``process.lock.job-…``) until it ends.
-    Said in the task log when the job starts, not only once it is stopped (was: only ``did not stop within 0.0 s of
-    SIGTERM``, which did not say why or what to change). Airflow 3 itself sends SIGKILL 5 s after SIGTERM, whatever
-    that setting says."""
+    That is when Airflow's grace (:func:`airflow_kill_grace`) is :data:`STOP_MARGIN` + :data:`SPARK_KILL_WAIT` (2 s)
+    or less: the job is then killed outright, and its Python driver, which a SIGTERM would have stopped with it, may
+    go on for a while and keep the lake lock (its ``process.lock.job-…``) until it ends. Said in the task log when the
+    job starts, not only once it is stopped. Airflow 3's 5 s leave the job 3 s; no setting of Airflow 3 changes them
+    (``[core] killed_task_cleanup_time`` is Airflow 2's, and was wrongly named here as the one to change)."""
     grace = airflow_kill_grace()
     if sigterm_grace(stop_budget(grace)) > 0:
         return None
-    return (f"spark-submit {name} {what}, with no time to stop on SIGTERM: Airflow's [core] killed_task_cleanup_time "
-            f"is {grace:g} s, and a stopped task keeps {STOP_MARGIN:g} s of it for releasing the lake lock and "
+    return (f"spark-submit {name} {what}, with no time to stop on SIGTERM: Airflow sends SIGKILL {grace:g} s after "
+            f"SIGTERM, and a stopped task keeps {STOP_MARGIN:g} s of it for releasing the lake lock and "
             f"{SPARK_KILL_WAIT:g} s for reaping the job; its Python driver may outlive it and keep the lake lock until "
-            f"it ends. Set killed_task_cleanup_time to {AIRFLOW_KILL_GRACE:g} (Airflow 3 sends SIGKILL "
-            f"{AIRFLOW_KILL_GRACE:g} s after SIGTERM whatever it says) to give the job {SPARK_STOP_GRACE:g} s to stop")
+            f"it ends")
 
 
 def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
@@ -1108,8 +1095,8 @@ def _stop_job(job: Any, readers: Iterable[Any], name: str) -> None:
     (``process.lock.job-…``) goes with it; SIGKILL would leave the driver running for a while, and the lock with it.
     Every wait ends by one deadline: a job not reaped after SIGKILL, and readers still reading (a process the job
     started holds its pipes), are left behind (daemon threads) rather than waited for. A budget that leaves the job
-    no time after SIGTERM (``killed_task_cleanup_time`` of 2 s or less) kills it at once, saying so and why
-    (:func:`no_time_to_stop`)."""
+    no time after SIGTERM (an Airflow grace of 2 s or less, which Airflow 3's 5 s are not) kills it at once, saying
+    so and why (:func:`no_time_to_stop`)."""
     import subprocess
     import time
 

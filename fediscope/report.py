@@ -77,6 +77,10 @@ TEXT_WIDTHS = {"top_tags": 72}
 #: day's ``top_tags`` (the day's most used tags, what its table is read for) was left out at 80 columns, where 28
 #: were left beside the day and its counts
 FIT_WIDTHS = {"top_tags": 20}
+#: the column a table fitted to a width (:func:`text_table`) keeps whatever columns before it it leaves out, by
+#: analysis: the one its title names. Top accounts by followers at 60 columns (the demo's excerpt on a 60-column
+#: terminal) showed the ranking, the pseudonym and the instance, and left out followers_count.
+KEEP_COLUMNS = {"top_accounts": "followers_count"}
 
 #: what an analysis's numbers mean where its column names do not say it (the definitions of the metric SQL in
 #: spark_jobs/sql/), printed under its headline numbers; a rate or a ratio without one was read as a plain count
@@ -204,7 +208,8 @@ def _tag_uses(value: TagUses, width: int) -> str:
     """A day's top tags (:class:`~fediscope.analysis.TagUses`) clipped to ``width`` columns as its joined text is,
     each ``#tag`` isolated on its own (:func:`~fediscope.console.isolated`; an ellipsis that cuts one inside it):
     the whole text isolated as one made a line with an Arabic or Hebrew tag right to left, so that tag's count read
-    as the next tag's and the tags came in reverse."""
+    as the next tag's and the tags came in reverse. A cut inside a tag's count leaves the count out (``#foo …``),
+    never a part of it (was ``#foo (12…``, read as 12 uses where there were 120)."""
     pieces: list[tuple[str, bool]] = []  # (printable text, whether it is a tag)
     for i, (tag, uses) in enumerate(value.pairs):
         pieces += [(", ", False)] if i else []
@@ -217,7 +222,9 @@ def _tag_uses(value: TagUses, width: int) -> str:
         if left <= 0:
             break
         kept, left = text[:left], left - len(text)
-        if left < 0:  # cut inside this piece: a tag's ellipsis inside its isolate
+        if left < 0 and not is_tag and text.startswith(" ("):  # cut inside a count: none of it, "#foo …"
+            kept, ellipsis = " " + ellipsis, ""  # not "#foo (12…", a count of 12 read where there are 120
+        elif left < 0:  # cut inside this piece: a tag's ellipsis inside its isolate
             kept, ellipsis = kept + ellipsis, ""
         out.append(isolated(kept) if is_tag else kept)
     return "".join(out) + ellipsis
@@ -283,7 +290,7 @@ def prose(text: str, width: int | None = None) -> str:
 
 
 def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None = None,
-               hidden_line: str = IN_THE_FULL_REPORT) -> str:
+               hidden_line: str = IN_THE_FULL_REPORT, keep: str | None = None) -> str:
     """Aligned columns: numbers to the right (a column of "-" only too: numbers left undefined), text and yes/no
     to the left; each column's numbers with one number of decimals (:func:`format_column`).
 
@@ -291,21 +298,31 @@ def text_table(columns: list[str], rows: list[dict[str, Any]], width: int | None
     that fit in it, each whole (the first alone, its lines clipped with "…", when even it does not fit), and a
     line naming the others (``hidden_line``, :data:`IN_THE_FULL_REPORT`'s fields), wrapped at that width; but the
     first column that does not fit, where it is one of :data:`FIT_WIDTHS` and the room left is at least its fewest
-    columns, is shown shortened to that room (its cells clipped with "…"), not left out. Without it (a file, a
-    pipe), every column, however wide."""
+    columns, is shown shortened to that room (its cells clipped with "…"), not left out. ``keep`` (the column the
+    table is read for, :data:`KEEP_COLUMNS`) is fitted right after the first column, before the others, and shown
+    in its place: a column before it is left out first. Without ``width`` (a file, a pipe), every column, however
+    wide."""
     by_column = [format_column(c, [row.get(c) for row in rows]) for c in columns]
     widths = [max([display_width(c), *map(display_width, cells)]) for c, cells in zip(columns, by_column, strict=True)]
     numeric = [not any(isinstance(row.get(c), (str, bool)) for row in rows) for c in columns]
-    shown = len(columns) if width is None else _columns_fitting(widths, width)
-    if width is not None and shown < len(columns) and columns[shown] in FIT_WIDTHS:
-        column, room = columns[shown], width - sum(widths[:shown]) - 2 * shown  # beside those shown, 2 apart
+    # the order the columns are fitted in: the first, the kept one, then the others as they come
+    order = list(range(len(columns)))
+    if width is not None and keep in columns[1:]:
+        order.remove(columns.index(keep))
+        order.insert(1, columns.index(keep))
+    fitted = len(columns) if width is None else _columns_fitting([widths[i] for i in order], width)
+    if width is not None and fitted < len(columns) and columns[order[fitted]] in FIT_WIDTHS:
+        at = order[fitted]
+        column, room = columns[at], width - sum(widths[i] for i in order[:fitted]) - 2 * fitted  # beside those, 2 apart
         if room >= max(FIT_WIDTHS[column], display_width(column)):
-            by_column[shown] = format_column(column, [row.get(column) for row in rows], text_width=room)
-            widths[shown] = max([display_width(column), *map(display_width, by_column[shown])])
-            shown += 1
-    shown = max(1, shown)
-    cells = [list(line) for line in zip(*by_column, strict=True)] if rows else []
-    hidden, columns, widths, numeric = columns[shown:], columns[:shown], widths[:shown], numeric[:shown]
+            by_column[at] = format_column(column, [row.get(column) for row in rows], text_width=room)
+            widths[at] = max([display_width(column), *map(display_width, by_column[at])])
+            fitted += 1
+    fitted = max(1, fitted)
+    chosen, left_out = sorted(order[:fitted]), sorted(order[fitted:])  # each in the table's own order
+    hidden = [columns[i] for i in left_out]
+    cells = [[by_column[i][r] for i in chosen] for r in range(len(rows))]
+    columns, widths, numeric = [columns[i] for i in chosen], [widths[i] for i in chosen], [numeric[i] for i in chosen]
 
     def line(values: list[str]) -> str:
         text = "  ".join(_pad(v, w, num) for v, w, num in zip(values, widths, numeric, strict=False)).rstrip()
@@ -468,7 +485,8 @@ class Report:
             parts.append(prose(summary, width))
         if result.name in NOTES:
             parts.append(prose(f"Definitions: {NOTES[result.name]}", width))
-        parts.append(text_table(result.columns, rows, width, hidden_line) if rows else "(no rows)")
+        parts.append(text_table(result.columns, rows, width, hidden_line, KEEP_COLUMNS.get(result.name))
+                     if rows else "(no rows)")
         if note:
             parts.append(prose(note, width))
         return "\n".join(parts)

@@ -1,5 +1,6 @@
 """What the test session's guard of the checkout compares before and after the tests (tests/conftest.py): the
-checkout's untracked and ignored entries, and its empty directories, which git lists as neither."""
+checkout's untracked and ignored entries, and its empty directories, which git lists as neither; and what the
+guard of the run's own temporary directory looks for at the end (:func:`left_in_temporary`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,16 @@ def _empty_directories(root: Path, listed: set[str]) -> dict[str, int]:
             with contextlib.suppress(OSError):  # gone meanwhile
                 found[prefix] = Path(directory).stat().st_mtime_ns
     return found
+
+
+#: what a run's temporary directory may hold at its end: fediscope's own entries are left by the tests or the code
+#: they ran (``fediscope-api-tests-*``, ``fediscope-spark-warehouse-*``, ``fediscope-duckdb-*``, …)
+LEFT_PREFIX = "fediscope-"
+
+
+def left_in_temporary(root: Path) -> list[str]:
+    """The entries of ``root`` (a run's temporary directory) named :data:`LEFT_PREFIX`, sorted."""
+    try:
+        return sorted(name for name in os.listdir(root) if name.startswith(LEFT_PREFIX))
+    except OSError:  # gone: nothing left
+        return []

@@ -131,7 +131,68 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[_CHECKOUT_BEFORE] = _checkout_entries()
 
 
+# -- The temporary directory as the tests found it. The run gets a temporary directory of its own
+# (``fediscope-test-run-*`` under the one it was started with), as TMPDIR for every process it starts (xdist's
+# workers, the commands the tests run) and as tempfile's: what a test or the code it runs made there and did not
+# remove (``fediscope-api-tests-*`` of the API tests' helper, Spark's warehouse, DuckDB's spill directories, a
+# GDPR erasure's work directory) is named at the end, and fails the run when it is fediscope's (``fediscope-*``);
+# the directory is removed with whatever it holds, so nothing piles up in /tmp either way. pytest's own tmp_path
+# directories stay where they were (made before the switch), kept as pytest keeps them. Set up once per run, as
+# the checkout's guard: in the xdist controller (its workers inherit TMPDIR), or in the only process.
+
+_RUN_TMPDIR = pytest.StashKey[tuple[Path, str | None]]()
+_LEFT_IN_TMPDIR = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's tmpdir plugin has set up its factory
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+    import tempfile
+
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:
+        factory.getbasetemp()  # pytest's base of the tests' tmp_path: in the temporary directory the run was given
+    run = Path(tempfile.mkdtemp(prefix="fediscope-test-run-"))
+    config.stash[_RUN_TMPDIR] = (run, os.environ.get("TMPDIR"))
+    os.environ["TMPDIR"] = tempfile.tempdir = str(run)
+
+
+def _check_the_temporary_directory(session: pytest.Session) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    from checkout_guard import left_in_temporary
+
+    run, was = session.config.stash.get(_RUN_TMPDIR, (None, None))
+    if run is None:
+        return
+    left = left_in_temporary(run)
+    shutil.rmtree(run, ignore_errors=True)
+    if was is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = was
+    tempfile.tempdir = None  # found again from TMPDIR
+    if left:
+        session.config.stash[_LEFT_IN_TMPDIR] = left
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's workers have ended (their atexit handlers run)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # what a test process removes at its exit, removed before the temporary directory is checked (in a run without
+    # xdist, that check comes first): the API tests' scratch directory, Spark's warehouse (the `spark` fixture's
+    # session stopped by now), where their modules were loaded
+    api_testing, spark_engine = sys.modules.get("api_testing"), sys.modules.get("fediscope.engine.spark_engine")
+    if api_testing is not None:
+        api_testing.remove_scratch()
+    if spark_engine is not None:
+        spark_engine.remove_process_warehouse()
+    _check_the_temporary_directory(session)
     before = session.config.stash.get(_CHECKOUT_BEFORE, None)
     if before is None:
         return
@@ -146,6 +207,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    temporary = terminalreporter.config.stash.get(_LEFT_IN_TMPDIR, None)
+    if temporary:
+        terminalreporter.write_sep("=", "the tests left files in the temporary directory", red=True, bold=True)
+        for name in temporary:
+            terminalreporter.write_line(f"left: $TMPDIR/{name}")
+        terminalreporter.write_line("a test, or the code it ran, made these under the temporary directory (TMPDIR, "
+                                    "tempfile) and did not remove them: remove them when done (a fixture's "
+                                    "teardown, atexit), or make them under tmp_path; the session fails until none "
+                                    "is left")
     left = terminalreporter.config.stash.get(_LEFT_IN_CHECKOUT, None)
     if left:
         terminalreporter.write_sep("=", "the tests wrote into the checkout", red=True, bold=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -36,13 +37,24 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("fediscope", "api", "spark_jobs")
 #: what a checkout holds beside the sources and no build reads: venvs, caches, outputs (top level only)
 NOT_SOURCES = {".venv", ".git", "build", "dist", "demo-lake", "demo-out", "lake", "fediscope-out", "spark-warehouse",
-               "metastore_db", ".airflow", ".mariadb", ".pytest_cache", ".ruff_cache", "tests", "bench"}
+               "metastore_db", ".airflow", ".mariadb", ".pytest_cache", ".ruff_cache", "tests", "bench",
+               ".demo-lake.deleting", ".demo-out.deleting"}  # what an interrupted `--fresh` leaves
 
 
 def _sources_only(directory: str, names: list[str]) -> set[str]:
     """``shutil.copytree``'s ignore: caches everywhere, and :data:`NOT_SOURCES` at the top of the checkout."""
     ignored = {n for n in names if n == "__pycache__" or n.endswith((".egg-info", ".pyc"))}
     return ignored | (NOT_SOURCES & set(names) if Path(directory) == REPO else set())
+
+
+def test_every_directory_git_ignores_at_the_top_of_the_checkout_is_no_source() -> None:
+    """An output directory at the top of the checkout (``/demo-lake/`` in .gitignore) is copied into no wheel's
+    sources: was missing ``.demo-lake.deleting``, the old lake an interrupted ``--fresh`` leaves (a whole lake,
+    copied for every wheel built). Read from .gitignore, so the next one added there is caught here."""
+    ignored = {line.strip().strip("/") for line in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+               if re.fullmatch(r"/[^/*?\[!#]+/", line.strip())}
+    assert ".demo-lake.deleting" in ignored, ignored  # the lines read are the ones meant
+    assert ignored - NOT_SOURCES == set()
 
 
 def _check_build_backend() -> None:

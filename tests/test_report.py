@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import re
 
 import pytest
 from cli_run import clean_env, run
@@ -256,6 +257,45 @@ def test_a_table_for_a_width_shortens_the_days_top_tags_to_the_room_left_rather_
     assert alone[:3] == ["top_tags", "-" * 24, "#mastodon (249), #fediv…"] and alone[-1].endswith("uses)")
 
 
+def test_a_table_for_a_width_keeps_the_column_it_is_read_for_before_the_others():
+    """Top accounts by followers at 60 columns (the demo's excerpt, 56 columns beside its indent): was the ranking,
+    the pseudonym and the instance, and followers_count left out with the rest. The kept column
+    (:data:`~fediscope.report.KEEP_COLUMNS`) is fitted right after the first, shown in its place, and a column
+    before it is left out first; a table that fits, or one without a width, is as before."""
+    from fediscope.console import display_width
+    from fediscope.report import KEEP_COLUMNS
+
+    assert KEEP_COLUMNS["top_accounts"] == "followers_count"
+    columns = ["ranking", "account_key", "instance", "followers_count", "following_count", "statuses_count", "bot"]
+    rows = [{"ranking": i, "account_key": f"a{i}b7cff176bf639cd6a349bf"[:25], "instance": "127.0.0.1:44525",
+             "followers_count": 4146 * i, "following_count": 24, "statuses_count": 7, "bot": False}
+            for i in range(1, 11)]
+    fitted = text_table(columns, rows, width=56, keep="followers_count").splitlines()
+    assert fitted[0].split() == ["ranking", "account_key", "followers_count"], fitted
+    assert fitted[2].split() == ["1", "a1b7cff176bf639cd6a349bf", "4,146"], fitted
+    assert " ".join(line.strip() for line in fitted[-2:]) == ("(4 more columns in the full report: instance, "
+                                                              "following_count, statuses_count, bot)"), fitted
+    assert all(display_width(line) <= 56 for line in fitted), fitted
+    # wide enough for the leading columns: the same table as without keep
+    assert text_table(columns, rows, width=80, keep="followers_count") == text_table(columns, rows, width=80)
+    assert text_table(columns, rows, keep="followers_count") == text_table(columns, rows)  # no width: every column
+    # too narrow even for the first two: the first alone, as before
+    assert text_table(columns, rows, width=12, keep="followers_count").splitlines()[0] == "ranking"
+
+
+def test_the_days_top_tags_shortened_never_show_part_of_a_count():
+    """A day's top tags cut inside a tag's count leave the count out (``#mastodon …``): was ``#mastodon (2…``,
+    read as 2 uses where there were 249. Cut elsewhere, as before: inside a tag, after a count or a comma."""
+    tags = analysis.TagUses([("mastodon", 249), ("fediverse", 120), ("caturday", 90)])
+    seen = set()
+    for width in range(8, 60):
+        cell = re.sub("[\u2066-\u2069]", "", format_value("top_tags", tags, text_width=width))  # the isolates
+        assert len(cell) <= width, (width, cell)
+        assert re.fullmatch(r"(#\w+ \(\d+\)(, )?)*(#\w*…|#\w+ …|, …|,…|…)?", cell), (width, cell)
+        seen.add(cell)
+    assert "#mastodon …" in seen and "#mastodon (249), #fediverse …" in seen
+
+
 def _table_lines(text: str) -> set[int]:
     """The indexes of ``text``'s lines that are a table's (its header, dashes and rows: up to a blank line or the
     note under it, which starts with "(")."""
@@ -304,13 +344,15 @@ def test_a_report_to_a_file_keeps_every_column_and_wraps_its_prose(capsys, short
 
 def test_width_fits_the_tables_and_the_prose_and_names_the_columns_left_out(capsys, short_store):
     """``--width 60``: every line fits in 60 columns; a table keeps its leading columns that fit and says which it
-    left out and how to see them. A width no table fits in is refused, one line, exit 2."""
+    left out and how to see them; top accounts by followers keeps followers_count, the column it is read for
+    (:data:`~fediscope.report.KEEP_COLUMNS`; was left out, with the instance shown). A width no table fits in is
+    refused, one line, exit 2."""
     code, out, err = run(capsys, "report", "--no-charts", "--width", "60")
     assert code == 0, err
     assert max(len(line) for line in out.splitlines()) <= 60, max(out.splitlines(), key=len)
     top = unwrapped(out).split("== Top accounts by followers ==\n")[1].split("\n\n")[0].splitlines()
-    assert top[1].split() == ["ranking", "account_key", "instance"]
-    assert top[-1] == ("(4 more columns left out to fit 60 columns: followers_count, following_count, statuses_count, "
+    assert top[1].split() == ["ranking", "account_key", "followers_count"]
+    assert top[-1] == ("(4 more columns left out to fit 60 columns: instance, following_count, statuses_count, "
                        "bot; `--width 0` shows every column)")
     for narrow in ("39", "-1"):
         code, out, err = run(capsys, "report", "--no-charts", "--width", narrow)

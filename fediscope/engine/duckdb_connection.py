@@ -55,24 +55,26 @@ LOCK_NAME = "owner.lock"
 
 class SpillDirectory:
     """A new spill directory, locked (see the module docstring) until :meth:`remove`; a FediscopeError when none
-    can be made."""
+    can be made. Another ``prefix`` (and ``purpose``, its error's words) makes another process-owned temporary
+    directory that :func:`remove_abandoned` with that prefix removes once its process is gone: Spark's catalog
+    warehouse (:func:`fediscope.engine.spark_engine.process_warehouse`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = PREFIX, purpose: str = "for DuckDB to spill to") -> None:
         try:
-            self.path = Path(tempfile.mkdtemp(prefix=PREFIX))
+            self.path = Path(tempfile.mkdtemp(prefix=prefix))
         except OSError as exc:  # also tempfile's "No usable temporary directory found"
-            raise _unusable(exc) from None
+            raise _unusable(exc, purpose) from None
         try:
             lock = _lock(self.path)
         except OSError as exc:  # its lock file: no room left for it (ENOSPC), say
             shutil.rmtree(self.path, ignore_errors=True)
-            raise _unusable(exc) from None
+            raise _unusable(exc, purpose) from None
         # removed on remove(), or when collected or the interpreter exits without it
         self.remove = weakref.finalize(self, _remove, str(self.path), lock)
 
 
-def _unusable(exc: OSError) -> FediscopeError:
-    return FediscopeError(f"cannot make a directory for DuckDB to spill to under the temporary directory "
+def _unusable(exc: OSError, purpose: str = "for DuckDB to spill to") -> FediscopeError:
+    return FediscopeError(f"cannot make a directory {purpose} under the temporary directory "
                           f"({exc.strerror or exc}): point TMPDIR at a writable directory")
 
 
@@ -108,21 +110,23 @@ def _remove(path: str, lock: int | None) -> None:
         os.close(lock)
 
 
-def remove_abandoned(root: Path | None = None) -> list[Path]:
+def remove_abandoned(root: Path | None = None, prefix: str = PREFIX,
+                     whose: tuple[str, str] = ("DuckDB", "the spill directory")) -> list[Path]:
     """Remove the spill directories under ``root`` (the temporary directory) whose process is gone; the directories
     removed. Never fails: a directory that cannot be looked at or removed is left (a removal that fails is logged
-    at WARNING)."""
+    at WARNING). ``prefix`` and ``whose`` (the log lines' words: whose it is, what it is) for another kind of
+    :class:`SpillDirectory`."""
     if fcntl is None:
         return []
     try:
         with os.scandir(root or tempfile.gettempdir()) as entries:
-            candidates = [Path(e.path) for e in entries if e.name.startswith(PREFIX)]
+            candidates = [Path(e.path) for e in entries if e.name.startswith(prefix)]
     except OSError:
         return []
-    return [path for path in candidates if _remove_if_abandoned(path)]
+    return [path for path in candidates if _remove_if_abandoned(path, whose)]
 
 
-def _remove_if_abandoned(path: Path) -> bool:
+def _remove_if_abandoned(path: Path, whose: tuple[str, str] = ("DuckDB", "the spill directory")) -> bool:
     """Remove ``path`` when it is a directory of this user's whose lock file, with a pid in it, nobody holds."""
     try:
         info = os.lstat(path)
@@ -142,10 +146,10 @@ def _remove_if_abandoned(path: Path) -> bool:
         try:
             shutil.rmtree(path)
         except OSError as exc:
-            log.warning("DuckDB: could not remove %s, the spill directory of a process that is gone: %s", path, exc)
+            log.warning("%s: could not remove %s, %s of a process that is gone: %s", whose[0], path, whose[1], exc)
             return False
-        log.info("DuckDB: removed %s, the spill directory of a process that ended without removing it (killed?): "
-                 "%s freed", path, format_bytes(size))
+        log.info("%s: removed %s, %s of a process that ended without removing it (killed?): %s freed", whose[0],
+                 path, whose[1], format_bytes(size))
         return True
     finally:
         os.close(fd)

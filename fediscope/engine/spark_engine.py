@@ -12,7 +12,6 @@ cluster with ``spark_jobs/curate.py`` and ``spark_jobs/metrics.py`` (see their d
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import re
@@ -21,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -431,18 +429,31 @@ def require_yarn_conf_dir(master: str, origin: str = SETTING) -> None:
 #: ``fediscope process --engine spark`` left an empty ``spark-warehouse/`` in the directory it was run from (a
 #: user's home, the worker's of an Airflow task), and the Spark tests one in the checkout.
 WAREHOUSE_DIR = "spark.sql.warehouse.dir"
-_process_warehouse: list[Path] = []
+#: the names of :func:`process_warehouse`'s directories under the temporary directory
+WAREHOUSE_PREFIX = "fediscope-spark-warehouse-"
+_process_warehouse: list[Any] = []  # the process's SpillDirectory, once made
 
 
 def process_warehouse() -> str:
     """The ``file:`` URI of a directory of this process's own under the temporary directory (``TMPDIR``), for
     :data:`WAREHOUSE_DIR`: made the first time it is asked for, and removed with what Spark may have put in it when
-    the process exits (every session of the process shares it)."""
+    the process exits (every session of the process shares it). It is locked as DuckDB's spill directories are
+    (:class:`~fediscope.engine.duckdb_connection.SpillDirectory`): one left by a process killed outright (SIGKILL,
+    the SIGKILL Airflow sends a task 5 s after SIGTERM, a test run stopped) is removed when the next one is made.
+    Was: removed at exit only, so each killed process left a ``fediscope-spark-warehouse-*`` in /tmp for good."""
+    from fediscope.engine.duckdb_connection import SpillDirectory, remove_abandoned
+
     if not _process_warehouse:
-        path = Path(tempfile.mkdtemp(prefix="fediscope-spark-warehouse-"))
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
-        _process_warehouse.append(path)
-    return _process_warehouse[0].as_uri()
+        remove_abandoned(prefix=WAREHOUSE_PREFIX, whose=("Spark", "the catalog's warehouse directory"))
+        _process_warehouse.append(SpillDirectory(WAREHOUSE_PREFIX, "for Spark's catalog warehouse"))
+    return _process_warehouse[0].path.as_uri()
+
+
+def remove_process_warehouse() -> None:
+    """:func:`process_warehouse`'s directory removed now rather than at exit, if made (the test session's end, its
+    Spark session stopped; tests/conftest.py); the next session of the process gets a new one."""
+    while _process_warehouse:
+        _process_warehouse.pop().remove()
 
 
 def _with_warehouse(builder: Any) -> Any:  # noqa: ANN401 - a SparkSession.Builder

@@ -8,6 +8,8 @@ under tests/ would shadow the real ``api`` package.)
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -29,15 +31,32 @@ OFFLINE_DOMAIN = "allowed.example"  # allowlisted in the `offline` fixture, neve
 
 
 #: The lake and store of settings that name none: this process's own, not ./lake and ./fediscope.db of the directory
-#: the tests run in (the API notes opt-outs in the lake: they landed in the checkout, whose ./lake other tests read)
-_SCRATCH = Path(tempfile.mkdtemp(prefix="fediscope-api-tests-"))
+#: the tests run in (the API notes opt-outs in the lake: they landed in the checkout, whose ./lake other tests read).
+#: Made by the first :func:`make_settings` and removed when the process exits (was: made on import and never
+#: removed, a ``fediscope-api-tests-*`` directory left in the temporary directory by every test process of a run).
+_scratch: list[Path] = []
+
+
+def scratch() -> Path:
+    """This process's directory for the lake and store of settings that name none (see ``_scratch``)."""
+    if not _scratch:
+        _scratch.append(Path(tempfile.mkdtemp(prefix="fediscope-api-tests-")))
+        atexit.register(remove_scratch)
+    return _scratch[0]
+
+
+def remove_scratch() -> None:
+    """:func:`scratch`'s directory removed, if made: at the test session's end (tests/conftest.py, before its check
+    of the temporary directory, which in a run without xdist comes before the process's exit), else at exit."""
+    while _scratch:
+        shutil.rmtree(_scratch.pop(), ignore_errors=True)
 
 
 def make_settings(**overrides: Any) -> Settings:
     """Settings from nothing but these values (no environment, no fediscope.toml)."""
     values: dict[str, Any] = {"api_key": (KEY, OLD_KEY, RO_KEY + ":ro"), "pseudonym_key": PSEUDONYM_KEY,
-                              "api_rate_limit": 0, "lake": str(_SCRATCH / "lake"),
-                              "store": f"sqlite:///{_SCRATCH / 'fediscope.db'}"}
+                              "api_rate_limit": 0, "lake": str(scratch() / "lake"),
+                              "store": f"sqlite:///{scratch() / 'fediscope.db'}"}
     values.update(overrides)
     return Settings(**values)
 

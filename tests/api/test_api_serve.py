@@ -478,6 +478,38 @@ def test_serve_api_serves_a_request_target_in_absolute_form(served: str) -> None
     assert json.loads(body) == {"status": "ok"}
 
 
+def test_a_request_target_in_absolute_form_names_the_host_of_the_links(served: str, mastodon_server: Any) -> None:
+    """RFC 9112 section 3.2.2: with a target in absolute form the server ignores Host and uses the target's
+    authority. Was: under waitress (werkzeug's server, the other API tests', does it itself) the ``Link`` URLs were
+    built from the Host header, naming a host the request was not for. Sent raw: requests sends origin form."""
+    port = served.rsplit(":", 1)[1]
+    query = f"/v1/timelines/public?instance={mastodon_server.domain}&limit=2"
+    for target, host in ((f"http://api.example.net:{port}{query}", f"api.example.net:{port}"),
+                         (f"http://api.example.net{query}", "api.example.net"), (query, "127.0.0.1")):
+        head, _ = _raw_get(served, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
+                                   "Connection: close\r\n\r\n".encode())
+        assert head.startswith(b"HTTP/1.1 200"), head[:300]
+        link = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"link:"))
+        assert f"<http://{host}/v1/timelines/public?".encode() in link, (target, link)
+    head, body = _raw_get(served, b"GET http://a_b.example/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  b"Connection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["code"] == "invalid_host", (head, body)
+
+
+def test_behind_the_trusted_proxy_its_forwarded_host_wins_over_an_absolute_form_target(
+        tmp_path: Path, mastodon_server: Any) -> None:
+    """The trusted proxy's X-Forwarded-Host names the host clients reach: it names the links, also of a request
+    whose target is in absolute form (read before the proxy's headers, which then override it)."""
+    with serve(tmp_path, mastodon_server, FEDISCOPE_API_TRUSTED_PROXY="127.0.0.1") as base:
+        query = f"/v1/timelines/public?instance={mastodon_server.domain}&limit=2"
+        head, _ = _raw_get(base, f"GET http://internal.example{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 f"X-API-Key: {KEY}\r\nX-Forwarded-Host: api.example.org\r\n"
+                                 "X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n".encode())
+    assert head.startswith(b"HTTP/1.1 200"), head[:300]
+    link = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"link:"))
+    assert b"<https://api.example.org/v1/timelines/public?" in link, link
+
+
 def test_serve_api_answers_options_asterisk_and_unknown_methods(served: str) -> None:
     """``OPTIONS *`` asks about the server (RFC 9110 section 9.3.7): 204 with every method a route takes, no key
     needed (was: 404, as waitress passes ``*`` on as the path). ``*`` with another method is 400 (RFC 9112 section
