@@ -131,7 +131,7 @@ unshifted), also of a map's keys or values (``map_keys(m)[i]``, typed as lists b
 (:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). ``sum`` of whole
 numbers is Spark's BIGINT sum; ``to_spark(sql, wide_sums=True)``, which the Spark engine runs once that overflowed,
 sums them as a ``DECIMAL(38, 0)``, as DuckDB sums to a HUGEINT (Spark's BIGINT sum stopped the run once a partial
-sum passed 64 bits), and casts back to a BIGINT unless cast itself (:func:`_wide_sum`). A list's slice
+sum passed 64 bits), and casts back to a BIGINT unless cast itself or computed with (:func:`_wide_sum`). A list's slice
 (``l[a:b]``, ``list_slice``, ``array_slice``) is Spark's ``SLICE`` with DuckDB's bounds (:func:`_spark_slices`;
 sqlglot left ``l[a:b]`` as it is, which Spark does not parse, and wrote ``array_slice(l, a, b)`` as ``SLICE(l, a, b)``,
 whose third argument is a length); a map literal ``MAP {k: v}`` Spark's ``MAP(k, v)`` (sqlglot: ``MAP STRUCT(v AS
@@ -1357,7 +1357,9 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
     * ``sum`` of whole numbers, with ``wide_sums``: a HUGEINT in DuckDB, a BIGINT in Spark, whose ANSI mode stopped
       the run once a partial sum passed 64 bits (``sum`` of 2^63 - 1, 10 and -20: -11 stored by DuckDB). Summed as
       ``DECIMAL(38, 0)`` (a HUGEINT's digits), then cast back to a BIGINT, the type the rest of the Spark SQL
-      expects, unless the sum is cast itself (``CAST(sum(x) AS DOUBLE)``: the whole sum, as in DuckDB). A total
+      expects, unless the sum is cast itself (``CAST(sum(x) AS DOUBLE)``: the whole sum, as in DuckDB) or computed
+      with (``sum(a) - sum(b)``, ``sum(x) / 2`` as a DOUBLE, ``sum(x) > n``: as DuckDB computes with its HUGEINT;
+      :func:`_wide_sum`); a sum of a value of a type sqlglot does not know as Spark's DECIMAL sum of it. A total
       beyond 64 bits no store holds: DuckDB's is refused when stored, Spark's stops at the cast back; both then
       advise ``CAST(sum(x) AS DOUBLE)`` (:func:`~fediscope.engine.spark_engine._raise_if_wide_sum`). Without
       ``wide_sums`` a plain BIGINT ``sum``, which the Spark engine runs again with them once it overflowed
@@ -1375,7 +1377,9 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
         typed_node = typed.get(number)
         if isinstance(node, exp.Div):
             for side in ("this", "expression"):
-                if typed_node is not None and _number_kind(typed_node.args[side]) is _DECIMAL:
+                # a DECIMAL, or a wide sum computed with as a whole number (:func:`_wide_side`): a DOUBLE, as in DuckDB
+                if typed_node is not None and (_number_kind(typed_node.args[side]) is _DECIMAL or (
+                        wide_sums and _wide_side(node.args[side], typed_node.args[side]))):
                     node.set(side, exp.Cast(this=node.args[side], to=exp.DataType.build("DOUBLE")))
             divisor = typed_node.expression.type if typed_node is not None else None
             _by_zero(node, "Infinity", signed=not (divisor is not None and divisor.this in _EXACT_TYPES))
@@ -1401,21 +1405,47 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
 
 def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     """``sum(x)`` of whole numbers (``typed_node``: ``node`` typed) summed as ``DECIMAL(38, 0)``, as DuckDB sums them
-    to a HUGEINT, and cast back to a BIGINT unless cast itself (:func:`_spark_typed`)."""
+    to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT where the sum is not cast itself nor computed with
+    (:data:`_WIDE_SUM_KEPT`: ``sum(a) - sum(b)``, ``sum(x) / 2``, ``sum(x) > 0``, whose HUGEINT DuckDB computes with,
+    a result within 64 bits from a sum beyond them; was: the cast back stopped the run). A sum of a value whose type
+    sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(38,
+    0))``: Spark's ``DECIMAL(38, 0)`` sum of whole numbers, its sum of a DOUBLE or DECIMAL as before; not cast
+    back, as its type is not known (was: not widened, the same overflow again)."""
     value = typed_node.this.expressions[0] if isinstance(typed_node.this, exp.Distinct) else typed_node.this
-    if value is None or value.type is None or value.type.this not in _INTEGER_TYPES:
+    if value is None:
+        return
+    untyped = _unknown(value.type)
+    if not untyped and value.type.this not in _INTEGER_TYPES:
         return
     summed = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
-    summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
+    wide = exp.DataType.build("DECIMAL(38, 0)")
+    summed.replace(exp.Add(this=exp.Paren(this=summed.copy()), expression=exp.Cast(this=exp.Literal.number(0), to=wide))
+                   if untyped else exp.Cast(this=summed.copy(), to=wide))
+    if untyped:
+        return
     whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
     while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
         whole = whole.parent
     outer = whole.parent
     while isinstance(outer, exp.Paren):
         outer = outer.parent
-    if isinstance(outer, exp.Cast | exp.TryCast):
+    if isinstance(outer, (exp.Cast, exp.TryCast, *_WIDE_SUM_KEPT)):
         return
     whole.replace(exp.Cast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
+
+
+#: what a wide sum (:func:`_wide_sum`) is computed with as a ``DECIMAL(38, 0)``, as DuckDB computes with a HUGEINT:
+#: arithmetic (``/`` then casts it to a DOUBLE, as DuckDB's ``/`` does: :func:`_wide_side`), a comparison, an order
+_WIDE_SUM_KEPT = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Neg, exp.Abs, exp.Predicate,
+                  exp.Ordered)
+
+
+def _wide_side(side: exp.Expression, typed_side: exp.Expression) -> bool:
+    """Whether a side of ``/`` holds a wide sum (:func:`_wide_sum`) and is a whole number (or not known to be anything
+    else): cast to a DOUBLE, as DuckDB divides a HUGEINT (Spark's ``/`` of a ``DECIMAL(38, 0)`` is a DECIMAL rounded
+    to 6 places; of a BIGINT, its DOUBLE, the same)."""
+    kind = typed_side.type
+    return side.find(exp.Sum) is not None and (_unknown(kind) or kind.this in _INTEGER_TYPES)
 
 
 def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None] | None:
