@@ -409,6 +409,12 @@ def check_portable(sql: str, name: str = "query") -> None:
     _check_typed(tree, name)
 
 
+#: the types of a ``split_part`` index DuckDB refuses (``No function matches … array_extract(VARCHAR[], DOUBLE)``),
+#: where Spark casts it to an INT, cutting a fraction off (``split_part('a/b', '/', 1.5)`` was ``'a'``)
+_NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT,
+                     exp.DataType.Type.INT128, exp.DataType.Type.UINT128, exp.DataType.Type.BIGDECIMAL}
+
+
 def _check_typed(tree: exp.Expression, name: str) -> None:
     """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
     typed = _typed(tree)
@@ -434,6 +440,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: a slice of a value whose type is not known ({_text(node)}) is translated to Spark SQL only "
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
+        index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
+        if index is not None and index.type is not None and index.type.this in _NOT_A_PART_INDEX:
+            raise NotPortableError(
+                f"{name}: split_part() with the part index {_text(index)} (of the type {index.type.sql('duckdb')}) is "
+                "not translated to Spark SQL (DuckDB refuses an index other than a whole number, Spark cuts its "
+                f"fraction off); write a whole number: CAST(floor({_text(index)}) AS BIGINT)")
         if isinstance(node, exp.ArraySort) and _nested_items(node.this):
             raise NotPortableError(
                 f"{name}: list_sort() of a list of lists or structs ({_text(node)}) sorts a NULL inside an item last "
