@@ -1420,9 +1420,11 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT where the sum is not cast itself nor computed with
     (:data:`_WIDE_SUM_KEPT`: ``sum(a) - sum(b)``, ``sum(x) / 2``, ``sum(x) > 0``, whose HUGEINT DuckDB computes with,
     a result within 64 bits from a sum beyond them; was: the cast back stopped the run). A sum of a value whose type
-    sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(38,
-    0))``: Spark's ``DECIMAL(38, 0)`` sum of whole numbers, its sum of a DOUBLE or DECIMAL as before; not cast
-    back, as its type is not known (was: not widened, the same overflow again)."""
+    sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(1,
+    0))``: Spark's DECIMAL sum of whole numbers (``DECIMAL(31, 0)`` of a BIGINT: totals to 10^31), its sum of a DOUBLE
+    as before, of a DECIMAL of its scale (only a ``DECIMAL(38, s)`` loses a digit of it; a wider constant would take
+    the digits beyond 6 of a DECIMAL(38, 18)); not cast back, as its type is not known (was: not widened, the same
+    overflow again)."""
     value = typed_node.this.expressions[0] if isinstance(typed_node.this, exp.Distinct) else typed_node.this
     if value is None:
         return
@@ -1430,9 +1432,11 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     if not untyped and value.type.this not in _INTEGER_TYPES:
         return
     summed = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
-    wide = exp.DataType.build("DECIMAL(38, 0)")
-    summed.replace(exp.Add(this=exp.Paren(this=summed.copy()), expression=exp.Cast(this=exp.Literal.number(0), to=wide))
-                   if untyped else exp.Cast(this=summed.copy(), to=wide))
+    if untyped:
+        zero = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DECIMAL(1, 0)"))
+        summed.replace(exp.Add(this=exp.Paren(this=summed.copy()), expression=zero))
+    else:
+        summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
     if untyped:
         return
     whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum

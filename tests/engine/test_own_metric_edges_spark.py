@@ -164,24 +164,28 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
     computed from a total beyond them (``sum(x) - 1000``, ``sum(x) / 2``, ``HAVING sum(x) > …``: was the cast back
     to a BIGINT failing, refused as "wider than the 64 bits"), and a sum of a value whose type sqlglot does not know
     (the view ``w`` here: was not widened, the same overflow) too. The same rows as DuckDB's."""
+    import decimal
+
     import duckdb
     from engine_data import settings_for
 
     from fediscope.engine.spark_engine import SparkEngine
 
-    values = [(2**63 - 1, 1), (100, 1), (-20, 1), (5, 2)]
+    fraction = decimal.Decimal("0.123456789")  # a DECIMAL(18, 9): its 9 places kept in the wide run's sums
+    values = [(2**63 - 1, 1, fraction), (100, 1, fraction), (-20, 1, fraction), (5, 2, fraction)]
     queries = [
         "SELECT k, sum(CAST(x AS BIGINT)) - 1000 AS rest, sum(CAST(x AS BIGINT)) / 2 AS half, "
         "(sum(CAST(x AS BIGINT)) - sum(CAST(x AS BIGINT))) // 3 AS nothing FROM w GROUP BY k "
         "HAVING sum(CAST(x AS BIGINT)) > 9223372036854775807 OR k = 2 ORDER BY k",
-        "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total FROM w GROUP BY k ORDER BY k",  # x untyped
+        # x and d untyped
+        "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total, sum(d) AS d_total FROM w GROUP BY k ORDER BY k",
         "SELECT k, sum(x) - 1000 AS rest, sum(x) / 4 AS quarter FROM w GROUP BY k ORDER BY k",
     ]
     duck = duckdb.connect()
-    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES " + ", ".join(f"({x}::BIGINT, {k})" for x, k in values)
-                 + ") AS t(x, k)")
+    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES "
+                 + ", ".join(f"({x}::BIGINT, {k}, {d}::DECIMAL(18, 9))" for x, k, d in values) + ") AS t(x, k, d)")
     with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
-        spark.createDataFrame(values, "x BIGINT, k INT").repartition(4).createOrReplaceTempView("w")
+        spark.createDataFrame(values, "x BIGINT, k INT, d DECIMAL(18, 9)").repartition(4).createOrReplaceTempView("w")
         try:
             for sql in queries:
                 rows = duck.sql(sql)
