@@ -1417,9 +1417,12 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
 
 def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     """``sum(x)`` of whole numbers (``typed_node``: ``node`` typed) summed as ``DECIMAL(38, 0)``, as DuckDB sums them
-    to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT where the sum is not cast itself nor computed with
-    (:data:`_WIDE_SUM_KEPT`: ``sum(a) - sum(b)``, ``sum(x) / 2``, ``sum(x) > 0``, whose HUGEINT DuckDB computes with,
-    a result within 64 bits from a sum beyond them; was: the cast back stopped the run). A sum of a value whose type
+    to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT, the type the rest of the Spark SQL expects (printf's
+    ``%d`` takes no DECIMAL), but where DuckDB computes with its HUGEINT: a sum cast itself, divided (as a DOUBLE:
+    :func:`_wide_side`), compared or ordered by, and whole-number arithmetic of it (``sum(a) - sum(b)``,
+    :data:`_WHOLE_ARITHMETIC`) cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's
+    HUGEINT: stored, or refused, as a BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits
+    of a sum beyond them is DuckDB's (was: the cast back of the sum stopped the run). A sum of a value whose type
     sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(1,
     0))``: Spark's DECIMAL sum of whole numbers (``DECIMAL(31, 0)`` of a BIGINT: totals to 10^31), its sum of a DOUBLE
     as before, of a DECIMAL of its scale (only a ``DECIMAL(38, s)`` loses a digit of it; a wider constant would take
@@ -1440,20 +1443,37 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     if untyped:
         return
     whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
+    typed_whole: exp.Expression = typed_node
     while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
-        whole = whole.parent
+        whole, typed_whole = whole.parent, typed_whole.parent
+    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole
+    chained = False
+    while (isinstance(whole.parent, _WHOLE_ARITHMETIC) and typed_whole.parent is not None
+           and (isinstance(whole.parent, exp.Paren) or _whole_typed(typed_whole.parent))):
+        whole, typed_whole = whole.parent, typed_whole.parent
+        chained = chained or not isinstance(whole, exp.Paren)
     outer = whole.parent
-    while isinstance(outer, exp.Paren):
-        outer = outer.parent
-    if isinstance(outer, (exp.Cast, exp.TryCast, *_WIDE_SUM_KEPT)):
-        return
+    if isinstance(outer, (exp.Cast, exp.TryCast, exp.Div, exp.Predicate, exp.Ordered, *_WHOLE_ARITHMETIC)):
+        return  # cast, divided (as a DOUBLE: _wide_side), compared, ordered by, or computed with another type
+    if chained and _projected(whole):
+        return  # a result column (a DECIMAL as DuckDB's HUGEINT is: each stored, or refused, as a BIGINT)
     whole.replace(exp.Cast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
 
 
-#: what a wide sum (:func:`_wide_sum`) is computed with as a ``DECIMAL(38, 0)``, as DuckDB computes with a HUGEINT:
-#: arithmetic (``/`` then casts it to a DOUBLE, as DuckDB's ``/`` does: :func:`_wide_side`), a comparison, an order
-_WIDE_SUM_KEPT = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv, exp.Neg, exp.Abs, exp.Predicate,
-                  exp.Ordered)
+#: the whole-number arithmetic a wide sum (:func:`_wide_sum`) is computed in as a ``DECIMAL(38, 0)``, as DuckDB
+#: computes in its HUGEINT
+_WHOLE_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.IntDiv, exp.Neg, exp.Abs, exp.Paren)
+
+
+def _whole_typed(typed: exp.Expression) -> bool:
+    return typed.type is not None and typed.type.this in _INTEGER_TYPES
+
+
+def _projected(node: exp.Expression) -> bool:
+    """Whether ``node`` is a result column of the statement (not of a subquery's, whose columns the rest uses)."""
+    column = node.parent if isinstance(node.parent, exp.Alias) else node
+    select = column.parent
+    return isinstance(select, exp.Select) and column.arg_key == "expressions" and select.parent is None
 
 
 def _wide_side(side: exp.Expression, typed_side: exp.Expression) -> bool:

@@ -175,7 +175,8 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
     values = [(2**63 - 1, 1, fraction), (100, 1, fraction), (-20, 1, fraction), (5, 2, fraction)]
     queries = [
         "SELECT k, sum(CAST(x AS BIGINT)) - 1000 AS rest, sum(CAST(x AS BIGINT)) / 2 AS half, "
-        "(sum(CAST(x AS BIGINT)) - sum(CAST(x AS BIGINT))) // 3 AS nothing FROM w GROUP BY k "
+        "(sum(CAST(x AS BIGINT)) - sum(CAST(x AS BIGINT))) // 3 AS nothing, "
+        "printf('%d', sum(CAST(x AS BIGINT)) - 1000) AS shown FROM w GROUP BY k "
         "HAVING sum(CAST(x AS BIGINT)) > 9223372036854775807 OR k = 2 ORDER BY k",
         # x and d untyped
         "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total, sum(d) AS d_total FROM w GROUP BY k ORDER BY k",
