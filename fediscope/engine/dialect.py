@@ -131,7 +131,7 @@ unshifted), also of a map's keys or values (``map_keys(m)[i]``, typed as lists b
 (:data:`_DUCKDB_TYPING`: ``1.5`` a DECIMAL, a DOUBLE with a DECIMAL a DOUBLE, ``/`` a DOUBLE). ``sum`` of whole
 numbers is Spark's BIGINT sum; ``to_spark(sql, wide_sums=True)``, which the Spark engine runs once that overflowed,
 sums them as a ``DECIMAL(38, 0)``, as DuckDB sums to a HUGEINT (Spark's BIGINT sum stopped the run once a partial
-sum passed 64 bits), and casts back to a BIGINT unless cast itself (:func:`_wide_sum`). A list's slice
+sum passed 64 bits), and casts back to a BIGINT unless cast itself or computed with (:func:`_wide_sum`). A list's slice
 (``l[a:b]``, ``list_slice``, ``array_slice``) is Spark's ``SLICE`` with DuckDB's bounds (:func:`_spark_slices`;
 sqlglot left ``l[a:b]`` as it is, which Spark does not parse, and wrote ``array_slice(l, a, b)`` as ``SLICE(l, a, b)``,
 whose third argument is a length); a map literal ``MAP {k: v}`` Spark's ``MAP(k, v)`` (sqlglot: ``MAP STRUCT(v AS
@@ -409,6 +409,12 @@ def check_portable(sql: str, name: str = "query") -> None:
     _check_typed(tree, name)
 
 
+#: the types of a ``split_part`` index DuckDB refuses (``No function matches … array_extract(VARCHAR[], DOUBLE)``),
+#: where Spark casts it to an INT, cutting a fraction off (``split_part('a/b', '/', 1.5)`` was ``'a'``)
+_NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT,
+                     exp.DataType.Type.INT128, exp.DataType.Type.UINT128, exp.DataType.Type.BIGDECIMAL}
+
+
 def _check_typed(tree: exp.Expression, name: str) -> None:
     """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
     typed = _typed(tree)
@@ -434,6 +440,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: a slice of a value whose type is not known ({_text(node)}) is translated to Spark SQL only "
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
+        index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
+        if index is not None and index.type is not None and index.type.this in _NOT_A_PART_INDEX:
+            raise NotPortableError(
+                f"{name}: split_part() with the part index {_text(index)} (of the type {index.type.sql('duckdb')}) is "
+                "not translated to Spark SQL (DuckDB refuses an index other than a whole number, Spark cuts its "
+                f"fraction off); write a whole number: CAST(floor({_text(index)}) AS BIGINT)")
         if isinstance(node, exp.ArraySort) and _nested_items(node.this):
             raise NotPortableError(
                 f"{name}: list_sort() of a list of lists or structs ({_text(node)}) sorts a NULL inside an item last "
@@ -1357,7 +1369,9 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
     * ``sum`` of whole numbers, with ``wide_sums``: a HUGEINT in DuckDB, a BIGINT in Spark, whose ANSI mode stopped
       the run once a partial sum passed 64 bits (``sum`` of 2^63 - 1, 10 and -20: -11 stored by DuckDB). Summed as
       ``DECIMAL(38, 0)`` (a HUGEINT's digits), then cast back to a BIGINT, the type the rest of the Spark SQL
-      expects, unless the sum is cast itself (``CAST(sum(x) AS DOUBLE)``: the whole sum, as in DuckDB). A total
+      expects, unless the sum is cast itself (``CAST(sum(x) AS DOUBLE)``: the whole sum, as in DuckDB) or computed
+      with (``sum(a) - sum(b)``, ``sum(x) / 2`` as a DOUBLE, ``sum(x) > n``: as DuckDB computes with its HUGEINT;
+      :func:`_wide_sum`); a sum of a value of a type sqlglot does not know as Spark's DECIMAL sum of it. A total
       beyond 64 bits no store holds: DuckDB's is refused when stored, Spark's stops at the cast back; both then
       advise ``CAST(sum(x) AS DOUBLE)`` (:func:`~fediscope.engine.spark_engine._raise_if_wide_sum`). Without
       ``wide_sums`` a plain BIGINT ``sum``, which the Spark engine runs again with them once it overflowed
@@ -1375,7 +1389,9 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
         typed_node = typed.get(number)
         if isinstance(node, exp.Div):
             for side in ("this", "expression"):
-                if typed_node is not None and _number_kind(typed_node.args[side]) is _DECIMAL:
+                # a DECIMAL, or a wide sum computed with as a whole number (:func:`_wide_side`): a DOUBLE, as in DuckDB
+                if typed_node is not None and (_number_kind(typed_node.args[side]) is _DECIMAL or (
+                        wide_sums and _wide_side(node.args[side], typed_node.args[side]))):
                     node.set(side, exp.Cast(this=node.args[side], to=exp.DataType.build("DOUBLE")))
             divisor = typed_node.expression.type if typed_node is not None else None
             _by_zero(node, "Infinity", signed=not (divisor is not None and divisor.this in _EXACT_TYPES))
@@ -1401,21 +1417,71 @@ def _spark_typed(statement: exp.Expression, wide_sums: bool = False) -> exp.Expr
 
 def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     """``sum(x)`` of whole numbers (``typed_node``: ``node`` typed) summed as ``DECIMAL(38, 0)``, as DuckDB sums them
-    to a HUGEINT, and cast back to a BIGINT unless cast itself (:func:`_spark_typed`)."""
+    to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT, the type the rest of the Spark SQL expects (printf's
+    ``%d`` takes no DECIMAL), but where DuckDB computes with its HUGEINT: a sum cast itself, divided (as a DOUBLE:
+    :func:`_wide_side`), compared or ordered by, and whole-number arithmetic of it (``sum(a) - sum(b)``,
+    :data:`_WHOLE_ARITHMETIC`) cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's
+    HUGEINT: stored, or refused, as a BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits
+    of a sum beyond them is DuckDB's (was: the cast back of the sum stopped the run). A sum of a value whose type
+    sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(1,
+    0))``: Spark's DECIMAL sum of whole numbers (``DECIMAL(31, 0)`` of a BIGINT: totals to 10^31), its sum of a DOUBLE
+    as before, of a DECIMAL of its scale (only a ``DECIMAL(38, s)`` loses a digit of it; a wider constant would take
+    the digits beyond 6 of a DECIMAL(38, 18)); not cast back, as its type is not known (was: not widened, the same
+    overflow again)."""
     value = typed_node.this.expressions[0] if isinstance(typed_node.this, exp.Distinct) else typed_node.this
-    if value is None or value.type is None or value.type.this not in _INTEGER_TYPES:
+    if value is None:
+        return
+    untyped = _unknown(value.type)
+    if not untyped and value.type.this not in _INTEGER_TYPES:
         return
     summed = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
-    summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
-    whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
-    while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
-        whole = whole.parent
-    outer = whole.parent
-    while isinstance(outer, exp.Paren):
-        outer = outer.parent
-    if isinstance(outer, exp.Cast | exp.TryCast):
+    if untyped:
+        zero = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DECIMAL(1, 0)"))
+        summed.replace(exp.Add(this=exp.Paren(this=summed.copy()), expression=zero))
+    else:
+        summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
+    if untyped:
         return
+    whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
+    typed_whole: exp.Expression = typed_node
+    while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
+        whole, typed_whole = whole.parent, typed_whole.parent
+    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole
+    chained = False
+    while (isinstance(whole.parent, _WHOLE_ARITHMETIC) and typed_whole.parent is not None
+           and (isinstance(whole.parent, exp.Paren) or _whole_typed(typed_whole.parent))):
+        whole, typed_whole = whole.parent, typed_whole.parent
+        chained = chained or not isinstance(whole, exp.Paren)
+    outer = whole.parent
+    if isinstance(outer, (exp.Cast, exp.TryCast, exp.Div, exp.Predicate, exp.Ordered, *_WHOLE_ARITHMETIC)):
+        return  # cast, divided (as a DOUBLE: _wide_side), compared, ordered by, or computed with another type
+    if chained and _projected(whole):
+        return  # a result column (a DECIMAL as DuckDB's HUGEINT is: each stored, or refused, as a BIGINT)
     whole.replace(exp.Cast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
+
+
+#: the whole-number arithmetic a wide sum (:func:`_wide_sum`) is computed in as a ``DECIMAL(38, 0)``, as DuckDB
+#: computes in its HUGEINT
+_WHOLE_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.IntDiv, exp.Neg, exp.Abs, exp.Paren)
+
+
+def _whole_typed(typed: exp.Expression) -> bool:
+    return typed.type is not None and typed.type.this in _INTEGER_TYPES
+
+
+def _projected(node: exp.Expression) -> bool:
+    """Whether ``node`` is a result column of the statement (not of a subquery's, whose columns the rest uses)."""
+    column = node.parent if isinstance(node.parent, exp.Alias) else node
+    select = column.parent
+    return isinstance(select, exp.Select) and column.arg_key == "expressions" and select.parent is None
+
+
+def _wide_side(side: exp.Expression, typed_side: exp.Expression) -> bool:
+    """Whether a side of ``/`` holds a wide sum (:func:`_wide_sum`) and is a whole number (or not known to be anything
+    else): cast to a DOUBLE, as DuckDB divides a HUGEINT (Spark's ``/`` of a ``DECIMAL(38, 0)`` is a DECIMAL rounded
+    to 6 places; of a BIGINT, its DOUBLE, the same)."""
+    kind = typed_side.type
+    return side.find(exp.Sum) is not None and (_unknown(kind) or kind.this in _INTEGER_TYPES)
 
 
 def _sliced(node: exp.Expression) -> tuple[exp.Expression, exp.Expression | None, exp.Expression | None] | None:

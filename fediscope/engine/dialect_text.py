@@ -14,7 +14,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   (``'a\\_b'`` matches ``a_b``, not ``a\\_b``); the pattern's backslashes are doubled for Spark. ``ILIKE`` (DuckDB:
   ``lower(s) LIKE lower(p)``) as a ``LIKE`` of both sides lowered as DuckDB lowers them (Spark's lowers them with
   Java's ``LOWER``: ``'ΟΣ' ILIKE '%σ'`` was false, ``'İx' ILIKE 'i_'`` too). ``ILIKE … ESCAPE`` of a letter with a case
-  is refused (DuckDB keeps the escape character as written, the lowered pattern would not have it).
+  is refused (DuckDB keeps the escape character as written, the lowered pattern would not have it), and so is an
+  ``ESCAPE`` of more than one byte (DuckDB refuses it, Spark took it); ``ESCAPE ''`` (none, in DuckDB; Spark fails)
+  is written as the ``LIKE`` alone.
 * ``upper``/``lower``: Java maps some characters to two or three (``ß`` to ``SS``, ``İ`` to ``i̇``), a final ``Σ`` to
   ``ς``, and characters of a newer Unicode, where DuckDB maps one to one (``ẞ``, ``i``, ``σ``) or not at all
   (:mod:`fediscope.engine.case_mapping`): those characters are set aside before Spark's ``UPPER``/``LOWER`` and put
@@ -26,9 +28,11 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   begins no repetition (``a{,2}``: RE2 reads it as itself, Java fails), ``[`` and ``&`` in a class escaped (Java: a
   nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
   ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
-  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options.
+  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options. RE2's named group
+  ``(?P<name>…)``, which Java fails on, as a group of the same number without its name.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
-  ``d`` empty (Spark: the whole text or ``''``).
+  ``d`` empty (Spark: the whole text or ``''``). An index DuckDB refuses (a DECIMAL, DOUBLE or HUGEINT: Spark cut
+  its fraction off) is refused by its type (``fediscope.engine.dialect._check_typed``).
 * ``regexp_extract(s, p, ['a', 'b'])`` (a struct of the groups, named): refused, for a struct of one
   ``regexp_extract`` per group, which Spark runs.
 * ``INTERVAL (n) DAY`` of a computed ``n``, which Spark does not parse: refused for ``n * INTERVAL 1 DAY``.
@@ -107,6 +111,13 @@ def check_text_portable(node: exp.Expression) -> None:
                 f"the regular expression {node.expression.name!r} has the POSIX class {bracketed.group(0)}, which "
                 "DuckDB (RE2) knows and Spark (Java) reads as the characters it is written with; write the "
                 "characters instead: [a-zA-Z] for [:alpha:], [0-9] for [:digit:], [\\s\\v] for [:space:]")
+    if isinstance(node, exp.Escape) and isinstance(node.this, exp.Like | exp.ILike):
+        escape = node.expression
+        if isinstance(escape, exp.Literal) and escape.is_string and len(escape.name.encode()) > 1:
+            raise TextNotPortable(
+                f"{node.sql('duckdb')} has the escape character {escape.name!r}, of more than one byte in UTF-8, which "
+                "DuckDB refuses (Escape string must be empty or one character) and Spark takes; write an ASCII escape "
+                "character, e.g. ESCAPE '!' (with '!%' for a %)")
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.ILike):
         escape = node.expression
         if isinstance(escape, exp.Literal) and escape.is_string and escape.name.lower() != escape.name.upper():
@@ -200,6 +211,9 @@ _OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
 #: a repetition RE2 reads at a ``{``: ``{n}``, ``{n,}`` or ``{n,m}``; RE2 reads any other ``{`` as itself (``a{,2}``),
 #: where Java fails the run (PatternSyntaxException: Illegal repetition)
 _REPETITION = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+#: RE2's named group, ``(?P<name>``: Java's is ``(?<name>`` (of ASCII letters and digits only), and Java fails the
+#: run on RE2's; its name is of no use in either (DuckDB's regexp_extract with a list of names is refused)
+_NAMED_GROUP = re.compile(r"\(\?P<[^>]*>")
 
 
 def _scanned(pattern: str) -> tuple[str, bool, str]:
@@ -250,6 +264,11 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
             group = _FLAG_AT.match(pattern, i)
             if group:
                 flags += group.group(1)
+            named = _NAMED_GROUP.match(pattern, i)
+            if named:  # RE2's (?P<name>…), which Java fails on: a group of the same number without its name
+                out.append("(")
+                i = named.end()
+                continue
         out.append(char)
         i += 1
     return "".join(out), dot, flags
@@ -280,7 +299,16 @@ def _java_pattern(pattern: str, insensitive: bool = False, full: bool = False) -
 
 def spark_text_functions(statement: exp.Expression) -> exp.Expression:
     """``statement`` with the text functions of the module docstring written so that Spark gives DuckDB's answer
-    (deepest first, so that a function's arguments are written before it copies them)."""
+    (deepest first, so that a function's arguments are written before it copies them). ``LIKE … ESCAPE ''`` is a
+    ``LIKE`` without an escape character in DuckDB, which Spark refuses (an escape of one character only): written
+    as the ``LIKE`` alone (backslashes then doubled, as DuckDB has no escape character)."""
+    for escape in list(statement.find_all(exp.Escape)):
+        if (isinstance(escape.this, exp.Like | exp.ILike) and isinstance(escape.expression, exp.Literal)
+                and escape.expression.is_string and escape.expression.name == ""):
+            if escape is statement:
+                statement = escape.this
+            else:
+                escape.replace(escape.this)
     for node in reversed(list(statement.walk())):
         written = _written(node)
         if written is not node:

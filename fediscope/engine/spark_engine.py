@@ -107,14 +107,17 @@ _TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_ntz"})
 
 
 @contextmanager
-def _job_failures(sums_to_widen: Callable[[], bool] | None = None) -> Iterator[None]:
+def _job_failures(sums_to_widen: Callable[[], bool] | None = None, wide_sums: bool = False) -> Iterator[None]:
     """A Spark job that fails (a task's error, as py4j's ``Py4JJavaError``) as one line, a
     :class:`FediscopeError`: the failure's message and its innermost cause; a file Spark could not read (a raw
     batch it cannot decompress, a damaged curated Parquet file) is named, with what to do, and a raw line that is
     not a record (:data:`NOT_A_RECORD`), or holds a field DuckDB's reader refuses (:data:`spark_raw.WRONG_TYPE`), is
     a :class:`~fediscope.errors.DamagedBatchError` (a LakeError) naming its file. A job cancelled (an interrupt
     cancels every job) is left as it is, for the interrupt's own handling. An arithmetic overflow where
-    ``sums_to_widen()`` says the job's queries hold a ``sum`` of whole numbers is a :class:`_SumOverflow`."""
+    ``sums_to_widen()`` says the job's queries hold a ``sum`` of whole numbers is a :class:`_SumOverflow`; with
+    ``wide_sums`` (the job's second run, its sums as DECIMALs), a wide sum's cast back to a BIGINT failing is DuckDB's
+    refusal of it (:func:`_raise_if_wide_sum`; not in another run, whose DECIMAL cast to a BIGINT is the metric's
+    own, not a sum's)."""
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
@@ -126,7 +129,8 @@ def _job_failures(sums_to_widen: Callable[[], bool] | None = None) -> Iterator[N
             raise
         _raise_if_to_convert(failure, cause, exc)
         _raise_if_not_a_record(failure, cause, exc)
-        _raise_if_wide_sum(failure, exc)
+        if wide_sums:
+            _raise_if_wide_sum(failure, exc)
         _raise_if_sum_overflow(failure + cause, sums_to_widen, exc)
         if _by_zero(failure) != failure:
             failure, cause = _by_zero(failure), ""
@@ -139,7 +143,8 @@ def _job_failures(sums_to_widen: Callable[[], bool] | None = None) -> Iterator[N
     except PySparkException as exc:  # what pyspark converts a task's error into, on some calls (collect, toArrow)
         _raise_if_to_convert(str(exc), "", exc)
         _raise_if_not_a_record(str(exc), "", exc)
-        _raise_if_wide_sum(str(exc), exc)
+        if wide_sums:
+            _raise_if_wide_sum(str(exc), exc)
         _raise_if_sum_overflow(str(exc), sums_to_widen, exc)
         text = str(exc).strip()
         failure = re.sub(r"\s+SQLSTATE: \w+\s*$", "", text.splitlines()[0]).strip() if text else type(exc).__name__
@@ -881,7 +886,7 @@ class SparkEngine(Engine):
             while True:
                 self._ran = []
                 try:
-                    with _job_failures(sums_to_widen):
+                    with _job_failures(sums_to_widen, self._wide_sums):
                         return run()
                 except _SumOverflow:
                     log.info("spark: a sum of whole numbers overflowed 64 bits: running the query again summing "

@@ -77,6 +77,9 @@ def test_written_for_spark_as_duckdb_means_it(duckdb: str, spark: str) -> None:
     ("sum(favourites_count)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS BIGINT)"),
     ("CAST(sum(favourites_count) AS DOUBLE)", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS DOUBLE)"),
     ("sum(CAST(favourites_count AS DOUBLE))", "SUM(CAST(favourites_count AS DOUBLE))"),  # no whole numbers: as is
+    # computed with as a HUGEINT (a result within 64 bits of a sum beyond them), divided as a DOUBLE, as in DuckDB
+    ("sum(favourites_count) - 1", "SUM(CAST(favourites_count AS DECIMAL(38, 0))) - 1"),
+    ("sum(favourites_count) / 2", "CAST(SUM(CAST(favourites_count AS DECIMAL(38, 0))) AS DOUBLE) / 2"),
 ])
 def test_wide_sums_are_summed_as_duckdbs_hugeint(duckdb: str, spark: str) -> None:
     assert to_spark(f"SELECT {duckdb} FROM statuses", wide_sums=True) == f"SELECT {spark} FROM statuses"

@@ -28,6 +28,9 @@ CASES = {
     "sums": (f"-- key: instance\nSELECT instance, sum(x) AS total, sum(x) FILTER (WHERE x <> 10) AS filtered, "
              f"sum(DISTINCT x) AS distinct_total, CAST(sum(x) AS DOUBLE) AS as_double, "
              f"max(x) - sum(x) AS rest {ONE} {BIG}, (CAST(-20 AS BIGINT))) AS v(x) GROUP BY instance", "rows"),
+    # a total beyond 64 bits computed with, to a result within them (was: refused on Spark as "wider than 64 bits")
+    "sums_computed_with": (f"-- key: instance\nSELECT instance, sum(x) - 100 AS rest, sum(x) / 2 AS half {ONE} {BIG}) "
+                           "AS v(x) GROUP BY instance HAVING sum(x) > 9223372036854775807", "rows"),
     "sum_as_double": (f"-- key: instance\nSELECT instance, CAST(sum(x) AS DOUBLE) AS total {ONE} {BIG}) AS v(x) "
                       "GROUP BY instance", "rows"),
     "sum_too_wide": (f"-- key: instance\nSELECT instance, sum(x) AS total {ONE} {BIG}) AS v(x) GROUP BY instance",
@@ -93,6 +96,8 @@ def test_an_edge_case_stores_the_same_rows_or_fails_alike_on_both_engines(
         first = [row for row in duckdb if row[0] == duckdb[0][0]]
         if case == "sums":  # the rows hold what the test is about: DuckDB's exact total of the 64-bit values
             assert first[0][1:] == (2**63 - 11, 2**63 - 21, 2**63 - 11, float(2**63 - 11), 10)
+        if case == "sums_computed_with":
+            assert first[0][1:] == (2**63 - 91, float(2**63 + 9) / 2)
         if case == "zoned":
             assert first[0][1:] == ("2024-01-01 08:00:00", first[0][2], "1970-01-01 00:00:01.500000")
             assert "+" not in first[0][2]
@@ -141,8 +146,51 @@ def test_a_sum_that_overflowed_runs_again_once_summed_as_duckdb_does(tmp_path: P
         assert engine.query(sql) == [{"total": 2**63 - 11}]
         assert engine.query("SELECT CAST(sum(CAST(x AS BIGINT)) AS DOUBLE) AS total FROM v") == [
             {"total": float(2**63 - 11)}]
-        for no_sum in ("SELECT max(x) + 1 AS y FROM v", "SELECT sum(CAST(x AS BIGINT)) + max(x) AS y FROM v"):
+        # a HUGEINT in DuckDB, computed with as one (beyond 64 bits: refused only when stored, as on DuckDB)
+        assert engine.query("SELECT sum(CAST(x AS BIGINT)) + max(x) AS y FROM v") == [{"y": 2**64 - 12}]
+        for no_sum in ("SELECT max(x) + 1 AS y FROM v", "SELECT sum(CAST(x AS BIGINT)) AS s, max(x) + 1 AS y FROM v"):
             with pytest.raises(FediscopeError, match=r"^Spark failed: \[ARITHMETIC_OVERFLOW\]"):
                 engine.query(no_sum)
         assert engine.query("SELECT sum(CAST(x AS BIGINT)) AS total FROM v WHERE x < 100") == [{"total": -10}]
+        # the metric's own DECIMAL cast to a BIGINT, in a run without wide sums: Spark's failure, not said to be a sum's
+        with pytest.raises(FediscopeError, match=r"^Spark failed: \[CAST_OVERFLOW\]"):
+            engine.query("SELECT CAST(floor(CAST(x AS DECIMAL(38, 0)) * 2) AS BIGINT) AS y FROM v")
     spark.catalog.dropTempView("v")
+
+
+@pytest.mark.spark
+def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    """Once its BIGINT sum overflowed, the query's sums are DuckDB's HUGEINT also where a result within 64 bits is
+    computed from a total beyond them (``sum(x) - 1000``, ``sum(x) / 2``, ``HAVING sum(x) > …``: was the cast back
+    to a BIGINT failing, refused as "wider than the 64 bits"), and a sum of a value whose type sqlglot does not know
+    (the view ``w`` here: was not widened, the same overflow) too. The same rows as DuckDB's."""
+    import decimal
+
+    import duckdb
+    from engine_data import settings_for
+
+    from fediscope.engine.spark_engine import SparkEngine
+
+    fraction = decimal.Decimal("0.123456789")  # a DECIMAL(18, 9): its 9 places kept in the wide run's sums
+    values = [(2**63 - 1, 1, fraction), (100, 1, fraction), (-20, 1, fraction), (5, 2, fraction)]
+    queries = [
+        "SELECT k, sum(CAST(x AS BIGINT)) - 1000 AS rest, sum(CAST(x AS BIGINT)) / 2 AS half, "
+        "(sum(CAST(x AS BIGINT)) - sum(CAST(x AS BIGINT))) // 3 AS nothing, "
+        "printf('%d', sum(CAST(x AS BIGINT)) - 1000) AS shown FROM w GROUP BY k "
+        "HAVING sum(CAST(x AS BIGINT)) > 9223372036854775807 OR k = 2 ORDER BY k",
+        # x and d untyped
+        "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total, sum(d) AS d_total FROM w GROUP BY k ORDER BY k",
+        "SELECT k, sum(x) - 1000 AS rest, sum(x) / 4 AS quarter FROM w GROUP BY k ORDER BY k",
+    ]
+    duck = duckdb.connect()
+    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES "
+                 + ", ".join(f"({x}::BIGINT, {k}, {d}::DECIMAL(18, 9))" for x, k, d in values) + ") AS t(x, k, d)")
+    with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
+        spark.createDataFrame(values, "x BIGINT, k INT, d DECIMAL(18, 9)").repartition(4).createOrReplaceTempView("w")
+        try:
+            for sql in queries:
+                rows = duck.sql(sql)
+                expected = [dict(zip([d[0] for d in rows.description], row, strict=True)) for row in rows.fetchall()]
+                assert engine.query(sql) == expected, sql
+        finally:
+            spark.catalog.dropTempView("w")
