@@ -711,7 +711,12 @@ def _quarantine_names(path: str, data: bytes, subject: Subject, values: Set[str]
     if may_hold_trace(data.lower(), {f"{user}@{domain}", f"{domain}/@{user}", f"{domain}/users/{user}"}):
         return True
     return any(_names_account(document, _document_instance(path, document), f"{user}@{domain}")
-               for document in _json_documents(data))
+               for document in json_documents(data))
+
+
+def quarantine_names(path: str, data: bytes, subject: Subject, traces: Traces) -> bool:
+    """Does (a part of) a quarantined file, ``data``, name the account (:func:`_quarantine_names`)?"""
+    return _quarantine_names(path, data, subject, traces.values())
 
 
 def _document_instance(path: str, document: Any) -> str:
@@ -739,7 +744,7 @@ def _names_account(document: Any, instance: str, key: str) -> bool:
     return False
 
 
-def _json_documents(data: bytes) -> list[Any]:
+def json_documents(data: bytes) -> list[Any]:
     """The JSON documents of a quarantined file: the one it is (what :mod:`fediscope.sources.quarantine` writes),
     else one a line (JSON Lines: a NiFi batch quarantined whole, landed records each naming its instance), a line
     that is not JSON left out (the others are still looked at); none when the file is neither."""
@@ -819,39 +824,68 @@ def _state_names(subject: Subject, policy: PrivacyPolicy | None,
 def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                       policy: PrivacyPolicy | None = None,
                       handle_domains: Mapping[str, str | None] | None = None) -> Counter[str]:
-    """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
-    counted for the first key that names it): by what they hold (:func:`_quarantine_names`), or by their name,
-    when it is that of a page collected from an ``account:``/``account_lookup:`` source naming the account
-    (:func:`_named_after_the_account`; ``policy`` and ``handle_domains`` as :func:`account_state_files` takes them).
+    """Quarantined files that name the account, for every key in ``found`` (:func:`quarantined_naming`), deleted.
     Was: a quarantined item of the account's own timeline that does not name it (a malformed status, its account
     left out; with privacy on only its shape) outlived the erasure, in a file named after the account's source."""
     counts: Counter[str] = Counter()
+    for held in quarantined_naming(lake, found, policy, handle_domains):
+        lake.delete(held.path)
+        counts["quarantined_files_deleted"] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A quarantine file naming the account (:func:`quarantined_naming`): what the erasure deletes."""
+
+    path: str
+    #: the index, in the keys given, of the first key that names it
+    key: int
+    #: ``source``: named after a page of an ``account:``/``account_lookup:`` source naming the account (its batch
+    #: tag); ``content``: what it holds names the account
+    why: str
+    #: the file's content (decompressed); None for one named after the account's source (not read)
+    data: bytes | None = None
+
+
+def quarantined_naming(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+                       policy: PrivacyPolicy | None = None,
+                       handle_domains: Mapping[str, str | None] | None = None) -> list[QuarantinedFile]:
+    """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
+    given to the first key that names it): by their name, when it is that of a page collected from an
+    ``account:``/``account_lookup:`` source naming the account (:func:`_named_after_the_account`; ``policy`` and
+    ``handle_domains`` as :func:`account_state_files` takes them), or by what they hold (:func:`_quarantine_names`).
+    What the erasure deletes (:func:`erase_quarantined`) and the export lists."""
     keys = [(subject, traces.values()) for subject, traces in found]
     if handle_domains is None:
         handle_domains = load_handle_domains(lake)
     names = [_state_names(subject, policy, handle_domains) for subject, _ in found]
+    held: list[QuarantinedFile] = []
     for entry in lake.walk(QUARANTINE_ROOT):
-        if _named_after_the_account(entry.path, names):
-            lake.delete(entry.path)
-            counts["quarantined_files_deleted"] += 1
+        owner = _named_after_the_account(entry.path, names)
+        if owner is not None:
+            held.append(QuarantinedFile(entry.path, owner, "source"))
             continue
         data = lake.read(entry.path)
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
                 data = gzip.decompress(data)
-        if any(_quarantine_names(entry.path, data, subject, values) for subject, values in keys):
-            lake.delete(entry.path)
-            counts["quarantined_files_deleted"] += 1
-    return counts
+        owner = next((index for index, (subject, values) in enumerate(keys)
+                      if _quarantine_names(entry.path, data, subject, values)), None)
+        if owner is not None:
+            held.append(QuarantinedFile(entry.path, owner, "content", data))
+    return held
 
 
-def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> bool:
+def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> int | None:
     """Is the quarantine file at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``) one of a page
     collected from a source naming the account? Its batch id then begins with the source's batch tag (a digest of
-    the handle, :class:`_StateNames`), the bare name's only on the account's own instance."""
+    the handle, :class:`_StateNames`), the bare name's only on the account's own instance. The index of the first
+    key's names naming it, or None."""
     domain = parse_partition(path).get("instance", "")
     name = path.rpartition("/")[2]
-    return any(f"-{tag}-" in name for each in names for tag in each.tags(domain))
+    return next((index for index, each in enumerate(names) if any(f"-{tag}-" in name for tag in each.tags(domain))),
+                None)
 
 
 def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
