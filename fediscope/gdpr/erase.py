@@ -579,12 +579,19 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
               old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
               progress: Callable[[str], None] | None = None, *,
-              by_key: dict[str, Counter[str]] | None = None) -> Counter[str]:
+              by_key: dict[str, Counter[str]] | None = None,
+              named: Callable[[str], bool] | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
     file of only the keys' own records leaves the curated manifest too (:func:`_authored_by`,
-    :func:`~fediscope.engine.manifest.forget_erased_files`).
+    :func:`~fediscope.engine.manifest.forget_erased_files`). A deleted file whose curated rows are partly other
+    people's (the account's boost of another person's status: curation keeps that status, its hashtags and its
+    author's snapshot from it) stays listed, so that a rebuild without it must be forced, as for a file retention
+    deleted; when its name names one of the keys (``named``: its batch tag, a digest of the handle, that of a page
+    of the account's own ``account:`` source) it is listed under a name that does not
+    (:func:`~fediscope.engine.manifest.forget_erased_files`, ``unnamed``). Was: the manifest kept the path, and with
+    it the digest of the erased handle (unkeyed with privacy off: anyone can check a guessed handle against it).
 
     With ``old_replies``, the same pass then scrubs the reply ids an older erasure left in the records kept
     (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
@@ -598,21 +605,25 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     counts returned."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
+    emptied: list[str] = []
     keys = [_key(subject, traces) for subject, traces in found]
     try:
         for path in in_steps(raw_batch_files(lake), "erase: raw batches", progress):
-            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts, by_key)
+            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts, by_key, emptied)
     finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
-        forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
+        forget_erased_files(lake, [path for path in deleted if not lake.exists(path)],
+                            unnamed=[path for path in emptied
+                                     if named is not None and named(path) and not lake.exists(path)])
     return counts
 
 
 def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
                  old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
-                 texts: RewrittenTexts | None = None, by_key: dict[str, Counter[str]] | None = None) -> None:
+                 texts: RewrittenTexts | None = None, by_key: dict[str, Counter[str]] | None = None,
+                 emptied: list[str] | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
     ``counts`` (and ``by_key``); a file of only the keys' own records is added to ``deleted`` before it is
-    deleted."""
+    deleted, another file the erasure empties to ``emptied``."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
     active = [key for key in keys if _may_change(path, text, key)]
@@ -646,6 +657,8 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
         return
     if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
         deleted.append(path)
+    elif emptied is not None:
+        emptied.append(path)
     lake.delete(path)
 
 
@@ -878,14 +891,14 @@ def quarantined_naming(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]
 
 
 def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> int | None:
-    """Is the quarantine file at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``) one of a page
-    collected from a source naming the account? Its batch id then begins with the source's batch tag (a digest of
-    the handle, :class:`_StateNames`), the bare name's only on the account's own instance. The index of the first
-    key's names naming it, or None."""
+    """Is the quarantine file (or raw batch) at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``,
+    ``…/<batch id>.jsonl``) one of a page collected from a source naming the account? Its batch id then begins with
+    the source's batch tag (a digest of the handle, :class:`_StateNames`), the bare name's only on the account's own
+    instance. The index of the first key's names naming it, or None."""
     domain = parse_partition(path).get("instance", "")
     name = path.rpartition("/")[2]
-    return next((index for index, each in enumerate(names) if any(f"-{tag}-" in name for tag in each.tags(domain))),
-                None)
+    return next((index for index, each in enumerate(names)
+                 if any(f"-{tag}-" in name or name.startswith(f"{tag}-") for tag in each.tags(domain))), None)
 
 
 def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
@@ -1347,7 +1360,11 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
     old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
     # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
     texts = RewrittenTexts()
-    report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
+    # a raw file named after a page of the account's own source, deleted but kept in the curated manifest, is
+    # listed there under another name (erase_raw)
+    names = [_state_names(each, policy, handle_domains) for each, _ in keys]
+    report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress,
+                                named=lambda path: _named_after_the_account(path, names) is not None))
     report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
     report.other = (dict(checkpoints + erase_quarantined(lake, keys, policy, handle_domains)) | old_replies.counts()
                     | texts.counts())
