@@ -104,6 +104,7 @@ from fediscope.erased_mentions import (
     anchor_written,
     minimised_card,
     nested_statuses,
+    profile_texts,
     quoted_paths,
     unlink_card_author,
     value_at,
@@ -882,9 +883,17 @@ class PrivacyPolicy:
         """An account that is landed, as privacy off lands it (:func:`_ascii_acct`), but the account it ``moved`` to
         None when that one opted out or was erased (the opt-out noted), as privacy on's :meth:`_account` leaves
         it: a moved account is a whole profile (bio, avatar, display name), so an erased account came back in clear
-        inside the record of every account that had moved to it, and an opted-out one was landed. The same object
-        when nothing changes."""
+        inside the record of every account that had moved to it, and an opted-out one was landed. Its bio, display
+        name and profile fields with an erased account's handle and profile links (a mention) :data:`ERASED`
+        (:meth:`~fediscope.erased_mentions.ProfileLinks.erase_profile`), as ``gdpr erase`` rewrites them in the
+        records landed before. The same object when nothing changes."""
         out = _ascii_acct(account)
+        if self.suppressed and isinstance(out, dict):
+            # its bio, display name and fields naming an erased account, as `gdpr erase` rewrites them
+            erased: dict[str, _Erased] = {}
+            self._note_named(profile_texts(out), erased)
+            for key, who in erased.items():
+                out = ProfileLinks(key, who.links, who.ids).erase_profile(out)
         moved = account.get("moved") if isinstance(account, dict) else None
         if isinstance(moved, dict):
             landed = None if self._collected_skip(moved, instance) else self._collected_profile(moved, instance)
@@ -1026,7 +1035,12 @@ class PrivacyPolicy:
         every status it finds; without this, a later fetch of a status that names the account only in its words
         landed them as collected. A bare ``@name`` names nobody without a mention (whose it is depends on the server
         it was written on), and a link by number (``/ap/users/<id>``) names no handle to look up: both stay."""
-        for text in written_texts(status):
+        self._note_named(written_texts(status), erased)
+
+    def _note_named(self, texts: list[str], erased: dict[str, _Erased]) -> None:
+        """Note in ``erased`` the erased accounts that ``texts`` name by a handle or a profile link
+        (:meth:`_note_written`)."""
+        for text in texts:
             if "@" not in text and "://" not in text:  # most texts: neither a handle nor a link
                 continue
             for match in _TEXT_ACCOUNT_RE.finditer(text):

@@ -560,6 +560,12 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
         if mentioned is not None and links is not None and (
                 data := links.erase(record.get("data"), mentioned)) is not record.get("data"):
             scrubbed = {**record, "data": data}  # a copy: ``record`` keeps the texts as they were
+        if links is not None and entity in {"statuses", "accounts", "directory"}:
+            # the bios, display names and profile fields of the accounts it holds, as landing writes them
+            # (fediscope.erased_mentions.ProfileLinks.erase_profile)
+            erase = links.erase_authors if entity == "statuses" else links.erase_profile
+            if (data := erase(scrubbed.get("data"))) is not scrubbed.get("data"):
+                scrubbed = {**scrubbed, "data": data}
         # ``old`` is the record's JSON before _unlink, which only takes away, and before the profile links became
         # [erased]: no trace in it, none in the record
         if may_hold_in_json(old, values) and contains_trace(scrubbed, values):
