@@ -26,7 +26,9 @@ the account collectable again:
    (``@<span>name</span>`` and its ``href``) and its profile links, in the texts and the link preview of every
    status, mentioning it or not; a link preview of one of its own pages keeps its type and provider alone
    (:mod:`fediscope.gdpr.mentions`). Affected batch
-   files are rewritten atomically under the same name (a file left empty is deleted). Mention entries are *removed*
+   files are rewritten atomically under the same name (a file left empty is deleted; one that stays in the curated
+   manifest, as curation keeps other people's rows from it, is listed there under a name that does not name the
+   account when its own did: :func:`erase_raw`). Mention entries are *removed*
    rather than blanked: a blank entry would still say "this status mentioned somebody who asked to be forgotten", and
    no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it

@@ -18,7 +18,10 @@ of an ``account:`` or ``account_lookup:`` source naming the account (``state``: 
 collected; where its first walk ended and the day of its oldest status; its settle mark, its count of records no
 event announced yet, its walk lock; :func:`state_about`, found as the erasure finds them), and the copies of its
 metric rows kept for incremental runs (``metric_snapshots``, :func:`snapshot_rows_about`, matched as its rows in the
-store are).
+store are), and the quarantine files the erasure deletes (``quarantine``, :func:`quarantine_about`, found as the
+erasure finds them: named after a page of the account's own source, listed with what they hold, or naming the
+account, listed with the kind and reason of the entries naming it alone). Was: the quarantine was not looked at,
+so an access answer left out files the erasure of the same account deleted.
 """
 
 from __future__ import annotations
