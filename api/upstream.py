@@ -561,7 +561,8 @@ class Upstream:
                               offset=query.offset, limit=query.limit)
         except UpstreamError as exc:
             if isinstance(exc, MalformedResponse):
-                self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled)
+                self._quarantine_body(exc, query.domain, keep_raw=not policy.enabled,
+                                      scrub=policy.quarantine_scrub(query.domain))
             held = self.down.note(query.domain, exc)
             wait = throttled.told(exc) if isinstance(exc, RateLimited) else None
             raise upstream_error(exc, query.domain, source, token_sent=bool(client.access_token),
@@ -577,7 +578,8 @@ class Upstream:
         if policy.opted_out:
             self._note_opt_outs(policy.opted_out)
         if landed.quarantined:
-            self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled)
+            self._quarantine_items(page, landed.quarantined, query.domain, keep_raw=not policy.enabled,
+                                   scrub=policy.quarantine_scrub(query.domain))
         return landed
 
     def _continue_past_withheld(self, pages: list[tuple[Page, Landed]], client: MastodonClient,
@@ -638,13 +640,13 @@ class Upstream:
                         len(keys), exc)
 
     def _quarantine_items(self, page: Page, quarantined: list[QuarantinedItem], domain: str, *,
-                          keep_raw: bool) -> None:
+                          keep_raw: bool, scrub: Callable[[Any], Any] | None = None) -> None:
         """Write a page's malformed items to the lake's quarantine; 503 when it cannot (module docstring)."""
         reasons = "; ".join(sorted({q.reason for q in quarantined}))[:300]
         try:
             path = quarantine_items(self._open_lake(), domain, page.endpoint, quarantined, QUARANTINE_BATCH,
                                     keep_raw=keep_raw, fetched_at=page.fetched_at, by_content=True,
-                                    secrets=secret_values(self.settings))
+                                    secrets=secret_values(self.settings), scrub=scrub)
         except FediscopeError as exc:
             log.warning("%s %s: %d malformed item(s) could not be quarantined (%s): %s", domain, page.endpoint,
                         len(quarantined), reasons, exc)
@@ -655,11 +657,12 @@ class Upstream:
         log.warning("%s %s: %d malformed item(s) left out, quarantined in %s: %s", domain, page.endpoint,
                     len(quarantined), path, reasons)
 
-    def _quarantine_body(self, exc: MalformedResponse, domain: str, *, keep_raw: bool) -> None:
+    def _quarantine_body(self, exc: MalformedResponse, domain: str, *, keep_raw: bool,
+                         scrub: Callable[[Any], Any] | None = None) -> None:
         """Write a malformed body to the lake's quarantine; 503 when it cannot (module docstring)."""
         try:
             path = quarantine_body(self._open_lake(), domain, exc, QUARANTINE_BATCH, keep_raw=keep_raw,
-                                   by_content=True, secrets=secret_values(self.settings))
+                                   by_content=True, secrets=secret_values(self.settings), scrub=scrub)
         except FediscopeError as lake_exc:
             log.warning("%s %s: malformed answer could not be quarantined: %s", domain, exc.endpoint, lake_exc)
             raise ApiError(503, "lake_unavailable",

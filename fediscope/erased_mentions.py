@@ -196,6 +196,30 @@ class ProfileLinks:
             _texts(status, self._visit(flag, apply=True))
         return out
 
+    def erase_profile(self, account: Any) -> Any:
+        """An account object as collected (a record of the ``accounts`` entity, a status's author, a ``moved``
+        account) with the account's mentions, profile links and handle erased from its texts: its bio (``note``),
+        display name and profile fields (:func:`_profile_texts`), as landing with privacy off writes them after the
+        erasure and the erasure rewrites them in the records landed before. A copy when any changes, else
+        ``account`` itself. Was: another person's bio kept a mention of the erased account landed after the
+        erasure, while the erasure rewrote (part of) it in the records landed before."""
+        if not isinstance(account, dict) or not _profile_texts(account, self._visit(False, apply=False)):
+            return account
+        out = copy.deepcopy(account)
+        _profile_texts(out, self._visit(False, apply=True))
+        return out
+
+    def erase_authors(self, data: Any) -> Any:
+        """A raw status record's ``data`` with :meth:`erase_profile` applied to the author of every status it
+        carries (:func:`nested_statuses`). A copy when any changes, else ``data`` itself."""
+        if not any(self.erase_profile(status.get("account")) is not status.get("account")
+                   for status in nested_statuses(data)):
+            return data
+        out = copy.deepcopy(data)
+        for status in nested_statuses(out):
+            status["account"] = self.erase_profile(status.get("account"))
+        return out
+
     def _previews(self, status: dict[str, Any]) -> bool:
         """Is the link preview (``card``) of ``status`` one of the account's own pages (its profile, one of its
         statuses: a link :meth:`is_link` finds)? Its title, description, image and embedded HTML then are the
@@ -242,6 +266,28 @@ def _texts(status: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
         if isinstance(card.get("authors"), list):
             slots += [(author, name, False) for author in card["authors"] if isinstance(author, dict)
                       for name in _CARD_AUTHOR_TEXTS]
+    return _visit_slots(slots, visit)
+
+
+def _profile_texts(account: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
+    """Call ``visit(text, markup)`` on each text of an account object (``markup``: it is HTML) — its bio
+    (``note``), display name and profile fields' names and values —, as :func:`_texts` does on a status's."""
+    slots: list[tuple[dict[str, Any], str, bool]] = [(account, "note", True), (account, "display_name", False)]
+    if isinstance(account.get("fields"), list):
+        slots += [(each, name, name == "value") for each in account["fields"] if isinstance(each, dict)
+                  for name in ("name", "value")]
+    return _visit_slots(slots, visit)
+
+
+def profile_texts(account: dict[str, Any]) -> list[str]:
+    """The texts of an account object that :meth:`ProfileLinks.erase_profile` erases (:func:`_profile_texts`)."""
+    texts: list[str] = []
+    _profile_texts(account, lambda text, markup: texts.append(text))
+    return texts
+
+
+def _visit_slots(slots: list[tuple[dict[str, Any], str, bool]], visit: Callable[[str, bool], Any]) -> bool:
+    """:func:`_texts`' and :func:`_profile_texts`' loop over (holder, field, markup)."""
     found = False
     for holder, name, markup in slots:
         if isinstance(holder.get(name), str):

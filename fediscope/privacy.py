@@ -104,6 +104,7 @@ from fediscope.erased_mentions import (
     anchor_written,
     minimised_card,
     nested_statuses,
+    profile_texts,
     quoted_paths,
     unlink_card_author,
     value_at,
@@ -882,9 +883,17 @@ class PrivacyPolicy:
         """An account that is landed, as privacy off lands it (:func:`_ascii_acct`), but the account it ``moved`` to
         None when that one opted out or was erased (the opt-out noted), as privacy on's :meth:`_account` leaves
         it: a moved account is a whole profile (bio, avatar, display name), so an erased account came back in clear
-        inside the record of every account that had moved to it, and an opted-out one was landed. The same object
-        when nothing changes."""
+        inside the record of every account that had moved to it, and an opted-out one was landed. Its bio, display
+        name and profile fields with an erased account's handle and profile links (a mention) :data:`ERASED`
+        (:meth:`~fediscope.erased_mentions.ProfileLinks.erase_profile`), as ``gdpr erase`` rewrites them in the
+        records landed before. The same object when nothing changes."""
         out = _ascii_acct(account)
+        if self.suppressed and isinstance(out, dict):
+            # its bio, display name and fields naming an erased account, as `gdpr erase` rewrites them
+            erased: dict[str, _Erased] = {}
+            self._note_named(profile_texts(out), erased)
+            for key, who in erased.items():
+                out = ProfileLinks(key, who.links, who.ids).erase_profile(out)
         moved = account.get("moved") if isinstance(account, dict) else None
         if isinstance(moved, dict):
             landed = None if self._collected_skip(moved, instance) else self._collected_profile(moved, instance)
@@ -994,6 +1003,76 @@ class PrivacyPolicy:
         landed = None if reason else self._collected_profile(account, instance)
         return author if landed is account else {**author, "account": landed}
 
+    def quarantine_scrub(self, instance: str) -> Callable[[Any], Any] | None:
+        """What a quarantined item or body collected from ``instance`` is kept as (:mod:`fediscope.sources.quarantine`,
+        which keeps them only with privacy off): :meth:`erased_in_quarantine`; None when nothing needs it (privacy
+        on keeps no value, an empty suppression list names nobody)."""
+        if self.enabled or not self.suppressed:
+            return None
+        return lambda value: self.erased_in_quarantine(value, instance)
+
+    def erased_in_quarantine(self, value: Any, instance: str) -> Any:
+        """A malformed item (or a body's text) as collected, with privacy off, without what it holds of an erased
+        account, as landing leaves a good one without it, but in its own shape (it is kept to diagnose what was
+        wrong with it: its field names, types and the lengths of its lists stay, and its reason, shape and
+        fingerprint are of the item as sent). Landing's rewrite (:meth:`_as_collected`) is not used, as it expects
+        the documented shape the item does not have: every object with an ``acct`` or ``username`` that is an erased
+        account (a mention, a moved account), and every object whose ``account`` is one (its status, quoted or
+        reblogged; a link preview's author entry), keeps its fields with each text in it (nested ones too)
+        :data:`ERASED`, and every text naming an erased account — such an object, a handle or a
+        profile link of it (:meth:`_note_named`) — has its mentions, profile links and handle written
+        :data:`ERASED` (:class:`~fediscope.erased_mentions.ProfileLinks`). A body (a string: JSON cut short, or
+        none) naming an erased account by a handle or link has its ``@name``, a mention's text shown
+        (``@<span>name</span>``, whose anchor's quotes JSON escapes) and its JSON strings ``"name"`` (a mention's
+        ``acct`` and ``username``) :data:`ERASED` too; the other fields of its objects (a mention's
+        ``id``) stay, as text nothing reads as an account. Was: kept as collected, the erased account's handle
+        and profile in it, until the erasure was run again."""
+        if not self.suppressed:
+            return value
+        erased: dict[str, _Erased] = {}
+        out = self._blank_erased(value, instance, erased, 0)
+        texts: list[str] = []
+        _each_string(out, texts.append, 0)
+        self._note_named(texts, erased)
+        for key, who in erased.items():
+            links = ProfileLinks(key, who.links, who.ids)
+            if isinstance(out, str):  # a body (JSON cut short, or no JSON): its mention objects are text too
+                # as JSON writes them (an anchor's quotes escaped: no anchor to in_html, its text shown kept)
+                name = re.escape(key.rpartition("@")[0])
+                bare = re.compile(rf'"{name}"|(?<=@<span>){name}(?=</span>)', re.IGNORECASE)
+                out = bare.sub(lambda found: f'"{ERASED}"' if found.group(0).startswith('"') else ERASED,
+                               links.in_text(links.in_html(out), mentioned=True))
+            else:
+                out = _map_strings(out, lambda text, links=links: links.in_text(links.in_html(text)), 0)
+        return out
+
+    def _blank_erased(self, value: Any, instance: str, erased: dict[str, _Erased], depth: int) -> Any:
+        """``value`` with each object that is an erased account's (:meth:`erased_in_quarantine`) blanked, noted in
+        ``erased``."""
+        if depth > _QUARANTINE_DEPTH:
+            return value
+        if isinstance(value, dict):
+            try:
+                key = self._suppressed_key(value, instance)
+            except (ValueError, UnicodeError, TypeError, AttributeError):  # not an account after all
+                key = None
+            author = value.get("account")
+            if key is None and isinstance(author, dict):  # a status (quoted, reblogged) or a card author's entry
+                try:
+                    key = self._suppressed_key(author, instance)
+                except (ValueError, UnicodeError, TypeError, AttributeError):
+                    key = None
+                if key is not None:
+                    erased.setdefault(key, _Erased()).note(author, instance)
+                    return _map_strings(value, lambda _text: ERASED, depth)
+            if key is not None:
+                erased.setdefault(key, _Erased()).note(value, instance)
+                return _map_strings(value, lambda _text: ERASED, depth)
+            return {k: self._blank_erased(v, instance, erased, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._blank_erased(v, instance, erased, depth + 1) for v in value]
+        return value
+
     def _suppressed_key(self, account: Any, instance: str) -> str | None:
         """The key of ``account`` (an account or mention object as collected) when it is on the suppression list."""
         if not (self.suppressed and isinstance(account, dict) and (account.get("acct") or account.get("username"))):
@@ -1026,7 +1105,12 @@ class PrivacyPolicy:
         every status it finds; without this, a later fetch of a status that names the account only in its words
         landed them as collected. A bare ``@name`` names nobody without a mention (whose it is depends on the server
         it was written on), and a link by number (``/ap/users/<id>``) names no handle to look up: both stay."""
-        for text in written_texts(status):
+        self._note_named(written_texts(status), erased)
+
+    def _note_named(self, texts: list[str], erased: dict[str, _Erased]) -> None:
+        """Note in ``erased`` the erased accounts that ``texts`` name by a handle or a profile link
+        (:meth:`_note_written`)."""
+        for text in texts:
             if "@" not in text and "://" not in text:  # most texts: neither a handle nor a link
                 continue
             for match in _TEXT_ACCOUNT_RE.finditer(text):
@@ -1480,6 +1564,37 @@ def _instance_text_slots(document: dict[str, Any]) -> list[tuple[dict[str, Any],
                 slots += [(t, key) for t in rule["translations"].values() if isinstance(t, dict)
                           for key in _RULE_TEXTS]
     return [(holder, key) for holder, key in slots if isinstance(holder.get(key), str)]
+
+
+#: How deep :meth:`PrivacyPolicy.erased_in_quarantine` looks into a malformed item (JSON a server may nest deeper
+#: than Python recurses); what lies deeper is kept as it is.
+_QUARANTINE_DEPTH = 64
+
+
+def _each_string(value: Any, found: Callable[[str], Any], depth: int) -> None:
+    """Call ``found`` on every string of a JSON value (:data:`_QUARANTINE_DEPTH` deep)."""
+    if isinstance(value, str):
+        found(value)
+    elif depth <= _QUARANTINE_DEPTH and isinstance(value, dict):
+        for each in value.values():
+            _each_string(each, found, depth + 1)
+    elif depth <= _QUARANTINE_DEPTH and isinstance(value, list):
+        for each in value:
+            _each_string(each, found, depth + 1)
+
+
+def _map_strings(value: Any, change: Callable[[str], str], depth: int) -> Any:
+    """A JSON value with every string (not the keys) replaced by ``change`` of it (:data:`_QUARANTINE_DEPTH`
+    deep)."""
+    if isinstance(value, str):
+        return change(value)
+    if depth > _QUARANTINE_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change, depth + 1) for v in value]
+    return value
 
 
 @dataclass

@@ -88,17 +88,36 @@ def clear_rebuild_marker(lake: LakeBackend) -> None:
     lake.delete(REBUILD_MARKER_PATH)
 
 
-def forget_erased_files(lake: LakeBackend, paths: list[str]) -> int:
+def forget_erased_files(lake: LakeBackend, paths: list[str], unnamed: Sequence[str] = ()) -> int:
     """Drop raw files an erasure deleted (every record in them erased) from the manifest; how many were listed.
     Their curated rows went with the erasure, so a rebuild (``fediscope process --recurate``) loses nothing
-    without them and need not be forced, as it must for files retention deleted (whose rows are still curated)."""
-    if not paths or not lake.exists(MANIFEST_PATH):
+    without them and need not be forced, as it must for files retention deleted (whose rows are still curated).
+
+    ``unnamed``: files an erasure deleted whose curated rows are partly other people's, named after the erased
+    account (:func:`unnamed_path`): they stay listed (a rebuild without them must still be forced), under another
+    name in the same partition."""
+    if not (paths or unnamed) or not lake.exists(MANIFEST_PATH):
         return 0
     manifest = load_manifest(lake)
     listed = [path for path in paths if manifest.files.pop(path, None) is not None]
-    if listed:
+    renamed = 0
+    for path in unnamed:
+        size = manifest.files.pop(path, None)
+        if size is not None:
+            manifest.files[unnamed_path(path)] = size
+            renamed += 1
+    if listed or renamed:
         save_manifest(lake, manifest)
     return len(listed)
+
+
+def unnamed_path(path: str) -> str:
+    """What the manifest lists a deleted raw file as whose name named an erased account (:func:`forget_erased_files`):
+    a name in the same partition that is no batch's and names nobody (``erased-<random>``), so that it counts among
+    the files curated before and gone (:meth:`Manifest.missing_files`) and is never taken for a file of the lake."""
+    directory, _, name = path.rpartition("/")
+    suffix = ".jsonl.gz" if name.endswith(".jsonl.gz") else ".jsonl"
+    return f"{directory}/erased-{uuid.uuid4().hex}{suffix}"
 
 
 @dataclass

@@ -26,7 +26,9 @@ the account collectable again:
    (``@<span>name</span>`` and its ``href``) and its profile links, in the texts and the link preview of every
    status, mentioning it or not; a link preview of one of its own pages keeps its type and provider alone
    (:mod:`fediscope.gdpr.mentions`). Affected batch
-   files are rewritten atomically under the same name (a file left empty is deleted). Mention entries are *removed*
+   files are rewritten atomically under the same name (a file left empty is deleted; one that stays in the curated
+   manifest, as curation keeps other people's rows from it, is listed there under a name that does not name the
+   account when its own did: :func:`erase_raw`). Mention entries are *removed*
    rather than blanked: a blank entry would still say "this status mentioned somebody who asked to be forgotten", and
    no metric needs it. The same pass, and
    the curated one of step 5, scrub the reply ids an erasure (or a landing) by an older release left, whoever it
@@ -560,6 +562,12 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
         if mentioned is not None and links is not None and (
                 data := links.erase(record.get("data"), mentioned)) is not record.get("data"):
             scrubbed = {**record, "data": data}  # a copy: ``record`` keeps the texts as they were
+        if links is not None and entity in {"statuses", "accounts", "directory"}:
+            # the bios, display names and profile fields of the accounts it holds, as landing writes them
+            # (fediscope.erased_mentions.ProfileLinks.erase_profile)
+            erase = links.erase_authors if entity == "statuses" else links.erase_profile
+            if (data := erase(scrubbed.get("data"))) is not scrubbed.get("data"):
+                scrubbed = {**scrubbed, "data": data}
         # ``old`` is the record's JSON before _unlink, which only takes away, and before the profile links became
         # [erased]: no trace in it, none in the record
         if may_hold_in_json(old, values) and contains_trace(scrubbed, values):
@@ -579,12 +587,19 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
 def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
               old_replies: OldReplies | None = None, texts: RewrittenTexts | None = None,
               progress: Callable[[str], None] | None = None, *,
-              by_key: dict[str, Counter[str]] | None = None) -> Counter[str]:
+              by_key: dict[str, Counter[str]] | None = None,
+              named: Callable[[str], bool] | None = None) -> Counter[str]:
     """Step 4 for every key of the account (``found``: each key with its traces, the asked key first): each raw
     batch is read once, the keys are applied to its records one after the other, and a file any of them changed
     is rewritten (or deleted, when left empty) once. Counted as erasing the keys one by one would count. A deleted
     file of only the keys' own records leaves the curated manifest too (:func:`_authored_by`,
-    :func:`~fediscope.engine.manifest.forget_erased_files`).
+    :func:`~fediscope.engine.manifest.forget_erased_files`). A deleted file whose curated rows are partly other
+    people's (the account's boost of another person's status: curation keeps that status, its hashtags and its
+    author's snapshot from it) stays listed, so that a rebuild without it must be forced, as for a file retention
+    deleted; when its name names one of the keys (``named``: its batch tag, a digest of the handle, that of a page
+    of the account's own ``account:`` source) it is listed under a name that does not
+    (:func:`~fediscope.engine.manifest.forget_erased_files`, ``unnamed``). Was: the manifest kept the path, and with
+    it the digest of the erased handle (unkeyed with privacy off: anyone can check a guessed handle against it).
 
     With ``old_replies``, the same pass then scrubs the reply ids an older erasure left in the records kept
     (:mod:`fediscope.gdpr.old_replies`), counted there, not in the counts returned (a file rewritten for them
@@ -598,21 +613,25 @@ def erase_raw(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
     counts returned."""
     counts: Counter[str] = Counter()
     deleted: list[str] = []
+    emptied: list[str] = []
     keys = [_key(subject, traces) for subject, traces in found]
     try:
         for path in in_steps(raw_batch_files(lake), "erase: raw batches", progress):
-            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts, by_key)
+            _erase_batch(lake, path, keys, old_replies, counts, deleted, texts, by_key, emptied)
     finally:  # also when stopped part-way: run again, the erasure no longer sees the files it deleted
-        forget_erased_files(lake, [path for path in deleted if not lake.exists(path)])
+        forget_erased_files(lake, [path for path in deleted if not lake.exists(path)],
+                            unnamed=[path for path in emptied
+                                     if named is not None and named(path) and not lake.exists(path)])
     return counts
 
 
 def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
                  old_replies: OldReplies | None, counts: Counter[str], deleted: list[str],
-                 texts: RewrittenTexts | None = None, by_key: dict[str, Counter[str]] | None = None) -> None:
+                 texts: RewrittenTexts | None = None, by_key: dict[str, Counter[str]] | None = None,
+                 emptied: list[str] | None = None) -> None:
     """:func:`erase_raw` of one batch: rewritten or deleted when any key (or an old reply) changes it, counted in
     ``counts`` (and ``by_key``); a file of only the keys' own records is added to ``deleted`` before it is
-    deleted."""
+    deleted, another file the erasure empties to ``emptied``."""
     text = read_batch_text(lake, path)
     # a key whose traces the bytes do not hold would change nothing (the key-by-key erasure skipped the file)
     active = [key for key in keys if _may_change(path, text, key)]
@@ -646,6 +665,8 @@ def _erase_batch(lake: LakeBackend, path: str, keys: Sequence[_Key],
         return
     if all(_authored_by(path, record, keys) for record in decode_jsonl(text, name=path)):
         deleted.append(path)
+    elif emptied is not None:
+        emptied.append(path)
     lake.delete(path)
 
 
@@ -711,7 +732,12 @@ def _quarantine_names(path: str, data: bytes, subject: Subject, values: Set[str]
     if may_hold_trace(data.lower(), {f"{user}@{domain}", f"{domain}/@{user}", f"{domain}/users/{user}"}):
         return True
     return any(_names_account(document, _document_instance(path, document), f"{user}@{domain}")
-               for document in _json_documents(data))
+               for document in json_documents(data))
+
+
+def quarantine_names(path: str, data: bytes, subject: Subject, traces: Traces) -> bool:
+    """Does (a part of) a quarantined file, ``data``, name the account (:func:`_quarantine_names`)?"""
+    return _quarantine_names(path, data, subject, traces.values())
 
 
 def _document_instance(path: str, document: Any) -> str:
@@ -739,7 +765,7 @@ def _names_account(document: Any, instance: str, key: str) -> bool:
     return False
 
 
-def _json_documents(data: bytes) -> list[Any]:
+def json_documents(data: bytes) -> list[Any]:
     """The JSON documents of a quarantined file: the one it is (what :mod:`fediscope.sources.quarantine` writes),
     else one a line (JSON Lines: a NiFi batch quarantined whole, landed records each naming its instance), a line
     that is not JSON left out (the others are still looked at); none when the file is neither."""
@@ -819,39 +845,68 @@ def _state_names(subject: Subject, policy: PrivacyPolicy | None,
 def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                       policy: PrivacyPolicy | None = None,
                       handle_domains: Mapping[str, str | None] | None = None) -> Counter[str]:
-    """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
-    counted for the first key that names it): by what they hold (:func:`_quarantine_names`), or by their name,
-    when it is that of a page collected from an ``account:``/``account_lookup:`` source naming the account
-    (:func:`_named_after_the_account`; ``policy`` and ``handle_domains`` as :func:`account_state_files` takes them).
+    """Quarantined files that name the account, for every key in ``found`` (:func:`quarantined_naming`), deleted.
     Was: a quarantined item of the account's own timeline that does not name it (a malformed status, its account
     left out; with privacy on only its shape) outlived the erasure, in a file named after the account's source."""
     counts: Counter[str] = Counter()
+    for held in quarantined_naming(lake, found, policy, handle_domains):
+        lake.delete(held.path)
+        counts["quarantined_files_deleted"] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    """A quarantine file naming the account (:func:`quarantined_naming`): what the erasure deletes."""
+
+    path: str
+    #: the index, in the keys given, of the first key that names it
+    key: int
+    #: ``source``: named after a page of an ``account:``/``account_lookup:`` source naming the account (its batch
+    #: tag); ``content``: what it holds names the account
+    why: str
+    #: the file's content (decompressed); None for one named after the account's source (not read)
+    data: bytes | None = None
+
+
+def quarantined_naming(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
+                       policy: PrivacyPolicy | None = None,
+                       handle_domains: Mapping[str, str | None] | None = None) -> list[QuarantinedFile]:
+    """Quarantined files that name the account, for every key in ``found`` (each file is read once; a file is
+    given to the first key that names it): by their name, when it is that of a page collected from an
+    ``account:``/``account_lookup:`` source naming the account (:func:`_named_after_the_account`; ``policy`` and
+    ``handle_domains`` as :func:`account_state_files` takes them), or by what they hold (:func:`_quarantine_names`).
+    What the erasure deletes (:func:`erase_quarantined`) and the export lists."""
     keys = [(subject, traces.values()) for subject, traces in found]
     if handle_domains is None:
         handle_domains = load_handle_domains(lake)
     names = [_state_names(subject, policy, handle_domains) for subject, _ in found]
+    held: list[QuarantinedFile] = []
     for entry in lake.walk(QUARANTINE_ROOT):
-        if _named_after_the_account(entry.path, names):
-            lake.delete(entry.path)
-            counts["quarantined_files_deleted"] += 1
+        owner = _named_after_the_account(entry.path, names)
+        if owner is not None:
+            held.append(QuarantinedFile(entry.path, owner, "source"))
             continue
         data = lake.read(entry.path)
         if entry.path.endswith(".gz"):
             with contextlib.suppress(OSError):
                 data = gzip.decompress(data)
-        if any(_quarantine_names(entry.path, data, subject, values) for subject, values in keys):
-            lake.delete(entry.path)
-            counts["quarantined_files_deleted"] += 1
-    return counts
+        owner = next((index for index, (subject, values) in enumerate(keys)
+                      if _quarantine_names(entry.path, data, subject, values)), None)
+        if owner is not None:
+            held.append(QuarantinedFile(entry.path, owner, "content", data))
+    return held
 
 
-def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> bool:
-    """Is the quarantine file at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``) one of a page
-    collected from a source naming the account? Its batch id then begins with the source's batch tag (a digest of
-    the handle, :class:`_StateNames`), the bare name's only on the account's own instance."""
+def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> int | None:
+    """Is the quarantine file (or raw batch) at ``path`` (``…/instance=<domain>/dt=<day>/<endpoint>-<batch id>.json``,
+    ``…/<batch id>.jsonl``) one of a page collected from a source naming the account? Its batch id then begins with
+    the source's batch tag (a digest of the handle, :class:`_StateNames`), the bare name's only on the account's own
+    instance. The index of the first key's names naming it, or None."""
     domain = parse_partition(path).get("instance", "")
     name = path.rpartition("/")[2]
-    return any(f"-{tag}-" in name for each in names for tag in each.tags(domain))
+    return next((index for index, each in enumerate(names)
+                 if any(f"-{tag}-" in name or name.startswith(f"{tag}-") for tag in each.tags(domain))), None)
 
 
 def erase_checkpoints(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
@@ -1313,7 +1368,11 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
     old_replies = OldReplies(suppression=policy_from_settings(settings, load_suppressed(lake)))
     # and the texts of other people's statuses it rewrote (fediscope.gdpr.texts)
     texts = RewrittenTexts()
-    report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress))
+    # a raw file named after a page of the account's own source, deleted but kept in the curated manifest, is
+    # listed there under another name (erase_raw)
+    names = [_state_names(each, policy, handle_domains) for each, _ in keys]
+    report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress,
+                                named=lambda path: _named_after_the_account(path, names) is not None))
     report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
     report.other = (dict(checkpoints + erase_quarantined(lake, keys, policy, handle_domains)) | old_replies.counts()
                     | texts.counts())

@@ -18,14 +18,20 @@ of an ``account:`` or ``account_lookup:`` source naming the account (``state``: 
 collected; where its first walk ended and the day of its oldest status; its settle mark, its count of records no
 event announced yet, its walk lock; :func:`state_about`, found as the erasure finds them), and the copies of its
 metric rows kept for incremental runs (``metric_snapshots``, :func:`snapshot_rows_about`, matched as its rows in the
-store are).
+store are), and the quarantine files the erasure deletes (``quarantine``, :func:`quarantine_about`, found as the
+erasure finds them: named after a page of the account's own source, listed with what they hold, or naming the
+account, listed with the kind and reason of the entries naming it alone). Was: the quarantine was not looked at,
+so an access answer left out files the erasure of the same account deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import json
 import logging
 import re
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,12 +45,16 @@ from fediscope.gdpr.curated import curated_rows_about
 from fediscope.gdpr.cursors import HoldingFile, erased_status_ids, state_holding
 from fediscope.gdpr.erase import (
     AccountStateFile,
+    QuarantinedFile,
     account_state_files,
     concern_search,
     entity_and_instance,
     find_all_traces,
     is_deletion_of,
     is_owned,
+    json_documents,
+    quarantine_names,
+    quarantined_naming,
     read_batch_text,
     records_found,
     stored_metrics,
@@ -119,6 +129,13 @@ ABOUT: dict[str, str] = {
     "metric_snapshots": "the copies of your rows in the computed results that we keep beside them to compute only "
                         "what changed at the next run: per file (one per metric and results database) the metric "
                         "and your rows, as in store",
+    "quarantine": "the files where we keep what a server answered that was not what its API documents (to find out "
+                  "what went wrong) that the erasure deletes: per file its path, the server (instance), where it "
+                  "was asked (endpoint), when (fetched_at) and why it is listed — why source: a page of a "
+                  "collection of your account's own posts or profile, listed with what it holds (entries: each "
+                  "its kind, the reason it was kept aside, its shape and, when we keep them, the values); why "
+                  "names: another page, that names your account, listed with only the kind and reason of each "
+                  "entry naming you, never its content; an entry with unreadable: true could not be read",
     "suppressed": "true when the account was erased: later collections skip it",
     "erasing": "true when an erasure of the account was started and stopped before it finished: what it had found "
                "is kept until it finishes, and the rows listed here are those the finished erasure deletes; running "
@@ -243,6 +260,38 @@ def snapshot_rows_about(snapshots: Sequence[tuple[str, str, list[dict[str, Any]]
     return found
 
 
+def quarantine_about(held: Sequence[QuarantinedFile], subject: Subject, traces: Traces,
+                     read: Callable[[str], bytes | None]) -> list[dict[str, Any]]:
+    """The quarantine files naming the account (``held``, as :func:`~fediscope.gdpr.erase.quarantined_naming`
+    finds them for the erasure, which deletes them): one named after a page of the account's own source with its
+    entries as held (they are of its own timeline or profile), another with the kind and reason of the entries that
+    name it alone (they are other people's items). ``read`` gives a file's content (None: gone meanwhile, left
+    out)."""
+    listed = []
+    for each in held:
+        data = each.data if each.data is not None else read(each.path)
+        if data is None:
+            continue
+        documents = json_documents(data)
+        document = documents[0] if len(documents) == 1 and isinstance(documents[0], dict) else None
+        entry: dict[str, Any] = {"path": each.path, "why": "source" if each.why == "source" else "names"}
+        if document is None or not isinstance(document.get("entries"), list):
+            listed.append(entry | {"unreadable": True})
+            continue
+        entry |= {name: document.get(name) for name in ("instance", "endpoint", "fetched_at")}
+        entries = [e for e in document["entries"] if isinstance(e, dict)]
+        if each.why == "source":
+            entry["entries"] = entries
+        else:
+            # each entry as a document of its own, with the file's instance (a local acct is of it)
+            entry["entries"] = [{"kind": e.get("kind"), "reason": e.get("reason")} for e in entries
+                                if quarantine_names(each.path, json.dumps(
+                                    {"instance": document.get("instance"), "entries": [e]}).encode(), subject,
+                                    traces)]
+        listed.append(entry)
+    return listed
+
+
 def state_about(lake: LakeBackend, held: Sequence[AccountStateFile]) -> list[dict[str, Any]]:
     """What each of the state files of the account's sources (``held``, as :func:`~fediscope.gdpr.erase.
     account_state_files` finds them for the erasure) holds: its kind, and the checkpoint's content (``newest_id``,
@@ -350,7 +399,12 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
         own = {each.path for files in state.values() for each in files}
         holding = [each for each in state_holding(lake, erased_status_ids([traces for _, traces in found]))
                    if each.path not in own]
-        held = _Held(tables, suppressed, notes, erasing, unfinished, state, list(kept_rows(lake)), holding)
+        # the quarantine files the erasure deletes, found as it finds them, each given to the first key naming it
+        quarantine: dict[str, list[QuarantinedFile]] = {}
+        for each in quarantined_naming(lake, found, policy, handle_domains):
+            quarantine.setdefault(subjects[each.key].key, []).append(each)
+        held = _Held(tables, suppressed, notes, erasing, unfinished, state, list(kept_rows(lake)), holding,
+                     quarantine)
         document = {"about": ABOUT, **_export_one(lake, store, subject, traces, held),
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
         document["also"] = [_export_one(lake, store, other, other_traces, held) for other, other_traces in others]
@@ -363,8 +417,8 @@ def _export_locked(settings: Settings, lake: LakeBackend, store: MetricStore | N
 def holds_nothing(document: Mapping[str, Any]) -> bool:
     """Does the export find nothing at all about the account, under any of its keys?"""
     found = (document["raw"]["records"], document["raw"]["references"], document["curated"], document["store"],
-             document["state"], document["metric_snapshots"], document["opt_out_notes"], document["suppressed"],
-             document["erasing"])
+             document["state"], document["metric_snapshots"], document["quarantine"], document["opt_out_notes"],
+             document["suppressed"], document["erasing"])
     return not any(found) and all(holds_nothing(other) for other in document.get("also", []))
 
 
@@ -385,6 +439,8 @@ class _Held:
     #: the other sources' checkpoints and settle marks holding one of the statuses of any key
     #: (:func:`~fediscope.gdpr.cursors.state_holding`)
     holding: list[HoldingFile] = field(default_factory=list)
+    #: key → the quarantine files naming it (:func:`~fediscope.gdpr.erase.quarantined_naming`)
+    quarantine: Mapping[str, list[QuarantinedFile]] = field(default_factory=dict)
 
 
 def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, traces: Traces,
@@ -403,4 +459,20 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, 
         "store": store_rows_about(store, traces, held.metrics) if store is not None else {},
         "state": state_about(lake, held.state.get(subject.key, [])) + other_state_about(held.holding, traces),
         "metric_snapshots": snapshot_rows_about(held.snapshots, traces),
+        "quarantine": quarantine_about(held.quarantine.get(subject.key, []), subject, traces,
+                                       lambda path: _read_quarantined(lake, path)),
     }
+
+
+def _read_quarantined(lake: LakeBackend, path: str) -> bytes | None:
+    """A quarantine file's content, decompressed; None when it is gone."""
+    try:
+        data = lake.read(path)
+    except LakeError:
+        if lake.exists(path):
+            raise
+        return None
+    if path.endswith(".gz"):
+        with contextlib.suppress(OSError):
+            data = gzip.decompress(data)
+    return data

@@ -609,7 +609,7 @@ def _fetch(ctx: _Context, client: MastodonClient, source: SourceRef, result: Sou
         except MalformedResponse as exc:
             result.quarantined += 1
             quarantine_body(ctx.lake, client.domain, exc, f"{batch_id}-body{attempt}", keep_raw=not ctx.policy.enabled,
-                            secrets=secret_values(ctx.settings))
+                            secrets=secret_values(ctx.settings), scrub=ctx.policy.quarantine_scrub(client.domain))
             log.warning("%s %s: malformed answer from %s quarantined: %s", client.domain, ctx.named(source),
                         exc.endpoint, ctx.said(exc, source, client.domain))
             if attempt + 1 == MALFORMED_ATTEMPTS:
@@ -632,7 +632,7 @@ def _land(ctx: _Context, client: MastodonClient, page: Page, result: SourceResul
     if landed.quarantined:
         quarantine_items(ctx.lake, client.domain, page.endpoint, landed.quarantined, batch_id,
                          keep_raw=not ctx.policy.enabled, fetched_at=page.fetched_at,
-                         secrets=secret_values(ctx.settings))
+                         secrets=secret_values(ctx.settings), scrub=ctx.policy.quarantine_scrub(client.domain))
         for q in landed.quarantined:
             log.warning("%s %s: malformed item from %s quarantined: %s", client.domain, ctx.named(page.source),
                         page.endpoint, ctx.said(q.reason, page.source, client.domain))

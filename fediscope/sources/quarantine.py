@@ -11,6 +11,11 @@ request, its ``Authorization`` header included, and secrets are never written to
 what was sent. A malformed record of an account that opted out or was erased (its own, or its boost of a status
 of one) is not quarantined at all: it is left out and counted as the policy leaves the record out
 (:meth:`~fediscope.privacy.PrivacyPolicy.left_out_unread`), so with privacy off their data is not kept here either.
+Another person's malformed item (or a body) kept with privacy off that names an erased account — mentions it,
+quotes it, writes its handle or a link to its profile — is kept without it, as landing keeps a good one
+(:meth:`~fediscope.privacy.PrivacyPolicy.erased_in_quarantine`: that account's objects keep their fields with their
+texts ``[erased]``, and its mentions and links in texts become ``[erased]``), in the shape it came in: its reason,
+shape and fingerprint are of the item as sent.
 
 The collector and the scraping API (:mod:`api.upstream`) write a page's malformed items with
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,20 +62,24 @@ def _fingerprint(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
-def item_entry(reason: str, item: Any, keep_raw: bool, secrets: Iterable[str] = ()) -> dict[str, Any]:
+def item_entry(reason: str, item: Any, keep_raw: bool, secrets: Iterable[str] = (),
+               scrub: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """One quarantined item (a malformed entity inside an otherwise readable page); kept (``keep_raw``) with
-    ``secrets`` and credential-shaped text masked (module docstring)."""
+    ``secrets`` and credential-shaped text masked, and what it holds of an erased account taken out by ``scrub``
+    (module docstring)."""
     raw = json.dumps(item, sort_keys=True, default=str).encode()
     entry: dict[str, Any] = {"kind": "item", "reason": reason, "shape": shape(item), **_fingerprint(raw)}
     if keep_raw:
-        entry["item"] = redact_value(item, tuple(secrets))  # every string, field names included
+        kept = scrub(item) if scrub is not None else item
+        entry["item"] = redact_value(kept, tuple(secrets))  # every string, field names included
     return entry
 
 
 def body_entry(reason: str, content: bytes, status: int, content_type: str, keep_raw: bool,
-               secrets: Iterable[str] = ()) -> dict[str, Any]:
+               secrets: Iterable[str] = (), scrub: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     """One quarantined response body (not JSON, or not the documented shape); kept (``keep_raw``) with ``secrets``
-    and credential-shaped text masked (module docstring)."""
+    and credential-shaped text masked, and what it says of an erased account taken out by ``scrub`` (module
+    docstring)."""
     entry: dict[str, Any] = {"kind": "body", "reason": reason, "status": status,
                              "content_type": content_type[:100], **_fingerprint(content)}
     if keep_raw:
@@ -79,6 +88,8 @@ def body_entry(reason: str, content: bytes, status: int, content_type: str, keep
         text = content[:MAX_BODY + _MASK_MARGIN].decode("utf-8", "replace")
         if len(content) > MAX_BODY + _MASK_MARGIN:  # what was read ends inside the body: maybe inside a secret
             text = without_secret_start(text.rstrip("\ufffd"), secrets)
+        if scrub is not None:
+            text = scrub(text)
         entry["body"] = redact_text(text, secrets)[:MAX_BODY]
     return entry
 
@@ -124,20 +135,26 @@ def _batch_id(batch_id: str, entries: list[dict[str, Any]], by_content: bool) ->
 
 def quarantine_items(lake: LakeBackend, instance: str, endpoint: str, quarantined: Iterable[QuarantinedItem],
                      batch_id: str, *, keep_raw: bool, fetched_at: datetime | None = None,
-                     by_content: bool = False, secrets: Iterable[str] = ()) -> str | None:
+                     by_content: bool = False, secrets: Iterable[str] = (),
+                     scrub: Callable[[Any], Any] | None = None) -> str | None:
     """Write the malformed items of one landed page (``Landed.quarantined``) as one quarantine file; None when
     there are none. ``by_content`` appends :func:`content_tag` to ``batch_id`` (module docstring); ``secrets``
-    are masked in the items kept. Raises :class:`~fediscope.errors.LakeError` when the lake cannot be written."""
+    are masked in the items kept, and ``scrub`` (the policy's :meth:`~fediscope.privacy.PrivacyPolicy.
+    quarantine_scrub`) takes what they hold of an erased account out. Raises :class:`~fediscope.errors.LakeError`
+    when the lake cannot be written."""
     secrets = tuple(secrets)
-    entries = [item_entry(q.reason, q.item, keep_raw=keep_raw, secrets=secrets) for q in quarantined]
+    entries = [item_entry(q.reason, q.item, keep_raw=keep_raw, secrets=secrets, scrub=scrub) for q in quarantined]
     return write_quarantine(lake, instance, endpoint, entries, _batch_id(batch_id, entries, by_content), fetched_at)
 
 
 def quarantine_body(lake: LakeBackend, instance: str, exc: MalformedResponse, batch_id: str, *, keep_raw: bool,
-                    by_content: bool = False, secrets: Iterable[str] = ()) -> str | None:
+                    by_content: bool = False, secrets: Iterable[str] = (),
+                    scrub: Callable[[Any], Any] | None = None) -> str | None:
     """Write the body of a :class:`~fediscope.sources.client.MalformedResponse` (not JSON, or not the documented
     shape) as one quarantine file under its endpoint, the reason being the exception's message; returns the
-    file's lake path. ``secrets`` are masked in the body kept. Raises :class:`~fediscope.errors.LakeError` when
-    the lake cannot be written."""
-    entries = [body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=keep_raw, secrets=secrets)]
+    file's lake path. ``secrets`` are masked in the body kept, and ``scrub`` takes what it says of an erased
+    account out (as :func:`quarantine_items`). Raises :class:`~fediscope.errors.LakeError` when the lake cannot be
+    written."""
+    entries = [body_entry(str(exc), exc.content, exc.status, exc.content_type, keep_raw=keep_raw, secrets=secrets,
+                          scrub=scrub)]
     return write_quarantine(lake, instance, exc.endpoint, entries, _batch_id(batch_id, entries, by_content))

@@ -1,0 +1,101 @@
+"""The access export lists every quarantine file the erasure deletes.
+
+Was: ``gdpr export`` did not look at the quarantine at all, while ``gdpr erase`` deletes the quarantine files that
+name the account and those named after a page of its own ``account:`` source (whose batch id holds a digest of its
+handle): the answer to an access request left out data the erasure of the same account deleted.
+
+The real collector walks the sources against the recorded Mastodon double, which breaks some answers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from gdpr_lake import KEY, LOCAL, STATUS_FILES, SUBJECT, land_recordings, recorded
+
+from fediscope.config import Settings
+from fediscope.gdpr.erase import erase_account
+from fediscope.gdpr.export import export_account
+from fediscope.lake.backend import open_lake
+from fediscope.lake.state import source_batch_tag
+from fediscope.privacy import policy_from_settings
+from fediscope.sources.collector import run_collection
+from fediscope.sources.pages import QuarantinedItem
+from fediscope.sources.quarantine import quarantine_items
+from fediscope.sources.spec import parse_source
+from fediscope.sources.spellings import on_instance
+
+USER = "mastodonpy_test_2"  # a recorded account with public statuses
+
+
+def _quarantined(lake_dir: Path) -> set[str]:
+    return {p.relative_to(lake_dir).as_posix() for p in (lake_dir / "quarantine").rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_the_export_lists_the_quarantine_files_the_erasure_deletes(mastodon_server, tmp_path: Path,
+                                                                   privacy: bool) -> None:
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        backfill_pages=2, privacy=privacy, max_retries=0)
+    domain = mastodon_server.domain
+    # the account's own timeline answers an HTML page once, then a page with a malformed status; the public
+    # timeline breaks once too (a page of another source, naming nobody)
+    mastodon_server.malformed("not_json", times=1, after=1, path="/api/v1/accounts/")
+    mastodon_server.malformed("missing_fields", times=1, after=2, path="/api/v1/accounts/")
+    mastodon_server.malformed("not_json", times=1, path="/api/v1/timelines/public")
+    sources = [parse_source(f"account:{USER}@{domain}"), parse_source("public")]
+    run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
+    policy = policy_from_settings(settings) if privacy else None
+    tag = source_batch_tag(policy, on_instance(sources[0], domain))
+    before = _quarantined(lake_dir)
+    own = {path for path in before if f"-{tag}-" in path}
+    assert len(own) >= 2 and before - own, before
+
+    document = export_account(settings, f"{USER}@{domain}")
+    listed = {entry["path"]: entry for entry in document["quarantine"]}
+    assert set(document) == set(document["about"])  # the field is explained in the answer
+
+    erase_account(settings, f"{USER}@{domain}")
+
+    deleted = before - _quarantined(lake_dir)
+    assert deleted == own  # what makes the comparison meaningful: the erasure deletes these files
+    assert set(listed) == deleted
+    for path in own:  # a page of the account's own source: listed with what it holds
+        assert listed[path]["why"] == "source" and listed[path]["endpoint"] and listed[path]["entries"]
+        assert all(entry["reason"] for entry in listed[path]["entries"])
+
+
+def test_the_export_lists_another_sources_quarantine_naming_the_account_without_its_content(tmp_path: Path) -> None:
+    """A page of another source kept aside (privacy off keeps its items) with an item that mentions the account: the
+    erasure deletes the file, so the export lists it, with only the kind and reason of the entry naming the
+    account (the item is another person's status)."""
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        privacy=False)
+    lake = open_lake(str(lake_dir))
+    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    statuses = recorded(STATUS_FILES, "statuses")
+    user = SUBJECT.split("@")[0]
+    mentioning = next(item for _, item in statuses
+                      if any(m.get("acct") == user for m in item.get("mentions") or [])
+                      and item["account"]["acct"] != user)
+    other = next(item for _, item in statuses if user not in json.dumps(item))
+    # malformed as a server may send them: a field the API documents left out
+    items = [QuarantinedItem("missing field: created_at", {k: v for k, v in each.items() if k != "created_at"})
+             for each in (mentioning, other)]
+    path = quarantine_items(lake, LOCAL, "/api/v1/timelines/public", items, "20260101T000000-public-0001",
+                            keep_raw=True)
+    assert path is not None
+
+    document = export_account(settings, SUBJECT)
+    listed = [entry for entry in document["quarantine"] if entry["path"] == path]
+    assert listed == [{"path": path, "why": "names", "instance": LOCAL, "endpoint": "/api/v1/timelines/public",
+                       "fetched_at": listed[0]["fetched_at"] if listed else None,
+                       "entries": [{"kind": "item", "reason": "missing field: created_at"}]}]
+    assert mentioning["content"] not in json.dumps(document)  # another person's words are not in the answer
+
+    erase_account(settings, SUBJECT)
+    assert not (lake_dir / path).exists()
