@@ -313,7 +313,10 @@ def _prefix_text(value: Any) -> str:
     """A ``prefix`` argument as ``store export --prefix``'s text, which :func:`~fediscope.store.port.prefix_value`
     then reads as the column's type: a number or boolean as JSON writes it (``3``, ``1e+20``, ``true``), a date as
     ``YYYY-MM-DD`` (a day column's text); ConfigError for anything else (a datetime: no metric's prefix holds
-    one)."""
+    one). A numpy scalar (a value of a pandas column: ``numpy.int64``, ``numpy.datetime64`` of a day) is taken as
+    the Python value it holds; an array is no one value."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, str):
         return value
     if isinstance(value, bool | int | float):
