@@ -452,3 +452,19 @@ def test_a_timestamps_column_of_text_that_is_no_timestamp_is_refused_naming_the_
 def test_a_timestamps_column_of_timestamps_or_their_text_is_computed(compute, select):
     assert compute("stamped", "-- key: id\n-- timestamps: at",
                    f"SELECT id, {select} AS at FROM range(3) AS t(id)\n").num_rows == 3
+
+
+@pytest.mark.spark
+def test_a_timestamps_column_holding_no_timestamps_is_refused_alike_on_spark(tmp_path, spark):  # noqa: ANN001
+    compute = _computing(tmp_path, "spark", spark=spark)
+    run_one = next(compute)
+    where = f"metric stamped ({tmp_path / 'metrics' / 'stamped.sql'}): column at, named in its '-- timestamps:' line, "
+    with pytest.raises(MetricFileError, match=re.escape(where + "holds dates, not UTC timestamps")):
+        run_one("stamped", "-- key: id\n-- timestamps: at",
+                "SELECT id, DATE '2026-11-01' AS at FROM (VALUES (1), (2)) AS t(id)\n")
+    with pytest.raises(MetricFileError, match=re.escape(where + "holds '2026-11-01', which is not a UTC timestamp")):
+        run_one("stamped", "-- key: id\n-- timestamps: at",
+                "SELECT id, '2026-11-01' AS at FROM (VALUES (1), (2)) AS t(id)\n")
+    assert run_one("stamped", "-- key: id\n-- timestamps: at",
+                   "SELECT id, TIMESTAMP '2026-11-01 12:00:00' AS at FROM (VALUES (1), (2)) AS t(id)\n").num_rows == 2
+    compute.close()
