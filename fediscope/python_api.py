@@ -195,7 +195,7 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
     lists it under ``partly_written``."""
     table = {function.__name__: (function, metric) for function, metric in ANALYSES}
     if name not in table:
-        raise ConfigError(f"no analysis named {name!r}; the analyses are: {', '.join(table)}")
+        raise ConfigError(_no_analysis(settings, name, list(table)))
     function, metric = table[name]
     _check_count(n, "n")
     with keyboard_interrupts(), _reading(settings) as store:
@@ -211,6 +211,30 @@ def analysis(settings: Settings, name: str, n: int = 10) -> AnalysisResult:
             raise StoreError(failure) from None
         _warn_if_partly_written(store, metric)
         return result
+
+
+def _no_analysis(settings: Settings, name: str, analyses: list[str]) -> str:
+    """What :func:`analysis` says of a name no analysis has: a metric's name (one's own, which ``fediscope report``
+    shows beside the analyses, or a built-in metric's table) is told to :func:`metric_rows`, a typo the name meant.
+    The metric files are read as ``process`` reads them; broken ones are not this call's business, so then only the
+    built-in names are known."""
+    from fediscope.engine.metrics import load_metrics
+    from fediscope.errors import FediscopeError
+
+    readers = [function.__name__ for function, metric in ANALYSES if metric == name]
+    try:
+        is_metric = bool(readers) or name in load_metrics(own_dir=settings.metrics_dir)
+    except FediscopeError:
+        is_metric = False
+    listed = f"the analyses are: {', '.join(analyses)}"
+    if is_metric:
+        whose = (f"the metric of analys{'es' if len(readers) > 1 else 'is'} {', '.join(readers)}" if readers
+                 else "a metric no analysis reads")
+        return (f"no analysis named {name!r}: it is {whose}; read its rows with fediscope.python_api.metric_rows("
+                f"settings, {name!r}). T{listed[1:]}")
+    close = difflib.get_close_matches(name, analyses, n=1)
+    meant = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no analysis named {name!r}{meant}; {listed}"
 
 
 def _warn_if_partly_written(store: MetricStore, name: str) -> None:
@@ -289,7 +313,10 @@ def _prefix_text(value: Any) -> str:
     """A ``prefix`` argument as ``store export --prefix``'s text, which :func:`~fediscope.store.port.prefix_value`
     then reads as the column's type: a number or boolean as JSON writes it (``3``, ``1e+20``, ``true``), a date as
     ``YYYY-MM-DD`` (a day column's text); ConfigError for anything else (a datetime: no metric's prefix holds
-    one)."""
+    one). A numpy scalar (a value of a pandas column: ``numpy.int64``, ``numpy.datetime64`` of a day) is taken as
+    the Python value it holds; an array is no one value."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, str):
         return value
     if isinstance(value, bool | int | float):

@@ -1401,3 +1401,18 @@ def test_scrub_redacts_a_shown_url_apart_from_the_text_around_it() -> None:
     detail = f"{shown}: refused"
     assert scrub([Check("lake", FAIL, detail)], [], [shown])[0].detail == (
         "webhdfs://nn.example:9870/lake?page=2&user.cookie=***: refused")
+
+
+def test_an_own_metric_whose_timestamps_line_names_a_date_column_fails(clean_env: Path) -> None:
+    """Was: OK, and so did `process`; then every read of the metric failed saying to re-run `process`. The bound
+    result's column type tells it, with no lake and no row."""
+    own = clean_env / "own"
+    own.mkdir()
+    path = own / "daily.sql"
+    path.write_text("-- question: How many toots a day?\n-- key: day\n-- timestamps: day\n"
+                    "SELECT CAST(created_at AS DATE) AS day, count(*) AS toots FROM statuses GROUP BY 1\n")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own)))
+    assert code == 1, output
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert line.startswith(f"FAIL  metrics        metric daily ({path}): column day, named in its '-- timestamps:' "
+                           "line, holds dates, not UTC timestamps"), line

@@ -422,3 +422,26 @@ def test_the_documented_python_examples_run_as_written(where: str, code: str, no
     exec(compile(code, where, "exec"), {"__name__": "__main__"})  # noqa: S102 - the docs' own example
     out = capsys.readouterr().out
     assert "process (duckdb): curated" in out and "Top accounts" in out, out
+
+
+def test_an_analysis_asked_by_a_metric_s_name_says_how_to_read_that_metric(tmp_path: Path) -> None:
+    """Was: ``no analysis named 'toots_per_language'; the analyses are: …`` alone, though `fediscope report` shows
+    one's own metric beside the analyses: a notebook asking for it (or a built-in metric by its table's name) was not
+    told that ``fs.metric_rows`` reads it. A typo of an analysis' name is told the name meant. No store is opened."""
+    mine = tmp_path / "mine"
+    own_metric(mine, f"SELECT language, count(*) AS toots {PER_LANGUAGE}")
+    settings = fs.settings(store=f"sqlite:///{tmp_path / 'not-created.db'}", metrics_dir=mine)
+    with pytest.raises(ConfigError) as raised:
+        fs.analysis(settings, "toots_per_language")
+    assert str(raised.value).startswith(
+        "no analysis named 'toots_per_language': it is a metric no analysis reads; read its rows with "
+        "fediscope.python_api.metric_rows(settings, 'toots_per_language'). The analyses are: top_accounts, ")
+    with pytest.raises(ConfigError) as raised:
+        fs.analysis(settings, "hashtags_daily")
+    assert str(raised.value).startswith(
+        "no analysis named 'hashtags_daily': it is the metric of analysis hashtags_per_day; read its rows with "
+        "fediscope.python_api.metric_rows(settings, 'hashtags_daily'). The analyses are: top_accounts, ")
+    with pytest.raises(ConfigError, match="^no analysis named 'langauges' \\(did you mean 'languages'\\?\\); the "
+                                          "analyses are: top_accounts, "):
+        fs.analysis(settings, "langauges")
+    assert not (tmp_path / "not-created.db").exists()

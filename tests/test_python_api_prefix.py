@@ -146,3 +146,26 @@ def test_a_prefix_read_overtaken_by_a_write_is_read_again_and_gives_the_new_rows
     # the first page (the generation compared after it is the write's) is refused, then the whole read again: 2,
     # then 2 + 2 + 1 rows
     assert pages == [2, 2, 2, 1]
+
+
+def test_a_numpy_or_pandas_scalar_is_taken_as_the_python_value_it_holds(tmp_path: Path) -> None:
+    """A value taken from a DataFrame's column (``for hour in frame.hour: …``) is numpy's, not Python's. Was: ``prefix
+    must be text, a number, true or false, or a date (got int64 np.int64(3))``, though it is a number."""
+    numpy = pytest.importorskip("numpy")
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    store = open_store(url)
+    try:
+        store.write(BY_HOUR, HOURS)
+        store.write(DAY_USES, ROWS)
+    finally:
+        store.close()
+    settings = fs.settings(store=url)
+    for hour in (numpy.int64(3), numpy.int32(3), numpy.uint8(3)):
+        assert fs.metric_rows(settings, "by_hour", prefix=hour) == [HOURS[2], HOURS[0]]
+    assert fs.metric_rows(settings, "day_uses", prefix=numpy.str_("2024-01-02")) == ON_2024_01_02
+    assert fs.metric_rows(settings, "day_uses", prefix=numpy.datetime64("2024-01-02")) == ON_2024_01_02
+    with pytest.raises(ConfigError) as raised:  # as the float 3.5 is
+        fs.metric_rows(settings, "by_hour", prefix=numpy.float64(3.5))
+    assert "got '3.5'" in str(raised.value)
+    with pytest.raises(ConfigError, match=r"^prefix must be text, a number, true or false, or a date \(got ndarray "):
+        fs.metric_rows(settings, "by_hour", prefix=numpy.array([3]))

@@ -214,13 +214,19 @@ def test_an_own_metric_whose_timestamp_is_past_the_year_9999_in_utc_is_named_and
         processed, capsys, fmt):
     """Was: ``--format json`` ended in an OverflowError traceback (exit 1, nothing printed) converting the value of a
     ``-- timestamps:`` column that is past 9999-12-31 once in UTC; it is a value this version cannot read, named with
-    its reason as any other, in either format."""
-    (processed / "sql" / "far_future.sql").write_text(
-        "-- question: When does the far future start?\n-- key: name\n-- timestamps: starts\n"
-        "SELECT 'far' AS name, '9999-12-31 23:30:00-01:00' AS starts\n", encoding="utf-8")
+    its reason as any other, in either format. `fediscope process` now refuses to store such a value (exit 2), so
+    the row is stored as another fediscope version stored it, by the store's own write."""
+    path = processed / "sql" / "far_future.sql"
+    path.write_text("-- question: When does the far future start?\n-- key: name\n-- timestamps: starts\n"
+                    "SELECT 'far' AS name, '9999-12-31 23:30:00-01:00' AS starts\n", encoding="utf-8")
     registry.load_metrics.cache_clear()
     code, _, err = run(capsys, "process")
-    assert code == 0, err
+    assert code == 2 and f"metric far_future ({path}): column starts, named in its '-- timestamps:' line" in err
+    store = open_store(f"sqlite:///{processed / 'store.db'}")
+    try:
+        store.write(registry.load_metrics()["far_future"], [{"name": "far", "starts": "9999-12-31 23:30:00-01:00"}])
+    finally:
+        store.close()
     code, out, err = run(capsys, "report", "--format", fmt, "--no-charts")
     assert code == 1 and "Traceback" not in err
     assert "fediscope: error: 1 other metric could not be read (see above): far_future" in err

@@ -194,13 +194,22 @@ class Engine(ABC):
         building a Python object per value, so the incremental path can compare results in bulk; except that
         rows whose text key (or text rank value) no store can hold are left out here, the rows stores get
         (:func:`~fediscope.engine.metric_state.without_unstorable_keys`)."""
-        from fediscope.engine.metric_state import arrow_types, check_result, normalize_table, without_unstorable_keys
+        from fediscope.engine.metric_state import (
+            arrow_types,
+            check_result,
+            check_timestamp_columns,
+            normalize_table,
+            without_unstorable_keys,
+        )
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
                 self.register_curated_views()
             with _naming(metric):
-                table = normalize_table(self.storable_arrow(metric.sql))
+                result = self.storable_arrow(metric.sql)
+                # by the engine's types: normalize_table gives a DATE as its text, which says less than "dates"
+                check_timestamp_columns(metric, result.schema)
+                table = normalize_table(result)
             # before any store write: the store's CREATE TABLE refused it only after every metric was computed
             check_column_count(metric, table.num_columns, self.settings.store)
             check_definition_size(metric, table.column_names, self.settings.store)
@@ -228,7 +237,7 @@ class Engine(ABC):
         ``fediscope doctor`` runs it on :meth:`register_curated_views` ``(empty=True)``, so it needs no lake. Rows too
         large for a MariaDB table (:func:`~fediscope.engine.metrics.check_row_size`) are found by the columns' types
         alone, each column taken to hold values (a text column all NULL in a run is stored as a number)."""
-        from fediscope.engine.metric_state import schema_types
+        from fediscope.engine.metric_state import check_timestamp_columns, schema_types
 
         with self._errors_in_lake_terms():
             if not self._curated_views:
@@ -237,6 +246,7 @@ class Engine(ABC):
                 schema = self.storable_schema(metric.sql)
             columns = list(schema.names)
             check_result_columns(metric, columns)
+            check_timestamp_columns(metric, schema)
             check_column_names(metric.name, columns, metric.source)
             check_column_count(metric, len(columns), self.settings.store)
             check_definition_size(metric, columns, self.settings.store)

@@ -53,7 +53,7 @@ from fediscope.engine.metrics import Metric, check_result_columns
 from fediscope.errors import LakeError, MetricFileError
 from fediscope.lake.backend import LakeBackend
 from fediscope.lake.layout import STATE_ROOT
-from fediscope.timestamps import parse_iso
+from fediscope.timestamps import parse_iso, rfc3339_utc
 
 if TYPE_CHECKING:
     from fediscope.config import Settings
@@ -243,12 +243,57 @@ def _int64(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
         raise wide_integer(*wide) from None
 
 
+def check_timestamp_columns(metric: Metric, schema: pa.Schema, table: pa.Table | None = None) -> None:
+    """Refuse, with a :class:`MetricFileError` naming the metric's file, a ``-- timestamps:`` column that holds no
+    timestamps: of another type (a DATE, a number, a boolean: by ``schema``, also of a result only bound, as
+    ``fediscope doctor`` checks it), or, of ``table``'s text, a value that is no timestamp as every reader of the
+    store reads it (:func:`~fediscope.timestamps.rfc3339_utc`: ``2026-11-01`` alone is no moment in time). Was:
+    stored without a word, then every read of the metric (the report, ``fs.metric_rows``, the results API) failed
+    saying to re-run ``fediscope process``, which stored it again as it was. A column the result lacks is left to
+    :func:`~fediscope.engine.metrics.check_result_columns`."""
+    for column in metric.timestamp_columns:
+        if column not in schema.names:
+            continue
+        kind = schema.field(column).type
+        if pa.types.is_timestamp(kind) or pa.types.is_null(kind):
+            continue
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+            if table is not None:
+                _refuse_text_no_timestamp(metric, column, table.column(column))
+            continue
+        if pa.types.is_date(kind):
+            holds = "dates"
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            holds = "numbers"
+        elif pa.types.is_boolean(kind):
+            holds = "booleans"
+        else:
+            holds = f"values of type {kind}"
+        raise MetricFileError(f"{metric.where}: column {column}, named in its '-- timestamps:' line, holds {holds}, "
+                              "not UTC timestamps; name only columns of timestamps there, selected as they are or "
+                              f"as text (strftime(x, '%Y-%m-%d %H:%M:%S')), and leave a date column out of the line "
+                              "(a date is given as YYYY-MM-DD without it)")
+
+
+def _refuse_text_no_timestamp(metric: Metric, column: str, values: pa.ChunkedArray) -> None:
+    """The text of a ``-- timestamps:`` column, each distinct value read as the stores' readers read it."""
+    for value in pc.unique(values).to_pylist():
+        try:
+            rfc3339_utc(value)
+        except ValueError:
+            raise MetricFileError(f"{metric.where}: column {column}, named in its '-- timestamps:' line, holds "
+                                  f"{str(value)[:40]!r}, which is not a UTC timestamp written YYYY-MM-DD HH:MM:SS; "
+                                  f"write it with strftime({column}, '%Y-%m-%d %H:%M:%S'), or leave the column out "
+                                  "of the line") from None
+
+
 def check_result(metric: Metric, table: pa.Table) -> None:
     """Refuse, with a :class:`MetricFileError` naming the metric's file, a result that does not fit its header: a key
     or rank column the SQL does not select (also when it returns no rows, which would otherwise pass until a
     later run has some), a NULL in a key column, or two rows with one key. A store keeps one row per key, so such
     rows were silently collapsed into whichever came last, though the header says the key identifies a row."""
     check_result_columns(metric, table.column_names)
+    check_timestamp_columns(metric, table.schema, table)
     _refuse_null_keys(metric, table)
     if table.num_rows < 2:
         return

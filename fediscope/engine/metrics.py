@@ -19,7 +19,9 @@ DuckDB's dialect; the Spark engine translates it with sqlglot. Header keys:
   ``strftime(…, '%Y-%m-%d %H:%M:%S')`` of a UTC time): the stores keep such a value as that text (they know no
   time type), and the results API and ``fediscope report --format json`` give it as RFC 3339 UTC
   (``2026-11-01T12:00:00Z``, :func:`fediscope.timestamps.rfc3339_utc`), which JavaScript's ``Date`` reads as UTC,
-  not as local time. Date-only columns (``YYYY-MM-DD``) are not listed: they are no moment in time.
+  not as local time. Date-only columns (``YYYY-MM-DD``) are not listed: they are no moment in time. A listed
+  column of another type (a DATE, a number) or of text that is no such timestamp is refused when the result is
+  computed or bound (:func:`fediscope.engine.metric_state.check_timestamp_columns`), not at its first read.
 
 Each of these lines may be given once, with a value (:data:`HEADER_FORMS`): one given twice, or empty, is refused
 the same way, as is a ``key`` naming a column twice or holding an empty name (``a,,b``, ``a,``). Other

@@ -414,3 +414,57 @@ def test_a_metric_spark_cannot_run_alike_is_refused_on_spark_naming_the_file(tmp
     assert "SQLQueryContextLogger" not in capfd.readouterr().err
     assert run_one("weekdays", "-- key: d", "SELECT 1 AS d\n").to_pylist() == [{"d": 1}]
     compute.close()
+
+
+@pytest.mark.parametrize(("select", "holds"), [
+    ("CAST(TIMESTAMP '2026-11-01 12:00:00' + id * INTERVAL 1 DAY AS DATE)", "dates"),
+    ("id * 1000", "numbers"),
+    ("id > 1", "booleans"),
+])
+def test_a_timestamps_column_of_another_type_is_refused_naming_the_file(compute, tmp_path, select, holds):
+    """Was: stored without a word, then every read of the metric (``fediscope report``, ``fs.metric_rows``, the
+    results API) failed saying the store held what this version does not read and to re-run ``fediscope process``,
+    which stored it again as it was: a ``-- timestamps:`` line naming a DATE (``day``) is a researcher's likely
+    slip. Refused when computed, as the header's other mistakes are, also without rows."""
+    path = tmp_path / "metrics" / "stamped.sql"
+    for where in ("", "WHERE id > 5"):
+        with pytest.raises(MetricFileError, match=re.escape(
+                f"metric stamped ({path}): column at, named in its '-- timestamps:' line, holds {holds}, not "
+                "UTC timestamps")):
+            compute("stamped", "-- key: id\n-- timestamps: at", f"SELECT id, {select} AS at FROM range(3) AS t(id) "
+                                                                f"{where}\n")
+
+
+def test_a_timestamps_column_of_text_that_is_no_timestamp_is_refused_naming_the_value(compute, tmp_path):
+    """Text is what the line asks for (``strftime(…)``), so text is read value by value, as the stores' readers
+    read it: a date alone (``strftime(x, '%Y-%m-%d')``) is no moment in time."""
+    sql = "SELECT id, CASE WHEN id = 2 THEN '2026-11-03' ELSE '2026-11-01 12:00:00' END AS at FROM range(3) AS t(id)\n"
+    path = tmp_path / "metrics" / "stamped.sql"
+    with pytest.raises(MetricFileError, match=re.escape(
+            f"metric stamped ({path}): column at, named in its '-- timestamps:' line, holds '2026-11-03', which is "
+            "not a UTC timestamp written YYYY-MM-DD HH:MM:SS")):
+        compute("stamped", "-- key: id\n-- timestamps: at", sql)
+
+
+@pytest.mark.parametrize("select", ["TIMESTAMP '2026-11-01 12:00:00' + id * INTERVAL 1 HOUR",
+                                    "strftime(TIMESTAMP '2026-11-01 12:00:00', '%Y-%m-%d %H:%M:%S')",
+                                    "'2026-11-01T14:00:00+02:00'", "CAST(NULL AS VARCHAR)", "NULL"])
+def test_a_timestamps_column_of_timestamps_or_their_text_is_computed(compute, select):
+    assert compute("stamped", "-- key: id\n-- timestamps: at",
+                   f"SELECT id, {select} AS at FROM range(3) AS t(id)\n").num_rows == 3
+
+
+@pytest.mark.spark
+def test_a_timestamps_column_holding_no_timestamps_is_refused_alike_on_spark(tmp_path, spark):  # noqa: ANN001
+    compute = _computing(tmp_path, "spark", spark=spark)
+    run_one = next(compute)
+    where = f"metric stamped ({tmp_path / 'metrics' / 'stamped.sql'}): column at, named in its '-- timestamps:' line, "
+    with pytest.raises(MetricFileError, match=re.escape(where + "holds dates, not UTC timestamps")):
+        run_one("stamped", "-- key: id\n-- timestamps: at",
+                "SELECT id, DATE '2026-11-01' AS at FROM (VALUES (1), (2)) AS t(id)\n")
+    with pytest.raises(MetricFileError, match=re.escape(where + "holds '2026-11-01', which is not a UTC timestamp")):
+        run_one("stamped", "-- key: id\n-- timestamps: at",
+                "SELECT id, '2026-11-01' AS at FROM (VALUES (1), (2)) AS t(id)\n")
+    assert run_one("stamped", "-- key: id\n-- timestamps: at",
+                   "SELECT id, TIMESTAMP '2026-11-01 12:00:00' AS at FROM (VALUES (1), (2)) AS t(id)\n").num_rows == 2
+    compute.close()
