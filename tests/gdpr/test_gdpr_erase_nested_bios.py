@@ -97,3 +97,5 @@ def test_a_nested_bio_naming_the_erased_account_is_rewritten_as_landing_rewrites
     note = nested(landed)["note"]
     assert f"/@{USER}" not in note and ERASED in note, note  # landing after the erasure rewrites it
     assert nested(kept[0])["note"] == note  # and the erasure rewrote it so in the record landed before
+    erase_account(settings, SUBJECT)  # again: nothing more to rewrite
+    assert [record["data"] for records in raw_records(settings).values() for record in records] == kept
