@@ -21,7 +21,8 @@ The collector and the scraping API (:mod:`api.upstream`) write a page's malforme
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
 produce the same files. The collector names a file after its page (a page fetched again overwrites it); the API,
 which serves the same page to any number of requests, names it after its content (``by_content``), so malformed
-data asked for again lands in the same file of the day instead of one more file per request.
+data asked for again lands in the same file of the day instead of one more file per request. The stream
+(:mod:`fediscope.sources.stream`) writes its events' entries with :func:`item_entry`, with the same ``scrub``.
 """
 
 from __future__ import annotations
