@@ -203,21 +203,45 @@ class ProfileLinks:
         erasure and the erasure rewrites them in the records landed before. A copy when any changes, else
         ``account`` itself. Was: another person's bio kept a mention of the erased account landed after the
         erasure, while the erasure rewrote (part of) it in the records landed before."""
-        if not isinstance(account, dict) or not _profile_texts(account, self._visit(False, apply=False)):
+        if not isinstance(account, dict):
             return account
+        # the account it moved to, a whole profile too, as landing rewrites it (PrivacyPolicy._collected_profile)
+        moved = self.erase_profile(account.get("moved"))
+        if not _profile_texts(account, self._visit(False, apply=False)):
+            return account if moved is account.get("moved") else {**account, "moved": moved}
         out = copy.deepcopy(account)
         _profile_texts(out, self._visit(False, apply=True))
+        if moved is not account.get("moved"):
+            out["moved"] = moved
         return out
 
     def erase_authors(self, data: Any) -> Any:
         """A raw status record's ``data`` with :meth:`erase_profile` applied to the author of every status it
-        carries (:func:`nested_statuses`). A copy when any changes, else ``data`` itself."""
-        if not any(self.erase_profile(status.get("account")) is not status.get("account")
-                   for status in nested_statuses(data)):
+        carries (:func:`nested_statuses`) and to the account of each of their link previews' authors, as landing
+        rewrites them (:meth:`~fediscope.privacy.PrivacyPolicy._collected_card_author`). A copy when any changes,
+        else ``data`` itself. Was: a link preview author's bio was left as landed before the erasure."""
+        if not any(self.erase_profile(holder.get(name)) is not holder.get(name)
+                   for holder, name in _status_accounts(data)):
             return data
         out = copy.deepcopy(data)
-        for status in nested_statuses(out):
-            status["account"] = self.erase_profile(status.get("account"))
+        for holder, name in _status_accounts(out):
+            if (account := self.erase_profile(holder.get(name))) is not holder.get(name):
+                holder[name] = account
+        return out
+
+    def erase_contacts(self, data: Any) -> Any:
+        """A raw instance document's ``data`` with :meth:`erase_profile` applied to its contact account (``contact``'s
+        ``account``, v1's ``contact_account``), as landing rewrites it (:meth:`~fediscope.privacy.PrivacyPolicy.
+        _collected_instance`). A copy when it changes, else ``data`` itself."""
+        if not isinstance(data, dict):
+            return data
+        out = data
+        contact = data.get("contact")
+        if isinstance(contact, dict) and (account := self.erase_profile(contact.get("account"))) \
+                is not contact.get("account"):
+            out = {**out, "contact": {**contact, "account": account}}
+        if (account := self.erase_profile(data.get("contact_account"))) is not data.get("contact_account"):
+            out = {**out, "contact_account": account}
         return out
 
     def _previews(self, status: dict[str, Any]) -> bool:
@@ -267,6 +291,20 @@ def _texts(status: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:
             slots += [(author, name, False) for author in card["authors"] if isinstance(author, dict)
                       for name in _CARD_AUTHOR_TEXTS]
     return _visit_slots(slots, visit)
+
+
+def _status_accounts(data: Any) -> list[tuple[dict[str, Any], str]]:
+    """(holder, field) of each account object a status record's ``data`` carries whose profile landing rewrites: the
+    author of every status it carries (:func:`nested_statuses`) and each of their link previews' authors'."""
+    found: list[tuple[dict[str, Any], str]] = []
+    for status in nested_statuses(data):
+        if isinstance(status.get("account"), dict):
+            found.append((status, "account"))
+        card = status.get("card")
+        authors = card.get("authors") if isinstance(card, dict) else None
+        found += [(author, "account") for author in (authors if isinstance(authors, list) else ())
+                  if isinstance(author, dict) and isinstance(author.get("account"), dict)]
+    return found
 
 
 def _profile_texts(account: dict[str, Any], visit: Callable[[str, bool], Any]) -> bool:

@@ -590,6 +590,10 @@ class PrivacyPolicy:
     _opted_out_handles: set[str] = field(default_factory=set, repr=False, compare=False)
     #: pseudonyms already computed (an account appears on many statuses); bounded, kept in memory only
     _memo: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: digests of account profiles' texts found to name no erased account (:meth:`_named_in_profile`): an author's
+    #: bio comes back with each of its statuses; bounded, in memory only, forgotten when a handle domain is
+    #: registered (which may make a handle name an erased account)
+    _unnamed_profiles: set[bytes] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.enabled and not self.key:
@@ -616,6 +620,7 @@ class PrivacyPolicy:
         document declares, :func:`handle_domain_of`), when that is a proper parent domain of it and not a public
         suffix (:func:`parent_handle_domain`); returns the domain used, or None when nothing changes."""
         domain = parent_handle_domain(instance, handle_domain)
+        self._unnamed_profiles.clear()  # a handle may now name an erased account under its other name
         # this run's answer overrides one remembered (:meth:`use_remembered_handle_domains`)
         self.remembered_handle_domains.pop(instance.lower(), None)
         if domain is not None:
@@ -890,9 +895,7 @@ class PrivacyPolicy:
         out = _ascii_acct(account)
         if self.suppressed and isinstance(out, dict):
             # its bio, display name and fields naming an erased account, as `gdpr erase` rewrites them
-            erased: dict[str, _Erased] = {}
-            self._note_named(profile_texts(out), erased)
-            for key, who in erased.items():
+            for key, who in self._named_in_profile(profile_texts(out)).items():
                 out = ProfileLinks(key, who.links, who.ids).erase_profile(out)
         moved = account.get("moved") if isinstance(account, dict) else None
         if isinstance(moved, dict):
@@ -900,6 +903,26 @@ class PrivacyPolicy:
             if landed is not out.get("moved"):
                 out = {**out, "moved": landed}
         return out
+
+    def _named_in_profile(self, texts: list[str]) -> dict[str, _Erased]:
+        """The erased accounts an account profile's ``texts`` name (:meth:`_note_named`), by key. A profile found to
+        name none is remembered by a digest of its texts (:attr:`_unnamed_profiles`): landing with privacy off reads
+        the bio of each status's author, and a bio's links made that read (a search of each link, and a digest of
+        each handle it names to look up) cost three times what the rest of the status did once any account was
+        erased."""
+        erased: dict[str, _Erased] = {}
+        if not any("@" in text or "://" in text for text in texts):  # most display names and many bios
+            return erased
+        digest = hashlib.blake2b("".join(f"{len(text)}:{text}" for text in texts).encode("utf-8", "surrogatepass"),
+                                 digest_size=16).digest()
+        if digest in self._unnamed_profiles:
+            return erased
+        self._note_named(texts, erased)
+        if not erased:
+            if len(self._unnamed_profiles) >= _MEMO_SIZE:
+                self._unnamed_profiles.clear()
+            self._unnamed_profiles.add(digest)
+        return erased
 
     def _collected_skip(self, account: Any, instance: str) -> str | None:
         if not isinstance(account, dict):

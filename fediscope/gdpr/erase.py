@@ -562,10 +562,12 @@ def _erase_records(path: str, records: list[_Entry], before: list[str | None], t
         if mentioned is not None and links is not None and (
                 data := links.erase(record.get("data"), mentioned)) is not record.get("data"):
             scrubbed = {**record, "data": data}  # a copy: ``record`` keeps the texts as they were
-        if links is not None and entity in {"statuses", "accounts", "directory"}:
-            # the bios, display names and profile fields of the accounts it holds, as landing writes them
+        if links is not None and entity in {"statuses", "accounts", "directory", "instance"}:
+            # the bios, display names and profile fields of the accounts it holds (those they moved to, a link
+            # preview's author, an instance's contact too), as landing writes them
             # (fediscope.erased_mentions.ProfileLinks.erase_profile)
-            erase = links.erase_authors if entity == "statuses" else links.erase_profile
+            erase = {"statuses": links.erase_authors, "instance": links.erase_contacts}.get(entity,
+                                                                                          links.erase_profile)
             if (data := erase(scrubbed.get("data"))) is not scrubbed.get("data"):
                 scrubbed = {**scrubbed, "data": data}
         # ``old`` is the record's JSON before _unlink, which only takes away, and before the profile links became

@@ -21,13 +21,15 @@ The collector and the scraping API (:mod:`api.upstream`) write a page's malforme
 :func:`quarantine_items` and a body that is not the documented shape with :func:`quarantine_body`, so both
 produce the same files. The collector names a file after its page (a page fetched again overwrites it); the API,
 which serves the same page to any number of requests, names it after its content (``by_content``), so malformed
-data asked for again lands in the same file of the day instead of one more file per request.
+data asked for again lands in the same file of the day instead of one more file per request. The stream
+(:mod:`fediscope.sources.stream`) writes its events' entries with :func:`item_entry`, with the same ``scrub``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -88,10 +90,19 @@ def body_entry(reason: str, content: bytes, status: int, content_type: str, keep
         text = content[:MAX_BODY + _MASK_MARGIN].decode("utf-8", "replace")
         if len(content) > MAX_BODY + _MASK_MARGIN:  # what was read ends inside the body: maybe inside a secret
             text = without_secret_start(text.rstrip("\ufffd"), secrets)
+            if scrub is not None:  # or inside an erased account's handle or link, which scrub finds only whole
+                text = _CUT_WORD_RE.sub("", text)
         if scrub is not None:
             text = scrub(text)
         entry["body"] = redact_text(text, secrets)[:MAX_BODY]
     return entry
+
+
+#: The word (a handle, a link) a body read in part ends with: cut there, a handle or link of an erased account is no
+#: longer one that :meth:`~fediscope.privacy.PrivacyPolicy.erased_in_quarantine` finds, but still names it in part
+#: (``alice@exam``). Was: kept, in a body of multi-byte text (``MAX_BODY`` characters are more than what was read) or
+#: one the scrub shortened before the cut.
+_CUT_WORD_RE = re.compile(r"""[^\s"'<>]+\Z""")
 
 
 def without_secret_start(text: str, secrets: Iterable[str]) -> str:

@@ -300,13 +300,17 @@ class _Buffer:
         except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the decoder goes
             why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
             quarantined.append(item_entry(f"{event.name} event: payload is {why}", event.data,
-                                          keep_raw=not policy.enabled, secrets=secret_values(self.settings)))
+                                          keep_raw=not policy.enabled, secrets=secret_values(self.settings),
+                                          scrub=policy.quarantine_scrub(self.domain)))
             return 0, 0
         page = Page(self.source, self.domain, self.endpoint, [item], fetched_at=received_at)
         landed = land_page(page, policy)
         out.extend(landed.records)
-        quarantined.extend(item_entry(f"{event.name} event: {q.reason}", q.item, keep_raw=not policy.enabled,
-                                      secrets=secret_values(self.settings)) for q in landed.quarantined)
+        if landed.quarantined:  # with privacy off, kept without what it holds of an erased account, as the collector
+            scrub = policy.quarantine_scrub(self.domain)
+            quarantined.extend(item_entry(f"{event.name} event: {q.reason}", q.item, keep_raw=not policy.enabled,
+                                          secrets=secret_values(self.settings), scrub=scrub)
+                               for q in landed.quarantined)
         return landed.skipped, landed.opted_out
 
     def _deletion(self, event: Event, received_at: datetime, out: list[dict[str, Any]],
@@ -314,7 +318,8 @@ class _Buffer:
         status_id = event.data.strip().strip('"')
         if not _ID_RE.fullmatch(status_id):
             quarantined.append(item_entry("delete event: payload is not a status id", event.data,
-                                          keep_raw=not policy.enabled, secrets=secret_values(self.settings)))
+                                          keep_raw=not policy.enabled, secrets=secret_values(self.settings),
+                                          scrub=policy.quarantine_scrub(self.domain)))
             return
         out.append(envelope(self.domain, self.endpoint, deletion_data(self.domain, status_id, policy), received_at))
 
