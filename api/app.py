@@ -228,6 +228,12 @@ def _check_host() -> None:
         raise ApiError(400, "invalid_host", "this server listens on every address, so it cannot name itself in "
                                             "links: send a Host header")
     if header is None or not request.host or not _routable(request.host):
+        if header is not None and header == request.environ.get(ABSOLUTE_FORM_HOST):
+            raise ApiError(400, "invalid_host", "the authority of the request target in absolute form, which names "
+                                                "the host in place of the Host header (RFC 9112 section 3.2.2), is "
+                                                "not a host name (labels of 1 to 63 letters, digits and hyphens "
+                                                "joined by dots, or an IP address) with an optional :port; a user "
+                                                "name before an @ is not taken (RFC 9110 section 4.2.4)")
         raise ApiError(400, "invalid_host", "the request's Host header is missing, empty, repeated or not a host "
                                             "name (labels of 1 to 63 letters, digits and hyphens joined by dots, "
                                             "or an IP address) with an optional :port; an HTTP/1.1 request sends "
@@ -489,6 +495,12 @@ def make_server(app: Flask, host: str, port: int, threads: int, trusted_proxy: s
     return server
 
 
+#: the WSGI environ key :func:`_absolute_form_host` notes the authority it took as the Host under: a Host that is no
+#: host name is then said to be the target's (was: "the request's Host header is … not a host name" for
+#: ``GET http://user@api.example/… HTTP/1.1`` with a good Host header)
+ABSOLUTE_FORM_HOST = "fediscope.absolute_form_host"
+
+
 def _absolute_form_host(app: Any) -> Any:
     """``app`` given, for a request target in absolute form (``GET http://api.example/v1/... HTTP/1.1``), the
     target's authority as its Host: RFC 9112 section 3.2.2 has the server ignore the Host header then and use the
@@ -503,7 +515,7 @@ def _absolute_form_host(app: Any) -> Any:
         if sep and scheme.lower() in {"http", "https"}:
             authority = rest.partition("/")[0].partition("?")[0].partition("#")[0]
             if authority:
-                environ["HTTP_HOST"] = authority
+                environ["HTTP_HOST"] = environ[ABSOLUTE_FORM_HOST] = authority
         return app(environ, start_response)
 
     return wsgi

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from fediscope.console import (
     PRINTABLE_MESSAGE,
@@ -266,9 +266,7 @@ def redact_url(url: str) -> str:
         # SQLAlchemy has no fragment: ``?password=ab#cd&x=1`` is the password ``ab#cd`` (was: ``#cd&x=1`` shown)
         query, fragment = f"{query}#{fragment}", ""
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_is_secret_param(k) for k, _ in pairs):
-            query = urlencode([(k, MASK if _is_secret_param(k) else v) for k, v in pairs], safe="*")
+        query = _mask_query(query)
     if fragment:
         fragment = _FRAGMENT_PARAM_RE.sub(lambda m: m.group("prefix") + MASK, fragment)
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
@@ -279,6 +277,17 @@ def redact_url(url: str) -> str:
     # ``sqlite:////tmp/x.db`` into ``sqlite://tmp/x.db`` (a host ``tmp``) and ``sqlite:///x.db`` into ``sqlite:/x.db``
     before_query = re.split(r"[?#]", url, maxsplit=1)[0]
     return before_query + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def _mask_query(query: str) -> str:
+    """``query`` with each secret parameter's value (:func:`_is_secret_param`, its name read as ``parse_qsl`` reads
+    it) masked in place, and everything else as written. Was: the whole query decoded and encoded again
+    (``parse_qsl``, ``urlencode``) as soon as one parameter was secret, which changed what the others said: ``a;b=1``
+    became ``a%3Bb%3D1``, ``x=%2B%20`` became ``x=%2B+``, ``&&`` one ``&``, a bare ``flag`` ``flag=``."""
+    pieces = query.split("&")
+    masked = [f"{name}={MASK}" if _is_secret_param(unquote(name.replace("+", " "))) else piece
+              for piece in pieces for name in [piece.partition("=")[0]]]
+    return "&".join(masked)
 
 
 #: A secret parameter in a URL's fragment (what follows its first ``#``), at its start or after ``?``, ``&`` or

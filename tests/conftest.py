@@ -159,23 +159,38 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["TMPDIR"] = tempfile.tempdir = str(run)
 
 
-def _check_the_temporary_directory(session: pytest.Session) -> None:
+def _restore_the_temporary_directory(config: pytest.Config) -> None:
+    """The run's temporary directory removed with what it holds, and TMPDIR as it was; once."""
     import os
     import shutil
     import tempfile
 
-    from checkout_guard import left_in_temporary
-
-    run, was = session.config.stash.get(_RUN_TMPDIR, (None, None))
+    run, was = config.stash.get(_RUN_TMPDIR, (None, None))
     if run is None:
         return
-    left = left_in_temporary(run)
+    del config.stash[_RUN_TMPDIR]
     shutil.rmtree(run, ignore_errors=True)
     if was is None:
         os.environ.pop("TMPDIR", None)
     else:
         os.environ["TMPDIR"] = was
     tempfile.tempdir = None  # found again from TMPDIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # a run that starts no session (``pytest --help``, ``--markers``) configures and unconfigures only: its temporary
+    # directory, made in pytest_configure, is removed here (was: one empty ``fediscope-test-run-*`` left in /tmp each)
+    _restore_the_temporary_directory(config)
+
+
+def _check_the_temporary_directory(session: pytest.Session) -> None:
+    from checkout_guard import left_in_temporary
+
+    run, _ = session.config.stash.get(_RUN_TMPDIR, (None, None))
+    if run is None:
+        return
+    left = left_in_temporary(run)
+    _restore_the_temporary_directory(session.config)
     if left:
         session.config.stash[_LEFT_IN_TMPDIR] = left
         if session.exitstatus == pytest.ExitCode.OK:

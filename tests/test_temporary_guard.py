@@ -60,3 +60,15 @@ def test_a_run_whose_tests_leave_a_temporary_directory_fails_naming_it(tmp_path:
         else:
             assert done.returncode == 0 and "1 skipped" in out, out[-3000:]
         assert _left(tmp_path) == [], out[-3000:]  # the run's own directory went, with what it held
+
+
+@pytest.mark.parametrize("option", ["--markers", "--help"])
+def test_a_run_that_starts_no_session_leaves_no_temporary_directory(tmp_path: Path, option: str) -> None:
+    """``pytest --markers`` or ``--help`` configures the run (its own temporary directory made) and runs no session,
+    whose end removed it: an empty ``fediscope-test-run-*`` was left in the temporary directory by each."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", option,
+                           str(Path(__file__).relative_to(ROOT))], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert _left(tmp_path) == []

@@ -496,6 +496,22 @@ def test_a_request_target_in_absolute_form_names_the_host_of_the_links(served: s
     assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["code"] == "invalid_host", (head, body)
 
 
+@pytest.mark.parametrize("authority", [b"user@api.example.net", b"api.example.net:80@other.example", b"a_b.example"])
+def test_an_absolute_form_target_naming_no_host_is_said_to_be_the_targets_fault(served: str, authority: bytes) -> None:
+    """A target's authority that is no host (user information before an @, which RFC 9110 section 4.2.4 has a
+    recipient treat as an error; a name no host has) is 400 ``invalid_host`` naming the target, not the Host header,
+    which was fine (was: "the request's Host header is missing, empty, repeated or not a host name")."""
+    head, body = _raw_get(served, b"GET http://" + authority + b"/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  b"Connection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    error = json.loads(body)["error"]
+    assert error["code"] == "invalid_host"
+    assert error["message"].startswith("the authority of the request target in absolute form"), error
+    head, body = _raw_get(served, b"GET /health HTTP/1.1\r\nHost: " + authority + b"\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert json.loads(body)["error"]["message"].startswith("the request's Host header is missing"), body
+
+
 def test_behind_the_trusted_proxy_its_forwarded_host_wins_over_an_absolute_form_target(
         tmp_path: Path, mastodon_server: Any) -> None:
     """The trusted proxy's X-Forwarded-Host names the host clients reach: it names the links, also of a request
