@@ -38,6 +38,9 @@ def _binary(name: str, *fallbacks: str) -> str | None:
     return next((f for f in fallbacks if os.access(f, os.X_OK)), None)
 
 
+SOCKET_NAME = "mariadb.sock"
+
+
 class MariaDBServer:
     """``server = MariaDBServer(base).start(); url = server.create_database("t1"); server.stop()``.
 
@@ -59,7 +62,7 @@ class MariaDBServer:
 
     @property
     def socket(self) -> str:
-        return str(self.base / "mariadb.sock")
+        return str(self.base / SOCKET_NAME)
 
     @property
     def admin_url(self) -> str:
@@ -144,12 +147,28 @@ class MariaDBServer:
         self.process = None
 
 
+#: The longest path a Unix socket may have (``sun_path`` holds 108 bytes, its NUL included).
+SOCKET_PATH_MAX = 107
+
+
+def server_base(prefix: str) -> Path:
+    """A fresh temporary directory for a server, in the temporary directory (the test run's own, which the run's
+    guard checks), or in ``/tmp`` when the socket's path would be too long there: the run's directory lies under
+    ``TMPDIR``, so a ``TMPDIR`` of more than about 30 characters left no room for the socket and mariadbd would not
+    start."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    if len(os.fsencode(base / SOCKET_NAME)) <= SOCKET_PATH_MAX:
+        return base
+    base.rmdir()
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
 def serve_mariadb(prefix: str, **options: bool) -> Iterator[MariaDBServer]:
     """Start a server in a fresh short temp dir (a socket path has a length limit), yield it, tear it down.
 
     Skips the test, naming the missing Debian package, when mariadbd is not installed.
     """
-    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base = server_base(prefix)
     server = MariaDBServer(base, **options)
     if not server.available:
         shutil.rmtree(base, ignore_errors=True)
