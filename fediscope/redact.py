@@ -593,10 +593,12 @@ def _query_secrets(url: str) -> list[str]:
 
 
 #: Query parameters named like a credential-carrying header (``?Authorization=Bearer%20…``, ``?cookie=…``) or like
-#: a signed URL's signature (``X-Amz-Signature``, ``X-Goog-Signature``): their values are credentials too (the
-#: headers' as :func:`redact_text` masks them in free text; a signature's, alone in a URL's query, here only).
+#: a signed URL's signature (``X-Amz-Signature``, ``X-Goog-Signature``, ``oauth_signature``; not a flag about
+#: signatures, ``require_signature=true``, whose ``true`` would become a known secret masked everywhere): their
+#: values are credentials too (the headers' as :func:`redact_text` masks them in free text; a signature's, alone in
+#: a URL's query, here only).
 _SECRET_PARAM_RE = re.compile(r"(?:proxy-)?authorization|x-api-key|api-key|x-auth-token|(?:set-)?cookie"
-                              r"|(?:[\w.-]*[_-])?signature", re.IGNORECASE)
+                              r"|x-amz-signature|x-goog-signature|oauth_signature", re.IGNORECASE)
 
 
 def _is_secret_param(name: str) -> bool:

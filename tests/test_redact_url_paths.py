@@ -56,3 +56,11 @@ def test_a_url_masks_what_free_text_masks_in_its_query(url: str, expected: str) 
     (doctor's store and lake lines, log records' URLs), the headers' values while redact_text masked them in free
     text."""
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize("name", ["has-signature", "require_signature", "signature_version", "SignatureVersion"])
+def test_a_flag_about_signatures_is_no_secret(name: str) -> None:
+    """Only the signed URL conventions' signatures are masked: a parameter merely about signatures (its value
+    ``true``) would otherwise become a known secret (url_secrets) and ``true`` be masked in every log line."""
+    url = f"https://b.example/o?{name}=true"
+    assert redact_url(url) == url
