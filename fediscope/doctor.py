@@ -956,8 +956,9 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
         guarded_storage_check("store", settings),
         _guarded("engine", lambda: check_engine(settings),
                  "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
-        *([_guarded("spark_lake", lambda: check_spark_lake(settings) or Check("spark_lake", OK, ""),
-                    "set FEDISCOPE_SPARK_LAKE_URI to the lake's directory as Spark addresses it")]
+        # after the lake, as the checks of what it holds: an unusable lake is said once (was: its failure again here)
+        *(_after_lake("spark_lake", check_spark_lake,
+                      "set FEDISCOPE_SPARK_LAKE_URI to the lake's directory as Spark addresses it", settings, lake)
           if settings.spark_lake_uri else []),
         _guarded("metrics", lambda: check_metrics(settings), METRICS_FIX),
         _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),

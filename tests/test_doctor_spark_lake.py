@@ -76,3 +76,16 @@ def test_an_hdfs_spark_lake_uri_names_the_webhdfs_lakes_path(clean_env: Path, ur
     if status == FAIL:
         assert "another directory than the lake's, /data/fediscope" in check.detail, check
         assert check.fix.endswith(": hdfs://namenode:8020/data/fediscope"), check
+
+
+def test_an_unusable_lake_is_said_once_not_again_on_the_spark_lake_line(clean_env: Path) -> None:
+    """A lake that cannot be used fails the ``lake`` line; the ``spark_lake`` line, which compares the URI with
+    that lake, is left out as the checks of what the lake holds are (was: a remote lake's failure said a second
+    time, and here "OK … not compared: the lake holds nothing yet" of a lake that is a file)."""
+    (clean_env / "lake").write_text("a file, not a directory\n")
+    checks = run_checks(load_settings(env=_env(clean_env, FEDISCOPE_SPARK_LAKE_URI=(clean_env / "x").as_uri())),
+                        timeout=1)
+    lake = next(check for check in checks if check.name == "lake")
+    assert lake.status == FAIL, lake
+    assert [check.name for check in checks if check.status == FAIL] == ["lake"], checks
+    assert "spark_lake" not in [check.name for check in checks], checks
