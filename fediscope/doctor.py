@@ -39,9 +39,9 @@ The checks and what they do:
   master accepting TCP connections as ``process`` probes it before it starts the JVM
   (:func:`fediscope.engine.spark_engine.unreachable_master`: one of a ``spark://`` URL's masters, a ``k8s://``
   URL's API server; nothing for ``yarn``);
-* ``spark_lake`` — (only where ``FEDISCOPE_SPARK_LAKE_URI`` is set and the lake is usable) whether it names the lake's directory, as far
-  as that is told without a JVM (:func:`check_spark_lake`): a ``file:`` URI must hold the lake's top-level
-  directories, an ``hdfs://`` one for a WebHDFS lake must name its path (FAIL otherwise); any other is WARNed as
+* ``spark_lake`` — (only where ``FEDISCOPE_SPARK_LAKE_URI`` is set and the lake is usable) whether it names the
+  lake's directory, as far as that is told without a JVM (:func:`check_spark_lake`): a ``file:`` URI must hold the
+  lake's top-level directories, an ``hdfs://`` one for a WebHDFS lake must name its path (FAIL otherwise); any other is WARNed as
   left to the check ``process`` makes when Spark starts;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
   ``serve-api`` do, and has DuckDB bind each one's SQL to empty curated tables of the real schemas (no lake
@@ -947,8 +947,8 @@ def check_variables(env: Mapping[str, str] | None = None) -> Check | None:
 def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] | None = None) -> list[Check]:
     """Every check, in a fixed order (lake, lake_lock, curation, store, engine, spark_lake, metrics, api_key,
     pseudonym_key, tokens, instances, variables; ``lake_lock`` only while the lake is locked, ``curation`` only for
-    a lake with curated tables, ``spark_lake`` only where FEDISCOPE_SPARK_LAKE_URI is set and the lake did not fail, ``variables`` only when
-    a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
+    a lake with curated tables, ``spark_lake`` only where FEDISCOPE_SPARK_LAKE_URI is set and the lake did not
+    fail, ``variables`` only when a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
     (``os.environ``)."""
     lake = guarded_storage_check("lake", settings)
     checks = [lake, *lake_lock_line(settings, lake), *_curation_line(settings, lake)]
