@@ -41,8 +41,8 @@ The checks and what they do:
   URL's API server; nothing for ``yarn``);
 * ``spark_lake`` — (only where ``FEDISCOPE_SPARK_LAKE_URI`` is set and the lake is usable) whether it names the
   lake's directory, as far as that is told without a JVM (:func:`check_spark_lake`): a ``file:`` URI must hold the
-  lake's top-level directories, an ``hdfs://`` one for a WebHDFS lake must name its path (FAIL otherwise); any other is WARNed as
-  left to the check ``process`` makes when Spark starts;
+  lake's top-level directories, an ``hdfs://`` one for a WebHDFS lake must name its path (FAIL otherwise); any
+  other is WARNed as left to the check ``process`` makes when Spark starts;
 * ``metrics`` — reads every metric file (``spark_jobs/sql/`` and ``FEDISCOPE_METRICS_DIR``) as ``process`` and
   ``serve-api`` do, and has DuckDB bind each one's SQL to empty curated tables of the real schemas (no lake
   needed, no row read, a few milliseconds a metric): FAIL naming every file that does not define a metric (a
@@ -948,8 +948,8 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
     """Every check, in a fixed order (lake, lake_lock, curation, store, engine, spark_lake, metrics, api_key,
     pseudonym_key, tokens, instances, variables; ``lake_lock`` only while the lake is locked, ``curation`` only for
     a lake with curated tables, ``spark_lake`` only where FEDISCOPE_SPARK_LAKE_URI is set and the lake did not
-    fail, ``variables`` only when a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the environment the variables are read from
-    (``os.environ``)."""
+    fail, ``variables`` only when a ``FEDISCOPE_*`` variable is unknown), secrets scrubbed. ``env``: the
+    environment the variables are read from (``os.environ``)."""
     lake = guarded_storage_check("lake", settings)
     checks = [lake, *lake_lock_line(settings, lake), *_curation_line(settings, lake)]
     checks += [
