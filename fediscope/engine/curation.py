@@ -163,8 +163,11 @@ class CurateSummary:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
 
-#: How many statuses (by the instance they were fetched from and their id there) of the new status versions have an
-#: empty ``uri`` (one row, ``n``). The merge keeps one row per URI, so such statuses merged together are taken for
+#: The days of the new status versions (``dt``, as text), each with the statuses (by the instance they were fetched
+#: from and their id there, ``empty_uri_status``; NULL for a version with a URI) of that day whose ``uri`` is empty:
+#: the run counts those statuses (:func:`_days_and_empty_uris`). One query for both, not one each: on Spark, every
+#: query is jobs of its own, each a fixed cost whatever the data (this saves three jobs of a curation's ~85). The
+#: merge keeps one row per URI, so such statuses merged together are taken for
 #: versions of one status: the latest wins, the others are not curated (and which are merged together depends on the
 #: partitions a run rewrites: two such statuses of days apart curated by two runs keep two rows, a rebuild one). No
 #: Mastodon server sends an empty URI, and landing with privacy on lands none (a status without one is skipped, as the
@@ -173,8 +176,8 @@ class CurateSummary:
 #: (:func:`~fediscope.engine.curate_sql.rules_fingerprint`), which would tell every lake to re-curate for what only
 #: such raw files hold. A count, not a rule: not in :mod:`~fediscope.engine.curate_sql`, whose every public text the
 #: fingerprint hashes.
-EMPTY_URI_STATUSES = ("SELECT count(DISTINCT fetched_from || '/' || coalesce(status_id, '')) AS n "
-                      "FROM status_versions WHERE uri = ''")
+EMPTY_URI_STATUSES = ("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt, CASE WHEN uri = '' THEN fetched_from || '/' || "
+                      "coalesce(status_id, '') END AS empty_uri_status FROM status_versions")
 
 #: How messages name what limits a run to some fetch days by default: ``fediscope process``'s options (a caller
 #: whose user gives no such options names it its own way: :class:`fediscope.engine.process.RunArguments`).
@@ -438,12 +441,11 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
     if summary.future_versions_skipped:
         log.warning("curation: skipped %d status versions dated after their fetch (a remote clock or a forged date)",
                     summary.future_versions_skipped, extra={IN_SUMMARY: True})  # as the summary says it
-    summary.empty_uri_statuses = int(engine.query(EMPTY_URI_STATUSES)[0]["n"])
+    found, summary.empty_uri_statuses = _days_and_empty_uris(engine)
     if summary.empty_uri_statuses:
         log.warning("curation: %s with an empty uri, merged as versions of one status (one row per URI: the latest "
                     "is kept); raw files landed with privacy off or by other means",
                     count(summary.empty_uri_statuses, "status"), extra={IN_SUMMARY: True})  # as the summary says it
-    found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if not rebuild:
         found |= _days_of_copies_across_midnight(engine, found)
     if new_deletions:
@@ -466,6 +468,14 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
         _merge_partitions(engine, staged, summary, pending, days, rebuild, first_day)
     if new_deletions:
         pending.append((STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name, None, None))
+
+
+def _days_and_empty_uris(engine: Engine) -> tuple[set[str], int]:
+    """The days of the new status versions, and how many statuses among them have an empty ``uri``
+    (:data:`EMPTY_URI_STATUSES`: a status of that kind is counted once, whatever the days it has versions on)."""
+    rows = engine.query(EMPTY_URI_STATUSES)
+    empty = {r["empty_uri_status"] for r in rows if r["empty_uri_status"] is not None}
+    return {str(r["dt"]) for r in rows}, len(empty)
 
 
 def _days_of_copies_across_midnight(engine: Engine, days: set[str]) -> set[str]:
@@ -517,7 +527,9 @@ def _merge_partitions(engine: Engine, staged: Path, summary: CurateSummary, pend
                     extra={IN_SUMMARY: True})  # as the summary says it
     summary.statuses_written = engine.materialize("statuses_merged", _within(sql.PUBLIC_STATUSES, first_day))
     markers = engine.materialize("status_markers", sql.NON_PUBLIC_MARKERS)
-    engine.materialize("status_markers_kept", _within("SELECT * FROM status_markers", first_day))
+    # a view, not a copy: the write below reads it once, and a copy is a Spark job of its own (two, counted)
+    engine.execute(f"CREATE OR REPLACE TEMP VIEW status_markers_kept AS "
+                   f"{_within('SELECT * FROM status_markers', first_day)}")
     holding = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM statuses_merged")}
     summary.partitions_emptied = [day for day in days if day not in holding]
     if first_day is not None:  # the public statuses the retention left out

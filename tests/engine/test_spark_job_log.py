@@ -49,9 +49,12 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
                FEDISCOPE_PSEUDONYM_KEY=KEY.decode(), SPARK_CONF_DIR=str(conf_dir))
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
 
-    done = subprocess.run([str(spark_submit), "--master", "local[1]", str(ROOT / "spark_jobs" / "curate.py"),
-                           "--lake", str(lake_dir)], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=600)
+    # 2 shuffle partitions, as the tests' own session (tests/conftest.py): Spark's default of 200 made each of the
+    # curation's shuffles 200 tasks, most of the test's time (a submitted job keeps the configuration it is given, so
+    # this one is given that). Not a log setting: what the test is about stays Spark's defaults, or the user's file.
+    done = subprocess.run([str(spark_submit), "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=2",
+                           str(ROOT / "spark_jobs" / "curate.py"), "--lake", str(lake_dir)], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=600)
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.splitlines()[-1].startswith("{"), done.stdout[-3000:]  # the summary
