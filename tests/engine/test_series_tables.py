@@ -84,3 +84,17 @@ def test_the_weekday_advice_is_itself_portable_and_the_iso_weekday() -> None:
     weekday = advice.replace("CAST(x ", "CAST(t ")
     rows = duckdb.sql(f"SELECT {weekday}, isodow(t) FROM (VALUES {values}) AS v(t)").fetchall()
     assert [wd for wd, _ in rows] == [iso for _, iso in rows] == [7, 1, 2, 3, 4, 5, 6, 7, 1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_floating_point_statistics_are_not_refused_and_agree_but_for_the_last_digits(
+        engine: str, request: pytest.FixtureRequest) -> None:
+    """Not refused, deliberately: the engines add the values in another order and by other formulas, so a DOUBLE
+    statistic may differ in its last digits (``stddev_samp`` 3.7656119785455617 in DuckDB, 3.765611978545562 in
+    Spark), ordinary floating-point rounding that the README states for every floating-point aggregate."""
+    sql = ("SELECT stddev_samp(x), var_pop(x), corr(x, y), regr_slope(y, x) FROM (VALUES (5.218480833305253, 1.0), "
+           "(7.916216388874584, 2.5), (0.4779177778297, 0.25)) AS t(x, y)")
+    check_portable(sql)
+    (expected,) = duckdb.sql(sql).fetchall()
+    (got,) = rows_on(engine, sql, request)
+    assert got == pytest.approx(expected, rel=1e-12, abs=0)
