@@ -154,7 +154,7 @@ IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlg
 c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
 ``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`);
 ``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``, a calendar) as Spark's ``RANGE`` table, its
-column named as DuckDB names it (:func:`_spark_series_table`; sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``,
+column named as DuckDB names it (:func:`_spark_series`; sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``,
 which Spark does not resolve), refused of timestamps or of another table's column (:func:`_check_series_table`); and
 the quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``percentile_cont``/``percentile_disc …
 WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
@@ -863,7 +863,7 @@ def _has_decimal_literal(node: exp.Expression) -> bool:
 
 
 def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
-    """Refuse ``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``) where :func:`_spark_series_table`
+    """Refuse ``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``) where :func:`_spark_series`
     cannot write it as Spark's ``RANGE``: of TIMESTAMPs (Spark's is of whole numbers only), or of another table's
     column (``FROM v, range(v.n)``: Spark's arguments must be constants)."""
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
@@ -875,38 +875,70 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
             f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
             f"SQL (its arguments must be constants there); write a fixed {function}() (FROM range(0, 1000) AS t(i)) "
             "and join it on i < n")
-    typed = [annotate_types(arg.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING) for arg in args]
-    if any(isinstance(arg, exp.Interval) or (arg.type is not None and not _unknown(arg.type)
-                                             and arg.type.this not in _INTEGER_TYPES) for arg in typed):
+    if not _whole_series(series):
         raise NotPortableError(
             f"{name}: {function}() of timestamps as a table ({written}) is not translated to Spark SQL (Spark's "
             f"range is of whole numbers); write {function}() of whole numbers (FROM range(24) AS t(h)) and compute "
             "the timestamps from them")
 
 
-def _spark_series_table(node: exp.Expression) -> exp.Expression:
-    """``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``, a calendar to join on) as Spark's
-    ``RANGE(start, end, step)`` table (sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``, which Spark refused:
-    ``Cannot resolve routine `_u```). DuckDB's ``range`` ends before its end, as Spark's does; ``generate_series``
-    ends at it, so its end is moved one step's sign on (the values are whole numbers, :func:`_check_series_table`).
-    The column is named as DuckDB names it: as the alias's column, else as the alias (``range(3) AS t`` is
-    column ``t``), else as the function (``range``), where Spark's is ``id``."""
-    if not (isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries)):
+def _step_sign(step: exp.Expression) -> exp.Expression:
+    """The sign of a series' whole-number ``step``: 1 or -1 when written as a number, else Spark's ``SIGN`` of it
+    (a DOUBLE) as a BIGINT."""
+    literal = _int_literal(step)
+    if literal is not None:
+        return exp.Literal.number((literal > 0) - (literal < 0))
+    return exp.Cast(this=exp.func("SIGN", step.copy()), to=exp.DataType.build("BIGINT"))
+
+
+def _whole_series(series: exp.GenerateSeries) -> bool:
+    """Whether ``series`` is of whole numbers: neither an INTERVAL step nor an argument known to be of another type
+    (a TIMESTAMP; DuckDB's ``range`` of TIMESTAMPs takes an INTERVAL step)."""
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    typed = [annotate_types(arg.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+             for arg in args if arg is not None]
+    return not any(isinstance(arg, exp.Interval) or (not _unknown(arg.type) and arg.type.this not in _INTEGER_TYPES)
+                   for arg in typed)
+
+
+def _spark_series(node: exp.Expression) -> exp.Expression:
+    """``range``/``generate_series`` of whole numbers as Spark gives DuckDB's values (DuckDB's ``range`` ends before
+    its end, ``generate_series`` at it):
+
+    * as a table (``FROM range(24) AS t(h)``, a calendar to join on), Spark's ``RANGE(start, end, step)`` table
+      (sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``, which Spark refused: ``Cannot resolve routine `_u```),
+      which ends before its end: ``generate_series``'s end is moved on by the step's sign (whole numbers,
+      :func:`_check_series_table`). Its column is named as DuckDB names it: as the alias's column, else as the alias
+      (``range(3) AS t`` is column ``t``), else as the function (``range``), where Spark's is ``id``.
+    * as a list (``range(1, 4, 2)``), ``SEQUENCE(start, last, step)`` with the last value ``end - sign(step)`` for
+      ``range``, and ``[]`` where the end lies before the start in the step's direction (sqlglot wrote the last
+      value as ``end - step``: ``range(1, 4, 2)`` was ``[1]`` for ``[1, 3]``, ``range(5, 0, -2)`` ``[5, 3]``, and
+      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``).
+      Of TIMESTAMPs it is left as sqlglot writes it."""
+    table = node if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) else None
+    series = table.this if table is not None else node
+    if not isinstance(series, exp.GenerateSeries) or not _whole_series(series):
         return node
-    series = node.this
+    exclusive = bool(series.args.get("is_end_exclusive"))
     start, end = series.args.get("start") or exp.Literal.number(0), series.args["end"]
     step = series.args.get("step") or exp.Literal.number(1)
-    if not series.args.get("is_end_exclusive"):
-        literal = _int_literal(step)
-        sign = (exp.Literal.number((literal > 0) - (literal < 0)) if literal is not None else
-                exp.Cast(this=exp.func("SIGN", step.copy()), to=exp.DataType.build("BIGINT")))
-        end = exp.Add(this=exp.Paren(this=end), expression=sign)
-    alias = node.args.get("alias")
-    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
-    table = alias.this if alias is not None and alias.this else exp.to_identifier(function, quoted=True)
-    columns = alias.columns if alias is not None and alias.columns else [exp.to_identifier(table.name, quoted=True)]
-    return exp.Table(this=exp.Anonymous(this="RANGE", expressions=[start, end, step]),
-                     alias=exp.TableAlias(this=table, columns=columns))
+    sign = _step_sign(step)
+    if table is not None:
+        if not exclusive:
+            end = exp.Add(this=exp.Paren(this=end), expression=sign)
+        alias = table.args.get("alias")
+        function = "range" if exclusive else "generate_series"
+        name = alias.this if alias is not None and alias.this else exp.to_identifier(function, quoted=True)
+        columns = alias.columns if alias is not None and alias.columns else [exp.to_identifier(name.name, quoted=True)]
+        return exp.Table(this=exp.Anonymous(this="RANGE", expressions=[start, end, step]),
+                         alias=exp.TableAlias(this=name, columns=columns))
+    ahead = exp.Mul(this=exp.Paren(this=exp.Sub(this=exp.Paren(this=end.copy()), expression=exp.Paren(
+        this=start.copy()))), expression=sign.copy())
+    empty = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    last = exp.Sub(this=exp.Paren(this=end), expression=sign) if exclusive else end
+    values = _spark("SEQUENCE", *(exp.Cast(this=value, to=exp.DataType.build("BIGINT")) for value in
+                                  (start, last, step)))
+    return exp.If(this=empty, true=exp.Array(expressions=[]), false=values)
 
 
 def _check_part(part: str, function: str, name: str) -> None:
@@ -1406,7 +1438,7 @@ def to_spark(sql: str, wide_sums: bool = False) -> str:
     DECIMAL sums cost (the built-in metrics took half as long again)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
-        spark_text_functions(_spark_typed(_duckdb_normalized(s), wide_sums)).transform(_spark_series_table)
+        spark_text_functions(_spark_typed(_duckdb_normalized(s), wide_sums)).transform(_spark_series)
         .transform(_spark_log10)
         .transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls)
         .transform(_spark_distinct_string_agg)
