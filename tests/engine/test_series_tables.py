@@ -62,9 +62,9 @@ def test_a_series_gives_duckdbs_rows_on_every_engine(
 
 def test_a_calendar_on_the_curated_statuses_is_spark_sql() -> None:
     """The researcher's calendar: Spark's own ``RANGE`` table, named as DuckDB names it (Spark's column is ``id``)."""
-    assert to_spark("SELECT h, count(s.id) AS n FROM range(24) AS t(h) LEFT JOIN statuses AS s "
+    assert to_spark("SELECT h, count(s.created_at) AS n FROM range(24) AS t(h) LEFT JOIN statuses AS s "
                     "ON hour(s.created_at) = t.h GROUP BY h") == (
-        "SELECT h, COUNT(s.id) AS n FROM RANGE(0, 24, 1) AS t(h) LEFT JOIN statuses AS s "
+        "SELECT h, COUNT(s.created_at) AS n FROM RANGE(0, 24, 1) AS t(h) LEFT JOIN statuses AS s "
         "ON HOUR(s.created_at) = t.h GROUP BY h")
 
 
