@@ -910,6 +910,23 @@ def test_a_list_function_spark_has_not_fails_when_spark_is_the_engine(clean_env:
                            "list_sum() is not a Spark function"), line
 
 
+def test_a_calendar_passes_and_a_range_spark_cannot_make_fails_when_spark_is_the_engine(clean_env: Path) -> None:
+    """Was: doctor said OK to ``FROM range(24) AS t(h)`` and the Spark run stopped at it (``Cannot resolve routine
+    `_u```); now it runs on Spark, and a range of another table's column, which Spark's cannot be, FAILs here."""
+    own = clean_env / "own"
+    _own_metric(own, "hours", "SELECT t.h AS instance, count(s.created_at) AS toots FROM range(24) AS t(h) "
+                              "LEFT JOIN statuses AS s ON hour(s.created_at) = t.h GROUP BY t.h")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own), FEDISCOPE_ENGINE="spark"))
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert line.startswith("OK    metrics"), line
+    path = _own_metric(own, "lateral", "SELECT instance, count(*) AS toots FROM statuses, range(favourites_count) "
+                                       "AS t(i) GROUP BY instance")
+    code, output = _doctor(_env(clean_env, FEDISCOPE_METRICS_DIR=str(own), FEDISCOPE_ENGINE="spark"))
+    (line,) = [line for line in output.splitlines() if line[6:].startswith("metrics ")]
+    assert f"metric lateral ({path}): not portable to Spark SQL: range() as a table of another table's column" in (
+        line), line
+
+
 def test_every_broken_file_is_named_header_and_sql_alike_in_file_order(clean_env: Path, metrics_dir: Path) -> None:
     no_key, syntax = metrics_dir / "b_no_key.sql", _own_metric(metrics_dir, "a_syntax", BROKEN_SQL["syntax"][0])
     no_key.write_text("-- question: Which?\nSELECT 1 AS n\n")

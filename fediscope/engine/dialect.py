@@ -152,8 +152,11 @@ and an INTERVAL refused as ``DATE ± INTERVAL``), ``prefix``/
 ``suffix`` as ``starts_with``/``ends_with`` and ``strlen`` as ``octet_length``; a list comprehension ``[f(x) FOR x IN l
 IF c]`` as ``list_transform(list_filter(l, lambda x: c), lambda x: f(x))`` (sqlglot wrote ``ARRAY(f(x) FOR x IN l IF
 c)``, which Spark does not parse); ``a || NULL`` with a bare NULL as
-``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`); and the
-quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``percentile_cont``/``percentile_disc …
+``IF(FALSE, a, NULL)`` (Spark refused ``||`` of a list and its text-typed NULL: :func:`_spark_null_concat`);
+``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``, a calendar) as Spark's ``RANGE`` table, its
+column named as DuckDB names it (:func:`_spark_series`; sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``,
+which Spark does not resolve), refused of timestamps or of another table's column (:func:`_check_series_table`); and
+the quantiles, ``median``, ``quantile_cont``, ``quantile``/``quantile_disc`` and ``percentile_cont``/``percentile_disc …
 WITHIN GROUP``, as DuckDB computes them over the sorted values (:func:`_spark_quantiles`; sqlglot wrote ``quantile``
 as Spark's interpolated ``PERCENTILE``, ``… WITHIN GROUP`` as the approximate ``PERCENTILE_APPROX``).
 
@@ -163,6 +166,11 @@ of ``ß``, ``Σ``, ``İ``, a regular expression's ``$``, ``.``, ``\\s``, ``\\b``
 of ``''``, ``to_timestamp``'s fraction, ``chr`` of a code point over 255) are written as DuckDB means them, and
 ``hash``, ``mode``, ``arg_max``/``arg_min``, ``reverse`` of text, a regular expression that is not quoted text and
 RE2's flag ``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
+
+Floating-point aggregates of DOUBLEs (``sum``, ``avg``, ``stddev_…``, ``var_…``, ``covar_…``, ``corr``, ``regr_…``)
+are deliberately not refused, though their last digits may differ (``stddev_samp`` 3.7656119785455617 in DuckDB,
+3.765611978545562 in Spark): the engines add the values in another order and compute these by other formulas,
+ordinary floating-point rounding, which the README states for every such aggregate.
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -310,9 +318,11 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(
                 f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
+        if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
+            _check_series_table(node, name)
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
-                                   "use date_diff('day', DATE '1970-01-05', d) % 7 + 1 (ISO weekday)")
+                                   f"for the ISO weekday use {_WEEKDAY_HINT}")
         if isinstance(node, exp.Anonymous) and node.name.upper() in _REFUSED_FUNCTIONS:
             advice = _REFUSED_FUNCTIONS[node.name.upper()]
             raise NotPortableError(f"{name}: {advice.format(function=node.name.lower())}")
@@ -417,6 +427,8 @@ _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.Da
 
 def _check_typed(tree: exp.Expression, name: str) -> None:
     """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
+    for number, diff in enumerate(tree.find_all(exp.DateDiff)):  # marked for _check_date_diffs, copied along
+        diff.meta[_MARK] = number
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():
@@ -850,6 +862,85 @@ def _has_decimal_literal(node: exp.Expression) -> bool:
     return False
 
 
+def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
+    """Refuse ``range``/``generate_series`` as a table (``FROM range(24) AS t(h)``) where :func:`_spark_series`
+    cannot write it as Spark's ``RANGE``: of TIMESTAMPs (Spark's is of whole numbers only), or of another table's
+    column (``FROM v, range(v.n)``: Spark's arguments must be constants)."""
+    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    args = [arg for arg in args if arg is not None]
+    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
+    if any(arg.find(exp.Column) for arg in args):
+        raise NotPortableError(
+            f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
+            f"SQL (its arguments must be constants there); write a fixed {function}() (FROM range(0, 1000) AS t(i)) "
+            "and join it on i < n")
+    if not _whole_series(series):
+        raise NotPortableError(
+            f"{name}: {function}() of timestamps as a table ({written}) is not translated to Spark SQL (Spark's "
+            f"range is of whole numbers); write {function}() of whole numbers (FROM range(24) AS t(h)) and compute "
+            "the timestamps from them")
+
+
+def _step_sign(step: exp.Expression) -> exp.Expression:
+    """The sign of a series' whole-number ``step``: 1 or -1 when written as a number, else Spark's ``SIGN`` of it
+    (a DOUBLE) as a BIGINT."""
+    literal = _int_literal(step)
+    if literal is not None:
+        return exp.Literal.number((literal > 0) - (literal < 0))
+    return exp.Cast(this=exp.func("SIGN", step.copy()), to=exp.DataType.build("BIGINT"))
+
+
+def _whole_series(series: exp.GenerateSeries) -> bool:
+    """Whether ``series`` is of whole numbers: neither an INTERVAL step nor an argument known to be of another type
+    (a TIMESTAMP; DuckDB's ``range`` of TIMESTAMPs takes an INTERVAL step)."""
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    typed = [annotate_types(arg.copy(), dialect="duckdb", expression_metadata=_DUCKDB_TYPING)
+             for arg in args if arg is not None]
+    return not any(isinstance(arg, exp.Interval) or (not _unknown(arg.type) and arg.type.this not in _INTEGER_TYPES)
+                   for arg in typed)
+
+
+def _spark_series(node: exp.Expression) -> exp.Expression:
+    """``range``/``generate_series`` of whole numbers as Spark gives DuckDB's values (DuckDB's ``range`` ends before
+    its end, ``generate_series`` at it):
+
+    * as a table (``FROM range(24) AS t(h)``, a calendar to join on), Spark's ``RANGE(start, end, step)`` table
+      (sqlglot wrote ``EXPLODE(SEQUENCE(0, 23), _u(t))``, which Spark refused: ``Cannot resolve routine `_u```),
+      which ends before its end: ``generate_series``'s end is moved on by the step's sign (whole numbers,
+      :func:`_check_series_table`). Its column is named as DuckDB names it: as the alias's column, else as the alias
+      (``range(3) AS t`` is column ``t``), else as the function (``range``), where Spark's is ``id``.
+    * as a list (``range(1, 4, 2)``), ``SEQUENCE(start, last, step)`` with the last value ``end - sign(step)`` for
+      ``range``, and ``[]`` where the end lies before the start in the step's direction (sqlglot wrote the last
+      value as ``end - step``: ``range(1, 4, 2)`` was ``[1]`` for ``[1, 3]``, ``range(5, 0, -2)`` ``[5, 3]``, and
+      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``).
+      Of TIMESTAMPs it is left as sqlglot writes it."""
+    table = node if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) else None
+    series = table.this if table is not None else node
+    if not isinstance(series, exp.GenerateSeries) or not _whole_series(series):
+        return node
+    exclusive = bool(series.args.get("is_end_exclusive"))
+    start, end = series.args.get("start") or exp.Literal.number(0), series.args["end"]
+    step = series.args.get("step") or exp.Literal.number(1)
+    sign = _step_sign(step)
+    if table is not None:
+        if not exclusive:
+            end = exp.Add(this=exp.Paren(this=end), expression=sign)
+        alias = table.args.get("alias")
+        function = "range" if exclusive else "generate_series"
+        name = alias.this if alias is not None and alias.this else exp.to_identifier(function, quoted=True)
+        columns = alias.columns if alias is not None and alias.columns else [exp.to_identifier(name.name, quoted=True)]
+        return exp.Table(this=exp.Anonymous(this="RANGE", expressions=[start, end, step]),
+                         alias=exp.TableAlias(this=name, columns=columns))
+    ahead = exp.Mul(this=exp.Paren(this=exp.Sub(this=exp.Paren(this=end.copy()), expression=exp.Paren(
+        this=start.copy()))), expression=sign.copy())
+    empty = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    last = exp.Sub(this=exp.Paren(this=end), expression=sign) if exclusive else end
+    values = _spark("SEQUENCE", *(exp.Cast(this=value, to=exp.DataType.build("BIGINT")) for value in
+                                  (start, last, step)))
+    return exp.If(this=empty, true=exp.Array(expressions=[]), false=values)
+
+
 def _check_part(part: str, function: str, name: str) -> None:
     if part.upper() not in _PORTABLE_PARTS:
         raise NotPortableError(
@@ -864,13 +955,21 @@ def _check_date_diffs(tree: exp.Expression, typed_tree: exp.Expression, name: st
     if not diffs:
         return
     for diff in diffs:
+        diff.meta.pop(_MARK, None)
+    for diff in diffs:
         unit = diff.unit.name.upper() if diff.unit else "DAY"
         if unit not in _PORTABLE_DIFF_UNITS:
             raise NotPortableError(
                 f"{name}: date_diff('{unit.lower()}', …) counts boundaries crossed in DuckDB, whole units in Spark; "
                 "use date_diff('day', CAST(a AS DATE), CAST(b AS DATE)) and divide")
-    typed = list(typed_tree.find_all(exp.DateDiff))  # the same walk: the same diffs in the same order
-    for diff, typed_diff in zip(diffs, typed if len(typed) == len(diffs) else [None] * len(diffs), strict=True):
+    # each diff's typed self found by its mark (:func:`_check_typed`), not by its place in the walk: typing expands
+    # an alias in GROUP BY (GROUP BY d of date_diff(…) AS d) into a second diff, which put the typed diffs out of
+    # step (the refusal named the DATE literal of date_diff('day', DATE '1970-01-05', created_at))
+    typed: dict[int, exp.DateDiff] = {}
+    for typed_diff in typed_tree.find_all(exp.DateDiff):
+        typed.setdefault(typed_diff.meta.get(_MARK, -1), typed_diff)
+    for number, diff in enumerate(diffs):
+        typed_diff = typed.get(number)
         for arg, typed_arg in ((diff.expression, typed_diff and typed_diff.expression),
                                (diff.this, typed_diff and typed_diff.this)):
             if not (typed_arg and typed_arg.type and typed_arg.type.is_type(exp.DataType.Type.DATE)):
@@ -1339,7 +1438,8 @@ def to_spark(sql: str, wide_sums: bool = False) -> str:
     DECIMAL sums cost (the built-in metrics took half as long again)."""
     check_portable(sql, "not portable to Spark SQL")
     statements = [_spark_quantiles(_spark_null_items(_spark_list_functions(
-        spark_text_functions(_spark_typed(_duckdb_normalized(s), wide_sums)).transform(_spark_log10)
+        spark_text_functions(_spark_typed(_duckdb_normalized(s), wide_sums)).transform(_spark_series)
+        .transform(_spark_log10)
         .transform(_spark_intersect_without_nulls).transform(_spark_distinct_without_nulls)
         .transform(_spark_distinct_string_agg)
         .transform(_spark_concat_text).transform(_spark_list_concat).transform(_spark_null_concat).transform(_spark_lambda_positions)

@@ -9,7 +9,8 @@ fails on both with the same clear error (exit 2 where it is the metric's to mend
   any letter, digit or combining mark (false);
 * ``to_timestamp`` beyond the year 9999: a Python ``OverflowError`` (DuckDB) or ``ValueError: year 10000 is out of
   range`` (Spark) while the rows were stored, and beyond 2^63 microseconds DuckDB's ``Epoch seconds out of range``
-  where Spark said ``[CAST_OVERFLOW] … "DOUBLE" cannot be cast to "BIGINT"``."""
+  where Spark said ``[CAST_OVERFLOW] … "DOUBLE" cannot be cast to "BIGINT"``;
+* a calendar, ``FROM range(24) AS t(h)``: refused by Spark when the metric ran (``Cannot resolve routine `_u```)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ CASES = {
                    "column 'at' holds timestamps outside the years 1 to 9999, which no store holds; keep them"),
     "before_year_1": (f"-- key: instance\nSELECT instance, CAST(to_timestamp(-62135596801) AS DATE) AS d {ONE} "
                       "(VALUES (1)) AS v(n)", "column 'd' holds dates outside the years 1 to 9999"),
+    # a calendar of hours and ISO weekdays (the dayofweek refusal's advice) with every hour, toots or none (was:
+    # translated to EXPLODE(SEQUENCE(0, 23), _u(t)), which Spark refused: Cannot resolve routine `_u`)
+    "calendar": ("-- key: instance, h, wd\nSELECT i.instance, t.h, w.wd, count(s.created_at) AS toots "
+                 "FROM (SELECT DISTINCT instance FROM statuses) AS i CROSS JOIN range(24) AS t(h) "
+                 "CROSS JOIN generate_series(1, 7) AS w(wd) LEFT JOIN statuses AS s "
+                 "ON s.instance = i.instance AND hour(s.created_at) = t.h "
+                 "AND (date_diff('day', DATE '1970-01-05', CAST(s.created_at AS DATE)) % 7 + 7) % 7 + 1 = w.wd "
+                 "GROUP BY i.instance, t.h, w.wd", "rows"),
     "beyond_micros": (f"-- key: instance\nSELECT instance, to_timestamp(9223372036855) AS at {ONE} (VALUES (1)) AS "
                       "v(n)", "Epoch seconds out of range for TIMESTAMP WITH TIME ZONE"),
 }
@@ -101,6 +110,8 @@ def test_an_edge_case_stores_the_same_rows_or_fails_alike_on_both_engines(
         if case == "zoned":
             assert first[0][1:] == ("2024-01-01 08:00:00", first[0][2], "1970-01-01 00:00:01.500000")
             assert "+" not in first[0][2]
+        if case == "calendar":  # every hour of every weekday, the toots counted once each
+            assert len(first) == 24 * 7 and sum(row[3] for row in duckdb) > 0
         if case == "word_bounds":
             by_word = {row[1]: row[2:] for row in first}
             assert by_word["éa"][:4] == (1, 1, 0, "a") and by_word["x a_b"][5] == "|x| |a_b|"
