@@ -347,6 +347,10 @@ _LONG_REFERENCE_RE = r"^(?:[0-9]+|[xX][0-9a-fA-F]+);"
 #: below it too): every emoji sequence holds such a code point (:func:`emoji_pattern`), so a text of ASCII characters
 #: without one holds no emoji. The MapReduce mapper has the same pattern.
 WIDE_REFERENCE_RE = r"&#(?:0*[1-9][0-9]{2}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{2})"
+#: A text holding a numeric reference other than ``&#39;``: Mastodon writes every ``'`` so, and an apostrophe is no
+#: emoji, read as a reference or as the character, so a text whose only references are those skips the decoding
+#: (:func:`_decoded_references`, the costlier part of the emoji count of such a text).
+_OTHER_REFERENCE_RE = r"&#(?:[^3]|3[^9]|39[^;])"
 
 
 def _quoted(regex: str) -> str:
@@ -392,9 +396,11 @@ def _unicode_emoji_count(text: str) -> str:
     references read as HTML reads them (:func:`_decoded_references`: ``&#128512;`` is 😀) (:func:`emoji_pattern`;
     :func:`non_emoji_pattern` says why the runs of other characters are replaced first); text of ASCII characters
     only (one byte each) without a reference to a code point from U+0100 on (:data:`WIDE_REFERENCE_RE`) has none, so
-    it skips the regexes, as does a text without ``&#`` the decoding."""
+    it skips the regexes, as does a text without a reference but ``&#39;`` the decoding
+    (:data:`_OTHER_REFERENCE_RE`)."""
     visible = f"regexp_replace({text}, '{TAG_RE}', '', 'g')"
-    read = f"CASE WHEN contains({text}, '&#') THEN {_decoded_references(visible)} ELSE {visible} END"
+    read = (f"CASE WHEN contains({text}, '&#') AND regexp_matches({text}, '{_OTHER_REFERENCE_RE}') "
+            f"THEN {_decoded_references(visible)} ELSE {visible} END")
     emoji = _count(f"regexp_extract_all(regexp_replace({read}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
     return (f"CASE WHEN octet_length(encode({text})) = length({text}) AND NOT (contains({text}, '&#') "
             f"AND regexp_matches({text}, '{WIDE_REFERENCE_RE}')) THEN 0 ELSE {emoji} END")
