@@ -653,7 +653,7 @@ CONTENT_COLUMNS = tuple(name for expr, name in _STATUS
                         if any(read in expr for read in ("data.content", _TEXT, "data.spoiler_text")))
 #: The curated status columns that are the merge's, not one version's (:data:`MERGE_STATUSES`): every other column of
 #: a curated row is that of the version that won.
-MERGED_COLUMNS = ("deleted", "copies")
+MERGED_COLUMNS = ("deleted", "copies", "last_fetched_at")
 _AUTHOR = _account_columns("data.account", _RECORD_SHARED)
 _ORIGINAL_AUTHOR = _account_columns("data.reblog.account", _ORIGINAL_SHARED)
 
@@ -728,8 +728,8 @@ _ERASED_FIRST = (f"coalesce(in_reply_to_id = '{ERASED}', false) DESC, {_count('m
 #: The columns a version differs in when nothing before tells (two copies of one fetch, or an erasure's version and
 #: the one it rewrote), in a fixed order, so the winner never depends on which run or file brought which version:
 #: first those the MapReduce reducer sees (its ``S`` lines), in its order, then every other column. Not ``uri`` (the
-#: same for every version), ``deleted`` and ``copies``: a curated row's are those of the merge that made it, not the
-#: version's, so ordering by them would make the winner depend on the runs before.
+#: same for every version), ``deleted``, ``copies`` and ``last_fetched_at``: a curated row's are those of the merge
+#: that made it, not the version's, so ordering by them would make the winner depend on the runs before.
 _EVERY_COLUMN = ", ".join(
     f'"{column}" ASC NULLS LAST' for column in (
         "is_reblog", "account_key", "dt", "url_count", "custom_emoji_count", "unicode_emoji_count", "media_count",
@@ -753,16 +753,20 @@ STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
     it from its URI when that is still the raw one (privacy off; a pseudonymised URI gives none), so upgraded
-    lakes match deletions too."""
+    lakes match deletions too, and one curated before ``last_fetched_at`` existed gets its own ``fetched_at``."""
     derived = _origin_ref('"uri"')
-    cols = ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"' if c == "origin_ref" else f'"{c}"'
-                     for c in STATUSES.columns)
+    special = {"origin_ref": f'coalesce("origin_ref", {derived}) AS "origin_ref"',
+               "last_fetched_at": 'coalesce("last_fetched_at", "fetched_at") AS "last_fetched_at"'}
+    cols = ", ".join(special.get(c, f'"{c}"') for c in STATUSES.columns)
     return f"SELECT {cols} FROM {source}"
 
 
-#: The new status versions as curated rows: a version has no other copies merged into it yet.
-_NEW_VERSIONS = ("SELECT " + ", ".join('CAST(NULL AS VARCHAR[]) AS "copies"' if c == "copies" else f'"{c}"'
-                                       for c in STATUSES.columns) + " FROM status_versions")
+#: The new status versions as curated rows: a version has no other copies merged into it yet, and its latest fetch
+#: is its own.
+_NEW_VERSION_COLUMNS = {"copies": 'CAST(NULL AS VARCHAR[]) AS "copies"',
+                        "last_fetched_at": '"fetched_at" AS "last_fetched_at"'}
+_NEW_VERSIONS = ("SELECT " + ", ".join(_NEW_VERSION_COLUMNS.get(c, f'"{c}"') for c in STATUSES.columns)
+                 + " FROM status_versions")
 
 
 #: Every candidate row of the merge: the curated rows of the affected partitions and the new versions, each with
@@ -796,19 +800,25 @@ _OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, '
 #: full run over the same raw files does, and keeps the same row). ``copies`` holds the copies merged into the row
 #: besides its own ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only
 #: for statuses with several versions, never as a window list, which would give each of a status's k versions all k
-#: copies.
+#: copies. ``last_fetched_at`` is the latest ``fetched_at`` of every version and copy merged into the row (those of
+#: the curated row, merged before, and of the new versions), also of those that lost: the latest fetch that saw the
+#: status, which the metrics read for the day the collection last ran (``posted_days``, ``trending_hashtags``).
+_MERGED_SELECT = {
+    "deleted": 'w."status_deleted" AS "deleted"',
+    "copies": (f'CASE WHEN m.every_copy IS NULL THEN w."copies" WHEN array_length({_OTHER_COPIES}) > 0 '
+               f'THEN {_OTHER_COPIES} END AS "copies"'),
+    "last_fetched_at": 'w."status_last_fetched_at" AS "last_fetched_at"',
+}
 MERGE_STATUSES = f"""
 WITH ranked AS (
   SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank,
          count(*) OVER (PARTITION BY uri) AS versions,
-         bool_or(reported) OVER (PARTITION BY uri) AS status_deleted
+         bool_or(reported) OVER (PARTITION BY uri) AS status_deleted,
+         max(last_fetched_at) OVER (PARTITION BY uri) AS status_last_fetched_at
   FROM ({_MERGE_CANDIDATES}) AS candidates
 ),
 merged_copies AS (SELECT uri, {_EVERY_COPY} AS every_copy FROM ranked WHERE versions > 1 GROUP BY uri)
-SELECT {", ".join('w."status_deleted" AS "deleted"' if c == "deleted" else
-                  f'CASE WHEN m.every_copy IS NULL THEN w."copies" WHEN array_length({_OTHER_COPIES}) > 0 '
-                  f'THEN {_OTHER_COPIES} END AS "copies"' if c == "copies" else f'w."{c}"'
-                  for c in STATUSES.columns)}
+SELECT {", ".join(_MERGED_SELECT.get(c, f'w."{c}"') for c in STATUSES.columns)}
 FROM ranked AS w LEFT JOIN merged_copies AS m ON m.uri = w.uri
 WHERE w.version_rank = 1
 """
@@ -832,12 +842,13 @@ NON_PUBLIC_STATUSES = (f"SELECT count(*) AS n FROM statuses_latest WHERE NOT {_p
 #: The columns a marker of a status that is not public keeps: those :data:`STATUS_ORDER` reads before whether a
 #: version is public (a marker only ever competes on those: after them a version that is not public wins, and which
 #: of two such versions wins leaves a marker either way), those that place it (``dt``), name it for the deletions
-#: (its copies, ``origin_ref``) and for an erasure (``account_key``, ``reblog_of_uri``). Every other column (the
+#: (its copies, ``origin_ref``) and for an erasure (``account_key``, ``reblog_of_uri``), and its latest fetch
+#: (``last_fetched_at``: the metrics' day of the latest fetch reads every curated row). Every other column (the
 #: text's counts, the hashtags, the mentions, the language, the reply and the quoted author) is NULL: the curated
 #: lake keeps nothing of such a status's content.
 MARKER_COLUMNS = ("uri", "status_id", "account_key", "instance", "fetched_from", "created_at", "dt", "visibility",
                   "replies_count", "reblogs_count", "favourites_count", "is_reblog", "reblog_of_uri", "edited_at",
-                  "fetched_at", "deleted", "origin_ref", "copies")
+                  "fetched_at", "deleted", "origin_ref", "copies", "last_fetched_at")
 
 #: The statuses of the merge whose latest version is not public, as markers (:data:`MARKER_COLUMNS`): written to the
 #: curated table with the public ones, so they take part in later merges (an older public version landed late loses
