@@ -18,13 +18,13 @@ versions are then read from; the engines register the raw files as views, not ta
 
 Rules, shared by both engines:
 
-* **One row per status URI.** Versions of a status come from every fetch of it: direct, or embedded as the
-  original of a reblog. The latest version wins: a deletion tombstone (``deleted: true``) first, then the
-  newest ``edited_at``, then the newest ``fetched_at``, then the larger counts. Of one fetch (two copies of it, or
-  a version and the one ``fediscope gdpr erase`` rewrote it to, keeping the fetch time), the erasure's version
-  wins: a reply id ``[erased]``, fewer mentions, no quoted author, before the longer text
-  (:data:`STATUS_ORDER`); every other column breaks what ties remain, so the result never depends on file order
-  or on which run curated which version.
+* **One row per status URI.** A status without one, or with an empty one (:func:`_uri`), is skipped. Versions of a
+  status come from every fetch of it: direct, or embedded as the original of a reblog. The latest version wins: a
+  deletion tombstone (``deleted: true``) first, then the newest ``edited_at``, then the newest ``fetched_at``, then
+  the larger counts. Of one fetch (two copies of it, or a version and the one ``fediscope gdpr erase`` rewrote it
+  to, keeping the fetch time), the erasure's version wins: a reply id ``[erased]``, fewer mentions, no quoted
+  author, before the longer text (:data:`STATUS_ORDER`); every other column breaks what ties remain, so the result
+  never depends on file order or on which run curated which version.
 * **Streamed deletions.** A ``delete`` event (``raw/mastodon/status_deletions``: the reporting instance and its
   id of the status) turns into tombstones, in whichever partition they are, the version fetched from that
   instance with that id, and every version whose ``origin_ref`` (its home instance and its id there, read from a
@@ -212,14 +212,33 @@ TAG_CHARACTER_RE = "[^" + _members(WHITE_SPACE, lambda cp: f"\\x{{{cp:X}}}") + "
 #: vertical tab (RE2's is exactly this class, Python's every Unicode space); Java's ``.`` stops at ``\r``, U+0085,
 #: U+2028 and U+2029 too, RE2's at ``\n`` only; Java's ``\b`` sees non-ASCII letters, RE2's does not.
 _WS = r"[\t\n\f\r ]"
-#: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest. The
-#: MapReduce mapper has the same pattern.
-ANCHOR_RE = rf"<a{_WS}[^>]*>"
+#: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest. HTML's
+#: tag names are case-insensitive: ``<A HREF=…>`` is an anchor too. The MapReduce mapper has the same pattern.
+ANCHOR_RE = rf"<[aA]{_WS}[^>]*>"
+
+
+def _caseless(name: str) -> str:
+    """A regex of the ASCII name ``name`` in any case (``[cC][lL]…``), as HTML reads tag and attribute names: RE2,
+    Java and Python spell an inline case flag differently, a character class alike."""
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in name)
+
+
+def _attribute_token(name: str, tokens: str) -> str:
+    """A regex of the attribute ``name`` (any case, :func:`_caseless`) whose value holds one of ``tokens`` (a regex)
+    as a token separated by HTML spaces, its value quoted with ``"`` or ``'``, or unquoted (then the whole value,
+    which ends at a space or the tag's ``>``), as an HTML parser reads attribute values."""
+    return (rf"{_WS}{_caseless(name)}{_WS}*={_WS}*"
+            rf"""(?:"(?:[^"]*{_WS})?{tokens}(?:{_WS}[^"]*)?"|'(?:[^']*{_WS})?{tokens}(?:{_WS}[^']*)?'"""
+            rf"|{tokens}[\t\n\f\r >])")
+
+
 #: An anchor that is a mention or a hashtag, not a link: a ``mention`` or ``hashtag`` token in its ``class``
 #: (Mastodon: ``u-url mention``, ``mention hashtag``; Pleroma: ``hashtag``), or ``tag`` in its ``rel`` (Misskey).
-#: Tokens, not substrings: ``href="…/honorable-mention"`` is a link. The MapReduce mapper has the same pattern.
-NOT_LINK_RE = (rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
-               rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
+#: Tokens, not substrings: ``href="…/honorable-mention"`` is a link. The attribute's name in any case, its value in
+#: double quotes, single quotes or none (:func:`_attribute_token`), as HTML reads them; the tokens as written (HTML
+#: compares classes case-sensitively). The MapReduce mapper has the same pattern. Holds a ``'``: written doubled in a
+#: statement's literal.
+NOT_LINK_RE = f"{_attribute_token('class', '(?:mention|hashtag)')}|{_attribute_token('rel', 'tag')}"
 #: What a local ``acct`` (no domain) is completed with to make an account key.
 AT_INSTANCE = "'@' || meta.instance"
 #: How far a remote server's clock may run ahead of ours: a time up to this much after the fetch that saw it is
@@ -317,14 +336,74 @@ def _authored_text(text: str) -> str:
             f"THEN regexp_replace({leading}, '{TRAILING_QUOTE_INLINE_RE}', '', 'g') ELSE {leading} END")
 
 
+#: A numeric character reference (``&#128512;``, ``&#x1F600;``) as the text after its ``&#``: decimal or hexadecimal,
+#: its value's digits (leading zeros apart) in group 1; one of more digits (:data:`_LONG_REFERENCE_RE`) is beyond
+#: Unicode. No Mastodon server writes an emoji so (it sends the characters), other software may. The MapReduce mapper
+#: has the same rule (``REFERENCE_RE``).
+_DECIMAL_REFERENCE_RE = r"^0*([0-9]{1,7});"
+_HEX_REFERENCE_RE = r"^[xX]0*([0-9a-fA-F]{1,6});"
+_LONG_REFERENCE_RE = r"^(?:[0-9]+|[xX][0-9a-fA-F]+);"
+#: A text holding a reference to a code point from U+0100 on (three significant digits, decimal or hexadecimal; a few
+#: below it too): every emoji sequence holds such a code point (:func:`emoji_pattern`), so a text of ASCII characters
+#: without one holds no emoji. The MapReduce mapper has the same pattern.
+WIDE_REFERENCE_RE = r"&#(?:0*[1-9][0-9]{2}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{2})"
+#: A text holding a numeric reference other than ``&#39;``: Mastodon writes every ``'`` so, and an apostrophe is no
+#: emoji, read as a reference or as the character, so a text whose only references are those skips the decoding
+#: (:func:`_decoded_references`, the costlier part of the emoji count of such a text).
+_OTHER_REFERENCE_RE = r"&#(?:[^3]|3[^9]|39[^;])"
+
+
+def _quoted(regex: str) -> str:
+    """``regex`` for a statement's string literal (its ``'`` doubled)."""
+    return regex.replace("'", "''")
+
+
+def _hex_value(digits: str) -> str:
+    """The value of up to six hexadecimal ``digits`` (text), with the string functions both engines have."""
+    padded = f"lower(lpad({digits}, 6, '0'))"
+    return " + ".join(f"(strpos('0123456789abcdef', substr({padded}, {k}, 1)) - 1) * {16 ** (6 - k)}"
+                      for k in range(1, 7))
+
+
+def _referenced(code: str) -> str:
+    """The character HTML reads for the code point ``code`` of a numeric reference, as far as the emoji count sees
+    it: the character itself; U+FFFD for 0, a surrogate or one beyond U+10FFFF (HTML's), and for the C1 controls
+    HTML reads as Windows-1252 characters, none of them an emoji but ``&#153;``, ™ (U+2122), read so."""
+    return (f"CASE WHEN {code} = 153 THEN chr(8482) WHEN {code} = 0 OR {code} BETWEEN 128 AND 159 "
+            f"OR {code} BETWEEN 55296 AND 57343 OR {code} > 1114111 THEN chr(65533) ELSE chr({code}) END")
+
+
+def _decoded_references(text: str) -> str:
+    """``text`` with its numeric character references (:data:`_DECIMAL_REFERENCE_RE`) replaced by the characters HTML
+    reads for them (:func:`_referenced`), left to right, a replaced character not read again (``&#38;#128512;`` is
+    the text ``&#128512;``). Split at every ``&#`` (after a leading space, so that the first piece never reads as a
+    reference: it gets its ``&#`` back as any other piece that is none, and the three go): a piece starting with a
+    reference's digits and ``;`` is that character and the rest."""
+    rest = "substr(piece, strpos(piece, ';') + 1)"
+    decimal = f"TRY_CAST(regexp_extract(piece, '{_DECIMAL_REFERENCE_RE}', 1) AS INTEGER)"
+    digits = f"regexp_extract(piece, '{_HEX_REFERENCE_RE}', 1)"
+    hexadecimal = f"CAST({_hex_value(digits)} AS INTEGER)"
+    piece = (f"CASE WHEN regexp_matches(piece, '{_DECIMAL_REFERENCE_RE}') THEN {_referenced(decimal)} || {rest} "
+             f"WHEN regexp_matches(piece, '{_HEX_REFERENCE_RE}') THEN {_referenced(hexadecimal)} || {rest} "
+             f"WHEN regexp_matches(piece, '{_LONG_REFERENCE_RE}') THEN chr(65533) || {rest} "
+             "ELSE '&#' || piece END")
+    return f"substr(array_to_string(list_transform(string_split(' ' || {text}, '&#'), lambda piece: {piece}), ''), 4)"
+
+
 def _unicode_emoji_count(text: str) -> str:
     """Emoji sequences in the visible text of ``text``, without its HTML tags (:data:`TAG_RE`: an emoji in an
-    attribute, such as a link's ``href``, is not seen, and the link's text shows it once) (:func:`emoji_pattern`;
+    attribute, such as a link's ``href``, is not seen, and the link's text shows it once), its numeric character
+    references read as HTML reads them (:func:`_decoded_references`: ``&#128512;`` is 😀) (:func:`emoji_pattern`;
     :func:`non_emoji_pattern` says why the runs of other characters are replaced first); text of ASCII characters
-    only (one byte each) has none, so it skips the regexes."""
+    only (one byte each) without a reference to a code point from U+0100 on (:data:`WIDE_REFERENCE_RE`) has none, so
+    it skips the regexes, as does a text without a reference but ``&#39;`` the decoding
+    (:data:`_OTHER_REFERENCE_RE`)."""
     visible = f"regexp_replace({text}, '{TAG_RE}', '', 'g')"
-    emoji = _count(f"regexp_extract_all(regexp_replace({visible}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
-    return f"CASE WHEN octet_length(encode({text})) = length({text}) THEN 0 ELSE {emoji} END"
+    read = (f"CASE WHEN contains({text}, '&#') AND regexp_matches({text}, '{_OTHER_REFERENCE_RE}') "
+            f"THEN {_decoded_references(visible)} ELSE {visible} END")
+    emoji = _count(f"regexp_extract_all(regexp_replace({read}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
+    return (f"CASE WHEN octet_length(encode({text})) = length({text}) AND NOT (contains({text}, '&#') "
+            f"AND regexp_matches({text}, '{WIDE_REFERENCE_RE}')) THEN 0 ELSE {emoji} END")
 
 
 def _visible_length(text: str) -> str:
@@ -389,6 +468,17 @@ def _origin_ref(uri: str) -> str:
             f"1)) || '/' || regexp_extract({uri}, '{pattern}', 2) END")
 
 
+def _uri(s: str) -> str:
+    """The ``uri`` of the status struct ``s``; an empty one is none (NULL). A URI is what deduplicates a status: an
+    empty one names no status, and taking it for one made every status with an empty URI versions of a single status
+    (the latest kept, the others gone). No Mastodon server sends one; landing with privacy on lands none (the status
+    is landed without a ``uri``), so a raw file landed with privacy off or by other means is curated as privacy on
+    would have landed it: such a status is skipped as one without a URI (:data:`STATUS_VERSIONS`), and a boost of
+    one is no share event (its original has no URI to name), as with privacy on. The MapReduce mapper has the same
+    rule (``status_uri``)."""
+    return f"nullif({s}.uri, '')"
+
+
 def _public(visibility: str) -> str:
     """True when a ``visibility`` is public data, as landing judges it (:data:`~fediscope.privacy.PUBLIC_VISIBILITIES`:
     ``public``, ``unlisted``, or none given); never NULL. The MapReduce mapper has the same rule."""
@@ -402,7 +492,7 @@ def _visibility(s: str, wrapper: bool) -> str:
     that status's (a public boost of a followers-only post is no public data either: landing skips the record)."""
     if not wrapper:
         return f"{s}.visibility"
-    return (f"CASE WHEN data.reblog.uri IS NOT NULL AND NOT {_public('data.reblog.visibility')} "
+    return (f"CASE WHEN {_uri('data.reblog')} IS NOT NULL AND NOT {_public('data.reblog.visibility')} "
             f"THEN data.reblog.visibility ELSE {s}.visibility END")
 
 
@@ -439,7 +529,7 @@ def _status_columns(s: str, wrapper: bool, shared: _Shared) -> list[tuple[str, s
     ``wrapper`` marks the outer status of a raw record: it is a share event when ``data.reblog`` is set.
     """
     text = shared.text
-    is_reblog = "data.reblog.uri IS NOT NULL" if wrapper else "false"
+    is_reblog = f"{_uri('data.reblog')} IS NOT NULL" if wrapper else "false"
 
     def engagement(column: str) -> str:  # a share event carries no engagement of its own
         count = f"{s}.{column}"
@@ -451,7 +541,7 @@ def _status_columns(s: str, wrapper: bool, shared: _Shared) -> list[tuple[str, s
     quoted_status = f"{s}.quote.quoted_status"
     quoted = f"{quoted_status}.account"
     return [
-        (f"{s}.uri", "uri"),
+        (_uri(s), "uri"),
         (f"CAST({s}.id AS VARCHAR)", "status_id"),
         (shared.author_key, "account_key"),
         (shared.author_home, "instance"),
@@ -464,7 +554,7 @@ def _status_columns(s: str, wrapper: bool, shared: _Shared) -> list[tuple[str, s
         (engagement("reblogs_count"), "reblogs_count"),
         (engagement("favourites_count"), "favourites_count"),
         (_count(f"list_filter(regexp_extract_all({text}, '{ANCHOR_RE}'), "
-                f"lambda a: NOT regexp_matches(a, '{NOT_LINK_RE}'))"), "url_count"),
+                f"lambda a: NOT regexp_matches(a, '{_quoted(NOT_LINK_RE)}'))"), "url_count"),
         (_count(f"{s}.emojis"), "custom_emoji_count"),
         (_unicode_emoji_count(text), "unicode_emoji_count"),
         (_count(f"{s}.media_attachments"), "media_count"),
@@ -482,12 +572,12 @@ def _status_columns(s: str, wrapper: bool, shared: _Shared) -> list[tuple[str, s
         (f"{s}.in_reply_to_id IS NOT NULL", "is_reply"),
         (f"CAST({s}.in_reply_to_id AS VARCHAR)", "in_reply_to_id"),
         (is_reblog, "is_reblog"),
-        ("data.reblog.uri" if wrapper else "CAST(NULL AS VARCHAR)", "reblog_of_uri"),
+        (_uri("data.reblog") if wrapper else "CAST(NULL AS VARCHAR)", "reblog_of_uri"),
         (_ts(f"{s}.edited_at"), "edited_at"),
         (_content_length(s, text), "content_length"),
         (shared.fetched, "fetched_at"),
         (f"coalesce({s}.deleted, false)", "deleted"),
-        (f"coalesce({s}.origin_ref, {_origin_ref(f'{s}.uri')})", "origin_ref"),
+        (f"coalesce({s}.origin_ref, {_origin_ref(_uri(s))})", "origin_ref"),
         # the author of a quoted status that is not public is not kept (landing drops such a quoted status)
         (f"CASE WHEN {_public(f'{quoted_status}.visibility')} THEN "
          f"{_key(f'coalesce({quoted}.acct, {quoted}.username)', f'{quoted}.domain')} END", "quoted_account_key"),
@@ -563,7 +653,7 @@ CONTENT_COLUMNS = tuple(name for expr, name in _STATUS
                         if any(read in expr for read in ("data.content", _TEXT, "data.spoiler_text")))
 #: The curated status columns that are the merge's, not one version's (:data:`MERGE_STATUSES`): every other column of
 #: a curated row is that of the version that won.
-MERGED_COLUMNS = ("deleted", "copies")
+MERGED_COLUMNS = ("deleted", "copies", "last_fetched_at")
 _AUTHOR = _account_columns("data.account", _RECORD_SHARED)
 _ORIGINAL_AUTHOR = _account_columns("data.reblog.account", _ORIGINAL_SHARED)
 
@@ -638,8 +728,8 @@ _ERASED_FIRST = (f"coalesce(in_reply_to_id = '{ERASED}', false) DESC, {_count('m
 #: The columns a version differs in when nothing before tells (two copies of one fetch, or an erasure's version and
 #: the one it rewrote), in a fixed order, so the winner never depends on which run or file brought which version:
 #: first those the MapReduce reducer sees (its ``S`` lines), in its order, then every other column. Not ``uri`` (the
-#: same for every version), ``deleted`` and ``copies``: a curated row's are those of the merge that made it, not the
-#: version's, so ordering by them would make the winner depend on the runs before.
+#: same for every version), ``deleted``, ``copies`` and ``last_fetched_at``: a curated row's are those of the merge
+#: that made it, not the version's, so ordering by them would make the winner depend on the runs before.
 _EVERY_COLUMN = ", ".join(
     f'"{column}" ASC NULLS LAST' for column in (
         "is_reblog", "account_key", "dt", "url_count", "custom_emoji_count", "unicode_emoji_count", "media_count",
@@ -663,16 +753,20 @@ STATUS_ORDER = ("edited_at DESC NULLS LAST, fetched_at DESC, "
 def _existing_statuses(source: str) -> str:
     """``_select(STATUSES, source)`` of curated rows, except that a row curated before ``origin_ref`` existed gets
     it from its URI when that is still the raw one (privacy off; a pseudonymised URI gives none), so upgraded
-    lakes match deletions too."""
+    lakes match deletions too, and one curated before ``last_fetched_at`` existed gets its own ``fetched_at``."""
     derived = _origin_ref('"uri"')
-    cols = ", ".join(f'coalesce("origin_ref", {derived}) AS "origin_ref"' if c == "origin_ref" else f'"{c}"'
-                     for c in STATUSES.columns)
+    special = {"origin_ref": f'coalesce("origin_ref", {derived}) AS "origin_ref"',
+               "last_fetched_at": 'coalesce("last_fetched_at", "fetched_at") AS "last_fetched_at"'}
+    cols = ", ".join(special.get(c, f'"{c}"') for c in STATUSES.columns)
     return f"SELECT {cols} FROM {source}"
 
 
-#: The new status versions as curated rows: a version has no other copies merged into it yet.
-_NEW_VERSIONS = ("SELECT " + ", ".join('CAST(NULL AS VARCHAR[]) AS "copies"' if c == "copies" else f'"{c}"'
-                                       for c in STATUSES.columns) + " FROM status_versions")
+#: The new status versions as curated rows: a version has no other copies merged into it yet, and its latest fetch
+#: is its own.
+_NEW_VERSION_COLUMNS = {"copies": 'CAST(NULL AS VARCHAR[]) AS "copies"',
+                        "last_fetched_at": '"fetched_at" AS "last_fetched_at"'}
+_NEW_VERSIONS = ("SELECT " + ", ".join(_NEW_VERSION_COLUMNS.get(c, f'"{c}"') for c in STATUSES.columns)
+                 + " FROM status_versions")
 
 
 #: Every candidate row of the merge: the curated rows of the affected partitions and the new versions, each with
@@ -706,19 +800,25 @@ _OTHER_COPIES = "list_filter(m.every_copy, lambda x: x <> coalesce(w.own_copy, '
 #: full run over the same raw files does, and keeps the same row). ``copies`` holds the copies merged into the row
 #: besides its own ``fetched_from``/``status_id`` (NULL for most statuses: one copy); it is aggregated (a GROUP BY) only
 #: for statuses with several versions, never as a window list, which would give each of a status's k versions all k
-#: copies.
+#: copies. ``last_fetched_at`` is the latest ``fetched_at`` of every version and copy merged into the row (those of
+#: the curated row, merged before, and of the new versions), also of those that lost: the latest fetch that saw the
+#: status, which the metrics read for the day the collection last ran (``posted_days``, ``trending_hashtags``).
+_MERGED_SELECT = {
+    "deleted": 'w."status_deleted" AS "deleted"',
+    "copies": (f'CASE WHEN m.every_copy IS NULL THEN w."copies" WHEN array_length({_OTHER_COPIES}) > 0 '
+               f'THEN {_OTHER_COPIES} END AS "copies"'),
+    "last_fetched_at": 'w."status_last_fetched_at" AS "last_fetched_at"',
+}
 MERGE_STATUSES = f"""
 WITH ranked AS (
   SELECT *, row_number() OVER (PARTITION BY uri ORDER BY {STATUS_ORDER}) AS version_rank,
          count(*) OVER (PARTITION BY uri) AS versions,
-         bool_or(reported) OVER (PARTITION BY uri) AS status_deleted
+         bool_or(reported) OVER (PARTITION BY uri) AS status_deleted,
+         max(last_fetched_at) OVER (PARTITION BY uri) AS status_last_fetched_at
   FROM ({_MERGE_CANDIDATES}) AS candidates
 ),
 merged_copies AS (SELECT uri, {_EVERY_COPY} AS every_copy FROM ranked WHERE versions > 1 GROUP BY uri)
-SELECT {", ".join('w."status_deleted" AS "deleted"' if c == "deleted" else
-                  f'CASE WHEN m.every_copy IS NULL THEN w."copies" WHEN array_length({_OTHER_COPIES}) > 0 '
-                  f'THEN {_OTHER_COPIES} END AS "copies"' if c == "copies" else f'w."{c}"'
-                  for c in STATUSES.columns)}
+SELECT {", ".join(_MERGED_SELECT.get(c, f'w."{c}"') for c in STATUSES.columns)}
 FROM ranked AS w LEFT JOIN merged_copies AS m ON m.uri = w.uri
 WHERE w.version_rank = 1
 """
@@ -742,12 +842,13 @@ NON_PUBLIC_STATUSES = (f"SELECT count(*) AS n FROM statuses_latest WHERE NOT {_p
 #: The columns a marker of a status that is not public keeps: those :data:`STATUS_ORDER` reads before whether a
 #: version is public (a marker only ever competes on those: after them a version that is not public wins, and which
 #: of two such versions wins leaves a marker either way), those that place it (``dt``), name it for the deletions
-#: (its copies, ``origin_ref``) and for an erasure (``account_key``, ``reblog_of_uri``). Every other column (the
+#: (its copies, ``origin_ref``) and for an erasure (``account_key``, ``reblog_of_uri``), and its latest fetch
+#: (``last_fetched_at``: the metrics' day of the latest fetch reads every curated row). Every other column (the
 #: text's counts, the hashtags, the mentions, the language, the reply and the quoted author) is NULL: the curated
 #: lake keeps nothing of such a status's content.
 MARKER_COLUMNS = ("uri", "status_id", "account_key", "instance", "fetched_from", "created_at", "dt", "visibility",
                   "replies_count", "reblogs_count", "favourites_count", "is_reblog", "reblog_of_uri", "edited_at",
-                  "fetched_at", "deleted", "origin_ref", "copies")
+                  "fetched_at", "deleted", "origin_ref", "copies", "last_fetched_at")
 
 #: The statuses of the merge whose latest version is not public, as markers (:data:`MARKER_COLUMNS`): written to the
 #: curated table with the public ones, so they take part in later merges (an older public version landed late loses
@@ -1025,25 +1126,26 @@ STATEMENTS = {
 
 
 #: Raise when the curation rules change in a way :func:`rules_fingerprint` cannot see (an engine's macro, how
-#: an engine reads the raw files), so lakes curated before are told to re-curate.
-RULES_VERSION = 1
+#: an engine reads the raw files), so lakes curated before are told to re-curate. 2: an empty ``uri`` is none
+#: (:func:`_uri`); anchors and their ``class``/``rel`` read as HTML reads them (:data:`ANCHOR_RE`,
+#: :data:`NOT_LINK_RE`); numeric character references read as characters by the emoji count
+#: (:func:`_decoded_references`).
+RULES_VERSION = 2
 
 #: Regexes of the rules as :func:`rules_fingerprint` hashes them: as they were spelt before both engines read them
-#: alike: ending with ``$`` before ``\z``, the anchor with ``\s`` before its spaces were spelt out (:data:`_WS`).
-#: The rules are DuckDB's text (module docstring), and RE2 reads ``$`` as ``\z`` (the very end; it has no "before a
-#: final line break") and ``\s`` as :data:`_WS`, so DuckDB makes the same rows with either: lakes curated before
-#: are not told to re-curate for the new spelling. Only Spark's reading changed, to DuckDB's, as when the Spark
-#: translation is mended (:mod:`fediscope.engine.dialect`): a lake curated on Spark before keeps the activity week
-#: or trending-tag day it read from Unix seconds followed by a line break, and the ``url_count`` of a status with an
-#: ``<a`` followed by a vertical tab (a link there, none on DuckDB; no Mastodon server sends either), until a later
-#: fetch replaces it, or ``--recurate``. The home domain was read alike by both engines.
-_RULES_SPELT_BEFORE = {_HOME_DOMAIN_RE: r"@([^@]+)$", _DAY_SECONDS_RE: r"^[0-9]{1,11}$", ANCHOR_RE: r"<a\s[^>]*>"}
+#: alike, ending with ``$`` before ``\z``. The rules are DuckDB's text (module docstring), and RE2 reads ``$`` as
+#: ``\z`` (the very end; it has no "before a final line break"), so DuckDB makes the same rows with either: lakes
+#: curated before were not told to re-curate for the new spelling. Only Spark's reading changed, to DuckDB's, as when
+#: the Spark translation is mended (:mod:`fediscope.engine.dialect`). (The anchor, once hashed with ``\s`` for its
+#: spaces likewise, is hashed as it is since rules version 2 changed what it matches: :data:`ANCHOR_RE`. Rules
+#: version 2 tells every lake to re-curate anyway; these spellings keep the fingerprint of the rest as it was.)
+_RULES_SPELT_BEFORE = {_HOME_DOMAIN_RE: r"@([^@]+)$", _DAY_SECONDS_RE: r"^[0-9]{1,11}$"}
 
 
 def _rules_statements() -> dict[str, str]:
     """The statements :func:`rules_fingerprint` hashes, by name: every public text of this module, with
     :data:`STATUS_RECORDS` as :data:`_STATUS_RECORDS_RULES` and the regexes of :data:`_RULES_SPELT_BEFORE` as spelt
-    before, in a statement's literals and as a public text of its own (:data:`ANCHOR_RE`)."""
+    before, in a statement's literals and as a public text of its own."""
     statements = {name: value for name, value in globals().items()
                   if name.isupper() and not name.startswith("_") and isinstance(value, str)}
     statements["STATUS_RECORDS"] = _STATUS_RECORDS_RULES

@@ -2,14 +2,14 @@
 
 1. **Plan**: the raw files not in the manifest (:mod:`fediscope.engine.manifest`), within ``since``/``until``.
    Nothing new → nothing is read or written (a re-run over the same input changes nothing).
-2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`; those
-   dated after their fetch are skipped and counted, ``future_versions_skipped``; statuses with an empty URI are
-   counted, ``empty_uri_statuses``: :data:`EMPTY_URI_STATUSES`), merged
-   with the existing rows of the ``dt`` partitions they fall into; those partitions (and the same partitions
-   of ``hashtags``, derived from them) are rewritten whole. A status whose latest version is not public is left
-   out, and counted (``non_public_left_out``; :data:`~fediscope.engine.curate_sql.PUBLIC_STATUSES`), but for a
-   marker row no metric reads (:data:`~fediscope.engine.curate_sql.NON_PUBLIC_MARKERS`), so that an older public
-   version curated by a later run loses to it as in a rebuild. Other partitions are not touched.
+2. **Statuses**: every version in the new files (:data:`~fediscope.engine.curate_sql.STATUS_VERSIONS`; those dated
+   after their fetch are skipped and counted, ``future_versions_skipped``; those without a URI, or with an empty one,
+   are skipped: :func:`~fediscope.engine.curate_sql._uri`), merged with the existing rows of the ``dt`` partitions
+   they fall into; those partitions (and the same partitions of ``hashtags``, derived from them) are rewritten whole.
+   A status whose latest version is not public is left out, and counted (``non_public_left_out``;
+   :data:`~fediscope.engine.curate_sql.PUBLIC_STATUSES`), but for a marker row no metric reads
+   (:data:`~fediscope.engine.curate_sql.NON_PUBLIC_MARKERS`), so that an older public version curated by a later run
+   loses to it as in a rebuild. Other partitions are not touched.
    Streamed deletions (``status_deletions``) are merged into their own table first; the partitions holding a
    status a new deletion names are rewritten too, with that status as a tombstone.
 3. **Accounts**, **instance activity**, **tag trends** (the instances' own daily counts of their trending
@@ -114,9 +114,6 @@ class CurateSummary:
     raw_files_outside_window: int = 0  # not yet curated, but outside the run's window (--since/--until)
     status_versions: int = 0  # status versions found in the new files (reblog originals included)
     future_versions_skipped: int = 0  # versions in the new files dated after their fetch (curate_sql): skipped
-    #: statuses (by instance and id) of the new files whose ``uri`` is empty: versions of one status to the merge (one
-    #: row per URI), so one of them is curated; said, not changed (:data:`EMPTY_URI_STATUSES`)
-    empty_uri_statuses: int = 0
     #: statuses with a version in the new files whose latest version is not public (followers-only, direct, limited
     #: or an unknown visibility: curate_sql.PUBLIC_STATUSES): not curated, nor their hashtags (written only as a
     #: marker no metric reads, which keeps an older public version landed late out: curate_sql.NON_PUBLIC_MARKERS)
@@ -162,22 +159,6 @@ class CurateSummary:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "noop": self.noop, "seconds": round(self.seconds, 3)}
 
-
-#: The days of the new status versions (``dt``, as text), each with the statuses (by the instance they were fetched
-#: from and their id there, ``empty_uri_status``; NULL for a version with a URI) of that day whose ``uri`` is empty:
-#: the run counts those statuses (:func:`_days_and_empty_uris`). One query for both, not one each: on Spark, every
-#: query is jobs of its own, each a fixed cost whatever the data (this saves three jobs of a curation's ~85). The
-#: merge keeps one row per URI, so such statuses merged together are taken for
-#: versions of one status: the latest wins, the others are not curated (and which are merged together depends on the
-#: partitions a run rewrites: two such statuses of days apart curated by two runs keep two rows, a rebuild one). No
-#: Mastodon server sends an empty URI, and landing with privacy on lands none (a status without one is skipped, as the
-#: curation skips one without a URI); raw files landed with privacy off or by other means may hold some. Counted and
-#: said, not changed: treating an empty URI as none is a change of the curation rules
-#: (:func:`~fediscope.engine.curate_sql.rules_fingerprint`), which would tell every lake to re-curate for what only
-#: such raw files hold. A count, not a rule: not in :mod:`~fediscope.engine.curate_sql`, whose every public text the
-#: fingerprint hashes.
-EMPTY_URI_STATUSES = ("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt, CASE WHEN uri = '' THEN fetched_from || '/' || "
-                      "coalesce(status_id, '') END AS empty_uri_status FROM status_versions")
 
 #: How messages name what limits a run to some fetch days by default: ``fediscope process``'s options (a caller
 #: whose user gives no such options names it its own way: :class:`fediscope.engine.process.RunArguments`).
@@ -441,11 +422,7 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
     if summary.future_versions_skipped:
         log.warning("curation: skipped %d status versions dated after their fetch (a remote clock or a forged date)",
                     summary.future_versions_skipped, extra={IN_SUMMARY: True})  # as the summary says it
-    found, summary.empty_uri_statuses = _days_and_empty_uris(engine)
-    if summary.empty_uri_statuses:
-        log.warning("curation: %s with an empty uri, merged as versions of one status (one row per URI: the latest "
-                    "is kept); raw files landed with privacy off or by other means",
-                    count(summary.empty_uri_statuses, "status"), extra={IN_SUMMARY: True})  # as the summary says it
+    found = {str(r["dt"]) for r in engine.query("SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM status_versions")}
     if not rebuild:
         found |= _days_of_copies_across_midnight(engine, found)
     if new_deletions:
@@ -468,14 +445,6 @@ def _curate_statuses(engine: Engine, staged: Path, summary: CurateSummary, pendi
         _merge_partitions(engine, staged, summary, pending, days, rebuild, first_day)
     if new_deletions:
         pending.append((STATUS_DELETIONS.name, staged / STATUS_DELETIONS.name, None, None))
-
-
-def _days_and_empty_uris(engine: Engine) -> tuple[set[str], int]:
-    """The days of the new status versions, and how many statuses among them have an empty ``uri``
-    (:data:`EMPTY_URI_STATUSES`: a status of that kind is counted once, whatever the days it has versions on)."""
-    rows = engine.query(EMPTY_URI_STATUSES)
-    empty = {r["empty_uri_status"] for r in rows if r["empty_uri_status"] is not None}
-    return {str(r["dt"]) for r in rows}, len(empty)
 
 
 def _days_of_copies_across_midnight(engine: Engine, days: set[str]) -> set[str]:

@@ -189,7 +189,7 @@ from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
 from fediscope.engine.dialect_text import TextNotPortable, check_text_portable, spark_text_functions
-from fediscope.engine.schema import COLLECTION_STARTS, CURATED, duckdb_type
+from fediscope.engine.schema import COLLECTION_STARTS, CURATED, STATUSES, duckdb_type
 
 _FORBIDDEN_FUNCTIONS = {"ISODOW", "DOW", "WEEKDAY", "DAYOFWEEK", "YEARWEEK", "LEN"}
 
@@ -1176,6 +1176,10 @@ _DUCKDB_TYPING = {
 
 _SCHEMA = {t.name: {c: duckdb_type(ty) for c, ty in t.columns.items()}
            for t in (*CURATED.values(), COLLECTION_STARTS)}
+#: ``curated_statuses``: every curated status row, tombstones and the markers of statuses not public too, which the
+#: ``statuses`` view leaves out (:meth:`fediscope.engine.base.Engine.register_curated_views`); the metrics read it
+#: for the latest fetch of any status (``last_fetched_at``).
+_SCHEMA["curated_statuses"] = _SCHEMA[STATUSES.name]
 
 
 def _parse_error(exc: sqlglot.errors.ParseError) -> str:

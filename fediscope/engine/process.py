@@ -196,9 +196,6 @@ class ProcessSummary:
         if future:  # impossible timestamps: a remote server's clock, or a forged date (curate_sql)
             curated += (f" ({count(future, 'status version')} dated after {'its' if future == 1 else 'their'} "
                         "fetch skipped)")
-        empty_uri = cur.get("empty_uri_statuses", 0)
-        if empty_uri:  # one row per URI: raw files landed with privacy off or by other means (curation.py)
-            curated += f" ({count(empty_uri, 'status')} with an empty uri merged as one)"
         non_public = cur.get("non_public_left_out", 0)
         if non_public:  # raw files landed by other means than the collectors (curate_sql.PUBLIC_STATUSES)
             curated += f" ({count(non_public, 'status')} not public (followers-only, direct…) left out)"

@@ -149,6 +149,7 @@ STATUSES = Table("statuses", {
     "content_length": "bigint", "fetched_at": "timestamp", "deleted": "boolean", "origin_ref": "string",
     "quoted_account_key": "string", "copies": ["string"],
     "sensitive": "boolean", "has_content_warning": "boolean", "content_warning_length": "bigint",
+    "last_fetched_at": "timestamp",
 }, partition_by="dt")
 
 ACCOUNTS = Table("accounts", {

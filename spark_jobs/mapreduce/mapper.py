@@ -72,19 +72,37 @@ from typing import TYPE_CHECKING, Any, TextIO
 NULL = "\\N"
 #: Partition buckets of job 1 and of job 2's per-key lines.
 BUCKETS = 1009
-#: An opening ``<a …>`` tag (the curation SQL's ``ANCHOR_RE``): HTML's tag spaces, not Java's or Unicode's.
-ANCHOR_RE = re.compile(r"<a[\t\n\f\r ][^>]*>")
+#: An opening ``<a …>`` tag, its name in any case (the curation SQL's ``ANCHOR_RE``): HTML's tag spaces, not Java's or
+#: Unicode's.
+ANCHOR_RE = re.compile(r"<[aA][\t\n\f\r ][^>]*>")
+_ANCHOR_START_RE = re.compile(r"<[aA][\t\n\f\r ]")
 #: An anchor that is a mention or a hashtag, not a link: a ``mention``/``hashtag`` token in its class or ``tag`` in
-#: its rel (the curation SQL's ``NOT_LINK_RE``, spaces spelled out as RE2 reads ``\s``).
+#: its rel, the attribute's name in any case, its value quoted with ``"`` or ``'`` or unquoted (the curation SQL's
+#: ``NOT_LINK_RE``, spaces spelled out as RE2 reads ``\s``).
 _WS = r"[\t\n\f\r ]"
-NOT_LINK_RE = re.compile(rf'{_WS}class{_WS}*={_WS}*"(?:[^"]*{_WS})?(?:mention|hashtag)(?:{_WS}[^"]*)?"'
-                         rf'|{_WS}rel{_WS}*={_WS}*"(?:[^"]*{_WS})?tag(?:{_WS}[^"]*)?"')
+
+
+def _attribute_token(name: str, tokens: str) -> str:
+    """A copy of ``fediscope.engine.curate_sql._attribute_token``, which says what it matches."""
+    caseless = "".join(f"[{c.lower()}{c.upper()}]" for c in name)
+    return (rf"{_WS}{caseless}{_WS}*={_WS}*"
+            rf"""(?:"(?:[^"]*{_WS})?{tokens}(?:{_WS}[^"]*)?"|'(?:[^']*{_WS})?{tokens}(?:{_WS}[^']*)?'"""
+            rf"|{tokens}[\t\n\f\r >])")
+
+
+NOT_LINK_RE = re.compile(f"{_attribute_token('class', '(?:mention|hashtag)')}|{_attribute_token('rel', 'tag')}")
 _WS_CHARS = "\t\n\f\r "
 _WS_SPLIT_RE = re.compile(_WS)
-#: The start of a ``class`` or ``rel`` attribute's quoted value in an anchor, and the tokens that make the anchor
-#: no link (:data:`NOT_LINK_RE`, read by :func:`is_not_link`).
-_ATTRIBUTE_RE = re.compile(rf'{_WS}(class|rel){_WS}*={_WS}*"')
+#: The start of a ``class`` or ``rel`` attribute's value in an anchor (after its ``=``), and the tokens that make the
+#: anchor no link (:data:`NOT_LINK_RE`, read by :func:`is_not_link`).
+_ATTRIBUTE_RE = re.compile(rf"{_WS}([cC][lL][aA][sS][sS]|[rR][eE][lL]){_WS}*=")
 _NOT_LINK_TOKENS = {"class": frozenset(("mention", "hashtag")), "rel": frozenset(("tag",))}
+#: A numeric character reference (the curation SQL's ``_DECIMAL_REFERENCE_RE``, ``_HEX_REFERENCE_RE`` and
+#: ``_LONG_REFERENCE_RE`` after the ``&#`` it splits at): its decimal value's digits (group 1), its hexadecimal's
+#: (group 2), or more digits than any code point has (neither).
+REFERENCE_RE = re.compile(r"&#(?:0*([0-9]{1,7});|[xX]0*([0-9a-fA-F]{1,6});|(?:[0-9]+|[xX][0-9a-fA-F]+);)")
+#: A reference to a code point from U+0100 on (the curation SQL's ``WIDE_REFERENCE_RE``).
+WIDE_REFERENCE_RE = re.compile(r"&#(?:0*[1-9][0-9]{2}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{2})")
 #: The emoji characters of Unicode 17.0, as code point ranges: a copy of the curation SQL's
 #: (``fediscope.engine.curate_sql.EMOJI_PRESENTATION`` and the others, which say what they are; a test keeps the
 #: copies equal).
@@ -601,33 +619,43 @@ def _dicts(value: Any) -> list[Any]:
 def _anchors(content: str) -> Iterator[str]:
     """``ANCHOR_RE.findall(content)`` in linear time. Python's backtracking ``re`` takes quadratic time on a
     ``<a `` with no ``>`` after it, trying every later ``<a `` to the end (``"<a " * n``); RE2 does not. An anchor
-    ends at the first ``>`` after its ``<a`` and a space, and once there is none, no later anchor can end."""
+    ends at the first ``>`` after its ``<a`` (or ``<A``) and a space, and once there is none, no later anchor can
+    end."""
     pos = 0
-    while True:
-        start = content.find("<a", pos)
-        if start < 0:
+    while (start := _ANCHOR_START_RE.search(content, pos)) is not None:
+        end = content.find(">", start.end())
+        if end < 0:
             return
-        if start + 2 < len(content) and content[start + 2] in _WS_CHARS:
-            end = content.find(">", start + 3)
-            if end < 0:
-                return
-            yield content[start:end + 1]
-            pos = end + 1
-        else:
-            pos = start + 1
+        yield content[start.start():end + 1]
+        pos = end + 1
 
 
 def is_not_link(anchor: str) -> bool:
     """``NOT_LINK_RE.search(anchor)`` in linear time (the regex backtracks quadratically over a long unclosed
-    ``class="mention mention …``): a ``class`` attribute whose quoted value has a ``mention`` or ``hashtag``
-    token, or a ``rel`` whose value has a ``tag`` token, tokens separated by the RE2 spaces of :data:`_WS`."""
+    ``class="mention mention …``): a ``class`` attribute (its name in any case) whose value, quoted with ``"`` or
+    ``'``, has a ``mention`` or ``hashtag`` token, or unquoted is one, or a ``rel`` whose value has or is ``tag``,
+    tokens separated by the RE2 spaces of :data:`_WS`. Once a quote is not closed after one value, it is not after any
+    later one either (``unclosed``)."""
+    unclosed: set[str] = set()
     for match in _ATTRIBUTE_RE.finditer(anchor):
-        end = anchor.find('"', match.end())
-        if end < 0:  # the value is not closed, nor is any later one
-            return False
-        tokens = _NOT_LINK_TOKENS[match.group(1)]
-        if not tokens.isdisjoint(_WS_SPLIT_RE.split(anchor[match.end():end])):
-            return True
+        start = match.end()
+        while start < len(anchor) and anchor[start] in _WS_CHARS:
+            start += 1
+        tokens = _NOT_LINK_TOKENS[match.group(1).lower()]
+        quote = anchor[start:start + 1]
+        if quote in ('"', "'"):
+            end = -1 if quote in unclosed else anchor.find(quote, start + 1)
+            if end < 0:
+                unclosed.add(quote)
+                continue
+            if not tokens.isdisjoint(_WS_SPLIT_RE.split(anchor[start + 1:end])):
+                return True
+        else:  # unquoted: the value runs to a space or the tag's end (an anchor ends with its ">")
+            end = start
+            while end < len(anchor) and anchor[end] not in _WS_CHARS and anchor[end] != ">":
+                end += 1
+            if end < len(anchor) and anchor[start:end] in tokens:
+                return True
     return False
 
 
@@ -646,13 +674,30 @@ def authored_text(content: str) -> str:
     return text if trailing is None else text[:trailing.start()]
 
 
+def _referenced(match: re.Match[str]) -> str:
+    """The character HTML reads for a numeric character reference (:data:`REFERENCE_RE`), as far as the emoji count
+    sees it (the curation SQL's ``_referenced``): U+FFFD for 0, a surrogate, one beyond U+10FFFF and the C1 controls
+    but ``&#153;``, which HTML reads as ™ (Windows-1252)."""
+    decimal, hexadecimal = match.group(1), match.group(2)
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16) if hexadecimal is not None else -1
+    if code == 0x99:
+        return "\u2122"
+    if code <= 0 or 0x80 <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return "\ufffd"
+    return chr(code)
+
+
 def unicode_emoji_count(content: str) -> int:
-    """Emoji sequences in ``content`` without its tags, as the curation SQL counts them
-    (``curate_sql._unicode_emoji_count``): a flag, a keycap, an emoji with its skin tone, a ZWJ sequence count one
-    each."""
-    if content.isascii():
+    """Emoji sequences in ``content`` without its tags, its numeric character references read as characters, as the
+    curation SQL counts them (``curate_sql._unicode_emoji_count``): a flag, a keycap, an emoji with its skin tone, a
+    ZWJ sequence count one each."""
+    references = "&#" in content
+    if content.isascii() and not (references and WIDE_REFERENCE_RE.search(content)):
         return 0
-    return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", strip_tags(content))))
+    visible = strip_tags(content)
+    if references:
+        visible = REFERENCE_RE.sub(_referenced, visible)
+    return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", visible)))
 
 
 def strip_tags(content: str) -> str:
@@ -723,22 +768,19 @@ def _tags_json(tags: list[str]) -> str:
     return _COMPACT_JSON(tags) if tags else "[]"
 
 
+def status_uri(status: dict[str, Any]) -> str | None:
+    """The status's ``uri``; an empty one is none, as the curation SQL reads it (``curate_sql._uri``)."""
+    return as_text(status.get("uri")) or None
+
+
 def origin_ref(status: dict[str, Any]) -> str | None:
     """The status's ``origin_ref`` as landed (privacy on; an empty one too, as the SQL's ``coalesce`` keeps it), else
-    ``host/id`` from a Mastodon URI, else None. The host is lowered as DuckDB's ``lower`` does (:func:`fold`), as in
-    the curation SQL.
-
-    The SQL's rule (``fediscope.engine.curate_sql._origin_ref``) is: the pattern's match, or ``''`` when there is
-    none (``regexp_extract``), is the whole URI. An empty URI is its own (empty) match, so the SQL gives it
-    ``'' || '/' || ''``, ``/``: so does this. The rules fingerprint keeps the SQL as it is (no Mastodon server sends
-    an empty URI), and the mapper matches a deletion whose ``origin_ref`` is ``/`` as the SQL does."""
+    ``host/id`` from a Mastodon URI (:func:`status_uri`: an empty one is none), else None. The host is lowered as
+    DuckDB's ``lower`` does (:func:`fold`), as in the curation SQL."""
     landed = as_text(status.get("origin_ref"))
     if landed is not None:
         return landed
-    uri = as_text(status.get("uri"))
-    if uri == "":
-        return "/"
-    match = STATUS_URI_RE.fullmatch(uri or "")  # the whole URI, as the SQL requires
+    match = STATUS_URI_RE.fullmatch(status_uri(status) or "")  # the whole URI, as the SQL requires
     return f"{fold(match.group(1))}/{match.group(2)}" if match else None
 
 
@@ -1003,7 +1045,7 @@ def status_line(status: dict[str, Any], meta: dict[str, Any], share: bool,
     expired. One that is not public (:func:`version_is_public`) is marked so, not dropped: the reducer leaves its
     status out when it wins, as curation does (dropping it here would bring an older public version in).
     """
-    uri = as_text(status.get("uri"))
+    uri = status_uri(status)
     created = micros(as_text(status.get("created_at")))
     day = None if created is None else utc_day(created)
     instance = as_text(meta.get("instance"))
@@ -1107,7 +1149,7 @@ def map_record(record: Any, path_entity: str | None = None,
     if entity == "statuses":
         check_types(data, RAW_STATUS, "data")  # every field DuckDB reads, also those the metrics do not use
         reblog = data.get("reblog")
-        share = reblog is not None and as_text(reblog.get("uri")) is not None
+        share = reblog is not None and status_uri(reblog) is not None
         lines.append(status_line(data, meta, share, deleted, first_day))
         if share:
             lines.append(status_line(reblog, meta, False, deleted, first_day))

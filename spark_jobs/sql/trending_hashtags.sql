@@ -15,7 +15,9 @@
 -- ties in growth are broken by tag (the key), as the stores break them.
 -- latest_fetch_day = the UTC day of the latest fetch of a status (every row the same): the report marks that day
 -- of hashtags_daily (or a day after it, of a toot from a fast clock) as partial, the collection having stopped
--- during it.
+-- during it. Every fetch of a curated status counts (curated_statuses, last_fetched_at): also a copy that lost the
+-- merge to an earlier fetch, a status deleted since or not public, which the statuses view leaves out (a row
+-- curated before last_fetched_at existed: its fetched_at).
 -- first_day = the first day with hashtag data (every row the same), where the collection's walk back in time
 -- began; first_day_partial = whether it was collected in part, from the lake's records of where each source's
 -- collection begins (collection_starts, registered beside the curated tables): true when a source whose oldest
@@ -28,7 +30,9 @@
 -- began in part (cut or started from now: a source added later, whose statuses count from the middle of that
 -- day, so the rise there is not growth), as sorted comma-separated YYYY-MM-DD days (every row the same), ''
 -- when none: days alone, never which source.
-WITH fetched AS (SELECT CAST(max(fetched_at) AS DATE) AS latest_fetch_day FROM statuses),
+WITH fetched AS (
+  SELECT CAST(max(coalesce(last_fetched_at, fetched_at)) AS DATE) AS latest_fetch_day FROM curated_statuses
+),
 bounds AS (
   SELECT coalesce(max(CASE WHEN h.dt < f.latest_fetch_day THEN h.dt END), max(h.dt)) AS last_day,
          min(h.dt) AS first_day

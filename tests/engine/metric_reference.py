@@ -252,6 +252,9 @@ def curate_statuses(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
         others = sorted({f"{v['fetched_from']}/{v['status_id']}" for v in versions if v["status_id"] is not None}
                         - {f"{winner['fetched_from']}/{winner['status_id']}"})
         winner["copies"] = others or None  # the copies merged into the row besides its own
+        # the latest fetch of any version (also of a copy that lost to an earlier fetch)
+        winner["last_fetched_at"] = max((v["fetched_at"] for v in versions if v["fetched_at"] is not None),
+                                        default=None)
         if winner.pop("public"):  # a status whose latest version is not public is not curated
             latest[uri] = winner
     return latest
@@ -370,12 +373,16 @@ def posted_days(statuses: dict[str, dict[str, Any]],
                 starts: Sequence[tuple[str, str, date | None]] = ()) -> list[dict[str, Any]]:
     """``posted_days``: per instance fetched from (and ``'*'`` for all), the first and last posted day of the
     visible statuses (boosts included), their count, the latest fetch's day and whether the first day is partial
-    (by that instance's ``starts``; every one for ``'*'``)."""
+    (by that instance's ``starts``; every one for ``'*'``). The latest fetch is of every curated row, tombstones
+    too: for ``'*'`` of every version merged into it (``last_fetched_at``), for an instance the winner's own."""
     scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    fetches: dict[str, list[datetime]] = defaultdict(list)
     for s in statuses.values():
         if not s["deleted"]:
             scopes[s["fetched_from"]].append(s)
             scopes["*"].append(s)
+        fetches[s["fetched_from"]].append(s["fetched_at"])
+        fetches["*"].append(s["last_fetched_at"])
     rows = []
     for scope in sorted(scopes):
         members = scopes[scope]
@@ -383,7 +390,7 @@ def posted_days(statuses: dict[str, dict[str, Any]],
         own = [start for start in starts if scope == "*" or start[0] == scope]
         rows.append({"instance": scope, "first_day": first.isoformat(), "last_day": last.isoformat(),
                      "days": (last - first).days + 1, "statuses": len(members),
-                     "latest_fetch_day": max(s["fetched_at"] for s in members).date().isoformat(),
+                     "latest_fetch_day": max(fetches[scope]).date().isoformat(),
                      "first_day_partial": first_day_partial(own, first)})
     return rows
 
@@ -480,7 +487,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
     if tagged:
         # the last complete day: the latest day with hashtag data before the day of the latest fetch (collected in
         # part), that day itself only when no data is before it; never a day after it
-        bound = max(s["fetched_at"] for s in statuses.values()).date()
+        bound = max(s["last_fetched_at"] for s in statuses.values()).date()
         last = max((s["dt"] for s, _ in tagged if s["dt"] < bound),
                    default=max((s["dt"] for s, _ in tagged if s["dt"] <= bound), default=date.max))
         windows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -500,7 +507,7 @@ def metrics(statuses: dict[str, dict[str, Any]], accounts: dict[str, dict[str, A
                                  if ended in ("cut", "now") and day is not None and first < day <= last}))
         rows = [{"ranking": i, "tag": tag, "window_end": last.isoformat(), "current_toots": c, "previous_toots": p,
                  "delta": c - p, "growth": (c + 1) / (p + 1), "current_engagement": e,
-                 "latest_fetch_day": max(s["fetched_at"] for s in statuses.values()).date().isoformat(),
+                 "latest_fetch_day": bound.isoformat(),
                  "first_day": first.isoformat(), "first_day_partial": partial, "partial_start_days": later}
                 for i, (tag, c, p, e) in enumerate(trending, 1)]
     out["trending_hashtags"] = rows

@@ -88,11 +88,13 @@ def test_content_length_and_emoji_shortcuts_equal_the_regexes_on_spark(spark) ->
 
 def test_the_status_order_names_every_column_a_version_may_differ_in() -> None:
     """The merge's order is total (a column added to the curated statuses but left out of it would leave ties that
-    the file order breaks): every column but the status's ``uri`` and the merge's own ``deleted`` and ``copies``."""
+    the file order breaks): every column but the status's ``uri`` and the merge's own ``deleted``, ``copies`` and
+    ``last_fetched_at``."""
     from fediscope.engine.schema import STATUSES
 
     named = set(re.findall(r'"?\b([a-z_]+)\b"? (?:ASC|DESC)', curate_sql.STATUS_ORDER))
-    assert set(STATUSES.columns) - named == {"uri", "deleted", "copies"}
+    assert set(STATUSES.columns) - named == {"uri", "deleted", "copies", "last_fetched_at"}
+    assert set(curate_sql.MERGED_COLUMNS) == {"deleted", "copies", "last_fetched_at"}
 
 
 def test_the_raw_pass_spells_each_status_s_authored_text_out_once() -> None:

@@ -294,6 +294,56 @@ def test_a_toot_from_a_fast_clock_does_not_move_the_trending_window(lake: LocalL
     assert result.summary["partial_day"] == "2026-07-16"
 
 
+def _fetched_the_next_day(lake: LocalLake, case: str, steady: list[dict], fetched: datetime) -> None:
+    """What a fetch on the day after ``steady``'s leaves that the statuses view does not show: a stale copy of a
+    toot that loses to the earlier fetch of its edit, a toot deleted since, or a toot not public."""
+    from non_public_statuses import land_raw, tagged, with_visibility
+    from streamed_deletions import land_deletion
+
+    if case == "a copy that lost":
+        edited = steady[-1]
+        stale = {k: v for k, v in edited.items() if k != "edited_at"}
+        land(lake, "statuses", [federated_copy(stale, "9990001")], fetched, policy(), instance="remote.example")
+    elif case == "a status deleted since":
+        toot = variant(tagged(), "d", created_at="2026-07-14T23:40:00.000Z")
+        land(lake, "statuses", [toot], fetched, policy())
+        land_deletion(lake, toot["id"], INSTANCE, fetched + timedelta(hours=1), policy=policy())
+    else:
+        land_raw(lake, [variant(with_visibility(tagged(), "private"), "p", created_at="2026-07-14T23:40:00.000Z")],
+                 fetched, policy())
+
+
+@pytest.mark.parametrize("case", ["a copy that lost", "a status deleted since", "a status not public"])
+@pytest.mark.parametrize("runs", ["one run", "a run per fetch"])
+def test_the_latest_fetch_is_of_every_curated_status(lake: LocalLake, lake_dir: Path, duckdb_engine, case: str,
+                                                     runs: str) -> None:
+    """Was: the latest fetch was that of the statuses the metrics see (the winning versions, neither deleted nor
+    not public), so a fetch on the next day that only saw a stale copy losing to an earlier fetch of the toot's edit,
+    a toot deleted since, or one not public, was left out: the day before, collected whole, was taken for the day the
+    collection stopped during (the report's period marked it "(partial)", trending_hashtags' windows ended the day
+    before it). The latest fetch is now that of any version merged into a curated row, tombstones and markers
+    included, alike whether the later fetch is curated with the first or merged into its curated rows later."""
+    base = statuses("test_hashtag_tl.json", method="POST")[0]
+    fetched = datetime(2026, 7, 14, 23, 30, tzinfo=UTC)
+    steady = _steady(base, fetched - timedelta(minutes=30))
+    steady[-1]["edited_at"] = "2026-07-14T22:10:00.000Z"
+    land(lake, "statuses", steady, fetched, policy())
+    if runs == "a run per fetch":
+        duckdb_engine().curate()
+    _fetched_the_next_day(lake, case, steady, fetched + timedelta(hours=1, minutes=30))
+    engine = duckdb_engine()
+    engine.curate()
+
+    (row,) = engine.run_metric(METRICS["trending_hashtags"])
+    assert (row["window_end"], row["latest_fetch_day"]) == ("2026-07-14", "2026-07-15")
+    assert (row["current_toots"], row["previous_toots"]) == (84, 84)  # the next day's fetch added no toot
+    period = {r["instance"]: r for r in engine.run_metric(METRICS["posted_days"])}
+    assert (period["*"]["last_day"], period["*"]["latest_fetch_day"]) == ("2026-07-14", "2026-07-15")
+    assert period["*"]["statuses"] == len(steady)
+    latest = max(r["last_fetched_at"] for r in read_table(lake_dir, "statuses"))  # UTC, as Parquet holds it
+    assert latest == (fetched + timedelta(hours=1, minutes=30)).replace(tzinfo=None)
+
+
 @pytest.mark.parametrize(("first_ago", "starts", "first_partial", "previous_partial"), [
     (9, ["cut"], True, True), (13, ["cut"], True, True), (14, ["cut"], True, False),
     (13, ["since", "now"], True, True),  # one source cut (or started from now) that day: partial

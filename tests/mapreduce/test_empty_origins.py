@@ -1,15 +1,15 @@
 """An empty ``uri`` or ``origin_ref`` (a hostile server's status, or raw files landed by other means than fediscope's
 collectors: valid JSON) is read by the MapReduce mapper as the curation SQL reads it.
 
-* A status with an empty ``uri`` gets the ``origin_ref`` ``/`` in the SQL (``_origin_ref``: the pattern's match, or
+* A status with an empty ``uri`` got the ``origin_ref`` ``/`` in the SQL (``_origin_ref``: the pattern's match, or
   ``''`` when none, must be the whole URI, and an empty URI is its own match); the mapper gave it none, so a
-  deletion naming ``/`` tombstoned it on one side only.
+  deletion naming ``/`` tombstoned it on one side only. Since curation rules version 2 an empty URI is none on both
+  sides (``curate_sql._uri``, ``mapper.status_uri``): no origin, and the status is not curated.
 * A deletion with an empty ``origin_ref`` keeps it in the SQL (``coalesce`` falls back to ``instance/id`` only for a
   missing one); the mapper fell back for an empty one too, and so tombstoned another status (the one whose URI
   names that instance and id) than the SQL (the one landed with an empty ``origin_ref``).
 
-The SQL is the rule (changing it would change the rules fingerprint and tell every lake to re-curate, for inputs no
-Mastodon server sends): the mapper follows it. Input: REAL recorded statuses (``tests/data``), modified.
+The SQL is the rule: the mapper follows it. Input: REAL recorded statuses (``tests/data``), modified.
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ def recorded_statuses(count: int) -> list[dict[str, Any]]:
 
 
 def test_an_empty_uri_has_the_origin_the_sql_derives() -> None:
+    """Curation rules version 2: an empty URI is none (``curate_sql._uri``), so it gives no origin (it gave ``/``)."""
     status = recorded_statuses(1)[0]
     with duckdb.connect() as con:
-        query = f"SELECT {curate_sql._origin_ref('x')} FROM (SELECT ? AS x)"
+        query = f"SELECT {curate_sql._origin_ref(curate_sql._uri('s'))} FROM (SELECT {{'uri': ?}} AS s)"
         for uri in ("", status["uri"], status["uri"] + "\n", "x"):
             (expected,) = con.execute(query, [uri]).fetchone()
             assert mapper.origin_ref({**status, "uri": uri}) == expected, uri
-    assert mapper.origin_ref({**status, "uri": ""}) == "/"
+    assert mapper.origin_ref({**status, "uri": ""}) is None
     assert mapper.origin_ref({**status, "uri": "", "origin_ref": ""}) == ""  # landed: kept as it is
 
 
@@ -116,7 +117,8 @@ def test_the_chain_tombstones_the_statuses_the_sql_tombstones(
     with duckdb.connect() as con:
         rows = dict(con.execute("SELECT uri, deleted FROM read_parquet(?, hive_partitioning = true)",
                                 [str(root / "curated" / "statuses" / "**" / "*.parquet")]).fetchall())
-    assert rows == {"": True, statuses["empty_origin"]["uri"]: True, statuses["other_home"]["uri"]: False,
+    # the status with an empty URI is not curated (rules version 2: none), so the deletion naming ``/`` names nothing
+    assert rows == {statuses["empty_origin"]["uri"]: True, statuses["other_home"]["uri"]: False,
                     statuses["control"]["uri"]: False}
     toots = sum(row["toots"] for row in expected["account_engagement"])
     assert toots == 2  # the other home's status and the control: the deletions took the two others

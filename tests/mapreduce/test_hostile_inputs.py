@@ -81,7 +81,7 @@ def _counter(stderr: bytes, name: str) -> int:
 # --- linear-time content scans ---------------------------------------------------------------------------------
 
 _DUCK_QUERY = (f"SELECT coalesce(array_length(list_filter(regexp_extract_all(x, '{curate_sql.ANCHOR_RE}'), "
-               f"lambda a: NOT regexp_matches(a, '{curate_sql.NOT_LINK_RE}'))), 0), "
+               f"lambda a: NOT regexp_matches(a, '{curate_sql._quoted(curate_sql.NOT_LINK_RE)}'))), 0), "
                f"CAST({curate_sql._visible_length('x')} AS BIGINT) FROM (SELECT ? AS x)")
 
 
