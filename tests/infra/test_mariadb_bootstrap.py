@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import quote
 
 import pymysql
 import pytest
+from doubles.greeting import greeting_port
 from doubles.mariadb import WRITER_PRIVILEGES
 
 from fediscope.engine.metrics import Metric
@@ -234,25 +232,7 @@ def test_an_admin_url_at_a_port_that_does_not_speak_mysql_is_one_clear_line(gree
     one whose service speaks first with something else ended in a traceback (struct.error) or PyMySQL's bare "Packet
     sequence number wrong". The opening is now the store's (fediscope.store.mysql.bounded_connection): one line, exit
     1, after the bootstrap's connect_timeout (10 s) at most."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        port = listener.getsockname()[1]
-
-        def greet_each() -> None:
-            while True:
-                try:
-                    connection, _ = listener.accept()
-                except OSError:  # the listener was closed: the test is over
-                    return
-                with connection:
-                    connection.sendall(greeting or b"")
-                    connection.settimeout(15)
-                    with contextlib.suppress(OSError):
-                        connection.recv(65536)
-
-        if greeting is not None:  # else the kernel's backlog takes the connection and nothing answers
-            threading.Thread(target=greet_each, daemon=True).start()
+    with greeting_port(greeting, hold=15) as port:  # None: the kernel's backlog takes it, nothing answers
         result = subprocess.run([sys.executable, str(INFRA / "bootstrap.py"), "--admin-url",
                                  f"mysql://root:topsecret@127.0.0.1:{port}"], capture_output=True, text=True,
                                 timeout=60, env={**os.environ, "FEDISCOPE_DB_PASSWORD": WRITER_PW})

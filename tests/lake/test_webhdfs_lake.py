@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from doubles import free_port, serving
+from doubles.greeting import greeting_port
 from doubles.mastodon_server import MastodonDouble
 from doubles.webhdfs_server import WebHDFSDouble
 from lake_cases import REAL_WEBHDFS
@@ -487,22 +488,7 @@ def test_a_namenode_port_that_answers_something_other_than_http_is_named_as_anot
     or restarted: try again, or check its log", where trying again never helps: an answer that is not HTTP comes
     from another service, and the message now says so, as for a port that closes each connection unanswered."""
     monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        port = listener.getsockname()[1]
-
-        def greet_each() -> None:
-            while True:
-                try:
-                    connection, _ = listener.accept()
-                except OSError:  # the listener was closed: the test is over
-                    return
-                with connection:
-                    connection.sendall(greeting)
-                    connection.recv(65536)
-
-        threading.Thread(target=greet_each, daemon=True).start()
+    with greeting_port(greeting) as port:
         lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
         with pytest.raises(LakeError) as info:
             lake.exists("raw")

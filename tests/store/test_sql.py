@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import sqlite3
 import threading
 
 import pytest
+from doubles.greeting import greeting_port
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
@@ -246,26 +246,8 @@ def test_a_port_that_answers_something_other_than_a_mysql_greeting_is_named_as_a
     from PyMySQL's parsing of the greeting, an internal error) or with PyMySQL's "Packet sequence number wrong - got
     45 expected 0", which names neither the port nor the cause. It is now a connection error saying the service
     there did not answer as MariaDB/MySQL does, as a port that says nothing is named."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        port = listener.getsockname()[1]
-
-        def greet_each() -> None:
-            while True:
-                try:
-                    connection, _ = listener.accept()
-                except OSError:  # the listener was closed: the test is over
-                    return
-                with connection:
-                    connection.sendall(greeting)
-                    connection.settimeout(5)
-                    with contextlib.suppress(OSError):
-                        connection.recv(65536)
-
-        threading.Thread(target=greet_each, daemon=True).start()
-        with pytest.raises(StoreError) as caught:
-            open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?connect_timeout=2")
+    with greeting_port(greeting) as port, pytest.raises(StoreError) as caught:
+        open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?connect_timeout=2")
     message = str(caught.value)
     assert "could not connect to the store: (2003, " in message, message
     assert f"port {port}: it answered something that is not a MySQL/MariaDB greeting" in message, message
