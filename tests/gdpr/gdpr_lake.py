@@ -255,3 +255,28 @@ def processed_twins(root: Path, privacy: bool = True) -> tuple[Settings, Setting
         shutil.copytree(root / "base", root / name)
         copies.append(lake_settings(root / name, privacy))
     return copies[0], copies[1]
+
+
+def collect_with_broken_pages(mastodon_server: Any, lake_dir: Path, store: Path, privacy: bool,
+                              user: str) -> tuple[Settings, Any, str]:
+    """The real collector over ``account:<user>@<double>`` and ``public`` against the recorded Mastodon double, which
+    breaks some answers: the account's own timeline answers an HTML page once (its body quarantined: it names nobody),
+    then a page with a malformed status (quarantined as its shape alone with privacy on); the public timeline breaks
+    once too (a page of another source). The settings, the collection's summary and the account source's batch tag
+    (:func:`~fediscope.lake.state.source_batch_tag`, as the collector tags it: bare, lower case), which names its
+    pages' quarantine files."""
+    from fediscope.lake.state import source_batch_tag
+    from fediscope.sources.collector import run_collection
+    from fediscope.sources.spec import parse_source
+    from fediscope.sources.spellings import on_instance
+
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{store}", pseudonym_key=KEY, backfill_pages=2,
+                        privacy=privacy, max_retries=0)
+    domain = mastodon_server.domain
+    mastodon_server.malformed("not_json", times=1, after=1, path="/api/v1/accounts/")
+    mastodon_server.malformed("missing_fields", times=1, after=2, path="/api/v1/accounts/")
+    mastodon_server.malformed("not_json", times=1, path="/api/v1/timelines/public")
+    sources = [parse_source(f"account:{user}@{domain}"), parse_source("public")]
+    summary = run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
+    policy = policy_from_settings(settings) if privacy else None
+    return settings, summary, source_batch_tag(policy, on_instance(sources[0], domain))

@@ -15,15 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gdpr_lake import KEY
+from gdpr_lake import collect_with_broken_pages
 
-from fediscope.config import Settings
 from fediscope.gdpr.erase import erase_account
-from fediscope.lake.state import source_batch_tag
-from fediscope.privacy import policy_from_settings
-from fediscope.sources.collector import run_collection
-from fediscope.sources.spec import parse_source
-from fediscope.sources.spellings import on_instance
 
 USER = "mastodonpy_test_2"  # a recorded account with public statuses
 
@@ -36,19 +30,9 @@ def _quarantined(lake_dir: Path) -> list[Path]:
 def test_the_erasure_deletes_the_quarantine_files_of_the_accounts_sources(mastodon_server, tmp_path: Path,
                                                                           privacy: bool) -> None:
     lake_dir = tmp_path / "lake"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
-                        backfill_pages=2, privacy=privacy, max_retries=0)
+    settings, summary, tag = collect_with_broken_pages(mastodon_server, lake_dir, tmp_path / "store.db", privacy, USER)
     domain = mastodon_server.domain
-    # the account's timeline answers an HTML page once (its body quarantined: it names nobody), then a page with a
-    # malformed status (quarantined as its shape alone with privacy on); the public timeline breaks once too
-    mastodon_server.malformed("not_json", times=1, after=1, path="/api/v1/accounts/")
-    mastodon_server.malformed("missing_fields", times=1, after=2, path="/api/v1/accounts/")
-    mastodon_server.malformed("not_json", times=1, path="/api/v1/timelines/public")
-    sources = [parse_source(f"account:{USER}@{domain}"), parse_source("public")]
-    summary = run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
     assert summary.quarantined >= 3, summary.line()
-    policy = policy_from_settings(settings) if privacy else None
-    tag = source_batch_tag(policy, on_instance(sources[0], domain))  # as the collector tags it (bare, lower case)
     own = [p for p in _quarantined(lake_dir) if f"-{tag}-" in p.name]
     others = [p for p in _quarantined(lake_dir) if p not in own]
     assert len(own) >= 2 and others, _quarantined(lake_dir)

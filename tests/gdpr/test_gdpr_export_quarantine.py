@@ -13,19 +13,15 @@ import json
 from pathlib import Path
 
 import pytest
-from gdpr_lake import KEY, LOCAL, STATUS_FILES, SUBJECT, land_recordings, recorded
+from gdpr_lake import KEY, LOCAL, STATUS_FILES, SUBJECT, collect_with_broken_pages, land_recordings, recorded
 
 from fediscope.config import Settings
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.lake.backend import open_lake
-from fediscope.lake.state import source_batch_tag
 from fediscope.privacy import policy_from_settings
-from fediscope.sources.collector import run_collection
 from fediscope.sources.pages import QuarantinedItem
 from fediscope.sources.quarantine import quarantine_items
-from fediscope.sources.spec import parse_source
-from fediscope.sources.spellings import on_instance
 
 USER = "mastodonpy_test_2"  # a recorded account with public statuses
 
@@ -38,18 +34,8 @@ def _quarantined(lake_dir: Path) -> set[str]:
 def test_the_export_lists_the_quarantine_files_the_erasure_deletes(mastodon_server, tmp_path: Path,
                                                                    privacy: bool) -> None:
     lake_dir = tmp_path / "lake"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
-                        backfill_pages=2, privacy=privacy, max_retries=0)
+    settings, _, tag = collect_with_broken_pages(mastodon_server, lake_dir, tmp_path / "store.db", privacy, USER)
     domain = mastodon_server.domain
-    # the account's own timeline answers an HTML page once, then a page with a malformed status; the public
-    # timeline breaks once too (a page of another source, naming nobody)
-    mastodon_server.malformed("not_json", times=1, after=1, path="/api/v1/accounts/")
-    mastodon_server.malformed("missing_fields", times=1, after=2, path="/api/v1/accounts/")
-    mastodon_server.malformed("not_json", times=1, path="/api/v1/timelines/public")
-    sources = [parse_source(f"account:{USER}@{domain}"), parse_source("public")]
-    run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
-    policy = policy_from_settings(settings) if privacy else None
-    tag = source_batch_tag(policy, on_instance(sources[0], domain))
     before = _quarantined(lake_dir)
     own = {path for path in before if f"-{tag}-" in path}
     assert len(own) >= 2 and before - own, before
