@@ -1075,26 +1075,24 @@ class PrivacyPolicy:
         if depth > _QUARANTINE_DEPTH:
             return value
         if isinstance(value, dict):
-            try:
-                key = self._suppressed_key(value, instance)
-            except (ValueError, UnicodeError, TypeError, AttributeError):  # not an account after all
-                key = None
-            author = value.get("account")
-            if key is None and isinstance(author, dict):  # a status (quoted, reblogged) or a card author's entry
-                try:
-                    key = self._suppressed_key(author, instance)
-                except (ValueError, UnicodeError, TypeError, AttributeError):
-                    key = None
-                if key is not None:
-                    erased.setdefault(key, _Erased()).note(author, instance)
-                    return _map_strings(value, lambda _text: ERASED, depth)
+            account, key = value, self._erased_key_of(value, instance)
+            if key is None and isinstance(value.get("account"), dict):  # a status (quoted, reblogged), a card author
+                account = value["account"]
+                key = self._erased_key_of(account, instance)
             if key is not None:
-                erased.setdefault(key, _Erased()).note(value, instance)
+                erased.setdefault(key, _Erased()).note(account, instance)
                 return _map_strings(value, lambda _text: ERASED, depth)
             return {k: self._blank_erased(v, instance, erased, depth + 1) for k, v in value.items()}
         if isinstance(value, list):
             return [self._blank_erased(v, instance, erased, depth + 1) for v in value]
         return value
+
+    def _erased_key_of(self, value: dict[str, Any], instance: str) -> str | None:
+        """:meth:`_suppressed_key` of an object of a malformed item, None for one it cannot read as an account."""
+        try:
+            return self._suppressed_key(value, instance)
+        except (ValueError, UnicodeError, TypeError, AttributeError):  # not an account after all
+            return None
 
     def _suppressed_key(self, account: Any, instance: str) -> str | None:
         """The key of ``account`` (an account or mention object as collected) when it is on the suppression list."""
@@ -1285,10 +1283,7 @@ class PrivacyPolicy:
             for _ in range(_MOVED_DEPTH):  # an account that moved to one that moved …: a few hops, never a loop
                 if not isinstance(account, dict) or not (account.get("acct") or account.get("username")):
                     break
-                reason = self.skip_reason(account, instance)
-                if reason == "opt_out":  # as _account notes it (an erased one is not: _note_opt_out)
-                    self._note_opt_out(self._handle(_acct_of(account), instance))
-                if reason:
+                if self._collected_skip(account, instance):  # notes an opt-out, as _account does
                     break
                 account = account.get("moved")
 
