@@ -889,15 +889,21 @@ def quarantined_naming(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]
         if owner is not None:
             held.append(QuarantinedFile(entry.path, owner, "source"))
             continue
-        data = lake.read(entry.path)
-        if entry.path.endswith(".gz"):
-            with contextlib.suppress(OSError):
-                data = gzip.decompress(data)
+        data = quarantined_bytes(lake, entry.path)
         owner = next((index for index, (subject, values) in enumerate(keys)
                       if _quarantine_names(entry.path, data, subject, values)), None)
         if owner is not None:
             held.append(QuarantinedFile(entry.path, owner, "content", data))
     return held
+
+
+def quarantined_bytes(lake: LakeBackend, path: str) -> bytes:
+    """A quarantine file's content, decompressed when its name ends ``.gz`` (as read when it is not gzip)."""
+    data = lake.read(path)
+    if path.endswith(".gz"):
+        with contextlib.suppress(OSError):
+            data = gzip.decompress(data)
+    return data
 
 
 def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> int | None:

@@ -26,8 +26,6 @@ so an access answer left out files the erasure of the same account deleted.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import json
 import logging
 import re
@@ -54,6 +52,7 @@ from fediscope.gdpr.erase import (
     is_owned,
     json_documents,
     quarantine_names,
+    quarantined_bytes,
     quarantined_naming,
     read_batch_text,
     records_found,
@@ -467,12 +466,8 @@ def _export_one(lake: LakeBackend, store: MetricStore | None, subject: Subject, 
 def _read_quarantined(lake: LakeBackend, path: str) -> bytes | None:
     """A quarantine file's content, decompressed; None when it is gone."""
     try:
-        data = lake.read(path)
+        return quarantined_bytes(lake, path)
     except LakeError:
         if lake.exists(path):
             raise
         return None
-    if path.endswith(".gz"):
-        with contextlib.suppress(OSError):
-            data = gzip.decompress(data)
-    return data
