@@ -280,3 +280,8 @@ def collect_with_broken_pages(mastodon_server: Any, lake_dir: Path, store: Path,
     summary = run_collection(settings, [(mastodon_server.url, s) for s in sources], max_pages=2, progress=False)
     policy = policy_from_settings(settings) if privacy else None
     return settings, summary, source_batch_tag(policy, on_instance(sources[0], domain))
+
+
+def quarantined_files(lake_dir: Path) -> list[Path]:
+    """The files under the lake's quarantine, sorted."""
+    return sorted(p for p in (lake_dir / "quarantine").rglob("*") if p.is_file())

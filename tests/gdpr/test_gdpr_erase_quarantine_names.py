@@ -15,15 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gdpr_lake import collect_with_broken_pages
+from gdpr_lake import collect_with_broken_pages, quarantined_files
 
 from fediscope.gdpr.erase import erase_account
 
 USER = "mastodonpy_test_2"  # a recorded account with public statuses
-
-
-def _quarantined(lake_dir: Path) -> list[Path]:
-    return sorted(p for p in (lake_dir / "quarantine").rglob("*") if p.is_file())
 
 
 @pytest.mark.parametrize("privacy", [True, False])
@@ -33,14 +29,14 @@ def test_the_erasure_deletes_the_quarantine_files_of_the_accounts_sources(mastod
     settings, summary, tag = collect_with_broken_pages(mastodon_server, lake_dir, tmp_path / "store.db", privacy, USER)
     domain = mastodon_server.domain
     assert summary.quarantined >= 3, summary.line()
-    own = [p for p in _quarantined(lake_dir) if f"-{tag}-" in p.name]
-    others = [p for p in _quarantined(lake_dir) if p not in own]
-    assert len(own) >= 2 and others, _quarantined(lake_dir)
+    own = [p for p in quarantined_files(lake_dir) if f"-{tag}-" in p.name]
+    others = [p for p in quarantined_files(lake_dir) if p not in own]
+    assert len(own) >= 2 and others, quarantined_files(lake_dir)
     # what makes this test: some of them do not hold the account's handle, nor a link or id of it
     assert any(USER not in p.read_text() for p in own)
 
     report = erase_account(settings, f"{USER}@{domain}")
 
-    assert _quarantined(lake_dir) == others  # another source's quarantine is left
+    assert quarantined_files(lake_dir) == others  # another source's quarantine is left
     assert report.other["quarantined_files_deleted"] == len(own)
     assert not [p for p in lake_dir.rglob("*") if tag in p.name], list(lake_dir.rglob(f"*{tag}*"))

@@ -13,7 +13,16 @@ import json
 from pathlib import Path
 
 import pytest
-from gdpr_lake import KEY, LOCAL, STATUS_FILES, SUBJECT, collect_with_broken_pages, land_recordings, recorded
+from gdpr_lake import (
+    KEY,
+    LOCAL,
+    STATUS_FILES,
+    SUBJECT,
+    collect_with_broken_pages,
+    land_recordings,
+    quarantined_files,
+    recorded,
+)
 
 from fediscope.config import Settings
 from fediscope.gdpr.erase import erase_account
@@ -27,7 +36,7 @@ USER = "mastodonpy_test_2"  # a recorded account with public statuses
 
 
 def _quarantined(lake_dir: Path) -> set[str]:
-    return {p.relative_to(lake_dir).as_posix() for p in (lake_dir / "quarantine").rglob("*") if p.is_file()}
+    return {p.relative_to(lake_dir).as_posix() for p in quarantined_files(lake_dir)}
 
 
 @pytest.mark.parametrize("privacy", [True, False])
