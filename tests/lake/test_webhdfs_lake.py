@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import http.server
 import socket
-import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -453,21 +452,7 @@ def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_
     takes each connection and closes it without a byte of answer (an HBase Thrift port, an RPC port, a TLS-only
     port), where trying again never helps: the message also names that cause, as for other non-WebHDFS answers."""
     monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        port = listener.getsockname()[1]
-
-        def close_each() -> None:
-            while True:
-                try:
-                    connection, _ = listener.accept()
-                except OSError:  # the listener was closed: the test is over
-                    return
-                connection.recv(65536)  # read the request, answer nothing
-                connection.close()
-
-        threading.Thread(target=close_each, daemon=True).start()
+    with greeting_port(b"") as port:  # reads the request, answers nothing, closes
         lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
         with pytest.raises(LakeError) as info:
             lake.exists("raw")
