@@ -220,13 +220,14 @@ class ProfileLinks:
         carries (:func:`nested_statuses`) and to the account of each of their link previews' authors, as landing
         rewrites them (:meth:`~fediscope.privacy.PrivacyPolicy._collected_card_author`). A copy when any changes,
         else ``data`` itself. Was: a link preview author's bio was left as landed before the erasure."""
-        if not any(self.erase_profile(holder.get(name)) is not holder.get(name)
-                   for holder, name in _status_accounts(data)):
+        erased = {index: account for index, (holder, name) in enumerate(_status_accounts(data))
+                  if (account := self.erase_profile(holder.get(name))) is not holder.get(name)}
+        if not erased:
             return data
-        out = copy.deepcopy(data)
-        for holder, name in _status_accounts(out):
-            if (account := self.erase_profile(holder.get(name))) is not holder.get(name):
-                holder[name] = account
+        out = copy.deepcopy(data)  # the same accounts in the same order: each erased once, its copy put in
+        for index, (holder, name) in enumerate(_status_accounts(out)):
+            if index in erased:
+                holder[name] = erased[index]
         return out
 
     def erase_contacts(self, data: Any) -> Any:
