@@ -1542,10 +1542,8 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     if untyped:
         zero = exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("DECIMAL(1, 0)"))
         summed.replace(exp.Add(this=exp.Paren(this=summed.copy()), expression=zero))
-    else:
-        summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
-    if untyped:
         return
+    summed.replace(exp.Cast(this=summed.copy(), to=exp.DataType.build("DECIMAL(38, 0)")))
     whole: exp.Expression = node  # with its FILTER and OVER: what stands for the sum
     typed_whole: exp.Expression = typed_node
     while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
