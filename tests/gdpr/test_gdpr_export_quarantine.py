@@ -9,6 +9,7 @@ The real collector walks the sources against the recorded Mastodon double, which
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,3 +135,31 @@ def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> N
 
     erase_account(settings, SUBJECT)
     assert not lake.exists(path) and not lake.exists(single)
+
+
+def test_a_quarantine_gzip_cut_short_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    """Privacy off: quarantine files compressed (``.json.gz``) and cut short, a copy that stopped part-way. The one
+    whose readable part holds the account's record is listed by the export and deleted by the erasure; one whose
+    gzip header is damaged (nothing readable) names nobody and stays. Was: ``gzip``'s EOFError stopped both the
+    export and the erasure with "fediscope: aborted" (click takes an EOFError for a Ctrl-D), exit 130, as if the user
+    had stopped them: an erasure could not finish while such a file was in the quarantine."""
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        privacy=False)
+    lake = open_lake(str(lake_dir))
+    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    user = SUBJECT.split("@")[0]
+    accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
+    records = [envelope(LOCAL, "/api/v1/directory", accounts[user], datetime(2026, 8, 1, tzinfo=UTC))] * 40
+    compressed = gzip.compress(encode_jsonl(records))
+    day = f"quarantine/instance={LOCAL}/dt=2026-08-01/"
+    cut = day + "nifi_landing-20260801T000000Z-0a1b2c3d.json.gz"
+    lake.write_atomic(cut, compressed[:len(compressed) // 2])
+    header = day + "nifi_landing-20260801T000000Z-4e5f6a7b.json.gz"
+    lake.write_atomic(header, b"\x1f\x8b\x08\x00" + compressed[10:len(compressed) // 2])  # its header cut
+
+    document = export_account(settings, SUBJECT)
+    assert cut in {entry["path"] for entry in document["quarantine"]}
+
+    erase_account(settings, SUBJECT)
+    assert not lake.exists(cut) and lake.exists(header)
