@@ -122,8 +122,9 @@ _USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
                     "passwd", "secret", "token")
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
+#: ``jwt`` and ``bearer``: a token's kind written as its name (``jwt=eyJ…``, ``bearer=…``; was: shown in free text).
 CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
-                       "secret_key")
+                       "secret_key", "jwt", "bearer")
 #: A credential's name: one of :data:`CREDENTIAL_NAMES`, or letters, digits and ``. _ -`` that end with one of
 #: :data:`CREDENTIAL_SUFFIXES`, not a counter nor a ``FEDISCOPE_`` setting's. The run of such characters is taken whole
 #: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
@@ -147,10 +148,20 @@ def _names(names: Iterable[str]) -> str:
     return "|".join(sorted(names, key=len, reverse=True))
 
 
+#: Query parameters that carry a credential under a name that is no credential's name elsewhere: a signed URL's
+#: signature (``X-Amz-Signature``, ``X-Goog-Signature``, ``oauth_signature``; not a flag about signatures,
+#: ``require_signature=true``, whose ``true`` would become a known secret masked everywhere) and a session, JWT or
+#: bearer token passed in the query (``?session=``, ``?jwt=``, ``?bearer=``: a web socket's or a redirect's). Masked
+#: as query (or fragment) parameters alone, in a URL (:func:`redact_url`) and in free text (:func:`redact_text`)
+#: alike: a bare ``session=`` in text is most often no secret (``start_new_session=True``). Was: :func:`redact_url`
+#: masked the signatures while :func:`redact_text` showed them (an error quoting a presigned link), and neither
+#: masked the tokens.
+_TOKEN_PARAMS = r"x-amz-signature|x-goog-signature|oauth_signature|session|jwt|bearer"
+
 #: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote). In free text a ``#`` ends it (a
 #: web URL's fragment); a store URL's ``?password=ab#cd``, which SQLAlchemy reads whole, is masked whole by
 #: :func:`redact_url` and, as a known secret, in any text (:func:`url_secrets`).
-_PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _CREDENTIAL_NAME
+_PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _TOKEN_PARAMS + "|" + _CREDENTIAL_NAME
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
 
@@ -293,8 +304,8 @@ def _mask_query(query: str) -> str:
 #: A secret parameter in a URL's fragment (what follows its first ``#``), at its start or after ``?``, ``&`` or
 #: ``;``: ``sqlite:////x#frag?password=…``, an OAuth answer's ``#access_token=…&token_type=bearer``. Its value runs
 #: to the next ``&`` (a ``#`` in it included: more is masked rather than less), as :func:`redact_text` masks it.
-_FRAGMENT_PARAM_RE = re.compile(r"(?P<prefix>(?:^|[?&;])(?:" + _names(SECRET_PARAMS) + "|" + _CREDENTIAL_NAME
-                                + r")=)(?P<value>[^&]+)", re.IGNORECASE)
+_FRAGMENT_PARAM_RE = re.compile(r"(?P<prefix>(?:^|[?&;])(?:" + _names(SECRET_PARAMS) + "|" + _TOKEN_PARAMS + "|"
+                                + _CREDENTIAL_NAME + r")=)(?P<value>[^&]+)", re.IGNORECASE)
 
 
 def _after_userinfo(url: str, end: int) -> str:
@@ -592,13 +603,11 @@ def _query_secrets(url: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-#: Query parameters named like a credential-carrying header (``?Authorization=Bearer%20…``, ``?cookie=…``) or like
-#: a signed URL's signature (``X-Amz-Signature``, ``X-Goog-Signature``, ``oauth_signature``; not a flag about
-#: signatures, ``require_signature=true``, whose ``true`` would become a known secret masked everywhere): their
-#: values are credentials too (the headers' as :func:`redact_text` masks them in free text; a signature's, alone in
-#: a URL's query, here only).
-_SECRET_PARAM_RE = re.compile(r"(?:proxy-)?authorization|x-api-key|api-key|x-auth-token|(?:set-)?cookie"
-                              r"|x-amz-signature|x-goog-signature|oauth_signature", re.IGNORECASE)
+#: Query parameters named like a credential-carrying header (``?Authorization=Bearer%20…``, ``?cookie=…``), or
+#: carrying a signature or a token (:data:`_TOKEN_PARAMS`): their values are credentials too (the headers' as
+#: :func:`redact_text` masks them in free text, the others' as it masks them in a URL's query).
+_SECRET_PARAM_RE = re.compile(r"(?:proxy-)?authorization|x-api-key|api-key|x-auth-token|(?:set-)?cookie|"
+                              + _TOKEN_PARAMS, re.IGNORECASE)
 
 
 def _is_secret_param(name: str) -> bool:

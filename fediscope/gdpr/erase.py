@@ -144,6 +144,7 @@ import json
 import logging
 import re
 import sqlite3
+import zlib
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
@@ -192,7 +193,7 @@ from fediscope.gdpr.suppression import add_suppressed, load_suppressed
 from fediscope.gdpr.texts import RewrittenTexts
 from fediscope.interrupts import raise_if_lost
 from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout, url_below
-from fediscope.lake.batches import decode_jsonl, encode_jsonl, raw_batch_files
+from fediscope.lake.batches import decode_jsonl, encode_jsonl, gunzip_batch, raw_batch_files
 from fediscope.lake.debris import (
     TemporaryCleanup,
     list_temporary_files,
@@ -314,7 +315,7 @@ def _may_hold(raw: bytes, subject: Subject, values: Set[str]) -> bool:
 
 def read_batch_text(lake: LakeBackend, path: str) -> bytes:
     data = lake.read(path)
-    return gzip.decompress(data) if path.endswith(".gz") else data
+    return gunzip_batch(data, path) if path.endswith(".gz") else data
 
 
 def find_traces(lake: LakeBackend, subject: Subject) -> Traces:
@@ -898,12 +899,39 @@ def quarantined_naming(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]
 
 
 def quarantined_bytes(lake: LakeBackend, path: str) -> bytes:
-    """A quarantine file's content, decompressed when its name ends ``.gz`` (as read when it is not gzip)."""
+    """A quarantine file's content, decompressed when its name ends ``.gz`` (as read when it is not gzip): as far as
+    it can be (:func:`_gunzip_what_is_there`)."""
     data = lake.read(path)
-    if path.endswith(".gz"):
-        with contextlib.suppress(OSError):
-            data = gzip.decompress(data)
-    return data
+    return _gunzip_what_is_there(data) if path.endswith(".gz") else data
+
+
+#: How much compressed data :func:`_gunzip_what_is_there` decompresses at a time: what a damaged stream yields before
+#: its damage is kept to within this much.
+_GUNZIP_STEP = 4096
+
+
+def _gunzip_what_is_there(data: bytes) -> bytes:
+    """``data`` decompressed as gzip (its members one after the other) as far as it can be: a file cut short, or
+    damaged part-way, gives what comes before (searched for the account as the rest is: what the erasure deletes,
+    what the export lists); one whose gzip header is not there is taken as it is (it is no gzip file). Was: a file cut
+    short raised ``gzip``'s EOFError, which click takes for a Ctrl-D (``gdpr erase``/``export`` said "aborted", exit
+    130, and an erasure could not finish while it was there), and a stream damaged part-way gave ``zlib.error``."""
+    out: list[bytes] = []
+    rest = data
+    while rest:
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip's header and trailer
+        try:
+            for start in range(0, len(rest), _GUNZIP_STEP):
+                out.append(decompressor.decompress(rest[start:start + _GUNZIP_STEP]))
+                if decompressor.eof:
+                    break
+        except zlib.error:
+            return b"".join(out) if out else data  # damaged: what came before; no gzip header: as read
+        if not decompressor.eof:
+            out.append(decompressor.flush())
+            break  # cut short: what is there
+        rest = decompressor.unused_data.lstrip(b"\0")  # the next member (zeros: padding after the last)
+    return b"".join(out)
 
 
 def _named_after_the_account(path: str, names: Sequence[_StateNames]) -> int | None:

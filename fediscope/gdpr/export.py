@@ -76,6 +76,7 @@ from fediscope.lake.backend import LakeBackend, open_lake, require_lake_layout
 from fediscope.lake.batches import raw_batch_files
 from fediscope.lake.debris import unfinished_raw_batches
 from fediscope.lake.key_check import require_lake_key, require_pseudonym_key
+from fediscope.lake.layout import parse_partition
 from fediscope.lake.lock import lake_lock
 from fediscope.lake.state import PERSONAL_SOURCES, UnreadableCheckpoint, read_state
 from fediscope.privacy import policy_from_settings
@@ -134,7 +135,9 @@ ABOUT: dict[str, str] = {
                   "collection of your account's own posts or profile, listed with what it holds (entries: each "
                   "its kind, the reason it was kept aside, its shape and, when we keep them, the values); why "
                   "names: another page, that names your account, listed with only the kind and reason of each "
-                  "entry naming you, never its content; an entry with unreadable: true could not be read",
+                  "entry naming you, never its content (a batch of stored records our collection flow could not "
+                  "store, kind record: each record as held, or, naming you, its reason, endpoint and time); an "
+                  "entry with unreadable: true could not be read",
     "suppressed": "true when the account was erased: later collections skip it",
     "erasing": "true when an erasure of the account was started and stopped before it finished: what it had found "
                "is kept until it finishes, and the rows listed here are those the finished erasure deletes; running "
@@ -275,7 +278,8 @@ def quarantine_about(held: Sequence[QuarantinedFile], subject: Subject, traces: 
         document = documents[0] if len(documents) == 1 and isinstance(documents[0], dict) else None
         entry: dict[str, Any] = {"path": each.path, "why": "source" if each.why == "source" else "names"}
         if document is None or not isinstance(document.get("entries"), list):
-            listed.append(entry | {"unreadable": True})
+            records = _quarantined_records(each, documents, subject, traces)
+            listed.append(entry | ({"unreadable": True} if records is None else records))
             continue
         entry |= {name: document.get(name) for name in ("instance", "endpoint", "fetched_at")}
         entries = [e for e in document["entries"] if isinstance(e, dict)]
@@ -289,6 +293,32 @@ def quarantine_about(held: Sequence[QuarantinedFile], subject: Subject, traces: 
                                     traces)]
         listed.append(entry)
     return listed
+
+
+#: The reason in the name of a quarantine file NiFi writes (``nifi_<reason>-<batch id>.json``, nifi_templates/README.md)
+_NIFI_REASON_RE = re.compile(r"nifi_([a-z]+)-")
+
+
+def _quarantined_records(held: QuarantinedFile, documents: list[Any], subject: Subject,
+                         traces: Traces) -> dict[str, Any] | None:
+    """What :func:`quarantine_about` lists of a quarantine file of landed records (JSON Lines: a NiFi batch
+    quarantined whole, :func:`~fediscope.gdpr.erase.json_documents`), as of a file of entries: the instance of its
+    partition (each record names its own endpoint and time) and its records, each as held for a file of the account's
+    own source, else the kind (``record``), reason (NiFi's, in the file's name), endpoint and time of each record
+    naming the account, never its content (the others are other people's). None when it is no such file (a line that
+    is no record). Was: listed as ``unreadable``, though it is readable."""
+    if not documents or not all(isinstance(each, dict) and isinstance(each.get("meta"), dict) for each in documents):
+        return None
+    found = _NIFI_REASON_RE.match(held.path.rpartition("/")[2])
+    out: dict[str, Any] = {"instance": parse_partition(held.path).get("instance"), "endpoint": None,
+                           "fetched_at": None}
+    if held.why == "source":
+        return out | {"entries": documents}
+    return out | {"entries": [{"kind": "record", "reason": found.group(1) if found else None,
+                               "endpoint": record["meta"].get("endpoint"),
+                               "fetched_at": record["meta"].get("fetched_at")}
+                              for record in documents
+                              if quarantine_names(held.path, json.dumps(record).encode(), subject, traces)]}
 
 
 def state_about(lake: LakeBackend, held: Sequence[AccountStateFile]) -> list[dict[str, Any]]:

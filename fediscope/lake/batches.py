@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +42,7 @@ def decode_jsonl(data: bytes, path: str = "", name: str | None = None) -> Iterat
     is a :class:`DamagedBatchError` naming the file (``name``, else ``path``) and the line, saying what to do (it
     was a ``json`` traceback out of an erasure)."""
     if path.endswith(".gz"):
-        data = gzip.decompress(data)
+        data = gunzip_batch(data, name or path)
     for number, line in enumerate(data.splitlines(), 1):
         if line.strip():
             try:
@@ -50,6 +51,18 @@ def decode_jsonl(data: bytes, path: str = "", name: str | None = None) -> Iterat
                 raise DamagedBatchError(
                     f"the raw file {name or path or '(unnamed)'} is damaged: line {number} is not a JSON record "
                     f"({exc}); {RESTORE_ADVICE}") from None
+
+
+def gunzip_batch(data: bytes, name: str) -> bytes:
+    """A ``.jsonl.gz`` batch's bytes decompressed; one that is no whole gzip file (cut short, its header or stream
+    damaged) is a :class:`DamagedBatchError` naming it (``name``) and saying what to do. Was: ``gzip``'s EOFError of a
+    file cut short, which click takes for a Ctrl-D at a prompt (``gdpr erase``/``export`` said "aborted", exit 130,
+    as if stopped), or a traceback of its ``BadGzipFile``/``zlib.error``."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DamagedBatchError(f"the raw file {name or '(unnamed)'} is damaged: it is not a whole gzip file "
+                                f"({exc}); {RESTORE_ADVICE}") from None
 
 
 def read_batch(lake: LakeBackend, path: str) -> Iterator[dict[str, Any]]:

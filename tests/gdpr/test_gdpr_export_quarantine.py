@@ -9,11 +9,14 @@ The real collector walks the sources against the recorded Mastodon double, which
 
 from __future__ import annotations
 
+import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from gdpr_lake import (
+    ACCOUNT_FILES,
     KEY,
     LOCAL,
     STATUS_FILES,
@@ -28,6 +31,8 @@ from fediscope.config import Settings
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.lake.backend import open_lake
+from fediscope.lake.batches import encode_jsonl
+from fediscope.lake.layout import envelope
 from fediscope.privacy import policy_from_settings
 from fediscope.sources.pages import QuarantinedItem
 from fediscope.sources.quarantine import quarantine_items
@@ -94,3 +99,67 @@ def test_the_export_lists_another_sources_quarantine_naming_the_account_without_
 
     erase_account(settings, SUBJECT)
     assert not (lake_dir / path).exists()
+
+
+def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> None:
+    """Privacy off: a batch NiFi could not land goes to quarantine whole (``nifi_landing-…``), as JSON Lines of
+    landed records, one of them the account's own record. The erasure deletes the file, so the export lists it, with
+    the kind and reason of each record naming the account (the file's other records are other people's), never
+    their content. Was: listed as ``unreadable`` (it is not one JSON document with ``entries``), though it is
+    readable: the answer did not say what of the account it held."""
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        privacy=False)
+    lake = open_lake(str(lake_dir))
+    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    user = SUBJECT.split("@")[0]
+    accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
+    other = next(a for acct, a in accounts.items() if acct != user)
+    day = f"quarantine/instance={LOCAL}/dt=2026-08-01/"
+    path = day + "nifi_landing-20260801T000000Z-0a1b2c3d.json"
+    fetched = datetime(2026, 8, 1, tzinfo=UTC)
+    lake.write_atomic(path, encode_jsonl([envelope(LOCAL, "/api/v1/directory", account, fetched)
+                                          for account in (other, accounts[user])]))
+    # a file of one line is one JSON document, a record, not a quarantine file's: read as a record too
+    single = day + "nifi_fetch-20260801T000000Z-4e5f6a7b.json"
+    lake.write_atomic(single, encode_jsonl([envelope(LOCAL, "/api/v1/directory", accounts[user], fetched)]))
+
+    document = export_account(settings, SUBJECT)
+    listed = {entry["path"]: entry for entry in document["quarantine"]}
+    record = {"kind": "record", "reason": "landing", "endpoint": "/api/v1/directory",
+              "fetched_at": "2026-08-01T00:00:00.000Z"}
+    # the record naming the account, by its kind, reason, endpoint and time alone: nothing of the other's record
+    assert listed.get(path) == {"path": path, "why": "names", "instance": LOCAL, "endpoint": None, "fetched_at": None,
+                                "entries": [record]}
+    assert listed.get(single, {}).get("entries") == [record | {"reason": "fetch"}]
+
+    erase_account(settings, SUBJECT)
+    assert not lake.exists(path) and not lake.exists(single)
+
+
+def test_a_quarantine_gzip_cut_short_is_read_as_far_as_it_goes(tmp_path: Path) -> None:
+    """Privacy off: quarantine files compressed (``.json.gz``) and cut short, a copy that stopped part-way. The one
+    whose readable part holds the account's record is listed by the export and deleted by the erasure; one whose
+    gzip header is damaged (nothing readable) names nobody and stays. Was: ``gzip``'s EOFError stopped both the
+    export and the erasure with "fediscope: aborted" (click takes an EOFError for a Ctrl-D), exit 130, as if the user
+    had stopped them: an erasure could not finish while such a file was in the quarantine."""
+    lake_dir = tmp_path / "lake"
+    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        privacy=False)
+    lake = open_lake(str(lake_dir))
+    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    user = SUBJECT.split("@")[0]
+    accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
+    records = [envelope(LOCAL, "/api/v1/directory", accounts[user], datetime(2026, 8, 1, tzinfo=UTC))] * 40
+    compressed = gzip.compress(encode_jsonl(records))
+    day = f"quarantine/instance={LOCAL}/dt=2026-08-01/"
+    cut = day + "nifi_landing-20260801T000000Z-0a1b2c3d.json.gz"
+    lake.write_atomic(cut, compressed[:len(compressed) // 2])
+    header = day + "nifi_landing-20260801T000000Z-4e5f6a7b.json.gz"
+    lake.write_atomic(header, b"\x1f\x8b\x08\x00" + compressed[10:len(compressed) // 2])  # its header cut
+
+    document = export_account(settings, SUBJECT)
+    assert cut in {entry["path"] for entry in document["quarantine"]}
+
+    erase_account(settings, SUBJECT)
+    assert not lake.exists(cut) and lake.exists(header)
