@@ -482,10 +482,22 @@ def check_engine(settings: Settings, which: Callable[[str], str | None] = shutil
     return Check("engine", OK, f"duckdb {_version('duckdb')} works")
 
 
+def _set_to(settings: Settings, name: str, value: str, *, fix: bool = False) -> str:
+    """Setting ``name`` as ``value``, named where it is set (:meth:`~fediscope.config.Settings.origin`):
+    ``FEDISCOPE_ENGINE=spark`` for a variable, ``engine = "spark" (fediscope.toml: [fediscope] engine)`` for the
+    file's key or another place; ``fix``: as advice to set it (``use FEDISCOPE_ENGINE=duckdb``, ``set fediscope.toml:
+    [fediscope] engine to "duckdb"``). Was: the variable always, also for a value set in ``fediscope.toml``."""
+    where = settings.origin(name, advice=fix)
+    if settings.origin_kind(name) == "environment":
+        return f"use {where}={value}" if fix else f"{where}={value}"
+    return f"set {where} to {value!r}" if fix else f"{name} = {value!r} ({where})"
+
+
 def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
-    fallback = "or use FEDISCOPE_ENGINE=duckdb (single machine, no Java needed)"
+    engine, master_at = _set_to(settings, "engine", "spark"), settings.origin("spark_master")
+    fallback = f"or {_set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
     if importlib.util.find_spec("pyspark") is None:
-        return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
+        return Check("engine", FAIL, f"{engine} but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
     from fediscope.engine.spark_engine import (
         MASTER_KINDS,
@@ -499,7 +511,7 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
 
     java = find_java(which)
     if java is None:
-        return Check("engine", FAIL, f"FEDISCOPE_ENGINE=spark but Java not found: {java_not_found()}; Spark runs "
+        return Check("engine", FAIL, f"{engine} but Java not found: {java_not_found()}; Spark runs "
                      "on the JVM",
                      f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
     major = java_major(java)
@@ -520,13 +532,13 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
         return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:
-        failures = unreachable_master(master)  # what `process` probes before it starts the JVM
+        failures = unreachable_master(master, origin=master_at)  # what `process` probes before it starts the JVM
     except ConfigError as exc:
-        return Check("engine", FAIL, f"{detail}: {exc}", "fix FEDISCOPE_SPARK_MASTER")
+        return Check("engine", FAIL, f"{detail}: {exc}", f"fix {master_at}")
     if failures:
         kind = MASTER_KINDS[master.partition("://")[0]]
         return Check("engine", FAIL, f"{detail}: {kind} does not accept connections ({failures})",
-                     f"start {kind} or fix FEDISCOPE_SPARK_MASTER, {fallback}")
+                     f"start {kind} or fix {master_at}, {fallback}")
     return Check("engine", OK, detail)
 
 

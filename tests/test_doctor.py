@@ -977,6 +977,37 @@ def test_spark_without_java_says_what_to_install(clean_env: Path) -> None:
     assert "Java 17" in check.fix and "FEDISCOPE_ENGINE=duckdb" in check.fix
 
 
+@pytest.mark.parametrize("set_in", ["environment", "file"])
+def test_the_engine_fixes_name_where_the_engine_and_master_were_set(clean_env: Path, set_in: str) -> None:
+    """Was: "FEDISCOPE_ENGINE=spark but Java not found", "or use FEDISCOPE_ENGINE=duckdb", "fix
+    FEDISCOPE_SPARK_MASTER" also when both were set in fediscope.toml alone, where no such variable is set."""
+    master = f"spark://127.0.0.1:{free_port()}"
+    env = _env(clean_env)
+    if set_in == "file":
+        (clean_env / "fediscope.toml").write_text(f'[fediscope]\nengine = "spark"\nspark_master = "{master}"\n')
+    else:
+        env.update(FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER=master)
+    settings = load_settings(env=env)
+    no_java = check_engine(settings, which=lambda _name: None)
+    if set_in == "file":
+        assert no_java.detail.startswith("engine = 'spark' (fediscope.toml: [fediscope] engine) but Java not found")
+        assert no_java.fix.endswith("or set fediscope.toml: [fediscope] engine to 'duckdb' (single machine, no Java "
+                                    "needed)"), no_java
+        assert "FEDISCOPE_" not in no_java.detail + no_java.fix
+    else:
+        assert no_java.detail.startswith("FEDISCOPE_ENGINE=spark but Java not found")
+        assert no_java.fix.endswith("or use FEDISCOPE_ENGINE=duckdb (single machine, no Java needed)"), no_java
+    if importlib.util.find_spec("pyspark") is None:
+        return
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    unreachable = check_engine(settings, which=lambda _name: str(fake_java))
+    assert unreachable.status == FAIL and "does not accept connections" in unreachable.detail, unreachable
+    named = {"environment": "FEDISCOPE_SPARK_MASTER", "file": "fediscope.toml: [fediscope] spark_master"}[set_in]
+    assert unreachable.fix.startswith(f"start the Spark master or fix {named}, "), unreachable
+
+
 def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
