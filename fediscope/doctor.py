@@ -681,12 +681,26 @@ def check_api_key(settings: Settings) -> Check:
                      f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({API_KEY_COMMAND})")
     problems = [(i, weakness(k, MIN_API_KEY)) for i, k in enumerate(keys, start=1)]
     found = [f"key #{i} {why}" for i, why in problems if why]
-    fix = f"replace it with a random value: $({API_KEY_COMMAND}) (comma-separate keys to rotate without downtime)"
+    random_value = (f"with a random value: $({API_KEY_COMMAND})"
+                    if settings.origin_kind("api_key") in ("environment", "default")
+                    else f"in {settings.origin('api_key')} with a random value, the output of {API_KEY_COMMAND}")
+    fix = f"replace it {random_value} (comma-separate keys to rotate without downtime)"
     if any(why and _is_default(why) for _i, why in problems):
         return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     if found:
         return Check("api_key", WARN, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     return Check("api_key", OK, f"{len(keys)} key(s) set")
+
+
+def _new_secret(settings: Settings, name: str, command: str) -> str:
+    """How to give secret setting ``name`` a new random value made by ``command``, where it is set: ``export
+    FEDISCOPE_PSEUDONYM_KEY=$(…)`` for the variable or a setting set nowhere, ``set fediscope.toml: [fediscope]
+    pseudonym_key to the output of …`` for the file's key (or the Airflow Variable's). Was: ``export …`` also for a
+    key set in fediscope.toml, which left the weak key in the file for every shell without that export."""
+    where = settings.origin(name)
+    if settings.origin_kind(name) in ("environment", "default"):
+        return f"export {where}=$({command})"
+    return f"set {where} to the output of {command}"
 
 
 def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
@@ -700,8 +714,8 @@ def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
                      "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
                      "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
     key = settings.pseudonym_key
-    fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({PSEUDONYM_KEY_COMMAND}) and keep it: pseudonyms change with the key, "
-           "so changing it later breaks joins with earlier data")
+    fix = (f"{_new_secret(settings, 'pseudonym_key', PSEUDONYM_KEY_COMMAND)} and keep it: pseudonyms change with "
+           "the key, so changing it later breaks joins with earlier data")
     if not key:
         landed = _lake_missing_key(settings) if read_lake else None
         if landed:  # a new key would not be the lake's: ask for the one it was landed with

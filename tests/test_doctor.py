@@ -30,6 +30,7 @@ from fediscope.doctor import (
     OK,
     WARN,
     Check,
+    check_api_key,
     check_engine,
     check_instance,
     check_metrics,
@@ -1104,6 +1105,32 @@ def test_spark_with_old_java(clean_env: Path) -> None:
 
 
 # -- keys ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("set_in", ["environment", "file"])
+def test_the_key_fixes_name_where_the_weak_key_was_set(clean_env: Path, set_in: str) -> None:
+    """Was: "export FEDISCOPE_PSEUDONYM_KEY=$(…)" also for a key set in fediscope.toml alone, which left the weak key
+    in the file for every shell without that export; the API key's fix named no place at all."""
+    env = _env(clean_env)
+    if set_in == "file":
+        del env["FEDISCOPE_PSEUDONYM_KEY"], env["FEDISCOPE_API_KEY"]
+        (clean_env / "fediscope.toml").write_text('[fediscope]\npseudonym_key = "changeme"\napi_key = "tiny1"\n')
+    else:
+        env.update(FEDISCOPE_PSEUDONYM_KEY="changeme", FEDISCOPE_API_KEY="tiny1")
+    settings = load_settings(env=env)
+    pseudonym, api = check_pseudonym_key(settings, read_lake=False), check_api_key(settings)
+    assert pseudonym.status == FAIL and api.status == WARN, (pseudonym, api)
+    if set_in == "file":
+        assert pseudonym.fix.startswith("set fediscope.toml: [fediscope] pseudonym_key to the output of python3 -c "
+                                        "'import secrets; print(secrets.token_hex(32))' and keep it"), pseudonym
+        assert api.fix.startswith("replace it in fediscope.toml: [fediscope] api_key with a random value, the output "
+                                  "of python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"), api
+        assert "FEDISCOPE_" not in pseudonym.fix + api.fix
+    else:
+        assert pseudonym.fix.startswith("export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; "
+                                        "print(secrets.token_hex(32))') and keep it"), pseudonym
+        assert api.fix.startswith("replace it with a random value: $(python3 -c"), api
+    assert "changeme" not in pseudonym.detail + pseudonym.fix and "tiny1" not in api.detail + api.fix
 
 
 @pytest.mark.parametrize("env, status", [
