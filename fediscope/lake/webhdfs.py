@@ -219,6 +219,9 @@ def _write_heals(exc: BaseException) -> bool:
     return _heals(exc)
 
 
+#: seconds the namenode's port is given to begin a TLS handshake (:meth:`WebHDFSLake._speaks_tls`): a TLS server
+#: answers at once; a port of another protocol (a Thrift server reading the handshake as a call) may say nothing
+TLS_PROBE_SECONDS = 2.0
 #: the innermost causes (:func:`_cause`) of a connection that broke off which a TLS-only port gives a plain HTTP
 #: request: a reset or a close unanswered (OpenSSL, Java), or a TLS alert where a status line was read
 _BROKE_OFF = frozenset({"ConnectionResetError", "RemoteDisconnected", "BadStatusLine"})
@@ -401,7 +404,7 @@ class WebHDFSLake:
         if self._tls_port is None:
             address = urlsplit(self.http_url)
             self._tls_port = bool(address.hostname and address.port) and speaks_tls(
-                address.hostname, address.port, min(self._timeout, 5))
+                address.hostname, address.port, min(self._timeout, TLS_PROBE_SECONDS))
         return self._tls_port
 
     def _connection_message(self, action: str, where: str, exc: Exception) -> str:
