@@ -527,8 +527,9 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     elif urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"} and not master.startswith("local"):
         path = urlsplit(settings.lake).path or "/"
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
-                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (the same "
-                     "directory as Spark addresses it), or use a local[*] master")
+                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (or "
+                     f"[fediscope] spark_lake_uri in {settings.config_file or 'fediscope.toml'}; the same directory "
+                     f"as Spark addresses it), or {_set_to(settings, 'spark_master', 'local[*]', fix=True)}")
     if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
         return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:

@@ -1067,6 +1067,9 @@ def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_e
     check = check_engine(load_settings(env=env), which=lambda _name: str(fake_java))
     if lake_uri is None:
         assert check.status == FAIL and "FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020/data/fediscope" in check.fix
+        # a setting set nowhere is named by both places that set it; the master by where it was set
+        assert "(or [fediscope] spark_lake_uri in fediscope.toml; " in check.fix, check
+        assert check.fix.endswith("or use FEDISCOPE_SPARK_MASTER=local[*]"), check
     else:
         assert check.status == OK and f"lake for Spark {lake_uri}" in check.detail
 
