@@ -645,7 +645,9 @@ def option_origin(settings: Settings, name: str) -> str:
 
 
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
-URL_NAMES = {"lake", "store", "spark_lake_uri"}  # may embed a password (mysql+pymysql://user:password@host/db)
+#: may embed a password (mysql+pymysql://user:password@host/db) or a credential in a query (a k8s:// master's
+#: ``?access_token=``: was shown by ``config show``)
+URL_NAMES = {"lake", "store", "spark_lake_uri", "spark_master"}
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 

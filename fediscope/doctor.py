@@ -482,10 +482,22 @@ def check_engine(settings: Settings, which: Callable[[str], str | None] = shutil
     return Check("engine", OK, f"duckdb {_version('duckdb')} works")
 
 
+def _set_to(settings: Settings, name: str, value: str, *, fix: bool = False) -> str:
+    """Setting ``name`` as ``value``, named where it is set (:meth:`~fediscope.config.Settings.origin`):
+    ``FEDISCOPE_ENGINE=spark`` for a variable, ``engine = "spark" (fediscope.toml: [fediscope] engine)`` for the
+    file's key or another place; ``fix``: as advice to set it (``use FEDISCOPE_ENGINE=duckdb``, ``set fediscope.toml:
+    [fediscope] engine to "duckdb"``). Was: the variable always, also for a value set in ``fediscope.toml``."""
+    where = settings.origin(name, advice=fix)
+    if settings.origin_kind(name) == "environment":
+        return f"use {where}={value}" if fix else f"{where}={value}"
+    return f"set {where} to {value!r}" if fix else f"{name} = {value!r} ({where})"
+
+
 def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
-    fallback = "or use FEDISCOPE_ENGINE=duckdb (single machine, no Java needed)"
+    engine, master_at = _set_to(settings, "engine", "spark"), settings.origin("spark_master")
+    fallback = f"or {_set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
     if importlib.util.find_spec("pyspark") is None:
-        return Check("engine", FAIL, "FEDISCOPE_ENGINE=spark but pyspark is not installed",
+        return Check("engine", FAIL, f"{engine} but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
     from fediscope.engine.spark_engine import (
         MASTER_KINDS,
@@ -499,7 +511,7 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
 
     java = find_java(which)
     if java is None:
-        return Check("engine", FAIL, f"FEDISCOPE_ENGINE=spark but Java not found: {java_not_found()}; Spark runs "
+        return Check("engine", FAIL, f"{engine} but Java not found: {java_not_found()}; Spark runs "
                      "on the JVM",
                      f"install Java 17 (e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME), {fallback}")
     major = java_major(java)
@@ -515,18 +527,19 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     elif urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"} and not master.startswith("local"):
         path = urlsplit(settings.lake).path or "/"
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
-                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (the same "
-                     "directory as Spark addresses it), or use a local[*] master")
+                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (or "
+                     f"[fediscope] spark_lake_uri in {settings.config_file or 'fediscope.toml'}; the same directory "
+                     f"as Spark addresses it), or {_set_to(settings, 'spark_master', 'local[*]', fix=True)}")
     if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
         return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:
-        failures = unreachable_master(master)  # what `process` probes before it starts the JVM
+        failures = unreachable_master(master, origin=master_at)  # what `process` probes before it starts the JVM
     except ConfigError as exc:
-        return Check("engine", FAIL, f"{detail}: {exc}", "fix FEDISCOPE_SPARK_MASTER")
+        return Check("engine", FAIL, f"{detail}: {exc}", f"fix {master_at}")
     if failures:
         kind = MASTER_KINDS[master.partition("://")[0]]
         return Check("engine", FAIL, f"{detail}: {kind} does not accept connections ({failures})",
-                     f"start {kind} or fix FEDISCOPE_SPARK_MASTER, {fallback}")
+                     f"start {kind} or fix {master_at}, {fallback}")
     return Check("engine", OK, detail)
 
 
@@ -669,12 +682,26 @@ def check_api_key(settings: Settings) -> Check:
                      f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({API_KEY_COMMAND})")
     problems = [(i, weakness(k, MIN_API_KEY)) for i, k in enumerate(keys, start=1)]
     found = [f"key #{i} {why}" for i, why in problems if why]
-    fix = f"replace it with a random value: $({API_KEY_COMMAND}) (comma-separate keys to rotate without downtime)"
+    random_value = (f"with a random value: $({API_KEY_COMMAND})"
+                    if settings.origin_kind("api_key") in ("environment", "default")
+                    else f"in {settings.origin('api_key')} with a random value, the output of {API_KEY_COMMAND}")
+    fix = f"replace it {random_value} (comma-separate keys to rotate without downtime)"
     if any(why and _is_default(why) for _i, why in problems):
         return Check("api_key", FAIL, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     if found:
         return Check("api_key", WARN, f"{len(keys)} key(s) set, but " + "; ".join(found), fix)
     return Check("api_key", OK, f"{len(keys)} key(s) set")
+
+
+def _new_secret(settings: Settings, name: str, command: str) -> str:
+    """How to give secret setting ``name`` a new random value made by ``command``, where it is set: ``export
+    FEDISCOPE_PSEUDONYM_KEY=$(…)`` for the variable or a setting set nowhere, ``set fediscope.toml: [fediscope]
+    pseudonym_key to the output of …`` for the file's key (or the Airflow Variable's). Was: ``export …`` also for a
+    key set in fediscope.toml, which left the weak key in the file for every shell without that export."""
+    where = settings.origin(name)
+    if settings.origin_kind(name) in ("environment", "default"):
+        return f"export {where}=$({command})"
+    return f"set {where} to the output of {command}"
 
 
 def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
@@ -688,8 +715,8 @@ def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
                      "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
                      "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
     key = settings.pseudonym_key
-    fix = (f"export FEDISCOPE_PSEUDONYM_KEY=$({PSEUDONYM_KEY_COMMAND}) and keep it: pseudonyms change with the key, "
-           "so changing it later breaks joins with earlier data")
+    fix = (f"{_new_secret(settings, 'pseudonym_key', PSEUDONYM_KEY_COMMAND)} and keep it: pseudonyms change with "
+           "the key, so changing it later breaks joins with earlier data")
     if not key:
         landed = _lake_missing_key(settings) if read_lake else None
         if landed:  # a new key would not be the lake's: ask for the one it was landed with

@@ -30,6 +30,7 @@ from fediscope.doctor import (
     OK,
     WARN,
     Check,
+    check_api_key,
     check_engine,
     check_instance,
     check_metrics,
@@ -977,6 +978,37 @@ def test_spark_without_java_says_what_to_install(clean_env: Path) -> None:
     assert "Java 17" in check.fix and "FEDISCOPE_ENGINE=duckdb" in check.fix
 
 
+@pytest.mark.parametrize("set_in", ["environment", "file"])
+def test_the_engine_fixes_name_where_the_engine_and_master_were_set(clean_env: Path, set_in: str) -> None:
+    """Was: "FEDISCOPE_ENGINE=spark but Java not found", "or use FEDISCOPE_ENGINE=duckdb", "fix
+    FEDISCOPE_SPARK_MASTER" also when both were set in fediscope.toml alone, where no such variable is set."""
+    master = f"spark://127.0.0.1:{free_port()}"
+    env = _env(clean_env)
+    if set_in == "file":
+        (clean_env / "fediscope.toml").write_text(f'[fediscope]\nengine = "spark"\nspark_master = "{master}"\n')
+    else:
+        env.update(FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER=master)
+    settings = load_settings(env=env)
+    no_java = check_engine(settings, which=lambda _name: None)
+    if set_in == "file":
+        assert no_java.detail.startswith("engine = 'spark' (fediscope.toml: [fediscope] engine) but Java not found")
+        assert no_java.fix.endswith("or set fediscope.toml: [fediscope] engine to 'duckdb' (single machine, no Java "
+                                    "needed)"), no_java
+        assert "FEDISCOPE_" not in no_java.detail + no_java.fix
+    else:
+        assert no_java.detail.startswith("FEDISCOPE_ENGINE=spark but Java not found")
+        assert no_java.fix.endswith("or use FEDISCOPE_ENGINE=duckdb (single machine, no Java needed)"), no_java
+    if importlib.util.find_spec("pyspark") is None:
+        return
+    fake_java = clean_env / "java"
+    fake_java.write_text('#!/bin/sh\necho \'openjdk version "17.0.12" 2024-07-16\' >&2\n')
+    fake_java.chmod(0o755)
+    unreachable = check_engine(settings, which=lambda _name: str(fake_java))
+    assert unreachable.status == FAIL and "does not accept connections" in unreachable.detail, unreachable
+    named = {"environment": "FEDISCOPE_SPARK_MASTER", "file": "fediscope.toml: [fediscope] spark_master"}[set_in]
+    assert unreachable.fix.startswith(f"start the Spark master or fix {named}, "), unreachable
+
+
 def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
@@ -1035,6 +1067,9 @@ def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_e
     check = check_engine(load_settings(env=env), which=lambda _name: str(fake_java))
     if lake_uri is None:
         assert check.status == FAIL and "FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020/data/fediscope" in check.fix
+        # a setting set nowhere is named by both places that set it; the master by where it was set
+        assert "(or [fediscope] spark_lake_uri in fediscope.toml; " in check.fix, check
+        assert check.fix.endswith("or use FEDISCOPE_SPARK_MASTER=local[*]"), check
     else:
         assert check.status == OK and f"lake for Spark {lake_uri}" in check.detail
 
@@ -1073,6 +1108,32 @@ def test_spark_with_old_java(clean_env: Path) -> None:
 
 
 # -- keys ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("set_in", ["environment", "file"])
+def test_the_key_fixes_name_where_the_weak_key_was_set(clean_env: Path, set_in: str) -> None:
+    """Was: "export FEDISCOPE_PSEUDONYM_KEY=$(…)" also for a key set in fediscope.toml alone, which left the weak key
+    in the file for every shell without that export; the API key's fix named no place at all."""
+    env = _env(clean_env)
+    if set_in == "file":
+        del env["FEDISCOPE_PSEUDONYM_KEY"], env["FEDISCOPE_API_KEY"]
+        (clean_env / "fediscope.toml").write_text('[fediscope]\npseudonym_key = "changeme"\napi_key = "tiny1"\n')
+    else:
+        env.update(FEDISCOPE_PSEUDONYM_KEY="changeme", FEDISCOPE_API_KEY="tiny1")
+    settings = load_settings(env=env)
+    pseudonym, api = check_pseudonym_key(settings, read_lake=False), check_api_key(settings)
+    assert pseudonym.status == FAIL and api.status == WARN, (pseudonym, api)
+    if set_in == "file":
+        assert pseudonym.fix.startswith("set fediscope.toml: [fediscope] pseudonym_key to the output of python3 -c "
+                                        "'import secrets; print(secrets.token_hex(32))' and keep it"), pseudonym
+        assert api.fix.startswith("replace it in fediscope.toml: [fediscope] api_key with a random value, the output "
+                                  "of python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"), api
+        assert "FEDISCOPE_" not in pseudonym.fix + api.fix
+    else:
+        assert pseudonym.fix.startswith("export FEDISCOPE_PSEUDONYM_KEY=$(python3 -c 'import secrets; "
+                                        "print(secrets.token_hex(32))') and keep it"), pseudonym
+        assert api.fix.startswith("replace it with a random value: $(python3 -c"), api
+    assert "changeme" not in pseudonym.detail + pseudonym.fix and "tiny1" not in api.detail + api.fix
 
 
 @pytest.mark.parametrize("env, status", [

@@ -13,6 +13,7 @@ import re
 from urllib.parse import urlsplit
 
 from fediscope.errors import ConfigError
+from fediscope.redact import redact_text
 
 #: Where a master comes from, unless said otherwise: the setting.
 SETTING = "FEDISCOPE_SPARK_MASTER"
@@ -36,8 +37,10 @@ def master_addresses(master: str, origin: str = SETTING) -> list[tuple[str, int]
 
 def shown_master(master: str) -> str:
     """``master`` as an error may show it: a user name or password before an address's ``@`` (which Spark refuses,
-    and which may be a secret) as ``***``."""
-    return re.sub(r"[^/,@]*@", "***@", master)
+    and which may be a secret) as ``***``, and a credential's value in a query (``?token=``, ``?password=``) masked
+    as :func:`~fediscope.redact.redact_text` masks it (was: shown as written)."""
+    head, mark, query = re.sub(r"[^/,@]*@", "***@", master).partition("?")
+    return head + (redact_text(mark + query) if mark else "")
 
 
 #: The master URL forms fediscope runs (Spark's "Master URLs" documentation, but ``local-cluster[…]``); anything else
@@ -113,7 +116,7 @@ def _spark_master_address(part: str) -> tuple[str, int]:
         raise ValueError("a master's address holds no user name or password (Spark refuses them): give "
                          "spark://host:7077")
     if not address.hostname or port is None or address.path or address.query or address.fragment:
-        given = repr(part.strip()) if part.strip() else "an empty address"
+        given = repr(shown_master(part.strip())) if part.strip() else "an empty address"
         raise ValueError(f"{given} is not host:port; Spark needs each master's port, e.g. spark://host:7077 "
                          "(spark://h1:7077,h2:7077 with standby masters)")
     return address.hostname, port

@@ -210,6 +210,10 @@ def lake_url_problem(url: str) -> str | None:
         except ValueError as exc:
             return str(exc)
         return None
+    if parts.scheme == "swebhdfs":  # was: "unsupported scheme 'swebhdfs'", leaving whether HTTPS can be had unsaid
+        return ("swebhdfs:// (WebHDFS over HTTPS) is not supported: fediscope's WebHDFS client speaks plain HTTP; "
+                "use the namenode's HTTP address, webhdfs://namenode:9870/path (the cluster's dfs.http.policy "
+                "HTTP_ONLY or HTTP_AND_HTTPS)")
     if parts.scheme:
         return f"unsupported scheme {parts.scheme!r}; {LAKE_FORMS}"
     return None

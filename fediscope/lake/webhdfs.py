@@ -53,6 +53,7 @@ from hdfs.client import _to_error
 
 from fediscope.errors import ConfigError, LakeError
 from fediscope.lake.backend import Entry, hidden, split_webhdfs_url, url_below
+from fediscope.port_probe import speaks_tls
 from fediscope.redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,14 @@ def _write_heals(exc: BaseException) -> bool:
     return _heals(exc)
 
 
+#: seconds the namenode's port is given to begin a TLS handshake (:meth:`WebHDFSLake._speaks_tls`): a TLS server
+#: answers at once; a port of another protocol (a Thrift server reading the handshake as a call) may say nothing
+TLS_PROBE_SECONDS = 2.0
+#: the innermost causes (:func:`_cause`) of a connection that broke off which a TLS-only port gives a plain HTTP
+#: request: a reset or a close unanswered (OpenSSL, Java), or a TLS alert where a status line was read
+_BROKE_OFF = frozenset({"ConnectionResetError", "RemoteDisconnected", "BadStatusLine"})
+
+
 def _cause(exc: Exception) -> str:
     """The innermost reason of a broken connection: ``ConnectionResetError``, ``RemoteDisconnected``, …."""
     reason: object = exc.args[0] if exc.args else exc
@@ -278,6 +287,9 @@ class WebHDFSLake:
         self.user_from_url = user is not None  # False: the login name, which differs between machines
         self.url = redact_url(url)
         self._client = _Client(self.http_url, user=self.user, timeout=timeout)
+        self._timeout = timeout
+        #: whether the namenode's port speaks TLS, once asked (:meth:`_speaks_tls`)
+        self._tls_port: bool | None = None
 
     def __repr__(self) -> str:
         return f"WebHDFSLake({self.url!r})"
@@ -386,12 +398,29 @@ class WebHDFSLake:
         return (f"cannot {action} {where}: the {self._node(exc)} answered {exc} (it, or a gateway in front of it, "
                 "is starting, restarting or overloaded): try again later, or check its log")
 
+    def _speaks_tls(self) -> bool:
+        """Whether the namenode's port speaks TLS (:func:`~fediscope.port_probe.speaks_tls`): asked once, after a
+        connection to it broke off."""
+        if self._tls_port is None:
+            address = urlsplit(self.http_url)
+            self._tls_port = bool(address.hostname and address.port) and speaks_tls(
+                address.hostname, address.port, min(self._timeout, TLS_PROBE_SECONDS))
+        return self._tls_port
+
     def _connection_message(self, action: str, where: str, exc: Exception) -> str:
         request = getattr(exc, "request", None)
         failed = urlsplit(request.url) if request is not None and request.url else None
         failed_at = f"{failed.scheme}://{failed.netloc}" if failed else self.http_url
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
+        if (node.startswith("namenode") and not isinstance(exc, requests.Timeout) and not _never_connected(exc)
+                and _cause(exc) in _BROKE_OFF and self._speaks_tls()):
+            # plain HTTP sent to a TLS port: the server resets the connection, closes it or answers a TLS alert,
+            # every time; was "broke off … The node may have failed or restarted: try again"
+            return (f"cannot {action} {where}: the namenode port {urlsplit(self.http_url).netloc} speaks HTTPS (TLS) "
+                    "only, and fediscope's WebHDFS client speaks plain HTTP: swebhdfs:// (WebHDFS over HTTPS) is not "
+                    "supported; point the URL at the namenode's HTTP address (dfs.namenode.http-address, 9870 by "
+                    "default; the cluster's dfs.http.policy must be HTTP_ONLY or HTTP_AND_HTTPS)")
         if (node.startswith("namenode") and not isinstance(exc, requests.Timeout) and not _never_connected(exc)
                 and _cause(exc) == "BadStatusLine"):
             # it answered, with bytes that are no HTTP status line (an SSH banner, a database's handshake): another

@@ -59,6 +59,7 @@ from typing import Any, TypeVar
 from fediscope.engine.metrics import Metric
 from fediscope.errors import PrefixClashError, StoreError
 from fediscope.lake.lock import process_gone
+from fediscope.port_probe import http_status_line
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import PROVISIONAL, BaseStore
 from fediscope.store.hbase_frames import (
@@ -112,6 +113,14 @@ _CATALOG_LATER = {b"c:rows": b"9" * 20, b"c:updated_at": b"9" * 32}
 #: value lengths (4 + 4), the row key's length (2), the family's (1), the timestamp (8), the type (1), and 4 more
 #: (the client counts 20: a cell 4 bytes under its limit is refused here all the same)
 CELL_OVERHEAD = 24
+#: seconds the first call on a server not yet answered waits before asking whether the port speaks HTTP
+#: (:meth:`HBaseStore._first_tables`): an HTTP server that waits for the end of a request line (Python's, Netty's)
+#: never answers a Thrift call, and the whole ``timeout`` (30 s by default) was waited before saying so
+FIRST_WAIT = 3.0
+#: what a store URL at a port that answers HTTP is told (:meth:`HBaseStore._http_port`)
+HTTP_PORT = ("that port speaks HTTP; HBase Thrift is usually 9090 (HBase's REST server, its web UIs and a Thrift "
+             "server in HTTP mode answer HTTP, and fediscope speaks Thrift over a socket): point the store URL at the "
+             "Thrift server's port (hbase thrift start -p 9090)")
 
 
 #: the most bytes JSON (``ensure_ascii``) writes for one character of text: a surrogate pair's ``\\ud83d\\ude00``
@@ -237,6 +246,9 @@ class HBaseStore(BaseStore):
         self.lock_timeout = float(lock_timeout)
         self.lease_seconds = float(lease_seconds)
         self._address = f"{host}:{port}"
+        self._host, self._port = host, port
+        #: what the port answered an HTTP request with, once asked (:meth:`_http_port`); "" when not HTTP
+        self._http_answer: str | None = None
         self._batch_size = settings["batch_size"]
         #: the most bytes a cell may take (the URL's ``max_cell_bytes``), and what a refusal says of it
         self._max_cell = settings["max_cell_bytes"]
@@ -257,11 +269,44 @@ class HBaseStore(BaseStore):
         # connects now, so an unreachable store fails at open; and refuses a server where another environment's
         # prefix clashes with this one, before this one's catalog is made (whichever environment came first)
         with self._connection("read the catalog" if read_only else "create tables") as conn:
-            names = self._checked(conn.tables())
+            names = self._checked(self._first_tables(conn))
             self._has_catalog = catalog in names
             if not (read_only or self._has_catalog):
                 _create_table(conn, catalog, layout.CATALOG_FAMILIES)
                 self._has_catalog = True
+
+    def _first_tables(self, conn: Any) -> list[bytes]:
+        """The server's table names, the store's first call: on a server not yet answered, waited for
+        :data:`FIRST_WAIT` seconds at first; when no answer came by then and the port answers HTTP, the
+        ``TimeoutError`` is raised (:meth:`_errors` says the port speaks HTTP), else the call is asked again on a new
+        connection with the URL's whole timeout (a read: asking twice changes nothing). Was: an HTTP server that
+        waits for a request line's end (Python's, Netty's) held every command for the whole timeout, then said
+        "timed out … an overloaded Thrift server, or another service"."""
+        sock = _socket_of(conn)
+        full = sock.gettimeout() if sock is not None else None
+        if self._pool_key in _ANSWERED or sock is None or full is None or full <= FIRST_WAIT:
+            return conn.tables()
+        sock.settimeout(FIRST_WAIT)
+        try:
+            return conn.tables()
+        except TimeoutError:
+            if self._http_port():
+                raise
+            log.info("HBase at %s: no answer within %g s: asking again with the whole timeout", self._address,
+                     FIRST_WAIT)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(full)
+        self._reopen(conn, why="after a slow first answer")
+        return conn.tables()
+
+    def _http_port(self) -> str:
+        """What the store's port answers a plain HTTP request with (asked once: a status line such as
+        ``HTTP/1.1 400 Bad Request``), "" when it answers no HTTP."""
+        if self._http_answer is None:
+            timeout = min(FIRST_WAIT, self._pool_key[-1] / 1000) if self._pool_key[-1] else FIRST_WAIT
+            self._http_answer = http_status_line(self._host, self._port, timeout) or ""
+        return self._http_answer
 
     # -- tables -------------------------------------------------------------------------------------------
 
@@ -1153,12 +1198,17 @@ class HBaseStore(BaseStore):
             yield conn
         _ANSWERED.add(self._pool_key)  # not after an error: the block raised
 
-    def _reopen(self, conn: Any) -> None:
-        """Open a pooled connection the server dropped (:func:`_dropped`) again, before any call is sent on it.
+    def _reopen(self, conn: Any, why: str = "") -> None:
+        """Open a pooled connection the server dropped (:func:`_dropped`) again, before any call is sent on it
+        (``why``: another reason, for the log).
 
         A failure to open it (the server is still down) is raised as the call's: the pool then gives the connection
         a new socket once more, and the message says the connection was refused."""
-        log.info("HBase at %s: a pooled connection was closed by the server (restarted?): opened again", self._address)
+        if why:
+            log.info("HBase at %s: a pooled connection opened again %s", self._address, why)
+        else:
+            log.info("HBase at %s: a pooled connection was closed by the server (restarted?): opened again",
+                     self._address)
         from thriftpy2.thrift import TException
 
         with contextlib.suppress(TException, OSError):
@@ -1173,7 +1223,11 @@ class HBaseStore(BaseStore):
         try:
             yield
         except (TException, OSError, *_protocol_errors()) as exc:
-            hint = _hint(exc, answered=self._pool_key in _ANSWERED)
+            answered = self._pool_key in _ANSWERED
+            if not answered and _not_thrift(exc) and (status := self._http_port()):
+                raise StoreError(f"HBase at {self._address}: could not {doing}: {HTTP_PORT} (it answered an HTTP "
+                                 f"request with {status!r})") from exc
+            hint = _hint(exc, answered=answered)
             raise StoreError(f"HBase at {self._address}: could not {doing}: {_reason(exc)}{hint}") from exc
         except FrameTooSmall as exc:  # what the checks before a write do not see (a write's own rows are checked)
             raise StoreError(f"HBase at {self._address}: could not {doing}: a row (its largest cell of column "
@@ -1249,6 +1303,23 @@ def _replaced_on_error(conn: Any) -> Iterator[None]:
         raise
 
 
+def _socket_of(conn: Any) -> socket.socket | None:
+    """The socket of a happybase connection's transport, None when it has none (not open)."""
+    transport = conn.transport
+    # thriftpy2's Cython transports give their TSocket's socket as ``sock``; its pure-Python ones hold the TSocket
+    sock = getattr(transport, "sock", None) or getattr(getattr(transport, "_trans", None), "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _not_thrift(exc: BaseException) -> bool:
+    """Whether ``exc`` is what a first call meets at a port of another protocol: a reply that is no Thrift, the
+    connection closed unanswered, or no answer at all."""
+    from thriftpy2.protocol.exc import TProtocolException
+
+    return (isinstance(exc, (TProtocolException, TimeoutError, *_protocol_errors()))
+            or ("TTransport" in type(exc).__name__ and "read 0 bytes" in str(exc)))
+
+
 def _dropped(conn: Any) -> bool:
     """Whether the server has closed (or reset) a pooled connection while it waited in the pool, so that a call
     on it would fail: a Thrift server restarted (or stopped) since leaves each connection it had at end of file.
@@ -1260,10 +1331,8 @@ def _dropped(conn: Any) -> bool:
     server that goes down after the check fails the call as before: after a request is sent, a closed connection
     cannot tell a call never made from one made and not answered, so none is sent again (a ``checkAndPut`` of a
     write lease made twice would find its own lease taken)."""
-    transport = conn.transport
-    # thriftpy2's Cython transports give their TSocket's socket as ``sock``; its pure-Python ones hold the TSocket
-    sock = getattr(transport, "sock", None) or getattr(getattr(transport, "_trans", None), "sock", None)
-    if not isinstance(sock, socket.socket):
+    sock = _socket_of(conn)
+    if sock is None:
         return False
     try:
         if hasattr(select, "poll"):

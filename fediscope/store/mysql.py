@@ -73,6 +73,7 @@ from sqlalchemy.types import TypeEngine
 
 from fediscope.engine.metrics import Metric, check_definition_size, check_row_size, check_row_values_size
 from fediscope.errors import StoreError
+from fediscope.port_probe import http_status_line
 from fediscope.store import innodb_rows, packets, table_definition
 from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
@@ -488,6 +489,9 @@ def _read_packet(dbapi_connection: Any) -> int:
         return int(cursor.fetchone()[0])
 
 
+#: Seconds a port that gave no MySQL greeting is given to answer an HTTP request (:func:`~fediscope.port_probe.
+#: http_status_line`), so that an HTTP port is named as one.
+HTTP_PROBE_SECONDS = 3.0
 #: The protocol version of every MySQL and MariaDB server's greeting since MySQL 3.21 (the greeting's first byte).
 MYSQL_PROTOCOL = 10
 
@@ -507,10 +511,16 @@ class _BoundedHandshake(pymysql.connections.Connection):
             if exc.args[:1] != (CR_SERVER_LOST,) or "timed out" not in str(exc):
                 raise
             # PyMySQL says "Lost connection to MySQL server during query (timed out)": there was no query yet
+            said = f"gave no MySQL answer within connect_timeout={self.connect_timeout:g} s (timed out)"
+            if status := http_status_line(self.host, self.port, min(self.connect_timeout, HTTP_PROBE_SECONDS)):
+                # an HTTP server waits for a request, as a MySQL client waits for the greeting: name it
+                raise pymysql.err.OperationalError(
+                    CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took "
+                    f"the connection but {said}, and that port speaks HTTP (it answered an HTTP request with "
+                    f"{status!r}): point the URL at MariaDB's/MySQL's port (3306 by default)") from None
             raise pymysql.err.OperationalError(
                 CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took the "
-                f"connection but gave no MySQL answer within connect_timeout={self.connect_timeout:g} s (timed out); "
-                "is this port MariaDB's/MySQL's, or another service's?") from None
+                f"connection but {said}; is this port MariaDB's/MySQL's, or another service's?") from None
         finally:
             self._read_timeout = read_timeout  # each later read sets the socket's timeout back to it
 

@@ -86,3 +86,28 @@ def test_config_check_warns_of_each_variable_that_overrides_the_file(overridden:
     findings = json.loads(run(capsys, "config", "check", "--json")[1])["findings"]
     assert {"level": "warning", "setting": "FEDISCOPE_BACKFILL_PAGES",
             "message": "FEDISCOPE_BACKFILL_PAGES=7 overrides backfill_pages = 3 in fediscope.toml"} in findings
+
+
+@pytest.mark.parametrize("command", [("config", "show"), ("config", "show", "--json"), ("config", "check")])
+def test_a_credential_in_the_spark_masters_query_is_masked_where_the_settings_are_shown(
+        tmp_path: Path, monkeypatch, capsys, command: tuple[str, ...]) -> None:
+    """Was: `config show` printed FEDISCOPE_SPARK_MASTER as written, ``?access_token=`` and its value too (the lake's,
+    the store's and the Spark lake URI's credentials were masked; `doctor` masked it too)."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_SPARK_MASTER="k8s://https://api.example:6443?access_token=S3cretTok",
+              FEDISCOPE_PSEUDONYM_KEY="a" * 8 + "b" * 24 + "c" * 32)
+    _code, out, err = run(capsys, *command)
+    assert "S3cretTok" not in out + err
+    if command[1] == "show":
+        assert "k8s://https://api.example:6443?access_token=***" in out, out
+
+
+@pytest.mark.parametrize("master", ["spark://m1:7077,m2:7077?password=S3cretPw",
+                                    "k8s://https://api.example:x?token=S3cretPw"])
+def test_a_refused_master_does_not_echo_a_credential_in_its_query(tmp_path: Path, monkeypatch, capsys,
+                                                                   master: str) -> None:
+    """Was: "FEDISCOPE_SPARK_MASTER is invalid: 'spark://m1:7077,m2:7077?password=S3cretPw': 'm2:7077?password=
+    S3cretPw' is not host:port" (the user name and password before an ``@`` were masked, a query's were not)."""
+    clean_env(tmp_path, monkeypatch, FEDISCOPE_SPARK_MASTER=master)
+    code, out, err = run(capsys, "config", "show")
+    assert code == 2 and "FEDISCOPE_SPARK_MASTER is invalid" in err, (code, err)
+    assert "S3cretPw" not in out + err and "=***" in err, err

@@ -6,6 +6,7 @@ import getpass
 import http.server
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -108,6 +109,9 @@ def test_makedirs_creates_nested_directories(webhdfs_server: WebHDFSDouble) -> N
 @pytest.mark.parametrize("url, message", [
     ("webhdfs://[namenode/lake", "is not a valid URL"),
     ("s3://key:s3cret@bucket/lake", "unsupported scheme 's3'"),
+    # was: "unsupported scheme 'swebhdfs'", which did not say whether WebHDFS over HTTPS can be had another way
+    ("SWebHDFS://key:s3cret@nn:9871/lake", r"^[^\n]*swebhdfs:// \(WebHDFS over HTTPS\) is not supported: .*plain HTTP; "
+     r"use the namenode's HTTP address, webhdfs://namenode:9870/path"),
     # hdfs:// is the namenode's RPC port: refused rather than spoken to as WebHDFS (was: "namenode unreachable")
     ("hdfs://key:s3cret@nn:8020/lake", r"use webhdfs://namenode:9870/path"),
     ("", "empty"),  # was: the current directory
@@ -460,6 +464,26 @@ def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_
     assert f"the connection to the namenode http://127.0.0.1:{port} broke off (RemoteDisconnected)" in message
     assert "did not answer like a WebHDFS namenode" in message and "9870" in message, message
     assert "\n" not in message
+
+
+def test_a_namenode_port_that_speaks_only_https_is_named_so_and_swebhdfs_said_unsupported(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Was: a lake URL at the namenode's HTTPS port (dfs.namenode.https-address, 9871; a cluster with dfs.http.policy
+    HTTPS_ONLY) said "the connection to the namenode … broke off (ConnectionResetError). The node may have failed or
+    restarted: try again", where trying again never helps: the port is asked whether it speaks TLS, and the message
+    says so, and that swebhdfs:// is not supported."""
+    from doubles.tls import TLSServer
+
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
+    with TLSServer(tmp_path / "tls") as server:
+        lake = WebHDFSLake(f"webhdfs://127.0.0.1:{server.port}/lake?user=etl")
+        with pytest.raises(LakeError) as info:
+            lake.exists("raw")
+    message = str(info.value)
+    assert message.startswith(f"cannot check webhdfs://127.0.0.1:{server.port}/lake?user=etl (raw): the namenode "
+                              f"port 127.0.0.1:{server.port} speaks HTTPS (TLS) only"), message
+    assert "swebhdfs:// (WebHDFS over HTTPS) is not supported" in message and "9870" in message, message
+    assert "try again" not in message and "\n" not in message, message
 
 
 @pytest.mark.parametrize("greeting", [

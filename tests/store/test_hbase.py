@@ -566,20 +566,65 @@ def http_endpoint():
         server.close()
 
 
-MISMATCH = r"could not create tables: .*another transport or protocol.*transport= and protocol= options.*HTTP"
+HTTP_PORT = (r"could not create tables: that port speaks HTTP; HBase Thrift is usually 9090 \(.*REST server.*\): point "
+             r"the store URL at the Thrift server's port \(hbase thrift start -p 9090\) \(it answered an HTTP request "
+             r"with 'HTTP/1\.1 400 Bad Request'\)$")
 
 
 @pytest.mark.parametrize("query", ["", "?protocol=compact", "?transport=framed"])
 def test_an_endpoint_that_answers_http_is_a_clear_error(query, capsys):
+    """Was: "No protocol version header; the server may speak another transport or protocol than this URL asks for
+    (…) or answer HTTP": the port is asked whether it speaks HTTP, and the message says it does."""
     with http_endpoint() as port:
-        with pytest.raises(StoreError, match=rf"^HBase at 127\.0\.0\.1:{port}: {MISMATCH}"):
+        with pytest.raises(StoreError, match=rf"^HBase at 127\.0\.0\.1:{port}: {HTTP_PORT}"):
             HBaseStore(f"hbase://127.0.0.1:{port}{query}")
         url = f"hbase://127.0.0.1:{port}{query}{'&' if query else '?'}timeout=5000"
         assert hbase_schema.main(["--create", "--url", url, "--prefix", "p"]) != 0
     err = capsys.readouterr().err
     assert "Traceback" not in err
     # --create reads which tables exist first (its first call to the server)
-    assert re.search(MISMATCH.replace("could not create tables", "could not read the catalog"), err), err
+    assert re.search(HTTP_PORT.replace("could not create tables", "could not read the catalog").rstrip("$"), err), err
+
+
+def test_an_http_server_that_waits_for_a_whole_request_line_is_named_as_http(webhdfs_server):
+    """An HTTP server that reads a request up to its line's end (Python's, Netty's) never answers a Thrift call: the
+    store waited the whole timeout (30 s by default), then said "timed out … an overloaded Thrift server, or another
+    service on that port". Now the first call waits a few seconds, then the port is asked whether it speaks HTTP
+    (the WebHDFS double is such a server)."""
+    port = int(webhdfs_server.http_url.rsplit(":", 1)[1])
+    with pytest.raises(StoreError) as caught:
+        HBaseStore(f"hbase://127.0.0.1:{port}?pool_size=1", read_only=True)  # the default timeout, 30 s
+    message = str(caught.value)
+    assert message.startswith(f"HBase at 127.0.0.1:{port}: could not read the catalog: that port speaks HTTP; HBase "
+                              "Thrift is usually 9090"), message
+    assert re.search(r"\(it answered an HTTP request with .HTTP/1\.[01] 501 ", message), message
+
+
+def test_a_first_answer_slower_than_the_first_wait_is_asked_again_with_the_whole_timeout(hbase_double, prefix,
+                                                                                         monkeypatch, caplog):
+    """A Thrift server slow to answer the store's first call (no HTTP there) is not refused: the call, a read of the
+    table names, is asked again on a new connection with the URL's whole timeout."""
+    import logging
+    import time
+
+    monkeypatch.setattr(hbase_module, "FIRST_WAIT", 0.2)
+    hbase_module.close_pools()  # a pool that answered before skips the first wait
+    handler = hbase_double.handler
+    slow = [1]
+
+    def late(*args):  # noqa: ANN002, ANN202
+        if slow:
+            slow.pop()
+            time.sleep(1)
+        return type(handler).getTableNames(handler, *args)
+
+    monkeypatch.setattr(handler, "getTableNames", late)
+    with caplog.at_level(logging.INFO, logger="fediscope.store.hbase"):
+        store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=5000", table_prefix=prefix)
+    assert not slow  # the slow answer was asked for
+    assert "no answer within 0.2 s: asking again with the whole timeout" in caplog.text
+    store.write(TOP, [{"account": "a", "followers": 1}])
+    assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}
 
 
 def test_a_server_of_another_transport_or_protocol_is_named_as_a_possible_cause(prefix):

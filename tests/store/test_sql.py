@@ -235,6 +235,21 @@ def test_the_connect_timeout_of_the_url_bounds_the_opening():
     assert "secret" not in str(caught.value)
 
 
+def test_a_port_that_speaks_http_is_named_so(webhdfs_server):
+    """Was: a MySQL URL at an HTTP port (a web UI, a REST server: the WebHDFS double is one) said only "it took the
+    connection but gave no MySQL answer within connect_timeout=N s (timed out); is this port MariaDB's/MySQL's, or
+    another service's?": an HTTP server waits for the client's request as a MySQL client waits for the greeting.
+    The port is now asked whether it speaks HTTP, as the HBase store asks it."""
+    port = int(webhdfs_server.http_url.rsplit(":", 1)[1])
+    with pytest.raises(StoreError) as caught:
+        open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?connect_timeout=1")
+    message = str(caught.value)
+    assert f"port {port}: it took the connection but gave no MySQL answer within connect_timeout=1 s (timed out), " \
+           "and that port speaks HTTP (it answered an HTTP request with " in message, message
+    assert "): point the URL at MariaDB\\'s/MySQL\\'s port (3306 by default)" in message, message
+    assert "secret" not in message and "\n" not in message
+
+
 @pytest.mark.parametrize("greeting", [
     b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",  # an SSH port: PyMySQL said "Packet sequence number wrong - got 45"
     b"\x05\x00\x00\x00hello",  # a first packet too short for a greeting: was struct.error, a traceback

@@ -1,0 +1,52 @@
+"""What service answers at a port, asked after a client of another protocol failed there: for the messages that
+name a URL pointed at the wrong port (an HBase store URL at HBase's REST port or web UI, a WebHDFS namenode
+address at its HTTPS-only port), so that they say which service it is instead of "timed out" or "try again".
+
+Each probe opens a connection of its own, separate from the failed client's, and sends what the other protocol's
+client would send first; it is made only after a failure, never before a healthy server's first call."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+
+#: What an HTTP probe sends: the smallest request every HTTP/1.x server answers (even with an error status).
+_HTTP_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
+
+
+def http_status_line(host: str, port: int, timeout: float) -> str | None:
+    """The status line (``HTTP/1.1 404 Not Found``) an HTTP server at ``host:port`` answers a ``HEAD /`` with,
+    within ``timeout`` seconds; None when nothing answers there, or something that is not HTTP."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(_HTTP_PROBE)
+            answer = b""
+            while b"\n" not in answer and len(answer) < 256:
+                part = sock.recv(256)
+                if not part:
+                    break
+                answer += part
+    except (OSError, UnicodeError):
+        return None
+    if not answer.startswith(b"HTTP/"):
+        return None
+    return answer.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+
+
+def speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether a TLS server answers at ``host:port`` within ``timeout`` seconds: a handshake that completes, or one
+    refused for its certificate (a TLS server either way). Nothing is verified and nothing is sent after it: only
+    which protocol the port speaks is asked."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, context.wrap_socket(sock) as tls:
+            with contextlib.suppress(OSError):
+                tls.unwrap()
+            return True
+    except ssl.SSLCertVerificationError:
+        return True
+    except (OSError, UnicodeError):  # ssl.SSLError too: "wrong version number" is a server answering no TLS
+        return False
