@@ -5,7 +5,9 @@ sqlglot (``sqlglot.transpile(sql, read="duckdb", write="spark")``) rewrites func
 something else; :func:`check_portable` refuses them, so a metric cannot silently differ between engines:
 
 * ``isodow``/``dayofweek``/``dow``/``weekday``/``yearweek``: the day numbering differs between the engines and
-  sqlglot's rewrite is off by one. Compute the weekday from a day difference instead (see ``activity_by_hour.sql``).
+  sqlglot's rewrite is off by one (``weekday`` is Sunday = 0 in DuckDB, Monday = 0 in Spark; ``dow`` is neither's
+  function, ``yearweek`` not Spark's). Compute the weekday from a day difference instead (see
+  ``activity_by_hour.sql``), and ``yearweek`` from ``weekofyear``, ``month`` and ``year``: each refusal says how.
 * ``extract(<part> FROM x)``/``date_part('<part>', x)`` other than year, quarter, month, week (ISO in both), day,
   day of year, hour and minute: ``dow`` is Sunday=0 in DuckDB, Sunday=1 in Spark; ``second`` is a whole number in
   DuckDB, with the fraction in Spark; others (``isodow``, ``yearweek``, ``epoch``, …) Spark does not know.
@@ -202,8 +204,21 @@ _PORTABLE_DIFF_UNITS = {"DAY", "DAYS", "D"}
 _PORTABLE_FORMAT_CODES = {"%a", "%A", "%b", "%B", "%d", "%-d", "%f", "%H", "%-H", "%I", "%-I", "%m", "%-m", "%M",
                           "%-M", "%p", "%S", "%-S", "%y", "%Y", "%-j"}
 _WEEKDAY_HINT = "(date_diff('day', DATE '1970-01-05', CAST(x AS DATE)) % 7 + 7) % 7 + 1 (Monday = 1)"
+#: DuckDB's weekday numbering (``dayofweek``, ``weekday``, ``extract(dow …)``), Sunday = 0, written portably
+_SUNDAY_ZERO_HINT = "(date_diff('day', DATE '1970-01-04', CAST(x AS DATE)) % 7 + 7) % 7 (Sunday = 0)"
+#: DuckDB's ``yearweek``: the ISO year (of the week's Thursday: early January may be the last year's week 52 or 53,
+#: late December the next year's week 1) times 100 plus the ISO week, from parts both engines number alike
+_YEARWEEK_HINT = ("(CASE WHEN weekofyear(x) >= 52 AND month(x) = 1 THEN year(x) - 1 WHEN weekofyear(x) = 1 AND "
+                  "month(x) = 12 THEN year(x) + 1 ELSE year(x) END) * 100 + weekofyear(x)")
 #: DuckDB functions Spark has not (or has under the name with another meaning) → what the refusal says
 _REFUSED_FUNCTIONS = {
+    # was: the generic "not portable to Spark SQL (use array_length for lists, date_diff arithmetic for weekdays)"
+    "DOW": ("dow() is a function of neither DuckDB nor Spark (DuckDB's date part dow, dayofweek(x), is Sunday = 0); "
+            f"for the ISO weekday write {_WEEKDAY_HINT}, for DuckDB's numbering {_SUNDAY_ZERO_HINT}"),
+    "WEEKDAY": ("weekday() is Sunday = 0 in DuckDB, Monday = 0 in Spark; for the ISO weekday write "
+                f"{_WEEKDAY_HINT}, for DuckDB's numbering {_SUNDAY_ZERO_HINT}"),
+    "YEARWEEK": ("yearweek() (the ISO year times 100 plus the ISO week in DuckDB) is not a Spark function; write "
+                 f"{_YEARWEEK_HINT}"),
     "AGE": "age() is not a Spark function; write date_diff('day', CAST(b AS DATE), CAST(a AS DATE)) for days, "
            "or a - b between TIMESTAMPs (an interval in both)",
     "DATE_SUB": "date_sub() counts whole units elapsed in DuckDB and subtracts days from a date in Spark; write "
