@@ -890,6 +890,10 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
             f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
             f"SQL (its arguments must be constants there); write a fixed {function}() (FROM range(0, 1000) AS t(i)) "
             "and join it on i < n")
+    if len(args) == 3 and _int_literal(args[2]) == 0:  # DuckDB: "interval cannot be 0!"; Spark: FAILED_FUNCTION_CALL
+        raise NotPortableError(
+            f"{name}: {function}() as a table with a step of 0 ({written}) fails the run on both engines; write a "
+            "step other than 0")
     if not _whole_series(series):
         raise NotPortableError(
             f"{name}: {function}() of timestamps as a table ({written}) is not translated to Spark SQL (Spark's "
@@ -928,7 +932,9 @@ def _spark_series(node: exp.Expression) -> exp.Expression:
     * as a list (``range(1, 4, 2)``), ``SEQUENCE(start, last, step)`` with the last value ``end - sign(step)`` for
       ``range``, and ``[]`` where the end lies before the start in the step's direction (sqlglot wrote the last
       value as ``end - step``: ``range(1, 4, 2)`` was ``[1]`` for ``[1, 3]``, ``range(5, 0, -2)`` ``[5, 3]``, and
-      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``).
+      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``), and
+      with a step of 0 ``[]``, as in DuckDB (``generate_series(1, 4, 0)`` stopped the run, ``(1, 1, 0)`` was ``[1]``;
+      as a table a step of 0 fails on both, refused by :func:`_check_series_table`).
       Of TIMESTAMPs it is left as sqlglot writes it."""
     table = node if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) else None
     series = table.this if table is not None else node
@@ -949,7 +955,11 @@ def _spark_series(node: exp.Expression) -> exp.Expression:
                          alias=exp.TableAlias(this=name, columns=columns))
     ahead = exp.Mul(this=exp.Paren(this=exp.Sub(this=exp.Paren(this=end.copy()), expression=exp.Paren(
         this=start.copy()))), expression=sign.copy())
-    empty = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    empty: exp.Expression = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    if not exclusive and _int_literal(sign) != 1 and _int_literal(sign) != -1:
+        # a step of 0 is [] in DuckDB (range's ahead * 0 <= 0 says so too); Spark's SEQUENCE stopped the run
+        # (Illegal sequence boundaries: 1 to 4 by 0), or gave [1] for generate_series(1, 1, 0)
+        empty = exp.or_(empty, exp.EQ(this=sign.copy(), expression=exp.Literal.number(0)))
     last = exp.Sub(this=exp.Paren(this=end), expression=sign) if exclusive else end
     values = _spark("SEQUENCE", *(exp.Cast(this=value, to=exp.DataType.build("BIGINT")) for value in
                                   (start, last, step)))
