@@ -100,10 +100,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   a ``CAST`` of the list types it. A lambda's parameters are typed from its list otherwise (:func:`_typed_lambdas`).
 * an index of text (``s[i]``: a character in DuckDB): Spark has none; ``substring(s, i, 1)`` is alike.
 * an interpolated quantile (``median``, ``quantile_cont``, ``percentile_cont … WITHIN GROUP``) of a DECIMAL: a
-  DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); and at a fraction
-  other than 0, 0.5 and 1 (also 0.25 and 0.75 of whole numbers): DuckDB computes ``lo * (1 - d) + hi * d`` with a
-  fused multiply-add, Spark without (2.220446049250313e-16 and 0.0 for 0.3 of -9 and 21), so the last digit may
-  differ; a list of fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
+  DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); a list of
+  fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
   DuckDB; the translation below interpolates numbers only, and Spark refused the rest when the metric ran):
   ``quantile_disc`` takes one of the values in both (``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)`` for a
   descending order, which ``quantile_disc(x, 1 - q)`` is not); ``approx_quantile`` (estimated by other algorithms:
@@ -172,7 +170,12 @@ RE2's flag ``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
 Floating-point aggregates of DOUBLEs (``sum``, ``avg``, ``stddev_…``, ``var_…``, ``covar_…``, ``corr``, ``regr_…``)
 are deliberately not refused, though their last digits may differ (``stddev_samp`` 3.7656119785455617 in DuckDB,
 3.765611978545562 in Spark): the engines add the values in another order and compute these by other formulas,
-ordinary floating-point rounding, which the README states for every such aggregate.
+ordinary floating-point rounding, which the README states for every such aggregate. So is an interpolated quantile
+(``median``, ``quantile_cont``, ``percentile_cont``) of numbers at any fraction: DuckDB computes
+``lo * (1 - d) + hi * d`` with a fused multiply-add, the translation without, so at a fraction other than 0, 0.5
+and 1 (and 0.25 and 0.75 of whole numbers) the last digit may differ (2.220446049250313e-16 in DuckDB, 0.0 in
+Spark for 0.3 of -9 and 21): the same rounding, by another formula. Was: refused there, though ``avg`` of the same
+values was not, and ``quantile_disc``, its advice, is another statistic (one of the values).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -542,13 +545,6 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: an interpolated quantile of a DECIMAL ({_text(node)}) is a DECIMAL cut to its places in "
                 "DuckDB (median 0.03 of 0.01, 0.02, 0.05 and 0.06), a DOUBLE in Spark (0.035); interpolate DOUBLEs, "
                 f"alike in both: write it of CAST({x} AS DOUBLE), e.g. median(CAST({x} AS DOUBLE))")
-        if quantile is not None and quantile[2] and not _interpolated_alike(*quantile[:2]):
-            raise NotPortableError(
-                f"{name}: an interpolated quantile at {_text(quantile[1])} ({_text(node)}) may differ in its last "
-                "digit between DuckDB, which computes lo * (1 - d) + hi * d with a fused multiply-add, and Spark "
-                "(2.220446049250313e-16 and 0.0 for quantile_cont(x, 0.3) of -9 and 21); interpolate at 0.5 "
-                "(median(x)), 0 or 1 (of whole numbers also 0.25 or 0.75), alike in both, or take one of the values: "
-                f"{_discrete_advice(*quantile)}")
         if isinstance(node, exp.ApproxQuantile):
             raise NotPortableError(
                 f"{name}: approx_quantile() ({_text(node)}) is estimated otherwise in DuckDB (T-Digest) and Spark "
@@ -2084,8 +2080,9 @@ def _spark_quantiles(tree: exp.Expression) -> exp.Expression:
     ``lo * (1.0 - d) + hi * d`` as DOUBLEs with ``d = rn - floor(rn)`` (``lo`` when ``rn`` is whole); discrete, the
     value at ``max(n - floor(n - n * q), 1)`` (from 1; ``q`` a DECIMAL computes exactly in both), of ``x``'s own
     type. The sorted values are bound once, as a lambda's parameter: ``ELEMENT_AT(TRANSFORM(ARRAY(s), s -> …), 1)``.
-    (A DECIMAL interpolated, cut to its places in DuckDB, and other interpolations than :func:`_interpolated_alike`'s
-    are refused by :func:`check_portable`.)"""
+    (A DECIMAL interpolated, cut to its places in DuckDB, is refused by :func:`check_portable`; at a fraction other
+    than 0, 0.5 and 1 the last digit may differ, DuckDB's ``lo * (1 - d) + hi * d`` a fused multiply-add, as the
+    module docstring says of floating-point aggregates.)"""
     for node in reversed(list(tree.find_all(*_QUANTILES, bfs=False))):
         found = _quantile(node)
         if found is None:
@@ -2130,19 +2127,6 @@ def _type_name(kind: exp.DataType) -> str:
 def _a(name: str) -> str:
     """``name`` with its indefinite article: ``a DATE``, ``an INTERVAL``."""
     return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
-
-
-def _interpolated_alike(value: exp.Expression, quantile: exp.Expression) -> bool:
-    """Whether DuckDB and Spark interpolate the quantile ``quantile`` of ``value`` (typed) alike: ``lo * (1 - d) + hi *
-    d`` rounds once in both when both products are exact, as for ``d`` 0 or 0.5 (a DOUBLE halved), and for whole
-    numbers at a multiple of 0.25 (``d`` 0.25 or 0.75: 3 * lo / 4 is exact); otherwise DuckDB's fused multiply-add
-    (one product exact) and Spark's two roundings may differ in the last digit. ``d`` is the fraction of ``(n - 1) *
-    q``, which for such a ``q`` is a multiple of it."""
-    if not (isinstance(quantile, exp.Literal) and not quantile.is_string):
-        return False
-    fraction = float(quantile.this)
-    whole = value.type is not None and value.type.this in _INTEGER_TYPES
-    return fraction in (0.0, 0.5, 1.0) or (whole and fraction in (0.25, 0.75))
 
 
 _SORTED = "fediscope_sorted"
