@@ -443,6 +443,39 @@ _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.Da
                      exp.DataType.Type.INT128, exp.DataType.Type.UINT128, exp.DataType.Type.BIGDECIMAL}
 
 
+def _counts(node: exp.Expression) -> list[exp.Expression]:
+    """The arguments of ``node`` (typed) that DuckDB takes as a BIGINT only, not a HUGEINT: a count of characters or
+    repetitions, a position, a list's index, a part's index."""
+    if isinstance(node, exp.Left | exp.Right):
+        return [node.expression]
+    if isinstance(node, exp.Substring):
+        return [arg for arg in (node.args.get("start"), node.args.get("length")) if arg is not None]
+    if isinstance(node, exp.Repeat):
+        return [node.args["times"]]
+    if isinstance(node, exp.SplitPart):
+        return [node.args["part_index"]] if node.args.get("part_index") is not None else []
+    if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
+            and node.this.type is not None and node.this.type.is_type(exp.DataType.Type.ARRAY)):
+        return [node.expressions[0]]
+    return []
+
+
+def _integer_sum(node: exp.Expression) -> exp.Expression | None:
+    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``):
+    a HUGEINT in DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part`` and a list's index refuse
+    (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its BIGINT; None for any other value (a
+    ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
+    while isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Filter | exp.Window):
+        node = node.this
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.IntDiv):
+        return _integer_sum(node.this) or _integer_sum(node.expression)
+    if isinstance(node, exp.Sum):
+        value = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+        if value is not None and value.type is not None and value.type.this in _INTEGER_TYPES:
+            return node.parent if isinstance(node.parent, exp.Filter | exp.Window) else node
+    return None
+
+
 def _check_typed(tree: exp.Expression, name: str) -> None:
     """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
     for number, diff in enumerate(tree.find_all(exp.DateDiff)):  # marked for _check_date_diffs, copied along
@@ -470,6 +503,15 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: a slice of a value whose type is not known ({_text(node)}) is translated to Spark SQL only "
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
+        for count in _counts(node):
+            summed = _integer_sum(count)
+            if summed is not None:
+                function = "l[i]" if isinstance(node, exp.Bracket) else f"{node.sql_name().lower()}()"
+                written = (f"{_text(node.this)}[{_text(count)}]"
+                           if isinstance(node, exp.Bracket) else _text(node))
+                raise NotPortableError(
+                    f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
+                    f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
         if index is not None and index.type is not None and index.type.this in _NOT_A_PART_INDEX:
             raise NotPortableError(
