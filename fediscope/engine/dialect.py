@@ -304,6 +304,43 @@ class NotPortableError(ValueError):
     """The SQL uses a DuckDB construct whose Spark translation means something different."""
 
 
+#: the units of an ``INTERVAL n <unit>`` (DuckDB's, singular and plural)
+_INTERVAL_UNITS = {unit + plural for unit in ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND",
+                                              "MILLISECOND", "MICROSECOND", "DECADE", "CENTURY", "MILLENNIUM")
+                   for plural in ("", "S")} | {"CENTURIES", "MILLENNIA"}
+
+
+def _check_signed_intervals(sql: str, name: str) -> None:
+    """Refuse ``INTERVAL -1 DAY`` (a sign before the interval's number): DuckDB's parser refuses it (``syntax error
+    at or near "DAY"``), so the DuckDB engine failed the metric, where sqlglot reads it as ``INTERVAL '-1' DAY``,
+    which Spark ran. Read from the tokens: the parsed interval is the same as the quoted one's. A column named
+    ``interval`` (``interval - 1``, which DuckDB takes) has no unit after its operand."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return  # the parse reports it
+    kinds = sqlglot.tokens.TokenType
+    for i, token in enumerate(tokens[:-3]):
+        if token.token_type != kinds.INTERVAL or tokens[i + 1].token_type not in (kinds.DASH, kinds.PLUS):
+            continue
+        j, depth = i + 2, 0
+        while j < len(tokens):  # past the operand: one token, or a parenthesized one
+            depth += {kinds.L_PAREN: 1, kinds.R_PAREN: -1}.get(tokens[j].token_type, 0)
+            j += 1
+            if depth <= 0:
+                break
+        if j < len(tokens) and tokens[j].text.upper() in _INTERVAL_UNITS:
+            written = sql[token.start:tokens[j].end + 1]
+            sign = "-" if tokens[i + 1].token_type == kinds.DASH else ""
+            operand, unit = sql[tokens[i + 2].start:tokens[j - 1].end + 1], tokens[j].text
+            advice = (f"{sign}INTERVAL {operand} {unit} or INTERVAL '{sign}{operand}' {unit}"
+                      if j == i + 3 and tokens[i + 2].token_type == kinds.NUMBER else
+                      f"{sign}{operand} * INTERVAL 1 {unit}")
+            raise NotPortableError(
+                f"{name}: {written} (a sign before the interval's number) is not valid DuckDB SQL (a syntax error at "
+                f"{unit}), though Spark takes it; write {advice}")
+
+
 def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
@@ -311,6 +348,7 @@ def check_portable(sql: str, name: str = "query") -> None:
         tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
+    _check_signed_intervals(sql, name)
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
         try:
