@@ -376,6 +376,8 @@ def check_portable(sql: str, name: str = "query") -> None:
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
+        elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
+            _refuse_timestamp_series_list(node, name)
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
                                    f"for the ISO weekday use {_WEEKDAY_HINT}")
@@ -551,6 +553,12 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                     f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
                     f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
+        if index is not None and (index.type is not None and index.type.is_type(*exp.DataType.TEXT_TYPES)
+                                  or isinstance(_plain(index).unnest(), exp.JSONExtract | exp.JSONExtractScalar)):
+            raise NotPortableError(
+                f"{name}: split_part() with the part index {_text(index)}, text or JSON, not a number, is not "
+                "translated to Spark SQL (DuckDB refuses it, Spark reads it as a number, cutting a fraction off); "
+                "write a whole number: CAST(floor(CAST(i AS DOUBLE)) AS BIGINT) of the index i")
         if index is not None and index.type is not None and index.type.this in _NOT_A_PART_INDEX:
             raise NotPortableError(
                 f"{name}: split_part() with the part index {_text(index)} (of the type {index.type.sql('duckdb')}) is "
@@ -977,6 +985,20 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
             "the timestamps from them")
 
 
+def _refuse_timestamp_series_list(series: exp.GenerateSeries, name: str) -> None:
+    """Refuse ``range``/``generate_series`` of timestamps as a list: Spark stopped the run on ``range``'s (the
+    translation compared its INTERVAL step with 0: ``DATATYPE_MISMATCH``), and on ``generate_series``'s whose end
+    lies before its start (``Illegal sequence boundaries``, where DuckDB gives ``[]``); a list of whole numbers is
+    translated with DuckDB's values (:func:`_spark_series`)."""
+    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args if arg is not None)})"
+    raise NotPortableError(
+        f"{name}: {function}() of timestamps as a list ({written}) is not translated to Spark SQL (Spark stops the "
+        f"run on it, or where the end lies before the start); write {function}() of whole numbers and compute the "
+        "timestamps from them: list_transform(range(n), lambda h: start + h * INTERVAL 1 HOUR)")
+
+
 def _step_sign(step: exp.Expression) -> exp.Expression:
     """The sign of a series' whole-number ``step``: 1 or -1 when written as a number, else Spark's ``SIGN`` of it
     (a DOUBLE) as a BIGINT."""
@@ -1011,7 +1033,7 @@ def _spark_series(node: exp.Expression) -> exp.Expression:
       ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``), and
       with a step of 0 ``[]``, as in DuckDB (``generate_series(1, 4, 0)`` stopped the run, ``(1, 1, 0)`` was ``[1]``;
       as a table a step of 0 fails on both, refused by :func:`_check_series_table`).
-      Of TIMESTAMPs it is left as sqlglot writes it."""
+      Of TIMESTAMPs it is refused (:func:`_refuse_timestamp_series_list`)."""
     table = node if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) else None
     series = table.this if table is not None else node
     if not isinstance(series, exp.GenerateSeries) or not _whole_series(series):
