@@ -110,6 +110,14 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   numbers the items before the ``IF``, the translation's ``TRANSFORM`` after it. (Others are translated: below.)
 * ``regexp_split_to_array``/``string_split_regex`` with options (sqlglot made the third argument Spark's limit), and
   ``fmod``/``divide`` with other than two arguments.
+* what DuckDB refuses and Spark answered (so ``fediscope doctor`` and ``--engine spark`` took a metric the DuckDB
+  engine fails): ``INTERVAL -1 DAY`` (a sign before the number: a syntax error to DuckDB, ``INTERVAL '-1' DAY`` to
+  sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
+  (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
+  part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
+  :mod:`fediscope.engine.dialect_text`).
+* ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
+  step of 0 (which fails on both; as a list it is ``[]`` on both).
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's

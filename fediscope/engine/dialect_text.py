@@ -28,7 +28,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   begins no repetition (``a{,2}``: RE2 reads it as itself, Java fails), ``[`` and ``&`` in a class escaped (Java: a
   nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
   ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
-  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options. RE2's named group
+  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes), an escape RE2 has not (``\\8``,
+  ``\\1`` alone, ``\\Z``, ``\\b`` in a class: DuckDB fails the run, Java read a back reference or another escape)
+  and other options. RE2's named group
   ``(?P<name>…)``, which Java fails on, as a group of the same number without its name.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
   ``d`` empty (Spark: the whole text or ``''``). An index DuckDB refuses (a DECIMAL, DOUBLE or HUGEINT: Spark cut
