@@ -266,8 +266,9 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     as ``fediscope store export --prefix`` and the results API's ``?prefix=`` read them
     (:func:`~fediscope.analysis.every_row_of_prefix`), and with ``limit`` the first of those. The value is taken as
     ``--prefix``'s text (:func:`~fediscope.store.port.prefix_value`): a string as it is, a number or boolean as
-    JSON writes it, a :class:`~datetime.date` as ``YYYY-MM-DD``; one the column's type cannot hold (``"03"`` for an
-    integer column) is a ConfigError. A value no row holds gives ``[]`` and a warning naming the prefix column, as
+    JSON writes it, a :class:`~datetime.date` as ``YYYY-MM-DD``, a whole float (``3.0``, as pandas gives a column
+    of integers holding a NaN) as its integer for an integer column; one the column's type cannot hold (``"03"``
+    or ``3.5`` for an integer column) is a ConfigError. A value no row holds gives ``[]`` and a warning naming the prefix column, as
     the export warns.
 
     The values are those ``fediscope store export --format jsonl`` writes, but for the columns its SQL file's
@@ -283,6 +284,7 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     if limit is not None:
         _check_count(limit, "limit")
     raw = None if prefix is None else _prefix_text(prefix)
+    whole = _whole_float(prefix)
     with keyboard_interrupts(), _reading(settings) as store:
         held = store.stored_metrics()
         if not held:  # was told to see analyses(settings).stored, which itself says the store holds no metrics yet
@@ -297,7 +299,7 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
         # all from one write of the metric: a `fediscope process` writing it meanwhile would mix two
         with stale_as_store_error(name, _STORE_AGAIN):
             if raw is not None:
-                rows = _rows_of_prefix(store, stored, raw, limit)
+                rows = _rows_of_prefix(store, stored, raw, limit, whole)
             else:
                 rows = (read_of_one_write(store, lambda reading: reading.top(stored, limit), f"metric {name}", log)
                         if limit is not None else every_row_in_top_order(store, stored))
@@ -330,15 +332,31 @@ def _prefix_text(value: Any) -> str:
                       f"{value!r})")
 
 
-def _rows_of_prefix(store: MetricStore, stored: Metric, raw: str, limit: int | None) -> list[dict[str, Any]]:
+def _whole_float(value: Any) -> int | None:
+    """``value`` as an integer when it is a whole float (``3.0``, ``numpy.float64(3.0)``: what a pandas column of
+    integers gives once it holds a NaN, or after arithmetic), else None."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and -2**63 <= value < 2**63:
+        return int(value)
+    return None
+
+
+def _rows_of_prefix(store: MetricStore, stored: Metric, raw: str, limit: int | None,
+                    whole: int | None = None) -> list[dict[str, Any]]:
     """The rows whose prefix column holds ``raw`` (as the column's type), in key order: every one of them, a page at
     a time from one write (:func:`~fediscope.analysis.every_row_of_prefix`), or the first ``limit``; none is warned
-    of as ``store export --prefix`` warns (:func:`~fediscope.analysis.no_row_has`)."""
+    of as ``store export --prefix`` warns (:func:`~fediscope.analysis.no_row_has`). ``whole`` is the integer a
+    whole float argument holds: an integer column takes it as that integer (``3.0`` as ``3``; was refused as not
+    written as JSON writes an integer, though pandas gives a column of integers with a NaN as floats)."""
     from fediscope.analysis import every_row_of_prefix, no_row_has
     from fediscope.store.port import PrefixValueError, prefix_value
 
+    column_type = store.column_types(stored.name).get(stored.prefix)
+    if column_type == "int" and whole is not None:
+        raw = str(whole)
     try:
-        value = prefix_value(raw, store.column_types(stored.name).get(stored.prefix))
+        value = prefix_value(raw, column_type)
     except PrefixValueError as exc:
         raise ConfigError(exc.refusal("prefix", stored.name, stored.prefix, raw)) from None
     if limit is not None:  # one page, of one write as a whole read's pages are

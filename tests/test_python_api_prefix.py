@@ -60,6 +60,15 @@ def test_every_store_gives_one_prefix_values_rows_in_key_order(holding: Any) -> 
     assert fs.metric_rows(holding, "by_hour", prefix=12) == [HOURS[3]]
 
 
+def test_a_whole_float_selects_an_integer_prefix_column(holding: Any) -> None:
+    """pandas gives a column of integers holding a NaN (or divided) as floats: ``3.0`` is hour 3, as ``3`` is.
+    Was: a ConfigError saying to write the number as JSON writes it (``'3.0'``)."""
+    np = pytest.importorskip("numpy")
+    assert fs.metric_rows(holding, "by_hour", prefix=3.0) == [HOURS[2], HOURS[0]]
+    assert fs.metric_rows(holding, "by_hour", prefix=np.float64(12.0), limit=1) == [HOURS[3]]
+    assert fs.metric_rows(holding, "by_hour", prefix=-0.0) == []  # hour 0: no row, not a refusal
+
+
 def test_a_prefix_matching_no_row_is_no_row_and_a_warning_naming_the_prefix_column(
         holding: Any, caplog: pytest.LogCaptureFixture) -> None:
     """A tag given to a metric whose prefix column is its day (as ``hashtags_daily``'s is): as ``store export``

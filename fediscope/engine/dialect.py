@@ -5,7 +5,9 @@ sqlglot (``sqlglot.transpile(sql, read="duckdb", write="spark")``) rewrites func
 something else; :func:`check_portable` refuses them, so a metric cannot silently differ between engines:
 
 * ``isodow``/``dayofweek``/``dow``/``weekday``/``yearweek``: the day numbering differs between the engines and
-  sqlglot's rewrite is off by one. Compute the weekday from a day difference instead (see ``activity_by_hour.sql``).
+  sqlglot's rewrite is off by one (``weekday`` is Sunday = 0 in DuckDB, Monday = 0 in Spark; ``dow`` is neither's
+  function, ``yearweek`` not Spark's). Compute the weekday from a day difference instead (see
+  ``activity_by_hour.sql``), and ``yearweek`` from ``weekofyear``, ``month`` and ``year``: each refusal says how.
 * ``extract(<part> FROM x)``/``date_part('<part>', x)`` other than year, quarter, month, week (ISO in both), day,
   day of year, hour and minute: ``dow`` is Sunday=0 in DuckDB, Sunday=1 in Spark; ``second`` is a whole number in
   DuckDB, with the fraction in Spark; others (``isodow``, ``yearweek``, ``epoch``, …) Spark does not know.
@@ -98,10 +100,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   a ``CAST`` of the list types it. A lambda's parameters are typed from its list otherwise (:func:`_typed_lambdas`).
 * an index of text (``s[i]``: a character in DuckDB): Spark has none; ``substring(s, i, 1)`` is alike.
 * an interpolated quantile (``median``, ``quantile_cont``, ``percentile_cont … WITHIN GROUP``) of a DECIMAL: a
-  DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); and at a fraction
-  other than 0, 0.5 and 1 (also 0.25 and 0.75 of whole numbers): DuckDB computes ``lo * (1 - d) + hi * d`` with a
-  fused multiply-add, Spark without (2.220446049250313e-16 and 0.0 for 0.3 of -9 and 21), so the last digit may
-  differ; a list of fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
+  DECIMAL cut to its places in DuckDB (0.03 for 0.01, 0.02, 0.05, 0.06), a DOUBLE in Spark (0.035); a list of
+  fractions; of a DATE, a TIMESTAMP or another non-number (a TIMESTAMP between two values in
   DuckDB; the translation below interpolates numbers only, and Spark refused the rest when the metric ran):
   ``quantile_disc`` takes one of the values in both (``percentile_disc(q) WITHIN GROUP (ORDER BY x DESC)`` for a
   descending order, which ``quantile_disc(x, 1 - q)`` is not); ``approx_quantile`` (estimated by other algorithms:
@@ -110,6 +110,14 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   numbers the items before the ``IF``, the translation's ``TRANSFORM`` after it. (Others are translated: below.)
 * ``regexp_split_to_array``/``string_split_regex`` with options (sqlglot made the third argument Spark's limit), and
   ``fmod``/``divide`` with other than two arguments.
+* what DuckDB refuses and Spark answered (so ``fediscope doctor`` and ``--engine spark`` took a metric the DuckDB
+  engine fails): ``INTERVAL -1 DAY`` (a sign before the number: a syntax error to DuckDB, ``INTERVAL '-1' DAY`` to
+  sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
+  (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
+  part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
+  :mod:`fediscope.engine.dialect_text`).
+* ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
+  step of 0 (which fails on both; as a list it is ``[]`` on both).
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -170,7 +178,12 @@ RE2's flag ``(?U)`` refused, by :mod:`fediscope.engine.dialect_text`.
 Floating-point aggregates of DOUBLEs (``sum``, ``avg``, ``stddev_…``, ``var_…``, ``covar_…``, ``corr``, ``regr_…``)
 are deliberately not refused, though their last digits may differ (``stddev_samp`` 3.7656119785455617 in DuckDB,
 3.765611978545562 in Spark): the engines add the values in another order and compute these by other formulas,
-ordinary floating-point rounding, which the README states for every such aggregate.
+ordinary floating-point rounding, which the README states for every such aggregate. So is an interpolated quantile
+(``median``, ``quantile_cont``, ``percentile_cont``) of numbers at any fraction: DuckDB computes
+``lo * (1 - d) + hi * d`` with a fused multiply-add, the translation without, so at a fraction other than 0, 0.5
+and 1 (and 0.25 and 0.75 of whole numbers) the last digit may differ (2.220446049250313e-16 in DuckDB, 0.0 in
+Spark for 0.3 of -9 and 21): the same rounding, by another formula. Was: refused there, though ``avg`` of the same
+values was not, and ``quantile_disc``, its advice, is another statistic (one of the values).
 
 The parity test runs every metric on both engines, so anything this check misses still fails a test.
 """
@@ -202,8 +215,21 @@ _PORTABLE_DIFF_UNITS = {"DAY", "DAYS", "D"}
 _PORTABLE_FORMAT_CODES = {"%a", "%A", "%b", "%B", "%d", "%-d", "%f", "%H", "%-H", "%I", "%-I", "%m", "%-m", "%M",
                           "%-M", "%p", "%S", "%-S", "%y", "%Y", "%-j"}
 _WEEKDAY_HINT = "(date_diff('day', DATE '1970-01-05', CAST(x AS DATE)) % 7 + 7) % 7 + 1 (Monday = 1)"
+#: DuckDB's weekday numbering (``dayofweek``, ``weekday``, ``extract(dow …)``), Sunday = 0, written portably
+_SUNDAY_ZERO_HINT = "(date_diff('day', DATE '1970-01-04', CAST(x AS DATE)) % 7 + 7) % 7 (Sunday = 0)"
+#: DuckDB's ``yearweek``: the ISO year (of the week's Thursday: early January may be the last year's week 52 or 53,
+#: late December the next year's week 1) times 100 plus the ISO week, from parts both engines number alike
+_YEARWEEK_HINT = ("(CASE WHEN weekofyear(x) >= 52 AND month(x) = 1 THEN year(x) - 1 WHEN weekofyear(x) = 1 AND "
+                  "month(x) = 12 THEN year(x) + 1 ELSE year(x) END) * 100 + weekofyear(x)")
 #: DuckDB functions Spark has not (or has under the name with another meaning) → what the refusal says
 _REFUSED_FUNCTIONS = {
+    # was: the generic "not portable to Spark SQL (use array_length for lists, date_diff arithmetic for weekdays)"
+    "DOW": ("dow() is a function of neither DuckDB nor Spark (DuckDB's date part dow, dayofweek(x), is Sunday = 0); "
+            f"for the ISO weekday write {_WEEKDAY_HINT}, for DuckDB's numbering {_SUNDAY_ZERO_HINT}"),
+    "WEEKDAY": ("weekday() is Sunday = 0 in DuckDB, Monday = 0 in Spark; for the ISO weekday write "
+                f"{_WEEKDAY_HINT}, for DuckDB's numbering {_SUNDAY_ZERO_HINT}"),
+    "YEARWEEK": ("yearweek() (the ISO year times 100 plus the ISO week in DuckDB) is not a Spark function; write "
+                 f"{_YEARWEEK_HINT}"),
     "AGE": "age() is not a Spark function; write date_diff('day', CAST(b AS DATE), CAST(a AS DATE)) for days, "
            "or a - b between TIMESTAMPs (an interval in both)",
     "DATE_SUB": "date_sub() counts whole units elapsed in DuckDB and subtracts days from a date in Spark; write "
@@ -286,6 +312,43 @@ class NotPortableError(ValueError):
     """The SQL uses a DuckDB construct whose Spark translation means something different."""
 
 
+#: the units of an ``INTERVAL n <unit>`` (DuckDB's, singular and plural)
+_INTERVAL_UNITS = {unit + plural for unit in ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND",
+                                              "MILLISECOND", "MICROSECOND", "DECADE", "CENTURY", "MILLENNIUM")
+                   for plural in ("", "S")} | {"CENTURIES", "MILLENNIA"}
+
+
+def _check_signed_intervals(sql: str, name: str) -> None:
+    """Refuse ``INTERVAL -1 DAY`` (a sign before the interval's number): DuckDB's parser refuses it (``syntax error
+    at or near "DAY"``), so the DuckDB engine failed the metric, where sqlglot reads it as ``INTERVAL '-1' DAY``,
+    which Spark ran. Read from the tokens: the parsed interval is the same as the quoted one's. A column named
+    ``interval`` (``interval - 1``, which DuckDB takes) has no unit after its operand."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return  # the parse reports it
+    kinds = sqlglot.tokens.TokenType
+    for i, token in enumerate(tokens[:-3]):
+        if token.token_type != kinds.INTERVAL or tokens[i + 1].token_type not in (kinds.DASH, kinds.PLUS):
+            continue
+        j, depth = i + 2, 0
+        while j < len(tokens):  # past the operand: one token, or a parenthesized one
+            depth += {kinds.L_PAREN: 1, kinds.R_PAREN: -1}.get(tokens[j].token_type, 0)
+            j += 1
+            if depth <= 0:
+                break
+        if j < len(tokens) and tokens[j].text.upper() in _INTERVAL_UNITS:
+            written = sql[token.start:tokens[j].end + 1]
+            sign = "-" if tokens[i + 1].token_type == kinds.DASH else ""
+            operand, unit = sql[tokens[i + 2].start:tokens[j - 1].end + 1], tokens[j].text
+            advice = (f"{sign}INTERVAL {operand} {unit} or INTERVAL '{sign}{operand}' {unit}"
+                      if j == i + 3 and tokens[i + 2].token_type == kinds.NUMBER else
+                      f"{sign}{operand} * INTERVAL 1 {unit}")
+            raise NotPortableError(
+                f"{name}: {written} (a sign before the interval's number) is not valid DuckDB SQL (a syntax error at "
+                f"{unit}), though Spark takes it; write {advice}")
+
+
 def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
@@ -293,6 +356,7 @@ def check_portable(sql: str, name: str = "query") -> None:
         tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
+    _check_signed_intervals(sql, name)
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
         try:
@@ -320,6 +384,8 @@ def check_portable(sql: str, name: str = "query") -> None:
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
+        elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
+            _refuse_timestamp_series_list(node, name)
         if isinstance(node, exp.DayOfWeekIso | exp.DayOfWeek):
             raise NotPortableError(f"{name}: isodow/dayofweek differ between DuckDB and Spark; "
                                    f"for the ISO weekday use {_WEEKDAY_HINT}")
@@ -425,6 +491,39 @@ _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.Da
                      exp.DataType.Type.INT128, exp.DataType.Type.UINT128, exp.DataType.Type.BIGDECIMAL}
 
 
+def _counts(node: exp.Expression) -> list[exp.Expression]:
+    """The arguments of ``node`` (typed) that DuckDB takes as a BIGINT only, not a HUGEINT: a count of characters or
+    repetitions, a position, a list's index, a part's index."""
+    if isinstance(node, exp.Left | exp.Right):
+        return [node.expression]
+    if isinstance(node, exp.Substring):
+        return [arg for arg in (node.args.get("start"), node.args.get("length")) if arg is not None]
+    if isinstance(node, exp.Repeat):
+        return [node.args["times"]]
+    if isinstance(node, exp.SplitPart):
+        return [node.args["part_index"]] if node.args.get("part_index") is not None else []
+    if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
+            and node.this.type is not None and node.this.type.is_type(exp.DataType.Type.ARRAY)):
+        return [node.expressions[0]]
+    return []
+
+
+def _integer_sum(node: exp.Expression) -> exp.Expression | None:
+    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``):
+    a HUGEINT in DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part`` and a list's index refuse
+    (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its BIGINT; None for any other value (a
+    ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
+    while isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Filter | exp.Window):
+        node = node.this
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.IntDiv):
+        return _integer_sum(node.this) or _integer_sum(node.expression)
+    if isinstance(node, exp.Sum):
+        value = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+        if value is not None and value.type is not None and value.type.this in _INTEGER_TYPES:
+            return node.parent if isinstance(node.parent, exp.Filter | exp.Window) else node
+    return None
+
+
 def _check_typed(tree: exp.Expression, name: str) -> None:
     """The checks that need the types of expressions (inferred from the curated tables' schemas)."""
     for number, diff in enumerate(tree.find_all(exp.DateDiff)):  # marked for _check_date_diffs, copied along
@@ -452,7 +551,22 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: a slice of a value whose type is not known ({_text(node)}) is translated to Spark SQL only "
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
+        for count in _counts(node):
+            summed = _integer_sum(count)
+            if summed is not None:
+                function = "l[i]" if isinstance(node, exp.Bracket) else f"{node.sql_name().lower()}()"
+                written = (f"{_text(node.this)}[{_text(count)}]"
+                           if isinstance(node, exp.Bracket) else _text(node))
+                raise NotPortableError(
+                    f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
+                    f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
+        if index is not None and (index.type is not None and index.type.is_type(*exp.DataType.TEXT_TYPES)
+                                  or isinstance(_plain(index).unnest(), exp.JSONExtract | exp.JSONExtractScalar)):
+            raise NotPortableError(
+                f"{name}: split_part() with the part index {_text(index)}, text or JSON, not a number, is not "
+                "translated to Spark SQL (DuckDB refuses it, Spark reads it as a number, cutting a fraction off); "
+                "write a whole number: CAST(floor(CAST(i AS DOUBLE)) AS BIGINT) of the index i")
         if index is not None and index.type is not None and index.type.this in _NOT_A_PART_INDEX:
             raise NotPortableError(
                 f"{name}: split_part() with the part index {_text(index)} (of the type {index.type.sql('duckdb')}) is "
@@ -527,13 +641,6 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: an interpolated quantile of a DECIMAL ({_text(node)}) is a DECIMAL cut to its places in "
                 "DuckDB (median 0.03 of 0.01, 0.02, 0.05 and 0.06), a DOUBLE in Spark (0.035); interpolate DOUBLEs, "
                 f"alike in both: write it of CAST({x} AS DOUBLE), e.g. median(CAST({x} AS DOUBLE))")
-        if quantile is not None and quantile[2] and not _interpolated_alike(*quantile[:2]):
-            raise NotPortableError(
-                f"{name}: an interpolated quantile at {_text(quantile[1])} ({_text(node)}) may differ in its last "
-                "digit between DuckDB, which computes lo * (1 - d) + hi * d with a fused multiply-add, and Spark "
-                "(2.220446049250313e-16 and 0.0 for quantile_cont(x, 0.3) of -9 and 21); interpolate at 0.5 "
-                "(median(x)), 0 or 1 (of whole numbers also 0.25 or 0.75), alike in both, or take one of the values: "
-                f"{_discrete_advice(*quantile)}")
         if isinstance(node, exp.ApproxQuantile):
             raise NotPortableError(
                 f"{name}: approx_quantile() ({_text(node)}) is estimated otherwise in DuckDB (T-Digest) and Spark "
@@ -875,11 +982,29 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
             f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
             f"SQL (its arguments must be constants there); write a fixed {function}() (FROM range(0, 1000) AS t(i)) "
             "and join it on i < n")
+    if len(args) == 3 and _int_literal(args[2]) == 0:  # DuckDB: "interval cannot be 0!"; Spark: FAILED_FUNCTION_CALL
+        raise NotPortableError(
+            f"{name}: {function}() as a table with a step of 0 ({written}) fails the run on both engines; write a "
+            "step other than 0")
     if not _whole_series(series):
         raise NotPortableError(
             f"{name}: {function}() of timestamps as a table ({written}) is not translated to Spark SQL (Spark's "
             f"range is of whole numbers); write {function}() of whole numbers (FROM range(24) AS t(h)) and compute "
             "the timestamps from them")
+
+
+def _refuse_timestamp_series_list(series: exp.GenerateSeries, name: str) -> None:
+    """Refuse ``range``/``generate_series`` of timestamps as a list: Spark stopped the run on ``range``'s (the
+    translation compared its INTERVAL step with 0: ``DATATYPE_MISMATCH``), and on ``generate_series``'s whose end
+    lies before its start (``Illegal sequence boundaries``, where DuckDB gives ``[]``); a list of whole numbers is
+    translated with DuckDB's values (:func:`_spark_series`)."""
+    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args if arg is not None)})"
+    raise NotPortableError(
+        f"{name}: {function}() of timestamps as a list ({written}) is not translated to Spark SQL (Spark stops the "
+        f"run on it, or where the end lies before the start); write {function}() of whole numbers and compute the "
+        "timestamps from them: list_transform(range(n), lambda h: start + h * INTERVAL 1 HOUR)")
 
 
 def _step_sign(step: exp.Expression) -> exp.Expression:
@@ -913,8 +1038,10 @@ def _spark_series(node: exp.Expression) -> exp.Expression:
     * as a list (``range(1, 4, 2)``), ``SEQUENCE(start, last, step)`` with the last value ``end - sign(step)`` for
       ``range``, and ``[]`` where the end lies before the start in the step's direction (sqlglot wrote the last
       value as ``end - step``: ``range(1, 4, 2)`` was ``[1]`` for ``[1, 3]``, ``range(5, 0, -2)`` ``[5, 3]``, and
-      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``).
-      Of TIMESTAMPs it is left as sqlglot writes it."""
+      ``generate_series(1, n, 2)`` of ``n`` 0 stopped the run with Spark's ``Illegal sequence boundaries``), and
+      with a step of 0 ``[]``, as in DuckDB (``generate_series(1, 4, 0)`` stopped the run, ``(1, 1, 0)`` was ``[1]``;
+      as a table a step of 0 fails on both, refused by :func:`_check_series_table`).
+      Of TIMESTAMPs it is refused (:func:`_refuse_timestamp_series_list`)."""
     table = node if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) else None
     series = table.this if table is not None else node
     if not isinstance(series, exp.GenerateSeries) or not _whole_series(series):
@@ -934,7 +1061,11 @@ def _spark_series(node: exp.Expression) -> exp.Expression:
                          alias=exp.TableAlias(this=name, columns=columns))
     ahead = exp.Mul(this=exp.Paren(this=exp.Sub(this=exp.Paren(this=end.copy()), expression=exp.Paren(
         this=start.copy()))), expression=sign.copy())
-    empty = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    empty: exp.Expression = (exp.LTE if exclusive else exp.LT)(this=ahead, expression=exp.Literal.number(0))
+    if not exclusive and _int_literal(sign) != 1 and _int_literal(sign) != -1:
+        # a step of 0 is [] in DuckDB (range's ahead * 0 <= 0 says so too); Spark's SEQUENCE stopped the run
+        # (Illegal sequence boundaries: 1 to 4 by 0), or gave [1] for generate_series(1, 1, 0)
+        empty = exp.or_(empty, exp.EQ(this=sign.copy(), expression=exp.Literal.number(0)))
     last = exp.Sub(this=exp.Paren(this=end), expression=sign) if exclusive else end
     values = _spark("SEQUENCE", *(exp.Cast(this=value, to=exp.DataType.build("BIGINT")) for value in
                                   (start, last, step)))
@@ -2059,8 +2190,9 @@ def _spark_quantiles(tree: exp.Expression) -> exp.Expression:
     ``lo * (1.0 - d) + hi * d`` as DOUBLEs with ``d = rn - floor(rn)`` (``lo`` when ``rn`` is whole); discrete, the
     value at ``max(n - floor(n - n * q), 1)`` (from 1; ``q`` a DECIMAL computes exactly in both), of ``x``'s own
     type. The sorted values are bound once, as a lambda's parameter: ``ELEMENT_AT(TRANSFORM(ARRAY(s), s -> …), 1)``.
-    (A DECIMAL interpolated, cut to its places in DuckDB, and other interpolations than :func:`_interpolated_alike`'s
-    are refused by :func:`check_portable`.)"""
+    (A DECIMAL interpolated, cut to its places in DuckDB, is refused by :func:`check_portable`; at a fraction other
+    than 0, 0.5 and 1 the last digit may differ, DuckDB's ``lo * (1 - d) + hi * d`` a fused multiply-add, as the
+    module docstring says of floating-point aggregates.)"""
     for node in reversed(list(tree.find_all(*_QUANTILES, bfs=False))):
         found = _quantile(node)
         if found is None:
@@ -2105,19 +2237,6 @@ def _type_name(kind: exp.DataType) -> str:
 def _a(name: str) -> str:
     """``name`` with its indefinite article: ``a DATE``, ``an INTERVAL``."""
     return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
-
-
-def _interpolated_alike(value: exp.Expression, quantile: exp.Expression) -> bool:
-    """Whether DuckDB and Spark interpolate the quantile ``quantile`` of ``value`` (typed) alike: ``lo * (1 - d) + hi *
-    d`` rounds once in both when both products are exact, as for ``d`` 0 or 0.5 (a DOUBLE halved), and for whole
-    numbers at a multiple of 0.25 (``d`` 0.25 or 0.75: 3 * lo / 4 is exact); otherwise DuckDB's fused multiply-add
-    (one product exact) and Spark's two roundings may differ in the last digit. ``d`` is the fraction of ``(n - 1) *
-    q``, which for such a ``q`` is a multiple of it."""
-    if not (isinstance(quantile, exp.Literal) and not quantile.is_string):
-        return False
-    fraction = float(quantile.this)
-    whole = value.type is not None and value.type.this in _INTEGER_TYPES
-    return fraction in (0.0, 0.5, 1.0) or (whole and fraction in (0.25, 0.75))
 
 
 _SORTED = "fediscope_sorted"

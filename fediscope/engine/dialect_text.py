@@ -28,7 +28,9 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   begins no repetition (``a{,2}``: RE2 reads it as itself, Java fails), ``[`` and ``&`` in a class escaped (Java: a
   nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
   ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
-  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes) and other options. RE2's named group
+  ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes), an escape RE2 has not (``\\8``,
+  ``\\1`` alone, ``\\Z``, ``\\b`` in a class: DuckDB fails the run, Java read a back reference or another escape)
+  and other options. RE2's named group
   ``(?P<name>…)``, which Java fails on, as a group of the same number without its name.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
   ``d`` empty (Spark: the whole text or ``''``). An index DuckDB refuses (a DECIMAL, DOUBLE or HUGEINT: Spark cut
@@ -208,6 +210,12 @@ _FLAG_AT = re.compile(r"\(\?([a-zA-Z]*)(?:-([a-zA-Z]*))?[:)]")
 #: RE2's octal escape: ``\0`` and up to two more octal digits, or ``\1``–``\7`` and one or two more (Java reads ``\1``
 #: as a back reference, and wants ``\0`` before an octal number)
 _OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
+#: the letters RE2 reads after a backslash (outside a class, and inside one): any other letter, a digit that starts
+#: no octal escape (``\8``, ``\1`` alone: RE2 has no back references) or a non-ASCII character is an invalid escape
+#: sequence to DuckDB, which fails the run, where Java reads a back reference (``(a)\1`` matched ``aa``; ``a\8``,
+#: to a group that is not there, matched nothing) or another escape (``\Z``, ``\h``, ``\R``)
+_RE2_ESCAPES = "afnrtvxpPdDsSwWbBAzC"
+_RE2_CLASS_ESCAPES = "afnrtvxpPdDsSwW"
 #: a repetition RE2 reads at a ``{``: ``{n}``, ``{n,}`` or ``{n,m}``; RE2 reads any other ``{`` as itself (``a{,2}``),
 #: where Java fails the run (PatternSyntaxException: Illegal repetition)
 _REPETITION = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
@@ -237,6 +245,13 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
                 i = octal.end()
                 continue
             following = pattern[i + 1:i + 2]
+            if following and (following.isalnum() or not following.isascii()) and following not in (
+                    _RE2_CLASS_ESCAPES if first >= 0 else _RE2_ESCAPES):
+                raise TextNotPortable(
+                    f"the regular expression {pattern!r} has the escape \\{following}, an invalid escape sequence "
+                    "to DuckDB (RE2, which has no back references), which fails the run, where Spark (Java) reads a "
+                    "back reference or another escape; it is not translated to Spark SQL: write the character itself "
+                    f"(\\x{{{ord(following):X}}}), or repeat a group's pattern instead of referring to it")
             if following in ("x", "p", "P") and pattern.startswith("{", i + 2):  # \x{41}, \p{Greek}: copied
                 end = pattern.find("}", i + 3)
                 end = len(pattern) if end < 0 else end + 1

@@ -275,9 +275,31 @@ def check_timestamp_columns(metric: Metric, schema: pa.Schema, table: pa.Table |
                               "(a date is given as YYYY-MM-DD without it)")
 
 
+#: text Arrow's cast to a timestamp reads exactly as :func:`~fediscope.timestamps.rfc3339_utc` does (a date and a
+#: time to the second, a fraction of up to 6 digits, no offset): the cast refuses what ``datetime.fromisoformat``
+#: refuses (2026-02-29, 24:00:00, 23:59:60, month 13), but for the year 0, left out here
+_PLAIN_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
+
+
 def _refuse_text_no_timestamp(metric: Metric, column: str, values: pa.ChunkedArray) -> None:
-    """The text of a ``-- timestamps:`` column, each distinct value read as the stores' readers read it."""
-    for value in pc.unique(values).to_pylist():
+    """The text of a ``-- timestamps:`` column, each distinct value read as the stores' readers read it.
+
+    The plain ones (:data:`_PLAIN_TIMESTAMP`, what ``strftime(x, '%Y-%m-%d %H:%M:%S')`` writes) are checked at once
+    by Arrow's cast, only the others one by one in Python; when the cast refuses one of them, every value is read
+    in Python, so the value named is the first of the column's that is no timestamp, as before. Was: every distinct
+    value read in Python, about 13 µs each (1.3 s a run for 100,000 distinct timestamps)."""
+    distinct = pc.unique(values)
+    if distinct.null_count:
+        distinct = distinct.drop_null()  # NULL is no refusal (rfc3339_utc(None) is None)
+    try:
+        plain = pc.and_(pc.match_substring_regex(distinct, _PLAIN_TIMESTAMP),
+                        pc.invert(pc.starts_with(distinct, "0000")))
+        pc.cast(distinct.filter(plain), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        rest = distinct  # one of them is no timestamp (or a text type Arrow's functions lack): each in Python
+    else:
+        rest = distinct.filter(pc.invert(plain))
+    for value in rest.to_pylist():
         try:
             rfc3339_utc(value)
         except ValueError:

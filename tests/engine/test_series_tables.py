@@ -48,6 +48,10 @@ SERIES |= {
     "list_literal": ("SELECT range(1, 4, 2), range(5, 0, -2), generate_series(3, 1, -1), range(0), "
                      "array_length(range(3))", [([1, 3], [5, 3, 1], [3, 2, 1], [], 3)]),
     "unnested": ("SELECT unnest(range(1, 6, 2)) AS x ORDER BY x", [(1,), (3,), (5,)]),
+    # a step of 0 is [] in DuckDB; was: generate_series(1, 4, 0) stopped the run on Spark (Illegal sequence
+    # boundaries), generate_series(1, 1, 0) and that of a computed 0 step from 1 to 1 were [1]
+    "list_zero_step": (f"SELECT range(1, 4, 0), generate_series(1, 4, 0), generate_series(1, 1, 0), "
+                       f"generate_series(1, i, n * 0), range(1, 4, n * 0) {LISTS}", [([], [], [], [], [])] * 3),
 }
 
 
@@ -75,6 +79,10 @@ def test_a_calendar_on_the_curated_statuses_is_spark_sql() -> None:
      "range() of timestamps as a table"),
     ("SELECT h FROM generate_series(DATE '2024-01-01', DATE '2024-01-02', INTERVAL 1 DAY) AS t(h)",
      "generate_series() of timestamps as a table"),
+    # DuckDB: Binder Error: interval cannot be 0!; Spark: FAILED_FUNCTION_CALL
+    ("SELECT h FROM range(1, 4, 0) AS t(h)", "range() as a table with a step of 0 (range(1, 4, 0)) fails the run on "
+                                             "both engines; write a step other than 0"),
+    ("SELECT h FROM generate_series(4, 4, -0) AS t(h)", "generate_series() as a table with a step of 0"),
 ])
 def test_a_series_table_spark_cannot_make_is_refused_up_front(sql: str, message: str) -> None:
     with pytest.raises(NotPortableError, match=message.replace("(", r"\(").replace(")", r"\)")):
