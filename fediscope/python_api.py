@@ -268,8 +268,8 @@ def metric_rows(settings: Settings, name: str, limit: int | None = None, *,
     ``--prefix``'s text (:func:`~fediscope.store.port.prefix_value`): a string as it is, a number or boolean as
     JSON writes it, a :class:`~datetime.date` as ``YYYY-MM-DD``, a whole float (``3.0``, as pandas gives a column
     of integers holding a NaN) as its integer for an integer column; one the column's type cannot hold (``"03"``
-    or ``3.5`` for an integer column) is a ConfigError. A value no row holds gives ``[]`` and a warning naming the prefix column, as
-    the export warns.
+    or ``3.5`` for an integer column) is a ConfigError. A value no row holds gives ``[]`` and a warning naming the
+    prefix column, as the export warns.
 
     The values are those ``fediscope store export --format jsonl`` writes, but for the columns its SQL file's
     ``-- timestamps:`` line names: those come as RFC 3339 in UTC (``2026-11-01T12:00:00Z``), as an analysis'
