@@ -362,7 +362,28 @@ def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, ch
         raise type(exc)(f"{exc}; {untouched}") from None
     if not holds_data(lake):
         raise NoLakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
-                        f"{collect_hint or _collect_hint(chosen_by)}; {untouched}")
+                        f"{_lake_nearby(lake, chosen_by) or collect_hint or _collect_hint(chosen_by)}; {untouched}")
+
+
+def _lake_nearby(lake: LakeBackend, chosen_by: str) -> str | None:
+    """Where the lake is, for a root that holds no data and is no lake either (:func:`holds_lake_layout`): a lake
+    directly below it (``--lake .`` beside ``./demo-lake``), or, on a local lake, the lake whose own ``raw/`` (or
+    ``curated/``, …) directory it is, as the README's lake layout names them. None when neither is found, and for a
+    lake's own directory, however empty. (Was: "run `fediscope collect` first" beside a lake holding data.)"""
+    from fediscope.redact import redact_url
+
+    if holds_lake_layout(lake):
+        return None
+    below = [url_below(redact_url(lake.url), path) for path in lakes_below(lake)]
+    if len(below) == 1:
+        return f"it is no lake, but the lake {below[0]} is in it: point {chosen_by} at {below[0]}"
+    if below:
+        return f"it is no lake, but the lakes {', '.join(below)} are in it: point {chosen_by} at one of them"
+    local = lake.local_path("")
+    if local is not None and Path(local).name in lake_directories():
+        parent = Path(local).parent
+        return f"it is the {Path(local).name}/ directory of the lake {parent}: point {chosen_by} at {parent}"
+    return None
 
 
 def prepare_lake(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:
