@@ -1187,8 +1187,8 @@ def _window_curated_nothing(provenances: Mapping[str, dict[str, Any] | None], re
     other days (``--until`` typed for ``--since``, a day before the collection), and they are there, uncurated. None
     otherwise. (Was: "the lake held no data …; run `fediscope collect`", which would change nothing.)"""
     runs = [p for p in provenances.values() if p is not None]
-    if not runs or any(p.get("raw_files") != 0 or not p.get("window") for p in runs):
-        return None
+    if not runs or any(p.get("raw_files") != 0 or not any((p.get("window") or {}).values()) for p in runs):
+        return None  # a run without a window records {"since": null, "until": null}
     windows = []
     for run in runs:
         since, until = run["window"].get("since"), run["window"].get("until")

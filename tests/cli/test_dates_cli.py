@@ -80,3 +80,7 @@ def test_report_after_a_window_that_curated_nothing_says_so(tmp_path, monkeypatc
                    "them curated no raw file, as none was fetched within its window (until "
                    "2000-01-01); run `fediscope process` without --since/--until, or with a window holding days its "
                    "raw files were fetched (their dt= partitions, which `fediscope lake ls` shows)\n")
+    code, out, err = run(capsys, "process")  # the advice: the same lake, without the window
+    assert code == 0 and "curated" in out, err
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0 and "== Languages ==" in out, err
