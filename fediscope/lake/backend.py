@@ -265,7 +265,34 @@ def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str =
         return
     if lake.exists(""):
         raise _not_a_directory(lake, chosen_by)
-    raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
+    beside = _lakes_beside(lake)
+    raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}"
+                      + (f"; {beside}" if beside else ""))
+
+
+def _lakes_beside(lake: LakeBackend, most: int = 20) -> str | None:
+    """For a local lake that does not exist: the lakes in the directory it would be in (``./demo-lake``, when
+    ``fediscope process`` looks for the default ``./lake`` in the demo's directory; ``./lake`` for a mistyped
+    ``./lak``), looked for in that directory's first ``most`` subdirectories. None when there is none (or the lake
+    is not local). (Was: only "run `fediscope collect` first", beside the lake that had been collected.)"""
+    local = lake.local_path("")
+    if local is None:
+        return None
+    parent = Path(local).parent
+    try:
+        directories = sorted(path for path in parent.iterdir() if path.is_dir())[:most]
+    except OSError:
+        return None
+    found = []
+    for directory in directories:
+        try:
+            if any((directory / name).is_dir() for name in lake_directories()):
+                found.append(str(directory))
+        except OSError:  # one this user may not look into
+            continue
+    if not found:
+        return None
+    return f"beside it is the lake {found[0]}" if len(found) == 1 else f"beside it are the lakes {', '.join(found)}"
 
 
 def lake_directories() -> tuple[str, ...]:

@@ -79,6 +79,23 @@ def test_process_beside_a_lake_names_the_lake(cli_env, capsys, mastodon_server, 
     assert not (cli_env / "metrics.db").exists()
 
 
+def test_process_of_the_default_lake_beside_the_demo_lake_names_it(cli_env, capsys, monkeypatch,
+                                                                   mastodon_server) -> None:
+    """After `make demo`, `fediscope process` in its directory looks for ./lake (the default) beside ./demo-lake. Was:
+    "no lake at …/lake: it does not exist; run `fediscope collect` first, …", as if nothing had been collected."""
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--max-pages", "1",
+                          "--lake", str(cli_env / "demo-lake"))
+    assert code == 0, err
+    monkeypatch.delenv("FEDISCOPE_LAKE", raising=False)
+    code, _out, err = run(capsys, "process")
+    assert code == 1
+    assert _one_clear_line(err) == (f"fediscope: error: no lake at {cli_env / 'lake'}: it does not exist; run "
+                                    "`fediscope collect` first, or point --lake / FEDISCOPE_LAKE (or [fediscope] lake "
+                                    "in fediscope.toml) at the lake you collected into; beside it is the lake "
+                                    f"{cli_env / 'demo-lake'}; the store was not touched\n")
+    assert not (cli_env / "lake").exists() and not (cli_env / "metrics.db").exists()
+
+
 @pytest.mark.parametrize("lake", ["afile", "afile/lake"])
 def test_collect_into_a_file_fails_before_fetching_anything(cli_env, capsys, mastodon_server, lake) -> None:
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--lake", str(cli_env / lake))
