@@ -1177,6 +1177,29 @@ def analysis_failure(exc: Exception, metric_name: str, reader: str | None = None
     return stale_metric_message(metric_name, unreadable_reason(exc), reader=reader, rerun=rerun)
 
 
+#: why every metric holds no rows, when no run's window explains it (:func:`_window_curated_nothing`)
+_NO_DATA = "the lake held no data when `fediscope process` ran; run `fediscope collect`, then `fediscope process`"
+
+
+def _window_curated_nothing(provenances: Mapping[str, dict[str, Any] | None], rerun: str) -> str | None:
+    """Why every metric holds no rows when the runs that computed them (their provenance) curated no raw file
+    within a ``--since``/``--until`` window, so that nothing was curated at all: the lake's raw files were fetched on
+    other days (``--until`` typed for ``--since``, a day before the collection), and they are there, uncurated. None
+    otherwise. (Was: "the lake held no data …; run `fediscope collect`", which would change nothing.)"""
+    runs = [p for p in provenances.values() if p is not None]
+    if not runs or any(p.get("raw_files") != 0 or not any((p.get("window") or {}).values()) for p in runs):
+        return None  # a run without a window records {"since": null, "until": null}
+    windows = []
+    for run in runs:
+        since, until = run["window"].get("since"), run["window"].get("until")
+        shown = f"{since} to {until}" if since and until else f"since {since}" if since else f"until {until}"
+        if shown not in windows:
+            windows.append(shown)
+    return (f"the run that computed them curated no raw file, as none was fetched within its window "
+            f"({'; '.join(windows)}); run {rerun} without --since/--until, or with a window holding days its raw "
+            "files were fetched (their dt= partitions, which `fediscope lake ls` shows)")
+
+
 def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None] | None = None,
                  rerun: str = "`fediscope process`") -> AnalysisRun:
     """Every analysis whose metric the store holds; raises StoreError when the store holds nothing.
@@ -1193,8 +1216,8 @@ def run_analyses(store: MetricStore, n: int = 10, noted: Mapping[str, str | None
         raise StoreError(f"the store {redact_url(store.url)} holds no metrics yet: run `fediscope process` first "
                          "(it curates the lake, computes the metrics and loads them)")
     if not any(stored.values()):
-        raise StoreError(f"the metrics in {redact_url(store.url)} have no rows: the lake held no data when "
-                         "`fediscope process` ran; run `fediscope collect`, then `fediscope process`")
+        raise StoreError(f"the metrics in {redact_url(store.url)} have no rows: "
+                         f"{_window_curated_nothing(store.provenances(), rerun) or _NO_DATA}")
     run = AnalysisRun(results=[], stored=stored, missing=[])
     try:
         with _overtaken_since(store, noted, [PERIOD_METRIC]):

@@ -106,7 +106,8 @@ NOTES: dict[str, str] = {
         "per_toot_with_media / per_toot_without_media; the per-use figures above count a toot once per tag it has",
     "languages":
         "share = of all toots (boosts excluded: a boost is no toot of its own); language as the author's client "
-        "declared it",
+        "declared it; und = no language declared (ISO 639's undetermined), counted among the languages; other (N) = "
+        "the N languages below the rows shown (--top), in one row",
     "instances": "instance = the author's home server; accounts = distinct authors of its toots; share = of all toots",
     "media_engagement":
         "means per toot; any = toots with at least one attachment, image/video/gifv/audio = with at least one of "

@@ -398,3 +398,13 @@ def test_a_stored_table_missing_a_column_fails_only_its_analyses(tmp_path):
         store.close()
     assert set(run.failed) == {"languages"} and "share" in run.failed["languages"]
     assert [r.name for r in run.results] == ["hashtags_per_day"]
+
+
+def test_no_rows_are_blamed_on_a_window_only_when_a_run_had_one() -> None:
+    """A run without --since/--until records ``{"since": null, "until": null}``: its empty metrics keep the advice
+    to collect (was, for a moment: "its window (until None)")."""
+    no_window = {"raw_files": 0, "window": {"since": None, "until": None}}
+    assert analysis._window_curated_nothing({"languages": no_window, "instances": None}, "`fediscope process`") is None
+    windowed = {"raw_files": 0, "window": {"since": "2099-01-01", "until": None}}
+    assert "its window (since 2099-01-01)" in analysis._window_curated_nothing({"languages": windowed}, "x")
+    assert analysis._window_curated_nothing({"languages": windowed, "instances": no_window}, "x") is None

@@ -757,6 +757,18 @@ def test_the_text_report_defines_its_rates_and_ratios(capsys, loaded_store, cli_
     assert "share = of all toots (boosts excluded" in definitions("== Languages ==")
 
 
+def test_the_languages_say_what_und_and_other_are(capsys, loaded_store, cli_env):
+    """Was: "languages: 11" and a row "other (1)  17" in the demo's report, whose 17 toots declared no language (the
+    metric's 'und'): a reader counted 11 languages, and read "other (1)" as one more language, not as a count of the
+    languages folded into that row, with no word on either."""
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0, err
+    section = next(block for block in unwrapped(out).split("\n\n") if block.startswith("== Languages =="))
+    (line,) = [line for line in section.splitlines() if line.startswith("Definitions: ")]
+    assert "und = no language declared (ISO 639's undetermined), counted among the languages" in line
+    assert "other (N) = the N languages below the rows shown (--top), in one row" in line
+
+
 def test_the_instances_trending_tags_say_what_their_own_count_and_the_collected_toots_each_count(
         capsys, cli_env, monkeypatch):
     """Was: no definition under "Trending on the instances": a reader saw #mastodon with collected_toots_7d 254 beside

@@ -269,7 +269,34 @@ def require_lake(lake: LakeBackend, hint: str | None = None, *, chosen_by: str =
         return
     if lake.exists(""):
         raise _not_a_directory(lake, chosen_by)
-    raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}")
+    beside = _lakes_beside(lake)
+    raise NoLakeError(f"no lake at {lake.url}: it does not exist; {hint or _collect_hint(chosen_by)}"
+                      + (f"; {beside}" if beside else ""))
+
+
+def _lakes_beside(lake: LakeBackend, most: int = 20) -> str | None:
+    """For a local lake that does not exist: the lakes in the directory it would be in (``./demo-lake``, when
+    ``fediscope process`` looks for the default ``./lake`` in the demo's directory; ``./lake`` for a mistyped
+    ``./lak``), looked for in that directory's first ``most`` subdirectories. None when there is none (or the lake
+    is not local). (Was: only "run `fediscope collect` first", beside the lake that had been collected.)"""
+    local = lake.local_path("")
+    if local is None:
+        return None
+    parent = Path(local).parent
+    try:
+        directories = sorted(path for path in parent.iterdir() if path.is_dir())[:most]
+    except OSError:
+        return None
+    found = []
+    for directory in directories:
+        try:
+            if any((directory / name).is_dir() for name in lake_directories()):
+                found.append(str(directory))
+        except OSError:  # one this user may not look into
+            continue
+    if not found:
+        return None
+    return f"beside it is the lake {found[0]}" if len(found) == 1 else f"beside it are the lakes {', '.join(found)}"
 
 
 def lake_directories() -> tuple[str, ...]:
@@ -366,7 +393,28 @@ def require_batch_lake(lake: LakeBackend, collect_hint: str | None = None, *, ch
         raise type(exc)(f"{exc}; {untouched}") from None
     if not holds_data(lake):
         raise NoLakeError(f"the lake {lake.url} holds no data (no raw batches, nothing curated): "
-                        f"{collect_hint or _collect_hint(chosen_by)}; {untouched}")
+                        f"{_lake_nearby(lake, chosen_by) or collect_hint or _collect_hint(chosen_by)}; {untouched}")
+
+
+def _lake_nearby(lake: LakeBackend, chosen_by: str) -> str | None:
+    """Where the lake is, for a root that holds no data and is no lake either (:func:`holds_lake_layout`): a lake
+    directly below it (``--lake .`` beside ``./demo-lake``), or, on a local lake, the lake whose own ``raw/`` (or
+    ``curated/``, …) directory it is, as the README's lake layout names them. None when neither is found, and for a
+    lake's own directory, however empty. (Was: "run `fediscope collect` first" beside a lake holding data.)"""
+    from fediscope.redact import redact_url
+
+    if holds_lake_layout(lake):
+        return None
+    below = [url_below(redact_url(lake.url), path) for path in lakes_below(lake)]
+    if len(below) == 1:
+        return f"it is no lake, but the lake {below[0]} is in it: point {chosen_by} at {below[0]}"
+    if below:
+        return f"it is no lake, but the lakes {', '.join(below)} are in it: point {chosen_by} at one of them"
+    local = lake.local_path("")
+    if local is not None and Path(local).name in lake_directories():
+        parent = Path(local).parent
+        return f"it is the {Path(local).name}/ directory of the lake {parent}: point {chosen_by} at {parent}"
+    return None
 
 
 def prepare_lake(lake: LakeBackend, *, chosen_by: str = LAKE_SETTING) -> None:

@@ -204,9 +204,61 @@ def require_store_file(path: Path, chosen_by: str = STORE_ANYWHERE) -> None:
     if path.is_dir():
         raise StoreError(f"the SQLite store {path} is a directory, not a database file: point {chosen_by} at a file")
     if not path.is_file():
+        near = stores_near(path)
         raise StoreError(f"the SQLite store {path} does not exist yet: run `fediscope process` first (it curates "
                          f"the lake, computes the metrics and creates the store), or point {chosen_by} at an "
-                         f"existing one{absolute_hint(path)}")
+                         f"existing one{f' (near it: {near})' if near else ''}{absolute_hint(path)}")
+
+
+#: suffixes of the files :func:`stores_near` looks into, and how many of them at most
+_STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_MOST_LOOKED_AT = 50
+
+
+def stores_near(path: Path, most: int = 3) -> str:
+    """The fediscope stores (SQLite files holding a ``fediscope_catalog``) beside the missing store ``path`` or in
+    the directories beside it, as the URLs to give (``sqlite:///demo-out/demo.db``, for `fediscope report` in the
+    demo's directory, whose default store is ./fediscope.db), at most ``most``, comma-separated; empty when there
+    is none. Each file is opened immutable (nothing written, no journal or lock left), at most
+    ``_MOST_LOOKED_AT`` of them. (Was: only "run `fediscope process` first", which computes a second store.)"""
+    try:
+        entries = sorted(path.parent.iterdir())
+        candidates = [entry for entry in entries if entry.is_file()]
+        directories = [entry for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
+    except OSError:
+        return ""
+    for directory in directories[:20]:
+        try:
+            candidates += sorted(child for child in directory.iterdir() if child.is_file())
+        except OSError:  # a directory this user may not look into
+            continue
+    found: list[str] = []
+    looked_at = 0
+    for candidate in candidates:
+        if candidate.suffix not in _STORE_SUFFIXES or candidate == path:
+            continue
+        looked_at += 1
+        if looked_at > _MOST_LOOKED_AT or len(found) == most:
+            break
+        if _holds_catalog(candidate):
+            found.append(f"sqlite:///{candidate}")
+    return ", ".join(found)
+
+
+def _holds_catalog(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database holding fediscope's catalog, read as an immutable file (SQLite then
+    writes nothing, nor takes a lock)."""
+    try:
+        connection = sqlite3.connect(f"file:{quote(str(path.resolve()))}?immutable=1", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fediscope_catalog'"
+                                  ).fetchone() is not None
+    except sqlite3.Error:  # not a database
+        return False
+    finally:
+        connection.close()
 
 
 def absolute_hint(path: Path) -> str:

@@ -65,3 +65,22 @@ def test_process_warns_of_a_since_after_today_not_of_today(tmp_path, monkeypatch
         assert code == 0 and "nothing new to curate" in out, err
         assert err.splitlines() == [f"fediscope: warning: --since {since} is after today ({today}, UTC): no raw "
                                     "file was fetched that late, so this run curates nothing new (a typo?)"], err
+
+
+def test_report_after_a_window_that_curated_nothing_says_so(tmp_path, monkeypatch, capsys) -> None:
+    """Was: ``the metrics … have no rows: the lake held no data when `fediscope process` ran; run `fediscope
+    collect`, then `fediscope process``` after ``process --until 2000-01-01`` (meant: ``--since``), although the lake
+    holds data and the run said it left its raw files uncurated: collecting again would change nothing."""
+    _lake_with_data(tmp_path, monkeypatch)
+    code, out, err = run(capsys, "process", "--until", "2000-01-01")
+    assert code == 0 and "outside --since/--until left uncurated" in out, err
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert (code, out) == (1, "")
+    assert err == (f"fediscope: error: the metrics in sqlite:///{tmp_path}/s.db have no rows: the run that computed "
+                   "them curated no raw file, as none was fetched within its window (until "
+                   "2000-01-01); run `fediscope process` without --since/--until, or with a window holding days its "
+                   "raw files were fetched (their dt= partitions, which `fediscope lake ls` shows)\n")
+    code, out, err = run(capsys, "process")  # the advice: the same lake, without the window
+    assert code == 0 and "curated" in out, err
+    code, out, err = run(capsys, "report", "--no-charts")
+    assert code == 0 and "== Languages ==" in out, err

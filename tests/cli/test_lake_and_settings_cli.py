@@ -60,6 +60,42 @@ def test_process_on_a_missing_lake_says_it_does_not_exist(cli_env, capsys) -> No
     assert not (cli_env / "nope").exists() and not (cli_env / "metrics.db").exists()
 
 
+@pytest.mark.parametrize(("pointed_at", "where"), [
+    (".", "no lake, but the lake {lake} is in it"),  # `--lake .` beside the lake (the demo's ./demo-lake)
+    ("lake/raw", "the raw/ directory of the lake {lake}"),  # the raw/ of the lake layout the README shows
+])
+def test_process_beside_a_lake_names_the_lake(cli_env, capsys, mastodon_server, pointed_at, where) -> None:
+    """Was: "holds no data …: run `fediscope collect` first", about a directory next to a lake holding data."""
+    lake = cli_env / "lake"
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--max-pages", "1",
+                          "--lake", str(lake))
+    assert code == 0, err
+    pointed = cli_env if pointed_at == "." else cli_env / pointed_at
+    code, _out, err = run(capsys, "process", "--lake", str(pointed))
+    assert code == 1
+    assert _one_clear_line(err) == (f"fediscope: error: the lake {pointed} holds no data (no raw batches, nothing "
+                                    f"curated): it is {where.format(lake=lake)}: point --lake at {lake}; the store "
+                                    "was not touched\n")
+    assert not (cli_env / "metrics.db").exists()
+
+
+def test_process_of_the_default_lake_beside_the_demo_lake_names_it(cli_env, capsys, monkeypatch,
+                                                                   mastodon_server) -> None:
+    """After `make demo`, `fediscope process` in its directory looks for ./lake (the default) beside ./demo-lake. Was:
+    "no lake at …/lake: it does not exist; run `fediscope collect` first, …", as if nothing had been collected."""
+    code, _out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--max-pages", "1",
+                          "--lake", str(cli_env / "demo-lake"))
+    assert code == 0, err
+    monkeypatch.delenv("FEDISCOPE_LAKE", raising=False)
+    code, _out, err = run(capsys, "process")
+    assert code == 1
+    assert _one_clear_line(err) == (f"fediscope: error: no lake at {cli_env / 'lake'}: it does not exist; run "
+                                    "`fediscope collect` first, or point --lake / FEDISCOPE_LAKE (or [fediscope] lake "
+                                    "in fediscope.toml) at the lake you collected into; beside it is the lake "
+                                    f"{cli_env / 'demo-lake'}; the store was not touched\n")
+    assert not (cli_env / "lake").exists() and not (cli_env / "metrics.db").exists()
+
+
 @pytest.mark.parametrize("lake", ["afile", "afile/lake"])
 def test_collect_into_a_file_fails_before_fetching_anything(cli_env, capsys, mastodon_server, lake) -> None:
     code, out, err = run(capsys, "collect", "--instance", mastodon_server.url, "--lake", str(cli_env / lake))

@@ -128,6 +128,30 @@ def test_report_of_an_absolute_path_written_with_three_slashes_says_four(cli_env
     assert not (cli_env / str(absolute.parent).lstrip("/")).exists()  # nothing created where the URL pointed
 
 
+def test_report_of_a_missing_store_names_the_stores_near_it(cli_env, capsys):
+    """After `make demo`, `fediscope report` in its directory reads the default ./fediscope.db, and a typo misses
+    demo-out/demo.db: was only "does not exist yet: run `fediscope process` first", as if nothing had been processed
+    (which would compute every metric into a second store). The stores beside it, and in the directories beside
+    it, are named as URLs to give; a SQLite file that is no fediscope store (a notebook's) is not."""
+    import sqlite3
+
+    code, _out, err = run(capsys, "process", "--store", "sqlite:///demo-out/demo.db")
+    assert code == 0, err
+    other = sqlite3.connect(cli_env / "notes.db")  # another program's database
+    other.execute("CREATE TABLE t (x)")
+    other.close()
+    before = sorted(path.name for path in cli_env.rglob("*"))
+    code, out, err = run(capsys, "report")
+    assert (code, out) == (1, "")
+    assert one_line_error(err).endswith("fediscope.db does not exist yet: run `fediscope process` first (it curates "
+                                        "the lake, computes the metrics and creates the store), or point --store / "
+                                        "FEDISCOPE_STORE (or [fediscope] store in fediscope.toml) at an existing one "
+                                        "(near it: sqlite:///demo-out/demo.db)"), err
+    code, out, err = run(capsys, "report", "--store", "sqlite:///demo-out/demoo.db")
+    assert code == 1 and one_line_error(err).endswith("(near it: sqlite:///demo-out/demo.db)"), err
+    assert sorted(path.name for path in cli_env.rglob("*")) == before  # nothing created, no journal left
+
+
 def test_process_creates_the_store_report_then_reads_it(cli_env, capsys):
     store = f"sqlite:///{cli_env / 'newdir' / 'x.db'}"
     code, _, err = run(capsys, "process", "--store", store)
