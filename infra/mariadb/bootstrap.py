@@ -123,7 +123,9 @@ def bootstrap(admin_url: str, password: str, ro_password: str | None = None, dat
     try:  # opened as the store opens its own: a port that says nothing, or no MySQL, fails after connect_timeout
         connection = bounded_connection(**admin_connection_args(admin_url, admin_password))
     except pymysql.MySQLError as exc:
-        raise BootstrapError(f"cannot connect as administrator to {redact_url(admin_url)}: {exc.args[-1]}. Check "
+        reason = str(exc.args[-1]).rstrip()
+        ended = "" if reason.endswith((".", "?", "!")) else "."  # PyMySQL's reasons may end their own sentence
+        raise BootstrapError(f"cannot connect as administrator to {redact_url(admin_url)}: {reason}{ended} Check "
                              "host, port and the admin user/password (MARIADB_ADMIN_PASSWORD)") from None
     try:
         with connection.cursor() as cursor:

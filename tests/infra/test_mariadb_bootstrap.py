@@ -241,3 +241,4 @@ def test_an_admin_url_at_a_port_that_does_not_speak_mysql_is_one_clear_line(gree
         result.stderr.splitlines()) == 1, result.stderr
     said = "gave no MySQL answer" if greeting is None else "answered something that is not a MySQL/MariaDB greeting"
     assert said in result.stderr and f"port {port}" in result.stderr and "topsecret" not in result.stderr
+    assert "?." not in result.stderr, result.stderr  # the reason's question ends its sentence: "…service's? Check"
