@@ -1690,7 +1690,11 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
         return  # cast, divided (as a DOUBLE: _wide_side), compared, ordered by, or computed with another type
     if chained and _projected(whole):
         return  # a result column (a DECIMAL as DuckDB's HUGEINT is: each stored, or refused, as a BIGINT)
-    whole.replace(exp.Cast(this=whole.copy(), to=exp.DataType.build("BIGINT")))
+    # wrapped as it is, not a copy: ``whole`` may hold another sum not yet written (``sum(a) - sum(b)``: the walk
+    # writes ``sum(b)`` first), which would then be written in the node left out of the statement
+    cast = exp.Cast(to=exp.DataType.build("BIGINT"))
+    whole.replace(cast)
+    cast.set("this", whole)
 
 
 #: the whole-number arithmetic a wide sum (:func:`_wide_sum`) is computed in as a ``DECIMAL(38, 0)``, as DuckDB
