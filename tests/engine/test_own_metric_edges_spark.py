@@ -240,3 +240,15 @@ def test_two_wide_sums_computed_with_and_cast_back_are_both_widened(tmp_path: Pa
             spark.catalog.dropTempView("w")
     for sql in queries:  # every sum widened, whichever the cast back copies
         assert to_spark(sql, wide_sums=True).count("SUM(CAST(CAST(x AS BIGINT) AS DECIMAL(38, 0)))") == 2, sql
+
+
+@pytest.mark.spark
+def test_a_series_whose_column_sqlglot_cannot_name_is_translated(lake: Path, spark, tmp_path: Path) -> None:  # noqa: ANN001
+    """``SELECT * FROM generate_series(0, 23) AS h ORDER BY 1`` (a series table without a column list, ordered by
+    position): sqlglot cannot expand its ``*`` and fails with an AssertionError while typing the statement, which
+    stopped ``fediscope process --engine spark`` with a traceback; the statement is translated untyped, as one whose
+    columns sqlglot cannot resolve, and stores DuckDB's rows."""
+    sql = "-- key: h\nSELECT * FROM generate_series(0, 23) AS h ORDER BY 1"
+    outcomes = _outcomes(lake, spark, tmp_path, "positional_series", sql)
+    assert outcomes["duckdb"] == [(h,) for h in range(24)]
+    assert outcomes["spark"] == outcomes["duckdb"]
