@@ -205,3 +205,50 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
                 assert engine.query(sql) == expected, sql
         finally:
             spark.catalog.dropTempView("w")
+
+
+@pytest.mark.spark
+def test_two_wide_sums_computed_with_and_cast_back_are_both_widened(tmp_path: Path, spark) -> None:  # noqa: ANN001
+    """``sum(a) - sum(b)`` where it is cast back to a BIGINT as a whole (in a CTE's column, inside ``printf`` or
+    ``coalesce``): both sums are DuckDB's HUGEINT in the wide run. Was: the cast back copied the difference before its
+    first sum was widened, so that sum stayed Spark's BIGINT sum and the run failed again with Spark's
+    ``[ARITHMETIC_OVERFLOW] … Use 'try_add'`` where DuckDB stores 0."""
+    import duckdb
+    from engine_data import settings_for
+
+    from fediscope.engine.dialect import to_spark
+    from fediscope.engine.spark_engine import SparkEngine
+
+    values = [(2**63 - 1, 1), (100, 1), (-20, 1), (5, 2)]
+    big = "sum(CAST(x AS BIGINT))"
+    queries = [
+        f"WITH d AS (SELECT k, {big} - {big} AS diff FROM w GROUP BY k) SELECT k, diff FROM d ORDER BY k",
+        f"SELECT k, printf('%d', {big} - {big}) AS shown FROM w GROUP BY k ORDER BY k",
+        f"SELECT k, coalesce({big} - {big} + 1, 0) AS one FROM w GROUP BY k ORDER BY k",
+    ]
+    duck = duckdb.connect()
+    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES "
+                 + ", ".join(f"({x}::BIGINT, {k})" for x, k in values) + ") AS t(x, k)")
+    with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
+        spark.createDataFrame(values, "x BIGINT, k INT").repartition(4).createOrReplaceTempView("w")
+        try:
+            for sql in queries:
+                rows = duck.sql(sql)
+                expected = [dict(zip([d[0] for d in rows.description], row, strict=True)) for row in rows.fetchall()]
+                assert engine.query(sql) == expected, sql
+        finally:
+            spark.catalog.dropTempView("w")
+    for sql in queries:  # every sum widened, whichever the cast back copies
+        assert to_spark(sql, wide_sums=True).count("SUM(CAST(CAST(x AS BIGINT) AS DECIMAL(38, 0)))") == 2, sql
+
+
+@pytest.mark.spark
+def test_a_series_whose_column_sqlglot_cannot_name_is_translated(lake: Path, spark, tmp_path: Path) -> None:  # noqa: ANN001
+    """``SELECT * FROM generate_series(0, 23) AS h ORDER BY 1`` (a series table without a column list, ordered by
+    position): sqlglot cannot expand its ``*`` and fails with an AssertionError while typing the statement, which
+    stopped ``fediscope process --engine spark`` with a traceback; the statement is translated untyped, as one whose
+    columns sqlglot cannot resolve, and stores DuckDB's rows."""
+    sql = "-- key: h\nSELECT * FROM generate_series(0, 23) AS h ORDER BY 1"
+    outcomes = _outcomes(lake, spark, tmp_path, "positional_series", sql)
+    assert outcomes["duckdb"] == [(h,) for h in range(24)]
+    assert outcomes["spark"] == outcomes["duckdb"]
