@@ -408,7 +408,10 @@ def _decoded_references(text: str) -> str:
     piece = (f"CASE WHEN regexp_matches(piece, '{_REFERENCE_RE}') "
              f"THEN list_transform([{code}], lambda code: {_referenced('code')})[1] || {rest} "
              "ELSE '&#' || piece END")
-    return f"substr(array_to_string(list_transform(string_split(' ' || {text}, '&#'), lambda piece: {piece}), ''), 4)"
+    # the pieces bound to a lambda's parameter too: Spark's array_to_string reads its list three times (a list of
+    # NULLs only is NULL), which spelt the split, its text and the decoding of every piece out three times
+    pieces = f"list_transform(string_split(' ' || {text}, '&#'), lambda piece: {piece})"
+    return f"list_transform([{pieces}], lambda pieces: substr(array_to_string(pieces, ''), 4))[1]"
 
 
 def _unicode_emoji_count(text: str) -> str:
