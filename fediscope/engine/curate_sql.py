@@ -84,8 +84,8 @@ from fediscope.engine.schema import ACCOUNTS, INSTANCE_ACTIVITY_TABLE, STATUSES,
 from fediscope.engine.visible_text import (
     ENTITY_RE,
     QUOTE_INLINE_MARK,
+    QUOTE_INLINE_MARK_AT,
     QUOTE_INLINE_RE,
-    QUOTE_INLINE_START,
     TAG_RE,
     TRAILING_QUOTE_INLINE_RE,
 )
@@ -213,8 +213,12 @@ TAG_CHARACTER_RE = "[^" + _members(WHITE_SPACE, lambda cp: f"\\x{{{cp:X}}}") + "
 #: U+2028 and U+2029 too, RE2's at ``\n`` only; Java's ``\b`` sees non-ASCII letters, RE2's does not.
 _WS = r"[\t\n\f\r ]"
 #: An opening ``<a …>`` tag; mentions and hashtags are anchors with a ``mention`` class, links are the rest. HTML's
-#: tag names are case-insensitive: ``<A HREF=…>`` is an anchor too. The MapReduce mapper has the same pattern.
-ANCHOR_RE = rf"<[aA]{_WS}[^>]*>"
+#: tag names are case-insensitive: ``<A HREF=…>`` is an anchor too. The tag ends at the first ``>`` outside a quoted
+#: attribute value (``<a href="…?a>b" class="mention">`` is one tag): a value is quoted when a ``"`` or ``'`` follows
+#: its ``=`` (after spaces), else unquoted, its first character any but a quote, a space or ``>``; a tag whose quote
+#: is never closed is none (HTML drops it). ``\x27``: a ``'``, which a statement's literal would need doubled. The
+#: MapReduce mapper has the same pattern (and reads it in linear time).
+ANCHOR_RE = rf'<[aA]{_WS}(?:[^>=]|={_WS}*(?:"[^"]*"|\x27[^\x27]*\x27|[^"\x27>\t\n\f\r ]))*(?:={_WS}*)?>'
 
 
 def _caseless(name: str) -> str:
@@ -330,19 +334,26 @@ def _authored_text(text: str) -> str:
     another server's last element (:data:`TRAILING_QUOTE_INLINE_RE`); each regex runs only on a text that may hold
     it (:func:`fediscope.engine.visible_text.authored_text` is the same in Python)."""
     # 'g': Spark replaces every match; each pattern is anchored (start, end), so there is one
-    leading = (f"CASE WHEN {text} LIKE '{QUOTE_INLINE_START}%' "
+    mark = f"substr({text}, {QUOTE_INLINE_MARK_AT}, {len(QUOTE_INLINE_MARK)})"  # the names before it in any case
+    leading = (f"CASE WHEN {mark} = '{QUOTE_INLINE_MARK}' "
                f"THEN regexp_replace({text}, '{QUOTE_INLINE_RE}', '', 'g') ELSE {text} END")
     return (f"CASE WHEN contains({text}, '{QUOTE_INLINE_MARK}') "
             f"THEN regexp_replace({leading}, '{TRAILING_QUOTE_INLINE_RE}', '', 'g') ELSE {leading} END")
 
 
-#: A numeric character reference (``&#128512;``, ``&#x1F600;``) as the text after its ``&#``: decimal or hexadecimal,
-#: its value's digits (leading zeros apart) in group 1; one of more digits (:data:`_LONG_REFERENCE_RE`) is beyond
-#: Unicode. No Mastodon server writes an emoji so (it sends the characters), other software may. The MapReduce mapper
-#: has the same rule (``REFERENCE_RE``).
-_DECIMAL_REFERENCE_RE = r"^0*([0-9]{1,7});"
-_HEX_REFERENCE_RE = r"^[xX]0*([0-9a-fA-F]{1,6});"
-_LONG_REFERENCE_RE = r"^(?:[0-9]+|[xX][0-9a-fA-F]+);"
+#: A numeric character reference (``&#128512;``, ``&#x1F600;``) as the text after its ``&#``: decimal or hexadecimal
+#: digits, then an optional ``;`` (HTML reads ``&#128512`` too, a parse error: the number ends at the first character
+#: that is no digit of it) (:data:`_REFERENCE_RE`); its value's digits (leading zeros apart) in group 1 of
+#: :data:`_DECIMAL_REFERENCE_RE` or :data:`_HEX_REFERENCE_RE`, and matched by neither when they are more than any code
+#: point has (beyond Unicode). No Mastodon server writes an emoji so (it sends the characters), other software may.
+#: The MapReduce mapper has the same rule (``REFERENCE_RE``).
+_DECIMAL_REFERENCE_RE = r"^0*([0-9]{1,7})(?:[^0-9]|\z)"
+_HEX_REFERENCE_RE = r"^[xX]0*([0-9a-fA-F]{1,6})(?:[^0-9a-fA-F]|\z)"
+_REFERENCE_RE = r"^(?:[0-9]+|[xX][0-9a-fA-F]+);?"
+#: A numeric reference without its ``;`` just before a ``<``: the emoji count gives it its ``;`` (group 1 and ``;``,
+#: which HTML reads alike) before it removes the tags, so that no digits after a tag (``&#9749<b>9</b>``, ☕ and 9)
+#: join the reference's number. The MapReduce mapper has the same pattern.
+UNENDED_REFERENCE_RE = r"(&#(?:[0-9]+|[xX][0-9a-fA-F]+))<"
 #: A text holding a reference to a code point from U+0100 on (three significant digits, decimal or hexadecimal; a few
 #: below it too): every emoji sequence holds such a code point (:func:`emoji_pattern`), so a text of ASCII characters
 #: without one holds no emoji. The MapReduce mapper has the same pattern.
@@ -382,21 +393,25 @@ def _decoded_references(text: str) -> str:
     reads for them (:func:`_referenced`), left to right, a replaced character not read again (``&#38;#128512;`` is
     the text ``&#128512;``). Split at every ``&#`` (after a leading space, so that the first piece never reads as a
     reference: it gets its ``&#`` back as any other piece that is none, and the three go): a piece starting with a
-    reference's digits and ``;`` is that character and the rest. Each piece's code point is computed once and bound
-    to a lambda's parameter (``list_transform([value], lambda code: …)[1]``): spelt out at each of its uses, the
-    statement grew to eight times its size, which cost Spark's curation a fifth of its time for texts that never
-    took this branch."""
-    rest = "substr(piece, strpos(piece, ';') + 1)"
+    reference's digits and an optional ``;`` (:data:`_REFERENCE_RE`) is that character and the rest. Each piece's
+    code point is computed once and bound to a lambda's parameter (``list_transform([value], lambda code: …)[1]``):
+    spelt out at each of its uses, the statement grew to eight times its size, which cost Spark's curation a fifth of
+    its time for texts that never took this branch."""
+    rest = f"regexp_replace(piece, '{_REFERENCE_RE}', '', 'g')"  # 'g': Spark's way; anchored, one match
     decimal = f"TRY_CAST(regexp_extract(piece, '{_DECIMAL_REFERENCE_RE}', 1) AS INTEGER)"
     digits = f"regexp_extract(piece, '{_HEX_REFERENCE_RE}', 1)"
     hexadecimal = f"CAST({_hex_value(digits)} AS INTEGER)"
-    # a reference beyond Unicode (:data:`_LONG_REFERENCE_RE`) is read as one past its last code point: U+FFFD
+    # a reference beyond Unicode (:data:`_REFERENCE_RE`, neither of the two) is read as one past its last code
+    # point: U+FFFD
     code = (f"CASE WHEN regexp_matches(piece, '{_DECIMAL_REFERENCE_RE}') THEN {decimal} "
             f"WHEN regexp_matches(piece, '{_HEX_REFERENCE_RE}') THEN {hexadecimal} ELSE 1114112 END")
-    piece = (f"CASE WHEN regexp_matches(piece, '{_LONG_REFERENCE_RE}') "
+    piece = (f"CASE WHEN regexp_matches(piece, '{_REFERENCE_RE}') "
              f"THEN list_transform([{code}], lambda code: {_referenced('code')})[1] || {rest} "
              "ELSE '&#' || piece END")
-    return f"substr(array_to_string(list_transform(string_split(' ' || {text}, '&#'), lambda piece: {piece}), ''), 4)"
+    # the pieces bound to a lambda's parameter too: Spark's array_to_string reads its list three times (a list of
+    # NULLs only is NULL), which spelt the split, its text and the decoding of every piece out three times
+    pieces = f"list_transform(string_split(' ' || {text}, '&#'), lambda piece: {piece})"
+    return f"list_transform([{pieces}], lambda pieces: substr(array_to_string(pieces, ''), 4))[1]"
 
 
 def _unicode_emoji_count(text: str) -> str:
@@ -406,36 +421,46 @@ def _unicode_emoji_count(text: str) -> str:
     :func:`non_emoji_pattern` says why the runs of other characters are replaced first); text of ASCII characters
     only (one byte each) without a reference to a code point from U+0100 on (:data:`WIDE_REFERENCE_RE`) has none, so
     it skips the regexes, as does a text without a reference but ``&#39;`` the decoding
-    (:data:`_OTHER_REFERENCE_RE`)."""
-    visible = f"regexp_replace({text}, '{TAG_RE}', '', 'g')"
+    (:data:`_OTHER_REFERENCE_RE`). A reference without its ``;`` before a tag gets it first
+    (:data:`UNENDED_REFERENCE_RE`)."""
+    def visible(t: str) -> str:
+        return f"regexp_replace({t}, '{TAG_RE}', '', 'g')"
+
+    ended = f"regexp_replace({text}, '{UNENDED_REFERENCE_RE}', '\\1;<', 'g')"
     read = (f"CASE WHEN contains({text}, '&#') AND regexp_matches({text}, '{_OTHER_REFERENCE_RE}') "
-            f"THEN {_decoded_references(visible)} ELSE {visible} END")
+            f"THEN {_decoded_references(visible(ended))} ELSE {visible(text)} END")
     emoji = _count(f"regexp_extract_all(regexp_replace({read}, '{NON_EMOJI_RE}', ' ', 'g'), '{EMOJI_RE}')")
     return (f"CASE WHEN octet_length(encode({text})) = length({text}) AND NOT (contains({text}, '&#') "
             f"AND regexp_matches({text}, '{WIDE_REFERENCE_RE}')) THEN 0 ELSE {emoji} END")
 
 
+#: A ``<`` that starts no tag (:data:`TAG_RE`): a text holding one takes the regexes in :func:`_visible_length`.
+_NO_TAG_RE = r"<[^A-Za-z/!?]"
+
+
 def _visible_length(text: str) -> str:
     """Characters of ``text`` without HTML tags, a character reference counting as one.
 
-    The definition is the regex pair of the last branch: remove every ``<…>`` (from a ``<`` to the next ``>``),
-    then count every ``&…;`` as one character. Stripping tags with a regex is the costliest column of curation,
-    so the common cases take a cheaper route to the same number:
+    The definition is the regex pair of the last branch: count every character reference (:data:`ENTITY_RE`) as one
+    character, then remove every tag (:data:`TAG_RE`: from a ``<`` and a letter, ``/``, ``!`` or ``?`` to the next
+    ``>``); references first, as HTML reads them (a tag ends a numeric reference without its ``;``). Stripping tags
+    with a regex is the costliest column of curation, so the common cases take a cheaper route to the same number:
 
     * no ``<`` and no ``&``: nothing to remove, the length as it is;
-    * no ``&`` and the text ends with ``>`` (Mastodon HTML ends with ``</p>``): split at every ``>``; each piece
-      but the last ends where a ``>`` was, and holds a tag iff it contains a ``<`` (the tag runs from its first
-      ``<`` to that ``>``); the last piece is empty. The tags' characters are summed from the pieces
-      (``array_sum``: Spark ``AGGREGATE``; DuckDB gets it as a macro, see the DuckDB engine).
+    * no ``&``, the text ends with ``>`` (Mastodon HTML ends with ``</p>``) and every ``<`` starts a tag (a ``<``
+      followed by another character, such as ``a < b``, is text): split at every ``>``; each piece but the last
+      ends where a ``>`` was, and holds a tag iff it contains a ``<`` (the tag runs from its first ``<`` to that
+      ``>``); the last piece is empty. The tags' characters are summed from the pieces (``array_sum``: Spark
+      ``AGGREGATE``; DuckDB gets it as a macro, see the DuckDB engine).
 
-    Anything else (a reference, or a ``<`` after the last ``>``) takes the regexes.
+    Anything else (a reference, a ``<`` after the last ``>``, or one that starts no tag) takes the regexes.
     """
-    exact = f"length(regexp_replace(regexp_replace({text}, '{TAG_RE}', '', 'g'), '{ENTITY_RE}', '&', 'g'))"
+    exact = f"length(regexp_replace(regexp_replace({text}, '{ENTITY_RE}', '&', 'g'), '{TAG_RE}', '', 'g'))"
     tag_chars = (f"coalesce(array_sum(list_transform(list_filter(string_split({text}, '>'), "
                  "lambda piece: contains(piece, '<')), lambda piece: length(piece) - strpos(piece, '<') + 2)), 0)")
     return (f"CASE WHEN contains({text}, '&') THEN {exact} "
             f"WHEN NOT contains({text}, '<') THEN length({text}) "
-            f"WHEN {text} LIKE '%>' THEN length({text}) - {tag_chars} "
+            f"WHEN {text} LIKE '%>' AND NOT regexp_matches({text}, '{_NO_TAG_RE}') THEN length({text}) - {tag_chars} "
             f"ELSE {exact} END")
 
 
@@ -1137,8 +1162,11 @@ STATEMENTS = {
 #: Raise when the curation rules change in a way :func:`rules_fingerprint` cannot see (an engine's macro, how
 #: an engine reads the raw files), so lakes curated before are told to re-curate. 2: an empty ``uri`` is none
 #: (:func:`_uri`); anchors and their ``class``/``rel`` read as HTML reads them (:data:`ANCHOR_RE`,
-#: :data:`NOT_LINK_RE`); numeric character references read as characters by the emoji count
-#: (:func:`_decoded_references`).
+#: :data:`NOT_LINK_RE`: names in any case, values in any quotes, a ``>`` in a quoted value); numeric character
+#: references read as characters by the emoji count (:func:`_decoded_references`), with or without their ``;``,
+#: as one character by ``content_length`` with or without it (:data:`ENTITY_RE`); a tag only where HTML starts one
+#: (:data:`TAG_RE`: ``a < b`` is text); a quote post's fallback with its tag and attribute names in any case
+#: (:data:`QUOTE_INLINE_RE`, :data:`TRAILING_QUOTE_INLINE_RE`).
 RULES_VERSION = 2
 
 #: Regexes of the rules as :func:`rules_fingerprint` hashes them: as they were spelt before both engines read them

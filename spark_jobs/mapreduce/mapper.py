@@ -54,6 +54,7 @@ skipped and counted too (counter ``unknown_entity_input_lines``, and a line on s
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import errno
 import gzip
@@ -72,10 +73,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 NULL = "\\N"
 #: Partition buckets of job 1 and of job 2's per-key lines.
 BUCKETS = 1009
-#: An opening ``<a …>`` tag, its name in any case (the curation SQL's ``ANCHOR_RE``): HTML's tag spaces, not Java's or
-#: Unicode's.
-ANCHOR_RE = re.compile(r"<[aA][\t\n\f\r ][^>]*>")
+#: An opening ``<a …>`` tag, its name in any case, ending at the first ``>`` outside a quoted attribute value (the
+#: curation SQL's ``ANCHOR_RE``, which says how): HTML's tag spaces, not Java's or Unicode's. Read by :func:`_anchors`.
+ANCHOR_RE = re.compile(r'<[aA][\t\n\f\r ](?:[^>=]|=[\t\n\f\r ]*(?:"[^"]*"|\x27[^\x27]*\x27|[^"\x27>\t\n\f\r ]))*'
+                       r"(?:=[\t\n\f\r ]*)?>")
 _ANCHOR_START_RE = re.compile(r"<[aA][\t\n\f\r ]")
+_ANCHOR_STOP_RE = re.compile("[>=]")
 #: An anchor that is a mention or a hashtag, not a link: a ``mention``/``hashtag`` token in its class or ``tag`` in
 #: its rel, the attribute's name in any case, its value quoted with ``"`` or ``'`` or unquoted (the curation SQL's
 #: ``NOT_LINK_RE``, spaces spelled out as RE2 reads ``\s``).
@@ -97,10 +100,14 @@ _WS_SPLIT_RE = re.compile(_WS)
 #: anchor no link (:data:`NOT_LINK_RE`, read by :func:`is_not_link`).
 _ATTRIBUTE_RE = re.compile(rf"{_WS}([cC][lL][aA][sS][sS]|[rR][eE][lL]){_WS}*=")
 _NOT_LINK_TOKENS = {"class": frozenset(("mention", "hashtag")), "rel": frozenset(("tag",))}
-#: A numeric character reference (the curation SQL's ``_DECIMAL_REFERENCE_RE``, ``_HEX_REFERENCE_RE`` and
-#: ``_LONG_REFERENCE_RE`` after the ``&#`` it splits at): its decimal value's digits (group 1), its hexadecimal's
-#: (group 2), or more digits than any code point has (neither).
-REFERENCE_RE = re.compile(r"&#(?:0*([0-9]{1,7});|[xX]0*([0-9a-fA-F]{1,6});|(?:[0-9]+|[xX][0-9a-fA-F]+);)")
+#: A numeric character reference, its ``;`` optional (the curation SQL's ``_DECIMAL_REFERENCE_RE``,
+#: ``_HEX_REFERENCE_RE`` and ``_REFERENCE_RE`` after the ``&#`` it splits at): its decimal value's digits (group 1),
+#: its hexadecimal's (group 2), or more digits than any code point has (neither).
+REFERENCE_RE = re.compile(r"&#(?:0*([0-9]{1,7})(?![0-9])|[xX]0*([0-9a-fA-F]{1,6})(?![0-9a-fA-F])|[0-9]+"
+                          r"|[xX][0-9a-fA-F]+);?")
+#: A numeric reference without its ``;`` before a ``<`` (the curation SQL's ``UNENDED_REFERENCE_RE``): given its ``;``
+#: before the tags are removed.
+UNENDED_REFERENCE_RE = re.compile(r"(&#(?:[0-9]+|[xX][0-9a-fA-F]+))<")
 #: A reference to a code point from U+0100 on (the curation SQL's ``WIDE_REFERENCE_RE``).
 WIDE_REFERENCE_RE = re.compile(r"&#(?:0*[1-9][0-9]{2}|[xX]0*[1-9a-fA-F][0-9a-fA-F]{2})")
 #: The emoji characters of Unicode 17.0, as code point ranges: a copy of the curation SQL's
@@ -195,17 +202,21 @@ MAX_TAG_LENGTH = 255
 #: A character that is not one of Unicode's White_Space characters: a tag name without one (empty, or spaces only)
 #: names no tag and is dropped, as the curation SQL drops it (``curate_sql.TAG_CHARACTER_RE``).
 TAG_CHARACTER_RE = re.compile("[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-_TAG_RE = re.compile(r"<[^>]*>")
-_ENTITY_RE = re.compile(r"&[#A-Za-z0-9]+;")
-#: A quote post's fallback link (``fediscope.engine.curate_sql.QUOTE_INLINE_RE``, which says why it is removed).
-QUOTE_INLINE_RE = re.compile(r'<p class="quote-inline">(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^a])*'
-                             r"</a>(?:[^<]|<br[^>]*>)*</p>")
+#: A tag's start and a character reference (the curation SQL's ``TAG_RE`` and ``ENTITY_RE``): a tag runs from a
+#: ``<`` and a letter, ``/``, ``!`` or ``?`` to the next ``>``; a numeric reference needs no ``;``.
+_TAG_START_RE = re.compile(r"<[A-Za-z/!?]")
+_ENTITY_RE = re.compile(r"&(?:#(?:[0-9]+|[xX][0-9a-fA-F]+);?|[A-Za-z0-9]+;)")
+#: A quote post's fallback link (``fediscope.engine.curate_sql.QUOTE_INLINE_RE``, which says why it is removed), its
+#: tag and attribute names in any case.
+QUOTE_INLINE_RE = re.compile(r'<[pP] [cC][lL][aA][sS][sS]="quote-inline">(?:[^<]|<[bB][rR][^>]*>)*'
+                             r"<[aA][\t\n\f\r ][^>]*>(?:[^<]|<[^/]|</[^aA])*</[aA]>(?:[^<]|<[bB][rR][^>]*>)*</[pP]>")
 #: Another server's quote fallback at the end of the text (``fediscope.engine.visible_text.TRAILING_QUOTE_INLINE_RE``,
 #: which says why ``re.search`` finds it in linear time; ``\z`` there).
-_QUOTE_BODY = (r"(?:[^<]|<br[^>]*>)*<a[\t\n\f\r ][^>]*>(?:[^<]|<[^/ps]|<s[^p]|<p[^\t\n\f\r >]|</[^a])*</a>"
-               r"(?:[^<]|<br[^>]*>)*")
-TRAILING_QUOTE_INLINE_RE = re.compile(rf'(?:<span class="quote-inline">{_QUOTE_BODY}</span>(?:</p>)?'
-                                      rf'|<p class="quote-inline">{_QUOTE_BODY}</p>)\Z')
+_QUOTE_BODY = (r"(?:[^<]|<[bB][rR][^>]*>)*<[aA][\t\n\f\r ][^>]*>"
+               r"(?:[^<]|<[^/pPsS]|<[sS][^pP]|<[pP][^\t\n\f\r >]|</[^aA])*</[aA]>(?:[^<]|<[bB][rR][^>]*>)*")
+TRAILING_QUOTE_INLINE_RE = re.compile(rf'(?:<[sS][pP][aA][nN] [cC][lL][aA][sS][sS]="quote-inline">{_QUOTE_BODY}'
+                                      rf'</[sS][pP][aA][nN]>(?:</[pP]>)?'
+                                      rf'|<[pP] [cC][lL][aA][sS][sS]="quote-inline">{_QUOTE_BODY}</[pP]>)\Z')
 _HOME_RE = re.compile(r"@([^@]+)\Z")
 #: A Mastodon status URI: home instance and the status's id there (``fediscope.privacy.STATUS_URI_PATTERN``).
 STATUS_URI_RE = re.compile(r"^https?://([^/?#]+)/(?:ap/)?users/[^/?#]+/statuses/([^/?#]+)(?:/activity)?$")
@@ -616,16 +627,62 @@ def _dicts(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _anchor_end(content: str, pos: int, stops: list[int], known: dict[int, int]) -> int:
+    """Where :data:`ANCHOR_RE` ends an anchor whose attributes start at ``pos``: the index of its ``>``, -1 when it
+    matches none there. Outside quotes only ``>`` (the end) and ``=`` (a value follows: quoted, its closing quote
+    skipped; unquoted; none before the ``>``) matter, found among ``stops`` (every ``>`` and ``=``, ascending). What
+    follows an ``=`` does not depend on where the anchor started: ``known`` keeps the end each ``=`` read led to, so
+    anchors that fail and start again inside one another read each ``=`` once."""
+    seen: list[int] = []
+    end = -1
+    while True:
+        index = bisect.bisect_left(stops, pos)
+        if index == len(stops):
+            break
+        at = stops[index]
+        if content[at] == ">":
+            end = at
+            break
+        if at in known:
+            end = known[at]
+            break
+        seen.append(at)
+        value = at + 1
+        while value < len(content) and content[value] in _WS_CHARS:
+            value += 1
+        if value == len(content):
+            break
+        char = content[value]
+        if char == ">":
+            end = value
+            break
+        if char in "\"'":
+            close = content.find(char, value + 1)
+            if close < 0:  # a quote never closed: no anchor here
+                break
+            pos = close + 1
+        else:  # an unquoted value; the rest of it is read as the attributes are
+            pos = value + 1
+    for at in seen:
+        known[at] = end
+    return end
+
+
 def _anchors(content: str) -> Iterator[str]:
-    """``ANCHOR_RE.findall(content)`` in linear time. Python's backtracking ``re`` takes quadratic time on a
-    ``<a `` with no ``>`` after it, trying every later ``<a `` to the end (``"<a " * n``); RE2 does not. An anchor
-    ends at the first ``>`` after its ``<a`` (or ``<A``) and a space, and once there is none, no later anchor can
-    end."""
+    """``ANCHOR_RE.findall(content)`` in linear time (a logarithm apart). Python's backtracking ``re`` takes quadratic
+    time on a ``<a `` with no ``>`` after it, trying every later ``<a `` to the end (``"<a " * n``); RE2 does not.
+    :func:`_anchor_end` reads each anchor; an anchor that does not end (no ``>``, or a quote never closed) is no
+    match, and the search goes on after its ``<`` as a regex's does."""
+    if _ANCHOR_START_RE.search(content) is None:
+        return
+    stops = [match.start() for match in _ANCHOR_STOP_RE.finditer(content)]
+    known: dict[int, int] = {}
     pos = 0
     while (start := _ANCHOR_START_RE.search(content, pos)) is not None:
-        end = content.find(">", start.end())
+        end = _anchor_end(content, start.end(), stops, known)
         if end < 0:
-            return
+            pos = start.start() + 1
+            continue
         yield content[start.start():end + 1]
         pos = end + 1
 
@@ -668,9 +725,9 @@ def url_count(content: str) -> int:
 def authored_text(content: str) -> str:
     """``content`` without a quote post's fallback link (the curation SQL's ``_authored_text``): Mastodon's first
     paragraph, then another server's last element."""
-    match = QUOTE_INLINE_RE.match(content) if content.startswith('<p class="quote-inline">') else None
+    match = QUOTE_INLINE_RE.match(content) if content[8:24] == '="quote-inline">' else None
     text = content if match is None else content[match.end():]
-    trailing = TRAILING_QUOTE_INLINE_RE.search(text) if 'class="quote-inline">' in text else None
+    trailing = TRAILING_QUOTE_INLINE_RE.search(text) if '="quote-inline">' in text else None
     return text if trailing is None else text[:trailing.start()]
 
 
@@ -694,23 +751,26 @@ def unicode_emoji_count(content: str) -> int:
     references = "&#" in content
     if content.isascii() and not (references and WIDE_REFERENCE_RE.search(content)):
         return 0
-    visible = strip_tags(content)
-    if references:
-        visible = REFERENCE_RE.sub(_referenced, visible)
+    if references:  # a tag ends a reference's number: its ";" first
+        visible = REFERENCE_RE.sub(_referenced, strip_tags(UNENDED_REFERENCE_RE.sub(r"\1;<", content)))
+    else:
+        visible = strip_tags(content)
     return len(EMOJI_RE.findall(NON_EMOJI_RE.sub(" ", visible)))
 
 
 def strip_tags(content: str) -> str:
-    """``_TAG_RE.sub("", content)`` in linear time. The regex takes quadratic time on a ``<`` with no ``>`` after
-    it, trying every later ``<`` to the end (``"<" * n``); RE2 does not. A tag ends at the first ``>`` after its
-    ``<``, and once a ``<`` has none, no later ``<`` has one either."""
+    """The curation SQL's ``regexp_replace(content, TAG_RE, '')`` in linear time. The regex takes quadratic time on
+    a tag's start with no ``>`` after it, trying every later start to the end (``"<a" * n``); RE2 does not. A tag
+    ends at the first ``>`` after its start (:data:`_TAG_START_RE`), and once a start has none, no later start has
+    one either."""
     parts: list[str] = []
     pos = 0
     while True:
-        start = content.find("<", pos)
-        if start < 0:
+        found = _TAG_START_RE.search(content, pos)
+        if found is None:
             break
-        end = content.find(">", start + 1)
+        start = found.start()
+        end = content.find(">", start + 2)
         if end < 0:
             break
         parts.append(content[pos:start])
@@ -723,8 +783,8 @@ def strip_tags(content: str) -> str:
 
 def content_length(content: str) -> int:
     """Characters of ``content`` without its tags, a character reference counting as one (the curation SQL's
-    ``_visible_length``)."""
-    return len(_ENTITY_RE.sub("&", strip_tags(content)))
+    ``_visible_length``), the references read first (a tag ends a numeric one without its ``;``)."""
+    return len(strip_tags(_ENTITY_RE.sub("&", content)))
 
 
 def authored_length(status: dict[str, Any], content: str) -> int:

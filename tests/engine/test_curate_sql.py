@@ -19,9 +19,10 @@ from fediscope.engine import curate_sql
 from fediscope.engine.dialect import to_spark
 from fediscope.engine.duckdb_engine import DuckDBEngine
 
-#: The definitions, in Python: text without tags (``<`` to the next ``>``), a character reference as one character.
-_TAG = re.compile(r"<[^>]*>")
-_ENTITY = re.compile(r"&[#A-Za-z0-9]+;")
+#: The definitions, in Python: text without tags (``<`` and a letter, ``/``, ``!`` or ``?``, to the next ``>``), a
+#: character reference (a numeric one with or without its ``;``) as one character, read before the tags are removed.
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
+_ENTITY = re.compile(r"&(?:#(?:[0-9]+|[xX][0-9a-fA-F]+);?|[A-Za-z0-9]+;)")
 
 CASES = [
     "", "plain text", "<", ">", "<>", "><", "a<b", "a>b", "<p>x</p>", "<a<b>c>", "<p>a &amp; b</p>", "&amp;",
@@ -29,6 +30,9 @@ CASES = [
     "🎉<b>x</b>", "&#39;<i>&lt;</i>", "<b>x</b", "a<>>", "<p></p>", "<<<>", "x>", "x>>y>", "&x;>", "<&amp;>",
     "<a>&amp</a>;", "<a>&am</a>p;", "<p>Toot! 🎉 ❤️ 👍🏽 :blobcat: &amp; more</p>", "⭐ ok", "😀😀", "\u2600", "\u27bf<",
     '<p><a href="https://x.test/tags/a" class="mention hashtag" rel="tag">#<span>a</span></a> 📷 日本</p>',
+    # a "<" that starts no tag is text (HTML: "<" and a letter, "/", "!" or "?" start one); references without ";"
+    "a < b > c", "<p>x < y <b>z</b></p>", "<p>I <3 you</p>", "1<2>", "<!-- x --><?x?>y</>",
+    "<p>&#65<b>9</b> &#x41;</p>", "&#65 &#;&#x;&#xg; &a#b;",
 ]
 
 
@@ -42,12 +46,12 @@ TEXTS = CASES + _random_cases()
 
 
 def _visible_length(text: str) -> int:
-    return len(_ENTITY.sub("&", _TAG.sub("", text)))
+    return len(_TAG.sub("", _ENTITY.sub("&", text)))
 
 
 #: The same columns written as plain regexes (the curation SQL before the shortcuts).
-REGEX_LENGTH = (f"length(regexp_replace(regexp_replace(text, '{curate_sql.TAG_RE}', '', 'g'), "
-                f"'{curate_sql.ENTITY_RE}', '&', 'g'))")
+REGEX_LENGTH = (f"length(regexp_replace(regexp_replace(text, '{curate_sql.ENTITY_RE}', '&', 'g'), "
+                f"'{curate_sql.TAG_RE}', '', 'g'))")
 REGEX_EMOJI = (f"coalesce(array_length(regexp_extract_all(regexp_replace(regexp_replace(text, '{curate_sql.TAG_RE}', "
                f"'', 'g'), '{curate_sql.NON_EMOJI_RE}', ' ', 'g'), '{curate_sql.EMOJI_RE}')), 0)")
 COLUMNS = (f"text, {curate_sql._visible_length('text')} AS visible, {REGEX_LENGTH} AS regex_visible, "

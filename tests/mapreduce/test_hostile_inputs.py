@@ -100,7 +100,10 @@ def test_content_scans_take_linear_time_and_give_the_sql_numbers() -> None:
     base = _tagged_status()["content"]
     con = _duckdb()
     hostile = [base + "<" * 100_000, base + "<a " * 40_000, base + '<a class="' + "mention " * 15_000 + ">",
-               base + '<a rel="' + "tag " * 30_000 + ">" + base, "<a " + base * 200 + "<" * 50_000]
+               base + '<a rel="' + "tag " * 30_000 + ">" + base, "<a " + base * 200 + "<" * 50_000,
+               # anchors whose quoted values never close, or open again inside one another; tags never ended
+               base + '<a b="' * 40_000, base + "<a b= " * 40_000 + '"', base + "<a b=\"<a c='" * 20_000,
+               "<a b=' " * 30_000 + "'>" + base, base + "<a =" * 40_000 + ">", base + "<a" * 50_000]
     for content in hostile:
         started = time.perf_counter()
         got = (mapper.url_count(content), mapper.content_length(content))
@@ -114,7 +117,7 @@ def test_content_scans_give_the_sql_numbers_on_mutated_recorded_contents() -> No
     pieces = ['<a href="x">', "<a\u00a0href=x>", "<a\x0bhref=x>", "<A HREF=x>", "</a>", '<a class="mention" href=x>',
               "<a class='mention' href=x>", '<a rel="tag"\thref=x>', "&amp;", "&;", "<", ">", "<<a >>", "<a", " ",
               "\t", "\n", "\f", "\r", "class", "rel", "=", '"', "mention", "hashtag", "tag", "mentions", ' class = "',
-              'rel="', "<a\n", "é", "x"]
+              'rel="', "<a\n", "é", "x", "'", '="', "='", "= '", '<a title=">" ', "< ", "<3", "</", "&#65", "&#x41"]
     rng = random.Random(11)
     samples = list(contents)
     for content in contents:
