@@ -149,6 +149,8 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
     import tempfile
 
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's: the files in our order (file_order.py)
+        config.option.loadscopereorder = False
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
     factory = getattr(config, "_tmp_path_factory", None)
@@ -157,6 +159,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Path(tempfile.mkdtemp(prefix="fediscope-test-run-"))
     config.stash[_RUN_TMPDIR] = (run, os.environ.get("TMPDIR"))
     os.environ["TMPDIR"] = tempfile.tempdir = str(run)
+
+
+@pytest.hookimpl(trylast=True)  # on the tests left once -m, -k and --deselect have been applied
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest files first, so that a parallel run does not end on one process running long files alone."""
+    from file_order import heaviest_files_first
+
+    items[:] = heaviest_files_first(items)
 
 
 def _restore_the_temporary_directory(config: pytest.Config) -> None:
