@@ -3,7 +3,7 @@
 ``make test`` runs the suite on two processes, a whole file in one of them (pytest-xdist's ``--dist loadfile``),
 each process taking the next file when it is almost done with its own. xdist queued the files by their number of
 tests, most first (its ``--loadscope-reorder``, on by default), which put the files of a few long Spark tests last:
-tests/test_daily_runs.py, the own-metric Spark files, test_spark_job_provenance.py (a spark-submit run of each job)
+tests/test_daily_runs.py, the own-metric Spark files, test_spark_job_provenance.py (the batch DAG's two Spark jobs)
 ran at the end, one process working through them while the other had nothing left to take. Heaviest first, the
 files left at the end are those of quick tests, which the two processes share until both are done.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: two Spark tests (spark-submit runs) against 14 quick ones: by number of tests, the last of the two files to run
+#: two Spark tests (52 s for one in CI) against 14 quick ones: by number of tests, the last of the two files to run
 FEW_LONG = "tests/engine/test_spark_job_provenance.py"
 MANY_QUICK = "tests/test_redact_fragment.py"
 
