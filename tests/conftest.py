@@ -73,9 +73,20 @@ def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without J
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ (apt-get install openjdk-17-jre-headless) "
                     "or set JAVA_HOME")
+    from jvm_options import QUICK_JVM
+
     from fediscope.engine.spark_engine import build_session
 
-    session = build_session("local[2]", app_name="fediscope-tests")
+    # the driver's JVM with the JIT's quick compiler only (jvm_options.py), through the variable its launcher reads,
+    # set only while it starts (a command a test runs does not inherit it); not over a user's own
+    submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    if submit_args is None:
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-java-options {QUICK_JVM} pyspark-shell"
+    try:
+        session = build_session("local[2]", app_name="fediscope-tests")
+    finally:
+        if submit_args is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
     session.conf.set("spark.sql.shuffle.partitions", "2")
     session.sparkContext.setLogLevel("ERROR")
     yield session
