@@ -53,7 +53,7 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
     # 2 shuffle partitions, as the tests' own session (tests/conftest.py): Spark's default of 200 made each of the
     # curation's shuffles 200 tasks, most of the test's time (a submitted job keeps the configuration it is given, so
     # this one is given that). Not a log setting: what the test is about stays Spark's defaults, or the user's file.
-    # The JIT's quick compiler only (tests/jvm_options.py: 37 s of CPU instead of 62 s), a Java option that names no
+    # The JIT's quick compiler only (tests/jvm_options.py: less CPU for the JVM's compiler), a Java option that names no
     # log configuration, as "another option" below: what the job decides from the driver's options stays the same.
     done = subprocess.run([str(spark_submit), "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=2",
                            "--driver-java-options", QUICK_JVM, str(ROOT / "spark_jobs" / "curate.py"),
