@@ -73,9 +73,20 @@ def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without J
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ (apt-get install openjdk-17-jre-headless) "
                     "or set JAVA_HOME")
+    from jvm_options import QUICK_JVM
+
     from fediscope.engine.spark_engine import build_session
 
-    session = build_session("local[2]", app_name="fediscope-tests")
+    # the driver's JVM with the JIT's quick compiler only (jvm_options.py), through the variable its launcher reads,
+    # set only while it starts (a command a test runs does not inherit it); not over a user's own
+    submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    if submit_args is None:
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-java-options {QUICK_JVM} pyspark-shell"
+    try:
+        session = build_session("local[2]", app_name="fediscope-tests")
+    finally:
+        if submit_args is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
     session.conf.set("spark.sql.shuffle.partitions", "2")
     session.sparkContext.setLogLevel("ERROR")
     yield session
@@ -149,6 +160,8 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
     import tempfile
 
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's: the files in our order (file_order.py)
+        config.option.loadscopereorder = False
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
     factory = getattr(config, "_tmp_path_factory", None)
@@ -157,6 +170,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Path(tempfile.mkdtemp(prefix="fediscope-test-run-"))
     config.stash[_RUN_TMPDIR] = (run, os.environ.get("TMPDIR"))
     os.environ["TMPDIR"] = tempfile.tempdir = str(run)
+
+
+@pytest.hookimpl(trylast=True)  # on the tests left once -m, -k and --deselect have been applied
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest files first, so that a parallel run does not end on one process running long files alone."""
+    from file_order import heaviest_files_first
+
+    items[:] = heaviest_files_first(items)
 
 
 def _restore_the_temporary_directory(config: pytest.Config) -> None:

@@ -31,6 +31,7 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
     which log4j2 does not read). The user's own ``log4j2.properties`` at INFO is honoured."""
     import pyspark
     from engine_data import KEY, at, info_spark_conf_dir, land, policy, statuses
+    from jvm_options import QUICK_JVM
 
     from fediscope.lake.local import LocalLake
 
@@ -52,9 +53,12 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
     # 2 shuffle partitions, as the tests' own session (tests/conftest.py): Spark's default of 200 made each of the
     # curation's shuffles 200 tasks, most of the test's time (a submitted job keeps the configuration it is given, so
     # this one is given that). Not a log setting: what the test is about stays Spark's defaults, or the user's file.
+    # The JIT's quick compiler only (tests/jvm_options.py: less CPU for the JVM's compiler), a Java option that names no
+    # log configuration, as "another option" below: what the job decides from the driver's options stays the same.
     done = subprocess.run([str(spark_submit), "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=2",
-                           str(ROOT / "spark_jobs" / "curate.py"), "--lake", str(lake_dir)], capture_output=True,
-                          text=True, env=env, cwd=tmp_path, timeout=600)
+                           "--driver-java-options", QUICK_JVM, str(ROOT / "spark_jobs" / "curate.py"),
+                           "--lake", str(lake_dir)], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=600)
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.splitlines()[-1].startswith("{"), done.stdout[-3000:]  # the summary
