@@ -177,10 +177,6 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
     (the view ``w`` here: was not widened, the same overflow) too. The same rows as DuckDB's."""
     import decimal
 
-    import duckdb
-    from engine_data import settings_for
-
-    from fediscope.engine.spark_engine import SparkEngine
 
     fraction = decimal.Decimal("0.123456789")  # a DECIMAL(18, 9): its 9 places kept in the wide run's sums
     values = [(2**63 - 1, 1, fraction), (100, 1, fraction), (-20, 1, fraction), (5, 2, fraction)]
@@ -193,11 +189,24 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
         "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total, sum(d) AS d_total FROM w GROUP BY k ORDER BY k",
         "SELECT k, sum(x) - 1000 AS rest, sum(x) / 4 AS quarter FROM w GROUP BY k ORDER BY k",
     ]
+    rows_sql = ", ".join(f"({x}::BIGINT, {k}, {d}::DECIMAL(18, 9))" for x, k, d in values)
+    _assert_alike_on_both(spark, tmp_path, f"SELECT * FROM (VALUES {rows_sql}) AS t(x, k, d)", values,
+                          "x BIGINT, k INT, d DECIMAL(18, 9)", queries)
+
+
+def _assert_alike_on_both(spark, tmp_path: Path, duckdb_rows: str, values: list[tuple],  # noqa: ANN001
+                          spark_schema: str, queries: list[str]) -> None:
+    """Each of ``queries`` over a view ``w`` of ``values`` gives Spark (a :class:`SparkEngine`, ``values`` in 4
+    partitions) DuckDB's rows (``w`` made by ``duckdb_rows``)."""
+    import duckdb
+    from engine_data import settings_for
+
+    from fediscope.engine.spark_engine import SparkEngine
+
     duck = duckdb.connect()
-    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES "
-                 + ", ".join(f"({x}::BIGINT, {k}, {d}::DECIMAL(18, 9))" for x, k, d in values) + ") AS t(x, k, d)")
+    duck.execute(f"CREATE TABLE w AS {duckdb_rows}")
     with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
-        spark.createDataFrame(values, "x BIGINT, k INT, d DECIMAL(18, 9)").repartition(4).createOrReplaceTempView("w")
+        spark.createDataFrame(values, spark_schema).repartition(4).createOrReplaceTempView("w")
         try:
             for sql in queries:
                 rows = duck.sql(sql)
@@ -213,11 +222,8 @@ def test_two_wide_sums_computed_with_and_cast_back_are_both_widened(tmp_path: Pa
     ``coalesce``): both sums are DuckDB's HUGEINT in the wide run. Was: the cast back copied the difference before its
     first sum was widened, so that sum stayed Spark's BIGINT sum and the run failed again with Spark's
     ``[ARITHMETIC_OVERFLOW] … Use 'try_add'`` where DuckDB stores 0."""
-    import duckdb
-    from engine_data import settings_for
 
     from fediscope.engine.dialect import to_spark
-    from fediscope.engine.spark_engine import SparkEngine
 
     values = [(2**63 - 1, 1), (100, 1), (-20, 1), (5, 2)]
     big = "sum(CAST(x AS BIGINT))"
@@ -226,18 +232,9 @@ def test_two_wide_sums_computed_with_and_cast_back_are_both_widened(tmp_path: Pa
         f"SELECT k, printf('%d', {big} - {big}) AS shown FROM w GROUP BY k ORDER BY k",
         f"SELECT k, coalesce({big} - {big} + 1, 0) AS one FROM w GROUP BY k ORDER BY k",
     ]
-    duck = duckdb.connect()
-    duck.execute("CREATE TABLE w AS SELECT * FROM (VALUES "
-                 + ", ".join(f"({x}::BIGINT, {k})" for x, k in values) + ") AS t(x, k)")
-    with SparkEngine(settings_for(tmp_path / "lake"), spark=spark) as engine:
-        spark.createDataFrame(values, "x BIGINT, k INT").repartition(4).createOrReplaceTempView("w")
-        try:
-            for sql in queries:
-                rows = duck.sql(sql)
-                expected = [dict(zip([d[0] for d in rows.description], row, strict=True)) for row in rows.fetchall()]
-                assert engine.query(sql) == expected, sql
-        finally:
-            spark.catalog.dropTempView("w")
+    rows_sql = ", ".join(f"({x}::BIGINT, {k})" for x, k in values)
+    _assert_alike_on_both(spark, tmp_path, f"SELECT * FROM (VALUES {rows_sql}) AS t(x, k)", values, "x BIGINT, k INT",
+                          queries)
     for sql in queries:  # every sum widened, whichever the cast back copies
         assert to_spark(sql, wide_sums=True).count("SUM(CAST(CAST(x AS BIGINT) AS DECIMAL(38, 0)))") == 2, sql
 

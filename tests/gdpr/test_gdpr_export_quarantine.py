@@ -30,7 +30,7 @@ from gdpr_lake import (
 from fediscope.config import Settings
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
-from fediscope.lake.backend import open_lake
+from fediscope.lake.backend import LakeBackend, open_lake
 from fediscope.lake.batches import encode_jsonl
 from fediscope.lake.layout import envelope
 from fediscope.privacy import policy_from_settings
@@ -68,15 +68,20 @@ def test_the_export_lists_the_quarantine_files_the_erasure_deletes(mastodon_serv
         assert all(entry["reason"] for entry in listed[path]["entries"])
 
 
+def _privacy_off_lake(tmp_path: Path) -> tuple[Settings, LakeBackend]:
+    """A lake of the recorded statuses and accounts, landed with privacy off (quarantined items keep their content)."""
+    settings = Settings(lake=str(tmp_path / "lake"), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
+                        privacy=False)
+    lake = open_lake(settings.lake)
+    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    return settings, lake
+
+
 def test_the_export_lists_another_sources_quarantine_naming_the_account_without_its_content(tmp_path: Path) -> None:
     """A page of another source kept aside (privacy off keeps its items) with an item that mentions the account: the
     erasure deletes the file, so the export lists it, with only the kind and reason of the entry naming the
     account (the item is another person's status)."""
-    lake_dir = tmp_path / "lake"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
-                        privacy=False)
-    lake = open_lake(str(lake_dir))
-    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    settings, lake = _privacy_off_lake(tmp_path)
     statuses = recorded(STATUS_FILES, "statuses")
     user = SUBJECT.split("@")[0]
     mentioning = next(item for _, item in statuses
@@ -98,7 +103,7 @@ def test_the_export_lists_another_sources_quarantine_naming_the_account_without_
     assert mentioning["content"] not in json.dumps(document)  # another person's words are not in the answer
 
     erase_account(settings, SUBJECT)
-    assert not (lake_dir / path).exists()
+    assert not (tmp_path / "lake" / path).exists()
 
 
 def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> None:
@@ -107,11 +112,7 @@ def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> N
     the kind and reason of each record naming the account (the file's other records are other people's), never
     their content. Was: listed as ``unreadable`` (it is not one JSON document with ``entries``), though it is
     readable: the answer did not say what of the account it held."""
-    lake_dir = tmp_path / "lake"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
-                        privacy=False)
-    lake = open_lake(str(lake_dir))
-    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    settings, lake = _privacy_off_lake(tmp_path)
     user = SUBJECT.split("@")[0]
     accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
     other = next(a for acct, a in accounts.items() if acct != user)
@@ -143,11 +144,7 @@ def test_a_quarantine_gzip_cut_short_is_read_as_far_as_it_goes(tmp_path: Path) -
     gzip header is damaged (nothing readable) names nobody and stays. Was: ``gzip``'s EOFError stopped both the
     export and the erasure with "fediscope: aborted" (click takes an EOFError for a Ctrl-D), exit 130, as if the user
     had stopped them: an erasure could not finish while such a file was in the quarantine."""
-    lake_dir = tmp_path / "lake"
-    settings = Settings(lake=str(lake_dir), store=f"sqlite:///{tmp_path / 'store.db'}", pseudonym_key=KEY,
-                        privacy=False)
-    lake = open_lake(str(lake_dir))
-    assert land_recordings(lake, policy_from_settings(settings)) > 50
+    settings, lake = _privacy_off_lake(tmp_path)
     user = SUBJECT.split("@")[0]
     accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
     records = [envelope(LOCAL, "/api/v1/directory", accounts[user], datetime(2026, 8, 1, tzinfo=UTC))] * 40
