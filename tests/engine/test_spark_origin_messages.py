@@ -180,3 +180,34 @@ def test_doctor_names_where_the_privacy_policy_was_turned_off(tmp_path: Path, mo
         assert "FEDISCOPE_PRIVACY" not in out + err and "FEDISCOPE_PSEUDONYM_KEY" not in out + err
     else:
         assert "and set FEDISCOPE_PSEUDONYM_KEY" in out + err, out + err
+
+
+def test_a_jvm_that_exits_at_start_names_where_the_engine_was_chosen(tmp_path: Path) -> None:
+    """``fediscope process`` as a shell runs it, in a directory whose fediscope.toml chose Spark, with a ``java``
+    that is found but exits at once (as a JVM refusing its heap does): the error's way out is the file's key."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    land(LocalLake(tmp_path / "lake"), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text("#!/bin/sh\necho 'Invalid maximum heap size: -Xmxbanana' >&2\nexit 1\n")
+    java.chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "JAVA_HOME", "LOG4J"))}
+    env.update(PATH=f"{java.parent}{os.pathsep}{env.get('PATH', '')}", PYTHONPATH=str(root),
+               FEDISCOPE_LAKE=str(tmp_path / "lake"), FEDISCOPE_STORE=f"sqlite:///{tmp_path / 'metrics.db'}",
+               FEDISCOPE_PSEUDONYM_KEY=KEY.decode())
+    (tmp_path / "fediscope.toml").write_text('[fediscope]\nengine = "spark"\nspark_master = "local[1]"\n')
+
+    done = subprocess.run([sys.executable, "-m", "fediscope", "process", "--no-progress"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+
+    errors = [line for line in done.stderr.splitlines() if line.startswith("fediscope: error: ")]
+    assert done.returncode == 1 and len(errors) == 1, done.stderr
+    assert errors[0].startswith("fediscope: error: cannot start Spark with master 'local[1]': its Java process "
+                                "exited at start"), errors
+    assert errors[0].endswith(", or set fediscope.toml: [fediscope] engine to 'duckdb'"), errors
+    assert "FEDISCOPE_" not in errors[0]
