@@ -160,7 +160,7 @@ def process(args: dict[str, Any]) -> dict[str, Any]:
 
         say(f"spark: starting the JVM ({settings.spark_master})")
         started = time.perf_counter()
-        session = build_session(settings.spark_master, app_name="fediscope-bench")
+        session = build_session(settings.spark_master, app_name="fediscope-bench", settings=settings)
         session.sparkContext.setLogLevel("ERROR")
         result["jvm_start_seconds"] = round(time.perf_counter() - started, 3)
         options = {"spark": session}

@@ -644,6 +644,18 @@ def option_origin(settings: Settings, name: str) -> str:
     return f"--{name.replace('_', '-')} / {settings.origin(name, advice=True)}"
 
 
+def set_to(settings: Settings, name: str, value: str, *, fix: bool = False) -> str:
+    """Setting ``name`` as ``value``, named where it is set (:meth:`Settings.origin`): ``FEDISCOPE_ENGINE=spark``
+    for a variable, ``engine = 'spark' (fediscope.toml: [fediscope] engine)`` for the file's key or another place;
+    ``fix``: as advice to set it (``use FEDISCOPE_ENGINE=duckdb``, ``set fediscope.toml: [fediscope] engine to
+    'duckdb'``). The one way ``fediscope doctor``'s findings and the Spark engine's errors say it. Was: the variable
+    always, also for a value set in ``fediscope.toml``."""
+    where = settings.origin(name, advice=fix)
+    if settings.origin_kind(name) == "environment":
+        return f"use {where}={value}" if fix else f"{where}={value}"
+    return f"set {where} to {value!r}" if fix else f"{name} = {value!r} ({where})"
+
+
 SECRET_NAMES = {s.name for s in SETTINGS if s.secret}
 #: may embed a password (mysql+pymysql://user:password@host/db) or a credential in a query (a k8s:// master's
 #: ``?access_token=``: was shown by ``config show``)

@@ -95,6 +95,7 @@ from fediscope.config import (
     Settings,
     instance_base_url,
     instance_domain,
+    set_to,
     token_env_name,
     token_key,
     token_label,
@@ -482,20 +483,9 @@ def check_engine(settings: Settings, which: Callable[[str], str | None] = shutil
     return Check("engine", OK, f"duckdb {_version('duckdb')} works")
 
 
-def _set_to(settings: Settings, name: str, value: str, *, fix: bool = False) -> str:
-    """Setting ``name`` as ``value``, named where it is set (:meth:`~fediscope.config.Settings.origin`):
-    ``FEDISCOPE_ENGINE=spark`` for a variable, ``engine = "spark" (fediscope.toml: [fediscope] engine)`` for the
-    file's key or another place; ``fix``: as advice to set it (``use FEDISCOPE_ENGINE=duckdb``, ``set fediscope.toml:
-    [fediscope] engine to "duckdb"``). Was: the variable always, also for a value set in ``fediscope.toml``."""
-    where = settings.origin(name, advice=fix)
-    if settings.origin_kind(name) == "environment":
-        return f"use {where}={value}" if fix else f"{where}={value}"
-    return f"set {where} to {value!r}" if fix else f"{name} = {value!r} ({where})"
-
-
 def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
-    engine, master_at = _set_to(settings, "engine", "spark"), settings.origin("spark_master")
-    fallback = f"or {_set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
+    engine, master_at = set_to(settings, "engine", "spark"), settings.origin("spark_master")
+    fallback = f"or {set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, f"{engine} but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
@@ -529,7 +519,7 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
                      "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (or "
                      f"[fediscope] spark_lake_uri in {settings.config_file or 'fediscope.toml'}; the same directory "
-                     f"as Spark addresses it), or {_set_to(settings, 'spark_master', 'local[*]', fix=True)}")
+                     f"as Spark addresses it), or {set_to(settings, 'spark_master', 'local[*]', fix=True)}")
     if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
         return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:
@@ -711,9 +701,14 @@ def check_pseudonym_key(settings: Settings, read_lake: bool = True) -> Check:
         mismatch = _lake_key_mismatch(settings) if read_lake else None
         if mismatch:
             return Check("pseudonym_key", FAIL, *mismatch)
-        return Check("pseudonym_key", WARN, "the privacy policy is OFF (FEDISCOPE_PRIVACY=off): account "
-                     "identifiers land in the lake as they are", "unset FEDISCOPE_PRIVACY unless you have a "
-                     "documented reason, and set FEDISCOPE_PSEUDONYM_KEY")
+        # named where it was set, as the lake's key check names it (was: FEDISCOPE_PRIVACY, also for the file's key)
+        privacy_from = settings.origin("privacy")
+        by_variable = settings.origin_kind("privacy") == "environment"
+        said = set_to(settings, "privacy", "off") if by_variable else privacy_from
+        undo = f"unset {privacy_from}" if by_variable else f"remove {privacy_from}"
+        return Check("pseudonym_key", WARN, f"the privacy policy is OFF ({said}): account identifiers land in the "
+                     f"lake as they are", f"{undo} unless you have a documented reason, and set "
+                     f"{settings.origin('pseudonym_key')}")
     key = settings.pseudonym_key
     fix = (f"{_new_secret(settings, 'pseudonym_key', PSEUDONYM_KEY_COMMAND)} and keep it: pseudonyms change with "
            "the key, so changing it later breaks joins with earlier data")

@@ -795,7 +795,8 @@ def _process_window(settings: Settings, window: BatchWindow, env: Mapping[str, s
         from fediscope.engine.spark_engine import require_reachable_master
         from fediscope.lake.lock import INHERIT_ENV, lake_lock
 
-        require_reachable_master(settings.spark_master)  # else spark-submit's JVM retries it for over a minute
+        # else spark-submit's JVM retries it for over a minute
+        require_reachable_master(settings.spark_master, settings=settings)
         curate_job, metrics_job = spark_submit_jobs(settings, window, binary)
         job_env = spark_submit_env(settings, env)
         # one lock across both jobs, so no other run rewrites the lake between curation and metrics

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from fediscope.config import Settings
+from fediscope.config import Settings, set_to
 from fediscope.engine import spark_raw
 from fediscope.engine.base import CURATED_DAMAGE_HINT, DIVISION_BY_ZERO_HINT, RAW_DAMAGE_HINT, Engine, Row, rows_table
 from fediscope.engine.dialect import NotPortableError, to_spark
@@ -324,22 +324,52 @@ def _connect_failure(exc: OSError, timeout: float) -> str:
 #: Where the master of a job of ``spark_jobs/`` is set (spark-submit's ``--master`` sets it): not the setting.
 SUBMITTED_MASTER = "spark.master"
 
-#: What to check when a master does not answer, by where it was set.
-_MASTER_CHECK = {SETTING: "FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb",
-                 SUBMITTED_MASTER: "spark.master (spark-submit's --master) its right address?"}
+#: How the duckdb engine is chosen instead, when neither the settings that chose Spark are known nor was Spark
+#: chosen by them (``--engine spark``, ``run_process(engine="spark")``): the variable.
+DUCKDB_BY_VARIABLE = "use FEDISCOPE_ENGINE=duckdb"
 
 
-def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS, origin: str = SETTING) -> None:
+def duckdb_instead(settings: Settings | None = None) -> str:
+    """How to choose the duckdb engine instead, where ``settings`` chose Spark (:func:`~fediscope.config.set_to`, as
+    ``fediscope doctor`` says it): ``use FEDISCOPE_ENGINE=duckdb``, ``set fediscope.toml: [fediscope] engine to
+    'duckdb'``, the Airflow Variable's key. Was: the variable always, also for an engine set in fediscope.toml."""
+    if settings is None or settings.engine != "spark":
+        return DUCKDB_BY_VARIABLE
+    return set_to(settings, "engine", "duckdb", fix=True)
+
+
+def master_origin(settings: Settings | None = None) -> str:
+    """Where the master of ``settings`` was set (:meth:`~fediscope.config.Settings.origin`: the variable, the
+    file's key, the Airflow Variable's), as the messages about its value name it; :data:`SETTING` without them."""
+    return settings.origin("spark_master") if settings is not None else SETTING
+
+
+def _local_master_instead(settings: Settings, spark: Any = None) -> str:  # noqa: ANN401 - a SparkSession
+    """How to run Spark on this machine instead, where ``settings`` set the master (:func:`~fediscope.config.set_to`);
+    the variable for a session given (its master is not the settings')."""
+    if spark is not None:
+        return f"use {SETTING}=local[*]"
+    return set_to(settings, "spark_master", "local[*]", fix=True)
+
+
+def require_reachable_master(master: str, timeout: float = MASTER_PROBE_SECONDS, origin: str = SETTING,
+                             settings: Settings | None = None) -> None:
     """An :class:`EngineStartError` (retried by a scheduled task: a master restarting answers again) when no
     address of a cluster ``master`` takes a connection, before a JVM is started for it; a :class:`ConfigError`
     when it has no address to probe where it needs one (:func:`master_addresses`). ``origin``: where the master
-    was set, named as what to check (the setting, or spark-submit's ``--master`` for :func:`submitted_session`)."""
+    was set, named as what to check (the setting, or spark-submit's ``--master`` for :func:`submitted_session`);
+    the setting as ``settings`` say where it was set (:func:`master_origin`, :func:`duckdb_instead`)."""
+    if origin == SETTING:
+        origin = master_origin(settings)
     failures = unreachable_master(master, timeout, origin)
     if failures is None:
         return
     kind = MASTER_KINDS[master.partition("://")[0]]
     what = f"{kind} of {master} does not answer" if ";" not in failures else f"no address of {master} answers"
-    check = _MASTER_CHECK.get(origin, f"{origin} its right address?")
+    if origin == SUBMITTED_MASTER:
+        check = "spark.master (spark-submit's --master) its right address?"
+    else:
+        check = f"{origin} its right address? Or {duckdb_instead(settings)}"
     raise EngineStartError(f"cannot start Spark: {what} ({failures}): is {kind} running, and is {check}")
 
 
@@ -391,8 +421,17 @@ def require_java(prefix: str, alternative: str = "") -> None:
                           f"(apt-get install openjdk-17-jre-headless) and set JAVA_HOME to it{alternative}")
 
 
-#: What a missing Java is told to do instead: the engine that needs none.
+#: What a missing Java is told to do instead: the engine that needs none (:func:`no_java_alternative`).
 NO_JAVA_ALTERNATIVE = " or use the duckdb engine, which needs no Java (--engine duckdb, FEDISCOPE_ENGINE=duckdb)"
+
+
+def no_java_alternative(settings: Settings | None = None) -> str:
+    """:data:`NO_JAVA_ALTERNATIVE`, naming where ``settings`` chose Spark (:func:`duckdb_instead`) when that is not
+    the variable."""
+    instead = duckdb_instead(settings)
+    if instead == DUCKDB_BY_VARIABLE:
+        return NO_JAVA_ALTERNATIVE
+    return f" or use the duckdb engine, which needs no Java (--engine duckdb, or {instead})"
 
 
 def session_defaults(master: str) -> dict[str, str]:
@@ -420,12 +459,14 @@ def yarn_conf_dir_missing(master: str) -> str | None:
             "yarn-site.xml and core-site.xml (Hadoop's client finds the ResourceManager there)")
 
 
-def require_yarn_conf_dir(master: str, origin: str = SETTING) -> None:
+def require_yarn_conf_dir(master: str, settings: Settings | None = None) -> None:
     """A :class:`ConfigError` (exit 2) for a ``yarn`` master without :data:`YARN_CONF_VARIABLES`, before the JVM
-    starts: spark-submit printed its stack trace for it, then the engine said only that the JVM exited."""
+    starts: spark-submit printed its stack trace for it, then the engine said only that the JVM exited. The master
+    and the engine are named where ``settings`` set them (:func:`~fediscope.config.set_to`)."""
     problem = yarn_conf_dir_missing(master)
     if problem:
-        raise ConfigError(f"{origin}={master}: {problem}; or use FEDISCOPE_ENGINE=duckdb")
+        setting = set_to(settings, "spark_master", master) if settings is not None else f"{SETTING}={master}"
+        raise ConfigError(f"{setting}: {problem}; or {duckdb_instead(settings)}")
 
 
 #: Spark's setting of the directory its catalog's default database is in: unless set, ``spark-warehouse`` in the current
@@ -475,16 +516,18 @@ def _with_warehouse(builder: Any) -> Any:  # noqa: ANN401 - a SparkSession.Build
     return builder.config(WAREHOUSE_DIR, process_warehouse())
 
 
-def build_session(master: str, app_name: str = "fediscope") -> Any:
-    """A SparkSession for ``master``; small shuffles and no UI/progress bar when local."""
+def build_session(master: str, app_name: str = "fediscope", settings: Settings | None = None) -> Any:
+    """A SparkSession for ``master``; small shuffles and no UI/progress bar when local. ``settings``: those that
+    chose Spark and ``master``, whose errors name where they set them (else the variables)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is a dependency, but keep the message clear
         raise ConfigError("engine=spark needs pyspark (pip install pyspark) and Java 17+; "
-                          "or use FEDISCOPE_ENGINE=duckdb") from None
-    require_java("engine=spark: ", NO_JAVA_ALTERNATIVE)
-    require_yarn_conf_dir(master)  # else spark-submit's stack trace, and "its Java process exited at start"
-    require_reachable_master(master)  # else the JVM retries it for over a minute, then fails without saying why
+                          f"or {duckdb_instead(settings)}") from None
+    require_java("engine=spark: ", no_java_alternative(settings))
+    require_yarn_conf_dir(master, settings)  # else spark-submit's stack trace, and "its Java process exited at start"
+    # else the JVM retries it for over a minute, then fails without saying why
+    require_reachable_master(master, settings=settings)
     from pyspark import SparkConf, SparkContext
 
     builder = SparkSession.builder.appName(app_name).master(master)
@@ -511,8 +554,9 @@ def build_session(master: str, app_name: str = "fediscope") -> Any:
     except Exception as exc:  # the JVM exited, a master did not answer: py4j and pyspark raise plain exceptions
         # not a ConfigError: the settings were checked (the master's form, Java found), and a JVM that could not
         # start for want of memory or a master restarting may well start on a retry (Airflow retries this one)
-        raise EngineStartError(f"cannot start Spark with master {master!r}: {_start_failure(exc, master)}, "
-                               "or use FEDISCOPE_ENGINE=duckdb") from None
+        failure = _start_failure(exc, master, master_origin(settings))
+        raise EngineStartError(f"cannot start Spark with master {master!r}: {failure}, "
+                               f"or {duckdb_instead(settings)}") from None
     _one_line_accumulator_errors(session.sparkContext)
     if quiet:
         # the JVM's own log (WARN by default: a line per windowed metric, a task's stack trace when a job fails,
@@ -729,12 +773,12 @@ class SparkEngine(Engine):
             path = urlsplit(self.lake.url).path or "/"
             raise ConfigError(
                 f"engine=spark on a cluster ({master}) with a WebHDFS lake ({redact_url(self.lake.url)}) needs "
-                "FEDISCOPE_SPARK_LAKE_URI: the same directory as the executors address it, e.g. "
-                f"hdfs://<namenode>:8020{path} (executors cannot see a copy on the driver). "
-                "Or use FEDISCOPE_SPARK_MASTER=local[*] or the duckdb engine")
+                f"{settings.origin('spark_lake_uri', advice=True)}: the same directory as the executors address "
+                f"it, e.g. hdfs://<namenode>:8020{path} (executors cannot see a copy on the driver). "
+                f"Or {_local_master_instead(settings, spark)} or the duckdb engine")
         self._owns_session = spark is None
         self._direct_root_checked = False
-        self.spark = spark if spark is not None else build_session(master)
+        self.spark = spark if spark is not None else build_session(master, settings=settings)
         for key, value in SESSION_CONF.items():
             if key != "spark.sql.parquet.inferTimestampNTZ.enabled":
                 self.spark.conf.set(key, value)

@@ -1555,3 +1555,25 @@ def test_with_privacy_off_an_ingest_tasks_failure_and_own_lines_name_an_accounts
     assert f"collected {domain} account:mastodonpy_test_2: landed {result['landed']} records" in caplog.messages
     assert str(failed.value) == (f"collecting {domain} account:NoSuchUser: account NoSuchUser was not found "
                                  f"on {domain}")
+
+
+def test_a_cluster_master_that_does_not_answer_is_named_as_the_variable_sets_it(spark_home: Path,
+                                                                               tmp_path: Path) -> None:
+    """The master and the engine set in the Airflow Variable are named by its keys (was: "is
+    FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb", variables the workers never set)."""
+    from fediscope.errors import EngineStartError
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        master = f"spark://127.0.0.1:{closed.getsockname()[1]}"
+    lake = _lake_with_data(tmp_path / "lake")
+    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": master, "lake": str(lake)}, env={})
+    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+
+    with pytest.raises(EngineStartError) as raised:
+        orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
+    assert str(raised.value).endswith(
+        f"is Airflow Variable {orch.VARIABLE}: spark_master its right address? Or set Airflow Variable "
+        f"{orch.VARIABLE}: engine to 'duckdb'"), raised.value
+    assert "FEDISCOPE_" not in str(raised.value)
+    assert not (tmp_path / "calls.jsonl").exists()  # no job was submitted
