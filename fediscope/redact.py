@@ -98,7 +98,14 @@ _AUTH_SCHEME_RE = re.compile(r"(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, rev
                              re.IGNORECASE)
 _KNOWN_SCHEME_RE = re.compile(r"(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, reverse=True)) + r")",
                               re.IGNORECASE)
-_BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/=]{4,})", re.IGNORECASE)
+#: ``bearer <token>`` in prose, not ``bearer token(s)`` (the words: "missing bearer token"; was masked as a credential).
+_BEARER_RE = re.compile(r"(?P<prefix>\bbearer\s+)(?!tokens?(?![A-Za-z0-9\-._~+/=]))(?P<value>[A-Za-z0-9\-._~+/=]{4,})",
+                        re.IGNORECASE)
+#: Just before a ``bearer`` (:func:`_mask_bearer`): the value of a token's type (``token_type=bearer``,
+#: ``token_type: bearer``, ``"tokenType": bearer``), or of any other ``=``.
+_BEARER_AS_VALUE_RE = re.compile(r"(?:(?P<typed>type['\"]?[ \t]*[:=])|=)[ \t]*\Z", re.IGNORECASE)
+#: A ``name=value`` pair (what follows a ``bearer`` in a ``key=value`` line: ``token_type=bearer expires_in=7200``).
+_PAIR_RE = re.compile(r"[A-Za-z_][\w.-]*=(?!=)")
 #: ``scheme://user:password@``: a database password may hold ``/``, ``?`` or ``#`` unencoded, which ends the netloc
 #: for :func:`urllib.parse.urlsplit`; :func:`redact_url` masks it to the last ``@`` of the authority
 #: (:func:`_userinfo_end`), so that one with an unencoded ``@`` is not half shown either. The text is one URL (a
@@ -165,6 +172,34 @@ _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _T
                        + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
 
 
+#: A query (or form) parameter whose name is percent-encoded in part (``?%70assword=…``, ``&access%5Ftoken=…``),
+#: standing alone: only an encoder writes such a name. Masked where the name, decoded as ``parse_qsl`` decodes it, is a
+#: secret parameter's (:func:`_is_secret_param`), in free text as :data:`_PARAM_RE` masks a plain one (its value to
+#: ``&``, ``#``, whitespace or a quote) and in a URL's fragment (its value to ``&``:
+#: :data:`_ENCODED_FRAGMENT_PARAM_RE`).
+#: Was: masked by :func:`redact_url` in a query, shown by :func:`redact_text` and in a fragment. No class before ``%``
+#: holds ``%``, nor ``=`` the one after it: no backtracking.
+_ENCODED_PARAM = r"(?P<prefix>(?<![\w.~+%-])(?P<name>[\w.~+-]*%[0-9A-Fa-f]{2}[\w.~+%-]*)=)"
+_ENCODED_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&#\s'\"]+)")
+_ENCODED_FRAGMENT_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&]+)")
+#: The end of such a name: a search for it starts at a ``%`` (fast), where one for the whole name starts anywhere.
+_ENCODED_NAME_END_RE = re.compile(r"%[0-9A-Fa-f]{2}[\w.~+%-]*=")
+
+
+def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE) -> str:
+    """``text`` with the value of each secret parameter whose name is percent-encoded (:data:`_ENCODED_PARAM_RE`)
+    masked."""
+    if _ENCODED_NAME_END_RE.search(text) is None:  # the common case (``%20`` in a value): a quick search
+        return text
+    return pattern.sub(lambda m: m.group("prefix") + MASK if _is_secret_param(_decoded_name(m.group("name")))
+                       else m.group(), text)
+
+
+def _decoded_name(name: str) -> str:
+    """A query parameter's name as ``parse_qsl`` reads it (``+`` a space, ``%XX`` decoded), without blanks around."""
+    return unquote(name.replace("+", " ")).strip()
+
+
 #: A quoted string value: its quote (a backslash before it where the whole is a JSON string inside another), then
 #: its text to the twin of that quote, to the end of the line when there is none (a message cut short).
 _QUOTED_VALUE = r"b?(?P<vq>\\?['\"])(?P<quoted>(?:(?!(?P=vq))(?:\\.|[^\\\n]))*)"
@@ -207,6 +242,8 @@ def _mask_credential_values(text: str) -> str:
         value = run[:_bare_value_end(run)]
         if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE):
             return found.group()  # no value (``password=, then``), or one that stands for it
+        if run == value and _BEARER_RE.match(found.string, found.start("bare")):
+            return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
         return found.group("prefix") + MASK + run[len(value):]
 
     return _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text))
@@ -273,13 +310,15 @@ def redact_url(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         if ":" in userinfo:
             netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
-    if query and fragment and _is_secret_param(query.rpartition("&")[2].partition("=")[0]):
+    if query and fragment and _ends_with_secret_param(query):
         # SQLAlchemy has no fragment: ``?password=ab#cd&x=1`` is the password ``ab#cd`` (was: ``#cd&x=1`` shown)
         query, fragment = f"{query}#{fragment}", ""
     if query:
         query = _mask_query(query)
     if fragment:
         fragment = _FRAGMENT_PARAM_RE.sub(lambda m: m.group("prefix") + MASK, fragment)
+        if "%" in fragment:
+            fragment = _mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE)
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
     if netloc != parts.netloc:  # a host is there, so urlunsplit writes the ``//`` before it
@@ -295,10 +334,29 @@ def _mask_query(query: str) -> str:
     it) masked in place, and everything else as written. Was: the whole query decoded and encoded again
     (``parse_qsl``, ``urlencode``) as soon as one parameter was secret, which changed what the others said: ``a;b=1``
     became ``a%3Bb%3D1``, ``x=%2B%20`` became ``x=%2B+``, ``&&`` one ``&``, a bare ``flag`` ``flag=``."""
-    pieces = query.split("&")
-    masked = [f"{name}={MASK}" if _is_secret_param(unquote(name.replace("+", " "))) else piece
-              for piece in pieces for name in [piece.partition("=")[0]]]
-    return "&".join(masked)
+    return "&".join(_mask_query_piece(piece) for piece in query.split("&"))
+
+
+def _mask_query_piece(piece: str) -> str:
+    """One ``&``-separated piece of a query: its value masked whole where its name is secret; else from a secret
+    parameter after a ``;`` (``a=1;password=…``, which :func:`redact_text` masks too) to the piece's end (a ``;`` in
+    the password included: more is masked rather than less). Was: ``?a=1;password=x`` shown by :func:`redact_url`."""
+    name = piece.partition("=")[0]
+    if _is_secret_param(_decoded_name(name)):
+        return f"{name}={MASK}"
+    start = 0
+    while (semicolon := piece.find(";", start)) >= 0:
+        name, equals, _ = piece[semicolon + 1:].partition("=")
+        if equals and ";" not in name and _is_secret_param(_decoded_name(name)):
+            return f"{piece[:semicolon + 1]}{name}={MASK}"
+        start = semicolon + 1
+    return piece
+
+
+def _ends_with_secret_param(query: str) -> bool:
+    """Whether the last parameter of ``query`` is secret (also after a ``;``): a ``#`` after it is in its value."""
+    last = query.rpartition("&")[2]
+    return _mask_query_piece(last) != last
 
 
 #: A secret parameter in a URL's fragment (what follows its first ``#``), at its start or after ``?``, ``&`` or
@@ -341,8 +399,20 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     if "cookie" in lowered:
         text = _COOKIE_HEADER_RE.sub(_mask_header_value, text)
     text = _mask_credential_values(text)
-    text = _BEARER_RE.sub(lambda m: m.group("prefix") + MASK, text)
-    return _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _BEARER_RE.sub(_mask_bearer, text)
+    text = _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    return _mask_encoded_names(text) if "%" in text else text
+
+
+def _mask_bearer(found: re.Match[str]) -> str:
+    """``bearer <token>`` with the token masked, unless that ``bearer`` is a value, not a scheme before a credential:
+    a token's type (``token_type=bearer expires_in=7200``, ``token_type: bearer`` then a YAML line), or the value of
+    another ``=`` followed by a further ``name=value`` pair (a ``key=value`` line). Was: ``expires_in=7200`` masked.
+    ``auth=Bearer <token>`` is still masked: the word after the ``bearer`` is no pair."""
+    before = _BEARER_AS_VALUE_RE.search(found.string, max(0, found.start() - 40), found.start())
+    if before is not None and (before.group("typed") or _PAIR_RE.match(found.group("value"))):
+        return found.group()
+    return found.group("prefix") + MASK
 
 
 def _mask_header_value(found: re.Match[str]) -> str:

@@ -1,0 +1,90 @@
+"""``redact_url`` and ``redact_text`` mask the same parameters, and ``bearer`` masks a credential only where it stands
+before one. Was: ``?a=1;password=x`` shown by ``redact_url`` (masked by ``redact_text``), ``?%70assword=x`` shown by
+``redact_text`` and in a URL's fragment (masked in ``redact_url``'s query), ``X-Token=Bearer <token>`` showing the
+token, and ``token_type=bearer expires_in=7200`` or "missing bearer token" masking ordinary words."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from fediscope.redact import RedactingFilter, redact_text, redact_url
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://h.example/p?a=1;password=pw-1234", "https://h.example/p?a=1;password=***"),
+    ("https://h.example/p?a=1;password=pw-1234&b=2", "https://h.example/p?a=1;password=***&b=2"),
+    ("https://h.example/p?x;y=2&q=a%20b;access_token=tk-9&z", "https://h.example/p?x;y=2&q=a%20b;access_token=***&z"),
+    ("mysql+pymysql://fed@db:3306/fediscope?charset=utf8mb4;password=pw-1234",
+     "mysql+pymysql://fed@db:3306/fediscope?charset=utf8mb4;password=***"),
+    ("https://h.example/p?a=1;%70assword=pw-1234", "https://h.example/p?a=1;%70assword=***"),
+])
+def test_redact_url_masks_a_parameter_after_a_semicolon(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_text(f"GET {url} failed") == f"GET {shown} failed"  # free text says the same
+
+
+@pytest.mark.parametrize("url", ["https://h.example/p?a=1;b=2&c=3", "https://h.example/p?a;b&c=x;y",
+                                 "https://h.example/p?pass=1;words=2"])
+def test_a_query_without_a_secret_stays_as_written(url: str) -> None:
+    assert redact_url(url) == url
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("GET https://h.example/p?%70assword=pw-1234&b=2 failed", "GET https://h.example/p?%70assword=***&b=2 failed"),
+    ("GET https://h.example/p?a=1&api%2Dkey=k-1234 failed", "GET https://h.example/p?a=1&api%2Dkey=*** failed"),
+    ("posted user=alice&pass%77ord=pw-1234", "posted user=alice&pass%77ord=***"),
+    ("posted %70assword=pw-1234&user=alice", "posted %70assword=***&user=alice"),
+    ("https://h.example/cb#%61ccess_token=tk-1234&state=s", "https://h.example/cb#%61ccess_token=***&state=s"),
+])
+def test_a_percent_encoded_name_is_masked_in_text_and_url_alike(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+    for url in (word for word in text.split() if "://" in word):
+        assert redact_url(url) in shown, redact_url(url)
+
+
+@pytest.mark.parametrize("text", [
+    "GET https://h.example/p?q=a%20b&scope=read%20write&x%20y=1 ok",
+    "https://h.example/cb#state=a%2Fb&x%3Dy=1",
+])
+def test_an_encoded_name_that_is_no_secret_stays(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("text", [
+    "token_type=bearer expires_in=7200",  # logfmt: an OAuth answer's fields
+    "token_type=Bearer scope=read created_at=1767225600",
+    "token_type: bearer expires_in: 7200",
+    "token_type: bearer\nexpires_in: 7200",
+    "missing bearer token for h.example",  # prose about tokens
+    "the bearer tokens expired",
+])
+def test_bearer_as_a_value_or_a_word_swallows_nothing(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("Authorization: Bearer tk-abcdef123456", "Authorization: Bearer ***"),
+    ("refused (bearer tk-abcdef123456) by h.example", "refused (bearer ***) by h.example"),
+    ("auth=Bearer tk-abcdef123456 sent", "auth=Bearer *** sent"),  # a scheme and its token, after a `=`
+    ("X-Token=Bearer tk-abcdef123456 sent", "X-Token=Bearer *** sent"),  # was: X-Token=*** tk-abcdef123456
+    ("access_token=bearer tk-abcdef123456", "access_token=bearer ***"),
+    ("bearer token-abcdef123456 refused", "bearer *** refused"),  # a token that starts with the word
+])
+def test_a_bearer_token_is_still_masked(text: str, shown: str) -> None:
+    assert redact_text(text) == shown
+
+
+def test_a_log_record_masks_the_same(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("fediscope.test_redact_agreement")
+    handler = caplog.handler
+    handler.addFilter(RedactingFilter())
+    try:
+        with caplog.at_level(logging.WARNING, logger=log.name):
+            log.warning("GET %s answered token_type=bearer expires_in=7200",
+                        "https://h.example/p?a=1;password=pw-1234&%70assword=pw-5678")
+    finally:
+        handler.removeFilter(handler.filters[-1])
+    assert "pw-1234" not in caplog.text and "pw-5678" not in caplog.text, caplog.text
+    assert "?a=1;password=***&%70assword=*** answered token_type=bearer expires_in=7200" in caplog.text
