@@ -88,6 +88,7 @@ from fediscope.engine.visible_text import (
     QUOTE_INLINE_RE,
     TAG_RE,
     TRAILING_QUOTE_INLINE_RE,
+    caseless,
 )
 from fediscope.privacy import ERASED, PUBLIC_VISIBILITIES, STATUS_URI_PATTERN
 
@@ -221,17 +222,12 @@ _WS = r"[\t\n\f\r ]"
 ANCHOR_RE = rf'<[aA]{_WS}(?:[^>=]|={_WS}*(?:"[^"]*"|\x27[^\x27]*\x27|[^"\x27>\t\n\f\r ]))*(?:={_WS}*)?>'
 
 
-def _caseless(name: str) -> str:
-    """A regex of the ASCII name ``name`` in any case (``[cC][lL]…``), as HTML reads tag and attribute names: RE2,
-    Java and Python spell an inline case flag differently, a character class alike."""
-    return "".join(f"[{c.lower()}{c.upper()}]" for c in name)
-
-
 def _attribute_token(name: str, tokens: str) -> str:
-    """A regex of the attribute ``name`` (any case, :func:`_caseless`) whose value holds one of ``tokens`` (a regex)
-    as a token separated by HTML spaces, its value quoted with ``"`` or ``'``, or unquoted (then the whole value,
-    which ends at a space or the tag's ``>``), as an HTML parser reads attribute values."""
-    return (rf"{_WS}{_caseless(name)}{_WS}*={_WS}*"
+    """A regex of the attribute ``name`` (any case, :func:`~fediscope.engine.visible_text.caseless`) whose value
+    holds one of ``tokens`` (a regex) as a token separated by HTML spaces, its value quoted with ``"`` or ``'``, or
+    unquoted (then the whole value, which ends at a space or the tag's ``>``), as an HTML parser reads attribute
+    values."""
+    return (rf"{_WS}{caseless(name)}{_WS}*={_WS}*"
             rf"""(?:"(?:[^"]*{_WS})?{tokens}(?:{_WS}[^"]*)?"|'(?:[^']*{_WS})?{tokens}(?:{_WS}[^']*)?'"""
             rf"|{tokens}[\t\n\f\r >])")
 

@@ -21,15 +21,17 @@ import re
 #: that a tag ends a reference's number as it does in HTML (``&#9749<b>9</b>`` is ☕ and 9).
 TAG_RE = r"<[A-Za-z/!?][^>]*>"
 ENTITY_RE = r"&(?:#(?:[0-9]+|[xX][0-9a-fA-F]+);?|[A-Za-z0-9]+;)"
-def _caseless(name: str) -> str:
-    """A regex of the ASCII name ``name`` in any case (``[cC][lL]…``), as HTML reads tag and attribute names (a copy
-    of ``curate_sql._caseless``: this module is imported by it)."""
+
+
+def caseless(name: str) -> str:
+    """A regex of the ASCII name ``name`` in any case (``[cC][lL]…``), as HTML reads tag and attribute names: RE2,
+    Java and Python spell an inline case flag differently, a character class alike (also ``curate_sql``'s)."""
     return "".join(f"[{c.lower()}{c.upper()}]" for c in name)
 
 
 #: A tag opening or closing the element ``name`` (any case), without its ``<``/``</``; a line break, an anchor.
-_P, _SPAN, _BR, _A = _caseless("p"), _caseless("span"), _caseless("br"), _caseless("a")
-_CLASS_QUOTE_INLINE = f'{_caseless("class")}="quote-inline">'
+_P, _SPAN, _BR, _A = caseless("p"), caseless("span"), caseless("br"), caseless("a")
+_CLASS_QUOTE_INLINE = f'{caseless("class")}="quote-inline">'
 #: The fallback Mastodon writes at the start of the text of a quote post for clients that show no quotes (``<p
 #: class="quote-inline">RE: <a href="…">…</a></p>``), which clients that show quotes hide: a link to the quoted
 #: status, not text or a link of the author's. It is removed before ``url_count``, ``unicode_emoji_count`` and
