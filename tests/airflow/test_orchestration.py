@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from fediscope import orchestration as orch
-from fediscope.config import SourceSpec
+from fediscope.config import Settings, SourceSpec
 from fediscope.errors import ConfigError, UpstreamError
 
 
@@ -675,18 +675,25 @@ def test_cluster_spark_runs_the_jobs_through_spark_submit(spark_home: Path, spar
     assert not (tmp_path / "lake" / "_state" / "process.lock").exists()  # released after the jobs
 
 
-def test_a_cluster_master_that_does_not_answer_fails_before_spark_submit(spark_home: Path, tmp_path: Path) -> None:
-    """Was: spark-submit's JVM retried the master for over a minute, then the task failed with Spark's own last
-    log line. Now an EngineStartError naming the master (a scheduled task retries it), before any job is submitted
-    and before the lake is locked."""
-    from fediscope.errors import EngineStartError
-
+def _spark_at_a_closed_port(spark_home: Path, tmp_path: Path) -> tuple[str, Path, Settings, dict[str, str]]:
+    """A lake with data and the Airflow Variable's settings of the Spark engine at a master nobody listens at (a
+    port bound, then closed), with the environment of the fake spark-submit (``calls.jsonl`` records each job)."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         master = f"spark://127.0.0.1:{closed.getsockname()[1]}"
     lake = _lake_with_data(tmp_path / "lake")
     settings = orch.settings_from_overrides({"engine": "spark", "spark_master": master, "lake": str(lake)}, env={})
     env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+    return master, lake, settings, env
+
+
+def test_a_cluster_master_that_does_not_answer_fails_before_spark_submit(spark_home: Path, tmp_path: Path) -> None:
+    """Was: spark-submit's JVM retried the master for over a minute, then the task failed with Spark's own last
+    log line. Now an EngineStartError naming the master (a scheduled task retries it), before any job is submitted
+    and before the lake is locked."""
+    from fediscope.errors import EngineStartError
+
+    master, lake, settings, env = _spark_at_a_closed_port(spark_home, tmp_path)
 
     with pytest.raises(EngineStartError, match=rf"the Spark master of {master} does not answer \(127\.0\.0\.1:\d+: "
                                                r"connection refused"):
@@ -1563,12 +1570,7 @@ def test_a_cluster_master_that_does_not_answer_is_named_as_the_variable_sets_it(
     FEDISCOPE_SPARK_MASTER its right address? Or use FEDISCOPE_ENGINE=duckdb", variables the workers never set)."""
     from fediscope.errors import EngineStartError
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        master = f"spark://127.0.0.1:{closed.getsockname()[1]}"
-    lake = _lake_with_data(tmp_path / "lake")
-    settings = orch.settings_from_overrides({"engine": "spark", "spark_master": master, "lake": str(lake)}, env={})
-    env = {"SPARK_HOME": str(spark_home), "PATH": "/usr/bin:/bin", "FAKE_SPARK_LOG": str(tmp_path / "calls.jsonl")}
+    _, _, settings, env = _spark_at_a_closed_port(spark_home, tmp_path)
 
     with pytest.raises(EngineStartError) as raised:
         orch.process_window(settings, orch.BatchWindow(date(2026, 11, 23), date(2026, 11, 23)), env=env)
