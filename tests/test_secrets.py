@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filtered_logging import logged_through_filter
 
 from fediscope.cli.common import configure_logging
 from fediscope.config import Settings, load_settings, token_env_name
@@ -31,21 +32,6 @@ TOKEN = "tk-8sJ2mQ4xV7nB1cZ9kL5pR3wT6yH0dF2gA4eU7iO"
 DB_PASSWORD = "db-Vq7Hs2Lk9Pw4"
 SECRETS = (PSEUDONYM_KEY, API_KEY, TOKEN, DB_PASSWORD)
 FEDISCOPE = str(Path(sys.executable).with_name("fediscope"))
-
-
-def logged_through_filter(secrets: tuple[str, ...], name: str, *args: object) -> str:
-    """What a logger ``name`` writes through a :class:`RedactingFilter` of ``secrets`` for ``logger.error(*args)``."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter(secrets))
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        logger.error(*args)
-    finally:
-        logger.removeHandler(handler)
-    return stream.getvalue()
 
 
 def leaks(text: str | bytes, secrets: tuple[str, ...] = SECRETS) -> list[str]:
