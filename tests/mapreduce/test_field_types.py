@@ -92,9 +92,44 @@ CASES: list[tuple[str, str, str, Any, str]] = [
 def changed_lake(lake_dir: Path, where: str, field: str, value: Any) -> Path:
     """The recorded status and its author (as an ``accounts`` record), and in a batch of its own the one record
     changed; returns that batch."""
+    return changed_records_lake(lake_dir, [(where, field, value)])[0]
+
+
+def case_author(base: dict[str, Any], number: int | None) -> dict[str, Any]:
+    """The recorded author, or (``number``) another account of the same instance: its own id, name and key."""
+    if number is None:
+        return copy.deepcopy(base["account"])
+    account = base["account"]
+    name = f"{account['username']}_{number}"
+    return dict(copy.deepcopy(account), id=f"{account['id']}{number}", username=name, acct=name,
+                url=account["url"].replace(account["username"], name), uri=f"{account['uri']}{number}")
+
+
+def case_key(number: int | None) -> tuple[str, str]:
+    """The account key and the hashtag of the case ``number`` of :func:`changed_records_lake`."""
+    base = tagged_status()
+    return f"{case_author(base, number)['acct']}@{INSTANCE}".lower(), case_status(base, number)["tags"][0]["name"]
+
+
+def case_status(base: dict[str, Any], number: int | None) -> dict[str, Any]:
+    """The recorded status, or (``number``) a copy of it posted by :func:`case_author` under its own hashtag."""
+    if number is None:
+        return copy.deepcopy(base)
+    tag = f"{base['tags'][0]['name']}_{number}"
+    return dict(copy.deepcopy(base), id=f"{base['id']}{number}", uri=f"{base['uri']}{number}",
+                account=case_author(base, number), tags=[dict(base["tags"][0], name=tag,
+                                                              url=base["tags"][0]["url"] + f"_{number}")])
+
+
+def changed_records_lake(lake_dir: Path, changes: list[tuple[str, str, Any]]) -> list[Path]:
+    """:func:`changed_lake` of several changes in one lake: with one change, the recorded status and author as they
+    are; with more, change ``i`` on a copy of each of its own (:func:`case_status`, :func:`case_author` numbered
+    ``i``), so that each shows in rows of its own (its account's, its hashtag's). The untouched records land in one
+    batch per kind, the changed ones in one batch per kind; returns the batch holding each change's record."""
     base = tagged_status()
     lake = LocalLake(lake_dir)
     at = T0 + timedelta(minutes=1)
+    numbers: list[int | None] = [None] if len(changes) == 1 else list(range(1, len(changes) + 1))
 
     def land(entity: str, records: list[dict[str, Any]], minutes: int) -> Path:
         landed = write_batch(lake, entity, INSTANCE, [envelope(INSTANCE, "/api/v1/timelines/tag/x", r,
@@ -103,21 +138,29 @@ def changed_lake(lake_dir: Path, where: str, field: str, value: Any) -> Path:
         assert landed
         return lake_dir / landed
 
-    land("statuses", [base], 0)
-    land("accounts", [base["account"]], 1)
-    changed = copy.deepcopy(base)
-    changed.update(id=f"{base['id']}7", uri=f"{base['uri']}-7", favourites_count=3)
-    if where == "account":
-        account = dict(base["account"], followers_count=40)
-        account[field] = value
-        return land("accounts", [account], 2)
-    if where == "original":
-        original = changed
-        original[field] = value
-        changed = dict(copy.deepcopy(base), id=f"{base['id']}8", uri=f"{base['uri']}-8", reblog=original)
-    else:
-        (changed["account"] if where == "author" else changed)[field] = value
-    return land("statuses", [changed], 2)
+    land("statuses", [case_status(base, n) for n in numbers], 0)
+    land("accounts", [case_author(base, n) for n in numbers], 1)
+    statuses: list[dict[str, Any]] = []
+    accounts: list[dict[str, Any]] = []
+    for number, (where, field, value) in zip(numbers, changes, strict=True):
+        status = case_status(base, number)
+        changed = copy.deepcopy(status)
+        changed.update(id=f"{status['id']}7", uri=f"{status['uri']}-7", favourites_count=3)
+        if where == "account":
+            account = dict(case_author(base, number), followers_count=40)
+            account[field] = value
+            accounts.append(account)
+            continue
+        if where == "original":
+            original = changed
+            original[field] = value
+            changed = dict(copy.deepcopy(status), id=f"{status['id']}8", uri=f"{status['uri']}-8", reblog=original)
+        else:
+            (changed["account"] if where == "author" else changed)[field] = value
+        statuses.append(changed)
+    landed = {entity: land(entity, records, 2) for entity, records in (("statuses", statuses), ("accounts", accounts))
+              if records}
+    return [landed["accounts" if where == "account" else "statuses"] for where, _, _ in changes]
 
 
 def copied_lake_settings(lake_dir: Path, work: Path) -> tuple[Any, Path]:
@@ -130,15 +173,24 @@ def copied_lake_settings(lake_dir: Path, work: Path) -> tuple[Any, Path]:
                          store=f"sqlite:///{work / 'metrics.db'}"), copy_dir
 
 
-def duckdb_metrics(lake_dir: Path, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+#: The curated statuses' columns a read case's value shows in (:func:`duckdb_metrics` with ``statuses``), each
+#: status on its own: ``content_features`` sums them over every status of the lake.
+STATUS_COLUMNS = ("uri", "account_key", "favourites_count", "reblogs_count", "replies_count", "url_count",
+                  "custom_emoji_count", "unicode_emoji_count", "media_count", "visibility")
+STATUS_ROWS = f"SELECT {', '.join(STATUS_COLUMNS)} FROM statuses ORDER BY uri"
+
+
+def duckdb_metrics(lake_dir: Path, tmp_path: Path, statuses: bool = False) -> dict[str, list[dict[str, Any]]]:
     """The SQL metrics the chain reproduces, by the DuckDB engine over a copy of the lake (paths said as in the
-    lake); FediscopeError when its curation stops."""
+    lake); FediscopeError when its curation stops. ``statuses``: and under ``"statuses"`` the curated statuses'
+    :data:`STATUS_COLUMNS`."""
     settings, copy_dir = copied_lake_settings(lake_dir, tmp_path / "sql")
     metrics = load_metrics()
     try:
         with open_engine(settings, "duckdb") as engine:
             engine.curate()
-            return {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+            return {name: engine.run_metric(metrics[name]) for name in COLUMNS} | (
+                {"statuses": engine.query(STATUS_ROWS)} if statuses else {})
     except FediscopeError as exc:
         raise FediscopeError(str(exc).replace(str(copy_dir), str(lake_dir))) from None
 
@@ -240,7 +292,8 @@ SPARK_CASES = ["followers numeric string", "bot yes", "favourites fraction", "fa
                "favourites with a plus", "bot y", "author string", "content object", "visibility object"]
 
 
-def spark_metrics(lake_dir: Path, tmp_path: Path, spark: object) -> dict[str, list[dict[str, Any]]]:
+def spark_metrics(lake_dir: Path, tmp_path: Path, spark: object, statuses: bool = False,
+                  ) -> dict[str, list[dict[str, Any]]]:
     """:func:`duckdb_metrics`, by the Spark engine."""
     from fediscope.engine.spark_engine import SparkEngine
 
@@ -249,28 +302,52 @@ def spark_metrics(lake_dir: Path, tmp_path: Path, spark: object) -> dict[str, li
     try:
         with SparkEngine(settings, spark=spark) as engine:
             engine.curate()
-            return {name: engine.run_metric(metrics[name]) for name in COLUMNS}
+            return {name: engine.run_metric(metrics[name]) for name in COLUMNS} | (
+                {"statuses": engine.query(STATUS_ROWS)} if statuses else {})
     except FediscopeError as exc:
         raise type(exc)(str(exc).replace(str(copy_dir), str(lake_dir))) from None
 
 
+SPARK_READ = [c for c in CASES if c[0] in SPARK_CASES and c[4] == READ]
+SPARK_REFUSED = [c for c in CASES if c[0] in SPARK_CASES and c[4] == REFUSED]
+
+
 @pytest.mark.spark
-@pytest.mark.parametrize(("where", "field", "value", "outcome"), [c[1:] for c in CASES if c[0] in SPARK_CASES],
-                         ids=[c[0] for c in CASES if c[0] in SPARK_CASES])
-def test_spark_reads_a_field_of_another_type_as_duckdb(where: str, field: str, value: Any, outcome: str,
-                                                       tmp_path: Path, spark: object) -> None:
-    """Spark converts what DuckDB converts, and stops, naming the file and the field, where DuckDB stops. Was: NULL
-    where DuckDB converts (``"bot": "yes"``, ``"followers_count": "12"``, ``true`` or ``2.5`` as a count), the
-    field NULL or the status dropped where DuckDB stops, without a word."""
+def test_spark_reads_a_field_of_another_type_as_duckdb(tmp_path: Path, spark: object) -> None:
+    """Spark converts what DuckDB converts. Was: NULL where DuckDB converts (``"bot": "yes"``,
+    ``"followers_count": "12"``, ``true`` or ``2.5`` as a count).
+
+    Every read case in ONE lake (a curation costs Spark seconds whatever its size), each on a status and an account
+    of its own under a hashtag of its own (:func:`changed_records_lake`): its account's and its hashtag's rows are
+    compared on their own, naming the case, and so are its curated statuses (:data:`STATUS_COLUMNS`), before every
+    row of every metric (``content_features`` sums every status)."""
+    lake_dir = tmp_path / "lake"
+    changed_records_lake(lake_dir, [c[1:4] for c in SPARK_READ])
+    expected = duckdb_metrics(lake_dir, tmp_path, statuses=True)
+    got = spark_metrics(lake_dir, tmp_path, spark, statuses=True)
+    compared = COLUMNS | {"statuses": STATUS_COLUMNS}
+    for number, case in enumerate(SPARK_READ, 1):
+        mine = dict(zip(("account_key", "tag"), case_key(number), strict=True))
+        for name, columns in compared.items():
+            for column, value in mine.items():
+                if column in columns:
+                    rows = [r for r in expected[name] if r[column] == value]
+                    assert rows, (case[0], name, value)
+                    _same_rows([r for r in got[name] if r[column] == value], rows, f"{case[0]}: spark {name}")
+    for name in compared:
+        assert expected[name], name
+        _same_rows(got[name], expected[name], f"spark {name}, over the statuses of every case: "
+                                              f"{', '.join(c[0] for c in SPARK_READ)}")
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(("where", "field", "value"), [c[1:4] for c in SPARK_REFUSED],
+                         ids=[c[0] for c in SPARK_REFUSED])
+def test_spark_stops_where_duckdb_stops(where: str, field: str, value: Any, tmp_path: Path, spark: object) -> None:
+    """Spark stops, naming the file and the field, where DuckDB stops. Was: the field NULL or the status dropped,
+    without a word. A lake each: the first such record stops the curation."""
     lake_dir = tmp_path / "lake"
     batch = changed_lake(lake_dir, where, field, value)
-    if outcome == READ:
-        expected = duckdb_metrics(lake_dir, tmp_path)
-        got = spark_metrics(lake_dir, tmp_path, spark)
-        for name in COLUMNS:
-            assert expected[name], name
-            _same_rows(got[name], expected[name], f"spark {name}")
-        return
     with pytest.raises(FediscopeError):
         duckdb_metrics(lake_dir, tmp_path)
     with pytest.raises(LakeError) as raised:
