@@ -114,12 +114,18 @@ def test_spark_reads_and_writes_the_lake_directly(spark, webhdfs_server: WebHDFS
 @pytest.mark.spark
 def test_process_with_spark_directly_on_a_webhdfs_lake(spark, webhdfs_server: WebHDFSDouble,  # noqa: ANN001
                                                        tmp_path: Path) -> None:
+    """process's own steps over the lake's directory: its store, and the kept results it finds current on the next
+    run (read and written through WebHDFS). Three metrics, posted_days among them (it reads the lake's collection
+    start records too): every metric's rows on such a lake are compared with DuckDB's above (was: all 19 again)."""
     url = webhdfs_server.lake_url("/direct")
     _land_all(open_lake(url))
     settings = settings_for(tmp_path / "x", lake=url, spark_lake_uri=webhdfs_server.local("/direct").as_uri())
-    summary = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    chosen = {name: metric for name, metric in load_metrics().items()
+              if name in ("languages", "posted_days", "top_toots")}
+    summary = run_process(settings, engine="spark", metrics=chosen, progress=False, engine_options={"spark": spark})
     assert summary.curate["raw_files"] == len(BATCHES) and summary.metric_rows > 0
-    again = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
+    assert sorted(summary.metrics) == sorted(chosen), summary.metrics
+    again = run_process(settings, engine="spark", metrics=chosen, progress=False, engine_options={"spark": spark})
     assert again.curate["noop"] and again.metrics_skipped
 
 

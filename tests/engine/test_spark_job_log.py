@@ -8,6 +8,7 @@ every INFO line, each query's plans among them (27,000 lines on stderr for a cur
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
     """Spark's defaults: its ``conf`` directory as a Spark distribution ships it (a ``log4j2.properties.template``,
     which log4j2 does not read). The user's own ``log4j2.properties`` at INFO is honoured."""
     import pyspark
-    from engine_data import KEY, at, info_spark_conf_dir, land, policy, statuses
+    from engine_data import KEY, at, info_spark_conf_dir, interactions, land
     from jvm_options import QUICK_JVM
 
     from fediscope.lake.local import LocalLake
@@ -38,7 +39,12 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ or set JAVA_HOME")
     lake_dir = tmp_path / "lake"
-    land(LocalLake(lake_dir), "statuses", statuses("test_public_tl.json"), at(0), policy())
+    # A curation of one recorded fetch of /api/v1/instance/peers: a few Spark jobs (one merge), where a timeline's
+    # statuses took the statuses' passes and every other table's merges too (most of the test's time, in a JVM that
+    # runs this one job). It is still curate.py's own session and log set-up that is checked, and still a job that
+    # runs Spark jobs: their INFO lines are there when the user's log4j2.properties asks for them.
+    peers = interactions("test_instance_peers.json")[0]["response"]["body"]
+    land(LocalLake(lake_dir), "instance_peers", peers, at(0), endpoint="/api/v1/instance/peers")
     conf_dir = tmp_path / "conf"
     if conf == "user's log4j2.properties":
         info_spark_conf_dir(conf_dir)
@@ -62,6 +68,7 @@ def test_a_submitted_curation_logs_no_info_lines_unless_the_user_configured_them
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert done.stdout.splitlines()[-1].startswith("{"), done.stdout[-3000:]  # the summary
+    assert json.loads(done.stdout.splitlines()[-1])["peers"] == len(peers), done.stdout[-3000:]  # curated them
     job_info = [line for line in done.stderr.splitlines() if JOB_INFO.search(line)]
     if conf == "user's log4j2.properties":
         assert job_info, done.stderr[-3000:]
