@@ -72,14 +72,15 @@ def _curated_on_both(spark, lake_dir: Path, tmp_path: Path, today: date | None =
 
 # --- Scenarios curated alike on both engines, landed together ---------------------------------------------------
 # Each scenario below was a test with a lake of its own, curated once by Spark and once by DuckDB (~10-15 s of Spark
-# each). They land in ONE lake now, curated once per engine (the module-scoped ``alike`` fixture); each test asserts
+# each). They share three lakes now, each curated once per engine (the module-scoped ``alike`` fixture); a test asserts
 # its own scenario's rows, as before. What makes that sound (checked by the fixture, not assumed): each scenario is
 # also curated alone by DuckDB (cheap), and the rows the combined DuckDB curation has under that scenario's keys
 # (statuses by URI, accounts by key, hashtags by status, trends by instance and tag, deletions by instance and id)
-# must be exactly its alone rows, no key of two scenarios, and no row of no scenario: so no dedupe or latest-wins
-# rule acts across scenarios, and a scenario's rows in the combined lake are the rows its own lake had.
+# must be exactly its alone rows (a key two share, an author of both, has the same row in each), and no row may be
+# of no scenario: so no dedupe or latest-wins rule acts across scenarios, and a scenario's rows in the combined lake
+# are the rows its own lake had. Scenarios that do interfere go in different lakes (:data:`_GROUPS`).
 
-#: The key of a curated table's row, by table, that the scenarios must not share.
+#: The key of a curated table's row, by table: what a dedupe or latest-wins rule of curation merges on.
 _KEYS = {"statuses": ("uri",), "accounts": ("account_key",), "hashtags": ("status_uri",),
          "tag_trends": ("instance", "tag"), "status_deletions": ("instance", "status_id")}
 
