@@ -6,6 +6,7 @@ One SparkSession for the whole test session (the ``spark`` fixture of tests/conf
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -67,6 +68,240 @@ def _curated_on_both(spark, lake_dir: Path, tmp_path: Path, today: date | None =
     with DuckDBEngine(settings_for(twin, **settings)) as engine:
         on_duckdb = engine.curate(today=today).as_dict()
     return twin, {"spark": on_spark, "duckdb": on_duckdb}
+
+
+# --- Scenarios curated alike on both engines, landed together ---------------------------------------------------
+# Each scenario below was a test with a lake of its own, curated once by Spark and once by DuckDB (~10-15 s of Spark
+# each). They share three lakes now, each curated once per engine (the module-scoped ``alike`` fixture); a test asserts
+# its own scenario's rows, as before. What makes that sound (checked by the fixture, not assumed): each scenario is
+# also curated alone by DuckDB (cheap), and the rows the combined DuckDB curation has under that scenario's keys
+# (statuses by URI, accounts by key, hashtags by status, trends by instance and tag, deletions by instance and id)
+# must be exactly its alone rows (a key two share, an author of both, has the same row in each), and no row may be
+# of no scenario: so no dedupe or latest-wins rule acts across scenarios, and a scenario's rows in the combined lake
+# are the rows its own lake had. Scenarios that do interfere go in different lakes (:data:`_GROUPS`).
+
+#: The key of a curated table's row, by table: what a dedupe or latest-wins rule of curation merges on.
+_KEYS = {"statuses": ("uri",), "accounts": ("account_key",), "hashtags": ("status_uri",),
+         "tag_trends": ("instance", "tag"), "status_deletions": ("instance", "status_id")}
+
+
+def _key(table: str, row: dict[str, object]) -> tuple[object, ...]:
+    return tuple(row[k] for k in _KEYS[table])
+
+
+class _Alike:
+    """The combined lake of the ``alike`` scenarios curated by Spark (``spark_dir``) and DuckDB (``duck_dir``), each
+    engine's curation summary, what each scenario's landing returned and the keys of its rows per table."""
+
+    def __init__(self, spark_dir: Path, duck_dir: Path, summaries: dict[str, dict[str, object]],
+                 landed: dict[str, dict[str, object]], owned: dict[str, dict[str, set[tuple[object, ...]]]]) -> None:
+        self.spark_dir, self.duck_dir, self.summaries, self.landed, self.owned = (
+            spark_dir, duck_dir, summaries, landed, owned)
+
+    def rows(self, scenario: str, table: str, engine: str = "spark") -> list[dict[str, object]]:
+        """The rows of ``scenario`` in ``table`` as ``engine`` curated the combined lake: those under its keys, and
+        any of no scenario's keys (none on DuckDB, the fixture checked; on Spark a row DuckDB does not make, e.g. of
+        a status that is not public, which every scenario of the lake then sees)."""
+        everyone = set().union(*(owned[table] for owned in self.owned.values()))
+        keys = self.owned[scenario][table]
+        lake_dir = self.spark_dir if engine == "spark" else self.duck_dir
+        return [r for r in read_table(lake_dir, table) if _key(table, r) in keys or _key(table, r) not in everyone]
+
+    def assert_alike(self, scenario: str, *tables: str) -> None:
+        """The rows of ``scenario`` in each of ``tables`` are the same on Spark as on DuckDB: those under its keys,
+        then those under no scenario's key (a row Spark makes and DuckDB does not, or makes with another key: it
+        may be another scenario's of this lake, which fails on its own rows too)."""
+        for table in tables:
+            everyone = set().union(*(owned[table] for owned in self.owned.values()))
+            spark_rows, duckdb_rows = self.rows(scenario, table), self.rows(scenario, table, "duckdb")
+            mine = [sorted(repr(r) for r in rows if _key(table, r) in self.owned[scenario][table])
+                    for rows in (spark_rows, duckdb_rows)]
+            assert mine[0] == mine[1], f"{scenario}: {table}"
+            stray = [r for r in spark_rows if _key(table, r) not in everyone]
+            assert not stray, f"{scenario}: {table}: on Spark, rows under no scenario's key: {stray}"
+
+
+def _land_lower_cased(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    import copy
+
+    words = ["ΟΔΟΣ", "İzmir", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
+    base = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags"))
+    variants = []
+    for i, word in enumerate(words):
+        status = copy.deepcopy(base)
+        status.update(uri=f"{base['uri']}-{i}", id=f"{base['id']}{i}",
+                      tags=[dict(base["tags"][0], name=word)],
+                      account=dict(base["account"], acct=f"{base['account']['acct']}@{word}.example"))
+        variants.append(status)
+    land(lake, "statuses", variants, at(1), None)
+    (trend,) = interactions("test_suggested_tags.json")[1]["response"]["body"]
+    land(lake, "trends_tags", [dict(trend, name=w) for w in words], at(1), endpoint="/api/v1/trends/tags")
+    return {}
+
+
+def _land_blank_tags(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    status = statuses("test_hashtag_tl.json", method="POST")[0]
+    blank = ["", " ", "\u3000"]
+    land(lake, "statuses", [dict(status, tags=[*(dict(status["tags"][0], name=n) for n in blank), *status["tags"]])],
+         at(1), None)
+    trends = interactions("test_suggested_tags.json")[1]["response"]["body"]
+    land(lake, "trends_tags", [*trends, *(dict(trends[0], name=n) for n in blank)], at(1),
+         endpoint="/api/v1/trends/tags")
+    replies = [s for s in statuses("test_status_reply_with_quote.json") if "yoooo check this out" in s["content"]]
+    quoting = [with_quote_fallback(replies[0], form) for form in QUOTE_FALLBACKS]
+    land(lake, "statuses", [*replies[:1], *quoting], at(2), policy())
+    return {"trends": trends, "replies": replies, "quoting": quoting}
+
+
+def _land_quoted_authors(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    for i, name in enumerate(("test_status_quote_revoke.json", "test_status_post_with_quote.json",
+                              "test_status_reply_with_quote.json")):
+        for j, status in enumerate(snapshots(name)):
+            land(lake, "statuses", [status], at(10 * i + j), policy())
+    return {}
+
+
+def _land_home_snapshot(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    privacy = policy()
+    handle_domain = privacy.use_handle_domain("social.example.com", "example.com")  # the policy learns it here
+    post = statuses("test_public_tl.json", method="POST")[0]
+    admin = next(s for s in statuses("test_public_tl.json", method="GET", path_contains="local=1")
+                 if s["account"]["acct"] == "admin")
+    for status, home, domain, counts in ((post, INSTANCE, INSTANCE, (120, 80, 40)),
+                                         (admin, "social.example.com", "example.com", (-1, -1, 40))):
+        land(lake, "statuses", [author_counts(status, *counts)], at(1), privacy, instance=home)
+        copy = federated_copy(status, "8880001", home=domain)
+        land(lake, "statuses", [author_counts(copy, -1, -1, 40)], at(2), privacy, instance="remote.example")
+        land(lake, "statuses", [author_counts(copy, 100, 70, 35)], at(3), privacy, instance="other.example")
+    return {"handle_domain": handle_domain}
+
+
+def _land_versions_of_one_fetch(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    from erased_versions import as_erased, reply_and_quote
+
+    from fediscope.lake.batches import write_batch
+    from fediscope.lake.layout import envelope
+
+    reply, quote, accounts = reply_and_quote()
+    privacy = policy()
+    landed = [envelope(INSTANCE, "/api/v1/timelines/public", privacy.apply("statuses", s, INSTANCE), at(10))
+              for s in (reply, quote)]
+    tagged = next(s for s in statuses("test_hashtag_tl.json") if s["tags"] and not s["reblog"])
+    write_batch(lake, "statuses", INSTANCE, landed, fetched_at=at(10))
+    write_batch(lake, "statuses", INSTANCE, as_erased(landed, accounts, at(10), scratch, privacy), fetched_at=at(10))
+    for names in (["a", "b"], ["a!"]):
+        land(lake, "statuses", [{**tagged, "tags": [dict(tagged["tags"][0], name=n) for n in names]}], at(11), privacy)
+    return {"reply": reply, "quote": quote, "tagged": tagged}
+
+
+def _land_not_public(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    from non_public_statuses import boost, land_raw, recorded, tagged, with_visibility
+
+    land(lake, "statuses", statuses("test_public_tl.json"), at(0), policy())
+    land_raw(lake, [tagged()], at(1), policy())
+    land_raw(lake, [with_visibility(tagged(), "private")], at(2), policy())  # the latest version wins: not public
+    shared = boost()
+    shared["reblog"] = with_visibility(shared["reblog"], "private")
+    quote = recorded("test_status_post_with_quote.json", lambda s: (s.get("quote") or {}).get("quoted_status"))
+    quote["quote"]["quoted_status"] = with_visibility(quote["quote"]["quoted_status"], "direct")
+    land_raw(lake, [shared, quote], at(3))  # as collected, without privacy: the policy would drop the private parts
+    return {"tagged": tagged(), "shared": shared, "quote": quote}
+
+
+def _land_unpseudonymised_origin(lake: LocalLake, scratch: Path) -> dict[str, object]:
+    from streamed_deletions import land_deletion
+
+    from fediscope.privacy import status_origin
+
+    status = next(s for s in statuses("test_public_tl.json") if status_origin(s["uri"]) and not s.get("reblog"))
+    home, home_id = status_origin(status["uri"])
+    copy = dict(status, id="777777", account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
+    land(lake, "statuses", [copy], at(1), None, instance="other.example")
+    land_deletion(lake, home_id, home, at(2))
+    return {"home": home, "home_id": home_id}
+
+
+#: The scenarios landed together, by the name their tests' failures give.
+_SCENARIOS = {"lower_cased": _land_lower_cased, "blank_tags": _land_blank_tags,
+              "quoted_authors": _land_quoted_authors, "home_snapshot": _land_home_snapshot,
+              "versions_of_one_fetch": _land_versions_of_one_fetch, "not_public": _land_not_public,
+              "unpseudonymised_origin": _land_unpseudonymised_origin}
+
+
+def _combine(scenarios: dict[str, object], root: Path) -> tuple[Path, dict[str, dict[str, object]],
+                                                                 dict[str, dict[str, set[tuple[object, ...]]]]]:
+    """Land each of ``scenarios`` in a lake of its own under ``root`` and curate it there with DuckDB; copy their raw
+    files into one lake (no file of two). The combined lake's root, what each landing returned and its keys per table
+    (:data:`_KEYS`)."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    combined = root / "combined" / "lake"
+    landed, owned = {}, {}
+    for name, land_scenario in scenarios.items():
+        alone = root / name / "lake"
+        landed[name] = land_scenario(LocalLake(alone), root / name / "scratch")
+        for file in (alone / "raw").rglob("*"):
+            if file.is_file():
+                target = combined / file.relative_to(alone)
+                assert not target.exists(), f"{name}: {target} is landed by another scenario too"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target)
+        with DuckDBEngine(settings_for(alone)) as engine:
+            engine.curate()
+        owned[name] = {t: {_key(t, r) for r in read_table(alone, t)} for t in _KEYS}
+    return combined, landed, owned
+
+
+def _assert_apart(root: Path, twin: Path, owned: dict[str, dict[str, set[tuple[object, ...]]]]) -> None:
+    """The combined lake curated by DuckDB at ``twin`` has each scenario's alone rows under its keys (no rule acted
+    across scenarios: a key two scenarios share, an author of both, has the same row in each and in the combined
+    lake) and no row of none."""
+    for table in _KEYS:
+        rows = read_table(twin, table)
+        keys = set().union(*(mine[table] for mine in owned.values()))
+        assert {_key(table, r) for r in rows} <= keys, f"{table}: rows of no scenario in the combined lake"
+        for name, mine in owned.items():
+            together = sorted(repr(r) for r in rows if _key(table, r) in mine[table])
+            assert together == sorted(map(repr, read_table(root / name / "lake", table))), (
+                f"{name}: its {table} rows differ when landed with the other scenarios")
+
+
+#: The scenarios that share a lake, by lake: no two with a rule acting across them (found with
+#: :func:`_assert_apart`; e.g. ``blank_tags`` and ``quoted_authors`` land the same recorded reply, the
+#: ``not_public`` public timeline has the status whose copy ``unpseudonymised_origin`` deletes).
+_GROUPS = (("lower_cased", "blank_tags", "not_public"), ("quoted_authors", "home_snapshot"),
+           ("versions_of_one_fetch", "unpseudonymised_origin"))
+
+
+@pytest.fixture(scope="module")
+def alike(spark, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], _Alike]:  # noqa: ANN001
+    """The lake of a scenario's group (:data:`_GROUPS`), curated once by Spark and once by DuckDB (a copy of its raw
+    files) after checking that its scenarios do not interfere (:func:`_assert_apart`); built when a test first asks
+    for one of its scenarios."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    built: dict[tuple[str, ...], _Alike] = {}
+
+    def of(scenario: str) -> _Alike:
+        (group,) = [g for g in _GROUPS if scenario in g]
+        if group not in built:
+            root = tmp_path_factory.mktemp("alike")
+            combined, landed, owned = _combine({name: _SCENARIOS[name] for name in group}, root)
+            twin = root / "twin" / "lake"
+            shutil.copytree(combined / "raw", twin / "raw")
+            with DuckDBEngine(settings_for(twin)) as engine:
+                on_duckdb = engine.curate().as_dict()
+            _assert_apart(root, twin, owned)
+            with SparkEngine(settings_for(combined), spark=spark) as engine:
+                on_spark = engine.curate().as_dict()
+            built[group] = _Alike(combined, twin, {"spark": on_spark, "duckdb": on_duckdb}, landed, owned)
+        return built[group]
+
+    return of
 
 
 def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
@@ -277,22 +512,14 @@ def test_spark_reads_tables_curated_before_a_column_existed(spark, lake: LocalLa
     assert rows[second["id"]]["deleted"] is True
 
 
-def test_spark_derives_the_origin_of_unpseudonymised_uris(spark, lake: LocalLake, lake_dir: Path) -> None:  # noqa: ANN001
+def test_spark_derives_the_origin_of_unpseudonymised_uris(alike: Callable[[str], _Alike]) -> None:
     """Privacy off: the origin comes from the REAL recorded URI through Spark's regex functions, as on DuckDB, and a
-    deletion from the home instance reaches a copy fetched elsewhere."""
-    from streamed_deletions import land_deletion
-
-    from fediscope.privacy import status_origin
-
-    status = next(s for s in statuses("test_public_tl.json") if status_origin(s["uri"]) and not s.get("reblog"))
-    home, home_id = status_origin(status["uri"])
-    copy = dict(status, id="777777", account=dict(status["account"], acct=f"{status['account']['acct']}@{home}"))
-    land(lake, "statuses", [copy], at(1), None, instance="other.example")
-    land_deletion(lake, home_id, home, at(2))
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    (row,) = read_table(lake_dir, "statuses")
-    assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True)
+    deletion from the home instance reaches a copy fetched elsewhere (:func:`_land_unpseudonymised_origin`)."""
+    name = "unpseudonymised_origin"
+    lake = alike(name)
+    home, home_id = (lake.landed[name][k] for k in ("home", "home_id"))
+    (row,) = lake.rows(name, "statuses")
+    assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True), name
 
 
 def test_spark_applies_a_deletion_of_a_copy_superseded_in_an_earlier_run(spark, lake: LocalLake,  # noqa: ANN001
@@ -319,104 +546,67 @@ def test_spark_derives_origins_from_whole_uris_only(spark, lake_dir: Path) -> No
         assert derived_origins(engine) == ORIGIN_CASES
 
 
-def test_tags_and_keys_lower_cased_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                         tmp_path: Path) -> None:
+def test_tags_and_keys_lower_cased_alike_on_both_engines(alike: Callable[[str], _Alike]) -> None:
     """Spark's lower() follows Unicode's contextual rules (a final capital sigma → ς, İ → i + combining dot), DuckDB's
     lowers code point by code point: the curation SQL's lower-casing gives both engines the same tags and keys.
-    Input: a REAL recorded hashtag status and REAL trending tags, names and the author's domain renamed."""
-    import copy
-
-    from engine_data import interactions
-
-    words = ["ΟΔΟΣ", "İzmir", "ΑΘΗΝΑΣ_ΣΗΜΕΡΑ"]
-    base = next(s for s in statuses("test_hashtag_tl.json") if s.get("tags"))
-    variants = []
-    for i, word in enumerate(words):
-        status = copy.deepcopy(base)
-        status.update(uri=f"{base['uri']}-{i}", id=f"{base['id']}{i}",
-                      tags=[dict(base["tags"][0], name=word)],
-                      account=dict(base["account"], acct=f"{base['account']['acct']}@{word}.example"))
-        variants.append(status)
-    land(lake, "statuses", variants, at(1), None)
-    (trend,) = interactions("test_suggested_tags.json")[1]["response"]["body"]
-    land(lake, "trends_tags", [dict(trend, name=w) for w in words], at(1), endpoint="/api/v1/trends/tags")
-    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
-    assert {r["tag"] for r in read_table(twin, "hashtags")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}
-    for table in ("statuses", "accounts", "hashtags", "tag_trends"):
-        assert _rows(lake_dir, table) == _rows(twin, table), table
+    Input (:func:`_land_lower_cased`): a REAL recorded hashtag status and REAL trending tags, names and the author's
+    domain renamed."""
+    name = "lower_cased"
+    lake = alike(name)
+    assert {r["tag"] for r in lake.rows(name, "hashtags", "duckdb")} == {"οδοσ", "izmir", "αθηνασ_σημερα"}, name
+    lake.assert_alike(name, "statuses", "accounts", "hashtags", "tag_trends")
 
 
-def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
-                                                                             lake_dir: Path, tmp_path: Path) -> None:
+def test_blank_tags_and_lengths_as_written_are_curated_alike_on_both_engines(alike: Callable[[str], _Alike]) -> None:
     """A tag name that is empty or white space only is no tag on Spark either (statuses, hashtags, trending tags),
     a status landed with privacy on has the length of its text as written there too, and another server's quote
     fallback at the end of a text (``engine_data.QUOTE_FALLBACKS``) is neither a link nor text there either. REAL
     recorded statuses (a tagged one with such tag names added, a reply quoting, with each fallback appended) and REAL
-    trending tags."""
-    status = statuses("test_hashtag_tl.json", method="POST")[0]
-    blank = ["", " ", "\u3000"]
-    land(lake, "statuses", [dict(status, tags=[*(dict(status["tags"][0], name=n) for n in blank), *status["tags"]])],
-         at(1), None)
-    trends = interactions("test_suggested_tags.json")[1]["response"]["body"]
-    land(lake, "trends_tags", [*trends, *(dict(trends[0], name=n) for n in blank)], at(1),
-         endpoint="/api/v1/trends/tags")
-    replies = [s for s in statuses("test_status_reply_with_quote.json") if "yoooo check this out" in s["content"]]
-    quoting = [with_quote_fallback(replies[0], form) for form in QUOTE_FALLBACKS]
-    land(lake, "statuses", [*replies[:1], *quoting], at(2), policy())
-    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
-    for table in ("statuses", "hashtags", "tag_trends"):
-        assert _rows(lake_dir, table) == _rows(twin, table), table
-    rows = read_table(lake_dir, "statuses")  # Spark's
-    assert sorted(tag for r in rows for tag in r["hashtags"]) == ["hoot"]
-    assert [r["tag"] for r in read_table(lake_dir, "hashtags")] == ["hoot"]
-    assert {r["tag"] for r in read_table(lake_dir, "tag_trends")} == {t["name"].lower() for t in trends}
+    trending tags (:func:`_land_blank_tags`)."""
+    name = "blank_tags"
+    lake = alike(name)
+    trends, replies, quoting = (lake.landed[name][k] for k in ("trends", "replies", "quoting"))
+    lake.assert_alike(name, "statuses", "hashtags", "tag_trends")
+    rows = lake.rows(name, "statuses")  # Spark's
+    assert sorted(tag for r in rows for tag in r["hashtags"]) == ["hoot"], name
+    assert [r["tag"] for r in lake.rows(name, "hashtags")] == ["hoot"], name
+    assert {r["tag"] for r in lake.rows(name, "tag_trends")} == {t["name"].lower() for t in trends}, name
     (reply,) = [r for r in rows if r["status_id"] == replies[0]["id"]]
-    assert reply["content_length"] == len("@mastodonpy_test yoooo check this out")
+    assert reply["content_length"] == len("@mastodonpy_test yoooo check this out"), name
     for quote in quoting:
         (row,) = [r for r in rows if r["status_id"] == quote["id"]]
-        assert (row["content_length"], row["url_count"]) == (reply["content_length"], reply["url_count"]), quote["uri"]
+        assert (row["content_length"], row["url_count"]) == (reply["content_length"], reply["url_count"]), (
+            f"{name}: {quote['uri']}")
 
 
-def test_quoted_authors_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                          tmp_path: Path) -> None:
-    """REAL recorded quotes (accepted, revoked, a reply quoting): the same rows on Spark as on DuckDB."""
-    for i, name in enumerate(("test_status_quote_revoke.json", "test_status_post_with_quote.json",
-                              "test_status_reply_with_quote.json")):
-        for j, status in enumerate(snapshots(name)):
-            land(lake, "statuses", [status], at(10 * i + j), policy())
-    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
-    assert _schema(lake_dir, "statuses") == _schema(twin, "statuses")
-    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
-    quoted = {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} - {None}
-    assert quoted == {policy().account_key("mastodonpy_test", "localhost:3000")}
+def test_quoted_authors_are_curated_alike_on_both_engines(alike: Callable[[str], _Alike]) -> None:
+    """REAL recorded quotes (accepted, revoked, a reply quoting; :func:`_land_quoted_authors`): the same rows on
+    Spark as on DuckDB."""
+    name = "quoted_authors"
+    lake = alike(name)
+    assert _schema(lake.spark_dir, "statuses") == _schema(lake.duck_dir, "statuses"), name
+    lake.assert_alike(name, "statuses")
+    quoted = {r["quoted_account_key"] for r in lake.rows(name, "statuses")} - {None}
+    assert quoted == {policy().account_key("mastodonpy_test", "localhost:3000")}, name
 
 
-def test_an_accounts_home_snapshot_wins_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                               tmp_path: Path) -> None:
+def test_an_accounts_home_snapshot_wins_alike_on_both_engines(alike: Callable[[str], _Alike]) -> None:
     """REAL recorded statuses of two authors, each as its home server gave it and, fetched later, as other servers
     show it (their own id, the author's ``acct`` with its domain; only the counts change): one author's home is the
-    recorded server, the other's a server serving a handle domain (``social.example.com`` for ``example.com``).
-    The same account rows on Spark as on DuckDB: the home server's counts, not the remote hidden (-1) or stale
-    ones; the second author's home server hides followers and follows, which stay hidden."""
-    privacy = policy()
-    assert privacy.use_handle_domain("social.example.com", "example.com") == "example.com"
-    post = statuses("test_public_tl.json", method="POST")[0]
-    admin = next(s for s in statuses("test_public_tl.json", method="GET", path_contains="local=1")
-                 if s["account"]["acct"] == "admin")
-    for status, home, domain, counts in ((post, INSTANCE, INSTANCE, (120, 80, 40)),
-                                         (admin, "social.example.com", "example.com", (-1, -1, 40))):
-        land(lake, "statuses", [author_counts(status, *counts)], at(1), privacy, instance=home)
-        copy = federated_copy(status, "8880001", home=domain)
-        land(lake, "statuses", [author_counts(copy, -1, -1, 40)], at(2), privacy, instance="remote.example")
-        land(lake, "statuses", [author_counts(copy, 100, 70, 35)], at(3), privacy, instance="other.example")
-    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
-    assert _schema(lake_dir, "accounts") == _schema(twin, "accounts")
-    assert _rows(lake_dir, "accounts") == _rows(twin, "accounts")
-    rows = sorted(read_table(lake_dir, "accounts"), key=lambda r: r["instance"])
+    recorded server, the other's a server serving a handle domain (``social.example.com`` for ``example.com``;
+    :func:`_land_home_snapshot`). The same account rows on Spark as on DuckDB: the home server's counts, not the
+    remote hidden (-1) or stale ones; the second author's home server hides followers and follows, which stay
+    hidden."""
+    name = "home_snapshot"
+    lake = alike(name)
+    assert lake.landed[name]["handle_domain"] == "example.com", name
+    assert _schema(lake.spark_dir, "accounts") == _schema(lake.duck_dir, "accounts"), name
+    lake.assert_alike(name, "accounts")
+    rows = sorted(lake.rows(name, "accounts"), key=lambda r: r["instance"])
     counts = [(r["followers_count"], r["following_count"], r["statuses_count"]) for r in rows]
-    assert counts == [(-1, -1, 40), (120, 80, 40)]
+    assert counts == [(-1, -1, 40), (120, 80, 40)], name
     assert [(r["instance"], r["fetched_from"]) for r in rows] == [("example.com", "social.example.com"),
-                                                                  (INSTANCE, INSTANCE)]
+                                                                  (INSTANCE, INSTANCE)], name
 
 
 def test_spark_leaves_out_what_the_curated_retention_expires_as_duckdb_does(  # noqa: ANN001
@@ -444,60 +634,41 @@ def test_spark_leaves_out_what_the_curated_retention_expires_as_duckdb_does(  # 
     assert {str(r["dt"]) for r in read_table(lake_dir, "statuses")} == {"2026-08-20"}
 
 
-def test_versions_of_one_fetch_have_the_same_winner_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                                    tmp_path: Path) -> None:
+def test_versions_of_one_fetch_have_the_same_winner_on_both_engines(alike: Callable[[str], _Alike]) -> None:
     """Versions that tie on the fetch and the counts: a REAL reply and quote and their versions as an erasure
     rewrote them, and two copies of a REAL tagged status that differ only in their hashtag lists (the lists compare
-    alike on both engines). The same rows on Spark as on DuckDB: the erasure's version of each."""
-    from erased_versions import as_erased, reply_and_quote
-
+    alike on both engines; :func:`_land_versions_of_one_fetch`). The same rows on Spark as on DuckDB: the erasure's
+    version of each."""
     from fediscope.gdpr.subject import ERASED
-    from fediscope.lake.batches import write_batch
-    from fediscope.lake.layout import envelope
 
-    reply, quote, accounts = reply_and_quote()
-    privacy = policy()
-    landed = [envelope(INSTANCE, "/api/v1/timelines/public", privacy.apply("statuses", s, INSTANCE), at(10))
-              for s in (reply, quote)]
-    tagged = next(s for s in statuses("test_hashtag_tl.json") if s["tags"] and not s["reblog"])
-    write_batch(lake, "statuses", INSTANCE, landed, fetched_at=at(10))
-    write_batch(lake, "statuses", INSTANCE, as_erased(landed, accounts, at(10), tmp_path / "scratch", privacy),
-                fetched_at=at(10))
-    for names in (["a", "b"], ["a!"]):
-        land(lake, "statuses", [{**tagged, "tags": [dict(tagged["tags"][0], name=n) for n in names]}], at(11), privacy)
-    twin = _curated_on_both(spark, lake_dir, tmp_path)[0]
-    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
-    rows = {row["status_id"]: row for row in read_table(lake_dir, "statuses")}
-    assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[quote["id"]]["quoted_account_key"] is None
-    assert rows[tagged["id"]]["hashtags"] == ["a", "b"]  # ['a', 'b'] sorts before ['a!'], as 'a' before 'a!'
+    name = "versions_of_one_fetch"
+    lake = alike(name)
+    reply, quote, tagged = (lake.landed[name][k] for k in ("reply", "quote", "tagged"))
+    lake.assert_alike(name, "statuses")
+    rows = {row["status_id"]: row for row in lake.rows(name, "statuses")}
+    assert rows[reply["id"]]["in_reply_to_id"] == ERASED and rows[quote["id"]]["quoted_account_key"] is None, name
+    assert rows[tagged["id"]]["hashtags"] == ["a", "b"], name  # ['a', 'b'] sorts before ['a!'], as 'a' before 'a!'
 
 
-def test_spark_leaves_out_the_statuses_that_are_not_public_as_duckdb_does(  # noqa: ANN001
-        spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:
+def test_spark_leaves_out_the_statuses_that_are_not_public_as_duckdb_does(alike: Callable[[str], _Alike]) -> None:
     """Raw files landed by other means than the collectors: REAL recorded statuses with only their visibility changed
-    (tests/non_public_statuses.py) — a tagged status later fetched followers-only, a public boost of a followers-only
-    status, a quote of one. One Spark curation: the rows DuckDB makes, none of those statuses, the same count."""
-    from non_public_statuses import boost, land_raw, recorded, tagged, visible, with_visibility
+    (tests/non_public_statuses.py; :func:`_land_not_public`) — a tagged status later fetched followers-only, a public
+    boost of a followers-only status, a quote of one. One Spark curation: the rows DuckDB makes, none of those
+    statuses, the same count (the other scenarios of its lake land none that is not public)."""
+    from non_public_statuses import visible
 
-    land(lake, "statuses", statuses("test_public_tl.json"), at(0), policy())
-    land_raw(lake, [tagged()], at(1), policy())
-    land_raw(lake, [with_visibility(tagged(), "private")], at(2), policy())  # the latest version wins: not public
-    shared = boost()
-    shared["reblog"] = with_visibility(shared["reblog"], "private")
-    quote = recorded("test_status_post_with_quote.json", lambda s: (s.get("quote") or {}).get("quoted_status"))
-    quote["quote"]["quoted_status"] = with_visibility(quote["quote"]["quoted_status"], "direct")
-    land_raw(lake, [shared, quote], at(3))  # as collected, without privacy: the policy would drop the private parts
-
-    twin, summaries = _curated_on_both(spark, lake_dir, tmp_path)
-
-    uris = {r["uri"] for r in visible(read_table(lake_dir, "statuses"))}  # the markers of the others apart
-    assert policy().apply("statuses", tagged(), INSTANCE)["uri"] not in uris
-    assert not uris & {shared["uri"], shared["reblog"]["uri"]} and quote["uri"] in uris
-    assert {r["quoted_account_key"] for r in read_table(lake_dir, "statuses")} == {None}
-    assert "hoot" not in {r["tag"] for r in read_table(lake_dir, "hashtags")}
-    assert summaries["spark"]["non_public_left_out"] == summaries["duckdb"]["non_public_left_out"] == 3
-    for table in ("statuses", "accounts", "hashtags"):
-        assert _rows(lake_dir, table) == _rows(twin, table), table
+    name = "not_public"
+    lake = alike(name)
+    tagged, shared, quote = (lake.landed[name][k] for k in ("tagged", "shared", "quote"))
+    rows = lake.rows(name, "statuses")
+    uris = {r["uri"] for r in visible(rows)}  # the markers of the others apart
+    assert policy().apply("statuses", tagged, INSTANCE)["uri"] not in uris, name
+    assert not uris & {shared["uri"], shared["reblog"]["uri"]} and quote["uri"] in uris, name
+    assert {r["quoted_account_key"] for r in rows} == {None}, name
+    assert "hoot" not in {r["tag"] for r in lake.rows(name, "hashtags")}, name
+    summaries = lake.summaries
+    assert summaries["spark"]["non_public_left_out"] == summaries["duckdb"]["non_public_left_out"] == 3, name
+    lake.assert_alike(name, "statuses", "accounts", "hashtags")
 
 
 def test_the_latest_fetch_of_every_curated_status_is_alike_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
