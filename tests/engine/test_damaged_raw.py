@@ -146,7 +146,7 @@ def _curated_naming_the_case(curate: Callable[[], CurateSummary], files: dict[st
         return curate()
     except FediscopeError as exc:
         named = [case for case, path in files.items() if str(path) in str(exc)]
-        pytest.fail(f"{' and '.join(named) or 'no case named'}: the curation failed: {exc}")
+        pytest.fail(f"{' and '.join(named) or ' or '.join(files) + ' (no file named)'}: the curation failed: {exc}")
 
 
 def _with_empty_records(path: Path) -> None:
