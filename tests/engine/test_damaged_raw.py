@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from engine_data import at, land, policy, settings_for, statuses, tree_digest
 
-from fediscope.engine.base import Engine
+from fediscope.engine.base import Engine, open_engine
+from fediscope.engine.curation import CurateSummary
 from fediscope.errors import FediscopeError, LakeError
 from fediscope.lake.local import LocalLake
 
@@ -115,24 +116,6 @@ def test_a_damaged_curated_file_says_recurate_makes_it_again(lake: LocalLake, la
 
 
 @pytest.mark.spark
-def test_spark_curates_a_record_with_a_flag_of_another_json_type(lake: LocalLake, lake_dir: Path,
-                                                                 spark: object) -> None:
-    """``"bot": "true"`` (landing quarantines it, but a raw file written by other means or an older fediscope may
-    hold it) is cast by DuckDB: Spark must not fail the lake on it (it did with FAILFAST, calling the file damaged);
-    it reads it as DuckDB does (tests/mapreduce/test_field_types.py), the status is curated."""
-    from fediscope.engine.spark_engine import SparkEngine
-
-    posts = statuses("test_hashtag_tl.json")
-    odd = dict(posts[0], account=dict(posts[0]["account"], bot="true"))
-    land(lake, "statuses", [odd, *posts[1:]], at(1), policy())
-
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        summary = engine.curate()
-
-    assert summary.statuses_written == len({s["uri"] for s in posts})
-
-
-@pytest.mark.spark
 @pytest.mark.parametrize("line", [b"this is {not json", b'{"meta": {"instance": "x"}, "data": {"id": "1', b"[1, 2]"],
                          ids=["not json", "cut short inside", "not an object"])
 def test_a_line_that_is_not_a_record_stops_spark_curation_naming_the_file(lake: LocalLake, lake_dir: Path,
@@ -156,99 +139,157 @@ def test_a_line_that_is_not_a_record_stops_spark_curation_naming_the_file(lake: 
     assert not list((lake_dir / "curated").rglob("*.parquet"))
 
 
-@pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_dir: Path, tmp_path: Path,
-                                                         engine_name: str, request: pytest.FixtureRequest) -> None:
-    """Empty, ``{}`` and ``null`` lines hold no record: both engines curate the rest as if they were not there (Spark
-    stopped on ``null``, which DuckDB reads as an empty record)."""
-    from fediscope.engine.base import open_engine
-    from fediscope.lake.local import LocalLake as Lake
+def _curated_naming_the_case(curate: Callable[[], CurateSummary], files: dict[str, Path]) -> CurateSummary:
+    """``curate()``; its failure said as that of the case whose file it names (``files``: case → the file of its
+    damage; several cases share one curation on Spark, each in a file of its own)."""
+    try:
+        return curate()
+    except FediscopeError as exc:
+        named = [case for case, path in files.items() if str(path) in str(exc)]
+        pytest.fail(f"{' and '.join(named) or ' or '.join(files) + ' (no file named)'}: the curation failed: {exc}")
 
-    first, _second = _two_batches(lake)
-    clean_dir = tmp_path / "clean"
-    _two_batches(Lake(clean_dir))
-    path = lake_dir / first
+
+def _with_empty_records(path: Path) -> None:
+    """Empty, ``{}`` and ``null`` lines after the first line of the batch at ``path``."""
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join([lines[0], b"null\n", b"{}\n", b"\n", b" null \n", b"\tnull\r\n", *lines[1:]]))
 
-    if engine_name == "spark":
-        from fediscope.engine.spark_engine import SparkEngine
 
-        spark = request.getfixturevalue("spark")
-        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-            summary = engine.curate()
-    else:
-        with open_engine(settings_for(lake_dir), "duckdb") as engine:
-            summary = engine.curate()
+def _a_nifi_dot_file(batch: Path) -> Path:
+    """What a NiFi killed while writing a batch leaves beside ``batch`` (a copy of it, cut short)."""
+    dot_file = batch.parent / ".20261123T190501Z-9f8e7d6c.jsonl"  # the flows' batch name (build_flows.py BATCH_ID)
+    dot_file.write_bytes(batch.read_bytes())
+    _cut_mid_line(dot_file)
+    return dot_file
+
+
+def test_empty_records_are_skipped_alike_by_both_engines(lake: LocalLake, lake_dir: Path, tmp_path: Path,
+                                                         duckdb_engine: Callable[[], Engine]) -> None:
+    """Empty, ``{}`` and ``null`` lines hold no record: both engines curate the rest as if they were not there (Spark
+    stopped on ``null``, which DuckDB reads as an empty record). Spark's run:
+    :func:`test_spark_skips_empty_records_and_a_nifi_dot_file`."""
+    first, _second = _two_batches(lake)
+    clean_dir = tmp_path / "clean"
+    _two_batches(LocalLake(clean_dir))
+    _with_empty_records(lake_dir / first)
+
+    summary = duckdb_engine().curate()
     with open_engine(settings_for(clean_dir), "duckdb") as engine:
         clean = engine.curate()
 
     assert summary.raw_files == 2 and summary.statuses_written == clean.statuses_written > 0
 
 
-@pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def test_a_nifi_dot_file_in_a_partition_is_not_read(lake: LocalLake, lake_dir: Path, engine_name: str,
-                                                     request: pytest.FixtureRequest) -> None:
+def test_a_nifi_dot_file_in_a_partition_is_not_read(lake: LocalLake, lake_dir: Path,
+                                                    duckdb_engine: Callable[[], Engine]) -> None:
     """A NiFi killed while writing a batch leaves ``.<batch name>`` (PutFile/PutHDFS write it, then rename it) in
     the partition, cut short: neither engine reads it (both are given the lake's listing, which hides dot-files),
-    so curation neither fails on it nor curates part of it."""
-    from fediscope.engine.base import open_engine
-
+    so curation neither fails on it nor curates part of it. Spark's run:
+    :func:`test_spark_skips_empty_records_and_a_nifi_dot_file`."""
     first, _second = _two_batches(lake)
-    partition = (lake_dir / first).parent
-    dot_file = partition / ".20261123T190501Z-9f8e7d6c.jsonl"  # the flows' batch name (build_flows.py BATCH_ID)
-    dot_file.write_bytes((lake_dir / first).read_bytes())
-    _cut_mid_line(dot_file)
+    dot_file = _a_nifi_dot_file(lake_dir / first)
 
-    if engine_name == "spark":
-        from fediscope.engine.spark_engine import SparkEngine
-
-        with SparkEngine(settings_for(lake_dir), spark=request.getfixturevalue("spark")) as engine:
-            summary = engine.curate()
-    else:
-        with open_engine(settings_for(lake_dir), "duckdb") as engine:
-            summary = engine.curate()
+    summary = duckdb_engine().curate()
 
     assert summary.raw_files == 2 and summary.statuses_written > 0
     assert dot_file.name not in (lake_dir / MANIFEST).read_text()
     assert dot_file.exists()  # curation leaves it to retention (fediscope.lake.debris), a day after its write
 
 
-@pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def test_an_unreadable_accounts_file_leaves_the_curated_tables_as_they_were(
-        lake: LocalLake, lake_dir: Path, engine_name: str, request: pytest.FixtureRequest) -> None:
-    """New statuses and an accounts file holding a record with a field neither engine can read as its type
-    (``"bot": "y"``, as in tests/mapreduce/test_field_types.py): the run stops naming the accounts file, and the
-    curated tables are byte for byte those of the run before. Was: the statuses and hashtags partitions were
-    published first (the accounts are read after them), the manifest not saved, so the lake held statuses curated
-    by a run that failed."""
-    from fediscope.engine.base import open_engine
+@pytest.mark.spark
+def test_spark_skips_empty_records_and_a_nifi_dot_file(lake: LocalLake, lake_dir: Path, tmp_path: Path,
+                                                       spark: object) -> None:
+    """The two tests above on Spark, in one lake (one Spark curation: its cost is Spark's overhead per job, not the
+    rows): the empty records in the first batch, the dot-file beside it. Each failure names its case."""
+    from fediscope.engine.spark_engine import SparkEngine
 
-    def curate() -> object:
-        if engine_name == "spark":
-            from fediscope.engine.spark_engine import SparkEngine
+    first, _second = _two_batches(lake)
+    clean_dir = tmp_path / "clean"
+    _two_batches(LocalLake(clean_dir))
+    dot_file = _a_nifi_dot_file(lake_dir / first)
+    _with_empty_records(lake_dir / first)
 
-            with SparkEngine(settings_for(lake_dir), spark=request.getfixturevalue("spark")) as engine:
-                return engine.curate()
-        with open_engine(settings_for(lake_dir), "duckdb") as engine:
+    def curate() -> CurateSummary:
+        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
             return engine.curate()
 
-    posts = statuses("test_hashtag_tl.json")
-    land(lake, "statuses", posts, at(1), policy())
-    land(lake, "accounts", [posts[0]["account"]], at(2), policy())
-    curate()
+    summary = _curated_naming_the_case(curate, {"empty records": lake_dir / first, "a NiFi dot-file": dot_file})
+    with open_engine(settings_for(clean_dir), "duckdb") as engine:
+        clean = engine.curate()
+
+    assert summary.raw_files == 2, f"empty records, a NiFi dot-file: {summary.raw_files} raw files read, not 2"
+    assert summary.statuses_written == clean.statuses_written > 0, (
+        f"empty records: {summary.statuses_written} statuses written, {clean.statuses_written} without them")
+    assert dot_file.name not in (lake_dir / MANIFEST).read_text(), "a NiFi dot-file: in the manifest"
+    assert dot_file.exists(), "a NiFi dot-file: deleted"  # curation leaves it to retention, a day after its write
+
+
+def _a_run_stopped_by_an_unreadable_accounts_file_leaves_the_curated_tables(
+        lake: LocalLake, lake_dir: Path, curate: Callable[[], object], posts: list[dict]) -> None:
+    """After a first curation of ``posts`` and an accounts file: new statuses (their partitions would be rewritten),
+    then an accounts file read after them that stops the run; the curated tables are those of the run before."""
+    case = "an unreadable accounts file"
     curated = tree_digest(lake_dir / "curated")
     manifest = (lake_dir / MANIFEST).read_bytes()
     assert any(name.startswith("statuses/") for name in curated) and any(name.startswith("accounts/")
-                                                                        for name in curated)
-    # new statuses (their partitions would be rewritten), then an accounts file read after them that stops the run
+                                                                        for name in curated), case
     land(lake, "statuses", statuses("test_public_tl.json", method="GET", path_contains="local=1"), at(3), policy())
     bad = land(lake, "accounts", [dict(posts[0]["account"], bot="y")], at(4), policy())
     assert bad
 
-    with pytest.raises(FediscopeError) as raised:
+    try:
         curate()
+    except FediscopeError as exc:
+        raised = exc
+    else:
+        pytest.fail(f"{case}: the run did not stop")
 
-    assert str(lake_dir / bad) in str(raised.value), raised.value
-    assert tree_digest(lake_dir / "curated") == curated
-    assert (lake_dir / MANIFEST).read_bytes() == manifest  # the next run reads the new files again
+    assert str(lake_dir / bad) in str(raised), f"{case}: {raised}"
+    assert tree_digest(lake_dir / "curated") == curated, f"{case}: the curated tables changed"
+    assert (lake_dir / MANIFEST).read_bytes() == manifest, f"{case}: the manifest changed"  # the next run reads
+    # the new files again
+
+
+def test_an_unreadable_accounts_file_leaves_the_curated_tables_as_they_were(
+        lake: LocalLake, lake_dir: Path, duckdb_engine: Callable[[], Engine]) -> None:
+    """New statuses and an accounts file holding a record with a field neither engine can read as its type
+    (``"bot": "y"``, as in tests/mapreduce/test_field_types.py): the run stops naming the accounts file, and the
+    curated tables are byte for byte those of the run before. Was: the statuses and hashtags partitions were
+    published first (the accounts are read after them), the manifest not saved, so the lake held statuses curated
+    by a run that failed. Spark's run: :func:`test_spark_curates_a_flag_of_another_json_type_and_stops_whole`."""
+    posts = statuses("test_hashtag_tl.json")
+    land(lake, "statuses", posts, at(1), policy())
+    land(lake, "accounts", [posts[0]["account"]], at(2), policy())
+    duckdb_engine().curate()
+    _a_run_stopped_by_an_unreadable_accounts_file_leaves_the_curated_tables(
+        lake, lake_dir, lambda: duckdb_engine().curate(), posts)
+
+
+@pytest.mark.spark
+def test_spark_curates_a_flag_of_another_json_type_and_stops_whole(lake: LocalLake, lake_dir: Path,
+                                                                    spark: object) -> None:
+    """Spark curates a record with a flag of another JSON type, and a run it stops at an unreadable accounts file
+    leaves the curated tables as they were (the test above), in one lake: the record is in the first batch, whose
+    curation is the one before the run that stops (one Spark curation fewer). Each failure names its case.
+
+    ``"bot": "true"`` (landing quarantines it, but a raw file written by other means or an older fediscope may
+    hold it) is cast by DuckDB: Spark must not fail the lake on it (it did with FAILFAST, calling the file damaged);
+    it reads it as DuckDB does (tests/mapreduce/test_field_types.py), the status is curated."""
+    from fediscope.engine.spark_engine import SparkEngine
+
+    def curate() -> CurateSummary:
+        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+            return engine.curate()
+
+    posts = statuses("test_hashtag_tl.json")
+    odd = dict(posts[0], account=dict(posts[0]["account"], bot="true"))
+    flagged = land(lake, "statuses", [odd, *posts[1:]], at(1), policy())
+    land(lake, "accounts", [posts[0]["account"]], at(2), policy())
+    assert flagged
+
+    summary = _curated_naming_the_case(curate, {"a flag of another JSON type": lake_dir / flagged})
+
+    assert summary.statuses_written == len({s["uri"] for s in posts}), (
+        f"a flag of another JSON type: {summary.statuses_written} statuses written, not "
+        f"{len({s['uri'] for s in posts})}")
+    _a_run_stopped_by_an_unreadable_accounts_file_leaves_the_curated_tables(lake, lake_dir, curate, posts)
