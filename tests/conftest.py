@@ -68,6 +68,7 @@ from doubles.sample_metrics import sample_metric_rows  # noqa: E402, F401
 def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without Java stay cheap
     """local[2], 2 shuffle partitions, no UI, UTC; skipped (with the reason in the summary) without Java."""
     import os
+    import shlex
     import shutil
 
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
@@ -81,7 +82,7 @@ def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without J
     # set only while it starts (a command a test runs does not inherit it); not over a user's own
     submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS")
     if submit_args is None:
-        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-java-options {QUICK_JVM} pyspark-shell"
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-java-options {shlex.quote(QUICK_JVM)} pyspark-shell"
     try:
         session = build_session("local[2]", app_name="fediscope-tests")
     finally:

@@ -8,9 +8,17 @@ spark-submit curations of tests/engine/test_spark_job_log.py took 62 s of CPU in
 110 s), the 3 Spark tests of tests/engine/test_remote_lake.py on the shared session 89-91 s of the JVM's CPU instead
 of 103-111 s (the same time). How the JVM compiles is no behaviour of Spark's or fediscope's: the same code runs,
 with the same results; only the tests' JVMs get it.
+
+``-XX:ReservedCodeCacheSize=240m``: with the quick compiler only, the JVM reserves 48 MB for compiled code instead of
+the 240 MB it reserves otherwise, and a test process's JVM, which runs thousands of queries' generated classes in one
+session, filled it: "CodeCache is full ... Out of space in CodeCache for adapters", a thread of the executor died and
+the tests after it failed with py4j's "connection refused". 240 MB is the JVM's own default with both compilers.
 """
 
 from __future__ import annotations
 
-#: what ``--driver-java-options`` of spark-submit (or ``PYSPARK_SUBMIT_ARGS``) gives a test's driver JVM
-QUICK_JVM = "-XX:TieredStopAtLevel=1"
+#: the Java options of a test's driver JVM, each one word
+QUICK_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
+#: what ``--driver-java-options`` of spark-submit (or ``PYSPARK_SUBMIT_ARGS``, quoted) gives a test's driver JVM: one
+#: argument, which spark-submit splits at its spaces
+QUICK_JVM = " ".join(QUICK_JVM_OPTIONS)
