@@ -89,6 +89,11 @@ def _key(table: str, row: dict[str, object]) -> tuple[object, ...]:
     return tuple(row[k] for k in _KEYS[table])
 
 
+def _every_key(owned: dict[str, dict[str, set[tuple[object, ...]]]], table: str) -> set[tuple[object, ...]]:
+    """The keys of ``table`` that any of the scenarios ``owned`` (scenario → table → keys) has rows under."""
+    return set().union(*(mine[table] for mine in owned.values()))
+
+
 class _Alike:
     """The combined lake of the ``alike`` scenarios curated by Spark (``spark_dir``) and DuckDB (``duck_dir``), each
     engine's curation summary, what each scenario's landing returned and the keys of its rows per table."""
@@ -97,13 +102,13 @@ class _Alike:
                  landed: dict[str, dict[str, object]], owned: dict[str, dict[str, set[tuple[object, ...]]]]) -> None:
         self.spark_dir, self.duck_dir, self.summaries, self.landed, self.owned = (
             spark_dir, duck_dir, summaries, landed, owned)
+        self.everyone = {table: _every_key(owned, table) for table in _KEYS}
 
     def rows(self, scenario: str, table: str, engine: str = "spark") -> list[dict[str, object]]:
         """The rows of ``scenario`` in ``table`` as ``engine`` curated the combined lake: those under its keys, and
         any of no scenario's keys (none on DuckDB, the fixture checked; on Spark a row DuckDB does not make, e.g. of
         a status that is not public, which every scenario of the lake then sees)."""
-        everyone = set().union(*(owned[table] for owned in self.owned.values()))
-        keys = self.owned[scenario][table]
+        keys, everyone = self.owned[scenario][table], self.everyone[table]
         lake_dir = self.spark_dir if engine == "spark" else self.duck_dir
         return [r for r in read_table(lake_dir, table) if _key(table, r) in keys or _key(table, r) not in everyone]
 
@@ -112,12 +117,11 @@ class _Alike:
         then those under no scenario's key (a row Spark makes and DuckDB does not, or makes with another key: it
         may be another scenario's of this lake, which fails on its own rows too)."""
         for table in tables:
-            everyone = set().union(*(owned[table] for owned in self.owned.values()))
             spark_rows, duckdb_rows = self.rows(scenario, table), self.rows(scenario, table, "duckdb")
             mine = [sorted(repr(r) for r in rows if _key(table, r) in self.owned[scenario][table])
                     for rows in (spark_rows, duckdb_rows)]
             assert mine[0] == mine[1], f"{scenario}: {table}"
-            stray = [r for r in spark_rows if _key(table, r) not in everyone]
+            stray = [r for r in spark_rows if _key(table, r) not in self.everyone[table]]
             assert not stray, f"{scenario}: {table}: on Spark, rows under no scenario's key: {stray}"
 
 
@@ -260,8 +264,8 @@ def _assert_apart(root: Path, twin: Path, owned: dict[str, dict[str, set[tuple[o
     lake) and no row of none."""
     for table in _KEYS:
         rows = read_table(twin, table)
-        keys = set().union(*(mine[table] for mine in owned.values()))
-        assert {_key(table, r) for r in rows} <= keys, f"{table}: rows of no scenario in the combined lake"
+        assert {_key(table, r) for r in rows} <= _every_key(owned, table), (
+            f"{table}: rows of no scenario in the combined lake")
         for name, mine in owned.items():
             together = sorted(repr(r) for r in rows if _key(table, r) in mine[table])
             assert together == sorted(map(repr, read_table(root / name / "lake", table))), (
