@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from filtered_logging import logged_through_filter
+from masked_alike import assert_masked_alike
 
 from fediscope.redact import redact_text, redact_url
 
@@ -38,9 +39,7 @@ def test_a_query_without_a_secret_stays_as_written(url: str) -> None:
     ("https://h.example/cb#%61ccess_token=tk-1234&state=s", "https://h.example/cb#%61ccess_token=***&state=s"),
 ])
 def test_a_percent_encoded_name_is_masked_in_text_and_url_alike(text: str, shown: str) -> None:
-    assert redact_text(text) == shown
-    for url in (word for word in text.split() if "://" in word):
-        assert redact_url(url) in shown, redact_url(url)
+    assert_masked_alike(text, shown)  # the URL shown alone says the same
 
 
 @pytest.mark.parametrize("text", [
