@@ -8,8 +8,9 @@ the calling shell are not passed on, so a developer's configuration cannot leak 
 ``run`` and ``airflow`` send their command to a fork server of the environment (``dag_runner.py serve``, started
 at the first): the command runs in a forked child of its own, with its own environment, stdin, stdout and stderr,
 as a new process would, minus the ~5 s that each new process spent importing Airflow and building its in-process
-execution API (of a ``dag.test()`` run: about a third). A command given ``AIRFLOW__*`` (Airflow's
-configuration, read when it is imported) or ``PYTHON*`` variables (read when Python starts) runs in a new process.
+execution API (of a ``dag.test()`` run: about a third). The variables read before the server forks, ``AIRFLOW__*``
+(Airflow's configuration, read when it is imported) and ``PYTHON*`` (read when Python starts), are the server's
+own: a command given other values of them than the running server's is run by a new server started with them.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class AirflowEnv:
     home: Path
     env: dict[str, str] = field(default_factory=dict)
     _server: subprocess.Popen | None = field(default=None, init=False, repr=False, compare=False)
+    _server_env: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _run(self, argv: list[str], extra_env: dict[str, str] | None, timeout: float) -> subprocess.CompletedProcess:
         env = self.env | (extra_env or {})
@@ -59,9 +61,16 @@ class AirflowEnv:
                 cli: bool = False) -> subprocess.CompletedProcess:
         """``dag_runner.py`` with ``args`` (``cli``: ``python -m airflow`` with ``args``) run by the fork server,
         which is started first when there is none."""
-        if self._server is None or self._server.poll() is not None:
+        env = self.env | (extra_env or {})
+        # what the server read before forking: the command's values, or a server of their own
+        before_fork = {k: v for k, v in env.items() if k.startswith(("AIRFLOW__", "PYTHON"))}
+        if self._server is not None and (self._server_env != before_fork or self._server.poll() is not None):
+            _stop_server(self._server)
+            self._server = None
+        if self._server is None:
+            self._server_env = before_fork
             with open(self.home / "dag_runner_serve.log", "ab") as log:
-                self._server = subprocess.Popen([sys.executable, str(RUNNER), "serve"], env=self.env, cwd=self.home,
+                self._server = subprocess.Popen([sys.executable, str(RUNNER), "serve"], env=env, cwd=self.home,
                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                                 start_new_session=True)
             weakref.finalize(self, _stop_server, self._server)
@@ -69,7 +78,7 @@ class AirflowEnv:
         argv = [sys.executable, *(["-m", "airflow"] if cli else [str(RUNNER)]), *args]
         with tempfile.TemporaryDirectory(prefix="dag_runner_") as tmp:
             out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-            request = {"argv": args, "env": self.env | (extra_env or {}), "stdout": str(out), "stderr": str(err),
+            request = {"argv": args, "env": env, "stdout": str(out), "stderr": str(err),
                        "airflow": cli}
             server.stdin.write((json.dumps(request) + "\n").encode())
             server.stdin.flush()
@@ -94,12 +103,9 @@ class AirflowEnv:
                                                err.read_text(errors="replace"))
 
     def run(self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 150) -> dict[str, Any]:
-        """``dag_runner.py`` with ``args``; its JSON result (the test fails with the output when there is none).
-        Run by the fork server unless ``extra_env`` sets variables read before the server forks (module docstring)."""
-        if any(k.startswith(("AIRFLOW__", "PYTHON")) for k in extra_env or {}):
-            proc = self._run([sys.executable, str(RUNNER), *args], extra_env, timeout)
-        else:
-            proc = self._forked(list(args), extra_env, timeout)
+        """``dag_runner.py`` with ``args``, run by the fork server; its JSON result (the test fails with the output
+        when there is none)."""
+        proc = self._forked(list(args), extra_env, timeout)
         lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
         if proc.returncode != 0 or not lines:
             pytest.fail(f"dag_runner {' '.join(args)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}"
