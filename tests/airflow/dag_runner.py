@@ -5,6 +5,9 @@
 the run's state and data interval, each task instance's state, map index, try number and return value (XCom), and
 the Asset events its tasks emitted. ``--retries N``: every task retried N times, 1 s apart.
 ``python dag_runner.py runs DAG_ID`` — the DAG runs in the metadata DB: run id, type, state, data interval.
+``python dag_runner.py serve`` — a fork server (see :func:`serve`): imports Airflow once, then runs each command it is
+sent (one of the above, or an ``airflow`` command line) in a forked child of its own, as a new process would, minus
+the ~5 s of importing Airflow and building its in-process execution API (``airflow_harness.AirflowEnv.run``).
 
 Airflow configures logging and global state on import, so the tests run it out of the pytest process.
 """
@@ -12,9 +15,13 @@ Airflow configures logging and global state on import, so the tests run it out o
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
+import os
 import sys
 import time
+import traceback
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +116,79 @@ def runs(dag_id: str) -> None:
                      "data_interval": [r.data_interval_start, r.data_interval_end]} for r in rows]})
 
 
-def main() -> None:
+def _warm_up() -> None:
+    """What every command of a child would otherwise import or build first: Airflow, its ORM models, its command
+    line's parser, and the in-process execution API app that ``dag.test()`` builds once per process. No DB
+    connection is kept (Airflow disposes of its engine's pool in a forked child) and no thread is started (the API's
+    event loop thread is started by its transport, in the child)."""
+    from airflow.cli import cli_parser  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
+    from airflow.models.asset import AssetEvent  # noqa: F401
+    from airflow.models.dagrun import DagRun  # noqa: F401
+    from airflow.models.xcom import XComModel  # noqa: F401
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    in_process_api_server().app  # noqa: B018
+
+
+def _child(request: dict[str, Any], protocol: int) -> None:
+    """In the forked child: stdin, stdout and stderr as a new process of its own would have them, the request's
+    environment, then the command; never returns."""
+    code = 1
+    try:
+        os.close(protocol)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(out, 1)
+        os.dup2(err, 2)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        try:
+            if request.get("airflow"):  # ``python -m airflow ARGV``
+                from airflow import __main__ as cli
+
+                sys.argv = [cli.__file__, *request["argv"]]
+                cli.main()
+            else:
+                sys.argv = [sys.argv[0], *request["argv"]]
+                main(request["argv"])
+            code = 0
+        except SystemExit as stop:  # argparse's usage errors: exit 2, its message already printed
+            code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+        except BaseException:  # noqa: BLE001 - as an uncaught exception would end a process: traceback, exit 1
+            traceback.print_exc()
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def serve() -> None:
+    """Read one JSON request a line from stdin (``argv``, ``env``, ``stdout`` and ``stderr`` file paths; ``airflow``:
+    true for the ``airflow`` command line, else this file's commands), fork a
+    child that runs it (:func:`_child`), and answer ``{"pid": …}`` when it started and ``{"returncode": …}`` when it
+    ended, one JSON line each, on the stdout the server was started with (its own output goes to its stderr)."""
+    protocol = os.dup(1)
+    os.dup2(2, 1)
+    _warm_up()
+    answers = os.fdopen(protocol, "w", buffering=1)
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(request, protocol)
+        answers.write(json.dumps({"pid": pid}) + "\n")
+        _, status = os.waitpid(pid, 0)
+        answers.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check")
@@ -119,8 +198,11 @@ def main() -> None:
     run.add_argument("--logical-date")
     run.add_argument("--no-retries", action="store_true")
     run.add_argument("--retries", type=int)
-    args = parser.parse_args()
-    if args.command == "check":
+    sub.add_parser("serve")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve()
+    elif args.command == "check":
         check()
     elif args.command == "runs":
         runs(args.dag_id)
