@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: What spark-submit's JVM logs at INFO as the SparkContext runs a job: the job keeps INFO only when the user chose a
 #: log configuration of their own (else it logs errors only once its SparkContext started), so the test gives one.
+#: Seeing it is also the check that a submitted job honours the user's log4j2.properties at INFO (was a submitted
+#: curation of its own in tests/engine/test_spark_job_log.py, which checks Spark's defaults: no such line).
 JOB_STARTED = " INFO DAGScheduler: Got job "
 
 
@@ -67,7 +69,13 @@ def test_ctrl_c_stops_a_submitted_curation_with_one_line(tmp_path: Path, when: s
             time.sleep(0.05)  # the job holds the lake lock: it is at work, Spark starting or curating
         assert lock.exists(), "the job never took the lake lock"
         if when == "job running":
-            assert running.wait(240), "no Spark job started"
+            deadline = time.monotonic() + 240
+            while not running.wait(0.1) and job.poll() is None and time.monotonic() < deadline:
+                pass  # the job's first Spark job, or its end (then its log read to the end)
+            if not running.is_set():
+                reader.join(timeout=30)
+            assert running.is_set(), ("the user's log4j2.properties (INFO) was not honoured, or no Spark job "
+                                      f"started: no {JOB_STARTED.strip()!r} line\n" + "".join(log)[-3000:])
         os.killpg(job.pid, signal.SIGINT)
         assert job.stdout is not None
         stdout = job.stdout.read()
