@@ -114,7 +114,11 @@ def test_a_local_spark_starts_without_the_jvms_notices_and_keeps_the_users_java_
     The same session (its JVM's start is most of the test's time) is :func:`build_session`'s case of
     tests/engine/test_spark_session_conf.py's test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from
     (the user's spark-defaults.conf sets no warehouse): see there."""
-    (tmp_path / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Dfediscope.test.marker=kept\n")
+    from jvm_options import QUICK_JVM
+
+    # the user's Java options, a marker among the JIT's quick compiler's (tests/jvm_options.py: less of the JVM's CPU)
+    (tmp_path / "spark-defaults.conf").write_text(
+        f"spark.driver.extraJavaOptions -Dfediscope.test.marker=kept {QUICK_JVM}\n")
     users, temporary = tmp_path / "home", tmp_path / "tmp"
     users.mkdir()
     temporary.mkdir()
