@@ -3,11 +3,16 @@ rows it stores, as ``fediscope process`` does (:mod:`fediscope.engine.provenance
 store it wrote alone said "unrecorded", and one a local ``fediscope process`` had written kept that run's record
 while the job changed the rows.
 
-One SparkSession for the whole test session (the ``spark`` fixture of tests/conftest.py).
+One SparkSession for the whole test session (the ``spark`` fixture of tests/conftest.py), and one lake for both
+tests (the module's ``runs`` fixture): a local DuckDB ``process`` on two timelines, the jobs (nothing new), a third
+timeline and the jobs again (they curate it), then ``process --engine spark`` on the same lake with a store of its
+own. Was a lake of its own for each test, the three timelines curated by Spark twice; the last state of the one lake
+is the lake the first test had (the same three raw files, all curated), so its check is made on it unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +30,6 @@ pytestmark = pytest.mark.spark
 #: posted_days reads collection_starts: its ``sql`` fingerprint covers those records too
 CHOSEN = ("languages", "posted_days", "top_toots")
 METRICS = {name: metric for name, metric in load_metrics().items() if name in CHOSEN}
-
-
-@pytest.fixture
-def jobs_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The jobs read their settings as spark-submit runs them: the environment and ./fediscope.toml (none here)."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("FEDISCOPE_METRICS_DIR", "FEDISCOPE_RETENTION_CURATED_DAYS", "FEDISCOPE_STORE", "FEDISCOPE_LAKE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "unused-by-these-jobs")
 
 
 def _batch_jobs(spark: Any, lake_dir: Path, store: str) -> None:  # noqa: ANN401 - a SparkSession
@@ -55,56 +51,68 @@ def _recorded(url: str) -> tuple[dict[str, Any], dict[str, str | None]]:
         store.close()
 
 
-def test_the_spark_metrics_job_records_what_process_records_on_the_same_lake(
-        spark: Any, lake: LocalLake, lake_dir: Path, tmp_path: Path, jobs_env: None,  # noqa: ANN401
-        capsys: pytest.CaptureFixture[str]) -> None:
-    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json", "test_media_post_multiple.json")):
-        land(lake, "statuses", statuses(name), at(i), policy())
-    jobs_store = settings_for(lake_dir).store
-    _batch_jobs(spark, lake_dir, jobs_store)
-    # process on the same lake, with a store of its own: it finds nothing new to curate (the job curated every raw
-    # file) and computes the metrics with Spark (was: a twin of the raw lake, curated by Spark a second time)
-    process_settings = settings_for(lake_dir, store=f"sqlite:///{tmp_path / 'process.db'}")
-    assert run_process(process_settings, engine="spark", metrics=METRICS, progress=False,
-                       engine_options={"spark": spark}).curate["noop"]
-    capsys.readouterr()
+@pytest.fixture(scope="module")
+def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # noqa: ANN401
+    """What each run recorded on the one lake, in order. The jobs read their settings as spark-submit runs them:
+    the environment and ./fediscope.toml (none here)."""
+    tmp_path = tmp_path_factory.mktemp("provenance")
+    lake_dir = tmp_path / "lake"
+    lake = LocalLake(lake_dir)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(tmp_path)
+        for name in ("FEDISCOPE_METRICS_DIR", "FEDISCOPE_RETENTION_CURATED_DAYS", "FEDISCOPE_STORE",
+                     "FEDISCOPE_LAKE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("FEDISCOPE_PSEUDONYM_KEY", "unused-by-these-jobs")
+        for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json")):
+            land(lake, "statuses", statuses(name), at(i), policy())
+        settings = settings_for(lake_dir)
+        run_process(settings, engine="duckdb", metrics=METRICS, progress=False)
+        local = _recorded(settings.store)
+        local_inputs = inputs_fingerprint(load_manifest(lake))
+        _batch_jobs(spark, lake_dir, settings.store)  # nothing new: the same rows, computed by Spark
+        same = _recorded(settings.store)
+        land(lake, "statuses", statuses("test_media_post_multiple.json"), at(5), policy())
+        _batch_jobs(spark, lake_dir, settings.store)  # the job curates the third timeline
+        later = _recorded(settings.store)
+        # process on the same lake, with a store of its own: it finds nothing new to curate (the job curated every
+        # raw file) and computes the metrics with Spark
+        process_settings = settings_for(lake_dir, store=f"sqlite:///{tmp_path / 'process.db'}")
+        noop = run_process(process_settings, engine="spark", metrics=METRICS, progress=False,
+                           engine_options={"spark": spark}).curate["noop"]
+        by_process, _ = _recorded(process_settings.store)
+        yield {"local": local, "local_inputs": local_inputs, "same": same, "later": later, "noop": noop,
+               "by_process": by_process, "inputs": inputs_fingerprint(load_manifest(lake))}
 
-    by_job, _ = _recorded(jobs_store)
-    by_process, _ = _recorded(process_settings.store)
-    assert sorted(by_job) == sorted(by_process) == sorted(CHOSEN)
-    inputs = inputs_fingerprint(load_manifest(lake))
+
+def test_the_spark_metrics_job_records_what_process_records_on_the_same_lake(runs: dict[str, Any]) -> None:
+    case = "the job's record is process's"
+    by_job, _ = runs["later"]
+    by_process = runs["by_process"]
+    assert runs["noop"], f"{case}: process curated again what the job had curated"
+    assert sorted(by_job) == sorted(by_process) == sorted(CHOSEN), case
     for name in CHOSEN:
         job, process = by_job[name], by_process[name]
-        assert job is not None, f"{name}: stored without provenance"
-        assert job["engine"] == "spark" and job["inputs"] == inputs and job["raw_files"] == 3, name
+        assert job is not None, f"{case}: {name}: stored without provenance"
+        assert job["engine"] == "spark" and job["inputs"] == runs["inputs"] and job["raw_files"] == 3, (case, name)
         # the only field that differs: process curated (no --since/--until), the job curated nothing
-        assert process["window"] == {"since": None, "until": None} and job["window"] is None, name
-        assert job == {**process, "window": None}, name
+        assert process["window"] == {"since": None, "until": None} and job["window"] is None, (case, name)
+        assert job == {**process, "window": None}, (case, name)
 
 
-def test_the_spark_metrics_job_replaces_the_record_of_an_earlier_local_process(
-        spark: Any, lake: LocalLake, lake_dir: Path, jobs_env: None,  # noqa: ANN401
-        capsys: pytest.CaptureFixture[str]) -> None:
-    for i, name in enumerate(("test_public_tl.json", "test_hashtag_tl.json")):
-        land(lake, "statuses", statuses(name), at(i), policy())
-    settings = settings_for(lake_dir)
-    run_process(settings, engine="duckdb", metrics=METRICS, progress=False)
-    local, generations = _recorded(settings.store)
-    assert all(local[name]["engine"] == "duckdb" for name in CHOSEN)
-
-    _batch_jobs(spark, lake_dir, settings.store)  # nothing new: the same rows, computed by Spark
-    same, kept = _recorded(settings.store)
-    assert kept == generations  # no row changed: every generation (and API cursor) kept, as process keeps them
+def test_the_spark_metrics_job_replaces_the_record_of_an_earlier_local_process(runs: dict[str, Any]) -> None:
+    case = "the job replaces a local process's record"
+    local, generations = runs["local"]
+    assert all(local[name]["engine"] == "duckdb" for name in CHOSEN), case
+    same, kept = runs["same"]
+    # no row changed: every generation (and API cursor) kept, as process keeps them
+    assert kept == generations, f"{case}: the jobs on nothing new changed generations"
     for name in CHOSEN:  # but the record names the run that wrote them last
-        assert same[name] == {**local[name], "engine": "spark", "window": None}, name
+        assert same[name] == {**local[name], "engine": "spark", "window": None}, (case, name)
 
-    land(lake, "statuses", statuses("test_media_post_multiple.json"), at(5), policy())
-    _batch_jobs(spark, lake_dir, settings.store)
-    capsys.readouterr()
-    later, changed = _recorded(settings.store)
-    assert changed["languages"] != generations["languages"]  # the job changed these rows
-    inputs = inputs_fingerprint(load_manifest(lake))
-    assert inputs != local["languages"]["inputs"]
+    later, changed = runs["later"]
+    assert changed["languages"] != generations["languages"], case  # the job changed these rows
+    assert runs["inputs"] != local["languages"]["inputs"] == runs["local_inputs"], case
     for name in CHOSEN:  # before, the catalog kept the local run's record (its inputs) over the job's new rows
-        assert later[name]["inputs"] == inputs and later[name]["raw_files"] == 3, name
-        assert later[name]["engine"] == "spark" and later[name]["sql"] == local[name]["sql"], name
+        assert later[name]["inputs"] == runs["inputs"] and later[name]["raw_files"] == 3, (case, name)
+        assert later[name]["engine"] == "spark" and later[name]["sql"] == local[name]["sql"], (case, name)

@@ -1,0 +1,22 @@
+"""The check that a Spark session's process left no ``spark-warehouse/`` behind: its submitted_session case in
+tests/engine/test_spark_session_conf.py, its build_session case in tests/engine/test_spark_start.py's session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def assert_no_warehouse_left(start: str, done: subprocess.CompletedProcess[str], users: Path, temporary: Path) -> None:
+    """A session's process, run from ``users`` with TMPDIR ``temporary`` and ended, printed its warehouse last:
+    fediscope's own under TMPDIR, removed, and nothing made in ``users``. ``start`` names the case."""
+    assert done.returncode == 0, f"{start}: " + done.stdout + done.stderr
+    assert sorted(os.listdir(users)) == [], f"{start}: " + done.stderr
+    warehouse = urlsplit(done.stdout.splitlines()[-1])  # file:/tmp/…, as Spark writes a URI
+    assert warehouse.scheme == "file", f"{start}: " + done.stdout
+    assert Path(warehouse.path).parent == temporary, f"{start}: " + done.stdout
+    assert Path(warehouse.path).name.startswith("fediscope-spark-warehouse-"), f"{start}: " + done.stdout
+    left = [name for name in os.listdir(temporary) if name.startswith("fediscope-spark-warehouse-")]
+    assert not left, f"{start}: not removed: {left}"
