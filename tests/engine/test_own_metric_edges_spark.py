@@ -104,7 +104,8 @@ def _all_outcomes(lake: Path, spark, tmp_path: Path,  # noqa: ANN001
             for metric in run:
                 outcomes[metric][engine] = stored_rows(store, metric,
                                                        order_by=sqls[metric].split("\n")[0].removeprefix("-- key: "))
-            break
+            if run is metrics:  # all of them together: none alone
+                break
     return outcomes
 
 
