@@ -316,13 +316,14 @@ def alike(spark, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], _A
 
 # --- Scenarios of several curations (land, curate, land more, curate again), landed together step by step ---------
 # Four tests each had a lake of their own, curated by Spark one to three times (~10 s each; 8 curations in all). They
-# share one lake now, curated three times per engine (the module-scoped ``stepped`` fixture): a scenario is a
+# share one lake now, curated four times per engine (the module-scoped ``stepped`` fixture): a scenario is a
 # generator that lands a step's batches and yields (the lake is curated then; what it yields, if anything, is then
-# done to each curated lake, e.g. strip a column as an older version wrote its files); a scenario of fewer steps
-# starts later (they all end with the last curation, which the tests read). Soundness as for :data:`_GROUPS`, at every
-# step: each scenario is also landed and curated alone by DuckDB, step by step, and after each curation the combined
-# DuckDB lake has its alone rows under its keys and no row of none (:func:`_assert_apart`). Scenarios whose authors
-# would be shared take another recorded author, or one renamed (an account's latest snapshot acts across scenarios).
+# done to each curated lake, e.g. strip a column as an older version wrote its files); each lands at the steps
+# :data:`_STEPPED` gives it (the tests read the lake after the last curation). Soundness as for :data:`_GROUPS`, at
+# every step: each scenario is also landed and curated alone by DuckDB, step by step, and after each curation the
+# combined DuckDB lake has its alone rows under its keys and no row of none (:func:`_assert_apart`). Scenarios whose
+# authors would be shared take another recorded author, or one renamed (an account's latest snapshot acts across
+# scenarios).
 
 
 def _steps_superseded_deletion(lake: LocalLake) -> Generator[Callable[[Path], None] | None, None, dict[str, object]]:
@@ -356,8 +357,8 @@ def _steps_before_a_column(lake: LocalLake) -> Generator[Callable[[Path], None] 
                       if not s.get("reblog") and s["account"]["acct"] == "admin")
     unique = {s["id"]: s for s in statuses("test_public_tl.json")
               if s["id"] != superseded["id"] and s["account"]["acct"] == "admin"}
-    # posted on a day of their own (the files stripped of the column hold no other scenario's rows) by an author of
-    # their own (the other scenarios' authors' latest snapshots are theirs)
+    # posted on a day of their own (the other scenarios' first landing, with its second, rewrites none of its files)
+    # by an author of their own (the other scenarios' authors' latest snapshots are theirs)
     first, second = (dict(s, created_at="2026-07-30" + s["created_at"][10:],
                           account=dict(s["account"], id="9990002", username="older", acct="older"))
                      for s in list(unique.values())[:2])
@@ -370,9 +371,9 @@ def _steps_before_a_column(lake: LocalLake) -> Generator[Callable[[Path], None] 
         table = lake_dir / "curated" / "statuses"
         partitions = {f.parent for f in table.rglob("*.parquet") if first_uri in uris(f)}
         assert partitions, f"before_a_column: no curated file of {first_uri} in {lake_dir}"
+        for file in table.rglob("*.parquet"):  # none of another scenario: the next curation reads these alone
+            assert uris(file) <= {first_uri}, f"before_a_column: {file} holds rows of other scenarios"
         for partition in partitions:
-            for file in partition.glob("*.parquet"):
-                assert uris(file) <= {first_uri}, f"before_a_column: {file} holds rows of other scenarios"
             assert strip_column(partition, "origin_ref") >= 1
 
     land(lake, "statuses", [first], at(1), policy())
@@ -394,9 +395,12 @@ def _steps_content_warned(lake: LocalLake) -> Generator[Callable[[Path], None] |
     return {}
 
 
-#: The scenarios of several curations landed together, by the name their tests' failures give: their steps.
-_STEPPED = {"superseded_deletion": (_steps_superseded_deletion, 3), "latest_fetch": (_steps_latest_fetch, 2),
-            "before_a_column": (_steps_before_a_column, 2), "content_warned": (_steps_content_warned, 1)}
+#: The scenarios of several curations landed together, by the name their tests' failures give: their steps and the
+#: curations (1 to 4) that follow them. ``before_a_column`` lands first and alone: its second curation reads its own
+#: stripped files only (no other file is curated before it), as in a lake of its own.
+_STEPPED = {"before_a_column": (_steps_before_a_column, (1, 2)),
+            "superseded_deletion": (_steps_superseded_deletion, (2, 3, 4)),
+            "latest_fetch": (_steps_latest_fetch, (3, 4)), "content_warned": (_steps_content_warned, (4,))}
 #: The metrics run on the stepped lake after its last curation, on both engines (``latest_fetch``'s).
 _STEPPED_METRICS = ("posted_days", "trending_hashtags")
 
@@ -412,21 +416,22 @@ def stepped(spark, tmp_path_factory: pytest.TempPathFactory) -> _Alike:  # noqa:
 
     root = tmp_path_factory.mktemp("stepped")
     combined, twin = root / "combined" / "lake", root / "twin" / "lake"
-    total = max(count for _, count in _STEPPED.values())
+    total = max(max(steps) for _, steps in _STEPPED.values())
     runs = {name: steps(LocalLake(root / name / "lake")) for name, (steps, _) in _STEPPED.items()}
     landed: dict[str, dict[str, object]] = {}
     copied: set[Path] = set()
     for step in range(1, total + 1):
         after: dict[str, Callable[[Path], None]] = {}
-        started = [name for name, (_, count) in _STEPPED.items() if step > total - count]
+        started = [name for name, (_, steps) in _STEPPED.items() if step >= min(steps)]
         for name in started:
             alone = root / name / "lake"
-            try:
-                then = next(runs[name])
-            except StopIteration:
-                raise AssertionError(f"{name}: fewer steps than {_STEPPED[name][1]}") from None
-            if then is not None:
-                after[name] = then
+            if step in _STEPPED[name][1]:
+                try:
+                    then = next(runs[name])
+                except StopIteration:
+                    raise AssertionError(f"{name}: fewer steps than {len(_STEPPED[name][1])}") from None
+                if then is not None:
+                    after[name] = then
             for file in (alone / "raw").rglob("*"):
                 if file.is_file() and file not in copied:
                     copied.add(file)
@@ -457,7 +462,7 @@ def stepped(spark, tmp_path_factory: pytest.TempPathFactory) -> _Alike:  # noqa:
         except StopIteration as done:
             landed[name] = done.value
         else:
-            raise AssertionError(f"{name}: more steps than {_STEPPED[name][1]}")
+            raise AssertionError(f"{name}: more steps than {len(_STEPPED[name][1])}")
     with SparkEngine(settings_for(combined), spark=spark) as engine:
         on_spark_metrics = {name: engine.run_metric(METRICS[name]) for name in _STEPPED_METRICS}
     with DuckDBEngine(settings_for(twin)) as engine:
