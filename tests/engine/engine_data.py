@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -168,17 +168,32 @@ def land_superseded_copy_then_its_deletion(lake: LakeBackend, curate: Callable[[
     """A REAL recorded status fetched first from another instance (its id there 8880001), then from its home
     instance, later (that copy wins), then deleted by the other instance's stream: each step landed and curated
     (``curate()``) in turn, as the incremental runs of a collecting lake do. Returns the status's landed URI."""
+    steps = superseded_copy_then_its_deletion(lake, privacy)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        curate()
+
+
+def superseded_copy_then_its_deletion(lake: LakeBackend, privacy: PrivacyPolicy | None,
+                                      author: str | None = None) -> Generator[None, None, str]:
+    """The landings of :func:`land_superseded_copy_then_its_deletion`, one step at a time: yields after each (the
+    lake is to be curated then); returns the status's landed URI. With ``author``, the first recorded status of that
+    author (its ``acct``) instead of the first one."""
     from streamed_deletions import land_deletion
 
-    status = next(s for s in statuses("test_public_tl.json") if not s.get("reblog"))
+    status = next(s for s in statuses("test_public_tl.json")
+                  if not s.get("reblog") and author in (None, s["account"]["acct"]))
     other = "remote.example"
     remote = dict(status, id="8880001", account=dict(status["account"], acct=f"{status['account']['acct']}@{INSTANCE}"))
     land(lake, "statuses", [remote], at(1), privacy, instance=other)
-    curate()
+    yield
     land(lake, "statuses", [dict(status, favourites_count=6)], at(2), privacy)
-    curate()
+    yield
     land_deletion(lake, "8880001", other, at(3), policy=privacy)
-    curate()
+    yield
     return (privacy or PrivacyPolicy(key=None, enabled=False)).apply("statuses", dict(status), INSTANCE)["uri"]
 
 

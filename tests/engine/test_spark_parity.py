@@ -6,7 +6,7 @@ One SparkSession for the whole test session (the ``spark`` fixture of tests/conf
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -95,14 +95,20 @@ def _every_key(owned: dict[str, dict[str, set[tuple[object, ...]]]], table: str)
 
 
 class _Alike:
-    """The combined lake of the ``alike`` scenarios curated by Spark (``spark_dir``) and DuckDB (``duck_dir``), each
-    engine's curation summary, what each scenario's landing returned and the keys of its rows per table."""
+    """The combined lake of the ``alike`` (or ``stepped``) scenarios curated by Spark (``spark_dir``) and DuckDB
+    (``duck_dir``), each engine's (last) curation summary, what each scenario's landing returned, the keys of its rows
+    per table and, by engine, the rows of metrics run on the combined lake."""
 
     def __init__(self, spark_dir: Path, duck_dir: Path, summaries: dict[str, dict[str, object]],
-                 landed: dict[str, dict[str, object]], owned: dict[str, dict[str, set[tuple[object, ...]]]]) -> None:
-        self.spark_dir, self.duck_dir, self.summaries, self.landed, self.owned = (
-            spark_dir, duck_dir, summaries, landed, owned)
+                 landed: dict[str, dict[str, object]], owned: dict[str, dict[str, set[tuple[object, ...]]]],
+                 metrics: dict[str, dict[str, list[dict[str, object]]]] | None = None) -> None:
+        self.spark_dir, self.duck_dir, self.summaries, self.landed, self.owned, self.metrics = (
+            spark_dir, duck_dir, summaries, landed, owned, metrics or {})
         self.everyone = {table: _every_key(owned, table) for table in _KEYS}
+
+    def alone(self, scenario: str) -> Path:
+        """The lake of ``scenario`` landed alone (curated by DuckDB)."""
+        return self.spark_dir.parent.parent / scenario / "lake"
 
     def rows(self, scenario: str, table: str, engine: str = "spark") -> list[dict[str, object]]:
         """The rows of ``scenario`` in ``table`` as ``engine`` curated the combined lake: those under its keys, and
@@ -308,6 +314,163 @@ def alike(spark, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], _A
     return of
 
 
+# --- Scenarios of several curations (land, curate, land more, curate again), landed together step by step ---------
+# Four tests each had a lake of their own, curated by Spark one to three times (~10 s each; 8 curations in all). They
+# share one lake now, curated four times per engine (the module-scoped ``stepped`` fixture): a scenario is a
+# generator that lands a step's batches and yields (the lake is curated then; what it yields, if anything, is then
+# done to each curated lake, e.g. strip a column as an older version wrote its files); each lands at the steps
+# :data:`_STEPPED` gives it (the tests read the lake after the last curation). Soundness as for :data:`_GROUPS`, at
+# every step: each scenario is also landed and curated alone by DuckDB, step by step, and after each curation the
+# combined DuckDB lake has its alone rows under its keys and no row of none (:func:`_assert_apart`). Scenarios whose
+# authors would be shared take another recorded author, or one renamed (an account's latest snapshot acts across
+# scenarios).
+
+
+def _steps_superseded_deletion(lake: LocalLake) -> Generator[Callable[[Path], None] | None, None, dict[str, object]]:
+    from engine_data import superseded_copy_then_its_deletion
+
+    uri = yield from superseded_copy_then_its_deletion(lake, policy(), author="admin")  # latest_fetch's is the other
+    return {"uri": uri}
+
+
+def _steps_latest_fetch(lake: LocalLake) -> Generator[Callable[[Path], None] | None, None, dict[str, object]]:
+    from non_public_statuses import land_raw, with_visibility
+    from streamed_deletions import land_deletion
+
+    toots = [s for s in statuses("test_hashtag_tl.json") if s.get("tags") and not s.get("reblog")]
+    edited = dict(toots[0], edited_at="2026-08-01T13:00:00.000Z")
+    land(lake, "statuses", [edited, *toots[1:]], at(0), policy())
+    yield None
+    later = datetime(2026, 8, 2, 2, tzinfo=UTC)
+    deleted = dict(toots[1], id=f"{toots[1]['id']}d", uri=f"{toots[1]['uri']}-d")
+    hidden = dict(with_visibility(toots[1], "private"), id=f"{toots[1]['id']}p", uri=f"{toots[1]['uri']}-p")
+    land(lake, "statuses", [federated_copy(toots[0], "9990001")], later, policy(), instance="remote.example")
+    land(lake, "statuses", [deleted], later, policy())
+    land_deletion(lake, deleted["id"], INSTANCE, later, policy=policy())
+    land_raw(lake, [hidden], later, policy())
+    yield None
+    return {"later": later}
+
+
+def _steps_before_a_column(lake: LocalLake) -> Generator[Callable[[Path], None] | None, None, dict[str, object]]:
+    superseded = next(s for s in statuses("test_public_tl.json")  # the scenario above's
+                      if not s.get("reblog") and s["account"]["acct"] == "admin")
+    unique = {s["id"]: s for s in statuses("test_public_tl.json")
+              if s["id"] != superseded["id"] and s["account"]["acct"] == "admin"}
+    # posted on a day of their own (the other scenarios' first landing, with its second, rewrites none of its files)
+    # by an author of their own (the other scenarios' authors' latest snapshots are theirs)
+    first, second = (dict(s, created_at="2026-07-30" + s["created_at"][10:],
+                          account=dict(s["account"], id="9990002", username="older", acct="older"))
+                     for s in list(unique.values())[:2])
+    first_uri = policy().apply("statuses", dict(first), INSTANCE)["uri"]
+
+    def strip(lake_dir: Path) -> None:
+        def uris(file: Path) -> set[str]:
+            return set(pq.read_table(file, columns=["uri"], partitioning=None).column("uri").to_pylist())
+
+        table = lake_dir / "curated" / "statuses"
+        partitions = {f.parent for f in table.rglob("*.parquet") if first_uri in uris(f)}
+        assert partitions, f"before_a_column: no curated file of {first_uri} in {lake_dir}"
+        for file in table.rglob("*.parquet"):  # none of another scenario: the next curation reads these alone
+            assert uris(file) <= {first_uri}, f"before_a_column: {file} holds rows of other scenarios"
+        for partition in partitions:
+            assert strip_column(partition, "origin_ref") >= 1
+
+    land(lake, "statuses", [first], at(1), policy())
+    yield strip
+    land(lake, "statuses", [second], at(2), policy())
+    land(lake, "status_deletions", [{"id": second["id"]}], at(3), endpoint="/api/v1/streaming/public")
+    yield None
+    return {"first": first, "second": second}
+
+
+def _steps_content_warned(lake: LocalLake) -> Generator[Callable[[Path], None] | None, None, dict[str, object]]:
+    recorded = content_warned(" cc @carol@elsewhere.social and https://elsewhere.social/@carol")
+    # the status without a warning by an author of its own: latest_fetch's author is the same, later fetched
+    recorded = [s if s["account"]["acct"] != "mastodonpy_test_2" else
+                dict(s, account=dict(s["account"], id="9990003", username="plain", acct="plain")) for s in recorded]
+    land(lake, "statuses", recorded, at(1), policy())
+    land(lake, "statuses", recorded, at(2), None)
+    yield None
+    return {}
+
+
+#: The scenarios of several curations landed together, by the name their tests' failures give: their steps and the
+#: curations (1 to 4) that follow them. ``before_a_column`` lands first and alone: its second curation reads its own
+#: stripped files only (no other file is curated before it), as in a lake of its own.
+_STEPPED = {"before_a_column": (_steps_before_a_column, (1, 2)),
+            "superseded_deletion": (_steps_superseded_deletion, (2, 3, 4)),
+            "latest_fetch": (_steps_latest_fetch, (3, 4)), "content_warned": (_steps_content_warned, (4,))}
+#: The metrics run on the stepped lake after its last curation, on both engines (``latest_fetch``'s).
+_STEPPED_METRICS = ("posted_days", "trending_hashtags")
+
+
+@pytest.fixture(scope="module")
+def stepped(spark, tmp_path_factory: pytest.TempPathFactory) -> _Alike:  # noqa: ANN001
+    """The scenarios of :data:`_STEPPED` landed in one lake step by step, curated by Spark after each step and a
+    copy of its raw files by DuckDB, checking after each that they do not interfere (:func:`_assert_apart`); then
+    :data:`_STEPPED_METRICS` run on both engines."""
+    import shutil
+
+    from fediscope.engine.duckdb_engine import DuckDBEngine
+
+    root = tmp_path_factory.mktemp("stepped")
+    combined, twin = root / "combined" / "lake", root / "twin" / "lake"
+    total = max(max(steps) for _, steps in _STEPPED.values())
+    runs = {name: steps(LocalLake(root / name / "lake")) for name, (steps, _) in _STEPPED.items()}
+    landed: dict[str, dict[str, object]] = {}
+    copied: set[Path] = set()
+    for step in range(1, total + 1):
+        after: dict[str, Callable[[Path], None]] = {}
+        started = [name for name, (_, steps) in _STEPPED.items() if step >= min(steps)]
+        for name in started:
+            alone = root / name / "lake"
+            if step in _STEPPED[name][1]:
+                try:
+                    then = next(runs[name])
+                except StopIteration:
+                    raise AssertionError(f"{name}: fewer steps than {len(_STEPPED[name][1])}") from None
+                if then is not None:
+                    after[name] = then
+            for file in (alone / "raw").rglob("*"):
+                if file.is_file() and file not in copied:
+                    copied.add(file)
+                    for target in (combined / file.relative_to(alone), twin / file.relative_to(alone)):
+                        assert not target.exists(), f"{name}: {target} is landed by another scenario too"
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(file, target)
+            with DuckDBEngine(settings_for(alone)) as engine:
+                engine.curate()
+        with DuckDBEngine(settings_for(twin)) as engine:
+            on_duckdb = engine.curate().as_dict()
+        owned = {name: {t: {_key(t, r) for r in read_table(root / name / "lake", t)} for t in _KEYS}
+                 for name in started}
+        try:
+            _assert_apart(root, twin, owned)
+        except AssertionError as exc:
+            raise AssertionError(f"after curation {step}: {exc}") from exc
+        for name, then in after.items():
+            then(root / name / "lake")
+            then(twin)
+        with SparkEngine(settings_for(combined), spark=spark) as engine:
+            on_spark = engine.curate().as_dict()
+        for then in after.values():
+            then(combined)
+    for name, run in runs.items():
+        try:
+            next(run)
+        except StopIteration as done:
+            landed[name] = done.value
+        else:
+            raise AssertionError(f"{name}: more steps than {len(_STEPPED[name][1])}")
+    with SparkEngine(settings_for(combined), spark=spark) as engine:
+        on_spark_metrics = {name: engine.run_metric(METRICS[name]) for name in _STEPPED_METRICS}
+    with DuckDBEngine(settings_for(twin)) as engine:
+        on_duckdb_metrics = {name: engine.run_metric(METRICS[name]) for name in _STEPPED_METRICS}
+    return _Alike(combined, twin, {"spark": on_spark, "duckdb": on_duckdb}, landed, owned,
+                  {"spark": on_spark_metrics, "duckdb": on_duckdb_metrics})
+
+
 def test_spark_curation_equals_duckdb_curation(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
     with SparkEngine(settings_for(corpus_lake), spark=spark) as engine:
         summary = engine.curate()
@@ -410,28 +573,28 @@ def test_instance_activity_weekly_is_identical_on_both_engines(spark, lake: Loca
         assert_rows_equal(engine.run_metric(metric), expected)
 
 
-def test_content_warnings_are_curated_alike_on_both_engines(spark, lake: LocalLake, lake_dir: Path,  # noqa: ANN001
-                                                             tmp_path: Path) -> None:
+def test_content_warnings_are_curated_alike_on_both_engines(spark, stepped: _Alike) -> None:  # noqa: ANN001
     """``sensitive``, ``has_content_warning`` (a warning of Unicode white space only is none: a regex both engines
     read alike, not their own ``trim``) and ``content_warning_length`` (the length as written, recorded by the
     landing where it put pseudonyms in the warning), on the REAL recorded status posted with a content warning and
-    its variants, landed with privacy on and off; and the ``content_warnings`` metric over them."""
+    its variants, landed with privacy on and off (:func:`_steps_content_warned`, in the last step of the stepped
+    lake); and the ``content_warnings`` metric over them: its rows on DuckDB over the scenario alone, and the same
+    rows on both engines over the stepped lake."""
     from fediscope.engine.duckdb_engine import DuckDBEngine
 
-    recorded = content_warned(" cc @carol@elsewhere.social and https://elsewhere.social/@carol")
-    land(lake, "statuses", recorded, at(1), policy())
-    land(lake, "statuses", recorded, at(2), None)
-    twin, _ = _curated_on_both(spark, lake_dir, tmp_path)
-    rows = read_table(lake_dir, "statuses")
+    name = "content_warned"
+    rows = stepped.rows(name, "statuses")
     assert {(r["has_content_warning"], r["content_warning_length"]) for r in rows} == {
-        (True, 15), (True, 15 + 63), (False, None)}
-    assert _rows(lake_dir, "statuses") == _rows(twin, "statuses")
+        (True, 15), (True, 15 + 63), (False, None)}, name
+    stepped.assert_alike(name, "statuses")
     metric = METRICS["content_warnings"]
-    with DuckDBEngine(settings_for(twin)) as duck:
+    with DuckDBEngine(settings_for(stepped.alone(name))) as duck:
+        alone = duck.run_metric(metric)
+    assert [(r["language"], r["toots"], r["toots_with_cw"]) for r in alone] == [("en", 8, 4), ("ja", 2, 0)], name
+    with DuckDBEngine(settings_for(stepped.duck_dir)) as duck:
         expected = duck.run_metric(metric)
-    assert [(r["language"], r["toots"], r["toots_with_cw"]) for r in expected] == [("en", 8, 4), ("ja", 2, 0)]
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        assert_rows_equal(engine.run_metric(metric), expected)
+    with SparkEngine(settings_for(stepped.spark_dir), spark=spark) as engine:
+        assert_rows_equal(engine.run_metric(metric), expected, name)
 
 
 def test_engines_take_turns_on_one_lake(spark, corpus_lake: Path, curated_corpus: Path) -> None:  # noqa: ANN001
@@ -498,22 +661,16 @@ def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Pat
         b.close()
 
 
-def test_spark_reads_tables_curated_before_a_column_existed(spark, lake: LocalLake, lake_dir: Path) -> None:  # noqa: ANN001
+def test_spark_reads_tables_curated_before_a_column_existed(stepped: _Alike) -> None:
     """As on DuckDB (tests/engine/test_curation.py): files without ``origin_ref`` are read with it NULL, beside
-    files that have it, and a later curation merges into them."""
-    first, second = list({s["id"]: s for s in statuses("test_public_tl.json")}.values())[:2]
-    land(lake, "statuses", [first], at(1), policy())
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    assert strip_column(lake_dir / "curated" / "statuses", "origin_ref") >= 1
-    land(lake, "statuses", [second], at(2), policy())
-    land(lake, "status_deletions", [{"id": second["id"]}], at(3), endpoint="/api/v1/streaming/public")
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    rows = {r["status_id"]: r for r in read_table(lake_dir, "statuses")}
-    assert rows[first["id"]]["origin_ref"] is None and not rows[first["id"]]["deleted"]
-    assert rows[second["id"]]["origin_ref"] == policy().origin_ref("localhost:3000", second["id"])
-    assert rows[second["id"]]["deleted"] is True
+    files that have it, and a later curation merges into them (:func:`_steps_before_a_column`: the files of its
+    first curation stripped of the column, as an older version wrote them, before the second)."""
+    name = "before_a_column"
+    first, second = (stepped.landed[name][k] for k in ("first", "second"))
+    rows = {r["status_id"]: r for r in stepped.rows(name, "statuses")}
+    assert rows[first["id"]]["origin_ref"] is None and not rows[first["id"]]["deleted"], name
+    assert rows[second["id"]]["origin_ref"] == policy().origin_ref("localhost:3000", second["id"]), name
+    assert rows[second["id"]]["deleted"] is True, name
 
 
 def test_spark_derives_the_origin_of_unpseudonymised_uris(alike: Callable[[str], _Alike]) -> None:
@@ -526,20 +683,14 @@ def test_spark_derives_the_origin_of_unpseudonymised_uris(alike: Callable[[str],
     assert (row["origin_ref"], row["status_id"], row["deleted"]) == (f"{home}/{home_id}", "777777", True), name
 
 
-def test_spark_applies_a_deletion_of_a_copy_superseded_in_an_earlier_run(spark, lake: LocalLake,  # noqa: ANN001
-                                                                          lake_dir: Path) -> None:
+def test_spark_applies_a_deletion_of_a_copy_superseded_in_an_earlier_run(stepped: _Alike) -> None:
     """As on DuckDB (tests/engine/test_curation.py): the curated row keeps every copy merged into it, so the
-    deletion of a copy superseded in an earlier run still reaches the status."""
-    from engine_data import land_superseded_copy_then_its_deletion
-
-    def curate() -> None:
-        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-            engine.curate()
-
-    uri = land_superseded_copy_then_its_deletion(lake, curate, policy())
-    (row,) = read_table(lake_dir, "statuses")
-    assert (row["uri"], row["deleted"]) == (uri, True)
-    assert (row["fetched_from"], row["copies"]) == ("localhost:3000", ["remote.example/8880001"])
+    deletion of a copy superseded in an earlier run still reaches the status (each step of
+    ``engine_data.land_superseded_copy_then_its_deletion`` curated in turn: :func:`_steps_superseded_deletion`)."""
+    name = "superseded_deletion"
+    (row,) = stepped.rows(name, "statuses")
+    assert (row["uri"], row["deleted"]) == (stepped.landed[name]["uri"], True), name
+    assert (row["fetched_from"], row["copies"]) == ("localhost:3000", ["remote.example/8880001"]), name
 
 
 def test_spark_derives_origins_from_whole_uris_only(spark, lake_dir: Path) -> None:  # noqa: ANN001
@@ -675,45 +826,23 @@ def test_spark_leaves_out_the_statuses_that_are_not_public_as_duckdb_does(alike:
     lake.assert_alike(name, "statuses", "accounts", "hashtags")
 
 
-def test_the_latest_fetch_of_every_curated_status_is_alike_on_both_engines(spark, lake: LocalLake,  # noqa: ANN001
-                                                                           lake_dir: Path, tmp_path: Path) -> None:
+def test_the_latest_fetch_of_every_curated_status_is_alike_on_both_engines(stepped: _Alike) -> None:
     """As on DuckDB (tests/engine/test_metrics.py): a fetch on the next day that saw only a stale copy losing to the
     earlier fetch of a toot's edit, a toot deleted since and one not public moves the latest fetch onto that day,
     merged into the curated rows of an earlier run alike (``last_fetched_at``, posted_days, trending_hashtags).
-    Input: REAL recorded tagged toots; the copies and variants change only their ids, edit time and visibility."""
-    from non_public_statuses import land_raw, with_visibility
-    from streamed_deletions import land_deletion
-
-    from fediscope.engine.duckdb_engine import DuckDBEngine
-
-    toots = [s for s in statuses("test_hashtag_tl.json") if s.get("tags") and not s.get("reblog")]
-    edited = dict(toots[0], edited_at="2026-08-01T13:00:00.000Z")
-    twin_dir = tmp_path / "twin" / "lake"
-    later = datetime(2026, 8, 2, 2, tzinfo=UTC)
-    for each in (lake, LocalLake(twin_dir)):
-        land(each, "statuses", [edited, *toots[1:]], at(0), policy())
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-    with DuckDBEngine(settings_for(twin_dir)) as engine:
-        engine.curate()
-    deleted = dict(toots[1], id=f"{toots[1]['id']}d", uri=f"{toots[1]['uri']}-d")
-    hidden = dict(with_visibility(toots[1], "private"), id=f"{toots[1]['id']}p", uri=f"{toots[1]['uri']}-p")
-    for each in (lake, LocalLake(twin_dir)):
-        land(each, "statuses", [federated_copy(toots[0], "9990001")], later, policy(), instance="remote.example")
-        land(each, "statuses", [deleted], later, policy())
-        land_deletion(each, deleted["id"], INSTANCE, later, policy=policy())
-        land_raw(each, [hidden], later, policy())
-    with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
-        engine.curate()
-        on_spark = {name: engine.run_metric(METRICS[name]) for name in ("posted_days", "trending_hashtags")}
-    with DuckDBEngine(settings_for(twin_dir)) as engine:
-        engine.curate()
-        on_duckdb = {name: engine.run_metric(METRICS[name]) for name in ("posted_days", "trending_hashtags")}
-
-    assert _rows(lake_dir, "statuses") == _rows(twin_dir, "statuses")
-    for name, rows in on_duckdb.items():
-        assert_rows_equal(on_spark[name], rows, name)
-    assert {r["latest_fetch_day"] for r in on_spark["trending_hashtags"]} == {"2026-08-02"}
-    assert {r["instance"]: r["latest_fetch_day"] for r in on_spark["posted_days"]}["*"] == "2026-08-02"
-    rows = read_table(lake_dir, "statuses")
-    assert sum(r["last_fetched_at"] == later.replace(tzinfo=None) for r in rows) == 3  # the copy's, tombstone, marker
+    Input: REAL recorded tagged toots; the copies and variants change only their ids, edit time and visibility
+    (:func:`_steps_latest_fetch`). The metrics run on the whole stepped lake: no other scenario of it fetches on or
+    after that day (checked), so that day is this scenario's."""
+    name = "latest_fetch"
+    later = stepped.landed[name]["later"].replace(tzinfo=None)
+    others = [r for r in read_table(stepped.spark_dir, "statuses")
+              if _key("statuses", r) in stepped.everyone["statuses"] - stepped.owned[name]["statuses"]]
+    assert others and all(r["last_fetched_at"] < later.replace(hour=0) for r in others), name
+    stepped.assert_alike(name, "statuses")
+    on_spark = stepped.metrics["spark"]
+    for metric, rows in stepped.metrics["duckdb"].items():
+        assert_rows_equal(on_spark[metric], rows, f"{name}: {metric}")
+    assert {r["latest_fetch_day"] for r in on_spark["trending_hashtags"]} == {"2026-08-02"}, name
+    assert {r["instance"]: r["latest_fetch_day"] for r in on_spark["posted_days"]}["*"] == "2026-08-02", name
+    rows = stepped.rows(name, "statuses")
+    assert sum(r["last_fetched_at"] == later for r in rows) == 3, name  # the copy's, tombstone, marker
