@@ -283,13 +283,14 @@ def test_spark_curates_a_flag_of_another_json_type_and_stops_whole(lake: LocalLa
 
     posts = statuses("test_hashtag_tl.json")
     odd = dict(posts[0], account=dict(posts[0]["account"], bot="true"))
-    flagged = land(lake, "statuses", [odd, *posts[1:]], at(1), policy())
+    # the odd record alone: the recording holds its status twice, and the other copy would be curated if Spark
+    # dropped this one (was: both landed, so a dropped record went unseen)
+    flagged = land(lake, "statuses", [odd], at(1), policy())
     land(lake, "accounts", [posts[0]["account"]], at(2), policy())
     assert flagged
 
     summary = _curated_naming_the_case(curate, {"a flag of another JSON type": lake_dir / flagged})
 
-    assert summary.statuses_written == len({s["uri"] for s in posts}), (
-        f"a flag of another JSON type: {summary.statuses_written} statuses written, not "
-        f"{len({s['uri'] for s in posts})}")
+    assert summary.statuses_written == 1, (
+        f"a flag of another JSON type: {summary.statuses_written} statuses written, not 1 (the record was dropped)")
     _a_run_stopped_by_an_unreadable_accounts_file_leaves_the_curated_tables(lake, lake_dir, curate, posts)
