@@ -8,6 +8,17 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+#: the end of a session's script (its ``session`` started, ``AnalysisException`` imported): a query naming a table that
+#: is no view (a user's metric reading a missing table), after which Spark's catalog has made its warehouse directory;
+#: the warehouse printed last, as :func:`assert_no_warehouse_left` reads it
+MISSING_TABLE_THEN_WAREHOUSE = """
+try:
+    session.sql("SELECT * FROM no_such_table").collect()
+except AnalysisException:
+    pass
+print(session.conf.get("spark.sql.warehouse.dir"))
+session.stop()
+"""
 
 def assert_no_warehouse_left(start: str, done: subprocess.CompletedProcess[str], users: Path, temporary: Path) -> None:
     """A session's process, run from ``users`` with TMPDIR ``temporary`` and ended, printed its warehouse last:

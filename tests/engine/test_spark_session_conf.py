@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from spark_warehouse import assert_no_warehouse_left
+from spark_warehouse import MISSING_TABLE_THEN_WAREHOUSE, assert_no_warehouse_left
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,15 +98,8 @@ import os, sys
 sys.path.insert(0, {str(ROOT)!r})
 from pyspark.errors import AnalysisException
 from fediscope.engine import spark_engine
-session = spark_engine.build_session("local[1]") if sys.argv[1] == "build_session" else (
-    spark_engine.submitted_session("fediscope-test-job"))
-try:
-    session.sql("SELECT * FROM no_such_table").collect()
-except AnalysisException:
-    pass
-print(session.conf.get("spark.sql.warehouse.dir"))
-session.stop()
-"""
+session = spark_engine.submitted_session("fediscope-test-job")
+""" + MISSING_TABLE_THEN_WAREHOUSE
 
 
 @pytest.mark.spark
@@ -136,6 +129,6 @@ def test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from(tm
         from jvm_options import QUICK_JVM  # the JIT's quick compiler only, as the session's above
 
         env["PYSPARK_SUBMIT_ARGS"] = f"--master local[1] --driver-java-options {shlex.quote(QUICK_JVM)} pyspark-shell"
-    done = subprocess.run([sys.executable, "-c", IN_A_USERS_DIRECTORY, start], cwd=users, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", IN_A_USERS_DIRECTORY], cwd=users, capture_output=True,
                           text=True, env=env, timeout=300)
     assert_no_warehouse_left(start, done, users, temporary)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from spark_warehouse import assert_no_warehouse_left
+from spark_warehouse import MISSING_TABLE_THEN_WAREHOUSE, assert_no_warehouse_left
 
 from fediscope.errors import ConfigError, EngineStartError
 from fediscope.orchestration import failing_at_once
@@ -94,13 +94,7 @@ from pyspark.errors import AnalysisException
 from fediscope.engine.spark_engine import build_session
 session = build_session("local[1]")
 print(session.range(3).count(), session.sparkContext._jvm.java.lang.System.getProperty("fediscope.test.marker"))
-try:
-    session.sql("SELECT * FROM no_such_table").collect()
-except AnalysisException:
-    pass
-print(session.conf.get("spark.sql.warehouse.dir"))
-session.stop()
-"""
+""" + MISSING_TABLE_THEN_WAREHOUSE
 NOTICES = ("Using Spark's default log4j profile", "Setting default log level", "WARN NativeCodeLoader", "WARN Utils")
 
 
