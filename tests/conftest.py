@@ -68,13 +68,12 @@ from doubles.sample_metrics import sample_metric_rows  # noqa: E402, F401
 def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without Java stay cheap
     """local[2], 2 shuffle partitions, no UI, UTC; skipped (with the reason in the summary) without Java."""
     import os
-    import shlex
     import shutil
 
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("SPARK TESTS SKIPPED: no Java found; install a JDK 17+ (apt-get install openjdk-17-jre-headless) "
                     "or set JAVA_HOME")
-    from jvm_options import QUICK_JVM
+    from jvm_options import quick_pyspark_submit_args
 
     from fediscope.engine.spark_engine import build_session
 
@@ -82,7 +81,7 @@ def spark():  # noqa: ANN201 - pyspark is imported lazily so test runs without J
     # set only while it starts (a command a test runs does not inherit it); not over a user's own
     submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS")
     if submit_args is None:
-        os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-java-options {shlex.quote(QUICK_JVM)} pyspark-shell"
+        os.environ["PYSPARK_SUBMIT_ARGS"] = quick_pyspark_submit_args()
     try:
         session = build_session("local[2]", app_name="fediscope-tests")
     finally:

@@ -17,8 +17,16 @@ the tests after it failed with py4j's "connection refused". 240 MB is the JVM's 
 
 from __future__ import annotations
 
+import shlex
+
 #: the Java options of a test's driver JVM, each one word
 QUICK_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:ReservedCodeCacheSize=240m")
 #: what ``--driver-java-options`` of spark-submit (or ``PYSPARK_SUBMIT_ARGS``, quoted) gives a test's driver JVM: one
 #: argument, which spark-submit splits at its spaces
 QUICK_JVM = " ".join(QUICK_JVM_OPTIONS)
+
+
+def quick_pyspark_submit_args(*options: str) -> str:
+    """``PYSPARK_SUBMIT_ARGS`` for a driver JVM started by pyspark's launcher: ``options`` (``--master local[1]``,
+    say), then :data:`QUICK_JVM` quoted as the launcher reads it, then ``pyspark-shell``."""
+    return " ".join([*options, "--driver-java-options", shlex.quote(QUICK_JVM), "pyspark-shell"])

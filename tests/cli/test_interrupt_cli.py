@@ -308,11 +308,9 @@ def quick_jvm(monkeypatch: pytest.MonkeyPatch) -> None:
     pyspark's launcher reads, as tests/conftest.py's session gives it its own (no check here reads Java options).
     Measured back to back, alternating, beside the other helpers' load: the two Spark cases 20.9-25.2 s with it,
     27.8-45.6 s without."""
-    import shlex
+    from jvm_options import quick_pyspark_submit_args
 
-    from jvm_options import QUICK_JVM
-
-    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", f"--driver-java-options {shlex.quote(QUICK_JVM)} pyspark-shell")
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", quick_pyspark_submit_args())
 
 
 # Local Spark under the lock, as the batch task runs `engine=spark` with a local master: SIGTERM lands in py4j's

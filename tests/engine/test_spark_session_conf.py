@@ -11,7 +11,6 @@ middle of the run. One JVM serves both tests (a module fixture): the session's v
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -104,8 +103,7 @@ session = spark_engine.submitted_session("fediscope-test-job")
 
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("start", ["submitted_session"])
-def test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from(tmp_path: Path, start: str) -> None:
+def test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from(tmp_path: Path) -> None:
     """Was: ``fediscope process --engine spark`` (:func:`build_session`) and a job of spark_jobs/ under spark-submit
     (:func:`submitted_session`, here run by hand, as the jobs may be) made an empty ``spark-warehouse/`` in the
     current directory, the user's (the Spark tests: the checkout) once a query named a table that was no view. Now
@@ -125,10 +123,9 @@ def test_a_session_leaves_no_spark_warehouse_in_the_directory_it_was_run_from(tm
     temporary.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDISCOPE_", "PYSPARK_", "SPARK_", "LOG4J"))}
     env |= {"TMPDIR": str(temporary), "SPARK_CONF_DIR": str(tmp_path / "no-spark-conf")}  # no user configuration
-    if start == "submitted_session":
-        from jvm_options import QUICK_JVM  # the JIT's quick compiler only, as the session's above
+    from jvm_options import quick_pyspark_submit_args  # the JIT's quick compiler only, as the session's above
 
-        env["PYSPARK_SUBMIT_ARGS"] = f"--master local[1] --driver-java-options {shlex.quote(QUICK_JVM)} pyspark-shell"
+    env["PYSPARK_SUBMIT_ARGS"] = quick_pyspark_submit_args("--master", "local[1]")
     done = subprocess.run([sys.executable, "-c", IN_A_USERS_DIRECTORY], cwd=users, capture_output=True,
                           text=True, env=env, timeout=300)
-    assert_no_warehouse_left(start, done, users, temporary)
+    assert_no_warehouse_left("submitted_session", done, users, temporary)
