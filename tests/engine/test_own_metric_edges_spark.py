@@ -91,21 +91,29 @@ def _all_outcomes(lake: Path, spark, tmp_path: Path,  # noqa: ANN001
         path.write_text(f"-- question: What happens at the edge of {metric}?\n{sql}\n")
         metrics[metric] = read_metric(path)
     outcomes: dict[str, dict[str, object]] = {metric: {} for metric in sqls}
+
+    def process(engine: str, options: dict[str, object], run: dict[str, object]) -> FediscopeError | None:
+        """``run``'s metrics computed and stored by one process of ``engine``: their rows in ``outcomes``, or its
+        error."""
+        store = tmp_path / f"{engine}-{len(run)}-{next(iter(run))}.db"
+        try:
+            run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics=run, engine_options=options,
+                        progress=False)
+        except FediscopeError as exc:
+            return exc
+        for metric in run:
+            outcomes[metric][engine] = stored_rows(store, metric,
+                                                   order_by=sqls[metric].split("\n")[0].removeprefix("-- key: "))
+        return None
+
     for engine, options in (("duckdb", {}), ("spark", {"spark": spark})):
-        for run in [metrics] if len(metrics) == 1 else [metrics, *({m: metrics[m]} for m in metrics)]:
-            store = tmp_path / f"{engine}-{len(run)}-{next(iter(run))}.db"
-            try:
-                run_process(own_metric_settings(lake, store, KEY), engine=engine, metrics=run, engine_options=options,
-                            progress=False)
-            except FediscopeError as exc:
-                if len(run) == 1:
-                    outcomes[next(iter(run))][engine] = (type(exc).__name__, exc.exit_code, str(exc))
-                continue  # all of them together: each alone next
-            for metric in run:
-                outcomes[metric][engine] = stored_rows(store, metric,
-                                                       order_by=sqls[metric].split("\n")[0].removeprefix("-- key: "))
-            if run is metrics:  # all of them together: none alone
-                break
+        failed = process(engine, options, metrics)
+        if failed is None:
+            continue
+        for metric in metrics:  # their run together failed: each alone, so that an error is its own metric's
+            error = failed if len(metrics) == 1 else process(engine, options, {metric: metrics[metric]})
+            if error is not None:
+                outcomes[metric][engine] = (type(error).__name__, error.exit_code, str(error))
     return outcomes
 
 
