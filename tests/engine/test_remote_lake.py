@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 from doubles.webhdfs_server import WebHDFSDouble
-from engine_data import assert_rows_equal, at, land, policy, read_table, settings_for, statuses
+from engine_data import INSTANCE, assert_rows_equal, at, land, policy, read_table, settings_for, statuses
 
 from fediscope.engine.base import open_engine
 from fediscope.engine.metrics import load_metrics
@@ -17,6 +17,7 @@ from fediscope.engine.spark_engine import SparkEngine
 from fediscope.errors import ConfigError, FediscopeError
 from fediscope.lake.backend import open_lake
 from fediscope.lake.local import LocalLake
+from fediscope.lake.state import save_walk_start
 
 BATCHES = (("test_public_tl.json", 0), ("test_hashtag_tl.json", 1), ("test_status_reblog_unreblog.json", 2))
 
@@ -88,8 +89,11 @@ def test_spark_reads_and_writes_the_lake_directly(spark, webhdfs_server: WebHDFS
     url = webhdfs_server.lake_url("/lake")
     hdfs_root = webhdfs_server.local("/lake")
     remote, local_dir = open_lake(url), tmp_path / "local" / "lake"  # its store: tmp_path / local / metrics.db
-    _land_all(remote, BATCHES[:2])
-    _land_all(LocalLake(local_dir), BATCHES[:2])
+    oldest = min(s["created_at"] for name, _ in BATCHES for s in statuses(name))
+    for lake in (remote, LocalLake(local_dir)):
+        _land_all(lake, BATCHES[:2])
+        # where the collection begins: posted_days' first_day_partial is false with it, NULL without
+        save_walk_start(lake, INSTANCE, "public", "end", oldest)
     settings = settings_for(tmp_path / "x", lake=url, spark_lake_uri=hdfs_root.as_uri())
     local = settings_for(local_dir)
     metrics = load_metrics()
@@ -129,6 +133,7 @@ def test_spark_reads_and_writes_the_lake_directly(spark, webhdfs_server: WebHDFS
     got, expected = stored_rows(settings.store), stored_rows(local.store)
     for name in metrics:
         assert_rows_equal(got[name], expected[name], name)
+    assert {r["instance"]: r["first_day_partial"] for r in got["posted_days"]} == {"*": False, INSTANCE: False}
     again = run_process(settings, engine="spark", progress=False, engine_options={"spark": spark})
     assert again.curate["noop"] and again.metrics_skipped
     # published by renames: no staging left behind, the old version of a rewritten partition is gone
