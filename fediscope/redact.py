@@ -165,22 +165,24 @@ def _names(names: Iterable[str]) -> str:
 #: masked the tokens.
 _TOKEN_PARAMS = r"x-amz-signature|x-goog-signature|oauth_signature|session|jwt|bearer"
 
-#: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote). In free text a ``#`` ends it (a
-#: web URL's fragment); a store URL's ``?password=ab#cd``, which SQLAlchemy reads whole, is masked whole by
-#: :func:`redact_url` and, as a known secret, in any text (:func:`url_secrets`).
+#: A secret query parameter and its value (to ``&``, whitespace or a quote). A ``#`` is part of it, as
+#: :func:`redact_url` reads a ``#`` after a secret parameter (SQLAlchemy has no fragment: ``?password=ab#cd`` is the
+#: password ``ab#cd``) and as a bare ``password=ab#cd`` is masked: which URL a text quotes cannot be told, and a web
+#: URL's fragment after a secret is worth less than the rest of a password. Was: ``?a=1;password=ab#cd`` in free text
+#: showed ``#cd``, where the same URL shown alone was masked whole.
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _TOKEN_PARAMS + "|" + _CREDENTIAL_NAME
-                       + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+                       + r")=)(?P<value>[^&\s'\"]+)", re.IGNORECASE)
 
 
 #: A query (or form) parameter whose name is percent-encoded in part (``?%70assword=…``, ``&access%5Ftoken=…``),
 #: standing alone: only an encoder writes such a name. Masked where the name, decoded as ``parse_qsl`` decodes it, is a
 #: secret parameter's (:func:`_is_secret_param`), in free text as :data:`_PARAM_RE` masks a plain one (its value to
-#: ``&``, ``#``, whitespace or a quote) and in a URL's fragment (its value to ``&``:
+#: ``&``, whitespace or a quote) and in a URL's fragment (its value to ``&``:
 #: :data:`_ENCODED_FRAGMENT_PARAM_RE`).
 #: Was: masked by :func:`redact_url` in a query, shown by :func:`redact_text` and in a fragment. No class before ``%``
 #: holds ``%``, nor ``=`` the one after it: no backtracking.
 _ENCODED_PARAM = r"(?P<prefix>(?<![\w.~+%-])(?P<name>[\w.~+-]*%[0-9A-Fa-f]{2}[\w.~+%-]*)=)"
-_ENCODED_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&#\s'\"]+)")
+_ENCODED_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&\s'\"]+)")
 _ENCODED_FRAGMENT_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&]+)")
 #: The end of such a name: a search for it starts at a ``%`` (fast), where one for the whole name starts anywhere.
 _ENCODED_NAME_END_RE = re.compile(r"%[0-9A-Fa-f]{2}[\w.~+%-]*=")
