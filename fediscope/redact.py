@@ -197,9 +197,21 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
                        else m.group(), text)
 
 
+#: How many times a parameter's name is percent-decoded at most (:func:`_decoded_name`).
+_NAME_DECODINGS = 3
+
+
 def _decoded_name(name: str) -> str:
-    """A query parameter's name as ``parse_qsl`` reads it (``+`` a space, ``%XX`` decoded), without blanks around."""
-    return unquote(name.replace("+", " ")).strip()
+    """A query parameter's name as ``parse_qsl`` reads it (``+`` a space, ``%XX`` decoded), without blanks around;
+    decoded again while that changes it (a few times at most), so that a name encoded twice, as a URL passed through
+    another encoder holds it (``%2570assword``: ``%25`` and ``70assword``), reads as ``password``. Was: read as
+    ``%70assword``, no secret's name: its value shown by :func:`redact_url` and in free text."""
+    decoded = unquote(name.replace("+", " "))
+    for _ in range(_NAME_DECODINGS - 1):
+        if "%" not in decoded or (again := unquote(decoded)) == decoded:
+            break
+        decoded = again
+    return decoded.strip()
 
 
 #: A quoted string value: its quote (a backslash before it where the whole is a JSON string inside another), then

@@ -42,6 +42,10 @@ def test_a_query_without_a_secret_stays_as_written(url: str) -> None:
     ("posted %70assword=pw-1234&user=alice", "posted %70assword=***&user=alice"),
     ("posted a=1;password=ab#cd and a=1&%70assword=ab#cd", "posted a=1;password=*** and a=1&%70assword=***"),
     ("https://h.example/cb#%61ccess_token=tk-1234&state=s", "https://h.example/cb#%61ccess_token=***&state=s"),
+    # encoded twice (%25 is the %): was read as %70assword, no secret's name
+    ("GET https://h.example/p?%2570assword=pw-1234&b=2 failed", "GET https://h.example/p?%2570assword=***&b=2 failed"),
+    ("posted user=alice&%252570assword=pw-1234", "posted user=alice&%252570assword=***"),
+    ("https://h.example/cb#access%255Ftoken=tk-1234&state=s", "https://h.example/cb#access%255Ftoken=***&state=s"),
 ])
 def test_a_percent_encoded_name_is_masked_in_text_and_url_alike(text: str, shown: str) -> None:
     assert_masked_alike(text, shown)  # the URL shown alone says the same
@@ -50,6 +54,7 @@ def test_a_percent_encoded_name_is_masked_in_text_and_url_alike(text: str, shown
 @pytest.mark.parametrize("text", [
     "GET https://h.example/p?q=a%20b&scope=read%20write&x%20y=1 ok",
     "https://h.example/cb#state=a%2Fb&x%3Dy=1",
+    "GET https://h.example/p?%2570age=2&q%2520x=1 ok",  # encoded twice, no secret's name
 ])
 def test_an_encoded_name_that_is_no_secret_stays(text: str) -> None:
     assert redact_text(text) == text
