@@ -75,9 +75,14 @@ AUTH_SCHEMES = ("bearer", "basic", "token", "digest", "negotiate", "ntlm", "kerb
 #: After an auth header's name and opening quote: a word shaped like a scheme (any: ``Bearer``, ``Negotiate``,
 #: ``Splunk``) and whitespace, then either auth-params (``Digest username="u", response="…"``: to the twin of the
 #: opening quote, else to the end of the line) or one run of characters (a token).
+#: Or a known scheme (:data:`AUTH_SCHEMES`) that ends its line, and a token (RFC 6750's ``token68``) alone on the next
+#: (a header folded onto a continuation line, a wrapped log line): ``Authorization: Bearer\n  <token>``. Was: the
+#: scheme masked as if it were the credential, the token on the next line shown.
+_FOLDED_SCHEME = (r"(?P<folded>(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, reverse=True)) + r")(?![\w-])[ \t]*\r?\n"
+                  r"[ \t]*(?=[A-Za-z0-9\-._~+/]+=*[ \t]*(?:\r?\n|\Z)))")
 _AUTH_HEADER_RE = re.compile(
     _HEADER_START.format(names=_AUTH_HEADER_NAMES)
-    + r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?=[^\s'\",}]))?"
+    + r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?=[^\s'\",}])|" + _FOLDED_SCHEME + r")?"
     r"(?:(?P<params>[A-Za-z][\w.-]*=(?=[^\s=,}])(?(q)(?:\\.|(?!(?P=q))[^\\\n])*|[^\n]*))"
     r"|(?P<value>[^\s'\",}]+)))", re.IGNORECASE)
 #: A cookie header's ``name=value`` pairs (``Cookie: a=1; session=…; b=2``), separated by ``;`` or ``,`` (several
@@ -440,6 +445,8 @@ def _mask_header_value(found: re.Match[str]) -> str:
         if "scheme" not in groups:  # a cookie header
             return found.group("prefix") + found.group("opening") + _masked_cookies(found.group("value"))
         scheme = groups["scheme"]
+        if groups["folded"] is not None:  # a known scheme, then the token on the next line
+            return found.group("prefix") + found.group("opening") + found.group("folded") + MASK
         shown = "" if scheme is None else (
             found.string[found.start("scheme"):found.start("params") if found.group("params") is not None
                          else found.start("value")] if _KNOWN_SCHEME_RE.fullmatch(scheme) else MASK + " ")
