@@ -131,8 +131,12 @@ _USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[
 #: ``client_secret_expires_at``, ``password_hint``, ``tokens``, ``tokens_used`` and ``max_tokens`` are none of them;
 #: nor are a counter of tokens (``max_token``, ``num_token``) and ``FEDISCOPE_API_KEY`` (a name in fediscope's own
 #: hints and docs, ``FEDISCOPE_API_KEY=secret:ro``, whose value is a known secret anyway).
+#: ``pass`` and ``pwd`` (``pass=…`` of a form or a config file, ODBC's ``PWD=…``) are names of their own, not words a
+#: compound name ends with (``bypass``, ``first_pass`` are none); ``pwd`` also after a separator (``MYSQL_PWD``,
+#: ``db-pwd``). What they hold is no secret where it is a count of passes or the shell's working directory
+#: (:data:`_NAMED_NOT_A_VALUE`). Was: all three shown.
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
-                    "passwd", "secret", "token")
+                    "passwd", "secret", "token", "pass", "pwd")
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
 #: ``jwt`` and ``bearer``: a token's kind written as its name (``jwt=eyJ…``, ``bearer=…``; was: shown in free text).
 CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
@@ -142,11 +146,12 @@ CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apik
 #: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
 _SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
                         for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
+_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9._-]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
 _CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
-                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + ")")
+                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + "|" + _SHORT_NAME_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
 #: [tokens] in fediscope.toml"): their value is masked after ``=`` or as a quoted key's, not after a bare ``name: ``.
-_PROSE_NAMES = frozenset({"secret", "token"})
+_PROSE_NAMES = frozenset({"pass", "secret", "token"})
 #: What stands after a credential's name in fediscope's own hints and docs, in place of a value: a shell substitution
 #: or variable (``$(python3 -c …)``, ``${KEY}``, ``$API_KEY``), a placeholder in lower case (``<key>``, ``<your
 #: token>``), an ellipsis, an absent value (``None``, ``null``). Never masked, so a hint reads the same everywhere.
@@ -154,6 +159,17 @@ _PLACEHOLDERS = r"<[a-z][a-z_ -]*>|…|\.\.\."
 _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r"|None|null|\*\*\*", re.DOTALL)
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
+#: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
+#: an environment; ODBC's ``PWD=…`` is a password), a count of passes after ``pass`` (``pass=2``, ``pass=1/3``).
+_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL), "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?")}
+
+
+def _is_named_no_value(name: str, value: str) -> bool:
+    """Whether ``value``, written after the credential's name ``name``, is no secret for that name
+    (:data:`_NAMED_NOT_A_VALUE`). In a query or after ``name=`` the value is taken to its first ``;``, where another
+    parameter may start (``pass=1;password=…``: that one is masked on its own)."""
+    pattern = _NAMED_NOT_A_VALUE.get(name.lower())
+    return pattern is not None and pattern.fullmatch(value) is not None
 
 
 def _names(names: Iterable[str]) -> str:
@@ -224,16 +240,17 @@ def _decoded_name(name: str) -> str:
 _QUOTED_VALUE = r"b?(?P<vq>\\?['\"])(?P<quoted>(?:(?!(?P=vq))(?:\\.|[^\\\n]))*)"
 #: ``'name': 'value'``, ``"name": "value"``, ``'name'='value'``, ``('name', 'value')``: a quoted key, a quoted value.
 _QUOTED_NAME_RE = re.compile(
-    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?:" + _CREDENTIAL_NAME + r")(?P=kq)"
+    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?P<name>" + _CREDENTIAL_NAME + r")(?P=kq)"
     r"(?(pair)\s*,\s*|\s*[:=]\s*))" + _QUOTED_VALUE, re.IGNORECASE)
 #: ``name=value``, ``name = 'value'`` (spaces around ``=`` only before a quoted value: ``token = uuid4().hex`` in a
-#: traceback's source line is code), ``name: value``. The name stands alone (no letter, digit or ``_`` before it);
+#: traceback's source line is code), ``name: value`` (also ``name : value``, as some YAML and aligned dumps write it;
+#: was: shown). The name stands alone (no letter, digit or ``_`` before it);
 #: after ``?``, ``&`` or ``;`` it is a query parameter, which :data:`_PARAM_RE` masks as it always has. An unquoted
 #: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
 #: (``<your key>``) is taken whole where it is all there is.
 _BARE_NAME_RE = re.compile(
     r"(?P<prefix>(?<![\w?&;])(?P<name>" + _CREDENTIAL_NAME + r")(?:=|\s*=\s*(?=b?['\"])"
-    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r":)[ \t]+))"
+    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r"[ \t]*:)[ \t]+))"
     r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
     r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
 #: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
@@ -250,7 +267,7 @@ def _mask_credential_values(text: str) -> str:
 
     def quoted(found: re.Match[str]) -> str:
         value = found.group("quoted")
-        if not value or _NOT_A_VALUE_RE.fullmatch(value):
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(found.group("name"), value):
             return found.group()
         return found.string[found.start():found.start("quoted")] + MASK  # the quotes (and a b of bytes) stay
 
@@ -259,7 +276,8 @@ def _mask_credential_values(text: str) -> str:
             return quoted(found)
         run = found.group("bare")
         value = run[:_bare_value_end(run)]
-        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE):
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE) \
+                or _is_named_no_value(found.group("name"), value.partition(";")[0]):
             return found.group()  # no value (``password=, then``), or one that stands for it
         if run == value and _BEARER_RE.match(found.string, found.start("bare")):
             return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
@@ -283,10 +301,10 @@ def is_credential_name(name: str) -> bool:
     return _CREDENTIAL_KEY_RE.fullmatch(name) is not None
 
 
-def masked_credential(value: str) -> str:
-    """The value of an item whose key is a credential's name, masked as :func:`_mask_credential_values` masks it in
-    text: whole, unless it is no value (a placeholder, ``$(…)``, an empty string)."""
-    return value if not value or _NOT_A_VALUE_RE.fullmatch(value) else MASK
+def masked_credential(value: str, name: str = "") -> str:
+    """The value of an item whose key is a credential's name (``name``), masked as :func:`_mask_credential_values`
+    masks it in text: whole, unless it is no value (a placeholder, ``$(…)``, an empty string, ``PWD``'s directory)."""
+    return value if not value or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(name, value) else MASK
 
 
 _SCHEME_PREFIX_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:/*")
@@ -335,7 +353,7 @@ def redact_url(url: str) -> str:
     if query:
         query = _mask_query(query)
     if fragment:
-        fragment = _FRAGMENT_PARAM_RE.sub(lambda m: m.group("prefix") + MASK, fragment)
+        fragment = _FRAGMENT_PARAM_RE.sub(_masked_param, fragment)
         if "%" in fragment:
             fragment = _mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE)
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
@@ -360,13 +378,14 @@ def _mask_query_piece(piece: str) -> str:
     """One ``&``-separated piece of a query: its value masked whole where its name is secret; else from a secret
     parameter after a ``;`` (``a=1;password=…``, which :func:`redact_text` masks too) to the piece's end (a ``;`` in
     the password included: more is masked rather than less). Was: ``?a=1;password=x`` shown by :func:`redact_url`."""
-    name = piece.partition("=")[0]
-    if _is_secret_param(_decoded_name(name)):
+    name, _, value = piece.partition("=")
+    if _is_secret_param(_decoded_name(name)) and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
         return f"{name}={MASK}"
     start = 0
     while (semicolon := piece.find(";", start)) >= 0:
-        name, equals, _ = piece[semicolon + 1:].partition("=")
-        if equals and ";" not in name and _is_secret_param(_decoded_name(name)):
+        name, equals, value = piece[semicolon + 1:].partition("=")
+        if equals and ";" not in name and _is_secret_param(_decoded_name(name)) \
+                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
             return f"{piece[:semicolon + 1]}{name}={MASK}"
         start = semicolon + 1
     return piece
@@ -419,8 +438,20 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
         text = _COOKIE_HEADER_RE.sub(_mask_header_value, text)
     text = _mask_credential_values(text)
     text = _BEARER_RE.sub(_mask_bearer, text)
-    text = _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _PARAM_RE.sub(_masked_param, text)
     return _mask_encoded_names(text) if "%" in text else text
+
+
+def _masked_param(found: re.Match[str]) -> str:
+    """A secret query parameter (:data:`_PARAM_RE`, :data:`_FRAGMENT_PARAM_RE`) with its value masked, unless that
+    is no secret for its name up to a ``;`` (:func:`_is_named_no_value`: ``?pass=2``); then what follows the ``;``
+    is looked at as parameters of its own (``?pass=2;password=…``)."""
+    name = found.group("prefix").lstrip("?&;")[:-1]
+    value = found.group("value")
+    head = value.partition(";")[0]
+    if not _is_named_no_value(name, head):
+        return found.group("prefix") + MASK
+    return found.group("prefix") + head + found.re.sub(_masked_param, value[len(head):])
 
 
 def _mask_bearer(found: re.Match[str]) -> str:
@@ -689,7 +720,8 @@ def _query_secrets(url: str) -> list[str]:
     query = url.partition("?")[2]
     fragment = url.partition("#")[2]  # ``sqlite:////x#frag?password=…``: masked there too (redact_url)
     found = [v for part in dict.fromkeys([query, query.partition("#")[0]])
-             for k, v in parse_qsl(part, keep_blank_values=True) if _is_secret_param(k) and v]
+             for k, v in parse_qsl(part, keep_blank_values=True)
+             if _is_secret_param(k) and v and not _is_named_no_value(k, v)]
     found += [m.group("value") for m in _FRAGMENT_PARAM_RE.finditer(fragment)]
     return list(dict.fromkeys(found))
 
@@ -735,7 +767,7 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, (list, tuple)):
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str) \
                 and is_credential_name(value[0]):  # a (name, value) pair: an item of an ordered dict, a query
-            masked = [value[0], masked_credential(value[1])]
+            masked = [value[0], masked_credential(value[1], value[0])]
         else:
             masked = [redact_value(v, secrets) for v in value]
         return value if masked == list(value) else masked
@@ -753,7 +785,7 @@ def _redact_item(key: Any, value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(key, str) and _HEADER_KEY_RE.search(key):
         return _masked_header_item(value, secrets)
     if isinstance(key, str) and isinstance(value, str) and is_credential_name(key):
-        return masked_credential(value)
+        return masked_credential(value, key)
     return redact_value(value, secrets)
 
 

@@ -23,6 +23,11 @@ from fediscope.redact import redact_text, redact_url
     ("https://h.example/p?a=1;password=ab#cd", "https://h.example/p?a=1;password=***"),
     ("https://h.example/p?a=1;password=ab#cd&b=2", "https://h.example/p?a=1;password=***&b=2"),
     ("https://h.example/p?%70assword=ab#cd", "https://h.example/p?%70assword=***"),
+    # pass and pwd, in a query, after a ; and in a fragment (a count of passes and a directory are no secret)
+    ("https://h.example/login?user=u&pass=abc&x=1", "https://h.example/login?user=u&pass=***&x=1"),
+    ("https://h.example/p?pass=1;password=ab&pwd=/srv;MYSQL_PWD=cd",
+     "https://h.example/p?pass=1;password=***&pwd=/srv;MYSQL_PWD=***"),
+    ("https://h.example/p?a=1#pass=2&pwd=ab", "https://h.example/p?a=1#pass=2&pwd=***"),
 ])
 def test_redact_url_masks_a_parameter_after_a_semicolon(url: str, shown: str) -> None:
     assert redact_url(url) == shown
@@ -30,7 +35,7 @@ def test_redact_url_masks_a_parameter_after_a_semicolon(url: str, shown: str) ->
 
 
 @pytest.mark.parametrize("url", ["https://h.example/p?a=1;b=2&c=3", "https://h.example/p?a;b&c=x;y",
-                                 "https://h.example/p?pass=1;words=2"])
+                                 "https://h.example/p?pass=1;words=2", "https://h.example/p?pwd=/srv/app&pass=2/3"])
 def test_a_query_without_a_secret_stays_as_written(url: str) -> None:
     assert redact_url(url) == url
 

@@ -245,6 +245,15 @@ def test_fediscopes_own_hints_read_the_same_beside_a_masked_value(logged: Logged
     ("('refresh_token', 'abc'), ('id_token', \"def\")", "('refresh_token', '***'), ('id_token', \"***\")"),
     ("apikey=abc&x=1 secret=s3 api_key: k", "apikey=***&x=1 secret=*** api_key: ***"),
     ("password: <password>x", "password: ***"),  # no placeholder but the whole value
+    # blanks before the colon (aligned YAML, a table's dump): was shown
+    ("api_key : abc and db_password\t:  pw-1, next", "api_key : *** and db_password\t:  ***, next"),
+    # pass, pwd and a name ending with _pwd (a form, ODBC, MySQL's client variable): was shown
+    ("pwd=abc pass=abc MYSQL_PWD=abc db-pwd: abc", "pwd=*** pass=*** MYSQL_PWD=*** db-pwd: ***"),
+    ("DRIVER={MariaDB};SERVER=db;UID=fed;PWD=s3cret;DATABASE=x", "DRIVER={MariaDB};SERVER=db;UID=fed;PWD=***"),
+    ("{'pass': 'abc', \"pwd\": \"abc\"} ('MYSQL_PWD', 'abc')",
+     "{'pass': '***', \"pwd\": \"***\"} ('MYSQL_PWD', '***')"),
+    ("login user=alice&pass=abc&next=/ then pass=1;password=x",
+     "login user=alice&pass=***&next=/ then pass=1;password=***"),
     # a query parameter is masked with what follows a # (as redact_url masks it), beside a name in text
     ("see https://h/x?access_token=abc#frag or ACCESS_TOKEN=def",
      "see https://h/x?access_token=*** or ACCESS_TOKEN=***"),
@@ -258,6 +267,11 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     "tokens=3",
     "details: {'password': [{'error': 'ERR_BLANK'}]}", "'password': None, \"token\": null",
     "mysql+pymysql://user:<password>@host:3306/<database>",
+    "token : the lock's", "secret : see the docs", "(using password : YES)",
+    # a count of passes, the word pass, names that end with it; the shell's working directory (ODBC's PWD is not)
+    "pass=1 of 3", "pass=2/3 done", "the pass was closed", "first pass: done, second pass: 1200 rows",
+    "bypass=1 first_pass=2 compass=n",
+    "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
 ])
 def test_what_is_no_credential_value_is_left_as_it_is(text: str) -> None:
     """Each beside a value that is one (on the next line), which goes."""
@@ -266,5 +280,7 @@ def test_what_is_no_credential_value_is_left_as_it_is(text: str) -> None:
 
 def test_a_dict_item_under_a_credentials_name_is_masked_unless_it_is_no_value() -> None:
     value = {"client_secret": CLIENT_SECRET, "Password": "<password>", "token": "", "access_token": None,
-             "token_type": "Bearer", "details": {"password": [{"error": "ERR_BLANK"}]}}
-    assert redact_value(value) == {**value, "client_secret": MASK}
+             "token_type": "Bearer", "details": {"password": [{"error": "ERR_BLANK"}]}, "PWD": "/home/alice",
+             "MYSQL_PWD": "/x", "pwd": "abc", "pass": "2", "env": [("MYSQL_PWD", "abc"), ("PWD", "/srv")]}
+    assert redact_value(value) == {**value, "client_secret": MASK, "MYSQL_PWD": MASK, "pwd": MASK,
+                                   "env": [["MYSQL_PWD", MASK], ("PWD", "/srv")]}
