@@ -257,6 +257,29 @@ _BARE_NAME_RE = re.compile(
 #: that closes something (``'password=pw', …``), else before the punctuation that ends the run.
 _CLOSING_QUOTE_RE = re.compile(r"['\"](?=[,;:)\]}]|\Z)")
 _TRAILING_PUNCTUATION = ",;.)]}"
+#: A credential's name, then blanks, then its value: how a command line writes it, echoed in a log line or an error
+#: (``Command '['mysql', '--password', 'pw']' returned …``, ``mysqldump --password pw``, ``client_secret pw``):
+#: the name as an argv list's item, then the next, quoted, item (``'--password', 'pw'``); as an option
+#: (``--password pw``, ``-password pw``; not ``--no-password``, ``--ask-password``: :data:`_OPTION_DASHES`); or bare
+#: where it is a compound name (``client_secret``, ``MYSQL_PWD``, ``accessToken``: :func:`_is_compound_name`), which
+#: prose does not write; a plain word (``password``, ``token``) before a blank is prose ("the password is required").
+#: What follows is no value where it starts with ``=`` or ``:`` (the other forms) or is none
+#: (:func:`_is_spaced_value`). Was: shown in every form.
+_OPTION_DASHES = r"--?(?!no[_-]|ask[_-])"
+_SPACED_NAME_RE = re.compile(
+    r"(?P<prefix>(?P<kq>['\"])" + _OPTION_DASHES + r"(?P<listed>" + _CREDENTIAL_NAME + r")(?P=kq),[ \t]*(?=b?['\"])"
+    r"|(?<![\w-])" + _OPTION_DASHES + r"(?P<option>" + _CREDENTIAL_NAME + r")[ \t]+"
+    r"|(?<![\w.-])(?P<name>" + _CREDENTIAL_NAME + r")[ \t]+)(?![-=:\s])"
+    r"(?:" + _QUOTED_VALUE + r"|(?P<bare>[^\s'\",;)\]}]+))", re.IGNORECASE)
+#: An argv list's item that is a credential option's name (``--password``: :func:`_masked_option_values`).
+_OPTION_ITEM_RE = re.compile(_OPTION_DASHES + r"(?P<name>" + _CREDENTIAL_NAME + ")", re.IGNORECASE)
+#: Words that follow an option's name in prose about it (``use --password to …``, ``--token or --token-file``), not
+#: its value.
+_OPTION_PROSE = frozenset({"a", "an", "and", "are", "as", "at", "be", "by", "can", "cannot", "flag", "for", "from",
+                           "has", "have", "if", "in", "instead", "is", "may", "must", "not", "of", "on", "only",
+                           "option", "or", "should", "the", "then", "to", "was", "were", "when", "will", "with"})
+#: A word of prose (letters only, in lower case, or with a capital first): not a bare compound name's value.
+_PROSE_WORD_RE = re.compile(r"[A-Za-z][a-z]*")
 #: A dict key that is a credential's name (``{"client_secret": …}`` passed with ``extra=``).
 _CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
@@ -283,7 +306,59 @@ def _mask_credential_values(text: str) -> str:
             return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
         return found.group("prefix") + MASK + run[len(value):]
 
-    return _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text))
+    def spaced(found: re.Match[str]) -> str:
+        value = found.group("quoted") if found.group("quoted") is not None else found.group("bare")
+        if not _is_spaced_value(found, value):
+            return found.group()
+        return found.string[found.start():found.start("quoted")] + MASK if found.group("quoted") is not None \
+            else found.group("prefix") + MASK
+
+    return _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+
+
+def _is_spaced_value(found: re.Match[str], value: str) -> bool:
+    """Whether ``value``, after a credential's name and blanks (:data:`_SPACED_NAME_RE`), is a value: one on a
+    command line (:func:`_is_option_value`), and not a word of prose after an option (``use --password to …``:
+    :data:`_OPTION_PROSE`). After a bare name, only text that no prose writes is: not a word of letters, and at
+    least :data:`MIN_SECRET_LENGTH` long ("client_secret expired", "api_key v2" and a traceback's source line,
+    ``if holder.token != me.token or …``, stay)."""
+    name = found.group("listed") or found.group("option") or found.group("name")
+    if not _is_option_value(name, value):
+        return False
+    if found.group("option") is not None:
+        return value.lower() not in _OPTION_PROSE
+    if found.group("name") is not None:
+        return _is_compound_name(name) and len(value) >= MIN_SECRET_LENGTH and not _PROSE_WORD_RE.fullmatch(value)
+    return True
+
+
+def _is_option_value(name: str, value: str) -> bool:
+    """Whether ``value``, after the credential's name ``name`` on a command line, is a value: not empty nor what
+    stands for one (``$TOKEN``, ``<password>``, ``***``, :func:`_is_named_no_value`) nor the next option
+    (``--password --verbose``, which prompts), nor the name or a part of it (an option's metavar, ``--api-key KEY``;
+    a destination's name, ``click.option("--token", "token")``)."""
+    if not value or value.startswith("-") or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(name, value):
+        return False
+    return not (re.fullmatch(r"[A-Za-z][A-Za-z_-]*", value)
+                and value.lower().replace("_", "-") in name.lower().replace("_", "-"))
+
+
+def _masked_option_values(items: list[Any] | tuple[Any, ...], masked: list[Any]) -> list[Any]:
+    """``masked`` (the items of an argv list, each masked alone) with the item after a credential option's name
+    masked (``['mysql', '--password', 'pw']``), as :func:`redact_text` masks the list's repr (:data:`_SPACED_NAME_RE`).
+    Was: the value shown in a field passed with ``extra=`` and in a logged value escaped item by item."""
+    for i in range(1, len(items)):
+        option, value = items[i - 1], items[i]
+        if isinstance(option, str) and isinstance(value, str) and (found := _OPTION_ITEM_RE.fullmatch(option)) \
+                and _is_option_value(found.group("name"), value):
+            masked[i] = MASK
+    return masked
+
+
+def _is_compound_name(name: str) -> bool:
+    """Whether a credential's name is made of words (``client_secret``, ``api-key``, ``spring.datasource.password``,
+    ``accessToken``), as code and configurations write names and prose does not."""
+    return re.search(r"[._-]|[a-z][A-Z]", name) is not None
 
 
 def _bare_value_end(run: str) -> int:
@@ -769,7 +844,7 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
                 and is_credential_name(value[0]):  # a (name, value) pair: an item of an ordered dict, a query
             masked = [value[0], masked_credential(value[1], value[0])]
         else:
-            masked = [redact_value(v, secrets) for v in value]
+            masked = _masked_option_values(value, [redact_value(v, secrets) for v in value])
         return value if masked == list(value) else masked
     text = str(value)
     shown = redact_text(text, secrets)
