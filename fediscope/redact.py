@@ -3,7 +3,8 @@
 Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* of secrets are masked wherever
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
-``password: …``, ``{'client_secret': '…'}`` or ``{"access_token": "…"}``: :data:`CREDENTIAL_NAMES`), and values
+``password: …``, ``{'client_secret': '…'}``, ``{"access_token": "…"}`` or a command line's ``--password …``:
+:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`), and values
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
