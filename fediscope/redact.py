@@ -3,7 +3,8 @@
 Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* of secrets are masked wherever
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
-``password: …``, ``{'client_secret': '…'}`` or ``{"access_token": "…"}``: :data:`CREDENTIAL_NAMES`), and values
+``password: …``, ``{'client_secret': '…'}``, ``{"access_token": "…"}`` or a command line's ``--password …``:
+:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`), and values
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
@@ -75,9 +76,14 @@ AUTH_SCHEMES = ("bearer", "basic", "token", "digest", "negotiate", "ntlm", "kerb
 #: After an auth header's name and opening quote: a word shaped like a scheme (any: ``Bearer``, ``Negotiate``,
 #: ``Splunk``) and whitespace, then either auth-params (``Digest username="u", response="…"``: to the twin of the
 #: opening quote, else to the end of the line) or one run of characters (a token).
+#: Or a known scheme (:data:`AUTH_SCHEMES`) that ends its line, and a token (RFC 6750's ``token68``) alone on the next
+#: (a header folded onto a continuation line, a wrapped log line): ``Authorization: Bearer\n  <token>``. Was: the
+#: scheme masked as if it were the credential, the token on the next line shown.
+_FOLDED_SCHEME = (r"(?P<folded>(?:" + "|".join(sorted(AUTH_SCHEMES, key=len, reverse=True)) + r")(?![\w-])[ \t]*\r?\n"
+                  r"[ \t]*(?=[A-Za-z0-9\-._~+/]+=*[ \t]*(?:\r?\n|\Z)))")
 _AUTH_HEADER_RE = re.compile(
     _HEADER_START.format(names=_AUTH_HEADER_NAMES)
-    + r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?=[^\s'\",}]))?"
+    + r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9-]*)[ \t]+(?=[^\s'\",}])|" + _FOLDED_SCHEME + r")?"
     r"(?:(?P<params>[A-Za-z][\w.-]*=(?=[^\s=,}])(?(q)(?:\\.|(?!(?P=q))[^\\\n])*|[^\n]*))"
     r"|(?P<value>[^\s'\",}]+)))", re.IGNORECASE)
 #: A cookie header's ``name=value`` pairs (``Cookie: a=1; session=…; b=2``), separated by ``;`` or ``,`` (several
@@ -126,8 +132,12 @@ _USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[
 #: ``client_secret_expires_at``, ``password_hint``, ``tokens``, ``tokens_used`` and ``max_tokens`` are none of them;
 #: nor are a counter of tokens (``max_token``, ``num_token``) and ``FEDISCOPE_API_KEY`` (a name in fediscope's own
 #: hints and docs, ``FEDISCOPE_API_KEY=secret:ro``, whose value is a known secret anyway).
+#: ``pass`` and ``pwd`` (``pass=…`` of a form or a config file, ODBC's ``PWD=…``) are names of their own, not words a
+#: compound name ends with (``bypass``, ``first_pass`` are none); ``pwd`` also after a separator (``MYSQL_PWD``,
+#: ``db-pwd``). What they hold is no secret where it is a count of passes or the shell's working directory
+#: (:data:`_NAMED_NOT_A_VALUE`). Was: all three shown.
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
-                    "passwd", "secret", "token")
+                    "passwd", "secret", "token", "pass", "pwd")
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
 #: ``jwt`` and ``bearer``: a token's kind written as its name (``jwt=eyJ…``, ``bearer=…``; was: shown in free text).
 CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "private_key",
@@ -137,11 +147,12 @@ CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apik
 #: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
 _SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
                         for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
+_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9._-]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
 _CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
-                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + ")")
+                    r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + "|" + _SHORT_NAME_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
 #: [tokens] in fediscope.toml"): their value is masked after ``=`` or as a quoted key's, not after a bare ``name: ``.
-_PROSE_NAMES = frozenset({"secret", "token"})
+_PROSE_NAMES = frozenset({"pass", "secret", "token"})
 #: What stands after a credential's name in fediscope's own hints and docs, in place of a value: a shell substitution
 #: or variable (``$(python3 -c …)``, ``${KEY}``, ``$API_KEY``), a placeholder in lower case (``<key>``, ``<your
 #: token>``), an ellipsis, an absent value (``None``, ``null``). Never masked, so a hint reads the same everywhere.
@@ -149,6 +160,17 @@ _PLACEHOLDERS = r"<[a-z][a-z_ -]*>|…|\.\.\."
 _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r"|None|null|\*\*\*", re.DOTALL)
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
+#: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
+#: an environment; ODBC's ``PWD=…`` is a password), a count of passes after ``pass`` (``pass=2``, ``pass=1/3``).
+_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL), "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?")}
+
+
+def _is_named_no_value(name: str, value: str) -> bool:
+    """Whether ``value``, written after the credential's name ``name``, is no secret for that name
+    (:data:`_NAMED_NOT_A_VALUE`). In a query or after ``name=`` the value is taken to its first ``;``, where another
+    parameter may start (``pass=1;password=…``: that one is masked on its own)."""
+    pattern = _NAMED_NOT_A_VALUE.get(name.lower())
+    return pattern is not None and pattern.fullmatch(value) is not None
 
 
 def _names(names: Iterable[str]) -> str:
@@ -165,22 +187,24 @@ def _names(names: Iterable[str]) -> str:
 #: masked the tokens.
 _TOKEN_PARAMS = r"x-amz-signature|x-goog-signature|oauth_signature|session|jwt|bearer"
 
-#: A secret query parameter and its value (to ``&``, ``#``, whitespace or a quote). In free text a ``#`` ends it (a
-#: web URL's fragment); a store URL's ``?password=ab#cd``, which SQLAlchemy reads whole, is masked whole by
-#: :func:`redact_url` and, as a known secret, in any text (:func:`url_secrets`).
+#: A secret query parameter and its value (to ``&``, whitespace or a quote). A ``#`` is part of it, as
+#: :func:`redact_url` reads a ``#`` after a secret parameter (SQLAlchemy has no fragment: ``?password=ab#cd`` is the
+#: password ``ab#cd``) and as a bare ``password=ab#cd`` is masked: which URL a text quotes cannot be told, and a web
+#: URL's fragment after a secret is worth less than the rest of a password. Was: ``?a=1;password=ab#cd`` in free text
+#: showed ``#cd``, where the same URL shown alone was masked whole.
 _PARAM_RE = re.compile(r"(?P<prefix>[?&;](?:" + _names(SECRET_PARAMS) + "|" + _TOKEN_PARAMS + "|" + _CREDENTIAL_NAME
-                       + r")=)(?P<value>[^&#\s'\"]+)", re.IGNORECASE)
+                       + r")=)(?P<value>[^&\s'\"]+)", re.IGNORECASE)
 
 
 #: A query (or form) parameter whose name is percent-encoded in part (``?%70assword=…``, ``&access%5Ftoken=…``),
 #: standing alone: only an encoder writes such a name. Masked where the name, decoded as ``parse_qsl`` decodes it, is a
 #: secret parameter's (:func:`_is_secret_param`), in free text as :data:`_PARAM_RE` masks a plain one (its value to
-#: ``&``, ``#``, whitespace or a quote) and in a URL's fragment (its value to ``&``:
+#: ``&``, whitespace or a quote) and in a URL's fragment (its value to ``&``:
 #: :data:`_ENCODED_FRAGMENT_PARAM_RE`).
 #: Was: masked by :func:`redact_url` in a query, shown by :func:`redact_text` and in a fragment. No class before ``%``
 #: holds ``%``, nor ``=`` the one after it: no backtracking.
 _ENCODED_PARAM = r"(?P<prefix>(?<![\w.~+%-])(?P<name>[\w.~+-]*%[0-9A-Fa-f]{2}[\w.~+%-]*)=)"
-_ENCODED_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&#\s'\"]+)")
+_ENCODED_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&\s'\"]+)")
 _ENCODED_FRAGMENT_PARAM_RE = re.compile(_ENCODED_PARAM + r"(?P<value>[^&]+)")
 #: The end of such a name: a search for it starts at a ``%`` (fast), where one for the whole name starts anywhere.
 _ENCODED_NAME_END_RE = re.compile(r"%[0-9A-Fa-f]{2}[\w.~+%-]*=")
@@ -195,9 +219,21 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
                        else m.group(), text)
 
 
+#: How many times a parameter's name is percent-decoded at most (:func:`_decoded_name`).
+_NAME_DECODINGS = 3
+
+
 def _decoded_name(name: str) -> str:
-    """A query parameter's name as ``parse_qsl`` reads it (``+`` a space, ``%XX`` decoded), without blanks around."""
-    return unquote(name.replace("+", " ")).strip()
+    """A query parameter's name as ``parse_qsl`` reads it (``+`` a space, ``%XX`` decoded), without blanks around;
+    decoded again while that changes it (a few times at most), so that a name encoded twice, as a URL passed through
+    another encoder holds it (``%2570assword``: ``%25`` and ``70assword``), reads as ``password``. Was: read as
+    ``%70assword``, no secret's name: its value shown by :func:`redact_url` and in free text."""
+    decoded = unquote(name.replace("+", " "))
+    for _ in range(_NAME_DECODINGS - 1):
+        if "%" not in decoded or (again := unquote(decoded)) == decoded:
+            break
+        decoded = again
+    return decoded.strip()
 
 
 #: A quoted string value: its quote (a backslash before it where the whole is a JSON string inside another), then
@@ -205,22 +241,46 @@ def _decoded_name(name: str) -> str:
 _QUOTED_VALUE = r"b?(?P<vq>\\?['\"])(?P<quoted>(?:(?!(?P=vq))(?:\\.|[^\\\n]))*)"
 #: ``'name': 'value'``, ``"name": "value"``, ``'name'='value'``, ``('name', 'value')``: a quoted key, a quoted value.
 _QUOTED_NAME_RE = re.compile(
-    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?:" + _CREDENTIAL_NAME + r")(?P=kq)"
+    r"(?P<prefix>(?P<pair>\(\s*)?(?P<kq>\\?['\"])(?P<name>" + _CREDENTIAL_NAME + r")(?P=kq)"
     r"(?(pair)\s*,\s*|\s*[:=]\s*))" + _QUOTED_VALUE, re.IGNORECASE)
 #: ``name=value``, ``name = 'value'`` (spaces around ``=`` only before a quoted value: ``token = uuid4().hex`` in a
-#: traceback's source line is code), ``name: value``. The name stands alone (no letter, digit or ``_`` before it);
+#: traceback's source line is code), ``name: value`` (also ``name : value``, as some YAML and aligned dumps write it;
+#: was: shown). The name stands alone (no letter, digit or ``_`` before it);
 #: after ``?``, ``&`` or ``;`` it is a query parameter, which :data:`_PARAM_RE` masks as it always has. An unquoted
 #: value is the run of characters up to whitespace or ``&``, cut where :func:`_bare_value_end` says; a placeholder
 #: (``<your key>``) is taken whole where it is all there is.
 _BARE_NAME_RE = re.compile(
     r"(?P<prefix>(?<![\w?&;])(?P<name>" + _CREDENTIAL_NAME + r")(?:=|\s*=\s*(?=b?['\"])"
-    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r":)[ \t]+))"
+    r"|(?P<colon>" + "".join(rf"(?<!(?<![\w.-]){name})" for name in sorted(_PROSE_NAMES)) + r"[ \t]*:)[ \t]+))"
     r"(?:" + _QUOTED_VALUE + r"|(?P<bare>(?:" + _PLACEHOLDERS + r")(?=[,;.)\]}'\"]*(?:[\s&]|\Z))"
     r"|(?![\[{])[^\s&]+))", re.IGNORECASE)
 #: Where an unquoted value ends within the run of characters after its name (:func:`_bare_value_end`): at a quote
 #: that closes something (``'password=pw', …``), else before the punctuation that ends the run.
 _CLOSING_QUOTE_RE = re.compile(r"['\"](?=[,;:)\]}]|\Z)")
 _TRAILING_PUNCTUATION = ",;.)]}"
+#: A credential's name, then blanks, then its value: how a command line writes it, echoed in a log line or an error
+#: (``Command '['mysql', '--password', 'pw']' returned …``, ``mysqldump --password pw``, ``client_secret pw``):
+#: the name as an argv list's item, then the next, quoted, item (``'--password', 'pw'``); as an option
+#: (``--password pw``, ``-password pw``; not ``--no-password``, ``--ask-password``: :data:`_OPTION_DASHES`); or bare
+#: where it is a compound name (``client_secret``, ``MYSQL_PWD``, ``accessToken``: :func:`_is_compound_name`), which
+#: prose does not write; a plain word (``password``, ``token``) before a blank is prose ("the password is required").
+#: What follows is no value where it starts with ``=`` or ``:`` (the other forms) or is none
+#: (:func:`_is_spaced_value`). Was: shown in every form.
+_OPTION_DASHES = r"--?(?!no[_-]|ask[_-])"
+_SPACED_NAME_RE = re.compile(
+    r"(?P<prefix>(?P<kq>['\"])" + _OPTION_DASHES + r"(?P<listed>" + _CREDENTIAL_NAME + r")(?P=kq),[ \t]*(?=b?['\"])"
+    r"|(?<![\w-])" + _OPTION_DASHES + r"(?P<option>" + _CREDENTIAL_NAME + r")[ \t]+"
+    r"|(?<![\w.-])(?P<name>" + _CREDENTIAL_NAME + r")[ \t]+)(?![-=:\s])"
+    r"(?:" + _QUOTED_VALUE + r"|(?P<bare>[^\s'\",;)\]}]+))", re.IGNORECASE)
+#: An argv list's item that is a credential option's name (``--password``: :func:`_masked_option_values`).
+_OPTION_ITEM_RE = re.compile(_OPTION_DASHES + r"(?P<name>" + _CREDENTIAL_NAME + ")", re.IGNORECASE)
+#: Words that follow an option's name in prose about it (``use --password to …``, ``--token or --token-file``), not
+#: its value.
+_OPTION_PROSE = frozenset({"a", "an", "and", "are", "as", "at", "be", "by", "can", "cannot", "flag", "for", "from",
+                           "has", "have", "if", "in", "instead", "is", "may", "must", "not", "of", "on", "only",
+                           "option", "or", "should", "the", "then", "to", "was", "were", "when", "will", "with"})
+#: A word of prose (letters only, in lower case, or with a capital first): not a bare compound name's value.
+_PROSE_WORD_RE = re.compile(r"[A-Za-z][a-z]*")
 #: A dict key that is a credential's name (``{"client_secret": …}`` passed with ``extra=``).
 _CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
@@ -231,7 +291,7 @@ def _mask_credential_values(text: str) -> str:
 
     def quoted(found: re.Match[str]) -> str:
         value = found.group("quoted")
-        if not value or _NOT_A_VALUE_RE.fullmatch(value):
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(found.group("name"), value):
             return found.group()
         return found.string[found.start():found.start("quoted")] + MASK  # the quotes (and a b of bytes) stay
 
@@ -240,13 +300,66 @@ def _mask_credential_values(text: str) -> str:
             return quoted(found)
         run = found.group("bare")
         value = run[:_bare_value_end(run)]
-        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE):
+        if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE) \
+                or _is_named_no_value(found.group("name"), value.partition(";")[0]):
             return found.group()  # no value (``password=, then``), or one that stands for it
         if run == value and _BEARER_RE.match(found.string, found.start("bare")):
             return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
         return found.group("prefix") + MASK + run[len(value):]
 
-    return _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text))
+    def spaced(found: re.Match[str]) -> str:
+        value = found.group("quoted") if found.group("quoted") is not None else found.group("bare")
+        if not _is_spaced_value(found, value):
+            return found.group()
+        return found.string[found.start():found.start("quoted")] + MASK if found.group("quoted") is not None \
+            else found.group("prefix") + MASK
+
+    return _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+
+
+def _is_spaced_value(found: re.Match[str], value: str) -> bool:
+    """Whether ``value``, after a credential's name and blanks (:data:`_SPACED_NAME_RE`), is a value: one on a
+    command line (:func:`_is_option_value`), and not a word of prose after an option (``use --password to …``:
+    :data:`_OPTION_PROSE`). After a bare name, only text that no prose writes is: not a word of letters, and at
+    least :data:`MIN_SECRET_LENGTH` long ("client_secret expired", "api_key v2" and a traceback's source line,
+    ``if holder.token != me.token or …``, stay)."""
+    name = found.group("listed") or found.group("option") or found.group("name")
+    if not _is_option_value(name, value):
+        return False
+    if found.group("option") is not None:
+        return value.lower() not in _OPTION_PROSE
+    if found.group("name") is not None:
+        return _is_compound_name(name) and len(value) >= MIN_SECRET_LENGTH and not _PROSE_WORD_RE.fullmatch(value)
+    return True
+
+
+def _is_option_value(name: str, value: str) -> bool:
+    """Whether ``value``, after the credential's name ``name`` on a command line, is a value: not empty nor what
+    stands for one (``$TOKEN``, ``<password>``, ``***``, :func:`_is_named_no_value`) nor the next option
+    (``--password --verbose``, which prompts), nor the name or a part of it (an option's metavar, ``--api-key KEY``;
+    a destination's name, ``click.option("--token", "token")``)."""
+    if not value or value.startswith("-") or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(name, value):
+        return False
+    return not (re.fullmatch(r"[A-Za-z][A-Za-z_-]*", value)
+                and value.lower().replace("_", "-") in name.lower().replace("_", "-"))
+
+
+def _masked_option_values(items: list[Any] | tuple[Any, ...], masked: list[Any]) -> list[Any]:
+    """``masked`` (the items of an argv list, each masked alone) with the item after a credential option's name
+    masked (``['mysql', '--password', 'pw']``), as :func:`redact_text` masks the list's repr (:data:`_SPACED_NAME_RE`).
+    Was: the value shown in a field passed with ``extra=`` and in a logged value escaped item by item."""
+    for i in range(1, len(items)):
+        option, value = items[i - 1], items[i]
+        if isinstance(option, str) and isinstance(value, str) and (found := _OPTION_ITEM_RE.fullmatch(option)) \
+                and _is_option_value(found.group("name"), value):
+            masked[i] = MASK
+    return masked
+
+
+def _is_compound_name(name: str) -> bool:
+    """Whether a credential's name is made of words (``client_secret``, ``api-key``, ``spring.datasource.password``,
+    ``accessToken``), as code and configurations write names and prose does not."""
+    return re.search(r"[._-]|[a-z][A-Z]", name) is not None
 
 
 def _bare_value_end(run: str) -> int:
@@ -264,10 +377,10 @@ def is_credential_name(name: str) -> bool:
     return _CREDENTIAL_KEY_RE.fullmatch(name) is not None
 
 
-def masked_credential(value: str) -> str:
-    """The value of an item whose key is a credential's name, masked as :func:`_mask_credential_values` masks it in
-    text: whole, unless it is no value (a placeholder, ``$(…)``, an empty string)."""
-    return value if not value or _NOT_A_VALUE_RE.fullmatch(value) else MASK
+def masked_credential(value: str, name: str = "") -> str:
+    """The value of an item whose key is a credential's name (``name``), masked as :func:`_mask_credential_values`
+    masks it in text: whole, unless it is no value (a placeholder, ``$(…)``, an empty string, ``PWD``'s directory)."""
+    return value if not value or _NOT_A_VALUE_RE.fullmatch(value) or _is_named_no_value(name, value) else MASK
 
 
 _SCHEME_PREFIX_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:/*")
@@ -316,7 +429,7 @@ def redact_url(url: str) -> str:
     if query:
         query = _mask_query(query)
     if fragment:
-        fragment = _FRAGMENT_PARAM_RE.sub(lambda m: m.group("prefix") + MASK, fragment)
+        fragment = _FRAGMENT_PARAM_RE.sub(_masked_param, fragment)
         if "%" in fragment:
             fragment = _mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE)
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
@@ -341,13 +454,14 @@ def _mask_query_piece(piece: str) -> str:
     """One ``&``-separated piece of a query: its value masked whole where its name is secret; else from a secret
     parameter after a ``;`` (``a=1;password=…``, which :func:`redact_text` masks too) to the piece's end (a ``;`` in
     the password included: more is masked rather than less). Was: ``?a=1;password=x`` shown by :func:`redact_url`."""
-    name = piece.partition("=")[0]
-    if _is_secret_param(_decoded_name(name)):
+    name, _, value = piece.partition("=")
+    if _is_secret_param(_decoded_name(name)) and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
         return f"{name}={MASK}"
     start = 0
     while (semicolon := piece.find(";", start)) >= 0:
-        name, equals, _ = piece[semicolon + 1:].partition("=")
-        if equals and ";" not in name and _is_secret_param(_decoded_name(name)):
+        name, equals, value = piece[semicolon + 1:].partition("=")
+        if equals and ";" not in name and _is_secret_param(_decoded_name(name)) \
+                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
             return f"{piece[:semicolon + 1]}{name}={MASK}"
         start = semicolon + 1
     return piece
@@ -400,8 +514,20 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
         text = _COOKIE_HEADER_RE.sub(_mask_header_value, text)
     text = _mask_credential_values(text)
     text = _BEARER_RE.sub(_mask_bearer, text)
-    text = _PARAM_RE.sub(lambda m: m.group("prefix") + MASK, text)
+    text = _PARAM_RE.sub(_masked_param, text)
     return _mask_encoded_names(text) if "%" in text else text
+
+
+def _masked_param(found: re.Match[str]) -> str:
+    """A secret query parameter (:data:`_PARAM_RE`, :data:`_FRAGMENT_PARAM_RE`) with its value masked, unless that
+    is no secret for its name up to a ``;`` (:func:`_is_named_no_value`: ``?pass=2``); then what follows the ``;``
+    is looked at as parameters of its own (``?pass=2;password=…``)."""
+    name = found.group("prefix").lstrip("?&;")[:-1]
+    value = found.group("value")
+    head = value.partition(";")[0]
+    if not _is_named_no_value(name, head):
+        return found.group("prefix") + MASK
+    return found.group("prefix") + head + found.re.sub(_masked_param, value[len(head):])
 
 
 def _mask_bearer(found: re.Match[str]) -> str:
@@ -426,6 +552,8 @@ def _mask_header_value(found: re.Match[str]) -> str:
         if "scheme" not in groups:  # a cookie header
             return found.group("prefix") + found.group("opening") + _masked_cookies(found.group("value"))
         scheme = groups["scheme"]
+        if groups["folded"] is not None:  # a known scheme, then the token on the next line
+            return found.group("prefix") + found.group("opening") + found.group("folded") + MASK
         shown = "" if scheme is None else (
             found.string[found.start("scheme"):found.start("params") if found.group("params") is not None
                          else found.start("value")] if _KNOWN_SCHEME_RE.fullmatch(scheme) else MASK + " ")
@@ -668,7 +796,8 @@ def _query_secrets(url: str) -> list[str]:
     query = url.partition("?")[2]
     fragment = url.partition("#")[2]  # ``sqlite:////x#frag?password=…``: masked there too (redact_url)
     found = [v for part in dict.fromkeys([query, query.partition("#")[0]])
-             for k, v in parse_qsl(part, keep_blank_values=True) if _is_secret_param(k) and v]
+             for k, v in parse_qsl(part, keep_blank_values=True)
+             if _is_secret_param(k) and v and not _is_named_no_value(k, v)]
     found += [m.group("value") for m in _FRAGMENT_PARAM_RE.finditer(fragment)]
     return list(dict.fromkeys(found))
 
@@ -714,9 +843,9 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(value, (list, tuple)):
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str) \
                 and is_credential_name(value[0]):  # a (name, value) pair: an item of an ordered dict, a query
-            masked = [value[0], masked_credential(value[1])]
+            masked = [value[0], masked_credential(value[1], value[0])]
         else:
-            masked = [redact_value(v, secrets) for v in value]
+            masked = _masked_option_values(value, [redact_value(v, secrets) for v in value])
         return value if masked == list(value) else masked
     text = str(value)
     shown = redact_text(text, secrets)
@@ -732,7 +861,7 @@ def _redact_item(key: Any, value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(key, str) and _HEADER_KEY_RE.search(key):
         return _masked_header_item(value, secrets)
     if isinstance(key, str) and isinstance(value, str) and is_credential_name(key):
-        return masked_credential(value)
+        return masked_credential(value, key)
     return redact_value(value, secrets)
 
 

@@ -245,9 +245,25 @@ def test_fediscopes_own_hints_read_the_same_beside_a_masked_value(logged: Logged
     ("('refresh_token', 'abc'), ('id_token', \"def\")", "('refresh_token', '***'), ('id_token', \"***\")"),
     ("apikey=abc&x=1 secret=s3 api_key: k", "apikey=***&x=1 secret=*** api_key: ***"),
     ("password: <password>x", "password: ***"),  # no placeholder but the whole value
-    # a query parameter is masked as ever (to its fragment), beside a name in text
+    # blanks before the colon (aligned YAML, a table's dump): was shown
+    ("api_key : abc and db_password\t:  pw-1, next", "api_key : *** and db_password\t:  ***, next"),
+    # pass, pwd and a name ending with _pwd (a form, ODBC, MySQL's client variable): was shown
+    ("pwd=abc pass=abc MYSQL_PWD=abc db-pwd: abc", "pwd=*** pass=*** MYSQL_PWD=*** db-pwd: ***"),
+    ("DRIVER={MariaDB};SERVER=db;UID=fed;PWD=s3cret;DATABASE=x", "DRIVER={MariaDB};SERVER=db;UID=fed;PWD=***"),
+    ("{'pass': 'abc', \"pwd\": \"abc\"} ('MYSQL_PWD', 'abc')",
+     "{'pass': '***', \"pwd\": \"***\"} ('MYSQL_PWD', '***')"),
+    ("login user=alice&pass=abc&next=/ then pass=1;password=x",
+     "login user=alice&pass=***&next=/ then pass=1;password=***"),
+    # the name, blanks, the value: a command line (an option, an argv list's repr) or a compound name; was shown
+    ("mysqldump --user root --password hunter2 db; run -password s3cret --client-secret 'a b' --verbose",
+     "mysqldump --user root --password *** db; run -password *** --client-secret '***' --verbose"),
+    ("Command '['mysql', '--password', 'pw-12', '-h', 'db']' returned non-zero exit status 1.",
+     "Command '['mysql', '--password', '***', '-h', 'db']' returned non-zero exit status 1."),
+    ("client_secret ZmFrZS1zZWNyZXQ0 MYSQL_PWD s3cr3t accessToken eyJhbGciOi.x.y ok",
+     "client_secret *** MYSQL_PWD *** accessToken *** ok"),
+    # a query parameter is masked with what follows a # (as redact_url masks it), beside a name in text
     ("see https://h/x?access_token=abc#frag or ACCESS_TOKEN=def",
-     "see https://h/x?access_token=***#frag or ACCESS_TOKEN=***"),
+     "see https://h/x?access_token=*** or ACCESS_TOKEN=***"),
 ])
 def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> None:
     assert redact_text(text) == expected
@@ -258,13 +274,43 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     "tokens=3",
     "details: {'password': [{'error': 'ERR_BLANK'}]}", "'password': None, \"token\": null",
     "mysql+pymysql://user:<password>@host:3306/<database>",
+    "token : the lock's", "secret : see the docs", "(using password : YES)",
+    # a count of passes, the word pass, names that end with it; the shell's working directory (ODBC's PWD is not)
+    "pass=1 of 3", "pass=2/3 done", "the pass was closed", "first pass: done, second pass: 1200 rows",
+    "bypass=1 first_pass=2 compass=n",
+    "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
+    # a blank after a credential's name, then no value: another option, a file's option, a metavar, a placeholder,
+    # prose about an option or after a name, a traceback's source line
+    "--password --verbose --password-file /path --no-password mydb --ask-password host --password-stdin x",
+    "usage: x [--api-key KEY] [--client-secret CLIENT_SECRET] [--token $TOKEN] [--password <password>]",
+    "use --password to set it, or --token instead", "['mysql', '--password', '-h', 'db', '--password-file', '/p']",
+    'parser.add_argument("--token", "-t", help="x") click.option("--api-key", "api_key")',
+    "the password is required; password reset; token refresh failed; secret sauce; token abc",
+    "client_secret expired; the access_token is missing; api_key v2 format; client_secret Expired",
+    "if holder.token != me.token and x.password or y:",
 ])
 def test_what_is_no_credential_value_is_left_as_it_is(text: str) -> None:
     """Each beside a value that is one (on the next line), which goes."""
     assert redact_text(f"{text}\naccess_token={ACCESS_TOKEN}") == f"{text}\naccess_token=***"
 
 
+def test_an_argv_list_masks_an_options_value_as_its_repr_in_text_does(logged: Logged) -> None:
+    """A command's argv as a value (a field passed with ``extra=``, a logged value escaped item by item) masks what
+    its repr in a message does. Was: each item masked alone, the password after ``--password`` shown."""
+    argv = ["mysql", "--password", DB_PASSWORD, "--password-file", "/p", "--token", "$TOKEN", "-h", "db\x1b"]
+    assert redact_value(argv) == [*argv[:2], MASK, *argv[3:]]
+    assert redact_value(("--client-secret", CLIENT_SECRET)) == ["--client-secret", MASK]
+    LOG.error("failed: %s", argv, extra={"argv": argv})  # its ESC is escaped in a text line, value by value
+    [message] = logged.messages()
+    assert not leaks(logged.text), logged.text
+    assert "'--password', '***', '--password-file', '/p', '--token', '$TOKEN'" in message, message
+    if logged.fmt == "json":
+        assert json.loads(logged.text)["argv"] == [*argv[:2], MASK, *argv[3:]]
+
+
 def test_a_dict_item_under_a_credentials_name_is_masked_unless_it_is_no_value() -> None:
     value = {"client_secret": CLIENT_SECRET, "Password": "<password>", "token": "", "access_token": None,
-             "token_type": "Bearer", "details": {"password": [{"error": "ERR_BLANK"}]}}
-    assert redact_value(value) == {**value, "client_secret": MASK}
+             "token_type": "Bearer", "details": {"password": [{"error": "ERR_BLANK"}]}, "PWD": "/home/alice",
+             "MYSQL_PWD": "/x", "pwd": "abc", "pass": "2", "env": [("MYSQL_PWD", "abc"), ("PWD", "/srv")]}
+    assert redact_value(value) == {**value, "client_secret": MASK, "MYSQL_PWD": MASK, "pwd": MASK,
+                                   "env": [["MYSQL_PWD", MASK], ("PWD", "/srv")]}

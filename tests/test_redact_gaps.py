@@ -67,6 +67,13 @@ def test_a_dict_item_or_a_query_parameter_under_a_compound_name_is_masked() -> N
     ("Authorization: Splunk 8f14e45f-ceea-467a\nAuthorization: eyJ0eXAi.x.y was rejected",
      "Authorization: *** ***\nAuthorization: *** was rejected"),
     ("b'X-API-Key: custom c2VjcmV0'", "b'X-API-Key: *** ***'"),
+    # a known scheme ending its line, the token alone on the next (folded, wrapped): was the scheme masked, the token
+    # shown
+    ("Authorization: Bearer\n  tk-abcdef123456\nnext line", "Authorization: Bearer\n  ***\nnext line"),
+    ("Proxy-Authorization: Negotiate\r\n\tYIIabc/123+x==", "Proxy-Authorization: Negotiate\r\n\t***"),
+    # the next line is no lone token: left as it is (the word before it masked, as ever)
+    ("Authorization: Bearer\nretrying in 5s\nX-Other: 1", "Authorization: ***\nretrying in 5s\nX-Other: 1"),
+    ("Authorization: Bearer\nX-Other: 1", "Authorization: ***\nX-Other: 1"),
 ])
 def test_the_credential_after_any_scheme_is_masked(text: str, expected: str) -> None:
     assert redact_text(text) == expected
