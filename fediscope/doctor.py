@@ -483,9 +483,22 @@ def check_engine(settings: Settings, which: Callable[[str], str | None] = shutil
     return Check("engine", OK, f"duckdb {_version('duckdb')} works")
 
 
+def _duckdb_fallback(settings: Settings) -> str:
+    """How a Spark engine's FAIL offers DuckDB, naming where the engine was set (:func:`set_to`)."""
+    return f"or {set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
+
+
+def engine_crash_fix(settings: Settings) -> str:
+    """The fix of an ``engine`` check that raised: for Spark, its needs or DuckDB, named where the engine was set
+    (was: ``use FEDISCOPE_ENGINE=duckdb`` also for an engine set in fediscope.toml, and for DuckDB itself)."""
+    if settings.engine == "spark":
+        return f"pip install -r requirements.txt and install Java 17, {_duckdb_fallback(settings)}"
+    return "pip install -r requirements.txt (it installs duckdb)"
+
+
 def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
     engine, master_at = set_to(settings, "engine", "spark"), settings.origin("spark_master")
-    fallback = f"or {set_to(settings, 'engine', 'duckdb', fix=True)} (single machine, no Java needed)"
+    fallback = _duckdb_fallback(settings)
     if importlib.util.find_spec("pyspark") is None:
         return Check("engine", FAIL, f"{engine} but pyspark is not installed",
                      f"pip install -r requirements.txt, {fallback}")
@@ -976,8 +989,7 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
     checks = [lake, *lake_lock_line(settings, lake), *_curation_line(settings, lake)]
     checks += [
         guarded_storage_check("store", settings),
-        _guarded("engine", lambda: check_engine(settings),
-                 "pip install -r requirements.txt; for Spark install Java 17, or use FEDISCOPE_ENGINE=duckdb"),
+        _guarded("engine", lambda: check_engine(settings), engine_crash_fix(settings)),
         # after the lake, as the checks of what it holds: an unusable lake is said once (was: its failure again here)
         *(_after_lake("spark_lake", check_spark_lake,
                       "set FEDISCOPE_SPARK_LAKE_URI to the lake's directory as Spark addresses it", settings, lake)

@@ -469,7 +469,14 @@ def test_a_mesos_or_blank_edged_spark_master_is_refused_when_the_settings_load(t
     ("spark://m1:7077,m2", "'m2' is not host:port"),
     ("spark://m1:7077,", "an empty address is not host:port"),
     ("k8s://https://api.example:x", "the API server's port is not a number"),
-    ("spark://m0:7077,spark:s3cret@m1:7077", "a master's address holds no user name or password"),
+    ("spark://m0:7077,spark:s3cret@m1:7077", "a master's address holds no user name or password (Spark refuses "
+                                             "them): give spark://host:7077"),
+    # was: accepted, and shown as k8s://https:***@api.example:6443
+    ("k8s://https://spark:s3cret@api.example:6443", "a master's address holds no user name or password (Spark "
+                                                    "authenticates to Kubernetes with your kubeconfig or its "
+                                                    "spark.kubernetes.authenticate.* settings): give "
+                                                    "k8s://https://host:6443"),
+    ("k8s://spark:s3cret@api.example", "a master's address holds no user name or password"),
     # port 0 was accepted, and probed as it was (spark://) or as 443 (k8s://: "127.0.0.1:443: connection refused");
     # a port above 65535 was "not host:port" (spark://) or "not a number" (k8s://)
     ("spark://m1:0", "'m1:0': the port is not a number from 1 to 65535"),

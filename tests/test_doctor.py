@@ -1009,6 +1009,32 @@ def test_the_engine_fixes_name_where_the_engine_and_master_were_set(clean_env: P
     assert unreachable.fix.startswith(f"start the Spark master or fix {named}, "), unreachable
 
 
+@pytest.mark.parametrize(("set_in", "fix"), [
+    ("environment", "pip install -r requirements.txt and install Java 17, or use FEDISCOPE_ENGINE=duckdb (single "
+                    "machine, no Java needed)"),
+    ("file", "pip install -r requirements.txt and install Java 17, or set fediscope.toml: [fediscope] engine to "
+             "'duckdb' (single machine, no Java needed)"),
+    ("default", "pip install -r requirements.txt (it installs duckdb)"),
+], ids=["environment", "file", "default"])
+def test_an_engine_check_that_crashes_names_where_the_engine_was_set(clean_env: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     set_in: str, fix: str) -> None:
+    """Was: "… or use FEDISCOPE_ENGINE=duckdb" whatever set the engine: also for Spark set in fediscope.toml alone,
+    and for DuckDB, where it is the engine already."""
+    env = _env(clean_env)
+    if set_in == "file":
+        (clean_env / "fediscope.toml").write_text('[fediscope]\nengine = "spark"\n')
+    elif set_in == "environment":
+        env["FEDISCOPE_ENGINE"] = "spark"
+
+    def crash(_settings: object) -> Check:
+        raise RuntimeError("the engine probe crashed")
+
+    monkeypatch.setattr("fediscope.doctor.check_engine", crash)
+    engine = _by_name(run_checks(load_settings(env=env)))["engine"]
+    assert (engine.status, engine.detail, engine.fix) == (FAIL, "RuntimeError: the engine probe crashed", fix)
+
+
 def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")

@@ -78,6 +78,9 @@ def _addresses(master: str) -> list[tuple[str, int]]:
         api = urlsplit(rest if "://" in rest else f"https://{rest}")
         if api.scheme not in ("http", "https") or not api.hostname:
             return []  # Spark names what is wrong with it
+        if "@" in api.netloc:  # was: accepted (and shown masked), where spark:// refused it
+            raise _credentials_refused("k8s://https://host:6443", "Spark authenticates to Kubernetes with your "
+                                       "kubeconfig or its spark.kubernetes.authenticate.* settings")
         port = _port(api.netloc)
         if port == "not a number":
             raise ValueError("the API server's port is not a number")
@@ -103,6 +106,12 @@ def _port(netloc: str) -> int | str | None:
     return port if 1 <= port <= MAX_PORT else "out of range"
 
 
+def _credentials_refused(example: str, why: str) -> ValueError:
+    """The refusal of a user name or password before a master's address, a ``spark://`` or ``k8s://`` one alike;
+    it does not echo them (what precedes the ``@`` may be a password)."""
+    return ValueError(f"a master's address holds no user name or password ({why}): give {example}")
+
+
 def _spark_master_address(part: str) -> tuple[str, int]:
     """``host:port`` of one master of a ``spark://`` URL ([v6 address] in brackets)."""
     address = urlsplit(f"//{part.strip()}")
@@ -112,9 +121,8 @@ def _spark_master_address(part: str) -> tuple[str, int]:
         raise ValueError(f"{part.strip()!r}: the port is not a number from 1 to {MAX_PORT}")
     if not isinstance(port, int):
         port = None
-    if "@" in address.netloc:  # not echoed: what precedes the @ may be a password
-        raise ValueError("a master's address holds no user name or password (Spark refuses them): give "
-                         "spark://host:7077")
+    if "@" in address.netloc:
+        raise _credentials_refused("spark://host:7077", "Spark refuses them")
     if not address.hostname or port is None or address.path or address.query or address.fragment:
         given = repr(shown_master(part.strip())) if part.strip() else "an empty address"
         raise ValueError(f"{given} is not host:port; Spark needs each master's port, e.g. spark://host:7077 "

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fediscope.config import Settings, instance_domain
 from fediscope.gdpr.erase import AUDIT_PATH
+from fediscope.gdpr.subject import collected_instances
 from fediscope.lake.backend import LakeBackend
 from fediscope.privacy import PrivacyPolicy, describe_policy
 
@@ -66,11 +67,29 @@ def _list(items: Any) -> str:
     return ", ".join(f"`{i}`" for i in items) or "–"
 
 
+def _configured_instances(settings: Settings) -> str:
+    """The configured instances (``[[sources]]`` and ``FEDISCOPE_INSTANCES``, by domain), or where to name them: was
+    a bare "–", also for a lake collected with ``collect --instance`` alone."""
+    instances = sorted({instance_domain(i) for i in [s.instance for s in settings.sources] + list(settings.instances)})
+    if instances:
+        return _list(instances)
+    return (f"none (name them under `[[sources]]` in {settings.config_file or 'fediscope.toml'}, or in "
+            "`FEDISCOPE_INSTANCES`)")
+
+
+def _collected_instances(lake: LakeBackend | None) -> list[str]:
+    """The line of the instances the lake holds records from, whether configured or not; none without a lake."""
+    if lake is None:
+        return []
+    collected = sorted(collected_instances(lake))
+    shown = _list(collected) if collected else "none yet"
+    return [f"- Instances collected (the lake holds records from them): {shown}"]
+
+
 def build_register(settings: Settings, lake: LakeBackend | None = None, now: datetime | None = None) -> str:
     """The processing register as Markdown."""
     # Only the shape of the policy is described: a placeholder key builds it even when none is configured.
     policy = describe_policy(PrivacyPolicy(key=b"-", enabled=settings.privacy))
-    instances = sorted({instance_domain(s.instance) for s in settings.sources} | set(settings.instances))
     erasures = _erasure_count(lake)
     key_state = ("configured (kept outside the lake and the store; never printed)" if settings.pseudonym_key
                  else "**NOT configured — collection will refuse to start**")
@@ -93,7 +112,8 @@ def build_register(settings: Settings, lake: LakeBackend | None = None, now: dat
         "",
         "## Data subjects and sources",
         "- People whose public Mastodon posts and profiles are served by the collected instances' public API.",
-        f"- Instances configured: {_list(instances)}",
+        f"- Instances configured: {_configured_instances(settings)}",
+        *_collected_instances(lake),
         "",
         "## Categories of personal data",
         f"- Privacy policy at landing: **{'on' if policy['enabled'] else 'OFF — data is kept as collected'}**"

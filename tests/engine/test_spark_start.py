@@ -343,15 +343,24 @@ def test_a_spark_master_without_its_port_is_a_setting_to_fix(master: str) -> Non
         require_reachable_master(master)
 
 
-def test_a_submitted_master_with_a_password_is_refused_without_showing_it() -> None:
+@pytest.mark.parametrize(("master", "refusal"), [
+    ("spark://admin:s3cret@m1:7077", "spark://***@m1:7077: a master's address holds no user name or password "
+                                     "(Spark refuses them): give spark://host:7077"),
+    # was: accepted, and probed at api.example:6443
+    ("k8s://https://admin:s3cret@api.example:6443", "k8s://https://***@api.example:6443: a master's address holds "
+                                                    "no user name or password (Spark authenticates to Kubernetes "
+                                                    "with your kubeconfig or its spark.kubernetes.authenticate.* "
+                                                    "settings): give k8s://https://host:6443"),
+])
+def test_a_submitted_master_with_a_password_is_refused_without_showing_it(master: str, refusal: str) -> None:
     """spark-submit's ``--master`` is not checked when the settings load: the probe refuses a user name or password
-    before the address as Spark would, and the line shows neither (it may be a secret)."""
+    before the address, of a standalone master (as Spark would) and of a Kubernetes API server alike, and the line
+    shows neither (it may be a secret)."""
     from fediscope.engine.spark_engine import SUBMITTED_MASTER, require_reachable_master
 
     with pytest.raises(ConfigError) as caught:
-        require_reachable_master("spark://admin:s3cret@m1:7077", origin=SUBMITTED_MASTER)
-    assert str(caught.value) == (f"{SUBMITTED_MASTER}=spark://***@m1:7077: a master's address holds no user name "
-                                 "or password (Spark refuses them): give spark://host:7077")
+        require_reachable_master(master, origin=SUBMITTED_MASTER)
+    assert str(caught.value) == f"{SUBMITTED_MASTER}={refusal}"
 
 
 def test_a_master_whose_connection_times_out_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,11 +10,12 @@ import sys
 
 import pytest
 from dev_stdout import run_redirected
-from gdpr_lake import SUBJECT
+from gdpr_lake import LOCAL, SUBJECT
 
 from fediscope.gdpr.erase import erase_account
 from fediscope.gdpr.export import export_account
 from fediscope.gdpr.register import build_register
+from fediscope.lake.backend import open_lake
 from fediscope.privacy import ACCOUNT_DROPPED, ACCOUNT_PSEUDONYMISED, REGISTER_PURPOSES
 
 
@@ -56,6 +57,20 @@ def test_register_dates_curated_retention_by_the_status_and_names_what_it_keeps(
 def test_register_flags_a_missing_key_and_privacy_off(env) -> None:
     assert "**NOT configured" in build_register(env.settings.replace(pseudonym_key=None))
     assert "**OFF — data is kept as collected**" in build_register(env.settings.replace(privacy=False))
+
+
+def test_register_names_the_instances_collected_and_where_to_configure_them(landed, tmp_path) -> None:
+    """Was "Instances configured: –" beside a lake collected with `collect --instance` alone: the register named no
+    instance the data came from, nor where one is configured."""
+    bare = build_register(landed.settings, landed.lake)
+    assert "- Instances configured: none (name them under `[[sources]]` in fediscope.toml, or in " \
+           "`FEDISCOPE_INSTANCES`)\n" in bare
+    assert f"- Instances collected (the lake holds records from them): `{LOCAL}`\n" in bare
+    configured = build_register(landed.settings.replace(instances=("http://127.0.0.1:8765", "mastodon.social")),
+                                open_lake(str(tmp_path / "new-lake")))
+    assert "- Instances configured: `127.0.0.1:8765`, `mastodon.social`\n" in configured  # by domain, as collected
+    assert "- Instances collected (the lake holds records from them): none yet\n" in configured
+    assert "Instances collected" not in build_register(landed.settings)  # no lake read, nothing said of it
 
 
 def test_register_counts_erasures_from_the_audit_log(landed) -> None:
@@ -102,7 +117,8 @@ def test_cli_erase_export_register_retention(landed, run_cli, tmp_path) -> None:
     assert "mastodonpy_test_2" not in result.out + result.err
 
     result = run_cli("gdpr", "register", "--out", str(tmp_path / "register.md"))
-    assert result.code == 0 and "Erasures performed" in (tmp_path / "register.md").read_text()
+    written = (tmp_path / "register.md").read_text()
+    assert result.code == 0 and "Erasures performed" in written and f"from them): `{LOCAL}`" in written
 
     result = run_cli("gdpr", "retention", "--dry-run")
     assert result.code == 0 and "would delete nothing" in result.out
