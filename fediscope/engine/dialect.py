@@ -285,13 +285,29 @@ _FRACTIONAL_TYPES = {*_FLOATING_TYPES, exp.DataType.Type.DECIMAL}
 class _Parser(DuckDBParser):
     """sqlglot's DuckDB parser, with a slice without a start (``l[:b]``) read as one: sqlglot read ``:b`` as a
     parameter (which DuckDB names none so), so that ``l[:abs(b)]`` did not parse (``Expected ]``) and ``l[:b:2]``
-    lost its step (a start ``:b`` and an end 2)."""
+    lost its step (a start ``:b`` and an end 2); and a column named ``interval`` followed by an operator
+    (``interval - 1``) read as that column, as DuckDB reads it (:meth:`_parse_interval`)."""
+
+    #: what may follow ``INTERVAL`` in DuckDB's interval literal: ``'1 day'``, ``1 DAY``, ``(n) DAY``
+    _INTERVAL_OPERANDS = (TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN)
 
     def _parse_bracket_key_value(self, is_map: bool = False) -> exp.Expression | None:
         if (self._prev is not None and self._prev.token_type == TokenType.L_BRACKET
                 and self._curr is not None and self._curr.token_type == TokenType.COLON):
             return self._parse_slice(None)
         return super()._parse_bracket_key_value(is_map)
+
+    def _parse_interval(self, require_interval: bool = True,
+                        parse_function_unit: bool = True) -> exp.Add | exp.Interval | None:
+        """None (the ``INTERVAL`` token left to be read as a column) unless a quoted text, a number or a
+        parenthesized value follows it: sqlglot read ``interval - 1`` (a column named ``interval`` minus 1, to
+        DuckDB) as the interval ``INTERVAL '-1'``, which Spark refused, ``interval * 2`` as a sum of intervals
+        and ``interval / 2`` not at all. (``INTERVAL -1 DAY``, which DuckDB refuses, is then ``interval - 1`` named
+        ``DAY``, refused by :func:`_check_signed_intervals`.)"""
+        if (require_interval and self._curr is not None and self._curr.token_type == TokenType.INTERVAL
+                and (self._next is None or self._next.token_type not in self._INTERVAL_OPERANDS)):
+            return None
+        return super()._parse_interval(require_interval, parse_function_unit)
 
 
 def _parse(sql: str) -> list[exp.Expression | None]:
@@ -352,11 +368,11 @@ def _check_signed_intervals(sql: str, name: str) -> None:
 def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
+    _check_signed_intervals(sql, name)  # first: the parse reads INTERVAL -1 DAY as a column interval, and fails
     try:
         tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
-    _check_signed_intervals(sql, name)
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
         try:
