@@ -52,7 +52,15 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
 * a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark; a
   ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark,
-  and a ``CAST`` of such text fails the run in Spark (of quoted whole-number text both agree).
+  and a ``CAST`` of such text fails the run in Spark (of quoted whole-number text both agree); text read from JSON
+  (``json_extract_string(j, '$.i')``, ``j ->> 'i'``), which sqlglot leaves untyped, is such text.
+* JSON's arrow ``j -> 'k'`` (``json_extract``): JSON in DuckDB, a string keeping its quotes (``"a"``), the string's
+  text in Spark (``a``), unless cast to a list, map or struct or read further; ``j ->> 'k'`` is the text in both.
+  sqlglot read ``->`` in a function's arguments (``coalesce(j -> 'k', …)``) as a lambda, which Spark refused: it is
+  JSON's arrow, as to DuckDB, whose arrow lambda (``x -> x + 1``) is refused (deprecated) (:class:`_Parser`).
+* ``INTERVAL 1.5 DAY`` (a number of a unit other than seconds not written as a whole number, also ``'1.5 days'``):
+  Spark fails the run on it, DuckDB cuts the fraction off (of ``'1.5 days'`` keeps it); ``1.5 * INTERVAL 1 DAY`` is
+  alike in both (:func:`_check_fractional_intervals`).
 * ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
@@ -285,8 +293,13 @@ _FRACTIONAL_TYPES = {*_FLOATING_TYPES, exp.DataType.Type.DECIMAL}
 class _Parser(DuckDBParser):
     """sqlglot's DuckDB parser, with a slice without a start (``l[:b]``) read as one: sqlglot read ``:b`` as a
     parameter (which DuckDB names none so), so that ``l[:abs(b)]`` did not parse (``Expected ]``) and ``l[:b:2]``
-    lost its step (a start ``:b`` and an end 2); and a column named ``interval`` followed by an operator
-    (``interval - 1``) read as that column, as DuckDB reads it (:meth:`_parse_interval`)."""
+    lost its step (a start ``:b`` and an end 2); a column named ``interval`` followed by an operator
+    (``interval - 1``) read as that column, as DuckDB reads it (:meth:`_parse_interval`); and ``->`` always JSON's
+    arrow, as DuckDB reads it (its arrow lambda, ``x -> x + 1``, is refused: ``Deprecated lambda arrow``): sqlglot read
+    ``j -> 'k'`` in a function's arguments (``coalesce(j -> 'k', …)``) as a lambda, which Spark refused
+    (:func:`_check_json_extract`)."""
+
+    LAMBDAS = {token: build for token, build in DuckDBParser.LAMBDAS.items() if token != TokenType.ARROW}
 
     #: what may follow ``INTERVAL`` in DuckDB's interval literal: ``'1 day'``, ``1 DAY``, ``(n) DAY``
     _INTERVAL_OPERANDS = (TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN)
@@ -365,10 +378,62 @@ def _check_signed_intervals(sql: str, name: str) -> None:
                 f"{unit}), though Spark takes it; write {advice}")
 
 
+#: the units whose fraction Spark takes, as DuckDB does (``INTERVAL 1.5 SECOND``: 1.5 seconds in both)
+_FRACTION_UNITS = {"SECOND", "SECONDS"}
+#: the units DuckDB counts in months, which Spark multiplies otherwise (``1.5 * INTERVAL 1 MONTH``: 1 month 15 days
+#: in DuckDB, a year-month interval in Spark)
+_MONTH_UNITS = {unit + plural for unit in ("YEAR", "QUARTER", "MONTH", "DECADE") for plural in ("", "S")} | {
+    "CENTURY", "CENTURIES", "MILLENNIUM", "MILLENNIA"}
+_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
+#: ``'1.5 days'``: an interval's text of one number and its unit
+_ONE_PART = re.compile(r"\s*([+-]?[0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+
+
+def _check_fractional_intervals(sql: str, name: str) -> None:
+    """Refuse ``INTERVAL 1.5 DAY`` (a number with a fraction, or written with an exponent, in a unit other than
+    seconds): Spark fails the run on it (``INVALID_INTERVAL_FORMAT.INVALID_FRACTION``: sqlglot writes
+    ``INTERVAL '1.5' DAY``), where DuckDB drops the fraction (1 day; ``INTERVAL 0.5 MINUTE`` is no time) or, of the
+    text ``INTERVAL '1.5 days'``, keeps it (1 day 12 hours). Read from the tokens, so that the refusal quotes what
+    was written. (``INTERVAL (x) DAY`` of a computed ``x`` is refused as such in :func:`_check_typed`.)"""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return  # the parse reports it
+    kinds = sqlglot.tokens.TokenType
+    for i, token in enumerate(tokens[:-1]):
+        operand = tokens[i + 1]
+        if token.token_type != kinds.INTERVAL or operand.token_type not in (kinds.NUMBER, kinds.STRING):
+            continue
+        unit = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 2].text.upper() in _INTERVAL_UNITS else None
+        one_part = _ONE_PART.fullmatch(operand.text) if operand.token_type == kinds.STRING and unit is None else None
+        if unit is not None:
+            value, unit_name, end = operand.text, unit.text, unit.end
+        elif one_part is not None and one_part[2].upper() in _INTERVAL_UNITS:
+            value, unit_name, end = one_part[1], one_part[2], operand.end
+        else:
+            continue
+        if _WHOLE.fullmatch(value) or unit_name.upper() in _FRACTION_UNITS:
+            continue
+        written = sql[token.start:end + 1]
+        duckdb = ("DuckDB keeps its fraction" if one_part is not None else
+                  f"DuckDB cuts its fraction off (INTERVAL {value} {unit_name} is INTERVAL {int(float(value))} "
+                  f"{unit_name} there)")
+        singular = {"CENTURIES": "CENTURY", "MILLENNIA": "MILLENNIUM"}.get(unit_name.upper(),
+                                                                          unit_name.upper().removesuffix("S"))
+        plural = {"CENTURY": "centuries", "MILLENNIUM": "millennia"}.get(singular, f"{singular.lower()}s")
+        advice = ("whole months and days, e.g. INTERVAL 1 MONTH + INTERVAL 15 DAY (Spark multiplies months otherwise)"
+                  if unit_name.upper() in _MONTH_UNITS else
+                  f"{value.strip()} * INTERVAL 1 {singular}, alike in both")
+        raise NotPortableError(
+            f"{name}: {written} (a number of {plural} not written as a whole number) is not translated to Spark SQL, "
+            f"which fails the run on it, and {duckdb}; write {advice}")
+
+
 def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
     _check_signed_intervals(sql, name)  # first: the parse reads INTERVAL -1 DAY as a column interval, and fails
+    _check_fractional_intervals(sql, name)
     try:
         tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
@@ -501,6 +566,33 @@ def check_portable(sql: str, name: str = "query") -> None:
     _check_typed(tree, name)
 
 
+def _check_json_extract(node: exp.JSONExtract, name: str) -> None:
+    """Refuse ``j -> 'k'``/``json_extract(j, 'k')`` where its JSON shows: DuckDB gives JSON, a string keeping its
+    quotes (``"a"``), Spark's ``GET_JSON_OBJECT`` the string's text (``a``); ``->>``/``json_extract_string`` give the
+    text in both. Cast to a list, map or struct (Spark's ``FROM_JSON``), a lambda function's list (whose
+    parameters :func:`_check_lambda_parameter_types` checks) or read further (``j -> 'o' ->> 'k'``), it is let
+    through. And ``->`` with a path that is not
+    quoted text or a number: DuckDB's deprecated arrow lambda (``x -> x + 1``, which DuckDB refuses), read so by
+    :class:`_Parser`, or a computed JSON path, which sqlglot does not translate."""
+    if not isinstance(node.expression, exp.JSONPath):
+        raise NotPortableError(
+            f"{name}: {_text(node)} is DuckDB's arrow lambda, which DuckDB refuses (deprecated), or JSON's -> with a "
+            "path that is not quoted text, which is not translated to Spark SQL; write a lambda as lambda x: …, "
+            "a JSON path as quoted text: j ->> '$.k'")
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    if (isinstance(parent, exp.Cast) and _is_nested(parent.to)
+            or isinstance(parent, (*_LAMBDA_FUNCTIONS, exp.JSONExtract, exp.JSONExtractScalar))
+            and parent.this is node):
+        return
+    text = exp.JSONExtractScalar(this=_plain(node.this), expression=node.expression.copy()).sql("duckdb")
+    raise NotPortableError(
+        f"{name}: {_text(node)} is JSON in DuckDB, a string keeping its quotes (\"a\"), and the string's text in Spark "
+        f"(a); write {text} (json_extract_string), the text in both, or for a JSON list cast it: CAST({_text(node)} "
+        "AS VARCHAR[])")
+
+
 #: the types of a ``split_part`` index DuckDB refuses (``No function matches … array_extract(VARCHAR[], DOUBLE)``),
 #: where Spark casts it to an INT, cutting a fraction off (``split_part('a/b', '/', 1.5)`` was ``'a'``)
 _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT,
@@ -546,8 +638,10 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
         diff.meta[_MARK] = number
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
-    for node in typed.walk():
+    for node in typed.walk():  # breadth first: a refusal of a JSON value's use (CAST, split_part) before its own
         _check_lambda_parameter_types(node, name)
+        if isinstance(node, exp.JSONExtract):
+            _check_json_extract(node, name)
         if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
                 and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
             index = _duckdb_index(_plain(node)).sql("duckdb")
@@ -577,8 +671,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                     f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
                     f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
-        if index is not None and (index.type is not None and index.type.is_type(*exp.DataType.TEXT_TYPES)
-                                  or isinstance(_plain(index).unnest(), exp.JSONExtract | exp.JSONExtractScalar)):
+        if index is not None and _text_or_json(index):
             raise NotPortableError(
                 f"{name}: split_part() with the part index {_text(index)}, text or JSON, not a number, is not "
                 "translated to Spark SQL (DuckDB refuses it, Spark reads it as a number, cutting a fraction off); "
@@ -619,15 +712,14 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
-        if (type(node) is exp.Cast and any(node.to.is_type(t) for t in _INTEGER_TYPES)
-                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)
+        if (type(node) is exp.Cast and any(node.to.is_type(t) for t in _INTEGER_TYPES) and _text_or_json(node.this)
                 and not (isinstance(node.this, exp.Literal) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", node.this.name))):
             raise NotPortableError(
                 f"{name}: CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as 1000 "
                 "in DuckDB, and fails the run on such text in Spark; write CAST(round(CAST(x AS DOUBLE)) AS BIGINT), "
                 "alike in both (exact up to 2^53)")
         if (isinstance(node, exp.TryCast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
-                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
+                and _text_or_json(node.this)):
             raise NotPortableError(
                 f"{name}: TRY_CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as "
                 "1000 in DuckDB, as NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in "
@@ -685,6 +777,13 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: CAST of a DOUBLE to {node.to.sql('duckdb')} ({_text(node)}) rounds a tie such as 1.005 by "
                 f"its binary value in DuckDB (1.00), by its decimal text in Spark (1.01); round it to {scale} places "
                 f"first: CAST(round({_scaled(x, scale)}){_per_scale(scale)} AS {node.to.sql('duckdb')})")
+
+
+def _text_or_json(node: exp.Expression) -> bool:
+    """``node`` (typed) is text, or a value read from JSON (``json_extract_string(j, '$.i')``, ``j ->> 'i'``,
+    ``j -> 'i'``), which sqlglot leaves untyped and DuckDB reads as text (a JSON number too) when it casts it."""
+    return (node.type is not None and node.type.is_type(*exp.DataType.TEXT_TYPES)
+            or isinstance(_plain(node).unnest(), exp.JSONExtract | exp.JSONExtractScalar))
 
 
 def _check_lambda_parameter_types(node: exp.Expression, name: str) -> None:
