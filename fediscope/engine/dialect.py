@@ -123,7 +123,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
   (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
   part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
-  :mod:`fediscope.engine.dialect_text`).
+  :mod:`fediscope.engine.dialect_text`); ``range``/``generate_series`` with other than 1 to 3 arguments (sqlglot
+  dropped a fourth: :func:`_series_call`).
 * ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
   step of 0 (which fails on both; as a list it is ``[]`` on both).
 
@@ -300,6 +301,12 @@ class _Parser(DuckDBParser):
     (:func:`_check_json_extract`)."""
 
     LAMBDAS = {token: build for token, build in DuckDBParser.LAMBDAS.items() if token != TokenType.ARROW}
+    #: ``range``/``generate_series`` as DuckDB takes them, with 1 to 3 arguments (:func:`_series_call`): sqlglot
+    #: dropped a fourth (``range(1, 2, 3, 4)``, which DuckDB refuses, was Spark's ``SEQUENCE(1, 1, 3)``)
+    FUNCTIONS = {**DuckDBParser.FUNCTIONS,
+                 "RANGE": lambda args: _series_call("range", DuckDBParser.FUNCTIONS["RANGE"], args),
+                 "GENERATE_SERIES": lambda args: _series_call("generate_series",
+                                                              DuckDBParser.FUNCTIONS["GENERATE_SERIES"], args)}
 
     #: what may follow ``INTERVAL`` in DuckDB's interval literal: ``'1 day'``, ``1 DAY``, ``(n) DAY``
     _INTERVAL_OPERANDS = (TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN)
@@ -321,6 +328,29 @@ class _Parser(DuckDBParser):
                 and (self._next is None or self._next.token_type not in self._INTERVAL_OPERANDS)):
             return None
         return super()._parse_interval(require_interval, parse_function_unit)
+
+
+#: how many arguments a ``range``/``generate_series`` was written with (sqlglot adds ``range(n)``'s start, 0)
+_WRITTEN_ARGUMENTS = "fediscope_written_arguments"
+
+
+def _series_call(function: str, build: Callable[[list], exp.Expression], args: list) -> exp.Expression:
+    """``range``/``generate_series`` of ``args`` as sqlglot builds it, the number written in its meta; with other
+    than 1 to 3 arguments, which DuckDB refuses, a call of that name, refused by :func:`check_portable`."""
+    if not 1 <= len(args) <= 3:
+        return exp.Anonymous(this=function, expressions=args)
+    written = len(args)
+    series = build(args)
+    series.meta[_WRITTEN_ARGUMENTS] = written
+    return series
+
+
+def _series_written(series: exp.GenerateSeries) -> str:
+    """``series`` as it was written: ``range(v.n)``, not sqlglot's ``range(0, v.n)``."""
+    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    args = [arg for arg in args if arg is not None][-series.meta.get(_WRITTEN_ARGUMENTS, 3):]
+    return f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
 
 
 def _parse(sql: str) -> list[exp.Expression | None]:
@@ -444,6 +474,12 @@ def check_portable(sql: str, name: str = "query") -> None:
             check_text_portable(node)
         except TextNotPortable as exc:
             raise NotPortableError(f"{name}: {exc}") from None
+        if isinstance(node, exp.Anonymous) and node.name.upper() in {"RANGE", "GENERATE_SERIES"}:
+            raise NotPortableError(
+                f"{name}: {node.name.lower()}() with {len(node.expressions)} arguments ({node.name.lower()}("
+                f"{', '.join(arg.sql('duckdb') for arg in node.expressions)})) is refused by "
+                f"DuckDB, which takes {node.name.lower()}(end), {node.name.lower()}(start, end) or "
+                f"{node.name.lower()}(start, end, step), and is not translated to Spark SQL")
         if (isinstance(node, exp.Anonymous) and node.name.upper() in _SPLIT_FUNCTIONS | {"FMOD", "DIVIDE"}
                 and len(node.expressions) != 2):
             raise NotPortableError(
@@ -1091,7 +1127,7 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
     args = [series.args.get(arg) for arg in ("start", "end", "step")]
     args = [arg for arg in args if arg is not None]
-    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
+    written = _series_written(series)
     if any(arg.find(exp.Column) for arg in args):
         raise NotPortableError(
             f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
@@ -1114,8 +1150,7 @@ def _refuse_timestamp_series_list(series: exp.GenerateSeries, name: str) -> None
     lies before its start (``Illegal sequence boundaries``, where DuckDB gives ``[]``); a list of whole numbers is
     translated with DuckDB's values (:func:`_spark_series`)."""
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
-    args = [series.args.get(arg) for arg in ("start", "end", "step")]
-    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args if arg is not None)})"
+    written = _series_written(series)
     raise NotPortableError(
         f"{name}: {function}() of timestamps as a list ({written}) is not translated to Spark SQL (Spark stops the "
         f"run on it, or where the end lies before the start); write {function}() of whole numbers and compute the "
