@@ -58,6 +58,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   text in Spark (``a``), unless cast to a list, map or struct or read further; ``j ->> 'k'`` is the text in both.
   sqlglot read ``->`` in a function's arguments (``coalesce(j -> 'k', …)``) as a lambda, which Spark refused: it is
   JSON's arrow, as to DuckDB, whose arrow lambda (``x -> x + 1``) is refused (deprecated) (:class:`_Parser`).
+  ``CAST(x AS JSON)``/``x::JSON`` and ``json(x)``: sqlglot's ``TO_JSON`` fails the run on text, and ``json(x)``
+  rewrites the text in DuckDB (``{"i":1}``); DuckDB's JSON functions read text, so the cast is not needed.
 * ``INTERVAL 1.5 DAY`` (a number of a unit other than seconds not written as a whole number, also ``'1.5 days'``):
   Spark fails the run on it, DuckDB cuts the fraction off (of ``'1.5 days'`` keeps it); ``1.5 * INTERVAL 1 DAY`` is
   alike in both (:func:`_check_fractional_intervals`).
@@ -499,6 +501,13 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(
                 f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
+        if (isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+                or isinstance(node, exp.ParseJSON)):
+            raise NotPortableError(
+                f"{name}: {_text(node)} is not translated to Spark SQL, which has no JSON type (sqlglot's TO_JSON "
+                "takes structs, maps and lists, and fails the run on text; json(x) rewrites the text in DuckDB, "
+                "{\"i\":1} for {\"i\": 1}); DuckDB's JSON functions read text: write x ->> 'k' or "
+                "json_extract_string(x, '$.k') of the text x itself")
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
         elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
