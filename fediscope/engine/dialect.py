@@ -417,16 +417,30 @@ _FRACTION_UNITS = {"SECOND", "SECONDS"}
 _MONTH_UNITS = {unit + plural for unit in ("YEAR", "QUARTER", "MONTH", "DECADE") for plural in ("", "S")} | {
     "CENTURY", "CENTURIES", "MILLENNIUM", "MILLENNIA"}
 _WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
-#: ``'1.5 days'``: an interval's text of one number and its unit
-_ONE_PART = re.compile(r"\s*([+-]?[0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+#: ``'1 day 1.5 hours'``: an interval's text of numbers and their units, and one of its parts
+_PART = re.compile(r"([+-]?[0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)", re.IGNORECASE)
+_PARTS = re.compile(rf"\s*(?:{_PART.pattern}\s*)+", re.IGNORECASE)
+
+
+def _interval_parts(operand: sqlglot.tokens.Token, unit: sqlglot.tokens.Token | None) -> list[tuple[str, str]]:
+    """The numbers and units of ``INTERVAL <operand> [<unit>]``: ``INTERVAL 1.5 DAY``'s, ``INTERVAL '1.5' DAY``'s,
+    ``INTERVAL '1 day 1.5 hours'``'s; none of other text (``'01:30:00'``)."""
+    if unit is not None:
+        return [(operand.text, unit.text)]
+    if operand.token_type == TokenType.STRING and _PARTS.fullmatch(operand.text):
+        parts = _PART.findall(operand.text)
+        if all(part_unit.upper() in _INTERVAL_UNITS for _, part_unit in parts):
+            return parts
+    return []
 
 
 def _check_fractional_intervals(sql: str, name: str) -> None:
     """Refuse ``INTERVAL 1.5 DAY`` (a number with a fraction, or written with an exponent, in a unit other than
     seconds): Spark fails the run on it (``INVALID_INTERVAL_FORMAT.INVALID_FRACTION``: sqlglot writes
-    ``INTERVAL '1.5' DAY``), where DuckDB drops the fraction (1 day; ``INTERVAL 0.5 MINUTE`` is no time) or, of the
-    text ``INTERVAL '1.5 days'``, keeps it (1 day 12 hours). Read from the tokens, so that the refusal quotes what
-    was written. (``INTERVAL (x) DAY`` of a computed ``x`` is refused as such in :func:`_check_typed`.)"""
+    ``INTERVAL '1.5' DAY``; ``INTERVAL '1 day 1.5 hours'`` it does not parse), where DuckDB drops the fraction (1
+    day; ``INTERVAL 0.5 MINUTE`` is no time) or, of the text ``INTERVAL '1.5 days'``, keeps it (1 day 12 hours).
+    Read from the tokens, so that the refusal quotes what was written. (``INTERVAL (x) DAY`` of a computed ``x`` is
+    refused as such in :func:`_check_typed`.)"""
     try:
         tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
     except sqlglot.errors.TokenError:
@@ -437,17 +451,14 @@ def _check_fractional_intervals(sql: str, name: str) -> None:
         if token.token_type != kinds.INTERVAL or operand.token_type not in (kinds.NUMBER, kinds.STRING):
             continue
         unit = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 2].text.upper() in _INTERVAL_UNITS else None
-        one_part = _ONE_PART.fullmatch(operand.text) if operand.token_type == kinds.STRING and unit is None else None
-        if unit is not None:
-            value, unit_name, end = operand.text, unit.text, unit.end
-        elif one_part is not None and one_part[2].upper() in _INTERVAL_UNITS:
-            value, unit_name, end = one_part[1], one_part[2], operand.end
-        else:
+        fractional = [(value, unit_name) for value, unit_name in _interval_parts(operand, unit)
+                      if not _WHOLE.fullmatch(value) and unit_name.upper() not in _FRACTION_UNITS]
+        if not fractional:
             continue
-        if _WHOLE.fullmatch(value) or unit_name.upper() in _FRACTION_UNITS:
-            continue
-        written = sql[token.start:end + 1]
-        duckdb = ("DuckDB keeps its fraction" if one_part is not None else
+        (value, unit_name), *_ = fractional
+        written = sql[token.start:(unit or operand).end + 1]
+        part = f" for {value} {unit_name.lower()}" if len(_interval_parts(operand, unit)) > 1 else ""
+        duckdb = ("DuckDB keeps its fraction" if unit is None else
                   f"DuckDB cuts its fraction off (INTERVAL {value} {unit_name} is INTERVAL {int(float(value))} "
                   f"{unit_name} there)")
         singular = {"CENTURIES": "CENTURY", "MILLENNIA": "MILLENNIUM"}.get(unit_name.upper(),
@@ -455,7 +466,7 @@ def _check_fractional_intervals(sql: str, name: str) -> None:
         plural = {"CENTURY": "centuries", "MILLENNIUM": "millennia"}.get(singular, f"{singular.lower()}s")
         advice = ("whole months and days, e.g. INTERVAL 1 MONTH + INTERVAL 15 DAY (Spark multiplies months otherwise)"
                   if unit_name.upper() in _MONTH_UNITS else
-                  f"{value.strip()} * INTERVAL 1 {singular}, alike in both")
+                  f"{value.strip()} * INTERVAL 1 {singular}{part}, alike in both")
         raise NotPortableError(
             f"{name}: {written} (a number of {plural} not written as a whole number) is not translated to Spark SQL, "
             f"which fails the run on it, and {duckdb}; write {advice}")

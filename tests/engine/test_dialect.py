@@ -248,6 +248,10 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "fails the run on it, and DuckDB keeps its fraction; write 2.25 * INTERVAL 1 HOUR"),
     ("SELECT created_at + INTERVAL '1.5' MONTH FROM statuses", "write whole months and days, e.g. INTERVAL 1 MONTH"),
     ("SELECT created_at + INTERVAL 1e1 MINUTES FROM statuses", "INTERVAL 1e1 MINUTES (a number of minutes"),
+    # of text of several parts: Spark did not parse it (INVALID_TYPED_LITERAL)
+    ("SELECT created_at + INTERVAL '1 day 1.5 hours' FROM statuses",
+     "INTERVAL '1 day 1.5 hours' (a number of hours not written as a whole number) is not translated to Spark SQL, "
+     "which fails the run on it, and DuckDB keeps its fraction; write 1.5 * INTERVAL 1 HOUR for 1.5 hours"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -299,6 +303,7 @@ def test_portable_equivalents_pass() -> None:
     # JSON cast to a list, or read further; a fraction of a second (alike in both); whole quoted text to an integer
     check_portable("SELECT CAST(j -> 'l' AS INT[]), j -> 'o' ->> 'k', list_transform(CAST(j -> 'l' AS INT[]), "
                    "lambda x: x + 1), created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds', "
+                   "created_at + INTERVAL '1 day 2 hours', INTERVAL '01:30:00', "
                    "CAST('12' AS INT) FROM statuses, (SELECT '{\"l\": [1], \"o\": {\"k\": 2}}' AS j)")
 
 
@@ -820,7 +825,8 @@ _REWRITES = [
     # 1 day in DuckDB (its fraction cut off), Spark stopped the run
     ("SELECT created_at + INTERVAL 1.5 DAY FROM statuses",
      "SELECT created_at + 1.5 * INTERVAL 1 DAY, created_at + INTERVAL 36 HOUR, created_at - 2.25 * INTERVAL 1 HOUR, "
-     "created_at + 1.5 * INTERVAL 1 WEEK, created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds'"),
+     "created_at + 1.5 * INTERVAL 1 WEEK, created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds', "
+     "created_at + INTERVAL '1 day 2 hours'"),
 ]
 
 
