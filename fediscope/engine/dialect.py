@@ -60,6 +60,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   JSON's arrow, as to DuckDB, whose arrow lambda (``x -> x + 1``) is refused (deprecated) (:class:`_Parser`).
   ``CAST(x AS JSON)``/``x::JSON`` and ``json(x)``: sqlglot's ``TO_JSON`` fails the run on text, and ``json(x)``
   rewrites the text in DuckDB (``{"i":1}``); DuckDB's JSON functions read text, so the cast is not needed.
+  ``to_json`` writes JSON otherwise in Spark (a NULL field left out, ``2.50``, ``1.0E20``, a TIMESTAMP with a ``T``),
+  and ``json_object``/``json_array`` are not Spark functions: build the text with ``concat``.
 * ``INTERVAL 1.5 DAY`` (a number of a unit other than seconds not written as a whole number, also ``'1.5 days'``):
   Spark fails the run on it, DuckDB cuts the fraction off (of ``'1.5 days'`` keeps it); ``1.5 * INTERVAL 1 DAY`` is
   alike in both (:func:`_check_fractional_intervals`).
@@ -232,6 +234,9 @@ _SUNDAY_ZERO_HINT = "(date_diff('day', DATE '1970-01-04', CAST(x AS DATE)) % 7 +
 #: late December the next year's week 1) times 100 plus the ISO week, from parts both engines number alike
 _YEARWEEK_HINT = ("(CASE WHEN weekofyear(x) >= 52 AND month(x) = 1 THEN year(x) - 1 WHEN weekofyear(x) = 1 AND "
                   "month(x) = 12 THEN year(x) + 1 ELSE year(x) END) * 100 + weekofyear(x)")
+#: how to write JSON text alike in both engines
+_JSON_TEXT_ADVICE = ("build the JSON text with concat() instead, e.g. concat('{{\"n\":', n, '}}') of a whole number n "
+                     "(alike in both)")
 #: DuckDB functions Spark has not (or has under the name with another meaning) → what the refusal says
 _REFUSED_FUNCTIONS = {
     # was: the generic "not portable to Spark SQL (use array_length for lists, date_diff arithmetic for weekdays)"
@@ -269,6 +274,10 @@ _REFUSED_FUNCTIONS = {
         "{function}() is not a Spark function; write list_contains(map_values(m), v) for a value, or m[k] = v for "
         "an entry")),
     **dict.fromkeys(("LIST_PACK", "ARRAY_VALUE"), "{function}() is not a Spark function; write [a, b, …]"),
+    # DuckDB {"a":1,"b":null,"e":2.5,"f":100000000000000000000.0,"t":"2024-01-01 10:00:00"}, Spark {"a":1,"e":2.50,
+    # "f":1.0E20,"t":"2024-01-01T10:00:00.000"} (checked on Spark 4)
+    "TO_JSON": ("{function}() writes a value's JSON otherwise in Spark (a NULL field left out, a DECIMAL 2.50 as 2.50 "
+                "where DuckDB writes 2.5, a DOUBLE 1e20 as 1.0E20, a TIMESTAMP with a T); " + _JSON_TEXT_ADVICE),
     # with its order given as quoted text, sqlglot parses a sort into its own node and translates it
     **dict.fromkeys(("LIST_SORT", "ARRAY_SORT", "LIST_REVERSE_SORT", "ARRAY_REVERSE_SORT"), (
         "{function}() is translated for Spark only with its order as quoted text: write list_sort(l, 'DESC', "
@@ -512,6 +521,10 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(
                 f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
+        if isinstance(node, exp.JSONObject | exp.JSONArray):  # sqlglot: JSON_OBJECT('a': 1), which Spark does not parse
+            function = "json_object" if isinstance(node, exp.JSONObject) else "json_array"
+            raise NotPortableError(f"{name}: {function}() ({_text(node)}) is not a Spark function (Spark refuses it "
+                                   f"when the metric runs); {_JSON_TEXT_ADVICE.format()}")
         if (isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
                 or isinstance(node, exp.ParseJSON)):
             raise NotPortableError(

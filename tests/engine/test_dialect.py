@@ -233,6 +233,13 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "and lists, and fails the run on text; json(x) rewrites the text in DuckDB, {\"i\":1} for {\"i\": 1}); DuckDB's "
      "JSON functions read text: write x ->> 'k' or json_extract_string(x, '$.k') of the text x itself"),
     ("SELECT json(s) FROM (SELECT '{\"i\": \"a\"}' AS s)", "JSON(s) is not translated to Spark SQL"),
+    # DuckDB {"a":2.5,"c":null}, Spark {"a":2.50}; json_object as JSON_OBJECT('a': 1), which Spark does not parse
+    ("SELECT to_json({'a': 2.50, 'c': NULL})",
+     "to_json() writes a value's JSON otherwise in Spark (a NULL field left out, a DECIMAL 2.50 as 2.50 where DuckDB "
+     "writes 2.5, a DOUBLE 1e20 as 1.0E20, a TIMESTAMP with a T); build the JSON text with concat() instead, e.g. "
+     "concat('{\"n\":', n, '}') of a whole number n (alike in both)"),
+    ("SELECT json_object('a', 1)", "json_object() (JSON_OBJECT('a', 1)) is not a Spark function"),
+    ("SELECT json_array(1, 'a')", "json_array() (JSON_ARRAY(1, 'a')) is not a Spark function"),
     # text read from JSON cast to an integer: DuckDB 2 for '1.9', Spark stopped the run (sqlglot leaves it untyped)
     ("SELECT CAST(json_extract_string(j, '$.i') AS BIGINT) FROM (SELECT '{\"i\": \"1.9\"}' AS j)",
      "CAST of text to BIGINT (CAST(j ->> '$.i' AS BIGINT)) reads '1.9' as 2"),
@@ -822,6 +829,9 @@ _REWRITES = [
     ("SELECT CAST(json_extract_string(j, '$.f') AS BIGINT) FROM (SELECT '{\"f\": \"1.9\"}' AS j)",
      f"SELECT CAST(round(CAST({_JSON} ->> 'f' AS DOUBLE)) AS BIGINT), "
      f"TRY_CAST(round(TRY_CAST(json_extract_string({_JSON}, '$.s') AS DOUBLE)) AS BIGINT)"),
+    # DuckDB {"n":2.5,"c":null}, Spark {"n":2.50}: the JSON text built with concat instead
+    ("SELECT to_json({'n': favourites_count * 0.5, 'c': NULL}) FROM statuses",
+     "SELECT concat('{\"n\":', favourites_count, '}'), concat('{\"n\":', favourites_count, '}') ->> 'n'"),
     # 1 day in DuckDB (its fraction cut off), Spark stopped the run
     ("SELECT created_at + INTERVAL 1.5 DAY FROM statuses",
      "SELECT created_at + 1.5 * INTERVAL 1 DAY, created_at + INTERVAL 36 HOUR, created_at - 2.25 * INTERVAL 1 HOUR, "
@@ -834,7 +844,7 @@ _REWRITE_IDS = [
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
     "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by",
     "string_agg-ties", "double-as-text", "string_agg-doubles", "double-to-decimal", "json-arrow",
-    "json-text-to-integer", "fractional-interval"]
+    "json-text-to-integer", "to_json", "fractional-interval"]
 #: how each rewrite is run: its columns, row by row
 _PROBE_ORDER = " FROM dialect_probe ORDER BY dt"
 
