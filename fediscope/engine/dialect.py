@@ -52,7 +52,19 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
 * ``format``: DuckDB's ``{}`` placeholders are printed as they are by Spark's ``format_string``.
 * a ``CAST`` of a fractional number (DOUBLE, DECIMAL) to an integer type rounds in DuckDB, truncates in Spark; a
   ``TRY_CAST`` of text to an integer type reads ``'1.9'`` as 2 and ``'1e3'`` as 1000 in DuckDB, as NULL in Spark,
-  and a ``CAST`` of such text fails the run in Spark (of quoted whole-number text both agree).
+  and a ``CAST`` of such text fails the run in Spark (of quoted whole-number text both agree); text read from JSON
+  (``json_extract_string(j, '$.i')``, ``j ->> 'i'``), which sqlglot leaves untyped, is such text.
+* JSON's arrow ``j -> 'k'`` (``json_extract``): JSON in DuckDB, a string keeping its quotes (``"a"``), the string's
+  text in Spark (``a``), unless cast to a list, map or struct or read further; ``j ->> 'k'`` is the text in both.
+  sqlglot read ``->`` in a function's arguments (``coalesce(j -> 'k', …)``) as a lambda, which Spark refused: it is
+  JSON's arrow, as to DuckDB, whose arrow lambda (``x -> x + 1``) is refused (deprecated) (:class:`_Parser`).
+  ``CAST(x AS JSON)``/``x::JSON`` and ``json(x)``: sqlglot's ``TO_JSON`` fails the run on text, and ``json(x)``
+  rewrites the text in DuckDB (``{"i":1}``); DuckDB's JSON functions read text, so the cast is not needed.
+  ``to_json`` writes JSON otherwise in Spark (a NULL field left out, ``2.50``, ``1.0E20``, a TIMESTAMP with a ``T``),
+  and ``json_object``/``json_array`` are not Spark functions: build the text with ``concat``.
+* ``INTERVAL 1.5 DAY`` (a number of a unit other than seconds not written as a whole number, also ``'1.5 days'``):
+  Spark fails the run on it, DuckDB cuts the fraction off (of ``'1.5 days'`` keeps it); ``1.5 * INTERVAL 1 DAY`` is
+  alike in both (:func:`_check_fractional_intervals`).
 * ``round(x, n)`` of a DOUBLE: DuckDB rounds its binary value (1.005 → 1.0), Spark its decimal text (1.01); to
   whole numbers both agree, so ``round(x * 100) / 100`` is the portable spelling.
 * ``/`` with a decimal literal (``x * 100.0 / y``): a DOUBLE in DuckDB, a DECIMAL rounded to 6 or so places in
@@ -115,7 +127,8 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
   (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
   part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
-  :mod:`fediscope.engine.dialect_text`).
+  :mod:`fediscope.engine.dialect_text`); ``range``/``generate_series`` with other than 1 to 3 arguments (sqlglot
+  dropped a fourth: :func:`_series_call`).
 * ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
   step of 0 (which fails on both; as a list it is ``[]`` on both).
 
@@ -221,6 +234,9 @@ _SUNDAY_ZERO_HINT = "(date_diff('day', DATE '1970-01-04', CAST(x AS DATE)) % 7 +
 #: late December the next year's week 1) times 100 plus the ISO week, from parts both engines number alike
 _YEARWEEK_HINT = ("(CASE WHEN weekofyear(x) >= 52 AND month(x) = 1 THEN year(x) - 1 WHEN weekofyear(x) = 1 AND "
                   "month(x) = 12 THEN year(x) + 1 ELSE year(x) END) * 100 + weekofyear(x)")
+#: how to write JSON text alike in both engines
+_JSON_TEXT_ADVICE = ("build the JSON text with concat() instead, e.g. concat('{{\"n\":', n, '}}') of a whole number n "
+                     "(alike in both)")
 #: DuckDB functions Spark has not (or has under the name with another meaning) → what the refusal says
 _REFUSED_FUNCTIONS = {
     # was: the generic "not portable to Spark SQL (use array_length for lists, date_diff arithmetic for weekdays)"
@@ -258,6 +274,10 @@ _REFUSED_FUNCTIONS = {
         "{function}() is not a Spark function; write list_contains(map_values(m), v) for a value, or m[k] = v for "
         "an entry")),
     **dict.fromkeys(("LIST_PACK", "ARRAY_VALUE"), "{function}() is not a Spark function; write [a, b, …]"),
+    # DuckDB {"a":1,"b":null,"e":2.5,"f":100000000000000000000.0,"t":"2024-01-01 10:00:00"}, Spark {"a":1,"e":2.50,
+    # "f":1.0E20,"t":"2024-01-01T10:00:00.000"} (checked on Spark 4)
+    "TO_JSON": ("{function}() writes a value's JSON otherwise in Spark (a NULL field left out, a DECIMAL 2.50 as 2.50 "
+                "where DuckDB writes 2.5, a DOUBLE 1e20 as 1.0E20, a TIMESTAMP with a T); " + _JSON_TEXT_ADVICE),
     # with its order given as quoted text, sqlglot parses a sort into its own node and translates it
     **dict.fromkeys(("LIST_SORT", "ARRAY_SORT", "LIST_REVERSE_SORT", "ARRAY_REVERSE_SORT"), (
         "{function}() is translated for Spark only with its order as quoted text: write list_sort(l, 'DESC', "
@@ -285,13 +305,63 @@ _FRACTIONAL_TYPES = {*_FLOATING_TYPES, exp.DataType.Type.DECIMAL}
 class _Parser(DuckDBParser):
     """sqlglot's DuckDB parser, with a slice without a start (``l[:b]``) read as one: sqlglot read ``:b`` as a
     parameter (which DuckDB names none so), so that ``l[:abs(b)]`` did not parse (``Expected ]``) and ``l[:b:2]``
-    lost its step (a start ``:b`` and an end 2)."""
+    lost its step (a start ``:b`` and an end 2); a column named ``interval`` followed by an operator
+    (``interval - 1``) read as that column, as DuckDB reads it (:meth:`_parse_interval`); and ``->`` always JSON's
+    arrow, as DuckDB reads it (its arrow lambda, ``x -> x + 1``, is refused: ``Deprecated lambda arrow``): sqlglot read
+    ``j -> 'k'`` in a function's arguments (``coalesce(j -> 'k', …)``) as a lambda, which Spark refused
+    (:func:`_check_json_extract`)."""
+
+    LAMBDAS = {token: build for token, build in DuckDBParser.LAMBDAS.items() if token != TokenType.ARROW}
+    #: ``range``/``generate_series`` as DuckDB takes them, with 1 to 3 arguments (:func:`_series_call`): sqlglot
+    #: dropped a fourth (``range(1, 2, 3, 4)``, which DuckDB refuses, was Spark's ``SEQUENCE(1, 1, 3)``)
+    FUNCTIONS = {**DuckDBParser.FUNCTIONS,
+                 "RANGE": lambda args: _series_call("range", DuckDBParser.FUNCTIONS["RANGE"], args),
+                 "GENERATE_SERIES": lambda args: _series_call("generate_series",
+                                                              DuckDBParser.FUNCTIONS["GENERATE_SERIES"], args)}
+
+    #: what may follow ``INTERVAL`` in DuckDB's interval literal: ``'1 day'``, ``1 DAY``, ``(n) DAY``
+    _INTERVAL_OPERANDS = (TokenType.STRING, TokenType.NUMBER, TokenType.L_PAREN)
 
     def _parse_bracket_key_value(self, is_map: bool = False) -> exp.Expression | None:
         if (self._prev is not None and self._prev.token_type == TokenType.L_BRACKET
                 and self._curr is not None and self._curr.token_type == TokenType.COLON):
             return self._parse_slice(None)
         return super()._parse_bracket_key_value(is_map)
+
+    def _parse_interval(self, require_interval: bool = True,
+                        parse_function_unit: bool = True) -> exp.Add | exp.Interval | None:
+        """None (the ``INTERVAL`` token left to be read as a column) unless a quoted text, a number or a
+        parenthesized value follows it: sqlglot read ``interval - 1`` (a column named ``interval`` minus 1, to
+        DuckDB) as the interval ``INTERVAL '-1'``, which Spark refused, ``interval * 2`` as a sum of intervals
+        and ``interval / 2`` not at all. (``INTERVAL -1 DAY``, which DuckDB refuses, is then ``interval - 1`` named
+        ``DAY``, refused by :func:`_check_signed_intervals`.)"""
+        if (require_interval and self._curr is not None and self._curr.token_type == TokenType.INTERVAL
+                and (self._next is None or self._next.token_type not in self._INTERVAL_OPERANDS)):
+            return None
+        return super()._parse_interval(require_interval, parse_function_unit)
+
+
+#: how many arguments a ``range``/``generate_series`` was written with (sqlglot adds ``range(n)``'s start, 0)
+_WRITTEN_ARGUMENTS = "fediscope_written_arguments"
+
+
+def _series_call(function: str, build: Callable[[list], exp.Expression], args: list) -> exp.Expression:
+    """``range``/``generate_series`` of ``args`` as sqlglot builds it, the number written in its meta; with other
+    than 1 to 3 arguments, which DuckDB refuses, a call of that name, refused by :func:`check_portable`."""
+    if not 1 <= len(args) <= 3:
+        return exp.Anonymous(this=function, expressions=args)
+    written = len(args)
+    series = build(args)
+    series.meta[_WRITTEN_ARGUMENTS] = written
+    return series
+
+
+def _series_written(series: exp.GenerateSeries) -> str:
+    """``series`` as it was written: ``range(v.n)``, not sqlglot's ``range(0, v.n)``."""
+    function = "range" if series.args.get("is_end_exclusive") else "generate_series"
+    args = [series.args.get(arg) for arg in ("start", "end", "step")]
+    args = [arg for arg in args if arg is not None][-series.meta.get(_WRITTEN_ARGUMENTS, 3):]
+    return f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
 
 
 def _parse(sql: str) -> list[exp.Expression | None]:
@@ -349,20 +419,89 @@ def _check_signed_intervals(sql: str, name: str) -> None:
                 f"{unit}), though Spark takes it; write {advice}")
 
 
+#: the units whose fraction Spark takes, as DuckDB does (``INTERVAL 1.5 SECOND``: 1.5 seconds in both)
+_FRACTION_UNITS = {"SECOND", "SECONDS"}
+#: the units DuckDB counts in months, which Spark multiplies otherwise (``1.5 * INTERVAL 1 MONTH``: 1 month 15 days
+#: in DuckDB, a year-month interval in Spark)
+_MONTH_UNITS = {unit + plural for unit in ("YEAR", "QUARTER", "MONTH", "DECADE") for plural in ("", "S")} | {
+    "CENTURY", "CENTURIES", "MILLENNIUM", "MILLENNIA"}
+_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
+#: ``'1 day 1.5 hours'``: an interval's text of numbers and their units, and one of its parts
+_PART = re.compile(r"([+-]?[0-9.]+(?:e[+-]?[0-9]+)?)\s*([a-z]+)", re.IGNORECASE)
+_PARTS = re.compile(rf"\s*(?:{_PART.pattern}\s*)+", re.IGNORECASE)
+
+
+def _interval_parts(operand: sqlglot.tokens.Token, unit: sqlglot.tokens.Token | None) -> list[tuple[str, str]]:
+    """The numbers and units of ``INTERVAL <operand> [<unit>]``: ``INTERVAL 1.5 DAY``'s, ``INTERVAL '1.5' DAY``'s,
+    ``INTERVAL '1 day 1.5 hours'``'s; none of other text (``'01:30:00'``)."""
+    if unit is not None:
+        return [(operand.text, unit.text)]
+    if operand.token_type == TokenType.STRING and _PARTS.fullmatch(operand.text):
+        parts = _PART.findall(operand.text)
+        if all(part_unit.upper() in _INTERVAL_UNITS for _, part_unit in parts):
+            return parts
+    return []
+
+
+def _check_fractional_intervals(sql: str, name: str) -> None:
+    """Refuse ``INTERVAL 1.5 DAY`` (a number with a fraction, or written with an exponent, in a unit other than
+    seconds): Spark fails the run on it (``INVALID_INTERVAL_FORMAT.INVALID_FRACTION``: sqlglot writes
+    ``INTERVAL '1.5' DAY``; ``INTERVAL '1 day 1.5 hours'`` it does not parse), where DuckDB drops the fraction (1
+    day; ``INTERVAL 0.5 MINUTE`` is no time) or, of the text ``INTERVAL '1.5 days'``, keeps it (1 day 12 hours).
+    Read from the tokens, so that the refusal quotes what was written. (``INTERVAL (x) DAY`` of a computed ``x`` is
+    refused as such in :func:`_check_typed`.)"""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
+    except sqlglot.errors.TokenError:
+        return  # the parse reports it
+    kinds = sqlglot.tokens.TokenType
+    for i, token in enumerate(tokens[:-1]):
+        operand = tokens[i + 1]
+        if token.token_type != kinds.INTERVAL or operand.token_type not in (kinds.NUMBER, kinds.STRING):
+            continue
+        unit = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 2].text.upper() in _INTERVAL_UNITS else None
+        fractional = [(value, unit_name) for value, unit_name in _interval_parts(operand, unit)
+                      if not _WHOLE.fullmatch(value) and unit_name.upper() not in _FRACTION_UNITS]
+        if not fractional:
+            continue
+        (value, unit_name), *_ = fractional
+        written = sql[token.start:(unit or operand).end + 1]
+        part = f" for {value} {unit_name.lower()}" if len(_interval_parts(operand, unit)) > 1 else ""
+        duckdb = ("DuckDB keeps its fraction" if unit is None else
+                  f"DuckDB cuts its fraction off (INTERVAL {value} {unit_name} is INTERVAL {int(float(value))} "
+                  f"{unit_name} there)")
+        singular = {"CENTURIES": "CENTURY", "MILLENNIA": "MILLENNIUM"}.get(unit_name.upper(),
+                                                                          unit_name.upper().removesuffix("S"))
+        plural = {"CENTURY": "centuries", "MILLENNIUM": "millennia"}.get(singular, f"{singular.lower()}s")
+        advice = ("whole months and days, e.g. INTERVAL 1 MONTH + INTERVAL 15 DAY (Spark multiplies months otherwise)"
+                  if unit_name.upper() in _MONTH_UNITS else
+                  f"{value.strip()} * INTERVAL 1 {singular}{part}, alike in both")
+        raise NotPortableError(
+            f"{name}: {written} (a number of {plural} not written as a whole number) is not translated to Spark SQL, "
+            f"which fails the run on it, and {duckdb}; write {advice}")
+
+
 def check_portable(sql: str, name: str = "query") -> None:
     """Raise :class:`NotPortableError` when ``sql`` uses a construct listed in the module docstring; its message
     starts with ``name``."""
+    _check_signed_intervals(sql, name)  # first: the parse reads INTERVAL -1 DAY as a column interval, and fails
+    _check_fractional_intervals(sql, name)
     try:
         tree = _parse_one(sql)
     except sqlglot.errors.ParseError as exc:
         raise NotPortableError(f"{name}: not valid DuckDB SQL: {_parse_error(exc)}") from None
-    _check_signed_intervals(sql, name)
     tree = _duckdb_normalized(tree)
     for node in tree.walk():
         try:
             check_text_portable(node)
         except TextNotPortable as exc:
             raise NotPortableError(f"{name}: {exc}") from None
+        if isinstance(node, exp.Anonymous) and node.name.upper() in {"RANGE", "GENERATE_SERIES"}:
+            raise NotPortableError(
+                f"{name}: {node.name.lower()}() with {len(node.expressions)} arguments ({node.name.lower()}("
+                f"{', '.join(arg.sql('duckdb') for arg in node.expressions)})) is refused by "
+                f"DuckDB, which takes {node.name.lower()}(end), {node.name.lower()}(start, end) or "
+                f"{node.name.lower()}(start, end, step), and is not translated to Spark SQL")
         if (isinstance(node, exp.Anonymous) and node.name.upper() in _SPLIT_FUNCTIONS | {"FMOD", "DIVIDE"}
                 and len(node.expressions) != 2):
             raise NotPortableError(
@@ -382,6 +521,17 @@ def check_portable(sql: str, name: str = "query") -> None:
             raise NotPortableError(
                 f"{name}: string_split_regex() with options ({_text(node)}) is not translated to Spark SQL (its third "
                 "argument became Spark's limit); write the options in the pattern: (?i)x for 'i'")
+        if isinstance(node, exp.JSONObject | exp.JSONArray):  # sqlglot: JSON_OBJECT('a': 1), which Spark does not parse
+            function = "json_object" if isinstance(node, exp.JSONObject) else "json_array"
+            raise NotPortableError(f"{name}: {function}() ({_text(node)}) is not a Spark function (Spark refuses it "
+                                   f"when the metric runs); {_JSON_TEXT_ADVICE.format()}")
+        if (isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+                or isinstance(node, exp.ParseJSON)):
+            raise NotPortableError(
+                f"{name}: {_text(node)} is not translated to Spark SQL, which has no JSON type (sqlglot's TO_JSON "
+                "takes structs, maps and lists, and fails the run on text; json(x) rewrites the text in DuckDB, "
+                "{\"i\":1} for {\"i\": 1}); DuckDB's JSON functions read text: write x ->> 'k' or "
+                "json_extract_string(x, '$.k') of the text x itself")
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
         elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
@@ -485,6 +635,33 @@ def check_portable(sql: str, name: str = "query") -> None:
     _check_typed(tree, name)
 
 
+def _check_json_extract(node: exp.JSONExtract, name: str) -> None:
+    """Refuse ``j -> 'k'``/``json_extract(j, 'k')`` where its JSON shows: DuckDB gives JSON, a string keeping its
+    quotes (``"a"``), Spark's ``GET_JSON_OBJECT`` the string's text (``a``); ``->>``/``json_extract_string`` give the
+    text in both. Cast to a list, map or struct (Spark's ``FROM_JSON``), a lambda function's list (whose
+    parameters :func:`_check_lambda_parameter_types` checks) or read further (``j -> 'o' ->> 'k'``), it is let
+    through. And ``->`` with a path that is not
+    quoted text or a number: DuckDB's deprecated arrow lambda (``x -> x + 1``, which DuckDB refuses), read so by
+    :class:`_Parser`, or a computed JSON path, which sqlglot does not translate."""
+    if not isinstance(node.expression, exp.JSONPath):
+        raise NotPortableError(
+            f"{name}: {_text(node)} is DuckDB's arrow lambda, which DuckDB refuses (deprecated), or JSON's -> with a "
+            "path that is not quoted text, which is not translated to Spark SQL; write a lambda as lambda x: …, "
+            "a JSON path as quoted text: j ->> '$.k'")
+    parent = node.parent
+    while isinstance(parent, exp.Paren):
+        parent = parent.parent
+    if (isinstance(parent, exp.Cast) and _is_nested(parent.to)
+            or isinstance(parent, (*_LAMBDA_FUNCTIONS, exp.JSONExtract, exp.JSONExtractScalar))
+            and parent.this is node):
+        return
+    text = exp.JSONExtractScalar(this=_plain(node.this), expression=node.expression.copy()).sql("duckdb")
+    raise NotPortableError(
+        f"{name}: {_text(node)} is JSON in DuckDB, a string keeping its quotes (\"a\"), and the string's text in Spark "
+        f"(a); write {text} (json_extract_string), the text in both, or for a JSON list cast it: CAST({_text(node)} "
+        "AS VARCHAR[])")
+
+
 #: the types of a ``split_part`` index DuckDB refuses (``No function matches … array_extract(VARCHAR[], DOUBLE)``),
 #: where Spark casts it to an INT, cutting a fraction off (``split_part('a/b', '/', 1.5)`` was ``'a'``)
 _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT,
@@ -530,8 +707,10 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
         diff.meta[_MARK] = number
     typed = _typed(tree)
     _check_date_diffs(tree, typed, name)
-    for node in typed.walk():
+    for node in typed.walk():  # breadth first: a refusal of a JSON value's use (CAST, split_part) before its own
         _check_lambda_parameter_types(node, name)
+        if isinstance(node, exp.JSONExtract):
+            _check_json_extract(node, name)
         if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
                 and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
             index = _duckdb_index(_plain(node)).sql("duckdb")
@@ -561,8 +740,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                     f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
                     f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
-        if index is not None and (index.type is not None and index.type.is_type(*exp.DataType.TEXT_TYPES)
-                                  or isinstance(_plain(index).unnest(), exp.JSONExtract | exp.JSONExtractScalar)):
+        if index is not None and _text_or_json(index):
             raise NotPortableError(
                 f"{name}: split_part() with the part index {_text(index)}, text or JSON, not a number, is not "
                 "translated to Spark SQL (DuckDB refuses it, Spark reads it as a number, cutting a fraction off); "
@@ -603,19 +781,18 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             raise NotPortableError(
                 f"{name}: CAST of a fractional number to {node.to.sql('duckdb')} ({_text(node)}) rounds in DuckDB, "
                 "truncates in Spark; round(), floor() or ceil() it first")
-        if (type(node) is exp.Cast and any(node.to.is_type(t) for t in _INTEGER_TYPES)
-                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)
+        if (type(node) is exp.Cast and any(node.to.is_type(t) for t in _INTEGER_TYPES) and _text_or_json(node.this)
                 and not (isinstance(node.this, exp.Literal) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", node.this.name))):
             raise NotPortableError(
                 f"{name}: CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as 1000 "
                 "in DuckDB, and fails the run on such text in Spark; write CAST(round(CAST(x AS DOUBLE)) AS BIGINT), "
                 "alike in both (exact up to 2^53)")
         if (isinstance(node, exp.TryCast) and any(node.to.is_type(t) for t in _INTEGER_TYPES)
-                and node.this.type is not None and node.this.type.is_type(*exp.DataType.TEXT_TYPES)):
+                and _text_or_json(node.this)):
             raise NotPortableError(
                 f"{name}: TRY_CAST of text to {node.to.sql('duckdb')} ({_text(node)}) reads '1.9' as 2 and '1e3' as "
                 "1000 in DuckDB, as NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in "
-                "both, or CAST(x AS BIGINT) (which fails the run on such text in Spark)")
+                "both")
         if (isinstance(node, exp.Round) and node.args.get("decimals") is not None
                 and _number_kind(node.this) is _DOUBLE  # 2.675, x * 1.5: a DECIMAL in both (sqlglot says DOUBLE)
                 and not (isinstance(node.args["decimals"], exp.Literal) and node.args["decimals"].this == "0")):
@@ -669,6 +846,13 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"{name}: CAST of a DOUBLE to {node.to.sql('duckdb')} ({_text(node)}) rounds a tie such as 1.005 by "
                 f"its binary value in DuckDB (1.00), by its decimal text in Spark (1.01); round it to {scale} places "
                 f"first: CAST(round({_scaled(x, scale)}){_per_scale(scale)} AS {node.to.sql('duckdb')})")
+
+
+def _text_or_json(node: exp.Expression) -> bool:
+    """``node`` (typed) is text, or a value read from JSON (``json_extract_string(j, '$.i')``, ``j ->> 'i'``,
+    ``j -> 'i'``), which sqlglot leaves untyped and DuckDB reads as text (a JSON number too) when it casts it."""
+    return (node.type is not None and node.type.is_type(*exp.DataType.TEXT_TYPES)
+            or isinstance(_plain(node).unnest(), exp.JSONExtract | exp.JSONExtractScalar))
 
 
 def _check_lambda_parameter_types(node: exp.Expression, name: str) -> None:
@@ -976,7 +1160,7 @@ def _check_series_table(series: exp.GenerateSeries, name: str) -> None:
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
     args = [series.args.get(arg) for arg in ("start", "end", "step")]
     args = [arg for arg in args if arg is not None]
-    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
+    written = _series_written(series)
     if any(arg.find(exp.Column) for arg in args):
         raise NotPortableError(
             f"{name}: {function}() as a table of another table's column ({written}) is not translated to Spark "
@@ -999,8 +1183,7 @@ def _refuse_timestamp_series_list(series: exp.GenerateSeries, name: str) -> None
     lies before its start (``Illegal sequence boundaries``, where DuckDB gives ``[]``); a list of whole numbers is
     translated with DuckDB's values (:func:`_spark_series`)."""
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
-    args = [series.args.get(arg) for arg in ("start", "end", "step")]
-    written = f"{function}({', '.join(arg.sql('duckdb') for arg in args if arg is not None)})"
+    written = _series_written(series)
     raise NotPortableError(
         f"{name}: {function}() of timestamps as a list ({written}) is not translated to Spark SQL (Spark stops the "
         f"run on it, or where the end lies before the start); write {function}() of whole numbers and compute the "

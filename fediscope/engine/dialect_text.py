@@ -117,9 +117,10 @@ def check_text_portable(node: exp.Expression) -> None:
         escape = node.expression
         if isinstance(escape, exp.Literal) and escape.is_string and len(escape.name.encode()) > 1:
             raise TextNotPortable(
-                f"{node.sql('duckdb')} has the escape character {escape.name!r}, of more than one byte in UTF-8, which "
-                "DuckDB refuses (Escape string must be empty or one character) and Spark takes; write an ASCII escape "
-                "character, e.g. ESCAPE '!' (with '!%' for a %)")
+                f"{node.sql('duckdb')} has the escape character {escape.name!r}, one character but of more than one "
+                "byte in UTF-8, which DuckDB refuses, counting bytes (its message: \"Escape string must be empty or "
+                "one character\"), and Spark takes; write an ASCII escape character, e.g. ESCAPE '!' (with '!%' for "
+                "a %)")
     if isinstance(node, exp.Escape) and isinstance(node.this, exp.ILike):
         escape = node.expression
         if isinstance(escape, exp.Literal) and escape.is_string and escape.name.lower() != escape.name.upper():

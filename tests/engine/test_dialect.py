@@ -219,6 +219,46 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
      "first list's order in Spark; write list_sort(ARRAY_INTERSECT(hashtags, mentions)), or only count it "
      "(array_length) or unnest it"),
     ("SELECT array_intersect(hashtags, mentions)[1] FROM statuses", "array_intersect() (ARRAY_INTERSECT"),
+    # JSON's arrow in a function's arguments: was read as a lambda (COALESCE(j -> 'i', 'x') on Spark, refused there)
+    ("SELECT coalesce(j -> 'i', 'x') FROM (SELECT '{\"i\": \"a\"}' AS j)",
+     "j -> '$.i' is JSON in DuckDB, a string keeping its quotes (\"a\"), and the string's text in Spark (a); write "
+     "j ->> '$.i' (json_extract_string), the text in both"),
+    ("SELECT json_extract(j, '$.i') = '\"a\"' FROM (SELECT '{\"i\": \"a\"}' AS j)", "j -> '$.i' is JSON in DuckDB"),
+    ("SELECT list_transform(hashtags, t -> upper(t)) FROM statuses",
+     "t -> UPPER(t) is DuckDB's arrow lambda, which DuckDB refuses (deprecated), or JSON's -> with a path that is "
+     "not quoted text"),
+    # text cast to JSON: Spark's TO_JSON (sqlglot's) failed the run on text; json(x) rewrites the text in DuckDB
+    ("SELECT s::JSON ->> 'i' FROM (SELECT '{\"i\": \"a\"}' AS s)",
+     "CAST(s AS JSON) is not translated to Spark SQL, which has no JSON type (sqlglot's TO_JSON takes structs, maps "
+     "and lists, and fails the run on text; json(x) rewrites the text in DuckDB, {\"i\":1} for {\"i\": 1}); DuckDB's "
+     "JSON functions read text: write x ->> 'k' or json_extract_string(x, '$.k') of the text x itself"),
+    ("SELECT json(s) FROM (SELECT '{\"i\": \"a\"}' AS s)", "JSON(s) is not translated to Spark SQL"),
+    # DuckDB {"a":2.5,"c":null}, Spark {"a":2.50}; json_object as JSON_OBJECT('a': 1), which Spark does not parse
+    ("SELECT to_json({'a': 2.50, 'c': NULL})",
+     "to_json() writes a value's JSON otherwise in Spark (a NULL field left out, a DECIMAL 2.50 as 2.50 where DuckDB "
+     "writes 2.5, a DOUBLE 1e20 as 1.0E20, a TIMESTAMP with a T); build the JSON text with concat() instead, e.g. "
+     "concat('{\"n\":', n, '}') of a whole number n (alike in both)"),
+    ("SELECT json_object('a', 1)", "json_object() (JSON_OBJECT('a', 1)) is not a Spark function"),
+    ("SELECT json_array(1, 'a')", "json_array() (JSON_ARRAY(1, 'a')) is not a Spark function"),
+    # text read from JSON cast to an integer: DuckDB 2 for '1.9', Spark stopped the run (sqlglot leaves it untyped)
+    ("SELECT CAST(json_extract_string(j, '$.i') AS BIGINT) FROM (SELECT '{\"i\": \"1.9\"}' AS j)",
+     "CAST of text to BIGINT (CAST(j ->> '$.i' AS BIGINT)) reads '1.9' as 2"),
+    ("SELECT TRY_CAST((j ->> 'i') AS INT) FROM (SELECT '{\"i\": \"1.9\"}' AS j)",
+     "TRY_CAST of text to INT (TRY_CAST((j ->> '$.i') AS INT)) reads '1.9' as 2"),
+    # a fraction of an interval's unit: Spark fails the run (INVALID_FRACTION), DuckDB cut it off or kept it
+    ("SELECT created_at + INTERVAL 1.5 DAY FROM statuses",
+     "INTERVAL 1.5 DAY (a number of days not written as a whole number) is not translated to Spark SQL, which fails "
+     "the run on it, and DuckDB cuts its fraction off (INTERVAL 1.5 DAY is INTERVAL 1 DAY there); write "
+     "1.5 * INTERVAL 1 DAY, alike in both"),
+    ("SELECT created_at - INTERVAL '2.25 hours' FROM statuses",
+     "INTERVAL '2.25 hours' (a number of hours not written as a whole number) is not translated to Spark SQL, which "
+     "fails the run on it, and DuckDB keeps its fraction; write 2.25 * INTERVAL 1 HOUR"),
+    ("SELECT created_at + INTERVAL '1.5' MONTH FROM statuses", "write whole months and days, e.g. INTERVAL 1 MONTH"),
+    ("SELECT created_at + INTERVAL 1e1 MINUTES FROM statuses", "INTERVAL 1e1 MINUTES (a number of minutes"),
+    # of text of several parts: Spark did not parse it (INVALID_TYPED_LITERAL)
+    ("SELECT created_at + INTERVAL '1 day 1.5 hours' FROM statuses",
+     "INTERVAL '1 day 1.5 hours' (a number of hours not written as a whole number) is not translated to Spark SQL, "
+     "which fails the run on it, and DuckDB keeps its fraction; write 1.5 * INTERVAL 1 HOUR for 1.5 hours"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -267,6 +307,11 @@ def test_portable_equivalents_pass() -> None:
     # an INTERVAL is refused only as text: compared, or added to a TIMESTAMP (a TIMESTAMP, whose text is alike)
     check_portable("SELECT uri, CAST(created_at - INTERVAL 1 DAY AS VARCHAR), created_at - fetched_at > INTERVAL 1 "
                    "HOUR, concat(CAST(created_at + INTERVAL 30 MINUTE AS VARCHAR), '') FROM statuses")
+    # JSON cast to a list, or read further; a fraction of a second (alike in both); whole quoted text to an integer
+    check_portable("SELECT CAST(j -> 'l' AS INT[]), j -> 'o' ->> 'k', list_transform(CAST(j -> 'l' AS INT[]), "
+                   "lambda x: x + 1), created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds', "
+                   "created_at + INTERVAL '1 day 2 hours', INTERVAL '01:30:00', "
+                   "CAST('12' AS INT) FROM statuses, (SELECT '{\"l\": [1], \"o\": {\"k\": 2}}' AS j)")
 
 
 def test_a_list_or_join_without_order_by_is_refused_only_where_its_items_order_shows() -> None:
@@ -718,6 +763,9 @@ def test_log10_is_spark_log10() -> None:
 
 #: A trap check_portable refuses (over the curated ``statuses``), and what its message says to write instead: run
 #: on both engines over ``dialect_probe`` (``dt``, ``created_at``, ``favourites_count``), the results are equal.
+#: a JSON object's text per row of ``dialect_probe``: a year as a string, a number, a number's text, an object
+_JSON = ("concat('{\"s\": \"', strftime(dt, '%Y'), '\", \"n\": ', favourites_count, ', \"f\": \"', favourites_count, "
+         "'.9\", \"o\": {\"k\": [1, 2]}}')")
 _REWRITES = [
     ("SELECT dt - DATE '2020-12-25' FROM statuses", "SELECT date_diff('day', DATE '2020-12-25', CAST(dt AS DATE))"),
     ("SELECT dt - INTERVAL 1 MONTH FROM statuses",
@@ -773,13 +821,30 @@ _REWRITES = [
     ("SELECT CAST(favourites_count / 200 AS DECIMAL(18, 2)) FROM statuses",
      "SELECT CAST(round(favourites_count / 200 * 100) / 100 AS DECIMAL(18, 2)), "
      "CAST(favourites_count / 200 AS DECIMAL(18, 0)), CAST(round(favourites_count / 200 * 10) / 10 AS DECIMAL(9, 2))"),
+    # JSON's arrow: a string "a" in DuckDB, a in Spark; its text (->>), in a function's arguments too, is alike
+    ("SELECT coalesce(j -> 's', 'x') FROM (SELECT '{\"s\": \"a\"}' AS j)",
+     f"SELECT coalesce({_JSON} ->> 's', 'x'), {_JSON} ->> 'n', json_extract_string({_JSON}, '$.o'), "
+     f"{_JSON} ->> '$.missing', CAST({_JSON} -> 'o' -> 'k' AS BIGINT[])[2], {_JSON} -> 'o' ->> 'k'"),
+    # '10.9' read from JSON: 11 in DuckDB, Spark stopped the run
+    ("SELECT CAST(json_extract_string(j, '$.f') AS BIGINT) FROM (SELECT '{\"f\": \"1.9\"}' AS j)",
+     f"SELECT CAST(round(CAST({_JSON} ->> 'f' AS DOUBLE)) AS BIGINT), "
+     f"TRY_CAST(round(TRY_CAST(json_extract_string({_JSON}, '$.s') AS DOUBLE)) AS BIGINT)"),
+    # DuckDB {"n":2.5,"c":null}, Spark {"n":2.50}: the JSON text built with concat instead
+    ("SELECT to_json({'n': favourites_count * 0.5, 'c': NULL}) FROM statuses",
+     "SELECT concat('{\"n\":', favourites_count, '}'), concat('{\"n\":', favourites_count, '}') ->> 'n'"),
+    # 1 day in DuckDB (its fraction cut off), Spark stopped the run
+    ("SELECT created_at + INTERVAL 1.5 DAY FROM statuses",
+     "SELECT created_at + 1.5 * INTERVAL 1 DAY, created_at + INTERVAL 36 HOUR, created_at - 2.25 * INTERVAL 1 HOUR, "
+     "created_at + 1.5 * INTERVAL 1 WEEK, created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds', "
+     "created_at + INTERVAL '1 day 2 hours'"),
 ]
 
 
 _REWRITE_IDS = [
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
     "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by",
-    "string_agg-ties", "double-as-text", "string_agg-doubles", "double-to-decimal"]
+    "string_agg-ties", "double-as-text", "string_agg-doubles", "double-to-decimal", "json-arrow",
+    "json-text-to-integer", "to_json", "fractional-interval"]
 #: how each rewrite is run: its columns, row by row
 _PROBE_ORDER = " FROM dialect_probe ORDER BY dt"
 

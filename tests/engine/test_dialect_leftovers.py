@@ -87,11 +87,12 @@ def test_the_advice_for_regexp_extract_with_names_gives_duckdbs_struct(
 
 @pytest.mark.parametrize("escape", ["É", "\u212a"])
 def test_ilike_with_an_escape_character_of_more_than_one_byte_is_refused_as_duckdb_refuses_it(escape: str) -> None:
-    """DuckDB refuses an escape of more than one byte (É, the Kelvin sign: a case or not), where Spark takes it."""
+    """DuckDB refuses an escape of more than one byte (É, the Kelvin sign: a case or not), where Spark takes it; the
+    refusal says that DuckDB counts bytes, as its own message ("… one character") does not."""
     sql = f"SELECT uri ILIKE 'a{escape}%' ESCAPE '{escape}' FROM statuses"
     with pytest.raises(NotPortableError) as refused:
         check_portable(sql, "q")
     assert str(refused.value) == (
-        f"q: uri ILIKE 'a{escape}%' ESCAPE '{escape}' has the escape character {escape!r}, of more than one byte in "
-        "UTF-8, which DuckDB refuses (Escape string must be empty or one character) and Spark takes; write an ASCII "
-        "escape character, e.g. ESCAPE '!' (with '!%' for a %)")
+        f"q: uri ILIKE 'a{escape}%' ESCAPE '{escape}' has the escape character {escape!r}, one character but of more "
+        "than one byte in UTF-8, which DuckDB refuses, counting bytes (its message: \"Escape string must be empty or "
+        "one character\"), and Spark takes; write an ASCII escape character, e.g. ESCAPE '!' (with '!%' for a %)")

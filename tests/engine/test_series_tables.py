@@ -12,6 +12,7 @@ weekday and ``date_diff`` refusals a researcher met writing one. Was:
 from __future__ import annotations
 
 import datetime
+import re
 
 import duckdb
 import pytest
@@ -73,8 +74,11 @@ def test_a_calendar_on_the_curated_statuses_is_spark_sql() -> None:
 
 
 @pytest.mark.parametrize(("sql", "message"), [
+    # as written (was: range(0, v.n), sqlglot's start added)
     ("SELECT * FROM (VALUES (2)) AS v(n), range(v.n) AS t(h)",
-     "range() as a table of another table's column (range(0, v.n)) is not translated to Spark SQL"),
+     "range() as a table of another table's column (range(v.n)) is not translated to Spark SQL"),
+    ("SELECT * FROM (VALUES (2)) AS v(n), generate_series(1, v.n, 2) AS t(h)",
+     "generate_series() as a table of another table's column (generate_series(1, v.n, 2))"),
     ("SELECT h FROM range(TIMESTAMP '2024-01-01', TIMESTAMP '2024-01-02', INTERVAL 1 HOUR) AS t(h)",
      "range() of timestamps as a table"),
     ("SELECT h FROM generate_series(DATE '2024-01-01', DATE '2024-01-02', INTERVAL 1 DAY) AS t(h)",
@@ -87,6 +91,24 @@ def test_a_calendar_on_the_curated_statuses_is_spark_sql() -> None:
 def test_a_series_table_spark_cannot_make_is_refused_up_front(sql: str, message: str) -> None:
     with pytest.raises(NotPortableError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_portable(sql)
+
+
+@pytest.mark.parametrize("series", ["range(1, 5, 1, 2)", "generate_series(1, 5, 1, 2)", "range()"])
+@pytest.mark.parametrize("place", ["SELECT {} AS l", "SELECT h FROM {} AS t(h)"])
+def test_a_series_of_other_than_one_to_three_arguments_is_refused_as_duckdb_refuses_it(
+        series: str, place: str) -> None:
+    """Was: the fourth argument dropped, so that Spark ran ``range(1, 5, 1, 2)`` as ``range(1, 5, 1)`` (as a list
+    ``SEQUENCE(1, 4, 1)``), where DuckDB refuses it (``No function matches … 'range(INTEGER_LITERAL, …)'``)."""
+    sql = place.format(series)
+    with pytest.raises(duckdb.BinderException, match=re.escape(f"'{series.split('(')[0]}(")):
+        duckdb.sql(sql).fetchall()
+    function = series.split("(")[0]
+    count = 0 if series.endswith("()") else 4
+    with pytest.raises(NotPortableError) as refused:
+        check_portable(sql)
+    assert str(refused.value) == (
+        f"query: {function}() with {count} arguments ({series}) is refused by DuckDB, which takes {function}(end), "
+        f"{function}(start, end) or {function}(start, end, step), and is not translated to Spark SQL")
 
 
 @pytest.mark.parametrize("grouped", ["", " GROUP BY d"])

@@ -40,3 +40,15 @@ def test_the_advice_runs_alike_on_both_engines(
     assert [tuple(str(value) for value in row) for row in expected] == [
         ("2026-01-01 00:00:00", "2026-01-01 00:00:00", "2025-12-31 00:00:00")]
     assert rows_on(engine, sql, request) == expected
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_column_named_interval_is_that_column_on_both_engines(engine: str, request: pytest.FixtureRequest) -> None:
+    """``interval - 1`` is the column ``interval`` minus 1 to DuckDB; sqlglot read it as ``INTERVAL '-1'`` (which
+    Spark refused), ``interval * 2`` as a sum of intervals and ``interval / 2`` not at all."""
+    sql = ("SELECT interval - 1 AS a, interval + 1 AS b, interval * 2 AS c, interval / 2 AS d, interval % 2 AS e, "
+           "interval-n AS f, interval - interval AS g FROM (VALUES (5, 2)) AS v(interval, n)")
+    check_portable(sql)
+    expected = duckdb.sql(sql).fetchall()
+    assert expected == [(4, 6, 10, 2.5, 1, 3, 0)]
+    assert rows_on(engine, sql, request) == expected
