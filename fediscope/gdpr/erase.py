@@ -46,7 +46,10 @@ the account collectable again:
    ``account_key``, then any row still holding a trace, then any row identifying one of its statuses by id —
    :func:`~fediscope.gdpr.subject.names_status`; tables no catalog entry lists cannot be read and are named in a
    warning, :func:`unlisted_tables`), quarantined files naming the account or named after a page of a source
-   naming it (:func:`erase_quarantined`: its batch tag, a digest of the handle), every temporary file a write killed
+   naming it (:func:`erase_quarantined`: its batch tag, a digest of the handle) and the quarantine files the NiFi
+   flows wrote that name any account on the suppression list (:func:`nifi_files_naming_the_erased`: written after
+   an earlier erasure, out of every policy's reach; counted ``quarantined_files_of_earlier_erasures_deleted``),
+   every temporary file a write killed
    before its rename left in the lake once it is a day old, as ``fediscope gdpr retention`` removes them (counted
    under ``other``: ``temporary_files_removed``; a collection killed between writing a raw batch and renaming it
    leaves the batch's records there, perhaps the account's), and the metric results kept for incremental runs
@@ -153,6 +156,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from fediscope.analysis import stale_as_store_error
 from fediscope.config import Settings
@@ -847,15 +851,82 @@ def _state_names(subject: Subject, policy: PrivacyPolicy | None,
 
 def erase_quarantined(lake: LakeBackend, found: Sequence[tuple[Subject, Traces]],
                       policy: PrivacyPolicy | None = None,
-                      handle_domains: Mapping[str, str | None] | None = None) -> Counter[str]:
-    """Quarantined files that name the account, for every key in ``found`` (:func:`quarantined_naming`), deleted.
+                      handle_domains: Mapping[str, str | None] | None = None,
+                      suppression: PrivacyPolicy | None = None) -> Counter[str]:
+    """Quarantined files that name the account, for every key in ``found`` (:func:`quarantined_naming`), deleted;
+    with ``suppression`` (the policy holding the whole suppression list), the files the NiFi flows wrote that name an
+    account erased before too (:func:`nifi_files_naming_the_erased`).
     Was: a quarantined item of the account's own timeline that does not name it (a malformed status, its account
     left out; with privacy on only its shape) outlived the erasure, in a file named after the account's source."""
     counts: Counter[str] = Counter()
     for held in quarantined_naming(lake, found, policy, handle_domains):
         lake.delete(held.path)
         counts["quarantined_files_deleted"] += 1
+    for path in nifi_files_naming_the_erased(lake, suppression) if suppression is not None else ():
+        lake.delete(path)
+        counts["quarantined_files_of_earlier_erasures_deleted"] += 1
     return counts
+
+
+#: The name of a quarantine file the NiFi flows write themselves (``Name quarantine file`` of
+#: nifi_templates/build_flows.py: ``nifi_<reason>-<batch id>.json``), which no privacy policy wrote.
+_NIFI_QUARANTINE_NAME = re.compile(r"nifi_[a-z]+-[^/]*\.json(?:\.gz)?")
+
+
+def nifi_files_naming_the_erased(lake: LakeBackend, suppression: PrivacyPolicy) -> list[str]:
+    """The quarantine files the NiFi flows wrote that name an account on the suppression list (``suppression``: the
+    policy holding it): :func:`_names_an_erased_account`.
+
+    fediscope writes its own quarantine files through the policy (:meth:`~fediscope.privacy.PrivacyPolicy.
+    quarantine_scrub`), but NiFi writes what it could not land or fetch itself: a page the API served before an
+    erasure (or in the :data:`~api.upstream.SUPPRESSION_TTL` seconds the API keeps the list) and quarantined after it
+    (``Retry landing`` waits 10 minutes), or a description of a failed request written by an older flow that named
+    the account in its URL. Nothing of fediscope sees those bytes, so every erasure looks for them."""
+    if not suppression.suppressed:
+        return []
+    return [entry.path for entry in lake.walk(QUARANTINE_ROOT)
+            if _NIFI_QUARANTINE_NAME.fullmatch(entry.path.rpartition("/")[2])
+            and _names_an_erased_account(entry.path, quarantined_bytes(lake, entry.path), suppression)]
+
+
+def _names_an_erased_account(path: str, data: bytes, suppression: PrivacyPolicy) -> bool:
+    """Does a quarantine file name an account on the suppression list? Landed pseudonymised (privacy on), its
+    records hold the account's key and id pseudonyms as the list does. Else (and for what names an account in clear
+    with privacy on too: a description's URL) each document (a landed record, a description, or the text of what is
+    no JSON) is read as :meth:`~fediscope.privacy.PrivacyPolicy.erased_in_quarantine` reads a malformed item: the
+    erased account's objects, handles and profile links, each keyed as the list keys it."""
+    if suppression.enabled and may_hold_trace(data, frozenset(suppression.suppressed)):
+        return True
+    documents = json_documents(data)
+    if not documents:
+        text = data.decode("utf-8", "replace")
+        return suppression.erased_in_quarantine(text, parse_partition(path).get("instance", "")) != text
+
+    def written(value: Any) -> str:  # compared as written: a NaN (JSON's NaN, which Python reads) equals itself
+        return json.dumps(value, sort_keys=True, default=str)
+
+    return any(_route_names_an_erased_account(document, _document_instance(path, document), suppression)
+               or written(suppression.erased_in_quarantine(document, _document_instance(path, document)))
+               != written(document) for document in documents)
+
+
+#: The account an account route of the scraping API names (``/v1/accounts/<acct>/statuses``) in the ``url`` or
+#: ``error`` of a failed request's description, as a NiFi flow built before they masked it quarantined it
+#: (``_masked`` of nifi_templates/build_flows.py): in a URL's path, which no scrub of texts reads as a handle.
+_ACCOUNT_ROUTE_RE = re.compile(r"/v1/accounts/([^/?#\s]+)/")
+
+
+def _route_names_an_erased_account(document: Any, instance: str, suppression: PrivacyPolicy) -> bool:
+    """Does a failed request's description (a NiFi quarantine file) name an erased account in its URL's path?"""
+    if not isinstance(document, dict):
+        return False
+    for name in ("url", "error"):
+        value = document.get(name)
+        for found in _ACCOUNT_ROUTE_RE.finditer(value if isinstance(value, str) else ""):
+            with contextlib.suppress(ValueError, UnicodeError):  # no handle after all
+                if suppression.is_erased(unquote(found.group(1)).lstrip("@"), instance):
+                    return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -1410,8 +1481,8 @@ def _erase_everywhere(settings: Settings, lake: LakeBackend, store: MetricStore 
     report.raw = dict(erase_raw(lake, keys, old_replies, texts, progress,
                                 named=lambda path: _named_after_the_account(path, names) is not None))
     report.curated = dict(erase_curated(lake, found, old_replies, texts, progress))
-    report.other = (dict(checkpoints + erase_quarantined(lake, keys, policy, handle_domains)) | old_replies.counts()
-                    | texts.counts())
+    report.other = (dict(checkpoints + erase_quarantined(lake, keys, policy, handle_domains, old_replies.suppression))
+                    | old_replies.counts() | texts.counts())
     # what writes killed before their rename left: raw records, perhaps the account's (fediscope.lake.debris)
     temporary = remove_stale_temporary_files(lake, listed=temporary_files)
     if temporary.count:

@@ -20,8 +20,10 @@ event announced yet, its walk lock; :func:`state_about`, found as the erasure fi
 metric rows kept for incremental runs (``metric_snapshots``, :func:`snapshot_rows_about`, matched as its rows in the
 store are), and the quarantine files the erasure deletes (``quarantine``, :func:`quarantine_about`, found as the
 erasure finds them: named after a page of the account's own source, listed with what they hold, or naming the
-account, listed with the kind and reason of the entries naming it alone). Was: the quarantine was not looked at,
-so an access answer left out files the erasure of the same account deleted.
+account, listed with the kind and reason of the entries naming it, and the content of its own items alone:
+:func:`is_own_item`). Was: the quarantine was not looked at, so an access answer left out files the erasure of the
+same account deleted; then the account's own items in a file of another source were listed by kind and reason alone,
+though it is entitled to their content.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from fediscope.gdpr.subject import (
     names_status,
     nested_statuses,
     quoted_author,
+    status_author,
     subjects_from_settings,
 )
 from fediscope.gdpr.suppression import load_suppressed
@@ -135,9 +138,11 @@ ABOUT: dict[str, str] = {
                   "collection of your account's own posts or profile, listed with what it holds (entries: each "
                   "its kind, the reason it was kept aside, its shape and, when we keep them, the values); why "
                   "names: another page, that names your account, listed with only the kind and reason of each "
-                  "entry naming you, never its content (a batch of stored records our collection flow could not "
-                  "store, kind record: each record as held, or, naming you, its reason, endpoint and time); an "
-                  "entry with unreadable: true could not be read",
+                  "entry naming you, and the content of those that are your own (item: your post, when it carries "
+                  "nobody else's post, or your profile), never other people's (a batch of stored records our "
+                  "collection flow could not store, kind record: each record as held, or, naming you, its reason, "
+                  "endpoint and time, and the record itself when it is your own); an entry with unreadable: true "
+                  "could not be read",
     "suppressed": "true when the account was erased: later collections skip it",
     "erasing": "true when an erasure of the account was started and stopped before it finished: what it had found "
                "is kept until it finishes, and the rows listed here are those the finished erasure deletes; running "
@@ -267,8 +272,8 @@ def quarantine_about(held: Sequence[QuarantinedFile], subject: Subject, traces: 
     """The quarantine files naming the account (``held``, as :func:`~fediscope.gdpr.erase.quarantined_naming`
     finds them for the erasure, which deletes them): one named after a page of the account's own source with its
     entries as held (they are of its own timeline or profile), another with the kind and reason of the entries that
-    name it alone (they are other people's items). ``read`` gives a file's content (None: gone meanwhile, left
-    out)."""
+    name it, and the item of those that are its own (:func:`_named_entry`; the others are other people's items).
+    ``read`` gives a file's content (None: gone meanwhile, left out)."""
     listed = []
     for each in held:
         data = each.data if each.data is not None else read(each.path)
@@ -287,12 +292,40 @@ def quarantine_about(held: Sequence[QuarantinedFile], subject: Subject, traces: 
             entry["entries"] = entries
         else:
             # each entry as a document of its own, with the file's instance (a local acct is of it)
-            entry["entries"] = [{"kind": e.get("kind"), "reason": e.get("reason")} for e in entries
+            instance = str(document.get("instance") or "")
+            entry["entries"] = [_named_entry(e, instance, subject) for e in entries
                                 if quarantine_names(each.path, json.dumps(
                                     {"instance": document.get("instance"), "entries": [e]}).encode(), subject,
                                     traces)]
         listed.append(entry)
     return listed
+
+
+def _named_entry(entry: dict[str, Any], instance: str, subject: Subject) -> dict[str, Any]:
+    """An entry naming the account in a quarantine file of another source: its kind and reason, and the item itself
+    when it is the account's own (:func:`is_own_item`) and the file keeps values (privacy off): the person is
+    entitled to their own data, never to the other people's items of the same file."""
+    listed = {"kind": entry.get("kind"), "reason": entry.get("reason")}
+    if "item" in entry and is_own_item(entry["item"], instance, subject.key):
+        listed["item"] = entry["item"]
+    return listed
+
+
+def is_own_item(item: Any, instance: str, key: str) -> bool:
+    """Is a quarantined item (or a landed record's data) of ``instance`` the account's own and no other person's: its
+    account (not moved to another's), or its status carrying no other person's status (a boost or quote of one)?
+    Its mentions, reply ids and link preview are part of its status, as the raw export gives its own records. An item
+    that does not say whose it is (a status without its ``account``, the reason it was kept aside) is nobody's."""
+    if not isinstance(item, dict):
+        return False
+    if "account" not in item:  # an account object
+        moved = item.get("moved")
+        return account_key_of(item, instance) == key and (not isinstance(moved, dict)
+                                                          or account_key_of(moved, instance) == key)
+    try:
+        return all(status_author(status, instance) == key for status in nested_statuses(item))
+    except RecursionError:  # boosts nested deeper than Python recurses (malformed, as sent): whose is not told
+        return False
 
 
 #: The reason in the name of a quarantine file NiFi writes (``nifi_<reason>-<batch id>.json``, nifi_templates/README.md)
@@ -305,8 +338,9 @@ def _quarantined_records(held: QuarantinedFile, documents: list[Any], subject: S
     quarantined whole, :func:`~fediscope.gdpr.erase.json_documents`), as of a file of entries: the instance of its
     partition (each record names its own endpoint and time) and its records, each as held for a file of the account's
     own source, else the kind (``record``), reason (NiFi's, in the file's name), endpoint and time of each record
-    naming the account, never its content (the others are other people's). None when it is no such file (a line that
-    is no record). Was: listed as ``unreadable``, though it is readable."""
+    naming the account, and the record itself when it is the account's own (:func:`is_own_item`), never another's
+    content. None when it is no such file (a line that is no record). Was: listed as ``unreadable``, though it is
+    readable."""
     if not documents or not all(isinstance(each, dict) and isinstance(each.get("meta"), dict) for each in documents):
         return None
     found = _NIFI_REASON_RE.match(held.path.rpartition("/")[2])
@@ -314,11 +348,16 @@ def _quarantined_records(held: QuarantinedFile, documents: list[Any], subject: S
                            "fetched_at": None}
     if held.why == "source":
         return out | {"entries": documents}
-    return out | {"entries": [{"kind": "record", "reason": found.group(1) if found else None,
-                               "endpoint": record["meta"].get("endpoint"),
-                               "fetched_at": record["meta"].get("fetched_at")}
-                              for record in documents
-                              if quarantine_names(held.path, json.dumps(record).encode(), subject, traces)]}
+    listed = []
+    for record in documents:
+        if not quarantine_names(held.path, json.dumps(record).encode(), subject, traces):
+            continue
+        named = {"kind": "record", "reason": found.group(1) if found else None,
+                 "endpoint": record["meta"].get("endpoint"), "fetched_at": record["meta"].get("fetched_at")}
+        if is_own_item(record.get("data"), entity_and_instance(held.path, record)[1], subject.key):
+            named["record"] = record  # the account's own record, as the raw export gives it
+        listed.append(named)
+    return out | {"entries": listed}
 
 
 def state_about(lake: LakeBackend, held: Sequence[AccountStateFile]) -> list[dict[str, Any]]:

@@ -120,3 +120,36 @@ def test_a_malformed_body_the_lake_cannot_keep_is_503(mastodon_server: Any, live
     mastodon_server.malformed(how="wrong_shape", path="/api/v1/timelines/public")
     error = assert_error(live.get(PUBLIC, params={"instance": mastodon_server.domain}), 503, "lake_unavailable")
     assert "not what the Mastodon API documents" in error["message"]
+
+
+def test_with_privacy_off_a_malformed_item_keeps_nothing_of_an_erased_account(
+        mastodon_server: Any, live_api: Callable[..., LiveApi], tmp_path: Path) -> None:
+    """The path the NiFi flows take: a malformed item the API quarantines with privacy off, another person's status
+    that mentions an erased account, is kept as the collector keeps it (``PrivacyPolicy.quarantine_scrub``): the
+    mention and the handle and profile link in its text ``[erased]``, its reason and shape those of the item as sent."""
+    from fediscope.erased_mentions import ERASED
+    from fediscope.gdpr.suppression import add_suppressed
+    from fediscope.lake.backend import open_lake
+    from fediscope.privacy import clear_key_digest, policy_from_settings
+    from fediscope.sources.quarantine import shape
+
+    lake = tmp_path / "lake"
+    settings = make_settings(instances=(mastodon_server.url,), allow_private_addresses=True, lake=str(lake),
+                             privacy=False)
+    erased = "mastodonpy_test"  # the account the recorded statuses of admin mention
+    # as `gdpr erase` lists it with privacy off: the digest of its clear key
+    add_suppressed(open_lake(settings.lake),
+                   clear_key_digest(policy_from_settings(settings).account_key(erased, mastodon_server.domain)))
+    live = live_api(settings)
+    mentioning = next(s for s in mastodon_server.add_statuses(22, author="admin")
+                      if any(m["acct"] == erased for m in s.get("mentions") or []))
+    sent = {k: v for k, v in mentioning.items() if k != "account"}
+    del mentioning["account"]  # malformed, as in _one_malformed
+    response = live.get(PUBLIC, params={"instance": mastodon_server.domain, "limit": 40})
+    assert response.status_code == 200 and response.json()["quarantined"] == 1, response.text
+
+    (file,) = _quarantine_files(lake)
+    (entry,) = json.loads(file.read_text())["entries"]
+    assert entry["reason"] == "status has no account" and entry["shape"] == shape(sent)
+    assert erased not in json.dumps(entry["item"]) and ERASED in entry["item"]["content"]
+    assert entry["item"]["mentions"][0]["acct"] == ERASED and entry["item"]["id"] == sent["id"]

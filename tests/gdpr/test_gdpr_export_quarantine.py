@@ -106,12 +106,46 @@ def test_the_export_lists_another_sources_quarantine_naming_the_account_without_
     assert not (tmp_path / "lake" / path).exists()
 
 
+def test_the_export_gives_the_accounts_own_quarantined_items_and_nobody_elses(tmp_path: Path) -> None:
+    """Privacy off: a page of another source kept aside holds the account's own status, another person's status that
+    mentions it and another person's boost of its status, all malformed. The person is entitled to their own data:
+    their own status is listed with its content (``item``, as kept); the other two, other people's items, with their
+    kind and reason alone. Was: every entry by kind and reason only, also the person's own status."""
+    settings, lake = _privacy_off_lake(tmp_path)
+    statuses = [item for _, item in recorded(STATUS_FILES, "statuses")]
+    user = SUBJECT.split("@")[0]
+    own = next(item for item in statuses if item["account"]["acct"] == user and not item.get("reblog"))
+    mentioning = next(item for item in statuses if item["account"]["acct"] != user
+                      and any(m.get("acct") == user for m in item.get("mentions") or []))
+    boost = next(item for item in statuses if item["account"]["acct"] != user
+                 and (item.get("reblog") or {}).get("account", {}).get("acct") == user)
+    items = [QuarantinedItem("missing field: created_at", {k: v for k, v in each.items() if k != "created_at"})
+             for each in (own, mentioning, boost)]
+    path = quarantine_items(lake, LOCAL, "/api/v1/timelines/public", items, "20260101T000000-public-0002",
+                            keep_raw=True)
+    assert path is not None
+    kept = json.loads(lake.read(path))["entries"]
+
+    document = export_account(settings, SUBJECT)
+    (listed,) = [entry for entry in document["quarantine"] if entry["path"] == path]
+    reason = "missing field: created_at"
+    assert listed["why"] == "names" and listed["entries"] == [
+        {"kind": "item", "reason": reason, "item": kept[0]["item"]},
+        {"kind": "item", "reason": reason}, {"kind": "item", "reason": reason}]
+    assert kept[0]["item"]["id"] == own["id"] and kept[0]["item"]["content"] == own["content"]
+    text = json.dumps(listed)
+    for other in (mentioning, boost):  # nothing of the other people's items: their words, their accounts
+        assert json.dumps(other["uri"]) not in text and json.dumps(other["account"]["url"]) not in text
+    assert json.dumps(own["uri"]) in text
+
+
 def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> None:
     """Privacy off: a batch NiFi could not land goes to quarantine whole (``nifi_landing-…``), as JSON Lines of
     landed records, one of them the account's own record. The erasure deletes the file, so the export lists it, with
     the kind and reason of each record naming the account (the file's other records are other people's), never
-    their content. Was: listed as ``unreadable`` (it is not one JSON document with ``entries``), though it is
-    readable: the answer did not say what of the account it held."""
+    their content but for the account's own record, given whole (``record``). Was: listed as ``unreadable`` (it is
+    not one JSON document with ``entries``), though it is readable: the answer did not say what of the account it
+    held; then the account's own record was listed by kind and reason alone."""
     settings, lake = _privacy_off_lake(tmp_path)
     user = SUBJECT.split("@")[0]
     accounts = {a["acct"]: a for instance, a in recorded(ACCOUNT_FILES, "accounts") if instance == LOCAL}
@@ -127,11 +161,13 @@ def test_the_export_reads_a_nifi_json_lines_quarantine_file(tmp_path: Path) -> N
 
     document = export_account(settings, SUBJECT)
     listed = {entry["path"]: entry for entry in document["quarantine"]}
+    own = envelope(LOCAL, "/api/v1/directory", accounts[user], fetched)
     record = {"kind": "record", "reason": "landing", "endpoint": "/api/v1/directory",
-              "fetched_at": "2026-08-01T00:00:00.000Z"}
-    # the record naming the account, by its kind, reason, endpoint and time alone: nothing of the other's record
+              "fetched_at": "2026-08-01T00:00:00.000Z", "record": json.loads(json.dumps(own))}
+    # the record naming the account, its own, whole: nothing of the other's record
     assert listed.get(path) == {"path": path, "why": "names", "instance": LOCAL, "endpoint": None, "fetched_at": None,
                                 "entries": [record]}
+    assert json.dumps(other["url"]) not in json.dumps(listed)
     assert listed.get(single, {}).get("entries") == [record | {"reason": "fetch"}]
 
     erase_account(settings, SUBJECT)

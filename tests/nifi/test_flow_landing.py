@@ -324,3 +324,53 @@ def test_a_page_needs_response_generation_once_the_answer_goes_to_an_attribute(
     runner = runner_for(flow, lake, api_url, mastodon_server.domain)
     runner.poll()
     assert [w.processor for w in runner.written] == [writer(flow)]
+
+
+def _fetching(flow: dict[str, Any], route: str) -> dict[str, Any]:
+    """The flow with ``Fetch page`` asking ``route`` instead of the hashtag's, its query kept, as
+    nifi_templates/README.md tells to follow another timeline."""
+    changed = copy.deepcopy(flow)
+    (fetch,) = [p for p in changed["flowContents"]["processors"] if p["name"] == "Fetch page"]
+    url = fetch["properties"]["HTTP URL"]
+    head = "append('/v1/timelines/tag/'):append(${#{hashtag}:urlEncode()}):append('?instance=')"
+    assert head in url
+    fetch["properties"]["HTTP URL"] = url.replace(head, f"append('{route}?instance=')")
+    return changed
+
+
+@pytest.mark.parametrize("privacy", [True, False])
+def test_an_erased_accounts_route_is_quarantined_without_its_handle(flow: dict[str, Any], lake: Lake,
+                                                                   mastodon_server: Any, privacy: bool) -> None:
+    """A flow set to follow an account's statuses (nifi_templates/README.md) after that account was erased: the API
+    answers 410 ``erased_account`` without asking the instance, and the flow quarantines a description of the failed
+    request at every poll (``nifi_unprocessable-…``), written by NiFi, which fediscope never sees. Was: its ``url``
+    named the erased account (``/v1/accounts/<user@domain>/statuses``), with privacy on or off, so its handle was in
+    the lake again after the erasure, in a new file every poll. The flow masks an account route's account."""
+    from werkzeug.serving import make_server
+
+    from api import create_app
+    from fediscope.config import Settings
+    from fediscope.gdpr.erase import erase_account
+
+    user = "mastodonpy_test_2"
+    handle = f"{user}@{mastodon_server.domain}"
+    settings = Settings(api_key=(KEY,), pseudonym_key=PSEUDONYM_KEY, instances=(mastodon_server.url,),
+                        allow_private_addresses=True, lake=lake.url, api_rate_limit=0, privacy=privacy)
+    open_lake(lake.url).write_atomic(f"{layout.STATE_ROOT}/.keep", b"")  # a lake, empty: nothing of it held
+    erase_account(settings, handle)
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        runner = runner_for(_fetching(flow, f"/v1/accounts/{handle}/statuses"), lake,
+                            f"http://127.0.0.1:{server.server_port}", mastodon_server.domain)
+        runner.poll()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [(e.status, json.loads(e.body)["error"]["code"]) for e in runner.exchanges] == [(410, "erased_account")]
+    assert user in runner.exchanges[0].url  # what makes the test meaningful: the request named it
+    (quarantined,) = runner.written
+    assert quarantined.processor == "Quarantine" and quarantined.filename.startswith("nifi_unprocessable-")
+    described = json.loads(quarantined.content)
+    assert user not in quarantined.content.decode() and "/v1/accounts/***/statuses?instance=" in described["url"]
+    assert '"code":"erased_account"' in described["answer"]  # still says what went wrong
