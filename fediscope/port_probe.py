@@ -3,35 +3,58 @@ name a URL pointed at the wrong port (an HBase store URL at HBase's REST port or
 address at its HTTPS-only port), so that they say which service it is instead of "timed out" or "try again".
 
 Each probe opens a connection of its own, separate from the failed client's, and sends what the other protocol's
-client would send first; it is made only after a failure, never before a healthy server's first call."""
+client would send first; it is made only after a failure, or (:func:`http_status_line`'s ``unless_readable``) while a
+client waits for a service that speaks first and has not yet, never before a healthy server's first answer."""
 
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
 import ssl
+import time
 
 #: What an HTTP probe sends: the smallest request every HTTP/1.x server answers (even with an error status).
 _HTTP_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 
 
-def http_status_line(host: str, port: int, timeout: float) -> str | None:
+def http_status_line(host: str, port: int, timeout: float, *,
+                     unless_readable: socket.socket | None = None) -> str | None:
     """The status line (``HTTP/1.1 404 Not Found``) an HTTP server at ``host:port`` answers a ``HEAD /`` with,
-    within ``timeout`` seconds; None when nothing answers there, or something that is not HTTP."""
+    within ``timeout`` seconds; None when nothing answers there, or something that is not HTTP.
+
+    ``unless_readable``: another client's connection to the same port, waiting for a service that speaks first (a
+    MySQL server's greeting). The probe gives up, None, as soon as that connection has something to read (or is
+    closed): the service spoke, so it is no HTTP server, and its client is not kept waiting by the probe."""
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock, selectors.DefaultSelector() as ready:
             sock.sendall(_HTTP_PROBE)
+            ready.register(sock, selectors.EVENT_READ)
+            if unless_readable is not None:
+                ready.register(unless_readable, selectors.EVENT_READ)
             answer = b""
             while b"\n" not in answer and len(answer) < 256:
+                readable = {key.fileobj for key, _events in ready.select(max(deadline - time.monotonic(), 0))}
+                if sock not in readable:  # out of time, or the other connection's service spoke first
+                    return None
                 part = sock.recv(256)
                 if not part:
                     break
                 answer += part
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # ValueError: a closed socket given as unless_readable
         return None
     if not answer.startswith(b"HTTP/"):
         return None
     return answer.split(b"\n", 1)[0].decode("ascii", "replace").strip()
+
+
+def readable_within(sock: socket.socket, timeout: float) -> bool:
+    """Whether ``sock`` has something to read (data, or the peer's close) within ``timeout`` seconds; nothing is
+    read from it."""
+    with selectors.DefaultSelector() as ready:
+        ready.register(sock, selectors.EVENT_READ)
+        return bool(ready.select(timeout))
 
 
 def speaks_tls(host: str, port: int, timeout: float) -> bool:
