@@ -16,6 +16,8 @@ import time
 
 #: What an HTTP probe sends: the smallest request every HTTP/1.x server answers (even with an error status).
 _HTTP_PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
+#: how every HTTP/1.x answer begins
+_HTTP_START = b"HTTP/"
 
 
 def http_status_line(host: str, port: int, timeout: float, *,
@@ -28,23 +30,42 @@ def http_status_line(host: str, port: int, timeout: float, *,
     closed): the service spoke, so it is no HTTP server, and its client is not kept waiting by the probe."""
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock, selectors.DefaultSelector() as ready:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(_HTTP_PROBE)
+            return status_line(first_answer(sock, max(deadline - time.monotonic(), 0), unless_readable=unless_readable))
+    except (OSError, UnicodeError):
+        return None
+
+
+def first_answer(sock: socket.socket, timeout: float, *,
+                 unless_readable: socket.socket | None = None) -> bytes | None:
+    """The first bytes ``sock`` is answered with within ``timeout`` seconds: an HTTP status line read whole (up to
+    its line end, at most 256 bytes, within the timeout), else what the first read brought; ``b""`` when it was
+    closed unanswered, None when nothing came (or ``unless_readable`` had something to read first)."""
+    deadline = time.monotonic() + timeout
+    answer, closed = b"", False
+    try:
+        with selectors.DefaultSelector() as ready:
             ready.register(sock, selectors.EVENT_READ)
             if unless_readable is not None:
                 ready.register(unless_readable, selectors.EVENT_READ)
-            answer = b""
-            while b"\n" not in answer and len(answer) < 256:
+            while b"\n" not in answer and len(answer) < 256 and _HTTP_START[:len(answer)] == answer[:5]:
                 readable = {key.fileobj for key, _events in ready.select(max(deadline - time.monotonic(), 0))}
                 if sock not in readable:  # out of time, or the other connection's service spoke first
-                    return None
+                    break
                 part = sock.recv(256)
-                if not part:
+                closed = not part
+                if closed:
                     break
                 answer += part
-    except (OSError, UnicodeError, ValueError):  # ValueError: a closed socket given as unless_readable
-        return None
-    if not answer.startswith(b"HTTP/"):
+    except (OSError, ValueError):  # ValueError: a closed socket given as unless_readable
+        closed = not answer
+    return answer if answer or closed else None
+
+
+def status_line(answer: bytes | None) -> str | None:
+    """The HTTP status line an answer (:func:`first_answer`) begins with, None when it is no HTTP."""
+    if not answer or not answer.startswith(_HTTP_START):
         return None
     return answer.split(b"\n", 1)[0].decode("ascii", "replace").strip()
 

@@ -15,8 +15,9 @@ def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = Fals
     """A port on 127.0.0.1 that sends ``greeting`` to each connection, then reads what comes (at most ``hold``
     seconds) until the client closes, each connection apart (one held open does not keep the next waiting);
     ``None``: nothing takes the connections but the kernel's backlog, so nothing ever answers. ``per_line``: it
-    speaks only when spoken to, as a line protocol (Redis, memcached) does: ``greeting`` answers each whole line
-    (ended by CRLF) the client sends, and bytes with no line end are read and awaited (at most ``hold`` seconds).
+    speaks only when spoken to, as a line protocol (Redis, memcached) or an HTTP server reading a request line (Go's)
+    does: ``greeting`` answers each whole line (ended by LF, CRLF too) the client sends, and bytes with no line end
+    are read and awaited (at most ``hold`` seconds).
     Closed when the block ends."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -36,7 +37,7 @@ def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = Fals
             unended = b""
             with contextlib.suppress(OSError):
                 while part := connection.recv(65536):
-                    *lines, unended = (unended + part).split(b"\r\n")
+                    *lines, unended = (unended + part).split(b"\n")
                     for _line in lines:
                         connection.sendall(greeting or b"")
 
