@@ -496,6 +496,15 @@ def engine_crash_fix(settings: Settings) -> str:
     return "pip install -r requirements.txt (it installs duckdb)"
 
 
+def _set_spark_lake_uri(settings: Settings, uri: str) -> str:
+    """How to set ``spark_lake_uri`` to ``uri``: where it was set (left empty in ``fediscope.toml`` or the Airflow
+    Variable), else both places that set it. Was: the variable always, also for a file's empty key."""
+    if "spark_lake_uri" in settings.origins:
+        return f"set {settings.origin('spark_lake_uri')} to {uri} (the same directory as Spark addresses it)"
+    return (f"set FEDISCOPE_SPARK_LAKE_URI={uri} (or [fediscope] spark_lake_uri in "
+            f"{settings.config_file or 'fediscope.toml'}; the same directory as Spark addresses it)")
+
+
 def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Check:
     engine, master_at = set_to(settings, "engine", "spark"), settings.origin("spark_master")
     fallback = _duckdb_fallback(settings)
@@ -530,9 +539,8 @@ def _check_spark(settings: Settings, which: Callable[[str], str | None]) -> Chec
     elif urlsplit(settings.lake).scheme in {"webhdfs", "hdfs"} and not master.startswith("local"):
         path = urlsplit(settings.lake).path or "/"
         return Check("engine", FAIL, f"{detail}: Spark's executors cannot read a webhdfs:// lake through the "
-                     "driver's copy", f"set FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020{path} (or "
-                     f"[fediscope] spark_lake_uri in {settings.config_file or 'fediscope.toml'}; the same directory "
-                     f"as Spark addresses it), or {set_to(settings, 'spark_master', 'local[*]', fix=True)}")
+                     "driver's copy", f"{_set_spark_lake_uri(settings, f'hdfs://<namenode>:8020{path}')}, or "
+                     f"{set_to(settings, 'spark_master', 'local[*]', fix=True)}")
     if problem := yarn_conf_dir_missing(master):  # what `process` refuses before it starts the JVM
         return Check("engine", FAIL, f"{detail}: {problem}", f"set HADOOP_CONF_DIR (or YARN_CONF_DIR), {fallback}")
     try:
@@ -682,7 +690,7 @@ def check_api_key(settings: Settings) -> Check:
     keys = [k[:-3] if k.endswith(":ro") else k for k in settings.api_key]
     if not keys:
         return Check("api_key", WARN, "FEDISCOPE_API_KEY is not set: `fediscope serve-api` refuses to start",
-                     f"only needed for the scraping API: export FEDISCOPE_API_KEY=$({API_KEY_COMMAND})")
+                     f"only needed for the scraping API: {_new_secret(settings, 'api_key', API_KEY_COMMAND)}")
     problems = [(i, weakness(k, MIN_API_KEY)) for i, k in enumerate(keys, start=1)]
     found = [f"key #{i} {why}" for i, why in problems if why]
     random_value = (f"with a random value: $({API_KEY_COMMAND})"
@@ -847,10 +855,13 @@ def _instance_check_name(instance: str) -> str:
         return f"instance {instance}"
 
 
-def check_instance(instance: str, timeout: float = 5.0, token: str | None = None, agent: str = USER_AGENT) -> Check:
+def check_instance(instance: str, timeout: float = 5.0, token: str | None = None, agent: str = USER_AGENT,
+                   timeout_setting: str = "FEDISCOPE_REQUEST_TIMEOUT") -> Check:
     """Ask the instance what it is (``/api/v1/instance``), sending ``token`` (its configured access token) and
     ``agent`` (the User-Agent, with the operator's contact) as the collector sends them: a 401 or 403 is then the
-    token refused (FAIL: every request of a collection would be), not a missing one."""
+    token refused (FAIL: every request of a collection would be), not a missing one. ``timeout_setting``: where the
+    collector's request timeout is set (:meth:`~fediscope.config.Settings.origin`), which a slow instance needs
+    raised."""
     name = _instance_check_name(instance)
     url = f"{instance_base_url(instance)}/api/v1/instance"
     headers = {"User-Agent": agent, "Accept": "application/json"}
@@ -860,8 +871,8 @@ def check_instance(instance: str, timeout: float = 5.0, token: str | None = None
         response = requests.get(url, timeout=timeout, headers=headers)
     except requests.Timeout:
         return Check(name, FAIL, f"{url}: no answer within {timeout:g} s",
-                     "check the address and your network or proxy; a slow instance needs a larger "
-                     "FEDISCOPE_REQUEST_TIMEOUT")
+                     f"check the address and your network or proxy; a slow instance needs a larger "
+                     f"{timeout_setting}")
     except OSError as exc:  # requests' ConnectionError (its SSLError too), or its own check of the CA bundle
         if (tls := tls_failure(exc)) is not None:
             return Check(name, FAIL, f"{url}: TLS error: {tls}", tls_hint(tls))
@@ -992,12 +1003,13 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
         _guarded("engine", lambda: check_engine(settings), engine_crash_fix(settings)),
         # after the lake, as the checks of what it holds: an unusable lake is said once (was: its failure again here)
         *(_after_lake("spark_lake", check_spark_lake,
-                      "set FEDISCOPE_SPARK_LAKE_URI to the lake's directory as Spark addresses it", settings, lake)
+                      f"set {settings.origin('spark_lake_uri')} to the lake's directory as Spark addresses it",
+                      settings, lake)
           if settings.spark_lake_uri else []),
         _guarded("metrics", lambda: check_metrics(settings), METRICS_FIX),
-        _guarded("api_key", lambda: check_api_key(settings), "set FEDISCOPE_API_KEY"),
+        _guarded("api_key", lambda: check_api_key(settings), f"set {settings.origin('api_key', advice=True)}"),
         _guarded("pseudonym_key", lambda: check_pseudonym_key(settings, read_lake=lake.status != FAIL),
-                 "set FEDISCOPE_PSEUDONYM_KEY"),
+                 f"set {settings.origin('pseudonym_key', advice=True)}"),
     ]
     instances = configured_instances(settings)
     if instances or settings.tokens:  # without either there is nothing to say about tokens
@@ -1005,12 +1017,14 @@ def run_checks(settings: Settings, timeout: float = 5.0, env: Mapping[str, str] 
                                f"set {TOKEN_PREFIX}<INSTANCE> or [tokens] in the config file"))
     if not instances:
         checks.append(Check("instances", WARN, "no instance configured",
-                            "pass --instance URL to `fediscope collect`, or add [[sources]] to fediscope.toml"))
+                            "pass --instance URL to `fediscope collect`, or add [[sources]] to "
+                            f"{settings.config_file or 'fediscope.toml'}"))
     else:
+        timeout_at = settings.origin("request_timeout", advice=True)
         with ThreadPoolExecutor(max_workers=min(8, len(instances))) as pool:
             checks += pool.map(lambda i: _guarded(_instance_check_name(i),
                                                   lambda: check_instance(i, timeout, _sendable_token(settings, i),
-                                                                         user_agent(settings.contact)),
+                                                                         user_agent(settings.contact), timeout_at),
                                                   "use the instance's address, e.g. https://mastodon.social"),
                                instances)
     if (variables := check_variables(env)) is not None:

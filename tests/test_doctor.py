@@ -25,6 +25,7 @@ from lock_holders import lock_document
 from fediscope.cli import cli
 from fediscope.config import load_settings
 from fediscope.doctor import (
+    API_KEY_COMMAND,
     FAIL,
     METRICS_FIX,
     OK,
@@ -1035,6 +1036,59 @@ def test_an_engine_check_that_crashes_names_where_the_engine_was_set(clean_env: 
     assert (engine.status, engine.detail, engine.fix) == (FAIL, "RuntimeError: the engine probe crashed", fix)
 
 
+@pytest.mark.parametrize(("set_in", "named"), [
+    ("environment", {"spark_lake": "set FEDISCOPE_SPARK_LAKE_URI to", "api_key": "set FEDISCOPE_API_KEY",
+                     "pseudonym_key": "set FEDISCOPE_PSEUDONYM_KEY"}),
+    ("file", {"spark_lake": "set fediscope.toml: [fediscope] spark_lake_uri to",
+              "api_key": "set fediscope.toml: [fediscope] api_key",
+              "pseudonym_key": "set fediscope.toml: [fediscope] pseudonym_key"}),
+], ids=["environment", "file"])
+def test_checks_that_crash_name_where_their_setting_was_set(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            set_in: str, named: dict[str, str]) -> None:
+    """Was: "set FEDISCOPE_SPARK_LAKE_URI …", "set FEDISCOPE_API_KEY", "set FEDISCOPE_PSEUDONYM_KEY" whatever set
+    them, also for a value set in fediscope.toml (which such a variable would only override), as the engine's was."""
+    settings = {"spark_lake_uri": f"file://{clean_env / 'lake'}", "api_key": STRONG_API_KEY,
+                "pseudonym_key": STRONG_KEY}
+    env = _env(clean_env)
+    del env["FEDISCOPE_API_KEY"], env["FEDISCOPE_PSEUDONYM_KEY"]
+    if set_in == "file":
+        (clean_env / "fediscope.toml").write_text(
+            "[fediscope]\n" + "".join(f'{name} = "{value}"\n' for name, value in settings.items()))
+    else:
+        env.update({f"FEDISCOPE_{name.upper()}": value for name, value in settings.items()})
+
+    def crash(*_args: object, **_kwargs: object) -> Check:
+        raise RuntimeError("the check crashed")
+
+    for check in ("check_spark_lake", "check_api_key", "check_pseudonym_key"):
+        monkeypatch.setattr(f"fediscope.doctor.{check}", crash)
+    checks = _by_name(run_checks(load_settings(env=env)))
+    for name, fix in named.items():
+        assert (checks[name].status, checks[name].detail) == (FAIL, "RuntimeError: the check crashed"), checks[name]
+        assert checks[name].fix.startswith(fix), checks[name]
+
+
+def test_fixes_of_settings_left_empty_in_the_config_file_name_the_file(clean_env: Path) -> None:
+    """Was: "export FEDISCOPE_API_KEY=$(…)" for an api_key left empty in fediscope.toml (the pseudonym key's fix
+    named the file's key already), "a slow instance needs a larger FEDISCOPE_REQUEST_TIMEOUT" for a timeout set
+    there, and "add [[sources]] to fediscope.toml" for a config file of another name."""
+    config = clean_env / "etl.toml"
+    config.write_text('[fediscope]\napi_key = ""\nrequest_timeout = 12\n')
+    env = _env(clean_env)
+    del env["FEDISCOPE_API_KEY"]
+    settings = load_settings(env=env, toml_path=config)
+    checks = _by_name(run_checks(settings, timeout=0.3))
+    assert checks["api_key"].fix == (f"only needed for the scraping API: set {config}: [fediscope] api_key to the "
+                                     f"output of {API_KEY_COMMAND}"), checks["api_key"]
+    assert checks["instances"].fix.endswith(f"or add [[sources]] to {config}"), checks["instances"]
+    with listening_socket() as silent:  # takes the connection, never answers
+        settings = load_settings(env=env | {"FEDISCOPE_INSTANCES": f"http://127.0.0.1:{silent.getsockname()[1]}"},
+                                 toml_path=config)
+        [instance] = [c for c in run_checks(settings, timeout=0.3) if c.name.startswith("instance ")]
+    assert instance.status == FAIL and "no answer within 0.3 s" in instance.detail, instance
+    assert instance.fix.endswith(f"a slow instance needs a larger {config}: [fediscope] request_timeout"), instance
+
+
 def test_spark_with_an_unreachable_master(clean_env: Path) -> None:
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
@@ -1078,9 +1132,12 @@ def test_spark_master_as_process_probes_it(clean_env: Path, case: str) -> None:
         assert "start the Kubernetes API server or fix FEDISCOPE_SPARK_MASTER" in check.fix
 
 
-@pytest.mark.parametrize("lake_uri", [None, "hdfs://namenode:8020/data/fediscope"])
+@pytest.mark.parametrize("lake_uri", [None, "", "hdfs://namenode:8020/data/fediscope"],
+                         ids=["unset", "empty-in-the-file", "set"])
 def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_env: Path, lake_uri: str | None,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """"": left empty in fediscope.toml, where it is then set (was: "set FEDISCOPE_SPARK_LAKE_URI=… (or [fediscope]
+    spark_lake_uri in fediscope.toml; …)" as for a setting set nowhere)."""
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark not installed")
     monkeypatch.setenv("HADOOP_CONF_DIR", str(clean_env))  # a yarn master needs it (test_yarn_without_hadoop_conf_dir)
@@ -1090,8 +1147,15 @@ def test_spark_on_a_cluster_with_a_webhdfs_lake_needs_the_spark_lake_uri(clean_e
     env = _env(clean_env, FEDISCOPE_ENGINE="spark", FEDISCOPE_SPARK_MASTER="yarn",
                FEDISCOPE_LAKE="webhdfs://namenode:9870/data/fediscope?user=fediscope",
                **({"FEDISCOPE_SPARK_LAKE_URI": lake_uri} if lake_uri else {}))
+    if lake_uri == "":
+        (clean_env / "fediscope.toml").write_text('[fediscope]\nspark_lake_uri = ""\n')
     check = check_engine(load_settings(env=env), which=lambda _name: str(fake_java))
-    if lake_uri is None:
+    if lake_uri == "":
+        assert check.status == FAIL, check
+        assert check.fix.startswith("set fediscope.toml: [fediscope] spark_lake_uri to hdfs://<namenode>:8020/data/"
+                                    "fediscope (the same directory as Spark addresses it), or use "
+                                    "FEDISCOPE_SPARK_MASTER=local[*]"), check
+    elif lake_uri is None:
         assert check.status == FAIL and "FEDISCOPE_SPARK_LAKE_URI=hdfs://<namenode>:8020/data/fediscope" in check.fix
         # a setting set nowhere is named by both places that set it; the master by where it was set
         assert "(or [fediscope] spark_lake_uri in fediscope.toml; " in check.fix, check

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import email.utils
 import getpass
+import http.client
 import logging
 import posixpath
 import re
@@ -227,14 +228,36 @@ TLS_PROBE_SECONDS = 2.0
 _BROKE_OFF = frozenset({"ConnectionResetError", "RemoteDisconnected", "BadStatusLine"})
 
 
-def _cause(exc: Exception) -> str:
-    """The innermost reason of a broken connection: ``ConnectionResetError``, ``RemoteDisconnected``, …."""
+def _innermost(exc: Exception) -> object:
+    """The innermost reason of a broken connection: the ``ConnectionResetError``, ``RemoteDisconnected``, … itself."""
     reason: object = exc.args[0] if exc.args else exc
     if not isinstance(reason, Exception) and len(exc.args) > 1 and isinstance(exc.args[1], Exception):
         reason = exc  # urllib3's own ProtocolError("Connection aborted.", cause), not wrapped by requests
     while isinstance(reason, Exception) and len(reason.args) > 1 and isinstance(reason.args[1], Exception):
         reason = reason.args[1]
+    return reason
+
+
+def _cause(exc: Exception) -> str:
+    """The innermost reason of a broken connection, named: ``ConnectionResetError``, ``RemoteDisconnected``, …."""
+    reason = _innermost(exc)
     return type(reason).__name__ if isinstance(reason, Exception) else str(reason)
+
+
+#: how a TLS alert record begins (content type 21, protocol version 3.x): what a TLS-only port may answer plain HTTP
+#: with, read by the HTTP client where it expected a status line
+_TLS_ALERT = "\x15\x03"
+
+
+def _answered_tls(exc: Exception) -> bool | None:
+    """Whether the bytes a broken connection answered where a status line was expected (``BadStatusLine``) are a TLS
+    alert: True, or those of another protocol (a Redis or memcached error line): False. None when it answered no
+    bytes (a close or a reset unanswered), which leaves it to the TLS probe."""
+    reason = _innermost(exc)
+    if type(reason) is not http.client.BadStatusLine:  # RemoteDisconnected is one too: a close with no byte
+        return None
+    line = reason.args[0] if reason.args and isinstance(reason.args[0], str) else ""
+    return line.startswith(_TLS_ALERT) if line else None
 
 
 def _what(exc: Exception) -> str:
@@ -407,6 +430,15 @@ class WebHDFSLake:
                 address.hostname, address.port, min(self._timeout, TLS_PROBE_SECONDS))
         return self._tls_port
 
+    def _port_speaks_tls(self, exc: Exception) -> bool:
+        """Whether the namenode's port, whose connection broke off with ``exc``, speaks TLS: read from the bytes it
+        answered when it answered any (a TLS alert, or another protocol's words), else asked (:meth:`_speaks_tls`).
+        Was: asked always, and a port of a line protocol (Redis, memcached), which answers only a whole line, held
+        the probe's handshake unanswered for its 2 s; a TLS server that answers a handshake it refuses with an alert
+        was taken for none."""
+        answered = _answered_tls(exc)
+        return self._speaks_tls() if answered is None else answered
+
     def _connection_message(self, action: str, where: str, exc: Exception) -> str:
         request = getattr(exc, "request", None)
         failed = urlsplit(request.url) if request is not None and request.url else None
@@ -414,7 +446,7 @@ class WebHDFSLake:
         reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         node = f"datanode {failed_at}" if failed and failed_at != self.http_url else f"namenode {self.http_url}"
         if (node.startswith("namenode") and not isinstance(exc, requests.Timeout) and not _never_connected(exc)
-                and _cause(exc) in _BROKE_OFF and self._speaks_tls()):
+                and _cause(exc) in _BROKE_OFF and self._port_speaks_tls(exc)):
             # plain HTTP sent to a TLS port: the server resets the connection, closes it or answers a TLS alert,
             # every time; was "broke off … The node may have failed or restarted: try again"
             return (f"cannot {action} {where}: the namenode port {urlsplit(self.http_url).netloc} speaks HTTPS (TLS) "

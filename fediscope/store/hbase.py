@@ -59,7 +59,7 @@ from typing import Any, TypeVar
 from fediscope.engine.metrics import Metric
 from fediscope.errors import PrefixClashError, StoreError
 from fediscope.lake.lock import process_gone
-from fediscope.port_probe import http_status_line
+from fediscope.port_probe import first_answer, http_status_line, status_line
 from fediscope.store import hbase_schema as layout
 from fediscope.store.base import PROVISIONAL, BaseStore
 from fediscope.store.hbase_frames import (
@@ -290,7 +290,7 @@ class HBaseStore(BaseStore):
         try:
             return conn.tables()
         except TimeoutError:
-            if self._http_port():
+            if self._line_end_answer(sock) or self._http_port():
                 raise
             log.info("HBase at %s: no answer within %g s: asking again with the whole timeout", self._address,
                      FIRST_WAIT)
@@ -299,6 +299,29 @@ class HBaseStore(BaseStore):
                 sock.settimeout(full)
         self._reopen(conn, why="after a slow first answer")
         return conn.tables()
+
+    def _line_end_answer(self, sock: socket.socket) -> str:
+        """After the first call's :data:`FIRST_WAIT` of silence, whether the port is an HTTP server's, asked on the
+        call's own connection, given up: it is sent a line end. An HTTP server waiting for the end of its request
+        line (what the call's bytes were to it) answers then, with an error status: the port speaks HTTP (that
+        status line is returned). A Thrift server reads the line end as the start of a next call, which never comes
+        whole (the connection is closed, which Thrift servers take for a client gone, logging nothing), and a slow
+        one's answer to the call comes meanwhile: no HTTP ("", and the port is not asked again). Only when nothing
+        comes within :data:`FIRST_WAIT` more (a Thrift server slower still, or an HTTP server that skips a request
+        line it cannot read, as Netty's does) is it left to :meth:`_http_port`. Was: a ``HEAD /`` on a connection of
+        its own, at once, which a Thrift server merely slow to answer logged as a protocol error."""
+        try:
+            sock.sendall(b"\n")
+        except OSError:
+            return ""
+        answer = first_answer(sock, FIRST_WAIT)
+        if status := status_line(answer):
+            self._http_answer = status
+        elif answer and _thrift_reply(answer):
+            self._http_answer = ""
+        # else (nothing, a close, or other bytes: an HTTP/0.9 error page, Python's answer to a request line of two
+        # words) it tells nothing
+        return self._http_answer or ""
 
     def _http_port(self) -> str:
         """What the store's port answers a plain HTTP request with (asked once: a status line such as
@@ -1309,6 +1332,12 @@ def _socket_of(conn: Any) -> socket.socket | None:
     # thriftpy2's Cython transports give their TSocket's socket as ``sock``; its pure-Python ones hold the TSocket
     sock = getattr(transport, "sock", None) or getattr(getattr(transport, "_trans", None), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def _thrift_reply(answer: bytes) -> bool:
+    """Whether bytes a port answered begin as a Thrift reply does: the binary protocol's version ``0x8001`` (strict,
+    as happybase and HBase write it) or the compact protocol's id ``0x82``, at the start or after a frame's length."""
+    return any(answer[at:at + 2] == b"\x80\x01" or answer[at:at + 1] == b"\x82" for at in (0, 4))
 
 
 def _not_thrift(exc: BaseException) -> bool:

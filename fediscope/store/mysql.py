@@ -50,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,7 +74,7 @@ from sqlalchemy.types import TypeEngine
 
 from fediscope.engine.metrics import Metric, check_definition_size, check_row_size, check_row_values_size
 from fediscope.errors import StoreError
-from fediscope.port_probe import http_status_line
+from fediscope.port_probe import http_status_line, readable_within
 from fediscope.store import innodb_rows, packets, table_definition
 from fediscope.store.base import PROVISIONAL
 from fediscope.store.port import BAD_ESCAPE_HINT, mysql_url, problem_text, url_error, userinfo_bad_escape
@@ -492,6 +493,9 @@ def _read_packet(dbapi_connection: Any) -> int:
 #: Seconds a port that gave no MySQL greeting is given to answer an HTTP request (:func:`~fediscope.port_probe.
 #: http_status_line`), so that an HTTP port is named as one.
 HTTP_PROBE_SECONDS = 3.0
+#: Seconds a server is given to send its greeting before its port is asked, meanwhile, whether it speaks HTTP
+#: (:meth:`_BoundedHandshake._refuse_an_http_port`): MariaDB and MySQL greet within milliseconds of the connection.
+GREETING_GRACE_SECONDS = 0.5
 #: The protocol version of every MySQL and MariaDB server's greeting since MySQL 3.21 (the greeting's first byte).
 MYSQL_PROTOCOL = 10
 
@@ -511,16 +515,10 @@ class _BoundedHandshake(pymysql.connections.Connection):
             if exc.args[:1] != (CR_SERVER_LOST,) or "timed out" not in str(exc):
                 raise
             # PyMySQL says "Lost connection to MySQL server during query (timed out)": there was no query yet
-            said = f"gave no MySQL answer within connect_timeout={self.connect_timeout:g} s (timed out)"
-            if status := http_status_line(self.host, self.port, min(self.connect_timeout, HTTP_PROBE_SECONDS)):
-                # an HTTP server waits for a request, as a MySQL client waits for the greeting: name it
-                raise pymysql.err.OperationalError(
-                    CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took "
-                    f"the connection but {said}, and that port speaks HTTP (it answered an HTTP request with "
-                    f"{status!r}): point the URL at MariaDB's/MySQL's port (3306 by default)") from None
             raise pymysql.err.OperationalError(
                 CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took the "
-                f"connection but {said}; is this port MariaDB's/MySQL's, or another service's?") from None
+                f"connection but gave no MySQL answer within connect_timeout={self.connect_timeout:g} s (timed out); "
+                "is this port MariaDB's/MySQL's, or another service's?") from None
         finally:
             self._read_timeout = read_timeout  # each later read sets the socket's timeout back to it
 
@@ -529,6 +527,10 @@ class _BoundedHandshake(pymysql.connections.Connection):
         a connection error naming the port. Was: a port whose service speaks first with something else (an SSH
         banner, another protocol's hello) gave PyMySQL's "Packet sequence number wrong - got 45 expected 0", or a
         ``struct.error`` from parsing a packet too short for a greeting: a traceback."""
+        started = time.monotonic()
+        self._refuse_an_http_port()
+        # the greeting is awaited connect_timeout in all, the wait for the probe included
+        self._read_timeout = max(self.connect_timeout - (time.monotonic() - started), 0.001)
         try:
             super()._get_server_information()
         except (pymysql.err.InternalError, struct.error, IndexError, ValueError) as exc:
@@ -536,8 +538,32 @@ class _BoundedHandshake(pymysql.connections.Connection):
                 raise  # an error packet of the server's own (e.g. too many connections): its words are the reason
             raise self._not_mysql(str(exc) if isinstance(exc, pymysql.err.InternalError)
                                   else "its first packet cannot be read as one") from None
+        finally:
+            self._read_timeout = self.connect_timeout  # the login's and SET NAMES's answers
         if self.protocol_version != MYSQL_PROTOCOL:
             raise self._not_mysql(f"protocol version {self.protocol_version}, not {MYSQL_PROTOCOL}")
+
+    def _refuse_an_http_port(self) -> None:
+        """Name an HTTP port as one at once (an operator's slip: the port of a web admin). An HTTP server waits for
+        the client's request as a MySQL client waits for the greeting, so such a URL waited the whole
+        ``connect_timeout`` (10 s by default) before the port was asked. A MySQL/MariaDB server greets within
+        milliseconds: when no greeting has come within :data:`GREETING_GRACE_SECONDS`, the port is asked now, on a
+        connection of its own (:func:`~fediscope.port_probe.http_status_line`), which gives up the moment the
+        greeting arrives. A healthy server's greeting is read as before, never delayed; a server slow to greet (one
+        resolving the client's host name) gets one connection that sends ``HEAD /``, which it counts as an aborted
+        connect (its ``max_connect_errors`` count is cleared again by this connection's success)."""
+        if self.unix_socket:  # no port to ask
+            return
+        grace = min(GREETING_GRACE_SECONDS, self.connect_timeout / 2)
+        if readable_within(self._sock, grace):
+            return
+        probe_seconds = min(HTTP_PROBE_SECONDS, self.connect_timeout - grace)
+        if status := http_status_line(self.host, self.port, probe_seconds, unless_readable=self._sock):
+            # an HTTP server waits for a request, as a MySQL client waits for the greeting: name it
+            raise pymysql.err.OperationalError(
+                CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took the "
+                f"connection but sent no MySQL greeting within {grace:g} s, and that port speaks HTTP (it answered an "
+                f"HTTP request with {status!r}): point the URL at MariaDB's/MySQL's port (3306 by default)")
 
     def _not_mysql(self, why: str) -> pymysql.err.OperationalError:
         return pymysql.err.OperationalError(

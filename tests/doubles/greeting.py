@@ -11,10 +11,13 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def greeting_port(greeting: bytes | None, hold: float = 5) -> Iterator[int]:
+def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = False) -> Iterator[int]:
     """A port on 127.0.0.1 that sends ``greeting`` to each connection, then reads what comes (at most ``hold``
     seconds) until the client closes, each connection apart (one held open does not keep the next waiting);
-    ``None``: nothing takes the connections but the kernel's backlog, so nothing ever answers.
+    ``None``: nothing takes the connections but the kernel's backlog, so nothing ever answers. ``per_line``: it
+    speaks only when spoken to, as a line protocol (Redis, memcached) or an HTTP server reading a request line (Go's)
+    does: ``greeting`` answers each whole line (ended by LF, CRLF too) the client sends, and bytes with no line end
+    are read and awaited (at most ``hold`` seconds).
     Closed when the block ends."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -22,10 +25,21 @@ def greeting_port(greeting: bytes | None, hold: float = 5) -> Iterator[int]:
 
         def greet(connection: socket.socket) -> None:
             with connection:
-                connection.sendall(greeting or b"")
                 connection.settimeout(hold)
+                if per_line:
+                    answer_lines(connection)
+                    return
+                connection.sendall(greeting or b"")
                 with contextlib.suppress(OSError):
                     connection.recv(65536)
+
+        def answer_lines(connection: socket.socket) -> None:
+            unended = b""
+            with contextlib.suppress(OSError):
+                while part := connection.recv(65536):
+                    *lines, unended = (unended + part).split(b"\n")
+                    for _line in lines:
+                        connection.sendall(greeting or b"")
 
         def greet_each() -> None:  # each connection in a thread of its own, as a server answers them
             while True:

@@ -486,18 +486,43 @@ def test_a_namenode_port_that_speaks_only_https_is_named_so_and_swebhdfs_said_un
     assert "try again" not in message and "\n" not in message, message
 
 
-@pytest.mark.parametrize("greeting", [
-    b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",  # an SSH port
-    b"J\x00\x00\x00\n11.4.2-MariaDB\x00\x08\x00\x00\x00",  # a MariaDB/MySQL port's handshake
-], ids=["ssh", "mariadb"])
+def test_a_namenode_port_that_answers_plain_http_with_a_tls_alert_is_named_https_unasked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TLS-only port may answer plain HTTP with a TLS alert, which the HTTP client reads where it expected a
+    status line (BadStatusLine): that answer says the port speaks TLS, so it is named so without asking it again.
+    Was: the port was asked with a TLS handshake, which such a port may answer with another alert (taken for "no
+    TLS": the message said "answered something that is not HTTP") or, as here, not at all (2 s lost)."""
+    monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
+    asked: list[str] = []
+    monkeypatch.setattr(webhdfs_module, "speaks_tls", lambda host, *args: asked.append(host) or False)
+    alert = b"\x15\x03\x03\x00\x02\x02\x0a"  # a fatal unexpected_message alert, TLS 1.2's record version
+    with greeting_port(alert, per_line=True) as port:
+        lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
+        with pytest.raises(LakeError) as info:
+            lake.exists("raw")
+    message = str(info.value)
+    assert f"the namenode port 127.0.0.1:{port} speaks HTTPS (TLS) only" in message, message
+    assert asked == []
+
+
+@pytest.mark.parametrize("greeting, per_line", [
+    (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", False),  # an SSH port
+    (b"J\x00\x00\x00\n11.4.2-MariaDB\x00\x08\x00\x00\x00", False),  # a MariaDB/MySQL port's handshake
+    (b"-ERR unknown command 'GET', with args beginning with: '/webhdfs/v1/lake/raw'\r\n", True),  # Redis's
+], ids=["ssh", "mariadb", "redis"])
 def test_a_namenode_port_that_answers_something_other_than_http_is_named_as_another_service(
-        monkeypatch: pytest.MonkeyPatch, greeting: bytes) -> None:
+        monkeypatch: pytest.MonkeyPatch, greeting: bytes, per_line: bool) -> None:
     """Was: a lake URL pointed at a port whose service greets with bytes that are not HTTP (a MariaDB, SSH or other
     service's port) said only "the connection to the namenode … broke off (BadStatusLine). The node may have failed
     or restarted: try again, or check its log", where trying again never helps: an answer that is not HTTP comes
-    from another service, and the message now says so, as for a port that closes each connection unanswered."""
+    from another service, and the message now says so, as for a port that closes each connection unanswered.
+    The port is not asked whether it speaks TLS (its answer already says it does not): that handshake waited 2 s
+    at a port of a line protocol (Redis), which answers only a whole line."""
     monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
-    with greeting_port(greeting) as port:
+    asked: list[str] = []
+    speaks_tls = webhdfs_module.speaks_tls
+    monkeypatch.setattr(webhdfs_module, "speaks_tls", lambda host, *args: asked.append(host) or speaks_tls(host, *args))
+    with greeting_port(greeting, per_line=per_line) as port:
         lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
         with pytest.raises(LakeError) as info:
             lake.exists("raw")
@@ -506,3 +531,4 @@ def test_a_namenode_port_that_answers_something_other_than_http_is_named_as_anot
     assert "did not answer like a WebHDFS namenode" in message and "not HTTP" in message, message
     assert "9870" in message and "may have failed or restarted" not in message, message
     assert "\n" not in message
+    assert asked == []

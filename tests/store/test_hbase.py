@@ -9,6 +9,7 @@ from pathlib import Path
 
 import happybase
 import pytest
+from doubles.greeting import greeting_port
 from doubles.hbase_thrift_server import HBaseThriftDouble
 from doubles.ports import listening_socket
 
@@ -600,29 +601,51 @@ def test_an_http_server_that_waits_for_a_whole_request_line_is_named_as_http(web
     assert re.search(r"\(it answered an HTTP request with .HTTP/1\.[01] 501 ", message), message
 
 
+def test_an_http_server_answering_a_line_end_is_named_as_http_without_a_request_of_its_own(monkeypatch):
+    """An HTTP server that waits for the request line's end and then answers it with an error (Go's) is named when
+    the first call's connection, silent for the first wait, is sent a line end: no ``HEAD /`` on a connection of
+    its own, which a Thrift server merely slow to answer would log as a protocol error."""
+    monkeypatch.setattr(hbase_module, "FIRST_WAIT", 0.3)
+    asked: list[int] = []
+    monkeypatch.setattr(hbase_module, "http_status_line", lambda host, port, *args: asked.append(port))
+    with greeting_port(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                       per_line=True) as port, pytest.raises(StoreError) as caught:
+        HBaseStore(f"hbase://127.0.0.1:{port}?pool_size=1", read_only=True)
+    message = str(caught.value)
+    assert message.startswith(f"HBase at 127.0.0.1:{port}: could not read the catalog: that port speaks HTTP; HBase "
+                              "Thrift is usually 9090"), message
+    assert message.endswith("(it answered an HTTP request with 'HTTP/1.1 400 Bad Request')"), message
+    assert asked == []
+
+
 def test_a_first_answer_slower_than_the_first_wait_is_asked_again_with_the_whole_timeout(hbase_double, prefix,
                                                                                          monkeypatch, caplog):
     """A Thrift server slow to answer the store's first call (no HTTP there) is not refused: the call, a read of the
-    table names, is asked again on a new connection with the URL's whole timeout."""
+    table names, is asked again on a new connection with the URL's whole timeout. Its port is not sent a ``HEAD /``
+    (which HBase's Thrift server logs as a protocol error): the slow answer, come on the first call's connection
+    meanwhile, says it speaks Thrift."""
     import logging
     import time
 
-    monkeypatch.setattr(hbase_module, "FIRST_WAIT", 0.2)
+    monkeypatch.setattr(hbase_module, "FIRST_WAIT", 1.0)
     hbase_module.close_pools()  # a pool that answered before skips the first wait
     handler = hbase_double.handler
     slow = [1]
+    asked: list[int] = []
+    monkeypatch.setattr(hbase_module, "http_status_line", lambda host, port, *args: asked.append(port))
 
     def late(*args):  # noqa: ANN002, ANN202
         if slow:
             slow.pop()
-            time.sleep(1)
+            time.sleep(1.5)  # after the first wait, well within the second
         return type(handler).getTableNames(handler, *args)
 
     monkeypatch.setattr(handler, "getTableNames", late)
     with caplog.at_level(logging.INFO, logger="fediscope.store.hbase"):
         store = HBaseStore(hbase_double.url + "?pool_size=1&timeout=5000", table_prefix=prefix)
     assert not slow  # the slow answer was asked for
-    assert "no answer within 0.2 s: asking again with the whole timeout" in caplog.text
+    assert "no answer within 1 s: asking again with the whole timeout" in caplog.text
+    assert asked == []
     store.write(TOP, [{"account": "a", "followers": 1}])
     assert store.get(TOP, ["a"]) == {"account": "a", "followers": 1}
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sqlite3
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from doubles.greeting import greeting_port
@@ -235,19 +239,73 @@ def test_the_connect_timeout_of_the_url_bounds_the_opening():
     assert "secret" not in str(caught.value)
 
 
-def test_a_port_that_speaks_http_is_named_so(webhdfs_server):
+def test_a_port_that_speaks_http_is_named_so_at_once(webhdfs_server):
     """Was: a MySQL URL at an HTTP port (a web UI, a REST server: the WebHDFS double is one) said only "it took the
     connection but gave no MySQL answer within connect_timeout=N s (timed out); is this port MariaDB's/MySQL's, or
     another service's?": an HTTP server waits for the client's request as a MySQL client waits for the greeting.
-    The port is now asked whether it speaks HTTP, as the HBase store asks it."""
+    Then the port was asked whether it speaks HTTP, but only after the whole connect_timeout (10 s by default). Now
+    it is asked once the greeting is half a second late, and the error comes at once."""
     port = int(webhdfs_server.http_url.rsplit(":", 1)[1])
+    started = time.monotonic()
     with pytest.raises(StoreError) as caught:
-        open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?connect_timeout=1")
+        open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db")  # connect_timeout: 10 s, the default
+    took = time.monotonic() - started
     message = str(caught.value)
-    assert f"port {port}: it took the connection but gave no MySQL answer within connect_timeout=1 s (timed out), " \
+    assert f"port {port}: it took the connection but sent no MySQL greeting within 0.5 s, " \
            "and that port speaks HTTP (it answered an HTTP request with " in message, message
     assert "): point the URL at MariaDB\\'s/MySQL\\'s port (3306 by default)" in message, message
     assert "secret" not in message and "\n" not in message
+    assert took < 5, f"the error came after {took:.1f} s"
+
+
+@contextmanager
+def late_greeting_port(greeting: bytes, after: float) -> Iterator[int]:
+    """A port on 127.0.0.1 whose service sends ``greeting`` to its first connection ``after`` seconds, and says
+    nothing to any other (a server slow to greet, busy with the first connection)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        held: list[socket.socket] = []
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                first, _ = listener.accept()
+                held.append(first)
+                time.sleep(after)
+                first.sendall(greeting)
+                while True:
+                    held.append(listener.accept()[0])
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            for connection in held:
+                connection.close()
+
+
+def test_a_server_slow_to_greet_is_not_kept_waiting_by_the_http_probe():
+    """A server whose greeting comes after the half second gets its port asked whether it speaks HTTP meanwhile;
+    the probe gives up the moment the greeting arrives, so the opening goes on with it at once (here: a greeting
+    that is no MySQL one, named so) instead of waiting out the probe's 3 s on a connection that says nothing."""
+    with late_greeting_port(b"\x05\x00\x00\x00hello", after=1.0) as port:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db")
+        took = time.monotonic() - started
+    assert f"port {port}: it answered something that is not a MySQL/MariaDB greeting" in str(caught.value)
+    assert took < 2.5, f"the greeting, sent after 1 s, was read after {took:.1f} s"
+
+
+def test_a_healthy_server_is_never_asked_whether_it_speaks_http(mariadb_url, monkeypatch):
+    """MariaDB greets at once: the store opens without the HTTP probe's connection (which the server would log as
+    an aborted connect)."""
+    from fediscope.store import mysql
+
+    asked: list[tuple[str, int]] = []
+    monkeypatch.setattr(mysql, "http_status_line", lambda host, port, *args, **kwargs: asked.append((host, port)))
+    assert open_store(mariadb_url).stored_metrics() == {}
+    assert asked == []
 
 
 @pytest.mark.parametrize("greeting", [
