@@ -1840,9 +1840,11 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT, the type the rest of the Spark SQL expects (printf's
     ``%d`` takes no DECIMAL), but where DuckDB computes with its HUGEINT: a sum cast itself, divided (as a DOUBLE:
     :func:`_wide_side`), compared or ordered by, and whole-number arithmetic of it (``sum(a) - sum(b)``,
-    :data:`_WHOLE_ARITHMETIC`) cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's
-    HUGEINT: stored, or refused, as a BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits
-    of a sum beyond them is DuckDB's (was: the cast back of the sum stopped the run). A sum of a value whose type
+    :data:`_WHOLE_ARITHMETIC`, also through ``coalesce``: ``coalesce(sum(a), 0) - sum(b)``, a HUGEINT in DuckDB too)
+    cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's HUGEINT: stored, or refused, as a
+    BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits of a sum beyond them is DuckDB's
+    (was: the cast back of the sum stopped the run; inside ``coalesce`` until it passed the sum on to arithmetic;
+    ``coalesce(sum(x), 0)`` alone is still cast back inside it, as before). A sum of a value whose type
     sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(1,
     0))``: Spark's DECIMAL sum of whole numbers (``DECIMAL(31, 0)`` of a BIGINT: totals to 10^31), its sum of a DOUBLE
     as before, of a DECIMAL of its scale (only a ``DECIMAL(38, s)`` loses a digit of it; a wider constant would take
@@ -1864,22 +1866,26 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     typed_whole: exp.Expression = typed_node
     while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
         whole, typed_whole = whole.parent, typed_whole.parent
-    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole
+    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole;
+    # and through coalesce (coalesce(sum(a), 0) - sum(b): a HUGEINT too), cast back below it unless computed with
     chained = False
-    while (isinstance(whole.parent, _WHOLE_ARITHMETIC) and typed_whole.parent is not None
+    cast_back = whole  # where the cast back goes: not around a coalesce only passing the sum on
+    while (isinstance(whole.parent, (*_WHOLE_ARITHMETIC, exp.Coalesce)) and typed_whole.parent is not None
            and (isinstance(whole.parent, exp.Paren) or _whole_typed(typed_whole.parent))):
         whole, typed_whole = whole.parent, typed_whole.parent
-        chained = chained or not isinstance(whole, exp.Paren)
+        if not isinstance(whole, exp.Coalesce):
+            chained = chained or not isinstance(whole, exp.Paren)
+            cast_back = whole
     outer = whole.parent
     if isinstance(outer, (exp.Cast, exp.TryCast, exp.Div, exp.Predicate, exp.Ordered, *_WHOLE_ARITHMETIC)):
         return  # cast, divided (as a DOUBLE: _wide_side), compared, ordered by, or computed with another type
     if chained and _projected(whole):
         return  # a result column (a DECIMAL as DuckDB's HUGEINT is: each stored, or refused, as a BIGINT)
-    # wrapped as it is, not a copy: ``whole`` may hold another sum not yet written (``sum(a) - sum(b)``: the walk
-    # writes ``sum(b)`` first), which would then be written in the node left out of the statement
+    # wrapped as it is, not a copy: ``cast_back`` may hold another sum not yet written (``sum(a) - sum(b)``: the
+    # walk writes ``sum(b)`` first), which would then be written in the node left out of the statement
     cast = exp.Cast(to=exp.DataType.build("BIGINT"))
-    whole.replace(cast)
-    cast.set("this", whole)
+    cast_back.replace(cast)
+    cast.set("this", cast_back)
 
 
 #: the whole-number arithmetic a wide sum (:func:`_wide_sum`) is computed in as a ``DECIMAL(38, 0)``, as DuckDB
