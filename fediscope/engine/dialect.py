@@ -124,8 +124,10 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   ``fmod``/``divide`` with other than two arguments.
 * what DuckDB refuses and Spark answered (so ``fediscope doctor`` and ``--engine spark`` took a metric the DuckDB
   engine fails): ``INTERVAL -1 DAY`` (a sign before the number: a syntax error to DuckDB, ``INTERVAL '-1' DAY`` to
-  sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
-  (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
+  sqlglot: :func:`_check_signed_intervals`); a count, position, index or series bound computed from a ``sum`` of
+  whole numbers (``left(s, sum(x) - n)``, ``l[sum(x)]``, ``range(sum(x))``, also through a CTE's or a subquery's
+  column: a HUGEINT in DuckDB, :func:`_integer_sum`); ``lpad``/``rpad``'s count or ``chr``'s code point of a BIGINT
+  (``lpad(s, length(s) + 2, '-')``, ``chr(count(*))``: DuckDB takes an INTEGER there); ``split_part`` with a
   part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
   :mod:`fediscope.engine.dialect_text`); ``range``/``generate_series`` with other than 1 to 3 arguments (sqlglot
   dropped a fourth: :func:`_series_call`).
@@ -211,6 +213,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
@@ -670,7 +673,7 @@ _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.Da
 
 def _counts(node: exp.Expression) -> list[exp.Expression]:
     """The arguments of ``node`` (typed) that DuckDB takes as a BIGINT only, not a HUGEINT: a count of characters or
-    repetitions, a position, a list's index, a part's index."""
+    repetitions, a position, a list's index, a part's index, a series' bounds and step."""
     if isinstance(node, exp.Left | exp.Right):
         return [node.expression]
     if isinstance(node, exp.Substring):
@@ -679,21 +682,81 @@ def _counts(node: exp.Expression) -> list[exp.Expression]:
         return [node.args["times"]]
     if isinstance(node, exp.SplitPart):
         return [node.args["part_index"]] if node.args.get("part_index") is not None else []
+    if isinstance(node, exp.GenerateSeries):
+        return [node.args[arg] for arg in ("start", "end", "step") if node.args.get(arg) is not None]
     if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
             and node.this.type is not None and node.this.type.is_type(exp.DataType.Type.ARRAY)):
         return [node.expressions[0]]
     return []
 
 
-def _integer_sum(node: exp.Expression) -> exp.Expression | None:
-    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``):
-    a HUGEINT in DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part`` and a list's index refuse
-    (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its BIGINT; None for any other value (a
-    ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
+def _int_counts(node: exp.Expression) -> list[exp.Expression]:
+    """The arguments of ``node`` (typed) that DuckDB takes as an INTEGER only, not a BIGINT: ``lpad``/``rpad``'s
+    count, ``chr``'s code point."""
+    if isinstance(node, exp.Pad):
+        return [node.expression]
+    if isinstance(node, exp.Chr):
+        return list(node.expressions[:1])
+    return []
+
+
+#: the whole-number types DuckDB does not cast to an INTEGER for a function (``lpad(VARCHAR, BIGINT, …)``: ``No
+#: function matches``), where Spark casts them
+_WIDER_THAN_INT = {exp.DataType.Type.BIGINT, exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT,
+                   exp.DataType.Type.INT128, exp.DataType.Type.UINT128}
+
+
+def _count_function(node: exp.Expression) -> str:
+    """How the function :func:`_counts` took ``node``'s count from is written in DuckDB: ``lpad()``, ``range()``."""
+    if isinstance(node, exp.Bracket):
+        return "l[i]"
+    if isinstance(node, exp.Pad):
+        return "lpad()" if node.args.get("is_left") else "rpad()"
+    if isinstance(node, exp.GenerateSeries):
+        return "range()" if node.args.get("is_end_exclusive") else "generate_series()"
+    return f"{node.sql_name().lower()}()"
+
+
+#: a column of a CTE or a subquery (typed): the expression its SELECT computes it with (:func:`_column_sources`)
+_Sources = dict[int, exp.Expression]
+
+
+def _column_sources(typed: exp.Expression) -> _Sources:
+    """Each column of ``typed`` (qualified by :func:`_typed`) read from a CTE or a subquery, by ``id``: the
+    expression that CTE's or subquery's SELECT computes it with (``WITH a AS (SELECT sum(x) AS s …) … a.s``:
+    ``sum(x)``). Empty where sqlglot cannot resolve the statement's scopes."""
+    sources: _Sources = {}
+    try:
+        scopes = traverse_scope(typed)
+    except (sqlglot.errors.SqlglotError, AssertionError):
+        return sources
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if not isinstance(source, Scope) or not isinstance(source.expression, exp.Select):
+                continue
+            for projection in source.expression.selects:
+                if projection.alias_or_name == column.name:
+                    sources[id(column)] = projection.unalias()
+                    break
+    return sources
+
+
+def _integer_sum(node: exp.Expression, sources: _Sources | None = None,
+                 seen: frozenset[int] = frozenset()) -> exp.Expression | None:
+    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``),
+    also through a column of a CTE or a subquery computing it so (``sources``: :func:`_column_sources`): a HUGEINT in
+    DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part``, a series' bounds, a list's index,
+    ``lpad`` and ``chr`` refuse (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its
+    BIGINT; None for any other value (a ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
     while isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Filter | exp.Window):
         node = node.this
     if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.IntDiv):
-        return _integer_sum(node.this) or _integer_sum(node.expression)
+        return _integer_sum(node.this, sources, seen) or _integer_sum(node.expression, sources, seen)
+    if isinstance(node, exp.Coalesce):
+        return next(filter(None, (_integer_sum(arg, sources, seen) for arg in (node.this, *node.expressions))), None)
+    if isinstance(node, exp.Column) and sources is not None and id(node) in sources and id(node) not in seen:
+        return _integer_sum(sources[id(node)], sources, seen | {id(node)})
     if isinstance(node, exp.Sum):
         value = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
         if value is not None and value.type is not None and value.type.this in _INTEGER_TYPES:
@@ -706,6 +769,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     for number, diff in enumerate(tree.find_all(exp.DateDiff)):  # marked for _check_date_diffs, copied along
         diff.meta[_MARK] = number
     typed = _typed(tree)
+    sources = _column_sources(typed)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():  # breadth first: a refusal of a JSON value's use (CAST, split_part) before its own
         _check_lambda_parameter_types(node, name)
@@ -731,14 +795,25 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
         for count in _counts(node):
-            summed = _integer_sum(count)
+            summed = _integer_sum(count, sources)
             if summed is not None:
-                function = "l[i]" if isinstance(node, exp.Bracket) else f"{node.sql_name().lower()}()"
-                written = (f"{_text(node.this)}[{_text(count)}]"
-                           if isinstance(node, exp.Bracket) else _text(node))
+                written = (f"{_text(node.this)}[{_text(count)}]" if isinstance(node, exp.Bracket) else
+                           _series_written(_plain(node)) if isinstance(node, exp.GenerateSeries) else _text(node))
+                column = next((c for c in count.find_all(exp.Column)
+                               if id(c) in sources and _integer_sum(c, sources) is summed), None)
+                of, where = ((f" ({column.name}, from {_text(summed)})", " in the CTE or subquery that sums it")
+                             if column is not None else ("", ""))
                 raise NotPortableError(
-                    f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
-                    f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
+                    f"{name}: {_count_function(node)} with {_text(count)} ({written}), of a sum of whole numbers{of}, "
+                    f"a HUGEINT in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS "
+                    f"BIGINT){where}")
+        for count in _int_counts(node):
+            summed = _integer_sum(count, sources)
+            if summed is not None or count.type is not None and count.type.this in _WIDER_THAN_INT:
+                kind = "of a sum of whole numbers, a HUGEINT" if summed is not None else f"a {count.type.sql('duckdb')}"
+                raise NotPortableError(
+                    f"{name}: {_count_function(node)} with {_text(count)} ({_text(node)}), {kind} in DuckDB, which "
+                    f"takes an INTEGER there and refuses it (Spark took it); write CAST({_text(count)} AS INT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
         if index is not None and _text_or_json(index):
             raise NotPortableError(
