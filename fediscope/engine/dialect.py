@@ -133,6 +133,9 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   dropped a fourth: :func:`_series_call`).
 * ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
   step of 0 (which fails on both; as a list it is ``[]`` on both).
+* a quoted timestamp whose zone the engines read otherwise (``TIMESTAMP '2026-01-01 10:00+02'``: Spark fails the run
+  on a zone after minutes; ``+2``, ``GMT+2``, ``utc``, a zone name): one rule, not each spelling: only an offset of
+  two-digit hours, ``Z`` or `` UTC`` right after the seconds passes (:func:`_check_zoned_timestamp_text`).
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -535,6 +538,7 @@ def check_portable(sql: str, name: str = "query") -> None:
                 "takes structs, maps and lists, and fails the run on text; json(x) rewrites the text in DuckDB, "
                 "{\"i\":1} for {\"i\": 1}); DuckDB's JSON functions read text: write x ->> 'k' or "
                 "json_extract_string(x, '$.k') of the text x itself")
+        _check_zoned_timestamp_text(node, name)
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
         elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
@@ -636,6 +640,42 @@ def check_portable(sql: str, name: str = "query") -> None:
         if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order) and not _ordered_by_value(node.this):
             raise NotPortableError(f"{name}: {_tied_join_advice(node)}")
     _check_typed(tree, name)
+
+
+#: a timestamp's text: its date and time, and what follows them (a zone, an offset)
+_TIMESTAMP_TEXT = re.compile(r"\s*[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9]{1,2}(?::[0-9]{2}(?P<seconds>:[0-9]{2}"
+                             r"(?:\.[0-9]*)?)?)?)?(?P<zone>.*?)\s*")
+#: the zones both engines read alike after the seconds (checked on DuckDB 1 and Spark 4): an offset of two-digit
+#: hours (``+02``, ``-05:30``, ``+0200``, ``+02:00:00``), ``Z`` or `` UTC``; a TIMESTAMP drops it in both, a
+#: TIMESTAMPTZ is converted to UTC by it in both
+_ALIKE_ZONE = re.compile(r"[+-][0-9]{2}(?::?[0-9]{2}(?::?[0-9]{2})?)?|Z| UTC")
+
+
+def _check_zoned_timestamp_text(node: exp.Expression, name: str) -> None:
+    """Refuse a quoted timestamp (``TIMESTAMP '…'``, ``CAST('…' AS TIMESTAMPTZ)``, ``'…'::TIMESTAMP``) whose zone or
+    offset the engines read otherwise: without seconds (``'2026-01-01 10:00+02'``: DuckDB reads it, Spark fails the
+    run), a zone name or ``UTC`` (read by both in some spellings only: ``' utc'`` fails on Spark; the zone databases
+    are DuckDB's ICU and Java's), ``+2`` or ``GMT+2`` (Spark reads them, DuckDB fails the run), ``' +02:00'`` (a
+    TIMESTAMPTZ: DuckDB fails the run). A general rule, not each spelling: what follows the seconds must be
+    :data:`_ALIKE_ZONE`. Text read from a column is cast by each engine as it reads it (the README says so)."""
+    if not (isinstance(node, exp.Cast | exp.TryCast) and isinstance(node.this, exp.Literal) and node.this.is_string
+            and node.to.this in _TIMESTAMP_TYPES):
+        return
+    text = node.this.name
+    parts = _TIMESTAMP_TEXT.fullmatch(text)
+    if parts is None or not parts.group("zone"):
+        return  # no zone (or not a timestamp: the engines' casts report it)
+    zone = parts.group("zone")
+    if parts.group("seconds") and _ALIKE_ZONE.fullmatch(zone):
+        return
+    why = ("without seconds, which Spark fails the run on (DuckDB reads it)" if not parts.group("seconds") else
+           "which the engines do not both read (DuckDB fails the run on +2, GMT+2 and a TIMESTAMPTZ's space before "
+           "its offset, Spark on utc; a zone name each looks up in its own zone database)")
+    comma = "," if parts.group("seconds") else ""
+    raise NotPortableError(
+        f"{name}: the timestamp {text!r} has the zone {zone.strip()!r}{comma} {why}; write the seconds and an offset "
+        "of two-digit hours right after them, '2026-01-01 10:00:00+02:00' (Z for UTC): a TIMESTAMP drops it in both, "
+        "a TIMESTAMPTZ is converted to UTC by it in both")
 
 
 def _check_json_extract(node: exp.JSONExtract, name: str) -> None:

@@ -259,6 +259,18 @@ def test_the_raw_pass_uses_spark_higher_order_functions() -> None:
     ("SELECT created_at + INTERVAL '1 day 1.5 hours' FROM statuses",
      "INTERVAL '1 day 1.5 hours' (a number of hours not written as a whole number) is not translated to Spark SQL, "
      "which fails the run on it, and DuckDB keeps its fraction; write 1.5 * INTERVAL 1 HOUR for 1.5 hours"),
+    # a quoted timestamp's zone (checked on both): Spark fails the run on one after minutes; DuckDB on +2 and GMT+2,
+    # Spark on utc; a zone name each engine looks up in its own zone database
+    ("SELECT TIMESTAMP '2026-01-01 10:00+02' FROM statuses",
+     "the timestamp '2026-01-01 10:00+02' has the zone '+02' without seconds, which Spark fails the run on (DuckDB "
+     "reads it); write the seconds and an offset of two-digit hours right after them, '2026-01-01 10:00:00+02:00' (Z "
+     "for UTC)"),
+    ("SELECT '2026-01-01 10:00-05:30'::TIMESTAMPTZ FROM statuses", "has the zone '-05:30' without seconds"),
+    ("SELECT CAST('2026-01-01 10:00:00+2' AS TIMESTAMPTZ) FROM statuses",
+     "the timestamp '2026-01-01 10:00:00+2' has the zone '+2', which the engines do not both read"),
+    ("SELECT TRY_CAST('2026-01-01 10:00:00 utc' AS TIMESTAMP) FROM statuses", "has the zone 'utc', which"),
+    ("SELECT TIMESTAMPTZ '2026-01-01 10:00:00 Europe/Paris' FROM statuses", "has the zone 'Europe/Paris', which"),
+    ("SELECT TIMESTAMPTZ '2026-01-01 10:00:00 +02:00' FROM statuses", "has the zone '+02:00', which"),
 ])
 def test_constructs_that_translate_wrongly_are_refused(sql: str, reason: str) -> None:
     with pytest.raises(NotPortableError, match=re.escape(reason)):
@@ -837,6 +849,12 @@ _REWRITES = [
      "SELECT created_at + 1.5 * INTERVAL 1 DAY, created_at + INTERVAL 36 HOUR, created_at - 2.25 * INTERVAL 1 HOUR, "
      "created_at + 1.5 * INTERVAL 1 WEEK, created_at + INTERVAL 1.5 SECOND, created_at + INTERVAL '2.5 seconds', "
      "created_at + INTERVAL '1 day 2 hours'"),
+    # a quoted timestamp's zone after the seconds, read alike (was: Spark failed the run on it after minutes)
+    ("SELECT TIMESTAMP '2026-01-01 10:00+02' FROM statuses",
+     "SELECT TIMESTAMP '2026-01-01 10:00:00+02:00', CAST('2026-01-01T10:00:00.5-0530' AS TIMESTAMP), "
+     "TIMESTAMPTZ '2026-01-01 10:00:00+02' = TIMESTAMPTZ '2026-01-01 08:00:00Z', "
+     "'2026-01-01 10:00:00-05:30'::TIMESTAMPTZ = TIMESTAMPTZ '2026-01-01 15:30:00 UTC', "
+     "TIMESTAMPTZ '2026-01-01 10:00:00+02:30:00' < created_at"),
 ]
 
 
@@ -844,7 +862,7 @@ _REWRITE_IDS = [
     "date-date", "date+interval", "date_trunc", "age", "date_sub", "week", "dayname", "epoch", "log", "format",
     "decimal-division", "cast-to-integer", "round-to-places", "list_distinct", "list-order-by",
     "string_agg-ties", "double-as-text", "string_agg-doubles", "double-to-decimal", "json-arrow",
-    "json-text-to-integer", "to_json", "fractional-interval"]
+    "json-text-to-integer", "to_json", "fractional-interval", "zoned-timestamp"]
 #: how each rewrite is run: its columns, row by row
 _PROBE_ORDER = " FROM dialect_probe ORDER BY dt"
 
