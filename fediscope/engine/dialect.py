@@ -367,13 +367,21 @@ def _series_written(series: exp.GenerateSeries) -> str:
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
     args = [series.args.get(arg) for arg in ("start", "end", "step")]
     args = [arg for arg in args if arg is not None][-series.meta.get(_WRITTEN_ARGUMENTS, 3):]
-    return f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
+    return f"{function}({', '.join(_text(arg) for arg in args)})"
+
+
+#: the SQL text a statement was parsed from, in its meta: a refusal quotes a node as written (:func:`_written`)
+_SOURCE = "fediscope_source"
 
 
 def _parse(sql: str) -> list[exp.Expression | None]:
-    """The DuckDB statements of ``sql``, parsed by :class:`_Parser`."""
+    """The DuckDB statements of ``sql``, parsed by :class:`_Parser`, each with ``sql`` in its meta."""
     duckdb = sqlglot.Dialect.get_or_raise("duckdb")
-    return _Parser(dialect=duckdb).parse(duckdb.tokenize(sql), sql)
+    statements = _Parser(dialect=duckdb).parse(duckdb.tokenize(sql), sql)
+    for statement in statements:
+        if statement is not None:
+            statement.meta[_SOURCE] = sql
+    return statements
 
 
 def _parse_one(sql: str) -> exp.Expression:
@@ -838,7 +846,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
             summed = _integer_sum(count, sources)
             if summed is not None:
                 written = (f"{_text(node.this)}[{_text(count)}]" if isinstance(node, exp.Bracket) else
-                           _series_written(_plain(node)) if isinstance(node, exp.GenerateSeries) else _text(node))
+                           _series_written(node) if isinstance(node, exp.GenerateSeries) else _text(node))
                 column = next((c for c in count.find_all(exp.Column)
                                if id(c) in sources and _integer_sum(c, sources) is summed), None)
                 of, where = ((f" ({column.name}, from {_text(summed)})", " in the CTE or subquery that sums it")
@@ -1240,8 +1248,74 @@ def _is_date(node: exp.Expression) -> bool:
 
 
 def _text(node: exp.Expression) -> str:
-    """``node`` as DuckDB SQL, without the table names :func:`_typed` qualified its columns with."""
-    return _plain(node).sql("duckdb")
+    """``node`` as the metric's SQL has it (:func:`_written`), or else as DuckDB SQL, without the table names
+    :func:`_typed` qualified its columns with."""
+    return _written(node) or _plain(node).sql("duckdb")
+
+
+@lru_cache(maxsize=8)
+def _tokens(sql: str) -> tuple[sqlglot.tokens.Token, ...]:
+    return tuple(sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql))
+
+
+def _written(node: exp.Expression) -> str | None:
+    """``node``'s text in the SQL it was parsed from (:data:`_SOURCE`): ``x::JSON``, not sqlglot's ``CAST(x AS
+    JSON)``; ``json_extract(j, '$.i')``, not ``j -> '$.i'``. sqlglot records where the tokens of names and literals
+    are (a function's name, a column's, a literal), not where a node begins and ends: its span is found among the
+    few tokens around those, the one that parses to the same expression (as DuckDB SQL); None where none does."""
+    sql = node.root().meta.get(_SOURCE)
+    # not a column's table: qualify (:func:`_typed`) names it with the identifier, and place, of the table's alias
+    spans = [n.meta for n in node.walk() if "start" in n.meta and "end" in n.meta
+             and not (isinstance(n.parent, exp.Column) and n.arg_key in ("table", "db", "catalog"))]
+    if not isinstance(sql, str) or not spans:
+        return None
+    first, last = min(span["start"] for span in spans), max(span["end"] for span in spans)
+    try:
+        tokens = _tokens(sql)
+    except sqlglot.errors.TokenError:
+        return None
+    starts = [i for i, token in enumerate(tokens) if token.start == first]
+    ends = [i for i, token in enumerate(tokens) if token.end == last]
+    if not starts or not ends:
+        return None
+    expected = _plain(node).sql("duckdb")
+    # the shortest span, never one starting after a dot: a column's table (v.n) is in the text, not in ``expected``
+    for j in range(ends[0], min(ends[0] + 16, len(tokens))):
+        for i in range(starts[0], max(starts[0] - 7, -1), -1):
+            if i > 0 and tokens[i - 1].token_type == TokenType.DOT:
+                continue
+            text = re.sub(r"\s*[\r\n]\s*", " ", sql[tokens[i].start:tokens[j].end + 1])  # on one line
+            if _balanced(tokens[i:j + 1]) and _parses_to(text, expected):
+                return text
+    return None
+
+
+_OPENING = {TokenType.L_PAREN: TokenType.R_PAREN, TokenType.L_BRACKET: TokenType.R_BRACKET,
+            TokenType.L_BRACE: TokenType.R_BRACE}
+
+
+def _balanced(tokens: tuple[sqlglot.tokens.Token, ...]) -> bool:
+    """Whether ``tokens`` close each parenthesis, bracket and brace they open (sqlglot parses ``CAST(x AS JSON``)."""
+    waiting: list[TokenType] = []
+    for token in tokens:
+        if token.token_type in _OPENING:
+            waiting.append(_OPENING[token.token_type])
+        elif token.token_type in _OPENING.values() and (not waiting or waiting.pop() != token.token_type):
+            return False
+    return not waiting
+
+
+@lru_cache(maxsize=256)
+def _parses_to(text: str, expected: str) -> bool:
+    """Whether ``text``, an expression, is ``expected`` (DuckDB SQL, as :func:`_plain` writes it) once parsed."""
+    try:
+        statements = _parse(f"SELECT {text}")
+    except sqlglot.errors.SqlglotError:
+        return False
+    if (len(statements) != 1 or not isinstance(statements[0], exp.Select) or len(statements[0].expressions) != 1
+            or any(value for key, value in statements[0].args.items() if key != "expressions")):
+        return False  # SELECT DISTINCT x: a DISTINCT in front of x is not x's
+    return _plain(_duckdb_normalized(statements[0]).expressions[0]).sql("duckdb") == expected
 
 
 def _plain(node: exp.Expression) -> exp.Expression:
@@ -1740,8 +1814,9 @@ def _ordered_by_value(order: exp.Order, value: exp.Expression | None = None) -> 
     (``string_agg(x, ',' ORDER BY o)`` ``b,a,c`` in DuckDB, ``c,a,b`` in Spark)."""
     if value is None:  # the aggregate's own ORDER BY: its value is what it orders
         value = order.this.expressions[0] if isinstance(order.this, exp.Distinct) else order.this
-    text = _text(value)
-    return any(_text(key.this if isinstance(key, exp.Ordered) else key) == text for key in order.expressions)
+    text = _plain(value).sql("duckdb")  # compared as parsed, not as written (statuses.language is language)
+    return any(_plain(key.this if isinstance(key, exp.Ordered) else key).sql("duckdb") == text
+               for key in order.expressions)
 
 
 def _keys_breaking_ties(order: exp.Order) -> str:
