@@ -124,13 +124,18 @@ something else; :func:`check_portable` refuses them, so a metric cannot silently
   ``fmod``/``divide`` with other than two arguments.
 * what DuckDB refuses and Spark answered (so ``fediscope doctor`` and ``--engine spark`` took a metric the DuckDB
   engine fails): ``INTERVAL -1 DAY`` (a sign before the number: a syntax error to DuckDB, ``INTERVAL '-1' DAY`` to
-  sqlglot: :func:`_check_signed_intervals`); a count, position or index computed from a ``sum`` of whole numbers
-  (``left(s, sum(x) - n)``, ``l[sum(x)]``: a HUGEINT in DuckDB, :func:`_integer_sum`); ``split_part`` with a
+  sqlglot: :func:`_check_signed_intervals`); a count, position, index or series bound computed from a ``sum`` of
+  whole numbers (``left(s, sum(x) - n)``, ``l[sum(x)]``, ``range(sum(x))``, also through a CTE's or a subquery's
+  column: a HUGEINT in DuckDB, :func:`_integer_sum`); ``lpad``/``rpad``'s count or ``chr``'s code point of a BIGINT
+  (``lpad(s, length(s) + 2, '-')``, ``chr(count(*))``: DuckDB takes an INTEGER there); ``split_part`` with a
   part index of text or JSON; a regular expression escape RE2 has not (``\\8``, a back reference ``\\1``:
   :mod:`fediscope.engine.dialect_text`); ``range``/``generate_series`` with other than 1 to 3 arguments (sqlglot
   dropped a fourth: :func:`_series_call`).
 * ``range``/``generate_series`` of timestamps, as a table or a list (Spark stopped the run), and as a table with a
   step of 0 (which fails on both; as a list it is ``[]`` on both).
+* a quoted timestamp whose zone the engines read otherwise (``TIMESTAMP '2026-01-01 10:00+02'``: Spark fails the run
+  on a zone after minutes; ``+2``, ``GMT+2``, ``utc``, a zone name): one rule, not each spelling: only an offset of
+  two-digit hours, ``Z`` or `` UTC`` right after the seconds passes (:func:`_check_zoned_timestamp_text`).
 
 Beyond sqlglot's translation, :func:`to_spark` writes some constructs otherwise, so that Spark gives DuckDB's answer:
 ``log10(x)`` as ``LOG10(x)``; ``list_distinct(x)`` as ``ARRAY_COMPACT(ARRAY_DISTINCT(x))`` (DuckDB drops the list's
@@ -211,6 +216,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import TokenType
 
@@ -361,13 +367,21 @@ def _series_written(series: exp.GenerateSeries) -> str:
     function = "range" if series.args.get("is_end_exclusive") else "generate_series"
     args = [series.args.get(arg) for arg in ("start", "end", "step")]
     args = [arg for arg in args if arg is not None][-series.meta.get(_WRITTEN_ARGUMENTS, 3):]
-    return f"{function}({', '.join(arg.sql('duckdb') for arg in args)})"
+    return f"{function}({', '.join(_text(arg) for arg in args)})"
+
+
+#: the SQL text a statement was parsed from, in its meta: a refusal quotes a node as written (:func:`_written`)
+_SOURCE = "fediscope_source"
 
 
 def _parse(sql: str) -> list[exp.Expression | None]:
-    """The DuckDB statements of ``sql``, parsed by :class:`_Parser`."""
+    """The DuckDB statements of ``sql``, parsed by :class:`_Parser`, each with ``sql`` in its meta."""
     duckdb = sqlglot.Dialect.get_or_raise("duckdb")
-    return _Parser(dialect=duckdb).parse(duckdb.tokenize(sql), sql)
+    statements = _Parser(dialect=duckdb).parse(duckdb.tokenize(sql), sql)
+    for statement in statements:
+        if statement is not None:
+            statement.meta[_SOURCE] = sql
+    return statements
 
 
 def _parse_one(sql: str) -> exp.Expression:
@@ -532,6 +546,7 @@ def check_portable(sql: str, name: str = "query") -> None:
                 "takes structs, maps and lists, and fails the run on text; json(x) rewrites the text in DuckDB, "
                 "{\"i\":1} for {\"i\": 1}); DuckDB's JSON functions read text: write x ->> 'k' or "
                 "json_extract_string(x, '$.k') of the text x itself")
+        _check_zoned_timestamp_text(node, name)
         if isinstance(node, exp.GenerateSeries) and isinstance(node.parent, exp.Table):
             _check_series_table(node, name)
         elif isinstance(node, exp.GenerateSeries) and not _whole_series(node):
@@ -635,6 +650,42 @@ def check_portable(sql: str, name: str = "query") -> None:
     _check_typed(tree, name)
 
 
+#: a timestamp's text: its date and time, and what follows them (a zone, an offset)
+_TIMESTAMP_TEXT = re.compile(r"\s*[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9]{1,2}(?::[0-9]{2}(?P<seconds>:[0-9]{2}"
+                             r"(?:\.[0-9]*)?)?)?)?(?P<zone>.*?)\s*")
+#: the zones both engines read alike after the seconds (checked on DuckDB 1 and Spark 4): an offset of two-digit
+#: hours (``+02``, ``-05:30``, ``+0200``, ``+02:00:00``), ``Z`` or `` UTC``; a TIMESTAMP drops it in both, a
+#: TIMESTAMPTZ is converted to UTC by it in both
+_ALIKE_ZONE = re.compile(r"[+-][0-9]{2}(?::?[0-9]{2}(?::?[0-9]{2})?)?|Z| UTC")
+
+
+def _check_zoned_timestamp_text(node: exp.Expression, name: str) -> None:
+    """Refuse a quoted timestamp (``TIMESTAMP '…'``, ``CAST('…' AS TIMESTAMPTZ)``, ``'…'::TIMESTAMP``) whose zone or
+    offset the engines read otherwise: without seconds (``'2026-01-01 10:00+02'``: DuckDB reads it, Spark fails the
+    run), a zone name or ``UTC`` (read by both in some spellings only: ``' utc'`` fails on Spark; the zone databases
+    are DuckDB's ICU and Java's), ``+2`` or ``GMT+2`` (Spark reads them, DuckDB fails the run), ``' +02:00'`` (a
+    TIMESTAMPTZ: DuckDB fails the run). A general rule, not each spelling: what follows the seconds must be
+    :data:`_ALIKE_ZONE`. Text read from a column is cast by each engine as it reads it (the README says so)."""
+    if not (isinstance(node, exp.Cast | exp.TryCast) and isinstance(node.this, exp.Literal) and node.this.is_string
+            and node.to.this in _TIMESTAMP_TYPES):
+        return
+    text = node.this.name
+    parts = _TIMESTAMP_TEXT.fullmatch(text)
+    if parts is None or not parts.group("zone"):
+        return  # no zone (or not a timestamp: the engines' casts report it)
+    zone = parts.group("zone")
+    if parts.group("seconds") and _ALIKE_ZONE.fullmatch(zone):
+        return
+    why = ("without seconds, which Spark fails the run on (DuckDB reads it)" if not parts.group("seconds") else
+           "which the engines do not both read (DuckDB fails the run on +2, GMT+2 and a TIMESTAMPTZ's space before "
+           "its offset, Spark on utc; a zone name each looks up in its own zone database)")
+    comma = "," if parts.group("seconds") else ""
+    raise NotPortableError(
+        f"{name}: the timestamp {text!r} has the zone {zone.strip()!r}{comma} {why}; write the seconds and an offset "
+        "of two-digit hours right after them, '2026-01-01 10:00:00+02:00' (Z for UTC): a TIMESTAMP drops it in both, "
+        "a TIMESTAMPTZ is converted to UTC by it in both")
+
+
 def _check_json_extract(node: exp.JSONExtract, name: str) -> None:
     """Refuse ``j -> 'k'``/``json_extract(j, 'k')`` where its JSON shows: DuckDB gives JSON, a string keeping its
     quotes (``"a"``), Spark's ``GET_JSON_OBJECT`` the string's text (``a``); ``->>``/``json_extract_string`` give the
@@ -670,7 +721,7 @@ _NOT_A_PART_INDEX = {exp.DataType.Type.DECIMAL, exp.DataType.Type.DOUBLE, exp.Da
 
 def _counts(node: exp.Expression) -> list[exp.Expression]:
     """The arguments of ``node`` (typed) that DuckDB takes as a BIGINT only, not a HUGEINT: a count of characters or
-    repetitions, a position, a list's index, a part's index."""
+    repetitions, a position, a list's index, a part's index, a series' bounds and step."""
     if isinstance(node, exp.Left | exp.Right):
         return [node.expression]
     if isinstance(node, exp.Substring):
@@ -679,21 +730,81 @@ def _counts(node: exp.Expression) -> list[exp.Expression]:
         return [node.args["times"]]
     if isinstance(node, exp.SplitPart):
         return [node.args["part_index"]] if node.args.get("part_index") is not None else []
+    if isinstance(node, exp.GenerateSeries):
+        return [node.args[arg] for arg in ("start", "end", "step") if node.args.get(arg) is not None]
     if (isinstance(node, exp.Bracket) and len(node.expressions) == 1 and _sliced(node) is None
             and node.this.type is not None and node.this.type.is_type(exp.DataType.Type.ARRAY)):
         return [node.expressions[0]]
     return []
 
 
-def _integer_sum(node: exp.Expression) -> exp.Expression | None:
-    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``):
-    a HUGEINT in DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part`` and a list's index refuse
-    (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its BIGINT; None for any other value (a
-    ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
+def _int_counts(node: exp.Expression) -> list[exp.Expression]:
+    """The arguments of ``node`` (typed) that DuckDB takes as an INTEGER only, not a BIGINT: ``lpad``/``rpad``'s
+    count, ``chr``'s code point."""
+    if isinstance(node, exp.Pad):
+        return [node.expression]
+    if isinstance(node, exp.Chr):
+        return list(node.expressions[:1])
+    return []
+
+
+#: the whole-number types DuckDB does not cast to an INTEGER for a function (``lpad(VARCHAR, BIGINT, …)``: ``No
+#: function matches``), where Spark casts them
+_WIDER_THAN_INT = {exp.DataType.Type.BIGINT, exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT,
+                   exp.DataType.Type.INT128, exp.DataType.Type.UINT128}
+
+
+def _count_function(node: exp.Expression) -> str:
+    """How the function :func:`_counts` took ``node``'s count from is written in DuckDB: ``lpad()``, ``range()``."""
+    if isinstance(node, exp.Bracket):
+        return "l[i]"
+    if isinstance(node, exp.Pad):
+        return "lpad()" if node.args.get("is_left") else "rpad()"
+    if isinstance(node, exp.GenerateSeries):
+        return "range()" if node.args.get("is_end_exclusive") else "generate_series()"
+    return f"{node.sql_name().lower()}()"
+
+
+#: a column of a CTE or a subquery (typed): the expression its SELECT computes it with (:func:`_column_sources`)
+_Sources = dict[int, exp.Expression]
+
+
+def _column_sources(typed: exp.Expression) -> _Sources:
+    """Each column of ``typed`` (qualified by :func:`_typed`) read from a CTE or a subquery, by ``id``: the
+    expression that CTE's or subquery's SELECT computes it with (``WITH a AS (SELECT sum(x) AS s …) … a.s``:
+    ``sum(x)``). Empty where sqlglot cannot resolve the statement's scopes."""
+    sources: _Sources = {}
+    try:
+        scopes = traverse_scope(typed)
+    except (sqlglot.errors.SqlglotError, AssertionError):
+        return sources
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if not isinstance(source, Scope) or not isinstance(source.expression, exp.Select):
+                continue
+            for projection in source.expression.selects:
+                if projection.alias_or_name == column.name:
+                    sources[id(column)] = projection.unalias()
+                    break
+    return sources
+
+
+def _integer_sum(node: exp.Expression, sources: _Sources | None = None,
+                 seen: frozenset[int] = frozenset()) -> exp.Expression | None:
+    """The ``sum`` of whole numbers ``node`` (typed) is computed from with whole-number arithmetic (``sum(x) - n``),
+    also through a column of a CTE or a subquery computing it so (``sources``: :func:`_column_sources`): a HUGEINT in
+    DuckDB, which ``left``, ``substring``, ``repeat``, ``split_part``, a series' bounds, a list's index,
+    ``lpad`` and ``chr`` refuse (``No function matches … left(VARCHAR, HUGEINT)``), where Spark took its
+    BIGINT; None for any other value (a ``CAST`` of it is a BIGINT in both). sqlglot types such a sum a BIGINT."""
     while isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Filter | exp.Window):
         node = node.this
     if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Mod | exp.IntDiv):
-        return _integer_sum(node.this) or _integer_sum(node.expression)
+        return _integer_sum(node.this, sources, seen) or _integer_sum(node.expression, sources, seen)
+    if isinstance(node, exp.Coalesce):
+        return next(filter(None, (_integer_sum(arg, sources, seen) for arg in (node.this, *node.expressions))), None)
+    if isinstance(node, exp.Column) and sources is not None and id(node) in sources and id(node) not in seen:
+        return _integer_sum(sources[id(node)], sources, seen | {id(node)})
     if isinstance(node, exp.Sum):
         value = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
         if value is not None and value.type is not None and value.type.this in _INTEGER_TYPES:
@@ -706,6 +817,7 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
     for number, diff in enumerate(tree.find_all(exp.DateDiff)):  # marked for _check_date_diffs, copied along
         diff.meta[_MARK] = number
     typed = _typed(tree)
+    sources = _column_sources(typed)
     _check_date_diffs(tree, typed, name)
     for node in typed.walk():  # breadth first: a refusal of a JSON value's use (CAST, split_part) before its own
         _check_lambda_parameter_types(node, name)
@@ -731,14 +843,25 @@ def _check_typed(tree: exp.Expression, name: str) -> None:
                 f"as a list's, and DuckDB slices text too; for text write {_substring_advice(*sliced)}, with a start "
                 f"of 1 or more; for a list cast it first: CAST({x} AS VARCHAR[])[{bounds}]")
         for count in _counts(node):
-            summed = _integer_sum(count)
+            summed = _integer_sum(count, sources)
             if summed is not None:
-                function = "l[i]" if isinstance(node, exp.Bracket) else f"{node.sql_name().lower()}()"
-                written = (f"{_text(node.this)}[{_text(count)}]"
-                           if isinstance(node, exp.Bracket) else _text(node))
+                written = (f"{_text(node.this)}[{_text(count)}]" if isinstance(node, exp.Bracket) else
+                           _series_written(node) if isinstance(node, exp.GenerateSeries) else _text(node))
+                column = next((c for c in count.find_all(exp.Column)
+                               if id(c) in sources and _integer_sum(c, sources) is summed), None)
+                of, where = ((f" ({column.name}, from {_text(summed)})", " in the CTE or subquery that sums it")
+                             if column is not None else ("", ""))
                 raise NotPortableError(
-                    f"{name}: {function} with {_text(count)} ({written}), of a sum of whole numbers, a HUGEINT "
-                    f"in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS BIGINT)")
+                    f"{name}: {_count_function(node)} with {_text(count)} ({written}), of a sum of whole numbers{of}, "
+                    f"a HUGEINT in DuckDB, which refuses it there (Spark took it); write CAST({_text(summed)} AS "
+                    f"BIGINT){where}")
+        for count in _int_counts(node):
+            summed = _integer_sum(count, sources)
+            if summed is not None or count.type is not None and count.type.this in _WIDER_THAN_INT:
+                kind = "of a sum of whole numbers, a HUGEINT" if summed is not None else f"a {count.type.sql('duckdb')}"
+                raise NotPortableError(
+                    f"{name}: {_count_function(node)} with {_text(count)} ({_text(node)}), {kind} in DuckDB, which "
+                    f"takes an INTEGER there and refuses it (Spark took it); write CAST({_text(count)} AS INT)")
         index = node.args.get("part_index") if isinstance(node, exp.SplitPart) else None
         if index is not None and _text_or_json(index):
             raise NotPortableError(
@@ -1125,8 +1248,74 @@ def _is_date(node: exp.Expression) -> bool:
 
 
 def _text(node: exp.Expression) -> str:
-    """``node`` as DuckDB SQL, without the table names :func:`_typed` qualified its columns with."""
-    return _plain(node).sql("duckdb")
+    """``node`` as the metric's SQL has it (:func:`_written`), or else as DuckDB SQL, without the table names
+    :func:`_typed` qualified its columns with."""
+    return _written(node) or _plain(node).sql("duckdb")
+
+
+@lru_cache(maxsize=8)
+def _tokens(sql: str) -> tuple[sqlglot.tokens.Token, ...]:
+    return tuple(sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql))
+
+
+def _written(node: exp.Expression) -> str | None:
+    """``node``'s text in the SQL it was parsed from (:data:`_SOURCE`): ``x::JSON``, not sqlglot's ``CAST(x AS
+    JSON)``; ``json_extract(j, '$.i')``, not ``j -> '$.i'``. sqlglot records where the tokens of names and literals
+    are (a function's name, a column's, a literal), not where a node begins and ends: its span is found among the
+    few tokens around those, the one that parses to the same expression (as DuckDB SQL); None where none does."""
+    sql = node.root().meta.get(_SOURCE)
+    # not a column's table: qualify (:func:`_typed`) names it with the identifier, and place, of the table's alias
+    spans = [n.meta for n in node.walk() if "start" in n.meta and "end" in n.meta
+             and not (isinstance(n.parent, exp.Column) and n.arg_key in ("table", "db", "catalog"))]
+    if not isinstance(sql, str) or not spans:
+        return None
+    first, last = min(span["start"] for span in spans), max(span["end"] for span in spans)
+    try:
+        tokens = _tokens(sql)
+    except sqlglot.errors.TokenError:
+        return None
+    starts = [i for i, token in enumerate(tokens) if token.start == first]
+    ends = [i for i, token in enumerate(tokens) if token.end == last]
+    if not starts or not ends:
+        return None
+    expected = _plain(node).sql("duckdb")
+    # the shortest span, never one starting after a dot: a column's table (v.n) is in the text, not in ``expected``
+    for j in range(ends[0], min(ends[0] + 16, len(tokens))):
+        for i in range(starts[0], max(starts[0] - 7, -1), -1):
+            if i > 0 and tokens[i - 1].token_type == TokenType.DOT:
+                continue
+            text = re.sub(r"\s*[\r\n]\s*", " ", sql[tokens[i].start:tokens[j].end + 1])  # on one line
+            if _balanced(tokens[i:j + 1]) and _parses_to(text, expected):
+                return text
+    return None
+
+
+_OPENING = {TokenType.L_PAREN: TokenType.R_PAREN, TokenType.L_BRACKET: TokenType.R_BRACKET,
+            TokenType.L_BRACE: TokenType.R_BRACE}
+
+
+def _balanced(tokens: tuple[sqlglot.tokens.Token, ...]) -> bool:
+    """Whether ``tokens`` close each parenthesis, bracket and brace they open (sqlglot parses ``CAST(x AS JSON``)."""
+    waiting: list[TokenType] = []
+    for token in tokens:
+        if token.token_type in _OPENING:
+            waiting.append(_OPENING[token.token_type])
+        elif token.token_type in _OPENING.values() and (not waiting or waiting.pop() != token.token_type):
+            return False
+    return not waiting
+
+
+@lru_cache(maxsize=256)
+def _parses_to(text: str, expected: str) -> bool:
+    """Whether ``text``, an expression, is ``expected`` (DuckDB SQL, as :func:`_plain` writes it) once parsed."""
+    try:
+        statements = _parse(f"SELECT {text}")
+    except sqlglot.errors.SqlglotError:
+        return False
+    if (len(statements) != 1 or not isinstance(statements[0], exp.Select) or len(statements[0].expressions) != 1
+            or any(value for key, value in statements[0].args.items() if key != "expressions")):
+        return False  # SELECT DISTINCT x: a DISTINCT in front of x is not x's
+    return _plain(_duckdb_normalized(statements[0]).expressions[0]).sql("duckdb") == expected
 
 
 def _plain(node: exp.Expression) -> exp.Expression:
@@ -1625,8 +1814,9 @@ def _ordered_by_value(order: exp.Order, value: exp.Expression | None = None) -> 
     (``string_agg(x, ',' ORDER BY o)`` ``b,a,c`` in DuckDB, ``c,a,b`` in Spark)."""
     if value is None:  # the aggregate's own ORDER BY: its value is what it orders
         value = order.this.expressions[0] if isinstance(order.this, exp.Distinct) else order.this
-    text = _text(value)
-    return any(_text(key.this if isinstance(key, exp.Ordered) else key) == text for key in order.expressions)
+    text = _plain(value).sql("duckdb")  # compared as parsed, not as written (statuses.language is language)
+    return any(_plain(key.this if isinstance(key, exp.Ordered) else key).sql("duckdb") == text
+               for key in order.expressions)
 
 
 def _keys_breaking_ties(order: exp.Order) -> str:
@@ -1840,9 +2030,11 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     to a HUGEINT (:func:`_spark_typed`), and cast back to a BIGINT, the type the rest of the Spark SQL expects (printf's
     ``%d`` takes no DECIMAL), but where DuckDB computes with its HUGEINT: a sum cast itself, divided (as a DOUBLE:
     :func:`_wide_side`), compared or ordered by, and whole-number arithmetic of it (``sum(a) - sum(b)``,
-    :data:`_WHOLE_ARITHMETIC`) cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's
-    HUGEINT: stored, or refused, as a BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits
-    of a sum beyond them is DuckDB's (was: the cast back of the sum stopped the run). A sum of a value whose type
+    :data:`_WHOLE_ARITHMETIC`, also through ``coalesce``: ``coalesce(sum(a), 0) - sum(b)``, a HUGEINT in DuckDB too)
+    cast back as a whole, or not at all as a result column (DECIMAL, as DuckDB's HUGEINT: stored, or refused, as a
+    BIGINT) or with another type (``sum(x) * 1.5``): so a result within 64 bits of a sum beyond them is DuckDB's
+    (was: the cast back of the sum stopped the run; inside ``coalesce`` until it passed the sum on to arithmetic;
+    ``coalesce(sum(x), 0)`` alone is still cast back inside it, as before). A sum of a value whose type
     sqlglot does not know (a column of a subquery over ``unnest``, say) is summed as ``x + CAST(0 AS DECIMAL(1,
     0))``: Spark's DECIMAL sum of whole numbers (``DECIMAL(31, 0)`` of a BIGINT: totals to 10^31), its sum of a DOUBLE
     as before, of a DECIMAL of its scale (only a ``DECIMAL(38, s)`` loses a digit of it; a wider constant would take
@@ -1864,22 +2056,26 @@ def _wide_sum(node: exp.Sum, typed_node: exp.Sum) -> None:
     typed_whole: exp.Expression = typed_node
     while isinstance(whole.parent, exp.Filter | exp.Window) and whole.arg_key == "this":
         whole, typed_whole = whole.parent, typed_whole.parent
-    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole
+    # up through the whole-number arithmetic it is in (sum(a) - sum(b)): DuckDB's HUGEINT, computed with whole;
+    # and through coalesce (coalesce(sum(a), 0) - sum(b): a HUGEINT too), cast back below it unless computed with
     chained = False
-    while (isinstance(whole.parent, _WHOLE_ARITHMETIC) and typed_whole.parent is not None
+    cast_back = whole  # where the cast back goes: not around a coalesce only passing the sum on
+    while (isinstance(whole.parent, (*_WHOLE_ARITHMETIC, exp.Coalesce)) and typed_whole.parent is not None
            and (isinstance(whole.parent, exp.Paren) or _whole_typed(typed_whole.parent))):
         whole, typed_whole = whole.parent, typed_whole.parent
-        chained = chained or not isinstance(whole, exp.Paren)
+        if not isinstance(whole, exp.Coalesce):
+            chained = chained or not isinstance(whole, exp.Paren)
+            cast_back = whole
     outer = whole.parent
     if isinstance(outer, (exp.Cast, exp.TryCast, exp.Div, exp.Predicate, exp.Ordered, *_WHOLE_ARITHMETIC)):
         return  # cast, divided (as a DOUBLE: _wide_side), compared, ordered by, or computed with another type
     if chained and _projected(whole):
         return  # a result column (a DECIMAL as DuckDB's HUGEINT is: each stored, or refused, as a BIGINT)
-    # wrapped as it is, not a copy: ``whole`` may hold another sum not yet written (``sum(a) - sum(b)``: the walk
-    # writes ``sum(b)`` first), which would then be written in the node left out of the statement
+    # wrapped as it is, not a copy: ``cast_back`` may hold another sum not yet written (``sum(a) - sum(b)``: the
+    # walk writes ``sum(b)`` first), which would then be written in the node left out of the statement
     cast = exp.Cast(to=exp.DataType.build("BIGINT"))
-    whole.replace(cast)
-    cast.set("this", whole)
+    cast_back.replace(cast)
+    cast.set("this", cast_back)
 
 
 #: the whole-number arithmetic a wide sum (:func:`_wide_sum`) is computed in as a ``DECIMAL(38, 0)``, as DuckDB

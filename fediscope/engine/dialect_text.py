@@ -29,8 +29,8 @@ or refused (:func:`check_text_portable`) where no translation is faithful.
   nested class, an intersection), and ``SIMILAR TO``/``regexp_full_match``, which Spark has not, as
   ``RLIKE '^(?:p)\\z'`` (:func:`_java_pattern`); refused: a pattern that is not quoted text, the multi-line flag
   ``m``, RE2's flag ``U`` (lazy repetitions; Java's ``U`` is Unicode classes), an escape RE2 has not (``\\8``,
-  ``\\1`` alone, ``\\Z``, ``\\b`` in a class: DuckDB fails the run, Java read a back reference or another escape)
-  and other options. RE2's named group
+  ``\\1`` alone, ``\\Z``, ``\\b`` in a class: DuckDB fails the run, Java read a back reference or another escape),
+  RE2's ``\\C`` (any byte: Java has no such escape, Spark fails the run) and other options. RE2's named group
   ``(?P<name>…)``, which Java fails on, as a group of the same number without its name.
 * ``split_part(s, d, i)``: ``''`` for ``i`` 0 or beyond an INT (Spark fails the run) and the ``i``-th character for
   ``d`` empty (Spark: the whole text or ``''``). An index DuckDB refuses (a DECIMAL, DOUBLE or HUGEINT: Spark cut
@@ -215,7 +215,7 @@ _OCTAL = re.compile(r"\\(0[0-7]{0,2}|[1-7][0-7]{1,2})")
 #: no octal escape (``\8``, ``\1`` alone: RE2 has no back references) or a non-ASCII character is an invalid escape
 #: sequence to DuckDB, which fails the run, where Java reads a back reference (``(a)\1`` matched ``aa``; ``a\8``,
 #: to a group that is not there, matched nothing) or another escape (``\Z``, ``\h``, ``\R``)
-_RE2_ESCAPES = "afnrtvxpPdDsSwWbBAzC"
+_RE2_ESCAPES = "afnrtvxpPdDsSwWbBAzC"  # \C (any byte), which Java has not, is refused by _scanned
 _RE2_CLASS_ESCAPES = "afnrtvxpPdDsSwW"
 #: a repetition RE2 reads at a ``{``: ``{n}``, ``{n,}`` or ``{n,m}``; RE2 reads any other ``{`` as itself (``a{,2}``),
 #: where Java fails the run (PatternSyntaxException: Illegal repetition)
@@ -246,6 +246,11 @@ def _scanned(pattern: str) -> tuple[str, bool, str]:
                 i = octal.end()
                 continue
             following = pattern[i + 1:i + 2]
+            if following == "C" and first < 0:
+                raise TextNotPortable(
+                    f"the regular expression {pattern!r} has the escape \\C, any byte to DuckDB (RE2: 'é' is two), "
+                    "an escape Java has not (Spark fails the run); it is not translated to Spark SQL: write . for any "
+                    "character, (?s). to take a line break too")
             if following and (following.isalnum() or not following.isascii()) and following not in (
                     _RE2_CLASS_ESCAPES if first >= 0 else _RE2_ESCAPES):
                 raise TextNotPortable(

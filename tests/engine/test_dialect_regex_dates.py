@@ -26,7 +26,7 @@ REFUSED = {
         "case-insensitive, and 'g' for regexp_replace); write it as an inline flag in the pattern where both "
         "engines know it ((?s) for '.' to match a line break)",
     "SELECT CAST(language AS INTEGER) FROM statuses":
-        "q: CAST of text to INT (CAST(language AS INT)) reads '1.9' as 2 and '1e3' as 1000 in DuckDB, and fails "
+        "q: CAST of text to INT (CAST(language AS INTEGER)) reads '1.9' as 2 and '1e3' as 1000 in DuckDB, and fails "
         "the run on such text in Spark; write CAST(round(CAST(x AS DOUBLE)) AS BIGINT), alike in both (exact up "
         "to 2^53)",
 }

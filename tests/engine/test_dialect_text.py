@@ -35,7 +35,7 @@ REFUSED = {
         "the groups, \\0 the match, \\\\ a backslash)",
     # was: "…, or CAST(x AS BIGINT)" too, which is refused itself (a CAST of text to an integer type)
     "SELECT TRY_CAST(language AS INTEGER) FROM statuses":
-        "q: TRY_CAST of text to INT (TRY_CAST(language AS INT)) reads '1.9' as 2 and '1e3' as 1000 in DuckDB, as "
+        "q: TRY_CAST of text to INT (TRY_CAST(language AS INTEGER)) reads '1.9' as 2 and '1e3' as 1000 in DuckDB, as "
         "NULL in Spark; write TRY_CAST(round(TRY_CAST(x AS DOUBLE)) AS BIGINT), alike in both",
     "SELECT regexp_extract(language, '[[:digit:]]+') FROM statuses":
         "q: the regular expression '[[:digit:]]+' has the POSIX class [:digit:], which DuckDB (RE2) knows and Spark "

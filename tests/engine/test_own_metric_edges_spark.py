@@ -209,9 +209,10 @@ def test_a_sum_that_overflowed_runs_again_once_summed_as_duckdb_does(tmp_path: P
 @pytest.mark.spark
 def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Path, spark) -> None:  # noqa: ANN001
     """Once its BIGINT sum overflowed, the query's sums are DuckDB's HUGEINT also where a result within 64 bits is
-    computed from a total beyond them (``sum(x) - 1000``, ``sum(x) / 2``, ``HAVING sum(x) > …``: was the cast back
-    to a BIGINT failing, refused as "wider than the 64 bits"), and a sum of a value whose type sqlglot does not know
-    (the view ``w`` here: was not widened, the same overflow) too. The same rows as DuckDB's."""
+    computed from a total beyond them (``sum(x) - 1000``, ``sum(x) / 2``, ``HAVING sum(x) > …``,
+    ``coalesce(sum(x), 0) - 1000``: was the cast back to a BIGINT failing, refused as "wider than the 64 bits"), and a
+    sum of a value whose type sqlglot does not know (the view ``w`` here: was not widened, the same overflow) too. The
+    same rows as DuckDB's."""
     import decimal
 
 
@@ -225,6 +226,9 @@ def test_a_wide_sum_computed_with_or_of_an_untyped_value_is_duckdbs(tmp_path: Pa
         # x and d untyped
         "SELECT k, sum(x) AS total, sum(DISTINCT x) AS distinct_total, sum(d) AS d_total FROM w GROUP BY k ORDER BY k",
         "SELECT k, sum(x) - 1000 AS rest, sum(x) / 4 AS quarter FROM w GROUP BY k ORDER BY k",
+        # through coalesce too (was: its sum cast back to a BIGINT inside it, refused as "wider than the 64 bits")
+        "SELECT k, coalesce(sum(CAST(x AS BIGINT)), 0) - 1000 AS rest, "
+        "ifnull(sum(CAST(x AS BIGINT)), 0) - sum(CAST(x AS BIGINT)) AS nothing FROM w GROUP BY k ORDER BY k",
     ]
     rows_sql = ", ".join(f"({x}::BIGINT, {k}, {d}::DECIMAL(18, 9))" for x, k, d in values)
     _assert_alike_on_both(spark, tmp_path, f"SELECT * FROM (VALUES {rows_sql}) AS t(x, k, d)", values,

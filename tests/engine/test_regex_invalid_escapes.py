@@ -31,3 +31,25 @@ def test_the_escapes_re2_reads_are_not_refused(pattern: str) -> None:
     duckdb.sql(sql).fetchall()  # DuckDB runs it
     check_portable(sql)
     to_spark(sql)
+
+
+ANY_BYTE = "SELECT regexp_matches(s, '^a\\C$') AS m FROM (VALUES ('ab'), ('aé')) AS v(s)"
+
+
+def test_re2s_any_byte_escape_is_refused_naming_the_any_character_dot() -> None:
+    """``\\C`` is one byte to RE2 (``'aé'`` is three), which DuckDB runs; Java has no such escape (below)."""
+    assert duckdb.sql(ANY_BYTE).fetchall() == [(True,), (False,)]
+    with pytest.raises(NotPortableError, match=(
+            r"^query: the regular expression '\^a\\\\C\$' has the escape \\C, any byte to DuckDB \(RE2: 'é' is two\), "
+            r"an escape Java has not \(Spark fails the run\); it is not translated to Spark SQL: write \. for any "
+            r"character, \(\?s\)\. to take a line break too$")):
+        check_portable(ANY_BYTE)
+
+
+@pytest.mark.spark
+def test_spark_fails_the_run_on_re2s_any_byte_escape(spark) -> None:  # noqa: ANN001
+    """What the translation wrote for ``\\C`` before it was refused: Java refuses the escape, failing the run."""
+    import sqlglot
+
+    with pytest.raises(Exception, match=r"INVALID_PARAMETER_VALUE\.PATTERN"):  # noqa: PT011 - Spark's own error
+        spark.sql(sqlglot.transpile(ANY_BYTE, read="duckdb", write="spark")[0]).collect()
