@@ -8,6 +8,10 @@ password of ``scheme://user:password@host``, the value after a credential's name
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
+Some names are judged by their value as well: after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
+(``db_pass``, ``SMTP_PASS``) a count of passes or a flag is no secret (``first_pass=2``, ``multi_pass=true``: such
+names often count passes) and anything else is; after ``PWD`` a path is the shell's working directory
+(``PWD=/home/x``: :data:`_NAMED_NOT_A_VALUE`).
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
 """
@@ -133,9 +137,11 @@ _USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[
 #: nor are a counter of tokens (``max_token``, ``num_token``) and ``FEDISCOPE_API_KEY`` (a name in fediscope's own
 #: hints and docs, ``FEDISCOPE_API_KEY=secret:ro``, whose value is a known secret anyway).
 #: ``pass`` and ``pwd`` (``pass=…`` of a form or a config file, ODBC's ``PWD=…``) are names of their own, not words a
-#: compound name ends with (``bypass``, ``first_pass`` are none); ``pwd`` also after a separator (``MYSQL_PWD``,
-#: ``db-pwd``). What they hold is no secret where it is a count of passes or the shell's working directory
-#: (:data:`_NAMED_NOT_A_VALUE`). Was: all three shown.
+#: compound name ends with after a letter (``bypass``, ``compass`` are none); both also after a separator
+#: (``MYSQL_PWD``, ``db-pwd``, ``db_pass``, ``DB_PASS``, ``smtp.pass``, Ansible's ``ansible_become_pass``). What they
+#: hold is no secret where it is a count of passes or a flag after a ``pass`` name (``first_pass=2``,
+#: ``multi_pass: true``) or the shell's working directory after ``PWD`` (:data:`_NAMED_NOT_A_VALUE`). Was: all
+#: shown, and later a name ending with ``_pass`` still shown (``db_pass=…``, ``DB_PASS=…``).
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
                     "passwd", "secret", "token", "pass", "pwd")
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
@@ -147,7 +153,7 @@ CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apik
 #: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
 _SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
                         for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
-_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9._-]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
+_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
 _CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
                     r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + "|" + _SHORT_NAME_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
@@ -161,15 +167,20 @@ _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
 #: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
-#: an environment; ODBC's ``PWD=…`` is a password), a count of passes after ``pass`` (``pass=2``, ``pass=1/3``).
-_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL), "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?")}
+#: an environment; ODBC's ``PWD=…`` is a password), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``)
+#: or a flag (``true``, ``false``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
+#: (``first_pass=2``, ``multi_pass: true``, which count or switch passes; ``db_pass=1234`` is masked).
+_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL),
+                      "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?|true|false", re.IGNORECASE)}
 
 
 def _is_named_no_value(name: str, value: str) -> bool:
     """Whether ``value``, written after the credential's name ``name``, is no secret for that name
     (:data:`_NAMED_NOT_A_VALUE`). In a query or after ``name=`` the value is taken to its first ``;``, where another
     parameter may start (``pass=1;password=…``: that one is masked on its own)."""
-    pattern = _NAMED_NOT_A_VALUE.get(name.lower())
+    lowered = name.lower()
+    word = "pass" if lowered[-5:] in ("_pass", "-pass", ".pass") else lowered
+    pattern = _NAMED_NOT_A_VALUE.get(word)
     return pattern is not None and pattern.fullmatch(value) is not None
 
 
