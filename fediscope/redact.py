@@ -11,7 +11,8 @@ not inside a longer word: :func:`mask_secrets`).
 Some names are judged by their value as well: after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
 (``db_pass``, ``SMTP_PASS``) a count of passes or a flag is no secret (``first_pass=2``, ``multi_pass=true``: such
 names often count passes) and anything else is; after ``PWD`` a path is the shell's working directory
-(``PWD=/home/x``: :data:`_NAMED_NOT_A_VALUE`).
+(``PWD=/home/x``), unless the name follows a ``;``, as in an ODBC connection string (``UID=u;PWD=/x``): a password
+(:data:`_NAMED_NOT_A_VALUE`).
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
 """
@@ -167,21 +168,35 @@ _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
 #: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
-#: an environment; ODBC's ``PWD=…`` is a password), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``)
-#: or a flag (``true``, ``false``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
-#: (``first_pass=2``, ``multi_pass: true``, which count or switch passes; ``db_pass=1234`` is masked).
+#: an environment; ODBC's ``PWD=…`` is a password, and so is one starting with ``/`` after a ``;``, inside a
+#: connection string: ``UID=u;PWD=/x``), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``) or a flag
+#: (``true``, ``false``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass`` (``first_pass=2``,
+#: ``multi_pass: true``, which count or switch passes; ``db_pass=1234`` is masked).
 _NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL),
                       "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?|true|false", re.IGNORECASE)}
 
 
-def _is_named_no_value(name: str, value: str) -> bool:
+def _is_named_no_value(name: str, value: str, after_semicolon: bool = False) -> bool:
     """Whether ``value``, written after the credential's name ``name``, is no secret for that name
     (:data:`_NAMED_NOT_A_VALUE`). In a query or after ``name=`` the value is taken to its first ``;``, where another
-    parameter may start (``pass=1;password=…``: that one is masked on its own)."""
+    parameter may start (``pass=1;password=…``: that one is masked on its own). ``after_semicolon``: the name follows
+    a ``;`` (blanks between allowed), as in an ODBC connection string, where ``PWD`` is a password whatever it holds
+    (``…;UID=u;PWD=/x``; was: shown as if it were a directory)."""
     lowered = name.lower()
     word = "pass" if lowered[-5:] in ("_pass", "-pass", ".pass") else lowered
+    if word == "pwd" and after_semicolon:
+        return False
     pattern = _NAMED_NOT_A_VALUE.get(word)
     return pattern is not None and pattern.fullmatch(value) is not None
+
+
+#: A ``;`` and blanks, ending a text: what stands before a name in a ``;``-separated list (:func:`_is_named_no_value`).
+_SEMICOLON_BEFORE_RE = re.compile(r";[ \t]*\Z")
+
+
+def _follows_semicolon(text: str, pos: int) -> bool:
+    """Whether ``text`` has a ``;`` (then blanks, or nothing) just before ``pos``."""
+    return _SEMICOLON_BEFORE_RE.search(text, max(0, pos - 20), pos) is not None
 
 
 def _names(names: Iterable[str]) -> str:
@@ -312,7 +327,8 @@ def _mask_credential_values(text: str) -> str:
         run = found.group("bare")
         value = run[:_bare_value_end(run)]
         if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE) \
-                or _is_named_no_value(found.group("name"), value.partition(";")[0]):
+                or _is_named_no_value(found.group("name"), value.partition(";")[0],
+                                      _follows_semicolon(found.string, found.start())):
             return found.group()  # no value (``password=, then``), or one that stands for it
         if run == value and _BEARER_RE.match(found.string, found.start("bare")):
             return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
@@ -472,7 +488,7 @@ def _mask_query_piece(piece: str) -> str:
     while (semicolon := piece.find(";", start)) >= 0:
         name, equals, value = piece[semicolon + 1:].partition("=")
         if equals and ";" not in name and _is_secret_param(_decoded_name(name)) \
-                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
+                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0], after_semicolon=True):
             return f"{piece[:semicolon + 1]}{name}={MASK}"
         start = semicolon + 1
     return piece
@@ -536,7 +552,7 @@ def _masked_param(found: re.Match[str]) -> str:
     name = found.group("prefix").lstrip("?&;")[:-1]
     value = found.group("value")
     head = value.partition(";")[0]
-    if not _is_named_no_value(name, head):
+    if not _is_named_no_value(name, head, found.group("prefix").startswith(";")):
         return found.group("prefix") + MASK
     return found.group("prefix") + head + found.re.sub(_masked_param, value[len(head):])
 

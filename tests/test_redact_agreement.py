@@ -28,9 +28,11 @@ from fediscope.redact import redact_text, redact_url
     ("https://h.example/p?pass=1;password=ab&pwd=/srv;MYSQL_PWD=cd",
      "https://h.example/p?pass=1;password=***&pwd=/srv;MYSQL_PWD=***"),
     ("https://h.example/p?a=1#pass=2&pwd=ab", "https://h.example/p?a=1#pass=2&pwd=***"),
-    # a name ending with _pass (a count of passes or a flag is none)
+    # a name ending with _pass (a count of passes or a flag is none); PWD after a ; (ODBC's, not a directory)
     ("https://h.example/p?db_pass=ab&first_pass=2&all_pass=true",
      "https://h.example/p?db_pass=***&first_pass=2&all_pass=true"),
+    ("https://h.example/p?a=1;PWD=/x-1&b=2", "https://h.example/p?a=1;PWD=***&b=2"),
+    ("https://h.example/p?a=1#b=2;pwd=/x-1", "https://h.example/p?a=1#b=2;pwd=***"),
 ])
 def test_redact_url_masks_a_parameter_after_a_semicolon(url: str, shown: str) -> None:
     assert redact_url(url) == shown

@@ -259,6 +259,9 @@ def test_fediscopes_own_hints_read_the_same_beside_a_masked_value(logged: Logged
      "db_pass=*** DB_PASS=*** smtp_pass: *** MYSQL_PASS *** mail.pass = '***' ansible_become_pass: ***"),
     ("{'db_pass': 'abc', \"smtp-pass\": \"abc\"} ('MYSQL_PASS', 'abc') --db-pass abc",
      "{'db_pass': '***', \"smtp-pass\": \"***\"} ('MYSQL_PASS', '***') --db-pass ***"),
+    # ODBC's PWD after a ; is a password, also one that starts with / (was: shown as a directory)
+    ("DRIVER={MariaDB};SERVER=db;UID=fed;PWD=/s3cret;DATABASE=x", "DRIVER={MariaDB};SERVER=db;UID=fed;PWD=***"),
+    ("Driver={x}; Server=db; UID=fed; PWD=/s3cret; Database=x", "Driver={x}; Server=db; UID=fed; PWD=***; Database=x"),
     # the name, blanks, the value: a command line (an option, an argv list's repr) or a compound name; was shown
     ("mysqldump --user root --password hunter2 db; run -password s3cret --client-secret 'a b' --verbose",
      "mysqldump --user root --password *** db; run -password *** --client-secret '***' --verbose"),
@@ -285,6 +288,7 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     "bypass=1 first_pass=2 compass=n",
     "first_pass=1 multi_pass: 3 two-pass=1/2 {'test_pass': 'True'} all_pass=false --first-pass 2 ('n_pass', '12')",
     "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
+    "cd /srv PWD=/srv/app make; env PWD=/tmp x",
     # a blank after a credential's name, then no value: another option, a file's option, a metavar, a placeholder,
     # prose about an option or after a name, a traceback's source line
     "--password --verbose --password-file /path --no-password mydb --ask-password host --password-stdin x",
