@@ -4,7 +4,8 @@ Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* o
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
 ``password: …``, ``{'client_secret': '…'}``, ``{"access_token": "…"}`` or a command line's ``--password …``:
-:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`), and values
+:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`; a ``.netrc`` entry's ``machine h login u password …``:
+:data:`_NETRC_ENTRY_RE`), and values
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
@@ -311,6 +312,45 @@ _PROSE_WORD_RE = re.compile(r"[A-Za-z][a-z]*")
 _CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
 
+#: An entry of a ``.netrc`` file (curl's, git's, ftp's ``~/.netrc``), on one line or several: ``machine <host>`` (or
+#: ``default``), then keyword and value pairs separated by blanks (``login u password hunter2``), a ``login`` among
+#: them, the entry starting a line (after blanks) or a quoted string (``echo 'machine h login u password p'``). The
+#: value after ``password`` (or ``passwd``) there is a password, a plain word before a blank as it is: prose writes
+#: such a word too ("the password is required", "password hunter"), so only a whole entry counts. A value (a host, a
+#: login) that ends with ``, ; :`` ends a clause of prose, not a token of a ``.netrc``: "machine web1 login failed,
+#: password expired" stays. Keywords in lower case, as ``.netrc`` writes them. Was: shown.
+_NETRC_TOKEN = r"(?:\"[^\"\n]*+\"|(?>\S+)(?<![,;:]))"
+_NETRC_ENTRY_RE = re.compile(r"(?<![^\s'\"])(?:machine\s+" + _NETRC_TOKEN + r"|default)"
+                             r"(?P<pairs>(?:\s+(?:login|account|port|password|passwd)\s+" + _NETRC_TOKEN + r")++)")
+_NETRC_PAIR_RE = re.compile(r"(?P<prefix>\s+(?P<key>login|account|port|password|passwd)\s+)(?P<value>"
+                            + _NETRC_TOKEN + ")")
+
+
+def _mask_netrc_passwords(text: str) -> str:
+    """``text`` with the password of each ``.netrc`` entry (:data:`_NETRC_ENTRY_RE`) masked, unless it stands for one
+    (``$PASSWORD``, ``<password>``: :data:`_NOT_A_VALUE_RE`); an entry without ``login`` as it is."""
+
+    def entry(found: re.Match[str]) -> str:
+        pairs = found.group("pairs")
+        before = text[text.rfind("\n", 0, found.start()) + 1:found.start()].rstrip(" \t")  # on its line
+        if before and before[-1] not in "'\"" \
+                or not any(p.group("key") == "login" for p in _NETRC_PAIR_RE.finditer(pairs)):
+            return found.group()
+        closing = before[-1:]  # a quoted entry's closing quote is no part of a value
+
+        def pair(item: re.Match[str]) -> str:
+            value = item.group("value")
+            if item.group("key") not in ("password", "passwd") or _NOT_A_VALUE_RE.fullmatch(value.strip('"')):
+                return item.group()
+            if value.startswith('"') and value.endswith('"') and len(value) > 1:
+                return item.group("prefix") + '"' + MASK + '"'
+            return item.group("prefix") + MASK + (closing if closing and value.endswith(closing) else "")
+
+        return found.string[found.start():found.start("pairs")] + _NETRC_PAIR_RE.sub(pair, pairs)
+
+    return _NETRC_ENTRY_RE.sub(entry, text) if "machine" in text or "default" in text else text
+
+
 def _mask_credential_values(text: str) -> str:
     """Mask the value written after a credential's name (:data:`CREDENTIAL_NAMES`), unless it is none
     (:data:`_NOT_A_VALUE_RE`: ``FEDISCOPE_…=$(…)``, ``<key>``, ``…``)."""
@@ -341,7 +381,8 @@ def _mask_credential_values(text: str) -> str:
         return found.string[found.start():found.start("quoted")] + MASK if found.group("quoted") is not None \
             else found.group("prefix") + MASK
 
-    return _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+    text = _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+    return _mask_netrc_passwords(text) if "login" in text and "passw" in text else text
 
 
 def _is_spaced_value(found: re.Match[str], value: str) -> bool:

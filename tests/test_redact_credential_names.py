@@ -262,6 +262,12 @@ def test_fediscopes_own_hints_read_the_same_beside_a_masked_value(logged: Logged
     # ODBC's PWD after a ; is a password, also one that starts with / (was: shown as a directory)
     ("DRIVER={MariaDB};SERVER=db;UID=fed;PWD=/s3cret;DATABASE=x", "DRIVER={MariaDB};SERVER=db;UID=fed;PWD=***"),
     ("Driver={x}; Server=db; UID=fed; PWD=/s3cret; Database=x", "Driver={x}; Server=db; UID=fed; PWD=***; Database=x"),
+    # a .netrc entry, on one line or several, quoted by a shell's trace (was: shown)
+    ("machine h.example login alice password hunter2", "machine h.example login alice password ***"),
+    ("machine a.example\n  login alice@x.org\n  password s3-cr3t\nmachine b login u passwd pw port 21",
+     "machine a.example\n  login alice@x.org\n  password ***\nmachine b login u passwd *** port 21"),
+    ("default password \"a b\" login anonymous", "default password \"***\" login anonymous"),
+    ("+ echo 'machine h login u password p1' > ~/.netrc", "+ echo 'machine h login u password ***' > ~/.netrc"),
     # the name, blanks, the value: a command line (an option, an argv list's repr) or a compound name; was shown
     ("mysqldump --user root --password hunter2 db; run -password s3cret --client-secret 'a b' --verbose",
      "mysqldump --user root --password *** db; run -password *** --client-secret '***' --verbose"),
@@ -289,6 +295,10 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     "first_pass=1 multi_pass: 3 two-pass=1/2 {'test_pass': 'True'} all_pass=false --first-pass 2 ('n_pass', '12')",
     "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
     "cd /srv PWD=/srv/app make; env PWD=/tmp x",
+    # .netrc's words in prose, and an entry that is none (no login; a clause of prose; not at a line's start)
+    "the password is required; password hunter; login alice password reset", "machine h password hunter2 # login: key",
+    "machine web1 login failed, password expired", "see machine h login u password p3",
+    "the machine h.example login page password field", "machine h login u password $PASSWORD",
     # a blank after a credential's name, then no value: another option, a file's option, a metavar, a placeholder,
     # prose about an option or after a name, a traceback's source line
     "--password --verbose --password-file /path --no-password mydb --ask-password host --password-stdin x",
