@@ -5,7 +5,8 @@ they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=�
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
 ``password: …``, ``{'client_secret': '…'}``, ``{"access_token": "…"}`` or a command line's ``--password …``:
 :data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`; a ``.netrc`` entry's ``machine h login u password …``:
-:data:`_NETRC_ENTRY_RE`), and values
+:data:`_NETRC_ENTRY_RE`; a secret parameter of a URL encoded inside another's, ``?next=…%3Ftoken%3D…``:
+:data:`_NESTED_PARAM_RE`), and values
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
@@ -244,6 +245,48 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
         return text
     return pattern.sub(lambda m: m.group("prefix") + MASK if _is_secret_param(_decoded_name(m.group("name")))
                        else m.group(), text)
+
+
+#: A parameter of a URL percent-encoded inside another URL's parameter (an OAuth ``redirect_uri=``, a login's
+#: ``next=``: ``?next=https%3A%2F%2Fh%2Fcb%3Faccess_token%3Dabc``), once or more (``%253D``: encoded twice): a
+#: separator (``?``, ``&``, ``;`` or ``#`` encoded, or the outer parameter's own ``=``), a name without an encoded
+#: separator in it, and an ``=`` encoded as many times as that separator (``depth``: the ``25`` of each ``%25``).
+#: Its value runs to an ``&`` of its depth or a shallower one, whitespace or a quote (:func:`_nested_value_end`);
+#: masked where its name is a secret parameter's (:func:`_is_secret_param`), in :func:`redact_url`'s query and
+#: fragment and in free text alike. Was: shown whole, its ``=`` being ``%3D``.
+_NESTED_PARAM_RE = re.compile(
+    r"(?:(?P<eq>=)|%(?P<depth>(?:25)*)(?:3F|26|3B|23))"
+    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})+)%(?(eq)|(?P=depth))3D", re.IGNORECASE)
+#: Whether a text may hold such a parameter: an encoded ``=`` (a quick search first).
+_NESTED_EQUALS_RE = re.compile(r"%(?:25)*3D", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=8)
+def _nested_value_end(depth: int) -> re.Pattern[str]:
+    """Where the value of a parameter encoded ``depth`` times past its first encoding ends: at an ``&`` encoded as
+    many times or fewer (a deeper one is inside the value), whitespace or a quote."""
+    return re.compile(r"[&\s'\"]|%(?:25){0," + str(depth) + "}26", re.IGNORECASE)
+
+
+def _mask_nested_params(text: str) -> str:
+    """``text`` with the value of each secret parameter of a URL encoded inside another's (:data:`_NESTED_PARAM_RE`)
+    masked, unless it is no secret for its name (:func:`_is_named_no_value`: ``pass%3D2``)."""
+    if _NESTED_EQUALS_RE.search(text) is None:
+        return text
+    pieces: list[str] = []
+    pos = 0
+    while (found := _NESTED_PARAM_RE.search(text, pos)) is not None:
+        depth = len(found.group("depth") or "") // 2
+        end_found = _nested_value_end(depth).search(text, found.end())
+        end = end_found.start() if end_found else len(text)
+        name = _decoded_name(found.group("name"))
+        value = _decoded_name(text[found.end():end]).partition(";")[0]
+        if end > found.end() and _is_secret_param(name) and not _is_named_no_value(name, value):
+            pieces.append(text[pos:found.end()] + MASK)
+        else:
+            pieces.append(text[pos:end])
+        pos = end
+    return "".join(pieces) + text[pos:]
 
 
 #: How many times a parameter's name is percent-decoded at most (:func:`_decoded_name`).
@@ -496,10 +539,12 @@ def redact_url(url: str) -> str:
         query, fragment = f"{query}#{fragment}", ""
     if query:
         query = _mask_query(query)
+        if "%" in query:
+            query = _mask_nested_params(query)
     if fragment:
         fragment = _FRAGMENT_PARAM_RE.sub(_masked_param, fragment)
         if "%" in fragment:
-            fragment = _mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE)
+            fragment = _mask_nested_params(_mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE))
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
     if netloc != parts.netloc:  # a host is there, so urlunsplit writes the ``//`` before it
@@ -583,7 +628,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     text = _mask_credential_values(text)
     text = _BEARER_RE.sub(_mask_bearer, text)
     text = _PARAM_RE.sub(_masked_param, text)
-    return _mask_encoded_names(text) if "%" in text else text
+    return _mask_nested_params(_mask_encoded_names(text)) if "%" in text else text
 
 
 def _masked_param(found: re.Match[str]) -> str:
