@@ -256,9 +256,11 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
 #: fragment and in free text alike. Was: shown whole, its ``=`` being ``%3D``.
 _NESTED_PARAM_RE = re.compile(
     r"(?:(?P<eq>=)|%(?P<depth>(?:25)*)(?:3F|26|3B|23))"
-    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})+)%(?(eq)|(?P=depth))3D", re.IGNORECASE)
-#: Whether a text may hold such a parameter: an encoded ``=`` (a quick search first).
+    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})+)%(?(eq)|(?P=depth))3D\Z", re.IGNORECASE)
+#: An encoded ``=``: where such a parameter's name ends. Each is found first (a search for a ``%``: fast), then its
+#: name and separator just before it (in :data:`_NESTED_NAME_REACH` characters at most).
 _NESTED_EQUALS_RE = re.compile(r"%(?:25)*3D", re.IGNORECASE)
+_NESTED_NAME_REACH = 256
 
 
 @functools.lru_cache(maxsize=8)
@@ -270,12 +272,16 @@ def _nested_value_end(depth: int) -> re.Pattern[str]:
 
 def _mask_nested_params(text: str) -> str:
     """``text`` with the value of each secret parameter of a URL encoded inside another's (:data:`_NESTED_PARAM_RE`)
-    masked, unless it is no secret for its name (:func:`_is_named_no_value`: ``pass%3D2``)."""
-    if _NESTED_EQUALS_RE.search(text) is None:
-        return text
+    masked, unless it is no secret for its name (:func:`_is_named_no_value`: ``pass%3D2``). The value of a parameter
+    that is no secret is looked into: it may be a URL encoded once more (``next%3Dhttps%253A…%253Ftoken%253D…``)."""
     pieces: list[str] = []
     pos = 0
-    while (found := _NESTED_PARAM_RE.search(text, pos)) is not None:
+    for equals in _NESTED_EQUALS_RE.finditer(text):
+        if equals.start() < pos:  # inside a value masked already
+            continue
+        found = _NESTED_PARAM_RE.search(text, max(pos, equals.start() - _NESTED_NAME_REACH), equals.end())
+        if found is None:
+            continue
         depth = len(found.group("depth") or "") // 2
         end_found = _nested_value_end(depth).search(text, found.end())
         end = end_found.start() if end_found else len(text)
@@ -283,9 +289,7 @@ def _mask_nested_params(text: str) -> str:
         value = _decoded_name(text[found.end():end]).partition(";")[0]
         if end > found.end() and _is_secret_param(name) and not _is_named_no_value(name, value):
             pieces.append(text[pos:found.end()] + MASK)
-        else:
-            pieces.append(text[pos:end])
-        pos = end
+            pos = end
     return "".join(pieces) + text[pos:]
 
 

@@ -64,6 +64,9 @@ def test_a_query_without_a_secret_stays_as_written(url: str) -> None:
      "GET https://a.example/login?next=https%3A%2F%2Fh%2Fcb%3Fa%3D1%26token%3D***%26d%3D2&x=1 ok"),
     ("https://a.example/o?redirect_uri=https%253A%252F%252Fh%252Fcb%253Fx%253D1%2526api_key%253Dk-1%2526y%253D2&z=1",
      "https://a.example/o?redirect_uri=https%253A%252F%252Fh%252Fcb%253Fx%253D1%2526api_key%253D***%2526y%253D2&z=1"),
+    # a URL inside one inside another: the outer one's value is looked into
+    ("https://a.example/login?next=%2Foauth%3Fnext%3Dhttps%253A%252F%252Fh%252Fcb%253Ftoken%253Dk-1%26b%3D1",
+     "https://a.example/login?next=%2Foauth%3Fnext%3Dhttps%253A%252F%252Fh%252Fcb%253Ftoken%253D***%26b%3D1"),
     ("https://a.example/o#next=https%3A%2F%2Fh%2Fcb%23access_token%3Dtk-1%26token_type%3Dbearer&x=1",
      "https://a.example/o#next=https%3A%2F%2Fh%2Fcb%23access_token%3D***%26token_type%3Dbearer&x=1"),
     ("redirect_uri=https%3A%2F%2Fh%2Fcb%3Fflag%26db_pass%3Dpw-1&state=s q=password%3dpw-2",
