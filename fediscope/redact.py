@@ -367,7 +367,7 @@ _CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 #: login) that ends with ``, ; :`` ends a clause of prose, not a token of a ``.netrc``: "machine web1 login failed,
 #: password expired" stays. Keywords in lower case, as ``.netrc`` writes them. Was: shown.
 _NETRC_TOKEN = r"(?:\"[^\"\n]*+\"|(?>\S+)(?<![,;:]))"
-_NETRC_ENTRY_RE = re.compile(r"(?<![^\s'\"])(?:machine\s+" + _NETRC_TOKEN + r"|default)"
+_NETRC_ENTRY_RE = re.compile(r"(?:m(?<![^\s'\"]m)achine\s+" + _NETRC_TOKEN + r"|d(?<![^\s'\"]d)efault)"
                              r"(?P<pairs>(?:\s+(?:login|account|port|password|passwd)\s+" + _NETRC_TOKEN + r")++)")
 _NETRC_PAIR_RE = re.compile(r"(?P<prefix>\s+(?P<key>login|account|port|password|passwd)\s+)(?P<value>"
                             + _NETRC_TOKEN + ")")
