@@ -11,10 +11,10 @@ that are *known* secrets (from the active settings) are masked verbatim (a short
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
 Some names are judged by their value as well: after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
-(``db_pass``, ``SMTP_PASS``) a count of passes or a flag is no secret (``first_pass=2``, ``multi_pass=true``: such
-names often count passes) and anything else is; after ``PWD`` a path is the shell's working directory
-(``PWD=/home/x``), unless the name follows a ``;``, as in an ODBC connection string (``UID=u;PWD=/x``): a password
-(:data:`_NAMED_NOT_A_VALUE`).
+(``db_pass``, ``SMTP_PASS``) a count of passes, a flag or a duration is no secret (``first_pass=2``,
+``multi_pass=true``, ``second_pass 3.1s``: such names often count or time passes) and anything else is; after
+``PWD`` a path is the shell's working directory (``PWD=/home/x``), unless the name follows a ``;``, as in an ODBC
+connection string (``UID=u;PWD=/x``): a password (:data:`_NAMED_NOT_A_VALUE`).
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
 """
@@ -171,11 +171,13 @@ _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
 #: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
 #: an environment; ODBC's ``PWD=…`` is a password, and so is one starting with ``/`` after a ``;``, inside a
-#: connection string: ``UID=u;PWD=/x``), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``) or a flag
-#: (``true``, ``false``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass`` (``first_pass=2``,
-#: ``multi_pass: true``, which count or switch passes; ``db_pass=1234`` is masked).
+#: connection string: ``UID=u;PWD=/x``), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``), a flag
+#: (``true``, ``false``) or a pass's duration or share (a number with a decimal part or a unit: ``12.5``, ``3.1s``,
+#: ``120ms``, ``50%``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass`` (``first_pass=2``,
+#: ``multi_pass: true``, ``second_pass 3.1s``: such names count, switch or time passes; ``db_pass=1234`` is masked).
 _NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL),
-                      "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?|true|false", re.IGNORECASE)}
+                      "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?|true|false|\d{1,6}(?:\.\d{1,6})?(?:[nuµm]?s|min|h|%)"
+                                         r"|\d{1,6}\.\d{1,6}", re.IGNORECASE)}
 
 
 def _is_named_no_value(name: str, value: str, after_semicolon: bool = False) -> bool:

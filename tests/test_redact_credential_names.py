@@ -293,6 +293,7 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     "pass=1 of 3", "pass=2/3 done", "the pass was closed", "first pass: done, second pass: 1200 rows",
     "bypass=1 first_pass=2 compass=n",
     "first_pass=1 multi_pass: 3 two-pass=1/2 {'test_pass': 'True'} all_pass=false --first-pass 2 ('n_pass', '12')",
+    "timings: first_pass 12.5s second_pass=3.1s third_pass: 120ms sort_pass 0.25 merge_pass=50% in 2 passes",
     "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
     "cd /srv PWD=/srv/app make; env PWD=/tmp x",
     # .netrc's words in prose, and an entry that is none (no login; a clause of prose; not at a line's start)
