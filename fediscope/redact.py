@@ -258,7 +258,7 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
 #: fragment and in free text alike. Was: shown whole, its ``=`` being ``%3D``.
 _NESTED_PARAM_RE = re.compile(
     r"(?:(?P<eq>=)|%(?P<depth>(?:25)*)(?:3F|26|3B|23))"
-    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})+)%(?(eq)|(?P=depth))3D\Z", re.IGNORECASE)
+    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})++)%(?(eq)|(?P=depth))3D\Z", re.IGNORECASE)
 #: An encoded ``=``: where such a parameter's name ends. Each is found first (a search for a ``%``: fast), then its
 #: name and separator just before it (in :data:`_NESTED_NAME_REACH` characters at most).
 _NESTED_EQUALS_RE = re.compile(r"%(?:25)*3D", re.IGNORECASE)
@@ -281,15 +281,14 @@ def _mask_nested_params(text: str) -> str:
     for equals in _NESTED_EQUALS_RE.finditer(text):
         if equals.start() < pos:  # inside a value masked already
             continue
-        found = _NESTED_PARAM_RE.search(text, max(pos, equals.start() - _NESTED_NAME_REACH), equals.end())
-        if found is None:
+        start = max(pos, equals.start() - _NESTED_NAME_REACH)
+        start = max(start, text.rfind("=", start, equals.start()))  # no name holds an =: none starts before it
+        found = _NESTED_PARAM_RE.search(text, start, equals.end())
+        if found is None or not _is_secret_param(name := _decoded_name(found.group("name"))):
             continue
-        depth = len(found.group("depth") or "") // 2
-        end_found = _nested_value_end(depth).search(text, found.end())
+        end_found = _nested_value_end(len(found.group("depth") or "") // 2).search(text, found.end())
         end = end_found.start() if end_found else len(text)
-        name = _decoded_name(found.group("name"))
-        value = _decoded_name(text[found.end():end]).partition(";")[0]
-        if end > found.end() and _is_secret_param(name) and not _is_named_no_value(name, value):
+        if end > found.end() and not _is_named_no_value(name, _decoded_name(text[found.end():end]).partition(";")[0]):
             pieces.append(text[pos:found.end()] + MASK)
             pos = end
     return "".join(pieces) + text[pos:]
