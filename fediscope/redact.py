@@ -4,10 +4,17 @@ Two layers, after dlt's ``rest_client/redaction.py``: values that are *shapes* o
 they appear (``Authorization: Bearer …``, ``X-API-Key: …``, ``access_token=…`` in a query string, the
 password of ``scheme://user:password@host``, the value after a credential's name in ``access_token=…``,
 ``password: …``, ``{'client_secret': '…'}``, ``{"access_token": "…"}`` or a command line's ``--password …``:
-:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`), and values
+:data:`CREDENTIAL_NAMES`, :data:`_SPACED_NAME_RE`; a ``.netrc`` entry's ``machine h login u password …``:
+:data:`_NETRC_ENTRY_RE`; a secret parameter of a URL encoded inside another's, ``?next=…%3Ftoken%3D…``:
+:data:`_NESTED_PARAM_RE`), and values
 that are *known* secrets (from the active settings) are masked verbatim (a short one only where it stands alone,
 not inside a longer word: :func:`mask_secrets`).
 :class:`RedactingFilter` applies both to every log record a handler emits, including the text of tracebacks.
+Some names are judged by their value as well: after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass``
+(``db_pass``, ``SMTP_PASS``) a count of passes, a flag or a duration is no secret (``first_pass=2``,
+``multi_pass=true``, ``second_pass 3.1s``: such names often count or time passes) and anything else is; after
+``PWD`` a path is the shell's working directory (``PWD=/home/x``), unless the name follows a ``;``, as in an ODBC
+connection string (``UID=u;PWD=/x``): a password (:data:`_NAMED_NOT_A_VALUE`).
 Mastodon.py's own debug output prints request headers, bearer token included: never enable it; this filter is
 the second line of defence, not the first.
 """
@@ -133,9 +140,11 @@ _USERINFO_RE = re.compile(r"^(?P<prefix>[\x00-\x20]*[a-zA-Z][a-zA-Z0-9+.\-]*://[
 #: nor are a counter of tokens (``max_token``, ``num_token``) and ``FEDISCOPE_API_KEY`` (a name in fediscope's own
 #: hints and docs, ``FEDISCOPE_API_KEY=secret:ro``, whose value is a known secret anyway).
 #: ``pass`` and ``pwd`` (``pass=…`` of a form or a config file, ODBC's ``PWD=…``) are names of their own, not words a
-#: compound name ends with (``bypass``, ``first_pass`` are none); ``pwd`` also after a separator (``MYSQL_PWD``,
-#: ``db-pwd``). What they hold is no secret where it is a count of passes or the shell's working directory
-#: (:data:`_NAMED_NOT_A_VALUE`). Was: all three shown.
+#: compound name ends with after a letter (``bypass``, ``compass`` are none); both also after a separator
+#: (``MYSQL_PWD``, ``db-pwd``, ``db_pass``, ``DB_PASS``, ``smtp.pass``, Ansible's ``ansible_become_pass``). What they
+#: hold is no secret where it is a count of passes or a flag after a ``pass`` name (``first_pass=2``,
+#: ``multi_pass: true``) or the shell's working directory after ``PWD`` (:data:`_NAMED_NOT_A_VALUE`). Was: all
+#: shown, and later a name ending with ``_pass`` still shown (``db_pass=…``, ``DB_PASS=…``).
 CREDENTIAL_NAMES = ("access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey", "password",
                     "passwd", "secret", "token", "pass", "pwd")
 #: The words a compound credential's name ends with (``_`` or ``-`` inside them optional: ``apiKey``, ``api-key``).
@@ -147,7 +156,7 @@ CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "token", "api_key", "apik
 #: (possessive: a name is followed by ``=``, ``:`` or a quote), then its end is looked at: one search per word.
 _SUFFIX_ENDS = "|".join(f"(?<={variant})" for word in CREDENTIAL_SUFFIXES
                         for variant in dict.fromkeys([word, word.replace("_", "-"), word.replace("_", "")]))
-_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9._-]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
+_SHORT_NAME_ENDS = r"(?<=pass)(?<![A-Za-z0-9]pass)|(?<=pwd)(?<![A-Za-z0-9]pwd)"
 _CREDENTIAL_NAME = (r"(?!fediscope_)(?!(?:max|min|num|total|n)[_-]?token(?![\w.-]))"
                     r"[A-Za-z0-9][A-Za-z0-9._-]*+(?:" + _SUFFIX_ENDS + "|" + _SHORT_NAME_ENDS + ")")
 #: Of those, the plain words prose puts before a colon (doctor's "set an access token: FEDISCOPE_TOKEN_…=… or
@@ -161,16 +170,37 @@ _NOT_A_VALUE_RE = re.compile(r"\$[({].*|\$[A-Z_][A-Z0-9_]*|" + _PLACEHOLDERS + r
 #: MariaDB's "Access denied for user 'u'@'h' (using password: YES)": whether a password was sent, not which.
 _COLON_NOT_A_VALUE = frozenset({"YES", "NO"})
 #: What is no secret after one name: the shell's working directory after ``PWD`` (``PWD=/home/alice`` in a dump of
-#: an environment; ODBC's ``PWD=…`` is a password), a count of passes after ``pass`` (``pass=2``, ``pass=1/3``).
-_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL), "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?")}
+#: an environment; ODBC's ``PWD=…`` is a password, and so is one starting with ``/`` after a ``;``, inside a
+#: connection string: ``UID=u;PWD=/x``), a count of passes (up to 3 digits: ``pass=2``, ``pass=1/3``), a flag
+#: (``true``, ``false``) or a pass's duration or share (a number with a decimal part or a unit: ``12.5``, ``3.1s``,
+#: ``120ms``, ``50%``) after ``pass`` or a name ending with ``_pass``, ``-pass`` or ``.pass`` (``first_pass=2``,
+#: ``multi_pass: true``, ``second_pass 3.1s``: such names count, switch or time passes; ``db_pass=1234`` is masked).
+_NAMED_NOT_A_VALUE = {"pwd": re.compile(r"/.*", re.DOTALL),
+                      "pass": re.compile(r"\d{1,3}(?:/\d{1,3})?|true|false|\d{1,6}(?:\.\d{1,6})?(?:[nuµm]?s|min|h|%)"
+                                         r"|\d{1,6}\.\d{1,6}", re.IGNORECASE)}
 
 
-def _is_named_no_value(name: str, value: str) -> bool:
+def _is_named_no_value(name: str, value: str, after_semicolon: bool = False) -> bool:
     """Whether ``value``, written after the credential's name ``name``, is no secret for that name
     (:data:`_NAMED_NOT_A_VALUE`). In a query or after ``name=`` the value is taken to its first ``;``, where another
-    parameter may start (``pass=1;password=…``: that one is masked on its own)."""
-    pattern = _NAMED_NOT_A_VALUE.get(name.lower())
+    parameter may start (``pass=1;password=…``: that one is masked on its own). ``after_semicolon``: the name follows
+    a ``;`` (blanks between allowed), as in an ODBC connection string, where ``PWD`` is a password whatever it holds
+    (``…;UID=u;PWD=/x``; was: shown as if it were a directory)."""
+    lowered = name.lower()
+    word = "pass" if lowered[-5:] in ("_pass", "-pass", ".pass") else lowered
+    if word == "pwd" and after_semicolon:
+        return False
+    pattern = _NAMED_NOT_A_VALUE.get(word)
     return pattern is not None and pattern.fullmatch(value) is not None
+
+
+#: A ``;`` and blanks, ending a text: what stands before a name in a ``;``-separated list (:func:`_is_named_no_value`).
+_SEMICOLON_BEFORE_RE = re.compile(r";[ \t]*\Z")
+
+
+def _follows_semicolon(text: str, pos: int) -> bool:
+    """Whether ``text`` has a ``;`` (then blanks, or nothing) just before ``pos``."""
+    return _SEMICOLON_BEFORE_RE.search(text, max(0, pos - 20), pos) is not None
 
 
 def _names(names: Iterable[str]) -> str:
@@ -217,6 +247,51 @@ def _mask_encoded_names(text: str, pattern: re.Pattern[str] = _ENCODED_PARAM_RE)
         return text
     return pattern.sub(lambda m: m.group("prefix") + MASK if _is_secret_param(_decoded_name(m.group("name")))
                        else m.group(), text)
+
+
+#: A parameter of a URL percent-encoded inside another URL's parameter (an OAuth ``redirect_uri=``, a login's
+#: ``next=``: ``?next=https%3A%2F%2Fh%2Fcb%3Faccess_token%3Dabc``), once or more (``%253D``: encoded twice): a
+#: separator (``?``, ``&``, ``;`` or ``#`` encoded, or the outer parameter's own ``=``), a name without an encoded
+#: separator in it, and an ``=`` encoded as many times as that separator (``depth``: the ``25`` of each ``%25``).
+#: Its value runs to an ``&`` of its depth or a shallower one, whitespace or a quote (:func:`_nested_value_end`);
+#: masked where its name is a secret parameter's (:func:`_is_secret_param`), in :func:`redact_url`'s query and
+#: fragment and in free text alike. Was: shown whole, its ``=`` being ``%3D``.
+_NESTED_PARAM_RE = re.compile(
+    r"(?:(?P<eq>=)|%(?P<depth>(?:25)*)(?:3F|26|3B|23))"
+    r"(?P<name>(?:[\w.~+-]|%(?!(?:25)*(?:26|3D|3F|3B|23))[0-9A-Fa-f]{2})++)%(?(eq)|(?P=depth))3D\Z", re.IGNORECASE)
+#: An encoded ``=``: where such a parameter's name ends. Each is found first (a search for a ``%``: fast), then its
+#: name and separator just before it (in :data:`_NESTED_NAME_REACH` characters at most).
+_NESTED_EQUALS_RE = re.compile(r"%(?:25)*3D", re.IGNORECASE)
+_NESTED_NAME_REACH = 256
+
+
+@functools.lru_cache(maxsize=8)
+def _nested_value_end(depth: int) -> re.Pattern[str]:
+    """Where the value of a parameter encoded ``depth`` times past its first encoding ends: at an ``&`` encoded as
+    many times or fewer (a deeper one is inside the value), whitespace or a quote."""
+    return re.compile(r"[&\s'\"]|%(?:25){0," + str(depth) + "}26", re.IGNORECASE)
+
+
+def _mask_nested_params(text: str) -> str:
+    """``text`` with the value of each secret parameter of a URL encoded inside another's (:data:`_NESTED_PARAM_RE`)
+    masked, unless it is no secret for its name (:func:`_is_named_no_value`: ``pass%3D2``). The value of a parameter
+    that is no secret is looked into: it may be a URL encoded once more (``next%3Dhttps%253A…%253Ftoken%253D…``)."""
+    pieces: list[str] = []
+    pos = 0
+    for equals in _NESTED_EQUALS_RE.finditer(text):
+        if equals.start() < pos:  # inside a value masked already
+            continue
+        start = max(pos, equals.start() - _NESTED_NAME_REACH)
+        start = max(start, text.rfind("=", start, equals.start()))  # no name holds an =: none starts before it
+        found = _NESTED_PARAM_RE.search(text, start, equals.end())
+        if found is None or not _is_secret_param(name := _decoded_name(found.group("name"))):
+            continue
+        end_found = _nested_value_end(len(found.group("depth") or "") // 2).search(text, found.end())
+        end = end_found.start() if end_found else len(text)
+        if end > found.end() and not _is_named_no_value(name, _decoded_name(text[found.end():end]).partition(";")[0]):
+            pieces.append(text[pos:found.end()] + MASK)
+            pos = end
+    return "".join(pieces) + text[pos:]
 
 
 #: How many times a parameter's name is percent-decoded at most (:func:`_decoded_name`).
@@ -285,6 +360,45 @@ _PROSE_WORD_RE = re.compile(r"[A-Za-z][a-z]*")
 _CREDENTIAL_KEY_RE = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
 
 
+#: An entry of a ``.netrc`` file (curl's, git's, ftp's ``~/.netrc``), on one line or several: ``machine <host>`` (or
+#: ``default``), then keyword and value pairs separated by blanks (``login u password hunter2``), a ``login`` among
+#: them, the entry starting a line (after blanks) or a quoted string (``echo 'machine h login u password p'``). The
+#: value after ``password`` (or ``passwd``) there is a password, a plain word before a blank as it is: prose writes
+#: such a word too ("the password is required", "password hunter"), so only a whole entry counts. A value (a host, a
+#: login) that ends with ``, ; :`` ends a clause of prose, not a token of a ``.netrc``: "machine web1 login failed,
+#: password expired" stays. Keywords in lower case, as ``.netrc`` writes them. Was: shown.
+_NETRC_TOKEN = r"(?:\"[^\"\n]*+\"|(?>\S+)(?<![,;:]))"
+_NETRC_ENTRY_RE = re.compile(r"(?:m(?<![^\s'\"]m)achine\s+" + _NETRC_TOKEN + r"|d(?<![^\s'\"]d)efault)"
+                             r"(?P<pairs>(?:\s+(?:login|account|port|password|passwd)\s+" + _NETRC_TOKEN + r")++)")
+_NETRC_PAIR_RE = re.compile(r"(?P<prefix>\s+(?P<key>login|account|port|password|passwd)\s+)(?P<value>"
+                            + _NETRC_TOKEN + ")")
+
+
+def _mask_netrc_passwords(text: str) -> str:
+    """``text`` with the password of each ``.netrc`` entry (:data:`_NETRC_ENTRY_RE`) masked, unless it stands for one
+    (``$PASSWORD``, ``<password>``: :data:`_NOT_A_VALUE_RE`); an entry without ``login`` as it is."""
+
+    def entry(found: re.Match[str]) -> str:
+        pairs = found.group("pairs")
+        before = text[text.rfind("\n", 0, found.start()) + 1:found.start()].rstrip(" \t")  # on its line
+        if before and before[-1] not in "'\"" \
+                or not any(p.group("key") == "login" for p in _NETRC_PAIR_RE.finditer(pairs)):
+            return found.group()
+        closing = before[-1:]  # a quoted entry's closing quote is no part of a value
+
+        def pair(item: re.Match[str]) -> str:
+            value = item.group("value")
+            if item.group("key") not in ("password", "passwd") or _NOT_A_VALUE_RE.fullmatch(value.strip('"')):
+                return item.group()
+            if value.startswith('"') and value.endswith('"') and len(value) > 1:
+                return item.group("prefix") + '"' + MASK + '"'
+            return item.group("prefix") + MASK + (closing if closing and value.endswith(closing) else "")
+
+        return found.string[found.start():found.start("pairs")] + _NETRC_PAIR_RE.sub(pair, pairs)
+
+    return _NETRC_ENTRY_RE.sub(entry, text) if "machine" in text or "default" in text else text
+
+
 def _mask_credential_values(text: str) -> str:
     """Mask the value written after a credential's name (:data:`CREDENTIAL_NAMES`), unless it is none
     (:data:`_NOT_A_VALUE_RE`: ``FEDISCOPE_…=$(…)``, ``<key>``, ``…``)."""
@@ -301,7 +415,8 @@ def _mask_credential_values(text: str) -> str:
         run = found.group("bare")
         value = run[:_bare_value_end(run)]
         if not value or _NOT_A_VALUE_RE.fullmatch(value) or (found.group("colon") and value in _COLON_NOT_A_VALUE) \
-                or _is_named_no_value(found.group("name"), value.partition(";")[0]):
+                or _is_named_no_value(found.group("name"), value.partition(";")[0],
+                                      _follows_semicolon(found.string, found.start())):
             return found.group()  # no value (``password=, then``), or one that stands for it
         if run == value and _BEARER_RE.match(found.string, found.start("bare")):
             return found.group()  # ``X-Token=Bearer <token>``: the token is masked after its scheme (was: shown)
@@ -314,7 +429,8 @@ def _mask_credential_values(text: str) -> str:
         return found.string[found.start():found.start("quoted")] + MASK if found.group("quoted") is not None \
             else found.group("prefix") + MASK
 
-    return _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+    text = _SPACED_NAME_RE.sub(spaced, _BARE_NAME_RE.sub(bare, _QUOTED_NAME_RE.sub(quoted, text)))
+    return _mask_netrc_passwords(text) if "login" in text and "passw" in text else text
 
 
 def _is_spaced_value(found: re.Match[str], value: str) -> bool:
@@ -428,10 +544,12 @@ def redact_url(url: str) -> str:
         query, fragment = f"{query}#{fragment}", ""
     if query:
         query = _mask_query(query)
+        if "%" in query:
+            query = _mask_nested_params(query)
     if fragment:
         fragment = _FRAGMENT_PARAM_RE.sub(_masked_param, fragment)
         if "%" in fragment:
-            fragment = _mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE)
+            fragment = _mask_nested_params(_mask_encoded_names(fragment, _ENCODED_FRAGMENT_PARAM_RE))
     if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
         return url
     if netloc != parts.netloc:  # a host is there, so urlunsplit writes the ``//`` before it
@@ -461,7 +579,7 @@ def _mask_query_piece(piece: str) -> str:
     while (semicolon := piece.find(";", start)) >= 0:
         name, equals, value = piece[semicolon + 1:].partition("=")
         if equals and ";" not in name and _is_secret_param(_decoded_name(name)) \
-                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
+                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0], after_semicolon=True):
             return f"{piece[:semicolon + 1]}{name}={MASK}"
         start = semicolon + 1
     return piece
@@ -515,7 +633,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     text = _mask_credential_values(text)
     text = _BEARER_RE.sub(_mask_bearer, text)
     text = _PARAM_RE.sub(_masked_param, text)
-    return _mask_encoded_names(text) if "%" in text else text
+    return _mask_nested_params(_mask_encoded_names(text)) if "%" in text else text
 
 
 def _masked_param(found: re.Match[str]) -> str:
@@ -525,7 +643,7 @@ def _masked_param(found: re.Match[str]) -> str:
     name = found.group("prefix").lstrip("?&;")[:-1]
     value = found.group("value")
     head = value.partition(";")[0]
-    if not _is_named_no_value(name, head):
+    if not _is_named_no_value(name, head, found.group("prefix").startswith(";")):
         return found.group("prefix") + MASK
     return found.group("prefix") + head + found.re.sub(_masked_param, value[len(head):])
 

@@ -254,6 +254,20 @@ def test_fediscopes_own_hints_read_the_same_beside_a_masked_value(logged: Logged
      "{'pass': '***', \"pwd\": \"***\"} ('MYSQL_PWD', '***')"),
     ("login user=alice&pass=abc&next=/ then pass=1;password=x",
      "login user=alice&pass=***&next=/ then pass=1;password=***"),
+    # a name ending with _pass, -pass or .pass (was: shown); a count or a flag after one is none (the negatives)
+    ("db_pass=hunter2 DB_PASS=1234 smtp_pass: x MYSQL_PASS s3cr3t mail.pass = 'ab' ansible_become_pass: a-b",
+     "db_pass=*** DB_PASS=*** smtp_pass: *** MYSQL_PASS *** mail.pass = '***' ansible_become_pass: ***"),
+    ("{'db_pass': 'abc', \"smtp-pass\": \"abc\"} ('MYSQL_PASS', 'abc') --db-pass abc",
+     "{'db_pass': '***', \"smtp-pass\": \"***\"} ('MYSQL_PASS', '***') --db-pass ***"),
+    # ODBC's PWD after a ; is a password, also one that starts with / (was: shown as a directory)
+    ("DRIVER={MariaDB};SERVER=db;UID=fed;PWD=/s3cret;DATABASE=x", "DRIVER={MariaDB};SERVER=db;UID=fed;PWD=***"),
+    ("Driver={x}; Server=db; UID=fed; PWD=/s3cret; Database=x", "Driver={x}; Server=db; UID=fed; PWD=***; Database=x"),
+    # a .netrc entry, on one line or several, quoted by a shell's trace (was: shown)
+    ("machine h.example login alice password hunter2", "machine h.example login alice password ***"),
+    ("machine a.example\n  login alice@x.org\n  password s3-cr3t\nmachine b login u passwd pw port 21",
+     "machine a.example\n  login alice@x.org\n  password ***\nmachine b login u passwd *** port 21"),
+    ("default password \"a b\" login anonymous", "default password \"***\" login anonymous"),
+    ("+ echo 'machine h login u password p1' > ~/.netrc", "+ echo 'machine h login u password ***' > ~/.netrc"),
     # the name, blanks, the value: a command line (an option, an argv list's repr) or a compound name; was shown
     ("mysqldump --user root --password hunter2 db; run -password s3cret --client-secret 'a b' --verbose",
      "mysqldump --user root --password *** db; run -password *** --client-secret '***' --verbose"),
@@ -278,7 +292,14 @@ def test_the_forms_of_a_credential_after_its_name(text: str, expected: str) -> N
     # a count of passes, the word pass, names that end with it; the shell's working directory (ODBC's PWD is not)
     "pass=1 of 3", "pass=2/3 done", "the pass was closed", "first pass: done, second pass: 1200 rows",
     "bypass=1 first_pass=2 compass=n",
+    "first_pass=1 multi_pass: 3 two-pass=1/2 {'test_pass': 'True'} all_pass=false --first-pass 2 ('n_pass', '12')",
+    "timings: first_pass 12.5s second_pass=3.1s third_pass: 120ms sort_pass 0.25 merge_pass=50% in 2 passes",
     "PWD=/home/alice/fediscope OLDPWD=/tmp SHLVL=1", "{'PWD': '/srv/app'}", "pwd: /srv/app",
+    "cd /srv PWD=/srv/app make; env PWD=/tmp x",
+    # .netrc's words in prose, and an entry that is none (no login; a clause of prose; not at a line's start)
+    "the password is required; password hunter; login alice password reset", "machine h password hunter2 # login: key",
+    "machine web1 login failed, password expired", "see machine h login u password p3",
+    "the machine h.example login page password field", "machine h login u password $PASSWORD",
     # a blank after a credential's name, then no value: another option, a file's option, a metavar, a placeholder,
     # prose about an option or after a name, a traceback's source line
     "--password --verbose --password-file /path --no-password mydb --ask-password host --password-stdin x",
@@ -311,6 +332,7 @@ def test_an_argv_list_masks_an_options_value_as_its_repr_in_text_does(logged: Lo
 def test_a_dict_item_under_a_credentials_name_is_masked_unless_it_is_no_value() -> None:
     value = {"client_secret": CLIENT_SECRET, "Password": "<password>", "token": "", "access_token": None,
              "token_type": "Bearer", "details": {"password": [{"error": "ERR_BLANK"}]}, "PWD": "/home/alice",
-             "MYSQL_PWD": "/x", "pwd": "abc", "pass": "2", "env": [("MYSQL_PWD", "abc"), ("PWD", "/srv")]}
+             "MYSQL_PWD": "/x", "pwd": "abc", "pass": "2", "env": [("MYSQL_PWD", "abc"), ("PWD", "/srv")],
+             "db_pass": "abc", "first_pass": "2", "all_pass": "false"}
     assert redact_value(value) == {**value, "client_secret": MASK, "MYSQL_PWD": MASK, "pwd": MASK,
-                                   "env": [["MYSQL_PWD", MASK], ("PWD", "/srv")]}
+                                   "env": [["MYSQL_PWD", MASK], ("PWD", "/srv")], "db_pass": MASK}
