@@ -407,9 +407,8 @@ def _check_signed_intervals(sql: str, name: str) -> None:
     at or near "DAY"``), so the DuckDB engine failed the metric, where sqlglot reads it as ``INTERVAL '-1' DAY``,
     which Spark ran. Read from the tokens: the parsed interval is the same as the quoted one's. A column named
     ``interval`` (``interval - 1``, which DuckDB takes) has no unit after its operand."""
-    try:
-        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
-    except sqlglot.errors.TokenError:
+    tokens = _tokens_if_any(sql)
+    if tokens is None:
         return  # the parse reports it
     kinds = sqlglot.tokens.TokenType
     for i, token in enumerate(tokens[:-3]):
@@ -464,9 +463,8 @@ def _check_fractional_intervals(sql: str, name: str) -> None:
     day; ``INTERVAL 0.5 MINUTE`` is no time) or, of the text ``INTERVAL '1.5 days'``, keeps it (1 day 12 hours).
     Read from the tokens, so that the refusal quotes what was written. (``INTERVAL (x) DAY`` of a computed ``x`` is
     refused as such in :func:`_check_typed`.)"""
-    try:
-        tokens = sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql)
-    except sqlglot.errors.TokenError:
+    tokens = _tokens_if_any(sql)
+    if tokens is None:
         return  # the parse reports it
     kinds = sqlglot.tokens.TokenType
     for i, token in enumerate(tokens[:-1]):
@@ -1256,6 +1254,14 @@ def _text(node: exp.Expression) -> str:
 @lru_cache(maxsize=8)
 def _tokens(sql: str) -> tuple[sqlglot.tokens.Token, ...]:
     return tuple(sqlglot.Dialect.get_or_raise("duckdb").tokenize(sql))
+
+
+def _tokens_if_any(sql: str) -> tuple[sqlglot.tokens.Token, ...] | None:
+    """:func:`_tokens`, or None for SQL that does not tokenize (its parse reports that)."""
+    try:
+        return _tokens(sql)
+    except sqlglot.errors.TokenError:
+        return None
 
 
 def _written(node: exp.Expression) -> str | None:
