@@ -63,11 +63,11 @@ def test_a_double_as_text_is_refused_on_spark_and_its_rewrite_stores_the_same_ro
         run_process(own_metric_settings(lake, tmp_path / "spark.db", KEY), engine="spark",
                     metrics={"mean_text": read_metric(path)}, engine_options={"spark": spark}, progress=False)
     assert str(refused.value) == (
-        f"metric mean_text ({path}): not portable to Spark SQL: the DOUBLE AVG(favourites_count) * 1e6 written as "
-        "text (CONCAT('mean ', AVG(favourites_count) * 1e6)) differs between DuckDB and Spark (DuckDB writes "
+        f"metric mean_text ({path}): not portable to Spark SQL: the DOUBLE avg(favourites_count) * 1e6 written as "
+        "text (concat('mean ', avg(favourites_count) * 1e6)) differs between DuckDB and Spark (DuckDB writes "
         "123456789.0, 2e+20 and -0.0, Spark 1.23456789E8, 2.0E20 and 0.0, and a DISTINCT or GROUP BY keeps -0.0 or "
-        "0.0 otherwise); write it as a DECIMAL or an integer, whose text is alike: CAST(round((AVG(favourites_count) "
-        "* 1e6) * 100) / 100 AS DECIMAL(18, 2)) for two places, or CAST(round(AVG(favourites_count) * 1e6) AS BIGINT)")
+        "0.0 otherwise); write it as a DECIMAL or an integer, whose text is alike: CAST(round((avg(favourites_count) "
+        "* 1e6) * 100) / 100 AS DECIMAL(18, 2)) for two places, or CAST(round(avg(favourites_count) * 1e6) AS BIGINT)")
     assert not (tmp_path / "spark.db").exists() or not _tables(tmp_path / "spark.db")
     stored = rows_on_both_engines(lake, spark, tmp_path, "rewritten", REWRITTEN, KEY)
     # the corpus has what the metric is about: means of seven or more digits (DuckDB's double text switches to an
