@@ -1276,9 +1276,8 @@ def _written(node: exp.Expression) -> str | None:
     if not isinstance(sql, str) or not spans:
         return None
     first, last = min(span["start"] for span in spans), max(span["end"] for span in spans)
-    try:
-        tokens = _tokens(sql)
-    except sqlglot.errors.TokenError:
+    tokens = _tokens_if_any(sql)
+    if tokens is None:
         return None
     starts = [i for i, token in enumerate(tokens) if token.start == first]
     ends = [i for i, token in enumerate(tokens) if token.end == last]
