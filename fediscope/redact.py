@@ -573,13 +573,14 @@ def _mask_query_piece(piece: str) -> str:
     parameter after a ``;`` (``a=1;password=…``, which :func:`redact_text` masks too) to the piece's end (a ``;`` in
     the password included: more is masked rather than less). Was: ``?a=1;password=x`` shown by :func:`redact_url`."""
     name, _, value = piece.partition("=")
-    if _is_secret_param(_decoded_name(name)) and not _is_named_no_value(_decoded_name(name), value.partition(";")[0]):
+    decoded = _decoded_name(name)
+    if _is_secret_param(decoded) and not _is_named_no_value(decoded, value.partition(";")[0]):
         return f"{name}={MASK}"
     start = 0
     while (semicolon := piece.find(";", start)) >= 0:
         name, equals, value = piece[semicolon + 1:].partition("=")
-        if equals and ";" not in name and _is_secret_param(_decoded_name(name)) \
-                and not _is_named_no_value(_decoded_name(name), value.partition(";")[0], after_semicolon=True):
+        if equals and ";" not in name and _is_secret_param(decoded := _decoded_name(name)) \
+                and not _is_named_no_value(decoded, value.partition(";")[0], after_semicolon=True):
             return f"{piece[:semicolon + 1]}{name}={MASK}"
         start = semicolon + 1
     return piece
