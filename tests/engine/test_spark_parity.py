@@ -634,11 +634,41 @@ def test_spark_submit_entry_points(spark, lake: LocalLake, lake_dir: Path, tmp_p
     assert "unknown metric(s) nope" in capsys.readouterr().err
 
 
-def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_materialized_step_is_a_checkpoint_on_a_local_master_and_persisted_on_a_cluster(  # noqa: ANN001
+        spark, lake_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A query over a step's view is analysed against a leaf (the checkpoint's rows) on a local master, not with the
+    plans of the steps before it inlined (SparkEngine.materialize: most of a small curation's time); on a cluster the
+    step is persisted, its plan kept to recompute a lost executor's blocks. Both give the step's rows."""
+    from fediscope.engine import spark_engine
+
+    assert spark_engine.checkpoints_steps(spark.sparkContext.master)
+    assert not spark_engine.checkpoints_steps("spark://h:7077") and not spark_engine.checkpoints_steps("yarn")
+    for local in (True, False):
+        monkeypatch.setattr(spark_engine, "checkpoints_steps", lambda master, local=local: local)
+        with SparkEngine(settings_for(lake_dir), spark=spark) as engine:
+            assert engine.materialize("step_a", "SELECT 1 AS a UNION ALL SELECT 2 AS a") == 2
+            assert engine.materialize("step_b", "SELECT a + 10 AS b FROM step_a WHERE a > 1") == 1
+            assert engine.query("SELECT b FROM step_b") == [{"b": 12}]
+            capsys.readouterr()
+            spark.table("step_b").explain(extended=True)
+            plans = capsys.readouterr().out
+        analysed = plans.split("== Analyzed Logical Plan ==")[1].split("== Optimized Logical Plan ==")[0]
+        assert ("Union" in analysed) is not local, f"local={local}: the steps' plans {'' if local else 'not '}" \
+            f"inlined:\n{analysed}"
+        assert ("InMemoryRelation" in plans) is not local, plans
+
+
+def test_process_with_spark_matches_duckdb(spark, lake: LocalLake, lake_dir: Path, tmp_path: Path,  # noqa: ANN001
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process path on Spark gives DuckDB's curated counts and stored metrics, with the steps persisted as on a
+    cluster (every other Spark test curates with checkpoints, a local master's: SparkEngine.materialize)."""
     import shutil
 
+    from fediscope.engine import spark_engine
     from fediscope.engine.process import run_process
     from fediscope.store.port import open_store
+
+    monkeypatch.setattr(spark_engine, "checkpoints_steps", lambda master: False)
 
     for i, name in enumerate(("test_status_reblog_unreblog.json", "test_status_edit.json", "test_status_reply.json")):
         land(lake, "statuses", statuses(name), at(i), policy())
