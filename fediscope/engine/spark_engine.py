@@ -961,7 +961,9 @@ class SparkEngine(Engine):
         (``DeduplicateRelations``, ``CheckAnalysis``) took most of a curation's time walking them: a small lake's
         curation took 16 to 20 s once warm, 6 to 8 s with checkpoints. A checkpoint's blocks have no lineage to
         recompute them from, so a lost executor would fail the run: on a cluster the frames stay persisted; on a
-        local master the executor is the driver's own JVM, and cannot be lost alone."""
+        local master the executor is the driver's own JVM, and cannot be lost alone. (``unpersist`` releases a
+        persisted step at once; a checkpoint's blocks are released by Spark's ContextCleaner once the JVM no longer
+        holds its plan: after :meth:`close` drops the views.)"""
         from pyspark import StorageLevel
 
         def run() -> int:
