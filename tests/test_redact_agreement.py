@@ -101,8 +101,8 @@ def test_the_quick_search_for_an_encoded_name_starts_at_its_last_escape() -> Non
     assert _ENCODED_NAME_END_RE.search("x " + "%25" * 100 + "=1").start() == 2 + 3 * 99
     assert _ENCODED_NAME_END_RE.search("%70ass%77ord=x").group() == "%77ord="
     before = re.compile(r"%[0-9A-Fa-f]{2}[\w.~+%-]*=")
-    differ = ["".join(text) for n in range(1, 6) for text in itertools.product("%2a=&z", repeat=n)
-              if bool(before.search("".join(text))) != bool(_ENCODED_NAME_END_RE.search("".join(text)))]
+    texts = ("".join(letters) for n in range(1, 6) for letters in itertools.product("%2a=&z", repeat=n))
+    differ = [text for text in texts if bool(before.search(text)) != bool(_ENCODED_NAME_END_RE.search(text))]
     assert not differ, f"found by one pattern only: {differ[:5]}"
 
 
