@@ -226,6 +226,8 @@ TLS_PROBE_SECONDS = 2.0
 #: the innermost causes (:func:`_cause`) of a connection that broke off which a TLS-only port gives a plain HTTP
 #: request: a reset or a close unanswered (OpenSSL, Java), or a TLS alert where a status line was read
 _BROKE_OFF = frozenset({"ConnectionResetError", "RemoteDisconnected", "BadStatusLine"})
+#: how a namenode port broke a connection off before any answer (:meth:`WebHDFSLake._connection_message`), by cause
+_UNANSWERED = {"RemoteDisconnected": "closed", "ConnectionResetError": "reset"}
 
 
 def _innermost(exc: Exception) -> object:
@@ -464,13 +466,13 @@ class WebHDFSLake:
         if not isinstance(exc, requests.Timeout) and not _never_connected(exc):
             text = (f"cannot {action} {where}: the connection to the {node} broke off ({_cause(exc)}). The node "
                     "may have failed or restarted: try again, or check its log")
-            if node.startswith("namenode") and _cause(exc) == "RemoteDisconnected":
-                # closed without a byte of answer, after retries: also what a port of another service does (an
-                # HBase Thrift or Hadoop RPC port, a TLS-only one), where trying again never helps
+            if node.startswith("namenode") and _cause(exc) in _UNANSWERED:
+                # closed or reset without a byte of answer, after retries: also what a port of another service does
+                # (an HBase Thrift or Hadoop RPC port, one refusing what it read), where trying again never helps
                 text += ("; if it happens every time, the service at that address did not answer like a WebHDFS "
-                         "namenode (it closed each connection without answering: a Thrift, RPC or TLS-only port?): "
-                         "check that host and port are the namenode HTTP address (dfs.namenode.http-address, 9870 "
-                         "by default)")
+                         f"namenode (it {_UNANSWERED[_cause(exc)]} each connection without answering: a Thrift, RPC "
+                         "or TLS-only port?): check that host and port are the namenode HTTP address "
+                         "(dfs.namenode.http-address, 9870 by default)")
             return text
         if failed and failed_at != self.http_url:
             return (f"cannot {action} {where}: the namenode redirected the data to datanode {failed_at}, which "

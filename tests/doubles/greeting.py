@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
-def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = False) -> Iterator[int]:
+def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = False,
+                  reset: bool = False) -> Iterator[int]:
     """A port on 127.0.0.1 that sends ``greeting`` to each connection, then reads what comes (at most ``hold``
     seconds) until the client closes, each connection apart (one held open does not keep the next waiting);
     ``None``: nothing takes the connections but the kernel's backlog, so nothing ever answers. ``per_line``: it
     speaks only when spoken to, as a line protocol (Redis, memcached) or an HTTP server reading a request line (Go's)
     does: ``greeting`` answers each whole line (ended by LF, CRLF too) the client sends, and bytes with no line end
-    are read and awaited (at most ``hold`` seconds).
+    are read and awaited (at most ``hold`` seconds). ``reset``: once it has read what the client sent, it resets the
+    connection (a TCP RST, as a service refusing what it read does) instead of closing it.
     Closed when the block ends."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -32,6 +35,8 @@ def greeting_port(greeting: bytes | None, hold: float = 5, per_line: bool = Fals
                 connection.sendall(greeting or b"")
                 with contextlib.suppress(OSError):
                     connection.recv(65536)
+                if reset:  # closed with a linger of 0 s: the kernel sends RST, not FIN
+                    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
         def answer_lines(connection: socket.socket) -> None:
             unended = b""

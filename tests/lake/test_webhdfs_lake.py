@@ -450,19 +450,23 @@ def test_a_datanode_dropping_an_upload_is_not_called_unreachable(webhdfs_server:
     assert lake.walk("") == []
 
 
+@pytest.mark.parametrize(("reset", "cause", "how"), [(False, "RemoteDisconnected", "closed"),
+                                                     (True, "ConnectionResetError", "reset")], ids=["close", "reset"])
 def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_service(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, reset: bool, cause: str, how: str) -> None:
     """Was: only "the node may have failed or restarted: try again" for a lake URL pointed at a port whose service
     takes each connection and closes it without a byte of answer (an HBase Thrift port, an RPC port, a TLS-only
-    port), where trying again never helps: the message also names that cause, as for other non-WebHDFS answers."""
+    port), where trying again never helps: the message also names that cause, as for other non-WebHDFS answers.
+    Also when it resets each connection (was: the hint for a close only)."""
     monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
-    with greeting_port(b"") as port:  # reads the request, answers nothing, closes
+    with greeting_port(b"", reset=reset) as port:  # reads the request, answers nothing, closes or resets
         lake = WebHDFSLake(f"webhdfs://127.0.0.1:{port}/lake?user=etl")
         with pytest.raises(LakeError) as info:
             lake.exists("raw")
     message = str(info.value)
-    assert f"the connection to the namenode http://127.0.0.1:{port} broke off (RemoteDisconnected)" in message
+    assert f"the connection to the namenode http://127.0.0.1:{port} broke off ({cause})" in message
     assert "did not answer like a WebHDFS namenode" in message and "9870" in message, message
+    assert f"it {how} each connection without answering" in message, message
     assert "\n" not in message
 
 
