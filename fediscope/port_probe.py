@@ -21,16 +21,18 @@ _HTTP_START = b"HTTP/"
 
 
 def http_status_line(host: str, port: int, timeout: float, *,
-                     unless_readable: socket.socket | None = None) -> str | None:
+                     unless_readable: socket.socket | None = None, source: str | None = None) -> str | None:
     """The status line (``HTTP/1.1 404 Not Found``) an HTTP server at ``host:port`` answers a ``HEAD /`` with,
     within ``timeout`` seconds; None when nothing answers there, or something that is not HTTP.
 
     ``unless_readable``: another client's connection to the same port, waiting for a service that speaks first (a
     MySQL server's greeting). The probe gives up, None, as soon as that connection has something to read (or is
-    closed): the service spoke, so it is no HTTP server, and its client is not kept waiting by the probe."""
+    closed): the service spoke, so it is no HTTP server, and its client is not kept waiting by the probe.
+    ``source``: the local address to connect from, as that client does (PyMySQL's ``bind_address``)."""
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout,
+                                      source_address=(source, 0) if source else None) as sock:
             sock.sendall(_HTTP_PROBE)
             return status_line(first_answer(sock, max(deadline - time.monotonic(), 0), unless_readable=unless_readable))
     except (OSError, UnicodeError):

@@ -558,7 +558,9 @@ class _BoundedHandshake(pymysql.connections.Connection):
         if readable_within(self._sock, grace):
             return
         probe_seconds = min(HTTP_PROBE_SECONDS, self.connect_timeout - grace)
-        if status := http_status_line(self.host, self.port, probe_seconds, unless_readable=self._sock):
+        # from the URL's bind_address too, as the connection itself (a firewall may let only that address through)
+        if status := http_status_line(self.host, self.port, probe_seconds, unless_readable=self._sock,
+                                      source=self.bind_address):
             # an HTTP server waits for a request, as a MySQL client waits for the greeting: name it
             raise pymysql.err.OperationalError(
                 CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} port {self.port}: it took the "

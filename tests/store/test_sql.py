@@ -258,6 +258,41 @@ def test_a_port_that_speaks_http_is_named_so_at_once(webhdfs_server):
     assert took < 5, f"the error came after {took:.1f} s"
 
 
+def test_the_http_probe_connects_from_the_urls_bind_address():
+    """The URL's ``bind_address`` (PyMySQL's: the local address to connect from, where a firewall lets only that one
+    through) is the HTTP probe's too. Was: the probe connected from the default address, so the port of an HTTP
+    server reachable from the bound address only was not named as HTTP. Here the server records where each
+    connection came from: the connection and the probe both from 127.0.0.2."""
+    import http.server
+
+    seen: list[str] = []
+
+    class Recorded(http.server.BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            seen.append(self.client_address[0])
+            super().setup()
+
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        with pytest.raises(StoreError) as caught:
+            open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?bind_address=127.0.0.2")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "and that port speaks HTTP (it answered an HTTP request with 'HTTP/1.0 404" in str(caught.value), \
+        caught.value
+    assert seen == ["127.0.0.2", "127.0.0.2"], seen
+
+
 @contextmanager
 def late_greeting_port(greeting: bytes, after: float) -> Iterator[int]:
     """A port on 127.0.0.1 whose service sends ``greeting`` to its first connection ``after`` seconds, and says
