@@ -80,10 +80,16 @@ def readable_within(sock: socket.socket, timeout: float) -> bool:
         return bool(ready.select(timeout))
 
 
+#: OpenSSL's reasons for a handshake ended by what a TLS server answered, besides its alerts (``SSLV3_ALERT_…``,
+#: ``TLSV1_ALERT_…``): a server hello of a protocol version this client will not speak
+_TLS_REFUSALS = frozenset({"UNSUPPORTED_PROTOCOL"})
+
+
 def speaks_tls(host: str, port: int, timeout: float) -> bool:
-    """Whether a TLS server answers at ``host:port`` within ``timeout`` seconds: a handshake that completes, or one
-    refused for its certificate (a TLS server either way). Nothing is verified and nothing is sent after it: only
-    which protocol the port speaks is asked."""
+    """Whether a TLS server answers at ``host:port`` within ``timeout`` seconds: a handshake that completes, one
+    refused for its certificate, or one the server ends with a TLS alert (a port asking for a client certificate, or
+    offering only protocol versions or ciphers this client does not): a TLS server either way. Nothing is verified
+    and nothing is sent after it: only which protocol the port speaks is asked."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -94,5 +100,7 @@ def speaks_tls(host: str, port: int, timeout: float) -> bool:
             return True
     except ssl.SSLCertVerificationError:
         return True
-    except (OSError, UnicodeError):  # ssl.SSLError too: "wrong version number" is a server answering no TLS
+    except ssl.SSLError as exc:  # "wrong version number", an end of file: a server answering no TLS
+        return exc.reason in _TLS_REFUSALS or "_ALERT_" in (exc.reason or "")
+    except (OSError, UnicodeError):
         return False

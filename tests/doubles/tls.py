@@ -122,13 +122,19 @@ class TLSServer:
     ``<url>`` for ``/to?<url>`` (and for a path set in ``redirects``, to where it says) and ``[]`` elsewhere,
     with a self-signed certificate for ``hostname`` (and 127.0.0.1 unless ``ip_address`` is false) made in
     ``directory``. ``connections`` counts TCP connections (each a TLS handshake attempt), ``requests`` the paths
-    asked for over TLS."""
+    asked for over TLS. ``client_certificates``: it asks each client for a certificate and refuses one that sends
+    none, over TLS 1.2 at most, so that the refusal is an alert within the handshake (a mutual-TLS port's)."""
 
-    def __init__(self, directory: Path, hostname: str = "localhost", ip_address: bool = True, port: int = 0) -> None:
+    def __init__(self, directory: Path, hostname: str = "localhost", ip_address: bool = True, port: int = 0,
+                 client_certificates: bool = False) -> None:
         self.hostname = hostname
         self.cert, self.key = self_signed_certificate(directory, hostname, ip_address)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, self.key)
+        if client_certificates:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(self.cert)
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         self._server = _TLSHTTPServer(context, port)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="tls-double",
                                         daemon=True)

@@ -470,16 +470,18 @@ def test_a_namenode_port_that_closes_every_connection_unanswered_may_be_another_
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("client_certificates", [False, True], ids=["tls", "mutual-tls"])
 def test_a_namenode_port_that_speaks_only_https_is_named_so_and_swebhdfs_said_unsupported(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, client_certificates: bool) -> None:
     """Was: a lake URL at the namenode's HTTPS port (dfs.namenode.https-address, 9871; a cluster with dfs.http.policy
     HTTPS_ONLY) said "the connection to the namenode … broke off (ConnectionResetError). The node may have failed or
     restarted: try again", where trying again never helps: the port is asked whether it speaks TLS, and the message
-    says so, and that swebhdfs:// is not supported."""
+    says so, and that swebhdfs:// is not supported. Also a port asking for a client certificate, which refuses the
+    question's handshake with an alert (was: taken for a port that speaks no TLS)."""
     from doubles.tls import TLSServer
 
     monkeypatch.setattr(webhdfs_module, "READ_RETRY_DELAYS", (0.01, 0.01))
-    with TLSServer(tmp_path / "tls") as server:
+    with TLSServer(tmp_path / "tls", client_certificates=client_certificates) as server:
         lake = WebHDFSLake(f"webhdfs://127.0.0.1:{server.port}/lake?user=etl")
         with pytest.raises(LakeError) as info:
             lake.exists("raw")
