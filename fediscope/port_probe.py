@@ -80,11 +80,6 @@ def readable_within(sock: socket.socket, timeout: float) -> bool:
         return bool(ready.select(timeout))
 
 
-#: OpenSSL's reasons for a handshake ended by what a TLS server answered, besides its alerts (``SSLV3_ALERT_…``,
-#: ``TLSV1_ALERT_…``): a server hello of a protocol version this client will not speak
-_TLS_REFUSALS = frozenset({"UNSUPPORTED_PROTOCOL"})
-
-
 def speaks_tls(host: str, port: int, timeout: float) -> bool:
     """Whether a TLS server answers at ``host:port`` within ``timeout`` seconds: a handshake that completes, one
     refused for its certificate, or one the server ends with a TLS alert (a port asking for a client certificate, or
@@ -100,7 +95,7 @@ def speaks_tls(host: str, port: int, timeout: float) -> bool:
             return True
     except ssl.SSLCertVerificationError:
         return True
-    except ssl.SSLError as exc:  # "wrong version number", an end of file: a server answering no TLS
-        return exc.reason in _TLS_REFUSALS or "_ALERT_" in (exc.reason or "")
+    except ssl.SSLError as exc:  # an alert: OpenSSL's SSLV3_ALERT_…, TLSV1_ALERT_… (a TLS 1.0-only server's too);
+        return "_ALERT_" in (exc.reason or "")  # "wrong version number", an end of file: a server answering no TLS
     except (OSError, UnicodeError):
         return False
