@@ -20,6 +20,7 @@ from fediscope.sample.instance import SampleInstance
 from fediscope.sample.ratelimit import Verdict
 from fediscope.sample.server import SampleServer
 from fediscope.sources.collector import run_collection
+from fediscope.sources.ratelimit import WINDOW_SLACK
 from fediscope.sources.spec import parse_source
 
 PAGE = 10  # make_settings' page_limit: the directory's limit too (within Mastodon's 80)
@@ -127,9 +128,22 @@ def fresh_server() -> Iterator[SampleServer]:
         yield running
 
 
+def _clear_of_the_window_end(server: SampleServer, margin: float = 5.0) -> None:
+    """Wait for the sample server's rate-limit window to end when it ends within :data:`WINDOW_SLACK` + ``margin``
+    seconds. The client takes a 429's reset that close to its window's known reset for that window's (the noise of
+    reading it: :meth:`RateState.note <fediscope.sources.ratelimit.RateState.note>`), so a refusal resetting in
+    0.4 s, met within 10.4 s of a window's end (every 300 s), waited for that end instead, and met 9.95 s or more
+    before it, longer than the 10 s the client waits at most: the source failed ("it asks to retry in 10 s, longer
+    than the 10 s we wait", seen once in a full run)."""
+    left = server.limiter.period - time.time() % server.limiter.period
+    if left < WINDOW_SLACK + margin:
+        time.sleep(left + 0.1)
+
+
 @pytest.mark.parametrize("source", ["public", "directory"])
 def test_a_rate_limited_page_waits_for_the_reset_as_a_timeline_does(fresh_server, make_settings, lake,
                                                                     source: str) -> None:
+    _clear_of_the_window_end(fresh_server)
     _refuse_once(fresh_server, at=2, reset_in=0.4)
     summary = run_collection(make_settings(), [(fresh_server.url, parse_source(source))], max_pages=3,
                              progress=False)
