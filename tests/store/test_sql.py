@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from doubles import serving
 from doubles.greeting import greeting_port
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
@@ -279,15 +280,9 @@ def test_the_http_probe_connects_from_the_urls_bind_address():
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorded)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
-        with pytest.raises(StoreError) as caught:
-            open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?bind_address=127.0.0.2")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorded)) as port, \
+            pytest.raises(StoreError) as caught:
+        open_store(f"mysql+pymysql://u:secret@127.0.0.1:{port}/db?bind_address=127.0.0.2")
     assert "and that port speaks HTTP (it answered an HTTP request with 'HTTP/1.0 404" in str(caught.value), \
         caught.value
     assert seen == ["127.0.0.2", "127.0.0.2"], seen
