@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from api_testing import KEY, PSEUDONYM_KEY, assert_error
+from doubles.mastodon_server import MastodonDouble
 
 from api.app import MAX_BODY_BYTES, MAX_HEADER_BYTES, SECURITY_HEADERS
 from api.openapi import build_document
@@ -40,23 +42,49 @@ def serve(tmp_path: Path, mastodon_server: Any, host: str = "127.0.0.1", log: li
                FEDISCOPE_INSTANCES=mastodon_server.url, FEDISCOPE_ALLOW_PRIVATE_ADDRESSES="true", **extra)
     process = subprocess.Popen([*COMMAND, "serve-api", "--host", host, "--port", "0"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    # the lines after the first read as they come: a server serving many tests (the module's `served`) would
+    # otherwise block once its unread log filled the pipe
+    after_first: list[str] = []
+    drain = threading.Thread(target=lambda: after_first.extend(line.rstrip("\n") for line in process.stderr),
+                             daemon=True)
     try:
         assert process.stderr is not None
         line = process.stderr.readline()
         match = re.search(rf"http://{re.escape(host)}:(\d+)/", line)
         assert match, line
+        drain.start()
         yield f"http://127.0.0.1:{match.group(1)}"
     finally:
         process.terminate()
         process.wait(timeout=10)
-        if log is not None and process.stderr is not None:
-            log.extend(process.stderr.read().splitlines())
+        if drain.ident is not None:  # started
+            drain.join(timeout=10)
+        if log is not None:
+            log.extend(after_first)
+
+
+@pytest.fixture(scope="module")
+def _served_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MastodonDouble]]:
+    """One server (and its Mastodon double) for the tests of this module that need the default settings only: a
+    server's start is most of such a test's time (a Python process importing Flask and Mastodon.py). Its per-key rate
+    limit is off, so that no test's answers depend on how many requests the tests before it sent with the same key
+    (the limit has tests of its own); none of them changes the server's or the double's state (a test that does
+    starts its own, with :func:`serve`)."""
+    with MastodonDouble() as double, serve(tmp_path_factory.mktemp("served"), double,
+                                           FEDISCOPE_API_RATE_LIMIT="0") as url:
+        yield url, double
 
 
 @pytest.fixture
-def served(tmp_path: Path, mastodon_server: Any) -> Iterator[str]:
-    with serve(tmp_path, mastodon_server) as url:
-        yield url
+def served(_served_module: tuple[str, MastodonDouble]) -> str:
+    """The module's server's base URL (:func:`_served_module`)."""
+    return _served_module[0]
+
+
+@pytest.fixture
+def served_double(_served_module: tuple[str, MastodonDouble]) -> MastodonDouble:
+    """The Mastodon double the module's server (``served``) is in front of."""
+    return _served_module[1]
 
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.org", "X-Forwarded-For": "203.0.113.9"}
@@ -114,25 +142,25 @@ def test_a_forwarded_for_of_the_trusted_proxy_that_is_no_address_is_refused(tmp_
     assert access[0].endswith("key=- client=127.0.0.1"), access  # the refusal names the peer: the proxy
 
 
-def test_forwarded_headers_from_anyone_else_are_dropped(served: str, mastodon_server: Any) -> None:
-    assert _next_link(served, mastodon_server).startswith(f"{served}/v1/timelines/public?")
+def test_forwarded_headers_from_anyone_else_are_dropped(served: str, served_double: MastodonDouble) -> None:
+    assert _next_link(served, served_double).startswith(f"{served}/v1/timelines/public?")
 
 
-def test_serve_api_answers_over_waitress(served: str, mastodon_server: Any) -> None:
+def test_serve_api_answers_over_waitress(served: str, served_double: MastodonDouble) -> None:
     health = requests.get(f"{served}/health", timeout=10)
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert health.headers["Server"] == "fediscope"  # waitress, with its version hidden
     assert health.headers["X-Content-Type-Options"] == "nosniff"
-    assert_error(requests.get(f"{served}/v1/instance", params={"instance": mastodon_server.domain}, timeout=10),
+    assert_error(requests.get(f"{served}/v1/instance", params={"instance": served_double.domain}, timeout=10),
                  401)
-    page = requests.get(f"{served}/v1/timelines/public", params={"instance": mastodon_server.domain, "limit": 3},
+    page = requests.get(f"{served}/v1/timelines/public", params={"instance": served_double.domain, "limit": 3},
                         headers={"X-API-Key": KEY}, timeout=30)
     assert page.status_code == 200 and page.json()["count"] == 3
     assert 'rel="next"' in page.headers["Link"]
 
 
 def test_serve_api_takes_the_same_key_sent_twice_and_refuses_two_different_ones(served: str,
-                                                                                mastodon_server: Any) -> None:
+                                                                                served_double: MastodonDouble) -> None:
     """waitress joins a repeated header with ", " (werkzeug's server with ","): the same key twice, as a proxy that
     duplicates headers sends it, was 401; two different values are 400 ``repeated_api_key``, neither echoed."""
     host, port = served.removeprefix("http://").rsplit(":", 1)
@@ -140,7 +168,7 @@ def test_serve_api_takes_the_same_key_sent_twice_and_refuses_two_different_ones(
     for keys in ([KEY, KEY], [KEY, "other-key-0123456789abcdef"]):
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
         try:
-            connection.putrequest("GET", f"/v1/instance?instance={mastodon_server.domain}")
+            connection.putrequest("GET", f"/v1/instance?instance={served_double.domain}")
             for key in keys:
                 connection.putheader("X-API-Key", key)
             connection.endheaders()
@@ -155,8 +183,14 @@ def test_serve_api_takes_the_same_key_sent_twice_and_refuses_two_different_ones(
 
 
 
-def test_serve_api_links_the_next_page_of_a_non_ascii_hashtag(served: str, mastodon_server: Any) -> None:
-    """waitress sends header values as latin-1: an unencoded 日本 in the Link header was a 500."""
+def test_serve_api_links_the_next_page_of_a_non_ascii_hashtag(tmp_path: Path, mastodon_server: Any) -> None:
+    """waitress sends header values as latin-1: an unencoded 日本 in the Link header was a 500. (Its own server: it
+    renames a tag of the double's statuses.)"""
+    with serve(tmp_path, mastodon_server) as served:
+        _next_page_of_a_non_ascii_hashtag(served, mastodon_server)
+
+
+def _next_page_of_a_non_ascii_hashtag(served: str, mastodon_server: Any) -> None:
     for status in mastodon_server.public_statuses():  # the recordings hold ASCII tags only: rename the common one
         for tag in status.get("tags") or []:
             if tag["name"] == "fgiztsshwiaqqiztpmmjbtvmescsculuvmgjgopwoeidbcrixp":
@@ -231,12 +265,12 @@ def test_serve_api_answers_a_long_request_line_414_not_431(served: str) -> None:
 
 
 @pytest.mark.parametrize("host", [b"", b"Host:\r\n", b"Host: a.example\r\nHost: b.example\r\n"])
-def test_serve_api_refuses_an_http_1_1_request_without_one_host(served: str, mastodon_server: Any,
+def test_serve_api_refuses_an_http_1_1_request_without_one_host(served: str, served_double: MastodonDouble,
                                                                  host: bytes) -> None:
     """Was: 200 with Link URLs to http:///v1/... (or to waitress's made-up waitress.invalid)."""
     address, port = served.removeprefix("http://").split(":")
     with socket.create_connection((address, int(port)), timeout=10) as sock:
-        sock.sendall(f"GET /v1/timelines/public?instance={mastodon_server.domain}&limit=2 HTTP/1.1\r\n"
+        sock.sendall(f"GET /v1/timelines/public?instance={served_double.domain}&limit=2 HTTP/1.1\r\n"
                      f"X-API-Key: {KEY}\r\nConnection: close\r\n".encode() + host + b"\r\n")
         raw = b""
         while chunk := sock.recv(65536):
@@ -278,16 +312,16 @@ def _raw_get(base: str, request: bytes) -> tuple[bytes, bytes]:
 
 
 def test_an_http_1_0_request_without_host_gets_links_to_the_address_listened_on(
-        tmp_path: Path, served: str, mastodon_server: Any) -> None:
+        tmp_path: Path, served: str, served_double: MastodonDouble) -> None:
     """Was: under waitress the Link of such a request named waitress's made-up waitress.invalid. A server bound to
     an address names it; one bound to every address cannot, and asks for a Host."""
-    request = (f"GET /v1/timelines/public?instance={mastodon_server.domain}&limit=2 HTTP/1.0\r\n"
+    request = (f"GET /v1/timelines/public?instance={served_double.domain}&limit=2 HTTP/1.0\r\n"
                f"X-API-Key: {KEY}\r\n\r\n").encode()
     head, _ = _raw_get(served, request)
     assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"), head[:300]
     link = next(line for line in head.split(b"\r\n") if line.lower().startswith(b"link:"))
     assert f"<{served}/v1/timelines/public?".encode() in link, link
-    with serve(tmp_path, mastodon_server, host="0.0.0.0") as everywhere:
+    with serve(tmp_path, served_double, host="0.0.0.0") as everywhere:
         head, body = _raw_get(everywhere, request)
         assert b" 400 " in head.split(b"\r\n")[0], head[:300]
         assert json.loads(body)["error"]["code"] == "invalid_host"
@@ -478,12 +512,13 @@ def test_serve_api_serves_a_request_target_in_absolute_form(served: str) -> None
     assert json.loads(body) == {"status": "ok"}
 
 
-def test_a_request_target_in_absolute_form_names_the_host_of_the_links(served: str, mastodon_server: Any) -> None:
+def test_a_request_target_in_absolute_form_names_the_host_of_the_links(served: str,
+                                                                       served_double: MastodonDouble) -> None:
     """RFC 9112 section 3.2.2: with a target in absolute form the server ignores Host and uses the target's
     authority. Was: under waitress (werkzeug's server, the other API tests', does it itself) the ``Link`` URLs were
     built from the Host header, naming a host the request was not for. Sent raw: requests sends origin form."""
     port = served.rsplit(":", 1)[1]
-    query = f"/v1/timelines/public?instance={mastodon_server.domain}&limit=2"
+    query = f"/v1/timelines/public?instance={served_double.domain}&limit=2"
     for target, host in ((f"http://api.example.net:{port}{query}", f"api.example.net:{port}"),
                          (f"http://api.example.net{query}", "api.example.net"), (query, "127.0.0.1")):
         head, _ = _raw_get(served, f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"

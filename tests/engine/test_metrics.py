@@ -40,8 +40,16 @@ def corpus_results(curated_corpus: Path) -> dict[str, list[dict]]:
         return {name: engine.run_metric(metric) for name, metric in METRICS.items()}
 
 
-def test_curated_tables_match_the_reference_curation(curated_corpus: Path) -> None:
+@pytest.fixture(scope="module")
+def corpus_reference(curated_corpus: Path) -> tuple[dict, dict, dict[str, list[dict]]]:
+    """The reference's curation of the corpus (statuses and accounts by key) and its metrics over them, computed
+    once for the module (in Python, a second or so each time)."""
     statuses_ref, accounts_ref = reference.curate_lake(LocalLake(curated_corpus))
+    return statuses_ref, accounts_ref, reference.metrics(statuses_ref, accounts_ref)
+
+
+def test_curated_tables_match_the_reference_curation(curated_corpus: Path, corpus_reference: tuple) -> None:
+    statuses_ref, accounts_ref, _ = corpus_reference
     curated = {r["uri"]: r for r in read_table(curated_corpus, "statuses")}
     assert len(curated) == len(statuses_ref) > 2000
     for uri, expected in statuses_ref.items():
@@ -56,9 +64,10 @@ def test_curated_tables_match_the_reference_curation(curated_corpus: Path) -> No
 
 
 @pytest.mark.parametrize("name", sorted(set(METRICS) - {"instance_activity_weekly"}))
-def test_metric_matches_the_reference(name: str, curated_corpus: Path, corpus_results: dict) -> None:
+def test_metric_matches_the_reference(name: str, curated_corpus: Path, corpus_results: dict,
+                                      corpus_reference: tuple) -> None:
     lake = LocalLake(curated_corpus)
-    statuses_ref, accounts_ref = reference.curate_lake(lake)
+    statuses_ref, _, reference_metrics = corpus_reference
     if name == "federation_peers":
         expected = reference.federation_peers(lake)
         assert any(r["new_peers_7d"] and r["gone_peers"] for r in expected), "no peer came or went: untested"
@@ -66,7 +75,7 @@ def test_metric_matches_the_reference(name: str, curated_corpus: Path, corpus_re
         expected = reference.server_trending_tags(lake, statuses_ref)
         assert any(r["collected_toots"] for r in expected), "no trending tag was collected: the join is untested"
     else:
-        expected = reference.metrics(statuses_ref, accounts_ref)[name]
+        expected = reference_metrics[name]
     assert expected, f"the corpus gives {name} no rows: the comparison would prove nothing"
     assert_rows_equal(corpus_results[name], expected, name)
 
