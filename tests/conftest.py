@@ -180,6 +180,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = heaviest_files_first(items)
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own, which would return its plain loadfile's
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` (``make test``'s) with the files that use the session's Spark in one process, which then
+    starts one Spark JVM, not one in each (tests/spark_scope.py)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from spark_scope import spark_files_together
+
+    return spark_files_together(config, log)
+
+
 def _restore_the_temporary_directory(config: pytest.Config) -> None:
     """The run's temporary directory removed with what it holds, and TMPDIR as it was; once."""
     import os

@@ -1,19 +1,27 @@
 """The suite's files run heaviest first (tests/file_order.py), also under pytest-xdist, whose own reordering (by
-number of tests) put the files of a few long Spark tests at the end of ``make test``."""
+number of tests) put the files of a few long Spark tests at the end of ``make test``; the files that use the
+session's Spark run in one process (tests/spark_scope.py)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from spark_scope import uses_the_session_spark
 
 ROOT = Path(__file__).resolve().parents[1]
 #: two Spark tests (52 s for one in CI) against 14 quick ones: by number of tests, the last of the two files to run
 FEW_LONG = "tests/engine/test_spark_job_provenance.py"
 MANY_QUICK = "tests/test_redact_fragment.py"
+#: two files that use the session's Spark, each with tests that do not (run with ``-m "not spark"``: no JVM starts)
+SPARK_FILES = ("tests/engine/test_arrow_types.py", "tests/engine/test_curate_sql.py")
+#: a test of a file that does not; one test, so its file is collected (and handed out) after theirs
+NO_SPARK = "tests/test_config.py"
+ONE_TEST = f"{NO_SPARK}::test_defaults_come_from_the_settings_table"
 
 
 def _collected(*args: str) -> list[str]:
@@ -38,3 +46,31 @@ def test_xdist_runs_the_files_in_the_collected_order(request: pytest.FixtureRequ
     if not hasattr(request.config.option, "loadscopereorder"):
         pytest.skip("pytest-xdist is not loaded (-p no:xdist)")
     assert request.config.option.loadscopereorder is False
+
+
+def test_the_files_that_use_the_session_spark_run_in_one_process() -> None:
+    """Three files on two processes: by file, as xdist's loadfile hands them out, the first process got the first
+    file and the second the next (the two Spark files, each starting a JVM of its own), the third whichever was
+    free."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist",
+                           "loadfile", "-m", "not spark", ONE_TEST, *SPARK_FILES],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    processes: dict[str, set[str]] = {}
+    for worker, path in re.findall(r"^\[(gw\d+)\] \[ *\d+%\] PASSED (\S+?)::", done.stdout, re.M):
+        processes.setdefault(path, set()).add(worker)
+    assert sorted(processes) == sorted([NO_SPARK, *SPARK_FILES]), done.stdout[-3000:]
+    assert processes[SPARK_FILES[0]] == processes[SPARK_FILES[1]], processes
+    assert len(processes[SPARK_FILES[0]]) == 1 and processes[NO_SPARK] != processes[SPARK_FILES[0]], processes
+
+
+def test_every_file_whose_tests_request_the_session_spark_is_found(request: pytest.FixtureRequest) -> None:
+    """From the file's text, for every file of this run whose tests request the ``spark`` fixture; and a file whose
+    tests get it through ``request.getfixturevalue`` is found too, one whose tests run spark-submit's own JVMs not."""
+    requesting = {item.path for item in request.session.items if "spark" in getattr(item, "fixturenames", ())}
+    assert not sorted(str(path) for path in requesting if not uses_the_session_spark(path))
+    assert uses_the_session_spark(ROOT / "tests/engine/test_spark_parity.py")
+    assert uses_the_session_spark(ROOT / "tests/engine/test_emoji_count.py")
+    assert not uses_the_session_spark(ROOT / "tests/engine/test_spark_job_log.py")
+    assert not uses_the_session_spark(ROOT / NO_SPARK)
