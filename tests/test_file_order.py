@@ -49,9 +49,10 @@ def test_xdist_runs_the_files_in_the_collected_order(request: pytest.FixtureRequ
 
 
 def test_the_files_that_use_the_session_spark_run_in_one_process() -> None:
-    """Three files on two processes: by file, as xdist's loadfile hands them out, the first process got the first
-    file and the second the next (the two Spark files, each starting a JVM of its own), the third whichever was
-    free."""
+    """Two Spark files and a test of a third on two processes. Was: xdist's loadfile handed the first file (one of
+    the Spark files: their tests outweigh the one test) to one process and the next to the other, so each would
+    start a JVM of its own; now both go to one process, the third file to the other."""
+    pytest.importorskip("xdist", reason="the run on two processes needs pytest-xdist")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist",
                            "loadfile", "-m", "not spark", ONE_TEST, *SPARK_FILES],
