@@ -24,12 +24,17 @@ NO_SPARK = "tests/test_config.py"
 ONE_TEST = f"{NO_SPARK}::test_defaults_come_from_the_settings_table"
 
 
-def _collected(*args: str) -> list[str]:
+def _pytest(*args: str) -> str:
+    """What ``python -m pytest -p no:cacheprovider *args`` run in the checkout prints; it must succeed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return [line for line in done.stdout.splitlines() if "::" in line]
+    return done.stdout
+
+
+def _collected(*args: str) -> list[str]:
+    return [line for line in _pytest("--collect-only", "-q", *args).splitlines() if "::" in line]
 
 
 def test_a_file_of_long_tests_is_collected_before_a_file_of_more_quick_ones() -> None:
@@ -53,15 +58,11 @@ def test_the_files_that_use_the_session_spark_run_in_one_process() -> None:
     the Spark files: their tests outweigh the one test) to one process and the next to the other, so each would
     start a JVM of its own; now both go to one process, the third file to the other."""
     pytest.importorskip("xdist", reason="the run on two processes needs pytest-xdist")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-n", "2", "--dist",
-                           "loadfile", "-m", "not spark", ONE_TEST, *SPARK_FILES],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = _pytest("-v", "-n", "2", "--dist", "loadfile", "-m", "not spark", ONE_TEST, *SPARK_FILES)
     processes: dict[str, set[str]] = {}
-    for worker, path in re.findall(r"^\[(gw\d+)\] \[ *\d+%\] PASSED (\S+?)::", done.stdout, re.M):
+    for worker, path in re.findall(r"^\[(gw\d+)\] \[ *\d+%\] PASSED (\S+?)::", out, re.M):
         processes.setdefault(path, set()).add(worker)
-    assert sorted(processes) == sorted([NO_SPARK, *SPARK_FILES]), done.stdout[-3000:]
+    assert sorted(processes) == sorted([NO_SPARK, *SPARK_FILES]), out[-3000:]
     assert processes[SPARK_FILES[0]] == processes[SPARK_FILES[1]], processes
     assert len(processes[SPARK_FILES[0]]) == 1 and processes[NO_SPARK] != processes[SPARK_FILES[0]], processes
 
