@@ -43,6 +43,8 @@ INTEGER_ONLY = {
                                   "takes an INTEGER there and refuses it (Spark took it); write "
                                   "CAST(count(*) + 6 AS INT)",
     "lpad(s, length(s) + 1, '-')": "lpad() with length(s) + 1 (lpad(s, length(s) + 1, '-')), a BIGINT",
+    "lpad(s, strpos(s, 'b'), '-')": "lpad() with strpos(s, 'b') (lpad(s, strpos(s, 'b'), '-')), a BIGINT",
+    "chr(instr(s, 'a') + 64)": "chr() with instr(s, 'a') + 64 (chr(instr(s, 'a') + 64)), a BIGINT",
     "chr(sum(x) + 64)": "chr() with sum(x) + 64 (chr(sum(x) + 64)), of a sum of whole numbers, a HUGEINT",
     "chr(CAST(sum(x) AS BIGINT) + 64)": "chr() with CAST(sum(x) AS BIGINT) + 64 (chr(CAST(sum(x) AS BIGINT) + 64)), "
                                         "a BIGINT",
