@@ -1679,8 +1679,9 @@ _DUCKDB_TYPING = {
         or (lambda self, node: self._set_type(node, exp.DataType.Type.UNKNOWN)))},
     **{kind: {"annotator": _text_list} for kind in (exp.Split, exp.RegexpSplit, exp.RegexpExtractAll)},
     exp.MapKeys: {"annotator": _map_part_list},
-    # strpos/instr/position: a BIGINT in DuckDB, where sqlglot says INT (then lpad(s, strpos(s, 'b'), …) passed)
-    exp.StrPosition: {"returns": exp.DataType.Type.BIGINT},
+    # strpos/instr/position and levenshtein: a BIGINT in DuckDB, where sqlglot says INT (then lpad(s, strpos(s,
+    # 'b'), …) passed)
+    **{kind: {"returns": exp.DataType.Type.BIGINT} for kind in (exp.StrPosition, exp.Levenshtein)},
     **{kind: {"annotator": _list_of_first} for kind in (exp.Flatten, exp.ArrayDistinct, exp.ArrayIntersect,
                                                         exp.ArrayCompact, exp.ArrayAppend, exp.ArrayPrepend)},
 }

@@ -45,6 +45,8 @@ INTEGER_ONLY = {
     "lpad(s, length(s) + 1, '-')": "lpad() with length(s) + 1 (lpad(s, length(s) + 1, '-')), a BIGINT",
     "lpad(s, strpos(s, 'b'), '-')": "lpad() with strpos(s, 'b') (lpad(s, strpos(s, 'b'), '-')), a BIGINT",
     "chr(instr(s, 'a') + 64)": "chr() with instr(s, 'a') + 64 (chr(instr(s, 'a') + 64)), a BIGINT",
+    "rpad(s, levenshtein(s, 'ab'), '-')": "rpad() with levenshtein(s, 'ab') (rpad(s, levenshtein(s, 'ab'), '-')), "
+                                          "a BIGINT",
     "chr(sum(x) + 64)": "chr() with sum(x) + 64 (chr(sum(x) + 64)), of a sum of whole numbers, a HUGEINT",
     "chr(CAST(sum(x) AS BIGINT) + 64)": "chr() with CAST(sum(x) AS BIGINT) + 64 (chr(CAST(sum(x) AS BIGINT) + 64)), "
                                         "a BIGINT",
