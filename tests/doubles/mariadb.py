@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,32 @@ def _binary(name: str, *fallbacks: str) -> str | None:
 
 
 SOCKET_NAME = "mariadb.sock"
+
+#: ``prctl``'s option that asks the kernel for a signal when the parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
+
+
+def _ends_with_this_process() -> Callable[[], None] | None:
+    """What the server's process runs between fork and exec so that the kernel sends it SIGTERM (mariadbd's clean
+    shutdown) when this test process dies: a run killed with SIGKILL cannot run its teardown, and its servers were
+    left running, each holding a port and a data directory. None off Linux (there the teardown alone stops it).
+
+    libc and ``prctl`` are looked up here, in the parent: the forked child must not import or take a lock another
+    thread may have held at the fork. The signal is tied to the thread that starts the server (pytest's main
+    thread)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def in_the_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # this process died before prctl: no signal will come
+            os._exit(1)
+
+    return in_the_child
 
 
 class MariaDBServer:
@@ -82,7 +109,7 @@ class MariaDBServer:
              f"--port={self.port}", "--bind-address=127.0.0.1", f"--pid-file={self.base / 'mariadb.pid'}",
              f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
              "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin", *as_root],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_ends_with_this_process())
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import sys
+import time
+from pathlib import Path
 
 import pytest
+from child_process import child
 from doubles.mariadb import serve_mariadb
 from sqlalchemy import create_engine, text
 
@@ -52,3 +58,52 @@ def test_a_long_temporary_directory_leaves_room_for_the_servers_socket(tmp_path,
         assert list(long.iterdir()) == []  # the first try, too long, is not left behind
     finally:
         base.rmdir()
+
+
+_STARTS_A_SERVER_AND_WAITS = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from doubles.mariadb import MariaDBServer
+server = MariaDBServer(Path(sys.argv[2])).start()
+print(server.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no longer does: whoever adopted it may not reap it at once)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.mariadb
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_test_process_killed_outright_does_not_leave_its_server_running() -> None:
+    """A run killed with SIGKILL cannot run its teardown: its servers were left running (each holding a port and a
+    data directory). The kernel now stops a server when the test process that started it dies."""
+    from doubles.mariadb import MISSING, MariaDBServer, server_base
+
+    base = server_base("fediscope-mariadb-orphan-")
+    if not MariaDBServer(base).available:
+        base.rmdir()
+        pytest.skip(MISSING)
+    server_pid = 0
+    with child([sys.executable, "-c", _STARTS_A_SERVER_AND_WAITS, str(Path(__file__).parents[1]), str(base)]) as test:
+        try:
+            assert test.stdout is not None
+            server_pid = int(test.stdout.readline() or 0)
+            assert server_pid and _alive(server_pid), test.stderr.read() if test.stderr else ""
+            test.kill()
+            test.wait()
+            deadline = time.monotonic() + 30
+            while _alive(server_pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _alive(server_pid), "mariadbd still runs after the test process that started it was killed"
+        finally:
+            if server_pid and _alive(server_pid):
+                os.kill(server_pid, signal.SIGKILL)
+            shutil.rmtree(base, ignore_errors=True)
