@@ -76,3 +76,13 @@ def test_every_file_whose_tests_request_the_session_spark_is_found(request: pyte
     assert uses_the_session_spark(ROOT / "tests/engine/test_emoji_count.py")
     assert not uses_the_session_spark(ROOT / "tests/engine/test_spark_job_log.py")
     assert not uses_the_session_spark(ROOT / NO_SPARK)
+
+
+def test_a_file_that_gets_the_session_spark_through_a_helper_is_found() -> None:
+    """Was: the files whose tests run a statement on both engines with tests/sql_rows.py's ``rows_on`` (which gets
+    the fixture with ``getfixturevalue``) were not found, and the other process started a second JVM for them.
+    A file importing only other functions of such a helper module is not taken for one."""
+    assert uses_the_session_spark(ROOT / "tests/engine/test_signed_interval.py")  # from sql_rows import rows_on
+    text = (ROOT / "tests/engine/test_mariadb_row_size.py").read_text()
+    assert "from metric_fixtures import" in text and "rows_on_both_engines" not in text
+    assert not uses_the_session_spark(ROOT / "tests/engine/test_mariadb_row_size.py")
