@@ -1652,14 +1652,22 @@ def _map_part_list(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN00
     return node
 
 
+#: DuckDB's functions sqlglot does not know that give a BIGINT (a byte or character count), as DuckDB types them:
+#: untyped, ``lpad(s, strlen(s), '-')`` passed the check and DuckDB refused it at the run (``strlen`` is checked as
+#: the ``octet_length`` it is written as)
+_BIGINT_FUNCTIONS = frozenset({"STRLEN", "OCTET_LENGTH", "LENGTH_GRAPHEME"})
+
+
 def _fmod_type(annotate):  # noqa: ANN001, ANN202
     """sqlglot's annotator of a function it does not know (``annotate``), then ``fmod``'s type, a DOUBLE (so that it
-    is checked as one: written as text, rounded, cast to a DECIMAL), and ``map_values``'s, a list
-    (:func:`_map_part_list`)."""
+    is checked as one: written as text, rounded, cast to a DECIMAL), ``map_values``'s, a list
+    (:func:`_map_part_list`), and a BIGINT for :data:`_BIGINT_FUNCTIONS`."""
     def annotated(self, node: exp.Anonymous) -> exp.Expression:  # noqa: ANN001
         annotate(self, node)
         if node.name.upper() == "FMOD":
             self._set_type(node, exp.DataType.Type.DOUBLE)
+        elif node.name.upper() in _BIGINT_FUNCTIONS:
+            self._set_type(node, exp.DataType.Type.BIGINT)
         elif node.name.upper() == "MAP_VALUES" and len(node.expressions) == 1:
             _map_part_list(self, node)
         return node

@@ -47,6 +47,9 @@ INTEGER_ONLY = {
     "chr(instr(s, 'a') + 64)": "chr() with instr(s, 'a') + 64 (chr(instr(s, 'a') + 64)), a BIGINT",
     "rpad(s, levenshtein(s, 'ab'), '-')": "rpad() with levenshtein(s, 'ab') (rpad(s, levenshtein(s, 'ab'), '-')), "
                                           "a BIGINT",
+    "lpad(s, strlen(s), '-')": "lpad() with strlen(s) (lpad(s, strlen(s), '-')), a BIGINT",
+    "rpad(s, length_grapheme(s) + 1, '-')": "rpad() with length_grapheme(s) + 1 (rpad(s, length_grapheme(s) + 1, "
+                                            "'-')), a BIGINT",
     "chr(sum(x) + 64)": "chr() with sum(x) + 64 (chr(sum(x) + 64)), of a sum of whole numbers, a HUGEINT",
     "chr(CAST(sum(x) AS BIGINT) + 64)": "chr() with CAST(sum(x) AS BIGINT) + 64 (chr(CAST(sum(x) AS BIGINT) + 64)), "
                                         "a BIGINT",
