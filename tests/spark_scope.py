@@ -8,7 +8,7 @@ use it, on two processes: 699 s of CPU time with one JVM in each, 653 s with eve
 :func:`spark_files_together` schedules them; 370 s and 539 s of wall time: in ``make test``, the other process runs
 the rest of the suite meanwhile, and the suite is CPU-bound, so the CPU time is what counts).
 
-Whether a file uses it is read from its text, once: a function with a parameter named ``spark`` (a test or fixture
+Whether a file uses it is read from its code, once: a function with a parameter named ``spark`` (a test or fixture
 requesting it, or a helper a test hands it got through ``request.getfixturevalue("spark")``), such a call itself, or
 a function imported from a helper module of tests/ that does either (tests/sql_rows.py's ``rows_on``). A wrong guess
 changes only which process runs the file, never which tests run or what they assert.
@@ -19,7 +19,7 @@ suffix it appends to the node ids, which pytest 9.2's node ids no longer take: p
 
 from __future__ import annotations
 
-import re
+import ast
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,64 +27,71 @@ from typing import Any
 #: the one scope (xdist's unit of work, given to one process whole) of every file that uses the session's Spark
 SPARK_SCOPE = "the files that use the session's Spark"
 
-_FUNCTION = re.compile(r"\bdef \w+\(([^)]*)\)", re.S)
-_GETS_IT = re.compile(r"""getfixturevalue\(\s*["']spark["']\s*\)""")
-_FROM_IMPORT = re.compile(r"^from\s+(\w+)\s+import\s+(\([^)]*\)|[^\n]*)", re.M)
 #: where the tests' own helper modules are (``from sql_rows import rows_on``: tests/ is on the tests' path)
 HELPERS = Path(__file__).resolve().parent
 
 
 @cache
 def uses_the_session_spark(path: Path) -> bool:
-    """Whether the test file ``path`` uses the session's Spark: it has a function with a parameter named ``spark``,
-    gets the fixture with ``request.getfixturevalue("spark")``, or imports from a helper module of tests/ a function
-    that does either (tests/sql_rows.py's ``rows_on``: its files' Spark halves started a second JVM in the other
-    process)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    """Whether the test file ``path`` uses the session's Spark: a function of it has a parameter named ``spark`` or
+    calls ``request.getfixturevalue("spark")``, or it imports from a helper module of tests/ a function that does
+    (tests/sql_rows.py's ``rows_on``: its files' Spark halves started a second JVM in the other process). Only a file
+    whose text names ``spark`` or such a function is parsed."""
+    text = _text(path)
+    helpers = _helpers_using_spark()
+    if "spark" not in text and not any(name in text for names in helpers.values() for name in names):
         return False
-    if _GETS_IT.search(text):
-        return True
-    for signature in _FUNCTION.finditer(text):
-        parameters = re.sub(r"#[^\n]*", "", signature.group(1)).split(",")
-        if "spark" in {parameter.split(":")[0].split("=")[0].strip().lstrip("*") for parameter in parameters}:
-            return True
-    for imported in _FROM_IMPORT.finditer(text):
-        names = {name.split(" as ")[0].strip() for name in re.sub(r"#[^\n]*|[()]", "", imported.group(2)).split(",")}
-        if names & _spark_functions(HELPERS / f"{imported.group(1)}.py"):
-            return True
-    return False
+    tree = _parsed(text)
+    return tree is not None and any(_asks_for_spark(node) or isinstance(node, ast.ImportFrom) and node.module in helpers
+               and {alias.name for alias in node.names} & helpers[node.module] for node in ast.walk(tree))
 
 
 @cache
-def _spark_functions(helper: Path) -> frozenset[str]:
-    """The top-level functions of the helper module ``helper`` (none when it is not one) that use the session's
-    Spark: a parameter named ``spark``, a ``getfixturevalue("spark")``, or a call of such a function of the module."""
-    import ast
+def _helpers_using_spark() -> dict[str, frozenset[str]]:
+    """The modules of tests/ a test file may import (``sql_rows``, ``metric_fixtures``, a ``test_…`` file's fixtures),
+    each with its top-level functions that use the session's Spark: one that asks for it (:func:`_asks_for_spark`),
+    or calls such a function of the module. The modules that have none are left out."""
+    helpers = {}
+    for module in HELPERS.glob("*.py"):
+        text = _text(module)
+        tree = _parsed(text) if "spark" in text else None  # asking for it names it
+        if tree is None:
+            continue
+        functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+        using = {name for name, function in functions.items() if any(map(_asks_for_spark, ast.walk(function)))}
+        callers = using
+        while callers:  # and the functions that call them
+            callers = {name for name, function in functions.items() if name not in using and any(
+                isinstance(node, ast.Name) and node.id in using for node in ast.walk(function))}
+            using |= callers
+        if using:
+            helpers[module.stem] = frozenset(using)
+    return helpers
 
+
+def _text(path: Path) -> str:
+    """``path``'s text; empty when it cannot be read as UTF-8."""
     try:
-        functions = {node.name: node for node in ast.parse(helper.read_text(encoding="utf-8")).body
-                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    except (OSError, UnicodeDecodeError, SyntaxError):
-        return frozenset()
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
-    def direct(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-        arguments = function.args
-        if "spark" in {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}:
-            return True
-        return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                   and node.func.attr == "getfixturevalue" and node.args
-                   and isinstance(node.args[0], ast.Constant) and node.args[0].value == "spark"
-                   for node in ast.walk(function))
 
-    using = {name for name, function in functions.items() if direct(function)}
-    while True:  # and the functions that call them
-        callers = {name for name, function in functions.items() if name not in using and any(
-            isinstance(node, ast.Name) and node.id in using for node in ast.walk(function))}
-        if not callers:
-            return frozenset(using)
-        using |= callers
+def _parsed(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except SyntaxError:
+        return None
+
+
+def _asks_for_spark(node: ast.AST) -> bool:
+    """Whether ``node`` is a function with a parameter named ``spark`` or a ``….getfixturevalue("spark")`` call."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        arguments = node.args
+        named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        return "spark" in {argument.arg for argument in named if argument is not None}
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "getfixturevalue"
+            and bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value == "spark")
 
 
 def spark_files_together(config: Any, log: Any) -> Any:
