@@ -1658,7 +1658,7 @@ def _map_part_list(self, node: exp.Expression) -> exp.Expression:  # noqa: ANN00
 _BIGINT_FUNCTIONS = frozenset({"STRLEN", "OCTET_LENGTH", "LENGTH_GRAPHEME"})
 
 
-def _fmod_type(annotate):  # noqa: ANN001, ANN202
+def _unknown_function_types(annotate):  # noqa: ANN001, ANN202
     """sqlglot's annotator of a function it does not know (``annotate``), then ``fmod``'s type, a DOUBLE (so that it
     is checked as one: written as text, rounded, cast to a DECIMAL), ``map_values``'s, a list
     (:func:`_map_part_list`), and a BIGINT for :data:`_BIGINT_FUNCTIONS`."""
@@ -1682,7 +1682,7 @@ _DUCKDB_TYPING = {
        for kind in (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)},
     exp.Literal: {**_DUCKDB_METADATA[exp.Literal],
                   "annotator": _duckdb_literal(_DUCKDB_METADATA[exp.Literal]["annotator"])},
-    exp.Anonymous: {**_DUCKDB_METADATA.get(exp.Anonymous, {}), "annotator": _fmod_type(
+    exp.Anonymous: {**_DUCKDB_METADATA.get(exp.Anonymous, {}), "annotator": _unknown_function_types(
         _DUCKDB_METADATA.get(exp.Anonymous, {}).get("annotator")
         or (lambda self, node: self._set_type(node, exp.DataType.Type.UNKNOWN)))},
     **{kind: {"annotator": _text_list} for kind in (exp.Split, exp.RegexpSplit, exp.RegexpExtractAll)},
@@ -1873,8 +1873,8 @@ def _duckdb_normalized(tree: exp.Expression) -> exp.Expression:
     alias: Spark's ``SPLIT``) and ``divide(x, y)`` as ``x // y`` (DuckDB's function of ``//``: 3 for 7 and 2, -3 for
     -7), and a list comprehension ``[f(x) FOR x IN l IF c(x)]`` as ``list_transform(list_filter(l, lambda x:
     c(x)), lambda x: f(x))`` (:func:`_comprehension`). Other numbers of arguments are refused by
-    :func:`check_portable`. (``fmod``, which is no other DuckDB construct, is typed by :func:`_fmod_type` and written
-    for Spark by :func:`_spark_fmod`.)"""
+    :func:`check_portable`. (``fmod``, which is no other DuckDB construct, is typed by
+    :func:`_unknown_function_types` and written for Spark by :func:`_spark_fmod`.)"""
     for node in reversed(list(tree.find_all(exp.Array, bfs=False))):  # innermost first: [[y FOR y IN x] FOR x IN l]
         comprehension = _comprehension(node)
         if comprehension is not None:
