@@ -507,12 +507,21 @@ class _BoundedHandshake(pymysql.connections.Connection):
     proxy whose backend is down, a stopped server's half-open socket) made every command hang for good. Queries after
     the opening keep ``read_timeout`` (none): a long write or ``ALTER TABLE`` sends nothing until it is done."""
 
+    #: the TLS context of every connection given no TLS option, made once (:meth:`_create_ssl_ctx`)
+    _preferred_tls: Any = None
+
     def _create_ssl_ctx(self, sslp: Any) -> Any:
         """The TLS context of the connection; where no TLS option is given (PyMySQL's "preferred" mode: TLS if the
-        server offers it, unverified), the one such context of the process (:func:`_preferred_tls_context`)."""
-        if isinstance(sslp, dict) and not sslp:
-            return _preferred_tls_context(super()._create_ssl_ctx)
-        return super()._create_ssl_ctx(sslp)
+        server offers it, unverified), the one such context of the process, made by PyMySQL's own code the first
+        time and shared (an ``SSLContext`` is made to be: each connection wraps its own socket with it). PyMySQL
+        made one per connection, and making one loads the system's CA certificates although this one verifies
+        nothing: ~40 ms of CPU per connection, of which a store opens several per command. Two threads making the
+        first at once make two equal ones, of which the last is kept."""
+        if not (isinstance(sslp, dict) and not sslp):
+            return super()._create_ssl_ctx(sslp)
+        if _BoundedHandshake._preferred_tls is None:
+            _BoundedHandshake._preferred_tls = super()._create_ssl_ctx(sslp)
+        return _BoundedHandshake._preferred_tls
 
     def connect(self, sock: Any = None) -> None:
         read_timeout, self._read_timeout = self._read_timeout, self.connect_timeout
@@ -587,19 +596,6 @@ def bounded_connection(**params: Any) -> pymysql.connections.Connection:
     ``OperationalError`` naming it (:class:`_BoundedHandshake`). For ``infra/mariadb/bootstrap.py``, whose
     ``pymysql.connect`` hung on a port that says nothing."""
     return _BoundedHandshake(**params)
-
-
-_preferred_tls: list[Any] = []
-
-
-def _preferred_tls_context(create: Any) -> Any:
-    """The context of a connection given no TLS option, made by PyMySQL's ``create({})`` once per process and shared
-    (an ``SSLContext`` is made to be: each connection wraps its own socket with it). PyMySQL made one per connection,
-    and making one loads the system's CA certificates although this one verifies nothing: ~40 ms of CPU per
-    connection, of which a store opens several per command. A race makes two, equal, of which one is kept."""
-    if not _preferred_tls:
-        _preferred_tls.append(create({}))
-    return _preferred_tls[0]
 
 
 def _connect_bounded(dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:

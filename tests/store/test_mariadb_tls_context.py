@@ -1,8 +1,8 @@
 """A MariaDB store's connections given no TLS option share the process's one TLS context
-(:func:`fediscope.store.mysql._preferred_tls_context`): PyMySQL made one per connection, each loading the system's CA
-certificates (~40 ms of CPU), although in its "preferred" mode (TLS when the server offers it) it verifies nothing.
-A connection given TLS options still gets a context of its own, made from them; and a store's connection takes TLS
-exactly when PyMySQL's own does, on the real server."""
+(``fediscope.store.mysql._BoundedHandshake._create_ssl_ctx``): PyMySQL made one per connection, each loading the
+system's CA certificates (~40 ms of CPU), although in its "preferred" mode (TLS when the server offers it) it verifies
+nothing. A connection given TLS options still gets a context of its own, made from them; and a store's connection
+takes TLS exactly when PyMySQL's own does, on the real server."""
 
 from __future__ import annotations
 
